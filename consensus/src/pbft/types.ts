@@ -1,0 +1,96 @@
+// The contract between the pure PBFT replica and its drivers (the deterministic simulator in
+// consensus/sim and the real node in node/). Modelled on etcd raft's Ready: the driver feeds one Event
+// at a time into `Replica.step`, and carries out the returned Ready strictly in this order:
+//   1. persist every record durably (fsync) — PBFT's safety across crashes depends on a replica never
+//      contradicting a message it sent before it crashed (Castro & Liskov, TOCS 2002, §4.4 / §5.3);
+//   2. send the messages;
+//   3. apply the committed blocks, in height order, each exactly once;
+//   4. arm/cancel timers, and start any state transfer asked for.
+// The replica never reads a clock, sets a timer, draws randomness or does I/O itself.
+
+import type { Block, CommitCertificate, Signer, Verifier } from '../wire/index.ts';
+
+export interface ReplicaConfig {
+  chainId: string;
+  /** Validator public keys; a replica's id is its index here. n = validators.length. */
+  validators: readonly Uint8Array[];
+  /** This replica's index in `validators`. */
+  self: number;
+  /** K: a checkpoint is taken every K heights (PBFT §4.3). */
+  checkpointInterval: number;
+  /** L: heights accepted are (low watermark, low watermark + L]; a multiple of K. */
+  windowSize: number;
+  /** Upper bounds on one block's transactions. */
+  maxBlockTxs: number;
+  maxBlockBytes: number;
+  /** Base view-change timeout; doubled for each consecutive failed view change (PBFT §4.5.2). */
+  viewChangeTimeoutMs: number;
+  /** A proposed block's timestamp may be at most this far ahead of the receiving replica's `now`. */
+  maxClockSkewMs: number;
+}
+
+export interface ReplicaDeps {
+  signer: Signer;
+  verifier: Verifier;
+  /**
+   * Application-level validity of a proposed block's transactions (decodable, not already committed,
+   * well-formed), checked by backups before they PREPARE. Must be deterministic and side-effect free.
+   * Returns undefined when valid, or a reason code.
+   */
+  validateTransactions?: (txs: readonly Uint8Array[]) => string | undefined;
+}
+
+export type TimerId = string;
+
+export type Event =
+  /** A consensus message (encoded, signed) received from replica `from`. Hostile until checked. */
+  | { type: 'receive'; from: number; message: Uint8Array }
+  /** The driver's clock reading, in ms; the only notion of time the replica has. */
+  | { type: 'tick'; now: number }
+  /** A timer the replica armed has fired. */
+  | { type: 'timeout'; timer: TimerId; now: number }
+  /**
+   * The node has these transactions ready (mempool order). The primary may batch them into its next
+   * block; a backup arms its request timer while it holds transactions that have not committed (§4.4).
+   * An empty list tells the replica nothing is pending.
+   */
+  | { type: 'propose'; txs: readonly Uint8Array[]; now: number }
+  /** The driver applied block `height`; `stateRoot` is the state root after it. */
+  | { type: 'executed'; height: number; stateRoot: Uint8Array }
+  /** A state transfer the replica requested finished at a verified stable checkpoint. */
+  | { type: 'stateTransferred'; height: number; stateRoot: Uint8Array; blockHash: Uint8Array };
+
+/** A durable record: the driver writes `value` under `key` (or deletes `key` when value is null). */
+export interface PersistRecord {
+  key: string;
+  value: Uint8Array | null;
+}
+
+export interface Outbound {
+  /** A replica index, or 'all' for every other replica. */
+  to: number | 'all';
+  message: Uint8Array;
+}
+
+export interface CommittedBlock {
+  block: Block;
+  certificate: CommitCertificate;
+}
+
+export type TimerAction = { type: 'set'; timer: TimerId; afterMs: number } | { type: 'cancel'; timer: TimerId };
+
+export interface StateTransferRequest {
+  /** The stable checkpoint to fetch state for, proven by 2f+1 CHECKPOINT messages. */
+  height: number;
+  stateRoot: Uint8Array;
+  /** Encoded, signed CHECKPOINT messages proving the checkpoint is stable. */
+  proof: readonly Uint8Array[];
+}
+
+export interface Ready {
+  persist: PersistRecord[];
+  send: Outbound[];
+  commit: CommittedBlock[];
+  timers: TimerAction[];
+  stateTransfer?: StateTransferRequest;
+}
