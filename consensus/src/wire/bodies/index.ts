@@ -1,0 +1,3 @@
+export * from './bodies.ts';
+export * from './errors.ts';
+export * from './scope.ts';
