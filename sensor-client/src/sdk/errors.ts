@@ -1,0 +1,44 @@
+// Every failure the SDK reports to a device maker is an SdkError with a stable code; callers branch on
+// `code`, never on message text. Browser-safe.
+
+export const SdkErrorCode = {
+  /** The durable queue is at its bound; the reading was NOT accepted (ADR 0060). */
+  QUEUE_FULL: 'QUEUE_FULL',
+  /** The queue file is damaged somewhere other than a torn tail. */
+  QUEUE_CORRUPT: 'QUEUE_CORRUPT',
+  /** A key file is readable by group/others, or has the wrong size/format. */
+  KEY_FILE_INSECURE: 'KEY_FILE_INSECURE',
+  KEY_FILE_INVALID: 'KEY_FILE_INVALID',
+  /** The nonce file is unreadable or not a non-negative integer. */
+  NONCE_FILE_INVALID: 'NONCE_FILE_INVALID',
+  /** No configured node answered (network error, 5xx or timeout on every URL). */
+  NO_NODE_AVAILABLE: 'NO_NODE_AVAILABLE',
+  /** A node answered with a body that does not match the API contract. */
+  MALFORMED_RESPONSE: 'MALFORMED_RESPONSE',
+  /** A node rejected the request with an RFC 9457 problem; `problemCode` holds the node's code. */
+  REJECTED: 'REJECTED',
+  /** A reading is not acceptable (unknown kind, not an integer, outside the plausible range). */
+  INVALID_READING: 'INVALID_READING',
+  /** An inclusion proof or commit certificate does not verify. */
+  PROOF_INVALID: 'PROOF_INVALID',
+  /** Command-line usage error. */
+  USAGE: 'USAGE',
+  /** The device was closed. */
+  CLOSED: 'CLOSED',
+} as const;
+export type SdkErrorCode = (typeof SdkErrorCode)[keyof typeof SdkErrorCode];
+
+export class SdkError extends Error {
+  readonly code: SdkErrorCode;
+  /** For REJECTED: the node's problem code (e.g. NONCE_TOO_LOW); for others undefined. */
+  readonly problemCode: string | undefined;
+  readonly status: number | undefined;
+
+  constructor(code: SdkErrorCode, message: string, opts: { problemCode?: string; status?: number } = {}) {
+    super(`${code}: ${message}`);
+    this.name = 'SdkError';
+    this.code = code;
+    this.problemCode = opts.problemCode;
+    this.status = opts.status;
+  }
+}
