@@ -1,0 +1,274 @@
+// Canonical CBOR: the one byte representation of every Vigil structure (ADR 0003, docs/protocol.md §2).
+//
+// The subset is RFC 8949 §4.2.1 "core deterministic encoding" restricted to:
+//   major 0/1 integers in [-(2^64)+1, 2^64-1]   (no floats, ever; -(2^64) is excluded because cbor-x
+//                                                can only write it as a bignum tag)
+//   major 2 byte strings, major 3 UTF-8 text strings, major 4 arrays   (definite lengths only)
+//   simple values false (0xf4), true (0xf5), null (0xf6)
+// No maps (structures are fixed-position arrays), no tags, no undefined, no floats. Every head uses the
+// shortest form (§4.2.1 "preferred serialization" of arguments).
+//
+// Encoding is done by cbor-x after a validating normalisation pass (cbor-x writes integers above 2^32 as
+// float64 and bigints always as 8-byte 0x1b/0x3b heads; the pass hands it whichever representation it
+// encodes minimally). Decoding is three layers, any of which rejects:
+//   1. a structural pre-scan of the heads (bounded, iterative: no recursion or allocation driven by the
+//      input), which enforces well-formedness, the subset, minimal heads, depth and no trailing bytes;
+//   2. cbor-x builds the value, which we normalise (Buffer -> fresh Uint8Array, safe bigint -> number);
+//   3. the value is re-encoded and must be byte-identical to the input (catches anything else, e.g.
+//      invalid UTF-8, which cbor-x would replace).
+import { Decoder, Encoder } from 'cbor-x';
+import { WireError } from './errors.ts';
+import { bytesEqual } from './hash.ts';
+import { DEFAULT_MAX_BYTES, MAX_DEPTH } from './limits.ts';
+
+/**
+ * The values of the canonical subset. Integers are `number` when they are safe integers
+ * (|v| <= 2^53-1) and `bigint` otherwise; the decoder always returns that representation, and the
+ * encoder accepts either (a bigint in the safe range encodes exactly like the equal number).
+ */
+export type CborValue = number | bigint | string | Uint8Array | boolean | null | CborValue[];
+
+export interface DecodeOptions {
+  /** Reject input longer than this many bytes before parsing. Default DEFAULT_MAX_BYTES. */
+  maxBytes?: number;
+  /** Reject arrays nested deeper than this (outermost array = 1). Default MAX_DEPTH. */
+  maxDepth?: number;
+}
+
+const U32 = 0x1_0000_0000;
+const TWO_64 = 1n << 64n;
+
+const encoder = new Encoder({
+  useRecords: false,
+  tagUint8Array: false,
+  structuredClone: false,
+  pack: false,
+  bundleStrings: false,
+  variableMapSize: true,
+  useFloat32: 0,
+  largeBigIntToFloat: false,
+});
+
+const decoder = new Decoder({
+  useRecords: false,
+  mapsAsObjects: false,
+  structuredClone: false,
+  pack: false,
+  bundleStrings: false,
+});
+
+/** True when `s` has no lone UTF-16 surrogate, i.e. it has exactly one UTF-8 encoding. */
+function isWellFormedUtf16(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return false;
+    }
+  }
+  return true;
+}
+
+type CborXInput = number | bigint | string | Uint8Array | boolean | null | CborXInput[];
+
+/** Validate `v` against the subset and map it to what cbor-x encodes minimally. */
+function normaliseForEncoder(v: unknown, depth: number, maxDepth: number): CborXInput {
+  switch (typeof v) {
+    case 'number': {
+      if (!Number.isSafeInteger(v)) {
+        throw new WireError('UNSUPPORTED_TYPE', `not a safe integer: ${v}`);
+      }
+      // cbor-x writes |v| < 2^32 with minimal heads, but larger numbers as float64: hand it a bigint.
+      return v >= -U32 && v < U32 ? v : BigInt(v);
+    }
+    case 'bigint': {
+      if (v >= TWO_64 || v < -TWO_64)
+        throw new WireError('UNSUPPORTED_TYPE', 'integer outside [-(2^64), 2^64-1]');
+      // cbor-x writes every bigint with an 8-byte head: only right when the value needs 8 bytes.
+      return v >= -BigInt(U32) && v < BigInt(U32) ? Number(v) : v;
+    }
+    case 'string':
+      if (!isWellFormedUtf16(v)) throw new WireError('UNSUPPORTED_TYPE', 'string has a lone surrogate');
+      return v;
+    case 'boolean':
+      return v;
+    case 'object': {
+      if (v === null) return null;
+      if (v instanceof Uint8Array) {
+        // A plain Uint8Array view: cbor-x would tag a Node Buffer subclass differently otherwise.
+        return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      }
+      if (Array.isArray(v)) {
+        if (depth + 1 > maxDepth) throw new WireError('TOO_DEEP', `arrays nested deeper than ${maxDepth}`);
+        const out: CborXInput[] = new Array(v.length);
+        for (let i = 0; i < v.length; i++) {
+          if (!(i in v)) throw new WireError('UNSUPPORTED_TYPE', 'sparse array');
+          out[i] = normaliseForEncoder(v[i], depth + 1, maxDepth);
+        }
+        return out;
+      }
+      throw new WireError('UNSUPPORTED_TYPE', `cannot encode ${Object.prototype.toString.call(v)}`);
+    }
+    default:
+      throw new WireError('UNSUPPORTED_TYPE', `cannot encode a ${typeof v}`);
+  }
+}
+
+/** Encode `v` in Vigil canonical CBOR. Throws WireError UNSUPPORTED_TYPE / TOO_DEEP. */
+export function encodeCanonical(v: CborValue): Uint8Array {
+  return encodeWithDepth(v, MAX_DEPTH);
+}
+
+function encodeWithDepth(v: CborValue, maxDepth: number): Uint8Array {
+  const input = normaliseForEncoder(v, 0, maxDepth);
+  const out = encoder.encode(input);
+  // cbor-x returns a Node Buffer that may share its pool: copy into a plain Uint8Array we own.
+  return new Uint8Array(out);
+}
+
+/**
+ * Structural pre-scan (layer 1). Walks the heads iteratively with an explicit stack of "items still
+ * expected" per open array. Never allocates in proportion to a length read from the input.
+ */
+function prescan(bytes: Uint8Array, maxDepth: number): void {
+  const n = bytes.length;
+  let pos = 0;
+  // remaining[d] = items still to read in the array open at depth d+1; the virtual root expects 1 item.
+  const remaining: number[] = [1];
+  while (remaining.length > 0) {
+    if (remaining[remaining.length - 1] === 0) {
+      remaining.pop();
+      continue;
+    }
+    remaining[remaining.length - 1]!--;
+    if (pos >= n) throw new WireError('MALFORMED', 'unexpected end of input');
+    const ib = bytes[pos++]!;
+    const major = ib >> 5;
+    const ai = ib & 0x1f;
+    if (major === 7) {
+      // Simple values and floats: only false/true/null are in the subset.
+      if (ai === 20 || ai === 21 || ai === 22) continue;
+      if (ai === 31) throw new WireError('MALFORMED', 'break code outside an indefinite-length item');
+      if (ai >= 28) throw new WireError('MALFORMED', `reserved additional information ${ai}`);
+      if (ai >= 25) throw new WireError('UNSUPPORTED_TYPE', 'floating-point values are not allowed');
+      throw new WireError('UNSUPPORTED_TYPE', 'only false, true and null simple values are allowed');
+    }
+    // Read the head's argument (RFC 8949 §3). `hi` is the upper 32 bits for 8-byte arguments.
+    let arg: number;
+    let hi = 0;
+    if (ai < 24) {
+      arg = ai;
+    } else if (ai === 24) {
+      if (pos + 1 > n) throw new WireError('MALFORMED', 'truncated head');
+      arg = bytes[pos]!;
+      pos += 1;
+      if (arg < 24) throw new WireError('NON_CANONICAL', 'non-minimal head');
+    } else if (ai === 25) {
+      if (pos + 2 > n) throw new WireError('MALFORMED', 'truncated head');
+      arg = (bytes[pos]! << 8) | bytes[pos + 1]!;
+      pos += 2;
+      if (arg < 0x100) throw new WireError('NON_CANONICAL', 'non-minimal head');
+    } else if (ai === 26) {
+      if (pos + 4 > n) throw new WireError('MALFORMED', 'truncated head');
+      arg = ((bytes[pos]! << 24) >>> 0) + (bytes[pos + 1]! << 16) + (bytes[pos + 2]! << 8) + bytes[pos + 3]!;
+      pos += 4;
+      if (arg < 0x10000) throw new WireError('NON_CANONICAL', 'non-minimal head');
+    } else if (ai === 27) {
+      if (pos + 8 > n) throw new WireError('MALFORMED', 'truncated head');
+      hi = ((bytes[pos]! << 24) >>> 0) + (bytes[pos + 1]! << 16) + (bytes[pos + 2]! << 8) + bytes[pos + 3]!;
+      arg =
+        ((bytes[pos + 4]! << 24) >>> 0) + (bytes[pos + 5]! << 16) + (bytes[pos + 6]! << 8) + bytes[pos + 7]!;
+      pos += 8;
+      if (hi === 0) throw new WireError('NON_CANONICAL', 'non-minimal head');
+    } else if (ai === 31) {
+      if (major === 0 || major === 1 || major === 6) {
+        throw new WireError('MALFORMED', 'indefinite length on a type that has none');
+      }
+      throw new WireError('NON_CANONICAL', 'indefinite-length items are not allowed');
+    } else {
+      throw new WireError('MALFORMED', `reserved additional information ${ai}`);
+    }
+    switch (major) {
+      case 0:
+        break;
+      case 1:
+        if (hi === 0xffffffff && arg === 0xffffffff) throw new WireError('UNSUPPORTED_TYPE', 'integer -(2^64)');
+        break;
+      case 2:
+      case 3: {
+        const left = n - pos;
+        if (hi !== 0 || arg > left) throw new WireError('MALFORMED', 'string runs past the end of input');
+        pos += arg;
+        break;
+      }
+      case 4: {
+        // Each element takes at least one byte, so a count beyond the bytes left is malformed.
+        if (hi !== 0 || arg > n - pos) throw new WireError('MALFORMED', 'array runs past the end of input');
+        if (remaining.length > maxDepth)
+          throw new WireError('TOO_DEEP', `arrays nested deeper than ${maxDepth}`);
+        remaining.push(arg);
+        break;
+      }
+      case 5:
+        throw new WireError('UNSUPPORTED_TYPE', 'maps are not allowed (structures are arrays)');
+      case 6:
+        throw new WireError('UNSUPPORTED_TYPE', 'tags are not allowed');
+    }
+  }
+  if (pos !== n) throw new WireError('TRAILING_BYTES', `${n - pos} bytes after the item`);
+}
+
+/** Layer 2: map cbor-x's output to CborValue (fresh Uint8Arrays, safe bigints to numbers). */
+function normaliseDecoded(v: unknown): CborValue {
+  switch (typeof v) {
+    case 'number':
+      if (!Number.isSafeInteger(v)) throw new WireError('UNSUPPORTED_TYPE', 'non-integer number');
+      return v;
+    case 'bigint':
+      return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'object': {
+      if (v === null) return null;
+      // Copy: cbor-x returns Buffers that alias the input (a caller mutating its input must not
+      // change a decoded value), and Node Buffers compare unequal to Uint8Arrays in deep-equality.
+      if (v instanceof Uint8Array) return Uint8Array.prototype.slice.call(v);
+      if (Array.isArray(v)) return v.map(normaliseDecoded);
+      throw new WireError('UNSUPPORTED_TYPE', 'decoded a value outside the subset');
+    }
+    default:
+      throw new WireError('UNSUPPORTED_TYPE', 'decoded a value outside the subset');
+  }
+}
+
+/**
+ * Decode one canonical CBOR item occupying all of `bytes`. Only WireError ever escapes:
+ * TOO_LARGE, MALFORMED, TRAILING_BYTES, NON_CANONICAL, TOO_DEEP, UNSUPPORTED_TYPE.
+ */
+export function decodeCanonical(bytes: Uint8Array, opts?: DecodeOptions): CborValue {
+  const maxBytes = opts?.maxBytes ?? DEFAULT_MAX_BYTES;
+  const maxDepth = opts?.maxDepth ?? MAX_DEPTH;
+  if (!(bytes instanceof Uint8Array)) throw new WireError('MALFORMED', 'input is not a Uint8Array');
+  if (bytes.length > maxBytes) throw new WireError('TOO_LARGE', `${bytes.length} bytes > limit ${maxBytes}`);
+  prescan(bytes, maxDepth);
+  let raw: unknown;
+  try {
+    raw = decoder.decode(bytes);
+  } catch (e) {
+    throw new WireError('MALFORMED', `cbor-x: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const value = normaliseDecoded(raw);
+  let again: Uint8Array;
+  try {
+    again = encodeWithDepth(value, maxDepth);
+  } catch (e) {
+    if (e instanceof WireError) throw new WireError('NON_CANONICAL', `does not re-encode: ${e.message}`);
+    throw new WireError('NON_CANONICAL', 'does not re-encode');
+  }
+  if (!bytesEqual(again, bytes)) throw new WireError('NON_CANONICAL', 're-encoding differs from the input');
+  return value;
+}

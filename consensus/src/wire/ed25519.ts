@@ -1,0 +1,134 @@
+// Ed25519 signing and Vigil's signature acceptance rule (ADR 0005, docs/protocol.md §5).
+//
+// Ed25519 implementations disagree on crafted signatures (Chalkias, Garillot, Nikolaenko, "Taming the
+// many EdDSAs", 2020): cofactored vs cofactorless equations, canonical vs permissive point encodings,
+// small-order keys. In a replicated system that disagreement is a consensus split, so Vigil fixes ONE
+// rule, which both the pure-JS reference verifier here and the node's OpenSSL-backed fast verifier
+// (node/src/crypto/fast-verifier.ts) implement, and tests prove they agree:
+//
+//   Given signature (R_bytes = sig[0..32], S_bytes = sig[32..64]), message M, public key A_bytes:
+//   1. sig is 64 bytes and A_bytes is 32 bytes;
+//   2. S = LE(S_bytes) < L                                   (RFC 8032 §5.1.7 step 1: no malleable S);
+//   3. A_bytes is canonical: y = LE(A_bytes) mod 2^255 < p   (RFC 8032 §5.1.3);
+//   4. A decodes to a curve point and is NOT of small order  (none of the 8 torsion points, any sign bit);
+//   5. k = SHA-512(R_bytes || A_bytes || M) mod L;
+//   6. accept iff encode([S]B - [k]A) == R_bytes              (cofactorless, byte comparison, as OpenSSL).
+// Step 6 compares bytes, so a non-canonical or "negative zero" R can never be accepted.
+import * as ed from '@noble/ed25519';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { WireError } from './errors.ts';
+import { bytesEqual } from './hash.ts';
+
+// @noble/ed25519's synchronous API needs a SHA-512; @noble/hashes provides a pure-JS one.
+ed.hashes.sha512 = sha512;
+
+export interface Signer {
+  readonly publicKey: Uint8Array;
+  /** Ed25519 signature (64 bytes) over `message`. Synchronous. */
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export interface Verifier {
+  /** True iff `signature` is valid for `message` and `publicKey` under the Vigil acceptance rule. */
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+}
+
+const { n: L, p: P } = ed.Point.CURVE();
+const MASK_255 = (1n << 255n) - 1n;
+
+function leToBigint(b: Uint8Array): bigint {
+  let x = 0n;
+  for (let i = b.length - 1; i >= 0; i--) x = (x << 8n) | BigInt(b[i]!);
+  return x;
+}
+
+/**
+ * The y coordinates (sign bit cleared) of the 8 points of order dividing 8: the identity (y = 1), the
+ * point of order 2 (y = p-1), the two of order 4 (y = 0) and the four of order 8 (two y values).
+ * Derived from the curve rather than hard-coded: T8 is any point of order 8; its multiples are the torsion.
+ */
+const SMALL_ORDER_Y: readonly bigint[] = (() => {
+  // 0x26e8958f...05 is the canonical encoding of a point of order 8 (it is in libsodium's blocklist).
+  const t8 = ed.Point.fromHex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05');
+  const ys = new Set<bigint>();
+  let q = ed.Point.ZERO;
+  for (let i = 0; i < 8; i++) {
+    ys.add(q.toAffine().y);
+    q = q.add(t8);
+  }
+  if (!q.is0() || ys.size !== 5) throw new Error('ed25519 torsion derivation failed'); // unreachable
+  return [...ys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+})();
+
+/** Encodings (32 bytes, y with sign bit cleared) of the small-order y values, for byte comparisons. */
+export const SMALL_ORDER_Y_ENCODINGS: readonly Uint8Array[] = SMALL_ORDER_Y.map((y) => {
+  const out = new Uint8Array(32);
+  let v = y;
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+});
+
+/**
+ * Steps 1-4 of the acceptance rule as cheap byte-level checks (no point decompression beyond what the
+ * caller's backend does). Exported so that a backend such as OpenSSL can be put behind exactly the
+ * same gate. Step 4's "decodes to a curve point" is left to the backend, which must reject off-curve keys.
+ */
+export function ed25519Precheck(signature: Uint8Array, publicKey: Uint8Array): boolean {
+  if (!(signature instanceof Uint8Array) || !(publicKey instanceof Uint8Array)) return false;
+  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  if (leToBigint(signature.subarray(32, 64)) >= L) return false;
+  const y = leToBigint(publicKey) & MASK_255;
+  if (y >= P) return false;
+  return !SMALL_ORDER_Y.includes(y);
+}
+
+/** The reference implementation of the acceptance rule, on @noble/ed25519's Point arithmetic. */
+function verifyStrict(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  if (!(signature instanceof Uint8Array) || !(publicKey instanceof Uint8Array)) return false;
+  if (!(message instanceof Uint8Array)) return false;
+  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  const rBytes = signature.subarray(0, 32);
+  const s = leToBigint(signature.subarray(32, 64));
+  if (s >= L) return false;
+  let A: ed.Point;
+  try {
+    // zip215 = false: RFC 8032 strict decoding (y < p, and x = 0 with sign bit 1 rejected).
+    A = ed.Point.fromBytes(publicKey, false);
+  } catch {
+    return false;
+  }
+  if (A.isSmallOrder()) return false;
+  const k = leToBigint(sha512(new Uint8Array([...rBytes, ...publicKey, ...message]))) % L;
+  // multiplyUnsafe allows the scalar 0 (S = 0 or k = 0 are legal inputs); timing is irrelevant here:
+  // verification handles only public data.
+  const rCheck = ed.Point.BASE.multiplyUnsafe(s).subtract(A.multiplyUnsafe(k));
+  return bytesEqual(rCheck.toBytes(), rBytes);
+}
+
+export const referenceVerifier: Verifier = {
+  verify(signature, message, publicKey) {
+    try {
+      return verifyStrict(signature, message, publicKey);
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** An Ed25519 signer from a 32-byte RFC 8032 secret seed (deterministic signatures, §5.1.6). */
+export function signerFromSeed(seed32: Uint8Array): Signer {
+  if (!(seed32 instanceof Uint8Array) || seed32.length !== 32) {
+    throw new WireError('WRONG_TYPE', 'signerFromSeed: the seed must be 32 bytes');
+  }
+  const seed = Uint8Array.prototype.slice.call(seed32);
+  const publicKey = ed.getPublicKey(seed);
+  return {
+    publicKey,
+    sign(message: Uint8Array): Uint8Array {
+      return ed.sign(message, seed);
+    },
+  };
+}
