@@ -195,7 +195,9 @@ function prescan(bytes: Uint8Array, maxDepth: number): void {
       case 0:
         break;
       case 1:
-        if (hi === 0xffffffff && arg === 0xffffffff) throw new WireError('UNSUPPORTED_TYPE', 'integer -(2^64)');
+        if (hi === 0xffffffff && arg === 0xffffffff) {
+          throw new WireError('UNSUPPORTED_TYPE', 'integer -(2^64)');
+        }
         break;
       case 2:
       case 3: {

@@ -8,16 +8,19 @@
 //
 //   Given signature (R_bytes = sig[0..32], S_bytes = sig[32..64]), message M, public key A_bytes:
 //   1. sig is 64 bytes and A_bytes is 32 bytes;
-//   2. S = LE(S_bytes) < L                                   (RFC 8032 §5.1.7 step 1: no malleable S);
+//   2. S = LE(S_bytes) < L                                   (RFC 8032 §5.1.7: no malleable S);
 //   3. A_bytes is canonical: y = LE(A_bytes) mod 2^255 < p   (RFC 8032 §5.1.3);
 //   4. A decodes to a curve point and is NOT of small order  (none of the 8 torsion points, any sign bit);
-//   5. k = SHA-512(R_bytes || A_bytes || M) mod L;
-//   6. accept iff encode([S]B - [k]A) == R_bytes              (cofactorless, byte comparison, as OpenSSL).
-// Step 6 compares bytes, so a non-canonical or "negative zero" R can never be accepted.
+//   5. R_bytes is not the encoding of a small-order point    (OpenSSL 3 rejects these: measured, ADR 0005);
+//   6. k = SHA-512(R_bytes || A_bytes || M) mod L;
+//   7. accept iff encode([S]B - [k]A) == R_bytes              (cofactorless, byte comparison, as OpenSSL).
+// Step 7 compares bytes, so a non-canonical or "negative zero" R can never be accepted. Mixed-order A or
+// R (a prime-order point plus a torsion component) are NOT rejected: the cofactorless equation decides,
+// exactly as OpenSSL's does.
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { WireError } from './errors.ts';
-import { bytesEqual } from './hash.ts';
+import { bytesEqual, concatBytes } from './hash.ts';
 
 // @noble/ed25519's synchronous API needs a SHA-512; @noble/hashes provides a pure-JS one.
 ed.hashes.sha512 = sha512;
@@ -72,9 +75,11 @@ export const SMALL_ORDER_Y_ENCODINGS: readonly Uint8Array[] = SMALL_ORDER_Y.map(
 });
 
 /**
- * Steps 1-4 of the acceptance rule as cheap byte-level checks (no point decompression beyond what the
- * caller's backend does). Exported so that a backend such as OpenSSL can be put behind exactly the
- * same gate. Step 4's "decodes to a curve point" is left to the backend, which must reject off-curve keys.
+ * Steps 1-5 of the acceptance rule as cheap byte-level checks (no point arithmetic). Exported so that a
+ * backend such as OpenSSL can be put behind exactly the same gate. Step 4's "decodes to a curve point"
+ * is left to the backend, which must reject off-curve keys. For step 5 it suffices to reject every R
+ * whose y (sign bit cleared) is a small-order y: any other encoding of such a y is non-canonical and
+ * fails step 7 anyway.
  */
 export function ed25519Precheck(signature: Uint8Array, publicKey: Uint8Array): boolean {
   if (!(signature instanceof Uint8Array) || !(publicKey instanceof Uint8Array)) return false;
@@ -82,7 +87,8 @@ export function ed25519Precheck(signature: Uint8Array, publicKey: Uint8Array): b
   if (leToBigint(signature.subarray(32, 64)) >= L) return false;
   const y = leToBigint(publicKey) & MASK_255;
   if (y >= P) return false;
-  return !SMALL_ORDER_Y.includes(y);
+  if (SMALL_ORDER_Y.includes(y)) return false;
+  return !SMALL_ORDER_Y.includes(leToBigint(signature.subarray(0, 32)) & MASK_255);
 }
 
 /** The reference implementation of the acceptance rule, on @noble/ed25519's Point arithmetic. */
@@ -101,7 +107,14 @@ function verifyStrict(signature: Uint8Array, message: Uint8Array, publicKey: Uin
     return false;
   }
   if (A.isSmallOrder()) return false;
-  const k = leToBigint(sha512(new Uint8Array([...rBytes, ...publicKey, ...message]))) % L;
+  // Step 5 on the decoded point (independently of ed25519Precheck's byte comparison). A permissive
+  // decode is enough: an R that only decodes permissively is non-canonical and fails step 7.
+  try {
+    if (ed.Point.fromBytes(rBytes, true).isSmallOrder()) return false;
+  } catch {
+    return false; // R is not a curve point: step 7 cannot match it.
+  }
+  const k = leToBigint(sha512(concatBytes(rBytes, publicKey, message))) % L;
   // multiplyUnsafe allows the scalar 0 (S = 0 or k = 0 are legal inputs); timing is irrelevant here:
   // verification handles only public data.
   const rCheck = ed.Point.BASE.multiplyUnsafe(s).subtract(A.multiplyUnsafe(k));
