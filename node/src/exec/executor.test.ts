@@ -1,0 +1,263 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import {
+  decodeTransaction,
+  encodeTransaction,
+  referenceVerifier,
+  transactionId,
+} from '@vigil/consensus/wire';
+import { verifySparseMerkleProof } from '@vigil/consensus/proof/smt.ts';
+import { ChainStore } from '../store/chain-store.ts';
+import { inlineBatchVerifier } from '../verify-pool/types.ts';
+import { decodeNonce, nonceKey } from './accounts.ts';
+import { type BlockResult, BlockExecutor } from './executor.ts';
+import {
+  certify,
+  counterHandlers,
+  counterKey,
+  counterTx,
+  nextBlock,
+  seededSigner,
+  testGenesis,
+  testValidators,
+} from './testing.ts';
+
+const validators = testValidators(4);
+const alice = seededSigner(1, 1);
+const bob = seededSigner(1, 2);
+const T0 = 1_700_000_100_000;
+
+async function setup(t: Test, extra: Partial<ConstructorParameters<typeof BlockExecutor>[0]> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-exec-'));
+  const store = await ChainStore.open(dir);
+  await store.initChain(testGenesis(validators));
+  const committed: BlockResult[] = [];
+  const exec = new BlockExecutor({
+    store,
+    handlers: counterHandlers,
+    verifier: inlineBatchVerifier(referenceVerifier),
+    onCommitted: (r) => committed.push(r),
+    ...extra,
+  });
+  t.teardown(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const apply = async (txs: Uint8Array[], options = {}) => {
+    const block = nextBlock(store.requireHead(), txs, T0 + store.requireHead().height * 1000);
+    return exec.applyBlock(block, certify(store.requireHead().chainId, block, validators), options);
+  };
+  return { dir, store, exec, committed, apply };
+}
+
+async function counter(store: ChainStore, name: string): Promise<number | undefined> {
+  const v = await store.state.get(counterKey(name));
+  return v === undefined ? undefined : new DataView(v.buffer, v.byteOffset).getUint32(0);
+}
+
+t.test('applies a block: receipts, state, tx index, events after commit, provable root', async (t) => {
+  const { store, committed, apply } = await setup(t);
+  const txs = [counterTx(alice, 1, 'a', 5), counterTx(bob, 1, 'a', 2), counterTx(alice, 2, 'b', 1)];
+  const r = await apply(txs);
+  t.equal(r.height, 1);
+  t.same(
+    r.receipts.map((x) => x.status),
+    ['accepted', 'accepted', 'accepted'],
+  );
+  t.equal(await counter(store, 'a'), 7);
+  t.equal(await counter(store, 'b'), 1);
+  t.equal(decodeNonce(await store.state.get(nonceKey(alice.publicKey))), 2);
+  t.same(store.requireHead().stateRoot, r.stateRoot);
+  t.equal(committed.length, 1);
+  t.same(
+    committed[0]!.events.map((e) => e.event.data),
+    [
+      ['a', 5],
+      ['a', 7],
+      ['b', 1],
+    ],
+  );
+  const id = transactionId(decodeTransaction(txs[1]!));
+  const rec = await store.txs.get(id);
+  t.same(rec, { height: 1, position: 1, receipt: { status: 'accepted', txId: id } });
+  t.ok(await store.state.getIndex(new TextEncoder().encode('idx/a/1/1')));
+  const p = await store.proveState(counterKey('a'));
+  t.ok(verifySparseMerkleProof(r.stateRoot, counterKey('a'), p.value, p.proof));
+  const txp = await store.proveTransaction(id);
+  t.equal(txp?.index, 1);
+});
+
+t.test(
+  'nonce rules: too low and gap are rejected without consuming; exactly last+1 is accepted',
+  async (t) => {
+    const { store, apply } = await setup(t);
+    await apply([counterTx(alice, 1, 'a', 1)]);
+    const r = await apply([
+      counterTx(alice, 1, 'a', 10),
+      counterTx(alice, 3, 'a', 100),
+      counterTx(alice, 2, 'a', 1),
+    ]);
+    t.same(
+      r.receipts.map((x) => (x.status === 'rejected' ? x.code : 'ok')),
+      ['NONCE_TOO_LOW', 'NONCE_GAP', 'ok'],
+    );
+    const r2 = await apply([counterTx(alice, 2, 'a', 1000)]);
+    t.same(r2.receipts[0], { status: 'rejected', code: 'NONCE_TOO_LOW', txId: r2.receipts[0]!.txId });
+    t.equal(await counter(store, 'a'), 2);
+    // The gapped nonce 3 was not consumed.
+    const r3 = await apply([counterTx(alice, 3, 'a', 1)]);
+    t.equal(r3.receipts[0]!.status, 'accepted');
+  },
+);
+
+t.test('duplicates: a committed tx id, and the same tx twice in one block', async (t) => {
+  const { apply } = await setup(t);
+  const tx = counterTx(alice, 1, 'a', 1);
+  const r = await apply([tx, tx]);
+  t.same(
+    r.receipts.map((x) => (x.status === 'rejected' ? x.code : 'ok')),
+    ['ok', 'DUPLICATE_TX'],
+  );
+  const r2 = await apply([tx]);
+  t.same(
+    r2.receipts.map((x) => (x.status === 'rejected' ? x.code : 'ok')),
+    ['DUPLICATE_TX'],
+  );
+});
+
+t.test(
+  'a bad-signature copy is rejected, not indexed, and cannot censor the genuine transaction',
+  async (t) => {
+    const { store, apply } = await setup(t);
+    const genuine = counterTx(alice, 1, 'a', 1);
+    const tx = decodeTransaction(genuine);
+    const forged = encodeTransaction({ ...tx, signature: tx.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) });
+    const r = await apply([forged]);
+    t.same(r.receipts[0], { status: 'rejected', code: 'BAD_SIGNATURE', txId: transactionId(tx) });
+    t.equal(await store.txs.locate(transactionId(tx)), undefined);
+    t.equal(decodeNonce(await store.state.get(nonceKey(alice.publicKey))), 0);
+    const r2 = await apply([genuine]);
+    t.equal(r2.receipts[0]!.status, 'accepted');
+  },
+);
+
+t.test('handler rejection discards its state and index writes but consumes the nonce', async (t) => {
+  const { store, committed, apply } = await setup(t);
+  const r = await apply([counterTx(alice, 1, 'reject', 3)]);
+  t.same(r.receipts[0], { status: 'rejected', code: 'TEST_REJECTED', txId: r.receipts[0]!.txId });
+  t.equal(await counter(store, 'reject'), undefined);
+  t.equal(await store.state.getIndex(new TextEncoder().encode('idx/reject/1/0')), undefined);
+  t.equal(decodeNonce(await store.state.get(nonceKey(alice.publicKey))), 1);
+  t.equal(committed[0]!.events.length, 0);
+  t.ok(await store.txs.locate(r.receipts[0]!.txId!), 'indexed: it consumed a nonce');
+});
+
+t.test('malformed bytes and another chain get framework receipts', async (t) => {
+  const { apply } = await setup(t);
+  const r = await apply([Uint8Array.of(1, 2, 3), counterTx(alice, 1, 'a', 1, { chainId: 'other-chain' })]);
+  t.same(r.receipts, [
+    { status: 'rejected', code: 'MALFORMED', txId: null },
+    { status: 'rejected', code: 'WRONG_CHAIN', txId: null },
+  ]);
+});
+
+async function dump(store: ChainStore): Promise<string[]> {
+  const out: string[] = [];
+  for await (const [k, v] of store.db.iterator())
+    out.push(`${Buffer.from(k).toString('hex')}=${Buffer.from(v).toString('hex')}`);
+  return out;
+}
+
+t.test('a handler bug aborts the block and writes nothing', async (t) => {
+  const { store, apply } = await setup(t);
+  await apply([counterTx(alice, 1, 'a', 1)]);
+  const before = await dump(store);
+  await t.rejects(apply([counterTx(alice, 2, 'a', 1), counterTx(bob, 1, 'crash', 1)]), {
+    code: 'HANDLER_FAILED',
+  });
+  t.same(await dump(store), before);
+  t.equal(store.requireHead().height, 1);
+});
+
+t.test(
+  'refused blocks change nothing: re-apply, gap, wrong parent, tx root, certificate, state root',
+  async (t) => {
+    const { store, exec, apply } = await setup(t);
+    const first = nextBlock(store.requireHead(), [counterTx(alice, 1, 'a', 1)], T0);
+    const firstCert = certify('vigil-test', first, validators);
+    await exec.applyBlock(first, firstCert);
+    const before = await dump(store);
+    await t.rejects(exec.applyBlock(first, firstCert), { code: 'ALREADY_APPLIED' });
+
+    const head = store.requireHead();
+    const gap = nextBlock({ ...head, height: head.height + 1 }, [], T0);
+    await t.rejects(exec.applyBlock(gap, certify('vigil-test', gap, validators)), { code: 'HEIGHT_GAP' });
+
+    const orphan = nextBlock({ ...head, headHash: new Uint8Array(32).fill(7) }, [], T0);
+    await t.rejects(exec.applyBlock(orphan, certify('vigil-test', orphan, validators)), {
+      code: 'PREV_HASH_MISMATCH',
+    });
+
+    const good = nextBlock(head, [counterTx(alice, 2, 'a', 1)], T0);
+    const swapped = { header: good.header, txs: [counterTx(alice, 2, 'a', 99)] };
+    await t.rejects(exec.applyBlock(swapped, certify('vigil-test', swapped, validators)), {
+      code: 'TX_ROOT_MISMATCH',
+    });
+
+    const cert = certify('vigil-test', good, validators);
+    const weak = { ...cert, votes: cert.votes.slice(0, 2) };
+    await t.rejects(exec.applyBlock(good, weak), { code: 'CERTIFICATE_INVALID' });
+    const forged = {
+      ...cert,
+      votes: cert.votes.map((v) => ({ ...v, signature: v.signature.map((b) => b ^ 1) })),
+    };
+    await t.rejects(exec.applyBlock(good, forged), { code: 'CERTIFICATE_INVALID' });
+
+    const lying = nextBlock({ ...head, stateRoot: new Uint8Array(32).fill(1) }, [], T0);
+    await t.rejects(exec.applyBlock(lying, certify('vigil-test', lying, validators)), {
+      code: 'STATE_ROOT_MISMATCH',
+    });
+
+    t.same(await dump(store), before, 'no refused block wrote anything');
+    const r = await apply([counterTx(alice, 2, 'a', 1)]);
+    t.equal(r.height, 2);
+  },
+);
+
+t.test(
+  'signature checks are skipped for certified catch-up and for mempool-verified transactions',
+  async (t) => {
+    let cached = 0;
+    const { apply } = await setup(t, {
+      verifiedCache: {
+        isVerified: (_id, sig) => {
+          cached++;
+          return sig[0] !== undefined && cached === 1;
+        },
+      },
+    });
+    const r = await apply([counterTx(alice, 1, 'a', 1), counterTx(bob, 1, 'a', 1)]);
+    t.equal(r.signaturesVerified, 1, 'the cached one is not verified again');
+    const r2 = await apply([counterTx(alice, 2, 'a', 1), counterTx(bob, 2, 'a', 1)], {
+      trustCertified: true,
+    });
+    t.equal(r2.signaturesVerified, 0);
+    t.same(
+      r2.receipts.map((x) => x.status),
+      ['accepted', 'accepted'],
+    );
+  },
+);
+
+t.test('the same blocks on two stores give the same roots', async (t) => {
+  const a = await setup(t);
+  const b = await setup(t);
+  for (let i = 1; i <= 5; i++) {
+    const txs = [counterTx(alice, i, `k${i % 3}`, i), counterTx(bob, i, 'x', 1)];
+    const ra = await a.apply(txs);
+    const rb = await b.apply(txs);
+    t.same(ra.stateRoot, rb.stateRoot);
+  }
+});

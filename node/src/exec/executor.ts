@@ -1,0 +1,324 @@
+// Block execution: checks a committed block against the applied head, runs its transactions through
+// the framework rules (envelope, chain, duplicate, signature, nonce) and the state machine's handlers,
+// and writes everything the block changes in ONE atomic, fsynced LevelDB batch. A crash therefore leaves
+// the node at the previous height or the new one, never in between (docs/storage.md, "Crash safety").
+import {
+  type Block,
+  blockHash,
+  type CommitCertificate,
+  decodeTransaction,
+  encodeBlock,
+  encodeCommitCertificate,
+  merkleRoot,
+  referenceVerifier,
+  type Transaction,
+  transactionId,
+  transactionSigningBytes,
+  type Verifier,
+  verifyCommitCertificate,
+  WireError,
+} from '@vigil/consensus/wire';
+import { bytesEqual } from '@vigil/consensus/proof/smt.ts';
+import type { ChainHead, ChainStore } from '../store/chain-store.ts';
+import { ChainStore as Store } from '../store/chain-store.ts';
+import type { BatchOp } from '../store/db.ts';
+import { keys } from '../store/keys.ts';
+import { encodeBytes, encodeReceipt, encodeTxLocation, encodeUint, type Receipt } from '../store/records.ts';
+import type { BatchVerifier, SignatureCheck } from '../verify-pool/types.ts';
+import { decodeNonce, encodeNonce, nonceKey } from './accounts.ts';
+import { BlockRejected, ExecutionError, FrameworkRejection } from './block-errors.ts';
+import { TxRejected } from './errors.ts';
+import { Overlay } from './overlay.ts';
+import type { ChainEvent, ExecContext, HandlerRegistry } from './types.ts';
+
+/** Transactions whose signature was already checked (the mempool's admission cache). */
+export interface VerifiedTxCache {
+  /** True only if THIS signature over the transaction with this id was verified: the id does not
+   *  cover the signature, so a cached id alone would let a re-signed copy with a bad signature in. */
+  isVerified(txId: Uint8Array, signature: Uint8Array): boolean;
+}
+
+export interface EmittedEvent {
+  height: number;
+  position: number;
+  txId: Uint8Array;
+  event: ChainEvent;
+}
+
+export interface BlockResult {
+  height: number;
+  blockHash: Uint8Array;
+  stateRoot: Uint8Array;
+  receipts: Receipt[];
+  events: EmittedEvent[];
+  /** How many signatures were actually verified for this block (not skipped). */
+  signaturesVerified: number;
+}
+
+export interface ApplyOptions {
+  /**
+   * Skip per-transaction signature checks because the commit certificate verifies: a quorum certified
+   * the block, and correct validators only prepare blocks whose signatures they checked (ADR 0031).
+   */
+  trustCertified?: boolean;
+}
+
+export interface ExecutorOptions {
+  store: ChainStore;
+  handlers: HandlerRegistry;
+  /** Transaction signatures (normally the worker pool). */
+  verifier: BatchVerifier;
+  /** Commit-certificate signatures (a handful per block). Default: the reference verifier. */
+  certificateVerifier?: Verifier;
+  verifiedCache?: VerifiedTxCache;
+  /** The validator set that certifies block `height`. Default: the genesis validators. */
+  validatorsAt?: (height: number) => readonly Uint8Array[];
+  /** Called after a block is durably committed, with the events its accepted transactions raised. */
+  onCommitted?: (result: BlockResult) => void;
+}
+
+interface Candidate {
+  position: number;
+  tx: Transaction | undefined;
+  txId: Uint8Array | undefined;
+  /** A framework rejection decided before execution. */
+  early: string | undefined;
+  signatureOk: boolean;
+}
+
+export class BlockExecutor {
+  readonly #o: ExecutorOptions;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ExecutorOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Applies the next block. Calls are serialised; each resolves after the block's batch is durable.
+   * Throws BlockRejected (nothing written) or ExecutionError (nothing written).
+   */
+  applyBlock(block: Block, certificate: CommitCertificate, options: ApplyOptions = {}): Promise<BlockResult> {
+    const run = this.#queue.then(() => this.#apply(block, certificate, options));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #checkHeader(head: ChainHead, block: Block, certificate: CommitCertificate): Promise<void> {
+    const h = block.header;
+    if (h.chainId !== head.chainId) throw new BlockRejected('WRONG_CHAIN', `block of chain ${h.chainId}`);
+    if (h.height <= head.height) throw new BlockRejected('ALREADY_APPLIED', `height ${h.height} is applied`);
+    if (h.height !== head.height + 1) {
+      throw new BlockRejected('HEIGHT_GAP', `height ${h.height} after applied height ${head.height}`);
+    }
+    if (!bytesEqual(h.prevHash, head.headHash)) {
+      throw new BlockRejected('PREV_HASH_MISMATCH', `block ${h.height} does not extend the head`);
+    }
+    if (h.txCount !== block.txs.length || !bytesEqual(h.txRoot, merkleRoot(block.txs))) {
+      throw new BlockRejected('TX_ROOT_MISMATCH', `block ${h.height}`);
+    }
+    if (!(h.stateHeight < h.height))
+      throw new BlockRejected('BAD_STATE_HEIGHT', `stateHeight ${h.stateHeight}`);
+    const root = await this.#o.store.blocks.stateRootAt(h.stateHeight);
+    if (root === undefined || !bytesEqual(root, h.stateRoot)) {
+      throw new BlockRejected(
+        'STATE_ROOT_MISMATCH',
+        `block ${h.height} claims a state root at ${h.stateHeight} this node does not have`,
+      );
+    }
+    const validators = this.#o.validatorsAt?.(h.height) ?? head.validators;
+    try {
+      verifyCommitCertificate(
+        head.chainId,
+        certificate,
+        h,
+        validators,
+        this.#o.certificateVerifier ?? referenceVerifier,
+      );
+    } catch (e) {
+      if (e instanceof WireError) throw new BlockRejected('CERTIFICATE_INVALID', e.message);
+      throw e;
+    }
+  }
+
+  /** Decodes the transactions and settles everything that needs no state: envelope, chain, signature. */
+  async #prepare(
+    head: ChainHead,
+    block: Block,
+    options: ApplyOptions,
+  ): Promise<{ candidates: Candidate[]; verified: number }> {
+    const candidates: Candidate[] = block.txs.map((bytes, position) => {
+      try {
+        const tx = decodeTransaction(bytes, { chainId: head.chainId });
+        return { position, tx, txId: transactionId(tx), early: undefined, signatureOk: false };
+      } catch (e) {
+        const code =
+          e instanceof WireError && e.code === 'WRONG_CHAIN'
+            ? FrameworkRejection.WRONG_CHAIN
+            : FrameworkRejection.MALFORMED;
+        return { position, tx: undefined, txId: undefined, early: code, signatureOk: false };
+      }
+    });
+    const toCheck: Candidate[] = [];
+    for (const c of candidates) {
+      if (c.tx === undefined) continue;
+      if (options.trustCertified || this.#o.verifiedCache?.isVerified(c.txId!, c.tx.signature))
+        c.signatureOk = true;
+      else toCheck.push(c);
+    }
+    if (toCheck.length > 0) {
+      const checks: SignatureCheck[] = toCheck.map((c) => ({
+        signature: c.tx!.signature,
+        message: transactionSigningBytes(c.tx!),
+        publicKey: c.tx!.sender,
+      }));
+      const results = await this.#o.verifier.verifyBatch(checks);
+      toCheck.forEach((c, i) => {
+        c.signatureOk = results[i] === true;
+      });
+    }
+    return { candidates, verified: toCheck.length };
+  }
+
+  async #apply(block: Block, certificate: CommitCertificate, options: ApplyOptions): Promise<BlockResult> {
+    const store = this.#o.store;
+    const head = store.requireHead();
+    await this.#checkHeader(head, block, certificate);
+    const height = block.header.height;
+    const { candidates, verified } = await this.#prepare(head, block, options);
+
+    // Duplicate detection against the committed index, fetched in one round trip.
+    const ids = candidates.filter((c) => c.txId !== undefined);
+    const indexed = ids.length > 0 ? await store.db.getMany(ids.map((c) => keys.tx(c.txId!))) : [];
+    const committedIds = new Set<string>();
+    ids.forEach((c, i) => {
+      if (indexed[i] !== undefined) committedIds.add(hex(c.txId!));
+    });
+
+    const state = new Overlay((key) => store.state.get(key));
+    const index = new Overlay((key) => store.state.getIndex(key));
+    const receipts: Receipt[] = [];
+    const events: EmittedEvent[] = [];
+    const ops: BatchOp[] = [];
+
+    for (const c of candidates) {
+      const receipt = await this.#execute(
+        c,
+        height,
+        block.header.timestamp,
+        head,
+        state,
+        index,
+        committedIds,
+        ops,
+        events,
+      );
+      receipts.push(receipt);
+      ops.push({ type: 'put', key: keys.receipt(height, c.position), value: encodeReceipt(receipt) });
+    }
+
+    const stateWrites = state.writes();
+    const update = await store.tree.update(head.stateRoot, stateWrites);
+    const hash = blockHash(block.header);
+    ops.push(
+      { type: 'put', key: keys.block(height), value: encodeBlock(block) },
+      { type: 'put', key: keys.certificate(height), value: encodeCommitCertificate(certificate) },
+      { type: 'put', key: keys.blockHash(hash), value: encodeUint(height) },
+      { type: 'put', key: keys.stateRoot(height), value: encodeBytes(update.root) },
+      ...Store.headOps(height, hash, update.root),
+    );
+    for (const n of update.nodes) ops.push({ type: 'put', key: keys.treeNode(n.hash), value: n.bytes });
+    for (const w of stateWrites) {
+      ops.push(
+        w.value === undefined
+          ? { type: 'del', key: keys.state(w.key) }
+          : { type: 'put', key: keys.state(w.key), value: w.value },
+      );
+    }
+    for (const w of index.writes()) {
+      ops.push(
+        w.value === undefined
+          ? { type: 'del', key: keys.index(w.key) }
+          : { type: 'put', key: keys.index(w.key), value: w.value },
+      );
+    }
+    await store.commit(ops, { ...head, height, headHash: hash, stateRoot: update.root });
+
+    const result: BlockResult = {
+      height,
+      blockHash: hash,
+      stateRoot: update.root,
+      receipts,
+      events,
+      signaturesVerified: verified,
+    };
+    this.#o.onCommitted?.(result);
+    return result;
+  }
+
+  async #execute(
+    c: Candidate,
+    height: number,
+    blockTime: number,
+    head: ChainHead,
+    state: Overlay,
+    index: Overlay,
+    consumedIds: Set<string>,
+    ops: BatchOp[],
+    events: EmittedEvent[],
+  ): Promise<Receipt> {
+    if (c.tx === undefined || c.txId === undefined) {
+      return { status: 'rejected', code: c.early ?? FrameworkRejection.MALFORMED, txId: null };
+    }
+    const tx = c.tx;
+    const txId = c.txId;
+    const idHex = hex(txId);
+    const reject = (code: string): Receipt => ({ status: 'rejected', code, txId });
+    // Only transactions that consume a nonce are indexed by id. A copy with a bad signature or a wrong
+    // nonce is NOT indexed, or anyone could censor a transaction by getting a mangled copy (same id:
+    // the id does not cover the signature) committed first.
+    if (consumedIds.has(idHex)) return reject(FrameworkRejection.DUPLICATE_TX);
+    if (!c.signatureOk) return reject(FrameworkRejection.BAD_SIGNATURE);
+    const nk = nonceKey(tx.sender);
+    const last = decodeNonce(await state.get(nk));
+    if (tx.nonce <= last) return reject(FrameworkRejection.NONCE_TOO_LOW);
+    if (tx.nonce !== last + 1) return reject(FrameworkRejection.NONCE_GAP);
+
+    // From here the nonce is consumed whatever the handler decides, so the tx cannot be replayed.
+    state.put(nk, encodeNonce(tx.nonce));
+    consumedIds.add(idHex);
+    ops.push({ type: 'put', key: keys.tx(txId), value: encodeTxLocation(height, c.position) });
+
+    const handler = this.#o.handlers.get(tx.type);
+    if (handler === undefined) return reject(FrameworkRejection.NO_HANDLER);
+    const txState = state.child();
+    const txIndex = index.child();
+    const txEvents: ChainEvent[] = [];
+    const ctx: ExecContext = {
+      chainId: head.chainId,
+      height,
+      blockTime,
+      position: c.position,
+      txId,
+      state: txState,
+      index: txIndex,
+      emit: (event) => {
+        txEvents.push(event);
+      },
+    };
+    try {
+      await handler(ctx, tx);
+    } catch (e) {
+      if (e instanceof TxRejected) return reject(e.code);
+      throw new ExecutionError(height, c.position, e);
+    }
+    state.absorb(txState);
+    index.absorb(txIndex);
+    for (const event of txEvents) events.push({ height, position: c.position, txId, event });
+    return { status: 'accepted', txId };
+  }
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}

@@ -1,0 +1,72 @@
+// Copy-on-write views over the state and the secondary index for one block and, nested in it, one
+// transaction: a transaction's writes land in its own layer and are merged into the block's layer only
+// if its handler succeeds, so a TxRejected discards them (exec/types.ts contract).
+import type { IndexAccess, StateAccess } from './types.ts';
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/** A pending write: value undefined = delete. */
+export interface Write {
+  key: Uint8Array;
+  value: Uint8Array | undefined;
+}
+
+export type Reader = (key: Uint8Array) => Promise<Uint8Array | undefined>;
+
+/** Largest key and value a handler may write; a larger one is a handler bug, not a tx rejection. */
+export const MAX_KEY_BYTES = 1024;
+export const MAX_VALUE_BYTES = 64 * 1024;
+
+export class OverlayError extends Error {
+  readonly code = 'WRITE_TOO_LARGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'OverlayError';
+  }
+}
+
+export class Overlay implements StateAccess, IndexAccess {
+  readonly #read: Reader;
+  readonly #writes = new Map<string, Write>();
+
+  constructor(read: Reader) {
+    this.#read = read;
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const w = this.#writes.get(hex(key));
+    if (w !== undefined) return w.value;
+    return this.#read(key);
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    if (key.length > MAX_KEY_BYTES || value.length > MAX_VALUE_BYTES) {
+      throw new OverlayError(
+        `write of ${key.length}-byte key / ${value.length}-byte value exceeds the limits`,
+      );
+    }
+    // Copy: the handler may reuse its buffers after the call.
+    this.#writes.set(hex(key), { key: key.slice(), value: value.slice() });
+  }
+
+  del(key: Uint8Array): void {
+    if (key.length > MAX_KEY_BYTES) throw new OverlayError(`delete of a ${key.length}-byte key`);
+    this.#writes.set(hex(key), { key: key.slice(), value: undefined });
+  }
+
+  /** A child layer whose reads fall through to this one. */
+  child(): Overlay {
+    return new Overlay((key) => this.get(key));
+  }
+
+  /** Moves a child's writes into this layer (the child succeeded). */
+  absorb(child: Overlay): void {
+    for (const [k, w] of child.#writes) this.#writes.set(k, w);
+  }
+
+  writes(): Write[] {
+    return [...this.#writes.values()];
+  }
+}

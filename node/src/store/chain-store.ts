@@ -1,0 +1,306 @@
+// The chain database as a whole: opening it (with the startup checks that refuse a wrong or damaged
+// data directory before anything is written), creating the genesis state, the one atomic write per
+// block, and the proof queries served to clients.
+import {
+  type Block,
+  blockHash,
+  type BlockHeader,
+  type CommitCertificate,
+  encodeCanonical,
+  merkleInclusionProof,
+  sha256,
+} from '@vigil/consensus/wire';
+import { bytesEqual, EMPTY_SUBTREE, type StateProof } from '@vigil/consensus/proof/smt.ts';
+import { StateTreeError } from '../state-tree/errors.ts';
+import { SparseMerkleTree } from '../state-tree/tree.ts';
+import { type BatchOp, type ChainDb, openDb, writeBatch } from './db.ts';
+import { StoreError } from './errors.ts';
+import { keys } from './keys.ts';
+import { encodeBytes, encodeKeyList, encodeText, encodeUint } from './records.ts';
+import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './repositories.ts';
+
+/** Bumped on any incompatible change of the key layout or value encodings (docs/storage.md). */
+export const SCHEMA_VERSION = 1;
+
+const ZERO_HASH = new Uint8Array(32);
+
+export interface GenesisSpec {
+  chainId: string;
+  /** ms since the Unix epoch. */
+  genesisTime: number;
+  /** Validator public keys, in validator-index order. */
+  validators: readonly Uint8Array[];
+  /** The initial state (from the state machine's genesisState()), as raw key/value writes. */
+  state: readonly { key: Uint8Array; value: Uint8Array }[];
+}
+
+/**
+ * The genesis hash commits to everything in the spec: SHA-256 of canonical CBOR
+ * ["vigil/genesis/v1", chainId, genesisTime, validators, [[key, value]...] sorted by key].
+ */
+export function genesisHash(spec: GenesisSpec): Uint8Array {
+  const sorted = [...spec.state].sort((a, b) => Buffer.compare(a.key, b.key));
+  return sha256(
+    encodeCanonical([
+      'vigil/genesis/v1',
+      spec.chainId,
+      spec.genesisTime,
+      [...spec.validators],
+      sorted.map((w) => [w.key, w.value]),
+    ]),
+  );
+}
+
+export interface ChainHead {
+  chainId: string;
+  genesisHash: Uint8Array;
+  validators: Uint8Array[];
+  height: number;
+  /** blockHash of the block at `height`; 32 zero bytes at height 0. */
+  headHash: Uint8Array;
+  stateRoot: Uint8Array;
+}
+
+export interface OpenOptions {
+  /** Refuse a database of another chain (WRONG_CHAIN / GENESIS_MISMATCH). */
+  expectChainId?: string;
+  expectGenesisHash?: Uint8Array;
+  treeCacheSize?: number;
+}
+
+export class ChainStore {
+  readonly db: ChainDb;
+  readonly meta: MetaRepository;
+  readonly blocks: BlockRepository;
+  readonly txs: TxIndex;
+  readonly state: StateRepository;
+  readonly tree: SparseMerkleTree;
+  #head: ChainHead | undefined;
+  #closed = false;
+
+  private constructor(db: ChainDb, head: ChainHead | undefined, treeCacheSize?: number) {
+    this.db = db;
+    this.meta = new MetaRepository(db);
+    this.blocks = new BlockRepository(db);
+    this.txs = new TxIndex(db);
+    this.state = new StateRepository(db);
+    this.tree = new SparseMerkleTree(
+      this.state,
+      treeCacheSize !== undefined ? { cacheSize: treeCacheSize } : {},
+    );
+    this.#head = head;
+  }
+
+  /**
+   * Opens (creating if absent) the database at `path` and runs the startup checks. Any failure closes
+   * the database and throws a StoreError; the checks only read, so the directory is left unchanged.
+   */
+  static async open(path: string, options: OpenOptions = {}): Promise<ChainStore> {
+    const db = await openDb(path);
+    try {
+      const store = new ChainStore(db, undefined, options.treeCacheSize);
+      store.#head = await store.#check(options);
+      return store;
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+  }
+
+  /** The chain's head, or undefined for a database that initChain has not yet run on. */
+  get head(): ChainHead | undefined {
+    return this.#head;
+  }
+
+  requireHead(): ChainHead {
+    if (this.#closed) throw new StoreError('CLOSED', 'the chain store is closed');
+    if (this.#head === undefined) throw new StoreError('NOT_INITIALISED', 'the chain has no genesis yet');
+    return this.#head;
+  }
+
+  async #check(options: OpenOptions): Promise<ChainHead | undefined> {
+    const version = await this.meta.schemaVersion();
+    if (version === undefined) {
+      // An empty database is fine (initChain follows); a half-written one is not: genesis is one batch.
+      for await (const _ of this.db.keys({ limit: 1 })) {
+        throw new StoreError('CORRUPT_METADATA', 'records present but no schema version');
+      }
+      return undefined;
+    }
+    if (version !== SCHEMA_VERSION) {
+      throw new StoreError(
+        'SCHEMA_MISMATCH',
+        `database schema ${version}, this node reads ${SCHEMA_VERSION}`,
+      );
+    }
+    const head: ChainHead = {
+      chainId: await this.meta.chainId(),
+      genesisHash: await this.meta.genesisHash(),
+      validators: await this.meta.validators(),
+      height: await this.meta.appliedHeight(),
+      headHash: await this.meta.headHash(),
+      stateRoot: await this.meta.stateRoot(),
+    };
+    if (options.expectChainId !== undefined && options.expectChainId !== head.chainId) {
+      throw new StoreError(
+        'WRONG_CHAIN',
+        `data directory holds chain ${head.chainId}, not ${options.expectChainId}`,
+      );
+    }
+    if (options.expectGenesisHash !== undefined && !bytesEqual(options.expectGenesisHash, head.genesisHash)) {
+      throw new StoreError('GENESIS_MISMATCH', 'data directory holds a chain with another genesis');
+    }
+    await this.#checkBlocks(head);
+    await this.#checkState(head);
+    return head;
+  }
+
+  /** Blocks 1..height present (and nothing above), the head block hashing to the recorded head hash. */
+  async #checkBlocks(head: ChainHead): Promise<void> {
+    let expected = 1;
+    for await (const h of this.blocks.heights()) {
+      if (h > head.height)
+        throw new StoreError('UNEXPECTED_RECORD', `block ${h} above applied height ${head.height}`);
+      if (h !== expected) throw new StoreError('MISSING_RECORD', `block ${expected} is missing`);
+      expected++;
+    }
+    if (expected !== head.height + 1) throw new StoreError('MISSING_RECORD', `block ${expected} is missing`);
+    if (head.height === 0) {
+      if (!bytesEqual(head.headHash, ZERO_HASH))
+        throw new StoreError('CORRUPT_METADATA', 'head hash at genesis');
+      return;
+    }
+    const block = await this.blocks.block(head.height);
+    if (block === undefined) throw new StoreError('MISSING_RECORD', `block ${head.height} is missing`);
+    if (!bytesEqual(blockHash(block.header), head.headHash)) {
+      throw new StoreError('CORRUPT_RECORD', `block ${head.height} does not hash to the recorded head hash`);
+    }
+    if ((await this.blocks.certificate(head.height)) === undefined) {
+      throw new StoreError('MISSING_RECORD', `commit certificate ${head.height} is missing`);
+    }
+    if ((await this.blocks.heightOf(head.headHash)) !== head.height) {
+      throw new StoreError('MISSING_RECORD', `block hash index entry for ${head.height}`);
+    }
+  }
+
+  /** The recorded root is the root at the applied height, and its node is present and hashes to it. */
+  async #checkState(head: ChainHead): Promise<void> {
+    const root = await this.blocks.stateRootAt(head.height);
+    if (root === undefined) throw new StoreError('MISSING_RECORD', `state root of height ${head.height}`);
+    if (!bytesEqual(root, head.stateRoot)) {
+      throw new StoreError('CORRUPT_STATE', `state root of height ${head.height} differs from metadata`);
+    }
+    if (bytesEqual(root, EMPTY_SUBTREE)) return;
+    try {
+      await this.tree.loadNode(root); // recomputes the node's hash
+    } catch (e) {
+      if (e instanceof StateTreeError) throw new StoreError('CORRUPT_STATE', e.message);
+      throw e;
+    }
+  }
+
+  /** Creates the chain: metadata, genesis state, its tree and root at height 0, in one durable batch. */
+  async initChain(spec: GenesisSpec): Promise<ChainHead> {
+    if (this.#closed) throw new StoreError('CLOSED', 'the chain store is closed');
+    if (this.#head !== undefined) {
+      throw new StoreError('ALREADY_INITIALISED', `the database already holds chain ${this.#head.chainId}`);
+    }
+    const update = await this.tree.update(
+      EMPTY_SUBTREE,
+      spec.state.map((w) => ({ key: w.key, value: w.value })),
+    );
+    const head: ChainHead = {
+      chainId: spec.chainId,
+      genesisHash: genesisHash(spec),
+      validators: [...spec.validators],
+      height: 0,
+      headHash: ZERO_HASH,
+      stateRoot: update.root,
+    };
+    const ops: BatchOp[] = [
+      { type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(SCHEMA_VERSION) },
+      { type: 'put', key: keys.meta('chainId'), value: encodeText(head.chainId) },
+      { type: 'put', key: keys.meta('genesisHash'), value: encodeBytes(head.genesisHash) },
+      { type: 'put', key: keys.meta('genesisTime'), value: encodeUint(spec.genesisTime) },
+      { type: 'put', key: keys.meta('validators'), value: encodeKeyList(head.validators) },
+      { type: 'put', key: keys.stateRoot(0), value: encodeBytes(head.stateRoot) },
+      ...ChainStore.headOps(0, ZERO_HASH, head.stateRoot),
+      ...update.nodes.map((n): BatchOp => ({ type: 'put', key: keys.treeNode(n.hash), value: n.bytes })),
+      ...spec.state.map((w): BatchOp => ({ type: 'put', key: keys.state(w.key), value: w.value })),
+    ];
+    await writeBatch(this.db, ops);
+    this.#head = head;
+    return head;
+  }
+
+  /** The metadata records that move the head. */
+  static headOps(height: number, headHash: Uint8Array, stateRoot: Uint8Array): BatchOp[] {
+    return [
+      { type: 'put', key: keys.meta('appliedHeight'), value: encodeUint(height) },
+      { type: 'put', key: keys.meta('headHash'), value: encodeBytes(headHash) },
+      { type: 'put', key: keys.meta('stateRoot'), value: encodeBytes(stateRoot) },
+    ];
+  }
+
+  /**
+   * Writes one block's records atomically and durably, then moves the in-memory head. The batch must
+   * contain the head records for `next` (headOps); the executor builds it.
+   */
+  async commit(ops: BatchOp[], next: ChainHead): Promise<void> {
+    this.requireHead();
+    await writeBatch(this.db, ops);
+    this.#head = next;
+  }
+
+  /** A proof of `key`'s value (or absence) in the state after `height` (default: the head). */
+  async proveState(
+    key: Uint8Array,
+    height?: number,
+  ): Promise<{ height: number; root: Uint8Array; value: Uint8Array | undefined; proof: StateProof }> {
+    const head = this.requireHead();
+    const h = height ?? head.height;
+    const root = h === head.height ? head.stateRoot : await this.blocks.stateRootAt(h);
+    if (root === undefined || h > head.height)
+      throw new StoreError('MISSING_RECORD', `no state root at ${h}`);
+    const { value, proof } = await this.tree.prove(root, key);
+    return { height: h, root, value, proof };
+  }
+
+  /**
+   * An RFC 6962 inclusion proof of a committed transaction in its block, with the header and the
+   * commit certificate that make it checkable by a client holding only the validator set.
+   */
+  async proveTransaction(txId: Uint8Array): Promise<
+    | {
+        height: number;
+        index: number;
+        txBytes: Uint8Array;
+        proof: Uint8Array[];
+        header: BlockHeader;
+        certificate: CommitCertificate;
+      }
+    | undefined
+  > {
+    const loc = await this.txs.locate(txId);
+    if (loc === undefined) return undefined;
+    const block: Block | undefined = await this.blocks.block(loc.height);
+    const certificate = await this.blocks.certificate(loc.height);
+    if (block === undefined || certificate === undefined) {
+      throw new StoreError('MISSING_RECORD', `block ${loc.height} of an indexed transaction`);
+    }
+    return {
+      height: loc.height,
+      index: loc.position,
+      txBytes: block.txs[loc.position]!,
+      proof: merkleInclusionProof(block.txs, loc.position),
+      header: block.header,
+      certificate,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.db.close();
+  }
+}

@@ -1,0 +1,30 @@
+// The LevelDB handle: `level` resolves to classic-level under Node (LevelDB through N-API). Keys and
+// values are raw bytes ('view' encoding = Uint8Array); every encoding above that is ours.
+import { Level } from 'level';
+
+export type ChainDb = Level<Uint8Array, Uint8Array>;
+
+export type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+export async function openDb(path: string): Promise<ChainDb> {
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  return db;
+}
+
+/**
+ * Writes `ops` atomically (one LevelDB WriteBatch: all or nothing, even across a crash) and durably:
+ * `sync: true` makes LevelDB fsync its write-ahead log before the promise resolves, so a batch that
+ * resolved survives SIGKILL and power loss (classic-level README, "Writing"; LevelDB
+ * WriteOptions::sync). Without it a SIGKILL is survived (the data is in the OS page cache) but a power
+ * cut may lose the last batches.
+ */
+export async function writeBatch(db: ChainDb, ops: BatchOp[]): Promise<void> {
+  await db.batch(ops, { sync: true });
+}
+
+/** Reads a key, undefined when absent (level 10's get resolves undefined for a missing key). */
+export async function getBytes(db: ChainDb, key: Uint8Array): Promise<Uint8Array | undefined> {
+  const v = await db.get(key);
+  return v === undefined ? undefined : v;
+}

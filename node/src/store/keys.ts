@@ -1,0 +1,96 @@
+// The key layout of the chain database (docs/storage.md is the reference; keep the two in step).
+// Every key starts with one ASCII prefix byte naming its record type; integers in keys are fixed-width
+// big-endian so that LevelDB's bytewise order is numeric order (range scans by height work).
+
+export const Prefix = {
+  /** Chain metadata: 'M' || utf8(name). */
+  meta: 0x4d,
+  /** Encoded block (wire encodeBlock): 'B' || u64be(height). */
+  block: 0x42,
+  /** Encoded commit certificate: 'C' || u64be(height). */
+  certificate: 0x43,
+  /** Block hash to height: 'H' || blockHash(32). */
+  blockHash: 0x48,
+  /** Transaction index: 'T' || txId(32) -> [height, position]. */
+  tx: 0x54,
+  /** Receipt of the transaction at (height, position): 'X' || u64be(height) || u32be(position). */
+  receipt: 0x58,
+  /** State root after executing height h (0 = genesis): 'R' || u64be(h). */
+  stateRoot: 0x52,
+  /** State-tree node, content-addressed: 'N' || nodeHash(32). */
+  treeNode: 0x4e,
+  /** Current value of a state key (flat copy of the tree's leaves for O(1) reads): 'S' || key. */
+  state: 0x53,
+  /** Secondary index data written by handlers (IndexAccess): 'I' || key. */
+  index: 0x49,
+} as const;
+
+export const MetaKey = {
+  schemaVersion: 'schemaVersion',
+  chainId: 'chainId',
+  genesisHash: 'genesisHash',
+  genesisTime: 'genesisTime',
+  validators: 'validators',
+  appliedHeight: 'appliedHeight',
+  headHash: 'headHash',
+  stateRoot: 'stateRoot',
+} as const;
+export type MetaKey = (typeof MetaKey)[keyof typeof MetaKey];
+
+const utf8 = new TextEncoder();
+
+function withPrefix(prefix: number, rest: Uint8Array): Uint8Array {
+  const k = new Uint8Array(1 + rest.length);
+  k[0] = prefix;
+  k.set(rest, 1);
+  return k;
+}
+
+function u64be(n: number): Uint8Array {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a height: ${n}`);
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
+
+export function readU64be(b: Uint8Array, offset: number): number {
+  return Number(new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(offset));
+}
+
+export const keys = {
+  meta: (name: MetaKey): Uint8Array => withPrefix(Prefix.meta, utf8.encode(name)),
+  block: (height: number): Uint8Array => withPrefix(Prefix.block, u64be(height)),
+  certificate: (height: number): Uint8Array => withPrefix(Prefix.certificate, u64be(height)),
+  blockHash: (hash: Uint8Array): Uint8Array => withPrefix(Prefix.blockHash, hash),
+  tx: (txId: Uint8Array): Uint8Array => withPrefix(Prefix.tx, txId),
+  receipt: (height: number, position: number): Uint8Array => {
+    const k = new Uint8Array(13);
+    k[0] = Prefix.receipt;
+    k.set(u64be(height), 1);
+    new DataView(k.buffer).setUint32(9, position);
+    return k;
+  },
+  stateRoot: (height: number): Uint8Array => withPrefix(Prefix.stateRoot, u64be(height)),
+  treeNode: (hash: Uint8Array): Uint8Array => withPrefix(Prefix.treeNode, hash),
+  state: (key: Uint8Array): Uint8Array => withPrefix(Prefix.state, key),
+  index: (key: Uint8Array): Uint8Array => withPrefix(Prefix.index, key),
+};
+
+/** [gte, lt) bounds covering every key with this prefix byte. */
+export function prefixRange(prefix: number): { gte: Uint8Array; lt: Uint8Array } {
+  return { gte: Uint8Array.of(prefix), lt: Uint8Array.of(prefix + 1) };
+}
+
+/** [gte, lt) bounds covering every key that starts with prefix || start. */
+export function subRange(prefix: number, start: Uint8Array): { gte: Uint8Array; lt?: Uint8Array } {
+  const gte = withPrefix(prefix, start);
+  // The smallest key greater than every extension of gte: increment the last non-0xff byte.
+  const lt = gte.slice();
+  for (let i = lt.length - 1; i >= 0; i--) {
+    if (lt[i]! < 0xff) {
+      lt[i]! += 1;
+      return { gte, lt: lt.slice(0, i + 1) };
+    }
+  }
+  return { gte };
+}

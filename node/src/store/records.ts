@@ -1,0 +1,99 @@
+// Value encodings of the chain database (docs/storage.md). Every value is canonical CBOR, except the
+// opaque byte strings that are already canonical CBOR produced elsewhere (encoded blocks and
+// certificates from wire, state and index values from the state machine, tree nodes).
+import { type CborValue, decodeCanonical, encodeCanonical } from '@vigil/consensus/wire';
+import { StoreError } from './errors.ts';
+
+/** The result of one transaction in a block. */
+export type Receipt =
+  | { status: 'accepted'; txId: Uint8Array }
+  /** `txId` is null when the bytes did not decode into a transaction at all. */
+  | { status: 'rejected'; code: string; txId: Uint8Array | null };
+
+export const MAX_RECORD_BYTES = 1 << 16;
+
+function decode(bytes: Uint8Array, what: string): CborValue {
+  try {
+    return decodeCanonical(bytes, { maxBytes: MAX_RECORD_BYTES });
+  } catch (e) {
+    throw new StoreError('CORRUPT_RECORD', `${what}: ${(e as Error).message}`);
+  }
+}
+
+function corrupt(what: string): never {
+  throw new StoreError('CORRUPT_RECORD', `${what} has the wrong shape`);
+}
+
+/** Receipt: [0, txId] accepted, [1, code, txId | null] rejected. */
+export function encodeReceipt(r: Receipt): Uint8Array {
+  return r.status === 'accepted' ? encodeCanonical([0, r.txId]) : encodeCanonical([1, r.code, r.txId]);
+}
+
+export function decodeReceipt(bytes: Uint8Array): Receipt {
+  const v = decode(bytes, 'receipt');
+  if (Array.isArray(v)) {
+    if (v.length === 2 && v[0] === 0 && v[1] instanceof Uint8Array) return { status: 'accepted', txId: v[1] };
+    if (
+      v.length === 3 &&
+      v[0] === 1 &&
+      typeof v[1] === 'string' &&
+      (v[2] === null || v[2] instanceof Uint8Array)
+    ) {
+      return { status: 'rejected', code: v[1], txId: v[2] };
+    }
+  }
+  return corrupt('receipt');
+}
+
+/** Transaction index entry: [height, position]. */
+export function encodeTxLocation(height: number, position: number): Uint8Array {
+  return encodeCanonical([height, position]);
+}
+
+export function decodeTxLocation(bytes: Uint8Array): { height: number; position: number } {
+  const v = decode(bytes, 'tx index entry');
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number') {
+    return { height: v[0], position: v[1] };
+  }
+  return corrupt('tx index entry');
+}
+
+export function encodeUint(n: number): Uint8Array {
+  return encodeCanonical(n);
+}
+
+export function decodeUint(bytes: Uint8Array, what: string): number {
+  const v = decode(bytes, what);
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  return corrupt(what);
+}
+
+export function encodeBytes(b: Uint8Array): Uint8Array {
+  return encodeCanonical(b);
+}
+
+export function decodeBytes(bytes: Uint8Array, what: string, length?: number): Uint8Array {
+  const v = decode(bytes, what);
+  if (v instanceof Uint8Array && (length === undefined || v.length === length)) return v;
+  return corrupt(what);
+}
+
+export function encodeText(s: string): Uint8Array {
+  return encodeCanonical(s);
+}
+
+export function decodeText(bytes: Uint8Array, what: string): string {
+  const v = decode(bytes, what);
+  if (typeof v === 'string') return v;
+  return corrupt(what);
+}
+
+export function encodeKeyList(list: readonly Uint8Array[]): Uint8Array {
+  return encodeCanonical([...list]);
+}
+
+export function decodeKeyList(bytes: Uint8Array, what: string): Uint8Array[] {
+  const v = decode(bytes, what);
+  if (Array.isArray(v) && v.every((x) => x instanceof Uint8Array)) return v as Uint8Array[];
+  return corrupt(what);
+}

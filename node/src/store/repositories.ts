@@ -1,0 +1,211 @@
+// Typed read access to each record type of the chain database (key layout: keys.ts, docs/storage.md).
+// Writes are never made here record by record: the executor gathers them into one atomic batch
+// (ChainStore.commit), so that a crash leaves either all of a block's records or none.
+import {
+  type Block,
+  type CommitCertificate,
+  decodeBlock,
+  decodeCommitCertificate,
+} from '@vigil/consensus/wire';
+import { type ChainDb, getBytes } from './db.ts';
+import { StoreError } from './errors.ts';
+import { keys, type MetaKey, Prefix, prefixRange, readU64be, subRange } from './keys.ts';
+import {
+  decodeBytes,
+  decodeKeyList,
+  decodeReceipt,
+  decodeText,
+  decodeTxLocation,
+  decodeUint,
+  type Receipt,
+} from './records.ts';
+
+/** Generous bounds for decoding stored blocks: what we stored passed the protocol limits already. */
+const MAX_STORED_BLOCK_BYTES = 64 << 20;
+
+export class MetaRepository {
+  readonly #db: ChainDb;
+  constructor(db: ChainDb) {
+    this.#db = db;
+  }
+
+  raw(name: MetaKey): Promise<Uint8Array | undefined> {
+    return getBytes(this.#db, keys.meta(name));
+  }
+
+  async #required(name: MetaKey): Promise<Uint8Array> {
+    const v = await this.raw(name);
+    if (v === undefined) throw new StoreError('CORRUPT_METADATA', `metadata record ${name} is missing`);
+    return v;
+  }
+
+  async #wrap<T>(name: MetaKey, f: (b: Uint8Array) => T): Promise<T> {
+    const b = await this.#required(name);
+    try {
+      return f(b);
+    } catch (e) {
+      throw new StoreError('CORRUPT_METADATA', `metadata record ${name}: ${(e as Error).message}`);
+    }
+  }
+
+  async schemaVersion(): Promise<number | undefined> {
+    const b = await this.raw('schemaVersion');
+    if (b === undefined) return undefined;
+    return this.#wrap('schemaVersion', (x) => decodeUint(x, 'schemaVersion'));
+  }
+  chainId(): Promise<string> {
+    return this.#wrap('chainId', (x) => decodeText(x, 'chainId'));
+  }
+  genesisHash(): Promise<Uint8Array> {
+    return this.#wrap('genesisHash', (x) => decodeBytes(x, 'genesisHash', 32));
+  }
+  genesisTime(): Promise<number> {
+    return this.#wrap('genesisTime', (x) => decodeUint(x, 'genesisTime'));
+  }
+  validators(): Promise<Uint8Array[]> {
+    return this.#wrap('validators', (x) => decodeKeyList(x, 'validators'));
+  }
+  appliedHeight(): Promise<number> {
+    return this.#wrap('appliedHeight', (x) => decodeUint(x, 'appliedHeight'));
+  }
+  headHash(): Promise<Uint8Array> {
+    return this.#wrap('headHash', (x) => decodeBytes(x, 'headHash', 32));
+  }
+  stateRoot(): Promise<Uint8Array> {
+    return this.#wrap('stateRoot', (x) => decodeBytes(x, 'stateRoot', 32));
+  }
+}
+
+export class BlockRepository {
+  readonly #db: ChainDb;
+  constructor(db: ChainDb) {
+    this.#db = db;
+  }
+
+  rawBlock(height: number): Promise<Uint8Array | undefined> {
+    return getBytes(this.#db, keys.block(height));
+  }
+
+  async block(height: number): Promise<Block | undefined> {
+    const b = await this.rawBlock(height);
+    if (b === undefined) return undefined;
+    try {
+      return decodeBlock(b, { maxBytes: MAX_STORED_BLOCK_BYTES });
+    } catch (e) {
+      throw new StoreError('CORRUPT_RECORD', `block ${height}: ${(e as Error).message}`);
+    }
+  }
+
+  async certificate(height: number): Promise<CommitCertificate | undefined> {
+    const b = await getBytes(this.#db, keys.certificate(height));
+    if (b === undefined) return undefined;
+    try {
+      return decodeCommitCertificate(b);
+    } catch (e) {
+      throw new StoreError('CORRUPT_RECORD', `certificate ${height}: ${(e as Error).message}`);
+    }
+  }
+
+  async heightOf(blockHash: Uint8Array): Promise<number | undefined> {
+    const b = await getBytes(this.#db, keys.blockHash(blockHash));
+    return b === undefined ? undefined : decodeUint(b, 'block hash index');
+  }
+
+  /** The heights that have a stored block, ascending (startup completeness check). */
+  async *heights(): AsyncGenerator<number> {
+    for await (const k of this.#db.keys(prefixRange(Prefix.block))) yield readU64be(k, 1);
+  }
+
+  async stateRootAt(height: number): Promise<Uint8Array | undefined> {
+    const b = await getBytes(this.#db, keys.stateRoot(height));
+    return b === undefined ? undefined : decodeBytes(b, `state root ${height}`, 32);
+  }
+}
+
+export interface TxRecord {
+  height: number;
+  position: number;
+  receipt: Receipt;
+}
+
+export class TxIndex {
+  readonly #db: ChainDb;
+  constructor(db: ChainDb) {
+    this.#db = db;
+  }
+
+  /** Where a committed transaction is; only transactions that consumed a nonce are indexed by id. */
+  async locate(txId: Uint8Array): Promise<{ height: number; position: number } | undefined> {
+    const b = await getBytes(this.#db, keys.tx(txId));
+    return b === undefined ? undefined : decodeTxLocation(b);
+  }
+
+  async has(txId: Uint8Array): Promise<boolean> {
+    return (await getBytes(this.#db, keys.tx(txId))) !== undefined;
+  }
+
+  async receipt(height: number, position: number): Promise<Receipt | undefined> {
+    const b = await getBytes(this.#db, keys.receipt(height, position));
+    return b === undefined ? undefined : decodeReceipt(b);
+  }
+
+  async get(txId: Uint8Array): Promise<TxRecord | undefined> {
+    const loc = await this.locate(txId);
+    if (loc === undefined) return undefined;
+    const receipt = await this.receipt(loc.height, loc.position);
+    if (receipt === undefined)
+      throw new StoreError('MISSING_RECORD', `receipt ${loc.height}/${loc.position}`);
+    return { ...loc, receipt };
+  }
+
+  /** Every receipt of a block, by position. */
+  async receiptsOf(height: number): Promise<Receipt[]> {
+    const out: Receipt[] = [];
+    const range = { gte: keys.receipt(height, 0), lt: keys.receipt(height + 1, 0) };
+    for await (const v of this.#db.values(range)) out.push(decodeReceipt(v));
+    return out;
+  }
+}
+
+/** The current (applied-height) state and index values, read from their flat copies. */
+export class StateRepository {
+  readonly #db: ChainDb;
+  constructor(db: ChainDb) {
+    this.#db = db;
+  }
+
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return getBytes(this.#db, keys.state(key));
+  }
+
+  getIndex(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return getBytes(this.#db, keys.index(key));
+  }
+
+  getNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    return getBytes(this.#db, keys.treeNode(hash));
+  }
+
+  /** Range scan over secondary-index keys starting with `prefix` (the query layer's reads). */
+  async *scanIndex(
+    prefix: Uint8Array,
+    options: { gte?: Uint8Array; lt?: Uint8Array; reverse?: boolean; limit?: number } = {},
+  ): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }> {
+    const range = subRange(Prefix.index, prefix);
+    const gte = options.gte !== undefined ? keys.index(options.gte) : range.gte;
+    const lt = options.lt !== undefined ? keys.index(options.lt) : range.lt;
+    const it = this.#db.iterator({
+      gte,
+      ...(lt !== undefined ? { lt } : {}),
+      reverse: options.reverse ?? false,
+      limit: options.limit ?? -1,
+    });
+    for await (const [k, v] of it) yield { key: k.subarray(1), value: v };
+  }
+
+  /** Range scan over current state keys starting with `prefix`. */
+  async *scanState(prefix: Uint8Array, limit = -1): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }> {
+    const range = subRange(Prefix.state, prefix);
+    for await (const [k, v] of this.#db.iterator({ ...range, limit })) yield { key: k.subarray(1), value: v };
+  }
+}
