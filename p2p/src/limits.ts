@@ -1,0 +1,104 @@
+// Every bound the p2p layer enforces, with defaults sized for a few hospitals' validators on a LAN or
+// WAN. All are overridable per node (tests shrink them to provoke the limits deterministically).
+
+import type { BackoffPolicy } from './backoff.ts';
+import { P2PError, P2PErrorCode } from './errors.ts';
+import { MIN_BODY_BYTES } from './frame.ts';
+import type { ScoreConfig } from './peer-score.ts';
+import type { QueueLimits } from './send-queue.ts';
+
+export interface RateLimit {
+  /** Sustained messages (or requests) per second. */
+  perSecond: number;
+  /** Bucket capacity: the largest burst accepted after a quiet period. */
+  burst: number;
+}
+
+export interface P2PLimits {
+  /** Largest frame body accepted or sent on consensus and txgossip streams. */
+  maxFrameBytes: number;
+  /** Largest message count in one frame. */
+  maxMessagesPerFrame: number;
+  /** The writer coalesces queued messages into frames of up to this body size. */
+  batchBytes: number;
+  /** Per-peer send queue bounds (drop-oldest beyond them). */
+  consensusQueue: QueueLimits;
+  gossipQueue: QueueLimits;
+  /** Per-peer inbound token buckets, in messages. */
+  consensusRate: RateLimit;
+  gossipRate: RateLimit;
+  /** Per-peer inbound sync/status requests. */
+  requestRate: RateLimit;
+  /** Largest sync response frame, and most blocks served per request. */
+  syncMaxFrameBytes: number;
+  syncMaxBlocks: number;
+  /** Deadline for a sync/status request, including opening the stream. */
+  requestTimeoutMs: number;
+  /** How many transaction hashes are remembered per peer to send each transaction at most once. */
+  gossipSeenPerPeer: number;
+  /** Peer scoring; a penalty per invalid frame and per frame that hit the rate limit. */
+  score: ScoreConfig & { invalidFramePenalty: number; rateLimitPenalty: number };
+  /** Redial policy for validators. */
+  reconnect: BackoffPolicy;
+  /** libp2p's per-host inbound connection rate limit (all loopback devnet nodes share one host). */
+  inboundConnectionsPerHostPerSecond: number;
+  /** Inbound streams per protocol per connection. */
+  maxInboundStreams: number;
+}
+
+export const DEFAULT_LIMITS: P2PLimits = {
+  maxFrameBytes: 4 * 1024 * 1024,
+  maxMessagesPerFrame: 65_536,
+  batchBytes: 256 * 1024,
+  consensusQueue: { maxBytes: 64 * 1024 * 1024, maxMessages: 200_000 },
+  gossipQueue: { maxBytes: 16 * 1024 * 1024, maxMessages: 100_000 },
+  consensusRate: { perSecond: 50_000, burst: 100_000 },
+  gossipRate: { perSecond: 50_000, burst: 100_000 },
+  requestRate: { perSecond: 50, burst: 100 },
+  syncMaxFrameBytes: 16 * 1024 * 1024,
+  syncMaxBlocks: 256,
+  requestTimeoutMs: 10_000,
+  gossipSeenPerPeer: 65_536,
+  score: {
+    halfLifeMs: 60_000,
+    banThreshold: -100,
+    banMs: 60_000,
+    invalidFramePenalty: 60,
+    rateLimitPenalty: 2,
+  },
+  reconnect: { baseMs: 250, maxMs: 15_000 },
+  inboundConnectionsPerHostPerSecond: 64,
+  maxInboundStreams: 8,
+};
+
+export function resolveLimits(overrides: Partial<P2PLimits> = {}): P2PLimits {
+  const l: P2PLimits = {
+    ...DEFAULT_LIMITS,
+    ...overrides,
+    score: { ...DEFAULT_LIMITS.score, ...overrides.score },
+    reconnect: { ...DEFAULT_LIMITS.reconnect, ...overrides.reconnect },
+  };
+  const bad = (what: string) => new P2PError(P2PErrorCode.invalidConfig, `invalid limit: ${what}`);
+  if (!(l.maxFrameBytes >= MIN_BODY_BYTES && l.maxFrameBytes <= 0xffffffff)) throw bad('maxFrameBytes');
+  if (!(l.batchBytes >= MIN_BODY_BYTES && l.batchBytes <= l.maxFrameBytes)) throw bad('batchBytes');
+  if (!(l.syncMaxFrameBytes >= MIN_BODY_BYTES && l.syncMaxFrameBytes <= 0xffffffff))
+    throw bad('syncMaxFrameBytes');
+  if (!(l.maxMessagesPerFrame >= 1)) throw bad('maxMessagesPerFrame');
+  for (const [name, q] of [
+    ['consensusQueue', l.consensusQueue],
+    ['gossipQueue', l.gossipQueue],
+  ] as const) {
+    if (!(q.maxBytes > 0 && q.maxMessages >= 1)) throw bad(name);
+  }
+  for (const [name, r] of [
+    ['consensusRate', l.consensusRate],
+    ['gossipRate', l.gossipRate],
+    ['requestRate', l.requestRate],
+  ] as const) {
+    if (!(r.perSecond >= 0 && r.burst >= 1)) throw bad(name);
+  }
+  if (!(l.syncMaxBlocks >= 1 && l.requestTimeoutMs > 0 && l.gossipSeenPerPeer >= 1)) throw bad('sync/gossip');
+  if (!(l.score.halfLifeMs > 0 && l.score.banMs >= 0)) throw bad('score');
+  if (!(l.reconnect.baseMs > 0 && l.reconnect.maxMs >= l.reconnect.baseMs)) throw bad('reconnect');
+  return l;
+}

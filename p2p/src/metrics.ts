@@ -1,0 +1,102 @@
+// Counters as a plain object so the node can export them (Prometheus text, JSON) without this package
+// depending on a metrics library. Counters only grow; gauges (queues, connections) are filled in when a
+// snapshot is taken.
+
+import type { ProtocolName } from './protocols.ts';
+import { PROTOCOL_NAMES } from './protocols.ts';
+
+export type DropReason =
+  /** A per-peer send queue was full; the oldest message was dropped. */
+  | 'queue-full'
+  /** An inbound message exceeded the peer's token bucket. */
+  | 'rate-limited'
+  /** Fault layer: loss. */
+  | 'fault-loss'
+  /** Fault layer: partition. */
+  | 'fault-partition'
+  /** Fault layer: one-way cut. */
+  | 'fault-cut'
+  /** An observer sent on a validator-only protocol (consensus, txgossip). */
+  | 'observer-not-voting'
+  /** Addressed to a peer that is not (or no longer) allowed. */
+  | 'unknown-peer'
+  /** Discarded from queues of a peer removed from the allowed set, or at stop. */
+  | 'peer-removed'
+  /** The user's handler threw. */
+  | 'handler-error';
+
+export const DROP_REASONS: readonly DropReason[] = [
+  'queue-full',
+  'rate-limited',
+  'fault-loss',
+  'fault-partition',
+  'fault-cut',
+  'observer-not-voting',
+  'unknown-peer',
+  'peer-removed',
+  'handler-error',
+];
+
+export interface ProtocolCounters {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export interface QueueGauge {
+  messages: number;
+  bytes: number;
+}
+
+export interface P2PMetrics {
+  protocols: Record<ProtocolName, ProtocolCounters>;
+  connections: {
+    /** Gauge: open connections to allowed peers. */
+    open: number;
+    /** Successful outbound dials (including reconnections). */
+    dials: number;
+    dialFailures: number;
+    /** Connections refused by the gater after the handshake, by reason. */
+    refusedNotAllowed: number;
+    refusedBanned: number;
+    /** Peers disconnected for sending invalid frames. */
+    disconnectedForInvalidFrames: number;
+    /** Peers banned because their score fell below the threshold. */
+    bans: number;
+  };
+  /** Invalid inbound frames, by error code. */
+  invalidFrames: Record<string, number>;
+  dropped: Record<DropReason, number>;
+  /** Gauge: per peer key, per streaming protocol. */
+  queues: Record<string, Record<'consensus' | 'txgossip', QueueGauge>>;
+  /** Gauge: messages held in the fault layer's delay lines. */
+  faultPending: number;
+}
+
+export function emptyMetrics(): P2PMetrics {
+  const protocols = {} as Record<ProtocolName, ProtocolCounters>;
+  for (const p of PROTOCOL_NAMES) {
+    protocols[p] = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+  }
+  const dropped = {} as Record<DropReason, number>;
+  for (const r of DROP_REASONS) dropped[r] = 0;
+  return {
+    protocols,
+    connections: {
+      open: 0,
+      dials: 0,
+      dialFailures: 0,
+      refusedNotAllowed: 0,
+      refusedBanned: 0,
+      disconnectedForInvalidFrames: 0,
+      bans: 0,
+    },
+    invalidFrames: {},
+    dropped,
+    queues: {},
+    faultPending: 0,
+  };
+}
