@@ -1,0 +1,328 @@
+// Client of the node's HTTP API (contract: docs/sensor-client.md, "API assumptions"). Browser-safe: only
+// fetch, AbortSignal and timers. Failover: requests go to the node that last answered; on a transport
+// failure, a timeout, a 5xx or 429, or a retryable problem code, the next node is tried; after a whole
+// round of failures we back off (full jitter) and go round again, up to `maxRounds`, then throw
+// NO_NODE_AVAILABLE. Every response is hostile input: size-bounded, shape-checked, typed errors.
+
+import { DEFAULT_BACKOFF, type BackoffOptions, backoffDelay } from './backoff.ts';
+import { SdkError } from './errors.ts';
+
+/** Problem codes that mean "this node cannot take it now", not "this transaction is wrong". */
+export const RETRYABLE_PROBLEMS: ReadonlySet<string> = new Set([
+  'MEMPOOL_FULL',
+  'RATE_LIMITED',
+  'UNAVAILABLE',
+]);
+
+export type SubmitResult =
+  | { ok: true; id: string; duplicate: boolean }
+  | { ok: false; code: string; title: string; status: number };
+
+export interface AccountInfo {
+  nonce: number;
+  pendingNonce: number;
+}
+
+export type TxStatus = 'pending' | 'committed' | 'rejected' | 'unknown';
+
+export interface TxStatusInfo {
+  id: string;
+  status: TxStatus;
+  height?: number;
+  code?: string;
+}
+
+export interface NodeStatus {
+  chainId: string;
+  height: number;
+  view: number;
+  /** The node's clock, ms. */
+  time: number;
+}
+
+export interface ProofResponse {
+  tx: string;
+  index: number;
+  proof: string[];
+  header: string;
+  certificate: string;
+}
+
+export interface NodeClientOptions {
+  nodes: readonly string[];
+  fetch?: typeof fetch;
+  /** Per-request timeout, ms. */
+  timeoutMs?: number;
+  backoff?: BackoffOptions;
+  /** Rounds over all nodes before giving up; 1 = try each node once, no sleeping. */
+  maxRounds?: number;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Largest response body accepted, bytes. */
+  maxResponseBytes?: number;
+}
+
+const HEX_ID = /^[0-9a-f]{64}$/;
+
+interface RawResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+class Retryable extends Error {}
+
+export class NodeClient {
+  readonly nodes: readonly string[];
+  private preferred = 0;
+  private readonly fetchFn: typeof fetch;
+  private readonly timeoutMs: number;
+  private readonly backoff: BackoffOptions;
+  private readonly maxRounds: number;
+  private readonly random: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly maxResponseBytes: number;
+
+  constructor(opts: NodeClientOptions) {
+    if (opts.nodes.length === 0) throw new SdkError('USAGE', 'at least one node URL is required');
+    this.nodes = opts.nodes.map((u) => u.replace(/\/+$/, ''));
+    this.fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.maxRounds = opts.maxRounds ?? 3;
+    this.random = opts.random ?? Math.random;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.maxResponseBytes = opts.maxResponseBytes ?? 4 << 20;
+  }
+
+  /** The node that answered last (requests start there). */
+  get currentNode(): string {
+    return this.nodes[this.preferred]!;
+  }
+
+  /** POST one signed transaction (application/cbor). */
+  async submit(tx: Uint8Array, opts: { wait?: 'commit' } = {}): Promise<SubmitResult> {
+    const path = '/v1/transactions' + (opts.wait ? '?wait=commit' : '');
+    const res = await this.request('POST', path, tx, 'application/cbor');
+    if (res.status === 202 || res.status === 200) {
+      const j = parseJson(res);
+      return { ok: true, id: hexId(j.id), duplicate: false };
+    }
+    return problemResult(res);
+  }
+
+  /** POST several signed transactions as one RFC 8742 CBOR sequence; one result per transaction. */
+  async submitBatch(txs: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    let len = 0;
+    for (const tx of txs) len += tx.length;
+    const body = new Uint8Array(len);
+    let off = 0;
+    for (const tx of txs) {
+      body.set(tx, off);
+      off += tx.length;
+    }
+    const res = await this.request('POST', '/v1/transactions', body, 'application/cbor-seq');
+    if (res.status !== 202 && res.status !== 200) {
+      // The whole batch was refused (e.g. MALFORMED sequence): every transaction gets that problem.
+      const p = problemResult(res);
+      return txs.map(() => p);
+    }
+    const j = parseJson(res);
+    if (!Array.isArray(j.results) || j.results.length !== txs.length) {
+      throw new SdkError('MALFORMED_RESPONSE', 'batch results do not match the transactions sent');
+    }
+    return (j.results as unknown[]).map((r): SubmitResult => {
+      const o = obj(r);
+      if (o.error !== undefined) {
+        const e = obj(o.error);
+        const code = str(e.code, 'error.code');
+        if (code === 'DUPLICATE_TX')
+          return { ok: true, id: o.id === undefined ? '' : hexId(o.id), duplicate: true };
+        return { ok: false, code, title: typeof e.title === 'string' ? e.title : code, status: res.status };
+      }
+      return { ok: true, id: hexId(o.id), duplicate: false };
+    });
+  }
+
+  async account(publicKeyHex: string): Promise<AccountInfo> {
+    const j = await this.getJson(`/v1/accounts/${publicKeyHex}`);
+    return { nonce: nat(j.nonce, 'nonce'), pendingNonce: nat(j.pendingNonce, 'pendingNonce') };
+  }
+
+  async txStatus(idHex: string): Promise<TxStatusInfo> {
+    const res = await this.request('GET', `/v1/transactions/${idHex}`);
+    if (res.status === 404) return { id: idHex, status: 'unknown' };
+    const j = this.okJson(res);
+    const status = j.status;
+    if (status !== 'pending' && status !== 'committed' && status !== 'rejected' && status !== 'unknown') {
+      throw new SdkError('MALFORMED_RESPONSE', `unknown transaction status ${String(status)}`);
+    }
+    const out: TxStatusInfo = { id: idHex, status };
+    if (j.height !== undefined) out.height = nat(j.height, 'height');
+    if (typeof j.code === 'string') out.code = j.code;
+    return out;
+  }
+
+  async status(): Promise<NodeStatus> {
+    const j = await this.getJson('/v1/status');
+    return {
+      chainId: str(j.chainId, 'chainId'),
+      height: nat(j.height, 'height'),
+      view: nat(j.view, 'view'),
+      time: nat(j.time, 'time'),
+    };
+  }
+
+  async proof(idHex: string): Promise<ProofResponse> {
+    const j = await this.getJson(`/v1/transactions/${idHex}/proof`);
+    if (!Array.isArray(j.proof) || !j.proof.every((p) => typeof p === 'string')) {
+      throw new SdkError('MALFORMED_RESPONSE', 'proof must be an array of hex strings');
+    }
+    return {
+      tx: str(j.tx, 'tx'),
+      index: nat(j.index, 'index'),
+      proof: j.proof as string[],
+      header: str(j.header, 'header'),
+      certificate: str(j.certificate, 'certificate'),
+    };
+  }
+
+  private async getJson(path: string): Promise<Record<string, unknown>> {
+    return this.okJson(await this.request('GET', path));
+  }
+
+  private okJson(res: RawResponse): Record<string, unknown> {
+    if (res.status !== 200) {
+      const p = problemResult(res);
+      if (p.ok) throw new SdkError('MALFORMED_RESPONSE', 'unexpected success');
+      throw new SdkError('REJECTED', p.title, { problemCode: p.code, status: p.status });
+    }
+    return parseJson(res);
+  }
+
+  /** One logical request with failover and backoff; returns the first non-retryable response. */
+  private async request(
+    method: string,
+    path: string,
+    body?: Uint8Array,
+    contentType?: string,
+  ): Promise<RawResponse> {
+    let lastError = '';
+    for (let round = 0; round < this.maxRounds; round++) {
+      if (round > 0) await this.sleep(backoffDelay(round - 1, this.backoff, this.random));
+      for (let k = 0; k < this.nodes.length; k++) {
+        const idx = (this.preferred + k) % this.nodes.length;
+        try {
+          const res = await this.once(this.nodes[idx]!, method, path, body, contentType);
+          this.preferred = idx;
+          return res;
+        } catch (e) {
+          lastError = `${this.nodes[idx]}: ${(e as Error).message}`;
+        }
+      }
+    }
+    throw new SdkError('NO_NODE_AVAILABLE', `no node answered ${method} ${path} (last: ${lastError})`);
+  }
+
+  private async once(
+    base: string,
+    method: string,
+    path: string,
+    body?: Uint8Array,
+    contentType?: string,
+  ): Promise<RawResponse> {
+    const init: RequestInit = { method, signal: AbortSignal.timeout(this.timeoutMs) };
+    if (body) {
+      init.body = body as unknown as BodyInit;
+      init.headers = { 'content-type': contentType ?? 'application/cbor', accept: 'application/json' };
+    }
+    const r = await this.fetchFn(base + path, init);
+    const text = await readBounded(r, this.maxResponseBytes);
+    const res = { status: r.status, contentType: r.headers.get('content-type') ?? '', body: text };
+    if (r.status >= 500 || r.status === 429) {
+      throw new Retryable(`HTTP ${r.status}`);
+    }
+    if (r.status >= 400) {
+      const p = problemResult(res);
+      if (!p.ok && RETRYABLE_PROBLEMS.has(p.code)) throw new Retryable(p.code);
+    }
+    return res;
+  }
+}
+
+async function readBounded(r: Response, max: number): Promise<string> {
+  const declared = Number(r.headers.get('content-length') ?? '0');
+  if (declared > max) throw new SdkError('MALFORMED_RESPONSE', 'response too large');
+  if (!r.body) return '';
+  const reader = r.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > max) {
+      await reader.cancel();
+      throw new SdkError('MALFORMED_RESPONSE', 'response too large');
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(n);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+function parseJson(res: RawResponse): Record<string, unknown> {
+  try {
+    return obj(JSON.parse(res.body));
+  } catch (e) {
+    if (e instanceof SdkError) throw e;
+    throw new SdkError('MALFORMED_RESPONSE', `HTTP ${res.status}: body is not JSON`);
+  }
+}
+
+/** RFC 9457 problem details -> a failed SubmitResult; DUPLICATE_TX is success (idempotent resend). */
+function problemResult(res: RawResponse): SubmitResult {
+  let code = `HTTP_${res.status}`;
+  let title = `HTTP ${res.status}`;
+  try {
+    const j = obj(JSON.parse(res.body));
+    if (typeof j.code === 'string' && j.code.length <= 64) code = j.code;
+    if (typeof j.title === 'string') title = j.title.slice(0, 200);
+    if (code === 'DUPLICATE_TX') {
+      return { ok: true, id: typeof j.id === 'string' && HEX_ID.test(j.id) ? j.id : '', duplicate: true };
+    }
+  } catch {
+    // A non-JSON error body keeps the HTTP status as its code.
+  }
+  return { ok: false, code, title, status: res.status };
+}
+
+function obj(v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new SdkError('MALFORMED_RESPONSE', 'expected a JSON object');
+  }
+  return v as Record<string, unknown>;
+}
+
+function str(v: unknown, field: string): string {
+  if (typeof v !== 'string') throw new SdkError('MALFORMED_RESPONSE', `${field} must be a string`);
+  return v;
+}
+
+function nat(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new SdkError('MALFORMED_RESPONSE', `${field} must be a non-negative integer`);
+  }
+  return v;
+}
+
+function hexId(v: unknown): string {
+  if (typeof v !== 'string' || !HEX_ID.test(v))
+    throw new SdkError('MALFORMED_RESPONSE', 'id must be 64 hex digits');
+  return v;
+}

@@ -1,0 +1,107 @@
+import {
+  blockHash,
+  type CommitVote,
+  commitVoteSignBytes,
+  encodeBlockHeader,
+  encodeCommitCertificate,
+  makeBlock,
+  merkleInclusionProof,
+  signerFromSeed,
+  ZERO_HASH,
+} from '@vigil/consensus/wire';
+import t from 'tap';
+import { Rng } from '../sim/prng.ts';
+import { toHex } from '../util/hex.ts';
+import type { ProofResponse } from './api-client.ts';
+import { proofCoversBytes, verifyInclusionProof } from './proof.ts';
+import { buildSubmitReadings } from './transactions.ts';
+
+const CHAIN = 'vigil-test';
+const rng = new Rng(11);
+const validators = [0, 1, 2, 3].map(() => signerFromSeed(rng.bytes(32)));
+const validatorKeys = validators.map((v) => v.publicKey);
+const device = signerFromSeed(rng.bytes(32));
+const patient = signerFromSeed(rng.bytes(32)).publicKey;
+
+function fixture(voters = [0, 1, 2]) {
+  const txs = [0, 1, 2, 3, 4].map((nonce) =>
+    buildSubmitReadings(
+      { chainId: CHAIN, signer: device, nonce: nonce + 1, timestamp: 1_700_000_000_000 },
+      patient,
+      [{ kind: 1, value: 70 + nonce, measuredAt: 1_700_000_000_000 - 1000 }],
+    ),
+  );
+  const block = makeBlock(
+    {
+      version: 1,
+      chainId: CHAIN,
+      height: 9,
+      view: 0,
+      prevHash: ZERO_HASH,
+      stateRoot: ZERO_HASH,
+      stateHeight: 8,
+      proposer: 1,
+      timestamp: 1_700_000_000_500,
+    },
+    txs.map((x) => x.bytes),
+  );
+  const hash = blockHash(block.header);
+  const votes = voters.map((v) => {
+    const vote: CommitVote = { view: 0, height: 9, blockHash: hash, validator: v };
+    return { validator: v, signature: validators[v]!.sign(commitVoteSignBytes(CHAIN, vote)) };
+  });
+  const cert = { height: 9, view: 0, blockHash: hash, votes };
+  const index = 3;
+  const response: ProofResponse = {
+    tx: toHex(txs[index]!.bytes),
+    index,
+    proof: merkleInclusionProof(block.txs, index).map(toHex),
+    header: toHex(encodeBlockHeader(block.header)),
+    certificate: toHex(encodeCommitCertificate(cert)),
+  };
+  return { txs, response, index };
+}
+
+t.test('a genuine proof verifies and names the block and transaction', async (t) => {
+  const { txs, response, index } = fixture();
+  const v = verifyInclusionProof(response, {
+    chainId: CHAIN,
+    validators: validatorKeys,
+    expectedTxId: txs[index]!.idHex,
+  });
+  t.equal(v.height, 9);
+  t.equal(v.index, 3);
+  t.equal(v.tx.nonce, 4);
+  t.ok(proofCoversBytes(response, txs[index]!.bytes));
+  t.notOk(proofCoversBytes(response, txs[0]!.bytes));
+});
+
+t.test('forgeries are rejected with PROOF_INVALID', async (t) => {
+  const { txs, response, index } = fixture();
+  const opts = { chainId: CHAIN, validators: validatorKeys };
+  const reject = (p: ProofResponse, o = opts, msg = '') =>
+    t.throws(() => verifyInclusionProof(p, o), { code: 'PROOF_INVALID' }, msg);
+  reject({ ...response, index: 2 }, opts, 'wrong index');
+  reject(
+    { ...response, tx: toHex(txs[0]!.bytes) },
+    opts,
+    'another transaction of the same block at the wrong index',
+  );
+  reject({ ...response, proof: response.proof.slice(1) }, opts, 'truncated path');
+  reject(
+    { ...response, proof: response.proof.map((h, i) => (i === 0 ? 'ff' + h.slice(2) : h)) },
+    opts,
+    'tampered path',
+  );
+  reject({ ...response, proof: ['zz'] }, opts, 'not hex');
+  reject(response, { chainId: 'other-chain', validators: validatorKeys }, 'other chain');
+  const strangers = [0, 1, 2, 3].map(() => signerFromSeed(rng.bytes(32)).publicKey);
+  reject(response, { chainId: CHAIN, validators: strangers }, 'signed by a different validator set');
+  reject(fixture([0, 1]).response, opts, 'two of four votes is not a quorum');
+  t.throws(
+    () => verifyInclusionProof(response, { ...opts, expectedTxId: txs[0]!.idHex }),
+    { code: 'PROOF_INVALID' },
+    'proof of a different transaction than the one asked about',
+  );
+  t.equal(index, 3);
+});
