@@ -27,6 +27,27 @@ export interface ReplicaConfig {
   viewChangeTimeoutMs: number;
   /** A proposed block's timestamp may be at most this far ahead of the receiving replica's `now`. */
   maxClockSkewMs: number;
+  /** State root before any block (the root "after height 0"); the first blocks carry it. Default: 32 zeros. */
+  genesisStateRoot?: Uint8Array;
+  /** Timestamp of the virtual block 0; the first block's timestamp must exceed it. Default: 0. */
+  genesisTimestamp?: number;
+  /** TEST-ONLY deliberately broken variants (see ReplicaMutations). Never set in production. */
+  mutations?: ReplicaMutations;
+}
+
+/**
+ * TEST-ONLY switches that break the protocol on purpose, so the simulator can show that its safety
+ * checker catches violations ("the checker can fail" mutants). A replica with any of these set is not PBFT.
+ */
+export interface ReplicaMutations {
+  /**
+   * The new primary builds NEW-VIEW from the checkpoint alone (null blocks in place of every prepared
+   * block), and backups accept a NEW-VIEW without recomputing O from the VIEW-CHANGE proofs (§4.5.2).
+   * Blocks committed at some replicas can then be replaced by others: a fork.
+   */
+  acceptNewViewWithoutPreparedProof?: boolean;
+  /** Use this many matching messages as the quorum instead of floor((n+f)/2)+1. */
+  quorumOverride?: number;
 }
 
 export interface ReplicaDeps {
@@ -38,6 +59,8 @@ export interface ReplicaDeps {
    * Returns undefined when valid, or a reason code.
    */
   validateTransactions?: (txs: readonly Uint8Array[]) => string | undefined;
+  /** TEST-ONLY; merged over config.mutations. */
+  mutations?: ReplicaMutations;
 }
 
 export type TimerId = string;
@@ -77,7 +100,9 @@ export interface CommittedBlock {
   certificate: CommitCertificate;
 }
 
-export type TimerAction = { type: 'set'; timer: TimerId; afterMs: number } | { type: 'cancel'; timer: TimerId };
+export type TimerAction =
+  | { type: 'set'; timer: TimerId; afterMs: number }
+  | { type: 'cancel'; timer: TimerId };
 
 export interface StateTransferRequest {
   /** The stable checkpoint to fetch state for, proven by 2f+1 CHECKPOINT messages. */

@@ -1,0 +1,1467 @@
+// The PBFT replica as a pure, synchronous state machine (Castro & Liskov, OSDI 1999; TOCS 2002).
+// Events in (`step`), a Ready out (persist, send, commit, timers, state transfer); see types.ts for the
+// driver's obligations and docs/consensus.md for the protocol as implemented and its departures from
+// the paper (ADRs 0010-0014).
+
+import {
+  type Block,
+  type BlockHeader,
+  blockHash,
+  type CborValue,
+  type CommitCertificate,
+  decodeBlock,
+  decodeCanonical,
+  decodeCommitCertificate,
+  encodeCanonical,
+  encodeCommitCertificate,
+  merkleRoot,
+  sha256,
+} from '../wire/index.ts';
+import { Authenticator } from './auth.ts';
+import { bytesEqual, hex } from './bytes.ts';
+import { type ProtocolContext, validateConfig } from './context.ts';
+import { DropReason, PbftDecodeError, PbftRejectError, PbftRestoreError } from './errors.ts';
+import {
+  type BlockReply,
+  type Checkpoint,
+  type Commit,
+  createMessage,
+  decodeMessage,
+  type Fetch,
+  MAX_FETCH_COUNT,
+  MessageType,
+  messageLimits,
+  type NewView,
+  type PbftMessage,
+  type PrePrepare,
+  type Prepare,
+  type PreparedProof,
+  blockBytesOf,
+  type ViewChange,
+} from './messages.ts';
+import { buildNewView, type CheckedNewView, checkNewView, computeNewViewPlan } from './newview.ts';
+import {
+  blockShapeProblem,
+  type CheckedViewChange,
+  checkCheckpointProof,
+  checkPreparedProof,
+  checkViewChange,
+  genesisCheckpoint,
+  sameCheckpoint,
+  type StableCheckpoint,
+} from './proofs.ts';
+import { maxFaulty, primaryOf, quorumSize } from './quorum.ts';
+import {
+  decodeCheckpointRecord,
+  decodeExecutedRecord,
+  decodePreparedRecord,
+  decodeViewRecord,
+  decodeVotesRecord,
+  encodeCheckpointRecord,
+  encodeExecutedRecord,
+  encodePreparedRecord,
+  encodeViewRecord,
+  encodeVotesRecord,
+  parseHeightKey,
+  RecordKey,
+} from './records.ts';
+import type {
+  CommittedBlock,
+  Event,
+  PersistRecord,
+  Ready,
+  ReplicaConfig,
+  ReplicaDeps,
+  TimerId,
+} from './types.ts';
+
+/** Timer ids this replica arms. */
+export const Timers = {
+  /** Backup waiting for a request/pre-prepare to commit (§4.4). */
+  request: 'pbft/request',
+  /** Waiting for NEW-VIEW after sending VIEW-CHANGE (§4.5.2). */
+  viewChange: 'pbft/view-change',
+} as const satisfies Record<string, TimerId>;
+
+/** Messages for views not yet entered, kept per signer (§4.5.2 lets a replica buffer them). */
+const FUTURE_PER_PEER_FACTOR = 3;
+/** Cap on the exponent of the view-change backoff (2^16 x base). */
+const MAX_BACKOFF = 16;
+
+export interface ReplicaStats {
+  id: number;
+  view: number;
+  active: boolean;
+  lowWatermark: number;
+  highWatermark: number;
+  lastCommitted: number;
+  lastExecuted: number;
+  /** Messages dropped, by reason code (see DropReason). */
+  dropped: Record<string, number>;
+  viewChangesStarted: number;
+  newViewsInstalled: number;
+  stableCheckpoints: number;
+  blocksCommitted: number;
+  blocksProposed: number;
+  stateTransfersRequested: number;
+  fetchesSent: number;
+  signatureVerifications: number;
+  /** Sizes of every internal collection a peer can influence: all must stay bounded. */
+  sizes: {
+    slots: number;
+    votes: number;
+    heldPrePrepares: number;
+    futureBuffered: number;
+    viewChangeMessages: number;
+    checkpointVotes: number;
+    retainedBlocks: number;
+    txIndex: number;
+    verifiedCache: number;
+    pendingTxs: number;
+    fetchedBlocks: number;
+  };
+}
+
+interface AcceptedPrePrepare {
+  view: number;
+  hash: Uint8Array;
+  hashHex: string;
+  block: Block;
+  blockBytes: Uint8Array;
+  raw: Uint8Array;
+}
+
+interface PreparedCert {
+  view: number;
+  hashHex: string;
+  proof: PreparedProof;
+}
+
+/** Per-height protocol state; the vote maps are keyed by sender, so one vote per sender per slot. */
+interface Slot {
+  height: number;
+  pp: AcceptedPrePrepare | undefined;
+  prepares: Map<number, { hashHex: string; raw: Uint8Array }>;
+  commits: Map<number, { hashHex: string; signature: Uint8Array }>;
+  sentPrepare: boolean;
+  sentCommit: boolean;
+  /** prepared(m, v, n, i) in the current view AND the parent prepared or committed (chain rule). */
+  preparedLocal: boolean;
+  /** committed-local(m, v, n, i) (§4.2). */
+  committedLocal: boolean;
+  /** Highest-view prepared certificate at this height from any view (for VIEW-CHANGE's P set). */
+  cert: PreparedCert | undefined;
+}
+
+interface CommittedInfo {
+  height: number;
+  hash: Uint8Array;
+  header: BlockHeader;
+  block: Block;
+  blockBytes: Uint8Array;
+  certificate: CommitCertificate;
+}
+
+interface ChainPoint {
+  hash: Uint8Array;
+  timestamp: number;
+}
+
+function emptySlot(height: number): Slot {
+  return {
+    height,
+    pp: undefined,
+    prepares: new Map(),
+    commits: new Map(),
+    sentPrepare: false,
+    sentCommit: false,
+    preparedLocal: false,
+    committedLocal: false,
+    cert: undefined,
+  };
+}
+
+export class Replica {
+  readonly id: number;
+  readonly #cfg: ReplicaConfig;
+  readonly #deps: ReplicaDeps;
+  readonly #ctx: ProtocolContext;
+
+  #view = 0;
+  /** False between sending VIEW-CHANGE for #view and accepting its NEW-VIEW (§4.4). */
+  #active = true;
+  #backoff = 0;
+  #now = 0;
+
+  #stable: StableCheckpoint;
+  #slots = new Map<number, Slot>();
+  #lastCommitted = 0;
+  #lastExecuted = 0;
+  /** The block at #lastCommitted (or the checkpoint/genesis it was transferred to). */
+  #lastBlock: ChainPoint;
+  #committed = new Map<number, CommittedInfo>();
+  #executedRoots = new Map<number, Uint8Array>();
+  /** The primary's last proposed height in this view. */
+  #lastProposed = 0;
+
+  #held = new Map<number, { message: PrePrepare; raw: Uint8Array }>();
+  #future = new Map<number, { view: number; message: PbftMessage; raw: Uint8Array }[]>();
+  #viewChanges = new Map<number, CheckedViewChange>();
+  #ownViewChange: Uint8Array | undefined;
+  #checkpointVotes = new Map<number, Map<number, { message: Checkpoint; raw: Uint8Array }>>();
+  /** Checkpoint votes above the high watermark: only the latest per sender (catch-up detection). */
+  #farCheckpointVotes = new Map<number, { message: Checkpoint; raw: Uint8Array }>();
+  #fetched = new Map<number, { block: Block; blockBytes: Uint8Array; certificate: CommitCertificate }>();
+  #fetchGoal = 0;
+  #lastFetchAt = Number.NEGATIVE_INFINITY;
+  #fetchRound = 0;
+  #transferTarget: number | undefined;
+
+  #pending: { tx: Uint8Array; hash: string }[] = [];
+  #pendingUncommitted = 0;
+  /** tx hash -> height of the block holding it (in flight in this view, or committed and retained). */
+  #txIndex = new Map<string, number>();
+  #txsAt = new Map<number, string[]>();
+
+  #requestTimerArmed = false;
+  #viewChangeTimerArmed = false;
+  #progressed = false;
+  #restoreActions: (() => void)[] = [];
+  #redeliver: CommittedBlock[] = [];
+
+  #out: Ready = { persist: [], send: [], commit: [], timers: [] };
+  #stats = {
+    dropped: {} as Record<string, number>,
+    viewChangesStarted: 0,
+    newViewsInstalled: 0,
+    stableCheckpoints: 0,
+    blocksCommitted: 0,
+    blocksProposed: 0,
+    stateTransfersRequested: 0,
+    fetchesSent: 0,
+  };
+
+  private constructor(config: ReplicaConfig, deps: ReplicaDeps) {
+    validateConfig(config);
+    this.#cfg = config;
+    this.#deps = deps;
+    this.id = config.self;
+    const n = config.validators.length;
+    const mutations = { ...config.mutations, ...deps.mutations };
+    this.#ctx = {
+      chainId: config.chainId,
+      validators: config.validators,
+      n,
+      f: maxFaulty(n),
+      q: mutations.quorumOverride ?? quorumSize(n),
+      checkpointInterval: config.checkpointInterval,
+      windowSize: config.windowSize,
+      maxBlockTxs: config.maxBlockTxs,
+      maxBlockBytes: config.maxBlockBytes,
+      limits: messageLimits(config),
+      auth: new Authenticator(config.chainId, config.validators, deps.verifier),
+      genesisStateRoot: config.genesisStateRoot ?? new Uint8Array(32),
+      genesisTimestamp: config.genesisTimestamp ?? 0,
+      mutations,
+    };
+    this.#stable = genesisCheckpoint(this.#ctx);
+    this.#lastBlock = { hash: this.#stable.blockHash, timestamp: this.#stable.timestamp };
+    this.#executedRoots.set(0, this.#stable.stateRoot);
+  }
+
+  /** A fresh replica in view 0 at genesis. */
+  static create(config: ReplicaConfig, deps: ReplicaDeps): Replica {
+    return new Replica(config, deps);
+  }
+
+  /**
+   * A replica restarted after a crash, from exactly the records it persisted (docs/consensus.md
+   * "Persistence"). The first Ready after restore re-delivers blocks this replica committed whose
+   * execution was never reported (heights above the last `executed`); a driver that already applied
+   * some of them before crashing should report its last applied height with an `executed` event first,
+   * and the replica then re-delivers only the blocks above it.
+   */
+  static restore(
+    config: ReplicaConfig,
+    deps: ReplicaDeps,
+    records: ReadonlyMap<string, Uint8Array>,
+  ): Replica {
+    const r = new Replica(config, deps);
+    r.#restoreFrom(records);
+    return r;
+  }
+
+  get view(): number {
+    return this.#view;
+  }
+  get lowWatermark(): number {
+    return this.#stable.height;
+  }
+  get lastCommitted(): number {
+    return this.#lastCommitted;
+  }
+  /** Whether the replica is in normal-case operation (not waiting for a NEW-VIEW). */
+  get active(): boolean {
+    return this.#active;
+  }
+  get isPrimary(): boolean {
+    return primaryOf(this.#view, this.#ctx.n) === this.id;
+  }
+
+  stats(): ReplicaStats {
+    let votes = 0;
+    for (const s of this.#slots.values()) votes += s.prepares.size + s.commits.size;
+    let future = 0;
+    for (const b of this.#future.values()) future += b.length;
+    let cpv = this.#farCheckpointVotes.size;
+    for (const m of this.#checkpointVotes.values()) cpv += m.size;
+    return {
+      id: this.id,
+      view: this.#view,
+      active: this.#active,
+      lowWatermark: this.#stable.height,
+      highWatermark: this.#high(),
+      lastCommitted: this.#lastCommitted,
+      lastExecuted: this.#lastExecuted,
+      dropped: { ...this.#stats.dropped },
+      viewChangesStarted: this.#stats.viewChangesStarted,
+      newViewsInstalled: this.#stats.newViewsInstalled,
+      stableCheckpoints: this.#stats.stableCheckpoints,
+      blocksCommitted: this.#stats.blocksCommitted,
+      blocksProposed: this.#stats.blocksProposed,
+      stateTransfersRequested: this.#stats.stateTransfersRequested,
+      fetchesSent: this.#stats.fetchesSent,
+      signatureVerifications: this.#ctx.auth.verifications,
+      sizes: {
+        slots: this.#slots.size,
+        votes,
+        heldPrePrepares: this.#held.size,
+        futureBuffered: future,
+        viewChangeMessages: this.#viewChanges.size,
+        checkpointVotes: cpv,
+        retainedBlocks: this.#committed.size,
+        txIndex: this.#txIndex.size,
+        verifiedCache: this.#ctx.auth.cacheSize,
+        pendingTxs: this.#pending.length,
+        fetchedBlocks: this.#fetched.size,
+      },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Event dispatch
+
+  step(event: Event): Ready {
+    this.#out = { persist: [], send: [], commit: [], timers: [] };
+    this.#progressed = false;
+    if (this.#restoreActions.length > 0) {
+      const actions = this.#restoreActions;
+      this.#restoreActions = [];
+      if (event.type === 'executed') this.#onExecuted(event.height, event.stateRoot);
+      for (const a of actions) a();
+    }
+    switch (event.type) {
+      case 'receive':
+        this.#onReceive(event.from, event.message);
+        break;
+      case 'tick':
+        this.#advanceClock(event.now);
+        this.#retryHeld();
+        this.#maybeRefetch();
+        break;
+      case 'timeout':
+        this.#advanceClock(event.now);
+        this.#onTimeout(event.timer);
+        break;
+      case 'propose':
+        this.#advanceClock(event.now);
+        this.#onPropose(event.txs);
+        break;
+      case 'executed':
+        this.#onExecuted(event.height, event.stateRoot);
+        break;
+      case 'stateTransferred':
+        this.#onStateTransferred(event.height, event.stateRoot, event.blockHash);
+        break;
+    }
+    this.#tryPropose();
+    this.#updateRequestTimer();
+    const out = this.#out;
+    this.#out = { persist: [], send: [], commit: [], timers: [] };
+    return out;
+  }
+
+  #advanceClock(now: number) {
+    if (Number.isFinite(now) && now > this.#now) this.#now = now;
+  }
+
+  #drop(reason: DropReason) {
+    this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + 1;
+  }
+
+  #persist(key: string, value: Uint8Array | null) {
+    const rec: PersistRecord = { key, value };
+    this.#out.persist.push(rec);
+  }
+
+  #broadcast(message: Uint8Array) {
+    this.#out.send.push({ to: 'all', message });
+  }
+
+  #high(): number {
+    return this.#stable.height + this.#ctx.windowSize;
+  }
+
+  #inWindow(h: number): boolean {
+    return h > this.#stable.height && h <= this.#high();
+  }
+
+  #slot(h: number): Slot {
+    let s = this.#slots.get(h);
+    if (s === undefined) {
+      s = emptySlot(h);
+      this.#slots.set(h, s);
+    }
+    return s;
+  }
+
+  #onReceive(from: number, raw: Uint8Array) {
+    if (!Number.isSafeInteger(from) || from < 0 || from >= this.#ctx.n)
+      return this.#drop(DropReason.notMember);
+    let m: PbftMessage;
+    try {
+      m = decodeMessage(raw, this.#ctx.limits);
+    } catch (e) {
+      if (e instanceof PbftDecodeError) {
+        return this.#drop(e.code === 'NOT_MEMBER' ? DropReason.notMember : DropReason.malformed);
+      }
+      throw e;
+    }
+    if (m.replica === this.id) return this.#drop(DropReason.duplicate);
+    try {
+      this.#dispatch(m, raw);
+    } catch (e) {
+      if (e instanceof PbftRejectError) return this.#drop(e.code);
+      throw e;
+    }
+  }
+
+  /** Routes a decoded message whose signature is not yet checked. */
+  #dispatch(m: PbftMessage, raw: Uint8Array) {
+    switch (m.type) {
+      case MessageType.prePrepare:
+      case MessageType.prepare:
+      case MessageType.commit:
+        return this.#onNormalCase(m, raw);
+      case MessageType.checkpoint:
+        return this.#onCheckpoint(m, raw);
+      case MessageType.viewChange:
+        return this.#onViewChange(m, raw);
+      case MessageType.newView:
+        return this.#onNewView(m);
+      case MessageType.fetch:
+        return this.#onFetch(m);
+      case MessageType.blockReply:
+        return this.#onBlockReply(m);
+    }
+  }
+
+  #verify(m: PbftMessage): boolean {
+    if (this.#ctx.auth.verify(m)) return true;
+    this.#drop(DropReason.badSignature);
+    return false;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Normal case (§4.2)
+
+  #onNormalCase(m: PrePrepare | Prepare | Commit, raw: Uint8Array) {
+    // §4.2: a replica accepts normal-case messages only for its current view, while not changing views.
+    if (m.view < this.#view) return this.#drop(DropReason.staleView);
+    if (m.view > this.#view || !this.#active) return this.#bufferFuture(m, raw);
+    if (!this.#inWindow(m.height)) return this.#drop(DropReason.outOfWindow);
+    if (m.height <= this.#lastCommitted) return this.#drop(DropReason.duplicate);
+    if (m.type === MessageType.prePrepare) return this.#onPrePrepare(m, raw);
+    if (m.type === MessageType.prepare) return this.#onPrepare(m, raw);
+    return this.#onCommit(m);
+  }
+
+  #bufferFuture(m: PbftMessage & { view: number }, raw: Uint8Array) {
+    let buf = this.#future.get(m.replica);
+    if (buf === undefined) {
+      buf = [];
+      this.#future.set(m.replica, buf);
+    }
+    if (buf.length >= FUTURE_PER_PEER_FACTOR * this.#ctx.windowSize) return this.#drop(DropReason.futureView);
+    if (!this.#verify(m)) return;
+    buf.push({ view: m.view, message: m, raw });
+  }
+
+  #onPrePrepare(m: PrePrepare, raw: Uint8Array) {
+    const primary = primaryOf(this.#view, this.#ctx.n);
+    if (m.replica !== primary) return this.#drop(DropReason.wrongPrimary);
+    const slot = this.#slots.get(m.height);
+    const held = this.#held.get(m.height);
+    const existing = slot?.pp?.hash ?? held?.message.blockHash;
+    if (existing !== undefined) {
+      // §4.2: a backup accepts a pre-prepare only if it has not accepted another for (v, n) with a
+      // different digest. A second, different one is evidence of a faulty primary; keep the first.
+      if (!this.#verify(m)) return;
+      return this.#drop(bytesEqual(existing, m.blockHash) ? DropReason.duplicate : DropReason.equivocation);
+    }
+    if (!this.#verify(m)) return;
+    const shape = blockShapeProblem(this.#ctx, m.block, m.blockHash, m.height);
+    if (shape !== undefined) return this.#drop(DropReason.badBlock);
+    const h = m.block.header;
+    // Fresh proposals carry the current view and the primary as proposer.
+    if (h.view !== this.#view || h.proposer !== primary) return this.#drop(DropReason.badBlock);
+    const verdict = this.#checkProposal(m);
+    if (verdict === 'hold') return this.#hold(m, raw);
+    if (verdict !== undefined) return this.#drop(verdict);
+    this.#acceptPrePrepare(m.height, m.view, m.blockHash, m.block, m.blockBytes, raw);
+    this.#progress(m.height);
+  }
+
+  /** The block at `h`, if this replica knows it: committed, the stable checkpoint, or pre-prepared here. */
+  #chainPoint(h: number): ChainPoint | undefined {
+    if (h === this.#lastCommitted) return this.#lastBlock;
+    const c = this.#committed.get(h);
+    if (c !== undefined) return { hash: c.hash, timestamp: c.header.timestamp };
+    if (h === this.#stable.height) return { hash: this.#stable.blockHash, timestamp: this.#stable.timestamp };
+    const pp = this.#slots.get(h)?.pp;
+    if (pp !== undefined && pp.view === this.#view)
+      return { hash: pp.hash, timestamp: pp.block.header.timestamp };
+    return undefined;
+  }
+
+  #rootAt(h: number): Uint8Array | undefined {
+    return this.#executedRoots.get(h) ?? (h === this.#stable.height ? this.#stable.stateRoot : undefined);
+  }
+
+  /**
+   * Backup checks on a fresh proposal beyond §4.2 (ADR 0010): hash chain, timestamps, the state root the
+   * primary claims, the application's transaction validity, and tx de-duplication. 'hold' when the
+   * replica cannot decide yet (parent, state or clock behind).
+   */
+  #checkProposal(m: PrePrepare): DropReason | 'hold' | undefined {
+    const h = m.block.header;
+    const parent = this.#chainPoint(m.height - 1);
+    if (parent === undefined) return 'hold';
+    if (!bytesEqual(h.prevHash, parent.hash)) return DropReason.badChain;
+    if (h.timestamp <= parent.timestamp) return DropReason.badBlock;
+    if (h.timestamp > this.#now + this.#cfg.maxClockSkewMs) return 'hold';
+    if (h.stateHeight > this.#lastExecuted) return 'hold';
+    const root = this.#rootAt(h.stateHeight);
+    if (root === undefined || !bytesEqual(root, h.stateRoot)) return DropReason.badStateRoot;
+    const seen = new Set<string>();
+    for (const tx of m.block.txs) {
+      const k = hex(sha256(tx));
+      if (seen.has(k)) return DropReason.duplicateTransaction;
+      seen.add(k);
+      const at = this.#txIndex.get(k);
+      if (at !== undefined && at !== m.height) return DropReason.duplicateTransaction;
+    }
+    const invalid = this.#deps.validateTransactions?.(m.block.txs);
+    if (invalid !== undefined) return DropReason.invalidTransactions;
+    return undefined;
+  }
+
+  /** Pre-prepares waiting for their parent, state or clock: at most one per height in the window. */
+  #hold(m: PrePrepare, raw: Uint8Array) {
+    if (this.#held.size >= this.#ctx.windowSize) return this.#drop(DropReason.heldOverflow);
+    this.#held.set(m.height, { message: m, raw });
+  }
+
+  #retryHeld() {
+    if (this.#held.size === 0 || !this.#active) return;
+    const heights = [...this.#held.keys()].sort((a, b) => a - b);
+    for (const h of heights) {
+      const e = this.#held.get(h)!;
+      if (e.message.view !== this.#view || !this.#inWindow(h) || h <= this.#lastCommitted) {
+        this.#held.delete(h);
+        continue;
+      }
+      const verdict = this.#checkProposal(e.message);
+      if (verdict === 'hold') continue;
+      this.#held.delete(h);
+      if (verdict !== undefined) {
+        this.#drop(verdict);
+        continue;
+      }
+      const m = e.message;
+      this.#acceptPrePrepare(m.height, m.view, m.blockHash, m.block, m.blockBytes, e.raw);
+      this.#progress(m.height);
+    }
+  }
+
+  #acceptPrePrepare(
+    height: number,
+    view: number,
+    hash: Uint8Array,
+    block: Block,
+    blockBytes: Uint8Array,
+    raw: Uint8Array,
+  ) {
+    const slot = this.#slot(height);
+    slot.pp = { view, hash, hashHex: hex(hash), block, blockBytes, raw };
+    this.#persist(RecordKey.prePrepare(height), raw);
+    this.#indexTxs(height, block.txs);
+    this.#held.delete(height);
+  }
+
+  #onPrepare(m: Prepare, raw: Uint8Array) {
+    // §4.2: PREPAREs come from backups; the primary's pre-prepare stands for its vote.
+    if (m.replica === primaryOf(this.#view, this.#ctx.n)) return this.#drop(DropReason.malformed);
+    const slot = this.#slot(m.height);
+    const prior = slot.prepares.get(m.replica);
+    if (!this.#verify(m)) return;
+    if (prior !== undefined) {
+      return this.#drop(prior.hashHex === hex(m.blockHash) ? DropReason.duplicate : DropReason.equivocation);
+    }
+    slot.prepares.set(m.replica, { hashHex: hex(m.blockHash), raw });
+    this.#progress(m.height);
+  }
+
+  #onCommit(m: Commit) {
+    const slot = this.#slot(m.height);
+    const prior = slot.commits.get(m.replica);
+    if (!this.#verify(m)) return;
+    if (prior !== undefined) {
+      return this.#drop(prior.hashHex === hex(m.blockHash) ? DropReason.duplicate : DropReason.equivocation);
+    }
+    slot.commits.set(m.replica, { hashHex: hex(m.blockHash), signature: m.signature });
+    this.#progress(m.height);
+  }
+
+  /** The chain rule (ADR 0011): height h may prepare only once h-1 is prepared here or committed. */
+  #parentSettled(h: number): boolean {
+    if (h - 1 <= this.#lastCommitted || h - 1 <= this.#stable.height) return true;
+    const p = this.#slots.get(h - 1);
+    return p !== undefined && (p.preparedLocal || p.committedLocal);
+  }
+
+  /** Re-evaluates slots from `from` upward while something changes (a change at h can unblock h+1). */
+  #progress(from: number) {
+    for (let h = from; h <= this.#high(); h++) {
+      const s = this.#slots.get(h);
+      if (s === undefined) break;
+      const changed = this.#advanceSlot(s);
+      if (!changed && h > from) break;
+    }
+    this.#deliver();
+  }
+
+  #matching(votes: Map<number, { hashHex: string }>, hashHex: string): number {
+    let c = 0;
+    for (const v of votes.values()) if (v.hashHex === hashHex) c++;
+    return c;
+  }
+
+  #advanceSlot(s: Slot): boolean {
+    const pp = s.pp;
+    if (pp === undefined || pp.view !== this.#view || !this.#active || s.committedLocal) return false;
+    let changed = false;
+    const settled = this.#parentSettled(s.height);
+    // §4.2: a backup multicasts PREPARE once it accepts the PRE-PREPARE; here also only after the
+    // parent prepared (chain rule).
+    if (!s.sentPrepare && !this.isPrimary && settled) {
+      const prep = createMessage<Prepare>(this.#ctx.chainId, this.#deps.signer, {
+        type: MessageType.prepare,
+        view: this.#view,
+        height: s.height,
+        blockHash: pp.hash,
+        replica: this.id,
+      });
+      s.sentPrepare = true;
+      s.prepares.set(this.id, { hashHex: pp.hashHex, raw: prep.bytes });
+      this.#persistVotes(s);
+      this.#broadcast(prep.bytes);
+      changed = true;
+    }
+    // §4.2 prepared(m, v, n, i): the pre-prepare plus 2f (here q-1) matching PREPAREs from distinct
+    // backups (the primary sends none, so every counted prepare is from a backup).
+    if (!s.preparedLocal && settled && this.#matching(s.prepares, pp.hashHex) >= this.#ctx.q - 1) {
+      s.preparedLocal = true;
+      const prepares: Uint8Array[] = [];
+      for (const v of s.prepares.values()) if (v.hashHex === pp.hashHex) prepares.push(v.raw);
+      s.cert = { view: pp.view, hashHex: pp.hashHex, proof: { prePrepare: pp.raw, prepares } };
+      // The certificate is what a later VIEW-CHANGE must carry: persist it before the COMMIT it enables.
+      this.#persist(RecordKey.prepared(s.height), encodePreparedRecord(s.cert.proof));
+      const commit = createMessage<Commit>(this.#ctx.chainId, this.#deps.signer, {
+        type: MessageType.commit,
+        view: this.#view,
+        height: s.height,
+        blockHash: pp.hash,
+        replica: this.id,
+      });
+      s.sentCommit = true;
+      s.commits.set(this.id, { hashHex: pp.hashHex, signature: commit.message.signature });
+      this.#persistVotes(s);
+      this.#broadcast(commit.bytes);
+      changed = true;
+    }
+    // §4.2 committed-local: prepared and 2f+1 (q) matching COMMITs, possibly including its own.
+    if (s.preparedLocal && !s.committedLocal && this.#matching(s.commits, pp.hashHex) >= this.#ctx.q) {
+      s.committedLocal = true;
+      changed = true;
+    }
+    return changed;
+  }
+
+  #persistVotes(s: Slot) {
+    this.#persist(
+      RecordKey.votes(s.height),
+      encodeVotesRecord({ view: this.#view, sentPrepare: s.sentPrepare, sentCommit: s.sentCommit }),
+    );
+  }
+
+  /** Delivers committed blocks strictly in height order, each once (§4.2: execute in sequence order). */
+  #deliver() {
+    for (;;) {
+      const h = this.#lastCommitted + 1;
+      const s = this.#slots.get(h);
+      if (s?.committedLocal && s.pp !== undefined) {
+        const votes: { validator: number; signature: Uint8Array }[] = [];
+        for (const [validator, v] of s.commits)
+          if (v.hashHex === s.pp.hashHex) votes.push({ validator, signature: v.signature });
+        votes.sort((a, b) => a.validator - b.validator);
+        const certificate: CommitCertificate = { height: h, view: s.pp.view, blockHash: s.pp.hash, votes };
+        this.#commitBlock(s.pp.block, s.pp.blockBytes, s.pp.hash, certificate);
+        continue;
+      }
+      const f = this.#fetched.get(h);
+      if (f !== undefined) {
+        this.#fetched.delete(h);
+        if (!bytesEqual(f.block.header.prevHash, this.#lastBlock.hash)) continue;
+        this.#commitBlock(f.block, f.blockBytes, f.certificate.blockHash, f.certificate);
+        continue;
+      }
+      return;
+    }
+  }
+
+  #commitBlock(block: Block, blockBytes: Uint8Array, hash: Uint8Array, certificate: CommitCertificate) {
+    const h = block.header.height;
+    this.#persist(RecordKey.committed(h), encodeCertificateRecord(certificate));
+    // A block delivered through FETCH has no pre-prepare record yet; keep the block for re-delivery.
+    const slot = this.#slots.get(h);
+    if (slot?.pp === undefined || !bytesEqual(slot.pp.hash, hash)) {
+      this.#persist(RecordKey.prePrepare(h), blockOnlyRecord(blockBytes));
+    }
+    this.#lastCommitted = h;
+    this.#lastBlock = { hash, timestamp: block.header.timestamp };
+    this.#committed.set(h, { height: h, hash, header: block.header, block, blockBytes, certificate });
+    this.#indexTxs(h, block.txs);
+    this.#out.commit.push({ block, certificate });
+    this.#stats.blocksCommitted++;
+    this.#progressed = true;
+    this.#backoff = 0;
+    if (slot !== undefined) slot.committedLocal = true;
+    if (this.#pending.length > 0) this.#recountPending();
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Proposals (the primary's side of §4.2) and the request timer (§4.4)
+
+  #onPropose(txs: readonly Uint8Array[]) {
+    const cap = this.#ctx.maxBlockTxs * this.#ctx.windowSize;
+    this.#pending = txs.slice(0, cap).map((tx) => ({ tx, hash: hex(sha256(tx)) }));
+    this.#recountPending();
+  }
+
+  #recountPending() {
+    let c = 0;
+    for (const p of this.#pending) {
+      const at = this.#txIndex.get(p.hash);
+      if (at === undefined || at > this.#lastCommitted) c++;
+    }
+    this.#pendingUncommitted = c;
+  }
+
+  #indexTxs(height: number, txs: readonly Uint8Array[]) {
+    this.#unindexTxs(height);
+    const hashes = txs.map((tx) => hex(sha256(tx)));
+    for (const k of hashes) this.#txIndex.set(k, height);
+    this.#txsAt.set(height, hashes);
+  }
+
+  #unindexTxs(height: number) {
+    const old = this.#txsAt.get(height);
+    if (old === undefined) return;
+    for (const k of old) if (this.#txIndex.get(k) === height) this.#txIndex.delete(k);
+    this.#txsAt.delete(height);
+  }
+
+  #tryPropose() {
+    if (!this.#active || !this.isPrimary || this.#pending.length === 0) return;
+    for (;;) {
+      const h = Math.max(this.#lastProposed, this.#lastCommitted, this.#stable.height) + 1;
+      if (h > this.#high()) return;
+      const parent = this.#chainPoint(h - 1);
+      if (parent === undefined) return;
+      const stateRoot = this.#rootAt(this.#lastExecuted);
+      if (stateRoot === undefined) return;
+      const txs: Uint8Array[] = [];
+      const chosen = new Set<string>();
+      let bytes = 0;
+      for (const p of this.#pending) {
+        if (txs.length >= this.#ctx.maxBlockTxs) break;
+        if (this.#txIndex.has(p.hash) || chosen.has(p.hash)) continue;
+        if (bytes + p.tx.length > this.#ctx.maxBlockBytes) continue;
+        txs.push(p.tx);
+        chosen.add(p.hash);
+        bytes += p.tx.length;
+      }
+      // No empty blocks: nothing new to propose (null blocks come only from NEW-VIEW).
+      if (txs.length === 0) return;
+      const header: BlockHeader = {
+        version: 1,
+        chainId: this.#ctx.chainId,
+        height: h,
+        view: this.#view,
+        prevHash: parent.hash,
+        txRoot: merkleRoot(txs),
+        txCount: txs.length,
+        stateRoot,
+        stateHeight: this.#lastExecuted,
+        proposer: this.id,
+        timestamp: Math.max(this.#now, parent.timestamp + 1),
+      };
+      const block: Block = { header, txs };
+      const blockBytes = blockBytesOf(block);
+      const hash = blockHash(header);
+      const pp = createMessage<PrePrepare>(this.#ctx.chainId, this.#deps.signer, {
+        type: MessageType.prePrepare,
+        view: this.#view,
+        height: h,
+        blockHash: hash,
+        replica: this.id,
+        block,
+        blockBytes,
+      });
+      this.#acceptPrePrepare(h, this.#view, hash, block, blockBytes, pp.bytes);
+      this.#broadcast(pp.bytes);
+      this.#lastProposed = h;
+      this.#stats.blocksProposed++;
+      this.#progress(h);
+    }
+  }
+
+  /** A backup is waiting while it holds uncommitted transactions or an uncommitted pre-prepare (§4.4). */
+  #waiting(): boolean {
+    if (!this.#active || this.isPrimary) return false;
+    if (this.#pendingUncommitted > 0) return true;
+    for (const s of this.#slots.values())
+      if (s.pp !== undefined && s.height > this.#lastCommitted) return true;
+    return this.#held.size > 0;
+  }
+
+  #updateRequestTimer() {
+    const waiting = this.#waiting();
+    if (waiting && (!this.#requestTimerArmed || this.#progressed)) {
+      if (this.#requestTimerArmed) this.#out.timers.push({ type: 'cancel', timer: Timers.request });
+      this.#out.timers.push({ type: 'set', timer: Timers.request, afterMs: this.#cfg.viewChangeTimeoutMs });
+      this.#requestTimerArmed = true;
+    } else if (!waiting && this.#requestTimerArmed) {
+      this.#out.timers.push({ type: 'cancel', timer: Timers.request });
+      this.#requestTimerArmed = false;
+    }
+  }
+
+  #onTimeout(timer: TimerId) {
+    if (timer === Timers.request) {
+      if (!this.#requestTimerArmed) return;
+      this.#requestTimerArmed = false;
+      if (this.#active) this.#startViewChange(this.#view + 1);
+    } else if (timer === Timers.viewChange) {
+      if (!this.#viewChangeTimerArmed) return;
+      this.#viewChangeTimerArmed = false;
+      // §4.5.2: if the timer expires before NEW-VIEW arrives, move on to v+2 with a doubled timeout.
+      if (!this.#active) this.#startViewChange(this.#view + 1);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Checkpoints and garbage collection (§4.3)
+
+  #onExecuted(height: number, stateRoot: Uint8Array) {
+    if (height <= this.#lastExecuted || height > this.#lastCommitted) return;
+    this.#lastExecuted = height;
+    this.#executedRoots.set(height, stateRoot);
+    this.#redeliver = this.#redeliver.filter((c) => c.block.header.height > height);
+    const c = this.#committed.get(height);
+    const hash = c?.hash ?? (height === this.#lastCommitted ? this.#lastBlock.hash : undefined);
+    const timestamp = c?.header.timestamp ?? this.#lastBlock.timestamp;
+    if (hash !== undefined) {
+      this.#persist(
+        RecordKey.executed,
+        encodeExecutedRecord({ height, stateRoot, blockHash: hash, timestamp }),
+      );
+    }
+    if (height % this.#ctx.checkpointInterval === 0 && height > this.#stable.height && hash !== undefined) {
+      const cp = createMessage<Checkpoint>(this.#ctx.chainId, this.#deps.signer, {
+        type: MessageType.checkpoint,
+        height,
+        blockHash: hash,
+        stateRoot,
+        timestamp,
+        replica: this.id,
+      });
+      this.#broadcast(cp.bytes);
+      this.#recordCheckpointVote(cp.message, cp.bytes);
+    }
+    this.#retryHeld();
+  }
+
+  #onCheckpoint(m: Checkpoint, raw: Uint8Array) {
+    if (m.height <= this.#stable.height) return this.#drop(DropReason.outOfWindow);
+    if (m.height % this.#ctx.checkpointInterval !== 0) return this.#drop(DropReason.malformed);
+    if (!this.#verify(m)) return;
+    this.#recordCheckpointVote(m, raw);
+  }
+
+  #recordCheckpointVote(m: Checkpoint, raw: Uint8Array) {
+    if (m.height <= this.#high()) {
+      let votes = this.#checkpointVotes.get(m.height);
+      if (votes === undefined) {
+        votes = new Map();
+        this.#checkpointVotes.set(m.height, votes);
+      }
+      const prior = votes.get(m.replica);
+      if (prior !== undefined) {
+        return this.#drop(sameCheckpoint(prior.message, m) ? DropReason.duplicate : DropReason.equivocation);
+      }
+      votes.set(m.replica, { message: m, raw });
+    } else {
+      const prior = this.#farCheckpointVotes.get(m.replica);
+      if (prior !== undefined && prior.message.height >= m.height) return this.#drop(DropReason.duplicate);
+      this.#farCheckpointVotes.set(m.replica, { message: m, raw });
+    }
+    this.#checkStable(m);
+  }
+
+  /** §4.3: a checkpoint with q matching CHECKPOINT messages from distinct replicas is stable. */
+  #checkStable(m: Checkpoint) {
+    const candidates: { message: Checkpoint; raw: Uint8Array }[] = [];
+    const inWindow = this.#checkpointVotes.get(m.height);
+    if (inWindow !== undefined) candidates.push(...inWindow.values());
+    for (const v of this.#farCheckpointVotes.values()) if (v.message.height === m.height) candidates.push(v);
+    const matching = candidates.filter((c) => sameCheckpoint(c.message, m));
+    const senders = new Set(matching.map((c) => c.message.replica));
+    if (senders.size < this.#ctx.q) return;
+    this.#becomeStable({
+      height: m.height,
+      blockHash: m.blockHash,
+      stateRoot: m.stateRoot,
+      timestamp: m.timestamp,
+      proof: matching.map((c) => c.raw),
+    });
+  }
+
+  #becomeStable(c: StableCheckpoint) {
+    if (c.height <= this.#stable.height) return;
+    this.#stable = c;
+    this.#stats.stableCheckpoints++;
+    this.#persist(RecordKey.checkpoint, encodeCheckpointRecord(c));
+    // §4.3: discard every pre-prepare, prepare and commit with sequence number <= n, and earlier
+    // checkpoints; the low watermark moves to n.
+    for (const h of [...this.#slots.keys()]) {
+      if (h > c.height) continue;
+      this.#slots.delete(h);
+      this.#deleteHeightRecords(h);
+    }
+    for (const h of [...this.#held.keys()]) if (h <= c.height) this.#held.delete(h);
+    for (const h of [...this.#checkpointVotes.keys()]) if (h <= c.height) this.#checkpointVotes.delete(h);
+    for (const [r, v] of [...this.#farCheckpointVotes]) {
+      if (v.message.height <= c.height) this.#farCheckpointVotes.delete(r);
+      else if (v.message.height <= this.#high()) {
+        this.#farCheckpointVotes.delete(r);
+        this.#recordCheckpointVote(v.message, v.raw);
+      }
+    }
+    // Committed blocks, executed roots and tx hashes are kept one window below the checkpoint: for
+    // FETCH replies, for proposals whose stateHeight lags, and as the tx-replay horizon.
+    const horizon = c.height - this.#ctx.windowSize;
+    for (const h of [...this.#committed.keys()]) if (h <= horizon) this.#committed.delete(h);
+    for (const h of [...this.#executedRoots.keys()])
+      if (h < horizon && h !== this.#lastExecuted) this.#executedRoots.delete(h);
+    for (const h of [...this.#txsAt.keys()]) if (h <= horizon) this.#unindexTxs(h);
+    for (const h of [...this.#fetched.keys()]) if (h <= this.#lastCommitted) this.#fetched.delete(h);
+    if (c.height > this.#lastCommitted) this.#catchUp(c);
+    this.#retryHeld();
+  }
+
+  #deleteHeightRecords(h: number) {
+    this.#persist(RecordKey.prePrepare(h), null);
+    this.#persist(RecordKey.prepared(h), null);
+    this.#persist(RecordKey.votes(h), null);
+    this.#persist(RecordKey.committed(h), null);
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Catch-up: FETCH for small gaps, state transfer for large ones
+
+  #catchUp(c: StableCheckpoint) {
+    if (c.height > this.#lastExecuted + this.#ctx.windowSize) {
+      if (this.#transferTarget !== undefined && this.#transferTarget >= c.height) return;
+      this.#transferTarget = c.height;
+      this.#stats.stateTransfersRequested++;
+      this.#out.stateTransfer = { height: c.height, stateRoot: c.stateRoot, proof: c.proof };
+      return;
+    }
+    this.#fetchGoal = Math.max(this.#fetchGoal, c.height);
+    this.#sendFetch();
+  }
+
+  #sendFetch() {
+    const from = this.#lastCommitted + 1;
+    if (this.#fetchGoal < from || this.#ctx.n < 2) return;
+    const count = Math.min(MAX_FETCH_COUNT, this.#fetchGoal - this.#lastCommitted);
+    const fetch = createMessage<Fetch>(this.#ctx.chainId, this.#deps.signer, {
+      type: MessageType.fetch,
+      fromHeight: from,
+      count,
+      replica: this.id,
+    });
+    // Ask one peer at a time, rotating, so a faulty peer only delays catch-up.
+    const target = (this.id + 1 + (this.#fetchRound % (this.#ctx.n - 1))) % this.#ctx.n;
+    this.#fetchRound++;
+    this.#out.send.push({ to: target, message: fetch.bytes });
+    this.#lastFetchAt = this.#now;
+    this.#stats.fetchesSent++;
+  }
+
+  #maybeRefetch() {
+    if (
+      this.#fetchGoal > this.#lastCommitted &&
+      this.#now - this.#lastFetchAt >= this.#cfg.viewChangeTimeoutMs / 2
+    ) {
+      this.#sendFetch();
+    }
+  }
+
+  #onFetch(m: Fetch) {
+    if (!this.#verify(m)) return;
+    for (let h = m.fromHeight; h < m.fromHeight + m.count; h++) {
+      const c = this.#committed.get(h);
+      if (c === undefined) continue;
+      const reply = createMessage<BlockReply>(this.#ctx.chainId, this.#deps.signer, {
+        type: MessageType.blockReply,
+        height: h,
+        blockHash: c.hash,
+        replica: this.id,
+        block: c.block,
+        blockBytes: c.blockBytes,
+        certificate: c.certificate,
+      });
+      this.#out.send.push({ to: m.replica, message: reply.bytes });
+    }
+  }
+
+  #onBlockReply(m: BlockReply) {
+    const h = m.height;
+    if (h <= this.#lastCommitted || h > this.#lastCommitted + MAX_FETCH_COUNT || this.#fetched.has(h)) {
+      return this.#drop(DropReason.duplicate);
+    }
+    if (!this.#verify(m)) return;
+    const shape = blockShapeProblem(this.#ctx, m.block, m.blockHash, h);
+    if (shape !== undefined) return this.#drop(DropReason.badBlock);
+    if (!this.#certificateValid(m.certificate, m.blockHash, h)) return this.#drop(DropReason.badCertificate);
+    this.#fetched.set(h, { block: m.block, blockBytes: m.blockBytes, certificate: m.certificate });
+    this.#deliver();
+    if (this.#fetchGoal > this.#lastCommitted && !this.#fetched.has(this.#lastCommitted + 1))
+      this.#sendFetch();
+    this.#progress(this.#lastCommitted + 1);
+  }
+
+  /** q valid COMMIT signatures from distinct validators for (view, h, hash): the block is committed. */
+  #certificateValid(cert: CommitCertificate, hash: Uint8Array, h: number): boolean {
+    if (cert.height !== h || !bytesEqual(cert.blockHash, hash)) return false;
+    const seen = new Set<number>();
+    for (const v of cert.votes) {
+      if (v.validator >= this.#ctx.n || seen.has(v.validator)) return false;
+      const commit: Commit = {
+        type: MessageType.commit,
+        view: cert.view,
+        height: h,
+        blockHash: hash,
+        replica: v.validator,
+        signature: v.signature,
+      };
+      if (!this.#ctx.auth.verify(commit)) return false;
+      seen.add(v.validator);
+    }
+    return seen.size >= this.#ctx.q;
+  }
+
+  #onStateTransferred(height: number, stateRoot: Uint8Array, hash: Uint8Array) {
+    if (height <= this.#lastCommitted) return;
+    const timestamp =
+      height === this.#stable.height && bytesEqual(hash, this.#stable.blockHash)
+        ? this.#stable.timestamp
+        : this.#lastBlock.timestamp;
+    this.#lastCommitted = height;
+    this.#lastExecuted = height;
+    this.#lastBlock = { hash, timestamp };
+    this.#executedRoots.set(height, stateRoot);
+    this.#transferTarget = undefined;
+    this.#persist(
+      RecordKey.executed,
+      encodeExecutedRecord({ height, stateRoot, blockHash: hash, timestamp }),
+    );
+    for (const h of [...this.#fetched.keys()]) if (h <= height) this.#fetched.delete(h);
+    this.#progressed = true;
+    if (this.#fetchGoal > height) this.#sendFetch();
+    this.#progress(height + 1);
+    this.#retryHeld();
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // View changes (§4.4, §4.5)
+
+  /** Clears per-view state; keeps prepared certificates and slots committed here (§4.4). */
+  #resetViewState() {
+    for (const s of this.#slots.values()) {
+      if (s.committedLocal) continue;
+      if (s.pp !== undefined) this.#unindexTxs(s.height);
+      s.pp = undefined;
+      s.prepares.clear();
+      s.commits.clear();
+      s.sentPrepare = false;
+      s.sentCommit = false;
+      s.preparedLocal = false;
+    }
+    this.#held.clear();
+    this.#lastProposed = 0;
+  }
+
+  #startViewChange(newView: number) {
+    // Views only move forward.
+    if (newView <= this.#view) return;
+    this.#view = newView;
+    this.#active = false;
+    this.#resetViewState();
+    this.#stats.viewChangesStarted++;
+    // §4.4: VIEW-CHANGE carries the stable checkpoint proof C and, for every height above it, the
+    // prepared certificate with the highest view (the P set).
+    const prepared: PreparedProof[] = [];
+    const heights = [...this.#slots.keys()].filter((h) => h > this.#stable.height).sort((a, b) => a - b);
+    for (const h of heights) {
+      const cert = this.#slots.get(h)!.cert;
+      if (cert !== undefined) prepared.push(cert.proof);
+    }
+    const vc = createMessage<ViewChange>(this.#ctx.chainId, this.#deps.signer, {
+      type: MessageType.viewChange,
+      newView,
+      checkpointProof: this.#stable.proof,
+      prepared,
+      replica: this.id,
+    });
+    this.#ownViewChange = vc.bytes;
+    this.#persist(
+      RecordKey.view,
+      encodeViewRecord({ view: newView, active: false, backoff: this.#backoff + 1 }),
+    );
+    this.#persist(RecordKey.viewChange, vc.bytes);
+    this.#broadcast(vc.bytes);
+    this.#viewChanges.set(this.id, {
+      message: vc.message,
+      raw: vc.bytes,
+      checkpoint: this.#stable,
+      prepared: new Map(
+        prepared.map((p) => {
+          const e = checkPreparedProof(this.#ctx, p);
+          return [e.height, e];
+        }),
+      ),
+    });
+    if (this.#requestTimerArmed) {
+      this.#out.timers.push({ type: 'cancel', timer: Timers.request });
+      this.#requestTimerArmed = false;
+    }
+    // §4.5.2: exponential backoff, so correct replicas eventually overlap in one view long enough.
+    const timeout = this.#cfg.viewChangeTimeoutMs * 2 ** Math.min(this.#backoff, MAX_BACKOFF);
+    this.#backoff = Math.min(this.#backoff + 1, MAX_BACKOFF);
+    if (this.#viewChangeTimerArmed) this.#out.timers.push({ type: 'cancel', timer: Timers.viewChange });
+    this.#out.timers.push({ type: 'set', timer: Timers.viewChange, afterMs: timeout });
+    this.#viewChangeTimerArmed = true;
+    for (const [r, v] of [...this.#viewChanges]) if (v.message.newView < newView) this.#viewChanges.delete(r);
+    this.#tryNewView();
+  }
+
+  #onViewChange(m: ViewChange, raw: Uint8Array) {
+    if (m.newView < this.#view || (m.newView === this.#view && this.#active))
+      return this.#drop(DropReason.staleView);
+    const prior = this.#viewChanges.get(m.replica);
+    // One VIEW-CHANGE per sender is kept: the one for the highest view.
+    if (prior !== undefined && prior.message.newView >= m.newView) return this.#drop(DropReason.duplicate);
+    const checked = checkViewChange(this.#ctx, raw, m);
+    this.#viewChanges.set(m.replica, checked);
+    // §4.5.2 liveness rule: on f+1 VIEW-CHANGEs for views above its own, a replica joins the smallest.
+    let above = 0;
+    let smallest = Number.POSITIVE_INFINITY;
+    for (const v of this.#viewChanges.values()) {
+      if (v.message.replica === this.id) continue;
+      if (v.message.newView > this.#view) {
+        above++;
+        smallest = Math.min(smallest, v.message.newView);
+      }
+    }
+    if (above >= this.#ctx.f + 1 && Number.isFinite(smallest)) this.#startViewChange(smallest);
+    else this.#tryNewView();
+  }
+
+  /** The new primary: q VIEW-CHANGEs for its view -> NEW-VIEW (§4.4). */
+  #tryNewView() {
+    if (this.#active || primaryOf(this.#view, this.#ctx.n) !== this.id) return;
+    const vcs = [...this.#viewChanges.values()]
+      .filter((v) => v.message.newView === this.#view)
+      .sort((a, b) => a.message.replica - b.message.replica);
+    if (vcs.length < this.#ctx.q) return;
+    const chosen = vcs.slice(0, this.#ctx.q);
+    const lax = this.#ctx.mutations.acceptNewViewWithoutPreparedProof === true;
+    const plan = computeNewViewPlan(this.#ctx, this.#view, chosen, lax);
+    const nv = buildNewView(this.#ctx, this.#deps.signer, this.id, plan, chosen);
+    this.#broadcast(nv.bytes);
+    this.#enterView({ plan, prePrepares: nv.prePrepares });
+  }
+
+  #onNewView(m: NewView) {
+    if (m.view < this.#view || (m.view === this.#view && this.#active))
+      return this.#drop(DropReason.staleView);
+    if (m.replica !== primaryOf(m.view, this.#ctx.n)) return this.#drop(DropReason.wrongPrimary);
+    if (!this.#verify(m)) return;
+    const checked = checkNewView(this.#ctx, m);
+    this.#enterView(checked);
+  }
+
+  #enterView(nv: CheckedNewView) {
+    const { plan } = nv;
+    if (plan.view !== this.#view || this.#active) this.#resetViewState();
+    this.#view = plan.view;
+    this.#active = true;
+    this.#stats.newViewsInstalled++;
+    this.#persist(
+      RecordKey.view,
+      encodeViewRecord({ view: this.#view, active: true, backoff: this.#backoff }),
+    );
+    this.#persist(RecordKey.viewChange, null);
+    this.#ownViewChange = undefined;
+    if (this.#viewChangeTimerArmed) {
+      this.#out.timers.push({ type: 'cancel', timer: Timers.viewChange });
+      this.#viewChangeTimerArmed = false;
+    }
+    for (const [r, v] of [...this.#viewChanges])
+      if (v.message.newView <= this.#view) this.#viewChanges.delete(r);
+    if (plan.checkpoint.height > this.#stable.height) this.#becomeStable(plan.checkpoint);
+    // Install O: each block is pre-prepared in the new view (§4.4), and the normal case runs again.
+    for (const [i, b] of plan.blocks.entries()) {
+      if (b.height <= this.#lastCommitted || !this.#inWindow(b.height)) continue;
+      const s = this.#slot(b.height);
+      if (s.committedLocal) continue;
+      this.#acceptPrePrepare(
+        b.height,
+        this.#view,
+        b.blockHash,
+        b.block,
+        b.blockBytes,
+        nv.prePrepares[i]!.bytes,
+      );
+    }
+    const top = plan.blocks.length > 0 ? plan.blocks[plan.blocks.length - 1]!.height : plan.checkpoint.height;
+    this.#lastProposed = Math.max(top, this.#stable.height);
+    this.#progress(this.#stable.height + 1);
+    this.#replayFuture();
+    this.#retryHeld();
+  }
+
+  #replayFuture() {
+    const replay: { message: PbftMessage; raw: Uint8Array }[] = [];
+    for (const [r, buf] of [...this.#future]) {
+      const keep = buf.filter((e) => e.view > this.#view);
+      for (const e of buf) if (e.view === this.#view) replay.push(e);
+      if (keep.length === 0) this.#future.delete(r);
+      else this.#future.set(r, keep);
+    }
+    for (const e of replay) {
+      try {
+        this.#dispatch(e.message, e.raw);
+      } catch (err) {
+        if (err instanceof PbftRejectError) this.#drop(err.code);
+        else throw err;
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Restore (§4.4 / §5.3: never contradict what was sent before the crash)
+
+  #restoreFrom(records: ReadonlyMap<string, Uint8Array>) {
+    const get = (k: string) => records.get(k);
+    const cp = get(RecordKey.checkpoint);
+    if (cp !== undefined) {
+      const c = decodeCheckpointRecord(cp);
+      if (c.height > 0) this.#stable = checkCheckpointProof(this.#ctx, c.proof);
+      this.#lastBlock = { hash: this.#stable.blockHash, timestamp: this.#stable.timestamp };
+    }
+    const ex = get(RecordKey.executed);
+    if (ex !== undefined) {
+      const e = decodeExecutedRecord(ex);
+      this.#lastCommitted = e.height;
+      this.#lastExecuted = e.height;
+      this.#lastBlock = { hash: e.blockHash, timestamp: e.timestamp };
+      this.#executedRoots.set(e.height, e.stateRoot);
+    }
+    const vr = get(RecordKey.view);
+    if (vr !== undefined) {
+      const v = decodeViewRecord(vr);
+      this.#view = v.view;
+      this.#active = v.active;
+      this.#backoff = v.backoff;
+    }
+    const byHeight = new Map<
+      number,
+      Partial<Record<'pp' | 'prepared' | 'votes' | 'committed', Uint8Array>>
+    >();
+    for (const [key, value] of records) {
+      const p = parseHeightKey(key);
+      if (p === undefined || p.height <= this.#stable.height) continue;
+      let e = byHeight.get(p.height);
+      if (e === undefined) {
+        e = {};
+        byHeight.set(p.height, e);
+      }
+      e[p.kind] = value;
+    }
+    const heights = [...byHeight.keys()].sort((a, b) => a - b);
+    let maxRecorded = 0;
+    for (const h of heights) {
+      const e = byHeight.get(h)!;
+      const slot = this.#slot(h);
+      maxRecorded = h;
+      let ppBlock: { block: Block; blockBytes: Uint8Array; hash: Uint8Array } | undefined;
+      if (e.pp !== undefined) {
+        const pp = decodeStoredBlock(this.#ctx, RecordKey.prePrepare(h), e.pp);
+        ppBlock = pp;
+        if (pp.message !== undefined && pp.message.view === this.#view && this.#active) {
+          slot.pp = {
+            view: pp.message.view,
+            hash: pp.hash,
+            hashHex: hex(pp.hash),
+            block: pp.block,
+            blockBytes: pp.blockBytes,
+            raw: e.pp,
+          };
+          this.#indexTxs(h, pp.block.txs);
+          if (this.isPrimary) this.#lastProposed = Math.max(this.#lastProposed, h);
+        }
+      }
+      if (e.prepared !== undefined) {
+        const proof = decodePreparedRecord(RecordKey.prepared(h), e.prepared);
+        try {
+          const entry = checkPreparedProof(this.#ctx, proof);
+          slot.cert = { view: entry.view, hashHex: hex(entry.blockHash), proof };
+          ppBlock ??= { block: entry.block, blockBytes: entry.blockBytes, hash: entry.blockHash };
+        } catch (err) {
+          throw new PbftRestoreError(`prepared certificate at ${h}: ${(err as Error).message}`);
+        }
+      }
+      if (e.votes !== undefined && slot.pp !== undefined) {
+        const v = decodeVotesRecord(RecordKey.votes(h), e.votes);
+        if (v.view === this.#view) {
+          slot.sentPrepare = v.sentPrepare;
+          slot.sentCommit = v.sentCommit;
+          if (v.sentCommit && slot.cert !== undefined && slot.cert.view === this.#view)
+            slot.preparedLocal = true;
+        }
+      }
+      if (e.committed !== undefined && h === this.#lastCommitted + 1 && ppBlock !== undefined) {
+        const certificate = decodeCertificateRecord(RecordKey.committed(h), e.committed);
+        if (bytesEqual(certificate.blockHash, ppBlock.hash)) {
+          // Committed before the crash but never reported executed: deliver again (types.ts, restore).
+          this.#lastCommitted = h;
+          this.#lastBlock = { hash: ppBlock.hash, timestamp: ppBlock.block.header.timestamp };
+          this.#committed.set(h, {
+            height: h,
+            hash: ppBlock.hash,
+            header: ppBlock.block.header,
+            block: ppBlock.block,
+            blockBytes: ppBlock.blockBytes,
+            certificate,
+          });
+          this.#indexTxs(h, ppBlock.block.txs);
+          slot.committedLocal = true;
+          this.#redeliver.push({ block: ppBlock.block, certificate });
+        }
+      }
+    }
+    if (!this.#active) {
+      const own = get(RecordKey.viewChange);
+      if (own !== undefined) {
+        const checked = checkViewChange(this.#ctx, own);
+        this.#viewChanges.set(this.id, checked);
+        this.#ownViewChange = own;
+      }
+    }
+    // Actions for the first step: re-deliver, re-announce, re-arm timers lost in the crash, catch up.
+    this.#restoreActions.push(() => {
+      for (const c of this.#redeliver) this.#out.commit.push(c);
+      this.#redeliver = [];
+      if (!this.#active) {
+        if (this.#ownViewChange !== undefined) this.#broadcast(this.#ownViewChange);
+        const timeout = this.#cfg.viewChangeTimeoutMs * 2 ** Math.min(this.#backoff, MAX_BACKOFF);
+        this.#out.timers.push({ type: 'set', timer: Timers.viewChange, afterMs: timeout });
+        this.#viewChangeTimerArmed = true;
+      }
+      if (maxRecorded > this.#lastCommitted) {
+        this.#fetchGoal = Math.max(this.#fetchGoal, maxRecorded);
+        this.#sendFetch();
+      }
+    });
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Record helpers local to the replica
+
+function encodeCertificateRecord(c: CommitCertificate): Uint8Array {
+  return encodeCommitCertificate(c);
+}
+
+function decodeCertificateRecord(key: string, v: Uint8Array): CommitCertificate {
+  try {
+    return decodeCommitCertificate(v);
+  } catch (e) {
+    throw new PbftRestoreError(`record ${key}: ${(e as Error).message}`);
+  }
+}
+
+/** A committed block fetched from a peer has no PRE-PREPARE: it is stored as [0, blockBytes]. */
+function blockOnlyRecord(blockBytes: Uint8Array): Uint8Array {
+  return encodeCanonical([0, blockBytes]);
+}
+
+function decodeStoredBlock(
+  ctx: ProtocolContext,
+  key: string,
+  raw: Uint8Array,
+): { message: PrePrepare | undefined; block: Block; blockBytes: Uint8Array; hash: Uint8Array } {
+  let v: CborValue;
+  try {
+    v = decodeCanonical(raw, { maxBytes: raw.length });
+  } catch (e) {
+    throw new PbftRestoreError(`record ${key}: ${(e as Error).message}`);
+  }
+  try {
+    if (Array.isArray(v) && v.length === 2 && v[0] === 0 && v[1] instanceof Uint8Array) {
+      const block = decodeBlock(v[1]);
+      return { message: undefined, block, blockBytes: v[1], hash: blockHash(block.header) };
+    }
+    const m = decodeMessage(raw, ctx.limits);
+    if (m.type === MessageType.prePrepare)
+      return { message: m, block: m.block, blockBytes: m.blockBytes, hash: m.blockHash };
+  } catch (e) {
+    throw new PbftRestoreError(`record ${key}: ${(e as Error).message}`);
+  }
+  throw new PbftRestoreError(`record ${key}: neither a PRE-PREPARE nor a stored block`);
+}

@@ -1,0 +1,405 @@
+// Test support for the PBFT core (imported by *.test.ts only; not exported from index.ts):
+// a fast fake signature scheme, message builders for hand-made certificates, and a tiny synchronous
+// cluster driver with a message queue and a fake clock.
+
+import {
+  type Block,
+  type BlockHeader,
+  blockHash,
+  merkleRoot,
+  type Signer,
+  sha256,
+  type Verifier,
+} from '../wire/index.ts';
+import { bytesEqual, hex } from './bytes.ts';
+import {
+  blockBytesOf,
+  type Checkpoint,
+  type Commit,
+  createMessage,
+  MessageType,
+  type NewView,
+  type PrePrepare,
+  type Prepare,
+  type PreparedProof,
+  type ViewChange,
+} from './messages.ts';
+import { primaryOf, quorumSize } from './quorum.ts';
+import { Replica } from './replica.ts';
+import type { CommittedBlock, Event, Ready, ReplicaConfig, ReplicaDeps } from './types.ts';
+
+export const CHAIN = 'vigil-test';
+
+/**
+ * A fast stand-in for ed25519: sig = SHA-256(secret || msg) || SHA-256(msg || secret), where the public
+ * key is SHA-256(secret). The verifier knows the secrets of the test keys (it plays the role of the
+ * math), so a party without the secret cannot forge, and any change to the message or key fails.
+ */
+export class FakeCrypto implements Verifier {
+  readonly #secrets = new Map<string, Uint8Array>();
+
+  signer(seed: number): Signer {
+    const secret = sha256(new TextEncoder().encode(`fake-secret-${seed}`));
+    const publicKey = sha256(secret);
+    this.#secrets.set(hex(publicKey), secret);
+    return {
+      publicKey,
+      sign: (message: Uint8Array) => FakeCrypto.#sig(secret, message),
+    };
+  }
+
+  static #sig(secret: Uint8Array, message: Uint8Array): Uint8Array {
+    const out = new Uint8Array(64);
+    out.set(sha256(secret, message), 0);
+    out.set(sha256(message, secret), 32);
+    return out;
+  }
+
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+    const secret = this.#secrets.get(hex(publicKey));
+    if (secret === undefined || signature.length !== 64) return false;
+    return bytesEqual(signature, FakeCrypto.#sig(secret, message));
+  }
+}
+
+export interface TestGroup {
+  crypto: Verifier;
+  signers: Signer[];
+  validators: Uint8Array[];
+  config(self: number, overrides?: Partial<ReplicaConfig>): ReplicaConfig;
+  deps(self: number, overrides?: Partial<ReplicaDeps>): ReplicaDeps;
+}
+
+export function testGroup(n: number, opts: { verifier?: Verifier; signers?: Signer[] } = {}): TestGroup {
+  const fake = new FakeCrypto();
+  const signers = opts.signers ?? Array.from({ length: n }, (_, i) => fake.signer(i));
+  const crypto = opts.verifier ?? fake;
+  const validators = signers.map((s) => s.publicKey);
+  return {
+    crypto,
+    signers,
+    validators,
+    config: (self, overrides = {}) => ({
+      chainId: CHAIN,
+      validators,
+      self,
+      checkpointInterval: 4,
+      windowSize: 8,
+      maxBlockTxs: 16,
+      maxBlockBytes: 64 * 1024,
+      viewChangeTimeoutMs: 1000,
+      maxClockSkewMs: 5000,
+      ...overrides,
+    }),
+    deps: (self, overrides = {}) => ({ signer: signers[self]!, verifier: crypto, ...overrides }),
+  };
+}
+
+export function tx(i: number): Uint8Array {
+  return new TextEncoder().encode(`tx-${i}`);
+}
+
+export const GENESIS_ROOT = new Uint8Array(32);
+
+/** A block at `height` on top of `parent` (undefined = genesis), as a primary of `view` would build it. */
+export function makeTestBlock(
+  n: number,
+  view: number,
+  height: number,
+  parent: { hash: Uint8Array; timestamp: number } | undefined,
+  txs: Uint8Array[],
+  opts: Partial<BlockHeader> = {},
+): { block: Block; hash: Uint8Array; bytes: Uint8Array } {
+  const header: BlockHeader = {
+    version: 1,
+    chainId: CHAIN,
+    height,
+    view,
+    prevHash: parent?.hash ?? new Uint8Array(32),
+    txRoot: merkleRoot(txs),
+    txCount: txs.length,
+    stateRoot: GENESIS_ROOT,
+    stateHeight: 0,
+    proposer: primaryOf(view, n),
+    timestamp: (parent?.timestamp ?? 0) + 1,
+    ...opts,
+  };
+  const block = { header, txs };
+  return { block, hash: blockHash(header), bytes: blockBytesOf(block) };
+}
+
+export function prePrepare(
+  g: TestGroup,
+  from: number,
+  view: number,
+  b: { block: Block; hash: Uint8Array; bytes: Uint8Array },
+) {
+  return createMessage<PrePrepare>(CHAIN, g.signers[from]!, {
+    type: MessageType.prePrepare,
+    view,
+    height: b.block.header.height,
+    blockHash: b.hash,
+    replica: from,
+    block: b.block,
+    blockBytes: b.bytes,
+  });
+}
+
+export function prepare(g: TestGroup, from: number, view: number, height: number, hash: Uint8Array) {
+  return createMessage<Prepare>(CHAIN, g.signers[from]!, {
+    type: MessageType.prepare,
+    view,
+    height,
+    blockHash: hash,
+    replica: from,
+  });
+}
+
+export function commit(g: TestGroup, from: number, view: number, height: number, hash: Uint8Array) {
+  return createMessage<Commit>(CHAIN, g.signers[from]!, {
+    type: MessageType.commit,
+    view,
+    height,
+    blockHash: hash,
+    replica: from,
+  });
+}
+
+export function checkpoint(
+  g: TestGroup,
+  from: number,
+  height: number,
+  hash: Uint8Array,
+  stateRoot: Uint8Array,
+  timestamp: number,
+) {
+  return createMessage<Checkpoint>(CHAIN, g.signers[from]!, {
+    type: MessageType.checkpoint,
+    height,
+    blockHash: hash,
+    stateRoot,
+    timestamp,
+    replica: from,
+  });
+}
+
+/** A prepared certificate for block `b` in `view`: the primary's PRE-PREPARE and q-1 backups' PREPAREs. */
+export function preparedProof(
+  g: TestGroup,
+  view: number,
+  b: { block: Block; hash: Uint8Array; bytes: Uint8Array },
+  preparers?: number[],
+): PreparedProof {
+  const n = g.validators.length;
+  const primary = primaryOf(view, n);
+  const backups = preparers ?? [...Array(n).keys()].filter((i) => i !== primary).slice(0, quorumSize(n) - 1);
+  return {
+    prePrepare: prePrepare(g, primary, view, b).bytes,
+    prepares: backups.map((i) => prepare(g, i, view, b.block.header.height, b.hash).bytes),
+  };
+}
+
+export function viewChange(
+  g: TestGroup,
+  from: number,
+  newView: number,
+  prepared: PreparedProof[],
+  checkpointProof: Uint8Array[] = [],
+) {
+  return createMessage<ViewChange>(CHAIN, g.signers[from]!, {
+    type: MessageType.viewChange,
+    newView,
+    checkpointProof,
+    prepared,
+    replica: from,
+  });
+}
+
+export function newView(
+  g: TestGroup,
+  from: number,
+  view: number,
+  viewChanges: Uint8Array[],
+  prePrepares: Uint8Array[],
+) {
+  return createMessage<NewView>(CHAIN, g.signers[from]!, {
+    type: MessageType.newView,
+    view,
+    viewChanges,
+    prePrepares,
+    replica: from,
+  });
+}
+
+export function emptyReady(r: Ready): boolean {
+  return r.persist.length === 0 && r.send.length === 0 && r.commit.length === 0 && r.timers.length === 0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A tiny synchronous cluster: FIFO message queue, fake clock, timers, in-memory persistence.
+
+interface Queued {
+  from: number;
+  to: number;
+  message: Uint8Array;
+}
+
+export class Cluster {
+  readonly g: TestGroup;
+  readonly n: number;
+  readonly replicas: Replica[];
+  readonly records: Map<string, Uint8Array>[];
+  /** Per replica: the blocks applied, by height. */
+  readonly applied: Map<number, CommittedBlock>[];
+  readonly roots: Map<number, Uint8Array>[];
+  readonly timers: Map<string, number>[];
+  readonly lastApplied: number[];
+  /** Replicas whose messages (in and out) are dropped: crashed or partitioned. */
+  readonly silenced = new Set<number>();
+  /** Replicas that are down (receive no events at all). */
+  readonly down = new Set<number>();
+  queue: Queued[] = [];
+  now = 1000;
+  mempool: Uint8Array[] = [];
+  readonly committedTx = new Set<string>();
+  readonly #configOverrides: Partial<ReplicaConfig>;
+
+  constructor(n: number, configOverrides: Partial<ReplicaConfig> = {}, group?: TestGroup) {
+    this.g = group ?? testGroup(n);
+    this.n = n;
+    this.#configOverrides = configOverrides;
+    this.replicas = [];
+    this.records = [];
+    this.applied = [];
+    this.roots = [];
+    this.timers = [];
+    this.lastApplied = [];
+    for (let i = 0; i < n; i++) {
+      this.replicas.push(Replica.create(this.g.config(i, configOverrides), this.g.deps(i)));
+      this.records.push(new Map());
+      this.applied.push(new Map());
+      this.roots.push(new Map([[0, GENESIS_ROOT]]));
+      this.timers.push(new Map());
+      this.lastApplied.push(0);
+    }
+  }
+
+  step(i: number, e: Event): void {
+    if (this.down.has(i)) return;
+    this.handle(i, this.replicas[i]!.step(e));
+  }
+
+  handle(i: number, r: Ready): void {
+    for (const p of r.persist) {
+      if (p.value === null) this.records[i]!.delete(p.key);
+      else this.records[i]!.set(p.key, p.value);
+    }
+    for (const s of r.send) {
+      if (this.silenced.has(i)) continue;
+      const targets = s.to === 'all' ? [...Array(this.n).keys()].filter((j) => j !== i) : [s.to];
+      for (const to of targets) this.queue.push({ from: i, to, message: s.message });
+    }
+    for (const t of r.timers) {
+      if (t.type === 'set') this.timers[i]!.set(t.timer, this.now + t.afterMs);
+      else this.timers[i]!.delete(t.timer);
+    }
+    const executed: Event[] = [];
+    for (const c of r.commit) {
+      const h = c.block.header.height;
+      const applied = this.applied[i]!;
+      if (h <= this.lastApplied[i]!) continue; // re-delivery after restore
+      if (h !== this.lastApplied[i]! + 1) throw new Error(`replica ${i} applied ${h} out of order`);
+      this.lastApplied[i] = h;
+      applied.set(h, c);
+      for (const t of c.block.txs) this.committedTx.add(hex(t));
+      const prev = this.roots[i]!.get(h - 1) ?? GENESIS_ROOT;
+      const root = sha256(prev, c.certificate.blockHash);
+      this.roots[i]!.set(h, root);
+      executed.push({ type: 'executed', height: h, stateRoot: root });
+    }
+    if (r.stateTransfer !== undefined) {
+      const st = r.stateTransfer;
+      const donor = [...Array(this.n).keys()].find((j) => j !== i && this.roots[j]!.has(st.height));
+      if (donor !== undefined) {
+        const c = this.applied[donor]!.get(st.height)!;
+        this.lastApplied[i] = st.height;
+        for (const [h, root] of this.roots[donor]!) if (h <= st.height) this.roots[i]!.set(h, root);
+        executed.push({
+          type: 'stateTransferred',
+          height: st.height,
+          stateRoot: this.roots[donor]!.get(st.height)!,
+          blockHash: c.certificate.blockHash,
+        });
+      }
+    }
+    for (const e of executed) this.step(i, e);
+  }
+
+  /** Feeds the mempool (minus committed txs) to every replica, as a node would after each block. */
+  propose(): void {
+    this.mempool = this.mempool.filter((t) => !this.committedTx.has(hex(t)));
+    for (let i = 0; i < this.n; i++) this.step(i, { type: 'propose', txs: this.mempool, now: this.now });
+  }
+
+  submit(...txs: Uint8Array[]): void {
+    this.mempool.push(...txs);
+    this.propose();
+  }
+
+  /** Delivers queued messages; when idle, advances the clock to the next timer and fires it. */
+  run(until: () => boolean, maxEvents = 20_000): boolean {
+    for (let k = 0; k < maxEvents; k++) {
+      if (until()) return true;
+      const m = this.queue.shift();
+      if (m !== undefined) {
+        if (this.silenced.has(m.to) || this.silenced.has(m.from)) continue;
+        this.step(m.to, { type: 'receive', from: m.from, message: m.message });
+        continue;
+      }
+      let next: { i: number; timer: string; at: number } | undefined;
+      for (let i = 0; i < this.n; i++) {
+        if (this.down.has(i)) continue;
+        for (const [timer, at] of this.timers[i]!)
+          if (next === undefined || at < next.at) next = { i, timer, at };
+      }
+      if (next === undefined) return until();
+      this.now = Math.max(this.now, next.at);
+      this.timers[next.i]!.delete(next.timer);
+      for (let i = 0; i < this.n; i++) this.step(i, { type: 'tick', now: this.now });
+      this.step(next.i, { type: 'timeout', timer: next.timer, now: this.now });
+      this.propose();
+    }
+    return until();
+  }
+
+  committedHeight(i: number): number {
+    return this.replicas[i]!.lastCommitted;
+  }
+
+  /** Safety: no two replicas applied different blocks at one height. */
+  agreement(): boolean {
+    const byHeight = new Map<number, string>();
+    for (const a of this.applied) {
+      for (const [h, c] of a) {
+        const k = hex(c.certificate.blockHash);
+        const prior = byHeight.get(h);
+        if (prior !== undefined && prior !== k) return false;
+        byHeight.set(h, k);
+      }
+    }
+    return true;
+  }
+
+  restart(i: number): void {
+    this.replicas[i] = Replica.restore(
+      this.g.config(i, this.#configOverrides),
+      this.g.deps(i),
+      this.records[i]!,
+    );
+    this.timers[i]!.clear();
+    this.down.delete(i);
+    // The driver reports what it applied before the crash (types.ts, Replica.restore).
+    const h = this.lastApplied[i]!;
+    this.step(i, { type: 'executed', height: h, stateRoot: this.roots[i]!.get(h) ?? GENESIS_ROOT });
+  }
+}
