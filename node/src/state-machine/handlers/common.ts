@@ -1,0 +1,119 @@
+// Helpers shared by the handlers: sender checks that reject with a stable code, and audit-trail writes.
+
+import { type CborValue, encodeCanonical } from '@vigil/consensus/wire';
+import type { ExecContext } from '../../exec/types.ts';
+import { TxRejected } from '../../exec/errors.ts';
+import { decideAccess, isActive, patientOrGuardian } from '../access.ts';
+import { RejectCode } from '../codes.ts';
+import { IndexKeys, Keys } from '../keys.ts';
+import type { Params } from '../params.ts';
+import { type ActorRecord, Codec, type PatientRecord, Role, readRecord } from '../records.ts';
+
+export interface HandlerEnv {
+  ctx: ExecContext;
+  sender: Uint8Array;
+  params: Params;
+}
+
+export function reject(code: RejectCode, message?: string): never {
+  throw new TxRejected(code, message);
+}
+
+export async function activeActor(env: HandlerEnv, role: Role, notCode: RejectCode): Promise<ActorRecord> {
+  const actor = await readRecord(env.ctx.state, Keys.actor(env.sender), Codec.actor);
+  if (!actor || actor.role !== role) reject(notCode);
+  if (!isActive(actor)) reject(RejectCode.SENDER_SUSPENDED);
+  return actor;
+}
+
+export async function requirePatient(env: HandlerEnv, patient: Uint8Array): Promise<PatientRecord> {
+  const p = await readRecord(env.ctx.state, Keys.patient(patient), Codec.patient);
+  if (!p) reject(RejectCode.UNKNOWN_PATIENT);
+  return p;
+}
+
+/** The sender must be the patient or one of their guardians (who act with the patient's authority). */
+export async function requirePatientOrGuardian(env: HandlerEnv, patient: Uint8Array): Promise<PatientRecord> {
+  const pg = await patientOrGuardian(env.ctx.state, patient, env.sender);
+  if (!pg.patient) reject(RejectCode.UNKNOWN_PATIENT);
+  if (!pg.as) reject(RejectCode.NOT_PATIENT_OR_GUARDIAN);
+  return pg.patient;
+}
+
+/**
+ * The sender must be an active clinician with treatment or emergency access to every category at the
+ * block time (the same rule the query layer applies to reads).
+ */
+export async function requireClinicianAccess(env: HandlerEnv, patient: Uint8Array, categories: string[]) {
+  await activeActor(env, Role.clinician, RejectCode.NOT_CLINICIAN);
+  await requirePatient(env, patient);
+  const bases: string[] = [];
+  for (const category of categories) {
+    let ok = false;
+    for (const purpose of [1, 3]) {
+      const d = await decideAccess(env.ctx.state, env.sender, patient, category, purpose, env.ctx.blockTime);
+      if (d.allowed) {
+        ok = true;
+        bases.push(d.via);
+        break;
+      }
+    }
+    if (!ok) reject(RejectCode.NO_ACCESS, `no treatment or emergency access to ${category}`);
+  }
+  return bases;
+}
+
+export const AuditEvent = {
+  read: 'read',
+  grant: 'grant',
+  revoke: 'revoke',
+  emergencyOpened: 'emergencyOpened',
+  emergencyClosed: 'emergencyClosed',
+  observation: 'observation',
+  alertPolicy: 'alertPolicy',
+  alertAcknowledged: 'alertAcknowledged',
+  researchConsent: 'researchConsent',
+  guardianAppointed: 'guardianAppointed',
+  guardianRemoved: 'guardianRemoved',
+  deviceBound: 'deviceBound',
+  deviceRotated: 'deviceRotated',
+  deviceSuspended: 'deviceSuspended',
+  deviceRevoked: 'deviceRevoked',
+} as const;
+export type AuditEvent = (typeof AuditEvent)[keyof typeof AuditEvent];
+
+export interface AuditEntry {
+  event: AuditEvent;
+  actor: Uint8Array;
+  categories: string[];
+  purpose: number | null;
+  at: number;
+  detail: CborValue;
+}
+
+/**
+ * Appends to the patient's audit trail (index: derived from the block, so it is as tamper-evident as the
+ * chain itself; ordered by height, position in block, then `sub` within the transaction).
+ */
+export function audit(
+  env: HandlerEnv,
+  patient: Uint8Array,
+  sub: number,
+  e: Omit<AuditEntry, 'at'> & { at?: number },
+) {
+  const { ctx } = env;
+  ctx.index.put(
+    IndexKeys.audit(patient, ctx.height, ctx.position, sub),
+    encodeCanonical([e.event, e.actor, e.categories, e.purpose, e.at ?? ctx.blockTime, ctx.txId, e.detail]),
+  );
+}
+
+/** A key is used once, for one thing: an actor, a patient or a device (never re-bound after revocation). */
+export async function keyInUse(env: HandlerEnv, key: Uint8Array): Promise<boolean> {
+  const s = env.ctx.state;
+  return (
+    (await s.get(Keys.actor(key))) !== undefined ||
+    (await s.get(Keys.patient(key))) !== undefined ||
+    (await s.get(Keys.device(key))) !== undefined
+  );
+}

@@ -1,0 +1,127 @@
+// bindDevice, rotateDeviceKey, suspendDevice, revokeDevice. A device is controlled by its patient, the
+// patient's guardians and any active organisation admin (hospital biomedical engineering binds and
+// retires ward devices); a device may also rotate its own key.
+
+import { bytesEqual } from '@vigil/consensus/wire';
+import type { BodyOf } from '@vigil/consensus/wire/bodies/index.ts';
+import { isActive, patientOrGuardian } from '../access.ts';
+import { RejectCode } from '../codes.ts';
+import { Keys } from '../keys.ts';
+import { Codec, type DeviceRecord, DeviceStatus, Role, readRecord, writeRecord } from '../records.ts';
+import { AuditEvent, audit, type HandlerEnv, keyInUse, reject } from './common.ts';
+
+async function requireController(env: HandlerEnv, patient: Uint8Array): Promise<void> {
+  const pg = await patientOrGuardian(env.ctx.state, patient, env.sender);
+  if (!pg.patient) reject(RejectCode.UNKNOWN_PATIENT);
+  if (pg.as) return;
+  const actor = await readRecord(env.ctx.state, Keys.actor(env.sender), Codec.actor);
+  if (!actor || actor.role !== Role.orgAdmin) reject(RejectCode.NOT_DEVICE_CONTROLLER);
+  if (!isActive(actor)) reject(RejectCode.SENDER_SUSPENDED);
+}
+
+async function requireDevice(env: HandlerEnv, device: Uint8Array): Promise<DeviceRecord> {
+  const d = await readRecord(env.ctx.state, Keys.device(device), Codec.device);
+  if (!d) reject(RejectCode.UNKNOWN_DEVICE);
+  return d;
+}
+
+export async function bindDevice(env: HandlerEnv, b: BodyOf<30>) {
+  await requireController(env, b.patient);
+  if (await keyInUse(env, b.device)) reject(RejectCode.KEY_IN_USE);
+  const now = env.ctx.blockTime;
+  if (
+    b.validUntil <= b.validFrom ||
+    b.validUntil <= now ||
+    b.validUntil - b.validFrom > env.params.maxDeviceValidityMs
+  ) {
+    reject(RejectCode.BAD_VALIDITY);
+  }
+  writeRecord(env.ctx.state, Keys.device(b.device), Codec.device, {
+    patient: b.patient,
+    deviceId: b.device,
+    status: DeviceStatus.active,
+    validFrom: b.validFrom,
+    validUntil: b.validUntil,
+    retiresAt: null,
+    successor: null,
+    boundBy: env.sender,
+  });
+  audit(env, b.patient, 0, {
+    event: AuditEvent.deviceBound,
+    actor: env.sender,
+    categories: [],
+    purpose: null,
+    detail: b.device,
+  });
+}
+
+/**
+ * The new key takes over the binding (same patient, validity and device id, so the per-device reading
+ * order carries over); the old key is still accepted until `blockTime + overlapMs`, so readings signed
+ * and buffered before the rotation still land.
+ */
+export async function rotateDeviceKey(env: HandlerEnv, b: BodyOf<31>) {
+  const d = await requireDevice(env, b.device);
+  if (!bytesEqual(env.sender, b.device)) await requireController(env, d.patient);
+  if (d.status === DeviceStatus.revoked) reject(RejectCode.DEVICE_REVOKED);
+  if (d.successor !== null) reject(RejectCode.ALREADY_ROTATED);
+  if (b.overlapMs > env.params.maxRotationOverlapMs) reject(RejectCode.OVERLAP_TOO_LONG);
+  if (await keyInUse(env, b.newKey)) reject(RejectCode.KEY_IN_USE);
+  const now = env.ctx.blockTime;
+  writeRecord(env.ctx.state, Keys.device(b.device), Codec.device, {
+    ...d,
+    retiresAt: now + b.overlapMs,
+    successor: b.newKey,
+  });
+  writeRecord(env.ctx.state, Keys.device(b.newKey), Codec.device, {
+    ...d,
+    retiresAt: null,
+    successor: null,
+    boundBy: env.sender,
+  });
+  audit(env, d.patient, 0, {
+    event: AuditEvent.deviceRotated,
+    actor: env.sender,
+    categories: [],
+    purpose: null,
+    detail: [b.device, b.newKey],
+  });
+}
+
+/** Suspends (suspended = true) or resumes (false) a device. A revoked device stays revoked. */
+export async function suspendDevice(env: HandlerEnv, b: BodyOf<32>) {
+  const d = await requireDevice(env, b.device);
+  await requireController(env, d.patient);
+  if (d.status === DeviceStatus.revoked) reject(RejectCode.DEVICE_REVOKED);
+  const status = b.suspended ? DeviceStatus.suspended : DeviceStatus.active;
+  if (d.status === status) reject(RejectCode.NO_CHANGE);
+  writeRecord(env.ctx.state, Keys.device(b.device), Codec.device, { ...d, status });
+  audit(env, d.patient, 0, {
+    event: AuditEvent.deviceSuspended,
+    actor: env.sender,
+    categories: [],
+    purpose: null,
+    detail: [b.device, b.suspended],
+  });
+}
+
+/** Permanent. Revoking a key also revokes its rotation successor, so a stolen device cannot live on. */
+export async function revokeDevice(env: HandlerEnv, b: BodyOf<33>) {
+  const d = await requireDevice(env, b.device);
+  await requireController(env, d.patient);
+  if (d.status === DeviceStatus.revoked) reject(RejectCode.DEVICE_REVOKED);
+  let key: Uint8Array | null = b.device;
+  let rec: DeviceRecord | undefined = d;
+  while (key && rec) {
+    writeRecord(env.ctx.state, Keys.device(key), Codec.device, { ...rec, status: DeviceStatus.revoked });
+    key = rec.successor;
+    rec = key ? await readRecord(env.ctx.state, Keys.device(key), Codec.device) : undefined;
+  }
+  audit(env, d.patient, 0, {
+    event: AuditEvent.deviceRevoked,
+    actor: env.sender,
+    categories: [],
+    purpose: null,
+    detail: b.device,
+  });
+}

@@ -1,0 +1,266 @@
+// The query layer: reads over a read-only view of the state and the index, filtered by the same access
+// rule the handlers apply (access.ts). A refusal is a typed AccessDenied with a stable code. The HTTP API
+// calls these and then records each successful read on chain with a recordAccess transaction.
+
+import { bytesEqual, decodeCanonical, fromHex, toHex } from '@vigil/consensus/wire';
+import { ALERTS_CATEGORY, Purpose } from '@vigil/consensus/wire/bodies/index.ts';
+import { readingCategory, readingKindSpec, type ReadingKind } from '@vigil/consensus/vitals/index.ts';
+import {
+  type AccessBasis,
+  DenyCode,
+  decideAccess,
+  liveEmergencies,
+  liveGrants,
+  patientOrGuardian,
+} from './access.ts';
+import { IndexKeys, Keys, prefixEnd, readU64 } from './keys.ts';
+import {
+  type AlertRecord,
+  Codec,
+  type EmergencyRecord,
+  type GrantRecord,
+  type StateGet,
+  readRecord,
+} from './records.ts';
+
+export interface KeyValueView extends StateGet {
+  /** Entries with gte <= key < lt in key order (reverse: descending), at most `limit`. */
+  range(opts: { gte: Uint8Array; lt: Uint8Array; limit?: number; reverse?: boolean }): AsyncIterable<{
+    key: Uint8Array;
+    value: Uint8Array;
+  }>;
+}
+
+/** What node-core's store offers the query layer: the committed state and index at one height. */
+export interface ReadView {
+  state: KeyValueView;
+  index: KeyValueView;
+}
+
+export interface Requester {
+  key: Uint8Array;
+  purpose: number;
+}
+
+export class AccessDenied extends Error {
+  readonly code: DenyCode;
+  constructor(code: DenyCode, message?: string) {
+    super(message ?? code);
+    this.name = 'AccessDenied';
+    this.code = code;
+  }
+}
+
+export const QueryErrorCode = {
+  BAD_KIND: 'BAD_KIND',
+  BAD_RANGE: 'BAD_RANGE',
+  BAD_CURSOR: 'BAD_CURSOR',
+  BAD_LIMIT: 'BAD_LIMIT',
+} as const;
+export type QueryErrorCode = (typeof QueryErrorCode)[keyof typeof QueryErrorCode];
+export class QueryError extends Error {
+  readonly code: QueryErrorCode;
+  constructor(code: QueryErrorCode, message?: string) {
+    super(message ?? code);
+    this.name = 'QueryError';
+    this.code = code;
+  }
+}
+
+export const MAX_PAGE = 1000;
+
+async function allow(view: ReadView, req: Requester, patient: Uint8Array, category: string, now: number) {
+  const d = await decideAccess(view.state, req.key, patient, category, req.purpose, now);
+  if (!d.allowed) throw new AccessDenied(d.code, `${category}: ${d.code}`);
+  const { allowed: _, ...basis } = d;
+  return basis as AccessBasis;
+}
+
+function checkLimit(limit: number) {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE)
+    throw new QueryError('BAD_LIMIT', `1..${MAX_PAGE}`);
+}
+
+export interface Reading {
+  kind: number;
+  value: number;
+  unit: string;
+  measuredAt: number;
+  committedAt: number;
+  height: number;
+  /** Device or clinician key that signed it; omitted for research reads (de-identification). */
+  source?: Uint8Array;
+  /** Transaction that carried it (proof of inclusion via the block's txRoot); omitted for research. */
+  txId?: Uint8Array;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to continue, null at the end. */
+  next: string | null;
+  access: AccessBasis;
+}
+
+/** Readings of one kind with from <= measuredAt < to, oldest first, paginated. */
+export async function readReadings(
+  view: ReadView,
+  req: Requester,
+  q: { patient: Uint8Array; kind: number; from: number; to: number; limit?: number; cursor?: string | null },
+  now: number,
+): Promise<Page<Reading>> {
+  if (!readingKindSpec(q.kind)) throw new QueryError('BAD_KIND');
+  if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to) || q.from < 0 || q.to < q.from) {
+    throw new QueryError('BAD_RANGE');
+  }
+  const limit = q.limit ?? 100;
+  checkLimit(limit);
+  const access = await allow(view, req, q.patient, readingCategory(q.kind as ReadingKind), now);
+  let gte = IndexKeys.readingFrom(q.patient, q.kind, q.from);
+  const lt = IndexKeys.readingFrom(q.patient, q.kind, q.to);
+  if (q.cursor) {
+    let c: Uint8Array;
+    try {
+      c = fromHex(q.cursor);
+    } catch {
+      throw new QueryError('BAD_CURSOR');
+    }
+    // A cursor must stay inside the requested series and range: it cannot widen the read.
+    if (Buffer.compare(c, gte) < 0 || Buffer.compare(c, lt) >= 0) throw new QueryError('BAD_CURSOR');
+    gte = c;
+  }
+  const research = req.purpose === Purpose.research;
+  const items: Reading[] = [];
+  let next: string | null = null;
+  for await (const { key, value } of view.index.range({ gte, lt, limit: limit + 1 })) {
+    if (items.length === limit) {
+      next = toHex(key);
+      break;
+    }
+    const f = decodeCanonical(value) as [number, string, number, number, number, Uint8Array, Uint8Array];
+    const r: Reading = {
+      kind: q.kind,
+      value: f[0],
+      unit: f[1],
+      measuredAt: f[2],
+      committedAt: f[3],
+      height: f[4],
+    };
+    if (!research) {
+      r.source = f[5];
+      r.txId = f[6];
+    }
+    items.push(r);
+  }
+  return { items, next, access };
+}
+
+export interface Alert extends AlertRecord {}
+
+/** The patient's alerts, newest first (category `alerts`). */
+export async function readAlerts(
+  view: ReadView,
+  req: Requester,
+  q: { patient: Uint8Array; openOnly?: boolean; limit?: number },
+  now: number,
+): Promise<{ items: Alert[]; access: AccessBasis }> {
+  const limit = q.limit ?? 100;
+  checkLimit(limit);
+  const access = await allow(view, req, q.patient, ALERTS_CATEGORY, now);
+  const prefix = Keys.alertPrefix(q.patient);
+  const items: Alert[] = [];
+  for await (const { value } of view.state.range({ gte: prefix, lt: prefixEnd(prefix), reverse: true })) {
+    const a = Codec.alert.dec(decodeCanonical(value));
+    if (q.openOnly && a.status !== 0) continue;
+    items.push(a);
+    if (items.length === limit) break;
+  }
+  return { items, access };
+}
+
+export interface Consents {
+  guardians: Uint8Array[];
+  researchOptIn: boolean;
+  /** Unexpired grants at `now`. */
+  grants: GrantRecord[];
+  /** Open, unexpired break-glass accesses at `now`. */
+  emergencies: EmergencyRecord[];
+}
+
+async function patientOnly(view: ReadView, req: Requester, patient: Uint8Array) {
+  const pg = await patientOrGuardian(view.state, patient, req.key);
+  if (!pg.patient) throw new AccessDenied(DenyCode.UNKNOWN_PATIENT);
+  if (!pg.as) throw new AccessDenied(DenyCode.PATIENT_ONLY);
+  return pg.patient;
+}
+
+/** Consents, grants and break-glass accesses: the patient and guardians only. */
+export async function readConsents(
+  view: ReadView,
+  req: Requester,
+  patient: Uint8Array,
+  now: number,
+): Promise<Consents> {
+  const p = await patientOnly(view, req, patient);
+  const grants = liveGrants((await readRecord(view.state, Keys.grants(patient), Codec.grants)) ?? [], now);
+  const emergencies = liveEmergencies(
+    (await readRecord(view.state, Keys.emergencies(patient), Codec.emergencies)) ?? [],
+    now,
+  );
+  return { guardians: p.guardians, researchOptIn: p.researchOptIn, grants, emergencies };
+}
+
+export interface AuditItem {
+  height: number;
+  position: number;
+  event: string;
+  actor: Uint8Array;
+  categories: string[];
+  purpose: number | null;
+  at: number;
+  txId: Uint8Array;
+  detail: unknown;
+}
+
+/** The patient's audit trail (reads, grants, break-glass...), oldest first, paginated by height. */
+export async function readAuditTrail(
+  view: ReadView,
+  req: Requester,
+  q: { patient: Uint8Array; fromHeight?: number; limit?: number },
+): Promise<{ items: AuditItem[]; nextHeight: number | null }> {
+  await patientOnly(view, req, q.patient);
+  const limit = q.limit ?? 100;
+  checkLimit(limit);
+  const prefix = IndexKeys.auditPrefix(q.patient);
+  const gte = IndexKeys.audit(q.patient, q.fromHeight ?? 0, 0, 0);
+  const items: AuditItem[] = [];
+  let nextHeight: number | null = null;
+  for await (const { key, value } of view.index.range({ gte, lt: prefixEnd(prefix) })) {
+    const height = readU64(key, prefix.length);
+    if (items.length >= limit && height !== items[items.length - 1]!.height) {
+      // Pages end on a height boundary so `fromHeight` resumes without loss or repetition.
+      nextHeight = height;
+      break;
+    }
+    const f = decodeCanonical(value) as unknown[];
+    items.push({
+      height,
+      position: new DataView(key.buffer, key.byteOffset + prefix.length + 8, 4).getUint32(0),
+      event: f[0] as string,
+      actor: f[1] as Uint8Array,
+      categories: f[2] as string[],
+      purpose: f[3] as number | null,
+      at: f[4] as number,
+      txId: f[5] as Uint8Array,
+      detail: f[6],
+    });
+  }
+  return { items, nextHeight };
+}
+
+/** Whether a grant or break-glass access of the requester is the one a decision relied on (for the API). */
+export function sameBasis(a: AccessBasis, b: AccessBasis): boolean {
+  if (a.via !== b.via) return false;
+  if (a.via === 'grant' && b.via === 'grant') return bytesEqual(a.grantId, b.grantId);
+  if (a.via === 'emergency' && b.via === 'emergency') return bytesEqual(a.accessId, b.accessId);
+  return true;
+}
