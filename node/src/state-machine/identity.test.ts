@@ -1,5 +1,6 @@
 import t from 'tap';
 import { decodeCanonical } from '@vigil/consensus/wire';
+import type { TxBody } from '@vigil/consensus/wire/bodies/index.ts';
 import { Keys } from './keys.ts';
 import { Codec, readRecord } from './records.ts';
 import { World } from './testing/world.ts';
@@ -69,13 +70,13 @@ t.test('suspendActor / reinstateActor', async (t) => {
     'ALREADY_SUSPENDED',
   );
   // A suspended clinician can no longer break the glass.
-  const eg = {
+  const eg: TxBody = {
     type: 42,
     patient: w.patient.key,
     reasonCode: 'ETREAT',
     reason: 'collapse',
     durationMs: 3_600_000,
-  } as const;
+  };
   t.equal((await w.run(w.clinician, eg)).code, 'SENDER_SUSPENDED');
   t.equal((await w.run(w.admins[1]!, { type: 13, publicKey: w.clinician.key })).code, 'WRONG_ORG');
   t.equal((await w.run(w.stranger, { type: 13, publicKey: w.clinician.key })).code, 'NOT_ORG_ADMIN');
@@ -149,14 +150,14 @@ t.test('appointGuardian / removeGuardian', async (t) => {
   const rec = await readRecord(w.h.state, Keys.patient(P), Codec.patient);
   t.equal(rec?.guardians.length, 2);
   // The removed guardian has lost the patient's authority.
-  const grant = {
+  const grant: TxBody = {
     type: 40,
     patient: P,
     grantee: { kind: 2, orgId: 'org-a' },
     scopes: ['*'],
     purpose: 1,
     expiresAt: w.now + 1e6,
-  } as const;
+  };
   t.equal((await w.run(w.guardian, grant)).code, 'NOT_PATIENT_OR_GUARDIAN');
 });
 

@@ -1,0 +1,136 @@
+import t from 'tap';
+import type { TxBody } from '@vigil/consensus/wire/bodies/index.ts';
+import { DAY, HOUR, World } from './testing/world.ts';
+
+const bind = (w: World, device: Uint8Array, from = w.now, until = w.now + DAY): TxBody => ({
+  type: 30,
+  device,
+  patient: w.patient.key,
+  validFrom: from,
+  validUntil: until,
+});
+
+t.test('bindDevice', async (t) => {
+  const w = await new World().populated();
+  t.ok((await w.run(w.patient, bind(w, w.actor().key))).ok, 'by the patient');
+  t.ok((await w.run(w.guardian, bind(w, w.actor().key))).ok, 'by a guardian');
+  t.ok((await w.run(w.admins[2]!, bind(w, w.actor().key))).ok, 'by an organisation admin');
+  t.equal((await w.run(w.clinician, bind(w, w.actor().key))).code, 'NOT_DEVICE_CONTROLLER');
+  t.equal((await w.run(w.stranger, bind(w, w.actor().key))).code, 'NOT_DEVICE_CONTROLLER');
+  t.equal(
+    (await w.run(w.patient, { ...bind(w, w.actor().key), patient: w.stranger.key } as TxBody)).code,
+    'UNKNOWN_PATIENT',
+  );
+  t.equal((await w.run(w.patient, bind(w, w.device.key))).code, 'KEY_IN_USE', 'a device key is bound once');
+  t.equal((await w.run(w.patient, bind(w, w.clinician.key))).code, 'KEY_IN_USE');
+  t.equal((await w.run(w.patient, bind(w, w.actor().key, w.now + 10, w.now + 5))).code, 'BAD_VALIDITY');
+  t.equal(
+    (await w.run(w.patient, bind(w, w.actor().key, w.now - 2 * DAY, w.now - DAY))).code,
+    'BAD_VALIDITY',
+    'already over',
+  );
+  t.equal(
+    (await w.run(w.patient, bind(w, w.actor().key, w.now, w.now + 3 * 365 * DAY))).code,
+    'BAD_VALIDITY',
+    'too long',
+  );
+});
+
+t.test('rotateDeviceKey: both keys accepted during the overlap, then only the new one', async (t) => {
+  const w = await new World().populated();
+  const next = w.actor();
+  const hr = (v: number) => [w.reading(1, v, w.now + 1000)];
+  t.equal(
+    (await w.run(w.stranger, { type: 31, device: w.device.key, newKey: next.key, overlapMs: HOUR })).code,
+    'NOT_DEVICE_CONTROLLER',
+  );
+  t.equal(
+    (await w.run(w.device, { type: 31, device: w.device.key, newKey: next.key, overlapMs: 8 * DAY })).code,
+    'OVERLAP_TOO_LONG',
+  );
+  t.equal(
+    (await w.run(w.device, { type: 31, device: w.device.key, newKey: w.patient.key, overlapMs: HOUR })).code,
+    'KEY_IN_USE',
+  );
+  t.equal(
+    (await w.run(w.device, { type: 31, device: w.stranger.key, newKey: next.key, overlapMs: HOUR })).code,
+    'UNKNOWN_DEVICE',
+  );
+  t.ok(
+    (await w.run(w.device, { type: 31, device: w.device.key, newKey: next.key, overlapMs: HOUR })).ok,
+    'device rotates itself',
+  );
+  t.equal(
+    (await w.run(w.device, { type: 31, device: w.device.key, newKey: w.actor().key, overlapMs: HOUR })).code,
+    'ALREADY_ROTATED',
+  );
+  t.ok(
+    (await w.run(w.device, { type: 50, patient: w.patient.key, readings: hr(70) })).ok,
+    'old key inside overlap',
+  );
+  t.ok((await w.run(next, { type: 50, patient: w.patient.key, readings: hr(71) })).ok, 'new key');
+  // The reading order is per physical device: the new key cannot go back before the old key's last time.
+  t.equal(
+    (await w.run(next, { type: 50, patient: w.patient.key, readings: [w.reading(1, 72, w.now - 5000)] }))
+      .code,
+    'READING_NOT_INCREASING',
+  );
+  t.equal(
+    (await w.run(w.device, { type: 50, patient: w.patient.key, readings: hr(70) }, HOUR)).code,
+    'DEVICE_RETIRED',
+  );
+  t.ok((await w.run(next, { type: 50, patient: w.patient.key, readings: hr(73) })).ok);
+  t.ok(
+    (await w.run(w.guardian, { type: 31, device: next.key, newKey: w.actor().key, overlapMs: 0 })).ok,
+    'guardian rotates',
+  );
+});
+
+t.test('suspendDevice and revokeDevice', async (t) => {
+  const w = await new World().populated();
+  const send = (d = w.device) =>
+    w.run(d, { type: 50, patient: w.patient.key, readings: [w.reading(2, 97, w.now + 1000)] });
+  t.equal(
+    (await w.run(w.clinician, { type: 32, device: w.device.key, suspended: true })).code,
+    'NOT_DEVICE_CONTROLLER',
+  );
+  t.equal((await w.run(w.patient, { type: 32, device: w.device.key, suspended: false })).code, 'NO_CHANGE');
+  t.equal(
+    (await w.run(w.patient, { type: 32, device: w.stranger.key, suspended: true })).code,
+    'UNKNOWN_DEVICE',
+  );
+  t.ok((await w.run(w.patient, { type: 32, device: w.device.key, suspended: true })).ok);
+  t.equal((await send()).code, 'DEVICE_SUSPENDED');
+  t.ok(
+    (await w.run(w.admins[1]!, { type: 32, device: w.device.key, suspended: false })).ok,
+    'resumed by an admin',
+  );
+  t.ok((await send()).ok);
+  const next = w.actor();
+  await w.ok(w.device, { type: 31, device: w.device.key, newKey: next.key, overlapMs: HOUR });
+  t.equal((await w.run(w.stranger, { type: 33, device: w.device.key })).code, 'NOT_DEVICE_CONTROLLER');
+  t.ok((await w.run(w.guardian, { type: 33, device: w.device.key })).ok, 'revoked');
+  t.equal((await send()).code, 'DEVICE_REVOKED');
+  t.equal((await send(next)).code, 'DEVICE_REVOKED', 'the rotation successor is revoked with it');
+  t.equal((await w.run(w.patient, { type: 33, device: w.device.key })).code, 'DEVICE_REVOKED');
+  t.equal(
+    (await w.run(w.patient, { type: 32, device: w.device.key, suspended: false })).code,
+    'DEVICE_REVOKED',
+  );
+  t.equal(
+    (await w.run(w.device, { type: 31, device: w.device.key, newKey: w.actor().key, overlapMs: 0 })).code,
+    'DEVICE_REVOKED',
+  );
+  t.equal((await w.run(w.patient, { type: 33, device: w.stranger.key })).code, 'UNKNOWN_DEVICE');
+  t.equal(
+    (await w.run(w.patient, bind(w, w.device.key))).code,
+    'KEY_IN_USE',
+    'a revoked key is never re-bound',
+  );
+});
+
+t.test('a suspended admin cannot control devices', async (t) => {
+  const w = await new World().populated();
+  await w.ok(w.coAdmin, { type: 12, publicKey: w.admins[0]!.key, reasonCode: 'x' });
+  t.equal((await w.run(w.admins[0]!, bind(w, w.actor().key))).code, 'SENDER_SUSPENDED');
+});

@@ -1,0 +1,143 @@
+import t from 'tap';
+import type { TxBody } from '@vigil/consensus/wire/bodies/index.ts';
+import { governanceQuorum, validatorChangeHeight } from './handlers/governance.ts';
+import { Keys } from './keys.ts';
+import { Codec, readRecord } from './records.ts';
+import { DAY, World } from './testing/world.ts';
+
+t.test('governance quorum is PBFT q over organisations (2f+1 when n = 3f+1)', async (t) => {
+  t.same([1, 2, 3, 4, 5, 6, 7, 10].map(governanceQuorum), [1, 2, 2, 3, 4, 4, 5, 7]);
+  for (let f = 0; f < 10; f++) t.equal(governanceQuorum(3 * f + 1), 2 * f + 1);
+  t.equal(validatorChangeHeight(0, 100), 200);
+  t.equal(validatorChangeHeight(199, 100), 300);
+  t.equal(validatorChangeHeight(200, 100), 400);
+});
+
+t.test('registering an organisation needs 3 of 4 organisations, one vote each, before expiry', async (t) => {
+  const w = new World();
+  const newAdmin = w.actor();
+  const propose: TxBody = {
+    type: 1,
+    proposal: { action: 1, orgId: 'org-e', name: 'E', admins: [newAdmin.key] },
+  };
+  t.equal((await w.run(w.stranger, propose)).code, 'NOT_ORG_ADMIN');
+  const p = await w.run(w.admins[0]!, propose);
+  t.ok(p.ok, 'proposed (counts as org-a approval)');
+  const approve: TxBody = { type: 2, proposalId: p.txId };
+  t.equal((await w.run(w.coAdmin, approve)).code, 'ALREADY_APPROVED', 'one vote per organisation');
+  t.equal((await w.run(w.admins[0]!, approve)).code, 'ALREADY_APPROVED');
+  t.equal((await w.run(w.stranger, approve)).code, 'NOT_ORG_ADMIN');
+  t.equal((await w.run(w.admins[1]!, { type: 2, proposalId: new Uint8Array(32) })).code, 'UNKNOWN_PROPOSAL');
+  t.ok((await w.run(w.admins[1]!, approve)).ok);
+  t.notOk(await readRecord(w.h.state, Keys.org('org-e'), Codec.org), 'not yet: 2 of 4');
+  t.ok((await w.run(w.admins[2]!, approve)).ok);
+  t.ok(await readRecord(w.h.state, Keys.org('org-e'), Codec.org), 'executed at 3 of 4');
+  t.same(await readRecord(w.h.state, Keys.orgList(), Codec.strings), [
+    'org-a',
+    'org-b',
+    'org-c',
+    'org-d',
+    'org-e',
+  ]);
+  t.equal((await w.run(w.admins[3]!, approve)).code, 'PROPOSAL_EXECUTED');
+  t.ok(
+    (await w.run(newAdmin, { type: 10, publicKey: w.actor().key, licenceId: 'E-1' })).ok,
+    'new admin acts',
+  );
+  t.equal((await w.run(w.admins[0]!, propose)).code, 'ORG_EXISTS');
+  const reuse: TxBody = {
+    type: 1,
+    proposal: { action: 1, orgId: 'org-f', name: 'F', admins: [w.admins[1]!.key] },
+  };
+  t.equal((await w.run(w.admins[0]!, reuse)).code, 'KEY_IN_USE');
+  t.ok(w.h.events.some((e) => e.event.kind === 'organisationRegistered'));
+
+  // With five organisations the quorum is 4; a proposal expires after governanceTtlMs (7 days).
+  const k = w.actor();
+  const p2 = await w.ok(w.admins[0]!, {
+    type: 1,
+    proposal: { action: 1, orgId: 'org-g', name: 'G', admins: [k.key] },
+  });
+  await w.ok(w.admins[1]!, { type: 2, proposalId: p2.txId });
+  t.equal((await w.run(w.admins[2]!, { type: 2, proposalId: p2.txId }, 8 * DAY)).code, 'PROPOSAL_EXPIRED');
+  // A suspended admin cannot vote.
+  const p3 = await w.ok(w.admins[1]!, { type: 1, proposal: { action: 4, name: 'maxGrantMs', value: DAY } });
+  await w.ok(w.admins[0]!, { type: 12, publicKey: w.coAdmin.key, reasonCode: 'x' });
+  t.equal((await w.run(w.coAdmin, { type: 2, proposalId: p3.txId })).code, 'SENDER_SUSPENDED');
+});
+
+t.test('validator changes apply at a future checkpoint and are emitted for consensus', async (t) => {
+  const w = new World();
+  const v = w.actor();
+  const add: TxBody = { type: 1, proposal: { action: 2, publicKey: v.key, orgId: 'org-b' } };
+  t.equal(
+    (await w.run(w.admins[0]!, { type: 1, proposal: { action: 2, publicKey: v.key, orgId: 'nowhere' } }))
+      .code,
+    'UNKNOWN_ORG',
+  );
+  t.equal(
+    (
+      await w.run(w.admins[0]!, {
+        type: 1,
+        proposal: { action: 2, publicKey: w.validators[0]!.key, orgId: 'org-a' },
+      })
+    ).code,
+    'VALIDATOR_EXISTS',
+  );
+  const p = await w.ok(w.admins[0]!, add);
+  await w.ok(w.admins[1]!, { type: 2, proposalId: p.txId });
+  await w.ok(w.admins[2]!, { type: 2, proposalId: p.txId });
+  const ev = w.h.events.find((e) => e.event.kind === 'validatorSetChange')!;
+  t.ok(ev, 'validatorSetChange emitted');
+  const [at, set] = ev.event.data as [number, [Uint8Array, string][]];
+  t.equal(at, validatorChangeHeight(ev.height, 100));
+  t.ok(at > ev.height);
+  t.equal(set.length, 5);
+  t.same(set[4]![0], v.key);
+  const vs = (await readRecord(w.h.state, Keys.validators(), Codec.validators))!;
+  t.equal(vs[4]!.fromHeight, at);
+  // The new validator may not record reads until it is active.
+  const recordRead: TxBody = {
+    type: 52,
+    reader: w.stranger.key,
+    patient: w.patient.key,
+    categories: ['alerts'],
+    purpose: 1,
+    readAt: w.now,
+  };
+  await w.ok(w.patient, { type: 20, patient: w.patient.key });
+  t.equal((await w.run(v, recordRead)).code, 'NOT_VALIDATOR');
+
+  const remove: TxBody = { type: 1, proposal: { action: 3, publicKey: w.validators[3]!.key } };
+  t.equal(
+    (await w.run(w.admins[0]!, { type: 1, proposal: { action: 3, publicKey: w.stranger.key } })).code,
+    'UNKNOWN_VALIDATOR',
+  );
+  const r = await w.ok(w.admins[0]!, remove);
+  await w.ok(w.admins[1]!, { type: 2, proposalId: r.txId });
+  await w.ok(w.admins[3]!, { type: 2, proposalId: r.txId });
+  const ev2 = w.h.events.filter((e) => e.event.kind === 'validatorSetChange')[1]!;
+  t.equal((ev2.event.data as [number, unknown[]])[1].length, 4, 'removed from the next set');
+  t.ok((await w.run(w.validators[3]!, recordRead)).ok, 'still votes until the checkpoint');
+});
+
+t.test('setParameter changes a bounded parameter', async (t) => {
+  const w = new World();
+  t.equal(
+    (await w.run(w.admins[0]!, { type: 1, proposal: { action: 4, name: 'nonsense', value: 1 } })).code,
+    'UNKNOWN_PARAMETER',
+  );
+  t.equal(
+    (await w.run(w.admins[0]!, { type: 1, proposal: { action: 4, name: 'maxEmergencyMs', value: 2 * DAY } }))
+      .code,
+    'PARAMETER_OUT_OF_RANGE',
+    'break-glass can never exceed 24 h',
+  );
+  const p = await w.ok(w.admins[0]!, {
+    type: 1,
+    proposal: { action: 4, name: 'maxEmergencyMs', value: 3_600_000 },
+  });
+  await w.ok(w.admins[1]!, { type: 2, proposalId: p.txId });
+  await w.ok(w.admins[2]!, { type: 2, proposalId: p.txId });
+  t.equal(await readRecord(w.h.state, Keys.param('maxEmergencyMs'), Codec.number), 3_600_000);
+});
