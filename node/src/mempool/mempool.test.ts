@@ -1,0 +1,178 @@
+import fc from 'fast-check';
+import t from 'tap';
+import {
+  decodeTransaction,
+  encodeTransaction,
+  referenceVerifier,
+  type Signer,
+  transactionId,
+} from '@vigil/consensus/wire';
+import { counterTx, seededSigner, TEST_CHAIN } from '../exec/testing.ts';
+import type { BatchVerifier } from '../verify-pool/types.ts';
+import { inlineBatchVerifier } from '../verify-pool/types.ts';
+import { Mempool, type MempoolLimits } from './mempool.ts';
+
+const NOW = 1_700_000_000_000;
+const signers = [1, 2, 3, 4].map((i) => seededSigner(2, i));
+const [alice, bob] = signers as [Signer, Signer];
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}
+
+function setup(limits: Partial<MempoolLimits> = {}) {
+  const committed = new Map<string, number>();
+  const committedIds = new Set<string>();
+  let verified = 0;
+  const inner = inlineBatchVerifier(referenceVerifier);
+  const verifier: BatchVerifier = {
+    verifyBatch: (checks) => {
+      verified += checks.length;
+      return inner.verifyBatch(checks);
+    },
+  };
+  let now = NOW;
+  const pool = new Mempool(
+    {
+      chainId: TEST_CHAIN,
+      now: () => now,
+      committedNonce: async (s) => committed.get(hex(s)) ?? 0,
+      isCommitted: async (id) => committedIds.has(hex(id)),
+      verifier,
+    },
+    limits,
+  );
+  return {
+    pool,
+    committed,
+    committedIds,
+    verified: () => verified,
+    setNow: (n: number) => {
+      now = n;
+    },
+  };
+}
+
+const tx = (s: Signer, nonce: number, opts: { chainId?: string; timestamp?: number; name?: string } = {}) =>
+  counterTx(s, nonce, opts.name ?? 'a', 1, { timestamp: opts.timestamp ?? NOW, ...opts });
+
+t.test('every rejection has its code, and cheap rejections never reach the verifier', async (t) => {
+  const m = setup({ maxTxBytes: 400 });
+  await t.rejects(m.pool.add(new Uint8Array(401)), { code: 'TX_TOO_LARGE' });
+  await t.rejects(m.pool.add(Uint8Array.of(0x83, 1)), { code: 'MALFORMED' });
+  await t.rejects(m.pool.add(tx(alice, 1, { chainId: 'elsewhere' })), { code: 'WRONG_CHAIN' });
+  await t.rejects(m.pool.add(tx(alice, 1, { timestamp: NOW - 11 * 60_000 })), {
+    code: 'TIMESTAMP_OUT_OF_WINDOW',
+  });
+  await t.rejects(m.pool.add(tx(alice, 1, { timestamp: NOW + 31_000 })), { code: 'TIMESTAMP_OUT_OF_WINDOW' });
+  m.committed.set(hex(alice.publicKey), 3);
+  await t.rejects(m.pool.add(tx(alice, 3)), { code: 'NONCE_TOO_LOW' });
+  const done = tx(bob, 1);
+  m.committedIds.add(hex(transactionId(decodeTransaction(done))));
+  await t.rejects(m.pool.add(done), { code: 'DUPLICATE_TX' });
+  t.equal(m.verified(), 0, 'no signature verified for any of these');
+  const good = decodeTransaction(tx(alice, 4));
+  const forged = encodeTransaction({
+    ...good,
+    signature: good.signature.map((b, i) => (i === 9 ? b ^ 4 : b)),
+  });
+  await t.rejects(m.pool.add(forged), { code: 'BAD_SIGNATURE' });
+  t.equal(m.verified(), 1);
+  await m.pool.add(tx(alice, 4));
+  await t.rejects(m.pool.add(tx(alice, 4)), { code: 'DUPLICATE_TX' });
+  await t.rejects(m.pool.add(tx(alice, 4, { name: 'other' })), { code: 'NONCE_TAKEN' });
+  t.equal(m.verified(), 2, 'the duplicate was not verified again');
+  t.equal(m.pool.size, 1);
+});
+
+t.test('per-account and global bounds', async (t) => {
+  const m = setup({ maxPerAccount: 2, maxTxs: 3 });
+  await m.pool.add(tx(alice, 1));
+  await m.pool.add(tx(alice, 2));
+  await t.rejects(m.pool.add(tx(alice, 3)), { code: 'ACCOUNT_LIMIT' });
+  await t.rejects(m.pool.add(tx(bob, 9)), { code: 'ACCOUNT_LIMIT' }, 'too far ahead of the committed nonce');
+  await m.pool.add(tx(bob, 1));
+  await t.rejects(m.pool.add(tx(signers[2]!, 1)), { code: 'MEMPOOL_FULL' });
+  const bytesBound = setup({ maxBytes: 250 });
+  await bytesBound.pool.add(tx(alice, 1));
+  await t.rejects(bytesBound.pool.add(tx(bob, 1)), { code: 'MEMPOOL_FULL' });
+});
+
+t.test('concurrent admissions of the same transaction admit it once', async (t) => {
+  const m = setup();
+  const b = tx(alice, 1);
+  const results = await Promise.allSettled([m.pool.add(b), m.pool.add(b), m.pool.add(b)]);
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+  t.equal(m.pool.size, 1);
+});
+
+t.test(
+  'nextBatch: arrival order among executable txs, never a nonce gap, byte bound, in-flight',
+  async (t) => {
+    const m = setup();
+    const a2 = tx(alice, 2);
+    const b1 = tx(bob, 1);
+    const a1 = tx(alice, 1);
+    const a4 = tx(alice, 4);
+    for (const x of [a2, b1, a1, a4]) await m.pool.add(x);
+    t.same(m.pool.nextBatch(10, 1 << 20).map(hex), [b1, a1, a2].map(hex), 'a4 waits for a3');
+    t.same(m.pool.nextBatch(2, 1 << 20).map(hex), [b1, a1].map(hex));
+    t.same(m.pool.nextBatch(10, a1.length + 1).map(hex), [b1].map(hex).slice(0, 1));
+    const inFlight = new Set([hex(transactionId(decodeTransaction(a1)))]);
+    t.same(
+      m.pool.nextBatch(10, 1 << 20, inFlight).map(hex),
+      [a2, b1].map(hex),
+      'continues after an in-flight nonce',
+    );
+    await m.pool.add(tx(alice, 3));
+    t.equal(m.pool.nextBatch(10, 1 << 20).length, 5);
+  },
+);
+
+t.test('after a block: committed txs leave, stale nonces are dropped, aged txs expire', async (t) => {
+  const m = setup();
+  const a1 = tx(alice, 1);
+  const a2 = tx(alice, 2);
+  const b1 = tx(bob, 1);
+  for (const x of [a1, a2, b1]) await m.pool.add(x);
+  t.ok(m.pool.isVerified(transactionId(decodeTransaction(a1)), decodeTransaction(a1).signature));
+  t.notOk(
+    m.pool.isVerified(transactionId(decodeTransaction(a1)), new Uint8Array(64)),
+    'signature must match',
+  );
+  // Another node's block consumed alice's nonces 1 and 2 with different transactions.
+  m.committed.set(hex(alice.publicKey), 2);
+  await m.pool.onBlockCommitted([tx(alice, 1, { name: 'x' }), tx(alice, 2, { name: 'x' })]);
+  t.same(m.pool.nextBatch(10, 1 << 20).map(hex), [b1].map(hex));
+  m.setNow(NOW + 11 * 60_000);
+  await m.pool.onBlockCommitted([]);
+  t.equal(m.pool.size, 0);
+  t.equal(m.pool.bytes, 0);
+});
+
+t.test('property: batches are gap-free per sender and in arrival order among ready txs', async (t) => {
+  const m0 = setup();
+  // Pre-sign a small universe of transactions (signing dominates the cost).
+  const universe = signers.map((s) => [1, 2, 3, 4, 5, 6].map((n) => tx(s, n)));
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 6 })), { maxLength: 30 }),
+      fc.integer({ min: 1, max: 30 }),
+      async (arrivals, maxTxs) => {
+        const m = setup();
+        for (const [s, n] of arrivals) await m.pool.add(universe[s]![n - 1]!).catch(() => undefined);
+        const batch = m.pool.nextBatch(maxTxs, 1 << 20).map((b) => decodeTransaction(b));
+        const expectNext = new Map<string, number>();
+        for (const x of batch) {
+          const k = hex(x.sender);
+          const want = (expectNext.get(k) ?? 0) + 1;
+          if (x.nonce !== want) return false;
+          expectNext.set(k, x.nonce);
+        }
+        return batch.length <= maxTxs;
+      },
+    ),
+    { numRuns: 60 },
+  );
+  t.equal(m0.pool.size, 0);
+});

@@ -1,0 +1,345 @@
+// The mempool: admission of hostile transaction bytes, cheapest checks first, so that garbage costs
+// the node a length comparison and only well-formed, timely, in-order transactions cost a signature
+// verification; bounded in count, bytes and per account; and the source of proposal batches that never
+// break a sender's nonce order.
+import {
+  decodeTransaction,
+  MAX_TX_BYTES,
+  type Transaction,
+  transactionId,
+  transactionSigningBytes,
+  WireError,
+} from '@vigil/consensus/wire';
+import type { VerifiedTxCache } from '../exec/executor.ts';
+import type { BatchVerifier, SignatureCheck } from '../verify-pool/types.ts';
+
+export const MempoolRejection = {
+  TX_TOO_LARGE: 'TX_TOO_LARGE',
+  MALFORMED: 'MALFORMED',
+  WRONG_CHAIN: 'WRONG_CHAIN',
+  TIMESTAMP_OUT_OF_WINDOW: 'TIMESTAMP_OUT_OF_WINDOW',
+  /** Already pending, or already committed. */
+  DUPLICATE_TX: 'DUPLICATE_TX',
+  /** nonce <= the sender's committed nonce: can never execute. */
+  NONCE_TOO_LOW: 'NONCE_TOO_LOW',
+  /** Another pending transaction of the sender already holds this nonce (no replacement). */
+  NONCE_TAKEN: 'NONCE_TAKEN',
+  /** The sender has too many pending transactions, or this nonce is too far ahead. */
+  ACCOUNT_LIMIT: 'ACCOUNT_LIMIT',
+  BAD_SIGNATURE: 'BAD_SIGNATURE',
+  /** The pool is at its transaction-count or byte bound. */
+  MEMPOOL_FULL: 'MEMPOOL_FULL',
+} as const;
+export type MempoolRejectionCode = (typeof MempoolRejection)[keyof typeof MempoolRejection];
+
+export class MempoolRejected extends Error {
+  readonly code: MempoolRejectionCode;
+  constructor(code: MempoolRejectionCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'MempoolRejected';
+    this.code = code;
+  }
+}
+
+export interface MempoolDeps {
+  chainId: string;
+  /** The local clock, ms since the epoch. */
+  now: () => number;
+  /** The sender's last consumed nonce in committed state (0 if none). */
+  committedNonce: (sender: Uint8Array) => Promise<number>;
+  /** Whether a transaction with this id consumed its nonce in a committed block. */
+  isCommitted: (txId: Uint8Array) => Promise<boolean>;
+  verifier: BatchVerifier;
+}
+
+export interface MempoolLimits {
+  maxTxBytes: number;
+  maxTxs: number;
+  maxBytes: number;
+  maxPerAccount: number;
+  /** A transaction's timestamp may be at most this much older than the local clock... */
+  maxAgeMs: number;
+  /** ...and at most this much ahead of it (clock skew between device and node). */
+  maxFutureMs: number;
+}
+
+export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = {
+  maxTxBytes: MAX_TX_BYTES,
+  maxTxs: 50_000,
+  maxBytes: 64 * 1024 * 1024,
+  maxPerAccount: 256,
+  maxAgeMs: 10 * 60_000,
+  maxFutureMs: 30_000,
+};
+
+interface Entry {
+  idHex: string;
+  txId: Uint8Array;
+  bytes: Uint8Array;
+  nonce: number;
+  timestamp: number;
+  signature: Uint8Array;
+  senderHex: string;
+  /** Arrival order. */
+  seq: number;
+}
+
+interface Account {
+  sender: Uint8Array;
+  /** Committed nonce when last looked up. */
+  base: number;
+  byNonce: Map<number, Entry>;
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+export class Mempool implements VerifiedTxCache {
+  readonly #deps: MempoolDeps;
+  readonly #limits: MempoolLimits;
+  readonly #byId = new Map<string, Entry>();
+  readonly #accounts = new Map<string, Account>();
+  /** Ids between the synchronous checks and the end of admission (concurrent duplicate adds). */
+  readonly #admitting = new Set<string>();
+  #bytes = 0;
+  #seq = 0;
+  /** Bumped by every onBlockCommitted: a committed nonce read before a bump may be stale. */
+  #epoch = 0;
+  #queue: { check: SignatureCheck; done: (ok: boolean) => void; fail: (e: unknown) => void }[] = [];
+  #flushScheduled = false;
+
+  constructor(deps: MempoolDeps, limits: Partial<MempoolLimits> = {}) {
+    this.#deps = deps;
+    this.#limits = { ...DEFAULT_MEMPOOL_LIMITS, ...limits };
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  has(txId: Uint8Array): boolean {
+    return this.#byId.has(hex(txId));
+  }
+
+  isVerified(txId: Uint8Array, signature: Uint8Array): boolean {
+    const e = this.#byId.get(hex(txId));
+    return e !== undefined && Buffer.compare(e.signature, signature) === 0;
+  }
+
+  /** Admits a transaction or throws MempoolRejected. Resolves to its id. */
+  async add(bytes: Uint8Array): Promise<Uint8Array> {
+    const L = this.#limits;
+    if (bytes.length > L.maxTxBytes) {
+      throw new MempoolRejected('TX_TOO_LARGE', `${bytes.length} bytes > ${L.maxTxBytes}`);
+    }
+    let tx: Transaction;
+    try {
+      tx = decodeTransaction(bytes, { chainId: this.#deps.chainId, maxBytes: L.maxTxBytes });
+    } catch (e) {
+      if (e instanceof WireError && e.code === 'WRONG_CHAIN')
+        throw new MempoolRejected('WRONG_CHAIN', e.message);
+      if (e instanceof WireError) throw new MempoolRejected('MALFORMED', e.message);
+      throw e;
+    }
+    const now = this.#deps.now();
+    if (tx.timestamp < now - L.maxAgeMs || tx.timestamp > now + L.maxFutureMs) {
+      throw new MempoolRejected('TIMESTAMP_OUT_OF_WINDOW', `timestamp ${tx.timestamp}, local clock ${now}`);
+    }
+    const txId = transactionId(tx);
+    const idHex = hex(txId);
+    if (this.#byId.has(idHex) || this.#admitting.has(idHex)) {
+      throw new MempoolRejected('DUPLICATE_TX', 'already pending');
+    }
+    this.#admitting.add(idHex);
+    try {
+      if (await this.#deps.isCommitted(txId)) throw new MempoolRejected('DUPLICATE_TX', 'already committed');
+      const senderHex = hex(tx.sender);
+      const account = this.#accounts.get(senderHex);
+      const epoch = this.#epoch;
+      let base = account?.base ?? (await this.#deps.committedNonce(tx.sender));
+      if (tx.nonce <= base)
+        throw new MempoolRejected('NONCE_TOO_LOW', `nonce ${tx.nonce}, committed ${base}`);
+      const pending = this.#accounts.get(senderHex);
+      if (pending?.byNonce.has(tx.nonce))
+        throw new MempoolRejected('NONCE_TAKEN', `nonce ${tx.nonce} is pending`);
+      if ((pending?.byNonce.size ?? 0) >= L.maxPerAccount || tx.nonce > base + L.maxPerAccount) {
+        throw new MempoolRejected('ACCOUNT_LIMIT', `at most ${L.maxPerAccount} pending per account`);
+      }
+      if (this.#byId.size >= L.maxTxs || this.#bytes + bytes.length > L.maxBytes) {
+        throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
+      }
+      const ok = await this.#verify({
+        signature: tx.signature,
+        message: transactionSigningBytes(tx),
+        publicKey: tx.sender,
+      });
+      if (!ok) throw new MempoolRejected('BAD_SIGNATURE', 'signature does not verify');
+      // Re-check what may have changed while we awaited (other admissions, a block commit).
+      const existing = this.#accounts.get(senderHex);
+      if (existing === undefined && epoch !== this.#epoch) base = await this.#deps.committedNonce(tx.sender);
+      const acct = this.#accounts.get(senderHex) ?? { sender: tx.sender, base, byNonce: new Map() };
+      if (tx.nonce <= acct.base)
+        throw new MempoolRejected('NONCE_TOO_LOW', `nonce ${tx.nonce}, committed ${acct.base}`);
+      if (acct.byNonce.has(tx.nonce))
+        throw new MempoolRejected('NONCE_TAKEN', `nonce ${tx.nonce} is pending`);
+      if (acct.byNonce.size >= L.maxPerAccount) throw new MempoolRejected('ACCOUNT_LIMIT', 'account is full');
+      if (this.#byId.size >= L.maxTxs || this.#bytes + bytes.length > L.maxBytes) {
+        throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
+      }
+      const entry: Entry = {
+        idHex,
+        txId,
+        bytes,
+        nonce: tx.nonce,
+        timestamp: tx.timestamp,
+        signature: tx.signature,
+        senderHex,
+        seq: this.#seq++,
+      };
+      acct.byNonce.set(tx.nonce, entry);
+      this.#accounts.set(senderHex, acct);
+      this.#byId.set(idHex, entry);
+      this.#bytes += bytes.length;
+      return txId;
+    } finally {
+      this.#admitting.delete(idHex);
+    }
+  }
+
+  /** Signature checks of the admissions arriving in the same turn of the event loop go as one batch. */
+  #verify(check: SignatureCheck): Promise<boolean> {
+    return new Promise((done, fail) => {
+      this.#queue.push({ check, done, fail });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => {
+          this.#flushScheduled = false;
+          const batch = this.#queue;
+          this.#queue = [];
+          this.#deps.verifier.verifyBatch(batch.map((b) => b.check)).then(
+            (results) => batch.forEach((b, i) => b.done(results[i] === true)),
+            (err) => batch.forEach((b) => b.fail(err)),
+          );
+        });
+      }
+    });
+  }
+
+  /**
+   * Up to `maxTxs` transactions / `maxBytes` bytes for the next proposal, in arrival order among the
+   * transactions that are executable next: a sender's nonce n is only taken after n-1 (or n-1 is
+   * committed or listed in `inFlight`: proposed in an earlier, not yet committed block). Nothing is
+   * removed: transactions leave the pool when their block commits (onBlockCommitted).
+   */
+  nextBatch(maxTxs: number, maxBytes: number, inFlight: ReadonlySet<string> = new Set()): Uint8Array[] {
+    const heap = new EntryHeap();
+    const nextOf = (acct: Account, after: number): Entry | undefined => {
+      let n = after + 1;
+      for (;;) {
+        const e = acct.byNonce.get(n);
+        if (e === undefined || !inFlight.has(e.idHex)) return e;
+        n++;
+      }
+    };
+    for (const acct of this.#accounts.values()) {
+      const e = nextOf(acct, acct.base);
+      if (e !== undefined) heap.push(e);
+    }
+    const out: Uint8Array[] = [];
+    let bytes = 0;
+    while (out.length < maxTxs) {
+      const e = heap.pop();
+      if (e === undefined) break;
+      // Too big for what is left: skip this sender for this batch (its later nonces must wait too).
+      if (bytes + e.bytes.length > maxBytes) continue;
+      out.push(e.bytes);
+      bytes += e.bytes.length;
+      const next = nextOf(this.#accounts.get(e.senderHex)!, e.nonce);
+      if (next !== undefined) heap.push(next);
+    }
+    return out;
+  }
+
+  /**
+   * After a block is applied: drop its transactions, refresh the committed nonce of every sender it
+   * touched and drop what can no longer execute (nonce now too low), then drop every transaction that
+   * has aged out of the timestamp window.
+   */
+  async onBlockCommitted(txs: readonly Uint8Array[]): Promise<void> {
+    this.#epoch++;
+    const touched = new Map<string, Uint8Array>();
+    for (const bytes of txs) {
+      let tx: Transaction;
+      try {
+        tx = decodeTransaction(bytes, { chainId: this.#deps.chainId });
+      } catch {
+        continue;
+      }
+      const e = this.#byId.get(hex(transactionId(tx)));
+      if (e !== undefined) this.#remove(e);
+      touched.set(hex(tx.sender), tx.sender);
+    }
+    for (const [senderHex, sender] of touched) {
+      const base = await this.#deps.committedNonce(sender);
+      const acct = this.#accounts.get(senderHex);
+      if (acct === undefined) continue;
+      acct.base = base;
+      for (const e of [...acct.byNonce.values()]) if (e.nonce <= base) this.#remove(e);
+    }
+    const oldest = this.#deps.now() - this.#limits.maxAgeMs;
+    for (const e of [...this.#byId.values()]) if (e.timestamp < oldest) this.#remove(e);
+  }
+
+  #remove(e: Entry): void {
+    this.#byId.delete(e.idHex);
+    this.#bytes -= e.bytes.length;
+    const acct = this.#accounts.get(e.senderHex);
+    if (acct === undefined) return;
+    acct.byNonce.delete(e.nonce);
+    if (acct.byNonce.size === 0) this.#accounts.delete(e.senderHex);
+  }
+}
+
+/** A binary min-heap of entries by arrival order. */
+class EntryHeap {
+  readonly #a: Entry[] = [];
+
+  push(e: Entry): void {
+    const a = this.#a;
+    a.push(e);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]!.seq <= a[i]!.seq) break;
+      [a[p], a[i]] = [a[i]!, a[p]!];
+      i = p;
+    }
+  }
+
+  pop(): Entry | undefined {
+    const a = this.#a;
+    if (a.length === 0) return undefined;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l]!.seq < a[m]!.seq) m = l;
+        if (r < a.length && a[r]!.seq < a[m]!.seq) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i]!, a[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
