@@ -222,8 +222,14 @@ export class Mempool implements VerifiedTxCache {
           const batch = this.#queue;
           this.#queue = [];
           this.#deps.verifier.verifyBatch(batch.map((b) => b.check)).then(
-            (results) => batch.forEach((b, i) => b.done(results[i] === true)),
-            (err) => batch.forEach((b) => b.fail(err)),
+            (results) => {
+              batch.forEach((b, i) => {
+                b.done(results[i] === true);
+              });
+            },
+            (err) => {
+              for (const b of batch) b.fail(err);
+            },
           );
         });
       }
