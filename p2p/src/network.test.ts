@@ -8,8 +8,12 @@ t.test('4 validators connect and exchange consensus messages', async (t) => {
   const c = await startCluster({ n: 4 });
   t.teardown(c.stop);
   const got: string[][] = c.nodes.map(() => []);
-  c.nodes.forEach((node, i) => node.onConsensus((from, m) => got[i]!.push(`${from.slice(0, 8)}:${m[0]}`)));
-  c.nodes.forEach((node, i) => node.broadcastConsensus(bytes(i)));
+  for (const [i, node] of c.nodes.entries()) {
+    node.onConsensus((from, m) => {
+      got[i]!.push(`${from.slice(0, 8)}:${m[0]}`);
+    });
+  }
+  for (const [i, node] of c.nodes.entries()) node.broadcastConsensus(bytes(i));
   await waitFor('every node hears from the 3 others', () => got.every((g) => g.length === 3));
   c.nodes.forEach((node, i) => {
     const expected = c.nodes
