@@ -85,8 +85,8 @@ function normaliseForEncoder(v: unknown, depth: number, maxDepth: number): CborX
       return v >= -U32 && v < U32 ? v : BigInt(v);
     }
     case 'bigint': {
-      if (v >= TWO_64 || v < -TWO_64)
-        throw new WireError('UNSUPPORTED_TYPE', 'integer outside [-(2^64), 2^64-1]');
+      if (v >= TWO_64 || v <= -TWO_64)
+        throw new WireError('UNSUPPORTED_TYPE', 'integer outside [-(2^64)+1, 2^64-1]');
       // cbor-x writes every bigint with an 8-byte head: only right when the value needs 8 bytes.
       return v >= -BigInt(U32) && v < BigInt(U32) ? Number(v) : v;
     }

@@ -1,0 +1,104 @@
+import fc from 'fast-check';
+import t from 'tap';
+import {
+  arbSignatureCase,
+  honestSignature,
+  mixedOrderKeyCase,
+  NON_CANONICAL_ENCODINGS,
+  RFC8032_VECTORS,
+  rfcVector,
+  SMALL_ORDER_ENCODINGS,
+  smallOrderKeyCase,
+  smallOrderRCase,
+  sPlusL,
+  testKey,
+  withR,
+} from './ed25519-testkit.ts';
+import { ed25519Precheck, referenceVerifier, SMALL_ORDER_Y_ENCODINGS, signerFromSeed } from './ed25519.ts';
+import { toHex } from './hash.ts';
+import { expectWireError, propertyRuns } from './test-support.ts';
+
+const verify = referenceVerifier.verify;
+
+t.test(
+  'RFC 8032 §7.1 vectors: signerFromSeed reproduces them and the reference verifier accepts them',
+  async (t) => {
+    for (let i = 0; i < RFC8032_VECTORS.length; i++) {
+      const v = rfcVector(i);
+      const name = RFC8032_VECTORS[i]!.name;
+      const signer = signerFromSeed(v.secret);
+      t.equal(toHex(signer.publicKey), toHex(v.publicKey), `${name}: public key`);
+      t.equal(toHex(signer.sign(v.message)), toHex(v.signature), `${name}: signature`);
+      t.ok(verify(v.signature, v.message, v.publicKey), `${name}: verifies`);
+      t.notOk(verify(sPlusL(v.signature), v.message, v.publicKey), `${name}: S + L rejected`);
+    }
+    t.equal(rfcVector(3).message.length, 1023, 'TEST 1024 message is 1023 bytes');
+  },
+);
+
+t.test('the small-order y table is the 5 y values of the 8 torsion points', async (t) => {
+  t.same(SMALL_ORDER_Y_ENCODINGS.map(toHex).sort(), [
+    '0000000000000000000000000000000000000000000000000000000000000000',
+    '0100000000000000000000000000000000000000000000000000000000000000',
+    '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+    'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  ]);
+});
+
+t.test('acceptance rule, edge case by edge case', async (t) => {
+  const key = testKey(new Uint8Array(32).fill(9));
+  const msg = new TextEncoder().encode('vigil');
+  const sig = honestSignature(key, msg);
+  t.ok(verify(sig, msg, key.publicKey), 'honest signature');
+  t.notOk(verify(sPlusL(sig), msg, key.publicKey), 'S + L (malleated S)');
+  for (const enc of SMALL_ORDER_ENCODINGS) {
+    t.notOk(
+      verify(sig, msg, enc),
+      `small-order key encoding ${toHex(enc).slice(0, 8)}..${toHex(enc).slice(62)}`,
+    );
+    t.notOk(verify(withR(sig, enc), msg, key.publicKey), `small-order R encoding ${toHex(enc).slice(0, 8)}`);
+  }
+  for (const enc of NON_CANONICAL_ENCODINGS) {
+    t.notOk(verify(sig, msg, enc), `non-canonical key ${toHex(enc).slice(0, 4)}..${toHex(enc).slice(62)}`);
+    t.notOk(verify(withR(sig, enc), msg, key.publicKey), `non-canonical R ${toHex(enc).slice(0, 4)}`);
+  }
+  for (let i = 0; i < 8; i++) {
+    const c = smallOrderKeyCase(i, 12345n + BigInt(i), i);
+    t.notOk(verify(c.signature, c.message, c.publicKey), `${c.label}: satisfies the equation, rejected`);
+    const r = smallOrderRCase(key, i, i);
+    t.notOk(verify(r.signature, r.message, r.publicKey), `${r.label}: satisfies the equation, rejected`);
+  }
+  // Mixed-order keys are decided by the cofactorless equation: accepted exactly when [k]T = 0.
+  let accepted = 0;
+  let rejected = 0;
+  for (let i = 0; i < 64; i++) {
+    const c = mixedOrderKeyCase(key, 1 + (i % 7), new Uint8Array([i]), BigInt(1000 + i));
+    t.equal(verify(c.signature, c.message, c.publicKey), c.expected, `${c.label} #${i}`);
+    if (c.expected) accepted++;
+    else rejected++;
+  }
+  t.ok(accepted > 0 && rejected > 0, `mixed-order keys: both outcomes occur (${accepted}/${rejected})`);
+  t.notOk(verify(sig.subarray(0, 63), msg, key.publicKey), '63-byte signature');
+  t.notOk(verify(new Uint8Array([...sig, 0]), msg, key.publicKey), '65-byte signature');
+  t.notOk(verify(sig, msg, key.publicKey.subarray(0, 31)), '31-byte key');
+  t.notOk(verify('x' as unknown as Uint8Array, msg, key.publicKey), 'not bytes');
+});
+
+t.test('signerFromSeed rejects a seed that is not 32 bytes', async (t) => {
+  expectWireError(t, () => signerFromSeed(new Uint8Array(31)), 'WRONG_TYPE', '31-byte seed');
+});
+
+t.test('property: the reference verifier answers what each construction determines', async (t) => {
+  const keys = [1, 2, 3, 4].map((b) => testKey(new Uint8Array(32).fill(b)));
+  fc.assert(
+    fc.property(arbSignatureCase(keys), (c) => {
+      const got = verify(c.signature, c.message, c.publicKey);
+      // The byte pre-check never rejects what the full rule accepts.
+      if (got && !ed25519Precheck(c.signature, c.publicKey)) return false;
+      return c.expected === undefined || got === c.expected;
+    }),
+    { numRuns: propertyRuns(300) },
+  );
+  t.pass('reference verifier matches every constructed expectation');
+});
