@@ -1,0 +1,181 @@
+import { type CommittedBlock, Replica } from '@vigil/consensus/pbft';
+import { testGroup, tx } from '@vigil/consensus/pbft/testkit.ts';
+import { blockHash, sha256 } from '@vigil/consensus/wire';
+import t from 'tap';
+import {
+  type CommitSink,
+  type ConsensusOutbox,
+  type RecordSink,
+  ReplicaDriver,
+  type TimerHost,
+} from './replica-driver.ts';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** An in-memory node: records in a Map, a hash-chained fake state root, and a log of operations. */
+class FakeNode implements RecordSink, CommitSink {
+  readonly records = new Map<string, Uint8Array>();
+  readonly applied: CommittedBlock[] = [];
+  readonly ops: string[] = [];
+  root: Uint8Array = new Uint8Array(32);
+  persisting = 0;
+
+  async persist(records: readonly { key: string; value: Uint8Array | null }[]): Promise<void> {
+    this.persisting++;
+    this.ops.push('persist:start');
+    await new Promise<void>((r) => setImmediate(r));
+    for (const r of records) {
+      if (r.value === null) this.records.delete(r.key);
+      else this.records.set(r.key, r.value);
+    }
+    this.ops.push('persist:end');
+    this.persisting--;
+  }
+  appliedHeight(): number {
+    return this.applied.length;
+  }
+  async apply(c: CommittedBlock): Promise<{ height: number; stateRoot: Uint8Array }> {
+    if (c.block.header.height !== this.applied.length + 1) throw new Error('out of order');
+    this.applied.push(c);
+    this.root = sha256(this.root, blockHash(c.block.header));
+    this.ops.push(`apply:${c.block.header.height}`);
+    return { height: c.block.header.height, stateRoot: this.root };
+  }
+}
+
+/** Timers that never fire on their own: the normal case must commit without any timeout. */
+const inertTimers: TimerHost = { set: () => ({}), clear: () => {} };
+
+function cluster(n: number) {
+  const g = testGroup(n);
+  const nodes = Array.from({ length: n }, () => new FakeNode());
+  const drivers: ReplicaDriver[] = [];
+  const violations: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const node = nodes[i]!;
+    const outbox: ConsensusOutbox = {
+      send: (to, message) => {
+        if (node.persisting > 0) violations.push(`replica ${i} sent while persisting`);
+        node.ops.push('send');
+        drivers[to]!.enqueue({ type: 'receive', from: i, message });
+      },
+      broadcast: (message) => {
+        if (node.persisting > 0) violations.push(`replica ${i} broadcast while persisting`);
+        node.ops.push('send');
+        for (let j = 0; j < n; j++) if (j !== i) drivers[j]!.enqueue({ type: 'receive', from: i, message });
+      },
+    };
+    drivers.push(
+      new ReplicaDriver({
+        replica: Replica.create(g.config(i), g.deps(i)),
+        records: node,
+        outbox,
+        commits: node,
+        stateTransfer: { transfer: () => Promise.reject(new Error('not in this test')) },
+        clock: () => 1_000,
+        timers: inertTimers,
+      }),
+    );
+  }
+  return { g, nodes, drivers, violations };
+}
+
+async function settle(drivers: ReplicaDriver[]) {
+  for (let round = 0; round < 50; round++) {
+    await Promise.all(drivers.map((d) => d.idle()));
+    await new Promise<void>((r) => setImmediate(r));
+  }
+}
+
+t.test('four drivers commit the same blocks, persisting before every send', async (t) => {
+  const { nodes, drivers, violations } = cluster(4);
+  for (const d of drivers) d.start(new Uint8Array(32));
+  const txs = Array.from({ length: 20 }, (_, i) => tx(i));
+  for (const d of drivers) d.enqueue({ type: 'propose', txs, now: 1_000 });
+  await settle(drivers);
+
+  t.same(violations, [], 'no message left while its records were being persisted');
+  const heights = nodes.map((n) => n.applied.length);
+  t.ok(heights[0]! >= 2, `blocks were committed (${heights[0]})`);
+  t.same(heights, [heights[0], heights[0], heights[0], heights[0]], 'all replicas applied the same height');
+  const chains = nodes.map((n) => n.applied.map((c) => hex(blockHash(c.block.header))).join(','));
+  t.equal(new Set(chains).size, 1, 'identical block hashes at every height');
+  const committedTxs = nodes[0]!.applied.flatMap((c) => c.block.txs.map(hex));
+  t.equal(committedTxs.length, 20, 'every proposed transaction committed');
+  t.equal(new Set(committedTxs).size, 20, 'none twice');
+  for (const n of nodes) {
+    const firstSend = n.ops.indexOf('send');
+    const firstPersist = n.ops.indexOf('persist:end');
+    t.ok(firstPersist >= 0 && firstPersist < firstSend, 'the first send follows a completed persist');
+  }
+  await Promise.all(drivers.map((d) => d.stop()));
+});
+
+t.test('a restarted driver resumes from its records without re-applying', async (t) => {
+  const { g, nodes, drivers } = cluster(4);
+  for (const d of drivers) d.start(new Uint8Array(32));
+  for (const d of drivers) d.enqueue({ type: 'propose', txs: [tx(1), tx(2)], now: 1_000 });
+  await settle(drivers);
+  const node = nodes[1]!;
+  const before = node.applied.length;
+  t.ok(before >= 1);
+  await drivers[1]!.stop();
+
+  const restored = Replica.restore(g.config(1), g.deps(1), node.records);
+  const again = new ReplicaDriver({
+    replica: restored,
+    records: node,
+    outbox: { send() {}, broadcast() {} },
+    commits: node,
+    stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
+    clock: () => 2_000,
+    timers: inertTimers,
+  });
+  again.start(node.root);
+  await again.idle();
+  t.equal(node.applied.length, before, 'no block applied twice after restart');
+  t.equal(restored.lastCommitted, before, 'the replica knows what it committed');
+  await again.stop();
+  await Promise.all(drivers.map((d) => d.stop()));
+});
+
+t.test('a failed fsync stops the driver instead of sending', async (t) => {
+  const g = testGroup(4);
+  const sent: Uint8Array[] = [];
+  const d = new ReplicaDriver({
+    replica: Replica.create(g.config(0), g.deps(0)),
+    records: { persist: () => Promise.reject(new Error('EIO')) },
+    outbox: { send: (_to, m) => sent.push(m), broadcast: (m) => sent.push(m) },
+    commits: { appliedHeight: () => 0, apply: () => Promise.reject(new Error('unused')) },
+    stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
+    clock: () => 1_000,
+    timers: inertTimers,
+  });
+  d.start(new Uint8Array(32));
+  d.enqueue({ type: 'propose', txs: [tx(1)], now: 1_000 });
+  await d.idle();
+  t.equal(sent.length, 0, 'the pre-prepare whose record could not be persisted never left');
+  t.match(d.fatal, { code: 'PERSIST_FAILED' });
+  await d.stop();
+});
+
+t.test('a flood of received messages beyond the queue bound is dropped and counted', (t) => {
+  const g = testGroup(4);
+  const d = new ReplicaDriver({
+    replica: Replica.create(g.config(1), g.deps(1)),
+    records: { persist: async () => {} },
+    outbox: { send() {}, broadcast() {} },
+    commits: { appliedHeight: () => 0, apply: () => Promise.reject(new Error('unused')) },
+    stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
+    clock: () => 1_000,
+    timers: inertTimers,
+    maxQueuedEvents: 10,
+  });
+  // Not started: events only queue.
+  let accepted = 0;
+  for (let i = 0; i < 100; i++)
+    if (d.enqueue({ type: 'receive', from: 0, message: new Uint8Array(8) })) accepted++;
+  t.equal(accepted, 10);
+  t.equal(d.stats().eventsDropped, 90);
+  t.end();
+});

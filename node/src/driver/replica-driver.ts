@@ -1,0 +1,310 @@
+// The driver: the one loop that feeds events into the pure PBFT replica and carries out its Ready in
+// the order the contract demands (consensus/src/pbft/types.ts): persist durably, then send, then apply
+// committed blocks, then timers and state transfer. It is the only place where the replica meets a
+// real clock, real timers, the disk and the network, so it is written against small interfaces that
+// the validator process wires to LevelDB and libp2p, and that tests wire to in-memory fakes.
+//
+// Group commit: events that are already queued are stepped together and their records persisted in
+// one fsynced write before any of their messages leave. That keeps "persist before send" (Castro &
+// Liskov, TOCS 2002 §5.3: a replica must not contradict what it sent before a crash) while paying one
+// fsync per burst instead of one per message.
+import type {
+  CommittedBlock,
+  Event,
+  Outbound,
+  PersistRecord,
+  Ready,
+  Replica,
+  StateTransferRequest,
+  TimerAction,
+  TimerId,
+} from '@vigil/consensus/pbft';
+
+/** Durable storage for the replica's records (node/src/consensus-store). */
+export interface RecordSink {
+  persist(records: readonly PersistRecord[]): Promise<void>;
+}
+
+/** Where consensus messages go; `to` is a validator index. */
+export interface ConsensusOutbox {
+  send(to: number, message: Uint8Array): void;
+  broadcast(message: Uint8Array): void;
+}
+
+/** Applies a committed block durably and returns the state root after it. */
+export interface CommitSink {
+  apply(committed: CommittedBlock): Promise<{ height: number; stateRoot: Uint8Array }>;
+  /** The height already applied (a block at or below it is skipped: applied exactly once). */
+  appliedHeight(): number;
+}
+
+/** Fetches certified blocks up to a stable checkpoint and applies them; resolves at the new head. */
+export interface StateTransferHost {
+  transfer(
+    request: StateTransferRequest,
+  ): Promise<{ height: number; stateRoot: Uint8Array; blockHash: Uint8Array }>;
+}
+
+export interface TimerHost {
+  set(callback: () => void, afterMs: number): unknown;
+  clear(handle: unknown): void;
+}
+
+export interface DriverLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface DriverOptions {
+  replica: Replica;
+  records: RecordSink;
+  outbox: ConsensusOutbox;
+  commits: CommitSink;
+  stateTransfer: StateTransferHost;
+  clock: () => number;
+  timers?: TimerHost;
+  log?: DriverLogger;
+  /** Incoming events beyond this are dropped (counted): PBFT recovers lost messages by retransmission
+   *  and view change, and a flood must not grow memory without bound. */
+  maxQueuedEvents?: number;
+  /** Most events stepped before one group-committed persist/send. */
+  maxEventsPerBurst?: number;
+  /** Called after each block is applied (metrics, API waiters, mempool clean-up). */
+  onApplied?: (committed: CommittedBlock, stateRoot: Uint8Array) => void | Promise<void>;
+}
+
+export class DriverError extends Error {
+  readonly code: 'DRIVER_STOPPED' | 'PERSIST_FAILED' | 'APPLY_FAILED';
+  constructor(code: DriverError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DriverError';
+    this.code = code;
+  }
+}
+
+const realTimers: TimerHost = {
+  set: (cb, ms) => setTimeout(cb, ms),
+  clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+const silent: DriverLogger = { info() {}, warn() {}, error() {} };
+
+export interface DriverStats {
+  eventsProcessed: number;
+  eventsDropped: number;
+  bursts: number;
+  recordsPersisted: number;
+  messagesSent: number;
+  blocksApplied: number;
+  stateTransfers: number;
+}
+
+export class ReplicaDriver {
+  readonly #o: Required<Omit<DriverOptions, 'onApplied'>> & Pick<DriverOptions, 'onApplied'>;
+  readonly #queue: Event[] = [];
+  readonly #timers = new Map<TimerId, unknown>();
+  #running = false;
+  #stopped = false;
+  #pump: Promise<void> = Promise.resolve();
+  #transferring = false;
+  #fatal: unknown;
+  readonly #stats: DriverStats = {
+    eventsProcessed: 0,
+    eventsDropped: 0,
+    bursts: 0,
+    recordsPersisted: 0,
+    messagesSent: 0,
+    blocksApplied: 0,
+    stateTransfers: 0,
+  };
+
+  constructor(options: DriverOptions) {
+    this.#o = {
+      timers: realTimers,
+      log: silent,
+      maxQueuedEvents: 20_000,
+      maxEventsPerBurst: 256,
+      ...options,
+    };
+  }
+
+  get replica(): Replica {
+    return this.#o.replica;
+  }
+
+  stats(): DriverStats {
+    return { ...this.#stats };
+  }
+
+  /** A fatal error (a failed fsync or block application): the node must stop, not carry on. */
+  get fatal(): unknown {
+    return this.#fatal;
+  }
+
+  /**
+   * Starts processing. Tells the replica what is already applied on disk first, so that after a crash
+   * it re-delivers only the committed blocks above it (docs/consensus.md, "Persistence").
+   */
+  start(appliedStateRoot: Uint8Array): void {
+    if (this.#running || this.#stopped) return;
+    this.#running = true;
+    const applied = this.#o.commits.appliedHeight();
+    if (applied > 0) this.#queue.unshift({ type: 'executed', height: applied, stateRoot: appliedStateRoot });
+    this.#queue.push({ type: 'tick', now: this.#o.clock() });
+    this.#kick();
+  }
+
+  /** Stops timers and the loop; resolves once the event in progress (and its writes) are done. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#running = false;
+    for (const h of this.#timers.values()) this.#o.timers.clear(h);
+    this.#timers.clear();
+    this.#queue.length = 0;
+    await this.#pump;
+  }
+
+  /** Queues an event from outside (network, mempool, ticker). Returns false when it was dropped. */
+  enqueue(event: Event): boolean {
+    if (this.#stopped) return false;
+    if (this.#queue.length >= this.#o.maxQueuedEvents && event.type === 'receive') {
+      this.#stats.eventsDropped++;
+      return false;
+    }
+    this.#queue.push(event);
+    this.#kick();
+    return true;
+  }
+
+  /** Resolves when every event queued so far has been processed (tests, orderly shutdown). */
+  async idle(): Promise<void> {
+    while (this.#queue.length > 0 || this.#busy) {
+      await this.#pump;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  #busy = false;
+
+  #kick(): void {
+    if (!this.#running || this.#busy) return;
+    this.#busy = true;
+    this.#pump = this.#drain()
+      .catch((err) => {
+        this.#fatal = err;
+        this.#running = false;
+        this.#o.log.error(
+          { err: String(err), code: (err as { code?: string }).code },
+          'consensus driver stopped',
+        );
+      })
+      .finally(() => {
+        this.#busy = false;
+        if (this.#running && this.#queue.length > 0) this.#kick();
+      });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#running && this.#queue.length > 0) {
+      const burst: Ready = { persist: [], send: [], commit: [], timers: [] };
+      let stateTransfer: StateTransferRequest | undefined;
+      let n = 0;
+      while (this.#queue.length > 0 && n < this.#o.maxEventsPerBurst) {
+        const event = this.#queue.shift()!;
+        const ready = this.#o.replica.step(event);
+        n++;
+        burst.persist.push(...ready.persist);
+        burst.send.push(...ready.send);
+        burst.commit.push(...ready.commit);
+        burst.timers.push(...ready.timers);
+        if (ready.stateTransfer) stateTransfer = ready.stateTransfer;
+        // A commit must be applied before later events are stepped: the replica's next decisions
+        // (its executed roots, checkpoints) depend on it.
+        if (ready.commit.length > 0) break;
+      }
+      this.#stats.eventsProcessed += n;
+      this.#stats.bursts++;
+      await this.#carryOut(burst, stateTransfer);
+    }
+  }
+
+  async #carryOut(ready: Ready, stateTransfer: StateTransferRequest | undefined): Promise<void> {
+    // 1. persist
+    if (ready.persist.length > 0) {
+      try {
+        await this.#o.records.persist(ready.persist);
+      } catch (err) {
+        throw new DriverError('PERSIST_FAILED', 'could not persist consensus records', { cause: err });
+      }
+      this.#stats.recordsPersisted += ready.persist.length;
+    }
+    // 2. send
+    for (const out of ready.send) this.#send(out);
+    // 3. apply, feeding each block's state root straight back (ahead of queued input, in height order)
+    //    so the replica can validate later proposals and take checkpoints
+    const executed: Event[] = [];
+    for (const committed of ready.commit) {
+      const done = await this.#apply(committed);
+      if (done) executed.push({ type: 'executed', height: done.height, stateRoot: done.stateRoot });
+    }
+    this.#queue.unshift(...executed);
+    // 4. timers, then state transfer
+    for (const t of ready.timers) this.#timer(t);
+    if (stateTransfer) this.#startTransfer(stateTransfer);
+  }
+
+  #send(out: Outbound): void {
+    this.#stats.messagesSent++;
+    if (out.to === 'all') this.#o.outbox.broadcast(out.message);
+    else this.#o.outbox.send(out.to, out.message);
+  }
+
+  async #apply(committed: CommittedBlock): Promise<{ height: number; stateRoot: Uint8Array } | undefined> {
+    const height = committed.block.header.height;
+    if (height <= this.#o.commits.appliedHeight()) return undefined;
+    let result: { height: number; stateRoot: Uint8Array };
+    try {
+      result = await this.#o.commits.apply(committed);
+    } catch (err) {
+      throw new DriverError('APPLY_FAILED', `could not apply committed block ${height}`, { cause: err });
+    }
+    this.#stats.blocksApplied++;
+    await this.#o.onApplied?.(committed, result.stateRoot);
+    return result;
+  }
+
+  #timer(t: TimerAction): void {
+    const existing = this.#timers.get(t.timer);
+    if (existing !== undefined) {
+      this.#o.timers.clear(existing);
+      this.#timers.delete(t.timer);
+    }
+    if (t.type === 'set') {
+      const handle = this.#o.timers.set(() => {
+        this.#timers.delete(t.timer);
+        this.enqueue({ type: 'timeout', timer: t.timer, now: this.#o.clock() });
+      }, t.afterMs);
+      this.#timers.set(t.timer, handle);
+    }
+  }
+
+  #startTransfer(request: StateTransferRequest): void {
+    if (this.#transferring) return;
+    this.#transferring = true;
+    this.#stats.stateTransfers++;
+    this.#o.log.info({ height: request.height }, 'state transfer to stable checkpoint');
+    this.#o.stateTransfer
+      .transfer(request)
+      .then((done) => {
+        this.enqueue({ type: 'stateTransferred', ...done });
+      })
+      .catch((err) => {
+        // Not fatal: the replica asks again when it next sees a stable checkpoint it is missing.
+        this.#o.log.warn({ err: String(err), height: request.height }, 'state transfer failed');
+      })
+      .finally(() => {
+        this.#transferring = false;
+      });
+  }
+}
