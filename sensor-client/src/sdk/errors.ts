@@ -21,6 +21,8 @@ export const SdkErrorCode = {
   INVALID_READING: 'INVALID_READING',
   /** An inclusion proof or commit certificate does not verify. */
   PROOF_INVALID: 'PROOF_INVALID',
+  /** A node serves a different chain than the device is configured for. */
+  CHAIN_MISMATCH: 'CHAIN_MISMATCH',
   /** Command-line usage error. */
   USAGE: 'USAGE',
   /** The device was closed. */

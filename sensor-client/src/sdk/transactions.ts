@@ -68,7 +68,7 @@ export function toReadingEntries(readings: readonly DeviceReading[]): ReadingEnt
   }
   return readings.map((r, i) => {
     const spec = readingKindSpec(r.kind);
-    if (!spec || !spec.deviceReportable) {
+    if (!spec?.deviceReportable) {
       throw new SdkError('INVALID_READING', `readings[${i}]: kind ${r.kind} is not device-reportable`);
     }
     const problem = checkReading(r.kind, r.value, spec.unit);

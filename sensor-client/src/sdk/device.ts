@@ -1,0 +1,409 @@
+// A device (or gateway) that reports one patient's readings: sign -> persist -> send -> confirm -> forget.
+// Node only (it owns files). Guarantees, and how (ADR 0060, docs/sensor-client.md):
+// - No reading is lost: `submitReadings` returns only after the signed transaction is fsynced in the
+//   queue; it leaves the queue only once a node reports it committed (or, with confirm: 'accepted',
+//   admitted to a mempool), so device crashes and node outages just delay delivery.
+// - No reading is duplicated: a queued transaction is resent byte for byte, so its id is the same and
+//   the node dedups it (DUPLICATE_TX counts as success). When a transaction must be re-signed (its
+//   nonce was consumed elsewhere, or it aged out of the node's timestamp window) we first ask the nodes
+//   about every id it ever had; re-signed versions keep their nonce order, and at most one transaction
+//   per nonce can ever commit.
+// - Order: entries are sent oldest first and nonces increase in queue order, so the chain sees batches
+//   in measurement order.
+
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type CborValue,
+  decodeCanonical,
+  decodeTransaction,
+  encodeCanonical,
+  type Signer,
+  transactionId,
+} from '@vigil/consensus/wire';
+import { decodeBody } from '@vigil/consensus/wire/bodies/index.ts';
+import { fromHex, toHex } from '../util/hex.ts';
+import { NodeClient, type NodeClientOptions, RETRYABLE_PROBLEMS, type SubmitResult } from './api-client.ts';
+import { DEFAULT_BACKOFF, type BackoffOptions, backoffDelay } from './backoff.ts';
+import { estimateSkew, isSkewBeyond } from './clock.ts';
+import { SdkError } from './errors.ts';
+import { NonceStore } from './nonce-store.ts';
+import { DurableQueue, type QueueOptions } from './queue.ts';
+import { buildSubmitReadings, type DeviceReading, type SignedTx, signBody } from './transactions.ts';
+
+/** Clock skew nodes accept for measurement times ahead of the block time (readingMaxFutureMs default). */
+export const DEFAULT_ACCEPTED_SKEW_MS = 30_000;
+
+export type DeviceEvent =
+  | { type: 'queued'; seq: number; id: string; nonce: number; readings: number }
+  | { type: 'accepted'; seq: number; id: string; duplicate: boolean }
+  | { type: 'delivered'; seq: number; id: string; height?: number }
+  | { type: 'blocked'; reason: string; retryInMs: number }
+  | { type: 'clockSkew'; skewMs: number; rttMs: number; acceptedSkewMs: number; node: string }
+  | { type: 'resigned'; count: number; reason: string; firstNonce: number }
+  | { type: 'deadLetter'; seq: number; id: string; code: string }
+  | { type: 'queueFull'; size: number };
+
+export interface DeviceConfig {
+  /** Holds queue.log, nonce.json and deadletter.jsonl. */
+  dataDir: string;
+  chainId: string;
+  /** The patient this device is bound to (bindDevice). */
+  patient: Uint8Array;
+  signer: Signer;
+  nodes: readonly string[];
+  queue?: QueueOptions;
+  /** Passed to NodeClient (fetch, timeouts); maxRounds defaults to 1 here: the device loop backs off. */
+  client?: Omit<NodeClientOptions, 'nodes'>;
+  /** When a queued transaction may be forgotten (default 'committed'). */
+  confirm?: 'committed' | 'accepted';
+  /** Most transactions per POST (application/cbor-seq). */
+  batchSize?: number;
+  /** Resend an accepted but not yet committed transaction after this long (mempool eviction). */
+  resendAfterMs?: number;
+  acceptedSkewMs?: number;
+  /** How often the run loop re-checks the clock against a node. */
+  clockCheckIntervalMs?: number;
+  backoff?: BackoffOptions;
+  now?: () => number;
+  random?: () => number;
+  onEvent?: (e: DeviceEvent) => void;
+  /** Warnings (clock skew, dead letters). Default console.warn. */
+  log?: (message: string) => void;
+}
+
+export type FlushOutcome = 'idle' | 'progress' | 'waiting' | 'blocked';
+
+interface Entry {
+  seq: number;
+  bytes: Uint8Array;
+  id: string;
+  nonce: number;
+  timestamp: number;
+  /** Ids of earlier signed versions of the same readings. */
+  priorIds: string[];
+}
+
+/** Codes after which resending the same bytes cannot succeed but re-signing can. */
+const RESIGN_CODES: ReadonlySet<string> = new Set(['NONCE_TOO_LOW', 'TIMESTAMP_OUT_OF_WINDOW']);
+/** Codes that say "not now" rather than "never": resend later. */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([...RETRYABLE_PROBLEMS, 'NONCE_TOO_HIGH', 'NONCE_GAP']);
+
+function encodeEntry(bytes: Uint8Array, priorIds: string[]): Uint8Array {
+  return encodeCanonical([1, bytes, priorIds.map(fromHex)]);
+}
+
+export class Device {
+  readonly publicKeyHex: string;
+  readonly client: NodeClient;
+  private readonly cfg: DeviceConfig;
+  private readonly queue: DurableQueue;
+  private readonly nonces: NonceStore;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private lastNonce: number;
+  /** id -> when a node accepted it (memory only: after a restart we simply resend, idempotently). */
+  private readonly accepted = new Map<string, number>();
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private lastClockCheck = Number.NEGATIVE_INFINITY;
+
+  private constructor(cfg: DeviceConfig) {
+    this.cfg = cfg;
+    this.now = cfg.now ?? Date.now;
+    this.random = cfg.random ?? Math.random;
+    this.publicKeyHex = toHex(cfg.signer.publicKey);
+    mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
+    this.queue = DurableQueue.open(join(cfg.dataDir, 'queue.log'), cfg.queue);
+    this.nonces = NonceStore.open(join(cfg.dataDir, 'nonce.json'));
+    // A crash between queueing a signed batch and persisting its nonce leaves the queue ahead: trust it.
+    let last = this.nonces.lastAssigned;
+    for (const e of this.entries()) last = Math.max(last, e.nonce);
+    if (last > this.nonces.lastAssigned) this.nonces.record(last);
+    this.lastNonce = last;
+    this.client = new NodeClient({ maxRounds: 1, ...cfg.client, nodes: cfg.nodes });
+  }
+
+  static open(cfg: DeviceConfig): Device {
+    return new Device(cfg);
+  }
+
+  /** Pending (not yet confirmed) transactions. */
+  get pendingCount(): number {
+    return this.queue.size;
+  }
+
+  get lastAssignedNonce(): number {
+    return this.lastNonce;
+  }
+
+  /** Signs readings (at most MAX_READINGS_PER_TX) into a transaction and queues it durably. */
+  submitReadings(readings: readonly DeviceReading[]): { seq: number; id: string; nonce: number } {
+    if (this.closed) throw new SdkError('CLOSED', 'device is closed');
+    const nonce = this.lastNonce + 1;
+    const signed = buildSubmitReadings(this.ctx(nonce), this.cfg.patient, readings);
+    let seq: number;
+    try {
+      seq = this.queue.enqueue(encodeEntry(signed.bytes, []));
+    } catch (e) {
+      if (e instanceof SdkError && e.code === 'QUEUE_FULL')
+        this.emit({ type: 'queueFull', size: this.queue.size });
+      throw e;
+    }
+    this.nonces.record(nonce);
+    this.lastNonce = nonce;
+    this.emit({ type: 'queued', seq, id: signed.idHex, nonce, readings: readings.length });
+    this.wake?.();
+    return { seq, id: signed.idHex, nonce };
+  }
+
+  /** Compares the device clock with a node's; emits clockSkew (and logs) when beyond what nodes accept. */
+  async checkClock(): Promise<{ skewMs: number; rttMs: number }> {
+    const sentAt = this.now();
+    const st = await this.client.status();
+    const est = estimateSkew(sentAt, this.now(), st.time);
+    this.lastClockCheck = sentAt;
+    if (st.chainId !== this.cfg.chainId) {
+      throw new SdkError('CHAIN_MISMATCH', `node ${this.client.currentNode} serves chain ${st.chainId}`);
+    }
+    const accepted = this.cfg.acceptedSkewMs ?? DEFAULT_ACCEPTED_SKEW_MS;
+    if (isSkewBeyond(est, accepted)) {
+      this.emit({ type: 'clockSkew', ...est, acceptedSkewMs: accepted, node: this.client.currentNode });
+      this.warn(
+        `device clock is ${Math.round(est.skewMs)} ms off node ${this.client.currentNode} (accepted: ${accepted} ms): ` +
+          'readings may be rejected; fix the device clock (NTP)',
+      );
+    }
+    return est;
+  }
+
+  /**
+   * One pass: sends pending transactions (oldest first) and confirms them. 'idle' = queue empty,
+   * 'progress' = something was delivered, 'waiting' = sent and waiting for commit, 'blocked' = no node
+   * answered or a node said "not now".
+   */
+  async flushOnce(): Promise<FlushOutcome> {
+    const entries = this.entries(this.cfg.batchSize ?? 32);
+    if (entries.length === 0) return 'idle';
+    const confirmCommit = (this.cfg.confirm ?? 'committed') === 'committed';
+    const resendAfter = this.cfg.resendAfterMs ?? 30_000;
+    const now = this.now();
+    const toSend = entries.filter((e) => {
+      const at = this.accepted.get(e.id);
+      return at === undefined || now - at >= resendAfter;
+    });
+    let delivered = 0;
+    if (toSend.length > 0) {
+      let results: SubmitResult[];
+      try {
+        results = await this.client.submitBatch(toSend.map((e) => e.bytes));
+      } catch (e) {
+        if (e instanceof SdkError && (e.code === 'NO_NODE_AVAILABLE' || e.code === 'MALFORMED_RESPONSE')) {
+          return 'blocked';
+        }
+        throw e;
+      }
+      for (let i = 0; i < toSend.length; i++) {
+        const e = toSend[i]!;
+        const r = results[i]!;
+        if (r.ok) {
+          this.accepted.set(e.id, this.now());
+          this.emit({ type: 'accepted', seq: e.seq, id: e.id, duplicate: r.duplicate });
+          if (!confirmCommit) {
+            this.deliver(e);
+            delivered++;
+          }
+          continue;
+        }
+        if (TRANSIENT_CODES.has(r.code) || r.status >= 500) return delivered > 0 ? 'progress' : 'blocked';
+        // Everything after a failed transaction has a higher nonce: stop here and repair.
+        return (await this.repair(e, r.code)) || delivered > 0 ? 'progress' : 'blocked';
+      }
+    }
+    if (!confirmCommit) return delivered > 0 ? 'progress' : 'waiting';
+    for (const e of entries) {
+      if (!this.accepted.has(e.id)) break;
+      let st: Awaited<ReturnType<NodeClient['txStatus']>>;
+      try {
+        st = await this.client.txStatus(e.id);
+      } catch {
+        return delivered > 0 ? 'progress' : 'blocked';
+      }
+      if (st.status === 'committed') {
+        this.deliver(e, st.height);
+        delivered++;
+        continue;
+      }
+      if (st.status === 'unknown') this.accepted.delete(e.id); // evicted or the node restarted: resend
+      if (st.status === 'rejected') {
+        this.accepted.delete(e.id);
+        return (await this.repair(e, st.code ?? 'REJECTED')) || delivered > 0 ? 'progress' : 'blocked';
+      }
+      break;
+    }
+    return delivered > 0 ? 'progress' : 'waiting';
+  }
+
+  /** Sends until the queue is empty or `signal` aborts, backing off (full jitter) while nodes are down. */
+  async run(signal?: AbortSignal, opts: { pollMs?: number } = {}): Promise<void> {
+    const backoff = this.cfg.backoff ?? DEFAULT_BACKOFF;
+    const pollMs = opts.pollMs ?? 250;
+    const clockEvery = this.cfg.clockCheckIntervalMs ?? 600_000;
+    let attempt = 0;
+    while (!this.closed && !signal?.aborted) {
+      if (this.now() - this.lastClockCheck >= clockEvery) {
+        try {
+          await this.checkClock();
+        } catch (e) {
+          if (e instanceof SdkError && e.code === 'CHAIN_MISMATCH') throw e;
+          this.lastClockCheck = this.now() - clockEvery + 5_000; // no node: try again soon
+        }
+      }
+      const outcome = await this.flushOnce();
+      if (outcome === 'progress') {
+        attempt = 0;
+        continue;
+      }
+      let delay: number;
+      if (outcome === 'blocked') {
+        delay = backoffDelay(attempt++, backoff, this.random);
+        this.emit({ type: 'blocked', reason: 'no node accepted the batch', retryInMs: delay });
+      } else {
+        attempt = 0;
+        delay = outcome === 'idle' ? 60_000 : pollMs;
+      }
+      await this.sleep(delay, signal);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake?.();
+    this.queue.close();
+  }
+
+  private sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      this.wake = done; // new readings end an idle wait at once
+    });
+  }
+
+  /**
+   * The node refused entry `e` with `code`. Returns true if the queue changed (so the caller retries).
+   * First asks about every id each pending entry ever had: committed ones are delivered, and if any is
+   * still pending somewhere we wait rather than risk signing the same readings twice.
+   */
+  private async repair(e: Entry, code: string): Promise<boolean> {
+    const stale = this.now() - e.timestamp;
+    if (code === 'TIMESTAMP_OUT_OF_WINDOW' && stale < 60_000) {
+      // A fresh transaction out of window means our clock is wrong, not that it waited too long.
+      await this.checkClock().catch(() => undefined);
+      return false;
+    }
+    let changed = false;
+    const pending: Entry[] = [];
+    for (const p of this.entries()) {
+      let committed: { height?: number } | undefined;
+      for (const id of [p.id, ...p.priorIds]) {
+        const st = await this.client.txStatus(id).catch(() => undefined);
+        if (!st) return changed; // nodes down: try later
+        if (st.status === 'committed') committed = st;
+        else if (st.status === 'pending') return changed;
+      }
+      if (committed) {
+        this.deliver(p, committed.height);
+        changed = true;
+      } else pending.push(p);
+    }
+    if (pending.length === 0) return true;
+    const head = pending[0]!;
+    if (head.seq === e.seq && !RESIGN_CODES.has(code)) {
+      // The node says this transaction can never be valid (bad signature, malformed, unauthorised...):
+      // keep it on disk with the reason, then re-sign the rest so the nonce sequence has no gap.
+      this.deadLetter(head, code);
+      pending.shift();
+      changed = true;
+    }
+    let account: { nonce: number };
+    try {
+      account = await this.client.account(this.publicKeyHex);
+    } catch {
+      return changed;
+    }
+    let nonce = account.nonce;
+    for (const p of pending) {
+      nonce++;
+      const old = decodeTransaction(p.bytes, { chainId: this.cfg.chainId });
+      const signed: SignedTx = signBody(this.ctx(nonce), decodeBody(old.type, old.body));
+      this.queue.replace(p.seq, encodeEntry(signed.bytes, [...p.priorIds, p.id]));
+      this.accepted.delete(p.id);
+    }
+    this.nonces.record(nonce, true);
+    this.lastNonce = nonce;
+    if (pending.length > 0) {
+      this.emit({ type: 'resigned', count: pending.length, reason: code, firstNonce: account.nonce + 1 });
+      changed = true;
+    }
+    return changed;
+  }
+
+  private deliver(e: Entry, height?: number): void {
+    this.queue.ack(e.seq);
+    this.accepted.delete(e.id);
+    const ev: DeviceEvent = { type: 'delivered', seq: e.seq, id: e.id };
+    if (height !== undefined) ev.height = height;
+    this.emit(ev);
+  }
+
+  private deadLetter(e: Entry, code: string): void {
+    const path = join(this.cfg.dataDir, 'deadletter.jsonl');
+    const line = JSON.stringify({ seq: e.seq, id: e.id, code, tx: toHex(e.bytes), at: this.now() }) + '\n';
+    appendFileSync(path, line, { mode: 0o600 });
+    const fd = openSync(path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.queue.ack(e.seq);
+    this.emit({ type: 'deadLetter', seq: e.seq, id: e.id, code });
+    this.warn(`transaction ${e.id} rejected as ${code}; kept in ${path}`);
+  }
+
+  private entries(max?: number): Entry[] {
+    return this.queue.peek(max).map(({ seq, payload }) => {
+      const v = decodeCanonical(payload) as CborValue[];
+      const bytes = v[1] as Uint8Array;
+      const tx = decodeTransaction(bytes);
+      return {
+        seq,
+        bytes,
+        id: toHex(transactionId(tx)),
+        nonce: tx.nonce,
+        timestamp: tx.timestamp,
+        priorIds: (v[2] as Uint8Array[]).map(toHex),
+      };
+    });
+  }
+
+  private ctx(nonce: number) {
+    return { chainId: this.cfg.chainId, signer: this.cfg.signer, nonce, timestamp: this.now() };
+  }
+
+  private emit(e: DeviceEvent): void {
+    this.cfg.onEvent?.(e);
+  }
+
+  private warn(msg: string): void {
+    (this.cfg.log ?? console.warn)(`[vigil-device ${this.publicKeyHex.slice(0, 8)}] ${msg}`);
+  }
+}
