@@ -8,7 +8,7 @@ t.test('normal case: 4 replicas commit every submitted transaction once, in one 
   for (let i = 0; i < 30; i++) c.submit(tx(i));
   const ok = c.run(
     () =>
-      c.replicas.every((r, i) => c.committedTx.size === 30 && c.lastApplied[i]! === c.lastApplied[0]!) &&
+      c.replicas.every((_r, i) => c.committedTx.size === 30 && c.lastApplied[i]! === c.lastApplied[0]!) &&
       c.queue.length === 0,
   );
   t.ok(ok, 'run converged');
@@ -28,5 +28,65 @@ t.test('normal case: 4 replicas commit every submitted transaction once, in one 
     'no view change in the fault-free case',
   );
   t.ok(c.replicas[0]!.lowWatermark > 0, 'checkpoints became stable and the low watermark moved');
-  console.log(c.replicas.map((r) => r.stats()));
 });
+
+t.test('view change: silencing the primary leads to view 1 and commits resume (§4.4, §4.5.2)', async (t) => {
+  const c = new Cluster(4);
+  for (let i = 0; i < 5; i++) c.submit(tx(i));
+  t.ok(
+    c.run(() => c.committedTx.size === 5 && c.queue.length === 0),
+    'first batch commits in view 0',
+  );
+  c.silenced.add(0);
+  for (let i = 5; i < 12; i++) c.submit(tx(i));
+  const ok = c.run(
+    () =>
+      [1, 2, 3].every((i) => c.replicas[i]!.view >= 1 && c.replicas[i]!.active) && c.committedTx.size === 12,
+  );
+  t.ok(ok, 'backups moved to a new view and committed the rest');
+  t.ok(
+    [1, 2, 3].every((i) => c.replicas[i]!.stats().viewChangesStarted >= 1),
+    'each backup sent VIEW-CHANGE',
+  );
+  t.ok(c.agreement(), 'agreement holds across the view change');
+  t.equal(c.replicas[1]!.view % 4 !== 0, true, 'the new primary is not the silenced replica');
+});
+
+t.test(
+  'a primary that crashes mid-pipeline: prepared blocks survive the view change (§4.4 P sets)',
+  async (t) => {
+    const c = new Cluster(4);
+    for (let i = 0; i < 20; i++) c.submit(tx(i));
+    // Let only part of the pipeline run, then silence the primary.
+    c.run(() => c.queue.length > 0 && c.replicas[1]!.lastCommitted >= 1, 5000);
+    c.silenced.add(0);
+    const ok = c.run(
+      () =>
+        [1, 2, 3].every((i) => c.lastApplied[i]! === c.lastApplied[1]!) &&
+        c.committedTx.size === 20 &&
+        c.queue.length === 0,
+    );
+    t.ok(ok, 'everything commits after the view change');
+    t.ok(c.agreement(), 'no fork');
+  },
+);
+
+t.test(
+  'a replica restarted from its records catches up and never contradicts itself (§4.4 persistence)',
+  async (t) => {
+    const c = new Cluster(4);
+    for (let i = 0; i < 6; i++) c.submit(tx(i));
+    c.run(() => c.committedTx.size === 6 && c.queue.length === 0);
+    c.silenced.add(3);
+    for (let i = 6; i < 30; i++) c.submit(tx(i));
+    c.run(() => c.committedTx.size === 30 && c.queue.length === 0);
+    c.silenced.delete(3);
+    c.restart(3);
+    for (let i = 30; i < 40; i++) c.submit(tx(i));
+    const ok = c.run(
+      () => c.committedTx.size === 40 && c.lastApplied[3]! === c.lastApplied[0]! && c.queue.length === 0,
+    );
+    t.ok(ok, 'the restarted replica caught up');
+    t.ok(c.agreement(), 'agreement');
+  },
+);

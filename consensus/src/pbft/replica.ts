@@ -520,6 +520,8 @@ export class Replica {
     if (verdict !== undefined) return this.#drop(verdict);
     this.#acceptPrePrepare(m.height, m.view, m.blockHash, m.block, m.blockBytes, raw);
     this.#progress(m.height);
+    // A child held for this parent can be decided now.
+    if (this.#held.has(m.height + 1)) this.#retryHeld();
   }
 
   /** The block at `h`, if this replica knows it: committed, the stable checkpoint, or pre-prepared here. */
@@ -1296,6 +1298,35 @@ export class Replica {
   // -------------------------------------------------------------------------------------------------
   // Restore (§4.4 / §5.3: never contradict what was sent before the crash)
 
+  /**
+   * Re-creates this replica's own PREPARE/COMMIT for a restored slot (ed25519 signatures are
+   * deterministic, so these are the very messages sent before the crash) and re-sends them on the first
+   * step: peers that missed them can still complete their certificates.
+   */
+  #restoreOwnVotes(slot: Slot, sentPrepare: boolean, sentCommit: boolean) {
+    const pp = slot.pp!;
+    const fields = { view: this.#view, height: slot.height, blockHash: pp.hash, replica: this.id };
+    if (sentPrepare) {
+      const p = createMessage<Prepare>(this.#ctx.chainId, this.#deps.signer, {
+        type: MessageType.prepare,
+        ...fields,
+      });
+      slot.sentPrepare = true;
+      slot.prepares.set(this.id, { hashHex: pp.hashHex, raw: p.bytes });
+      this.#restoreActions.push(() => this.#broadcast(p.bytes));
+    }
+    if (sentCommit) {
+      const c = createMessage<Commit>(this.#ctx.chainId, this.#deps.signer, {
+        type: MessageType.commit,
+        ...fields,
+      });
+      slot.sentCommit = true;
+      slot.preparedLocal = true;
+      slot.commits.set(this.id, { hashHex: pp.hashHex, signature: c.message.signature });
+      this.#restoreActions.push(() => this.#broadcast(c.bytes));
+    }
+  }
+
   #restoreFrom(records: ReadonlyMap<string, Uint8Array>) {
     const get = (k: string) => records.get(k);
     const cp = get(RecordKey.checkpoint);
@@ -1369,10 +1400,7 @@ export class Replica {
       if (e.votes !== undefined && slot.pp !== undefined) {
         const v = decodeVotesRecord(RecordKey.votes(h), e.votes);
         if (v.view === this.#view) {
-          slot.sentPrepare = v.sentPrepare;
-          slot.sentCommit = v.sentCommit;
-          if (v.sentCommit && slot.cert !== undefined && slot.cert.view === this.#view)
-            slot.preparedLocal = true;
+          this.#restoreOwnVotes(slot, v.sentPrepare, v.sentCommit && slot.cert?.view === this.#view);
         }
       }
       if (e.committed !== undefined && h === this.#lastCommitted + 1 && ppBlock !== undefined) {

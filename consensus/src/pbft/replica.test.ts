@@ -1,0 +1,431 @@
+// Rules of the normal case, checkpoints, drops and persistence, each on hand-built message sets fed to
+// one replica (Castro & Liskov, TOCS 2002; rule cited per test).
+import t from 'tap';
+import { decodeCommitCertificate, encodeCommitCertificate, verifyCommitCertificate } from '../wire/index.ts';
+import { bytesEqual } from './bytes.ts';
+import { DropReason } from './errors.ts';
+import { decodeMessage, MessageType, messageLimits, type PbftMessage } from './messages.ts';
+import { RecordKey } from './records.ts';
+import { Replica, Timers } from './replica.ts';
+import {
+  CHAIN,
+  checkpoint,
+  commit,
+  makeTestBlock,
+  prePrepare,
+  prepare,
+  testGroup,
+  tx,
+  viewChange,
+} from './testkit.ts';
+import type { Ready } from './types.ts';
+
+const g = testGroup(4);
+const limits = messageLimits(g.config(0));
+
+function replica(self: number, records?: Map<string, Uint8Array>) {
+  return records === undefined
+    ? Replica.create(g.config(self), g.deps(self))
+    : Replica.restore(g.config(self), g.deps(self), records);
+}
+
+function feed(r: Replica, from: number, bytes: Uint8Array, records?: Map<string, Uint8Array>): Ready {
+  const ready = r.step({ type: 'receive', from, message: bytes });
+  if (records !== undefined) apply(records, ready);
+  return ready;
+}
+
+function apply(records: Map<string, Uint8Array>, ready: Ready) {
+  for (const p of ready.persist) {
+    if (p.value === null) records.delete(p.key);
+    else records.set(p.key, p.value);
+  }
+}
+
+function sent(ready: Ready, type: number): PbftMessage[] {
+  return ready.send.map((s) => decodeMessage(s.message, limits)).filter((m) => m.type === type);
+}
+
+function dropped(r: Replica, reason: string): number {
+  return r.stats().dropped[reason] ?? 0;
+}
+
+/** A chain of blocks 1..k proposed by replica 0 in view 0. */
+function chain(k: number) {
+  const out: ReturnType<typeof makeTestBlock>[] = [];
+  let parent: { hash: Uint8Array; timestamp: number } | undefined;
+  for (let h = 1; h <= k; h++) {
+    const b = makeTestBlock(4, 0, h, parent, [tx(h)]);
+    out.push(b);
+    parent = { hash: b.hash, timestamp: b.block.header.timestamp };
+  }
+  return out;
+}
+
+/** Drives backup `r` (id 1) to commit blocks[0..k-1] with hand-built votes from replicas 0, 2, 3. */
+function commitAll(r: Replica, blocks: ReturnType<typeof chain>, records?: Map<string, Uint8Array>): Ready[] {
+  const readies: Ready[] = [];
+  for (const b of blocks) {
+    const h = b.block.header.height;
+    readies.push(feed(r, 0, prePrepare(g, 0, 0, b).bytes, records));
+    readies.push(feed(r, 2, prepare(g, 2, 0, h, b.hash).bytes, records));
+    readies.push(feed(r, 2, commit(g, 2, 0, h, b.hash).bytes, records));
+    readies.push(feed(r, 3, commit(g, 3, 0, h, b.hash).bytes, records));
+  }
+  return readies;
+}
+
+t.test(
+  '§4.2 quorum counting: the primary prepares on q-1 PREPAREs from distinct backups; repeats do not count',
+  async (t) => {
+    const r = replica(0);
+    const [b] = chain(1);
+    const ready = r.step({ type: 'propose', txs: [tx(1)], now: 10 });
+    const pp = sent(ready, MessageType.prePrepare)[0]!;
+    t.ok(pp, 'the primary proposed a block');
+    t.equal(
+      ready.persist.filter((p) => p.key === RecordKey.prePrepare(1)).length,
+      1,
+      'its PRE-PREPARE is persisted in the same Ready',
+    );
+    const hash = (pp as { blockHash: Uint8Array }).blockHash;
+    t.equal(
+      sent(feed(r, 1, prepare(g, 1, 0, 1, hash).bytes), MessageType.commit).length,
+      0,
+      'one PREPARE is not enough',
+    );
+    const again = feed(r, 1, prepare(g, 1, 0, 1, hash).bytes);
+    t.equal(sent(again, MessageType.commit).length, 0, 'the same sender again is not a second vote');
+    t.equal(dropped(r, DropReason.duplicate), 1, 'the repeat is counted as a duplicate');
+    t.equal(
+      sent(feed(r, 2, prepare(g, 2, 0, 1, hash).bytes), MessageType.commit).length,
+      1,
+      'q-1 = 2 distinct PREPAREs: prepared, COMMIT sent',
+    );
+    t.ok(b, 'fixture');
+  },
+);
+
+t.test(
+  '§4.2 committed-local: q matching COMMITs from distinct replicas; the certificate is transferable',
+  async (t) => {
+    const r = replica(1);
+    const [b] = chain(1);
+    const r1 = feed(r, 0, prePrepare(g, 0, 0, b!).bytes);
+    t.equal(sent(r1, MessageType.prepare).length, 1, 'the backup PREPAREs an acceptable PRE-PREPARE');
+    const r2 = feed(r, 2, prepare(g, 2, 0, 1, b!.hash).bytes);
+    t.equal(sent(r2, MessageType.commit).length, 1, 'prepared with its own and one other PREPARE (q-1 = 2)');
+    t.ok(
+      r2.persist.some((p) => p.key === RecordKey.prepared(1)),
+      'the prepared certificate is persisted with the COMMIT',
+    );
+    t.equal(feed(r, 2, commit(g, 2, 0, 1, b!.hash).bytes).commit.length, 0, 'two COMMITs: not yet');
+    t.equal(
+      feed(r, 2, commit(g, 2, 0, 1, b!.hash).bytes).commit.length,
+      0,
+      'a repeated COMMIT does not count',
+    );
+    const done = feed(r, 3, commit(g, 3, 0, 1, b!.hash).bytes);
+    t.equal(done.commit.length, 1, 'q = 3 distinct COMMITs: the block commits');
+    const cert = done.commit[0]!.certificate;
+    t.equal(cert.votes.length, 3);
+    const decoded = decodeCommitCertificate(encodeCommitCertificate(cert));
+    t.doesNotThrow(
+      () => verifyCommitCertificate(CHAIN, decoded, b!.block.header, g.validators, g.crypto),
+      'wire verifies it',
+    );
+    t.equal(r.lastCommitted, 1);
+    t.equal(feed(r, 0, commit(g, 0, 0, 1, b!.hash).bytes).commit.length, 0, 'a block commits once');
+  },
+);
+
+t.test('§4.2 drops: bad signature, non-member, malformed, stale view, wrong primary', async (t) => {
+  const r = replica(1);
+  const [b] = chain(1);
+  const pp = prePrepare(g, 0, 0, b!);
+  const forged = prePrepare(g, 2, 0, b!); // signed by 2, claims to be a PRE-PREPARE
+  t.equal(feed(r, 2, forged.bytes).send.length, 0);
+  t.equal(dropped(r, DropReason.wrongPrimary), 1, 'a PRE-PREPARE from a backup is dropped');
+  const tampered = pp.bytes.slice();
+  // The signature sits right after the 32-byte hash and the replica index; flip a byte in it.
+  const sigAt = tampered.indexOf(0x40, 40) + 1;
+  tampered[sigAt]! ^= 1;
+  feed(r, 0, tampered);
+  t.equal(dropped(r, DropReason.badSignature), 1, 'a forged signature is dropped');
+  feed(r, 9, pp.bytes);
+  t.equal(dropped(r, DropReason.notMember), 1, 'a sender outside the validator set is dropped');
+  feed(r, 0, new Uint8Array([1, 2, 3]));
+  t.equal(dropped(r, DropReason.malformed), 1, 'undecodable bytes are dropped');
+  // Move replica 1 to view 1 (request timer), then a view-0 message is stale.
+  r.step({ type: 'propose', txs: [tx(9)], now: 1 });
+  const vc = r.step({ type: 'timeout', timer: Timers.request, now: 2000 });
+  t.equal(sent(vc, MessageType.viewChange).length, 1, 'request timer expiry sends VIEW-CHANGE (§4.4)');
+  feed(r, 0, pp.bytes);
+  t.equal(dropped(r, DropReason.staleView), 1, 'a message for an older view is dropped');
+});
+
+t.test(
+  '§4.2 equivocation: a second, different PRE-PREPARE for (v, n) is evidence; the first is kept',
+  async (t) => {
+    const r = replica(1);
+    const a = makeTestBlock(4, 0, 1, undefined, [tx(1)]);
+    const b = makeTestBlock(4, 0, 1, undefined, [tx(2)]);
+    t.equal(sent(feed(r, 0, prePrepare(g, 0, 0, a).bytes), MessageType.prepare).length, 1);
+    const second = feed(r, 0, prePrepare(g, 0, 0, b).bytes);
+    t.equal(second.send.length, 0, 'nothing is sent for the conflicting proposal');
+    t.equal(dropped(r, DropReason.equivocation), 1);
+    feed(r, 2, prepare(g, 2, 0, 1, b.hash).bytes);
+    feed(r, 3, prepare(g, 3, 0, 1, b.hash).bytes);
+    t.equal(r.stats().sizes.votes, 3, 'votes are kept per sender');
+    const c = feed(r, 2, prepare(g, 2, 0, 1, a.hash).bytes);
+    t.equal(c.send.length, 0, "a sender's second, different PREPARE is not counted");
+    t.equal(dropped(r, DropReason.equivocation), 2);
+  },
+);
+
+t.test('§4.2 watermarks: only heights in (h, h+L] are accepted', async (t) => {
+  const r = replica(1);
+  const far = makeTestBlock(4, 0, 9, undefined, [tx(1)]);
+  feed(r, 0, prePrepare(g, 0, 0, far).bytes);
+  t.equal(dropped(r, DropReason.outOfWindow), 1, 'height L+1 = 9 is beyond the high watermark');
+  feed(r, 2, prepare(g, 2, 0, 0, far.hash).bytes);
+  t.equal(dropped(r, DropReason.outOfWindow), 2, 'height 0 is at the low watermark');
+});
+
+t.test(
+  'chain rule (ADR 0011): PRE-PREPARE held until its parent is known; PREPARE(h) only after h-1 prepared',
+  async (t) => {
+    const r = replica(1);
+    const [b1, b2] = chain(2);
+    const early = feed(r, 0, prePrepare(g, 0, 0, b2!).bytes);
+    t.equal(early.send.length, 0, 'no PREPARE for a block whose parent is unknown');
+    t.equal(r.stats().sizes.heldPrePrepares, 1, 'it is held (bounded buffer)');
+    const on1 = feed(r, 0, prePrepare(g, 0, 0, b1!).bytes);
+    const preps = sent(on1, MessageType.prepare) as { height: number }[];
+    t.same(
+      preps.map((p) => p.height),
+      [1],
+      'parent arrives: PREPARE(1) only, since 1 is not prepared yet',
+    );
+    t.equal(r.stats().sizes.heldPrePrepares, 0, 'the held PRE-PREPARE was accepted');
+    const on2 = feed(r, 2, prepare(g, 2, 0, 1, b1!.hash).bytes);
+    t.same(
+      sent(on2, MessageType.prepare).map((p) => (p as { height: number }).height),
+      [2],
+      'when 1 prepares, PREPARE(2) follows',
+    );
+    t.equal(sent(on2, MessageType.commit).length, 1, 'and COMMIT(1)');
+  },
+);
+
+t.test('backup checks: prevHash, state root, timestamps (ADR 0010)', async (t) => {
+  const r = replica(1);
+  const [b1] = chain(1);
+  feed(r, 0, prePrepare(g, 0, 0, b1!).bytes);
+  const wrongParent = makeTestBlock(4, 0, 2, { hash: new Uint8Array(32).fill(7), timestamp: 1 }, [tx(2)]);
+  feed(r, 0, prePrepare(g, 0, 0, wrongParent).bytes);
+  t.equal(dropped(r, DropReason.badChain), 1, 'prevHash must be the hash of the block at h-1');
+  const r2 = replica(1);
+  const badRoot = makeTestBlock(4, 0, 1, undefined, [tx(1)], { stateRoot: new Uint8Array(32).fill(1) });
+  feed(r2, 0, prePrepare(g, 0, 0, badRoot).bytes);
+  t.equal(dropped(r2, DropReason.badStateRoot), 1, "stateRoot must equal this replica's root at stateHeight");
+  const r3 = replica(1);
+  const future = makeTestBlock(4, 0, 1, undefined, [tx(1)], { timestamp: 10_000 });
+  t.equal(
+    feed(r3, 0, prePrepare(g, 0, 0, future).bytes).send.length,
+    0,
+    'a timestamp beyond now + skew waits',
+  );
+  t.equal(r3.stats().sizes.heldPrePrepares, 1);
+  const later = r3.step({ type: 'tick', now: 6000 });
+  t.equal(sent(later, MessageType.prepare).length, 1, 'once the clock catches up it is accepted');
+  const r4 = replica(1, undefined);
+  const r4deps = Replica.create(g.config(1), { ...g.deps(1), validateTransactions: () => 'NOPE' });
+  feed(r4deps, 0, prePrepare(g, 0, 0, b1!).bytes);
+  t.equal(dropped(r4deps, DropReason.invalidTransactions), 1, 'validateTransactions vetoes the block');
+  t.ok(r4);
+});
+
+t.test(
+  '§4.3 checkpoints: stable at q matching CHECKPOINTs; log, records and votes below it are discarded',
+  async (t) => {
+    const records = new Map<string, Uint8Array>();
+    const r = replica(1);
+    const blocks = chain(5);
+    const readies = commitAll(r, blocks.slice(0, 4), records);
+    const committed = readies.flatMap((x) => x.commit);
+    t.same(
+      committed.map((c) => c.block.header.height),
+      [1, 2, 3, 4],
+      'blocks commit in height order',
+    );
+    const roots: Uint8Array[] = [];
+    let cp: Ready | undefined;
+    for (let h = 1; h <= 4; h++) {
+      roots[h] = new Uint8Array(32).fill(h);
+      cp = r.step({ type: 'executed', height: h, stateRoot: roots[h]! });
+      apply(records, cp);
+    }
+    const mine = sent(cp!, MessageType.checkpoint);
+    t.equal(mine.length, 1, 'a CHECKPOINT is multicast after executing height K = 4');
+    t.equal(r.lowWatermark, 0, 'one vote is not stable');
+    const ts = blocks[3]!.block.header.timestamp;
+    apply(records, feed(r, 2, checkpoint(g, 2, 4, blocks[3]!.hash, roots[4]!, ts).bytes));
+    apply(records, feed(r, 2, checkpoint(g, 2, 4, blocks[3]!.hash, roots[4]!, ts).bytes));
+    t.equal(r.lowWatermark, 0, 'a repeated vote from one replica does not make q');
+    const wrong = feed(r, 3, checkpoint(g, 3, 4, blocks[3]!.hash, new Uint8Array(32).fill(9), ts).bytes);
+    apply(records, wrong);
+    t.equal(r.lowWatermark, 0, 'a vote for a different state root does not match');
+    apply(records, feed(r, 0, checkpoint(g, 0, 4, blocks[3]!.hash, roots[4]!, ts).bytes));
+    t.equal(r.lowWatermark, 4, 'q = 3 matching votes: stable, the low watermark moves to 4');
+    t.equal(r.stats().sizes.slots, 0, 'slots at or below the checkpoint are discarded');
+    t.notOk(
+      [...records.keys()].some((k) => /pbft\/(pp|prepared|votes|committed)\/[1-4]$/.test(k)),
+      'their records are deleted',
+    );
+    t.ok(records.has(RecordKey.checkpoint), 'the stable checkpoint and its proof are persisted');
+    const high = makeTestBlock(4, 0, 12, undefined, [tx(12)]);
+    feed(r, 0, prePrepare(g, 0, 0, high).bytes);
+    t.equal(
+      r.stats().sizes.heldPrePrepares,
+      1,
+      'height 12 = h + L is now inside the window (held for its parent)',
+    );
+  },
+);
+
+t.test(
+  '§4.4 restore: a restarted replica keeps what it accepted and sent, so it cannot contradict itself',
+  async (t) => {
+    const records = new Map<string, Uint8Array>();
+    const r = replica(1);
+    const a = makeTestBlock(4, 0, 1, undefined, [tx(1)]);
+    const b = makeTestBlock(4, 0, 1, undefined, [tx(2)]);
+    feed(r, 0, prePrepare(g, 0, 0, a).bytes, records);
+    t.ok(
+      records.has(RecordKey.prePrepare(1)) && records.has(RecordKey.votes(1)),
+      'PRE-PREPARE and PREPARE-sent persisted',
+    );
+    const back = replica(1, records);
+    const conflicting = feed(back, 0, prePrepare(g, 0, 0, b).bytes);
+    const prepares = sent(conflicting, MessageType.prepare) as { blockHash: Uint8Array }[];
+    t.equal(
+      prepares.filter((p) => bytesEqual(p.blockHash, b.hash)).length,
+      0,
+      'after restore, a conflicting PRE-PREPARE gets no PREPARE',
+    );
+    t.equal(
+      prepares.filter((p) => bytesEqual(p.blockHash, a.hash)).length,
+      1,
+      'its own earlier PREPARE (for the first block) is re-sent',
+    );
+    t.equal(dropped(back, DropReason.equivocation), 1);
+    const p = feed(back, 2, prepare(g, 2, 0, 1, a.hash).bytes);
+    t.equal(sent(p, MessageType.commit).length, 1, 'the restored replica continues the original block');
+  },
+);
+
+t.test(
+  '§4.4 restore during a view change: same view, same VIEW-CHANGE re-sent, timer re-armed',
+  async (t) => {
+    const records = new Map<string, Uint8Array>();
+    const r = replica(2);
+    apply(records, r.step({ type: 'propose', txs: [tx(1)], now: 1 }));
+    const vc = r.step({ type: 'timeout', timer: Timers.request, now: 5000 });
+    apply(records, vc);
+    const original = vc.send.find(
+      (s) => decodeMessage(s.message, limits).type === MessageType.viewChange,
+    )!.message;
+    const back = replica(2, records);
+    t.equal(back.view, 1);
+    t.notOk(back.active, 'still waiting for NEW-VIEW');
+    const first = back.step({ type: 'tick', now: 6000 });
+    t.ok(
+      first.send.some((s) => bytesEqual(s.message, original)),
+      'the identical VIEW-CHANGE is re-sent',
+    );
+    t.ok(
+      first.timers.some((x) => x.type === 'set' && x.timer === Timers.viewChange),
+      'the view-change timer is re-armed',
+    );
+  },
+);
+
+t.test(
+  'committed-but-unexecuted blocks are re-delivered after restore, once, above the executed height',
+  async (t) => {
+    const records = new Map<string, Uint8Array>();
+    const r = replica(1);
+    const blocks = chain(3);
+    commitAll(r, blocks, records);
+    apply(records, r.step({ type: 'executed', height: 1, stateRoot: new Uint8Array(32).fill(1) }));
+    const back = replica(1, records);
+    t.equal(back.lastCommitted, 3);
+    const first = back.step({ type: 'executed', height: 2, stateRoot: new Uint8Array(32).fill(2) });
+    t.same(
+      first.commit.map((c) => c.block.header.height),
+      [3],
+      'only height 3 is re-delivered (2 was applied)',
+    );
+    t.equal(back.step({ type: 'tick', now: 1 }).commit.length, 0, 'and only once');
+  },
+);
+
+t.test('bounded memory: nothing a Byzantine peer sends grows state without bound', async (t) => {
+  const r = replica(1);
+  const [b] = chain(1);
+  for (let v = 1; v < 200; v++) feed(r, 3, prepare(g, 3, v, 1, b!.hash).bytes);
+  t.ok(
+    r.stats().sizes.futureBuffered <= 3 * 8,
+    `future-view messages capped per peer (${r.stats().sizes.futureBuffered})`,
+  );
+  t.ok(dropped(r, DropReason.futureView) > 0, 'overflow counted');
+  for (let h = 16; h < 2000; h += 4) feed(r, 3, checkpoint(g, 3, h, b!.hash, b!.hash, 1).bytes);
+  t.ok(
+    r.stats().sizes.checkpointVotes <= 1,
+    'checkpoint votes beyond the window: the latest per sender only',
+  );
+  for (let v = 1; v < 50; v++) feed(r, 3, viewChange(g, 3, v * 10, []).bytes);
+  t.ok(r.stats().sizes.viewChangeMessages <= 4, 'VIEW-CHANGEs: one (the latest) per sender');
+  for (let h = 2; h <= 8; h++)
+    feed(
+      r,
+      0,
+      prePrepare(g, 0, 0, makeTestBlock(4, 0, h, { hash: new Uint8Array(32).fill(h), timestamp: h }, [tx(h)]))
+        .bytes,
+    );
+  t.ok(r.stats().sizes.heldPrePrepares <= 8, 'held PRE-PREPAREs: at most one per height in the window');
+});
+
+t.test(
+  '§4.5.2 liveness rule: f+1 VIEW-CHANGEs for higher views make a replica join the smallest',
+  async (t) => {
+    const r = replica(1);
+    const one = feed(r, 2, viewChange(g, 2, 3, []).bytes);
+    t.equal(sent(one, MessageType.viewChange).length, 0, 'f = 1 VIEW-CHANGE is not enough');
+    const two = feed(r, 3, viewChange(g, 3, 2, []).bytes);
+    const mine = sent(two, MessageType.viewChange) as { newView: number }[];
+    t.same(
+      mine.map((m) => m.newView),
+      [2],
+      'f+1 = 2: it sends VIEW-CHANGE for the smallest, 2',
+    );
+    t.equal(r.view, 2);
+    t.ok(
+      two.timers.some((x) => x.type === 'set' && x.timer === Timers.viewChange),
+      'and arms the view-change timer',
+    );
+  },
+);
+
+t.test('§4.5.2 backoff: each consecutive view change doubles the timeout', async (t) => {
+  const r = replica(1);
+  r.step({ type: 'propose', txs: [tx(1)], now: 1 });
+  const first = r.step({ type: 'timeout', timer: Timers.request, now: 1000 });
+  const second = r.step({ type: 'timeout', timer: Timers.viewChange, now: 2000 });
+  const third = r.step({ type: 'timeout', timer: Timers.viewChange, now: 4000 });
+  const after = (x: Ready) =>
+    x.timers.find((y) => y.type === 'set' && y.timer === Timers.viewChange) as { afterMs: number };
+  t.same([after(first).afterMs, after(second).afterMs, after(third).afterMs], [1000, 2000, 4000]);
+  t.equal(r.view, 3);
+});
