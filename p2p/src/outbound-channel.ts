@@ -69,6 +69,11 @@ export class OutboundChannel {
     else this.#detach();
   }
 
+  /** A stream is opened only when there is something to send (an observer never opens consensus). */
+  get #wanted(): boolean {
+    return !this.#closed && this.#connected && this.#queue.length > 0;
+  }
+
   /** Stop for good: abort the stream and discard the queue; returns how many messages were discarded. */
   close(): number {
     this.#closed = true;
@@ -144,7 +149,7 @@ export class OutboundChannel {
   }
 
   #ensureStream(): void {
-    if (this.#closed || !this.#connected || this.#stream !== undefined || this.#opening) return;
+    if (!this.#wanted || this.#stream !== undefined || this.#opening) return;
     if (this.#retryTimer !== undefined) return;
     this.#opening = true;
     this.#o.open().then(
@@ -156,24 +161,28 @@ export class OutboundChannel {
         }
         this.#stream = stream;
         stream.addEventListener('close', () => {
-          if (this.#stream === stream) {
-            this.#detach();
-            // Reopen on whatever connection remains (another connection, or after reconnection).
-            this.#ensureStream();
-          }
+          if (this.#stream !== stream) return;
+          this.#detach();
+          // Reopen (on another connection, or after reconnection) once there is something to send,
+          // after a pause: a peer that resets every stream we open must not make us spin.
+          this.#retryLater();
         });
         this.#scheduleFlush();
       },
       (err: unknown) => {
         this.#opening = false;
         this.#o.log.info('stream-open-failed', { protocol: this.#o.name, error: String(err) });
-        if (this.#closed || !this.#connected) return;
-        this.#retryTimer = setTimeout(() => {
-          this.#retryTimer = undefined;
-          this.#ensureStream();
-        }, this.#o.retryMs);
+        this.#retryLater();
       },
     );
+  }
+
+  #retryLater(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#ensureStream();
+    }, this.#o.retryMs);
   }
 
   #detach(): void {
