@@ -120,7 +120,10 @@ export async function decideAccess(
   const live = liveGrants(grants, now);
   if (live.length === 0) return { allowed: false, code: DenyCode.GRANT_EXPIRED };
   const forPurpose = live.filter((g) => g.purpose === purpose);
-  if (forPurpose.length === 0) return { allowed: false, code: DenyCode.PURPOSE_NOT_GRANTED };
+  if (forPurpose.length === 0) {
+    const code = purpose === Purpose.emergency ? DenyCode.NO_EMERGENCY_ACCESS : DenyCode.PURPOSE_NOT_GRANTED;
+    return { allowed: false, code };
+  }
   const covering = forPurpose.filter((g) => scopesCover(g.scopes, category));
   if (covering.length === 0) return { allowed: false, code: DenyCode.SCOPE_NOT_GRANTED };
   // The longest-lived covering grant, so the caller can tell how long the access lasts.

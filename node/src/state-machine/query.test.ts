@@ -1,0 +1,231 @@
+import t from 'tap';
+import { AccessDenied, QueryError, readAlerts, readAuditTrail, readConsents, readReadings } from './query.ts';
+import { DAY, HOUR, World } from './testing/world.ts';
+
+async function withReadings(n = 5) {
+  const w = await new World().populated();
+  const first = w.now + 1000;
+  for (let i = 0; i < n; i++) {
+    await w.ok(w.device, {
+      type: 50,
+      patient: w.patient.key,
+      readings: [w.reading(1, 70 + i, w.now + 1000)],
+    });
+  }
+  return { w, first };
+}
+
+async function denied(t: Tap, p: Promise<unknown>, code: string) {
+  try {
+    await p;
+    t.fail(`expected AccessDenied ${code}`);
+  } catch (e) {
+    t.ok(e instanceof AccessDenied, (e as Error).message);
+    t.equal((e as AccessDenied).code, code);
+  }
+}
+type Tap = Parameters<Parameters<typeof t.test>[1]>[0];
+
+t.test('readReadings returns what a grant covers, paginated, and refuses with a reason', async (t) => {
+  const { w, first } = await withReadings(5);
+  const P = w.patient.key;
+  const q = { patient: P, kind: 1, from: 0, to: w.now + DAY, limit: 2 };
+  const clin = { key: w.clinician.key, purpose: 1 };
+  await denied(t, readReadings(w.h.view(), clin, q, w.now), 'NO_GRANT');
+  const self = await readReadings(w.h.view(), { key: P, purpose: 1 }, { ...q, limit: 10 }, w.now);
+  t.equal(self.items.length, 5, 'the patient sees their own data');
+  t.equal(self.access.via, 'self');
+  t.ok((await readReadings(w.h.view(), { key: w.guardian.key, purpose: 1 }, q, w.now)).items.length);
+
+  await w.grantClinician(['vitals.heartRate']);
+  const p1 = await readReadings(w.h.view(), clin, q, w.now);
+  t.same(
+    p1.items.map((r) => r.value),
+    [70, 71],
+  );
+  t.equal(p1.items[0]!.measuredAt, first);
+  t.ok(p1.items[0]!.committedAt >= p1.items[0]!.measuredAt, 'both measurement and commit time');
+  t.same(p1.items[0]!.source, w.device.key);
+  t.equal(p1.access.via, 'grant');
+  const p2 = await readReadings(w.h.view(), clin, { ...q, cursor: p1.next }, w.now);
+  t.same(
+    p2.items.map((r) => r.value),
+    [72, 73],
+  );
+  const p3 = await readReadings(w.h.view(), clin, { ...q, cursor: p2.next }, w.now);
+  t.same(
+    p3.items.map((r) => r.value),
+    [74],
+  );
+  t.equal(p3.next, null);
+  const ranged = await readReadings(w.h.view(), clin, { ...q, from: first + 1000, to: first + 3000 }, w.now);
+  t.same(
+    ranged.items.map((r) => r.value),
+    [71, 72],
+    'time range [from, to)',
+  );
+
+  await denied(t, readReadings(w.h.view(), clin, { ...q, kind: 2 }, w.now), 'SCOPE_NOT_GRANTED');
+  await denied(
+    t,
+    readReadings(w.h.view(), { key: w.clinician.key, purpose: 2 }, q, w.now),
+    'NO_RESEARCH_CONSENT',
+  );
+  await w.ok(w.patient, { type: 44, patient: P, optIn: true });
+  await denied(
+    t,
+    readReadings(w.h.view(), { key: w.clinician.key, purpose: 2 }, q, w.now),
+    'PURPOSE_NOT_GRANTED',
+  );
+  await denied(
+    t,
+    readReadings(w.h.view(), { key: w.clinician.key, purpose: 3 }, q, w.now),
+    'NO_EMERGENCY_ACCESS',
+  );
+  await denied(t, readReadings(w.h.view(), clin, q, w.now + 2 * DAY), 'GRANT_EXPIRED');
+  await denied(
+    t,
+    readReadings(w.h.view(), { key: w.stranger.key, purpose: 1 }, q, w.now),
+    'UNKNOWN_REQUESTER',
+  );
+  await denied(
+    t,
+    readReadings(w.h.view(), { key: w.admins[0]!.key, purpose: 1 }, q, w.now),
+    'UNKNOWN_REQUESTER',
+  );
+  await denied(
+    t,
+    readReadings(w.h.view(), clin, { ...q, patient: w.stranger.key }, w.now),
+    'UNKNOWN_PATIENT',
+  );
+  await w.ok(w.admins[0]!, { type: 12, publicKey: w.clinician.key, reasonCode: 'x' });
+  await denied(t, readReadings(w.h.view(), clin, q, w.now), 'REQUESTER_SUSPENDED');
+});
+
+t.test('cursors cannot widen a read; bad inputs are typed QueryErrors', async (t) => {
+  const { w } = await withReadings(3);
+  const P = w.patient.key;
+  const self = { key: P, purpose: 1 };
+  const q = { patient: P, kind: 1, from: 0, to: w.now + DAY, limit: 1 };
+  const other = await readReadings(w.h.view(), self, { ...q, kind: 2 }, w.now);
+  t.equal(other.items.length, 0);
+  const p1 = await readReadings(w.h.view(), self, q, w.now);
+  const bad = async (over: object, code: string) => {
+    try {
+      await readReadings(w.h.view(), self, { ...q, ...over }, w.now);
+      t.fail(`expected ${code}`);
+    } catch (e) {
+      t.ok(e instanceof QueryError);
+      t.equal((e as QueryError).code, code);
+    }
+  };
+  await bad({ kind: 2, cursor: p1.next }, 'BAD_CURSOR');
+  await bad({ cursor: 'zz' }, 'BAD_CURSOR');
+  await bad({ cursor: '00' }, 'BAD_CURSOR');
+  await bad({ kind: 42 }, 'BAD_KIND');
+  await bad({ from: 10, to: 5 }, 'BAD_RANGE');
+  await bad({ limit: 0 }, 'BAD_LIMIT');
+  await bad({ limit: 100_000 }, 'BAD_LIMIT');
+});
+
+t.test('organisation grants cover its clinicians; research reads are de-identified', async (t) => {
+  const { w } = await withReadings(2);
+  const P = w.patient.key;
+  const q = { patient: P, kind: 1, from: 0, to: w.now + DAY };
+  await w.ok(w.patient, {
+    type: 40,
+    patient: P,
+    grantee: { kind: 2, orgId: 'org-b' },
+    scopes: ['vitals.*'],
+    purpose: 1,
+    expiresAt: w.now + DAY,
+  });
+  t.equal(
+    (await readReadings(w.h.view(), { key: w.otherClinician.key, purpose: 1 }, q, w.now)).items.length,
+    2,
+  );
+  await denied(t, readReadings(w.h.view(), { key: w.clinician.key, purpose: 1 }, q, w.now), 'NO_GRANT');
+  await w.ok(w.patient, { type: 44, patient: P, optIn: true });
+  await w.grantClinician(['vitals.heartRate'], 2, w.researcher);
+  const r = await readReadings(w.h.view(), { key: w.researcher.key, purpose: 2 }, q, w.now);
+  t.equal(r.items.length, 2);
+  t.equal(r.items[0]!.source, undefined, 'no device key');
+  t.equal(r.items[0]!.txId, undefined);
+  await denied(
+    t,
+    readReadings(w.h.view(), { key: w.researcher.key, purpose: 1 }, q, w.now),
+    'PURPOSE_NOT_GRANTED',
+  );
+});
+
+t.test('break-glass reads: everything while open, nothing after', async (t) => {
+  const { w } = await withReadings(2);
+  const P = w.patient.key;
+  const em = { key: w.clinician.key, purpose: 3 };
+  await w.ok(w.clinician, {
+    type: 42,
+    patient: P,
+    reasonCode: 'BTG',
+    reason: 'collapsed in A&E',
+    durationMs: HOUR,
+  });
+  const r = await readReadings(w.h.view(), em, { patient: P, kind: 1, from: 0, to: w.now + DAY }, w.now);
+  t.equal(r.items.length, 2);
+  t.equal(r.access.via, 'emergency');
+  t.ok((await readAlerts(w.h.view(), em, { patient: P }, w.now)).items);
+  await denied(t, readAlerts(w.h.view(), em, { patient: P }, w.now + HOUR), 'NO_EMERGENCY_ACCESS');
+  await denied(
+    t,
+    readAlerts(w.h.view(), { key: w.clinician.key, purpose: 1 }, { patient: P }, w.now),
+    'NO_GRANT',
+  );
+});
+
+t.test('consents and the audit trail are for the patient and guardians only', async (t) => {
+  const { w } = await withReadings(1);
+  const P = w.patient.key;
+  const grantId = await w.grantClinician(['alerts']);
+  const c = await readConsents(w.h.view(), { key: w.guardian.key, purpose: 1 }, P, w.now);
+  t.equal(c.grants.length, 1);
+  t.same(c.grants[0]!.grantId, grantId);
+  t.equal(c.guardians.length, 1);
+  t.equal(
+    (await readConsents(w.h.view(), { key: P, purpose: 1 }, P, w.now + 2 * DAY)).grants.length,
+    0,
+    'expired: gone',
+  );
+  await denied(t, readConsents(w.h.view(), { key: w.clinician.key, purpose: 1 }, P, w.now), 'PATIENT_ONLY');
+  await denied(t, readConsents(w.h.view(), { key: P, purpose: 1 }, w.stranger.key, w.now), 'UNKNOWN_PATIENT');
+  await denied(
+    t,
+    readAuditTrail(w.h.view(), { key: w.clinician.key, purpose: 1 }, { patient: P }),
+    'PATIENT_ONLY',
+  );
+  for (let i = 0; i < 3; i++) {
+    await w.ok(w.validators[0]!, {
+      type: 52,
+      reader: w.clinician.key,
+      patient: P,
+      categories: ['alerts'],
+      purpose: 1,
+      readAt: w.now,
+    });
+  }
+  const all = await readAuditTrail(w.h.view(), { key: P, purpose: 1 }, { patient: P });
+  t.same(
+    all.items.map((i) => i.event),
+    ['guardianAppointed', 'deviceBound', 'grant', 'read', 'read', 'read'],
+  );
+  const page = await readAuditTrail(w.h.view(), { key: P, purpose: 1 }, { patient: P, limit: 2 });
+  t.equal(page.items.length, 2);
+  const rest = await readAuditTrail(
+    w.h.view(),
+    { key: P, purpose: 1 },
+    { patient: P, fromHeight: page.nextHeight! },
+  );
+  t.same(
+    [...page.items, ...rest.items].map((i) => i.height),
+    all.items.map((i) => i.height),
+    'pages resume without loss',
+  );
+});
