@@ -11,13 +11,16 @@ import {
   sha256,
   type Verifier,
 } from '../wire/index.ts';
+import { Authenticator } from './auth.ts';
 import { bytesEqual, hex } from './bytes.ts';
+import type { ProtocolContext } from './context.ts';
 import {
   blockBytesOf,
   type Checkpoint,
   type Commit,
   createMessage,
   MessageType,
+  messageLimits,
   type NewView,
   type PrePrepare,
   type Prepare,
@@ -26,7 +29,7 @@ import {
 } from './messages.ts';
 import { primaryOf, quorumSize } from './quorum.ts';
 import { Replica } from './replica.ts';
-import type { CommittedBlock, Event, Ready, ReplicaConfig, ReplicaDeps } from './types.ts';
+import type { CommittedBlock, Event, Ready, ReplicaConfig, ReplicaDeps, ReplicaMutations } from './types.ts';
 
 export const CHAIN = 'vigil-test';
 
@@ -402,4 +405,26 @@ export class Cluster {
     const h = this.lastApplied[i]!;
     this.step(i, { type: 'executed', height: h, stateRoot: this.roots[i]!.get(h) ?? GENESIS_ROOT });
   }
+}
+
+/** The ProtocolContext a replica of `g` would use (for testing proofs and NEW-VIEW functions directly). */
+export function contextFor(g: TestGroup, mutations: ReplicaMutations = {}): ProtocolContext {
+  const cfg = g.config(0);
+  const n = g.validators.length;
+  return {
+    chainId: CHAIN,
+    validators: g.validators,
+    n,
+    f: Math.floor((n - 1) / 3),
+    q: mutations.quorumOverride ?? quorumSize(n),
+    checkpointInterval: cfg.checkpointInterval,
+    windowSize: cfg.windowSize,
+    maxBlockTxs: cfg.maxBlockTxs,
+    maxBlockBytes: cfg.maxBlockBytes,
+    limits: messageLimits(cfg),
+    auth: new Authenticator(CHAIN, g.validators, g.crypto),
+    genesisStateRoot: GENESIS_ROOT,
+    genesisTimestamp: 0,
+    mutations,
+  };
 }
