@@ -56,7 +56,7 @@ t.test(
       ),
       'the refusal is logged',
     );
-      intruder.sendConsensus(c.nodes[0]!.key, bytes(1));
+    intruder.sendConsensus(c.nodes[0]!.key, bytes(1));
     // node 1 -> node 0 is a FIFO stream; once its message arrives, node 0 is known to be receiving.
     c.nodes[1]!.sendConsensus(c.nodes[0]!.key, bytes(2));
     await waitFor('node 0 hears node 1', () => received === 1);
