@@ -179,3 +179,31 @@ t.test('a flood of received messages beyond the queue bound is dropped and count
   t.equal(d.stats().eventsDropped, 90);
   t.end();
 });
+
+t.test('a replica that missed blocks catches up through syncBlocks and then follows', async (t) => {
+  const { nodes, drivers } = cluster(4);
+  // Replica 3 is cut off: nothing reaches it.
+  const cut = drivers[3]!;
+  const enqueue = cut.enqueue.bind(cut);
+  let isolated = true;
+  cut.enqueue = (e) => (isolated && e.type === 'receive' ? false : enqueue(e));
+  for (const d of drivers) d.start(new Uint8Array(32));
+  for (const d of drivers.slice(0, 3)) d.enqueue({ type: 'propose', txs: [tx(1), tx(2), tx(3)], now: 1_000 });
+  await settle(drivers);
+  const target = nodes[0]!.applied.length;
+  t.ok(target >= 1, 'the other three committed without it');
+  t.equal(nodes[3]!.applied.length, 0);
+
+  const height = await cut.syncBlocks(nodes[0]!.applied);
+  t.equal(height, target, 'synced to the others height');
+  t.equal(cut.replica.lastCommitted, target, 'the replica was told where it stands');
+  t.same(nodes[3]!.root, nodes[0]!.root, 'same state root');
+  t.equal(await cut.syncBlocks(nodes[0]!.applied), target, 'syncing the same blocks again is a no-op');
+
+  isolated = false;
+  for (const d of drivers) d.enqueue({ type: 'propose', txs: [tx(4)], now: 1_001 });
+  await settle(drivers);
+  t.equal(nodes[3]!.applied.length, nodes[0]!.applied.length, 'it follows new commits afterwards');
+  t.same(nodes[3]!.root, nodes[0]!.root);
+  await Promise.all(drivers.map((d) => d.stop()));
+});

@@ -33,7 +33,12 @@ export interface ConsensusOutbox {
 
 /** Applies a committed block durably and returns the state root after it. */
 export interface CommitSink {
-  apply(committed: CommittedBlock): Promise<{ height: number; stateRoot: Uint8Array }>;
+  /**
+   * `certified`: the block came from another replica with its commit certificate (block sync), not
+   * from this replica's own commit decision; the sink verifies the certificate and may skip
+   * per-transaction signature checks (ADR 0031).
+   */
+  apply(committed: CommittedBlock, certified: boolean): Promise<{ height: number; stateRoot: Uint8Array }>;
   /** The height already applied (a block at or below it is skipped: applied exactly once). */
   appliedHeight(): number;
 }
@@ -100,9 +105,21 @@ export interface DriverStats {
   stateTransfers: number;
 }
 
+/** Certified blocks from block sync, applied inside the loop so they never race the replica's commits. */
+interface SyncJob {
+  type: 'sync';
+  blocks: readonly CommittedBlock[];
+  done: (height: number) => void;
+  fail: (err: unknown) => void;
+}
+
+type Job = Event | SyncJob;
+
+const isSyncJob = (job: Job): job is SyncJob => job.type === 'sync';
+
 export class ReplicaDriver {
   readonly #o: Required<Omit<DriverOptions, 'onApplied'>> & Pick<DriverOptions, 'onApplied'>;
-  readonly #queue: Event[] = [];
+  readonly #queue: Job[] = [];
   readonly #timers = new Map<TimerId, unknown>();
   #running = false;
   #stopped = false;
@@ -177,6 +194,19 @@ export class ReplicaDriver {
     return true;
   }
 
+  /**
+   * Applies certified blocks fetched from peers (catch-up after downtime, state transfer), in the loop,
+   * skipping those already applied, then tells the replica where it now stands. Resolves with the
+   * applied height.
+   */
+  syncBlocks(blocks: readonly CommittedBlock[]): Promise<number> {
+    if (this.#stopped) return Promise.reject(new DriverError('DRIVER_STOPPED', 'the driver is stopped'));
+    return new Promise<number>((done, fail) => {
+      this.#queue.push({ type: 'sync', blocks, done, fail });
+      this.#kick();
+    });
+  }
+
   /** Resolves when every event queued so far has been processed (tests, orderly shutdown). */
   async idle(): Promise<void> {
     while (this.#queue.length > 0 || this.#busy) {
@@ -210,8 +240,14 @@ export class ReplicaDriver {
       const burst: Ready = { persist: [], send: [], commit: [], timers: [] };
       let stateTransfer: StateTransferRequest | undefined;
       let n = 0;
-      while (this.#queue.length > 0 && n < this.#o.maxEventsPerBurst) {
-        const event = this.#queue.shift()!;
+      const head = this.#queue[0]!;
+      if (isSyncJob(head)) {
+        this.#queue.shift();
+        await this.#sync(head);
+        continue;
+      }
+      while (this.#queue.length > 0 && n < this.#o.maxEventsPerBurst && !isSyncJob(this.#queue[0]!)) {
+        const event = this.#queue.shift() as Event;
         const ready = this.#o.replica.step(event);
         n++;
         burst.persist.push(...ready.persist);
@@ -227,6 +263,27 @@ export class ReplicaDriver {
       this.#stats.bursts++;
       await this.#carryOut(burst, stateTransfer);
     }
+  }
+
+  async #sync(job: SyncJob): Promise<void> {
+    let last: { height: number; stateRoot: Uint8Array; blockHash: Uint8Array } | undefined;
+    try {
+      for (const committed of job.blocks) {
+        const done = await this.#apply(committed, true);
+        if (done) last = { ...done, blockHash: committed.certificate.blockHash };
+      }
+    } catch (err) {
+      // A block from a peer that does not apply is that peer's problem, not a reason to stop.
+      this.#o.log.warn({ err: String((err as { cause?: unknown }).cause ?? err) }, 'synced block rejected');
+      job.fail(err);
+      if (!last) return;
+    }
+    if (last) {
+      this.#stats.stateTransfers++;
+      const ready = this.#o.replica.step({ type: 'stateTransferred', ...last });
+      await this.#carryOut(ready, ready.stateTransfer);
+    }
+    job.done(this.#o.commits.appliedHeight());
   }
 
   async #carryOut(ready: Ready, stateTransfer: StateTransferRequest | undefined): Promise<void> {
@@ -245,7 +302,7 @@ export class ReplicaDriver {
     //    so the replica can validate later proposals and take checkpoints
     const executed: Event[] = [];
     for (const committed of ready.commit) {
-      const done = await this.#apply(committed);
+      const done = await this.#apply(committed, false);
       if (done) executed.push({ type: 'executed', height: done.height, stateRoot: done.stateRoot });
     }
     this.#queue.unshift(...executed);
@@ -260,12 +317,15 @@ export class ReplicaDriver {
     else this.#o.outbox.send(out.to, out.message);
   }
 
-  async #apply(committed: CommittedBlock): Promise<{ height: number; stateRoot: Uint8Array } | undefined> {
+  async #apply(
+    committed: CommittedBlock,
+    certified: boolean,
+  ): Promise<{ height: number; stateRoot: Uint8Array } | undefined> {
     const height = committed.block.header.height;
     if (height <= this.#o.commits.appliedHeight()) return undefined;
     let result: { height: number; stateRoot: Uint8Array };
     try {
-      result = await this.#o.commits.apply(committed);
+      result = await this.#o.commits.apply(committed, certified);
     } catch (err) {
       throw new DriverError('APPLY_FAILED', `could not apply committed block ${height}`, { cause: err });
     }
@@ -292,13 +352,9 @@ export class ReplicaDriver {
   #startTransfer(request: StateTransferRequest): void {
     if (this.#transferring) return;
     this.#transferring = true;
-    this.#stats.stateTransfers++;
     this.#o.log.info({ height: request.height }, 'state transfer to stable checkpoint');
     this.#o.stateTransfer
       .transfer(request)
-      .then((done) => {
-        this.enqueue({ type: 'stateTransferred', ...done });
-      })
       .catch((err) => {
         // Not fatal: the replica asks again when it next sees a stable checkpoint it is missing.
         this.#o.log.warn({ err: String(err), height: request.height }, 'state transfer failed');
