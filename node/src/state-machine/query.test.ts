@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { AccessDenied, QueryError, readAlerts, readAuditTrail, readConsents, readReadings } from './query.ts';
 import { DAY, HOUR, World } from './testing/world.ts';
 
@@ -15,7 +15,7 @@ async function withReadings(n = 5) {
   return { w, first };
 }
 
-async function denied(t: Tap, p: Promise<unknown>, code: string) {
+async function denied(t: Test, p: Promise<unknown>, code: string) {
   try {
     await p;
     t.fail(`expected AccessDenied ${code}`);
@@ -24,7 +24,6 @@ async function denied(t: Tap, p: Promise<unknown>, code: string) {
     t.equal((e as AccessDenied).code, code);
   }
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0];
 
 t.test('readReadings returns what a grant covers, paginated, and refuses with a reason', async (t) => {
   const { w, first } = await withReadings(5);
