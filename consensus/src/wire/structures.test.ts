@@ -443,6 +443,8 @@ t.test('property: structure decoders raise only WireError on mutated encodings',
   t.pass(`mutations handled (${accepted} still decoded: mutations inside byte strings)`);
 });
 
+const zeroSigner: Signer = { publicKey: device.publicKey, sign: () => new Uint8Array(64) };
+
 t.test(
   'property: any transaction with a valid envelope round-trips and its id ignores the signature',
   async (t) => {
