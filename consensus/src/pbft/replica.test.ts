@@ -429,3 +429,14 @@ t.test('§4.5.2 backoff: each consecutive view change doubles the timeout', asyn
   t.same([after(first).afterMs, after(second).afterMs, after(third).afterMs], [1000, 2000, 4000]);
   t.equal(r.view, 3);
 });
+
+t.test(
+  'test-only quorumOverride mutation changes the counting (so the simulator can break safety)',
+  async (t) => {
+    const r = Replica.create({ ...g.config(1), mutations: { quorumOverride: 2 } }, g.deps(1));
+    const [b] = chain(1);
+    const first = feed(r, 0, prePrepare(g, 0, 0, b!).bytes);
+    t.equal(sent(first, MessageType.commit).length, 1, 'q-1 = 1: its own PREPARE already prepares the block');
+    t.equal(feed(r, 2, commit(g, 2, 0, 1, b!.hash).bytes).commit.length, 1, 'q = 2 COMMITs commit it');
+  },
+);
