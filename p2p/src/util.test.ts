@@ -1,3 +1,4 @@
+import { signerFromSeed } from '@vigil/consensus/wire';
 import t from 'tap';
 import { backoffDelay } from './backoff.ts';
 import {
@@ -97,4 +98,10 @@ t.test('the libp2p identity is derived from the validator seed', async (t) => {
   );
   await t.rejects(identityFromSeed(new Uint8Array(31)), { code: P2PErrorCode.invalidConfig });
   t.throws(() => peerIdFromValidatorKey(new Uint8Array(5)), { code: P2PErrorCode.invalidConfig });
+});
+
+t.test('the libp2p key is the same ed25519 key the validator signs consensus messages with', async (t) => {
+  const seed = new Uint8Array(32).fill(11);
+  const id = await identityFromSeed(seed);
+  t.same(id.publicKey, signerFromSeed(seed).publicKey, 'so genesis validator keys name the PeerIds');
 });

@@ -1,0 +1,69 @@
+import t from 'tap';
+import { VigilNetwork } from './network.ts';
+import { seedOf, startCluster, waitFor } from './test-network.ts';
+
+t.test('validators reconnect with backoff after a peer restarts', async (t) => {
+  const c = await startCluster({ n: 3 });
+  t.teardown(c.stop);
+  const [a, b, old] = c.nodes as [VigilNetwork, VigilNetwork, VigilNetwork];
+  const events: string[] = [];
+  a.onPeer((e, p) => events.push(`${e}:${p.key === old.key ? 'c' : '?'}`));
+  const addr = old.listenAddrs()[0]!.replace(/\/p2p\/.*$/, '');
+  await old.stop();
+  await waitFor('a notices', () => events.includes('disconnect:c'));
+  // Same key, same address: a fresh process of the same validator.
+  const reborn = await VigilNetwork.create({
+    seed: seedOf(2),
+    listen: [addr],
+    peers: c.allowed,
+    limits: { reconnect: { baseMs: 20, maxMs: 200 } },
+    logger: c.loggers[2],
+  });
+  t.teardown(() => reborn.stop());
+  await reborn.start();
+  await waitFor('a and b reconnect', () =>
+    [a, b].every((n) => n.peers().find((p) => p.key === reborn.key)?.connected),
+  );
+  t.ok(events.includes('connect:c'), 'a saw the reconnection');
+  const got: string[] = [];
+  reborn.onConsensus((from) => got.push(from === a.key ? 'a' : 'b'));
+  a.sendConsensus(reborn.key, Uint8Array.of(1));
+  b.sendConsensus(reborn.key, Uint8Array.of(1));
+  await waitFor('messages flow again', () => got.length === 2);
+  t.same(got.sort(), ['a', 'b']);
+});
+
+t.test('updateAllowedPeers disconnects removed peers, refuses them, and re-admits them', async (t) => {
+  const c = await startCluster({ n: 3 });
+  t.teardown(c.stop);
+  const [a, b, gone] = c.nodes as [VigilNetwork, VigilNetwork, VigilNetwork];
+  const without = {
+    validators: c.allowed.validators.filter((v) => Buffer.from(v.publicKey).toString('hex') !== gone.key),
+  };
+  a.updateAllowedPeers(without);
+  await waitFor(
+    'a dropped the removed validator',
+    () => gone.peers().find((p) => p.key === a.key)?.connected === false,
+  );
+  t.equal(a.peers().length, 2 - 1, 'a now allows only b');
+  // The removed validator still believes in a and keeps redialling: each attempt is refused.
+  await waitFor('a refuses the removed validator', () => a.metrics().connections.refusedNotAllowed >= 1);
+  a.sendConsensus(gone.key, Uint8Array.of(1));
+  t.equal(a.metrics().dropped['unknown-peer'], 1, 'nothing is queued for a peer that is not allowed');
+
+  let heard = 0;
+  gone.onConsensus((from) => {
+    if (from === a.key) heard++;
+  });
+  a.updateAllowedPeers(c.allowed);
+  await waitFor(
+    're-admitted and reconnected',
+    () => a.peers().find((p) => p.key === gone.key)?.connected === true,
+  );
+  a.sendConsensus(gone.key, Uint8Array.of(2));
+  await waitFor('messages flow again', () => heard === 1);
+  t.ok(
+    b.peers().every((p) => p.connected),
+    'b was never affected',
+  );
+});
