@@ -16,6 +16,7 @@ import {
 } from '@vigil/consensus/wire/ed25519-testkit.ts';
 import fc from 'fast-check';
 import t from 'tap';
+import vectors from '../../../docs/vectors/wire-v1.json' with { type: 'json' };
 import { createFastVerifier, fastVerifier, rawOpenSslVerify } from './fast-verifier.ts';
 
 const runs = (base: number): number => Math.floor(base * Number(process.env['VIGIL_PROPERTY_SCALE'] ?? '1'));
@@ -37,6 +38,16 @@ t.test('RFC 8032 §7.1 vectors (TEST 1, 2, 3, 1024, SHA(abc)) verify under both'
     t.notOk(fastVerifier.verify(sPlusL(v.signature), v.message, v.publicKey), 'S + L rejected');
   }
 });
+
+t.test(
+  'published acceptance-rule vectors (docs/vectors/wire-v1.json) give the documented answers',
+  async (t) => {
+    const hex = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
+    for (const s of vectors.signatures) {
+      t.equal(fastVerifier.verify(hex(s.signature), hex(s.message), hex(s.publicKey)), s.valid, s.name);
+    }
+  },
+);
 
 // What OpenSSL (node:crypto) does on its own, measured: these tests document the facts the acceptance
 // rule (ADR 0005) was built from. If a Node/OpenSSL upgrade changes one, the agreement tests below are
