@@ -1,4 +1,5 @@
 import t from 'tap';
+import { P2PErrorCode } from './errors.ts';
 import { VigilNetwork } from './network.ts';
 import { seedOf, startCluster, waitFor } from './test-network.ts';
 
@@ -11,6 +12,7 @@ t.test('validators reconnect with backoff after a peer restarts', async (t) => {
   const addr = old.listenAddrs()[0]!.replace(/\/p2p\/.*$/, '');
   await old.stop();
   await waitFor('a notices', () => events.includes('disconnect:c'));
+  await t.rejects(old.start(), { code: P2PErrorCode.notRunning }, 'a stopped network is not restartable');
   // Same key, same address: a fresh process of the same validator.
   const reborn = await VigilNetwork.create({
     seed: seedOf(2),

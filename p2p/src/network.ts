@@ -130,6 +130,7 @@ export class VigilNetwork {
   #statusProvider: StatusProvider | undefined;
   #peerHandler: PeerEventHandler | undefined;
   #running = false;
+  #stopped = false;
 
   private constructor(identity: Identity, libp2p: Libp2p, cfg: NetworkConfig, limits: P2PLimits) {
     this.identity = identity;
@@ -184,8 +185,10 @@ export class VigilNetwork {
     return this.#libp2p.getMultiaddrs().map((a) => a.toString());
   }
 
+  /** Start listening and dialling the validators. A stopped network cannot be restarted: create a new one. */
   async start(): Promise<void> {
     if (this.#running) return;
+    if (this.#stopped) throw new P2PError(P2PErrorCode.notRunning, 'a stopped network cannot be restarted');
     const opts = { maxInboundStreams: this.#limits.maxInboundStreams, maxOutboundStreams: 16 };
     await this.#libp2p.handle(Protocol.consensus, (s, c) => this.#acceptStream('consensus', s, c), opts);
     await this.#libp2p.handle(Protocol.txgossip, (s, c) => this.#acceptStream('txgossip', s, c), opts);
@@ -207,6 +210,7 @@ export class VigilNetwork {
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
+    this.#stopped = true;
     this.fault.cancelFrom(this.key);
     for (const p of this.#peers.values()) this.#retirePeer(p);
     await this.#libp2p.stop();
@@ -665,8 +669,7 @@ export class VigilNetwork {
       const frame = encodeFrame([body]);
       stream.send(frame);
       this.#countOut(protocol, frame.byteLength, 1);
-      const reply = this.#readCounted(protocol, stream, limits, signal);
-      const msgs = await reply;
+      const msgs = await this.#readCounted(protocol, stream, limits, signal);
       await stream.close().catch(() => {});
       return msgs;
     } catch (err) {
