@@ -1,0 +1,28 @@
+// Child process of crash.test.ts: opens (or creates) the chain in argv[2], reports where it starts,
+// then applies the pre-built blocks of argv[3] from there on, reporting each height once applyBlock
+// has resolved (= durable), until the parent SIGKILLs it (or it runs out of blocks and idles).
+import { fastVerifier } from '../crypto/fast-verifier.ts';
+import { ChainStore } from '../store/chain-store.ts';
+import { inlineBatchVerifier } from '../verify-pool/types.ts';
+import { readBlockFile } from './crash-workload.ts';
+import { BlockExecutor } from './executor.ts';
+import { counterHandlers, TEST_CHAIN, testGenesis, testValidators } from './testing.ts';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const [dir, blockFile] = process.argv.slice(2) as [string, string];
+const store = await ChainStore.open(dir, { expectChainId: TEST_CHAIN });
+if (store.head === undefined) await store.initChain(testGenesis(testValidators(4)));
+const head = store.requireHead();
+process.stdout.write(`open ${head.height} ${hex(head.stateRoot)}\n`);
+const exec = new BlockExecutor({
+  store,
+  handlers: counterHandlers,
+  verifier: inlineBatchVerifier(fastVerifier),
+  certificateVerifier: fastVerifier,
+});
+for await (const { block, certificate } of readBlockFile(blockFile, head.height)) {
+  const r = await exec.applyBlock(block, certificate);
+  process.stdout.write(`applied ${r.height} ${hex(r.stateRoot)}\n`);
+}
+process.stdout.write('done\n');
+setInterval(() => undefined, 60_000);
