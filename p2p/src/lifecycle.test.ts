@@ -69,3 +69,30 @@ t.test('updateAllowedPeers disconnects removed peers, refuses them, and re-admit
     'b was never affected',
   );
 });
+
+t.test('an invalid allowed set is rejected as a whole and leaves the current set in place', async (t) => {
+  const other = (await VigilNetwork.create({ seed: seedOf(1), peers: { validators: [] } })).identity
+    .publicKey;
+  const net = await VigilNetwork.create({ seed: seedOf(0), peers: { validators: [{ publicKey: other }] } });
+  t.throws(
+    () => net.updateAllowedPeers({ validators: [{ publicKey: new Uint8Array(3) }] }),
+    { code: P2PErrorCode.invalidConfig },
+    'bad key',
+  );
+  t.throws(
+    () => net.updateAllowedPeers({ validators: [{ publicKey: other, addrs: ['not a multiaddr'] }] }),
+    { code: P2PErrorCode.invalidConfig },
+    'bad address',
+  );
+  t.same(
+    net.peers().map((p) => p.key),
+    [Buffer.from(other).toString('hex')],
+  );
+  await t.rejects(VigilNetwork.create({ seed: new Uint8Array(5), peers: { validators: [] } }), {
+    code: P2PErrorCode.invalidConfig,
+  });
+  await t.rejects(
+    VigilNetwork.create({ seed: seedOf(0), peers: { validators: [] }, limits: { batchBytes: 1 } }),
+    { code: P2PErrorCode.invalidConfig },
+  );
+});

@@ -223,18 +223,18 @@ export class VigilNetwork {
    * their queues discarded; new validators with addresses are dialled.
    */
   updateAllowedPeers(peers: AllowedPeers): void {
-    const next = new Map<string, { entry: PeerEntry; role: PeerRole }>();
+    // Parse and validate everything first, so a bad entry leaves the current set untouched.
+    const next = new Map<string, { entry: PeerEntry; role: PeerRole; addrs: Multiaddr[] }>();
     for (const [role, list] of [
       ['validator', peers.validators],
       ['observer', peers.observers ?? []],
     ] as const) {
       for (const entry of list) {
-        const key = keyHex(entry.publicKey);
-        if (key === this.key) continue;
+        const id = peerIdFromValidatorKey(entry.publicKey).toString();
+        if (keyHex(entry.publicKey) === this.key) continue;
         // A key listed as both keeps the validator role.
-        if (!next.has(peerIdFromValidatorKey(entry.publicKey).toString()) || role === 'validator') {
-          next.set(peerIdFromValidatorKey(entry.publicKey).toString(), { entry, role });
-        }
+        if (role === 'observer' && next.has(id)) continue;
+        next.set(id, { entry, role, addrs: this.#parseAddrs(entry, id) });
       }
     }
     for (const [id, p] of this.#peers) {
@@ -248,9 +248,8 @@ export class VigilNetwork {
         this.#log.info('peer-removed', { peer: p.info.key });
       }
     }
-    for (const [id, { entry, role }] of next) {
+    for (const [id, { entry, role, addrs }] of next) {
       const existing = this.#peers.get(id);
-      const addrs = this.#parseAddrs(entry, id);
       if (existing !== undefined) {
         existing.info.role = role;
         existing.addrs = addrs;
