@@ -1,0 +1,151 @@
+// Block sync: how a node that was down, or a new node started from genesis, gets the blocks it missed.
+// It asks peers for their status, fetches ranges of blocks WITH their commit certificates over the
+// /vigil/sync protocol, and hands them to the driver, which verifies each certificate against the
+// validator set before applying (a peer cannot feed us a block the validators did not certify).
+// The same path serves the replica's state-transfer requests (PBFT §4.3: fetch up to a stable
+// checkpoint proven by 2f+1 CHECKPOINT messages).
+import type { CommittedBlock, StateTransferRequest } from '@vigil/consensus/pbft';
+import {
+  type CborValue,
+  decodeBlock,
+  decodeCanonical,
+  decodeCommitCertificate,
+  encodeBlock,
+  encodeCanonical,
+  encodeCommitCertificate,
+} from '@vigil/consensus/wire';
+import type { BlockRangeRequest, NodeStatus } from '@vigil/p2p';
+import type { StateTransferHost } from '../driver/replica-driver.ts';
+import type { ChainStore } from '../store/chain-store.ts';
+
+/** Most blocks served or requested in one sync round trip. */
+export const SYNC_BATCH = 32;
+/** A synced block+certificate entry larger than this is refused (a block is at most a few MiB). */
+const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
+
+export class SyncError extends Error {
+  readonly code: 'BAD_SYNC_ENTRY' | 'NO_PEER_HAS_BLOCKS';
+  constructor(code: SyncError['code'], message: string) {
+    super(message);
+    this.name = 'SyncError';
+    this.code = code;
+  }
+}
+
+/** One served block: canonical CBOR [encodedBlock, encodedCertificate]. */
+export function encodeSyncEntry(blockBytes: Uint8Array, certBytes: Uint8Array): Uint8Array {
+  return encodeCanonical([blockBytes, certBytes]);
+}
+
+export function decodeSyncEntry(bytes: Uint8Array): CommittedBlock {
+  let v: CborValue;
+  try {
+    v = decodeCanonical(bytes, { maxBytes: MAX_ENTRY_BYTES });
+  } catch (e) {
+    throw new SyncError('BAD_SYNC_ENTRY', `undecodable sync entry: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(v) || v.length !== 2 || !(v[0] instanceof Uint8Array) || !(v[1] instanceof Uint8Array)) {
+    throw new SyncError('BAD_SYNC_ENTRY', 'a sync entry is [block, certificate]');
+  }
+  try {
+    return { block: decodeBlock(v[0]), certificate: decodeCommitCertificate(v[1]) };
+  } catch (e) {
+    throw new SyncError('BAD_SYNC_ENTRY', `bad block or certificate: ${(e as Error).message}`);
+  }
+}
+
+/** Serves a range of blocks from the store (the /vigil/sync provider). */
+export async function serveBlockRange(store: ChainStore, req: BlockRangeRequest): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  const head = store.requireHead().height;
+  const last = Math.min(head, req.fromHeight + Math.min(req.count, SYNC_BATCH) - 1);
+  for (let h = Math.max(1, req.fromHeight); h <= last; h++) {
+    const [block, cert] = await Promise.all([store.blocks.block(h), store.blocks.certificate(h)]);
+    if (!block || !cert) break;
+    out.push(encodeSyncEntry(encodeBlock(block), encodeCommitCertificate(cert)));
+  }
+  return out;
+}
+
+export interface SyncPeers {
+  /** Peer keys currently connected. */
+  connected(): string[];
+  requestStatus(peer: string): Promise<NodeStatus>;
+  requestBlocks(peer: string, fromHeight: number, count: number): Promise<Uint8Array[]>;
+}
+
+export interface BlockSyncOptions {
+  peers: SyncPeers;
+  appliedHeight: () => number;
+  /** Applies certified blocks in order (ReplicaDriver.syncBlocks); resolves with the applied height. */
+  apply: (blocks: CommittedBlock[]) => Promise<number>;
+  log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+}
+
+export class BlockSync implements StateTransferHost {
+  readonly #o: BlockSyncOptions;
+  #running: Promise<number> | undefined;
+
+  constructor(options: BlockSyncOptions) {
+    this.#o = options;
+  }
+
+  /** PBFT state transfer: fetch certified blocks up to the stable checkpoint. */
+  async transfer(request: StateTransferRequest): Promise<void> {
+    await this.catchUp(request.height);
+  }
+
+  /**
+   * Fetches and applies blocks until `target` (or, without one, the highest height any connected peer
+   * reports). One catch-up runs at a time; concurrent callers share it.
+   */
+  catchUp(target?: number): Promise<number> {
+    if (this.#running) return this.#running;
+    this.#running = this.#catchUp(target).finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #catchUp(target: number | undefined): Promise<number> {
+    const peers = this.#o.peers.connected();
+    if (peers.length === 0) return this.#o.appliedHeight();
+    // Learn who is ahead. A lying peer can only waste our time: every block must carry a certificate.
+    const statuses = await Promise.all(
+      peers.map((p) =>
+        this.#o.peers
+          .requestStatus(p)
+          .then((s) => ({ peer: p, height: s.height }))
+          .catch(() => undefined),
+      ),
+    );
+    const ahead = statuses.filter((s): s is { peer: string; height: number } => s !== undefined);
+    const goal = target ?? Math.max(0, ...ahead.map((s) => s.height));
+    let turn = 0;
+    let failures = 0;
+    while (this.#o.appliedHeight() < goal) {
+      const candidates = ahead.filter((s) => s.height > this.#o.appliedHeight());
+      if (candidates.length === 0 || failures > candidates.length * 3) {
+        throw new SyncError('NO_PEER_HAS_BLOCKS', `no peer served blocks above ${this.#o.appliedHeight()}`);
+      }
+      const peer = candidates[turn++ % candidates.length]!.peer;
+      const from = this.#o.appliedHeight() + 1;
+      const count = Math.min(SYNC_BATCH, goal - from + 1);
+      try {
+        const entries = await this.#o.peers.requestBlocks(peer, from, count);
+        const blocks = entries.map(decodeSyncEntry);
+        if (blocks.length === 0 || blocks[0]!.block.header.height !== from) {
+          failures++;
+          continue;
+        }
+        const before = this.#o.appliedHeight();
+        await this.#o.apply(blocks);
+        if (this.#o.appliedHeight() <= before) failures++;
+      } catch (err) {
+        failures++;
+        this.#o.log?.warn({ peer, from, err: String(err) }, 'block sync from peer failed');
+      }
+    }
+    return this.#o.appliedHeight();
+  }
+}

@@ -1,0 +1,390 @@
+// One hospital's validator: the chain store, the PBFT replica and its driver, the mempool and its
+// verification pool, the libp2p network and the HTTP API, wired together. `Validator.start` is what
+// `vigil start --home DIR` runs.
+import { EventEmitter } from 'node:events';
+import { type CommittedBlock, Replica, type ReplicaConfig } from '@vigil/consensus/pbft';
+import {
+  blockHash,
+  decodeTransaction,
+  type Signer,
+  signerFromSeed,
+  transactionId,
+  transactionSigningBytes,
+} from '@vigil/consensus/wire';
+import { type FaultLayer, keyHex, type P2PLogger, VigilNetwork } from '@vigil/p2p';
+import type { Logger } from 'pino';
+import { ConsensusRecordStore } from '../consensus-store/store.ts';
+import { fastVerifier } from '../crypto/fast-verifier.ts';
+import { ReplicaDriver } from '../driver/replica-driver.ts';
+import { decodeNonce, nonceKey } from '../exec/accounts.ts';
+import { type BlockResult, BlockExecutor } from '../exec/executor.ts';
+import { Mempool } from '../mempool/mempool.ts';
+import { createHandlers } from '../state-machine/index.ts';
+import { ChainStore, genesisHash } from '../store/chain-store.ts';
+import { VerifyPool } from '../verify-pool/pool.ts';
+import { BlockSync, serveBlockRange } from './block-sync.ts';
+import { type GenesisFile, loadGenesis, toChainGenesis, validatorKeys } from './genesis-file.ts';
+import { homePaths, loadConfig, loadValidatorKey, type NodeConfig } from './home.ts';
+
+export class ValidatorError extends Error {
+  readonly code: 'NOT_A_VALIDATOR' | 'ALREADY_STOPPED';
+  constructor(code: ValidatorError['code'], message: string) {
+    super(message);
+    this.name = 'ValidatorError';
+    this.code = code;
+  }
+}
+
+export interface ValidatorOptions {
+  home: string;
+  log: Logger;
+  /** A shared in-process fault layer (tests, benchmarks). */
+  fault?: FaultLayer;
+  /** How often the driver gets a clock tick (ms). */
+  tickMs?: number;
+}
+
+/** Everything about a committed block the API and metrics care about. */
+export interface AppliedBlock {
+  height: number;
+  blockHash: Uint8Array;
+  result: BlockResult;
+  committed: CommittedBlock;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+export class Validator {
+  readonly config: NodeConfig;
+  readonly genesis: GenesisFile;
+  readonly store: ChainStore;
+  readonly mempool: Mempool;
+  readonly network: VigilNetwork;
+  readonly driver: ReplicaDriver;
+  readonly replica: Replica;
+  readonly signer: Signer;
+  readonly index: number;
+  readonly validators: readonly Uint8Array[];
+  /** 'block' (AppliedBlock) and 'fatal' (error) events. */
+  readonly events = new EventEmitter();
+  readonly #records: ConsensusRecordStore;
+  readonly #pool: VerifyPool;
+  readonly #sync: BlockSync;
+  readonly #log: Logger;
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #proposeScheduled = false;
+  #stopped = false;
+  #lastResult: BlockResult | undefined;
+
+  private constructor(parts: {
+    config: NodeConfig;
+    genesis: GenesisFile;
+    store: ChainStore;
+    records: ConsensusRecordStore;
+    pool: VerifyPool;
+    mempool: Mempool;
+    network: VigilNetwork;
+    replica: Replica;
+    signer: Signer;
+    index: number;
+    validators: Uint8Array[];
+    executor: BlockExecutor;
+    log: Logger;
+  }) {
+    this.config = parts.config;
+    this.genesis = parts.genesis;
+    this.store = parts.store;
+    this.#records = parts.records;
+    this.#pool = parts.pool;
+    this.mempool = parts.mempool;
+    this.network = parts.network;
+    this.replica = parts.replica;
+    this.signer = parts.signer;
+    this.index = parts.index;
+    this.validators = parts.validators;
+    this.#log = parts.log;
+    const keys = parts.validators.map(keyHex);
+    const executor = parts.executor;
+    this.driver = new ReplicaDriver({
+      replica: parts.replica,
+      records: parts.records,
+      outbox: {
+        send: (to, message) => this.network.sendConsensus(keys[to]!, message),
+        broadcast: (message) => this.network.broadcastConsensus(message),
+      },
+      commits: {
+        appliedHeight: () => this.store.requireHead().height,
+        apply: async (c, certified) => {
+          const result = await executor.applyBlock(c.block, c.certificate, { trustCertified: certified });
+          this.#lastResult = result;
+          return { height: result.height, stateRoot: result.stateRoot };
+        },
+      },
+      stateTransfer: { transfer: (req) => this.#sync.transfer(req) },
+      clock: Date.now,
+      log: parts.log,
+      onApplied: async (committed) => {
+        await this.mempool.onBlockCommitted(committed.block.txs);
+        const result = this.#lastResult!;
+        this.events.emit('block', {
+          height: result.height,
+          blockHash: result.blockHash,
+          result,
+          committed,
+        } satisfies AppliedBlock);
+        this.#schedulePropose();
+      },
+    });
+    this.#sync = new BlockSync({
+      peers: {
+        connected: () =>
+          this.network
+            .peers()
+            .filter((p) => p.connected && p.role === 'validator')
+            .map((p) => p.key),
+        requestStatus: (p) => this.network.requestStatus(p),
+        requestBlocks: (p, from, count) => this.network.requestBlocks(p, from, count),
+      },
+      appliedHeight: () => this.store.requireHead().height,
+      apply: (blocks) => this.driver.syncBlocks(blocks),
+      log: parts.log,
+    });
+  }
+
+  static async start(options: ValidatorOptions): Promise<Validator> {
+    const { home, log } = options;
+    const paths = homePaths(home);
+    const config = loadConfig(home);
+    const genesis = loadGenesis(paths.genesis);
+    const key = loadValidatorKey(home);
+    const validators = validatorKeys(genesis);
+    const index = validators.findIndex((v) => hex(v) === hex(key.publicKey));
+    if (index < 0) {
+      throw new ValidatorError(
+        'NOT_A_VALIDATOR',
+        `the key in ${paths.key} is not a validator in ${paths.genesis}`,
+      );
+    }
+    const chainGenesis = toChainGenesis(genesis);
+    const store = await ChainStore.open(paths.chainDb, {
+      expectChainId: genesis.chainId,
+      expectGenesisHash: genesisHash(chainGenesis),
+    });
+    const cleanup: (() => Promise<unknown>)[] = [() => store.close()];
+    try {
+      if (!store.head) await store.initChain(chainGenesis);
+      const records = await ConsensusRecordStore.open(paths.consensusDb);
+      cleanup.push(() => records.close());
+      const loaded = await records.loadAll();
+      const pool = new VerifyPool();
+      cleanup.push(() => pool.close());
+      const mempool = new Mempool({
+        chainId: genesis.chainId,
+        now: Date.now,
+        committedNonce: async (sender) => decodeNonce(await store.state.get(nonceKey(sender))),
+        isCommitted: (txId) => store.txs.has(txId),
+        verifier: pool,
+      });
+      const signer = signerFromSeed(key.seed);
+      const genesisRoot = (await store.blocks.stateRootAt(0)) ?? store.requireHead().stateRoot;
+      const replicaConfig: ReplicaConfig = {
+        chainId: genesis.chainId,
+        validators,
+        self: index,
+        ...genesis.consensus,
+        genesisStateRoot: genesisRoot,
+        genesisTimestamp: genesis.genesisTime,
+      };
+      const deps = {
+        signer,
+        verifier: fastVerifier,
+        // A backup prepares only blocks whose every transaction decodes for this chain and carries a
+        // valid signature; that is what lets certified blocks skip signature checks later (ADR 0031).
+        validateTransactions: (txs: readonly Uint8Array[]) => {
+          for (const bytes of txs) {
+            let tx: ReturnType<typeof decodeTransaction>;
+            try {
+              tx = decodeTransaction(bytes, { chainId: genesis.chainId });
+            } catch {
+              return 'MALFORMED_TX';
+            }
+            if (mempool.isVerified(transactionId(tx), tx.signature)) continue;
+            if (!fastVerifier.verify(tx.signature, transactionSigningBytes(tx), tx.sender))
+              return 'BAD_SIGNATURE';
+          }
+          return undefined;
+        },
+      };
+      const replica =
+        loaded.length > 0
+          ? Replica.restore(
+              replicaConfig,
+              deps,
+              new Map(loaded.filter((r) => r.value !== null).map((r) => [r.key, r.value as Uint8Array])),
+            )
+          : Replica.create(replicaConfig, deps);
+      const executor = new BlockExecutor({
+        store,
+        handlers: createHandlers(),
+        verifier: pool,
+        certificateVerifier: fastVerifier,
+        verifiedCache: mempool,
+      });
+      const p2pLog: P2PLogger = {
+        info: (m, f) => log.info(f ?? {}, m),
+        warn: (m, f) => log.warn(f ?? {}, m),
+      };
+      const peerAddrs = new Map(config.p2p.peers.map((p) => [p.publicKey, p.addrs]));
+      const network = await VigilNetwork.create({
+        seed: key.seed,
+        listen: config.p2p.listen,
+        peers: {
+          validators: validators
+            .filter((_, i) => i !== index)
+            .map((v) => ({ publicKey: v, addrs: peerAddrs.get(hex(v)) ?? [] })),
+          observers: config.p2p.observers.map((o) => ({
+            publicKey: new Uint8Array(Buffer.from(o.publicKey, 'hex')),
+            addrs: o.addrs,
+          })),
+        },
+        logger: p2pLog,
+        ...(options.fault ? { fault: options.fault } : {}),
+      });
+      const v = new Validator({
+        config,
+        genesis,
+        store,
+        records,
+        pool,
+        mempool,
+        network,
+        replica,
+        signer,
+        index,
+        validators,
+        executor,
+        log,
+      });
+      await v.#start(options.tickMs ?? 100);
+      return v;
+    } catch (e) {
+      for (const c of cleanup.reverse()) await c().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async #start(tickMs: number): Promise<void> {
+    const keys = this.validators.map(keyHex);
+    const indexOf = new Map(keys.map((k, i) => [k, i]));
+    this.network.onConsensus((from, message) => {
+      const i = indexOf.get(from);
+      if (i !== undefined) this.driver.enqueue({ type: 'receive', from: i, message });
+    });
+    this.network.onTransactions((_from, txs) => {
+      for (const tx of txs)
+        this.mempool.add(tx).then(
+          () => this.#schedulePropose(),
+          () => undefined,
+        );
+    });
+    this.network.serveBlocks((_from, req) => serveBlockRange(this.store, req));
+    this.network.serveStatus(() => ({
+      height: this.store.requireHead().height,
+      view: this.replica.view,
+      checkpoint: { height: this.replica.lowWatermark, digest: this.store.requireHead().stateRoot },
+    }));
+    this.network.onPeer((event, peer) => {
+      this.#log.info({ peer: peer.key.slice(0, 16), role: peer.role }, `peer ${event}`);
+      if (event === 'connect') {
+        this.#catchUp();
+        // Transactions admitted while this peer was unreachable never reached it; the gossip layer
+        // remembers per peer what it sent, so this re-sends only what the peer has not seen.
+        const pending = this.mempool.nextBatch(10_000, 16 * 1024 * 1024);
+        if (pending.length > 0) this.network.gossipTransactions(pending);
+      }
+    });
+    await this.network.start();
+    this.driver.start(this.store.requireHead().stateRoot);
+    this.#timers.push(
+      setInterval(() => {
+        this.driver.enqueue({ type: 'tick', now: Date.now() });
+        if (this.mempool.size > 0) this.#schedulePropose();
+        if (this.driver.fatal && !this.#stopped) this.events.emit('fatal', this.driver.fatal);
+      }, tickMs),
+      // A node that is behind while the others are idle sees no CHECKPOINT that would tell it so:
+      // ask peers' status now and then.
+      setInterval(() => this.#catchUp(), 5_000),
+    );
+    this.#log.info(
+      {
+        index: this.index,
+        chainId: this.genesis.chainId,
+        height: this.store.requireHead().height,
+        listen: this.network.listenAddrs(),
+      },
+      'validator started',
+    );
+  }
+
+  #catchUp(): void {
+    this.#sync.catchUp().catch((err) => this.#log.debug({ err: String(err) }, 'catch-up did not finish'));
+  }
+
+  /** Admits a transaction from a client and gossips it to the other validators. Returns the tx id. */
+  async submit(bytes: Uint8Array): Promise<Uint8Array> {
+    const id = await this.mempool.add(bytes);
+    this.network.gossipTransactions([bytes]);
+    this.#schedulePropose();
+    return id;
+  }
+
+  #schedulePropose(): void {
+    if (this.#proposeScheduled || this.#stopped) return;
+    this.#proposeScheduled = true;
+    setImmediate(() => {
+      this.#proposeScheduled = false;
+      const c = this.genesis.consensus;
+      this.driver.enqueue({
+        type: 'propose',
+        txs: this.mempool.nextBatch(c.maxBlockTxs, c.maxBlockBytes),
+        now: Date.now(),
+      });
+    });
+  }
+
+  status() {
+    const head = this.store.requireHead();
+    return {
+      chainId: head.chainId,
+      height: head.height,
+      headHash: hex(head.headHash),
+      stateRoot: hex(head.stateRoot),
+      view: this.replica.view,
+      primary: this.replica.view % this.validators.length,
+      validatorIndex: this.index,
+      lowWatermark: this.replica.lowWatermark,
+      mempool: { size: this.mempool.size, bytes: this.mempool.bytes },
+      peers: this.network
+        .peers()
+        .map((p) => ({ key: p.key, role: p.role, connected: p.connected, score: p.score })),
+      time: Date.now(),
+    };
+  }
+
+  blockHashAt(result: BlockResult): string {
+    return hex(result.blockHash);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    await this.driver.stop();
+    await this.network.stop().catch(() => undefined);
+    await this.#pool.close().catch(() => undefined);
+    await this.#records.close().catch(() => undefined);
+    await this.store.close().catch(() => undefined);
+  }
+}
+
+export { blockHash };
