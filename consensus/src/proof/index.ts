@@ -1,0 +1,15 @@
+// @vigil/consensus/proof: light-client verification of state and transaction proofs (browser-safe).
+export { decodeStateProof, encodeStateProof, MAX_STATE_PROOF_BYTES, STATE_PROOF_VERSION } from './codec.ts';
+export { ProofError, ProofErrorCode } from './errors.ts';
+export {
+  EMPTY_SUBTREE,
+  internalHash,
+  keyHashOf,
+  leafHash,
+  pathBit,
+  rootFromProof,
+  type StateProof,
+  valueHashOf,
+  verifySparseMerkleProof,
+} from './smt.ts';
+export { verifyStateProof, verifyTransactionProof } from './verify.ts';

@@ -1,0 +1,77 @@
+// What a light client (the sensor client, a browser, an auditor) runs to trust one fact about the
+// chain while holding only the validator set: first that a quorum of validators committed the block
+// header (its commit certificate), then that the fact is committed to by that header: a state entry
+// by header.stateRoot, a transaction by header.txRoot. Pure: imports only the wire module.
+//
+// Note the pipelining rule of the header (docs/protocol.md): header.stateRoot is the state AFTER block
+// header.stateHeight (< header.height). A proof of state "at height h" is therefore checked against
+// the header of a block whose stateHeight is h; the returned `stateHeight` says which state was proven.
+import {
+  type BlockHeader,
+  type CommitCertificate,
+  type Verifier,
+  verifyCommitCertificate,
+  verifyMerkleInclusion,
+  WireError,
+} from '../wire/index.ts';
+import { ProofError } from './errors.ts';
+import { type StateProof, verifySparseMerkleProof } from './smt.ts';
+
+function checkCertificate(
+  header: BlockHeader,
+  certificate: CommitCertificate,
+  validators: readonly Uint8Array[],
+  verifier: Verifier,
+): void {
+  try {
+    verifyCommitCertificate(header.chainId, certificate, header, validators, verifier);
+  } catch (e) {
+    if (e instanceof WireError) throw new ProofError('CERTIFICATE_INVALID', e.message, e.code);
+    throw e;
+  }
+}
+
+/**
+ * Throws ProofError unless `certificate` certifies `header` and `proof` shows that `key` maps to
+ * `value` (or is absent, with `value` undefined) in the state after block header.stateHeight.
+ */
+export function verifyStateProof(
+  proof: StateProof,
+  key: Uint8Array,
+  value: Uint8Array | undefined,
+  header: BlockHeader,
+  certificate: CommitCertificate,
+  validators: readonly Uint8Array[],
+  verifier: Verifier,
+): { stateHeight: number } {
+  checkCertificate(header, certificate, validators, verifier);
+  if (!verifySparseMerkleProof(header.stateRoot, key, value, proof)) {
+    throw new ProofError(
+      'STATE_PROOF_INVALID',
+      value === undefined ? 'does not prove the key absent' : 'does not prove the key-value pair',
+    );
+  }
+  return { stateHeight: header.stateHeight };
+}
+
+/**
+ * Throws ProofError unless `certificate` certifies `header` and `merkleProof` (an RFC 6962 audit path)
+ * shows that `txBytes` is transaction number `index` of that block. A reading is proven this way: by
+ * the inclusion of the device-signed transaction that carried it (its receipt says whether it was
+ * accepted).
+ */
+export function verifyTransactionProof(
+  txBytes: Uint8Array,
+  index: number,
+  merkleProof: readonly Uint8Array[],
+  header: BlockHeader,
+  certificate: CommitCertificate,
+  validators: readonly Uint8Array[],
+  verifier: Verifier,
+): { height: number } {
+  checkCertificate(header, certificate, validators, verifier);
+  if (!verifyMerkleInclusion(txBytes, index, header.txCount, merkleProof, header.txRoot)) {
+    throw new ProofError('TX_PROOF_INVALID', `not transaction ${index} of block ${header.height}`);
+  }
+  return { height: header.height };
+}
