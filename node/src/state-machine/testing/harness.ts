@@ -60,8 +60,12 @@ export class Harness {
     return this.genesis.chainId;
   }
 
+  /** Every block applied, in order, so another harness can replay the chain. */
+  readonly blocks: { txs: Transaction[]; blockTime: number }[] = [];
+
   async applyBlock(txs: Transaction[], blockTime: number): Promise<Receipt[]> {
     if (blockTime < this.lastBlockTime) throw new Error('block time went backwards');
+    this.blocks.push({ txs, blockTime });
     this.height++;
     this.lastBlockTime = blockTime;
     const receipts: Receipt[] = [];
@@ -138,7 +142,21 @@ export class TestActor {
     return this.signer.publicKey;
   }
 
+  /** False: a zero signature (only for a Harness built with `verifier: null`; signing dominates big runs). */
+  signs = true;
+
   tx(body: TxBody, timestamp = 0, nonce = ++this.nonce): Transaction {
+    if (!this.signs) {
+      const unsigned = {
+        version: 1,
+        chainId: this.chainId,
+        type: body.type,
+        sender: this.key,
+        nonce,
+        timestamp,
+      };
+      return { ...unsigned, version: 1, body: encodeBody(body), signature: new Uint8Array(64) };
+    }
     return signTransaction(
       {
         version: 1,

@@ -25,7 +25,8 @@ export class World {
   now = T0;
   private seed = 1000;
 
-  constructor() {
+  /** `verifier: null` skips signature checks (property runs use unsigned transactions for speed). */
+  constructor(opts: { verifier?: null } = {}) {
     this.admins = [0, 1, 2, 3].map((i) => new TestActor(100 + i, CHAIN));
     this.coAdmin = new TestActor(110, CHAIN);
     this.validators = [0, 1, 2, 3].map((i) => new TestActor(200 + i, CHAIN));
@@ -37,16 +38,19 @@ export class World {
     this.device = new TestActor(500, CHAIN);
     this.stranger = new TestActor(900, CHAIN);
     const orgs = ['org-a', 'org-b', 'org-c', 'org-d'];
-    this.h = new Harness({
-      chainId: CHAIN,
-      genesisTime: T0,
-      organisations: orgs.map((orgId, i) => ({
-        orgId,
-        name: orgId.toUpperCase(),
-        admins: i === 0 ? [this.admins[0]!.key, this.coAdmin.key] : [this.admins[i]!.key],
-      })),
-      validators: orgs.map((orgId, i) => ({ publicKey: this.validators[i]!.key, orgId })),
-    });
+    this.h = new Harness(
+      {
+        chainId: CHAIN,
+        genesisTime: T0,
+        organisations: orgs.map((orgId, i) => ({
+          orgId,
+          name: orgId.toUpperCase(),
+          admins: i === 0 ? [this.admins[0]!.key, this.coAdmin.key] : [this.admins[i]!.key],
+        })),
+        validators: orgs.map((orgId, i) => ({ publicKey: this.validators[i]!.key, orgId })),
+      },
+      opts,
+    );
   }
 
   /** A fresh key holder. */
