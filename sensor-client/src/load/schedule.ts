@@ -83,8 +83,8 @@ export async function runOpenLoop(
   const inFlight: Promise<void>[] = [];
   for (const b of schedule) {
     const due = start + b.atMs;
-    const wait = due - clock.now();
-    if (wait > 0) await clock.sleep(wait);
+    // Loop: timers may fire a little early, and a batch must never leave before its intended time.
+    for (let wait = due - clock.now(); wait > 0; wait = due - clock.now()) await clock.sleep(wait);
     dispatchLagMs.push(clock.now() - due);
     inFlight.push(send(b, due));
   }

@@ -105,3 +105,15 @@ t.test('forgeries are rejected with PROOF_INVALID', async (t) => {
   );
   t.equal(index, 3);
 });
+
+t.test('signBody ids agree with wire.transactionId and the bytes round-trip', async (t) => {
+  const { txs } = fixture();
+  const { decodeTransaction, transactionId, verifyTransactionSignature, referenceVerifier } = await import(
+    '@vigil/consensus/wire'
+  );
+  for (const s of txs) {
+    const back = decodeTransaction(s.bytes, { chainId: CHAIN });
+    t.equal(toHex(transactionId(back)), s.idHex);
+    t.ok(verifyTransactionSignature(back, referenceVerifier));
+  }
+});

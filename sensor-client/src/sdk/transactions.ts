@@ -11,10 +11,11 @@ import { checkReading, type ReadingKind, readingKindSpec } from '@vigil/consensu
 import {
   encodeTransaction,
   type Signer,
-  signTransaction,
+  sha256,
   type Transaction,
   TX_VERSION,
-  transactionId,
+  transactionSigningBytes,
+  type UnsignedTransaction,
 } from '@vigil/consensus/wire';
 import { toHex } from '../util/hex.ts';
 import { SdkError } from './errors.ts';
@@ -44,19 +45,19 @@ export interface TxContext {
 }
 
 export function signBody(ctx: TxContext, body: TxBody): SignedTx {
-  const tx = signTransaction(
-    {
-      version: TX_VERSION,
-      chainId: ctx.chainId,
-      type: body.type,
-      sender: ctx.signer.publicKey,
-      nonce: ctx.nonce,
-      timestamp: ctx.timestamp,
-      body: encodeBody(body),
-    },
-    ctx.signer,
-  );
-  const id = transactionId(tx);
+  const unsigned: UnsignedTransaction = {
+    version: TX_VERSION,
+    chainId: ctx.chainId,
+    type: body.type,
+    sender: ctx.signer.publicKey,
+    nonce: ctx.nonce,
+    timestamp: ctx.timestamp,
+    body: encodeBody(body),
+  };
+  // The id is by definition SHA-256 of the signing bytes (wire transactionId): encode them once for both.
+  const signingBytes = transactionSigningBytes(unsigned);
+  const tx: Transaction = { ...unsigned, signature: ctx.signer.sign(signingBytes) };
+  const id = sha256(signingBytes);
   return { tx, bytes: encodeTransaction(tx), id, idHex: toHex(id) };
 }
 

@@ -38,6 +38,14 @@ export class FakeLedger {
   submissions = 0;
   /** Problem code to answer the next N submissions with (e.g. MEMPOOL_FULL). */
   refuseNext: { code: string; count: number } | undefined;
+  /** Hold transactions whose nonce is ahead (as a mempool does) instead of refusing them (NONCE_GAP). */
+  parkFutureNonces = false;
+  private readonly parked = new Map<
+    string,
+    Map<number, { id: string; tx: Transaction; bytes: Uint8Array }>
+  >();
+  /** Called with each block (height, tx ids) as it commits: the SSE feed. */
+  readonly blockListeners = new Set<(height: number, txIds: string[]) => void>();
 
   constructor(chainId: string) {
     this.chainId = chainId;
@@ -63,10 +71,24 @@ export class FakeLedger {
     const sender = toHex(tx.sender);
     const expected = this.nextNonce(sender);
     if (tx.nonce < expected) return { code: 'NONCE_TOO_LOW', title: `expected nonce ${expected}` };
-    if (tx.nonce > expected) return { code: 'NONCE_GAP', title: `expected nonce ${expected}` };
     const p = { id, tx, bytes: bytes.slice() };
+    if (tx.nonce > expected) {
+      if (!this.parkFutureNonces) return { code: 'NONCE_GAP', title: `expected nonce ${expected}` };
+      const m = this.parked.get(sender) ?? new Map();
+      if (m.has(tx.nonce)) return { code: 'NONCE_TOO_LOW', title: 'nonce already pending' };
+      m.set(tx.nonce, p);
+      this.parked.set(sender, m);
+      this.byId.set(id, { pending: tx, bytes: p.bytes });
+      return { id };
+    }
     this.byId.set(id, { pending: tx, bytes: p.bytes });
     this.pendingTxs.push(p);
+    // Parked successors become executable in nonce order.
+    const m = this.parked.get(sender);
+    for (let n = tx.nonce + 1; m?.has(n); n++) {
+      this.pendingTxs.push(m.get(n)!);
+      m.delete(n);
+    }
     if (this.commitMode === 'immediate') this.commitPending();
     return { id };
   }
@@ -78,6 +100,7 @@ export class FakeLedger {
       this.committed.push(lt);
       this.byId.set(p.id, lt);
       this.lastNonce.set(toHex(p.tx.sender), p.tx.nonce);
+      for (const l of this.blockListeners) l(lt.height, [lt.id]);
     }
   }
 
@@ -133,8 +156,9 @@ export class FakeNode {
   private app: FastifyInstance | undefined;
   private port = 0;
 
-  constructor(ledger: FakeLedger) {
+  constructor(ledger: FakeLedger, port = 0) {
     this.ledger = ledger;
+    this.port = port;
   }
 
   get url(): string {
@@ -147,7 +171,7 @@ export class FakeNode {
 
   /** Starts (or restarts, on the same port) the HTTP server. */
   async start(): Promise<string> {
-    const app = Fastify({ logger: false, bodyLimit: 8 << 20 });
+    const app = Fastify({ logger: false, bodyLimit: 8 << 20, forceCloseConnections: true });
     app.addContentTypeParser(
       ['application/cbor', 'application/cbor-seq'],
       { parseAs: 'buffer' },
@@ -181,6 +205,16 @@ export class FakeNode {
       view: 0,
       time: L.clock(),
     }));
+    app.get('/v1/events', (req, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+      reply.raw.write(': vigil fake node\n\n');
+      const listener = (height: number, txIds: string[]) => {
+        reply.raw.write(`event: block\ndata: ${JSON.stringify({ height, txIds })}\n\n`);
+      };
+      L.blockListeners.add(listener);
+      req.raw.on('close', () => L.blockListeners.delete(listener));
+    });
     await app.listen({ port: this.port, host: '127.0.0.1' });
     this.port = (app.server.address() as AddressInfo).port;
     this.app = app;

@@ -1,0 +1,208 @@
+// npm run sensors -- --patients 20 --rate 1 [--seed N] [--nodes http://127.0.0.1:7701,...]
+// Runs a simulated ward: one Device (SDK: durable queue, failover, retries) per virtual patient,
+// sending a full set of vitals `rate` times per second. --dry-run prints the readings and NEWS2
+// without any network, in simulated time (same seed => byte-identical output).
+
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { signerFromSeed } from '@vigil/consensus/wire';
+import { RISK_BAND_NAMES } from '@vigil/consensus/vitals/index.ts';
+import { NodeClient } from '../sdk/api-client.ts';
+import { Device, type DeviceEvent } from '../sdk/device.ts';
+import { SdkError } from '../sdk/errors.ts';
+import { loadOrCreateKeyFile } from '../sdk/keyfile.ts';
+import { enrolDevice } from '../sdk/registration.ts';
+import { makeCohort, sampleNews2, type SimPatient } from '../sim/cohort.ts';
+import { sampleToReadings, sampleVitals } from '../sim/physiology.ts';
+import { parseArgs, usage } from './args.ts';
+
+const SPEC = {
+  patients: { kind: 'number', default: 20, help: 'virtual patients (one device each)' },
+  rate: { kind: 'number', default: 1, help: 'vital-sign sets per patient per second' },
+  seed: { kind: 'number', default: 1, help: 'PRNG seed: same seed, same patients and readings' },
+  nodes: {
+    kind: 'string',
+    default: 'http://127.0.0.1:7701',
+    help: 'comma-separated node URLs (failover order)',
+  },
+  chainId: {
+    kind: 'string',
+    default: '',
+    help: 'chain id (default: asked from the first node that answers)',
+  },
+  dataDir: { kind: 'string', default: 'devnet/sensors', help: 'device keys, queues and nonces' },
+  duration: { kind: 'number', default: 0, help: 'seconds to run (0 = until Ctrl-C)' },
+  deteriorate: { kind: 'number', default: 0.2, help: 'fraction of patients with a sepsis-like episode' },
+  episodeFrom: { kind: 'number', default: 2, help: 'episodes start at least this many minutes in' },
+  episodeTo: { kind: 'number', default: 15, help: '...and at most this many minutes in' },
+  onset: { kind: 'number', default: 10, help: 'episode ramp-in, minutes' },
+  register: { kind: 'flag', help: 'first register each patient and bind its device (patient-signed)' },
+  dryRun: { kind: 'flag', help: 'no network: print readings and NEWS2 in simulated time' },
+  start: { kind: 'number', default: 0, help: 'dry run: simulated start time, epoch ms (0 = 2026-01-01)' },
+  help: { kind: 'flag', help: 'show this help' },
+} as const;
+
+type Args = ReturnType<typeof parseArgs<typeof SPEC>>;
+
+function cohort(a: Args, startMs: number): SimPatient[] {
+  if (!(Number.isInteger(a.patients) && a.patients >= 1 && a.patients <= 10_000)) {
+    throw new SdkError('USAGE', '--patients must be an integer in 1..10000');
+  }
+  if (!(a.rate > 0 && a.rate <= 100)) throw new SdkError('USAGE', '--rate must be in (0, 100]');
+  if (!(a.deteriorate >= 0 && a.deteriorate <= 1))
+    throw new SdkError('USAGE', '--deteriorate must be in [0, 1]');
+  return makeCohort({
+    seed: a.seed,
+    patients: a.patients,
+    startMs,
+    deteriorate: a.deteriorate,
+    episodeFromMs: a.episodeFrom * 60_000,
+    episodeToMs: Math.max(a.episodeFrom, a.episodeTo) * 60_000,
+    onsetMs: a.onset * 60_000,
+  });
+}
+
+function dryRun(a: Args): void {
+  const startMs = a.start || Date.UTC(2026, 0, 1);
+  const ward = cohort(a, startMs);
+  const stepMs = 1000 / a.rate;
+  const steps = Math.floor(((a.duration || 60) * 1000) / stepMs);
+  console.log('t_ms\tpatient\tHR\tSpO2\tSBP\tDBP\tTemp\tRR\tNEWS2\tband\tseverity\tprobeSlip');
+  for (let k = 0; k < steps; k++) {
+    const t = startMs + Math.round(k * stepMs);
+    for (const p of ward) {
+      const s = sampleVitals(p.profile, t);
+      const n = sampleNews2(s);
+      console.log(
+        [
+          t - startMs,
+          p.index,
+          s.heartRate,
+          s.spo2,
+          s.systolicBp,
+          s.diastolicBp,
+          (s.temperature / 10).toFixed(1),
+        ]
+          .concat([
+            s.respiratoryRate,
+            n.total,
+            RISK_BAND_NAMES[n.band],
+            s.severity.toFixed(2),
+            s.spo2ProbeSlip ? 1 : 0,
+          ])
+          .join('\t'),
+      );
+    }
+  }
+}
+
+async function live(a: Args): Promise<void> {
+  const nodes = a.nodes
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const client = new NodeClient({ nodes, maxRounds: 5 });
+  const chainId = a.chainId || (await client.status()).chainId;
+  const startMs = Date.now();
+  const ward = cohort(a, startMs);
+  const dataDir = resolve(a.dataDir);
+  const counts = { queued: 0, delivered: 0, blocked: 0, queueFull: 0, skew: 0 };
+  const devices: Device[] = [];
+  for (const p of ward) {
+    const dir = join(dataDir, `seed-${a.seed}`, `patient-${p.index}`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const deviceKey = loadOrCreateKeyFile(join(dir, 'device.key'), p.deviceSeed);
+    const patientKey = signerFromSeed(p.patientSeed);
+    if (a.register) {
+      const r = await enrolDevice(client, {
+        chainId,
+        registrar: patientKey,
+        patient: patientKey.publicKey,
+        device: deviceKey.publicKey,
+        now: Date.now(),
+        register: true,
+      });
+      const show = (x: typeof r.bindDevice | undefined) => (x === undefined ? '-' : x.ok ? 'ok' : x.code);
+      console.log(
+        `patient ${p.index}: registerPatient ${show(r.registerPatient)}, bindDevice ${show(r.bindDevice)}`,
+      );
+    }
+    devices.push(
+      Device.open({
+        dataDir: dir,
+        chainId,
+        patient: patientKey.publicKey,
+        signer: signerFromSeed(deviceKey.seed),
+        nodes,
+        onEvent: (e: DeviceEvent) => {
+          if (e.type === 'queued') counts.queued++;
+          else if (e.type === 'delivered') counts.delivered++;
+          else if (e.type === 'blocked') counts.blocked++;
+          else if (e.type === 'queueFull') counts.queueFull++;
+          else if (e.type === 'clockSkew') counts.skew++;
+        },
+      }),
+    );
+  }
+  console.log(
+    `simulating ${ward.length} patients at ${a.rate}/s on chain ${chainId} via ${nodes.join(', ')}; ` +
+      `${ward.filter((p) => p.profile.episodes.length > 0).length} will deteriorate; data in ${dataDir}`,
+  );
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  process.once('SIGTERM', () => ac.abort());
+  const loops = devices.map((d) => d.run(ac.signal));
+  const stepMs = 1000 / a.rate;
+  const endAt = a.duration > 0 ? startMs + a.duration * 1000 : Number.POSITIVE_INFINITY;
+  let lastReport = Date.now();
+  for (let k = 0; !ac.signal.aborted; k++) {
+    const due = startMs + k * stepMs;
+    if (due >= endAt) break;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const bands = [0, 0, 0, 0];
+    for (let i = 0; i < ward.length; i++) {
+      const s = sampleVitals(ward[i]!.profile, Date.now());
+      bands[sampleNews2(s).band]!++;
+      try {
+        devices[i]!.submitReadings(sampleToReadings(s));
+      } catch (e) {
+        if (!(e instanceof SdkError && e.code === 'QUEUE_FULL')) throw e;
+      }
+    }
+    if (Date.now() - lastReport >= 10_000) {
+      lastReport = Date.now();
+      const pending = devices.reduce((n, d) => n + d.pendingCount, 0);
+      console.log(
+        `t+${Math.round((Date.now() - startMs) / 1000)}s queued ${counts.queued} delivered ${counts.delivered} ` +
+          `pending ${pending} blocked ${counts.blocked} queueFull ${counts.queueFull} clockSkew ${counts.skew} | ` +
+          `NEWS2 bands ${RISK_BAND_NAMES.map((n, i) => `${n}:${bands[i]}`).join(' ')}`,
+      );
+    }
+  }
+  // Give the queues a moment to drain, then stop; whatever is left stays queued for the next run.
+  const drainUntil = Date.now() + 10_000;
+  while (!ac.signal.aborted && Date.now() < drainUntil && devices.some((d) => d.pendingCount > 0)) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  ac.abort();
+  await Promise.allSettled(loops);
+  for (const d of devices) d.close();
+  const left = devices.reduce((n, d) => n + d.pendingCount, 0);
+  console.log(`done: queued ${counts.queued}, delivered ${counts.delivered}, still queued on disk ${left}`);
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2), SPEC);
+  if (a.help) {
+    console.log(`usage: npm run sensors -- [options]\n${usage(SPEC)}`);
+    return;
+  }
+  if (a.dryRun) dryRun(a);
+  else await live(a);
+}
+
+main().catch((e) => {
+  console.error(e instanceof SdkError ? e.message : e);
+  process.exit(e instanceof SdkError && e.code === 'USAGE' ? 2 : 1);
+});
