@@ -1,0 +1,119 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { encodeCanonical, referenceVerifier } from '@vigil/consensus/wire';
+import { BlockExecutor } from '../exec/executor.ts';
+import {
+  certify,
+  counterHandlers,
+  counterTx,
+  nextBlock,
+  seededSigner,
+  testGenesis,
+  testValidators,
+} from '../exec/testing.ts';
+import { inlineBatchVerifier } from '../verify-pool/types.ts';
+import { ChainStore, genesisHash } from './chain-store.ts';
+import { type ChainDb, openDb } from './db.ts';
+import { keys } from './keys.ts';
+
+const validators = testValidators(4);
+const alice = seededSigner(6, 1);
+
+async function dumpDir(dir: string): Promise<string[]> {
+  const db = await openDb(dir);
+  const out: string[] = [];
+  for await (const [k, v] of db.iterator())
+    out.push(`${Buffer.from(k).toString('hex')}=${Buffer.from(v).toString('hex')}`);
+  await db.close();
+  return out;
+}
+
+t.test('startup checks', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'vigil-store-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  const good = join(base, 'good');
+  {
+    const store = await ChainStore.open(good);
+    t.equal(store.head, undefined, 'an empty directory has no chain yet');
+    await store.initChain(testGenesis(validators));
+    await t.rejects(store.initChain(testGenesis(validators)), { code: 'ALREADY_INITIALISED' });
+    const exec = new BlockExecutor({
+      store,
+      handlers: counterHandlers,
+      verifier: inlineBatchVerifier(referenceVerifier),
+    });
+    for (let n = 1; n <= 3; n++) {
+      const b = nextBlock(store.requireHead(), [counterTx(alice, n, 'x', n)], 1_700_000_000_000 + n);
+      await exec.applyBlock(b, certify('vigil-test', b, validators));
+    }
+    await store.close();
+  }
+
+  const reopened = await ChainStore.open(good, {
+    expectChainId: 'vigil-test',
+    expectGenesisHash: genesisHash(testGenesis(validators)),
+  });
+  t.equal(reopened.requireHead().height, 3);
+  const root = reopened.requireHead().stateRoot;
+  const headHash = reopened.requireHead().headHash;
+  await reopened.close();
+
+  /** Copies the good directory, damages the copy, and expects `code` with the copy unchanged by open. */
+  let n = 0;
+  const refuses = async (
+    name: string,
+    code: string,
+    damage: (db: ChainDb) => Promise<void>,
+    options: Parameters<typeof ChainStore.open>[1] = {},
+  ) => {
+    const dir = join(base, `case-${n++}`);
+    await cp(good, dir, { recursive: true });
+    const db = await openDb(dir);
+    await damage(db);
+    await db.close();
+    const before = await dumpDir(dir);
+    await t.rejects(ChainStore.open(dir, options), { code }, name);
+    t.same(await dumpDir(dir), before, `${name}: nothing changed on disk`);
+  };
+
+  await refuses('another chain id', 'WRONG_CHAIN', async () => {}, { expectChainId: 'vigil-prod' });
+  await refuses('another genesis', 'GENESIS_MISMATCH', async () => {}, {
+    expectGenesisHash: new Uint8Array(32).fill(9),
+  });
+  await refuses('newer schema', 'SCHEMA_MISMATCH', (db) =>
+    db.put(keys.meta('schemaVersion'), encodeCanonical(99)),
+  );
+  await refuses('metadata missing', 'CORRUPT_METADATA', (db) => db.del(keys.meta('appliedHeight')));
+  await refuses('metadata garbage', 'CORRUPT_METADATA', (db) =>
+    db.put(keys.meta('headHash'), Uint8Array.of(0xff)),
+  );
+  await refuses('a middle block missing', 'MISSING_RECORD', (db) => db.del(keys.block(2)));
+  await refuses('the head block missing', 'MISSING_RECORD', (db) => db.del(keys.block(3)));
+  await refuses('the head certificate missing', 'MISSING_RECORD', (db) => db.del(keys.certificate(3)));
+  await refuses('a block above the head', 'UNEXPECTED_RECORD', async (db) => {
+    await db.put(keys.block(4), (await db.get(keys.block(3)))!);
+  });
+  await refuses('head block replaced by another block', 'CORRUPT_RECORD', async (db) => {
+    await db.put(keys.block(3), (await db.get(keys.block(2)))!);
+  });
+  await refuses('head block bytes damaged', 'CORRUPT_RECORD', async (db) => {
+    const b = (await db.get(keys.block(3)))!.slice();
+    b[b.length - 1]! ^= 0x01;
+    await db.put(keys.block(3), b);
+  });
+  await refuses('head hash differs', 'CORRUPT_RECORD', (db) =>
+    db.put(keys.meta('headHash'), encodeCanonical(headHash.map((x) => x ^ 1))),
+  );
+  await refuses('state root metadata differs', 'CORRUPT_STATE', (db) =>
+    db.put(keys.meta('stateRoot'), encodeCanonical(root.map((x) => x ^ 1))),
+  );
+  await refuses('state root node missing', 'CORRUPT_STATE', (db) => db.del(keys.treeNode(root)));
+  await refuses('state root node damaged', 'CORRUPT_STATE', async (db) => {
+    const b = (await db.get(keys.treeNode(root)))!.slice();
+    b[b.length - 1]! ^= 0x01;
+    await db.put(keys.treeNode(root), b);
+  });
+  await refuses('records without a schema', 'CORRUPT_METADATA', (db) => db.del(keys.meta('schemaVersion')));
+});
