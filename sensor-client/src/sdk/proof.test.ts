@@ -98,6 +98,11 @@ t.test('forgeries are rejected with PROOF_INVALID', async (t) => {
   const strangers = [0, 1, 2, 3].map(() => signerFromSeed(rng.bytes(32)).publicKey);
   reject(response, { chainId: CHAIN, validators: strangers }, 'signed by a different validator set');
   reject(fixture([0, 1]).response, opts, 'two of four votes is not a quorum');
+  try {
+    verifyInclusionProof(fixture([0, 1]).response, opts);
+  } catch (e) {
+    t.equal((e as { problemCode?: string }).problemCode, 'CERT_NO_QUORUM', 'the underlying reason is kept');
+  }
   t.throws(
     () => verifyInclusionProof(response, { ...opts, expectedTxId: txs[0]!.idHex }),
     { code: 'PROOF_INVALID' },

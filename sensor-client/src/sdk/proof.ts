@@ -1,16 +1,16 @@
 // Checking that a committed transaction really is on chain, without trusting the node that says so.
 // Browser-safe. The trust anchor is the validator set (public keys, in index order), obtained out of
-// band (genesis / governance), never from the node being checked. Steps:
-//  1. the commit certificate carries a quorum of valid validator signatures over the header's hash
-//     (wire.verifyCommitCertificate: Castro-Liskov §4.2 commit quorum, q = floor((n+f)/2)+1);
-//  2. the transaction bytes are leaf `index` of the header's txRoot (RFC 6962/9162 §2.1.3.2 audit path);
-//  3. the transaction is the one we expected (its id), for the chain we expected.
-// TODO(issue #8): switch to the node-core engineer's consensus/src/proof verifier once it exports one
-// for transactions; today it holds only the state tree (smt.ts).
+// band (genesis / governance), never from the node being checked. The cryptographic checks are the
+// light-client verifier's (@vigil/consensus/proof verifyTransactionProof: a quorum commit certificate
+// over the header, Castro-Liskov §4.2, then the RFC 6962/9162 §2.1.3.2 audit path to header.txRoot);
+// this module parses the node's JSON response and adds what only the caller knows: which chain, and
+// which transaction it asked about.
 
+import { ProofError, verifyTransactionProof } from '@vigil/consensus/proof';
 import {
   type BlockHeader,
   bytesEqual,
+  type CommitCertificate,
   decodeBlockHeader,
   decodeCommitCertificate,
   decodeTransaction,
@@ -18,8 +18,6 @@ import {
   type Transaction,
   transactionId,
   type Verifier,
-  verifyMerkleInclusion,
-  verifyCommitCertificate,
   WireError,
 } from '@vigil/consensus/wire';
 import { fromHex, toHex } from '../util/hex.ts';
@@ -42,36 +40,39 @@ export interface VerifyProofOptions {
   verifier?: Verifier;
 }
 
-/** Verifies a `/v1/transactions/:id/proof` response. Throws SdkError PROOF_INVALID with the reason. */
+/**
+ * Verifies a `/v1/transactions/:id/proof` response. Throws SdkError PROOF_INVALID; its `problemCode`
+ * is the underlying ProofError/WireError code when there is one (e.g. CERTIFICATE_INVALID).
+ */
 export function verifyInclusionProof(p: ProofResponse, opts: VerifyProofOptions): VerifiedInclusion {
-  const bad = (why: string): never => {
-    throw new SdkError('PROOF_INVALID', why);
+  const bad = (why: string, code?: string): never => {
+    throw new SdkError('PROOF_INVALID', why, code === undefined ? {} : { problemCode: code });
   };
   let txBytes: Uint8Array;
   let header: BlockHeader;
   let tx: Transaction;
+  let cert: CommitCertificate;
+  let path: Uint8Array[];
   try {
     txBytes = fromHex(p.tx);
     tx = decodeTransaction(txBytes, { chainId: opts.chainId });
     header = decodeBlockHeader(fromHex(p.header));
-    const cert = decodeCommitCertificate(fromHex(p.certificate));
-    verifyCommitCertificate(opts.chainId, cert, header, opts.validators, opts.verifier ?? referenceVerifier);
+    cert = decodeCommitCertificate(fromHex(p.certificate));
+    path = p.proof.map(fromHex);
   } catch (e) {
-    if (e instanceof WireError || e instanceof SdkError) return bad(e.message);
+    if (e instanceof WireError) return bad(e.message, e.code);
+    if (e instanceof SdkError) return bad(e.message);
     throw e;
   }
+  if (header.chainId !== opts.chainId) bad(`header is for chain ${header.chainId}`, 'WRONG_CHAIN');
   if (opts.expectedTxId !== undefined && toHex(transactionId(tx)) !== opts.expectedTxId) {
     bad('the proof is for a different transaction');
   }
-  let proof: Uint8Array[];
   try {
-    proof = p.proof.map(fromHex);
-  } catch {
-    return bad('proof path is not hex');
-  }
-  if (!proof.every((h) => h.length === 32)) bad('proof path entries must be 32-byte hashes');
-  if (!verifyMerkleInclusion(txBytes, p.index, header.txCount, proof, header.txRoot)) {
-    bad(`transaction is not leaf ${p.index} of the block's txRoot`);
+    verifyTransactionProof(txBytes, p.index, path, header, cert, opts.validators, opts.verifier ?? referenceVerifier);
+  } catch (e) {
+    if (e instanceof ProofError) return bad(e.message, e.wireCode ?? e.code);
+    throw e;
   }
   return { tx, header, height: header.height, index: p.index };
 }
