@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { TxBody } from '@vigil/consensus/wire/bodies/index.ts';
 import { RiskBand } from '@vigil/consensus/vitals/index.ts';
-import { readAlerts } from './query.ts';
+import { readAlerts, readEarlyWarningScore } from './query.ts';
 import { Keys } from './keys.ts';
 import { Codec, readRecord } from './records.ts';
 import { World } from './testing/world.ts';
@@ -125,6 +125,17 @@ t.test('NEWS2 alerts on escalation of the risk band, naming missing parameters a
   const { items } = await readAlerts(w.h.view(), { key: w.clinician.key, purpose: 1 }, { patient: P }, w.now);
   t.equal(items[0]!.cause, 'news2', 'newest first');
   t.ok(items.length >= 3);
+  const score = await readEarlyWarningScore(
+    w.h.view(),
+    { key: w.clinician.key, purpose: 1 },
+    P,
+    w.now + 60_000,
+  );
+  t.equal(score.total, 8);
+  t.equal(score.band, RiskBand.high);
+  t.same(score.missing, ['supplementalOxygen', 'systolicBp', 'temperature']);
+  t.equal(score.oldestAgeMs, 60_000 + (w.now - m), 'aged to the reader’s now');
+  t.equal(score.agesMs.consciousness, 61_000, 'ACVPU was measured 1 s before its block');
 });
 
 t.test('SpO2 scale 2 for hypercapnic patients changes the NEWS2 score', async (t) => {

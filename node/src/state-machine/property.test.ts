@@ -41,6 +41,8 @@ interface ModelGrant {
   scopes: string[];
   purpose: number;
   expiresAt: number;
+  /** Checked to be the patient or a then-current guardian when the grant was accepted. */
+  grantedBy: string;
 }
 
 const Op = fc.record({
@@ -301,6 +303,7 @@ async function runSequence(ops: OpValue[]) {
           scopes: b.scopes,
           purpose: b.purpose,
           expiresAt: b.expiresAt,
+          grantedBy: S,
         });
         grantIds.push(r!.txId);
         break;
@@ -381,9 +384,7 @@ async function runSequence(ops: OpValue[]) {
       const m = grants.get(hex(g.grantId));
       if (!m || m.patient !== hex(p.key))
         throw new Error('a grant in state that no entitled party made (or revoked)');
-      if (!entitledToGrant(hex(g.grantedBy), hex(p.key)) && !bytesEqual(g.grantedBy, p.key)) {
-        // The granting guardian may since have been removed; the model checked entitlement when it was made.
-      }
+      if (m.grantedBy !== hex(g.grantedBy)) throw new Error('a grant in state names the wrong granter');
     }
     for (const e of (await readRecord(w.h.state, Keys.emergencies(p.key), Codec.emergencies)) ?? []) {
       if (!emergencies.has(hex(e.accessId)))

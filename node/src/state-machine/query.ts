@@ -4,7 +4,14 @@
 
 import { bytesEqual, decodeCanonical, fromHex, toHex } from '@vigil/consensus/wire';
 import { ALERTS_CATEGORY, Purpose } from '@vigil/consensus/wire/bodies/index.ts';
-import { readingCategory, readingKindSpec, type ReadingKind } from '@vigil/consensus/vitals/index.ts';
+import {
+  computeNews2,
+  NEWS2_PARAMETERS,
+  type News2Inputs,
+  type ReadingKind,
+  readingCategory,
+  readingKindSpec,
+} from '@vigil/consensus/vitals/index.ts';
 import {
   type AccessBasis,
   DenyCode,
@@ -263,4 +270,38 @@ export function sameBasis(a: AccessBasis, b: AccessBasis): boolean {
   if (a.via === 'grant' && b.via === 'grant') return bytesEqual(a.grantId, b.grantId);
   if (a.via === 'emergency' && b.via === 'emergency') return bytesEqual(a.accessId, b.accessId);
   return true;
+}
+
+export interface EarlyWarningScore {
+  total: number;
+  band: number;
+  subscores: Partial<Record<string, number>>;
+  /** NEWS2 parameters with no value yet: the total is a lower bound. */
+  missing: string[];
+  /** Age at `now` of each value used, and of the oldest. */
+  agesMs: Partial<Record<string, number>>;
+  oldestAgeMs: number;
+  spo2Scale2: boolean;
+}
+
+/**
+ * NEWS2 over the patient's latest values at `now` (category `alerts`: it is the basis of alerts; it does
+ * not reveal raw values). Same computation as execution, but aged to the caller's `now`.
+ */
+export async function readEarlyWarningScore(
+  view: ReadView,
+  req: Requester,
+  patient: Uint8Array,
+  now: number,
+): Promise<EarlyWarningScore & { access: AccessBasis }> {
+  const access = await allow(view, req, patient, ALERTS_CATEGORY, now);
+  const latest = (await readRecord(view.state, Keys.latest(patient), Codec.latest)) ?? [];
+  const policy = await readRecord(view.state, Keys.policy(patient), Codec.policy);
+  const inputs: News2Inputs = {};
+  for (const { param, kind } of NEWS2_PARAMETERS) {
+    const v = latest[kind - 1];
+    if (v) inputs[param] = v;
+  }
+  const spo2Scale2 = policy?.spo2Scale2 ?? false;
+  return { ...computeNews2(inputs, now, { spo2Scale2 }), spo2Scale2, access };
 }
