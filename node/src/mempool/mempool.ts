@@ -237,6 +237,18 @@ export class Mempool implements VerifiedTxCache {
   }
 
   /**
+   * The highest nonce of `sender` that is committed or pending without a gap (what its next
+   * transaction should carry minus one), or undefined when nothing of the sender is pending.
+   */
+  pendingNonce(sender: Uint8Array): number | undefined {
+    const acct = this.#accounts.get(hex(sender));
+    if (acct === undefined || acct.byNonce.size === 0) return undefined;
+    let n = acct.base;
+    while (acct.byNonce.has(n + 1)) n++;
+    return n;
+  }
+
+  /**
    * Up to `maxTxs` transactions / `maxBytes` bytes for the next proposal, in arrival order among the
    * transactions that are executable next: a sender's nonce n is only taken after n-1 (or n-1 is
    * committed or listed in `inFlight`: proposed in an earlier, not yet committed block). Nothing is
