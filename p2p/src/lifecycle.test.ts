@@ -9,6 +9,10 @@ t.test('validators reconnect with backoff after a peer restarts', async (t) => {
   const [a, b, old] = c.nodes as [VigilNetwork, VigilNetwork, VigilNetwork];
   const events: string[] = [];
   a.onPeer((e, p) => events.push(`${e}:${p.key === old.key ? 'c' : '?'}`));
+  let oldGot = 0;
+  old.onTransactions(() => oldGot++);
+  a.gossipTransactions([Uint8Array.of(0x77)]);
+  await waitFor('old has the tx', () => oldGot === 1);
   const addr = old.listenAddrs()[0]!.replace(/\/p2p\/.*$/, '');
   await old.stop();
   await waitFor('a notices', () => events.includes('disconnect:c'));
@@ -33,6 +37,12 @@ t.test('validators reconnect with backoff after a peer restarts', async (t) => {
   b.sendConsensus(reborn.key, Uint8Array.of(1));
   await waitFor('messages flow again', () => got.length === 2);
   t.same(got.sort(), ['a', 'b']);
+  // The restarted validator lost its mempool: what a sent before the outage is offered again.
+  const txs: string[] = [];
+  reborn.onTransactions((from, batch) => txs.push(`${from === a.key ? 'a' : 'b'}:${batch[0]![0]}`));
+  a.gossipTransactions([Uint8Array.of(0x77)]);
+  await waitFor('re-offered after reconnection', () => txs.length === 1);
+  t.same(txs, ['a:119']);
 });
 
 t.test('updateAllowedPeers disconnects removed peers, refuses them, and re-admits them', async (t) => {

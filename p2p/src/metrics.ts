@@ -22,6 +22,8 @@ export type DropReason =
   | 'unknown-peer'
   /** Discarded from queues of a peer removed from the allowed set, or at stop. */
   | 'peer-removed'
+  /** Gossip queued for a peer that lost its last connection (it is re-offered after reconnection). */
+  | 'gossip-disconnected'
   /** The user's handler threw. */
   | 'handler-error';
 
@@ -34,6 +36,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'observer-not-voting',
   'unknown-peer',
   'peer-removed',
+  'gossip-disconnected',
   'handler-error',
 ];
 

@@ -507,6 +507,12 @@ export class VigilNetwork {
   #onPeerDisconnect(peerId: PeerId): void {
     const p = this.#peers.get(peerId.toString());
     if (p === undefined) return;
+    // What a peer "has seen" is only known for one connection: it may come back restarted with an
+    // empty mempool. Forget it, and drop gossip still queued for it; the node re-offers its pending
+    // transactions when the peer reconnects (and each goes out once per connection). Consensus
+    // messages stay queued (bounded): they are still useful after a short outage.
+    p.txSeen = new LruSet(this.#limits.gossipSeenPerPeer);
+    this.#drop('gossip-disconnected', p.channels.txgossip.discardQueued());
     this.#setConnected(p, false);
     if (this.#running) this.#scheduleDial(p);
   }

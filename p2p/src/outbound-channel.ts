@@ -74,6 +74,11 @@ export class OutboundChannel {
     return !this.#closed && this.#connected && this.#queue.length > 0;
   }
 
+  /** Discard what is queued (the stream stays); returns how many messages were discarded. */
+  discardQueued(): number {
+    return this.#queue.clear();
+  }
+
   /** Stop for good: abort the stream and discard the queue; returns how many messages were discarded. */
   close(): number {
     this.#closed = true;
