@@ -69,7 +69,15 @@ export function verifyInclusionProof(p: ProofResponse, opts: VerifyProofOptions)
     bad('the proof is for a different transaction');
   }
   try {
-    verifyTransactionProof(txBytes, p.index, path, header, cert, opts.validators, opts.verifier ?? referenceVerifier);
+    verifyTransactionProof(
+      txBytes,
+      p.index,
+      path,
+      header,
+      cert,
+      opts.validators,
+      opts.verifier ?? referenceVerifier,
+    );
   } catch (e) {
     if (e instanceof ProofError) return bad(e.message, e.wireCode ?? e.code);
     throw e;

@@ -1,0 +1,30 @@
+// @vigil/sensor-client: the device SDK for Node (devices, gateways), the simulator and the load
+// generator. Everything in ./browser.ts plus the parts that need a file system or worker threads.
+export * from './browser.ts';
+export {
+  DEFAULT_ACCEPTED_SKEW_MS,
+  Device,
+  type DeviceConfig,
+  type DeviceEvent,
+  type FlushOutcome,
+} from './sdk/device.ts';
+export { createKeyFile, type KeyFile, loadKeyFile, loadOrCreateKeyFile } from './sdk/keyfile.ts';
+export { NonceStore } from './sdk/nonce-store.ts';
+export {
+  DurableQueue,
+  MAX_QUEUE_PAYLOAD,
+  type QueueEntry,
+  type QueueOptions,
+  type QueueRecovery,
+} from './sdk/queue.ts';
+export { buildCorpus, buildCorpusParallel, type Corpus, loadDevices } from './load/corpus.ts';
+export { nodeSignerFromSeed } from './load/node-signer.ts';
+export { type LoadResult, type LoadRunConfig, runLoad, subscribeBlocks } from './load/runner.ts';
+export {
+  buildSchedule,
+  runOpenLoop,
+  type ScheduleConfig,
+  type ScheduledBatch,
+  totalTransactions,
+} from './load/schedule.ts';
+export { type LatencySummary, percentileSorted, summarize } from './load/stats.ts';

@@ -1,0 +1,126 @@
+// The node client against scripted responses (an injected fetch): failover, problem details, and
+// hostile bodies. No network.
+import t from 'tap';
+import { NodeClient } from './api-client.ts';
+
+type Handler = (url: string, init: RequestInit) => Response | Promise<Response>;
+
+function client(handler: Handler, nodes = ['http://a', 'http://b'], extra = {}) {
+  const calls: string[] = [];
+  const fetchFn = (async (url: string, init: RequestInit) => {
+    calls.push(`${init.method} ${url}`);
+    return handler(url, init);
+  }) as unknown as typeof fetch;
+  const sleeps: number[] = [];
+  const c = new NodeClient({
+    nodes,
+    fetch: fetchFn,
+    maxRounds: 2,
+    random: () => 0.5,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    ...extra,
+  });
+  return { c, calls, sleeps };
+}
+
+const json = (status: number, body: unknown, type = 'application/json') =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': type } });
+const problem = (status: number, code: string) =>
+  json(
+    status,
+    { type: 'about:blank', title: code.toLowerCase(), status, code, detail: '' },
+    'application/problem+json',
+  );
+const ID = 'ab'.repeat(32);
+
+t.test('fails over on network errors and 5xx, then sticks to the node that answered', async (t) => {
+  const { c, calls } = client((url) => {
+    if (url.startsWith('http://a')) throw new TypeError('fetch failed');
+    return json(200, { chainId: 'c', height: 3, view: 0, time: 5 });
+  });
+  t.same(await c.status(), { chainId: 'c', height: 3, view: 0, time: 5 });
+  t.equal(c.currentNode, 'http://b');
+  await c.status();
+  t.same(calls, ['GET http://a/v1/status', 'GET http://b/v1/status', 'GET http://b/v1/status']);
+});
+
+t.test('all nodes down: backs off between rounds, then NO_NODE_AVAILABLE', async (t) => {
+  const { c, calls, sleeps } = client(() => new Response('busy', { status: 503 }));
+  await t.rejects(c.status(), { code: 'NO_NODE_AVAILABLE' });
+  t.equal(calls.length, 4, 'two rounds over two nodes');
+  t.same(sleeps, [100], 'full-jitter delay before the second round (0.5 x 200 ms)');
+});
+
+t.test('submit: accepted, DUPLICATE_TX is success, other problems are results not throws', async (t) => {
+  const answers = [
+    json(202, { id: ID }),
+    problem(409, 'DUPLICATE_TX'),
+    problem(409, 'NONCE_TOO_LOW'),
+    problem(503, 'MEMPOOL_FULL'),
+  ];
+  const { c } = client(() => answers.shift()!, ['http://a']);
+  t.same(await c.submit(new Uint8Array([1])), { ok: true, id: ID, duplicate: false });
+  t.same(await c.submit(new Uint8Array([1])), { ok: true, id: '', duplicate: true });
+  t.same(await c.submit(new Uint8Array([1])), {
+    ok: false,
+    code: 'NONCE_TOO_LOW',
+    title: 'nonce_too_low',
+    status: 409,
+  });
+  await t.rejects(c.submit(new Uint8Array([1])), { code: 'NO_NODE_AVAILABLE' }, 'MEMPOOL_FULL is retryable');
+});
+
+t.test('batch: results must match the transactions sent', async (t) => {
+  const { c } = client(
+    () => json(202, { results: [{ id: ID }, { error: { code: 'BAD_SIGNATURE', title: 'x' } }] }),
+    ['http://a'],
+  );
+  const r = await c.submitBatch([new Uint8Array([1]), new Uint8Array([2])]);
+  t.same(r, [
+    { ok: true, id: ID, duplicate: false },
+    { ok: false, code: 'BAD_SIGNATURE', title: 'x', status: 202 },
+  ]);
+  await t.rejects(c.submitBatch([new Uint8Array([1])]), { code: 'MALFORMED_RESPONSE' });
+  const whole = client(() => problem(400, 'MALFORMED'), ['http://a']).c;
+  t.same(
+    (await whole.submitBatch([new Uint8Array([1]), new Uint8Array([2])])).map((x) => (x.ok ? 'ok' : x.code)),
+    ['MALFORMED', 'MALFORMED'],
+    'a refused batch gives every transaction the problem',
+  );
+});
+
+t.test('hostile bodies are typed errors', async (t) => {
+  const bodies: Response[] = [
+    new Response('not json', { status: 200 }),
+    json(200, [1, 2]),
+    json(200, { nonce: -1, pendingNonce: 0 }),
+    json(200, { nonce: 1.5, pendingNonce: 0 }),
+    json(202, { id: 'xyz' }),
+    json(200, { id: ID, status: 'exploded' }),
+  ];
+  const { c } = client(() => bodies.shift()!, ['http://a']);
+  await t.rejects(c.account('00'), { code: 'MALFORMED_RESPONSE' });
+  await t.rejects(c.account('00'), { code: 'MALFORMED_RESPONSE' });
+  await t.rejects(c.account('00'), { code: 'MALFORMED_RESPONSE' });
+  await t.rejects(c.account('00'), { code: 'MALFORMED_RESPONSE' });
+  await t.rejects(c.submit(new Uint8Array([1])), { code: 'MALFORMED_RESPONSE' });
+  await t.rejects(c.txStatus(ID), { code: 'MALFORMED_RESPONSE' });
+  const big = client(() => new Response('x'.repeat(2000), { status: 200 }), ['http://a'], {
+    maxResponseBytes: 1000,
+  }).c;
+  await t.rejects(big.status(), { code: 'NO_NODE_AVAILABLE' }, 'an oversized body counts as a failed node');
+});
+
+t.test('txStatus: 404 is unknown; REJECTED problems carry the node code', async (t) => {
+  const answers = [
+    new Response('', { status: 404 }),
+    json(200, { id: ID, status: 'committed', height: 7 }),
+    problem(400, 'BAD_ID'),
+  ];
+  const { c } = client(() => answers.shift()!, ['http://a']);
+  t.same(await c.txStatus(ID), { id: ID, status: 'unknown' });
+  t.same(await c.txStatus(ID), { id: ID, status: 'committed', height: 7 });
+  await t.rejects(c.txStatus(ID), { code: 'REJECTED', problemCode: 'BAD_ID' });
+});
