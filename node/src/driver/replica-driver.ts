@@ -43,11 +43,12 @@ export interface CommitSink {
   appliedHeight(): number;
 }
 
-/** Fetches certified blocks up to a stable checkpoint and applies them; resolves at the new head. */
+/**
+ * Fetches certified blocks from peers up to a stable checkpoint and hands them to
+ * `ReplicaDriver.syncBlocks`; resolves when done. Failures are retried when the replica asks again.
+ */
 export interface StateTransferHost {
-  transfer(
-    request: StateTransferRequest,
-  ): Promise<{ height: number; stateRoot: Uint8Array; blockHash: Uint8Array }>;
+  transfer(request: StateTransferRequest): Promise<void>;
 }
 
 export interface TimerHost {
