@@ -136,8 +136,13 @@ t.test(
     c.commit(1, b2, cert(b2), b2.txs.map(key), 1);
     t.notOk(c.commit(0, b3, cert(b3), b3.txs.map(key), 2));
     t.equal(c.violations[0]?.kind, 'order');
-    c.stateTransferred(0, 2);
-    t.ok(c.commit(0, b3, cert(b3), b3.txs.map(key), 3));
+    // Replica 2 never committed 1 or 2 itself: after a state transfer to 2, height 3 is next.
+    c.stateTransferred(2, 2);
+    t.ok(c.commit(2, b3, cert(b3), b3.txs.map(key), 3));
+    t.equal(c.violations.length, 1);
+    // A restart forgets the expectation (the replica may re-commit from its records).
+    c.restarted(1);
+    t.ok(c.commit(1, b3, cert(b3), b3.txs.map(key), 4));
     t.equal(c.violations.length, 1);
   },
 );

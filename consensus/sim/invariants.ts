@@ -117,13 +117,15 @@ export class InvariantChecker {
     time: number,
   ): boolean {
     const h = block.header.height;
-    const bad = (kind: ViolationKind, detail: string): false => {
+    const before = this.violations.length;
+    const bad = (kind: ViolationKind, detail: string): void => {
       this.violations.push({ kind, time, replica, height: h, detail });
-      return false;
     };
     const hash = blockHash(block.header);
     const hashHex = hex(hash);
 
+    // A bad certificate is reported, but the block is still judged for agreement and validity: a
+    // broken quorum typically shows up as both, and the fork is the more telling of the two.
     try {
       verifyCommitCertificate(
         this.#opts.chainId,
@@ -132,45 +134,47 @@ export class InvariantChecker {
         this.#opts.validators,
         this.#opts.verifier,
       );
+      if (certificate.height !== h || hex(certificate.blockHash) !== hashHex)
+        bad('certificate', 'certificate is for another block');
     } catch (e) {
-      return bad('certificate', `commit certificate does not verify: ${describe(e)}`);
+      bad('certificate', `commit certificate does not verify: ${describe(e)}`);
     }
-    if (certificate.height !== h || hex(certificate.blockHash) !== hashHex)
-      return bad('certificate', 'certificate is for another block');
-    if (block.header.txCount !== block.txs.length)
-      return bad('certificate', 'txCount does not match the block');
-    if (hex(merkleRoot(block.txs)) !== hex(block.header.txRoot))
-      return bad('certificate', 'txRoot does not match the block transactions');
+    if (block.header.txCount !== block.txs.length) bad('certificate', 'txCount does not match the block');
+    else if (hex(merkleRoot(block.txs)) !== hex(block.header.txRoot))
+      bad('certificate', 'txRoot does not match the block transactions');
 
     const last = this.#lastHeight.get(replica);
-    if (last !== undefined && h !== last + 1)
-      return bad('order', `committed height ${h} after height ${last}`);
+    if (last !== undefined && h !== last + 1) bad('order', `committed height ${h} after height ${last}`);
     this.#lastHeight.set(replica, h);
 
     const agreed = this.#chain.get(h);
     if (agreed !== undefined && agreed !== hashHex)
-      return bad(
+      bad(
         'agreement',
         `committed ${hashHex.slice(0, 16)} but another correct replica committed ${agreed.slice(0, 16)}`,
       );
     const prev = this.#headers.get(h - 1);
     if (h > 1 && prev !== undefined && hex(block.header.prevHash) !== hex(prev))
-      return bad('agreement', `block ${h} does not extend the agreed block ${h - 1}`);
+      bad('agreement', `block ${h} does not extend the agreed block ${h - 1}`);
+    // The first block a correct replica commits at h defines "the" block there, even if its certificate
+    // was bad: every later disagreement with it is a fork worth reporting.
     if (agreed === undefined) {
       this.#chain.set(h, hashHex);
       this.#headers.set(h, hash);
     }
+    if (this.violations.length > before) return false;
 
     const inBlock = new Set<string>();
     for (const key of txKeys) {
       const rec = this.#txs.get(key);
-      if (rec === undefined) return bad('validity', `transaction ${key.slice(0, 16)} was never submitted`);
-      if (inBlock.has(key))
-        return bad('validity', `transaction ${key.slice(0, 16)} appears twice in one block`);
+      if (rec === undefined) bad('validity', `transaction ${key.slice(0, 16)} was never submitted`);
+      else if (inBlock.has(key))
+        bad('validity', `transaction ${key.slice(0, 16)} appears twice in one block`);
+      else if (rec.height !== undefined && rec.height !== h)
+        bad('validity', `transaction ${key.slice(0, 16)} committed at heights ${rec.height} and ${h}`);
       inBlock.add(key);
-      if (rec.height !== undefined && rec.height !== h)
-        return bad('validity', `transaction ${key.slice(0, 16)} committed at heights ${rec.height} and ${h}`);
     }
+    if (this.violations.length > before) return false;
     for (const key of txKeys) {
       const rec = this.#txs.get(key)!;
       rec.height = h;
