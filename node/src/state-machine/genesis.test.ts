@@ -4,6 +4,7 @@ import { GenesisError, type GenesisSpec, genesisState } from './genesis.ts';
 import { Keys } from './keys.ts';
 import { PARAMS } from './params.ts';
 import { Codec, readRecord } from './records.ts';
+import { Harness } from './testing/harness.ts';
 import { CHAIN, DAY, T0, World } from './testing/world.ts';
 
 const k = (n: number) => new Uint8Array(32).fill(n);
@@ -66,4 +67,7 @@ t.test('the harness emulates the framework: nonces, duplicates, signatures, chai
   );
   t.equal((await readRecord(w.h.state, Keys.patient(p.key), Codec.patient))?.researchOptIn, true);
   t.equal((await w.h.applyBlock([{ ...tx, chainId: 'other' }], w.now + 7))[0]!.code, 'WRONG_CHAIN');
+  const unknown = { ...p.tx({ type: 44, patient: p.key, optIn: false }, w.now, 4), type: 99 };
+  const h2 = new Harness(w.h.genesis, { verifier: null });
+  t.equal((await h2.applyBlock([{ ...unknown, nonce: 1 }], w.now))[0]!.code, 'UNKNOWN_TX_TYPE');
 });

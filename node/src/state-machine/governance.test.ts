@@ -3,7 +3,8 @@ import type { TxBody } from '@vigil/consensus/wire/bodies/index.ts';
 import { governanceQuorum, validatorChangeHeight } from './handlers/governance.ts';
 import { Keys } from './keys.ts';
 import { Codec, readRecord } from './records.ts';
-import { DAY, World } from './testing/world.ts';
+import { Harness } from './testing/harness.ts';
+import { DAY, T0, World } from './testing/world.ts';
 
 t.test('governance quorum is PBFT q over organisations (2f+1 when n = 3f+1)', async (t) => {
   t.same([1, 2, 3, 4, 5, 6, 7, 10].map(governanceQuorum), [1, 2, 2, 3, 4, 4, 5, 7]);
@@ -140,4 +141,30 @@ t.test('setParameter changes a bounded parameter', async (t) => {
   await w.ok(w.admins[1]!, { type: 2, proposalId: p.txId });
   await w.ok(w.admins[2]!, { type: 2, proposalId: p.txId });
   t.equal(await readRecord(w.h.state, Keys.param('maxEmergencyMs'), Codec.number), 3_600_000);
+});
+
+t.test('proposals that could never execute are refused up front', async (t) => {
+  const w = new World();
+  const k = w.actor().key;
+  t.equal(
+    (
+      await w.run(w.admins[0]!, {
+        type: 1,
+        proposal: { action: 1, orgId: 'org-x', name: 'X', admins: [k, k] },
+      })
+    ).code,
+    'PROPOSAL_INVALID',
+    'the same admin key twice',
+  );
+  // A single-validator chain cannot remove its last validator.
+  const solo = new World();
+  const h = new Harness(
+    { ...solo.h.genesis, validators: [{ publicKey: solo.validators[0]!.key, orgId: 'org-a' }] },
+    { verifier: null },
+  );
+  const [r] = await h.applyBlock(
+    [solo.admins[0]!.tx({ type: 1, proposal: { action: 3, publicKey: solo.validators[0]!.key } }, T0)],
+    T0 + 1,
+  );
+  t.equal(r!.code, 'TOO_FEW_VALIDATORS');
 });

@@ -5,6 +5,7 @@
 
 import {
   encodeCanonical,
+  isWireError,
   referenceVerifier,
   sha256,
   signTransaction,
@@ -74,7 +75,14 @@ export class Harness {
   }
 
   private async applyTx(tx: Transaction, blockTime: number, position: number): Promise<Receipt> {
-    const txId = transactionId(tx);
+    let txId: Uint8Array;
+    try {
+      txId = transactionId(tx);
+    } catch (e) {
+      // The real executor decodes the envelope first; an invalid one (e.g. unknown type) never runs.
+      if (isWireError(e)) return { txId: new Uint8Array(32), ok: false, code: e.code };
+      throw e;
+    }
     const fail = (code: string): Receipt => ({ txId, ok: false, code });
     if (tx.chainId !== this.chainId) return fail(RejectCode.WRONG_CHAIN);
     const verifier = this.opts.verifier === undefined ? referenceVerifier : this.opts.verifier;
