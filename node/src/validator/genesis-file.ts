@@ -132,7 +132,11 @@ export function toStateGenesis(g: GenesisFile): StateGenesis {
     })),
     validators: g.validators.map((v) => ({ publicKey: fromHex(v.publicKey, 'validator'), orgId: v.orgId })),
   };
-  if (g.parameters) spec.parameters = g.parameters as StateGenesis['parameters'];
+  // The state machine schedules validator-set changes at checkpoint heights, so it must use consensus's K.
+  spec.parameters = {
+    ...(g.parameters as StateGenesis['parameters']),
+    checkpointInterval: g.consensus.checkpointInterval,
+  };
   return spec;
 }
 
