@@ -124,7 +124,13 @@ export function encodeCanonical(v: CborValue): Uint8Array {
 
 function encodeWithDepth(v: CborValue, maxDepth: number): Uint8Array {
   const input = normaliseForEncoder(v, 0, maxDepth);
-  const out = encoder.encode(input);
+  let out: Uint8Array;
+  try {
+    out = encoder.encode(input);
+  } catch (e) {
+    // Unreachable for validated input; kept so that nothing but WireError leaves this module.
+    throw new WireError('UNSUPPORTED_TYPE', `cbor-x: ${e instanceof Error ? e.message : String(e)}`);
+  }
   // cbor-x returns a Node Buffer that may share its pool: copy into a plain Uint8Array we own.
   return new Uint8Array(out);
 }

@@ -14,7 +14,15 @@ import {
   testKey,
   withR,
 } from './ed25519-testkit.ts';
-import { ed25519Precheck, referenceVerifier, SMALL_ORDER_Y_ENCODINGS, signerFromSeed } from './ed25519.ts';
+import * as ed from '@noble/ed25519';
+import {
+  buildMultiplicationTable,
+  ed25519Precheck,
+  multiplyWithTable,
+  referenceVerifier,
+  SMALL_ORDER_Y_ENCODINGS,
+  signerFromSeed,
+} from './ed25519.ts';
 import { toHex } from './hash.ts';
 import { expectWireError, propertyRuns } from './test-support.ts';
 
@@ -101,4 +109,38 @@ t.test('property: the reference verifier answers what each construction determin
     { numRuns: propertyRuns(300) },
   );
   t.pass('reference verifier matches every constructed expectation');
+});
+
+t.test('property: the per-key multiplication table computes exactly [k]A', async (t) => {
+  const { n: L } = ed.Point.CURVE();
+  const points = [
+    ed.Point.BASE.multiply(987654321n),
+    ed.Point.BASE.multiply(L - 2n).add(
+      ed.Point.fromHex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05'),
+    ),
+  ];
+  const tables = points.map(buildMultiplicationTable);
+  for (const k of [0n, 1n, 7n, 8n, 15n, 16n, 255n, 256n, (1n << 252n) - 1n, L - 1n]) {
+    for (const [i, p] of points.entries()) {
+      t.ok(multiplyWithTable(tables[i]!, k).equals(p.multiplyUnsafe(k)), `point ${i}, k = ${k}`);
+    }
+  }
+  fc.assert(
+    fc.property(fc.bigInt({ min: 0n, max: L - 1n }), fc.nat(1), (k, i) =>
+      multiplyWithTable(tables[i]!, k).equals(points[i]!.multiplyUnsafe(k)),
+    ),
+    { numRuns: propertyRuns(200) },
+  );
+  // The cached path inside the verifier: a key verified many times keeps giving the same answers.
+  const key = testKey(new Uint8Array(32).fill(0x33));
+  const msgs = [0, 1, 2, 3, 4].map((i) => new Uint8Array([i]));
+  for (let round = 0; round < 3; round++) {
+    msgs.forEach((m) => {
+      t.ok(verify(honestSignature(key, m), m, key.publicKey), `round ${round}: valid`);
+      t.notOk(
+        verify(honestSignature(key, m), Uint8Array.of(9, ...m), key.publicKey),
+        `round ${round}: wrong message`,
+      );
+    });
+  }
 });
