@@ -153,19 +153,23 @@ t.test('NONCE_TOO_LOW because an earlier version already committed: delivered, n
   t.notOk(events.some((e) => e.type === 'resigned'));
 });
 
-t.test('a stale transaction out of the timestamp window is re-signed with a fresh timestamp', async (t) => {
-  let now = T0 + 10_000;
-  const { ledger, device, events } = await setup(t, { now: () => now });
-  device.submitReadings(batch(0));
-  now += 2 * 3_600_000; // two hours in the queue
-  ledger.refuseNext = { code: 'TIMESTAMP_OUT_OF_WINDOW', count: 1 };
-  while ((await device.flushOnce()) !== 'idle') {}
-  t.equal(ledger.committed.length, 1);
-  t.equal(ledger.committed[0]!.tx.timestamp, now, 'new timestamp');
-  t.equal(ledger.committed[0]!.tx.nonce, 1, 'same nonce: at most one version can ever commit');
-  t.same(committedReadings(ledger.committed), batch(0), 'measurement times unchanged');
-  t.ok(events.some((e) => e.type === 'resigned' && e.reason === 'TIMESTAMP_OUT_OF_WINDOW'));
-});
+t.test(
+  'fallback: a node refusing a stale timestamp (narrower window than assumed) gets a re-signed tx',
+  async (t) => {
+    let now = T0 + 10_000;
+    // resignAfterMs far above the node's window, so only the reactive path can save the transaction.
+    const { ledger, device, events } = await setup(t, { now: () => now, resignAfterMs: 86_400_000 });
+    device.submitReadings(batch(0));
+    now += 2 * 3_600_000; // two hours in the queue
+    ledger.refuseNext = { code: 'TIMESTAMP_OUT_OF_WINDOW', count: 1 };
+    while ((await device.flushOnce()) !== 'idle') {}
+    t.equal(ledger.committed.length, 1);
+    t.equal(ledger.committed[0]!.tx.timestamp, now, 'new timestamp');
+    t.equal(ledger.committed[0]!.tx.nonce, 1, 'same nonce: at most one version can ever commit');
+    t.same(committedReadings(ledger.committed), batch(0), 'measurement times unchanged');
+    t.ok(events.some((e) => e.type === 'resigned' && e.reason === 'TIMESTAMP_OUT_OF_WINDOW'));
+  },
+);
 
 t.test('a permanently rejected transaction goes to the dead-letter file; the rest follow', async (t) => {
   const { ledger, device, dataDir, events } = await setup(t);
@@ -238,4 +242,51 @@ t.test('a node on another chain is refused', async (t) => {
   t.teardown(() => other.close());
   await t.rejects(other.checkClock(), { code: 'CHAIN_MISMATCH' });
   t.ok(device);
+});
+
+t.test(
+  'after a long outage, stale transactions are re-signed with the same nonce before sending',
+  async (t) => {
+    let now = T0;
+    const { ledger, device, events, node } = await setup(t, { now: () => now });
+    await node.stop();
+    for (let i = 0; i < 3; i++) device.submitReadings(batch(i));
+    t.equal(await device.flushOnce(), 'blocked');
+    now += 30 * 60_000; // a 30-minute outage: the node would refuse the old timestamps
+    await node.start();
+    while ((await device.flushOnce()) !== 'idle') {}
+    t.same(
+      ledger.committed.map((c) => [c.tx.nonce, c.tx.timestamp]),
+      [
+        [1, now],
+        [2, now],
+        [3, now],
+      ],
+    );
+    t.same(
+      committedReadings(ledger.committed),
+      [0, 1, 2].flatMap(batch),
+      'measurement times are the original ones',
+    );
+    t.equal(events.filter((e) => e.type === 'resigned' && e.reason === 'STALE_TIMESTAMP').length, 3);
+  },
+);
+
+t.test('a stale entry whose old version already committed is delivered once, not twice', async (t) => {
+  let now = T0;
+  const { ledger, device, cfg } = await setup(t, { now: () => now, confirm: 'committed' });
+  ledger.commitMode = 'manual';
+  device.submitReadings(batch(0));
+  device.submitReadings(batch(1));
+  t.equal(await device.flushOnce(), 'waiting');
+  ledger.commitPending(); // committed, but the device crashes before it learns so
+  device.close();
+  now += 30 * 60_000;
+  const again = Device.open({ ...cfg, now: () => now });
+  t.teardown(() => again.close());
+  ledger.commitMode = 'immediate';
+  while ((await again.flushOnce()) !== 'idle') {}
+  t.equal(ledger.committed.length, 2, 're-signed versions were refused (nonce consumed)');
+  t.same(committedReadings(ledger.committed), [0, 1].flatMap(batch));
+  t.equal(again.pendingCount, 0, 'and the entries were recognised as delivered through their old ids');
 });

@@ -61,6 +61,11 @@ export interface DeviceConfig {
   batchSize?: number;
   /** Resend an accepted but not yet committed transaction after this long (mempool eviction). */
   resendAfterMs?: number;
+  /**
+   * Before sending, re-sign (same nonce, fresh timestamp) a queued transaction signed longer ago than
+   * this, so it stays inside the nodes' timestamp window after an outage. Default 5 min.
+   */
+  resignAfterMs?: number;
   acceptedSkewMs?: number;
   /** How often the run loop re-checks the clock against a node. */
   clockCheckIntervalMs?: number;
@@ -87,7 +92,15 @@ interface Entry {
 /** Codes after which resending the same bytes cannot succeed but re-signing can. */
 const RESIGN_CODES: ReadonlySet<string> = new Set(['NONCE_TOO_LOW', 'TIMESTAMP_OUT_OF_WINDOW']);
 /** Codes that say "not now" rather than "never": resend later. */
-const TRANSIENT_CODES: ReadonlySet<string> = new Set([...RETRYABLE_PROBLEMS, 'NONCE_TOO_HIGH', 'NONCE_GAP']);
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  ...RETRYABLE_PROBLEMS,
+  // Another pending transaction holds this nonce (an earlier signed version of the same entry): wait.
+  'NONCE_TAKEN',
+  'NONCE_TOO_HIGH',
+  'NONCE_GAP',
+]);
+/** Node mempools admit tx timestamps in [now - 10 min, now + 30 s] (node/src/mempool DEFAULT_MEMPOOL_LIMITS). */
+export const DEFAULT_RESIGN_AFTER_MS = 5 * 60_000;
 
 function encodeEntry(bytes: Uint8Array, priorIds: string[]): Uint8Array {
   return encodeCanonical([1, bytes, priorIds.map(fromHex)]);
@@ -183,7 +196,7 @@ export class Device {
    * answered or a node said "not now".
    */
   async flushOnce(): Promise<FlushOutcome> {
-    const entries = this.entries(this.cfg.batchSize ?? 32);
+    const entries = this.refreshStale(this.entries(this.cfg.batchSize ?? 32));
     if (entries.length === 0) return 'idle';
     const confirmCommit = (this.cfg.confirm ?? 'committed') === 'committed';
     const resendAfter = this.cfg.resendAfterMs ?? 30_000;
@@ -294,6 +307,26 @@ export class Device {
       const timer = setTimeout(done, ms);
       signal?.addEventListener('abort', done, { once: true });
       this.wake = done; // new readings end an idle wait at once
+    });
+  }
+
+  /**
+   * Re-signs entries whose transaction timestamp is older than resignAfterMs with the SAME nonce and a
+   * fresh timestamp. Safe without asking any node: the nonce can be consumed once, so at most one
+   * version commits; if the old version already did, the new one is refused NONCE_TOO_LOW and repair()
+   * finds the old id (kept in priorIds) committed and delivers the entry instead.
+   */
+  private refreshStale(entries: Entry[]): Entry[] {
+    const limit = this.cfg.resignAfterMs ?? DEFAULT_RESIGN_AFTER_MS;
+    const now = this.now();
+    return entries.map((e) => {
+      if (now - e.timestamp <= limit || this.accepted.has(e.id)) return e;
+      const old = decodeTransaction(e.bytes, { chainId: this.cfg.chainId });
+      const signed = signBody(this.ctx(e.nonce), decodeBody(old.type, old.body));
+      const priorIds = [...e.priorIds, e.id];
+      this.queue.replace(e.seq, encodeEntry(signed.bytes, priorIds));
+      this.emit({ type: 'resigned', count: 1, reason: 'STALE_TIMESTAMP', firstNonce: e.nonce });
+      return { ...e, bytes: signed.bytes, id: signed.idHex, timestamp: now, priorIds };
     });
   }
 
