@@ -9,7 +9,6 @@ import {
   decodeTransaction,
   encodeBlock,
   encodeCommitCertificate,
-  merkleRoot,
   referenceVerifier,
   type Transaction,
   transactionId,
@@ -29,6 +28,7 @@ import { decodeNonce, encodeNonce, nonceKey } from './accounts.ts';
 import { BlockRejected, ExecutionError, FrameworkRejection } from './block-errors.ts';
 import { TxRejected } from './errors.ts';
 import { Overlay } from './overlay.ts';
+import { txRoot } from './tx-root.ts';
 import type { ChainEvent, ExecContext, HandlerRegistry } from './types.ts';
 
 /** Transactions whose signature was already checked (the mempool's admission cache). */
@@ -86,9 +86,18 @@ interface Candidate {
   signatureOk: boolean;
 }
 
+interface Prepared {
+  candidates: Candidate[];
+  verified: number;
+}
+
+/** Blocks whose signatures may be verified ahead of their execution. */
+const MAX_PREVERIFIED = 4;
+
 export class BlockExecutor {
   readonly #o: ExecutorOptions;
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #preverified = new Map<string, Promise<Prepared>>();
 
   constructor(options: ExecutorOptions) {
     this.#o = options;
@@ -104,6 +113,26 @@ export class BlockExecutor {
     return run;
   }
 
+  /**
+   * Starts decoding and verifying the signatures of a block that will be applied soon (the next
+   * committed block while the current one executes), so verification on the worker pool overlaps
+   * execution on this thread. applyBlock picks the result up by block hash. Purely an optimisation:
+   * nothing is trusted from it that applyBlock does not check (the header is checked at apply time,
+   * and a block whose transactions do not match its txRoot is not cached).
+   */
+  preverify(block: Block): void {
+    const head = this.#o.store.head;
+    if (head === undefined || block.header.height <= head.height) return;
+    const id = hex(blockHash(block.header));
+    if (this.#preverified.has(id) || !bytesEqual(txRoot(block.txs), block.header.txRoot)) return;
+    if (this.#preverified.size >= MAX_PREVERIFIED) {
+      this.#preverified.delete(this.#preverified.keys().next().value!);
+    }
+    const work = this.#prepare(head, block, {});
+    work.catch(() => undefined);
+    this.#preverified.set(id, work);
+  }
+
   async #checkHeader(head: ChainHead, block: Block, certificate: CommitCertificate): Promise<void> {
     const h = block.header;
     if (h.chainId !== head.chainId) throw new BlockRejected('WRONG_CHAIN', `block of chain ${h.chainId}`);
@@ -114,7 +143,7 @@ export class BlockExecutor {
     if (!bytesEqual(h.prevHash, head.headHash)) {
       throw new BlockRejected('PREV_HASH_MISMATCH', `block ${h.height} does not extend the head`);
     }
-    if (h.txCount !== block.txs.length || !bytesEqual(h.txRoot, merkleRoot(block.txs))) {
+    if (h.txCount !== block.txs.length || !bytesEqual(h.txRoot, txRoot(block.txs))) {
       throw new BlockRejected('TX_ROOT_MISMATCH', `block ${h.height}`);
     }
     if (!(h.stateHeight < h.height))
@@ -142,11 +171,7 @@ export class BlockExecutor {
   }
 
   /** Decodes the transactions and settles everything that needs no state: envelope, chain, signature. */
-  async #prepare(
-    head: ChainHead,
-    block: Block,
-    options: ApplyOptions,
-  ): Promise<{ candidates: Candidate[]; verified: number }> {
+  async #prepare(head: ChainHead, block: Block, options: ApplyOptions): Promise<Prepared> {
     const candidates: Candidate[] = block.txs.map((bytes, position) => {
       try {
         const tx = decodeTransaction(bytes, { chainId: head.chainId });
@@ -185,7 +210,13 @@ export class BlockExecutor {
     const head = store.requireHead();
     await this.#checkHeader(head, block, certificate);
     const height = block.header.height;
-    const { candidates, verified } = await this.#prepare(head, block, options);
+    const hash = blockHash(block.header);
+    const early = options.trustCertified ? undefined : this.#preverified.get(hex(hash));
+    this.#preverified.delete(hex(hash));
+    const { candidates, verified } = await (early ?? this.#prepare(head, block, options));
+    await store.state.prefetch(
+      candidates.filter((c) => c.tx !== undefined).map((c) => nonceKey(c.tx!.sender)),
+    );
 
     // Duplicate detection against the committed index, fetched in one round trip.
     const ids = candidates.filter((c) => c.txId !== undefined);
@@ -219,7 +250,6 @@ export class BlockExecutor {
 
     const stateWrites = state.writes();
     const update = await store.tree.update(head.stateRoot, stateWrites);
-    const hash = blockHash(block.header);
     ops.push(
       { type: 'put', key: keys.block(height), value: encodeBlock(block) },
       { type: 'put', key: keys.certificate(height), value: encodeCommitCertificate(certificate) },

@@ -24,10 +24,69 @@ export type TreeNode = LeafNode | InternalNode;
 /** Upper bound on a stored node; state values are canonical CBOR records far below this. */
 export const MAX_NODE_BYTES = 1 << 20;
 
-export function encodeTreeNode(node: TreeNode): Uint8Array {
+/** Canonical CBOR via the generic encoder: the reference the fast path is tested against. */
+export function encodeTreeNodeReference(node: TreeNode): Uint8Array {
   return node.kind === 'leaf'
     ? encodeCanonical([0, node.keyHash, node.valueHash, node.key, node.value])
     : encodeCanonical([1, node.left, node.right]);
+}
+
+/** Length of a canonical CBOR byte-string header (RFC 8949 §4.2.1: shortest form). */
+function bstrHeaderLength(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+function writeBstr(out: Uint8Array, o: number, b: Uint8Array): number {
+  const n = b.length;
+  if (n < 24) out[o++] = 0x40 | n;
+  else if (n < 0x100) {
+    out[o++] = 0x58;
+    out[o++] = n;
+  } else if (n < 0x10000) {
+    out[o++] = 0x59;
+    out[o++] = n >> 8;
+    out[o++] = n & 0xff;
+  } else {
+    out[o++] = 0x5a;
+    new DataView(out.buffer, out.byteOffset).setUint32(o, n);
+    o += 4;
+  }
+  out.set(b, o);
+  return o + n;
+}
+
+/**
+ * The same bytes as encodeTreeNodeReference, written directly: tens of thousands of nodes are encoded
+ * per large block, and the generic encoder's normalisation dominated the tree update
+ * (node-codec.test.ts checks byte equality with the reference).
+ */
+export function encodeTreeNode(node: TreeNode): Uint8Array {
+  if (node.kind === 'internal') {
+    const out = new Uint8Array(70);
+    out[0] = 0x83; // array(3)
+    out[1] = 0x01;
+    writeBstr(out, 2, node.left);
+    writeBstr(out, 36, node.right);
+    return out;
+  }
+  const size =
+    2 +
+    bstrHeaderLength(node.keyHash.length) +
+    node.keyHash.length +
+    bstrHeaderLength(node.valueHash.length) +
+    node.valueHash.length +
+    bstrHeaderLength(node.key.length) +
+    node.key.length +
+    bstrHeaderLength(node.value.length) +
+    node.value.length;
+  const out = new Uint8Array(size);
+  out[0] = 0x85; // array(5)
+  out[1] = 0x00;
+  let o = writeBstr(out, 2, node.keyHash);
+  o = writeBstr(out, o, node.valueHash);
+  o = writeBstr(out, o, node.key);
+  writeBstr(out, o, node.value);
+  return out;
 }
 
 export function hashTreeNode(node: TreeNode, hash: Hasher): Uint8Array {

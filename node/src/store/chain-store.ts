@@ -15,7 +15,7 @@ import { StateTreeError } from '../state-tree/errors.ts';
 import { SparseMerkleTree } from '../state-tree/tree.ts';
 import { type BatchOp, type ChainDb, openDb, writeBatch } from './db.ts';
 import { StoreError } from './errors.ts';
-import { keys } from './keys.ts';
+import { keys, Prefix } from './keys.ts';
 import { encodeBytes, encodeKeyList, encodeText, encodeUint } from './records.ts';
 import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './repositories.ts';
 
@@ -230,6 +230,7 @@ export class ChainStore {
     ];
     await writeBatch(this.db, ops);
     this.#head = head;
+    this.state.committed(spec.state);
     return head;
   }
 
@@ -250,6 +251,11 @@ export class ChainStore {
     this.requireHead();
     await writeBatch(this.db, ops);
     this.#head = next;
+    this.state.committed(
+      ops
+        .filter((op) => op.key[0] === Prefix.state)
+        .map((op) => ({ key: op.key.subarray(1), value: op.type === 'put' ? op.value : undefined })),
+    );
   }
 
   /** A proof of `key`'s value (or absence) in the state after `height` (default: the head). */

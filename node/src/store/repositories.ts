@@ -167,15 +167,63 @@ export class TxIndex {
   }
 }
 
-/** The current (applied-height) state and index values, read from their flat copies. */
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/**
+ * The current (applied-height) state and index values, read from their flat copies. State reads go
+ * through an LRU of hot keys (device records, nonces): a LevelDB get is an async round trip to the
+ * thread pool, and a 1,000-transaction block reads a few thousand keys. The cache is updated from each
+ * committed batch (ChainStore.commit), after it is durable; a read that raced with a commit is
+ * returned but not cached (the generation check), so the cache never holds a stale value.
+ */
 export class StateRepository {
   readonly #db: ChainDb;
-  constructor(db: ChainDb) {
+  readonly #cache = new Map<string, Uint8Array | null>();
+  readonly #cacheSize: number;
+  #generation = 0;
+
+  constructor(db: ChainDb, cacheSize = 100_000) {
     this.#db = db;
+    this.#cacheSize = cacheSize;
   }
 
-  get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return getBytes(this.#db, keys.state(key));
+  #remember(id: string, value: Uint8Array | null): void {
+    this.#cache.delete(id);
+    if (this.#cache.size >= this.#cacheSize) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+    this.#cache.set(id, value);
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const id = hex(key);
+    const hit = this.#cache.get(id);
+    if (hit !== undefined) return hit ?? undefined;
+    const generation = this.#generation;
+    const v = await getBytes(this.#db, keys.state(key));
+    if (generation === this.#generation) this.#remember(id, v ?? null);
+    return v;
+  }
+
+  /** Loads many state keys into the cache in one round trip (the executor's nonce keys). */
+  async prefetch(stateKeys: readonly Uint8Array[]): Promise<void> {
+    const missing = stateKeys.filter((k) => !this.#cache.has(hex(k)));
+    if (missing.length === 0) return;
+    const generation = this.#generation;
+    const values = await this.#db.getMany(missing.map((k) => keys.state(k)));
+    if (generation !== this.#generation) return;
+    missing.forEach((k, i) => {
+      this.#remember(hex(k), values[i] ?? null);
+    });
+  }
+
+  /** Called with the state writes of a batch once it is durable. */
+  committed(writes: readonly { key: Uint8Array; value: Uint8Array | undefined }[]): void {
+    this.#generation++;
+    for (const w of writes) this.#remember(hex(w.key), w.value ?? null);
   }
 
   getIndex(key: Uint8Array): Promise<Uint8Array | undefined> {
