@@ -183,6 +183,18 @@ t.test('integers at every head-width boundary encode minimally and round-trip', 
   }
 });
 
+t.test('strings survive the round trip exactly (BOM, NUL, non-characters, astral)', async (t) => {
+  for (const s of [
+    '\uFEFF',
+    '\uFEFF' + 'x'.repeat(100),
+    '\u0000',
+    '\uFFFF'.repeat(70),
+    '\u{1F600}'.repeat(40),
+  ]) {
+    t.equal(decodeCanonical(encodeCanonical(s)), s, `${s.length} UTF-16 units`);
+  }
+});
+
 t.test('integer representation: number when safe, bigint otherwise', async (t) => {
   t.equal(decodeCanonical(encodeCanonical(5n)), 5);
   t.equal(decodeCanonical(encodeCanonical(2 ** 53 - 1)), 2 ** 53 - 1);
