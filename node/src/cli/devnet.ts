@@ -1,13 +1,169 @@
-// `npm start`: the newcomer's entry point. The full job (four validator processes on loopback with
-// simulated sensors, issue #6) is not built yet; until it is, this says so plainly instead of pretending.
-const lines = [
-  'Vigil devnet',
-  '',
-  'Not available yet: `npm start` will run a local 4-validator PBFT network (APIs on 127.0.0.1:7701-7704)',
-  'with simulated bedside sensors once the node process and p2p layer land (issue #6).',
-  '',
-  'What you can run today:',
-  '  npm test                              the whole test suite',
-  '  npm run sim -- --scenario NAME --seed N   the deterministic PBFT simulator (once consensus lands)',
-];
-console.log(lines.join('\n'));
+// `npm start`: a newcomer's whole Vigil on one machine. Creates (or reuses) a 4-validator network under
+// ./devnet, starts each validator as its own process on loopback (APIs on 127.0.0.1:7701-7704), starts
+// the sensor simulator with a small ward of virtual patients, and shows a live status line per node
+// until Ctrl-C, when it stops everything cleanly. Running it again continues the same chain;
+// `npm start -- --fresh` starts over.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createNetworkHomes } from '../validator/network-homes.ts';
+import { homePaths } from '../validator/home.ts';
+import { type NodeStatusView, ProcessNetwork } from '../testing/process-network.ts';
+
+const SENSORS = fileURLToPath(new URL('../../../sensor-client/src/cli/sensors.ts', import.meta.url));
+
+interface StatusWithCounters extends NodeStatusView {
+  sinceStart?: { committedTxs: number; alertsRaised: number; alertsAcknowledged: number };
+}
+
+function parse(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      fresh: { type: 'boolean', default: false },
+      dir: { type: 'string', default: 'devnet' },
+      validators: { type: 'string', default: '4' },
+      patients: { type: 'string', default: '8' },
+      rate: { type: 'string', default: '0.2' },
+      'no-sensors': { type: 'boolean', default: false },
+      duration: { type: 'string', default: '0' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  return values;
+}
+
+const USAGE = `npm start [-- options]
+  --fresh            delete ./devnet and start a new chain
+  --dir DIR          where the network lives (default ./devnet)
+  --validators N     validators (default 4; n = 3f+1 tolerates f faults)
+  --patients N       virtual patients in the simulated ward (default 8)
+  --rate R           vital-sign sets per patient per second (default 0.2)
+  --no-sensors       validators only
+  --duration S       stop after S seconds (default: run until Ctrl-C)`;
+
+function line(i: number, s: StatusWithCounters | undefined, txRate: number, running: boolean): string {
+  if (!running) return `node${i}  down`;
+  if (!s) return `node${i}  starting…`;
+  const peers = s.peers.filter((p) => p.connected).length;
+  const alerts = s.sinceStart ? s.sinceStart.alertsRaised : 0;
+  return (
+    `node${i}  height ${String(s.height).padStart(6)}  view ${String(s.view).padStart(3)}` +
+    `  tx/s ${txRate.toFixed(1).padStart(6)}  peers ${peers}/${s.peers.length}` +
+    `  mempool ${String(s.mempool.size).padStart(5)}  alerts raised ${alerts}` +
+    (s.validatorIndex === s.primary ? '  (primary)' : '')
+  );
+}
+
+export async function runDevnet(argv: string[]): Promise<number> {
+  const a = parse(argv);
+  if (a.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const dir = resolve(a.dir);
+  const validators = Number(a.validators);
+  if (a.fresh && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  let homes: string[];
+  if (existsSync(homePaths(join(dir, 'node0')).config)) {
+    homes = Array.from({ length: validators }, (_, i) => join(dir, `node${i}`));
+    console.log(`Continuing the chain in ${dir} (npm start -- --fresh starts over)`);
+  } else {
+    homes = createNetworkHomes({ dir, validators, p2pBasePort: 26601, apiBasePort: 7701 }).homes;
+    console.log(`Created a ${validators}-validator network in ${dir}`);
+  }
+  const net = new ProcessNetwork(homes);
+  net.startAll({ VIGIL_LOG_LEVEL: 'info' });
+  console.log(`Validators starting; logs in ${dir}/node*/node.log`);
+  if (!(await net.waitReady(60_000))) {
+    console.error(
+      'The validators did not answer within 60 s; see the logs. Is another devnet running on these ports?',
+    );
+    await net.stopAll();
+    return 1;
+  }
+  const urls = net.nodes.map((n) => n.apiUrl);
+  console.log(`APIs: ${urls.join('  ')}`);
+
+  let sensors: ChildProcess | undefined;
+  if (!a['no-sensors']) {
+    const log = createWriteStream(join(dir, 'sensors.log'), { flags: 'a' });
+    sensors = spawn(
+      process.execPath,
+      [
+        SENSORS,
+        ...['--patients', a.patients, '--rate', a.rate, '--nodes', urls.join(',')],
+        // A quarter of the ward deteriorates (sepsis-like) within the first few minutes, so a newcomer
+        // sees NEWS2 rise and alerts fire without waiting long.
+        ...['--deteriorate', '0.25', '--episodeFrom', '1', '--episodeTo', '4', '--onset', '2'],
+        ...['--register', '--dataDir', join(dir, 'sensors')],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    sensors.stdout!.pipe(log);
+    sensors.stderr!.pipe(log);
+    console.log(
+      `Sensor simulator: ${a.patients} virtual patients at ${a.rate} readings/s each (log: ${dir}/sensors.log)`,
+    );
+  }
+  console.log('Ctrl-C stops everything.\n');
+
+  const tty = process.stdout.isTTY;
+  const last = new Map<number, { txs: number; at: number }>();
+  const rates = new Array<number>(homes.length).fill(0);
+  let printed = 0;
+  let stopping = false;
+  const render = async () => {
+    const statuses = (await net.statuses()) as (StatusWithCounters | undefined)[];
+    const now = Date.now();
+    statuses.forEach((s, i) => {
+      if (!s?.sinceStart) return;
+      const prev = last.get(i);
+      if (prev && now > prev.at && s.sinceStart.committedTxs >= prev.txs) {
+        rates[i] = ((s.sinceStart.committedTxs - prev.txs) * 1000) / (now - prev.at);
+      }
+      last.set(i, { txs: s.sinceStart.committedTxs, at: now });
+    });
+    const lines = statuses.map((s, i) => line(i, s, rates[i]!, net.nodes[i]!.running));
+    if (stopping) return;
+    if (tty) {
+      if (printed > 0) process.stdout.write(`\x1b[${printed}A`);
+      for (const l of lines) process.stdout.write(`\x1b[2K${l}\n`);
+      printed = lines.length;
+    } else {
+      console.log(`${new Date(now).toISOString()}\n${lines.join('\n')}`);
+    }
+  };
+  const timer = setInterval(() => void render(), tty ? 1_000 : 5_000);
+  await render();
+
+  return new Promise<number>((done) => {
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(timer);
+      console.log('\nStopping the sensor simulator and the validators…');
+      sensors?.kill('SIGTERM');
+      await net.stopAll();
+      console.log('Stopped. `npm start` continues this chain; `npm start -- --fresh` starts over.');
+      done(0);
+    };
+    process.on('SIGINT', () => void stop());
+    process.on('SIGTERM', () => void stop());
+    const duration = Number(a.duration);
+    if (duration > 0) setTimeout(() => void stop(), duration * 1000);
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runDevnet(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error & { code?: string }) => {
+      console.error(`npm start: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+      process.exit(err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
+    },
+  );
+}

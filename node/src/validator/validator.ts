@@ -75,6 +75,14 @@ export class Validator {
   #proposeScheduled = false;
   #stopped = false;
   #lastResult: BlockResult | undefined;
+  /** Since this process started: what the operator's status line and metrics show. */
+  readonly counters = {
+    committedTxs: 0,
+    acceptedTxs: 0,
+    rejectedTxs: 0,
+    alertsRaised: 0,
+    alertsAcknowledged: 0,
+  };
 
   private constructor(parts: {
     config: NodeConfig;
@@ -126,6 +134,7 @@ export class Validator {
       onApplied: async (committed) => {
         await this.mempool.onBlockCommitted(committed.block.txs);
         const result = this.#lastResult!;
+        this.#count(result);
         this.events.emit('block', {
           height: result.height,
           blockHash: result.blockHash,
@@ -326,6 +335,19 @@ export class Validator {
     );
   }
 
+  #count(result: BlockResult): void {
+    const c = this.counters;
+    c.committedTxs += result.receipts.length;
+    for (const r of result.receipts) {
+      if (r.status === 'accepted') c.acceptedTxs++;
+      else c.rejectedTxs++;
+    }
+    for (const e of result.events) {
+      if (e.event.kind === 'alertRaised') c.alertsRaised++;
+      else if (e.event.kind === 'alertAcknowledged') c.alertsAcknowledged++;
+    }
+  }
+
   #catchUp(): void {
     this.#sync.catchUp().catch((err) => this.#log.debug({ err: String(err) }, 'catch-up did not finish'));
   }
@@ -364,6 +386,7 @@ export class Validator {
       validatorIndex: this.index,
       lowWatermark: this.replica.lowWatermark,
       mempool: { size: this.mempool.size, bytes: this.mempool.bytes },
+      sinceStart: { ...this.counters },
       peers: this.network
         .peers()
         .map((p) => ({ key: p.key, role: p.role, connected: p.connected, score: p.score })),
