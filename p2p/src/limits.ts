@@ -68,7 +68,7 @@ export const DEFAULT_LIMITS: P2PLimits = {
   },
   reconnect: { baseMs: 250, maxMs: 15_000 },
   inboundConnectionsPerHostPerSecond: 64,
-  maxInboundStreams: 8,
+  maxInboundStreams: 4,
 };
 
 export function resolveLimits(overrides: Partial<P2PLimits> = {}): P2PLimits {

@@ -2,7 +2,9 @@ import t from 'tap';
 import { P2PErrorCode } from './errors.ts';
 import { FaultLayer } from './fault.ts';
 import { VigilNetwork } from './network.ts';
-import { publicKeyOf, recordingLogger, seedOf, startCluster, waitFor } from './test-network.ts';
+import { encodeFrame } from './frame.ts';
+import { Protocol } from './protocols.ts';
+import { publicKeyOf, rawPeer, recordingLogger, seedOf, startCluster, waitFor } from './test-network.ts';
 
 const block = (h: number) => new TextEncoder().encode(`block-${String(h).padStart(24, '0')}`); // 30 bytes
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -92,4 +94,35 @@ t.test('observers may connect and sync but never take part in consensus', async 
   await waitFor('a hears b and the observer hears a', () => atA.length === 1 && atObserver.length === 1);
   t.same(atA, ['b:4'], 'nothing from the observer reached consensus');
   t.same(atObserver, ['3'], 'broadcasts skip observers');
+});
+
+t.test('hostile or silent responders produce typed errors, not hangs', async (t) => {
+  const raw = await rawPeer(2);
+  t.teardown(() => raw.stop());
+  // Never answers sync; answers status with a well-framed but meaningless payload.
+  await raw.handle(Protocol.sync, () => {});
+  await raw.handle(Protocol.status, (stream) => {
+    stream.send(encodeFrame([Uint8Array.of(1, 2, 3)]));
+  });
+  await raw.start();
+  const rawKey = Buffer.from(await publicKeyOf(2)).toString('hex');
+  const c = await startCluster({
+    n: 1,
+    extraValidators: [await publicKeyOf(2)],
+    limits: { requestTimeoutMs: 300 },
+  });
+  t.teardown(c.stop);
+  const a = c.nodes[0]!;
+  a.updateAllowedPeers({
+    validators: [
+      ...c.allowed.validators.filter((v) => Buffer.from(v.publicKey).toString('hex') !== rawKey),
+      { publicKey: await publicKeyOf(2), addrs: raw.getMultiaddrs().map(String) },
+    ],
+  });
+  await waitFor(
+    'connected to the raw peer',
+    () => a.peers().find((p) => p.key === rawKey)?.connected === true,
+  );
+  await t.rejects(a.requestBlocks(rawKey, 1, 1), { code: P2PErrorCode.timeout }, 'silent peer: timeout');
+  await t.rejects(a.requestStatus(rawKey), { code: P2PErrorCode.badRequest }, 'garbage status: bad request');
 });
