@@ -1,0 +1,17 @@
+// Worker for the raw-rate measurement of node-exec.ts: verifies one packed batch `rounds` times with
+// the node:crypto fast verifier and reports how many verifications it did. No messaging in the loop:
+// this is the machine's ceiling that the executor's pipeline is compared with.
+import { parentPort, workerData } from 'node:worker_threads';
+import { fastVerifier } from '@vigil/node/crypto/fast-verifier.ts';
+import { unpackChecks } from '@vigil/node/verify-pool/packing.ts';
+
+const { buffer, rounds } = workerData as { buffer: ArrayBuffer; rounds: number };
+const checks = unpackChecks(buffer);
+let ok = 0;
+parentPort!.once('message', () => {
+  for (let r = 0; r < rounds; r++) {
+    for (const c of checks) if (fastVerifier.verify(c.signature, c.message, c.publicKey)) ok++;
+  }
+  parentPort!.postMessage({ verified: rounds * checks.length, ok });
+});
+parentPort!.postMessage('ready');
