@@ -1,5 +1,13 @@
 import t, { type Test } from 'tap';
-import { AccessDenied, QueryError, readAlerts, readAuditTrail, readConsents, readReadings } from './query.ts';
+import {
+  AccessDenied,
+  QueryError,
+  readAlerts,
+  readAuditTrail,
+  readConsents,
+  readReadings,
+  recordAccessBody,
+} from './query.ts';
 import { DAY, HOUR, World } from './testing/world.ts';
 
 async function withReadings(n = 5) {
@@ -227,4 +235,20 @@ t.test('consents and the audit trail are for the patient and guardians only', as
     all.items.map((i) => i.height),
     'pages resume without loss',
   );
+});
+
+t.test('a served read becomes an audit entry through recordAccessBody', async (t) => {
+  const { w } = await withReadings(1);
+  const P = w.patient.key;
+  await w.grantClinician(['vitals.heartRate']);
+  const req = { key: w.clinician.key, purpose: 1 };
+  const res = await readReadings(w.h.view(), req, { patient: P, kind: 1, from: 0, to: w.now + DAY }, w.now);
+  t.equal(res.items.length, 1);
+  const body = recordAccessBody(req, P, ['vitals.heartRate', 'vitals.heartRate'], w.now);
+  t.ok((await w.run(w.validators[1]!, body)).ok);
+  const trail = await readAuditTrail(w.h.view(), { key: P, purpose: 1 }, { patient: P });
+  const last = trail.items[trail.items.length - 1]!;
+  t.equal(last.event, 'read');
+  t.same(last.actor, w.clinician.key);
+  t.same(last.categories, ['vitals.heartRate']);
 });

@@ -3,7 +3,7 @@
 // calls these and then records each successful read on chain with a recordAccess transaction.
 
 import { bytesEqual, decodeCanonical, fromHex, toHex } from '@vigil/consensus/wire';
-import { ALERTS_CATEGORY, Purpose } from '@vigil/consensus/wire/bodies/index.ts';
+import { ALERTS_CATEGORY, Purpose, type TxBody } from '@vigil/consensus/wire/bodies/index.ts';
 import {
   computeNews2,
   NEWS2_PARAMETERS,
@@ -304,4 +304,24 @@ export async function readEarlyWarningScore(
   }
   const spo2Scale2 = policy?.spo2Scale2 ?? false;
   return { ...computeNews2(inputs, now, { spo2Scale2 }), spo2Scale2, access };
+}
+
+/**
+ * The recordAccess body the API submits (signed by its validator key) after serving a read, so the read
+ * lands in the patient's on-chain audit trail.
+ */
+export function recordAccessBody(
+  req: Requester,
+  patient: Uint8Array,
+  categories: string[],
+  readAt: number,
+): TxBody {
+  return {
+    type: 52,
+    reader: req.key,
+    patient,
+    categories: [...new Set(categories)].sort(),
+    purpose: req.purpose as Purpose,
+    readAt,
+  };
 }
