@@ -69,6 +69,10 @@ async function start(home: string): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === 'help') {
+    console.log(USAGE);
+    return command === undefined ? ExitCode.usage : ExitCode.ok;
+  }
   const sub = command === 'keys' ? rest.shift() : undefined;
   const { values } = parseArgs({
     args: rest,
