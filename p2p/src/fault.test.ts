@@ -109,3 +109,35 @@ t.test('rejects nonsense fault settings', async (t) => {
   t.throws(() => f.setDefault({ loss: 1.5 }), RangeError);
   t.throws(() => f.setLink('a', 'b', { latencyMs: -1 }), RangeError);
 });
+
+t.test(
+  'reorder: true lets jitter reorder a link, and cancelFrom still discards those messages',
+  async (t) => {
+    const f = new FaultLayer({ seed: 9 });
+    f.setLink('a', 'b', { jitterMs: 30, reorder: true });
+    const order: number[] = [];
+    await new Promise<void>((resolve) => {
+      for (let i = 0; i < 40; i++) {
+        f.submit('a', 'b', () => {
+          order.push(i);
+          if (order.length === 40) resolve();
+        });
+      }
+    });
+    t.same(
+      order.slice().sort((x, y) => x - y),
+      Array.from({ length: 40 }, (_, i) => i),
+      'all delivered',
+    );
+    t.notSame(
+      order,
+      Array.from({ length: 40 }, (_, i) => i),
+      'but not in sending order (seeded)',
+    );
+    f.submit('a', 'b', () => t.fail('delivered after cancel'));
+    t.equal(f.pending(), 1);
+    f.cancelFrom('a');
+    t.equal(f.pending(), 0);
+    await new Promise((r) => setTimeout(r, 50));
+  },
+);

@@ -36,6 +36,8 @@ interface LinkState {
   queue: Pending[];
   timer: ReturnType<typeof setTimeout> | undefined;
   lastAt: number;
+  /** Independent timers of `reorder: true` messages. */
+  loose: Set<ReturnType<typeof setTimeout>>;
 }
 
 export interface FaultLayerOptions {
@@ -131,13 +133,18 @@ export class FaultLayer {
       return undefined;
     }
     const now = this.#now();
-    if (f.reorder) {
-      setTimeout(deliver, delay);
-      return undefined;
-    }
     if (st === undefined) {
-      st = { queue: [], timer: undefined, lastAt: 0 };
+      st = { queue: [], timer: undefined, lastAt: 0, loose: new Set() };
       this.#state.set(key, st);
+    }
+    if (f.reorder) {
+      const loose = st.loose;
+      const timer = setTimeout(() => {
+        loose.delete(timer);
+        deliver();
+      }, delay);
+      loose.add(timer);
+      return undefined;
     }
     const at = Math.max(now + delay, st.lastAt);
     st.lastAt = at;
@@ -151,6 +158,7 @@ export class FaultLayer {
     for (const [key, st] of this.#state) {
       if (!key.startsWith(`${from}>`)) continue;
       if (st.timer !== undefined) clearTimeout(st.timer);
+      for (const timer of st.loose) clearTimeout(timer);
       this.#state.delete(key);
     }
   }
@@ -158,7 +166,7 @@ export class FaultLayer {
   /** Messages waiting in delay lines (for metrics and tests). */
   pending(): number {
     let n = 0;
-    for (const st of this.#state.values()) n += st.queue.length;
+    for (const st of this.#state.values()) n += st.queue.length + st.loose.size;
     return n;
   }
 
