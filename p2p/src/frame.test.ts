@@ -97,3 +97,21 @@ t.test('accepts Uint8ArrayList-like chunks (what libp2p streams emit)', async (t
   const r = d.push({ byteLength: f.byteLength, subarray: () => f });
   t.same(r.batches, [[Uint8Array.of(5, 6)]]);
 });
+
+t.test('arbitrary bytes never crash the decoder and never buffer more than one frame', async (t) => {
+  const small = { maxFrameBytes: 256, maxMessagesPerFrame: 16 };
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 10 }), (chunks) => {
+      const d = new FrameDecoder(small);
+      for (const c of chunks) {
+        const r = d.push(c); // must not throw
+        if (d.bufferedBytes > small.maxFrameBytes) return false;
+        for (const b of r.batches) if (b.length < 1 || b.length > small.maxMessagesPerFrame) return false;
+        if (r.error) return r.error.code.startsWith('P2P_');
+      }
+      return true;
+    }),
+    { numRuns: runs * 3 },
+  );
+  t.pass('no crash');
+});
