@@ -303,6 +303,9 @@ t.test('decoded byte strings are plain Uint8Arrays that do not alias the input',
   t.equal(Object.getPrototypeOf(v[1]), Uint8Array.prototype);
   input[3] = 0;
   t.equal(toHex(v[1]), 'abcd');
+  // A view into a larger buffer (a network frame) decodes only its own bytes.
+  const frame = fromHex('ffff820142abcdffff');
+  t.same(decodeCanonical(frame.subarray(2, 7)), [1, fromHex('abcd')]);
 });
 
 t.test('property: encoder output equals the independent reference encoding and is canonical', async (t) => {
