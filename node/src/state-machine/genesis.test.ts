@@ -24,8 +24,11 @@ t.test('genesis writes organisations, admins, validators and every parameter, so
   const view = { get: async (key: Uint8Array) => writes.find((w) => toHex(w.key) === toHex(key))?.value };
   t.equal((await readRecord(view, Keys.actor(k(1)), Codec.actor))?.orgId, 'org-a');
   t.equal((await readRecord(view, Keys.validators(), Codec.validators))?.length, 1);
-  t.equal(await readRecord(view, Keys.param('maxGrantMs'), Codec.number), DAY);
-  t.equal(await readRecord(view, Keys.param('maxEmergencyMs'), Codec.number), PARAMS.maxEmergencyMs.default);
+  t.equal((await readRecord(view, Keys.params(), Codec.params))?.maxGrantMs, DAY);
+  t.equal(
+    (await readRecord(view, Keys.params(), Codec.params))?.maxEmergencyMs,
+    PARAMS.maxEmergencyMs.default,
+  );
 });
 
 t.test('invalid genesis specs are refused with GenesisError', async (t) => {

@@ -90,7 +90,10 @@ export function genesisState(genesis: GenesisSpec): StateWrite[] {
       throw new GenesisError(`bad parameter ${name}=${value}`);
   }
   // Every parameter is written explicitly, so a later change of a built-in default cannot fork the chain.
-  for (const name of PARAM_NAMES)
-    put(Keys.param(name), Codec.number, genesis.parameters?.[name] ?? PARAMS[name].default);
+  put(
+    Keys.params(),
+    Codec.params,
+    Object.fromEntries(PARAM_NAMES.map((n) => [n, genesis.parameters?.[n] ?? PARAMS[n].default])) as Params,
+  );
   return writes.sort((a, b) => Buffer.compare(a.key, b.key));
 }

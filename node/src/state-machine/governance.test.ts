@@ -140,7 +140,7 @@ t.test('setParameter changes a bounded parameter', async (t) => {
   });
   await w.ok(w.admins[1]!, { type: 2, proposalId: p.txId });
   await w.ok(w.admins[2]!, { type: 2, proposalId: p.txId });
-  t.equal(await readRecord(w.h.state, Keys.param('maxEmergencyMs'), Codec.number), 3_600_000);
+  t.equal((await readRecord(w.h.state, Keys.params(), Codec.params))?.maxEmergencyMs, 3_600_000);
 });
 
 t.test('proposals that could never execute are refused up front', async (t) => {

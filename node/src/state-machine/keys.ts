@@ -52,7 +52,8 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array {
 }
 
 export const Keys = {
-  param: (name: string) => makeKey('param', name),
+  /** All chain parameters in one record: one read per transaction. */
+  params: () => makeKey('params'),
   org: (orgId: string) => makeKey('org', orgId),
   orgList: () => makeKey('orgs'),
   validators: () => makeKey('validators'),

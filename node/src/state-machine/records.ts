@@ -322,6 +322,15 @@ export const Codec = {
     dec: (v: V): News2StateRecord => ({ total: n(a(v)[0]!), band: n(a(v)[1]!), computedAt: n(a(v)[2]!) }),
   },
   number: { enc: (x: number): V => x, dec: (v: V): number => n(v) },
+  /** `[[name, value]...]` sorted by name; unknown names (from a newer version) are ignored on read. */
+  params: {
+    enc: (p: Partial<Params>): V =>
+      Object.entries(p)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, x]) => [k, x as number]),
+    dec: (v: V): Partial<Params> =>
+      Object.fromEntries(a(v).map((e) => [s(a(e)[0]!), n(a(e)[1]!)])) as Partial<Params>,
+  },
   numbers: { enc: (x: number[]): V => x, dec: (v: V): number[] => a(v).map(n) },
   strings: { enc: (x: string[]): V => x, dec: (v: V): string[] => a(v).map(s) },
 } as const;
@@ -351,10 +360,8 @@ export function writeRecord<T>(state: StateAccess, key: Uint8Array, codec: Recor
 
 /** The chain parameters in force: the state's value, else `fallback`, else the built-in default. */
 export async function readParams(state: StateGet, fallback: Partial<Params> = {}): Promise<Params> {
+  const stored = (await readRecord(state, Keys.params(), Codec.params)) ?? {};
   const out = {} as Params;
-  for (const name of PARAM_NAMES) {
-    const v = await readRecord(state, Keys.param(name), Codec.number);
-    out[name] = v ?? fallback[name] ?? PARAMS[name].default;
-  }
+  for (const name of PARAM_NAMES) out[name] = stored[name] ?? fallback[name] ?? PARAMS[name].default;
   return out;
 }

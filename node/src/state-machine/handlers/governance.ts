@@ -14,7 +14,15 @@ import {
 import { RejectCode } from '../codes.ts';
 import { Keys } from '../keys.ts';
 import { isParamName, LIMITS, paramInRange } from '../params.ts';
-import { ActorStatus, Codec, type ProposalRecord, Role, readRecord, writeRecord } from '../records.ts';
+import {
+  ActorStatus,
+  Codec,
+  type ProposalRecord,
+  Role,
+  readParams,
+  readRecord,
+  writeRecord,
+} from '../records.ts';
 import { activeActor, type HandlerEnv, keyInUse, reject } from './common.ts';
 
 export function governanceQuorum(organisations: number): number {
@@ -119,7 +127,7 @@ async function execute(env: HandlerEnv, p: GovernanceProposal, proposalId: Uint8
       return;
     }
     case 4:
-      writeRecord(s, Keys.param(p.name), Codec.number, p.value);
+      writeRecord(s, Keys.params(), Codec.params, { ...(await readParams(s)), [p.name]: p.value });
       ctx.emit({ kind: 'parameterChanged', data: [p.name, p.value, proposalId] });
       return;
   }
