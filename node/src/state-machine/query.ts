@@ -38,9 +38,10 @@ export interface KeyValueView extends StateGet {
   }>;
 }
 
-/** What node-core's store offers the query layer: the committed state and index at one height. */
+/** What node-core's store offers the query layer: point reads of the state, point reads and range
+ *  scans of the index (see store-view.ts for the ChainStore adapter). */
 export interface ReadView {
-  state: KeyValueView;
+  state: StateGet;
   index: KeyValueView;
 }
 
@@ -163,23 +164,26 @@ export async function readReadings(
 
 export interface Alert extends AlertRecord {}
 
-/** The patient's alerts, newest first (category `alerts`). */
+/** Most alert records examined per call when filtering open alerts. */
+export const MAX_ALERT_SCAN = 10_000;
+
+/** The patient's alerts, newest first (category `alerts`), by sequence number: point reads only. */
 export async function readAlerts(
   view: ReadView,
   req: Requester,
-  q: { patient: Uint8Array; openOnly?: boolean; limit?: number },
+  q: { patient: Uint8Array; openOnly?: boolean; limit?: number; beforeSeq?: number },
   now: number,
 ): Promise<{ items: Alert[]; access: AccessBasis }> {
   const limit = q.limit ?? 100;
   checkLimit(limit);
   const access = await allow(view, req, q.patient, ALERTS_CATEGORY, now);
-  const prefix = Keys.alertPrefix(q.patient);
+  const last = (await readRecord(view.state, Keys.alertSeq(q.patient), Codec.number)) ?? 0;
   const items: Alert[] = [];
-  for await (const { value } of view.state.range({ gte: prefix, lt: prefixEnd(prefix), reverse: true })) {
-    const a = Codec.alert.dec(decodeCanonical(value));
-    if (q.openOnly && a.status !== 0) continue;
+  const start = q.beforeSeq !== undefined ? Math.min(last, q.beforeSeq - 1) : last;
+  for (let seq = start; seq >= 1 && seq > start - MAX_ALERT_SCAN && items.length < limit; seq--) {
+    const a = await readRecord(view.state, Keys.alert(q.patient, seq), Codec.alert);
+    if (!a || (q.openOnly && a.status !== 0)) continue;
     items.push(a);
-    if (items.length === limit) break;
   }
   return { items, access };
 }

@@ -62,15 +62,15 @@ export class Harness {
   }
 
   /** Every block applied, in order, so another harness can replay the chain. */
-  readonly blocks: { txs: Transaction[]; blockTime: number }[] = [];
+  readonly blocks: { txs: Transaction[]; blockTime: number; receipts: Receipt[] }[] = [];
 
   async applyBlock(txs: Transaction[], blockTime: number): Promise<Receipt[]> {
     if (blockTime < this.lastBlockTime) throw new Error('block time went backwards');
-    this.blocks.push({ txs, blockTime });
     this.height++;
     this.lastBlockTime = blockTime;
     const receipts: Receipt[] = [];
     for (const [position, tx] of txs.entries()) receipts.push(await this.applyTx(tx, blockTime, position));
+    this.blocks.push({ txs, blockTime, receipts });
     return receipts;
   }
 
