@@ -21,6 +21,7 @@ import {
   transactionSigningBytes,
   decodeTransaction,
 } from '@vigil/consensus/wire';
+import { fastVerifier } from '@vigil/node/crypto/fast-verifier.ts';
 import { BlockExecutor } from '@vigil/node/exec/executor.ts';
 import {
   certify,
@@ -117,7 +118,12 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
   try {
     const store = await ChainStore.open(dir);
     await store.initChain(testGenesis(validators, chainId));
-    const exec = new BlockExecutor({ store, handlers: counterHandlers, verifier: pool });
+    const exec = new BlockExecutor({
+      store,
+      handlers: counterHandlers,
+      verifier: pool,
+      certificateVerifier: fastVerifier,
+    });
     // Warm-up: one block (JIT, tree cache, worker start-up) outside the measurement.
     {
       const malformed = Array.from({ length: 10 }, () => Uint8Array.of(0));
