@@ -186,6 +186,7 @@ async function main(): Promise<void> {
       `committed: ${f(r.committed.ratePerSec)} tx/s in the window; ${r.committed.transactions} measured txs committed, ${r.committed.notCommittedAfterDrain} not committed after the drain`,
       `latency ms (intended send -> commit event): p50 ${f(r.latencyMs.p50)} p90 ${f(r.latencyMs.p90)} p99 ${f(r.latencyMs.p99)} p99.9 ${f(r.latencyMs.p999)} max ${f(r.latencyMs.max)}`,
       `generator dispatch lag ms: p50 ${f(r.dispatchLagMs.p50)} p99 ${f(r.dispatchLagMs.p99)} max ${f(r.dispatchLagMs.max)}`,
+      `commit feed (SSE) reconnects: ${r.eventReconnects}`,
     ].join('\n'),
   );
 }

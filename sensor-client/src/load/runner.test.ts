@@ -51,6 +51,7 @@ t.test('every offered transaction is submitted, committed and measured once; war
   t.equal(r.latencyMs.count, 160);
   t.ok(r.latencyMs.min >= 0 && r.latencyMs.p50 <= r.latencyMs.p99 && r.latencyMs.p99 <= r.latencyMs.max);
   t.equal(r.offered.ratePerSec, 400, 'offered rate = measured transactions / measured window');
+  t.equal(r.eventReconnects, 0);
 });
 
 t.test('rejections are counted by code, and uncommitted transactions are reported', async (t) => {

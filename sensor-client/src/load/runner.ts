@@ -24,6 +24,8 @@ export interface LoadResult {
   latencyMs: LatencySummary;
   dispatchLagMs: LatencySummary;
   measuredWindowMs: number;
+  /** Times the SSE commit feed had to be reopened (commits announced meanwhile are missed). */
+  eventReconnects: number;
   /** Raw samples, ms, in the order of intended send time (measured transactions only). */
   rawLatencyMs: number[];
 }
@@ -89,20 +91,29 @@ export async function runLoad(
   }
   const bodies = corpus.batches.map((b) => concat(b.txs));
   const ac = new AbortController();
-  const events = subscribeBlocks(
-    cfg.nodes[cfg.eventsNode ?? 0]!,
-    (_h, ids) => {
-      const now = clock.now();
-      for (const id of ids) {
-        const i = indexOf.get(id);
-        if (i !== undefined && Number.isNaN(committedAt[i]!)) committedAt[i] = now;
+  let eventReconnects = 0;
+  const onBlock = (_h: number, ids: string[]) => {
+    const now = clock.now();
+    for (const id of ids) {
+      const i = indexOf.get(id);
+      if (i !== undefined && Number.isNaN(committedAt[i]!)) committedAt[i] = now;
+    }
+  };
+  // The event stream is the commit clock: if it drops (node restart, proxy timeout), reconnect at once.
+  // Blocks announced while disconnected are missed; their transactions count as not committed, and the
+  // number of reconnects is reported so a reader knows.
+  const events = (async () => {
+    while (!ac.signal.aborted) {
+      try {
+        await subscribeBlocks(cfg.nodes[cfg.eventsNode ?? 0]!, onBlock, ac.signal, fetchFn);
+      } catch {
+        // fall through to reconnect
       }
-    },
-    ac.signal,
-    fetchFn,
-  ).catch((e) => {
-    if (!ac.signal.aborted) throw e;
-  });
+      if (ac.signal.aborted) return;
+      eventReconnects++;
+      await clock.sleep(100);
+    }
+  })();
 
   let accepted = 0;
   let duplicate = 0;
@@ -186,6 +197,7 @@ export async function runLoad(
     latencyMs: summarize(lat),
     dispatchLagMs: summarize(dispatchLagMs),
     measuredWindowMs: windowMs,
+    eventReconnects,
     rawLatencyMs: lat,
   };
 }

@@ -260,7 +260,9 @@ export class Device {
   /** Sends until the queue is empty or `signal` aborts, backing off (full jitter) while nodes are down. */
   async run(signal?: AbortSignal, opts: { pollMs?: number } = {}): Promise<void> {
     const backoff = this.cfg.backoff ?? DEFAULT_BACKOFF;
-    const pollMs = opts.pollMs ?? 250;
+    // While waiting for a commit, one status query per poll (only the oldest entry: nonces commit in
+    // order). 500 ms keeps a ward of devices from loading the validators with status polls.
+    const pollMs = opts.pollMs ?? 500;
     const clockEvery = this.cfg.clockCheckIntervalMs ?? 600_000;
     let attempt = 0;
     while (!this.closed && !signal?.aborted) {
