@@ -144,6 +144,24 @@ t.test('emergencyAccess and closeEmergencyAccess', async (t) => {
   t.ok((await w.run(w.clinician, open())).ok, 'can open again after expiry');
 });
 
+t.test('at most 16 break-glass accesses are open per patient', async (t) => {
+  const w = await new World().populated();
+  const open: TxBody = {
+    type: 42,
+    patient: w.patient.key,
+    reasonCode: 'BTG',
+    reason: 'mass casualty',
+    durationMs: HOUR,
+  };
+  for (let i = 0; i < 16; i++) {
+    const c = w.actor();
+    await w.ok(w.admins[1]!, { type: 10, publicKey: c.key, licenceId: `L${i}` }, 1);
+    await w.ok(c, open, 1);
+  }
+  t.equal((await w.run(w.clinician, open)).code, 'TOO_MANY_EMERGENCIES');
+  t.ok((await w.run(w.clinician, open, HOUR)).ok, 'room again once they expire');
+});
+
 t.test('recordAccess', async (t) => {
   const w = await new World().populated();
   const body: TxBody = {
@@ -162,6 +180,11 @@ t.test('recordAccess', async (t) => {
     'UNKNOWN_PATIENT',
   );
   t.equal((await w.run(w.validators[0]!, { ...body, categories: ['grants'] } as TxBody)).code, 'BODY_ENUM');
+  t.equal(
+    (await w.run(w.validators[0]!, { ...body, readAt: w.now - 4 * DAY } as TxBody)).code,
+    'BAD_READ_TIME',
+  );
+  t.equal((await w.run(w.validators[0]!, { ...body, readAt: w.now + HOUR } as TxBody)).code, 'BAD_READ_TIME');
   const trail = await readAuditTrail(
     w.h.view(),
     { key: w.guardian.key, purpose: 1 },

@@ -93,7 +93,7 @@ export async function emergencyAccess(env: HandlerEnv, b: BodyOf<42>) {
     now,
   );
   if (es.some((e) => bytesEqual(e.clinician, env.sender))) reject(RejectCode.EMERGENCY_ALREADY_OPEN);
-  if (es.length >= LIMITS.maxEmergenciesPerPatient) reject(RejectCode.TOO_MANY_GRANTS);
+  if (es.length >= LIMITS.maxEmergenciesPerPatient) reject(RejectCode.TOO_MANY_EMERGENCIES);
   const expiresAt = now + b.durationMs;
   es.push({
     accessId: env.ctx.txId,
@@ -150,6 +150,12 @@ export async function recordAccess(env: HandlerEnv, b: BodyOf<52>) {
     reject(RejectCode.NOT_VALIDATOR);
   }
   await requirePatient(env, b.patient);
+  // A read is recorded soon after it is served: the same window as readings, so a node cannot back- or
+  // future-date entries in the audit trail.
+  const now = env.ctx.blockTime;
+  if (b.readAt < now - env.params.readingMaxAgeMs || b.readAt > now + env.params.readingMaxFutureMs) {
+    reject(RejectCode.BAD_READ_TIME);
+  }
   audit(env, b.patient, 0, {
     event: AuditEvent.read,
     actor: b.reader,
