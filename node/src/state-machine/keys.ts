@@ -20,8 +20,9 @@ function encodePart(p: Part): Uint8Array {
   if (typeof p === 'number') return u64(p);
   if (typeof p === 'string') {
     const t = utf8.encode(p);
+    if (t.length > 255) throw new RangeError('key text part longer than 255 bytes');
     const out = new Uint8Array(t.length + 1);
-    out[0] = t.length; // every text part is <= 64 bytes (body validation)
+    out[0] = t.length; // org ids, parameter names and alert causes are all short
     out.set(t, 1);
     return out;
   }
