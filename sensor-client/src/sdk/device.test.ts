@@ -253,6 +253,11 @@ t.test(
     for (let i = 0; i < 3; i++) device.submitReadings(batch(i));
     t.equal(await device.flushOnce(), 'blocked');
     now += 30 * 60_000; // a 30-minute outage: the node would refuse the old timestamps
+    t.equal(await device.flushOnce(), 'blocked');
+    t.notOk(
+      events.some((e) => e.type === 'resigned'),
+      'nothing is re-signed while no node answers (versions would pile up)',
+    );
     await node.start();
     while ((await device.flushOnce()) !== 'idle') {}
     t.same(

@@ -99,6 +99,12 @@ const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   'NONCE_TOO_HIGH',
   'NONCE_GAP',
 ]);
+/**
+ * Earlier signed versions remembered per entry. Versions are only made after a node answered, and an
+ * already-committed version is detected (NONCE_TOO_LOW -> repair) at the next send, so only the most
+ * recent few can matter; the cap bounds the entry size and repair's status queries.
+ */
+const MAX_PRIOR_IDS = 64;
 /** Node mempools admit tx timestamps in [now - 10 min, now + 30 s] (node/src/mempool DEFAULT_MEMPOOL_LIMITS). */
 export const DEFAULT_RESIGN_AFTER_MS = 5 * 60_000;
 
@@ -196,8 +202,18 @@ export class Device {
    * answered or a node said "not now".
    */
   async flushOnce(): Promise<FlushOutcome> {
-    const entries = this.refreshStale(this.entries(this.cfg.batchSize ?? 32));
+    let entries = this.entries(this.cfg.batchSize ?? 32);
     if (entries.length === 0) return 'idle';
+    if (this.hasStale(entries)) {
+      // Re-sign only when a node is there to take the result: re-signing on every retry of a long
+      // outage would pile up versions (priorIds) for nothing.
+      try {
+        await this.client.status();
+      } catch {
+        return 'blocked';
+      }
+      entries = this.refreshStale(entries);
+    }
     const confirmCommit = (this.cfg.confirm ?? 'committed') === 'committed';
     const resendAfter = this.cfg.resendAfterMs ?? 30_000;
     const now = this.now();
@@ -318,14 +334,24 @@ export class Device {
    * version commits; if the old version already did, the new one is refused NONCE_TOO_LOW and repair()
    * finds the old id (kept in priorIds) committed and delivers the entry instead.
    */
+  private isStale(e: Entry, now: number): boolean {
+    return (
+      now - e.timestamp > (this.cfg.resignAfterMs ?? DEFAULT_RESIGN_AFTER_MS) && !this.accepted.has(e.id)
+    );
+  }
+
+  private hasStale(entries: Entry[]): boolean {
+    const now = this.now();
+    return entries.some((e) => this.isStale(e, now));
+  }
+
   private refreshStale(entries: Entry[]): Entry[] {
-    const limit = this.cfg.resignAfterMs ?? DEFAULT_RESIGN_AFTER_MS;
     const now = this.now();
     return entries.map((e) => {
-      if (now - e.timestamp <= limit || this.accepted.has(e.id)) return e;
+      if (!this.isStale(e, now)) return e;
       const old = decodeTransaction(e.bytes, { chainId: this.cfg.chainId });
       const signed = signBody(this.ctx(e.nonce), decodeBody(old.type, old.body));
-      const priorIds = [...e.priorIds, e.id];
+      const priorIds = [...e.priorIds, e.id].slice(-MAX_PRIOR_IDS);
       this.queue.replace(e.seq, encodeEntry(signed.bytes, priorIds));
       this.emit({ type: 'resigned', count: 1, reason: 'STALE_TIMESTAMP', firstNonce: e.nonce });
       return { ...e, bytes: signed.bytes, id: signed.idHex, timestamp: now, priorIds };
@@ -379,7 +405,7 @@ export class Device {
       nonce++;
       const old = decodeTransaction(p.bytes, { chainId: this.cfg.chainId });
       const signed: SignedTx = signBody(this.ctx(nonce), decodeBody(old.type, old.body));
-      this.queue.replace(p.seq, encodeEntry(signed.bytes, [...p.priorIds, p.id]));
+      this.queue.replace(p.seq, encodeEntry(signed.bytes, [...p.priorIds, p.id].slice(-MAX_PRIOR_IDS)));
       this.accepted.delete(p.id);
     }
     this.nonces.record(nonce, true);
