@@ -8,7 +8,7 @@ export const P2PErrorCode = {
   badLengthPrefix: 'P2P_BAD_LENGTH_PREFIX',
   /** A frame body does not parse as a batch (bad version, count, message lengths, trailing bytes). */
   badBatch: 'P2P_BAD_BATCH',
-  /** A local caller tried to send a message that cannot fit in one frame. */
+  /** A local caller tried to send a message that cannot fit in one frame (logged and counted, not thrown). */
   messageTooLarge: 'P2P_MESSAGE_TOO_LARGE',
   /** A request or response on a request/response protocol is malformed. */
   badRequest: 'P2P_BAD_REQUEST',

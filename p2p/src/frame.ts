@@ -86,6 +86,14 @@ export function batchBodyBytes(messages: readonly Uint8Array[]): number {
   return n;
 }
 
+/**
+ * The frame body size one message of `messageBytes` needs: size `maxFrameBytes` with this so that the
+ * largest legal message (e.g. the PBFT core's maxMessageBytes) always fits.
+ */
+export function frameBytesFor(messageBytes: number): number {
+  return BATCH_HEADER_BYTES + MESSAGE_OVERHEAD_BYTES + messageBytes;
+}
+
 /** Encode one frame (prefix + body) carrying `messages` (at least one). */
 export function encodeFrame(messages: readonly Uint8Array[]): Uint8Array {
   if (messages.length === 0)

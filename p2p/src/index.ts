@@ -21,6 +21,7 @@ export {
   FRAME_VERSION,
   FrameDecoder,
   type FrameLimits,
+  frameBytesFor,
   MESSAGE_OVERHEAD_BYTES,
   MIN_BODY_BYTES,
 } from './frame.ts';

@@ -15,8 +15,14 @@ export interface RateLimit {
 }
 
 export interface P2PLimits {
-  /** Largest frame body accepted or sent on consensus and txgossip streams. */
+  /**
+   * Largest frame body accepted or sent on consensus streams. A whole frame is buffered before it is
+   * decoded, so this is also the per-stream receive buffer bound. The node should set it to at least
+   * frameBytesFor(largest consensus message it will send), or bigger messages are dropped and counted.
+   */
   maxFrameBytes: number;
+  /** Largest frame body accepted or sent on txgossip streams. */
+  gossipMaxFrameBytes: number;
   /** Largest message count in one frame. */
   maxMessagesPerFrame: number;
   /** The writer coalesces queued messages into frames of up to this body size. */
@@ -47,7 +53,8 @@ export interface P2PLimits {
 }
 
 export const DEFAULT_LIMITS: P2PLimits = {
-  maxFrameBytes: 4 * 1024 * 1024,
+  maxFrameBytes: 64 * 1024 * 1024,
+  gossipMaxFrameBytes: 4 * 1024 * 1024,
   maxMessagesPerFrame: 65_536,
   batchBytes: 256 * 1024,
   consensusQueue: { maxBytes: 64 * 1024 * 1024, maxMessages: 200_000 },
@@ -79,8 +86,12 @@ export function resolveLimits(overrides: Partial<P2PLimits> = {}): P2PLimits {
     reconnect: { ...DEFAULT_LIMITS.reconnect, ...overrides.reconnect },
   };
   const bad = (what: string) => new P2PError(P2PErrorCode.invalidConfig, `invalid limit: ${what}`);
-  if (!(l.maxFrameBytes >= MIN_BODY_BYTES && l.maxFrameBytes <= 0xffffffff)) throw bad('maxFrameBytes');
-  if (!(l.batchBytes >= MIN_BODY_BYTES && l.batchBytes <= l.maxFrameBytes)) throw bad('batchBytes');
+  const frameOk = (n: number) => n >= MIN_BODY_BYTES && n <= 0xffffffff;
+  if (!frameOk(l.maxFrameBytes)) throw bad('maxFrameBytes');
+  if (!frameOk(l.gossipMaxFrameBytes)) throw bad('gossipMaxFrameBytes');
+  if (!(l.batchBytes >= MIN_BODY_BYTES && l.batchBytes <= Math.min(l.maxFrameBytes, l.gossipMaxFrameBytes))) {
+    throw bad('batchBytes');
+  }
   if (!(l.syncMaxFrameBytes >= MIN_BODY_BYTES && l.syncMaxFrameBytes <= 0xffffffff))
     throw bad('syncMaxFrameBytes');
   if (!(l.maxMessagesPerFrame >= 1)) throw bad('maxMessagesPerFrame');

@@ -24,6 +24,8 @@ export type DropReason =
   | 'peer-removed'
   /** Gossip queued for a peer that lost its last connection (it is re-offered after reconnection). */
   | 'gossip-disconnected'
+  /** A message too large for one frame of its protocol (a local sizing bug; logged). */
+  | 'message-too-large'
   /** The user's handler threw. */
   | 'handler-error';
 
@@ -37,6 +39,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'unknown-peer',
   'peer-removed',
   'gossip-disconnected',
+  'message-too-large',
   'handler-error',
 ];
 

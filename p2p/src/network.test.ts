@@ -94,3 +94,23 @@ t.test('many small messages are coalesced into few frames, in order', async (t) 
   );
   t.equal(b.metrics().protocols.consensus.framesIn, after.framesOut, 'receiver saw the same frames');
 });
+
+t.test('a message too large for a frame is dropped and counted, never thrown into the caller', async (t) => {
+  const c = await startCluster({
+    n: 2,
+    limits: { maxFrameBytes: 1024, gossipMaxFrameBytes: 512, batchBytes: 512 },
+  });
+  t.teardown(c.stop);
+  const [a, b] = c.nodes as [VigilNetwork, VigilNetwork];
+  const sizes: number[] = [];
+  b.onConsensus((_f, m) => sizes.push(m.byteLength));
+  b.onTransactions((_f, txs) => sizes.push(...txs.map((x) => -x.byteLength)));
+  a.sendConsensus(b.key, new Uint8Array(1024)); // 1024 + 9 > 1024
+  a.gossipTransactions([new Uint8Array(600)]); // > 512 on txgossip
+  a.sendConsensus(b.key, new Uint8Array(1015)); // exactly fits: 5 + 4 + 1015
+  a.gossipTransactions([new Uint8Array(503)]);
+  await waitFor('the fitting ones arrive', () => sizes.length === 2);
+  t.same(sizes.sort(), [-503, 1015]);
+  t.equal(a.metrics().dropped['message-too-large'], 2);
+  t.ok(c.loggers[0]!.events.some((e) => e.event === 'message-too-large'));
+});

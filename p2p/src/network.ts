@@ -36,6 +36,7 @@ import {
   encodeFrame,
   FrameDecoder,
   type FrameLimits,
+  frameBytesFor,
   MESSAGE_OVERHEAD_BYTES,
 } from './frame.ts';
 import { type Identity, identityFromSeed, keyHex, peerIdFromValidatorKey } from './identity.ts';
@@ -400,11 +401,16 @@ export class VigilNetwork {
   // ---- internals: sending -------------------------------------------------------------------------
 
   #send(protocol: StreamingProtocol, to: string, message: Uint8Array): void {
-    if (MESSAGE_OVERHEAD_BYTES + BATCH_HEADER_BYTES + message.byteLength > this.#limits.maxFrameBytes) {
-      throw new P2PError(
-        P2PErrorCode.messageTooLarge,
-        `message of ${message.byteLength} bytes exceeds a frame`,
-      );
+    if (frameBytesFor(message.byteLength) > this.#frameLimits(protocol).maxFrameBytes) {
+      // A local bug or a mis-sized limit, never the peer's fault. Sending is fire-and-forget for the
+      // replica, so this is dropped and counted rather than thrown into the consensus loop.
+      this.#drop('message-too-large', 1);
+      this.#log.warn('message-too-large', {
+        protocol,
+        bytes: message.byteLength,
+        code: P2PErrorCode.messageTooLarge,
+      });
+      return;
     }
     const p = this.#peerByKey(to);
     if (p === undefined || !this.#running) {
@@ -417,6 +423,13 @@ export class VigilNetwork {
       else this.#drop('peer-removed', 1);
     });
     if (dropped !== undefined) this.#drop(dropped, 1);
+  }
+
+  #frameLimits(protocol: StreamingProtocol): FrameLimits {
+    return {
+      maxFrameBytes: protocol === 'consensus' ? this.#limits.maxFrameBytes : this.#limits.gossipMaxFrameBytes,
+      maxMessagesPerFrame: this.#limits.maxMessagesPerFrame,
+    };
   }
 
   #drop(reason: DropReason, n: number): void {
@@ -581,10 +594,7 @@ export class VigilNetwork {
       return;
     }
     const counters = this.#metrics.protocols[protocol];
-    const decoder = new FrameDecoder({
-      maxFrameBytes: this.#limits.maxFrameBytes,
-      maxMessagesPerFrame: this.#limits.maxMessagesPerFrame,
-    });
+    const decoder = new FrameDecoder(this.#frameLimits(protocol));
     stream.addEventListener('message', (evt) => {
       counters.bytesIn += evt.data.byteLength;
       const { batches, error } = decoder.push(evt.data);
