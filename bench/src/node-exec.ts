@@ -4,7 +4,6 @@
 // senders (like 1,000 devices each submitting once per block) through the executor with a counter
 // handler: envelope decode, signature, nonce, one state write and one index write per transaction, the
 // sparse Merkle tree update and the fsynced block batch. Options: --blocks N --txs N --workers N.
-import { createPrivateKey, createPublicKey, sign as cryptoSign } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +26,7 @@ import {
   certify,
   counterHandlers,
   nextBlock,
+  nodeCryptoSigner,
   testGenesis,
   testValidators,
 } from '@vigil/node/exec/testing.ts';
@@ -34,21 +34,11 @@ import { ChainStore } from '@vigil/node/store/chain-store.ts';
 import { packChecks } from '@vigil/node/verify-pool/packing.ts';
 import { VerifyPool } from '@vigil/node/verify-pool/pool.ts';
 
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-/** An ed25519 signer on node:crypto: same deterministic RFC 8032 signatures, ~30x faster to produce. */
 function fastSigner(index: number): Signer {
-  const seed = Buffer.alloc(32);
-  seed.writeUInt32BE(index, 0);
+  const seed = new Uint8Array(32);
+  new DataView(seed.buffer).setUint32(0, index);
   seed[31] = 0x5a;
-  const key = createPrivateKey({
-    key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
-    format: 'der',
-    type: 'pkcs8',
-  });
-  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
-  const publicKey = new Uint8Array(spki.subarray(spki.length - 32));
-  return { publicKey, sign: (m) => new Uint8Array(cryptoSign(null, m, key)) };
+  return nodeCryptoSigner(seed);
 }
 
 function arg(name: string, fallback: number): number {

@@ -1,6 +1,7 @@
 // Helpers for tests, the crash-safety child process and the benchmark: a deterministic validator set
 // that certifies blocks, a block builder on top of a chain head, and a tiny "counter" handler set so
 // the executor can be exercised without the access-control state machine. Not used in production.
+import { createPrivateKey, createPublicKey, sign as cryptoSign } from 'node:crypto';
 import {
   type Block,
   blockHash,
@@ -18,6 +19,23 @@ import {
 import type { ChainHead, GenesisSpec } from '../store/chain-store.ts';
 import { TxRejected } from './errors.ts';
 import type { HandlerRegistry, TxHandler } from './types.ts';
+
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * An ed25519 signer on node:crypto: the same deterministic RFC 8032 signatures as signerFromSeed
+ * for the same seed, ~30x faster to produce (tests and benchmarks that sign thousands of messages).
+ */
+export function nodeCryptoSigner(seed32: Uint8Array): Signer {
+  const key = createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519_PREFIX, seed32]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  const publicKey = new Uint8Array(spki.subarray(spki.length - 32));
+  return { publicKey, sign: (m) => new Uint8Array(cryptoSign(null, m, key)) };
+}
 
 export function seededSigner(tag: number, index: number): Signer {
   const seed = new Uint8Array(32);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { referenceVerifier, signerFromSeed } from '@vigil/consensus/wire';
+import { nodeCryptoSigner } from '../exec/testing.ts';
 import { packChecks, unpackChecks } from './packing.ts';
 import { VerifyPool } from './pool.ts';
 import type { SignatureCheck } from './types.ts';
@@ -12,7 +13,7 @@ function makeChecks(n: number, seed: number): { checks: SignatureCheck[]; expect
     const s = new Uint8Array(32);
     s[0] = seed;
     s[1] = i % 7;
-    const signer = signerFromSeed(s);
+    const signer = nodeCryptoSigner(s);
     const message = new TextEncoder().encode(`message ${seed}/${i}`);
     const signature = signer.sign(message);
     // Every third check is tampered with in a different field.
@@ -26,6 +27,13 @@ function makeChecks(n: number, seed: number): { checks: SignatureCheck[]; expect
   }
   return { checks, expected };
 }
+
+t.test('the node:crypto test signer signs exactly like the wire signer', async (t) => {
+  const seed = new Uint8Array(32).fill(9);
+  const m = new TextEncoder().encode('same bytes');
+  t.same(nodeCryptoSigner(seed).publicKey, signerFromSeed(seed).publicKey);
+  t.same(nodeCryptoSigner(seed).sign(m), signerFromSeed(seed).sign(m));
+});
 
 t.test('packing round-trips arbitrary checks', async (t) => {
   fc.assert(
