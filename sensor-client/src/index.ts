@@ -3,6 +3,7 @@
 export * from './browser.ts';
 export {
   DEFAULT_ACCEPTED_SKEW_MS,
+  DEFAULT_RESIGN_AFTER_MS,
   Device,
   type DeviceConfig,
   type DeviceEvent,

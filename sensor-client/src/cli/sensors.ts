@@ -102,7 +102,14 @@ async function live(a: Args): Promise<void> {
     .map((s) => s.trim())
     .filter(Boolean);
   const client = new NodeClient({ nodes, maxRounds: 5 });
-  const chainId = a.chainId || (await client.status()).chainId;
+  const served = (await client.status()).chainId;
+  if (a.chainId && a.chainId !== served) {
+    throw new SdkError(
+      'CHAIN_MISMATCH',
+      `--chain-id ${a.chainId}, but ${client.currentNode} serves ${served}`,
+    );
+  }
+  const chainId = served;
   const startMs = Date.now();
   const ward = cohort(a, startMs);
   const dataDir = resolve(a.dataDir);
@@ -151,7 +158,15 @@ async function live(a: Args): Promise<void> {
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   process.once('SIGTERM', () => ac.abort());
-  const loops = devices.map((d) => d.run(ac.signal));
+  let failure: unknown;
+  const loops = devices.map((d) =>
+    d.run(ac.signal).catch((e: unknown) => {
+      // A device loop only ends with an error on misconfiguration (CHAIN_MISMATCH) or a damaged queue:
+      // stop the ward and report it rather than run on with a silent device.
+      failure ??= e;
+      ac.abort();
+    }),
+  );
   const stepMs = 1000 / a.rate;
   const endAt = a.duration > 0 ? startMs + a.duration * 1000 : Number.POSITIVE_INFINITY;
   let lastReport = Date.now();
@@ -190,6 +205,7 @@ async function live(a: Args): Promise<void> {
   for (const d of devices) d.close();
   const left = devices.reduce((n, d) => n + d.pendingCount, 0);
   console.log(`done: queued ${counts.queued}, delivered ${counts.delivered}, still queued on disk ${left}`);
+  if (failure !== undefined) throw failure;
 }
 
 async function main(): Promise<void> {
