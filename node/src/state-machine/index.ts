@@ -9,3 +9,4 @@ export { IndexKeys, Keys } from './keys.ts';
 export { defaultParams, PARAMS, type ParamName, type Params } from './params.ts';
 export * from './query.ts';
 export { AlertStatus, ActorStatus, DeviceStatus, Role } from './records.ts';
+export { chainStoreReadView } from './store-view.ts';
