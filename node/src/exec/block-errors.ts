@@ -68,4 +68,6 @@ export const FrameworkRejection = {
   NONCE_GAP: 'NONCE_GAP',
   /** No handler is registered for the transaction type. */
   NO_HANDLER: 'NO_HANDLER',
+  /** The handler wrote a key over 1 KiB or a value over 64 KiB (exec/overlay.ts); nonce consumed. */
+  WRITE_TOO_LARGE: 'WRITE_TOO_LARGE',
 } as const;

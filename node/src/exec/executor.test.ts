@@ -261,3 +261,27 @@ t.test('the same blocks on two stores give the same roots', async (t) => {
     t.same(ra.stateRoot, rb.stateRoot);
   }
 });
+
+t.test('an oversized write is a deterministic rejection, not a halt', async (t) => {
+  const { store, apply } = await setup(t);
+  const r = await apply([counterTx(alice, 1, 'huge', 1), counterTx(bob, 1, 'a', 1)]);
+  t.same(
+    r.receipts.map((x) => (x.status === 'rejected' ? x.code : 'ok')),
+    ['WRITE_TOO_LARGE', 'ok'],
+  );
+  t.equal(await counter(store, 'huge'), undefined);
+});
+
+t.test('a throwing listener does not turn a committed block into a failure', async (t) => {
+  const errors: unknown[] = [];
+  const { store, apply } = await setup(t, {
+    onCommitted: () => {
+      throw new Error('listener bug');
+    },
+    onListenerError: (e) => errors.push(e),
+  });
+  const r = await apply([counterTx(alice, 1, 'a', 1)]);
+  t.equal(r.height, 1);
+  t.equal(store.requireHead().height, 1);
+  t.equal(errors.length, 1);
+});

@@ -27,7 +27,7 @@ import type { BatchVerifier, SignatureCheck } from '../verify-pool/types.ts';
 import { decodeNonce, encodeNonce, nonceKey } from './accounts.ts';
 import { BlockRejected, ExecutionError, FrameworkRejection } from './block-errors.ts';
 import { TxRejected } from './errors.ts';
-import { Overlay } from './overlay.ts';
+import { Overlay, OverlayError } from './overlay.ts';
 import { txRoot } from './tx-root.ts';
 import type { ChainEvent, ExecContext, HandlerRegistry } from './types.ts';
 
@@ -75,6 +75,8 @@ export interface ExecutorOptions {
   validatorsAt?: (height: number) => readonly Uint8Array[];
   /** Called after a block is durably committed, with the events its accepted transactions raised. */
   onCommitted?: (result: BlockResult) => void;
+  /** A listener threw: the block IS committed, so applyBlock still resolves. Default: console.error. */
+  onListenerError?: (error: unknown, result: BlockResult) => void;
 }
 
 interface Candidate {
@@ -282,7 +284,11 @@ export class BlockExecutor {
       events,
       signaturesVerified: verified,
     };
-    this.#o.onCommitted?.(result);
+    try {
+      this.#o.onCommitted?.(result);
+    } catch (e) {
+      (this.#o.onListenerError ?? ((err) => console.error('onCommitted listener failed', err)))(e, result);
+    }
     return result;
   }
 
@@ -340,6 +346,9 @@ export class BlockExecutor {
       await handler(ctx, tx);
     } catch (e) {
       if (e instanceof TxRejected) return reject(e.code);
+      // A write over the size limits is a deterministic property of the transaction: reject it like
+      // the handler would have, instead of halting the chain.
+      if (e instanceof OverlayError) return reject(e.code);
       throw new ExecutionError(height, c.position, e);
     }
     state.absorb(txState);

@@ -105,7 +105,7 @@ export function counterKey(name: string): Uint8Array {
 /**
  * Test handler on tx type submitReadings: body [name, delta]. Adds delta to counter `name`, writes an
  * index entry and emits an event. name "reject" writes first and then rejects (TEST_REJECTED), "crash"
- * throws a plain Error (a handler bug).
+ * throws a plain Error (a handler bug), "huge" writes a value over the size limit.
  */
 export const counterHandler: TxHandler = async (ctx, tx) => {
   const [name, delta] = tx.body;
@@ -121,6 +121,7 @@ export const counterHandler: TxHandler = async (ctx, tx) => {
   ctx.index.put(utf8.encode(`idx/${name}/${ctx.height}/${ctx.position}`), Uint8Array.of(delta));
   if (name === 'reject') throw new TxRejected('TEST_REJECTED');
   if (name === 'crash') throw new Error('handler bug');
+  if (name === 'huge') ctx.state.put(key, new Uint8Array(64 * 1024 + 1));
   ctx.emit({ kind: 'counted', data: [name, value] });
 };
 
