@@ -11,7 +11,6 @@ import {
   encodeCommitCertificate,
   referenceVerifier,
   type Transaction,
-  transactionId,
   transactionSigningBytes,
   type Verifier,
   verifyCommitCertificate,
@@ -27,6 +26,7 @@ import type { BatchVerifier, SignatureCheck } from '../verify-pool/types.ts';
 import { decodeNonce, encodeNonce, nonceKey } from './accounts.ts';
 import { BlockRejected, ExecutionError, FrameworkRejection } from './block-errors.ts';
 import { TxRejected } from './errors.ts';
+import { nodeSha256 } from '../state-tree/hasher.ts';
 import { Overlay, OverlayError } from './overlay.ts';
 import { txRoot } from './tx-root.ts';
 import type { ChainEvent, ExecContext, HandlerRegistry } from './types.ts';
@@ -83,6 +83,7 @@ interface Candidate {
   position: number;
   tx: Transaction | undefined;
   txId: Uint8Array | undefined;
+  signingBytes: Uint8Array | undefined;
   /** A framework rejection decided before execution. */
   early: string | undefined;
   signatureOk: boolean;
@@ -177,13 +178,30 @@ export class BlockExecutor {
     const candidates: Candidate[] = block.txs.map((bytes, position) => {
       try {
         const tx = decodeTransaction(bytes, { chainId: head.chainId });
-        return { position, tx, txId: transactionId(tx), early: undefined, signatureOk: false };
+        // The id is SHA-256 of the signing bytes (wire transactionId, ADR 0004): computed once here
+        // with node:crypto instead of re-encoding the transaction twice.
+        const signingBytes = transactionSigningBytes(tx);
+        return {
+          position,
+          tx,
+          txId: nodeSha256(signingBytes),
+          signingBytes,
+          early: undefined,
+          signatureOk: false,
+        };
       } catch (e) {
         const code =
           e instanceof WireError && e.code === 'WRONG_CHAIN'
             ? FrameworkRejection.WRONG_CHAIN
             : FrameworkRejection.MALFORMED;
-        return { position, tx: undefined, txId: undefined, early: code, signatureOk: false };
+        return {
+          position,
+          tx: undefined,
+          txId: undefined,
+          signingBytes: undefined,
+          early: code,
+          signatureOk: false,
+        };
       }
     });
     const toCheck: Candidate[] = [];
@@ -196,7 +214,7 @@ export class BlockExecutor {
     if (toCheck.length > 0) {
       const checks: SignatureCheck[] = toCheck.map((c) => ({
         signature: c.tx!.signature,
-        message: transactionSigningBytes(c.tx!),
+        message: c.signingBytes!,
         publicKey: c.tx!.sender,
       }));
       const results = await this.#o.verifier.verifyBatch(checks);

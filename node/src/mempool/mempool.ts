@@ -11,6 +11,7 @@ import {
   WireError,
 } from '@vigil/consensus/wire';
 import type { VerifiedTxCache } from '../exec/executor.ts';
+import { nodeSha256 } from '../state-tree/hasher.ts';
 import type { BatchVerifier, SignatureCheck } from '../verify-pool/types.ts';
 
 export const MempoolRejection = {
@@ -150,7 +151,9 @@ export class Mempool implements VerifiedTxCache {
     if (tx.timestamp < now - L.maxAgeMs || tx.timestamp > now + L.maxFutureMs) {
       throw new MempoolRejected('TIMESTAMP_OUT_OF_WINDOW', `timestamp ${tx.timestamp}, local clock ${now}`);
     }
-    const txId = transactionId(tx);
+    // Signing bytes once; the id is their SHA-256 (wire transactionId, ADR 0004).
+    const signingBytes = transactionSigningBytes(tx);
+    const txId = nodeSha256(signingBytes);
     const idHex = hex(txId);
     if (this.#byId.has(idHex) || this.#admitting.has(idHex)) {
       throw new MempoolRejected('DUPLICATE_TX', 'already pending');
@@ -175,7 +178,7 @@ export class Mempool implements VerifiedTxCache {
       }
       const ok = await this.#verify({
         signature: tx.signature,
-        message: transactionSigningBytes(tx),
+        message: signingBytes,
         publicKey: tx.sender,
       });
       if (!ok) throw new MempoolRejected('BAD_SIGNATURE', 'signature does not verify');
