@@ -285,3 +285,35 @@ t.test('a throwing listener does not turn a committed block into a failure', asy
   t.equal(store.requireHead().height, 1);
   t.equal(errors.length, 1);
 });
+
+t.test(
+  'preverify: results are reused by applyBlock, and a block not matching its header is ignored',
+  async (t) => {
+    let batches = 0;
+    const inner = inlineBatchVerifier(referenceVerifier);
+    const { store, exec } = await setup(t, {
+      verifier: {
+        verifyBatch: (c) => {
+          batches++;
+          return inner.verifyBatch(c);
+        },
+      },
+    });
+    const good = counterTx(alice, 1, 'a', 1);
+    const tx = decodeTransaction(counterTx(bob, 1, 'a', 1));
+    const forged = encodeTransaction({ ...tx, signature: tx.signature.map((b, i) => (i === 3 ? b ^ 8 : b)) });
+    const block = nextBlock(store.requireHead(), [good, forged], T0);
+    // A block whose transactions were swapped under the same header must not poison the cache.
+    exec.preverify({ header: block.header, txs: [good, good] });
+    t.equal(batches, 0, 'mismatching block not verified');
+    exec.preverify(block);
+    await new Promise((r) => setImmediate(r));
+    t.equal(batches, 1);
+    const r = await exec.applyBlock(block, certify('vigil-test', block, validators));
+    t.equal(batches, 1, 'applyBlock reused the pre-verification');
+    t.same(
+      r.receipts.map((x) => (x.status === 'rejected' ? x.code : 'ok')),
+      ['ok', 'BAD_SIGNATURE'],
+    );
+  },
+);
