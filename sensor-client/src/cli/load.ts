@@ -15,7 +15,7 @@ import { NodeClient } from '../sdk/api-client.ts';
 import { SdkError } from '../sdk/errors.ts';
 import { enrolDevice } from '../sdk/registration.ts';
 import { toHex } from '../util/hex.ts';
-import { buildCorpusParallel, loadDevices } from '../load/corpus.ts';
+import { buildCorpus, buildCorpusParallel, loadDevices } from '../load/corpus.ts';
 import { runLoad } from '../load/runner.ts';
 import { buildSchedule, totalTransactions } from '../load/schedule.ts';
 import { parseArgs, usage } from './args.ts';
@@ -138,13 +138,44 @@ async function main(): Promise<void> {
     const acc = await client.account(toHex(d.signer.publicKey));
     firstNonces.push(Math.max(acc.nonce, acc.pendingNonce) + 1);
   }
-  const startMs = Date.now() + 5_000;
-  log(`pre-signing ${totalTransactions(cfg)} transactions on ${a.workers} thread(s)...`);
+  // Transaction timestamps are their intended send times, so the run must start at startMs. Nodes admit
+  // timestamps at most 30 s ahead of and 10 min behind their clock: estimate the signing time from a
+  // small single-threaded sample and plan the start just after the corpus will be ready.
+  const sampleN = Math.min(300, totalTransactions(cfg));
+  const t0 = Date.now();
+  buildCorpus(
+    {
+      chainId,
+      seed: a.seed,
+      devices: a.devices,
+      nodes: nodes.length,
+      startMs: t0,
+      rate: a.rate,
+      firstNonces,
+    },
+    buildSchedule({
+      rate: a.rate,
+      batchSize: a.batch,
+      durationMs: Math.ceil((sampleN * 1000) / a.rate),
+      warmupMs: 0,
+    }),
+  );
+  const estimateMs = (((Date.now() - t0) / sampleN) * totalTransactions(cfg)) / Math.max(1, a.workers);
+  const startMs = Date.now() + Math.ceil(estimateMs * 1.3) + 2_000;
+  log(
+    `pre-signing ${totalTransactions(cfg)} transactions on ${a.workers} thread(s), about ${Math.ceil(estimateMs / 1000)} s...`,
+  );
   const corpus = await buildCorpusParallel(
-    { chainId, seed: a.seed, devices: a.devices, nodes: nodes.length, startMs, firstNonces },
+    { chainId, seed: a.seed, devices: a.devices, nodes: nodes.length, startMs, rate: a.rate, firstNonces },
     schedule,
     a.workers,
   );
+  const late = Date.now() - startMs;
+  if (late > 9 * 60_000)
+    throw new SdkError('USAGE', 'signing took so long that nodes would refuse the timestamps');
+  if (late > 0)
+    log(`signing overran the planned start by ${(late / 1000).toFixed(1)} s: timestamps lag sends by that`);
+  else await new Promise((r) => setTimeout(r, -late));
   log(
     `corpus signed in ${(corpus.signMs / 1000).toFixed(1)} s; running ${a.warmup} s warm-up + ${a.duration} s...`,
   );

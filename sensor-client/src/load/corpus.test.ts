@@ -7,7 +7,7 @@ import { buildSchedule } from './schedule.ts';
 t.test('each device stays on one node lane with consecutive nonces in send order', async (t) => {
   const schedule = buildSchedule({ rate: 200, batchSize: 4, durationMs: 1000, warmupMs: 0 });
   const c = buildCorpus(
-    { chainId: 'vigil-load', seed: 3, devices: 6, nodes: 3, startMs: 1_800_000_000_000 },
+    { chainId: 'vigil-load', seed: 3, devices: 6, nodes: 3, startMs: 1_800_000_000_000, rate: 200 },
     schedule,
   );
   t.equal(c.batches.length, 50);
@@ -38,14 +38,14 @@ t.test('each device stays on one node lane with consecutive nonces in send order
   t.equal(ids.size, 200, 'all transactions distinct');
   t.equal(laneOf(4, 3), 1);
   t.throws(
-    () => buildCorpus({ chainId: 'x', seed: 1, devices: 2, nodes: 3, startMs: 0 }, schedule),
+    () => buildCorpus({ chainId: 'x', seed: 1, devices: 2, nodes: 3, startMs: 0, rate: 200 }, schedule),
     RangeError,
   );
 });
 
 t.test('the corpus is reproducible from the seed', async (t) => {
   const schedule = buildSchedule({ rate: 50, batchSize: 5, durationMs: 400, warmupMs: 0 });
-  const o = { chainId: 'vigil-load', seed: 9, devices: 4, nodes: 2, startMs: 1_800_000_000_000 };
+  const o = { chainId: 'vigil-load', seed: 9, devices: 4, nodes: 2, startMs: 1_800_000_000_000, rate: 50 };
   t.same(buildCorpus(o, schedule).batches, buildCorpus(o, schedule).batches);
 });
 
@@ -57,10 +57,41 @@ t.test('the parallel (worker thread) build is identical to the single-threaded o
     devices: 6,
     nodes: 2,
     startMs: 1_800_000_000_000,
+    rate: 100,
     firstNonces: [5, 1, 1, 9],
   };
   const par = await buildCorpusParallel(o, schedule, 2);
   t.equal(par.workers, 2);
   t.same(par.batches, buildCorpus(o, schedule).batches);
   t.equal(decodeTransaction(par.batches[0]!.txs[0]!).nonce, 5, 'first nonces come from the accounts');
+});
+
+t.test('measurement times increase strictly per device, even at 3000 tx/s with one device', async (t) => {
+  const schedule = buildSchedule({ rate: 3000, batchSize: 50, durationMs: 200, warmupMs: 0 });
+  const c = buildCorpus(
+    { chainId: 'vigil-load', seed: 5, devices: 1, nodes: 1, startMs: 1_800_000_000_000, rate: 3000 },
+    schedule,
+  );
+  const times = c.batches.flatMap((b) => b.txs.map((x) => decodeTransaction(x).timestamp));
+  t.equal(times.length, 600);
+  t.ok(
+    times.every((x, i) => i === 0 || x > times[i - 1]!),
+    'strictly increasing',
+  );
+  const body = decodeTransaction(c.batches[0]!.txs[0]!).body as unknown[][];
+  t.equal((body[1] as unknown[][])[0]![3], times[0], 'readings are measured at the transaction time');
+  // Several devices: each device's own sequence increases, and the batch order is the time order.
+  const many = buildCorpus(
+    { chainId: 'vigil-load', seed: 5, devices: 7, nodes: 2, startMs: 0, rate: 3000 },
+    schedule,
+  );
+  const perDevice = new Map<string, number[]>();
+  for (const b of many.batches) {
+    for (const x of b.txs) {
+      const tx = decodeTransaction(x);
+      const k = toHex(tx.sender);
+      perDevice.set(k, [...(perDevice.get(k) ?? []), tx.timestamp]);
+    }
+  }
+  for (const ts of perDevice.values()) t.ok(ts.every((x, i) => i === 0 || x > ts[i - 1]!));
 });

@@ -21,8 +21,10 @@ export interface CorpusOptions {
   seed: number;
   devices: number;
   nodes: number;
-  /** Tx timestamp and measurement times start here (epoch ms). */
+  /** Tx timestamp and measurement times start here (epoch ms): the planned start of the run. */
   startMs: number;
+  /** Offered rate (tx/s), to give transaction i the timestamp startMs + i / rate. */
+  rate: number;
   /** Next nonce per device index (from /v1/accounts); default 1 for all. */
   firstNonces?: readonly number[];
 }
@@ -78,13 +80,19 @@ export function planCorpus(
   for (let d = 0; d < o.devices; d++) lanes[laneOf(d, o.nodes)]!.push(d);
   const cursor = new Array<number>(o.nodes).fill(0);
   const nextNonce = Array.from({ length: o.devices }, (_, d) => o.firstNonces?.[d] ?? 1);
+  // The chain requires each device's measurement times to increase strictly per kind
+  // (READING_NOT_INCREASING), and every transaction carries one full set at one time.
+  const lastAt = new Array<number>(o.devices).fill(Number.NEGATIVE_INFINITY);
   return schedule.map((b) => {
     const node = b.index % o.nodes;
     const lane = lanes[node]!;
     const txs: PlannedTx[] = [];
     for (let j = 0; j < b.count; j++) {
       const device = lane[cursor[node]!++ % lane.length]!;
-      txs.push({ device, nonce: nextNonce[device]!++, at: o.startMs + Math.floor(b.atMs) + j });
+      // Transaction i's intended time (ms), made strictly increasing per device.
+      const at = Math.max(o.startMs + Math.floor(((b.firstTx + j) * 1000) / o.rate), lastAt[device]! + 1);
+      lastAt[device] = at;
+      txs.push({ device, nonce: nextNonce[device]!++, at });
     }
     return { node, txs };
   });

@@ -37,7 +37,7 @@ t.test('every offered transaction is submitted, committed and measured once; war
   };
   const schedule = buildSchedule(cfg);
   const corpus = buildCorpus(
-    { chainId: 'vigil-load', seed: 1, devices: 8, nodes: 2, startMs: Date.now() },
+    { chainId: 'vigil-load', seed: 1, devices: 8, nodes: 2, startMs: Date.now(), rate: cfg.rate },
     schedule,
   );
   const r = await runLoad(cfg, schedule, corpus, realClock);
@@ -64,7 +64,7 @@ t.test('rejections are counted by code, and uncommitted transactions are reporte
   const cfg = { rate: 100, batchSize: 5, durationMs: 200, warmupMs: 0, drainMs: 100, nodes: [a.url] };
   const schedule = buildSchedule(cfg);
   const corpus = buildCorpus(
-    { chainId: 'vigil-load', seed: 2, devices: 5, nodes: 1, startMs: Date.now() },
+    { chainId: 'vigil-load', seed: 2, devices: 5, nodes: 1, startMs: Date.now(), rate: cfg.rate },
     schedule,
   );
   const r = await runLoad(cfg, schedule, corpus, realClock);
