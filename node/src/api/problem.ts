@@ -1,5 +1,7 @@
 // RFC 9457 problem details: every error the API returns is application/problem+json with a stable
-// `code` that clients switch on (the title is for people and may change).
+// `code` that clients switch on (the title is for people and may change). Handlers throw ApiError (or
+// a typed error of a lower layer that the server's error handler maps); nothing else reaches a client,
+// and never a stack trace.
 import type { FastifyReply } from 'fastify';
 
 export interface Problem {
@@ -27,7 +29,23 @@ export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   return reply.code(p.status).header('content-type', 'application/problem+json; charset=utf-8').send(p);
 }
 
-/** HTTP status for a transaction rejection code. */
+/** A refusal with a stable code, thrown by route handlers and rendered as a problem. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly title: string;
+  readonly detail: string | undefined;
+  constructor(status: number, code: string, title: string, detail?: string) {
+    super(detail ?? title);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.title = title;
+    this.detail = detail;
+  }
+}
+
+/** HTTP status for a transaction admission rejection code (mempool) or a JSON-form error. */
 export function statusForTxCode(code: string): number {
   switch (code) {
     case 'MEMPOOL_FULL':
@@ -43,3 +61,19 @@ export function statusForTxCode(code: string): number {
       return 400;
   }
 }
+
+/** JSON Schema of a problem document (OpenAPI). */
+export const problemSchema = {
+  $id: 'Problem',
+  type: 'object',
+  description: 'RFC 9457 problem details; switch on `code`',
+  required: ['type', 'title', 'status', 'code'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    code: { type: 'string' },
+    detail: { type: 'string' },
+  },
+  additionalProperties: true,
+} as const;

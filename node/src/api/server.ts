@@ -1,31 +1,109 @@
-// The node's HTTP API (fastify). This module builds the server and registers route groups; each group
-// lives in its own module. Contract: docs/api.md (and docs/sensor-client.md for what devices rely on).
-import Fastify, { type FastifyInstance } from 'fastify';
+// The node's HTTP API (fastify). This module builds the server, installs the hardening (body limits,
+// rate limits, closed CORS, problem-only errors, optional TLS), metrics and OpenAPI, and registers the
+// route groups; each group lives in its own module. Contract: docs/api.md (generated routes are
+// checked against it by api.test.ts) and docs/sensor-client.md for what devices rely on.
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { decodeNonce, nonceKey } from '../exec/accounts.ts';
+import { AccessDenied, QueryError } from '../state-machine/index.ts';
 import type { Validator } from '../validator/validator.ts';
-import { problem, sendProblem } from './problem.ts';
+import { AccessRecorder, type AccessRecorderOptions } from './access-recorder.ts';
+import type { ApiContext } from './context.ts';
+import { registerFhirRoutes } from './fhir/routes.ts';
+import { ApiMetrics } from './metrics.ts';
+import { registerDocsRoutes, registerOpenApi } from './openapi.ts';
+import { ApiError, problem, problemSchema, sendProblem } from './problem.ts';
+import { storeReadView } from './read-view.ts';
+import { registerChainRoutes } from './routes/chain.ts';
+import { registerEventRoutes } from './routes/events.ts';
+import { registerOpsRoutes } from './routes/ops.ts';
+import { registerPatientRoutes } from './routes/patients.ts';
 import { registerTransactionRoutes } from './routes/transactions.ts';
+import { AuthError, ReplayGuard, type ReplayGuardOptions } from './signed-request.ts';
+import { TxJsonError } from './tx-json.ts';
 
 export interface ApiOptions {
   validator: Validator;
-  /** Largest request body accepted, bytes (a cbor-seq batch of transactions). */
+  /** Largest request body accepted, bytes (a batch of transactions). Default 8 MiB. */
   bodyLimit?: number;
+  /** Requests per client IP per window; false disables (benchmarks behind their own limiter). */
+  rateLimit?: { max: number; timeWindowMs: number } | false;
+  /** Origins allowed by CORS; none by default (closed). */
+  corsOrigins?: string[];
+  /** TLS: PEM key and certificate. */
+  https?: { key: string | Buffer; cert: string | Buffer };
+  replay?: ReplayGuardOptions;
+  accessRecorder?: AccessRecorderOptions;
+  /** Process metrics (CPU, memory, event loop) in /metrics. Default true. */
+  defaultMetrics?: boolean;
+  now?: () => number;
+}
+
+export const DEFAULT_RATE_LIMIT = { max: 20_000, timeWindowMs: 60_000 };
+
+function fastifyOptions(o: ApiOptions): FastifyServerOptions {
+  const base: FastifyServerOptions = {
+    logger: false,
+    bodyLimit: o.bodyLimit ?? 8 * 1024 * 1024,
+    return503OnClosing: true,
+    // Hostile-input bounds on everything fastify parses before a handler runs.
+    maxParamLength: 256,
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  };
+  return o.https ? ({ ...base, https: o.https } as FastifyServerOptions) : base;
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: false,
-    bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
-    // Never leak internals: unexpected errors become a generic 500 problem below.
-    return503OnClosing: true,
-  });
+  const { validator } = options;
+  const app = Fastify(fastifyOptions(options));
+  const now = options.now ?? Date.now;
+  const metrics = new ApiMetrics(validator, { defaultMetrics: options.defaultMetrics ?? true });
+  const recorder = new AccessRecorder(
+    {
+      chainId: validator.genesis.chainId,
+      signer: validator.signer,
+      submit: (bytes) => validator.submit(bytes),
+      lastNonce: async () => {
+        const key = validator.signer.publicKey;
+        const committed = decodeNonce(await validator.store.state.get(nonceKey(key)));
+        return Math.max(committed, validator.mempool.pendingNonce(key) ?? 0);
+      },
+      now,
+      onError: () => metrics.accessRecords.inc({ result: 'failed' }),
+    },
+    options.accessRecorder,
+  );
+  const ctx: ApiContext = {
+    validator,
+    chainId: validator.genesis.chainId,
+    view: storeReadView(validator.store),
+    guard: new ReplayGuard(options.replay),
+    recorder,
+    metrics,
+    now,
+  };
+
   // Binary bodies arrive as Buffers, untouched, so signatures are checked over the exact bytes sent.
   app.addContentTypeParser(
     ['application/cbor', 'application/cbor-seq'],
     { parseAs: 'buffer' },
     (_req, body, done) => done(null, body),
   );
+  app.addSchema(problemSchema);
   app.setErrorHandler((e, _req, reply) => {
-    const err = e as { statusCode?: number; message?: string };
+    if (e instanceof ApiError) return sendProblem(reply, problem(e.status, e.code, e.title, e.detail));
+    if (e instanceof AuthError)
+      return sendProblem(reply, problem(e.status, e.code, 'Not authenticated', e.message));
+    if (e instanceof AccessDenied)
+      return sendProblem(reply, problem(403, e.code, 'Access denied', e.message));
+    if (e instanceof QueryError) return sendProblem(reply, problem(400, e.code, 'Bad query', e.message));
+    if (e instanceof TxJsonError)
+      return sendProblem(reply, problem(400, e.code, 'Bad transaction', e.message));
+    const err = e as { statusCode?: number; message?: string; code?: string; validation?: unknown };
+    if (err.validation)
+      return sendProblem(reply, problem(400, 'INVALID_REQUEST', 'Invalid request', err.message));
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 413) return sendProblem(reply, problem(413, 'BODY_TOO_LARGE', 'Request body too large'));
     if (status === 415)
@@ -33,14 +111,54 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         reply,
         problem(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type', err.message),
       );
+    if (status === 429)
+      return sendProblem(reply, problem(429, 'RATE_LIMITED', 'Too many requests', err.message));
+    if (
+      err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+      err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+      e instanceof SyntaxError
+    )
+      return sendProblem(reply, problem(400, 'MALFORMED_JSON', 'Body is not valid JSON'));
     if (status < 500) return sendProblem(reply, problem(status, 'BAD_REQUEST', 'Bad request', err.message));
     return sendProblem(reply, problem(500, 'INTERNAL', 'Internal error'));
   });
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, problem(404, 'NOT_FOUND', 'No such route', req.url)),
   );
-  registerTransactionRoutes(app, options.validator);
-  app.get('/v1/status', async () => options.validator.status());
-  app.get('/health', async () => ({ status: 'ok' }));
+
+  await app.register(cors, {
+    origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : false,
+  });
+  const rl = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
+  if (rl) {
+    await app.register(rateLimit, {
+      global: true,
+      max: rl.max,
+      timeWindow: rl.timeWindowMs,
+      // Probes must keep answering when a client floods the node.
+      allowList: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics',
+      errorResponseBuilder: (_req, c) => ({ statusCode: 429, message: `limit ${c.max} per ${c.after}` }),
+    });
+  }
+  await registerOpenApi(app);
+
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpLatency.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.addHook('onClose', async () => {
+    await recorder.close();
+    metrics.close();
+  });
+
+  registerTransactionRoutes(app, ctx);
+  registerChainRoutes(app, ctx);
+  registerPatientRoutes(app, ctx);
+  registerEventRoutes(app, ctx);
+  await registerFhirRoutes(app, ctx);
+  registerOpsRoutes(app, ctx);
+  registerDocsRoutes(app);
   return app;
 }

@@ -1,42 +1,50 @@
-// Transactions: submission (canonical CBOR, one or an RFC 8742 sequence), status, and account nonces.
+// Transactions: submission (canonical CBOR, an RFC 8742 CBOR sequence, or the JSON form, one or a
+// batch), status with receipt, inclusion proofs, and account nonces.
 import { cborItemEnd } from '@vigil/sensor-client/sdk/cbor-seq.ts';
-import type { FastifyInstance } from 'fastify';
+import {
+  blockHash as blockHashOf,
+  decodeTransaction,
+  encodeBlockHeader,
+  encodeCommitCertificate,
+  fromHex,
+  toHex,
+  transactionId,
+} from '@vigil/consensus/wire';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { decodeNonce, nonceKey } from '../../exec/accounts.ts';
 import { MempoolRejected } from '../../mempool/mempool.ts';
-import type { AppliedBlock, Validator } from '../../validator/validator.ts';
-import { problem, sendProblem, statusForTxCode } from '../problem.ts';
+import type { AppliedBlock } from '../../validator/validator.ts';
+import type { ApiContext } from '../context.ts';
+import { ApiError, problem, sendProblem, statusForTxCode } from '../problem.ts';
+import { anyObject, hex32, jsonTransactionSchema } from '../schemas.ts';
+import { encodeJsonTransaction, TxJsonError, transactionToJson } from '../tx-json.ts';
 
-const HEX32 = /^[0-9a-f]{64}$/;
-/** Most transactions in one application/cbor-seq batch. */
+/** Most transactions in one batch (CBOR sequence or JSON array). */
 export const MAX_BATCH = 1_000;
 const DEFAULT_WAIT_MS = 30_000;
+const SUBMIT_TYPES = ['application/cbor', 'application/cbor-seq', 'application/json'];
 const MAX_WAIT_MS = 60_000;
-
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 type Outcome = { id: string; status: 'committed' | 'rejected'; height: number; code?: string };
 
 /** Requests held open by ?wait=commit, resolved when a block carrying their transaction is applied. */
 class CommitWaiters {
   readonly #waiting = new Map<string, ((o: Outcome) => void)[]>();
-
-  constructor(validator: Validator) {
-    validator.events.on('block', (b: AppliedBlock) => {
-      if (this.#waiting.size === 0) return;
-      for (const r of b.result.receipts) {
-        if (r.txId === null) continue;
-        const id = hex(r.txId);
-        const waiters = this.#waiting.get(id);
-        if (!waiters) continue;
-        this.#waiting.delete(id);
-        const outcome: Outcome =
-          r.status === 'accepted'
-            ? { id, status: 'committed', height: b.height }
-            : { id, status: 'rejected', height: b.height, code: r.code };
-        for (const w of waiters) w(outcome);
-      }
-    });
-  }
+  readonly onBlock = (b: AppliedBlock) => {
+    if (this.#waiting.size === 0) return;
+    for (const r of b.result.receipts) {
+      if (r.txId === null) continue;
+      const id = toHex(r.txId);
+      const waiters = this.#waiting.get(id);
+      if (!waiters) continue;
+      this.#waiting.delete(id);
+      const outcome: Outcome =
+        r.status === 'accepted'
+          ? { id, status: 'committed', height: b.height }
+          : { id, status: 'rejected', height: b.height, code: r.code };
+      for (const w of waiters) w(outcome);
+    }
+  };
 
   wait(id: string, ms: number): Promise<Outcome | undefined> {
     return new Promise((resolve) => {
@@ -72,23 +80,78 @@ function splitSequence(body: Buffer): Uint8Array[] {
   return items;
 }
 
-export function registerTransactionRoutes(app: FastifyInstance, validator: Validator): void {
-  const waiters = new CommitWaiters(validator);
+/** The id of bytes that decode as a transaction (for DUPLICATE_TX answers), else undefined. */
+function idOf(bytes: Uint8Array): string | undefined {
+  try {
+    return toHex(transactionId(decodeTransaction(bytes)));
+  } catch {
+    return undefined;
+  }
+}
+
+type ItemResult = { id: string } | { id?: string; error: { code: string; title: string; status: number } };
+
+export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { validator, metrics } = ctx;
+  const waiters = new CommitWaiters();
+  validator.events.on('block', waiters.onBlock);
+  app.addHook('onClose', async () => {
+    validator.events.off('block', waiters.onBlock);
+  });
+
+  const admit = async (bytes: Uint8Array): Promise<Uint8Array> => {
+    try {
+      const id = await validator.submit(bytes);
+      metrics.admitted(toHex(id), Date.now());
+      return id;
+    } catch (e) {
+      if (e instanceof MempoolRejected) metrics.txRejected.inc({ code: e.code });
+      throw e;
+    }
+  };
+
+  const admitEach = (items: (Uint8Array | TxJsonError)[]): Promise<ItemResult[]> =>
+    Promise.all(
+      items.map(async (bytes): Promise<ItemResult> => {
+        if (bytes instanceof TxJsonError) {
+          metrics.txRejected.inc({ code: bytes.code });
+          return { error: { code: bytes.code, title: bytes.message, status: 400 } };
+        }
+        try {
+          return { id: toHex(await admit(bytes)) };
+        } catch (e) {
+          if (!(e instanceof MempoolRejected)) throw e;
+          const r: ItemResult = {
+            error: { code: e.code, title: e.message, status: statusForTxCode(e.code) },
+          };
+          const id = e.code === 'DUPLICATE_TX' ? idOf(bytes) : undefined;
+          if (id) r.id = id;
+          return r;
+        }
+      }),
+    );
 
   const statusOf = async (id: Uint8Array) => {
     const rec = await validator.store.txs.get(id);
     if (rec) {
+      const block = await validator.store.blocks.block(rec.height);
+      const base = {
+        id: toHex(id),
+        height: rec.height,
+        position: rec.position,
+        blockHash: block ? toHex(blockHashOf(block.header)) : undefined,
+        tx: block ? transactionToJson(decodeTransaction(block.txs[rec.position]!)) : undefined,
+      };
       return rec.receipt.status === 'accepted'
-        ? { id: hex(id), status: 'committed' as const, height: rec.height, position: rec.position }
+        ? { ...base, status: 'committed' as const, receipt: { status: 'accepted' } }
         : {
-            id: hex(id),
+            ...base,
             status: 'rejected' as const,
-            height: rec.height,
-            position: rec.position,
             code: rec.receipt.code,
+            receipt: { status: 'rejected', code: rec.receipt.code },
           };
     }
-    if (validator.mempool.has(id)) return { id: hex(id), status: 'pending' as const };
+    if (validator.mempool.has(id)) return { id: toHex(id), status: 'pending' as const };
     return undefined;
   };
 
@@ -96,6 +159,9 @@ export function registerTransactionRoutes(app: FastifyInstance, validator: Valid
     '/v1/transactions',
     {
       schema: {
+        summary: 'Submit one signed transaction or a batch',
+        description:
+          'application/cbor: one canonical transaction; application/cbor-seq: an RFC 8742 sequence of up to 1000; application/json: the JSON form, or an array of up to 1000. One transaction answers {id} (202) or a problem; a batch answers {results: [{id} | {error: {code, title, status}}]}. ?wait=commit holds a single submission until its block is applied or timeoutMs passes.',
         querystring: {
           type: 'object',
           properties: {
@@ -104,46 +170,75 @@ export function registerTransactionRoutes(app: FastifyInstance, validator: Valid
           },
           additionalProperties: false,
         },
+        body: {
+          content: {
+            'application/json': {
+              schema: {
+                anyOf: [
+                  jsonTransactionSchema,
+                  { type: 'array', maxItems: MAX_BATCH, items: { type: 'object' } },
+                ],
+              },
+            },
+          },
+        },
+        response: {
+          200: anyObject('Committed or rejected in a block (wait=commit)'),
+          202: anyObject('Admitted to the mempool: {id}, or batch results'),
+          '4xx': { $ref: 'Problem#' },
+          '5xx': { $ref: 'Problem#' },
+        },
       },
     },
     async (req, reply) => {
-      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       const body = req.body;
-      if (!Buffer.isBuffer(body) || body.length === 0) {
-        return sendProblem(reply, problem(400, 'MALFORMED', 'Empty body', 'send canonical CBOR bytes'));
+      if (!SUBMIT_TYPES.includes(type)) {
+        throw new ApiError(
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+          'Unsupported content type',
+          `send one of ${SUBMIT_TYPES.join(', ')}`,
+        );
       }
-      if (type === 'application/cbor-seq') {
-        let items: Uint8Array[];
-        try {
-          items = splitSequence(body);
-        } catch (e) {
-          return sendProblem(reply, problem(400, 'MALFORMED', 'Not a CBOR sequence', (e as Error).message));
-        }
-        const results = await Promise.all(
-          items.map(async (bytes) => {
+      let single: Uint8Array;
+      if (type === 'application/json') {
+        if (Array.isArray(body)) {
+          if (body.length > MAX_BATCH) throw new ApiError(400, 'BATCH_TOO_LARGE', `at most ${MAX_BATCH}`);
+          const items = body.map((j) => {
             try {
-              return { id: hex(await validator.submit(bytes)) };
+              return encodeJsonTransaction(j);
             } catch (e) {
-              if (e instanceof MempoolRejected) return { error: { code: e.code, title: e.message } };
+              if (e instanceof TxJsonError) return e;
               throw e;
             }
-          }),
-        );
-        return reply.code(202).send({ results });
+          });
+          return reply.code(202).send({ results: await admitEach(items) });
+        }
+        single = encodeJsonTransaction(body);
+      } else {
+        if (!Buffer.isBuffer(body) || body.length === 0) {
+          throw new ApiError(400, 'MALFORMED', 'Empty body', 'send canonical CBOR bytes or the JSON form');
+        }
+        if (type === 'application/cbor-seq') {
+          let items: Uint8Array[];
+          try {
+            items = splitSequence(body);
+          } catch (e) {
+            throw new ApiError(400, 'MALFORMED', 'Not a CBOR sequence', (e as Error).message);
+          }
+          return reply.code(202).send({ results: await admitEach(items) });
+        }
+        single = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
       }
       let id: Uint8Array;
       try {
-        id = await validator.submit(body);
+        id = await admit(single);
       } catch (e) {
-        if (e instanceof MempoolRejected) {
-          return sendProblem(
-            reply,
-            problem(statusForTxCode(e.code), e.code, 'Transaction rejected', e.message),
-          );
-        }
+        if (e instanceof MempoolRejected) return rejected(reply, e, single);
         throw e;
       }
-      const idHex = hex(id);
+      const idHex = toHex(id);
       if (req.query.wait !== 'commit') return reply.code(202).send({ id: idHex });
       const known = await statusOf(id);
       if (known && known.status !== 'pending') return reply.code(200).send(known);
@@ -153,24 +248,89 @@ export function registerTransactionRoutes(app: FastifyInstance, validator: Valid
     },
   );
 
-  app.get<{ Params: { id: string } }>('/v1/transactions/:id', async (req, reply) => {
-    if (!HEX32.test(req.params.id)) {
-      return sendProblem(reply, problem(400, 'BAD_TX_ID', 'A transaction id is 64 lowercase hex characters'));
-    }
-    const s = await statusOf(new Uint8Array(Buffer.from(req.params.id, 'hex')));
-    if (!s) return sendProblem(reply, problem(404, 'TX_NOT_FOUND', 'Unknown transaction', req.params.id));
-    return s;
-  });
+  app.get<{ Params: { id: string } }>(
+    '/v1/transactions/:id',
+    {
+      schema: {
+        summary: 'Status of a transaction: pending, committed or rejected, with its block and receipt',
+        params: { type: 'object', properties: { id: hex32 }, required: ['id'] },
+        response: { 200: anyObject('Transaction status'), '4xx': { $ref: 'Problem#' } },
+      },
+    },
+    async (req) => {
+      const s = await statusOf(fromHex(req.params.id));
+      if (!s) throw new ApiError(404, 'TX_NOT_FOUND', 'Unknown transaction', req.params.id);
+      return s;
+    },
+  );
 
-  app.get<{ Params: { key: string } }>('/v1/accounts/:key', async (req, reply) => {
-    if (!HEX32.test(req.params.key)) {
-      return sendProblem(
-        reply,
-        problem(400, 'BAD_PUBLIC_KEY', 'A public key is 64 lowercase hex characters'),
-      );
-    }
-    const key = new Uint8Array(Buffer.from(req.params.key, 'hex'));
-    const nonce = decodeNonce(await validator.store.state.get(nonceKey(key)));
-    return { nonce, pendingNonce: validator.mempool.pendingNonce(key) ?? nonce };
-  });
+  app.get<{ Params: { id: string } }>(
+    '/v1/transactions/:id/proof',
+    {
+      schema: {
+        summary: 'RFC 6962 inclusion proof of a committed transaction with its block header and certificate',
+        params: { type: 'object', properties: { id: hex32 }, required: ['id'] },
+        response: {
+          200: {
+            type: 'object',
+            required: ['tx', 'index', 'proof', 'header', 'certificate'],
+            properties: {
+              tx: { type: 'string', description: 'the transaction bytes, hex' },
+              index: { type: 'integer' },
+              height: { type: 'integer' },
+              proof: { type: 'array', items: { type: 'string' } },
+              header: { type: 'string', description: 'canonical block header, hex' },
+              certificate: { type: 'string', description: 'canonical commit certificate, hex' },
+            },
+          },
+          '4xx': { $ref: 'Problem#' },
+        },
+      },
+    },
+    async (req) => {
+      const p = await validator.store.proveTransaction(fromHex(req.params.id));
+      if (!p) throw new ApiError(404, 'TX_NOT_FOUND', 'No committed transaction with this id', req.params.id);
+      return {
+        tx: toHex(p.txBytes),
+        index: p.index,
+        height: p.height,
+        proof: p.proof.map(toHex),
+        header: toHex(encodeBlockHeader(p.header)),
+        certificate: toHex(encodeCommitCertificate(p.certificate)),
+      };
+    },
+  );
+
+  app.get<{ Params: { key: string } }>(
+    '/v1/accounts/:key',
+    {
+      schema: {
+        summary: "An account's committed and next pending nonce",
+        params: { type: 'object', properties: { key: hex32 }, required: ['key'] },
+        response: {
+          200: {
+            type: 'object',
+            properties: { nonce: { type: 'integer' }, pendingNonce: { type: 'integer' } },
+          },
+          '4xx': { $ref: 'Problem#' },
+        },
+      },
+    },
+    async (req) => {
+      const key = fromHex(req.params.key);
+      const nonce = decodeNonce(await validator.store.state.get(nonceKey(key)));
+      return { nonce, pendingNonce: validator.mempool.pendingNonce(key) ?? nonce };
+    },
+  );
+}
+
+function rejected(reply: FastifyReply, e: MempoolRejected, bytes: Uint8Array) {
+  const p = problem(statusForTxCode(e.code), e.code, 'Transaction rejected', e.message) as ReturnType<
+    typeof problem
+  > & { id?: string };
+  if (e.code === 'DUPLICATE_TX') {
+    const id = idOf(bytes);
+    if (id) p.id = id;
+  }
+  return sendProblem(reply, p);
 }

@@ -1,0 +1,126 @@
+// Every successful patient-data read served by this node is written to the patient's on-chain audit
+// trail as a recordAccess transaction (docs/state-machine.md, tx 52) signed by this node's validator
+// key. Reads are batched: those arriving within `flushMs` are coalesced per (reader, patient,
+// purpose), with the union of their categories and the earliest read time, and submitted together, so
+// a dashboard polling a ward does not write one transaction per HTTP request.
+import { encodeTransaction, type Signer, signTransaction, TxType, toHex } from '@vigil/consensus/wire';
+import { encodeBody } from '@vigil/consensus/wire/bodies/index.ts';
+import { MempoolRejected } from '../mempool/mempool.ts';
+
+export interface ReadRecord {
+  reader: Uint8Array;
+  patient: Uint8Array;
+  categories: readonly string[];
+  purpose: 1 | 2 | 3;
+  readAt: number;
+}
+
+export interface AccessRecorderDeps {
+  chainId: string;
+  signer: Signer;
+  submit: (bytes: Uint8Array) => Promise<Uint8Array>;
+  /** The signer's next usable nonce minus one: max(committed, highest contiguous pending). */
+  lastNonce: () => Promise<number>;
+  now: () => number;
+  onError?: (err: unknown) => void;
+}
+
+export interface AccessRecorderOptions {
+  flushMs?: number;
+  /** Most distinct coalesced reads held before a flush is forced. */
+  maxPending?: number;
+}
+
+export class AccessRecorder {
+  readonly #deps: AccessRecorderDeps;
+  readonly #flushMs: number;
+  readonly #maxPending: number;
+  readonly #pending = new Map<string, ReadRecord & { categories: string[] }>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #closed = false;
+  /** Transaction ids submitted (tests and metrics). */
+  submitted = 0;
+  failed = 0;
+
+  constructor(deps: AccessRecorderDeps, o: AccessRecorderOptions = {}) {
+    this.#deps = deps;
+    this.#flushMs = o.flushMs ?? 200;
+    this.#maxPending = o.maxPending ?? 512;
+  }
+
+  record(r: ReadRecord): void {
+    if (this.#closed) return;
+    const id = `${toHex(r.reader)}:${toHex(r.patient)}:${r.purpose}`;
+    const cur = this.#pending.get(id);
+    if (cur) {
+      for (const c of r.categories) if (!cur.categories.includes(c)) cur.categories.push(c);
+      cur.readAt = Math.min(cur.readAt, r.readAt);
+    } else {
+      this.#pending.set(id, { ...r, categories: [...r.categories] });
+    }
+    if (this.#pending.size >= this.#maxPending) void this.flush();
+    else this.#timer ??= setTimeout(() => void this.flush(), this.#flushMs);
+  }
+
+  /** Submits everything pending; resolves when it has been handed to the mempool. */
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = [...this.#pending.values()];
+    this.#pending.clear();
+    if (batch.length === 0) return this.#chain;
+    // Flushes are serialised: each one reads the nonce after the previous one's submissions.
+    this.#chain = this.#chain.then(() => this.#submit(batch));
+    return this.#chain;
+  }
+
+  async #submit(batch: (ReadRecord & { categories: string[] })[]): Promise<void> {
+    let nonce = await this.#deps.lastNonce();
+    for (const r of batch) {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const tx = signTransaction(
+          {
+            version: 1,
+            chainId: this.#deps.chainId,
+            type: TxType.recordAccess,
+            sender: this.#deps.signer.publicKey,
+            nonce: ++nonce,
+            timestamp: this.#deps.now(),
+            body: encodeBody({
+              type: 52,
+              reader: r.reader,
+              patient: r.patient,
+              categories: r.categories,
+              purpose: r.purpose,
+              readAt: r.readAt,
+            }),
+          },
+          this.#deps.signer,
+        );
+        try {
+          await this.#deps.submit(encodeTransaction(tx));
+          this.submitted++;
+          break;
+        } catch (e) {
+          const stale =
+            e instanceof MempoolRejected && (e.code === 'NONCE_TOO_LOW' || e.code === 'NONCE_TAKEN');
+          if (stale && attempt === 0) {
+            // Someone else used this key's nonces (another API instance on the same validator): resync.
+            nonce = await this.#deps.lastNonce();
+            continue;
+          }
+          this.failed++;
+          this.#deps.onError?.(e);
+          nonce = await this.#deps.lastNonce();
+          break;
+        }
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+  }
+}

@@ -1,0 +1,155 @@
+// Prometheus metrics (GET /metrics, text format 0.0.4 via prom-client). A registry per API instance,
+// not prom-client's global one, so several nodes (tests, benchmarks) can live in one process.
+// Commit latency is measured from a transaction's admission through this API to the applied block that
+// carries it: what a client of this node experiences.
+import { toHex } from '@vigil/consensus/wire';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { AppliedBlock, Validator } from '../validator/validator.ts';
+
+/** Admission times kept at most this long (a transaction that never commits is forgotten). */
+const PENDING_TTL_MS = 10 * 60_000;
+const MAX_PENDING = 200_000;
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly commitLatency: Histogram;
+  readonly txAdmitted: Counter;
+  readonly txRejected: Counter<'code'>;
+  readonly txCommitted: Counter<'status' | 'code'>;
+  readonly viewChanges: Counter;
+  readonly httpLatency: Histogram<'method' | 'route' | 'status'>;
+  readonly accessRecords: Counter<'result'>;
+  readonly #admitted = new Map<string, number>();
+  #lastView: number;
+  readonly #onBlock: (b: AppliedBlock) => void;
+  readonly #validator: Validator;
+
+  constructor(validator: Validator, opts: { defaultMetrics?: boolean } = {}) {
+    this.#validator = validator;
+    const registers = [this.registry];
+    this.commitLatency = new Histogram({
+      name: 'vigil_commit_latency_seconds',
+      help: 'Time from admission of a transaction by this API to the applied block carrying it',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers,
+    });
+    this.txAdmitted = new Counter({
+      name: 'vigil_tx_admitted_total',
+      help: 'Transactions admitted to the mempool through this API',
+      registers,
+    });
+    this.txRejected = new Counter({
+      name: 'vigil_tx_rejected_total',
+      help: 'Transactions refused at admission through this API, by problem code',
+      labelNames: ['code'],
+      registers,
+    });
+    this.txCommitted = new Counter({
+      name: 'vigil_tx_executed_total',
+      help: 'Transactions in applied blocks, by receipt status and rejection code',
+      labelNames: ['status', 'code'],
+      registers,
+    });
+    this.viewChanges = new Counter({
+      name: 'vigil_view_changes_total',
+      help: 'PBFT view increases observed by this node since start',
+      registers,
+    });
+    this.httpLatency = new Histogram({
+      name: 'vigil_http_request_duration_seconds',
+      help: 'HTTP request latency by route',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.accessRecords = new Counter({
+      name: 'vigil_access_records_total',
+      help: 'recordAccess transactions this node submitted for reads it served',
+      labelNames: ['result'],
+      registers,
+    });
+    new Gauge({
+      name: 'vigil_height',
+      help: 'Applied block height',
+      registers,
+      collect() {
+        this.set(validator.store.requireHead().height);
+      },
+    });
+    new Gauge({
+      name: 'vigil_view',
+      help: 'Current PBFT view',
+      registers,
+      collect: () => {
+        this.#observeView();
+      },
+    }).set(validator.replica.view);
+    new Gauge({
+      name: 'vigil_mempool_transactions',
+      help: 'Transactions in the mempool',
+      registers,
+      collect() {
+        this.set(validator.mempool.size);
+      },
+    });
+    new Gauge({
+      name: 'vigil_mempool_bytes',
+      help: 'Bytes in the mempool',
+      registers,
+      collect() {
+        this.set(validator.mempool.bytes);
+      },
+    });
+    new Gauge({
+      name: 'vigil_peers_connected',
+      help: 'Connected p2p peers',
+      registers,
+      collect() {
+        this.set(validator.network.peers().filter((p) => p.connected).length);
+      },
+    });
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'vigil_process_' });
+    this.#lastView = validator.replica.view;
+    this.#onBlock = (b) => this.#block(b);
+    validator.events.on('block', this.#onBlock);
+  }
+
+  #observeView(): void {
+    const v = this.#validator.replica.view;
+    if (v > this.#lastView) this.viewChanges.inc(v - this.#lastView);
+    this.#lastView = Math.max(this.#lastView, v);
+    // the view gauge is registered above; set it through the registry's single metric
+    (this.registry.getSingleMetric('vigil_view') as Gauge | undefined)?.set(v);
+  }
+
+  admitted(idHex: string, now: number): void {
+    this.txAdmitted.inc();
+    if (this.#admitted.size >= MAX_PENDING) this.#expire(now);
+    if (this.#admitted.size < MAX_PENDING) this.#admitted.set(idHex, now);
+  }
+
+  #expire(now: number): void {
+    for (const [id, at] of this.#admitted) {
+      if (now - at < PENDING_TTL_MS) break;
+      this.#admitted.delete(id);
+    }
+  }
+
+  #block(b: AppliedBlock): void {
+    const now = Date.now();
+    this.#observeView();
+    for (const r of b.result.receipts) {
+      this.txCommitted.inc({ status: r.status, code: r.status === 'rejected' ? r.code : '' });
+      if (r.txId === null || this.#admitted.size === 0) continue;
+      const id = toHex(r.txId);
+      const at = this.#admitted.get(id);
+      if (at === undefined) continue;
+      this.#admitted.delete(id);
+      this.commitLatency.observe((now - at) / 1000);
+    }
+  }
+
+  close(): void {
+    this.#validator.events.off('block', this.#onBlock);
+  }
+}

@@ -1,0 +1,212 @@
+// The chain itself: node status, blocks with their commit certificates, and state proofs.
+import { encodeStateProof } from '@vigil/consensus/proof';
+import {
+  type Block,
+  blockHash,
+  type CommitCertificate,
+  encodeBlockHeader,
+  encodeCommitCertificate,
+  fromHex,
+  quorumSize,
+  toHex,
+  transactionId,
+  decodeTransaction,
+} from '@vigil/consensus/wire';
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../context.ts';
+import { API_VERSION } from '../openapi.ts';
+import { ApiError } from '../problem.ts';
+import { anyObject } from '../schemas.ts';
+
+export const MAX_BLOCKS_PAGE = 100;
+/** Most state-key bytes accepted by /v1/proofs/:key (state keys are short: sm/<tag>/<parts>). */
+const MAX_KEY_HEX = 512;
+
+function headerJson(b: Block) {
+  const h = b.header;
+  return {
+    version: h.version,
+    chainId: h.chainId,
+    height: h.height,
+    view: h.view,
+    prevHash: toHex(h.prevHash),
+    txRoot: toHex(h.txRoot),
+    txCount: h.txCount,
+    stateRoot: toHex(h.stateRoot),
+    stateHeight: h.stateHeight,
+    proposer: h.proposer,
+    timestamp: h.timestamp,
+  };
+}
+
+function txIdOrNull(bytes: Uint8Array): string | null {
+  try {
+    return toHex(transactionId(decodeTransaction(bytes)));
+  } catch {
+    return null;
+  }
+}
+
+function certificateJson(c: CommitCertificate) {
+  return {
+    height: c.height,
+    view: c.view,
+    blockHash: toHex(c.blockHash),
+    votes: c.votes.map((v) => ({ validator: v.validator, signature: toHex(v.signature) })),
+  };
+}
+
+export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { validator } = ctx;
+
+  const blockAt = async (height: number, full: boolean) => {
+    const block = await validator.store.blocks.block(height);
+    const cert = await validator.store.blocks.certificate(height);
+    if (!block || !cert) return undefined;
+    const receipts = full ? await validator.store.txs.receiptsOf(height) : [];
+    return {
+      height,
+      hash: toHex(blockHash(block.header)),
+      header: headerJson(block),
+      headerHex: toHex(encodeBlockHeader(block.header)),
+      certificate: certificateJson(cert),
+      certificateHex: toHex(encodeCommitCertificate(cert)),
+      txIds: block.txs.map(txIdOrNull),
+      ...(full
+        ? {
+            receipts: receipts.map((r) =>
+              r.status === 'accepted' ? { status: r.status } : { status: r.status, code: r.code },
+            ),
+          }
+        : {}),
+    };
+  };
+
+  app.get(
+    '/v1/status',
+    {
+      schema: {
+        summary: 'Chain id, height, view, validators and their liveness, peers, mempool, version',
+        response: { 200: anyObject('Node status') },
+      },
+    },
+    async () => {
+      const s = validator.status();
+      const connected = new Set(
+        validator.network
+          .peers()
+          .filter((p) => p.connected)
+          .map((p) => p.key),
+      );
+      const n = validator.validators.length;
+      return {
+        ...s,
+        version: API_VERSION,
+        validators: validator.validators.map((k, i) => {
+          const key = toHex(k);
+          return {
+            index: i,
+            publicKey: key,
+            self: i === validator.index,
+            live: i === validator.index || connected.has(key),
+          };
+        }),
+        quorum: quorumSize(n),
+      };
+    },
+  );
+
+  app.get<{ Params: { height: number } }>(
+    '/v1/blocks/:height',
+    {
+      schema: {
+        summary: 'One committed block: header, commit certificate, transaction ids and receipts',
+        params: {
+          type: 'object',
+          properties: { height: { type: 'integer', minimum: 1 } },
+          required: ['height'],
+        },
+        response: { 200: anyObject('Block'), '4xx': { $ref: 'Problem#' } },
+      },
+    },
+    async (req) => {
+      const b = await blockAt(req.params.height, true);
+      if (!b)
+        throw new ApiError(
+          404,
+          'BLOCK_NOT_FOUND',
+          'No committed block at this height',
+          String(req.params.height),
+        );
+      return b;
+    },
+  );
+
+  app.get<{ Querystring: { from?: number; limit?: number } }>(
+    '/v1/blocks',
+    {
+      schema: {
+        summary: 'Committed blocks from a height, ascending (default: the newest page)',
+        querystring: {
+          type: 'object',
+          properties: {
+            from: { type: 'integer', minimum: 1 },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_BLOCKS_PAGE },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: anyObject('{blocks, next}'), '4xx': { $ref: 'Problem#' } },
+      },
+    },
+    async (req) => {
+      const head = validator.store.requireHead().height;
+      const limit = req.query.limit ?? 20;
+      const from = req.query.from ?? Math.max(1, head - limit + 1);
+      const blocks = [];
+      for (let h = from; h <= head && blocks.length < limit; h++) {
+        const b = await blockAt(h, false);
+        if (b) blocks.push(b);
+      }
+      const last = from + blocks.length - 1;
+      return { head, blocks, next: last < head ? last + 1 : null };
+    },
+  );
+
+  app.get<{ Params: { key: string } }>(
+    '/v1/proofs/:key',
+    {
+      schema: {
+        summary:
+          'Sparse-Merkle proof of a state key (value or absence) with the certified header it verifies against',
+        description:
+          'The proof is of the state after block `stateHeight`, checked against `header.stateRoot` of the newest committed block, whose certificate is included (the header carries the state root of an earlier height: pipelining, docs/protocol.md).',
+        params: {
+          type: 'object',
+          properties: { key: { type: 'string', pattern: '^(?:[0-9a-f]{2})+$', maxLength: MAX_KEY_HEX } },
+          required: ['key'],
+        },
+        response: { 200: anyObject('State proof'), '4xx': { $ref: 'Problem#' } },
+      },
+    },
+    async (req) => {
+      const head = validator.store.requireHead().height;
+      if (head === 0)
+        throw new ApiError(404, 'NO_CERTIFIED_STATE', 'No committed block yet to verify against');
+      const block = await validator.store.blocks.block(head);
+      const cert = await validator.store.blocks.certificate(head);
+      if (!block || !cert) throw new ApiError(503, 'UNAVAILABLE', 'Head block not readable');
+      const key = fromHex(req.params.key);
+      const p = await validator.store.proveState(key, block.header.stateHeight);
+      return {
+        key: req.params.key,
+        value: p.value === undefined ? null : toHex(p.value),
+        stateHeight: p.height,
+        root: toHex(p.root),
+        proof: toHex(encodeStateProof(p.proof)),
+        height: head,
+        header: toHex(encodeBlockHeader(block.header)),
+        certificate: toHex(encodeCommitCertificate(cert)),
+      };
+    },
+  );
+}
