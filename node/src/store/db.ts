@@ -25,6 +25,5 @@ export async function writeBatch(db: ChainDb, ops: BatchOp[]): Promise<void> {
 
 /** Reads a key, undefined when absent (level 10's get resolves undefined for a missing key). */
 export async function getBytes(db: ChainDb, key: Uint8Array): Promise<Uint8Array | undefined> {
-  const v = await db.get(key);
-  return v === undefined ? undefined : v;
+  return db.get(key);
 }
