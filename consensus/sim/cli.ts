@@ -157,14 +157,20 @@ function printRun(r: RunResult, description: string, out: (line: string) => void
   if (r.violations.length > 0) out(`reproduce: ${r.reproduce}`);
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  if (
+export function isUsageError(e: unknown): e is Error {
+  return (
     e instanceof UsageError ||
     (e instanceof Error && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))
-  ) {
+  );
+}
+
+// Run only when executed (npm run sim), not when imported by the tests.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (e) {
+    if (!isUsageError(e)) throw e;
     console.error(`${e.message}\n${USAGE}`);
     process.exitCode = 2;
-  } else throw e;
+  }
 }

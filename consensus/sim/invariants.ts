@@ -69,6 +69,7 @@ export class InvariantChecker {
   readonly #txs = new Map<string, TxRecord>();
   /** Per correct replica, the last height it committed or state-transferred to. */
   readonly #lastHeight = new Map<number, number>();
+  #settled = 0;
   /** Commit latencies (settledAt - submittedAt), in settlement order. */
   readonly commitLatencies: number[] = [];
 
@@ -181,6 +182,7 @@ export class InvariantChecker {
       rec.committedBy.add(replica);
       if (rec.settledAt === undefined && rec.committedBy.size >= this.#opts.settleQuorum) {
         rec.settledAt = time;
+        this.#settled++;
         this.commitLatencies.push(time - rec.submittedAt);
       }
     }
@@ -189,14 +191,19 @@ export class InvariantChecker {
 
   /** True when every submitted transaction has settled. */
   allSettled(): boolean {
-    for (const rec of this.#txs.values()) if (rec.settledAt === undefined) return false;
-    return true;
+    return this.#settled === this.#txs.size;
   }
 
   get settledCount(): number {
-    let c = 0;
-    for (const rec of this.#txs.values()) if (rec.settledAt !== undefined) c++;
-    return c;
+    return this.#settled;
+  }
+
+  /** True when some transaction is still unsettled past its deadline max(submitted, gst) + bound. */
+  deadlineMissed(gst: number, boundMs: number, now: number): boolean {
+    if (this.allSettled()) return false;
+    for (const rec of this.#txs.values())
+      if (rec.settledAt === undefined && Math.max(rec.submittedAt, gst) + boundMs < now) return true;
+    return false;
   }
 
   /**

@@ -57,13 +57,13 @@ function others(n: number, except: number): number[] {
 }
 
 const BUILDERS: Readonly<Record<string, Builder>> = {
-  normal: () => ({ description: 'no faults, LAN latencies', livenessBoundMs: 2_000 }),
+  normal: () => ({ description: 'no faults, LAN latencies', livenessBoundMs: 1_000 }),
 
   lossy: () => ({
     description: '8% message loss on every link until GST at 2s',
     network: { default: { ...WAN, loss: 0.08 } },
     gstMs: 2_000,
-    livenessBoundMs: 10_000,
+    livenessBoundMs: 5_000,
   }),
 
   'reorder-dup': () => ({
@@ -77,7 +77,7 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
         reorderMs: 80,
       },
     },
-    livenessBoundMs: 3_000,
+    livenessBoundMs: 1_500,
   }),
 
   'partition-heal': (n, prng) => {
@@ -90,7 +90,7 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     return {
       description: 'a partition (two halves, or f replicas cut off) from ~0.1s, healed 0.6-1.5s later',
       partitions: [{ atMs: at, healAtMs: heal, groups: [order.slice(0, cut), order.slice(cut)] }],
-      livenessBoundMs: 10_000,
+      livenessBoundMs: 5_000,
     };
   },
 
@@ -100,14 +100,14 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     return {
       description: 'one backup crashes and restarts from its persisted records',
       crashes: [{ replica: r, atMs: at, restartAtMs: at + 300 + prng.range(0, 900) }],
-      livenessBoundMs: 4_000,
+      livenessBoundMs: 2_000,
     };
   },
 
   'crash-primary': (_n, prng) => ({
     description: 'the primary of view 0 crashes for good: a view change must follow',
     crashes: [{ replica: 0, atMs: 100 + prng.range(0, 300) }],
-    livenessBoundMs: 6_000,
+    livenessBoundMs: 3_000,
   }),
 
   'repeated-primary-crash': (n, prng) => {
@@ -123,7 +123,7 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
       crashes,
       txCount: 30,
       meanIntervalMs: 50,
-      livenessBoundMs: 10_000,
+      livenessBoundMs: 5_000,
     };
   },
 
@@ -132,7 +132,7 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     clockRates: Array.from({ length: n }, () => prng.range(0.5, 2)),
     clockOffsetsMs: Array.from({ length: n }, () => prng.range(0, 500)),
     crashes: [{ replica: 0, atMs: 150 + prng.range(0, 300) }],
-    livenessBoundMs: 10_000,
+    livenessBoundMs: 5_000,
   }),
 
   'silent-f': (n, prng) => ({
@@ -141,13 +141,13 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
       .shuffled(Array.from({ length: n }, (_, i) => i))
       .slice(0, maxFaulty(n))
       .map((replica) => ({ replica, behaviour: 'silent' as const })),
-    livenessBoundMs: 6_000,
+    livenessBoundMs: 3_000,
   }),
 
   'equivocating-primary': () => ({
     description: 'the primary sends conflicting PRE-PREPAREs (and matching COMMITs) to two halves',
     byzantine: [{ replica: 0, behaviour: 'equivocate' }],
-    livenessBoundMs: 8_000,
+    livenessBoundMs: 3_000,
   }),
 
   'invalid-signatures': (n, prng) => ({
@@ -156,7 +156,7 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
       .shuffled(Array.from({ length: n }, (_, i) => i))
       .slice(0, maxFaulty(n))
       .map((replica) => ({ replica, behaviour: 'bad-signatures' as const })),
-    livenessBoundMs: 6_000,
+    livenessBoundMs: 3_000,
   }),
 
   replays: (n, prng) => ({
@@ -166,7 +166,7 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
       .slice(0, maxFaulty(n))
       .map((replica) => ({ replica, behaviour: 'replay' as const })),
     network: { default: { ...WAN, reorder: 0.1, reorderMs: 50 } },
-    livenessBoundMs: 4_000,
+    livenessBoundMs: 2_000,
   }),
 
   'forged-view-change': (n, prng) => {
@@ -180,7 +180,7 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
         .slice(0, maxFaulty(n))
         .map((replica) => ({ replica, behaviour: 'forge-view-change' as const })),
       partitions: [{ atMs: at, healAtMs: heal, groups: [[0], others(n, 0)] }],
-      livenessBoundMs: 10_000,
+      livenessBoundMs: 5_000,
     };
   },
 
@@ -193,7 +193,7 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
       byzantine: [{ replica: 1 % n, behaviour: 'new-view-omits-prepared' }],
       partitions: [{ atMs: at, healAtMs: heal, groups: [[0], others(n, 0)] }],
       network: { default: { ...WAN, loss: 0.03 } },
-      livenessBoundMs: 10_000,
+      livenessBoundMs: 5_000,
     };
   },
 
@@ -204,7 +204,7 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
       description:
         'one replica runs as two correct instances ("twins") under one key, each with half the peers',
       byzantine: [{ replica: r, behaviour: 'twins', twinGroup: rest.slice(0, Math.floor(rest.length / 2)) }],
-      livenessBoundMs: 8_000,
+      livenessBoundMs: 3_000,
     };
   },
 };

@@ -39,6 +39,8 @@ const CLIENT_LATENCY: readonly [number, number] = [1, 5];
 const PROPOSE_LIMIT = 256;
 /** After everything settled, keep running this long so late commits are checked too, ms. */
 const SETTLE_MS = 500;
+/** How often (virtual ms) the run looks for a missed liveness deadline, to stop a stuck run early. */
+const LIVENESS_CHECK_MS = 100;
 
 type SimEvent =
   | {
@@ -107,6 +109,8 @@ export interface RunOptions {
   trace?: boolean;
   /** Called with each trace line as it happens (the CLI's --trace streams them). */
   onTrace?: (line: string) => void;
+  /** Stop at the first violation (default true); false runs to the end to collect every violation. */
+  stopOnViolation?: boolean;
 }
 
 export function reproduceCommand(spec: ScenarioSpec, seed: number): string {
@@ -310,14 +314,31 @@ class Simulation {
     this.#queue.push(spec.gstMs, { kind: 'gst' });
     const quietAfter = Math.max(this.#lastFaultAt, spec.gstMs, lastSubmit);
 
+    let endTime = spec.maxTimeMs;
+    let nextLivenessCheck = 0;
     for (;;) {
       const next = this.#queue.peekTime();
       if (next === undefined || next > spec.maxTimeMs) break;
-      if (this.#stopAt !== undefined && next > this.#stopAt) break;
+      if (this.#stopAt !== undefined && next > this.#stopAt) {
+        endTime = this.#stopAt;
+        break;
+      }
       const item = this.#queue.pop()!;
       this.#now = item.time;
       this.#steps++;
       this.#handle(item.event);
+      // A run that already failed stops: the first violation is the one worth reproducing.
+      if (this.#opts.stopOnViolation !== false && this.#checker.violations.length > 0) {
+        endTime = this.#now;
+        break;
+      }
+      if (this.#now >= nextLivenessCheck) {
+        nextLivenessCheck = this.#now + LIVENESS_CHECK_MS;
+        if (this.#checker.deadlineMissed(spec.gstMs, spec.livenessBoundMs, this.#now)) {
+          endTime = this.#now;
+          break;
+        }
+      }
       if (
         this.#stopAt === undefined &&
         this.#now >= quietAfter &&
@@ -326,7 +347,6 @@ class Simulation {
       )
         this.#stopAt = this.#now + SETTLE_MS;
     }
-    const endTime = Math.min(spec.maxTimeMs, this.#stopAt ?? spec.maxTimeMs);
     this.#checker.checkLiveness(spec.gstMs, spec.livenessBoundMs, endTime);
     return this.#result(endTime);
   }
