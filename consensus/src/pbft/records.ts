@@ -25,17 +25,20 @@ export const RecordKey = {
   votes: (h: number) => `pbft/votes/${h}`,
   /** The commit certificate of a block this replica committed at a height. */
   committed: (h: number) => `pbft/committed/${h}`,
+  /** The state root after executing height h (kept one window below the stable checkpoint, so
+   *  proposals whose stateHeight lags can still be checked after a restart). */
+  root: (h: number) => `pbft/root/${h}`,
 } as const;
 
-const perHeight = /^pbft\/(pp|prepared|votes|committed)\/(\d{1,15})$/;
+export type HeightRecordKind = 'pp' | 'prepared' | 'votes' | 'committed' | 'root';
+
+const perHeight = /^pbft\/(pp|prepared|votes|committed|root)\/(\d{1,15})$/;
 
 /** Splits a per-height key into its kind and height, or undefined for a singleton key. */
-export function parseHeightKey(
-  key: string,
-): { kind: 'pp' | 'prepared' | 'votes' | 'committed'; height: number } | undefined {
+export function parseHeightKey(key: string): { kind: HeightRecordKind; height: number } | undefined {
   const m = perHeight.exec(key);
   if (m === null) return undefined;
-  return { kind: m[1] as 'pp' | 'prepared' | 'votes' | 'committed', height: Number(m[2]) };
+  return { kind: m[1] as HeightRecordKind, height: Number(m[2]) };
 }
 
 function corrupt(key: string, why: string): never {

@@ -344,9 +344,15 @@ t.test(
       first.send.some((s) => bytesEqual(s.message, original)),
       'the identical VIEW-CHANGE is re-sent',
     );
-    t.ok(
+    t.notOk(
       first.timers.some((x) => x.type === 'set' && x.timer === Timers.viewChange),
-      'the view-change timer is re-armed',
+      'no view-change timer before q VIEW-CHANGEs for the view (§4.5.2)',
+    );
+    feed(back, 0, viewChange(g, 0, 1, []).bytes);
+    const armed = feed(back, 3, viewChange(g, 3, 1, []).bytes);
+    t.ok(
+      armed.timers.some((x) => x.type === 'set' && x.timer === Timers.viewChange),
+      'with q of them the view-change timer is re-armed',
     );
   },
 );
@@ -411,23 +417,36 @@ t.test(
       'f+1 = 2: it sends VIEW-CHANGE for the smallest, 2',
     );
     t.equal(r.view, 2);
-    t.ok(
+    t.notOk(
       two.timers.some((x) => x.type === 'set' && x.timer === Timers.viewChange),
-      'and arms the view-change timer',
+      "two VIEW-CHANGEs for view 2 (its own and 3's) do not arm the timer yet",
+    );
+    const three = feed(r, 0, viewChange(g, 0, 2, []).bytes);
+    t.ok(
+      three.timers.some((x) => x.type === 'set' && x.timer === Timers.viewChange),
+      '§4.5.2: q VIEW-CHANGEs for its view start the view-change timer',
     );
   },
 );
 
 t.test('§4.5.2 backoff: each consecutive view change doubles the timeout', async (t) => {
-  const r = replica(1);
+  // Replica 3 is primary of neither view 1 nor view 2; 0 and 2 join each view change.
+  const r = replica(3);
   r.step({ type: 'propose', txs: [tx(1)], now: 1 });
-  const first = r.step({ type: 'timeout', timer: Timers.request, now: 1000 });
-  const second = r.step({ type: 'timeout', timer: Timers.viewChange, now: 2000 });
-  const third = r.step({ type: 'timeout', timer: Timers.viewChange, now: 4000 });
-  const after = (x: Ready) =>
-    x.timers.find((y) => y.type === 'set' && y.timer === Timers.viewChange) as { afterMs: number };
-  t.same([after(first).afterMs, after(second).afterMs, after(third).afterMs], [1000, 2000, 4000]);
-  t.equal(r.view, 3);
+  const timerOf = (x: Ready) =>
+    (
+      x.timers.find((y) => y.type === 'set' && y.timer === Timers.viewChange) as
+        | { afterMs: number }
+        | undefined
+    )?.afterMs;
+  r.step({ type: 'timeout', timer: Timers.request, now: 1000 });
+  feed(r, 0, viewChange(g, 0, 1, []).bytes);
+  const first = timerOf(feed(r, 2, viewChange(g, 2, 1, []).bytes));
+  r.step({ type: 'timeout', timer: Timers.viewChange, now: 2000 });
+  feed(r, 0, viewChange(g, 0, 2, []).bytes);
+  const second = timerOf(feed(r, 1, viewChange(g, 1, 2, []).bytes));
+  t.same([first, second], [1000, 2000]);
+  t.equal(r.view, 2);
 });
 
 t.test(

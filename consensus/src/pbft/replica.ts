@@ -27,6 +27,7 @@ import {
   type Commit,
   createMessage,
   decodeMessage,
+  encodeMessage,
   type Fetch,
   MAX_FETCH_COUNT,
   MessageType,
@@ -62,6 +63,7 @@ import {
   encodePreparedRecord,
   encodeViewRecord,
   encodeVotesRecord,
+  type HeightRecordKind,
   parseHeightKey,
   RecordKey,
 } from './records.ts';
@@ -215,6 +217,10 @@ export class Replica {
   #fetchGoal = 0;
   #lastFetchAt = Number.NEGATIVE_INFINITY;
   #fetchRound = 0;
+  #lastRetransmitAt = 0;
+  #commitsAtRetransmit = 0;
+  /** The NEW-VIEW this replica sent as primary of the current view (retransmitted while stalled). */
+  #sentNewView: Uint8Array | undefined;
   #transferTarget: number | undefined;
 
   #pending: { tx: Uint8Array; hash: string }[] = [];
@@ -225,6 +231,7 @@ export class Replica {
 
   #requestTimerArmed = false;
   #viewChangeTimerArmed = false;
+  #viewChangeTimeout = 0;
   #progressed = false;
   #restoreActions: (() => void)[] = [];
   #redeliver: CommittedBlock[] = [];
@@ -367,6 +374,7 @@ export class Replica {
       case 'tick':
         this.#advanceClock(event.now);
         this.#retryHeld();
+        this.#maybeRetransmit();
         this.#maybeRefetch();
         break;
       case 'timeout':
@@ -480,7 +488,8 @@ export class Replica {
     if (m.view < this.#view) return this.#drop(DropReason.staleView);
     if (m.view > this.#view || !this.#active) return this.#bufferFuture(m, raw);
     if (!this.#inWindow(m.height)) return this.#drop(DropReason.outOfWindow);
-    if (m.height <= this.#lastCommitted) return this.#drop(DropReason.duplicate);
+    // Heights committed here stay open while in the window: a NEW-VIEW may re-propose them, and this
+    // replica's votes help replicas that missed the commit (§4.4).
     if (m.type === MessageType.prePrepare) return this.#onPrePrepare(m, raw);
     if (m.type === MessageType.prepare) return this.#onPrepare(m, raw);
     return this.#onCommit(m);
@@ -572,6 +581,10 @@ export class Replica {
   #hold(m: PrePrepare, raw: Uint8Array) {
     if (this.#held.size >= this.#ctx.windowSize) return this.#drop(DropReason.heldOverflow);
     this.#held.set(m.height, { message: m, raw });
+    // The primary built on a parent this replica lacks: it may have missed committed blocks. Ask for
+    // them on the next tick (rate-limited); if they are merely in flight, the request is harmless.
+    if (this.#chainPoint(m.height - 1) === undefined)
+      this.#fetchGoal = Math.max(this.#fetchGoal, m.height - 1);
   }
 
   #retryHeld() {
@@ -890,6 +903,7 @@ export class Replica {
     if (height <= this.#lastExecuted || height > this.#lastCommitted) return;
     this.#lastExecuted = height;
     this.#executedRoots.set(height, stateRoot);
+    this.#persist(RecordKey.root(height), stateRoot);
     this.#redeliver = this.#redeliver.filter((c) => c.block.header.height > height);
     const c = this.#committed.get(height);
     const hash = c?.hash ?? (height === this.#lastCommitted ? this.#lastBlock.hash : undefined);
@@ -950,6 +964,12 @@ export class Replica {
     for (const v of this.#farCheckpointVotes.values()) if (v.message.height === m.height) candidates.push(v);
     const matching = candidates.filter((c) => sameCheckpoint(c.message, m));
     const senders = new Set(matching.map((c) => c.message.replica));
+    // f+1 matching votes: at least one correct replica committed and executed this height, so blocks up
+    // to it can be fetched with their certificates even before the checkpoint is stable (ADR 0014).
+    if (senders.size >= this.#ctx.f + 1 && m.height > this.#lastCommitted && m.height > this.#fetchGoal) {
+      this.#fetchGoal = m.height;
+      this.#sendFetch();
+    }
     if (senders.size < this.#ctx.q) return;
     this.#becomeStable({
       height: m.height,
@@ -985,8 +1005,12 @@ export class Replica {
     // FETCH replies, for proposals whose stateHeight lags, and as the tx-replay horizon.
     const horizon = c.height - this.#ctx.windowSize;
     for (const h of [...this.#committed.keys()]) if (h <= horizon) this.#committed.delete(h);
-    for (const h of [...this.#executedRoots.keys()])
-      if (h < horizon && h !== this.#lastExecuted) this.#executedRoots.delete(h);
+    for (const h of [...this.#executedRoots.keys()]) {
+      if (h < horizon && h !== this.#lastExecuted) {
+        this.#executedRoots.delete(h);
+        this.#persist(RecordKey.root(h), null);
+      }
+    }
     for (const h of [...this.#txsAt.keys()]) if (h <= horizon) this.#unindexTxs(h);
     for (const h of [...this.#fetched.keys()]) if (h <= this.#lastCommitted) this.#fetched.delete(h);
     if (c.height > this.#lastCommitted) this.#catchUp(c);
@@ -1031,6 +1055,45 @@ export class Replica {
     this.#out.send.push({ to: target, message: fetch.bytes });
     this.#lastFetchAt = this.#now;
     this.#stats.fetchesSent++;
+  }
+
+  /**
+   * Retransmission (TOCS 2002 §5.2 assumes a retransmitting transport; PBFT replicas retransmit their
+   * last messages when they suspect loss). If nothing committed for half a timeout while work is pending,
+   * re-send this replica's own current-view messages: the primary its PRE-PREPAREs and NEW-VIEW, backups
+   * their PREPAREs/COMMITs, a replica changing views its VIEW-CHANGE. A lost message then costs a
+   * retransmission instead of a view change. Receivers drop the copies as DUPLICATE.
+   */
+  #maybeRetransmit() {
+    if (this.#now - this.#lastRetransmitAt < this.#cfg.viewChangeTimeoutMs / 2) return;
+    // Stalled: no commit for a whole period, and nothing new sent by this tick's held-proposal retry.
+    const stalled = this.#stats.blocksCommitted === this.#commitsAtRetransmit && this.#out.send.length === 0;
+    this.#lastRetransmitAt = this.#now;
+    this.#commitsAtRetransmit = this.#stats.blocksCommitted;
+    if (!stalled) return;
+    if (!this.#active) {
+      if (this.#ownViewChange !== undefined) this.#broadcast(this.#ownViewChange);
+      return;
+    }
+    let pending = false;
+    for (const s of this.#slots.values()) {
+      const pp = s.pp;
+      if (pp === undefined || pp.view !== this.#view || s.height <= this.#lastCommitted) continue;
+      pending = true;
+      if (this.isPrimary) {
+        this.#broadcast(pp.raw);
+        continue;
+      }
+      const fields = { view: this.#view, height: s.height, blockHash: pp.hash, replica: this.id };
+      const own = s.prepares.get(this.id);
+      if (own !== undefined) this.#broadcast(own.raw);
+      const c = s.commits.get(this.id);
+      if (c !== undefined) {
+        const m: Commit = { type: MessageType.commit, ...fields, signature: c.signature };
+        this.#broadcast(encodeMessage(m));
+      }
+    }
+    if (pending && this.isPrimary && this.#sentNewView !== undefined) this.#broadcast(this.#sentNewView);
   }
 
   #maybeRefetch() {
@@ -1123,10 +1186,12 @@ export class Replica {
 
   /** Clears per-view state; keeps prepared certificates and slots committed here (§4.4). */
   #resetViewState() {
+    // Slots committed here are reset too: the NEW-VIEW re-proposes their blocks and this replica takes
+    // part again (without re-delivering), so replicas that missed the commit can complete it (§4.4).
     for (const s of this.#slots.values()) {
-      if (s.committedLocal) continue;
-      if (s.pp !== undefined) this.#unindexTxs(s.height);
+      if (s.pp !== undefined && s.height > this.#lastCommitted) this.#unindexTxs(s.height);
       s.pp = undefined;
+      s.committedLocal = false;
       s.prepares.clear();
       s.commits.clear();
       s.sentPrepare = false;
@@ -1182,13 +1247,29 @@ export class Replica {
       this.#requestTimerArmed = false;
     }
     // §4.5.2: exponential backoff, so correct replicas eventually overlap in one view long enough.
-    const timeout = this.#cfg.viewChangeTimeoutMs * 2 ** Math.min(this.#backoff, MAX_BACKOFF);
+    this.#viewChangeTimeout = this.#cfg.viewChangeTimeoutMs * 2 ** Math.min(this.#backoff, MAX_BACKOFF);
     this.#backoff = Math.min(this.#backoff + 1, MAX_BACKOFF);
-    if (this.#viewChangeTimerArmed) this.#out.timers.push({ type: 'cancel', timer: Timers.viewChange });
-    this.#out.timers.push({ type: 'set', timer: Timers.viewChange, afterMs: timeout });
-    this.#viewChangeTimerArmed = true;
+    if (this.#viewChangeTimerArmed) {
+      this.#out.timers.push({ type: 'cancel', timer: Timers.viewChange });
+      this.#viewChangeTimerArmed = false;
+    }
     for (const [r, v] of [...this.#viewChanges]) if (v.message.newView < newView) this.#viewChanges.delete(r);
+    this.#armViewChangeTimer();
     this.#tryNewView();
+  }
+
+  /**
+   * §4.5.2: "If a replica receives a set of 2f+1 valid VIEW-CHANGE messages from other replicas for view
+   * v+1 ... it starts its timer". Waiting for a quorum keeps an isolated replica from racing through
+   * views on its own (it could not rejoin the others until they caught up with it).
+   */
+  #armViewChangeTimer() {
+    if (this.#active || this.#viewChangeTimerArmed) return;
+    let votes = 0;
+    for (const v of this.#viewChanges.values()) if (v.message.newView === this.#view) votes++;
+    if (votes < this.#ctx.q) return;
+    this.#out.timers.push({ type: 'set', timer: Timers.viewChange, afterMs: this.#viewChangeTimeout });
+    this.#viewChangeTimerArmed = true;
   }
 
   #onViewChange(m: ViewChange, raw: Uint8Array) {
@@ -1199,6 +1280,7 @@ export class Replica {
     if (prior !== undefined && prior.message.newView >= m.newView) return this.#drop(DropReason.duplicate);
     const checked = checkViewChange(this.#ctx, raw, m);
     this.#viewChanges.set(m.replica, checked);
+    this.#armViewChangeTimer();
     // §4.5.2 liveness rule: on f+1 VIEW-CHANGEs for views above its own, a replica joins the smallest.
     let above = 0;
     let smallest = Number.POSITIVE_INFINITY;
@@ -1225,6 +1307,7 @@ export class Replica {
     const plan = computeNewViewPlan(this.#ctx, this.#view, chosen, lax);
     const nv = buildNewView(this.#ctx, this.#deps.signer, this.id, plan, chosen);
     this.#broadcast(nv.bytes);
+    this.#sentNewView = nv.bytes;
     this.#enterView({ plan, prePrepares: nv.prePrepares });
   }
 
@@ -1249,6 +1332,7 @@ export class Replica {
     );
     this.#persist(RecordKey.viewChange, null);
     this.#ownViewChange = undefined;
+    if (primaryOf(this.#view, this.#ctx.n) !== this.id) this.#sentNewView = undefined;
     if (this.#viewChangeTimerArmed) {
       this.#out.timers.push({ type: 'cancel', timer: Timers.viewChange });
       this.#viewChangeTimerArmed = false;
@@ -1258,9 +1342,14 @@ export class Replica {
     if (plan.checkpoint.height > this.#stable.height) this.#becomeStable(plan.checkpoint);
     // Install O: each block is pre-prepared in the new view (§4.4), and the normal case runs again.
     for (const [i, b] of plan.blocks.entries()) {
-      if (b.height <= this.#lastCommitted || !this.#inWindow(b.height)) continue;
-      const s = this.#slot(b.height);
-      if (s.committedLocal) continue;
+      if (!this.#inWindow(b.height)) continue;
+      const mine = this.#committed.get(b.height);
+      // By PBFT safety O re-proposes the block committed here; never vote for anything else.
+      if (mine !== undefined && !bytesEqual(mine.hash, b.blockHash)) {
+        this.#drop(DropReason.badNewView);
+        continue;
+      }
+      if (b.height <= this.#lastCommitted && mine === undefined) continue;
       this.#acceptPrePrepare(
         b.height,
         this.#view,
@@ -1350,13 +1439,16 @@ export class Replica {
       this.#active = v.active;
       this.#backoff = v.backoff;
     }
-    const byHeight = new Map<
-      number,
-      Partial<Record<'pp' | 'prepared' | 'votes' | 'committed', Uint8Array>>
-    >();
+    const byHeight = new Map<number, Partial<Record<HeightRecordKind, Uint8Array>>>();
     for (const [key, value] of records) {
       const p = parseHeightKey(key);
-      if (p === undefined || p.height <= this.#stable.height) continue;
+      if (p === undefined) continue;
+      if (p.kind === 'root') {
+        if (value.length !== 32) throw new PbftRestoreError(`record ${key}: not a 32-byte root`);
+        this.#executedRoots.set(p.height, value);
+        continue;
+      }
+      if (p.height <= this.#stable.height) continue;
       let e = byHeight.get(p.height);
       if (e === undefined) {
         e = {};
@@ -1403,12 +1495,10 @@ export class Replica {
           this.#restoreOwnVotes(slot, v.sentPrepare, v.sentCommit && slot.cert?.view === this.#view);
         }
       }
-      if (e.committed !== undefined && h === this.#lastCommitted + 1 && ppBlock !== undefined) {
+      if (e.committed !== undefined && ppBlock !== undefined) {
         const certificate = decodeCertificateRecord(RecordKey.committed(h), e.committed);
         if (bytesEqual(certificate.blockHash, ppBlock.hash)) {
-          // Committed before the crash but never reported executed: deliver again (types.ts, restore).
-          this.#lastCommitted = h;
-          this.#lastBlock = { hash: ppBlock.hash, timestamp: ppBlock.block.header.timestamp };
+          // Retained for FETCH replies and chaining, as before the crash.
           this.#committed.set(h, {
             height: h,
             hash: ppBlock.hash,
@@ -1418,8 +1508,12 @@ export class Replica {
             certificate,
           });
           this.#indexTxs(h, ppBlock.block.txs);
-          slot.committedLocal = true;
-          this.#redeliver.push({ block: ppBlock.block, certificate });
+          if (h === this.#lastCommitted + 1) {
+            // Committed before the crash but never reported executed: deliver again (see restore()).
+            this.#lastCommitted = h;
+            this.#lastBlock = { hash: ppBlock.hash, timestamp: ppBlock.block.header.timestamp };
+            this.#redeliver.push({ block: ppBlock.block, certificate });
+          }
         }
       }
     }
@@ -1437,9 +1531,9 @@ export class Replica {
       this.#redeliver = [];
       if (!this.#active) {
         if (this.#ownViewChange !== undefined) this.#broadcast(this.#ownViewChange);
-        const timeout = this.#cfg.viewChangeTimeoutMs * 2 ** Math.min(this.#backoff, MAX_BACKOFF);
-        this.#out.timers.push({ type: 'set', timer: Timers.viewChange, afterMs: timeout });
-        this.#viewChangeTimerArmed = true;
+        this.#viewChangeTimeout =
+          this.#cfg.viewChangeTimeoutMs * 2 ** Math.min(Math.max(this.#backoff - 1, 0), MAX_BACKOFF);
+        this.#armViewChangeTimer();
       }
       if (maxRecorded > this.#lastCommitted) {
         this.#fetchGoal = Math.max(this.#fetchGoal, maxRecorded);

@@ -262,6 +262,8 @@ export class Cluster {
   /** Replicas that are down (receive no events at all). */
   readonly down = new Set<number>();
   queue: Queued[] = [];
+  /** Period of the driver's ticks, in fake ms. */
+  tickMs = 250;
   now = 1000;
   mempool: Uint8Array[] = [];
   readonly committedTx = new Set<string>();
@@ -349,11 +351,25 @@ export class Cluster {
     this.propose();
   }
 
+  /** Optional schedule perturbation: pick which queued message goes next, and whether it is lost. */
+  chaos: { next(): number; dropRate: number } | undefined;
+
+  #take(): Queued | undefined {
+    if (this.queue.length === 0) return undefined;
+    if (this.chaos === undefined) return this.queue.shift();
+    // Mostly FIFO with random overtaking inside a small window: reordering without starvation.
+    const i = Math.floor(this.chaos.next() * Math.min(this.queue.length, 8));
+    const [m] = this.queue.splice(i, 1);
+    if (this.chaos.next() < this.chaos.dropRate) return { ...m!, to: -1 };
+    return m;
+  }
+
   /** Delivers queued messages; when idle, advances the clock to the next timer and fires it. */
   run(until: () => boolean, maxEvents = 20_000): boolean {
     for (let k = 0; k < maxEvents; k++) {
       if (until()) return true;
-      const m = this.queue.shift();
+      const m = this.#take();
+      if (m !== undefined && m.to === -1) continue;
       if (m !== undefined) {
         if (this.silenced.has(m.to) || this.silenced.has(m.from)) continue;
         this.step(m.to, { type: 'receive', from: m.from, message: m.message });
@@ -365,7 +381,12 @@ export class Cluster {
         for (const [timer, at] of this.timers[i]!)
           if (next === undefined || at < next.at) next = { i, timer, at };
       }
-      if (next === undefined) return until();
+      // A node ticks its replica periodically; between ticks the clock jumps to the next timer.
+      if (next === undefined || next.at > this.now + this.tickMs) {
+        this.now += this.tickMs;
+        for (let i = 0; i < this.n; i++) this.step(i, { type: 'tick', now: this.now });
+        continue;
+      }
       this.now = Math.max(this.now, next.at);
       this.timers[next.i]!.delete(next.timer);
       for (let i = 0; i < this.n; i++) this.step(i, { type: 'tick', now: this.now });
@@ -426,5 +447,17 @@ export function contextFor(g: TestGroup, mutations: ReplicaMutations = {}): Prot
     genesisStateRoot: GENESIS_ROOT,
     genesisTimestamp: 0,
     mutations,
+  };
+}
+
+/** mulberry32: a tiny seeded PRNG for reproducible test schedules (no Math.random in consensus/). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
 }

@@ -1,0 +1,43 @@
+// Seeded randomized schedules on the test driver: reordering, message loss, silenced primaries and
+// crash-restarts. Agreement must always hold; once faults stop, every transaction must commit.
+// PBFT_FUZZ_RUNS raises the number of seeds (default small for CI).
+import t from 'tap';
+import { Cluster, seededRandom, tx } from './testkit.ts';
+
+const runs = Number(process.env.PBFT_FUZZ_RUNS ?? 12);
+
+t.test('random schedules: agreement always, liveness after the faults stop', async (t) => {
+  for (let seed = 1; seed <= runs; seed++) {
+    const rnd = seededRandom(seed);
+    const c = new Cluster(4);
+    c.chaos = { next: rnd, dropRate: 0.05 };
+    let next = 0;
+    const total = 40;
+    for (let round = 0; round < 8; round++) {
+      for (let k = 0; k < 5; k++) c.submit(tx(next++));
+      // Fault of the round: silence a random replica for a while, or crash-restart one.
+      const victim = Math.floor(rnd() * 4);
+      const crash = rnd() < 0.3;
+      c.silenced.add(victim);
+      c.run(() => false, 300 + Math.floor(rnd() * 300));
+      c.silenced.delete(victim);
+      if (crash) c.restart(victim);
+      if (!c.agreement()) break;
+    }
+    c.chaos = undefined;
+    c.propose();
+    const live = c.run(() => c.committedTx.size === total && c.queue.length === 0, 200_000);
+    if (!c.agreement()) t.fail(`seed ${seed}: agreement violated`);
+    if (!live) {
+      t.fail(
+        `seed ${seed}: not live: committed ${c.committedTx.size}/${total}, views ${c.replicas.map((r) => `${r.view}${r.active ? '' : '*'}`)}, heights ${c.replicas.map((r) => r.lastCommitted)}`,
+      );
+    }
+    for (const r of c.replicas) {
+      const s = r.stats().sizes;
+      if (s.slots > 8 || s.heldPrePrepares > 8 || s.viewChangeMessages > 4)
+        t.fail(`seed ${seed}: state not bounded ${JSON.stringify(s)}`);
+    }
+  }
+  t.pass(`${runs} schedules`);
+});
