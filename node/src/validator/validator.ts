@@ -23,6 +23,7 @@ import { createHandlers } from '../state-machine/index.ts';
 import { ChainStore, genesisHash } from '../store/chain-store.ts';
 import { VerifyPool } from '../verify-pool/pool.ts';
 import { BlockSync, serveBlockRange } from './block-sync.ts';
+import { faultLayerFromEnv, startFaultControl } from './fault-control.ts';
 import { type GenesisFile, loadGenesis, toChainGenesis, validatorKeys } from './genesis-file.ts';
 import { homePaths, loadConfig, loadValidatorKey, type NodeConfig } from './home.ts';
 
@@ -243,6 +244,8 @@ export class Validator {
         info: (m, f) => log.info(f ?? {}, m),
         warn: (m, f) => log.warn(f ?? {}, m),
       };
+      // Benchmarks and fault campaigns inject latency, loss and partitions through p2p's fault layer.
+      const fault = options.fault ?? faultLayerFromEnv();
       const peerAddrs = new Map(config.p2p.peers.map((p) => [p.publicKey, p.addrs]));
       const network = await VigilNetwork.create({
         seed: key.seed,
@@ -257,8 +260,14 @@ export class Validator {
           })),
         },
         logger: p2pLog,
-        ...(options.fault ? { fault: options.fault } : {}),
+        ...(fault ? { fault } : {}),
       });
+      if (fault && process.env.VIGIL_FAULT_CONTROL) {
+        const port = Number(process.env.VIGIL_FAULT_CONTROL);
+        const control = await startFaultControl(fault, port);
+        cleanup.push(() => new Promise((r) => control.close(r)));
+        log.warn({ port }, 'fault control endpoint enabled (tests and benchmarks only)');
+      }
       const v = new Validator({
         config,
         genesis,
