@@ -26,6 +26,7 @@ const SEED = Number(process.env.VIGIL_PROP_SEED ?? 20261122);
 /** Aggregate coverage over all runs, so a vacuous run (everything rejected) fails the test. */
 const seen = {
   acceptedTypes: new Set<number>(),
+  orgsRegistered: 0,
   grantReads: 0,
   emergencyReads: 0,
   deniedReads: 0,
@@ -46,7 +47,7 @@ interface ModelGrant {
 }
 
 const Op = fc.record({
-  op: fc.integer({ min: 0, max: 19 }),
+  op: fc.integer({ min: 0, max: 27 }),
   a: fc.nat(50),
   b: fc.nat(50),
   c: fc.nat(50),
@@ -115,6 +116,26 @@ async function runSequence(ops: OpValue[]) {
   ]);
   const deviceActors: TestActor[] = [w.device, d2, spare[0]!];
   const grantIds: Uint8Array[] = [];
+  // Governance model: organisations, and which organisations approved each proposal.
+  const adminOrg = new Map([
+    ...w.admins.map((a, i) => [hex(a.key), `org-${'abcd'[i]}`] as const),
+    [hex(w.coAdmin.key), 'org-a'],
+  ]);
+  const orgs = new Set(['org-a', 'org-b', 'org-c', 'org-d']);
+  const proposals = new Map<
+    string,
+    { orgId: string; approvals: Set<string>; executed: boolean; expiresAt: number }
+  >();
+  const proposalIds: Uint8Array[] = [];
+  const quorum = (n: number) => Math.floor((n + Math.floor((n - 1) / 3)) / 2) + 1;
+  const approve = (id: string, org: string) => {
+    const p = proposals.get(id)!;
+    p.approvals.add(org);
+    if (p.approvals.size >= quorum(orgs.size)) {
+      p.executed = true;
+      orgs.add(p.orgId);
+    }
+  };
   const emergencyIds: Uint8Array[] = [];
 
   const entitledToGrant = (sender: string, patient: string) =>
@@ -151,7 +172,8 @@ async function runSequence(ops: OpValue[]) {
     let body: TxBody | undefined;
     let replay: Transaction | undefined;
     // Ops 15..19 are extra grants and readings, so that accepted grants and reads through them are common.
-    switch (o.op >= 15 ? (o.op % 2 === 0 ? 0 : 4) : o.op) {
+    // Ops 22..27 are targeted approvals, so that quorums are actually reached.
+    switch (o.op >= 15 && o.op < 20 ? (o.op % 2 === 0 ? 0 : 4) : Math.min(o.op, 22)) {
       case 0: {
         sender = pick(
           [patient, guardianOf(patient), patient, pick(patients, o.b + 1), w.clinician, w.stranger],
@@ -268,6 +290,26 @@ async function runSequence(ops: OpValue[]) {
         replay = pick(applied, o.a);
         sender = w.stranger;
         break;
+      case 20: {
+        // Governance: a random admin (or a clinician) proposes a new organisation.
+        sender = pick([...w.admins, w.coAdmin, w.clinician], o.a);
+        const orgId = `org-n${o.c % 4}`;
+        body = { type: 1, proposal: { action: 1, orgId, name: orgId, admins: [w.actor().key] } };
+        break;
+      }
+      case 21:
+        sender = pick([...w.admins, w.coAdmin, w.clinician], o.a);
+        body = { type: 2, proposalId: proposalIds.length ? pick(proposalIds, o.c) : new Uint8Array(32) };
+        break;
+      case 22: {
+        // An admin of an organisation that has not yet approved the newest proposal approves it.
+        const id = proposalIds[proposalIds.length - 1];
+        const p = id && proposals.get(hex(id));
+        if (!id || !p) continue;
+        sender = w.admins.find((a) => !p.approvals.has(adminOrg.get(hex(a.key))!)) ?? w.admins[0]!;
+        body = { type: 2, proposalId: id };
+        break;
+      }
       default:
         sender = pick([w.patient, p2, w.guardian, g2, w.stranger], o.a);
         body = { type: 44, patient: patient.key, optIn: o.d % 2 === 0 };
@@ -342,6 +384,34 @@ async function runSequence(ops: OpValue[]) {
         if (b.optIn) optIn.add(P);
         else optIn.delete(P);
         break;
+      case 1: {
+        const org = adminOrg.get(S);
+        if (!org) throw new Error('a proposal was accepted from a non-admin');
+        if (b.proposal.action !== 1) break;
+        const id = hex(r!.txId);
+        proposals.set(id, {
+          orgId: b.proposal.orgId,
+          approvals: new Set(),
+          executed: false,
+          expiresAt: now + 7 * DAY,
+        });
+        proposalIds.push(r!.txId);
+        approve(id, org);
+        break;
+      }
+      case 2: {
+        const org = adminOrg.get(S);
+        const p = proposals.get(hex(b.proposalId));
+        if (!org || !p)
+          throw new Error('an approval was accepted from a non-admin or for an unknown proposal');
+        if (p.executed || p.approvals.has(org) || p.expiresAt <= now) {
+          throw new Error(
+            'an approval was accepted for an executed or expired proposal, or twice per organisation',
+          );
+        }
+        approve(hex(b.proposalId), org);
+        break;
+      }
     }
 
     // ---- reads: any successful read must be allowed by the model, now and a little later ----
@@ -391,6 +461,12 @@ async function runSequence(ops: OpValue[]) {
         throw new Error('a break-glass access in state that was closed or never opened');
     }
   }
+  // ---- organisations exist exactly when a quorum of organisations approved them ----
+  const stateOrgs = (await readRecord(w.h.state, Keys.orgList(), Codec.strings)) ?? [];
+  if (JSON.stringify([...orgs].sort()) !== JSON.stringify(stateOrgs)) {
+    throw new Error(`organisations ${stateOrgs} differ from the quorum model ${[...orgs].sort()}`);
+  }
+  seen.orgsRegistered += orgs.size - 4;
   // ---- determinism: the same blocks on a twin harness built from the same genesis ----
   const twin = new Harness(w.h.genesis, { verifier: null });
   for (const blk of w.h.blocks) await twin.applyBlock(blk.txs, blk.blockTime);
@@ -419,4 +495,6 @@ t.test('random transaction sequences keep the access-control invariants', async 
     `readings from suspended/revoked devices rejected: ${seen.badDeviceRejected}`,
   );
   t.ok(seen.replays > 0, `replays rejected: ${seen.replays}`);
+  t.ok(seen.acceptedTypes.has(1) && seen.acceptedTypes.has(2), 'governance proposals and approvals accepted');
+  t.ok(seen.orgsRegistered > 0, `organisations registered by quorum: ${seen.orgsRegistered}`);
 });
