@@ -4,7 +4,7 @@
 import t from 'tap';
 import { Cluster, seededRandom, tx } from './testkit.ts';
 
-const runs = Number(process.env.PBFT_FUZZ_RUNS ?? 12);
+const runs = Number(process.env.PBFT_FUZZ_RUNS ?? 6);
 
 t.test('random schedules: agreement always, liveness after the faults stop', async (t) => {
   for (let seed = 1; seed <= runs; seed++) {

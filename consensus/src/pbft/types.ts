@@ -7,6 +7,11 @@
 //   3. apply the committed blocks, in height order, each exactly once;
 //   4. arm/cancel timers, and start any state transfer asked for.
 // The replica never reads a clock, sets a timer, draws randomness or does I/O itself.
+// Two further obligations (docs/consensus.md):
+//   - deliver `tick` periodically (every few hundred ms): retransmission and catch-up run on ticks;
+//   - after `Replica.restore`, first report the last block applied before the crash with an `executed`
+//     event: the replica re-delivers committed-but-unreported blocks above that height only. A 'set'
+//     timer action for an id that is already armed re-arms it.
 
 import type { Block, CommitCertificate, Signer, Verifier } from '../wire/index.ts';
 
