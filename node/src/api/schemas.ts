@@ -19,7 +19,6 @@ export const signedHeaders = {
     'x-vigil-nonce': { type: 'string', description: '16..64 hex, never reused' },
     'x-vigil-purpose': {
       type: 'string',
-      enum: ['1', '2', '3'],
       description: '1 treatment, 2 research, 3 emergency',
     },
     'x-vigil-signature': { type: 'string', description: 'ed25519 signature, 128 hex' },
