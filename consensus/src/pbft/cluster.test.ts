@@ -2,7 +2,9 @@
 // commits (§4.2), checkpoints stabilise (§4.3), and a silenced primary is replaced (§4.4, §4.5.2).
 import t from 'tap';
 import { referenceVerifier, signerFromSeed, verifyCommitCertificate } from '../wire/index.ts';
-import { CHAIN, Cluster, testGroup, tx } from './testkit.ts';
+import { bytesEqual } from './bytes.ts';
+import { DropReason } from './errors.ts';
+import { CHAIN, Cluster, makeTestBlock, prePrepare, testGroup, tx } from './testkit.ts';
 
 t.test('normal case: 4 replicas commit every submitted transaction once, in one order (§4.2)', async (t) => {
   const c = new Cluster(4);
@@ -119,3 +121,30 @@ t.test('n = 7 (f = 2): two silent replicas including the primary, still live and
   );
   t.ok(c.agreement());
 });
+
+t.test(
+  'an equivocating primary cannot split the backups; what prepared survives the view change (§4.2, §4.4)',
+  async (t) => {
+    const c = new Cluster(4);
+    c.down.add(0); // replica 0 is Byzantine: driven by hand below, its Replica never runs
+    const a = makeTestBlock(4, 0, 1, undefined, [tx(100)], { timestamp: 1001 });
+    const b = makeTestBlock(4, 0, 1, undefined, [tx(200)], { timestamp: 1001 });
+    c.queue.push({ from: 0, to: 1, message: prePrepare(c.g, 0, 0, a).bytes });
+    c.queue.push({ from: 0, to: 2, message: prePrepare(c.g, 0, 0, a).bytes });
+    c.queue.push({ from: 0, to: 3, message: prePrepare(c.g, 0, 0, b).bytes });
+    c.queue.push({ from: 0, to: 3, message: prePrepare(c.g, 0, 0, a).bytes }); // and A to 3 too, late
+    c.mempool.push(tx(1));
+    const ok = c.run(() => [1, 2, 3].every((i) => c.lastApplied[i]! >= 2) && c.queue.length === 0);
+    t.ok(ok, 'the correct replicas move to a new view and keep committing');
+    t.ok(c.agreement(), 'agreement');
+    const first = c.applied[1]!.get(1)!;
+    t.ok(
+      bytesEqual(first.certificate.blockHash, a.hash),
+      'block A, prepared by a quorum in view 0, is the block at height 1',
+    );
+    t.ok(
+      (c.replicas[3]!.stats().dropped[DropReason.equivocation] ?? 0) >= 1,
+      'replica 3 recorded the equivocation',
+    );
+  },
+);
