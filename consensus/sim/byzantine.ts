@@ -313,7 +313,8 @@ class ViewChangeForger extends Transform {
         chainId: this.ctx.chainId,
         height,
         view,
-        prevHash: Uint8Array.from({ length: 32 }, () => prng.int(256)),
+        // Height 1 must chain onto the zero hash (wire rejects anything else before a replica could).
+        prevHash: height === 1 ? new Uint8Array(32) : Uint8Array.from({ length: 32 }, () => prng.int(256)),
         stateRoot: new Uint8Array(32),
         stateHeight: 0,
         proposer: primary,
