@@ -48,8 +48,7 @@ function fastifyOptions(o: ApiOptions): FastifyServerOptions {
     bodyLimit: o.bodyLimit ?? 8 * 1024 * 1024,
     return503OnClosing: true,
     // Hostile-input bounds on everything fastify parses before a handler runs.
-    maxParamLength: 256,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   };
   return o.https ? ({ ...base, https: o.https } as FastifyServerOptions) : base;
