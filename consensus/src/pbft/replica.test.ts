@@ -4,7 +4,15 @@ import t from 'tap';
 import { decodeCommitCertificate, encodeCommitCertificate, verifyCommitCertificate } from '../wire/index.ts';
 import { bytesEqual } from './bytes.ts';
 import { DropReason } from './errors.ts';
-import { decodeMessage, MessageType, messageLimits, type PbftMessage } from './messages.ts';
+import {
+  type BlockReply,
+  createMessage,
+  decodeMessage,
+  type Fetch,
+  MessageType,
+  messageLimits,
+  type PbftMessage,
+} from './messages.ts';
 import { RecordKey } from './records.ts';
 import { Replica, Timers } from './replica.ts';
 import {
@@ -459,3 +467,65 @@ t.test(
     t.equal(feed(r, 2, commit(g, 2, 0, 1, b!.hash).bytes).commit.length, 1, 'q = 2 COMMITs commit it');
   },
 );
+
+t.test(
+  'catch-up (ADR 0014): a BLOCK is delivered only with q valid COMMIT signatures and a matching parent',
+  async (t) => {
+    const r = replica(1);
+    const [b1, b2] = chain(2);
+    const reply = (b: ReturnType<typeof makeTestBlock>, voters: number[], forgeBy?: number) =>
+      createMessage<BlockReply>(CHAIN, g.signers[2]!, {
+        type: MessageType.blockReply,
+        height: b.block.header.height,
+        blockHash: b.hash,
+        replica: 2,
+        block: b.block,
+        blockBytes: b.bytes,
+        certificate: {
+          height: b.block.header.height,
+          view: 0,
+          blockHash: b.hash,
+          votes: voters.map((v) => ({
+            validator: v,
+            signature: commit(g, forgeBy ?? v, 0, b.block.header.height, b.hash).message.signature,
+          })),
+        },
+      }).bytes;
+    t.equal(feed(r, 2, reply(b1!, [0, 2])).commit.length, 0, 'q-1 votes: not delivered');
+    t.equal(dropped(r, DropReason.badCertificate), 1);
+    t.equal(
+      feed(r, 2, reply(b1!, [0, 2, 3], 3)).commit.length,
+      0,
+      'votes signed by another key: not delivered',
+    );
+    t.equal(dropped(r, DropReason.badCertificate), 2);
+    t.equal(feed(r, 2, reply(b2!, [0, 2, 3])).commit.length, 0, 'height 2 waits for height 1');
+    const done = feed(r, 3, reply(b1!, [0, 2, 3]));
+    t.same(
+      done.commit.map((c) => c.block.header.height),
+      [1, 2],
+      'a valid certificate for 1 delivers 1, then the buffered 2, in order',
+    );
+    t.equal(r.lastCommitted, 2);
+  },
+);
+
+t.test('FETCH is answered at most once per peer per half timeout (no amplification)', async (t) => {
+  const r = replica(1);
+  commitAll(r, chain(2));
+  const fetch = () =>
+    createMessage<Fetch>(CHAIN, g.signers[3]!, {
+      type: MessageType.fetch,
+      fromHeight: 1,
+      count: 2,
+      replica: 3,
+    }).bytes;
+  t.equal(feed(r, 3, fetch()).send.filter((s) => s.to === 3).length, 2, 'two committed blocks sent back');
+  t.equal(feed(r, 3, fetch()).send.length, 0, 'an immediate repeat is ignored');
+  r.step({ type: 'tick', now: 600 });
+  t.equal(
+    feed(r, 3, fetch()).send.filter((s) => s.to === 3).length,
+    2,
+    'answered again after half a timeout',
+  );
+});

@@ -217,6 +217,8 @@ export class Replica {
   #fetchGoal = 0;
   #lastFetchAt = Number.NEGATIVE_INFINITY;
   #fetchRound = 0;
+  #fetchesWithoutProgress = 0;
+  #servedFetchAt = new Map<number, number>();
   #lastRetransmitAt = 0;
   #commitsAtRetransmit = 0;
   /** The NEW-VIEW this replica sent as primary of the current view (retransmitted while stalled). */
@@ -566,7 +568,7 @@ export class Replica {
     if (root === undefined || !bytesEqual(root, h.stateRoot)) return DropReason.badStateRoot;
     const seen = new Set<string>();
     for (const tx of m.block.txs) {
-      const k = hex(sha256(tx));
+      const k = txKey(tx);
       if (seen.has(k)) return DropReason.duplicateTransaction;
       seen.add(k);
       const at = this.#txIndex.get(k);
@@ -771,6 +773,7 @@ export class Replica {
     this.#stats.blocksCommitted++;
     this.#progressed = true;
     this.#backoff = 0;
+    this.#fetchesWithoutProgress = 0;
     if (slot !== undefined) slot.committedLocal = true;
     if (this.#pending.length > 0) this.#recountPending();
   }
@@ -780,7 +783,7 @@ export class Replica {
 
   #onPropose(txs: readonly Uint8Array[]) {
     const cap = this.#ctx.maxBlockTxs * this.#ctx.windowSize;
-    this.#pending = txs.slice(0, cap).map((tx) => ({ tx, hash: hex(sha256(tx)) }));
+    this.#pending = txs.slice(0, cap).map((tx) => ({ tx, hash: txKey(tx) }));
     this.#recountPending();
   }
 
@@ -795,7 +798,7 @@ export class Replica {
 
   #indexTxs(height: number, txs: readonly Uint8Array[]) {
     this.#unindexTxs(height);
-    const hashes = txs.map((tx) => hex(sha256(tx)));
+    const hashes = txs.map(txKey);
     for (const k of hashes) this.#txIndex.set(k, height);
     this.#txsAt.set(height, hashes);
   }
@@ -1042,6 +1045,14 @@ export class Replica {
   #sendFetch() {
     const from = this.#lastCommitted + 1;
     if (this.#fetchGoal < from || this.#ctx.n < 2) return;
+    // Every peer asked twice without progress: the goal was a false alarm (e.g. a faulty primary's
+    // PRE-PREPARE on an unknown parent). Forget it until new evidence arrives.
+    if (this.#fetchesWithoutProgress >= 2 * this.#ctx.n) {
+      this.#fetchGoal = this.#lastCommitted;
+      this.#fetchesWithoutProgress = 0;
+      return;
+    }
+    this.#fetchesWithoutProgress++;
     const count = Math.min(MAX_FETCH_COUNT, this.#fetchGoal - this.#lastCommitted);
     const fetch = createMessage<Fetch>(this.#ctx.chainId, this.#deps.signer, {
       type: MessageType.fetch,
@@ -1106,7 +1117,13 @@ export class Replica {
   }
 
   #onFetch(m: Fetch) {
+    // At most one answered FETCH per peer per half timeout: a faulty peer cannot turn us into a
+    // bandwidth amplifier.
+    const last = this.#servedFetchAt.get(m.replica);
+    if (last !== undefined && this.#now - last < this.#cfg.viewChangeTimeoutMs / 2)
+      return this.#drop(DropReason.duplicate);
     if (!this.#verify(m)) return;
+    this.#servedFetchAt.set(m.replica, this.#now);
     for (let h = m.fromHeight; h < m.fromHeight + m.count; h++) {
       const c = this.#committed.get(h);
       if (c === undefined) continue;
@@ -1544,7 +1561,18 @@ export class Replica {
 }
 
 // -------------------------------------------------------------------------------------------------
-// Record helpers local to the replica
+// Helpers
+
+/** Transaction hashes, memoised per byte array: the node passes the same mempool arrays repeatedly. */
+const txKeys = new WeakMap<Uint8Array, string>();
+function txKey(tx: Uint8Array): string {
+  let k = txKeys.get(tx);
+  if (k === undefined) {
+    k = hex(sha256(tx));
+    txKeys.set(tx, k);
+  }
+  return k;
+}
 
 function encodeCertificateRecord(c: CommitCertificate): Uint8Array {
   return encodeCommitCertificate(c);
