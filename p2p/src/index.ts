@@ -26,7 +26,13 @@ export {
   MIN_BODY_BYTES,
 } from './frame.ts';
 export { type Identity, identityFromSeed, keyHex, peerIdFromValidatorKey } from './identity.ts';
-export { DEFAULT_LIMITS, type P2PLimits, type RateLimit, resolveLimits } from './limits.ts';
+export {
+  DEFAULT_LIMITS,
+  type LimitOverrides,
+  type P2PLimits,
+  type RateLimit,
+  resolveLimits,
+} from './limits.ts';
 export { type P2PLogger, silentLogger, stderrLogger } from './logger.ts';
 export {
   DROP_REASONS,

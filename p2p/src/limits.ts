@@ -44,13 +44,19 @@ export interface P2PLimits {
   gossipSeenPerPeer: number;
   /** Peer scoring; a penalty per invalid frame and per frame that hit the rate limit. */
   score: ScoreConfig & { invalidFramePenalty: number; rateLimitPenalty: number };
-  /** Redial policy for validators. */
-  reconnect: BackoffPolicy;
+  /** Redial policy for validators; the backoff restarts only after a connection lasted `stableMs`. */
+  reconnect: BackoffPolicy & { stableMs: number };
   /** libp2p's per-host inbound connection rate limit (all loopback devnet nodes share one host). */
   inboundConnectionsPerHostPerSecond: number;
   /** Inbound streams per protocol per connection. */
   maxInboundStreams: number;
 }
+
+/** What a node may override: any limit, and any field of the nested score and reconnect policies. */
+export type LimitOverrides = Partial<Omit<P2PLimits, 'score' | 'reconnect'>> & {
+  score?: Partial<P2PLimits['score']>;
+  reconnect?: Partial<P2PLimits['reconnect']>;
+};
 
 export const DEFAULT_LIMITS: P2PLimits = {
   maxFrameBytes: 64 * 1024 * 1024,
@@ -73,12 +79,12 @@ export const DEFAULT_LIMITS: P2PLimits = {
     invalidFramePenalty: 60,
     rateLimitPenalty: 2,
   },
-  reconnect: { baseMs: 250, maxMs: 15_000 },
+  reconnect: { baseMs: 250, maxMs: 15_000, stableMs: 5_000 },
   inboundConnectionsPerHostPerSecond: 64,
   maxInboundStreams: 4,
 };
 
-export function resolveLimits(overrides: Partial<P2PLimits> = {}): P2PLimits {
+export function resolveLimits(overrides: LimitOverrides = {}): P2PLimits {
   const l: P2PLimits = {
     ...DEFAULT_LIMITS,
     ...overrides,
@@ -110,6 +116,8 @@ export function resolveLimits(overrides: Partial<P2PLimits> = {}): P2PLimits {
   }
   if (!(l.syncMaxBlocks >= 1 && l.requestTimeoutMs > 0 && l.gossipSeenPerPeer >= 1)) throw bad('sync/gossip');
   if (!(l.score.halfLifeMs > 0 && l.score.banMs >= 0)) throw bad('score');
-  if (!(l.reconnect.baseMs > 0 && l.reconnect.maxMs >= l.reconnect.baseMs)) throw bad('reconnect');
+  if (!(l.reconnect.baseMs > 0 && l.reconnect.maxMs >= l.reconnect.baseMs && l.reconnect.stableMs >= 0)) {
+    throw bad('reconnect');
+  }
   return l;
 }

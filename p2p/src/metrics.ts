@@ -72,6 +72,8 @@ export interface P2PMetrics {
     disconnectedForInvalidFrames: number;
     /** Peers banned because their score fell below the threshold. */
     bans: number;
+    /** Connections to allowed peers that closed before `reconnect.stableMs` (e.g. the peer refused us). */
+    shortLived: number;
   };
   /** Invalid inbound frames, by error code. */
   invalidFrames: Record<string, number>;
@@ -99,6 +101,7 @@ export function emptyMetrics(): P2PMetrics {
       refusedBanned: 0,
       disconnectedForInvalidFrames: 0,
       bans: 0,
+      shortLived: 0,
     },
     invalidFrames: {},
     dropped,

@@ -50,6 +50,8 @@ t.test(
     t.ok(c.loggers[0]!.events.some((e) => e.event === 'peer-banned'));
 
     // 3. While banned, the gate refuses it right after the handshake.
+    // (Wait until the raw side has seen the ban's disconnect, or dial() would reuse the dying connection.)
+    await waitFor('raw peer saw the disconnect', () => raw.getConnections().length === 0);
     await raw.dial(multiaddr(victim.listenAddrs()[0]!)).catch(() => undefined);
     await waitFor('refused as banned', () => victim.metrics().connections.refusedBanned >= 1);
     await waitFor('raw peer holds no connection', () => raw.getConnections().length === 0);

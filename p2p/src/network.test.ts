@@ -50,6 +50,11 @@ t.test(
       'node 0 refuses the intruder',
       () => c.nodes[0]!.metrics().connections.refusedNotAllowed >= 1,
     );
+    // Refused right after the handshake, the intruder's dial looks successful to it (the muxer is
+    // negotiated inside noise); its backoff must keep growing all the same, not restart every time.
+    await waitFor('several refusals', () => c.nodes[0]!.metrics().connections.refusedNotAllowed >= 4);
+    await waitFor('intruder backoff grows', () => intruder.peers()[0]!.redialAttempt >= 3);
+    t.ok(intruder.metrics().connections.shortLived >= 3, 'its connections were short-lived');
     t.ok(
       c.loggers[0]!.events.some(
         (e) => e.event === 'connection-refused' && e.fields?.reason === 'not-allowed',

@@ -40,7 +40,7 @@ import {
   MESSAGE_OVERHEAD_BYTES,
 } from './frame.ts';
 import { type Identity, identityFromSeed, keyHex, peerIdFromValidatorKey } from './identity.ts';
-import { type P2PLimits, resolveLimits } from './limits.ts';
+import { type LimitOverrides, type P2PLimits, resolveLimits } from './limits.ts';
 import { type P2PLogger, stderrLogger } from './logger.ts';
 import { LruSet } from './lru-set.ts';
 import { type DropReason, emptyMetrics, type P2PMetrics } from './metrics.ts';
@@ -79,7 +79,7 @@ export interface NetworkConfig {
   /** Listen multiaddrs (default: loopback, ephemeral port). */
   listen?: readonly string[];
   peers: AllowedPeers;
-  limits?: Partial<P2PLimits>;
+  limits?: LimitOverrides;
   /** Fault layer to consult (may be shared by several in-process nodes); default: a fresh, inactive one. */
   fault?: FaultLayer;
   logger?: P2PLogger;
@@ -104,6 +104,8 @@ interface PeerState {
   /** Hashes of transactions this peer has (sent to it, or received from it). */
   txSeen: LruSet<string>;
   reconnectAttempt: number;
+  /** When the peer's current connection opened (clock of `now`), if connected. */
+  connectedAt: number | undefined;
   reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   dialing: boolean;
 }
@@ -267,12 +269,13 @@ export class VigilNetwork {
     }
   }
 
-  /** Allowed peers and whether each is connected. */
-  peers(): (PeerInfo & { connected: boolean; score: number })[] {
+  /** Allowed peers: connected or not, misbehaviour score, and how many redials since the last stable connection. */
+  peers(): (PeerInfo & { connected: boolean; score: number; redialAttempt: number })[] {
     return [...this.#peers.values()].map((p) => ({
       ...p.info,
       connected: this.#libp2p.getConnections(p.peerId).length > 0,
       score: this.#scores.score(p.info.key),
+      redialAttempt: p.reconnectAttempt,
     }));
   }
 
@@ -477,6 +480,7 @@ export class VigilNetwork {
       },
       txSeen: new LruSet(l.gossipSeenPerPeer),
       reconnectAttempt: 0,
+      connectedAt: undefined,
       reconnectTimer: undefined,
       dialing: false,
     };
@@ -511,7 +515,7 @@ export class VigilNetwork {
   #onPeerConnect(peerId: PeerId): void {
     const p = this.#peers.get(peerId.toString());
     if (p === undefined) return;
-    p.reconnectAttempt = 0;
+    p.connectedAt = this.#now();
     if (p.reconnectTimer !== undefined) clearTimeout(p.reconnectTimer);
     p.reconnectTimer = undefined;
     this.#setConnected(p, true);
@@ -526,6 +530,14 @@ export class VigilNetwork {
     // messages stay queued (bounded): they are still useful after a short outage.
     p.txSeen = new LruSet(this.#limits.gossipSeenPerPeer);
     this.#drop('gossip-disconnected', p.channels.txgossip.discardQueued());
+    // The backoff restarts only after a connection that lasted. A peer that refuses us right after
+    // the handshake looks like a successful dial here (libp2p negotiates the muxer inside noise), so
+    // resetting on every connect would redial it every baseMs forever.
+    const lasted =
+      p.connectedAt !== undefined && this.#now() - p.connectedAt >= this.#limits.reconnect.stableMs;
+    if (lasted) p.reconnectAttempt = 0;
+    else this.#metrics.connections.shortLived++;
+    p.connectedAt = undefined;
     this.#setConnected(p, false);
     if (this.#running) this.#scheduleDial(p);
   }
@@ -554,7 +566,6 @@ export class VigilNetwork {
     this.#libp2p.dial(p.addrs, { signal: AbortSignal.timeout(this.#limits.requestTimeoutMs) }).then(
       () => {
         p.dialing = false;
-        p.reconnectAttempt = 0;
         this.#metrics.connections.dials++;
       },
       (err: unknown) => {

@@ -10,7 +10,7 @@ import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import type { FaultLayer } from './fault.ts';
 import { identityFromSeed } from './identity.ts';
-import type { P2PLimits } from './limits.ts';
+import type { LimitOverrides } from './limits.ts';
 import type { P2PLogger } from './logger.ts';
 import { type AllowedPeers, type NetworkConfig, VigilNetwork } from './network.ts';
 
@@ -49,7 +49,7 @@ export function recordingLogger(): RecordingLogger {
 export interface ClusterOptions {
   /** Indices (into the validator seeds) that are validators; default 0..n-1. */
   n: number;
-  limits?: Partial<P2PLimits>;
+  limits?: LimitOverrides;
   fault?: FaultLayer;
   /** Extra validator keys every node allows but does not dial (raw test peers). */
   extraValidators?: Uint8Array[];
@@ -78,7 +78,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       let cfg: NetworkConfig = {
         seed: seedOf(i),
         peers: base,
-        limits: { reconnect: { baseMs: 20, maxMs: 200 }, ...opts.limits },
+        limits: { reconnect: { baseMs: 20, maxMs: 200, stableMs: 1000 }, ...opts.limits },
         logger: loggers[i],
         ...(opts.fault ? { fault: opts.fault } : {}),
       };
