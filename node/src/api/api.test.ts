@@ -675,21 +675,21 @@ t.test(
     const client = new Client({
       baseUrl: `${address}/fhir`,
       // fhir-kit-client's hook for request signing: sign exactly the URL it is about to fetch.
-      requestSigner: (url: string, init: { method: string; headers: Headers }) => {
+      requestSigner: (url: string, init: RequestInit) => {
         const u = new URL(url);
         const h = signRequest({
           chainId,
           signer: clinician.signer,
-          method: init.method,
+          method: init.method ?? 'GET',
           target: u.pathname + u.search,
         });
-        for (const [k, v] of Object.entries(h)) init.headers.set(k, v);
+        for (const [k, v] of Object.entries(h)) (init.headers as Headers).set(k, v);
       },
     });
     const found = (await client.search({
       resourceType: 'Observation',
       searchParams: { patient: P, code: '8867-4' },
-    })) as {
+    })) as unknown as {
       entry: Entry[];
     };
     t.equal(found.entry.length, 2, 'fhir-kit-client search');
