@@ -119,3 +119,19 @@ t.test('a message too large for a frame is dropped and counted, never thrown int
   t.equal(a.metrics().dropped['message-too-large'], 2);
   t.ok(c.loggers[0]!.events.some((e) => e.event === 'message-too-large'));
 });
+
+t.test('a throwing consensus handler costs only the message it threw on', async (t) => {
+  const c = await startCluster({ n: 2 });
+  t.teardown(c.stop);
+  const [a, b] = c.nodes as [VigilNetwork, VigilNetwork];
+  const got: number[] = [];
+  b.onConsensus((_f, m) => {
+    if (m[0] === 2) throw new Error('replica bug');
+    got.push(m[0]!);
+  });
+  for (const x of [1, 2, 3]) a.sendConsensus(b.key, bytes(x)); // one frame
+  await waitFor('the others delivered', () => got.length === 2);
+  t.same(got, [1, 3]);
+  t.equal(b.metrics().dropped['handler-error'], 1);
+  t.ok(c.loggers[1]!.events.some((e) => e.event === 'handler-threw'));
+});

@@ -606,11 +606,18 @@ export class VigilNetwork {
     }
     const counters = this.#metrics.protocols[protocol];
     const decoder = new FrameDecoder(this.#frameLimits(protocol));
+    let failed = false;
     stream.addEventListener('message', (evt) => {
+      // After a bad frame the stream is being torn down; data already in flight is ignored (and not
+      // penalised a second time).
+      if (failed) return;
       counters.bytesIn += evt.data.byteLength;
       const { batches, error } = decoder.push(evt.data);
       for (const batch of batches) this.#deliverBatch(protocol, p, batch);
-      if (error !== undefined) this.#onInvalidFrame(p, stream, error);
+      if (error !== undefined) {
+        failed = true;
+        this.#onInvalidFrame(p, stream, error);
+      }
     });
   }
 
@@ -630,16 +637,23 @@ export class VigilNetwork {
       batch = batch.slice(0, granted);
       if (batch.length === 0) return;
     }
+    if (protocol === 'consensus') {
+      const h = this.#consensusHandler;
+      if (h === undefined) return;
+      // One throwing message must not cost the rest of the batch.
+      for (const m of batch) this.#callHandler(protocol, p, 1, () => h(p.info.key, m));
+    } else {
+      for (const tx of batch) p.txSeen.add(txHash(tx));
+      const h = this.#txHandler;
+      if (h !== undefined) this.#callHandler(protocol, p, batch.length, () => h(p.info.key, batch));
+    }
+  }
+
+  #callHandler(protocol: StreamingProtocol, p: PeerState, messages: number, call: () => void): void {
     try {
-      if (protocol === 'consensus') {
-        const h = this.#consensusHandler;
-        if (h !== undefined) for (const m of batch) h(p.info.key, m);
-      } else {
-        for (const tx of batch) p.txSeen.add(txHash(tx));
-        this.#txHandler?.(p.info.key, batch);
-      }
+      call();
     } catch (err) {
-      this.#drop('handler-error', 1);
+      this.#drop('handler-error', messages);
       this.#log.warn('handler-threw', { protocol, peer: p.info.key, error: String(err) });
     }
   }
