@@ -3,6 +3,7 @@
 // PBFT_FUZZ_RUNS raises the number of seeds (default small for CI).
 import t from 'tap';
 import { Cluster, seededRandom, tx } from './testkit.ts';
+import type { ReplicaMutations } from './types.ts';
 
 const runs = Number(process.env.PBFT_FUZZ_RUNS ?? 6);
 
@@ -40,4 +41,31 @@ t.test('random schedules: agreement always, liveness after the faults stop', asy
     }
   }
   t.pass(`${runs} schedules`);
+});
+
+// The test-only mutations must be detectable: under the same kind of schedules they fork the chain.
+function forksUnder(mutations: ReplicaMutations, maxSeeds = 40): number | undefined {
+  for (let seed = 1; seed <= maxSeeds; seed++) {
+    const rnd = seededRandom(seed);
+    const c = new Cluster(4, { mutations });
+    c.chaos = { next: rnd, dropRate: 0.05 };
+    let next = 0;
+    for (let round = 0; round < 8; round++) {
+      for (let k = 0; k < 5; k++) c.submit(tx(next++));
+      const victim = Math.floor(rnd() * 4);
+      c.silenced.add(victim);
+      c.run(() => false, 300 + Math.floor(rnd() * 300));
+      c.silenced.delete(victim);
+      if (!c.agreement()) return seed;
+    }
+  }
+  return undefined;
+}
+
+t.test('mutant acceptNewViewWithoutPreparedProof forks the chain (the checker can fail)', async (t) => {
+  t.not(forksUnder({ acceptNewViewWithoutPreparedProof: true }), undefined, 'some schedule produces a fork');
+});
+
+t.test('mutant quorumOverride = 2 (below q = 3) forks the chain', async (t) => {
+  t.not(forksUnder({ quorumOverride: 2 }), undefined, 'some schedule produces a fork');
 });

@@ -511,6 +511,9 @@ export class Replica {
   #onPrePrepare(m: PrePrepare, raw: Uint8Array) {
     const primary = primaryOf(this.#view, this.#ctx.n);
     if (m.replica !== primary) return this.#drop(DropReason.wrongPrimary);
+    // Re-proposals of committed heights come only inside a NEW-VIEW; a fresh PRE-PREPARE for a height
+    // committed here can only be from a faulty primary (a correct one proposes above max-s).
+    if (m.height <= this.#lastCommitted) return this.#drop(DropReason.duplicate);
     const slot = this.#slots.get(m.height);
     const held = this.#held.get(m.height);
     const existing = slot?.pp?.hash ?? held?.message.blockHash;
