@@ -109,7 +109,9 @@ t.test('transaction errors: each documented code, and the node keeps serving', a
   };
   // BAD_SIGNATURE: the JSON form's signature must verify over the canonical bytes.
   const j = transactionToJson(stranger.tx({ type: 20, patient: stranger.key }, { nonce: 99 }));
-  j.signature = `${(j.signature as string).slice(0, 126)}00`;
+  const sig = j.signature as string;
+  // Flip one bit of R: always a different signature, never a valid one.
+  j.signature = `${(Number.parseInt(sig.slice(0, 2), 16) ^ 1).toString(16).padStart(2, '0')}${sig.slice(2)}`;
   t.same(problemOf(await json(j)), [400, 'BAD_SIGNATURE']);
   // NONCE_TOO_LOW: patient's nonce 1 is committed.
   t.same(
