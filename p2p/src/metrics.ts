@@ -8,6 +8,8 @@ import { PROTOCOL_NAMES } from './protocols.ts';
 export type DropReason =
   /** A per-peer send queue was full; the oldest message was dropped. */
   | 'queue-full'
+  /** A batch lost because its stream failed as it was written (it is reopened). */
+  | 'stream-failed'
   /** An inbound message exceeded the peer's token bucket. */
   | 'rate-limited'
   /** Fault layer: loss. */
@@ -31,6 +33,7 @@ export type DropReason =
 
 export const DROP_REASONS: readonly DropReason[] = [
   'queue-full',
+  'stream-failed',
   'rate-limited',
   'fault-loss',
   'fault-partition',

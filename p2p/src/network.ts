@@ -456,7 +456,7 @@ export class VigilNetwork {
         maxMessagesPerFrame: l.maxMessagesPerFrame,
         queue: protocol === 'consensus' ? l.consensusQueue : l.gossipQueue,
         open: () => this.#openStream(peerId, protocol),
-        onDropped: (n) => this.#drop('queue-full', n),
+        onDropped: (n, reason) => this.#drop(reason, n),
         onFrameSent: (bytes, n) => {
           const c = this.#metrics.protocols[protocol];
           c.framesOut++;

@@ -19,7 +19,7 @@ export interface OutboundChannelOptions {
   queue: QueueLimits;
   /** Open a fresh stream on the current connection to the peer. */
   open: () => Promise<Stream>;
-  onDropped: (count: number) => void;
+  onDropped: (count: number, reason: 'queue-full' | 'stream-failed') => void;
   onFrameSent: (frameBytes: number, messages: number) => void;
   log: P2PLogger;
   /** Delay before reopening a stream that failed to open while the peer is connected. */
@@ -58,7 +58,7 @@ export class OutboundChannel {
   enqueue(message: Uint8Array): void {
     if (this.#closed) return;
     const dropped = this.#queue.push(message);
-    if (dropped > 0) this.#o.onDropped(dropped);
+    if (dropped > 0) this.#o.onDropped(dropped, 'queue-full');
     this.#scheduleFlush();
   }
 
@@ -108,6 +108,7 @@ export class OutboundChannel {
     while (this.#queue.length > 0) {
       if (stream.writeStatus !== 'writable') {
         this.#detach();
+        this.#retryLater();
         return;
       }
       if (stream.writableNeedsDrain) {
@@ -127,10 +128,10 @@ export class OutboundChannel {
       } catch (err) {
         // The stream died between our status check and the write; the batch is lost with it (the
         // same as if it had been in flight). Count it and reopen.
-        this.#o.onDropped(batch.length);
+        this.#o.onDropped(batch.length, 'stream-failed');
         this.#o.log.info('stream-send-failed', { protocol: this.#o.name, error: String(err) });
         this.#detach();
-        this.#ensureStream();
+        this.#retryLater();
         return;
       }
       this.#o.onFrameSent(frame.byteLength, batch.length);
