@@ -16,6 +16,7 @@ import {
   encodeCommitCertificate,
   merkleRoot,
   sha256,
+  WireError,
 } from '../wire/index.ts';
 import { Authenticator } from './auth.ts';
 import { bytesEqual, hex } from './bytes.ts';
@@ -451,8 +452,9 @@ export class Replica {
     try {
       this.#dispatch(m, raw);
     } catch (e) {
-      if (e instanceof PbftRejectError) return this.#drop(e.code);
-      throw e;
+      const reason = rejectionReason(e);
+      if (reason === undefined) throw e;
+      return this.#drop(reason);
     }
   }
 
@@ -1398,8 +1400,9 @@ export class Replica {
       try {
         this.#dispatch(e.message, e.raw);
       } catch (err) {
-        if (err instanceof PbftRejectError) this.#drop(err.code);
-        else throw err;
+        const reason = rejectionReason(err);
+        if (reason === undefined) throw err;
+        this.#drop(reason);
       }
     }
   }
@@ -1565,6 +1568,17 @@ export class Replica {
 
 // -------------------------------------------------------------------------------------------------
 // Helpers
+
+/**
+ * The drop reason for an error raised while handling a peer's message: protocol rejections, and any
+ * wire-format or decode error from nested content (hostile input must never crash the replica).
+ * Anything else is a bug and propagates.
+ */
+function rejectionReason(e: unknown): DropReason | undefined {
+  if (e instanceof PbftRejectError) return e.code;
+  if (e instanceof PbftDecodeError || e instanceof WireError) return DropReason.malformed;
+  return undefined;
+}
 
 /** Transaction hashes, memoised per byte array: the node passes the same mempool arrays repeatedly. */
 const txKeys = new WeakMap<Uint8Array, string>();
