@@ -1,20 +1,23 @@
 #!/usr/bin/env node
 // `vigil`: the operator's command line. Exit codes: 0 success, 1 runtime failure, 2 usage error,
 // 3 configuration or data-directory problem (the message says what to fix).
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { encodeTransaction, type Signer, signerFromSeed, signTransaction } from '@vigil/consensus/wire';
+import { BodyError, decodeBody, encodeBody } from '@vigil/consensus/wire/bodies/index.ts';
 import { createKeyFile, loadKeyFile } from '@vigil/sensor-client/sdk/keyfile.ts';
 import pino from 'pino';
-import { buildApi } from '../api/server.ts';
+import { type ApiOptions, buildApi } from '../api/server.ts';
 import { createNetworkHomes } from '../validator/network-homes.ts';
 import { defaultConfig, initHome } from '../validator/home.ts';
 import { Validator } from '../validator/validator.ts';
+import { ACTIONS, type Values } from './actions.ts';
+import { UsageError } from './args.ts';
+import { CliError, ExitCode, NodeClient } from './node-client.ts';
+import { QUERIES } from './queries.ts';
 
-export const ExitCode = { ok: 0, failure: 1, usage: 2, config: 3 } as const;
-
-class UsageError extends Error {
-  readonly code = 'USAGE';
-}
+export { ExitCode };
 
 const USAGE = `vigil <command> [options]
 
@@ -25,7 +28,24 @@ const USAGE = `vigil <command> [options]
   genesis --dir DIR --validators N [--chain-id ID] [--p2p-port N] [--api-port N]
                                     create N validator homes (DIR/node0..) sharing one genesis,
                                     one hospital organisation per validator (admin keys in DIR/keys)
-  start --home DIR                  run a validator until SIGINT/SIGTERM
+  start --home DIR [--tls-key PEM --tls-cert PEM] [--cors ORIGIN,...] [--rate-limit N]
+                                    run a validator and its API until SIGINT/SIGTERM
+
+State-machine commands sign with --key FILE and submit to --node URL (default $VIGIL_NODE or
+http://127.0.0.1:7701), waiting for the block unless --no-wait:
+${Object.entries(ACTIONS)
+  .map(([name, a]) => `  ${name} ${a.usage}`)
+  .join('\n')}
+  enrol --role clinician|researcher ...   (alias of enrol-clinician / enrol-researcher)
+
+Queries (--node URL; patient data is signed with --key FILE):
+${Object.entries(QUERIES)
+  .map(([name, q]) => `  ${name} ${q.usage}`)
+  .join('\n')}
+
+Every command takes --json for machine-readable output.
+Exit codes: 0 ok, 1 failure, 2 usage, 3 configuration, 4 refused by the node or the chain
+(problem code or rejected transaction), 5 node unreachable or unavailable (5xx, 429).
 `;
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -42,10 +62,96 @@ function required(v: string | undefined, name: string): string {
   return v;
 }
 
-async function start(home: string): Promise<void> {
+function loadSigner(path: string | undefined): Signer {
+  return signerFromSeed(loadKeyFile(required(path, 'key')).seed);
+}
+
+/** API options from `start` flags: TLS, CORS origins, rate limit. */
+function apiOptions(values: Values): Omit<ApiOptions, 'validator'> {
+  const o: Omit<ApiOptions, 'validator'> = {};
+  const key = values['tls-key'] as string | undefined;
+  const cert = values['tls-cert'] as string | undefined;
+  if ((key === undefined) !== (cert === undefined))
+    throw new UsageError('--tls-key and --tls-cert go together');
+  if (key && cert) o.https = { key: readFileSync(key), cert: readFileSync(cert) };
+  const cors = values.cors as string | undefined;
+  if (cors) o.corsOrigins = cors.split(',');
+  const rl = values['rate-limit'] as string | undefined;
+  if (rl !== undefined) {
+    const max = int(rl, 'rate-limit', 0);
+    o.rateLimit = max === 0 ? false : { max, timeWindowMs: 60_000 };
+  }
+  return o;
+}
+
+async function submitAction(command: string, values: Values): Promise<number> {
+  const action = ACTIONS[command]!;
+  const signer = loadSigner(values.key as string | undefined);
+  const client = new NodeClient(
+    (values.node as string | undefined) ?? process.env.VIGIL_NODE ?? 'http://127.0.0.1:7701',
+  );
+  const now = Date.now();
+  const body = action.body(values, signer.publicKey, now);
+  let encoded: ReturnType<typeof encodeBody>;
+  try {
+    encoded = encodeBody(body);
+    decodeBody(body.type, encoded); // the node would refuse it anyway: say why before signing
+  } catch (e) {
+    if (e instanceof BodyError) throw new UsageError(e.message);
+    throw e;
+  }
+  const { chainId } = await client.get<{ chainId: string }>('/v1/status');
+  const nonce =
+    values.nonce !== undefined
+      ? int(values.nonce as string, 'nonce', 0)
+      : await client.nextNonce(signer.publicKey);
+  const tx = signTransaction(
+    { version: 1, chainId, type: body.type, sender: signer.publicKey, nonce, timestamp: now, body: encoded },
+    signer,
+  );
+  const r = await client.submit(encodeTransaction(tx), values['no-wait'] !== true);
+  const b = r.body as { id: string; status?: string; height?: number; code?: string };
+  if (values.json) console.log(JSON.stringify(b));
+  if (b.status === 'rejected') {
+    if (!values.json)
+      console.error(
+        `vigil: ${b.code}: transaction ${b.id} rejected by the state machine in block ${b.height}`,
+      );
+    return ExitCode.refused;
+  }
+  if (!values.json) {
+    console.log(
+      b.status === 'committed'
+        ? `committed ${b.id} in block ${b.height}`
+        : `submitted ${b.id} (pending; check with: vigil tx ${b.id})`,
+    );
+  }
+  return ExitCode.ok;
+}
+
+async function runQuery(command: string, values: Values, positionals: string[]): Promise<number> {
+  const client = new NodeClient(
+    (values.node as string | undefined) ?? process.env.VIGIL_NODE ?? 'http://127.0.0.1:7701',
+  );
+  let chain: string | undefined;
+  const r = await QUERIES[command]!.run({
+    client,
+    values,
+    positionals,
+    signer: () => loadSigner(values.key as string | undefined),
+    chainId: async () => {
+      chain ??= (await client.get<{ chainId: string }>('/v1/status')).chainId;
+      return chain;
+    },
+  });
+  console.log(values.json ? JSON.stringify(r.json) : r.text);
+  return ExitCode.ok;
+}
+
+async function start(home: string, options: Omit<ApiOptions, 'validator'>): Promise<void> {
   const log = pino({ level: process.env.VIGIL_LOG_LEVEL ?? 'info', base: { home } });
   const validator = await Validator.start({ home: resolve(home), log });
-  const api = await buildApi({ validator });
+  const api = await buildApi({ validator, ...options });
   const { host, port } = validator.config.api;
   const address = await api.listen({ host, port });
   log.info({ api: address, index: validator.index }, 'api listening');
@@ -74,22 +180,79 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? ExitCode.usage : ExitCode.ok;
   }
   const sub = command === 'keys' ? rest.shift() : undefined;
-  const { values } = parseArgs({
+  const str = { type: 'string' } as const;
+  const flag = { type: 'boolean' } as const;
+  const { values, positionals } = parseArgs({
     args: rest,
     options: {
-      home: { type: 'string' },
-      dir: { type: 'string' },
-      out: { type: 'string' },
-      key: { type: 'string' },
-      validators: { type: 'string' },
-      'chain-id': { type: 'string' },
-      'p2p-port': { type: 'string' },
-      'api-port': { type: 'string' },
-      moniker: { type: 'string' },
-      json: { type: 'boolean' },
+      home: str,
+      dir: str,
+      out: str,
+      key: str,
+      validators: str,
+      'chain-id': str,
+      'p2p-port': str,
+      'api-port': str,
+      moniker: str,
+      json: flag,
+      // start
+      'tls-key': str,
+      'tls-cert': str,
+      cors: str,
+      'rate-limit': str,
+      // commands that talk to a node
+      node: str,
+      nonce: str,
+      'no-wait': flag,
+      'public-key': str,
+      licence: str,
+      study: str,
+      reason: str,
+      'reason-code': str,
+      patient: str,
+      guardian: str,
+      device: str,
+      'new-key': str,
+      'valid-from': str,
+      'valid-for': str,
+      overlap: str,
+      resume: flag,
+      to: str,
+      org: str,
+      scopes: str,
+      purpose: str,
+      'expires-in': str,
+      grant: str,
+      duration: str,
+      access: str,
+      'opt-in': flag,
+      'opt-out': flag,
+      reading: { type: 'string', multiple: true },
+      threshold: { type: 'string', multiple: true },
+      'spo2-scale2': flag,
+      seq: str,
+      name: str,
+      admin: { type: 'string', multiple: true },
+      value: str,
+      proposal: str,
+      role: str,
+      height: str,
+      id: str,
+      tx: str,
+      kind: str,
+      from: str,
+      'from-height': str,
+      limit: str,
+      open: flag,
+      genesis: str,
     },
+    allowPositionals: true,
     strict: true,
   });
+  const action = command === 'enrol' ? `enrol-${values.role ?? 'clinician'}` : command;
+  if (action !== undefined && Object.hasOwn(ACTIONS, action)) return submitAction(action, values);
+  if (command !== undefined && Object.hasOwn(QUERIES, command)) return runQuery(command, values, positionals);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   switch (command) {
     case 'keys': {
       if (sub === 'generate') {
@@ -137,9 +300,13 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.ok;
     }
     case 'start':
-      await start(required(values.home, 'home'));
+      await start(required(values.home, 'home'), apiOptions(values));
       return -1; // keeps running
     default:
+      if (command === 'help' || command === '--help') {
+        console.log(USAGE);
+        return ExitCode.ok;
+      }
       throw new UsageError(command ? `unknown command ${command}` : 'a command is required');
   }
 }
@@ -150,9 +317,17 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
       if (code >= 0) process.exit(code);
     },
     (err: Error & { code?: string }) => {
-      if (err instanceof UsageError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-        console.error(`vigil: ${err.message}\n\n${USAGE}`);
+      if (err instanceof UsageError || (err.code ?? '').startsWith('ERR_PARSE_ARGS')) {
+        console.error(`vigil: ${err.message}\n\nrun 'vigil help' for every command and option`);
         process.exit(ExitCode.usage);
+      }
+      if (err instanceof CliError) {
+        console.error(`vigil: ${err.code}: ${err.message}`);
+        process.exit(err.exit);
+      }
+      if (err.code === 'ENOENT' || err.code === 'EACCES') {
+        console.error(`vigil: ${err.message}`);
+        process.exit(ExitCode.config);
       }
       const configCodes = [
         'INVALID_CONFIG',
