@@ -1,0 +1,224 @@
+// A network of n validator processes on loopback for the real benchmarks: homes with deterministic keys,
+// optional p2p faults (VIGIL_FAULTS, read by the validator), load devices enrolled through the API, and
+// the load generator of sensor-client/src/load used as a library (one generator, not a second one).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, freePorts } from '@vigil/node/testing/ports.ts';
+import { ProcessNetwork, type ValidatorProcess } from '@vigil/node/testing/process-network.ts';
+import { createNetworkHomes } from '@vigil/node/validator/network-homes.ts';
+import { buildCorpusParallel, type Corpus, loadDevices } from '@vigil/sensor-client/load/corpus.ts';
+import { type LoadResult, runLoad } from '@vigil/sensor-client/load/runner.ts';
+import { buildSchedule, type ScheduledBatch } from '@vigil/sensor-client/load/schedule.ts';
+import { NodeClient } from '@vigil/sensor-client/sdk/api-client.ts';
+import { enrolDevice } from '@vigil/sensor-client/sdk/registration.ts';
+import { toHex } from '@vigil/sensor-client/util/hex.ts';
+import { BenchError } from '../errors.ts';
+
+export interface LinkFaults {
+  latencyMs?: number;
+  jitterMs?: number;
+  loss?: number;
+}
+
+export interface BenchNetworkOptions {
+  n: number;
+  faults?: LinkFaults;
+  /** Consensus parameters written to genesis (the rest are the node's defaults). */
+  viewChangeTimeoutMs?: number;
+  seed: number;
+  /** Extra environment for validator processes (e.g. NODE_OPTIONS=--cpu-prof). */
+  env?: Record<string, string>;
+}
+
+export interface LoadPointConfig {
+  rate: number;
+  durationS: number;
+  warmupS: number;
+  drainS: number;
+  batchSize: number;
+  /** Send only to these validators (by index); default all running ones. */
+  targets?: readonly number[];
+  /** Which validator's event feed timestamps commits (default the first target). */
+  eventsNode?: number;
+}
+
+export interface PreparedLoad {
+  cfg: Parameters<typeof runLoad>[0];
+  schedule: ScheduledBatch[];
+  corpus: Corpus;
+  /** Planned start (epoch ms) the transactions' timestamps count from. */
+  startMs: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const wallClock = { now: () => performance.now(), sleep };
+
+export class BenchNetwork {
+  readonly n: number;
+  readonly dir: string;
+  readonly net: ProcessNetwork;
+  readonly chainId: string;
+  readonly seed: number;
+  readonly env: Record<string, string>;
+  devices = 0;
+  /** Wall time from spawning the processes to a full mesh. */
+  startupMs = 0;
+
+  private constructor(
+    n: number,
+    dir: string,
+    net: ProcessNetwork,
+    chainId: string,
+    seed: number,
+    env: Record<string, string>,
+  ) {
+    this.n = n;
+    this.dir = dir;
+    this.net = net;
+    this.chainId = chainId;
+    this.seed = seed;
+    this.env = env;
+  }
+
+  static async start(o: BenchNetworkOptions): Promise<BenchNetwork> {
+    const dir = mkdtempSync(join(tmpdir(), `vigil-bench-n${o.n}-`));
+    const ports = await freePorts(2 * o.n);
+    const chainId = `vigil-bench-${o.n}`;
+    const homes = createNetworkHomes({
+      dir,
+      validators: o.n,
+      chainId,
+      p2pPorts: ports.slice(0, o.n),
+      apiPorts: ports.slice(o.n),
+      seedLabel: `bench-${o.seed}`,
+      ...(o.viewChangeTimeoutMs !== undefined
+        ? { consensus: { viewChangeTimeoutMs: o.viewChangeTimeoutMs } }
+        : {}),
+    });
+    const env: Record<string, string> = { VIGIL_LOG_LEVEL: 'warn', ...(o.env ?? {}) };
+    if (o.faults !== undefined) env.VIGIL_FAULTS = JSON.stringify({ ...o.faults, seed: o.seed });
+    const net = new ProcessNetwork(homes.homes);
+    const b = new BenchNetwork(o.n, dir, net, chainId, o.seed, env);
+    net.startAll(env);
+    const t0 = performance.now();
+    if (!(await net.waitReady(60_000))) {
+      await b.stop();
+      throw new BenchError('NETWORK_NOT_READY', `${o.n} validators did not answer within 60 s`);
+    }
+    const meshed = await eventually(
+      async () => (await net.statuses()).every((s) => s?.peers.filter((p) => p.connected).length === o.n - 1),
+      60_000,
+      200,
+    );
+    b.startupMs = performance.now() - t0;
+    if (!meshed) {
+      await b.stop();
+      throw new BenchError('NETWORK_NOT_READY', `${o.n} validators did not form a full mesh within 60 s`);
+    }
+    return b;
+  }
+
+  get nodes(): ValidatorProcess[] {
+    return this.net.nodes;
+  }
+
+  urls(indices?: readonly number[]): string[] {
+    const all = this.net.nodes.map((v) => v.apiUrl);
+    return indices === undefined ? all : indices.map((i) => all[i]!);
+  }
+
+  running(): number[] {
+    return this.net.nodes.filter((v) => v.running).map((v) => v.index);
+  }
+
+  /** Enrols `count` load devices (patient self-registration + bindDevice) and waits for them to commit. */
+  async enrolDevices(count: number): Promise<void> {
+    const client = new NodeClient({ nodes: this.urls(), maxRounds: 3 });
+    const ids: string[] = [];
+    for (const d of loadDevices(this.seed, count)) {
+      const r = await enrolDevice(client, {
+        chainId: this.chainId,
+        registrar: d.patientSigner,
+        patient: d.patientSigner.publicKey,
+        device: d.signer.publicKey,
+        now: Date.now(),
+        register: true,
+      });
+      if (!r.bindDevice.ok) throw new BenchError('ENROL_FAILED', `device ${d.index}: ${r.bindDevice.code}`);
+      ids.push(r.bindDevice.id);
+    }
+    const ok = await eventually(
+      async () => {
+        for (const id of ids.slice(-8)) {
+          const st = await client.txStatus(id);
+          if (st.status !== 'committed') return false;
+        }
+        return true;
+      },
+      60_000,
+      200,
+    );
+    if (!ok) throw new BenchError('ENROL_FAILED', 'device bindings did not commit within 60 s');
+    this.devices = count;
+  }
+
+  /** Pre-signs a load point's corpus (not measured), continuing each device's nonce sequence. */
+  async prepareLoad(p: LoadPointConfig, workers: number): Promise<PreparedLoad> {
+    const targets = p.targets ?? this.running();
+    const nodes = this.urls(targets);
+    const cfg = {
+      rate: p.rate,
+      batchSize: p.batchSize,
+      durationMs: (p.warmupS + p.durationS) * 1000,
+      warmupMs: p.warmupS * 1000,
+      drainMs: p.drainS * 1000,
+      nodes,
+      eventsNode: p.eventsNode ?? 0,
+    };
+    const schedule = buildSchedule(cfg);
+    const client = new NodeClient({ nodes, maxRounds: 3 });
+    const firstNonces: number[] = [];
+    for (const d of loadDevices(this.seed, this.devices)) {
+      const acc = await client.account(toHex(d.signer.publicKey));
+      firstNonces.push(Math.max(acc.nonce, acc.pendingNonce) + 1);
+    }
+    // Transaction timestamps are the intended send times from the planned start (corpus.ts), and a node
+    // will not order a transaction stamped in its future, so the run must begin at that planned start:
+    // plan it after the expected signing time (~2,500 signatures/s per thread on this class of machine,
+    // measured) and wait for it after signing.
+    const total = schedule.reduce((n, b) => n + b.count, 0);
+    const startMs = Date.now() + 500 + Math.ceil((total / (2_500 * Math.max(1, workers))) * 1000);
+    const corpus = await buildCorpusParallel(
+      {
+        chainId: this.chainId,
+        seed: this.seed,
+        devices: this.devices,
+        nodes: nodes.length,
+        rate: p.rate,
+        startMs,
+        firstNonces,
+      },
+      schedule,
+      workers,
+    );
+    return { cfg, schedule, corpus, startMs };
+  }
+
+  async runLoad(prepared: PreparedLoad): Promise<LoadResult> {
+    const wait = prepared.startMs - Date.now();
+    if (wait > 0) await sleep(wait);
+    return runLoad(prepared.cfg, prepared.schedule, prepared.corpus, wallClock);
+  }
+
+  /** Highest committed height over the running validators. */
+  async height(): Promise<number> {
+    const s = await this.net.statuses();
+    return Math.max(0, ...s.map((x) => x?.height ?? 0));
+  }
+
+  async stop(): Promise<void> {
+    await this.net.stopAll();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

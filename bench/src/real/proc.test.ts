@@ -1,0 +1,34 @@
+import t from 'tap';
+import { parseStatCpuSeconds, parseStatusKb, sampleProc, usageBetween } from './proc.ts';
+
+// A real /proc/<pid>/stat line, with a command name containing a space and a parenthesis.
+const STAT =
+  '4242 (node (vigil) x) S 1 4242 4242 0 -1 4194560 12345 0 0 0 1234 567 0 0 20 0 11 0 123456 1000000000 25000 18446744073709551615 1 1 0 0 0 0 0 4096 134234626 0 0 0 17 1 0 0 0 0 0';
+
+t.test('stat: utime + stime after the last parenthesis, in seconds at USER_HZ 100', async (t) => {
+  t.equal(parseStatCpuSeconds(STAT), (1234 + 567) / 100);
+  t.throws(() => parseStatCpuSeconds('garbage'), RangeError);
+  t.throws(() => parseStatCpuSeconds('1 (x) S 1'), RangeError);
+});
+
+t.test('status: kB lines in bytes', async (t) => {
+  const status = 'Name:\tnode\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n';
+  t.equal(parseStatusKb(status, 'VmRSS'), 102400 * 1024);
+  t.equal(parseStatusKb(status, 'VmHWM'), 204800 * 1024);
+  t.ok(Number.isNaN(parseStatusKb(status, 'VmSwap')));
+});
+
+t.test('usage between two samples', async (t) => {
+  const u = usageBetween(
+    { cpuSeconds: 10, rssBytes: 0, peakRssBytes: 0 },
+    { cpuSeconds: 13, rssBytes: 2 ** 21, peakRssBytes: 2 ** 22 },
+    2_000,
+  );
+  t.same(u, { cpuCores: 1.5, rssMiB: 2, peakRssMiB: 4 });
+});
+
+t.test('sampleProc reads this process and returns undefined for a missing pid', async (t) => {
+  const me = sampleProc(process.pid);
+  t.ok(me !== undefined && me.rssBytes > 0 && me.cpuSeconds >= 0);
+  t.equal(sampleProc(2 ** 30), undefined);
+});

@@ -1,0 +1,356 @@
+// Real benchmarks: n validator processes over loopback, fed by the load generator. One network serves a
+// whole sequence (starting n processes costs ~20 s here): commits resuming after the primary is killed,
+// then the killed node catching up after a restart, then a sweep of increasing offered load to the knee
+// and repeats just below it. Wall-clock measurements; nothing here asserts on timing.
+import type { LoadResult } from '@vigil/sensor-client/load/runner.ts';
+import { subscribeBlocks } from '@vigil/sensor-client/load/runner.ts';
+import { BenchError } from '../errors.ts';
+import { findKnee, type Knee, type LoadPoint, nextOfferedLoad, type Spread, spread } from '../stats.ts';
+import { BenchNetwork, type LinkFaults } from './bench-network.ts';
+import { type ProcUsage, sampleProc, usageBetween } from './proc.ts';
+
+export interface RealConfig {
+  n: number;
+  faults?: LinkFaults;
+  /** Label of the network condition ("loopback", "latency 50 ms", ...). */
+  condition: string;
+  devices: number;
+  batchSize: number;
+  /** Knee search: first offered load, upper cap, bisection resolution, seconds per point. */
+  startRate: number;
+  maxRate: number;
+  resolution: number;
+  maxPoints: number;
+  pointS: number;
+  warmupS: number;
+  drainS: number;
+  /** Repeats just below the knee (at belowKneeFraction x knee), each sustainedS long. */
+  repeats: number;
+  sustainedS: number;
+  belowKneeFraction: number;
+  /** Run the view-change and catch-up measurements on this network. */
+  viewChange: boolean;
+  sync: boolean;
+  /** Offered load during the view-change and catch-up measurements. */
+  faultRate: number;
+  syncGapS: number;
+  signWorkers: number;
+  seed: number;
+}
+
+export interface RealLoadPoint extends LoadPoint {
+  p50LatencyMs: number;
+  p90LatencyMs: number;
+  submittedTxPerSec: number;
+  rejected: Record<string, number>;
+  eventReconnects: number;
+  /** Per running validator: CPU (cores busy) over the measured run, RSS and peak RSS (MiB). */
+  validators: ({ index: number } & ProcUsage)[];
+  /** Raw latency samples (ms), intended send -> commit event. */
+  rawLatencyMs: number[];
+  dispatchLagP99Ms: number;
+}
+
+export interface ViewChangeResult {
+  killedPrimary: number;
+  offeredTxPerSec: number;
+  /** SIGKILL -> first block (on a survivor) holding a transaction first sent after the kill. */
+  resumeMs: number | null;
+  /** SIGKILL -> first block committed on a survivor at all (may be an in-flight block of the old view). */
+  firstBlockAfterKillMs: number | null;
+  viewAfter: number | null;
+  viewChangeTimeoutMs: number;
+}
+
+export interface SyncResult {
+  node: number;
+  gapBlocks: number;
+  gapTxs: number;
+  /** Restart (process spawn) -> caught up to the height the others had at restart. */
+  fromRestartMs: number | null;
+  /** First height progress of the restarted node -> caught up (excludes process start-up). */
+  fromFirstProgressMs: number | null;
+  blocksPerSec: number | null;
+  txPerSec: number | null;
+}
+
+export interface RealResult {
+  n: number;
+  condition: string;
+  faults: LinkFaults | null;
+  config: RealConfig;
+  startupMs: number;
+  viewChange: ViewChangeResult | null;
+  sync: SyncResult | null;
+  sweep: RealLoadPoint[];
+  knee: Knee;
+  belowKnee: {
+    offeredTxPerSec: number;
+    repeats: RealLoadPoint[];
+    throughputTxPerSec: Spread;
+    p50LatencyMs: Spread;
+    p99LatencyMs: Spread;
+  } | null;
+  errors: string[];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function toPoint(r: LoadResult, validators: RealLoadPoint['validators']): RealLoadPoint {
+  const nan = (x: number | null) => (x === null ? Number.NaN : x);
+  return {
+    offeredTxPerSec: r.offered.ratePerSec,
+    committedTxPerSec: r.committed.ratePerSec,
+    submittedTxPerSec: r.submitted.ratePerSec,
+    p50LatencyMs: nan(r.latencyMs.p50),
+    p90LatencyMs: nan(r.latencyMs.p90),
+    p99LatencyMs: nan(r.latencyMs.p99),
+    notCommitted: r.committed.notCommittedAfterDrain,
+    measured: r.offered.transactions,
+    rejected: r.submitted.rejected,
+    eventReconnects: r.eventReconnects,
+    validators,
+    rawLatencyMs: r.rawLatencyMs.map((x) => Math.round(x * 100) / 100),
+    dispatchLagP99Ms: nan(r.dispatchLagMs.p99),
+  };
+}
+
+/** One open-loop load point with CPU and memory of every running validator over the same window. */
+export async function runPoint(
+  b: BenchNetwork,
+  rate: number,
+  cfg: RealConfig,
+  durationS: number,
+  targets?: number[],
+): Promise<RealLoadPoint> {
+  const prepared = await b.prepareLoad(
+    {
+      rate,
+      durationS,
+      warmupS: cfg.warmupS,
+      drainS: cfg.drainS,
+      batchSize: cfg.batchSize,
+      ...(targets ? { targets } : {}),
+    },
+    cfg.signWorkers,
+  );
+  const running = b.running();
+  const before = running.map((i) => sampleProc(b.nodes[i]!.pid ?? -1));
+  const t0 = performance.now();
+  const r = await b.runLoad(prepared);
+  const wall = performance.now() - t0;
+  const validators = running.flatMap((i, k) => {
+    const a = before[k];
+    const z = sampleProc(b.nodes[i]!.pid ?? -1);
+    return a && z ? [{ index: i, ...usageBetween(a, z, wall) }] : [];
+  });
+  return toPoint(r, validators);
+}
+
+/** Blocks seen on one validator's event feed, with arrival times. */
+class BlockLog {
+  readonly blocks: { at: number; height: number; txIds: string[] }[] = [];
+  readonly #ac = new AbortController();
+  readonly #done: Promise<void>;
+  constructor(url: string) {
+    this.#done = subscribeBlocks(
+      url,
+      (height, txIds) => this.blocks.push({ at: performance.now(), height, txIds }),
+      this.#ac.signal,
+    ).catch(() => {});
+  }
+  async close(): Promise<void> {
+    this.#ac.abort();
+    await this.#done;
+  }
+}
+
+async function measureViewChange(
+  b: BenchNetwork,
+  cfg: RealConfig,
+  timeoutMs: number,
+): Promise<ViewChangeResult> {
+  const st = await b.net.statuses();
+  const primary = st.find((s) => s !== undefined)?.primary ?? 0;
+  const survivors = b.running().filter((i) => i !== primary);
+  const watch = new BlockLog(b.urls([survivors[0]!])[0]!);
+  const runS = 4 + Math.ceil(timeoutMs / 1000) * 3;
+  const prepared = await b.prepareLoad(
+    {
+      rate: cfg.faultRate,
+      durationS: runS,
+      warmupS: 0,
+      drainS: 5,
+      batchSize: Math.min(cfg.batchSize, 10),
+      targets: survivors,
+    },
+    cfg.signWorkers,
+  );
+  // Intended send time of each transaction relative to the run start (the schedule is the plan).
+  const sendAt = new Map<string, number>();
+  prepared.corpus.batches.forEach((batch, i) => {
+    for (const id of batch.ids) sendAt.set(id, prepared.schedule[i]!.atMs);
+  });
+  const runStart = { t: 0 };
+  const killAfterMs = 2_000;
+  let killAt = Number.NaN;
+  const killer = (async () => {
+    while (runStart.t === 0) await sleep(10);
+    await sleep(killAfterMs - (performance.now() - runStart.t));
+    killAt = performance.now();
+    await b.nodes[primary]!.signal('SIGKILL');
+  })();
+  const wait = prepared.startMs - Date.now();
+  if (wait > 0) await sleep(wait);
+  runStart.t = performance.now();
+  await b.runLoad({ ...prepared, startMs: 0 });
+  await killer;
+  await watch.close();
+  const killRel = killAt - runStart.t;
+  const after = watch.blocks.filter((x) => x.at > killAt);
+  const firstAny = after[0];
+  const resumed = after.find((x) => x.txIds.some((id) => (sendAt.get(id) ?? -1) > killRel));
+  const view = (await b.nodes[survivors[0]!]!.status())?.view ?? null;
+  return {
+    killedPrimary: primary,
+    offeredTxPerSec: cfg.faultRate,
+    resumeMs: resumed ? resumed.at - killAt : null,
+    firstBlockAfterKillMs: firstAny ? firstAny.at - killAt : null,
+    viewAfter: view,
+    viewChangeTimeoutMs: timeoutMs,
+  };
+}
+
+async function measureSync(b: BenchNetwork, node: number, cfg: RealConfig): Promise<SyncResult> {
+  // The node is down (killed by the view-change measurement, or now): grow the chain without it.
+  if (b.nodes[node]!.running) await b.nodes[node]!.signal('SIGKILL');
+  const watch = new BlockLog(b.urls([b.running()[0]!])[0]!);
+  await runPoint(b, cfg.faultRate, cfg, cfg.syncGapS);
+  await watch.close();
+  const target = await b.height();
+  const txsByHeight = new Map(watch.blocks.map((x) => [x.height, x.txIds.length]));
+  const restartAt = performance.now();
+  b.nodes[node]!.start(b.env);
+  let startHeight: number | undefined;
+  let firstProgressAt: number | undefined;
+  let doneAt: number | undefined;
+  const deadline = restartAt + 120_000;
+  while (performance.now() < deadline) {
+    const s = await b.nodes[node]!.status(1_000);
+    if (s !== undefined) {
+      startHeight ??= s.height;
+      if (firstProgressAt === undefined && s.height > startHeight) firstProgressAt = performance.now();
+      if (s.height >= target) {
+        doneAt = performance.now();
+        break;
+      }
+    }
+    await sleep(50);
+  }
+  const from = startHeight ?? 0;
+  const gapBlocks = Math.max(0, target - from);
+  let gapTxs = 0;
+  for (let h = from + 1; h <= target; h++) gapTxs += txsByHeight.get(h) ?? 0;
+  const span = doneAt !== undefined && firstProgressAt !== undefined ? doneAt - firstProgressAt : undefined;
+  return {
+    node,
+    gapBlocks,
+    gapTxs,
+    fromRestartMs: doneAt !== undefined ? doneAt - restartAt : null,
+    fromFirstProgressMs: span ?? null,
+    blocksPerSec: span ? (gapBlocks * 1000) / span : null,
+    txPerSec: span ? (gapTxs * 1000) / span : null,
+  };
+}
+
+export async function runRealSuite(
+  cfg: RealConfig,
+  log: (s: string) => void = () => {},
+): Promise<RealResult> {
+  const timeoutMs = 1_000;
+  const errors: string[] = [];
+  const b = await BenchNetwork.start({
+    n: cfg.n,
+    seed: cfg.seed,
+    viewChangeTimeoutMs: timeoutMs,
+    ...(cfg.faults ? { faults: cfg.faults } : {}),
+  });
+  log(
+    `real n=${cfg.n} ${cfg.condition}: ${cfg.n} validators up and meshed in ${(b.startupMs / 1000).toFixed(1)} s`,
+  );
+  const result: RealResult = {
+    n: cfg.n,
+    condition: cfg.condition,
+    faults: cfg.faults ?? null,
+    config: cfg,
+    startupMs: b.startupMs,
+    viewChange: null,
+    sync: null,
+    sweep: [],
+    knee: { kneeTxPerSec: undefined, saturatedAtTxPerSec: undefined, maxCommittedTxPerSec: 0 },
+    belowKnee: null,
+    errors,
+  };
+  try {
+    await b.enrolDevices(cfg.devices);
+    if (cfg.viewChange) {
+      try {
+        result.viewChange = await measureViewChange(b, cfg, timeoutMs);
+        log(
+          `real n=${cfg.n}: commits resumed ${result.viewChange.resumeMs?.toFixed(0) ?? 'never'} ms after killing the primary`,
+        );
+      } catch (e) {
+        errors.push(`viewChange: ${(e as Error).message}`);
+      }
+    }
+    if (cfg.sync) {
+      try {
+        const node = result.viewChange?.killedPrimary ?? cfg.n - 1;
+        result.sync = await measureSync(b, node, cfg);
+        log(
+          `real n=${cfg.n}: restarted node caught up ${result.sync.gapBlocks} blocks / ${result.sync.gapTxs} txs at ${result.sync.txPerSec?.toFixed(0) ?? '-'} tx/s`,
+        );
+      } catch (e) {
+        errors.push(`sync: ${(e as Error).message}`);
+      }
+    }
+    // Every validator runs again for the sweep (the sync measurement restarted the killed one).
+    for (const v of b.nodes) if (!v.running) v.start(b.env);
+    await b.net.waitReady(30_000);
+    for (let i = 0; i < cfg.maxPoints; i++) {
+      const rate = nextOfferedLoad(result.sweep, cfg.startRate, cfg.resolution, cfg.maxRate);
+      if (rate === undefined) break;
+      const p = await runPoint(b, rate, cfg, cfg.pointS);
+      result.sweep.push(p);
+      log(
+        `real n=${cfg.n} ${cfg.condition}: offered ${rate} tx/s -> committed ${p.committedTxPerSec.toFixed(0)} tx/s, p50 ${p.p50LatencyMs.toFixed(0)} ms, p99 ${p.p99LatencyMs.toFixed(0)} ms, lost ${p.notCommitted}/${p.measured}`,
+      );
+      // An overloaded network needs time to drain its mempools before the next point.
+      await sleep(2_000);
+    }
+    result.knee = findKnee(result.sweep);
+    const knee = result.knee.kneeTxPerSec;
+    if (knee !== undefined && cfg.repeats > 0) {
+      const rate = Math.max(1, Math.round(knee * cfg.belowKneeFraction));
+      const repeats: RealLoadPoint[] = [];
+      for (let k = 0; k < cfg.repeats; k++) {
+        repeats.push(await runPoint(b, rate, cfg, cfg.sustainedS));
+        log(
+          `real n=${cfg.n}: below the knee (${rate} tx/s) repeat ${k + 1}: ${repeats[k]!.committedTxPerSec.toFixed(0)} tx/s, p99 ${repeats[k]!.p99LatencyMs.toFixed(0)} ms`,
+        );
+      }
+      result.belowKnee = {
+        offeredTxPerSec: rate,
+        repeats,
+        throughputTxPerSec: spread(repeats.map((r) => r.committedTxPerSec)),
+        p50LatencyMs: spread(repeats.map((r) => r.p50LatencyMs)),
+        p99LatencyMs: spread(repeats.map((r) => r.p99LatencyMs)),
+      };
+    }
+  } catch (e) {
+    errors.push(e instanceof BenchError ? `${e.code}: ${e.message}` : String(e));
+  } finally {
+    await b.stop();
+  }
+  return result;
+}

@@ -1,0 +1,76 @@
+import t from 'tap';
+import { BenchError } from './errors.ts';
+import { ceilingTxPerSec, summarise, validateLatest, validateRecord } from './record.ts';
+import { fixtureRecord } from './test-fixture.ts';
+
+t.test('a complete record validates, and survives a JSON round trip', async (t) => {
+  const r = fixtureRecord();
+  t.doesNotThrow(() => validateRecord(r));
+  t.doesNotThrow(() => validateRecord(JSON.parse(JSON.stringify(r))));
+});
+
+t.test('missing or mistyped fields are refused with BAD_RECORD naming the field', async (t) => {
+  const cases: [string, (r: Record<string, unknown>) => void][] = [
+    ['gitCommit', (r) => delete r.gitCommit],
+    ['machine.cpuModel', (r) => ((r.machine as Record<string, unknown>).cpuModel = 7)],
+    ['seed', (r) => (r.seed = '1')],
+    ['ceiling.rawVerifyPerSec', (r) => ((r.ceiling as Record<string, unknown>).rawVerifyPerSec = Number.NaN)],
+    ['real', (r) => (r.real = {})],
+    ['schema', (r) => (r.schema = 'vigil-bench/v0')],
+    ['mode', (r) => (r.mode = 'medium')],
+  ];
+  for (const [field, spoil] of cases) {
+    const r = JSON.parse(JSON.stringify(fixtureRecord())) as Record<string, unknown>;
+    spoil(r);
+    t.throws(() => validateRecord(r), { code: 'BAD_RECORD', name: 'BenchError' }, field);
+    try {
+      validateRecord(r);
+    } catch (e) {
+      t.ok(e instanceof BenchError && e.message.includes(field.split('.')[0]!), `${field} is named`);
+    }
+  }
+  t.throws(() => validateRecord(null), { code: 'BAD_RECORD' });
+});
+
+t.test('the ceiling is the all-core raw verification rate shared by the validators', async (t) => {
+  t.equal(ceilingTxPerSec(20_000, 4), 5_000);
+  t.equal(ceilingTxPerSec(21_000, 7), 3_000);
+});
+
+t.test('latest.json: headline numbers from the sustained run below the knee', async (t) => {
+  const s = summarise(fixtureRecord(), 'bench/results/quick-x.json');
+  t.doesNotThrow(() => validateLatest(s));
+  t.same(s.real.n4, {
+    condition: 'loopback',
+    throughputTxPerSec: 171,
+    p50LatencyMs: 55,
+    p99LatencyMs: 300,
+    kneeTxPerSec: 200,
+    ceilingTxPerSec: 5_000,
+    fractionOfCeiling: 171 / 5_000,
+  });
+  t.same(s.viewChange, { resumeMs: 1_800, firstBlockAfterKillMs: 40, viewChangeTimeoutMs: 1_000 });
+  t.same(s.sync, { txPerSec: 4_000, blocksPerSec: 80, gapTxs: 2_000 });
+  t.same(s.node, { execTxPerSec: 9_000, rawVerifyPerSec: 20_000 });
+  t.equal(s.record, 'bench/results/quick-x.json');
+});
+
+t.test('latest.json falls back to the knee point, and to null when nothing kept up', async (t) => {
+  const r = fixtureRecord();
+  r.real[0]!.belowKnee = null;
+  t.equal(summarise(r, 'x').real.n4!.throughputTxPerSec, 190, 'the knee point (200 offered) committed 190');
+  r.real[0]!.knee = { kneeTxPerSec: undefined, saturatedAtTxPerSec: 100, maxCommittedTxPerSec: 95 };
+  r.real[0]!.viewChange!.resumeMs = null;
+  const s = summarise(r, 'x');
+  t.equal(s.real.n4!.throughputTxPerSec, null);
+  t.equal(s.real.n4!.fractionOfCeiling, null);
+  t.equal(s.viewChange.resumeMs, null);
+  t.doesNotThrow(() => validateLatest(JSON.parse(JSON.stringify(s))), 'nulls are valid (measured: nothing)');
+});
+
+t.test('conditions other than loopback get their own keys', async (t) => {
+  const r = fixtureRecord();
+  r.real.push({ ...r.real[0]!, condition: 'latency 50 ms', faults: { latencyMs: 50, jitterMs: 5 } });
+  t.ok(summarise(r, 'x').real['n4-latency-50-ms'], 'n4-latency-50-ms');
+  t.equal(summarise(r, 'x').real.n4!.condition, 'loopback');
+});

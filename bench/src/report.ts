@@ -1,0 +1,284 @@
+// The Markdown report of a suite run (bench/results/<record>.md) with its SVG charts. A pure function
+// of the record: re-rendering an old record gives the same report.
+import type { BenchRecord } from './record.ts';
+import { ceilingTxPerSec, summarise } from './record.ts';
+import type { Spread } from './stats.ts';
+import { barChart, lineChart } from './svg.ts';
+
+export interface Report {
+  markdown: string;
+  /** File name (relative to the report) -> SVG text. */
+  charts: Record<string, string>;
+}
+
+export function fmt(x: number | null | undefined, digits = 0): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '-';
+  return x.toLocaleString('en-GB', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function fmtSpread(s: Spread | undefined, digits = 0): string {
+  if (s === undefined || s.n === 0) return '-';
+  if (s.n === 1) return fmt(s.median, digits);
+  return `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})`;
+}
+
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+}
+
+const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+
+export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: string): Report {
+  const charts: Record<string, string> = {};
+  const s = summarise(r, recordFile);
+  const out: string[] = [];
+  out.push(`# Vigil benchmark report (${r.mode} run)`);
+  out.push('');
+  out.push(
+    `Run ${r.startedAt} to ${r.finishedAt} (${fmt(r.wallSeconds)} s) on ${r.machine.cpuModel}, ${r.machine.cores} cores, Node ${r.machine.node}; commit \`${r.gitCommit ?? 'unknown'}\`${r.gitDirty ? ' (working tree had uncommitted changes)' : ''}; seed ${r.seed}; load average at start ${r.machine.loadAverage.map((x) => x.toFixed(2)).join(' ')}. Record: \`${recordFile}\`. Command: \`${r.command}\`.`,
+  );
+  out.push('');
+  out.push('## Headline');
+  out.push('');
+  const n4 = s.real.n4;
+  out.push(
+    table(
+      ['quantity', 'measured', 'target'],
+      [
+        ['n=4 sustained throughput (tx/s)', fmt(n4?.throughputTxPerSec), '-'],
+        ['n=4 physical ceiling (raw verifies/s / 4)', fmt(n4?.ceilingTxPerSec), '-'],
+        [
+          'n=4 fraction of ceiling',
+          n4?.fractionOfCeiling != null ? `${fmt(100 * n4.fractionOfCeiling, 1)} %` : '-',
+          '>= 75 %',
+        ],
+        [
+          'n=4 p50 / p99 latency below the knee (ms)',
+          `${fmt(n4?.p50LatencyMs)} / ${fmt(n4?.p99LatencyMs)}`,
+          'p99 <= 1,000',
+        ],
+        ['commits resume after killing the primary (ms)', fmt(s.viewChange.resumeMs), '<= 2,000'],
+        ['restarted node catch-up (tx/s)', fmt(s.sync.txPerSec), '>= 20,000'],
+        ['one node, execution with signatures (tx/s)', fmt(s.node.execTxPerSec), '-'],
+        ['raw ed25519 verifications, all cores (/s)', fmt(s.node.rawVerifyPerSec), '-'],
+      ],
+    ),
+  );
+  out.push('');
+  if (r.errors.length > 0 || r.real.some((x) => x.errors.length > 0)) {
+    out.push('Errors during the run:');
+    out.push('');
+    for (const e of [
+      ...r.errors,
+      ...r.real.flatMap((x) => x.errors.map((m) => `real n=${x.n} ${x.condition}: ${m}`)),
+    ])
+      out.push(`- ${e}`);
+    out.push('');
+  }
+
+  out.push('## Real networks (validator processes on loopback)');
+  out.push('');
+  for (const x of r.real) {
+    const ceiling = ceilingTxPerSec(r.ceiling.rawVerifyPerSec, x.n);
+    out.push(`### n = ${x.n}, ${x.condition}`);
+    out.push('');
+    out.push(
+      `Started and meshed in ${fmt(x.startupMs / 1000, 1)} s. Faults: ${x.faults ? `\`${JSON.stringify(x.faults)}\`` : 'none'}. Ceiling ${fmt(ceiling)} tx/s (${fmt(r.ceiling.rawVerifyPerSec)} raw verifications/s shared by ${x.n} validators). Knee: ${fmt(x.knee.kneeTxPerSec)} tx/s offered; first saturated point ${fmt(x.knee.saturatedAtTxPerSec)} tx/s; best committed ${fmt(x.knee.maxCommittedTxPerSec)} tx/s.`,
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'offered tx/s',
+          'committed tx/s',
+          '% of ceiling',
+          'p50 ms',
+          'p90 ms',
+          'p99 ms',
+          'lost',
+          'rejected',
+          'CPU cores/validator',
+          'RSS MiB/validator',
+        ],
+        x.sweep.map((p) => [
+          fmt(p.offeredTxPerSec),
+          fmt(p.committedTxPerSec),
+          fmt((100 * p.committedTxPerSec) / ceiling, 1),
+          fmt(p.p50LatencyMs),
+          fmt(p.p90LatencyMs),
+          fmt(p.p99LatencyMs),
+          `${p.notCommitted}/${p.measured}`,
+          Object.entries(p.rejected)
+            .map(([k, v]) => `${k}: ${v}`)
+            .join(', ') || '-',
+          fmt(mean(p.validators.map((v) => v.cpuCores)), 2),
+          fmt(mean(p.validators.map((v) => v.rssMiB))),
+        ]),
+      ),
+    );
+    out.push('');
+    if (x.belowKnee) {
+      const b = x.belowKnee;
+      out.push(
+        `Below the knee, ${fmt(b.offeredTxPerSec)} tx/s offered, ${b.repeats.length} repeat(s) of ${x.config.sustainedS} s (median (min-max)): committed ${fmtSpread(b.throughputTxPerSec)} tx/s, p50 ${fmtSpread(b.p50LatencyMs)} ms, p99 ${fmtSpread(b.p99LatencyMs)} ms.`,
+      );
+      out.push('');
+    }
+    if (x.viewChange) {
+      const v = x.viewChange;
+      out.push(
+        `Primary killed (validator ${v.killedPrimary}, SIGKILL) under ${fmt(v.offeredTxPerSec)} tx/s: first block on a survivor ${fmt(v.firstBlockAfterKillMs)} ms later; first block holding a transaction sent after the kill ${fmt(v.resumeMs)} ms later (view-change timeout ${fmt(v.viewChangeTimeoutMs)} ms; view afterwards ${v.viewAfter ?? '-'}).`,
+      );
+      out.push('');
+    }
+    if (x.sync) {
+      const y = x.sync;
+      out.push(
+        `Catch-up of validator ${y.node} after a restart: ${y.gapBlocks} blocks / ${y.gapTxs} transactions behind; caught up ${fmt(y.fromRestartMs)} ms after the restart, ${fmt(y.fromFirstProgressMs)} ms after its first progress: ${fmt(y.blocksPerSec, 1)} blocks/s, ${fmt(y.txPerSec)} tx/s.`,
+      );
+      out.push('');
+    }
+    if (x.sweep.length > 0) {
+      const name = `${chartPrefix}-real-n${x.n}-${x.condition.replace(/[^a-z0-9]+/gi, '-')}.svg`;
+      charts[name] = lineChart({
+        title: `n=${x.n}, ${x.condition}: committed throughput and p99 latency vs offered load`,
+        xLabel: 'offered tx/s',
+        yLabel: 'tx/s  |  ms',
+        series: [
+          { name: 'committed tx/s', points: x.sweep.map((p) => [p.offeredTxPerSec, p.committedTxPerSec]) },
+          { name: 'p99 latency ms', points: x.sweep.map((p) => [p.offeredTxPerSec, p.p99LatencyMs]) },
+          { name: 'offered = committed', points: x.sweep.map((p) => [p.offeredTxPerSec, p.offeredTxPerSec]) },
+        ],
+      });
+      out.push(`![n=${x.n} ${x.condition}](${name})`);
+      out.push('');
+    }
+  }
+
+  if (r.node) {
+    out.push('## One node: execution with signature checks');
+    out.push('');
+    out.push(
+      `\`npm run bench -- node\` in the same run: ${fmt(r.node.execTxPerSec)} tx/s executed (1,000-tx blocks, signatures through the worker pool) against ${fmt(r.node.rawVerifyPerSec)} raw verifications/s on all cores (${fmt(100 * r.node.ratio, 1)} %).`,
+    );
+    out.push('');
+  }
+
+  if (r.sim) {
+    const sim = r.sim;
+    out.push('## Simulated (deterministic simulator, metered ed25519 costs)');
+    out.push('');
+    out.push(
+      `Charged per signature: sign ${sim.calibration.signMs.toFixed(4)} ms, verify ${sim.calibration.verifyMs.toFixed(4)} ms (${sim.calibration.method}, measured in this run). ${sim.config.repeats} repeat(s) per point (seeds ${sim.config.seed}..${sim.config.seed + sim.config.repeats - 1}); median (min-max). Simulator wall time ${fmt(sim.wallMs / 1000, 1)} s.`,
+    );
+    out.push('');
+    out.push('Caveats:');
+    out.push('');
+    for (const c of sim.caveats) out.push(`- ${c}`);
+    out.push('');
+    out.push(
+      table(
+        [
+          'n',
+          'batch',
+          'silent',
+          'txs/block reached',
+          'capacity tx/s',
+          'p50 ms (at half capacity)',
+          'p99 ms',
+          'violations',
+        ],
+        sim.points.map((p) => [
+          String(p.n),
+          String(p.batch),
+          String(p.silent),
+          fmt(mean(p.capacity.map((c) => c.meanTxsPerBlock)), 1),
+          fmtSpread(p.throughputTxPerSec),
+          fmtSpread(p.p50LatencyMs),
+          fmtSpread(p.p99LatencyMs),
+          String(
+            p.capacity.reduce((a, c) => a + c.violations, 0) +
+              p.latency.reduce((a, c) => a + c.violations, 0),
+          ),
+        ]),
+      ),
+    );
+    out.push('');
+    const types = [...new Set(sim.points.flatMap((p) => Object.keys(p.perBlock)))].sort();
+    out.push('Messages and bytes per committed block, by type (no silent replicas):');
+    out.push('');
+    const clean = sim.points.filter((p) => p.silent === 0);
+    out.push(
+      table(
+        ['n', 'batch', ...types.map((t) => `${t} msgs / bytes`)],
+        clean.map((p) => [
+          String(p.n),
+          String(p.batch),
+          ...types.map((t) =>
+            p.perBlock[t] ? `${fmt(p.perBlock[t].count, 1)} / ${fmt(p.perBlock[t].bytes)}` : '-',
+          ),
+        ]),
+      ),
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'n',
+          'view-change duration ms (leaving the view -> first commit in a later view)',
+          'view-change timeout ms',
+          'samples',
+        ],
+        sim.viewChange.map((v) => [
+          String(v.n),
+          fmtSpread(v.resumeMs, 1),
+          fmt(v.viewChangeTimeoutMs),
+          String(v.durationsMs.length),
+        ]),
+      ),
+    );
+    out.push('');
+    const sizes = [...new Set(clean.map((p) => p.n))];
+    const capName = `${chartPrefix}-sim-throughput.svg`;
+    charts[capName] = lineChart({
+      title: 'Simulated capacity vs batch size',
+      xLabel: 'batch size (max txs per block)',
+      yLabel: 'committed tx/s (virtual time)',
+      logX: true,
+      series: sizes.map((n) => ({
+        name: `n=${n}`,
+        points: clean.filter((p) => p.n === n).map((p) => [p.batch, p.throughputTxPerSec.median] as const),
+      })),
+    });
+    const latName = `${chartPrefix}-sim-latency.svg`;
+    charts[latName] = lineChart({
+      title: 'Simulated p99 commit latency at half capacity',
+      xLabel: 'batch size (max txs per block)',
+      yLabel: 'p99 ms (virtual time)',
+      logX: true,
+      series: sizes.map((n) => ({
+        name: `n=${n}`,
+        points: clean.filter((p) => p.n === n).map((p) => [p.batch, p.p99LatencyMs.median] as const),
+      })),
+    });
+    const batch = Math.max(...clean.map((p) => p.batch));
+    const bytesName = `${chartPrefix}-sim-bytes.svg`;
+    charts[bytesName] = barChart({
+      title: `Bytes per committed block by message type (batch ${batch})`,
+      yLabel: 'bytes per block',
+      categories: sizes.map((n) => `n=${n}`),
+      groups: types.map((t) => ({
+        name: t,
+        values: sizes.map((n) => clean.find((p) => p.n === n && p.batch === batch)?.perBlock[t]?.bytes ?? 0),
+      })),
+    });
+    out.push(`![capacity](${capName})`);
+    out.push('');
+    out.push(`![latency](${latName})`);
+    out.push('');
+    out.push(`![bytes](${bytesName})`);
+    out.push('');
+  }
+  return { markdown: `${out.join('\n')}\n`, charts };
+}

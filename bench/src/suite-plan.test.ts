@@ -1,0 +1,43 @@
+import t from 'tap';
+import { suitePlan } from './suite-plan.ts';
+
+t.test('the full sweep covers issue #9: sizes, batches, faults, conditions, 3 repeats', async (t) => {
+  const p = suitePlan('full', 7);
+  t.same(p.sim.sizes, [4, 7, 10, 13, 16]);
+  t.same(p.sim.batches, [1, 10, 100, 1000]);
+  t.same(p.sim.silent, ['0', '1', 'f']);
+  t.ok(p.sim.repeats >= 3 && p.sim.viewChangeRepeats >= 3);
+  t.same(
+    p.real.map((r) => `${r.n} ${r.condition}`),
+    ['4 loopback', '7 loopback', '4 latency 10 ms', '4 latency 50 ms', '4 latency 100 ms', '4 loss 1%'],
+  );
+  t.same(
+    p.real.map((r) => r.faults ?? null),
+    [
+      null,
+      null,
+      { latencyMs: 10, jitterMs: 1 },
+      { latencyMs: 50, jitterMs: 5 },
+      { latencyMs: 100, jitterMs: 10 },
+      { loss: 0.01 },
+    ],
+  );
+  for (const r of p.real) {
+    t.ok(r.repeats >= 3, `${r.condition}: 3 repeats`);
+    t.equal(r.seed, 7);
+  }
+  t.equal(p.real[0]!.sustainedS, 60, 'the n=4 loopback target is sustained for 60 s');
+  t.ok(p.real[0]!.viewChange && p.real[0]!.sync && p.real[1]!.viewChange);
+});
+
+t.test('the quick run is the n=4 loopback subset with every headline measurement', async (t) => {
+  const p = suitePlan('quick', 1);
+  t.equal(p.mode, 'quick');
+  t.same(
+    p.real.map((r) => `${r.n} ${r.condition}`),
+    ['4 loopback'],
+  );
+  t.ok(p.real[0]!.viewChange && p.real[0]!.sync);
+  t.ok(p.sim.sizes.length < suitePlan('full', 1).sim.sizes.length);
+  t.same(suitePlan('quick', 1), suitePlan('quick', 1), 'plain data, deterministic');
+});

@@ -1,0 +1,91 @@
+// What a quick and a full suite run measure: plain data, stored in every record (config.plan), so a
+// reader sees exactly which points, durations and repeats produced the numbers.
+import type { RealConfig } from './real/real-bench.ts';
+import type { SimConfig } from './sim-bench.ts';
+
+export interface SuitePlan {
+  mode: 'quick' | 'full';
+  sim: SimConfig;
+  real: RealConfig[];
+}
+
+/** The plan of a quick or full run (pure: the record stores it, and tests check its invariants). */
+export function suitePlan(mode: 'quick' | 'full', seed: number): SuitePlan {
+  const quick = mode === 'quick';
+  const sim: SimConfig = quick
+    ? {
+        sizes: [4, 7],
+        batches: [1, 10, 100],
+        silent: ['1'],
+        faultBatch: 10,
+        repeats: 1,
+        blocksPerRun: 8,
+        minTxs: 24,
+        maxTxs: 800,
+        viewChangeRepeats: 1,
+        seed,
+      }
+    : {
+        sizes: [4, 7, 10, 13, 16],
+        batches: [1, 10, 100, 1000],
+        silent: ['0', '1', 'f'],
+        faultBatch: 100,
+        repeats: 3,
+        blocksPerRun: 10,
+        minTxs: 30,
+        maxTxs: 3000,
+        viewChangeRepeats: 3,
+        seed,
+      };
+  const base: Omit<RealConfig, 'n' | 'condition'> = quick
+    ? {
+        devices: 64,
+        batchSize: 50,
+        startRate: 100,
+        maxRate: 12_800,
+        resolution: 0.3,
+        maxPoints: 3,
+        pointS: 4,
+        warmupS: 1,
+        drainS: 4,
+        repeats: 1,
+        sustainedS: 6,
+        belowKneeFraction: 0.9,
+        viewChange: true,
+        sync: true,
+        faultRate: 100,
+        syncGapS: 5,
+        signWorkers: 2,
+        seed,
+      }
+    : {
+        devices: 256,
+        batchSize: 50,
+        startRate: 100,
+        maxRate: 25_600,
+        resolution: 0.15,
+        maxPoints: 8,
+        pointS: 20,
+        warmupS: 5,
+        drainS: 10,
+        repeats: 3,
+        sustainedS: 60,
+        belowKneeFraction: 0.9,
+        viewChange: true,
+        sync: true,
+        faultRate: 200,
+        syncGapS: 30,
+        signWorkers: 2,
+        seed,
+      };
+  const real: RealConfig[] = [{ ...base, n: 4, condition: 'loopback' }];
+  if (!quick) {
+    real.push({ ...base, n: 7, condition: 'loopback' });
+    const faulty = { ...base, viewChange: false, sync: false, maxPoints: 6, pointS: 15, sustainedS: 30 };
+    real.push({ ...faulty, n: 4, condition: 'latency 10 ms', faults: { latencyMs: 10, jitterMs: 1 } });
+    real.push({ ...faulty, n: 4, condition: 'latency 50 ms', faults: { latencyMs: 50, jitterMs: 5 } });
+    real.push({ ...faulty, n: 4, condition: 'latency 100 ms', faults: { latencyMs: 100, jitterMs: 10 } });
+    real.push({ ...faulty, n: 4, condition: 'loss 1%', faults: { loss: 0.01 } });
+  }
+  return { mode, sim, real };
+}

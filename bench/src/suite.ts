@@ -1,0 +1,150 @@
+// `npm run bench -- --quick` and `npm run bench` (the full sweep): runs the simulated, node and real
+// benchmarks, writes one JSON record per run plus a Markdown report with SVG charts to bench/results/,
+// and (quick runs) bench/results/latest.json with the headline numbers. Options:
+//   --quick            the <= 3 minute subset (default: full sweep, which takes hours)
+//   --seed N           seed of keys, corpora and simulations (default 1)
+//   --only LIST        comma-separated subset of sim,node,real (default all)
+//   --out DIR          results directory (default bench/results)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BenchError } from './errors.ts';
+import { type RealResult, runRealSuite } from './real/real-bench.ts';
+import {
+  type BenchRecord,
+  gitState,
+  machineInfo,
+  type NodeExecResult,
+  RECORD_SCHEMA,
+  summarise,
+  validateLatest,
+  validateRecord,
+} from './record.ts';
+import { renderReport } from './report.ts';
+import { calibrateCrypto, runSimSuite } from './sim-bench.ts';
+import { suitePlan } from './suite-plan.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+function stamp(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+}
+
+async function runNodeExec(): Promise<NodeExecResult> {
+  const { runNodeExecBench } = await import('./node-exec.ts');
+  const raw = await runNodeExecBench();
+  return {
+    execTxPerSec: raw.txPerSecond as number,
+    rawVerifyPerSec: raw.rawVerifyPerSecond as number,
+    ratio: raw.ratio as number,
+    raw,
+  };
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      seed: { type: 'string' },
+      only: { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const mode = values.quick ? 'quick' : 'full';
+  const seed = values.seed === undefined ? 1 : Number(values.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new BenchError('USAGE', '--seed must be a non-negative integer');
+  const only = new Set((values.only ?? 'sim,node,real').split(',').map((s) => s.trim()));
+  for (const o of only)
+    if (!['sim', 'node', 'real'].includes(o)) throw new BenchError('USAGE', `--only: unknown part ${o}`);
+  const outDir = resolve(values.out ?? join(REPO, 'bench/results'));
+  mkdirSync(outDir, { recursive: true });
+  const plan = suitePlan(mode, seed);
+  const t0 = performance.now();
+  const started = new Date();
+  const log = (s: string) =>
+    console.error(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}`);
+  const errors: string[] = [];
+  const git = gitState(REPO);
+  const machine = machineInfo();
+  log(
+    `${mode} run, seed ${seed}, commit ${git.commit?.slice(0, 12) ?? 'unknown'}, ${machine.cpuModel} x ${machine.cores}`,
+  );
+
+  // Node execution and the all-core raw verification rate first, on an otherwise idle machine: the
+  // raw rate is the physical ceiling every real throughput is compared with.
+  let node: NodeExecResult | null = null;
+  if (only.has('node') || only.has('real')) {
+    try {
+      node = await runNodeExec();
+      log(
+        `node: ${node.execTxPerSec.toFixed(0)} tx/s executed; raw verify ${node.rawVerifyPerSec.toFixed(0)}/s on all cores`,
+      );
+    } catch (e) {
+      errors.push(`node: ${(e as Error).message}`);
+    }
+  }
+  let sim: BenchRecord['sim'] = null;
+  if (only.has('sim')) {
+    try {
+      sim = runSimSuite(plan.sim, calibrateCrypto(), log);
+    } catch (e) {
+      errors.push(`sim: ${(e as Error).message}`);
+    }
+  }
+  const real: RealResult[] = [];
+  if (only.has('real')) {
+    for (const cfg of plan.real) {
+      try {
+        real.push(await runRealSuite(cfg, log));
+      } catch (e) {
+        errors.push(`real n=${cfg.n} ${cfg.condition}: ${(e as Error).message}`);
+      }
+    }
+  }
+  const finished = new Date();
+  const name = `${mode}-${stamp(started)}`;
+  const record: BenchRecord = {
+    schema: RECORD_SCHEMA,
+    mode,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    wallSeconds: (performance.now() - t0) / 1000,
+    gitCommit: git.commit,
+    gitDirty: git.dirty,
+    machine,
+    seed,
+    command: `npm run bench -- ${argv.join(' ')}`.trim(),
+    config: { ...plan, only: [...only] },
+    ceiling: {
+      rawVerifyPerSec: node?.rawVerifyPerSec ?? 0,
+      method:
+        'node:crypto ed25519 verify in one worker thread per core, no messaging in the loop (bench/src/raw-verify-worker.ts)',
+    },
+    node,
+    sim,
+    real,
+    errors,
+  };
+  validateRecord(record);
+  const recordPath = join(outDir, `${name}.json`);
+  writeFileSync(recordPath, `${JSON.stringify(record, null, 1)}\n`);
+  const rel = relative(REPO, recordPath);
+  const report = renderReport(record, rel, name);
+  writeFileSync(join(outDir, `${name}.md`), report.markdown);
+  for (const [file, svg] of Object.entries(report.charts)) writeFileSync(join(outDir, file), svg);
+  const latest = summarise(record, rel);
+  if (record.real.some((x) => x.n === 4 && x.condition === 'loopback')) validateLatest(latest);
+  writeFileSync(
+    join(outDir, mode === 'quick' ? 'latest.json' : 'latest-full.json'),
+    `${JSON.stringify(latest, null, 2)}\n`,
+  );
+  log(`wrote ${rel}, ${name}.md and ${Object.keys(report.charts).length} charts`);
+  console.log(JSON.stringify(latest, null, 2));
+}
