@@ -828,3 +828,29 @@ t.test('a second API instance: rate limits per client, CORS for a configured ori
   const ok = await limited.inject({ url: '/health', headers: { origin: 'https://dashboard.example' } });
   t.equal(ok.headers['access-control-allow-origin'], 'https://dashboard.example');
 });
+
+t.test('optional TLS: the API serves HTTPS with the configured key and certificate', async (t) => {
+  const { buildApi } = await import('./server.ts');
+  const { TEST_TLS_CERT, TEST_TLS_KEY } = await import('./testing/tls-fixture.ts');
+  const { request } = await import('node:https');
+  const tls = await buildApi({
+    validator,
+    https: { key: TEST_TLS_KEY, cert: TEST_TLS_CERT },
+    defaultMetrics: false,
+  });
+  t.teardown(() => tls.close());
+  const address = await tls.listen({ host: '127.0.0.1', port: 0 });
+  t.match(address, /^https:\/\//);
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = request(`${address}/health`, { ca: TEST_TLS_CERT }, (res) => {
+      let text = '';
+      res.on('data', (c) => {
+        text += c;
+      });
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.same(JSON.parse(body), { status: 'ok' });
+});

@@ -1,0 +1,20 @@
+// A self-signed P-256 certificate for 127.0.0.1/localhost, valid for 100 years, for the API's TLS test
+// only (generated with openssl req -x509 -newkey ec; never use it for anything else).
+export const TEST_TLS_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgZczZtVAd+VAbX4Wh
+gZaII/TmEb4LMTBUiinQAnRD5wyhRANCAAQSh5l5jrzqwB7SKOAc/3q6hxMlt0of
+Tt56edGMu4E2zGw9iNnWcEnaCc5HP2LHnK5Nl+TMGiFUeCFSRqPVd+zU
+-----END PRIVATE KEY-----
+`;
+export const TEST_TLS_CERT = `-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUdzcvLSKiqIjr+UmNVd8iDm2jdU4wCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMjA1MDE1OVoYDzIxMjYxMDI5
+MDUwMTU5WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQSh5l5jrzqwB7SKOAc/3q6hxMlt0ofTt56edGMu4E2zGw9iNnWcEna
+Cc5HP2LHnK5Nl+TMGiFUeCFSRqPVd+zUo28wbTAdBgNVHQ4EFgQUGzjkIG29KkF4
+Sc0cOEeoEYzJMP8wHwYDVR0jBBgwFoAUGzjkIG29KkF4Sc0cOEeoEYzJMP8wDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZI
+zj0EAwIDSAAwRQIgdUUw65QIFkzJ7RU/DndBpkO/tWzWfyIxXgb3nnhcEmYCIQDI
+CEWy3j1kHXvr6bRa4QOyfec+vcD4nh9ySR4Flz5OIA==
+-----END CERTIFICATE-----
+`;
