@@ -18,7 +18,11 @@ t.test('adds the platform entries the registry could not serve, once', (t) => {
     cpu: ['arm64'],
     optional: true,
   });
-  t.same(lock.packages['node_modules/@biomejs/cli-linux-x64'], { version: '2.6.8' }, 'existing entries untouched');
+  t.same(
+    lock.packages['node_modules/@biomejs/cli-linux-x64'],
+    { version: '2.6.8' },
+    'existing entries untouched',
+  );
   t.same(repairLock(lock), [], 'idempotent');
   t.end();
 });

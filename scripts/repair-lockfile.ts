@@ -53,5 +53,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const lock = JSON.parse(readFileSync(path, 'utf8'));
   const added = repairLock(lock);
   writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`);
-  console.log(added.length ? `repair-lockfile: added ${added.join(', ')}` : 'repair-lockfile: nothing to add');
+  console.log(
+    added.length ? `repair-lockfile: added ${added.join(', ')}` : 'repair-lockfile: nothing to add',
+  );
 }
