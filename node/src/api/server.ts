@@ -40,7 +40,9 @@ export interface ApiOptions {
   now?: () => number;
 }
 
-export const DEFAULT_RATE_LIMIT = { max: 20_000, timeWindowMs: 60_000 };
+// Generous: a devnet or a ward gateway sends every device's traffic from one address; the limit is there to
+// stop a runaway or hostile client, not to shape normal load (vigil start --rate-limit N tunes it).
+export const DEFAULT_RATE_LIMIT = { max: 60_000, timeWindowMs: 60_000 };
 
 function fastifyOptions(o: ApiOptions): FastifyServerOptions {
   const base: FastifyServerOptions = {
