@@ -396,6 +396,12 @@ export class Validator {
       lowWatermark: this.replica.lowWatermark,
       mempool: { size: this.mempool.size, bytes: this.mempool.bytes },
       sinceStart: { ...this.counters },
+      // Drop counters, so operators and the security tests can see hostile input being refused: the
+      // replica's per-reason drops (DropReason) and p2p's invalid frames, bans and per-reason drops.
+      consensus: { dropped: this.replica.stats().dropped },
+      p2p: (({ invalidFrames, connections, dropped }) => ({ invalidFrames, connections, dropped }))(
+        this.network.metrics(),
+      ),
       peers: this.network
         .peers()
         .map((p) => ({ key: p.key, role: p.role, connected: p.connected, score: p.score })),
