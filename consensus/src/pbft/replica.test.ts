@@ -425,15 +425,19 @@ t.test(
       'f+1 = 2: it sends VIEW-CHANGE for the smallest, 2',
     );
     t.equal(r.view, 2);
-    t.notOk(
-      two.timers.some((x) => x.type === 'set' && x.timer === Timers.viewChange),
-      "two VIEW-CHANGEs for view 2 (its own and 3's) do not arm the timer yet",
-    );
-    const three = feed(r, 0, viewChange(g, 0, 2, []).bytes);
     t.ok(
-      three.timers.some((x) => x.type === 'set' && x.timer === Timers.viewChange),
-      '§4.5.2: q VIEW-CHANGEs for its view start the view-change timer',
+      two.timers.some((x) => x.type === 'set' && x.timer === Timers.viewChange),
+      "§4.5.2: q VIEW-CHANGEs at or above its view (own and 3's for 2, 2's for 3) start the timer",
     );
+    const solo = replica(1);
+    const a = feed(solo, 2, viewChange(g, 2, 2, []).bytes);
+    const b = feed(solo, 3, viewChange(g, 3, 2, []).bytes);
+    t.equal(sent(b, MessageType.viewChange).length, 1, 'joined view 2');
+    t.ok(
+      b.timers.some((x) => x.type === 'set' && x.timer === Timers.viewChange),
+      'own + two others = q: timer set',
+    );
+    t.equal(a.timers.length, 0, 'nothing armed before joining');
   },
 );
 

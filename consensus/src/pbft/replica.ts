@@ -1287,8 +1287,10 @@ export class Replica {
    */
   #armViewChangeTimer() {
     if (this.#active || this.#viewChangeTimerArmed) return;
+    // A VIEW-CHANGE for a later view also abandons this one, so it counts: otherwise a sender that moved
+    // on (its latest VIEW-CHANGE replaced the earlier one here) could leave this replica short forever.
     let votes = 0;
-    for (const v of this.#viewChanges.values()) if (v.message.newView === this.#view) votes++;
+    for (const v of this.#viewChanges.values()) if (v.message.newView >= this.#view) votes++;
     if (votes < this.#ctx.q) return;
     this.#out.timers.push({ type: 'set', timer: Timers.viewChange, afterMs: this.#viewChangeTimeout });
     this.#viewChangeTimerArmed = true;
