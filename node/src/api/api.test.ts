@@ -98,6 +98,21 @@ t.test('transactions: JSON form and canonical CBOR, wait=commit, status with rec
   t.match(pending.json(), { id: /^[0-9a-f]{64}$/ });
 });
 
+t.test('JSON clients without a CBOR encoder: signing bytes from the node, then submit', async (t) => {
+  const who = new Actor('json-only', chainId);
+  const { signature: _, ...unsigned } = transactionToJson(who.tx({ type: 20, patient: who.key }));
+  const sb = await json(unsigned, '/v1/transactions/signing-bytes');
+  t.equal(sb.statusCode, 200, sb.body);
+  const signature = toHex(who.signer.sign(fromHex(sb.json().signingBytes)));
+  const r = await json({ ...unsigned, signature }, '/v1/transactions?wait=commit&timeoutMs=20000');
+  t.equal(r.statusCode, 200, r.body);
+  t.same([r.json().id, r.json().status], [sb.json().id, 'committed']);
+  t.equal(
+    (await json({ ...unsigned, body: {} }, '/v1/transactions/signing-bytes')).json().code,
+    'BODY_FIELD',
+  );
+});
+
 t.test('transaction errors: each documented code, and the node keeps serving', async (t) => {
   const problemOf = (r: {
     statusCode: number;

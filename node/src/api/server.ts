@@ -10,6 +10,7 @@ import { AccessDenied, QueryError } from '../state-machine/index.ts';
 import type { Validator } from '../validator/validator.ts';
 import { AccessRecorder, type AccessRecorderOptions } from './access-recorder.ts';
 import type { ApiContext } from './context.ts';
+import { registerDashboard } from './dashboard.ts';
 import { registerFhirRoutes } from './fhir/routes.ts';
 import { ApiMetrics } from './metrics.ts';
 import { registerDocsRoutes, registerOpenApi } from './openapi.ts';
@@ -161,5 +162,6 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await registerFhirRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerDocsRoutes(app);
+  await registerDashboard(app);
   return app;
 }

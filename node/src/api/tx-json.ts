@@ -17,6 +17,8 @@ import {
   type Transaction,
   TxType,
   toHex,
+  transactionSigningBytes,
+  type UnsignedTransaction,
 } from '@vigil/consensus/wire';
 import { BodyError, decodeBody, encodeBody, type TxBody } from '@vigil/consensus/wire/bodies/index.ts';
 
@@ -121,15 +123,15 @@ export function bodyFromJson(type: number, json: unknown): CborValue[] {
   return encoded;
 }
 
-/** The transaction a JSON form describes. Throws TxJsonError. */
-export function transactionFromJson(json: unknown): Transaction {
+/** The unsigned transaction a JSON form describes (a `signature` field, if any, is ignored). */
+export function unsignedFromJson(json: unknown): UnsignedTransaction {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) bad('a JSON object expected');
   const o = json as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!ENVELOPE_FIELDS.includes(k)) bad(`unknown field ${k}`);
   if (o.version !== undefined && o.version !== 1) bad('version: 1 expected');
   if (typeof o.chainId !== 'string') bad('chainId: string expected');
   const type = txType(o.type);
-  return {
+  const unsigned: UnsignedTransaction = {
     version: 1,
     chainId: o.chainId,
     type,
@@ -137,8 +139,19 @@ export function transactionFromJson(json: unknown): Transaction {
     nonce: nat(o.nonce, 'nonce'),
     timestamp: nat(o.timestamp, 'timestamp'),
     body: bodyFromJson(type, o.body),
-    signature: hexBytes(o.signature, 'signature', 64),
   };
+  try {
+    transactionSigningBytes(unsigned); // envelope checks (chain id pattern, ranges)
+  } catch (e) {
+    bad((e as Error).message);
+  }
+  return unsigned;
+}
+
+/** The transaction a JSON form describes. Throws TxJsonError. */
+export function transactionFromJson(json: unknown): Transaction {
+  const unsigned = unsignedFromJson(json);
+  return { ...unsigned, signature: hexBytes((json as Record<string, unknown>).signature, 'signature', 64) };
 }
 
 /** Canonical envelope bytes of a JSON-form transaction. */

@@ -9,6 +9,7 @@ import {
   fromHex,
   toHex,
   transactionId,
+  transactionSigningBytes,
 } from '@vigil/consensus/wire';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { decodeNonce, nonceKey } from '../../exec/accounts.ts';
@@ -17,7 +18,7 @@ import type { AppliedBlock } from '../../validator/validator.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, problem, sendProblem, statusForTxCode } from '../problem.ts';
 import { anyObject, hex32, jsonTransactionSchema } from '../schemas.ts';
-import { encodeJsonTransaction, TxJsonError, transactionToJson } from '../tx-json.ts';
+import { encodeJsonTransaction, TxJsonError, transactionToJson, unsignedFromJson } from '../tx-json.ts';
 
 /** Most transactions in one batch (CBOR sequence or JSON array). */
 export const MAX_BATCH = 1_000;
@@ -245,6 +246,33 @@ export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext)
       const outcome = await waiters.wait(idHex, req.query.timeoutMs ?? DEFAULT_WAIT_MS);
       if (outcome) return reply.code(200).send(outcome);
       return reply.code(202).send({ id: idHex, status: 'pending' });
+    },
+  );
+
+  app.post(
+    '/v1/transactions/signing-bytes',
+    {
+      schema: {
+        summary:
+          'The canonical signing bytes and id of an unsigned JSON transaction (for clients without a CBOR encoder)',
+        description:
+          'Trusting these bytes means trusting this node: a client that can encode canonical CBOR should compute them itself (docs/protocol.md).',
+        body: {
+          ...jsonTransactionSchema,
+          required: jsonTransactionSchema.required.filter((f) => f !== 'signature'),
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: { id: { type: 'string' }, signingBytes: { type: 'string' } },
+          },
+          '4xx': { $ref: 'Problem#' },
+        },
+      },
+    },
+    async (req) => {
+      const unsigned = unsignedFromJson(req.body);
+      return { id: toHex(transactionId(unsigned)), signingBytes: toHex(transactionSigningBytes(unsigned)) };
     },
   );
 
