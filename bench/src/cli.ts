@@ -4,6 +4,7 @@
 const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   node: () => import('./node-exec.ts'),
   suite: () => import('./suite.ts'),
+  profile: () => import('./profile.ts'),
 };
 
 const first = process.argv[2];

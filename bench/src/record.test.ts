@@ -46,6 +46,8 @@ t.test('latest.json: headline numbers from the sustained run below the knee', as
     p50LatencyMs: 55,
     p99LatencyMs: 300,
     kneeTxPerSec: 200,
+    saturatedAtTxPerSec: 400,
+    maxCommittedTxPerSec: 380,
     ceilingTxPerSec: 5_000,
     fractionOfCeiling: 171 / 5_000,
   });

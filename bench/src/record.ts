@@ -63,6 +63,9 @@ export interface LatestSummary {
       p50LatencyMs: number | null;
       p99LatencyMs: number | null;
       kneeTxPerSec: number | null;
+      /** First offered load that did not keep up, and the best committed rate any point reached. */
+      saturatedAtTxPerSec: number | null;
+      maxCommittedTxPerSec: number;
       ceilingTxPerSec: number;
       fractionOfCeiling: number | null;
     }
@@ -133,6 +136,8 @@ export function summarise(r: BenchRecord, recordFile: string): LatestSummary {
       p50LatencyMs: finite(x.belowKnee?.p50LatencyMs.median ?? kneePoint?.p50LatencyMs),
       p99LatencyMs: finite(x.belowKnee?.p99LatencyMs.median ?? kneePoint?.p99LatencyMs),
       kneeTxPerSec: finite(x.knee.kneeTxPerSec),
+      saturatedAtTxPerSec: finite(x.knee.saturatedAtTxPerSec),
+      maxCommittedTxPerSec: x.knee.maxCommittedTxPerSec,
       ceilingTxPerSec: ceiling,
       fractionOfCeiling: thr !== null && ceiling > 0 ? thr / ceiling : null,
     };

@@ -20,7 +20,7 @@ t.test('the report has the headline, every sweep point, the simulator tables and
   t.match(md, /^# Vigil benchmark report \(quick run\)/);
   t.match(md, /Test CPU, 2 cores, Node v24\.0\.0/);
   t.match(md, new RegExp(`commit \`${'a'.repeat(40)}\``));
-  t.match(md, /\| n=4 sustained throughput \(tx\/s\) \| 171 \|/);
+  t.match(md, /\| n=4 sustained throughput below the knee \(tx\/s\) \| 171 \|/);
   t.match(md, /\| n=4 fraction of ceiling \| 3\.4 % \| >= 75 % \|/);
   t.match(md, /\| commits resume after killing the primary \(ms\) \| 1,800 \| <= 2,000 \|/);
   for (const offered of ['100', '200', '400'])
