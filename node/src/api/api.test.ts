@@ -191,6 +191,20 @@ t.test('transaction errors: each documented code, and the node keeps serving', a
     ),
     [400, 'BODY_FIELD'],
   );
+  const grantJson = transactionToJson(
+    late.tx({
+      type: 40,
+      patient: late.key,
+      grantee: { kind: 1, key: late.key },
+      scopes: ['*'],
+      purpose: 1,
+      expiresAt: 1,
+    }),
+  );
+  t.same(problemOf(await json({ ...grantJson, body: { ...(grantJson.body as object), purpose: 9 } })), [
+    400,
+    'BODY_ENUM',
+  ]);
   t.same(
     problemOf(
       await json({
@@ -267,7 +281,7 @@ t.test('batches: a CBOR sequence and a JSON array answer one result per transact
   t.equal(arr.statusCode, 202);
   t.match(arr.json().results, [{ id: /^[0-9a-f]{64}$/ }, { error: { code: 'MALFORMED_JSON_TX' } }]);
   const tooMany = await json(Array.from({ length: 1001 }, () => ({})));
-  t.equal(tooMany.statusCode, 400);
+  t.same([tooMany.statusCode, tooMany.json().code], [400, 'BATCH_TOO_LARGE']);
 });
 
 t.test('readings land; blocks, status, accounts, proofs verify against the validator set', async (t) => {
@@ -404,6 +418,32 @@ t.test('signed reads: the access rule decides, hostile requests get the right 4x
     'UNKNOWN_PATIENT',
   );
   t.equal((await signedGet(clinician, `/v1/patients/${P}/readings?kind=77`)).json().code, 'BAD_KIND');
+  t.equal(
+    (await signedGet(clinician, `/v1/patients/${P}/readings?kind=1&from=10&to=5`)).json().code,
+    'BAD_RANGE',
+  );
+  t.equal(
+    (await signedGet(clinician, `/v1/patients/${P}/readings?kind=1&cursor=00`)).json().code,
+    'BAD_CURSOR',
+  );
+  // A grant of vitals only does not cover alerts.
+  const narrow = new Actor('clinician-narrow', chainId);
+  await commit(node.admin.bytes({ type: 10, publicKey: narrow.key, licenceId: 'GMC-N' }));
+  await commit(
+    patient.bytes({
+      type: 40,
+      patient: patient.key,
+      grantee: { kind: 1, key: narrow.key },
+      scopes: ['vitals.heartRate'],
+      purpose: 1,
+      expiresAt: Date.now() + 86_400_000,
+    }),
+  );
+  t.equal((await signedGet(narrow, `/v1/patients/${P}/alerts`)).json().code, 'SCOPE_NOT_GRANTED');
+  t.equal(
+    (await signedGet(narrow, `/v1/patients/${P}/readings?kind=1`, 3)).json().code,
+    'NO_EMERGENCY_ACCESS',
+  );
 
   // Authentication failures.
   r = await app.inject(target);
@@ -474,12 +514,15 @@ t.test('each read by someone else is recorded on chain; the patient sees who loo
   await signedGet(patient, `/v1/patients/${P}/readings?kind=2`);
   await node.app.inject('/health');
   const consents = (await signedGet(patient, `/v1/patients/${P}/consents`)).json();
-  t.equal(consents.grants.length, 1);
-  t.match(consents.grants[0], {
-    grantee: { kind: 1, key: toHex(clinician.key) },
-    scopes: ['vitals.*', 'alerts'],
-    purpose: 1,
-  });
+  t.equal(consents.grants.length, 2, "the clinician's and the narrow grant");
+  t.match(
+    consents.grants.find((g: { grantee: { key?: string } }) => g.grantee.key === toHex(clinician.key)),
+    {
+      grantee: { kind: 1, key: toHex(clinician.key) },
+      scopes: ['vitals.*', 'alerts'],
+      purpose: 1,
+    },
+  );
   await new Promise((r) => setTimeout(r, 300));
   const after = (await signedGet(patient, `/v1/patients/${P}/audit`)).json();
   t.equal(after.items.filter((i: { actor: string }) => i.actor === P && false).length, 0);
@@ -649,7 +692,7 @@ t.test(
 
     const consent = (await signedGet(patient, `/fhir/Consent?patient=${P}`)).json();
     validFhir(t, consent, 'the Consent bundle');
-    t.equal(consent.entry.length, 1);
+    t.equal(consent.entry.length, 2);
     t.match(consent.entry[0].resource, {
       resourceType: 'Consent',
       status: 'active',

@@ -175,10 +175,7 @@ export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext)
           content: {
             'application/json': {
               schema: {
-                anyOf: [
-                  jsonTransactionSchema,
-                  { type: 'array', maxItems: MAX_BATCH, items: { type: 'object' } },
-                ],
+                anyOf: [jsonTransactionSchema, { type: 'array', items: { type: 'object' } }],
               },
             },
           },
