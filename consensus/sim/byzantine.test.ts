@@ -89,7 +89,7 @@ t.test('peekMessageType reads the type without decoding', async (t) => {
 t.test('bad-signatures: same message, signature no longer verifies', async (t) => {
   const adv = createAdversary('bad-signatures', ctx(1));
   const p = prepare(0, 1, new Uint8Array(32).fill(3), 1);
-  const [out] = adv.outbound([{ to: 'all', message: p.bytes }], 0);
+  const [out] = adv.outbound([{ to: 'all', message: p.bytes }], 0, 0);
   t.ok(validFrom(p.bytes, 1));
   t.notOk(validFrom(out!.message, 1));
   t.match(decode(out!.message), { type: MessageType.prepare, view: 0, height: 1, replica: 1 });
@@ -98,7 +98,7 @@ t.test('bad-signatures: same message, signature no longer verifies', async (t) =
 t.test('equivocate: two validly signed, conflicting PRE-PREPAREs for one (view, height)', async (t) => {
   const adv = createAdversary('equivocate', ctx(0));
   const pp = prePrepare(0, 1, [new Uint8Array([1]), new Uint8Array([2])]);
-  const out = adv.outbound([{ to: 'all', message: pp.bytes }], 0);
+  const out = adv.outbound([{ to: 'all', message: pp.bytes }], 0, 0);
   t.same(out.map((o) => o.to).sort(), [1, 2, 3], 'one copy per backup');
   const hashes = new Set(out.map((o) => hex((decode(o.message) as PrePrepare).blockHash)));
   t.equal(hashes.size, 2, 'two different blocks');
@@ -114,7 +114,7 @@ t.test('equivocate: two validly signed, conflicting PRE-PREPAREs for one (view, 
     blockHash: pp.message.blockHash,
     replica: 0,
   });
-  const commits = adv.outbound([{ to: 'all', message: commit.bytes }], 0);
+  const commits = adv.outbound([{ to: 'all', message: commit.bytes }], 0, 0);
   const byTarget = new Map(out.map((o) => [o.to, hex((decode(o.message) as PrePrepare).blockHash)]));
   for (const c of commits) t.equal(hex((decode(c.message) as Prepare).blockHash), byTarget.get(c.to));
 });
@@ -130,7 +130,7 @@ t.test('forge-view-change: a re-signed VIEW-CHANGE with a certificate nobody sig
   });
   let forged: ViewChange | undefined;
   for (let i = 0; i < 20 && forged === undefined; i++) {
-    const [out] = adv.outbound([{ to: 'all', message: vc.bytes }], 1);
+    const [out] = adv.outbound([{ to: 'all', message: vc.bytes }], 1, 0);
     const m = decode(out!.message) as ViewChange;
     if (m.prepared.length > 0) forged = m;
   }
@@ -164,7 +164,7 @@ t.test('forge-view-change: stale certificates come from genuine older traffic', 
   });
   const seen = new Set<string>();
   for (let i = 0; i < 20; i++) {
-    const m = decode(adv.outbound([{ to: 'all', message: vc.bytes }], 2)[0]!.message) as ViewChange;
+    const m = decode(adv.outbound([{ to: 'all', message: vc.bytes }], 2, 0)[0]!.message) as ViewChange;
     for (const p of m.prepared) seen.add(hex(p.prePrepare) === hex(old.bytes) ? 'stale' : 'forged');
   }
   t.ok(seen.has('stale'), 'the genuine view-0 certificate was claimed in a view-2 VIEW-CHANGE');
@@ -180,7 +180,7 @@ t.test('new-view-omits-prepared: O keeps its heights but loses every transaction
     prePrepares: [pp.bytes],
     replica: 1,
   });
-  const [out] = adv.outbound([{ to: 'all', message: nv.bytes }], 1);
+  const [out] = adv.outbound([{ to: 'all', message: nv.bytes }], 1, 0);
   const m = decode(out!.message) as NewView;
   t.ok(validFrom(out!.message, 1));
   t.equal(m.prePrepares.length, 1);
@@ -197,16 +197,20 @@ t.test('replay: passes the genuine messages and adds old ones', async (t) => {
   let replayed = 0;
   for (let i = 0; i < 20; i++) {
     const fresh = prepare(0, 2 + i, ZERO_HASH, 2).bytes;
-    const out = adv.outbound([{ to: 'all', message: fresh }], 0);
+    const out = adv.outbound([{ to: 'all', message: fresh }], 0, i * 10);
     t.equal(out[0]!.message, fresh, 'the genuine message goes first');
     replayed += out.length - 1;
   }
   t.ok(replayed > 0, `replayed ${replayed} old messages`);
+  t.same(adv.outbound([], 0, 1_000), [], 'nothing to piggyback on: no replay');
+  let burst = 0;
+  for (let i = 0; i < 20; i++) burst += adv.outbound([{ to: 1, message: old }], 0, 2_000).length - 1;
+  t.ok(burst <= 3, `at most one replay burst per interval (${burst})`);
 });
 
 t.test('silent sends nothing; twins are not a transform', async (t) => {
   const adv = createAdversary('silent', ctx(0));
   t.ok(adv.silent);
-  t.same(adv.outbound([{ to: 'all', message: prepare(0, 1, ZERO_HASH, 0).bytes }], 0), []);
+  t.same(adv.outbound([{ to: 'all', message: prepare(0, 1, ZERO_HASH, 0).bytes }], 0, 0), []);
   t.throws(() => createAdversary('twins', ctx(0)), RangeError);
 });

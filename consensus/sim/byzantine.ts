@@ -68,8 +68,11 @@ export interface AdversaryContext {
 export interface Adversary {
   /** A silent replica runs no code at all. */
   readonly silent: boolean;
-  /** Rewrites what the wrapped correct replica wants to send; `view` is its current view. */
-  outbound(sends: readonly Outbound[], view: number): Outbound[];
+  /**
+   * Rewrites what the wrapped correct replica wants to send; `view` is its current view and `now` the
+   * virtual time (ms).
+   */
+  outbound(sends: readonly Outbound[], view: number, now: number): Outbound[];
   /** Sees every message delivered to it (replays and stale certificates come from here). */
   observe(from: number, message: Uint8Array): void;
 }
@@ -103,7 +106,7 @@ abstract class Transform implements Adversary {
     this.limits = messageLimits(ctx.config);
   }
 
-  abstract outbound(sends: readonly Outbound[], view: number): Outbound[];
+  abstract outbound(sends: readonly Outbound[], view: number, now: number): Outbound[];
 
   observe(_from: number, _message: Uint8Array): void {}
 
@@ -135,10 +138,16 @@ class BadSignatures extends Transform {
   }
 }
 
-/** Behaves correctly, and also re-sends old messages (its own and others') to random peers. */
+/**
+ * Behaves correctly, and also re-sends old messages (its own and others') to random peers: 1-3 of them
+ * whenever its replica sends something, at most once per REPLAY_INTERVAL_MS. The rate limit matters:
+ * replaying on every step, f replayers would replay each other's replays without bound.
+ */
 class Replayer extends Transform {
   readonly #history: Uint8Array[] = [];
   static readonly CAPACITY = 256;
+  static readonly REPLAY_INTERVAL_MS = 5;
+  #lastReplay = Number.NEGATIVE_INFINITY;
 
   override observe(_from: number, message: Uint8Array): void {
     this.#remember(message);
@@ -149,9 +158,15 @@ class Replayer extends Transform {
     else this.#history[this.ctx.prng.int(Replayer.CAPACITY)] = m;
   }
 
-  outbound(sends: readonly Outbound[]): Outbound[] {
+  outbound(sends: readonly Outbound[], _view: number, now: number): Outbound[] {
     const out = [...sends];
-    if (this.#history.length > 0 && this.ctx.prng.chance(0.5)) {
+    if (
+      sends.length > 0 &&
+      this.#history.length > 0 &&
+      now - this.#lastReplay >= Replayer.REPLAY_INTERVAL_MS &&
+      this.ctx.prng.chance(0.5)
+    ) {
+      this.#lastReplay = now;
       const k = 1 + this.ctx.prng.int(3);
       for (let i = 0; i < k; i++) {
         const to = this.ctx.prng.chance(0.5) ? ('all' as const) : this.ctx.prng.pick(this.others());

@@ -31,6 +31,8 @@ export const ViolationKind = {
   liveness: 'liveness',
   /** The replica threw on an input: hostile input must be dropped, never crash a correct replica. */
   replicaThrew: 'replica-threw',
+  /** The run exceeded its event budget: some message amplification has no bound (a DoS). */
+  storm: 'storm',
 } as const;
 export type ViolationKind = (typeof ViolationKind)[keyof typeof ViolationKind];
 

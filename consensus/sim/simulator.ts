@@ -39,6 +39,11 @@ const CLIENT_LATENCY: readonly [number, number] = [1, 5];
 const PROPOSE_LIMIT = 256;
 /** After everything settled, keep running this long so late commits are checked too, ms. */
 const SETTLE_MS = 500;
+/**
+ * Most events one run may process. A correct cluster needs a few thousand per run; a run that exceeds
+ * this is in a message storm (unbounded amplification), which is reported as a violation.
+ */
+const MAX_STEPS = 400_000;
 /** How often (virtual ms) the run looks for a missed liveness deadline, to stop a stuck run early. */
 const LIVENESS_CHECK_MS = 100;
 
@@ -325,7 +330,15 @@ class Simulation {
       }
       const item = this.#queue.pop()!;
       this.#now = item.time;
-      this.#steps++;
+      if (++this.#steps > MAX_STEPS) {
+        this.#violation({
+          kind: 'storm',
+          time: this.#now,
+          detail: `more than ${MAX_STEPS} events: messages are being amplified without bound`,
+        });
+        endTime = this.#now;
+        break;
+      }
       this.#handle(item.event);
       // A run that already failed stops: the first violation is the one worth reproducing.
       if (this.#opts.stopOnViolation !== false && this.#checker.violations.length > 0) {
@@ -545,7 +558,7 @@ class Simulation {
       }
       // 2. send (through the adversary if the replica is Byzantine).
       let sends: Outbound[] = ready.send;
-      if (node.adversary !== undefined) sends = node.adversary.outbound(sends, replica.view);
+      if (node.adversary !== undefined) sends = node.adversary.outbound(sends, replica.view, end);
       for (const s of sends) this.#send(inst, s, end);
       // 3. apply commits in height order.
       let mempoolChanged = false;
