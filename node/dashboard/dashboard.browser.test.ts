@@ -1,0 +1,260 @@
+// The dashboard in a real browser (Debian's Chromium driven by playwright-core) against a live
+// in-process network: sign-in with a key file and with a key made in the browser; a patient registers,
+// binds a wearable and grants a clinician access, and the clinician then sees the data; an alert
+// appears live on the clinician's panel and is acknowledged; a revoke removes access; a break-glass
+// session shows up in the patient's audit view; the operator explorer verifies an inclusion proof.
+// Screenshots of every view at phone and desktop sizes are written to node/dashboard/screenshots/.
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256, toHex } from '@vigil/consensus/wire';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import t from 'tap';
+import { Actor, startTestNode } from '../src/api/testing/node.ts';
+import { DASHBOARD_DIR, ensureDashboardBuilt } from './build.ts';
+import { keyFileFor } from './src/session.ts';
+
+const CHROMIUM = process.env.VIGIL_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = process.env.VIGIL_SCREENSHOTS ?? join(DASHBOARD_DIR, 'screenshots');
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+// Generous for a 2-core CI machine shared with other suites; every wait ends as soon as it is met.
+const WAIT = 30_000;
+
+if (!existsSync(CHROMIUM)) {
+  // Not a skip: CI installs Chromium (.ci/run), so its absence is a broken machine, said plainly.
+  t.fail(
+    `Chromium not found at ${CHROMIUM}. Install Debian's package (apt-get install -y --no-install-recommends chromium) or set VIGIL_CHROMIUM to a Chromium binary.`,
+  );
+  t.end();
+} else {
+  await run();
+}
+
+async function run() {
+  await ensureDashboardBuilt();
+  mkdirSync(SHOTS, { recursive: true });
+  const keys = mkdtempSync(join(tmpdir(), 'vigil-dash-keys-'));
+
+  const node = await startTestNode();
+  t.teardown(() => node.close());
+  await node.app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = node.app.server.address();
+  const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const { chainId } = node;
+
+  // The cast: a clinician enrolled by hospital-0's admin, a patient and their wearable. The patient's
+  // own transactions are all made through the dashboard.
+  const seedOf = (label: string) => new Actor(label, chainId);
+  const clinician = seedOf('dash-clinician');
+  const patient = seedOf('dash-patient');
+  const device = seedOf('dash-device');
+  const P = toHex(patient.key);
+  const C = toHex(clinician.key);
+  const D = toHex(device.key);
+  const seedFile = (name: string, label: string) => {
+    const path = join(keys, `${name}.json`);
+    // The same derivation as the test Actor: seed = SHA-256(utf8(label)).
+    writeFileSync(path, keyFileFor(sha256(new TextEncoder().encode(label))));
+    return path;
+  };
+  const clinicianFile = seedFile('clinician', 'dash-clinician');
+  const patientFile = seedFile('patient', 'dash-patient');
+
+  const commit = async (bytes: Uint8Array) => {
+    const r = await node.app.inject({
+      method: 'POST',
+      url: '/v1/transactions?wait=commit&timeoutMs=20000',
+      headers: { 'content-type': 'application/cbor' },
+      payload: Buffer.from(bytes),
+    });
+    if (r.statusCode !== 200 || r.json().status !== 'committed') throw new Error(`not committed: ${r.body}`);
+  };
+  await commit(node.admin.bytes({ type: 10, publicKey: clinician.key, licenceId: 'GMC-DASH' }));
+
+  const reading = (kind: number, value: number, unit: string, at: number) => ({
+    kind,
+    value,
+    unit,
+    measuredAt: at,
+  });
+  const normalSet = (at: number) => [
+    reading(1, 72, '/min', at),
+    reading(2, 97, '%', at),
+    reading(3, 124, 'mm[Hg]', at),
+    reading(4, 80, 'mm[Hg]', at),
+    reading(5, 368, 'Cel', at),
+    reading(6, 14, '/min', at),
+  ];
+
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-sync',
+    ],
+  });
+  t.teardown(() => browser.close());
+
+  const pageErrors: string[] = [];
+  const open = async (ctx: BrowserContext): Promise<Page> => {
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(WAIT);
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    return page;
+  };
+  const signIn = async (page: Page, role: string, file: string) => {
+    await page.goto(`${base}/signin`);
+    await page.getByLabel('Open as').selectOption(role);
+    await page.getByLabel('Key file').setInputFiles(file);
+    await page.waitForURL(`${base}/${role}`);
+  };
+  const shoot = async (page: Page, name: string) => {
+    for (const [size, vp] of [
+      ['phone', PHONE],
+      ['desktop', DESKTOP],
+    ] as const) {
+      await page.setViewportSize(vp);
+      // Toasts are transient overlays: keep them out of the record of the layout.
+      await page.evaluate(() => {
+        for (const el of document.querySelectorAll('.toast')) el.remove();
+      });
+      // Charts follow their container's width (ResizeObserver): let them settle at this size.
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
+    }
+  };
+
+  const patientCtx = await browser.newContext({ viewport: DESKTOP });
+  const clinicianCtx = await browser.newContext({ viewport: DESKTOP });
+  const pp = await open(patientCtx);
+  const cp = await open(clinicianCtx);
+
+  await t.test('served at / with its security headers; sign-in page', async (t) => {
+    const res = await cp.goto(`${base}/`);
+    t.equal(res?.status(), 200);
+    t.match(res?.headers()['content-security-policy'] ?? '', /default-src 'self'/);
+    await cp.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
+    await shoot(cp, 'signin');
+  });
+
+  await t.test('a key created in the browser signs in; a wrong file is refused with a message', async (t) => {
+    const ctx = await browser.newContext({ viewport: PHONE });
+    const page = await open(ctx);
+    await page.goto(`${base}/signin`);
+    const bad = join(keys, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ version: 1, seed: 'ab'.repeat(32), publicKey: '00'.repeat(32) }));
+    await page.getByLabel('Key file').setInputFiles(bad);
+    await page.getByRole('alert').filter({ hasText: 'does not belong to its seed' }).waitFor();
+    await page.getByLabel('Open as').selectOption('patient');
+    await page.getByRole('button', { name: 'Create a new key in this browser' }).click();
+    const pub = (await page.locator('code.key').textContent()) ?? '';
+    t.match(pub, /^[0-9a-f]{64}$/);
+    t.ok(await page.getByRole('link', { name: 'Download key file' }).getAttribute('download'));
+    await page.getByRole('button', { name: 'Continue with this key' }).click();
+    await page.waitForURL(`${base}/patient`);
+    t.match((await page.locator('.who-key').getAttribute('title')) ?? '', pub, 'signed in with the new key');
+    // The seed lives in this tab's sessionStorage only; nothing was stored in localStorage.
+    t.equal(await page.evaluate(() => localStorage.length), 0);
+    await ctx.close();
+  });
+
+  await t.test('the patient registers, binds a wearable and grants the clinician access', async (t) => {
+    await signIn(pp, 'patient', patientFile);
+    await pp.getByRole('tab', { name: 'Consents' }).click();
+    await pp.getByRole('button', { name: 'Register me as a patient' }).click();
+    await pp.getByRole('heading', { name: 'Who may see my data' }).waitFor();
+    await pp.getByRole('tab', { name: 'Devices' }).click();
+    await pp.getByLabel('Device public key').fill(D);
+    await pp.getByRole('button', { name: 'Bind device' }).click();
+    await pp.locator(`[data-device="${D}"]`).waitFor();
+    const now = Date.now();
+    await commit(device.bytes({ type: 50, patient: patient.key, readings: normalSet(now - 120_000) }));
+    await commit(device.bytes({ type: 50, patient: patient.key, readings: normalSet(now - 60_000) }));
+    await pp.getByRole('tab', { name: 'Consents' }).click();
+    await pp.getByLabel('Key or organisation id').fill(C);
+    await pp.getByRole('button', { name: 'Grant access' }).click();
+    await pp.locator('[data-grant]').filter({ hasText: 'vitals.*' }).waitFor();
+    t.pass('grant listed');
+    await shoot(pp, 'patient-consents');
+    await pp.getByRole('tab', { name: 'Devices' }).click();
+    await pp.locator(`[data-device="${D}"]`).waitFor();
+    await shoot(pp, 'patient-devices');
+    await pp.getByRole('tab', { name: 'My vitals' }).click();
+    await pp.locator('.tile[data-kind="1"] .tile-value').filter({ hasText: '72 /min' }).waitFor();
+    await shoot(pp, 'patient-vitals');
+  });
+
+  await t.test('the clinician sees the patient after the grant', async (t) => {
+    await signIn(cp, 'clinician', clinicianFile);
+    await cp.getByLabel('Add a patient by key').fill(P);
+    await cp.getByRole('button', { name: 'Add patient' }).click();
+    const panel = cp.locator(`[data-patient="${P}"]`);
+    await panel.locator('.badge.via-grant').waitFor();
+    await panel.locator('.tile[data-kind="1"] .tile-value').filter({ hasText: '72 /min' }).waitFor();
+    await panel.locator('.chart').first().waitFor();
+    t.equal(await panel.locator('.chart').count(), 6, 'one chart per device-reported vital sign');
+    t.match(await panel.getByTestId('news2').textContent(), /NEWS2/);
+  });
+
+  await t.test('an alert appears live and is acknowledged', async (t) => {
+    const panel = cp.locator(`[data-patient="${P}"]`);
+    await panel.getByText('No open alerts.').waitFor();
+    // The wearable reports a heart rate above the default threshold (130/min).
+    await commit(
+      device.bytes({ type: 50, patient: patient.key, readings: [reading(1, 152, '/min', Date.now())] }),
+    );
+    const alert = panel.locator('.alert-item').filter({ hasText: 'Heart rate above its threshold' });
+    await alert.waitFor();
+    await cp.locator('.toast').filter({ hasText: 'New alert' }).first().waitFor();
+    await shoot(cp, 'clinician');
+    await alert.getByRole('button', { name: 'Acknowledge' }).click();
+    await cp.locator('.toast').filter({ hasText: 'acknowledged' }).first().waitFor();
+    await alert.waitFor({ state: 'detached' });
+    t.pass('acknowledged: gone from the open alerts');
+  });
+
+  await t.test('a revoke removes access; break-glass opens it and the patient sees it', async (t) => {
+    await pp.getByRole('tab', { name: 'Consents' }).click();
+    await pp.getByRole('button', { name: /^Revoke access of Clinician/ }).click();
+    await pp.getByText('You have not granted anyone access.').waitFor();
+    const panel = cp.locator(`[data-patient="${P}"]`);
+    // The clinician's panel refreshes from the live feed (no reload): access is gone.
+    await panel.locator('.badge.via-none').waitFor();
+    await panel.getByText('This patient has not granted you access.').waitFor();
+    await shoot(cp, 'clinician-no-access');
+    await panel.getByLabel('Reason', { exact: true }).fill('Collapsed on the ward, unresponsive');
+    await panel.getByRole('button', { name: 'Open emergency access' }).click();
+    await panel.locator('.badge.via-emergency').waitFor();
+    await panel.locator('.tile[data-kind="1"] .tile-value').filter({ hasText: '/min' }).waitFor();
+    await shoot(cp, 'clinician-emergency');
+    await pp.getByRole('tab', { name: 'Who looked at my record' }).click();
+    await pp.locator('[data-event="emergencyOpened"]').waitFor();
+    // The clinician's emergency reads are recorded too (coalesced, by the serving validator).
+    await pp.locator('[data-event="read"]').filter({ hasText: 'for emergency' }).first().waitFor();
+    t.match(await pp.locator('[data-event="emergencyOpened"]').textContent(), /opened EMERGENCY/);
+    await shoot(pp, 'patient-audit');
+  });
+
+  await t.test('operator: status, blocks, a transaction whose proof verifies in the browser', async (t) => {
+    const ctx = await browser.newContext({ viewport: DESKTOP });
+    const page = await open(ctx);
+    await page.goto(`${base}/operator`);
+    await page.getByRole('cell', { name: 'live' }).first().waitFor();
+    const first = page.locator('table button.link').first();
+    await first.click();
+    await page.locator('.detail .row button.link').first().click();
+    await page.locator('p.ok').filter({ hasText: 'Proof verified in this browser' }).waitFor();
+    t.pass('proof verified');
+    await shoot(page, 'operator');
+    await ctx.close();
+  });
+
+  t.same(pageErrors, [], 'no uncaught errors in any page');
+  t.comment(`screenshots in ${SHOTS}`);
+}

@@ -1,0 +1,104 @@
+// Plain-language formatting of keys, times, vital signs and audit events.
+import { RISK_BAND_NAMES, readingKindSpec } from '@vigil/consensus/vitals/index.ts';
+
+export const shortKey = (hex: string): string => `${hex.slice(0, 8)}…${hex.slice(-4)}`;
+
+export function time(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+  });
+}
+
+export function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString(undefined, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+}
+
+export function ago(ms: number, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86_400)} d ago`;
+}
+
+export const KIND_LABELS: Record<number, string> = {
+  1: 'Heart rate',
+  2: 'SpO₂',
+  3: 'Systolic BP',
+  4: 'Diastolic BP',
+  5: 'Temperature',
+  6: 'Respiratory rate',
+  7: 'Supplemental O₂',
+  8: 'Consciousness',
+};
+
+const UNIT_LABELS: Record<string, string> = {
+  '/min': '/min',
+  '%': '%',
+  'mm[Hg]': 'mmHg',
+  Cel: '°C',
+  '{bool}': '',
+  '{ACVPU}': '',
+};
+const ACVPU = ['Alert', 'Confusion', 'Voice', 'Pain', 'Unresponsive'];
+
+/** A wire value in its physical unit (temperature travels ×10, ADR 0040). */
+export function physical(kind: number, value: number): number {
+  return value / (readingKindSpec(kind)?.scale ?? 1);
+}
+
+export function vital(kind: number, value: number): string {
+  const spec = readingKindSpec(kind);
+  if (!spec) return String(value);
+  if (kind === 7) return value ? 'on oxygen' : 'on air';
+  if (kind === 8) return ACVPU[value] ?? String(value);
+  const v = physical(kind, value);
+  return `${spec.scale > 1 ? v.toFixed(1) : v} ${UNIT_LABELS[spec.unit] ?? spec.unit}`.trim();
+}
+
+export const NEWS2_PARAM_LABELS: Record<string, string> = {
+  respiratoryRate: 'respiratory rate',
+  spo2: 'SpO₂',
+  supplementalOxygen: 'supplemental oxygen',
+  systolicBp: 'systolic BP',
+  heartRate: 'heart rate',
+  consciousness: 'consciousness',
+  temperature: 'temperature',
+};
+
+export function bandName(band: unknown): string {
+  if (typeof band === 'number') return RISK_BAND_NAMES[band] ?? String(band);
+  if (typeof band === 'string') return band;
+  return 'unknown';
+}
+
+export const PURPOSE_LABELS: Record<number, string> = { 1: 'treatment', 2: 'research', 3: 'emergency' };
+
+/** An alert cause such as `threshold.high.heartRate` or `news2.high`, in words. */
+export function alertCause(cause: string, kind?: number | null, band?: number | null): string {
+  if (cause === 'news2') return `NEWS2 risk rose to ${bandName(band)}`;
+  const t = /^threshold\.(low|high)\.(\w+)$/.exec(cause);
+  if (t) {
+    const label = kind ? KIND_LABELS[kind] : t[2];
+    return `${label} ${t[1] === 'high' ? 'above' : 'below'} its threshold`;
+  }
+  return cause;
+}
+
+export const REQUEST_ERRORS: Record<string, string> = {
+  NO_GRANT: 'This patient has not granted you access.',
+  GRANT_EXPIRED: 'Your access to this patient has expired.',
+  PURPOSE_NOT_GRANTED: 'Your grant does not cover this purpose.',
+  SCOPE_NOT_GRANTED: 'Your grant does not cover this data.',
+  NO_EMERGENCY_ACCESS: 'You have no open emergency access to this patient.',
+  UNKNOWN_PATIENT: 'No patient is registered with this key.',
+  UNKNOWN_REQUESTER: 'Your key is not enrolled as a clinician on this network.',
+  REQUESTER_SUSPENDED: 'Your key is suspended.',
+  PATIENT_ONLY: 'Only the patient or a guardian can see this.',
+  REQUEST_EXPIRED: 'Your clock differs from the node clock by more than a minute.',
+};

@@ -1,0 +1,171 @@
+// The dashboard shell: connects to the node that served it, restores the tab's session, routes between
+// the sign-in, clinician, patient and operator views (history API; the node answers index.html for each
+// path), keeps one live feed per signed-in tab and shows its state, and announces transient messages.
+import './style.css';
+import { Client } from './client.ts';
+import { errorBox, h, replace } from './dom.ts';
+import { type FeedState, LiveFeed } from './events.ts';
+import { shortKey } from './format.ts';
+import { closeSession, openSession, type Role, restoreSession, type Session, setRole } from './session.ts';
+import { clinicianView } from './views/clinician.ts';
+import { operatorView } from './views/operator.ts';
+import { patientView } from './views/patient.ts';
+import { signInView } from './views/signin.ts';
+
+const root = document.getElementById('app')!;
+const toasts = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
+let client: Client;
+let session: Session | undefined;
+let feed: LiveFeed | undefined;
+let dispose: (() => void) | undefined;
+
+function announce(text: string) {
+  const t = h('p', { class: 'toast' }, text);
+  toasts.append(t);
+  setTimeout(() => t.remove(), 8_000);
+}
+
+function routeRole(): Role | 'signin' {
+  const p = location.pathname.split('/')[1];
+  if (p === 'clinician' || p === 'patient' || p === 'operator') return p;
+  return 'signin';
+}
+
+function navigate(path: string) {
+  if (location.pathname !== path) history.pushState(null, '', path);
+  render();
+}
+
+function startFeed() {
+  feed?.stop();
+  feed = new LiveFeed(client, session?.signer);
+  feed.start();
+}
+
+function header(): HTMLElement {
+  const live = h('span', { class: 'live', 'data-state': 'connecting' }, 'connecting…');
+  feed?.onState((s: FeedState) => {
+    live.dataset.state = s;
+    live.textContent = s === 'live' ? '● live' : s === 'connecting' ? 'connecting…' : 'reconnecting…';
+  });
+  const link = (role: Role, label: string) =>
+    h(
+      'a',
+      {
+        href: `/${role}`,
+        'aria-current': routeRole() === role ? 'page' : undefined,
+        onclick: (e: MouseEvent) => {
+          e.preventDefault();
+          if (session) setRole(session, role);
+          navigate(`/${role}`);
+        },
+      },
+      label,
+    );
+  return h(
+    'header',
+    { class: 'top' },
+    h(
+      'a',
+      {
+        class: 'brand',
+        href: '/',
+        onclick: (e: MouseEvent) => {
+          e.preventDefault();
+          navigate(session ? `/${session.role}` : '/signin');
+        },
+      },
+      'Vigil',
+    ),
+    h(
+      'nav',
+      { 'aria-label': 'Views' },
+      link('clinician', 'Clinician'),
+      link('patient', 'Patient'),
+      link('operator', 'Operator'),
+    ),
+    h('div', { class: 'spacer' }),
+    live,
+    session
+      ? h(
+          'span',
+          { class: 'who' },
+          h('span', { class: 'who-key', title: session.key }, `Key ${shortKey(session.key)}`),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'quiet',
+              onclick: () => {
+                closeSession();
+                session = undefined;
+                startFeed();
+                navigate('/signin');
+              },
+            },
+            'Sign out',
+          ),
+        )
+      : null,
+  );
+}
+
+function render() {
+  dispose?.();
+  dispose = undefined;
+  const route = routeRole();
+  const wanted = route === 'signin' ? undefined : route;
+  if (!session && wanted !== 'operator') {
+    replace(
+      root,
+      header(),
+      signInView((seed, role) => {
+        session = openSession(seed, role);
+        startFeed();
+        navigate(`/${role}`);
+      }),
+      toasts,
+    );
+    const select = root.querySelector<HTMLSelectElement>('select[name=role]');
+    if (select && wanted) select.value = wanted;
+    return;
+  }
+  if (route === 'signin' && session) {
+    navigate(`/${session.role}`);
+    return;
+  }
+  const ctx = { client, session: session!, announce };
+  const view =
+    route === 'clinician'
+      ? clinicianView(ctx, feed!)
+      : route === 'patient'
+        ? patientView(ctx, feed!)
+        : operatorView(feed!);
+  dispose = view.dispose;
+  replace(root, header(), view.el, toasts);
+}
+
+async function boot() {
+  try {
+    client = await Client.connect();
+  } catch (e) {
+    replace(
+      root,
+      h(
+        'main',
+        { id: 'main', class: 'view' },
+        h('h1', null, 'Vigil'),
+        errorBox(
+          `Cannot reach the node that served this page: ${(e as Error).message}. Reload to try again.`,
+        ),
+      ),
+    );
+    return;
+  }
+  session = restoreSession();
+  startFeed();
+  window.addEventListener('popstate', render);
+  render();
+}
+
+void boot();

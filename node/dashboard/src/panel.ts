@@ -1,0 +1,502 @@
+// The live panel of one patient, shared by the clinician view (one per patient under care) and the
+// patient's own "My vitals": latest values, NEWS2 with its risk colour and missing parameters, a chart
+// per vital sign over the chosen window with the alert thresholds as bands, open alerts (a clinician can
+// acknowledge them), and, for a clinician without access, the break-glass flow with its reason.
+import { EMERGENCY_REASON_CODES } from '@vigil/consensus/wire/bodies/index.ts';
+import { fromHex } from '@vigil/consensus/wire';
+import type uPlot from 'uplot';
+import { vitalChart } from './charts.ts';
+import { ApiProblem, type Client } from './client.ts';
+import { empty, errorBox, field, h, loading, replace, uid } from './dom.ts';
+import type { AlertEvent } from './events.ts';
+import {
+  ago,
+  alertCause,
+  bandName,
+  clock,
+  KIND_LABELS,
+  NEWS2_PARAM_LABELS,
+  REQUEST_ERRORS,
+  shortKey,
+  time,
+  vital,
+} from './format.ts';
+import type { Session } from './session.ts';
+
+export const WINDOWS = { hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000 } as const;
+export type WindowName = keyof typeof WINDOWS;
+const CHART_KINDS = [1, 2, 3, 4, 5, 6];
+const ALL_KINDS = [1, 2, 3, 4, 5, 6, 7, 8];
+/** Pages of 1,000 readings fetched per kind and window: bounded work per refresh. */
+const MAX_PAGES = 3;
+
+interface Access {
+  via: 'self' | 'guardian' | 'grant' | 'emergency';
+  grantId?: string;
+  accessId?: string;
+  expiresAt?: number;
+}
+interface Reading {
+  kind: number;
+  value: number;
+  measuredAt: number;
+}
+interface News2 {
+  total: number | null;
+  band: number | null;
+  missing: string[];
+  oldestAgeMs: number | null;
+  access: Access;
+}
+interface AlertItem {
+  seq: number;
+  cause: string;
+  kind: number | null;
+  value: number | null;
+  news2Total: number | null;
+  news2Band: number | null;
+  missing: string[];
+  raisedAt: number;
+  status: 'open' | 'acknowledged';
+}
+
+export interface PanelContext {
+  client: Client;
+  session: Session;
+  /** A transient message for everyone (toast region). */
+  announce: (text: string) => void;
+}
+
+export type PanelMode = 'clinician' | 'self';
+
+export class PatientPanel {
+  readonly patient: string;
+  readonly el: HTMLElement;
+  private readonly ctx: PanelContext;
+  private readonly mode: PanelMode;
+  private readonly body: HTMLElement;
+  private readonly badge: HTMLElement;
+  private window: WindowName = 'hour';
+  private purpose = 1;
+  private loadingNow = false;
+  private again = false;
+  private resize: ResizeObserver | undefined;
+
+  constructor(ctx: PanelContext, patient: string, mode: PanelMode, onRemove?: () => void) {
+    this.ctx = ctx;
+    this.patient = patient;
+    this.mode = mode;
+    const titleId = uid('panel');
+    this.badge = h('span', { class: 'badge' }, 'checking access…');
+    this.body = h('div', { class: 'panel-body' }, loading('Loading this patient…'));
+    const title = mode === 'self' ? 'My vitals' : `Patient ${shortKey(patient)}`;
+    this.el = h(
+      'section',
+      { class: 'panel', 'aria-labelledby': titleId, 'data-patient': patient },
+      h(
+        'header',
+        { class: 'panel-head' },
+        h('h2', { id: titleId }, title),
+        this.badge,
+        h('div', { class: 'spacer' }),
+        this.windowPicker(),
+        onRemove &&
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'quiet',
+              onclick: onRemove,
+              'aria-label': `Remove patient ${shortKey(patient)} from my list`,
+            },
+            'Remove',
+          ),
+      ),
+      this.body,
+    );
+  }
+
+  private windowPicker(): HTMLElement {
+    const name = uid('window');
+    const group = h(
+      'fieldset',
+      { class: 'window-picker' },
+      h('legend', { class: 'sr-only' }, 'Chart window'),
+    );
+    for (const w of Object.keys(WINDOWS) as WindowName[]) {
+      const id = uid('w');
+      group.append(
+        h('input', {
+          type: 'radio',
+          name,
+          id,
+          value: w,
+          checked: w === this.window,
+          onchange: () => {
+            this.window = w;
+            void this.refresh();
+          },
+        }),
+        h('label', { for: id }, `Last ${w}`),
+      );
+    }
+    return group;
+  }
+
+  private get<T>(path: string, purpose = this.purpose): Promise<T> {
+    return this.ctx.client.signedGet<T>(
+      this.ctx.session.signer,
+      `/v1/patients/${this.patient}${path}`,
+      purpose,
+    );
+  }
+
+  /** Loads everything again; concurrent calls coalesce into one follow-up load. */
+  async refresh(): Promise<void> {
+    if (this.loadingNow) {
+      this.again = true;
+      return;
+    }
+    this.loadingNow = true;
+    try {
+      await this.load();
+    } finally {
+      this.loadingNow = false;
+    }
+    if (this.again) {
+      this.again = false;
+      await this.refresh();
+    }
+  }
+
+  /** An alert pushed on the live feed for this patient. */
+  onAlert(a: AlertEvent): void {
+    this.ctx.announce(
+      `New alert for ${this.mode === 'self' ? 'you' : `patient ${shortKey(a.patient)}`}: ${alertCause(a.cause, a.kind, a.band)}`,
+    );
+    void this.refresh();
+  }
+
+  private async news2WithAccess(): Promise<News2> {
+    try {
+      return await this.get<News2>('/news2');
+    } catch (e) {
+      // A clinician without a grant may hold an open break-glass session: those reads carry purpose 3.
+      if (this.mode === 'clinician' && e instanceof ApiProblem && e.status === 403 && this.purpose !== 3) {
+        try {
+          const n = await this.get<News2>('/news2', 3);
+          this.purpose = 3;
+          return n;
+        } catch {
+          throw e;
+        }
+      }
+      if (this.mode === 'clinician' && e instanceof ApiProblem && e.status === 403 && this.purpose === 3) {
+        this.purpose = 1;
+        return this.news2WithAccess();
+      }
+      throw e;
+    }
+  }
+
+  private async readings(kind: number, from: number, to: number): Promise<Reading[]> {
+    const out: Reading[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const q: string = `?kind=${kind}&from=${from}&to=${to}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const r: { items: Reading[]; next: string | null } = await this.get(`/readings${q}`);
+      out.push(...r.items);
+      cursor = r.next;
+      if (!cursor) break;
+    }
+    return out;
+  }
+
+  private async load(): Promise<void> {
+    let news2: News2;
+    try {
+      news2 = await this.news2WithAccess();
+    } catch (e) {
+      this.renderNoAccess(e);
+      return;
+    }
+    try {
+      const to = this.ctx.client.now() + 1;
+      const from = to - WINDOWS[this.window];
+      const [alerts, ...series] = await Promise.all([
+        this.get<{ items: AlertItem[] }>('/alerts?open=true&limit=50'),
+        ...ALL_KINDS.map((k) => this.readings(k, from, to)),
+      ]);
+      this.render(news2, alerts.items, series, from, to);
+    } catch (e) {
+      if (e instanceof ApiProblem && e.status === 403) {
+        this.renderNoAccess(e);
+        return;
+      }
+      replace(this.body, errorBox(`Could not load this patient: ${(e as Error).message}`));
+    }
+  }
+
+  private renderBadge(a: Access) {
+    this.badge.className = `badge via-${a.via}`;
+    const until = a.expiresAt ? ` until ${time(a.expiresAt)}` : '';
+    const text = {
+      self: 'your own record',
+      guardian: 'as guardian',
+      grant: `access granted${until}`,
+      emergency: `EMERGENCY ACCESS${until}`,
+    }[a.via];
+    replace(this.badge, text);
+  }
+
+  private render(n: News2, alerts: AlertItem[], series: Reading[][], from: number, to: number) {
+    this.renderBadge(n.access);
+    const latest = h('div', { class: 'tiles' });
+    ALL_KINDS.forEach((kind, i) => {
+      const last = series[i]!.at(-1);
+      latest.append(
+        h(
+          'div',
+          { class: 'tile', 'data-kind': kind },
+          h('span', { class: 'tile-label' }, KIND_LABELS[kind]!),
+          h('strong', { class: 'tile-value' }, last ? vital(kind, last.value) : '—'),
+          h(
+            'small',
+            null,
+            last ? ago(last.measuredAt, this.ctx.client.now()) : `none in the last ${this.window}`,
+          ),
+        ),
+      );
+    });
+    const band = n.band === null || n.band === undefined ? 'none' : bandName(n.band);
+    const news2 = h(
+      'div',
+      { class: `news2 band-${band.replace(/[^a-z]/g, '')}`, 'data-testid': 'news2' },
+      h('span', { class: 'tile-label' }, 'NEWS2'),
+      h('strong', { class: 'news2-total' }, n.total ?? '—'),
+      h('span', { class: 'news2-band' }, n.total === null ? 'not enough data' : `${band} risk`),
+      n.missing.length > 0 &&
+        h('small', null, `Missing: ${n.missing.map((m) => NEWS2_PARAM_LABELS[m] ?? m).join(', ')}`),
+    );
+    const charts = h('div', { class: 'charts' });
+    const alertList = this.renderAlerts(alerts);
+    const parts = [
+      n.access.via === 'emergency' && this.emergencyBanner(n.access),
+      h('div', { class: 'summary' }, news2, latest),
+      alertList,
+      h('h3', null, `Vital signs, last ${this.window}`),
+      charts,
+    ];
+    replace(this.body, ...parts);
+    // Charts need their container's width: draw once the panel is laid out, and resize them with it
+    // (a phone turned sideways, a window resized).
+    this.resize?.disconnect();
+    requestAnimationFrame(() => {
+      const plots: uPlot[] = [];
+      const width = () => {
+        const w = charts.clientWidth || 320;
+        const cols = Math.max(1, getComputedStyle(charts).gridTemplateColumns.split(' ').length);
+        return Math.max(200, Math.floor((w - (cols - 1) * 16) / cols));
+      };
+      for (const kind of CHART_KINDS) {
+        const s = series[kind - 1]!;
+        if (s.length === 0) continue;
+        const c = vitalChart(
+          { kind, times: s.map((r) => r.measuredAt), values: s.map((r) => r.value), from, to },
+          width(),
+        );
+        plots.push(c.plot);
+        charts.append(c.el);
+      }
+      if (plots.length === 0) charts.append(empty(`No readings in the last ${this.window}.`));
+      let last = charts.clientWidth;
+      this.resize = new ResizeObserver(() => {
+        if (charts.clientWidth === last) return;
+        last = charts.clientWidth;
+        for (const p of plots) p.setSize({ width: width(), height: 160 });
+      });
+      this.resize.observe(charts);
+    });
+  }
+
+  private renderAlerts(alerts: AlertItem[]): HTMLElement {
+    const box = h(
+      'div',
+      { class: 'alerts', 'aria-live': 'polite' },
+      h('h3', null, `Open alerts (${alerts.length})`),
+    );
+    if (alerts.length === 0) {
+      box.append(empty('No open alerts.'));
+      return box;
+    }
+    const list = h('ul', { class: 'alert-list' });
+    for (const a of alerts) {
+      const what =
+        a.cause === 'news2'
+          ? `${alertCause(a.cause, null, a.news2Band)} (score ${a.news2Total})`
+          : `${alertCause(a.cause, a.kind)}: ${a.kind !== null && a.value !== null ? vital(a.kind, a.value) : ''}`;
+      const ack =
+        this.mode === 'clinician'
+          ? h(
+              'button',
+              {
+                type: 'button',
+                onclick: async (ev: Event) => {
+                  const b = ev.currentTarget as HTMLButtonElement;
+                  b.disabled = true;
+                  b.textContent = 'Acknowledging…';
+                  try {
+                    await this.ctx.client.submit(this.ctx.session.signer, {
+                      type: 61,
+                      patient: fromHex(this.patient),
+                      alertSeq: a.seq,
+                    });
+                    this.ctx.announce(`Alert ${a.seq} acknowledged.`);
+                    await this.refresh();
+                  } catch (e) {
+                    b.disabled = false;
+                    b.textContent = 'Acknowledge';
+                    this.ctx.announce(`Could not acknowledge: ${(e as Error).message}`);
+                  }
+                },
+              },
+              'Acknowledge',
+            )
+          : null;
+      list.append(
+        h(
+          'li',
+          { class: 'alert-item', 'data-seq': a.seq },
+          h('span', { class: 'alert-what' }, what),
+          h('small', null, `raised ${clock(a.raisedAt)}`),
+          ack,
+        ),
+      );
+    }
+    box.append(list);
+    return box;
+  }
+
+  private emergencyBanner(a: Access): HTMLElement {
+    return h(
+      'div',
+      { class: 'banner emergency', role: 'note' },
+      h('strong', null, 'Break-glass access. '),
+      'Every read is recorded in the patient’s audit trail and reviewed. ',
+      a.accessId &&
+        h(
+          'button',
+          {
+            type: 'button',
+            onclick: async () => {
+              try {
+                await this.ctx.client.submit(this.ctx.session.signer, {
+                  type: 43,
+                  patient: fromHex(this.patient),
+                  accessId: fromHex(a.accessId!),
+                });
+                this.purpose = 1;
+                this.ctx.announce('Emergency access closed.');
+                await this.refresh();
+              } catch (e) {
+                this.ctx.announce(`Could not close: ${(e as Error).message}`);
+              }
+            },
+          },
+          'Close emergency access',
+        ),
+    );
+  }
+
+  private renderNoAccess(e: unknown) {
+    const p = e instanceof ApiProblem ? e : undefined;
+    this.badge.className = 'badge via-none';
+    replace(this.badge, 'no access');
+    const msg = p ? (REQUEST_ERRORS[p.code] ?? `${p.message} (${p.code})`) : String(e);
+    if (
+      this.mode !== 'clinician' ||
+      !p ||
+      p.status !== 403 ||
+      p.code === 'UNKNOWN_REQUESTER' ||
+      p.code === 'UNKNOWN_PATIENT'
+    ) {
+      replace(this.body, errorBox(msg));
+      return;
+    }
+    replace(this.body, errorBox(msg), this.breakGlassForm());
+  }
+
+  private breakGlassForm(): HTMLElement {
+    const code = h(
+      'select',
+      { required: true },
+      ...EMERGENCY_REASON_CODES.map((c) =>
+        h(
+          'option',
+          { value: c },
+          {
+            ETREAT: 'ETREAT: emergency treatment',
+            BTG: 'BTG: break the glass',
+            ERTREAT: 'ERTREAT: emergency research treatment',
+          }[c] ?? c,
+        ),
+      ),
+    );
+    const reason = h('textarea', {
+      required: true,
+      maxlength: 500,
+      rows: 2,
+      placeholder: 'e.g. unresponsive in A&E, no consent obtainable',
+    });
+    const hours = h(
+      'select',
+      null,
+      h('option', { value: 1 }, '1 hour'),
+      h('option', { value: 4 }, '4 hours'),
+      h('option', { value: 12 }, '12 hours'),
+      h('option', { value: 24 }, '24 hours'),
+    );
+    const status = h('p', { class: 'form-status', role: 'status' });
+    const form = h(
+      'form',
+      {
+        class: 'break-glass',
+        onsubmit: async (ev: Event) => {
+          ev.preventDefault();
+          const text = reason.value.trim();
+          if (!text) {
+            replace(status, 'A reason is required.');
+            return;
+          }
+          replace(status, 'Opening emergency access…');
+          try {
+            await this.ctx.client.submit(this.ctx.session.signer, {
+              type: 42,
+              patient: fromHex(this.patient),
+              reasonCode: code.value,
+              reason: text,
+              durationMs: Number(hours.value) * 3_600_000,
+            });
+            this.purpose = 3;
+            this.ctx.announce('Emergency access opened; the patient will see it in their audit trail.');
+            await this.refresh();
+          } catch (e) {
+            replace(status, `Could not open emergency access: ${(e as Error).message}`);
+          }
+        },
+      },
+      h('h3', null, 'Break glass'),
+      h(
+        'p',
+        null,
+        'In an emergency you can open time-limited access without the patient’s consent. The patient and auditors see who opened it, when and why.',
+      ),
+      field('Reason code', code),
+      field('Reason', reason, 'Required; recorded on the chain.'),
+      field('Duration', hours),
+      h('button', { type: 'submit', class: 'danger' }, 'Open emergency access'),
+      status,
+    );
+    return form;
+  }
+}

@@ -1,0 +1,107 @@
+// Clinician: the patients under my care, each with a live panel. The node has no "patients who granted
+// me access" index yet, so the list is the patients this clinician added by key (kept in localStorage:
+// public keys only) plus every patient whose alert reached this clinician's signed live feed (the
+// node pushes an alert only to callers allowed to read it). Access is decided per read by the node.
+import { errorBox, field, h, replace, empty } from '../dom.ts';
+import type { LiveFeed } from '../events.ts';
+import { throttle } from '../events.ts';
+import { PatientPanel, type PanelContext } from '../panel.ts';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function storageKey(me: string) {
+  return `vigil.patients.${me}`;
+}
+function loadList(me: string): string[] {
+  try {
+    const v = JSON.parse(localStorage.getItem(storageKey(me)) ?? '[]');
+    return Array.isArray(v) ? v.filter((k) => typeof k === 'string' && HEX64.test(k)) : [];
+  } catch {
+    return [];
+  }
+}
+
+export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElement; dispose: () => void } {
+  const me = ctx.session.key;
+  const panels = new Map<string, PatientPanel>();
+  const list = h('div', { class: 'panels' });
+  const save = () => localStorage.setItem(storageKey(me), JSON.stringify([...panels.keys()]));
+  const showEmpty = () => {
+    if (panels.size === 0)
+      replace(
+        list,
+        empty(
+          'No patients yet. Add a patient by the key they shared with you; patients whose alerts reach you appear here by themselves.',
+        ),
+      );
+  };
+
+  const add = (key: string, persist = true) => {
+    if (panels.has(key)) return panels.get(key)!;
+    if (panels.size === 0) list.replaceChildren();
+    const panel = new PatientPanel(ctx, key, 'clinician', () => {
+      panels.delete(key);
+      panel.el.remove();
+      save();
+      showEmpty();
+    });
+    panels.set(key, panel);
+    list.append(panel.el);
+    if (persist) save();
+    void panel.refresh();
+    return panel;
+  };
+
+  const input = h('input', {
+    type: 'text',
+    name: 'patient',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: '64 hex characters',
+    pattern: '[0-9a-fA-F]{64}',
+  });
+  const status = h('div', { 'aria-live': 'polite' });
+  const form = h(
+    'form',
+    {
+      class: 'inline-form',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        const k = input.value.trim().toLowerCase();
+        if (!HEX64.test(k)) {
+          replace(status, errorBox('A patient key is 64 hexadecimal characters.'));
+          return;
+        }
+        replace(status);
+        input.value = '';
+        add(k);
+      },
+    },
+    field('Add a patient by key', input),
+    h('button', { type: 'submit' }, 'Add patient'),
+  );
+
+  for (const k of loadList(me)) add(k, false);
+  showEmpty();
+
+  const offAlert = feed.onAlert((a) => {
+    const existing = panels.get(a.patient);
+    if (existing) existing.onAlert(a);
+    else add(a.patient).onAlert(a);
+  });
+  // Blocks change what a clinician may see (grants, revokes, new readings): refresh on the feed,
+  // at most every 5 s, since each read is itself recorded on the chain (docs/api.md "Audit of reads").
+  const refreshAll = throttle(() => {
+    for (const p of panels.values()) void p.refresh();
+  }, 5_000);
+  const offBlock = feed.onBlock(refreshAll);
+
+  const el = h('main', { id: 'main', class: 'view' }, h('h1', null, 'My patients'), form, status, list);
+  return {
+    el,
+    dispose: () => {
+      offAlert();
+      offBlock();
+    },
+  };
+}
