@@ -835,6 +835,50 @@ t.test(
 );
 
 t.test(
+  "the device SDK's client works against the live API (docs/sensor-client.md, API assumptions)",
+  async (t) => {
+    const port = (app.server.address() as { port: number } | null)?.port;
+    const address = port ? `http://127.0.0.1:${port}` : await app.listen({ host: '127.0.0.1', port: 0 });
+    const { NodeClient } = await import('@vigil/sensor-client/sdk/api-client.ts');
+    const { verifyInclusionProof } = await import('@vigil/sensor-client/sdk/proof.ts');
+    const { subscribeBlocks } = await import('@vigil/sensor-client/load/runner.ts');
+    const sdk = new NodeClient({ nodes: [address], maxRounds: 1 });
+    const st = await sdk.status();
+    t.equal(st.chainId, chainId);
+    const ac = new AbortController();
+    const blocks: string[][] = [];
+    const sub = subscribeBlocks(address, (_h, ids) => blocks.push(ids), ac.signal);
+    await new Promise((r) => setTimeout(r, 100));
+    const acct = await sdk.account(toHex(device.key));
+    device.nonce = acct.pendingNonce;
+    const bytes = device.bytes({
+      type: 50,
+      patient: patient.key,
+      readings: [{ kind: 1, value: 80, unit: '/min', measuredAt: Date.now() - 200 }],
+    });
+    const res = await sdk.submit(bytes, { wait: 'commit' });
+    t.match(res, { ok: true, duplicate: false });
+    const id = res.ok ? res.id : '';
+    t.match(await sdk.submit(bytes), { ok: true, duplicate: true }, 'a resend is an idempotent success');
+    t.match(await sdk.submitBatch([bytes]), [{ ok: true, duplicate: true }]);
+    t.match(await sdk.txStatus(id), { status: 'committed' });
+    t.match(await sdk.txStatus('00'.repeat(32)), { status: 'unknown' });
+    const proof = verifyInclusionProof(await sdk.proof(id), {
+      chainId,
+      validators: validator.validators,
+      expectedTxId: id,
+    });
+    t.ok(proof.height >= 1, 'the SDK verifies the proof');
+    t.ok(
+      await eventually(() => blocks.some((ids) => ids.includes(id)), 10_000),
+      'the load generator sees the block event',
+    );
+    ac.abort();
+    await sub;
+  },
+);
+
+t.test(
   'operations: health, readiness, OpenAPI at /docs, CORS closed, docs/api.md matches the routes',
   async (t) => {
     t.same((await app.inject('/health')).json(), { status: 'ok' });

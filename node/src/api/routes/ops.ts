@@ -1,6 +1,7 @@
 // Operations: liveness (/health: the process answers), readiness (/ready: the chain store is open and
 // the node has peers or is alone in its validator set, and the consensus driver has not failed), and
 // Prometheus metrics.
+import { quorumSize } from '@vigil/consensus/wire';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.ts';
 
@@ -37,9 +38,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
         reasons.push('chain store closed');
       }
       if (validator.driver.fatal) reasons.push('consensus driver failed');
-      const n = validator.validators.length;
-      const f = Math.floor((n - 1) / 3);
-      const quorum = Math.floor((n + f) / 2) + 1;
+      const quorum = quorumSize(validator.validators.length);
       const connected = validator.network.peers().filter((p) => p.connected && p.role === 'validator').length;
       if (connected + 1 < quorum)
         reasons.push(`connected to ${connected} of the ${quorum - 1} validators a quorum needs`);
