@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   node: () => import('./node-exec.ts'),
   suite: () => import('./suite.ts'),
   profile: () => import('./profile.ts'),
+  render: () => import('./render.ts'),
 };
 
 const first = process.argv[2];

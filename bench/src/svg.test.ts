@@ -92,6 +92,32 @@ t.test('lineChart: a log x axis puts 1, 10, 100, 1000 at equal spacing', async (
   for (const g of gaps) t.ok(Math.abs(g - gaps[0]!) < 0.2, 'equal decades');
 });
 
+t.test('lineChart: points are drawn in x order whatever order they came in', async (t) => {
+  const svg = lineChart({
+    title: 'T',
+    xLabel: 'x',
+    yLabel: 'y',
+    series: [
+      {
+        name: 'a',
+        points: [
+          [100, 1],
+          [50, 1],
+          [75, 1],
+        ],
+      },
+    ],
+  });
+  const xs = /points="([^"]+)"/
+    .exec(svg)![1]!
+    .split(' ')
+    .map((p) => Number(p.split(',')[0]));
+  t.same(
+    [...xs].sort((a, b) => a - b),
+    xs,
+  );
+});
+
 t.test('barChart: one rect per finite value, heights proportional', async (t) => {
   const svg = barChart({
     title: 'bytes',

@@ -115,7 +115,10 @@ export function lineChart(spec: LineChartSpec): string {
   );
   spec.series.forEach((s, i) => {
     const c = PALETTE[i % PALETTE.length]!;
-    const ok = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+    // Sorted by x: a knee search visits loads out of order, and the line must not zigzag back.
+    const ok = s.points
+      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
+      .sort((a, b) => a[0] - b[0]);
     if (ok.length > 1)
       parts.push(
         `<polyline fill="none" stroke="${c}" stroke-width="2" points="${ok.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ')}"/>`,
