@@ -19,6 +19,7 @@ export class ApiMetrics {
   readonly viewChanges: Counter;
   readonly httpLatency: Histogram<'method' | 'route' | 'status'>;
   readonly accessRecords: Counter<'result'>;
+  readonly accessDenied: Counter<'code'>;
   readonly #admitted = new Map<string, number>();
   #lastView: number;
   readonly #onBlock: (b: AppliedBlock) => void;
@@ -66,6 +67,12 @@ export class ApiMetrics {
       name: 'vigil_access_records_total',
       help: 'recordAccess transactions this node submitted for reads it served',
       labelNames: ['result'],
+      registers,
+    });
+    this.accessDenied = new Counter({
+      name: 'vigil_access_denied_total',
+      help: 'Authenticated patient-data reads refused by the access rule, by deny code (audited in the node log)',
+      labelNames: ['code'],
       registers,
     });
     new Gauge({

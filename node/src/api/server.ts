@@ -4,6 +4,7 @@
 // checked against it by api.test.ts) and docs/sensor-client.md for what devices rely on.
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
+import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { decodeNonce, nonceKey } from '../exec/accounts.ts';
 import { AccessDenied, QueryError } from '../state-machine/index.ts';
@@ -52,7 +53,6 @@ function fastifyOptions(o: ApiOptions): FastifyServerOptions {
     return503OnClosing: true,
     // Hostile-input bounds on everything fastify parses before a handler runs.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   };
   return o.https ? ({ ...base, https: o.https } as FastifyServerOptions) : base;
 }
@@ -87,6 +87,19 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     now,
   };
 
+  // Query strings, path parameters and headers are text, so their schemas coerce ("5" -> 5); a JSON body
+  // is typed already and must not be coerced (`"nonce": true` is an error, not nonce 1). Nothing is
+  // removed or defaulted silently: what is validated is what the handler sees.
+  const coercing = new Ajv({
+    coerceTypes: 'array',
+    removeAdditional: false,
+    useDefaults: false,
+    strict: false,
+  });
+  const exact = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? exact : coercing).compile(schema),
+  );
   // Binary bodies arrive as Buffers, untouched, so signatures are checked over the exact bytes sent.
   app.addContentTypeParser(
     ['application/cbor', 'application/cbor-seq'],
@@ -98,8 +111,22 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     if (e instanceof ApiError) return sendProblem(reply, problem(e.status, e.code, e.title, e.detail));
     if (e instanceof AuthError)
       return sendProblem(reply, problem(e.status, e.code, 'Not authenticated', e.message));
-    if (e instanceof AccessDenied)
+    if (e instanceof AccessDenied) {
+      // A refused read is audited too (the on-chain trail records served reads): a counter by code and
+      // a warn line naming the authenticated reader, the target and the purpose.
+      metrics.accessDenied.inc({ code: e.code });
+      _req.log.warn(
+        {
+          audit: 'access-denied',
+          code: e.code,
+          reader: _req.headers['x-vigil-key'],
+          purpose: _req.headers['x-vigil-purpose'],
+          target: _req.url,
+        },
+        'patient-data read denied',
+      );
       return sendProblem(reply, problem(403, e.code, 'Access denied', e.message));
+    }
     if (e instanceof QueryError) return sendProblem(reply, problem(400, e.code, 'Bad query', e.message));
     if (e instanceof TxJsonError)
       return sendProblem(reply, problem(400, e.code, 'Bad transaction', e.message));
