@@ -18,6 +18,7 @@ t.test('missing or mistyped fields are refused with BAD_RECORD naming the field'
     ['real', (r) => (r.real = {})],
     ['schema', (r) => (r.schema = 'vigil-bench/v0')],
     ['mode', (r) => (r.mode = 'medium')],
+    ['real', (r) => (r.real = null)],
   ];
   for (const [field, spoil] of cases) {
     const r = JSON.parse(JSON.stringify(fixtureRecord())) as Record<string, unknown>;

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { BenchError } from './errors.ts';
 import type { RealResult } from './real/real-bench.ts';
 import type { SimResults } from './sim-bench.ts';
+import type { SuiteMode } from './suite-plan.ts';
 
 export const RECORD_SCHEMA = 'vigil-bench/v1';
 
@@ -30,7 +31,7 @@ export interface NodeExecResult {
 
 export interface BenchRecord {
   schema: typeof RECORD_SCHEMA;
-  mode: 'quick' | 'full';
+  mode: SuiteMode;
   startedAt: string;
   finishedAt: string;
   wallSeconds: number;
@@ -50,7 +51,7 @@ export interface BenchRecord {
 
 export interface LatestSummary {
   schema: typeof RECORD_SCHEMA;
-  mode: 'quick' | 'full';
+  mode: SuiteMode;
   record: string;
   finishedAt: string;
   gitCommit: string | null;

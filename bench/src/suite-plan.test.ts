@@ -41,3 +41,20 @@ t.test('the quick run is the n=4 loopback subset with every headline measurement
   t.ok(p.sim.sizes.length < suitePlan('full', 1).sim.sizes.length);
   t.same(suitePlan('quick', 1), suitePlan('quick', 1), 'plain data, deterministic');
 });
+
+t.test('the extended run: quick settings on every real network of the full sweep', async (t) => {
+  const e = suitePlan('extended', 1);
+  const f = suitePlan('full', 1);
+  t.same(
+    e.real.map((r) => `${r.n} ${r.condition}`),
+    f.real.map((r) => `${r.n} ${r.condition}`),
+  );
+  t.same(e.sim, suitePlan('quick', 1).sim);
+  for (const r of e.real)
+    t.equal(r.pointS, suitePlan('quick', 1).real[0]!.pointS, `${r.condition}: quick points`);
+  t.same(
+    e.real.map((r) => r.viewChange),
+    [true, true, false, false, false, false],
+    'view change and catch-up on the loopback networks only',
+  );
+});

@@ -2,6 +2,7 @@
 // benchmarks, writes one JSON record per run plus a Markdown report with SVG charts to bench/results/,
 // and (quick runs) bench/results/latest.json with the headline numbers. Options:
 //   --quick            the <= 3 minute subset (default: full sweep, which takes hours)
+//   --extended         quick's settings on every real network of the full sweep (~10 minutes)
 //   --seed N           seed of keys, corpora and simulations (default 1)
 //   --only LIST        comma-separated subset of sim,node,real (default all)
 //   --out DIR          results directory (default bench/results)
@@ -50,13 +51,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     args: argv,
     options: {
       quick: { type: 'boolean' },
+      extended: { type: 'boolean' },
       seed: { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
     },
     strict: true,
   });
-  const mode = values.quick ? 'quick' : 'full';
+  if (values.quick && values.extended) throw new BenchError('USAGE', 'give --quick or --extended, not both');
+  const mode = values.quick ? 'quick' : values.extended ? 'extended' : 'full';
   const seed = values.seed === undefined ? 1 : Number(values.seed);
   if (!Number.isSafeInteger(seed) || seed < 0)
     throw new BenchError('USAGE', '--seed must be a non-negative integer');
@@ -142,7 +145,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const latest = summarise(record, rel);
   if (record.real.some((x) => x.n === 4 && x.condition === 'loopback')) validateLatest(latest);
   writeFileSync(
-    join(outDir, mode === 'quick' ? 'latest.json' : 'latest-full.json'),
+    // latest.json is the quick run's (issue #9); the other modes keep their own latest file.
+    join(outDir, mode === 'quick' ? 'latest.json' : `latest-${mode}.json`),
     `${JSON.stringify(latest, null, 2)}\n`,
   );
   log(`wrote ${rel}, ${name}.md and ${Object.keys(report.charts).length} charts`);
