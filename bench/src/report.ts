@@ -129,7 +129,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
     if (x.viewChange) {
       const v = x.viewChange;
       out.push(
-        `Primary killed (validator ${v.killedPrimary}, SIGKILL) under ${fmt(v.offeredTxPerSec)} tx/s: first block on a survivor ${fmt(v.firstBlockAfterKillMs)} ms later; first block holding a transaction sent after the kill ${fmt(v.resumeMs)} ms later (view-change timeout ${fmt(v.viewChangeTimeoutMs)} ms; view afterwards ${v.viewAfter ?? '-'}).`,
+        `Primary killed (validator ${v.killedPrimary}, SIGKILL) under ${fmt(v.offeredTxPerSec)} tx/s: first block on a survivor ${fmt(v.firstBlockAfterKillMs)} ms later; first block holding a transaction sent after the kill ${fmt(v.resumeMs)} ms later (view-change timeout ${fmt(v.viewChangeTimeoutMs)} ms; view afterwards ${v.viewAfter ?? '-'}). Views seen on a survivor (ms after the kill: view): ${(v.timeline ?? []).map((p) => `${p.atMs}: ${p.view}`).join(', ') || '-'}.`,
       );
       out.push('');
     }

@@ -63,6 +63,10 @@ export function fixtureRecord(): BenchRecord {
       firstBlockAfterKillMs: 40,
       viewAfter: 1,
       viewChangeTimeoutMs: 1_000,
+      timeline: [
+        { atMs: -2_000, view: 0, height: 10 },
+        { atMs: 1_300, view: 1, height: 14 },
+      ],
     },
     sync: {
       node: 0,

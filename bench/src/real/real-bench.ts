@@ -60,6 +60,8 @@ export interface ViewChangeResult {
   firstBlockAfterKillMs: number | null;
   viewAfter: number | null;
   viewChangeTimeoutMs: number;
+  /** A survivor's (view, height) polled every ~100 ms, ms relative to the kill: shows a cascade. */
+  timeline: { atMs: number; view: number; height: number }[];
 }
 
 export interface SyncResult {
@@ -200,11 +202,22 @@ async function measureViewChange(
     killAt = performance.now();
     await b.nodes[primary]!.signal('SIGKILL');
   })();
+  const polled: { at: number; view: number; height: number }[] = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const s = await b.nodes[survivors[0]!]!.status(1_000);
+      if (s !== undefined) polled.push({ at: performance.now(), view: s.view, height: s.height });
+      await sleep(100);
+    }
+  })();
   const wait = prepared.startMs - Date.now();
   if (wait > 0) await sleep(wait);
   runStart.t = performance.now();
   await b.runLoad({ ...prepared, startMs: 0 });
   await killer;
+  polling = false;
+  await poller;
   await watch.close();
   const killRel = killAt - runStart.t;
   const after = watch.blocks.filter((x) => x.at > killAt);
@@ -218,6 +231,10 @@ async function measureViewChange(
     firstBlockAfterKillMs: firstAny ? firstAny.at - killAt : null,
     viewAfter: view,
     viewChangeTimeoutMs: timeoutMs,
+    // Only the changes of view (and the samples around the kill), to keep the record small.
+    timeline: polled
+      .filter((p, i) => i === 0 || p.view !== polled[i - 1]!.view)
+      .map((p) => ({ atMs: Math.round(p.at - killAt), view: p.view, height: p.height })),
   };
 }
 
