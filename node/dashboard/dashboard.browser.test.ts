@@ -179,7 +179,7 @@ async function run() {
     await pp.getByRole('tab', { name: 'Consents' }).click();
     await pp.getByLabel('Key or organisation id').fill(C);
     await pp.getByRole('button', { name: 'Grant access' }).click();
-    await pp.locator('[data-grant]').filter({ hasText: 'vitals.*' }).waitFor();
+    await pp.locator('[data-grant]').filter({ hasText: 'all vital signs, alerts' }).waitFor();
     t.pass('grant listed');
     await shoot(pp, 'patient-consents');
     await pp.getByRole('tab', { name: 'Devices' }).click();

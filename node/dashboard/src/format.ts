@@ -1,5 +1,10 @@
 // Plain-language formatting of keys, times, vital signs and audit events.
-import { RISK_BAND_NAMES, readingKindSpec } from '@vigil/consensus/vitals/index.ts';
+import {
+  READING_KINDS,
+  RISK_BAND_NAMES,
+  readingCategory,
+  readingKindSpec,
+} from '@vigil/consensus/vitals/index.ts';
 
 export const shortKey = (hex: string): string => `${hex.slice(0, 8)}…${hex.slice(-4)}`;
 
@@ -102,3 +107,19 @@ export const REQUEST_ERRORS: Record<string, string> = {
   PATIENT_ONLY: 'Only the patient or a guardian can see this.',
   REQUEST_EXPIRED: 'Your clock differs from the node clock by more than a minute.',
 };
+
+const CATEGORY_LABELS: Record<string, string> = {
+  '*': 'everything',
+  'vitals.*': 'all vital signs',
+  alerts: 'alerts',
+  ...Object.fromEntries(READING_KINDS.map((k) => [readingCategory(k), KIND_LABELS[k]!.toLowerCase()])),
+};
+
+/** A data category or scope (`vitals.heartRate`, `vitals.*`, `alerts`, `*`) in words. */
+export function categoryLabel(c: string): string {
+  return CATEGORY_LABELS[c] ?? c;
+}
+
+export function categoryList(cs: readonly string[]): string {
+  return cs.map(categoryLabel).join(', ');
+}

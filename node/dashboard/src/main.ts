@@ -18,6 +18,7 @@ let client: Client;
 let session: Session | undefined;
 let feed: LiveFeed | undefined;
 let dispose: (() => void) | undefined;
+let offFeedState: (() => void) | undefined;
 
 function announce(text: string) {
   const t = h('p', { class: 'toast' }, text);
@@ -32,7 +33,7 @@ function routeRole(): Role | 'signin' {
 }
 
 function navigate(path: string) {
-  if (location.pathname !== path) history.pushState(null, '', path);
+  if (`${location.pathname}${location.search}` !== path) history.pushState(null, '', path);
   render();
 }
 
@@ -44,7 +45,8 @@ function startFeed() {
 
 function header(): HTMLElement {
   const live = h('span', { class: 'live', 'data-state': 'connecting' }, 'connecting…');
-  feed?.onState((s: FeedState) => {
+  offFeedState?.();
+  offFeedState = feed?.onState((s: FeedState) => {
     live.dataset.state = s;
     live.textContent = s === 'live' ? '● live' : s === 'connecting' ? 'connecting…' : 'reconnecting…';
   });
@@ -122,7 +124,8 @@ function render() {
       signInView((seed, role) => {
         session = openSession(seed, role);
         startFeed();
-        navigate(`/${role}`);
+        // Keep a link's query (e.g. /clinician?patient=...) across the sign-in.
+        navigate(`/${role}${location.search}`);
       }),
       toasts,
     );

@@ -8,6 +8,7 @@ import { createWriteStream, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { demoText, setupDemo } from '../../dashboard/demo.ts';
 import { createNetworkHomes } from '../validator/network-homes.ts';
 import { homePaths } from '../validator/home.ts';
 import { type NodeStatusView, ProcessNetwork } from '../testing/process-network.ts';
@@ -109,6 +110,15 @@ export async function runDevnet(argv: string[]): Promise<number> {
       `Sensor simulator: ${a.patients} virtual patients at ${a.rate} readings/s each (log: ${dir}/sensors.log)`,
     );
   }
+  // The web dashboard (served by every node at /) and demo key files to sign in with (docs/dashboard.md).
+  const demo = await setupDemo({
+    dir,
+    apiUrl: urls[0]!,
+    patients: Number(a.patients),
+    deteriorate: 0.25,
+    sensors: !a['no-sensors'],
+  }).catch((e: Error) => void console.error(`Demo keys not ready: ${e.message}`));
+  console.log(demoText(`${urls[0]}/`, demo ?? undefined));
   console.log('Ctrl-C stops everything.\n');
 
   const tty = process.stdout.isTTY;

@@ -82,6 +82,12 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
   );
 
   for (const k of loadList(me)) add(k, false);
+  // A link such as /clinician?patient=<key> (npm start prints one) adds that patient.
+  const linked = new URLSearchParams(location.search).get('patient')?.toLowerCase();
+  if (linked && HEX64.test(linked)) {
+    add(linked);
+    history.replaceState(null, '', location.pathname);
+  }
   showEmpty();
 
   const offAlert = feed.onAlert((a) => {

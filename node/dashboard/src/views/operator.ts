@@ -14,6 +14,7 @@ import { empty, errorBox, h, loading, replace } from '../dom.ts';
 import type { BlockEvent, LiveFeed } from '../events.ts';
 import { throttle } from '../events.ts';
 import { clock, shortKey, time } from '../format.ts';
+import { commitLatencyTotals } from '../metrics-text.ts';
 
 interface Status {
   chainId: string;
@@ -35,14 +36,6 @@ interface BlockSummary {
   header: { timestamp: number; txCount: number; proposer: number; view: number };
   txIds: (string | null)[];
   receipts?: { status: string; code?: string }[];
-}
-
-/** Sum and count of the commit-latency histogram in the Prometheus text (docs/api.md "/metrics"). */
-export function commitLatencyTotals(metrics: string): { sum: number; count: number } | undefined {
-  const sum = /^vigil_commit_latency_seconds_sum(?:\{[^}]*\})?\s+([0-9.eE+-]+)$/m.exec(metrics);
-  const count = /^vigil_commit_latency_seconds_count(?:\{[^}]*\})?\s+([0-9.eE+-]+)$/m.exec(metrics);
-  if (!sum || !count) return undefined;
-  return { sum: Number(sum[1]), count: Number(count[1]) };
 }
 
 const SAMPLE_MS = 5_000;

@@ -6,7 +6,8 @@ import { ApiProblem } from '../client.ts';
 import { empty, errorBox, field, h, loading, replace, uid } from '../dom.ts';
 import type { LiveFeed } from '../events.ts';
 import { throttle } from '../events.ts';
-import { PURPOSE_LABELS, REQUEST_ERRORS, shortKey, time } from '../format.ts';
+import { type AuditItem, describeAudit } from '../audit-text.ts';
+import { categoryLabel, categoryList, PURPOSE_LABELS, REQUEST_ERRORS, shortKey, time } from '../format.ts';
 import { type PanelContext, PatientPanel } from '../panel.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -33,17 +34,6 @@ interface Consents {
   grants: Grant[];
   emergencies: Emergency[];
 }
-interface AuditItem {
-  height: number;
-  position: number;
-  event: string;
-  actor: string;
-  categories: string[];
-  purpose: number | null;
-  at: number;
-  txId: string;
-  detail: unknown;
-}
 
 type Tab = 'vitals' | 'consents' | 'devices' | 'audit';
 const TABS: Record<Tab, string> = {
@@ -56,47 +46,6 @@ const TABS: Record<Tab, string> = {
 function problemText(e: unknown): string {
   if (e instanceof ApiProblem) return REQUEST_ERRORS[e.code] ?? `${e.message} (${e.code})`;
   return String(e);
-}
-
-/** One audit entry as a sentence. */
-export function describeAudit(i: AuditItem, me: string): string {
-  const who = i.actor === me ? 'You' : `${shortKey(i.actor)}`;
-  const what = i.categories.length > 0 ? i.categories.join(', ') : 'your record';
-  const why = i.purpose ? ` for ${PURPOSE_LABELS[i.purpose] ?? i.purpose}` : '';
-  switch (i.event) {
-    case 'read':
-      return `${who} looked at ${what}${why}.`;
-    case 'grant':
-      return `${who} granted access to ${what}${why}.`;
-    case 'revoke':
-      return `${who} revoked an access grant.`;
-    case 'emergencyOpened':
-      return `${who} opened EMERGENCY (break-glass) access to your record.`;
-    case 'emergencyClosed':
-      return `${who} closed emergency access.`;
-    case 'observation':
-      return `${who} recorded an observation (${what}).`;
-    case 'alertPolicy':
-      return `${who} changed your alert thresholds.`;
-    case 'alertAcknowledged':
-      return `${who} acknowledged an alert.`;
-    case 'researchConsent':
-      return `${who} changed your research consent.`;
-    case 'guardianAppointed':
-      return `${who} appointed a guardian.`;
-    case 'guardianRemoved':
-      return `${who} removed a guardian.`;
-    case 'deviceBound':
-      return `${who} bound a device to your record.`;
-    case 'deviceRotated':
-      return `${who} rotated a device key.`;
-    case 'deviceSuspended':
-      return `${who} suspended or resumed a device.`;
-    case 'deviceRevoked':
-      return `${who} revoked a device.`;
-    default:
-      return `${who}: ${i.event}.`;
-  }
 }
 
 export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElement; dispose: () => void } {
@@ -213,7 +162,7 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
             'div',
             null,
             h('strong', null, who),
-            h('div', null, `May see ${g.scopes.join(', ')} for ${PURPOSE_LABELS[g.purpose] ?? g.purpose}`),
+            h('div', null, `May see ${categoryList(g.scopes)} for ${PURPOSE_LABELS[g.purpose] ?? g.purpose}`),
             h('small', null, `Granted ${time(g.grantedAt)}, expires ${time(g.expiresAt)}`),
           ),
           h(
@@ -284,7 +233,7 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
           'span',
           { class: 'check' },
           h('input', { type: 'checkbox', id, value: s, checked: s === 'vitals.*' || s === 'alerts' }),
-          h('label', { for: id }, s === '*' ? 'everything' : s),
+          h('label', { for: id }, categoryLabel(s)),
         ),
       );
     }

@@ -1,0 +1,41 @@
+// Key files: the sensor-client format is accepted, a seed/public-key mismatch and malformed files are
+// refused with typed errors, and a created key round-trips through its own key file.
+import { signerFromSeed, toHex } from '@vigil/consensus/wire';
+import t from 'tap';
+import { KeyFileError, keyFileFor, parseKeyFile } from './session.ts';
+
+const seed = new Uint8Array(32).fill(1);
+const pub = '8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c';
+
+t.test('the sensor-client key file format', async (t) => {
+  t.equal(toHex(signerFromSeed(seed).publicKey), pub);
+  const text = keyFileFor(seed);
+  t.same(JSON.parse(text), { version: 1, seed: '01'.repeat(32), publicKey: pub });
+  const parsed = parseKeyFile(text);
+  t.equal(parsed.publicKey, pub);
+  t.same([...parsed.seed], [...seed]);
+  // publicKey is optional (derivable), but when present it must match.
+  t.equal(parseKeyFile(JSON.stringify({ version: 1, seed: '01'.repeat(32) })).publicKey, pub);
+});
+
+t.test('hostile or broken files: typed errors', async (t) => {
+  const code = (text: string) => {
+    try {
+      parseKeyFile(text);
+      return 'accepted';
+    } catch (e) {
+      return e instanceof KeyFileError ? e.code : `untyped ${String(e)}`;
+    }
+  };
+  t.equal(code('not json'), 'KEYFILE_JSON');
+  t.equal(code('null'), 'KEYFILE_SHAPE');
+  t.equal(code('[]'), 'KEYFILE_SHAPE');
+  t.equal(code(JSON.stringify({ version: 2, seed: '01'.repeat(32) })), 'KEYFILE_SHAPE');
+  t.equal(code(JSON.stringify({ version: 1, seed: '01'.repeat(31) })), 'KEYFILE_SHAPE');
+  t.equal(code(JSON.stringify({ version: 1, seed: 'ZZ'.repeat(32) })), 'KEYFILE_SHAPE');
+  t.equal(
+    code(JSON.stringify({ version: 1, seed: '01'.repeat(32), publicKey: '00'.repeat(32) })),
+    'KEYFILE_MISMATCH',
+  );
+  t.equal(code(' '.repeat(5000)), 'KEYFILE_SHAPE', 'size bound before parsing');
+});
