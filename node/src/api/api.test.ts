@@ -251,6 +251,62 @@ t.test('transaction errors: each documented code, and the node keeps serving', a
   t.equal((await app.inject('/v1/status')).statusCode, 200, 'still serving');
 });
 
+t.test(
+  'hostile bodies (fast-check): random bytes and random JSON always get a 4xx problem, never a 5xx',
+  async (t) => {
+    const fc = await import('fast-check');
+    const runs = Number(process.env.VIGIL_API_FUZZ_RUNS ?? 300);
+    const valid = transactionToJson(
+      new Actor('fuzz', chainId).tx({ type: 20, patient: new Actor('fuzz', chainId).key }),
+    );
+    const seen = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 2048 }),
+        fc.constantFrom('application/cbor', 'application/cbor-seq'),
+        async (bytes, type) => {
+          const r = await app.inject({
+            method: 'POST',
+            url: '/v1/transactions',
+            headers: { 'content-type': type },
+            payload: Buffer.from(bytes),
+          });
+          if (r.statusCode === 202) {
+            // a CBOR sequence answers per item: each item must be refused
+            return (r.json().results as { error?: { code: string } }[]).every((x) => x.error !== undefined);
+          }
+          seen.add(r.json().code);
+          return r.statusCode >= 400 && r.statusCode < 500;
+        },
+      ),
+      { numRuns: runs },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.jsonValue(),
+          // mutations of a valid JSON transaction: one field replaced by an arbitrary JSON value
+          fc
+            .tuple(fc.constantFrom(...Object.keys(valid)), fc.jsonValue())
+            .map(([k, v]) => ({ ...valid, [k]: v })),
+          fc
+            .tuple(fc.string({ maxLength: 12 }), fc.jsonValue())
+            .map(([k, v]) => ({ ...valid, body: { ...(valid.body as object), [k]: v } })),
+        ),
+        async (value) => {
+          const r = await json(value);
+          if (r.statusCode === 202) return Array.isArray(value);
+          seen.add(r.json().code);
+          return r.statusCode >= 400 && r.statusCode < 500 && typeof r.json().code === 'string';
+        },
+      ),
+      { numRuns: runs },
+    );
+    t.ok(seen.size >= 4, `distinct refusal codes seen: ${[...seen].join(', ')}`);
+    t.equal((await app.inject('/health')).statusCode, 200, 'still serving');
+  },
+);
+
 t.test('batches: a CBOR sequence and a JSON array answer one result per transaction', async (t) => {
   const a = new Actor('batch-a', chainId);
   const b = new Actor('batch-b', chainId);

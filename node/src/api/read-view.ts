@@ -10,6 +10,7 @@ function view(
   store: ChainStore,
   get: (key: Uint8Array) => Promise<Uint8Array | undefined>,
   wrap: (key: Uint8Array) => Uint8Array,
+  check?: (key: Uint8Array, value: Uint8Array) => Promise<void>,
 ): KeyValueView {
   return {
     get,
@@ -20,14 +21,25 @@ function view(
         reverse: opts.reverse ?? false,
         limit: opts.limit ?? -1,
       });
-      for await (const [k, v] of it) yield { key: k.subarray(1), value: v };
+      for await (const [k, v] of it) {
+        const key = k.subarray(1);
+        if (check) await check(key, v);
+        yield { key, value: v };
+      }
     },
   };
 }
 
 export function storeReadView(store: ChainStore): ReadView {
   return {
-    state: view(store, (k) => store.state.get(k), keys.state),
+    // State values are checked against the state tree before they are served (tamper evidence,
+    // ChainStore.verifiedState); the index is derived data outside the state root (docs/storage.md).
+    state: view(
+      store,
+      (k) => store.verifiedState(k),
+      keys.state,
+      (k, v) => store.verifyStateEntry(k, v),
+    ),
     index: view(store, (k) => store.state.getIndex(k), keys.index),
   };
 }

@@ -8,6 +8,7 @@ import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { decodeNonce, nonceKey } from '../exec/accounts.ts';
 import { AccessDenied, QueryError } from '../state-machine/index.ts';
+import { StoreError } from '../store/errors.ts';
 import type { Validator } from '../validator/validator.ts';
 import { AccessRecorder, type AccessRecorderOptions } from './access-recorder.ts';
 import type { ApiContext } from './context.ts';
@@ -127,6 +128,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       );
       return sendProblem(reply, problem(403, e.code, 'Access denied', e.message));
     }
+    // Tamper evidence: a stored record that fails its hash check is refused with its code, never served.
+    if (e instanceof StoreError && (e.code === 'CORRUPT_RECORD' || e.code === 'CORRUPT_STATE'))
+      return sendProblem(reply, problem(500, e.code, 'Stored data failed its integrity check', e.message));
     if (e instanceof QueryError) return sendProblem(reply, problem(400, e.code, 'Bad query', e.message));
     if (e instanceof TxJsonError)
       return sendProblem(reply, problem(400, e.code, 'Bad transaction', e.message));

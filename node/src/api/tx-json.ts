@@ -69,10 +69,27 @@ function fromJsonValue(v: unknown, name: string, path: string, depth: number): u
   if (Array.isArray(v)) return v.map((x, i) => fromJsonValue(x, '', `${path}[${i}]`, depth + 1));
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = fromJsonValue(x, k, `${path}.${k}`, depth + 1);
+    for (const [k, x] of Object.entries(v)) {
+      if (k === '__proto__' || k === 'constructor' || k === 'prototype')
+        bad(`${path}: field ${k} not allowed`);
+      out[k] = fromJsonValue(x, k, `${path}.${k}`, depth + 1);
+    }
     return out;
   }
   return v;
+}
+
+/** JSON text with object keys sorted (comparison of JSON values). */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'undefined';
 }
 
 function toJsonValue(v: unknown): unknown {
@@ -107,18 +124,21 @@ export function bodyFromJson(type: number, json: unknown): CborValue[] {
     return bad('body: fields do not match the body of this transaction type');
   }
   if (encoded === undefined) throw new TxJsonError('BODY_UNKNOWN_TYPE', `no body schema for type ${type}`);
+  let decoded: TxBody;
   try {
-    const decoded = decodeBody(type, encoded);
-    // Round trip: a JSON body with extra or missing fields would not re-encode to the same array.
-    const again = encodeBody(decoded);
-    if (JSON.stringify(toJsonValue(again)) !== JSON.stringify(toJsonValue(encoded))) {
-      bad('body: fields do not match the body of this transaction type');
-    }
-    const extra = Object.keys(json).filter((k) => !(k in decoded));
-    if (extra.length > 0) bad(`body: unknown field ${extra[0]}`);
+    decoded = decodeBody(type, encoded);
   } catch (e) {
     if (e instanceof BodyError) throw new TxJsonError(e.code, e.message);
     throw e;
+  }
+  // Exactness: the JSON body must be precisely the JSON rendering of the body it decodes to, so an
+  // extra, misspelt or nested unknown field is refused instead of silently dropped.
+  const { type: _, ...fields } = decoded;
+  if (stableJson(toJsonValue(fields)) !== stableJson(json)) {
+    const extra = Object.keys(json).find((k) => !Object.hasOwn(fields, k));
+    bad(
+      extra ? `body: unknown field ${extra}` : 'body: fields do not match the body of this transaction type',
+    );
   }
   return encoded;
 }
