@@ -1012,3 +1012,20 @@ t.test('optional TLS: the API serves HTTPS with the configured key and certifica
   });
   t.same(JSON.parse(body), { status: 'ok' });
 });
+
+t.test('event subscribers are bounded: one too many gets 503 UNAVAILABLE', async (t) => {
+  const { buildApi } = await import('./server.ts');
+  const tight = await buildApi({ validator, maxEventSubscribers: 1, defaultMetrics: false });
+  t.teardown(() => tight.close());
+  const address = await tight.listen({ host: '127.0.0.1', port: 0 });
+  const ac = new AbortController();
+  t.teardown(() => ac.abort());
+  const first = await fetch(`${address}/v1/events`, { signal: ac.signal });
+  t.equal(first.status, 200);
+  const second = await fetch(`${address}/v1/events`);
+  t.equal(second.status, 503);
+  t.equal((await second.json()).code, 'UNAVAILABLE');
+  ac.abort();
+  await first.body?.cancel().catch(() => undefined);
+  t.ok(await eventually(async () => (await fetch(`${address}/health`)).status === 200, 2000));
+});

@@ -38,6 +38,8 @@ export interface ApiOptions {
   https?: { key: string | Buffer; cert: string | Buffer };
   replay?: ReplayGuardOptions;
   accessRecorder?: AccessRecorderOptions;
+  /** Concurrent /v1/events streams; more get 503 UNAVAILABLE. Default 256. */
+  maxEventSubscribers?: number;
   /** Process metrics (CPU, memory, event loop) in /metrics. Default true. */
   defaultMetrics?: boolean;
   now?: () => number;
@@ -189,7 +191,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerTransactionRoutes(app, ctx);
   registerChainRoutes(app, ctx);
   registerPatientRoutes(app, ctx);
-  registerEventRoutes(app, ctx);
+  registerEventRoutes(app, ctx, options.maxEventSubscribers);
   await registerFhirRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerDocsRoutes(app);

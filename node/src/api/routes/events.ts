@@ -23,7 +23,11 @@ interface Subscriber {
   patient: Uint8Array | undefined;
 }
 
-export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void {
+export function registerEventRoutes(
+  app: FastifyInstance,
+  ctx: ApiContext,
+  maxSubscribers = MAX_SUBSCRIBERS,
+): void {
   const subscribers = new Set<Subscriber>();
 
   const onBlock = (b: AppliedBlock) => {
@@ -108,8 +112,8 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
       const patient = req.query.patient ? key32(req.query.patient, 'patient') : undefined;
       if (patient && !who)
         throw new ApiError(401, 'UNAUTHENTICATED', 'A patient filter needs a signed subscription');
-      if (subscribers.size >= MAX_SUBSCRIBERS) {
-        throw new ApiError(503, 'UNAVAILABLE', 'Too many event subscribers', `at most ${MAX_SUBSCRIBERS}`);
+      if (subscribers.size >= maxSubscribers) {
+        throw new ApiError(503, 'UNAVAILABLE', 'Too many event subscribers', `at most ${maxSubscribers}`);
       }
       reply.hijack();
       const res = reply.raw;
