@@ -10,7 +10,7 @@ import {
   merkleInclusionProof,
   sha256,
 } from '@vigil/consensus/wire';
-import { bytesEqual, EMPTY_SUBTREE, type StateProof } from '@vigil/consensus/proof/smt.ts';
+import { bytesEqual, EMPTY_SUBTREE, type StateProof, valueHashOf } from '@vigil/consensus/proof/smt.ts';
 import { StateTreeError } from '../state-tree/errors.ts';
 import { SparseMerkleTree } from '../state-tree/tree.ts';
 import { type BatchOp, type ChainDb, openDb, writeBatch } from './db.ts';
@@ -256,6 +256,67 @@ export class ChainStore {
         .filter((op) => op.key[0] === Prefix.state)
         .map((op) => ({ key: op.key.subarray(1), value: op.type === 'put' ? op.value : undefined })),
     );
+  }
+
+  /**
+   * A state value read from its flat copy ('S'), checked against the state tree under the head's root:
+   * every node on the path hashes to its parent (loadNode), the leaf's valueHash is SHA-256 of the
+   * value it holds, and the flat copy equals that value. Any difference is CORRUPT_STATE, so a damaged
+   * or tampered record is never served (the API's reads; the executor reads the flat copy directly,
+   * docs/reliability.md "Tamper evidence").
+   */
+  async verifiedState(key: Uint8Array): Promise<Uint8Array | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const root = this.requireHead().stateRoot;
+      const flat = await this.state.get(key);
+      const problem = await this.#stateProblem(root, key, flat);
+      if (problem === undefined) return flat;
+      // A block committed between the two reads moves the flat copy past `root`: read again.
+      if (attempt < 2 && !bytesEqual(root, this.requireHead().stateRoot)) continue;
+      throw new StoreError('CORRUPT_STATE', `state key ${Buffer.from(key).toString('hex')}: ${problem}`);
+    }
+  }
+
+  /** Checks one (key, value) of the flat copy (e.g. from a range scan) as verifiedState does. */
+  async verifyStateEntry(key: Uint8Array, value: Uint8Array): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const root = this.requireHead().stateRoot;
+      const problem = await this.#stateProblem(root, key, value);
+      if (problem === undefined) return;
+      if (attempt < 2 && !bytesEqual(root, this.requireHead().stateRoot)) continue;
+      // The scan may have read a value a later block replaced: compare with the current flat copy.
+      const now = await this.state.get(key);
+      if (now !== undefined && !bytesEqual(now, value) && attempt < 2) continue;
+      throw new StoreError('CORRUPT_STATE', `state key ${Buffer.from(key).toString('hex')}: ${problem}`);
+    }
+  }
+
+  async #stateProblem(
+    root: Uint8Array,
+    key: Uint8Array,
+    flat: Uint8Array | undefined,
+  ): Promise<string | undefined> {
+    let proven: { value: Uint8Array | undefined; proof: StateProof };
+    try {
+      proven = await this.tree.prove(root, key);
+    } catch (e) {
+      if (e instanceof StateTreeError) return e.message;
+      throw e;
+    }
+    const leaf = proven.proof.leaf;
+    if (
+      proven.value !== undefined &&
+      leaf !== null &&
+      !bytesEqual(valueHashOf(proven.value), leaf.valueHash)
+    ) {
+      return 'the tree leaf holds a value that does not match its hash';
+    }
+    if (
+      proven.value === undefined ? flat !== undefined : flat === undefined || !bytesEqual(flat, proven.value)
+    ) {
+      return 'the flat copy differs from the state tree';
+    }
+    return undefined;
   }
 
   /** A proof of `key`'s value (or absence) in the state after `height` (default: the head). */

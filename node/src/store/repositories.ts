@@ -3,9 +3,12 @@
 // (ChainStore.commit), so that a crash leaves either all of a block's records or none.
 import {
   type Block,
+  blockHash,
+  bytesEqual,
   type CommitCertificate,
   decodeBlock,
   decodeCommitCertificate,
+  merkleRoot,
 } from '@vigil/consensus/wire';
 import { type ChainDb, getBytes } from './db.ts';
 import { StoreError } from './errors.ts';
@@ -86,14 +89,37 @@ export class BlockRepository {
     return getBytes(this.#db, keys.block(height));
   }
 
+  /**
+   * The block at `height`, checked before it is returned: its transactions hash to the header's
+   * txRoot, and the header hashes to the block hash its commit certificate was signed over (or, with
+   * no certificate, to the hash index entry for this height). A flipped byte anywhere in the record
+   * is CORRUPT_RECORD, never a block served silently (startup checks only the head block).
+   */
   async block(height: number): Promise<Block | undefined> {
     const b = await this.rawBlock(height);
     if (b === undefined) return undefined;
+    let block: Block;
     try {
-      return decodeBlock(b, { maxBytes: MAX_STORED_BLOCK_BYTES });
+      block = decodeBlock(b, { maxBytes: MAX_STORED_BLOCK_BYTES });
     } catch (e) {
       throw new StoreError('CORRUPT_RECORD', `block ${height}: ${(e as Error).message}`);
     }
+    if (block.header.height !== height)
+      throw new StoreError('CORRUPT_RECORD', `block ${height} claims height ${block.header.height}`);
+    if (!bytesEqual(merkleRoot(block.txs), block.header.txRoot))
+      throw new StoreError(
+        'CORRUPT_RECORD',
+        `block ${height}: transactions do not match the header's txRoot`,
+      );
+    const hash = blockHash(block.header);
+    const cert = await this.certificate(height);
+    const ok = cert !== undefined ? bytesEqual(cert.blockHash, hash) : (await this.heightOf(hash)) === height;
+    if (!ok)
+      throw new StoreError(
+        'CORRUPT_RECORD',
+        `block ${height} does not hash to the block its certificate signs`,
+      );
+    return block;
   }
 
   async certificate(height: number): Promise<CommitCertificate | undefined> {
