@@ -251,6 +251,9 @@ async function run() {
     await page.locator('.detail .row button.link').first().click();
     await page.locator('p.ok').filter({ hasText: 'Proof verified in this browser' }).waitFor();
     t.pass('proof verified');
+    // tx/s history from the block headers draws at once (the latency series starts when the page opens).
+    await page.locator('.operator .uplot').waitFor();
+    t.match(await page.locator('.detail').textContent(), /Type\s*\w+ \(\d+\)/, 'the type is named');
     await shoot(page, 'operator');
     await ctx.close();
   });

@@ -81,6 +81,8 @@ export class PatientPanel {
   private loadingNow = false;
   private again = false;
   private resize: ResizeObserver | undefined;
+  /** The refusal on show, if any (see renderNoAccess). */
+  private shownRefusal: string | undefined;
 
   constructor(ctx: PanelContext, patient: string, mode: PanelMode, onRemove?: () => void) {
     this.ctx = ctx;
@@ -250,6 +252,7 @@ export class PatientPanel {
   }
 
   private render(n: News2, alerts: AlertItem[], series: Reading[][], from: number, to: number) {
+    this.shownRefusal = undefined;
     this.renderBadge(n.access);
     const latest = h('div', { class: 'tiles' });
     ALL_KINDS.forEach((kind, i) => {
@@ -413,6 +416,9 @@ export class PatientPanel {
     this.badge.className = 'badge via-none';
     replace(this.badge, 'no access');
     const msg = p ? (REQUEST_ERRORS[p.code] ?? `${p.message} (${p.code})`) : String(e);
+    // A refresh must not wipe a break-glass form the clinician is filling in.
+    if (this.shownRefusal === msg && this.body.querySelector('form.break-glass')) return;
+    this.shownRefusal = msg;
     if (
       this.mode !== 'clinician' ||
       !p ||

@@ -7,6 +7,7 @@ import {
   decodeCommitCertificate,
   fromHex,
   referenceVerifier,
+  txTypeName,
 } from '@vigil/consensus/wire';
 import uPlot from 'uplot';
 import { ApiProblem, getJson, getText } from '../client.ts';
@@ -293,7 +294,16 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
             h('dt', null, 'Block'),
             h('dd', null, `#${tx.height}, position ${tx.position}`),
           ],
-          tx.tx && [h('dt', null, 'Type'), h('dd', null, String(tx.tx.type))],
+          tx.tx && [
+            h('dt', null, 'Type'),
+            h(
+              'dd',
+              null,
+              typeof tx.tx.type === 'number'
+                ? `${txTypeName(tx.tx.type) ?? 'unknown'} (${tx.tx.type})`
+                : tx.tx.type,
+            ),
+          ],
           tx.tx && [h('dt', null, 'Sender'), h('dd', null, h('code', null, shortKey(tx.tx.sender)))],
           tx.tx && [h('dt', null, 'Signed at'), h('dd', null, time(tx.tx.timestamp))],
         ),
@@ -438,6 +448,32 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
   });
   void loadStatus();
   void loadBlocks();
+  // History before this page opened: tx/s per 5 s bucket from the newest 100 block headers (latency
+  // history is not kept by the node, so it starts now).
+  void getJson<{ blocks: BlockSummary[] }>('/v1/blocks?limit=100').then(
+    (r) => {
+      const buckets = new Map<number, number>();
+      for (const b of r.blocks) {
+        const k = Math.floor(b.header.timestamp / SAMPLE_MS);
+        buckets.set(k, (buckets.get(k) ?? 0) + b.header.txCount);
+      }
+      const keys = [...buckets.keys()];
+      if (keys.length === 0) return;
+      const lastKey = Math.floor(Date.now() / SAMPLE_MS) - 1;
+      const history: typeof samples = [];
+      for (let k = Math.max(Math.min(...keys), lastKey - MAX_SAMPLES + 1); k <= lastKey; k++) {
+        history.push({
+          t: ((k + 1) * SAMPLE_MS) / 1000,
+          txs: ((buckets.get(k) ?? 0) * 1000) / SAMPLE_MS,
+          latency: null,
+        });
+      }
+      samples.unshift(...history);
+      bucketStart = (lastKey + 1) * SAMPLE_MS;
+      drawRates();
+    },
+    () => undefined,
+  );
   void getText('/metrics').then(
     (m) => {
       prevLatency = commitLatencyTotals(m);

@@ -138,14 +138,24 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
     );
   }
 
-  const submit = async (label: string, body: Parameters<typeof ctx.client.submit>[1]) => {
+  const submit = async (label: string, body: Parameters<typeof ctx.client.submit>[1]): Promise<boolean> => {
     try {
       await ctx.client.submit(ctx.session.signer, body);
       ctx.announce(`${label}: done.`);
-      void render();
+      void render(true);
+      return true;
     } catch (e) {
       ctx.announce(`${label} failed: ${problemText(e)}`);
+      return false;
     }
+  };
+
+  // Forms survive the live refreshes of the lists around them (a half-typed key is not wiped).
+  const forms = new Map<string, HTMLElement>();
+  const cachedForm = (name: string, make: () => HTMLElement): HTMLElement => {
+    const key = `${subject}:${name}`;
+    if (!forms.has(key)) forms.set(key, make());
+    return forms.get(key)!;
   };
 
   async function consentsTab(): Promise<HTMLElement> {
@@ -202,7 +212,7 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
       c.grants.length ? grants : empty('You have not granted anyone access.'),
       c.emergencies.length > 0 && h('h2', null, 'Emergency access now open'),
       c.emergencies.length > 0 && emergencies,
-      grantForm(),
+      cachedForm('grant', grantForm),
       h(
         'p',
         null,
@@ -259,7 +269,7 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
           if (kind.value === '1' && !HEX64.test(g))
             return replace(status, errorBox('A clinician key is 64 hexadecimal characters.'));
           replace(status, loading('Granting…'));
-          await submit('Grant', {
+          const ok = await submit('Grant', {
             type: 40,
             patient: fromHex(subject),
             grantee: kind.value === '1' ? { kind: 1, key: fromHex(g) } : { kind: 2, orgId: g },
@@ -267,6 +277,8 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
             purpose: Number(purpose.value) as 1 | 2,
             expiresAt: ctx.client.now() + Number(days.value) * 86_400_000,
           });
+          replace(status);
+          if (ok) grantee.value = '';
         },
       },
       h('h2', null, 'Grant access'),
@@ -377,6 +389,16 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
         ),
       );
     }
+    return h(
+      'div',
+      { class: 'stack' },
+      h('h2', null, 'My devices'),
+      devices.size ? list : empty('No devices are bound to this record.'),
+      cachedForm('device', deviceForm),
+    );
+  }
+
+  function deviceForm(): HTMLElement {
     const devKey = h('input', { type: 'text', required: true, autocomplete: 'off', spellcheck: 'false' });
     const days = h('input', { type: 'number', min: 1, max: 730, value: 365, required: true });
     const status = h('div', { 'aria-live': 'polite' });
@@ -389,13 +411,15 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
           const k = devKey.value.trim().toLowerCase();
           if (!HEX64.test(k)) return replace(status, errorBox('A device key is 64 hexadecimal characters.'));
           const now = ctx.client.now();
-          await submit('Bind device', {
+          const ok = await submit('Bind device', {
             type: 30,
             device: fromHex(k),
             patient: fromHex(subject),
             validFrom: now - 60_000,
             validUntil: now + Number(days.value) * 86_400_000,
           });
+          replace(status);
+          if (ok) devKey.value = '';
         },
       },
       h('h2', null, 'Bind a device'),
@@ -404,13 +428,7 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
       h('button', { type: 'submit' }, 'Bind device'),
       status,
     );
-    return h(
-      'div',
-      { class: 'stack' },
-      h('h2', null, 'My devices'),
-      devices.size ? list : empty('No devices are bound to this record.'),
-      form,
-    );
+    return form;
   }
 
   const whose = h('input', {
