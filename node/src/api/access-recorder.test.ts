@@ -1,0 +1,107 @@
+// The read recorder with the mempool replaced by a recording fake: coalescing, nonces, resync on a
+// nonce conflict, and what a refused recording costs.
+import {
+  decodeTransaction,
+  sha256,
+  signerFromSeed,
+  toHex,
+  verifyTransactionSignature,
+  referenceVerifier,
+} from '@vigil/consensus/wire';
+import { decodeBody } from '@vigil/consensus/wire/bodies/index.ts';
+import t from 'tap';
+import { MempoolRejected } from '../mempool/mempool.ts';
+import { eventually } from '../testing/ports.ts';
+import { AccessRecorder } from './access-recorder.ts';
+
+const signer = signerFromSeed(sha256(new TextEncoder().encode('validator')));
+const k = (s: string) => sha256(new TextEncoder().encode(s));
+const [reader, other, patient] = [k('reader'), k('other'), k('patient')];
+
+function fakePool(opts: { last: number; refuse?: (nonce: number, attempt: number) => string | undefined }) {
+  const submitted: ReturnType<typeof decodeTransaction>[] = [];
+  let last = opts.last;
+  let attempts = 0;
+  return {
+    submitted,
+    setLast: (n: number) => {
+      last = n;
+    },
+    deps: {
+      chainId: 'vigil-test',
+      signer,
+      now: () => 1_000,
+      lastNonce: async () => Math.max(last, ...submitted.map((x) => x.nonce)),
+      submit: async (bytes: Uint8Array) => {
+        const tx = decodeTransaction(bytes);
+        const code = opts.refuse?.(tx.nonce, attempts++);
+        if (code) throw new MempoolRejected(code as 'NONCE_TAKEN', 'fake');
+        submitted.push(tx);
+        return new Uint8Array(32);
+      },
+    },
+  };
+}
+
+t.test('reads are coalesced per (reader, patient, purpose) and signed with consecutive nonces', async (t) => {
+  const pool = fakePool({ last: 5 });
+  const rec = new AccessRecorder(pool.deps, { flushMs: 10_000 });
+  rec.record({ reader, patient, categories: ['vitals.heartRate'], purpose: 1, readAt: 300 });
+  rec.record({ reader, patient, categories: ['alerts', 'vitals.heartRate'], purpose: 1, readAt: 200 });
+  rec.record({ reader, patient, categories: ['alerts'], purpose: 3, readAt: 400 });
+  rec.record({ reader: other, patient, categories: ['vitals.spo2'], purpose: 1, readAt: 500 });
+  await rec.flush();
+  t.equal(pool.submitted.length, 3);
+  t.same(
+    pool.submitted.map((x) => x.nonce),
+    [6, 7, 8],
+  );
+  for (const tx of pool.submitted) {
+    t.ok(verifyTransactionSignature(tx, referenceVerifier), 'signed by the validator key');
+    t.equal(toHex(tx.sender), toHex(signer.publicKey));
+  }
+  const first = decodeBody(52, pool.submitted[0]!.body);
+  t.match(first, { reader, patient, categories: ['vitals.heartRate', 'alerts'], purpose: 1, readAt: 200 });
+  t.match(decodeBody(52, pool.submitted[1]!.body), { purpose: 3 });
+  t.match(decodeBody(52, pool.submitted[2]!.body), { reader: other });
+  await rec.flush();
+  t.equal(pool.submitted.length, 3, 'nothing pending, nothing submitted');
+  await rec.close();
+});
+
+t.test('a nonce conflict resyncs once; any other refusal is counted and the next read goes on', async (t) => {
+  const pool = fakePool({
+    last: 0,
+    refuse: (_n, attempt) => (attempt === 0 ? 'NONCE_TAKEN' : attempt === 2 ? 'MEMPOOL_FULL' : undefined),
+  });
+  const errors: unknown[] = [];
+  const rec = new AccessRecorder({ ...pool.deps, onError: (e) => errors.push(e) }, { flushMs: 10_000 });
+  pool.setLast(3); // someone else took nonces 1..3 meanwhile
+  rec.record({ reader, patient, categories: ['alerts'], purpose: 1, readAt: 1 });
+  rec.record({ reader: other, patient, categories: ['alerts'], purpose: 1, readAt: 1 });
+  rec.record({ reader, patient, categories: ['alerts'], purpose: 2, readAt: 1 });
+  await rec.flush();
+  t.same(
+    pool.submitted.map((x) => x.nonce),
+    [4, 5],
+    'resynced after NONCE_TAKEN',
+  );
+  t.equal(rec.submitted, 2);
+  t.equal(rec.failed, 1);
+  t.equal((errors[0] as MempoolRejected).code, 'MEMPOOL_FULL');
+});
+
+t.test('a full pending set forces a flush without waiting for the timer', async (t) => {
+  const pool = fakePool({ last: 0 });
+  const rec = new AccessRecorder(pool.deps, { flushMs: 10_000, maxPending: 2 });
+  rec.record({ reader, patient, categories: ['alerts'], purpose: 1, readAt: 1 });
+  rec.record({ reader: other, patient, categories: ['alerts'], purpose: 1, readAt: 1 });
+  t.ok(
+    await eventually(() => pool.submitted.length === 2, 2000),
+    'flushed with the 10 s timer still pending',
+  );
+  await rec.close();
+  rec.record({ reader, patient, categories: ['alerts'], purpose: 1, readAt: 2 });
+  await rec.flush();
+  t.equal(pool.submitted.length, 2, 'a closed recorder records nothing');
+});
