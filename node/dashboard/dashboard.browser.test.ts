@@ -127,6 +127,10 @@ async function run() {
       // Charts follow their container's width (ResizeObserver): let them settle at this size.
       await page.waitForTimeout(300);
       await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
+      // Nothing may push the page sideways (a canvas or a long key wider than the screen).
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (width > vp.width)
+        throw new Error(`${name}: the page is ${width}px wide in a ${vp.width}px viewport`);
     }
   };
 

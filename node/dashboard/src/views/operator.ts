@@ -385,6 +385,7 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
   let bucketTxs = 0;
   let prevLatency: { sum: number; count: number } | undefined;
   let chart: uPlot | undefined;
+  let stopResize: (() => void) | undefined;
   const closeBucket = async () => {
     const now = Date.now();
     if (now - bucketStart < SAMPLE_MS) return;
@@ -414,12 +415,13 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
       return;
     }
     if (samples.length < 2) return;
-    const width = Math.max(280, ratesBox.clientWidth - 32);
+    const width = Math.max(240, ratesBox.clientWidth - 32);
     replace(ratesBox, h('h2', { id: 'rate-h' }, 'Throughput and commit latency'));
     chart = new uPlot(
       {
         width,
         height: 200,
+        legend: { live: false },
         scales: { x: { time: true }, tx: {}, ms: {} },
         axes: [
           { stroke: '#333' },
@@ -435,6 +437,15 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
       data,
       ratesBox,
     );
+    // Follow the card's width (phone rotated, window resized): the canvas has a fixed size.
+    let last = ratesBox.clientWidth;
+    const resize = new ResizeObserver(() => {
+      if (ratesBox.clientWidth === last) return;
+      last = ratesBox.clientWidth;
+      chart?.setSize({ width: Math.max(240, ratesBox.clientWidth - 32), height: 200 });
+    });
+    resize.observe(ratesBox);
+    stopResize = () => resize.disconnect();
   };
 
   const refresh = throttle(() => {
@@ -489,5 +500,11 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
     lookup,
     h('div', { class: 'grid' }, blocksBox, detailBox),
   );
-  return { el, dispose: () => offBlock() };
+  return {
+    el,
+    dispose: () => {
+      offBlock();
+      stopResize?.();
+    },
+  };
 }
