@@ -66,19 +66,32 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     livenessBoundMs: 5_000,
   }),
 
-  'reorder-dup': () => ({
-    description: 'wide latency spread, 30% of messages delayed up to 80ms, 15% duplicated',
-    network: {
-      default: {
-        latency: { kind: 'uniform', minMs: 1, maxMs: 25 },
-        loss: 0,
-        duplicate: 0.15,
-        reorder: 0.3,
-        reorderMs: 80,
-      },
-    },
-    livenessBoundMs: 1_500,
-  }),
+  'reorder-dup': (n, prng) => {
+    const base: LinkProfile = {
+      latency: { kind: 'uniform', minMs: 1, maxMs: 25 },
+      loss: 0,
+      duplicate: 0.15,
+      reorder: 0.3,
+      reorderMs: 80,
+    };
+    // One replica sits far away: its links (both ways) are slower and have rare 200ms spikes.
+    const far = prng.int(n);
+    const slow: LinkProfile = {
+      ...base,
+      latency: { kind: 'spiky', minMs: 10, maxMs: 40, spikeProbability: 0.05, spikeMs: 200 },
+    };
+    const links: Record<string, LinkProfile> = {};
+    for (const j of others(n, far)) {
+      links[`${far}->${j}`] = slow;
+      links[`${j}->${far}`] = slow;
+    }
+    return {
+      description:
+        'wide latency spread, 30% of messages delayed up to 80ms, 15% duplicated; one far replica with spiky links',
+      network: { default: base, links },
+      livenessBoundMs: 1_500,
+    };
+  },
 
   'partition-heal': (n, prng) => {
     const at = 100 + prng.range(0, 200);
