@@ -59,6 +59,13 @@ const patient = new Actor('patient-1', chainId);
 const device = new Actor('device-1', chainId);
 const P = toHex(patient.key);
 
+t.test('before the first block: no certified state to prove against', async (t) => {
+  t.equal(validator.store.requireHead().height, 0, 'a fresh chain');
+  const r = await app.inject('/v1/proofs/00');
+  t.same([r.statusCode, r.json().code], [404, 'NO_CERTIFIED_STATE']);
+  t.same((await app.inject('/v1/blocks')).json(), { head: 0, blocks: [], next: null });
+});
+
 t.test('transactions: JSON form and canonical CBOR, wait=commit, status with receipt', async (t) => {
   const jsonTx = transactionToJson(node.admin.tx({ type: 10, publicKey: clinician.key, licenceId: 'GMC-1' }));
   const r = await json(jsonTx, '/v1/transactions?wait=commit&timeoutMs=20000');
