@@ -262,6 +262,30 @@ async function run() {
     await ctx.close();
   });
 
+  await t.test('the patient suspends, resumes and revokes the wearable', async (t) => {
+    await pp.getByRole('tab', { name: 'Devices' }).click();
+    const row = pp.locator(`[data-device="${D}"]`);
+    await row.getByRole('button', { name: 'Suspend' }).click();
+    await row.getByText('suspended', { exact: true }).waitFor();
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.getByText('active', { exact: true }).waitFor();
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.getByText('revoked', { exact: true }).waitFor();
+    t.equal(await row.getByRole('button').count(), 0, 'a revoked device has no actions');
+    // The chain agrees: the revoked wearable's readings are refused.
+    const r = await node.app.inject({
+      method: 'POST',
+      url: '/v1/transactions?wait=commit&timeoutMs=20000',
+      headers: { 'content-type': 'application/cbor' },
+      payload: Buffer.from(device.bytes({ type: 50, patient: patient.key, readings: normalSet(Date.now()) })),
+    });
+    t.match(
+      r.json(),
+      { status: 'rejected', code: 'DEVICE_REVOKED' },
+      'readings of a revoked device are refused',
+    );
+  });
+
   t.same(pageErrors, [], 'no uncaught errors in any page');
   t.comment(`screenshots in ${SHOTS}`);
 }
