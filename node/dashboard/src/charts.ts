@@ -4,6 +4,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h } from './dom.ts';
+import { withGaps } from './series.ts';
 import { KIND_LABELS, physical } from './format.ts';
 import { DEFAULT_THRESHOLDS } from './thresholds.ts';
 
@@ -67,7 +68,8 @@ export function vitalChart(s: Series, width: number): { el: HTMLElement; plot: u
     series: [{}, { label, stroke: '#0b5cad', width: 1.5, points: { show: s.times.length < 60 } }],
     plugins: [bandsPlugin(s.kind)],
   };
-  const plot = new uPlot(opts, [s.times.map((ms) => ms / 1000), ys], box);
+  const [xs, gapped] = withGaps(s.times, ys);
+  const plot = new uPlot(opts, [xs, gapped], box);
   const last = s.values.length;
   box.appendChild(
     h(

@@ -4,6 +4,7 @@ import t from 'tap';
 import { describeAudit } from './audit-text.ts';
 import { alertCause, bandName, vital } from './format.ts';
 import { commitLatencyTotals } from './metrics-text.ts';
+import { GAP_MS, withGaps } from './series.ts';
 
 t.test('vital signs in physical units', async (t) => {
   t.equal(vital(1, 72), '72 /min');
@@ -49,4 +50,11 @@ t.test('commit latency from Prometheus text', async (t) => {
   ].join('\n');
   t.same(commitLatencyTotals(text), { sum: 0.42, count: 7 });
   t.equal(commitLatencyTotals('vigil_height 3'), undefined);
+});
+
+t.test('chart lines break across gaps in the readings', async (t) => {
+  const [xs, ys] = withGaps([0, 1_000, 1_000 + GAP_MS + 1, 2_000 + GAP_MS], [1, 2, 3, 4]);
+  t.same(ys, [1, 2, null, 3, 4]);
+  t.same(xs, [0, 1, 1.001, (1_001 + GAP_MS) / 1000, (2_000 + GAP_MS) / 1000]);
+  t.same(withGaps([], []), [[], []]);
 });
