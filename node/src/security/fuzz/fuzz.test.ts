@@ -1,6 +1,7 @@
 // CI-sized fuzzing of every decoder that reads hostile bytes (a few thousand cases each; set
 // VIGIL_FUZZ_RUNS to change it). Targets whose decoder already has a CI property test elsewhere are
 // skipped here unless VIGIL_FUZZ_ALL=1; `npm run fuzz` (the long run) covers all of them.
+import fc from 'fast-check';
 import t from 'tap';
 import { allTargets } from './all-targets.ts';
 import { FuzzFinding, runTarget, typed } from './harness.ts';
@@ -34,7 +35,7 @@ t.test('the harness tells typed rejections from findings', async (t) => {
   const r = await runTarget(
     {
       name: 'broken',
-      arbitrary: (await import('fast-check')).default.integer({ min: 0, max: 100 }),
+      arbitrary: fc.integer({ min: 0, max: 100 }),
       run: (n) =>
         typed(() => {
           if (n > 50) throw new RangeError('a decoder bug');
