@@ -784,9 +784,11 @@ t.test(
     const paged: string[] = [];
     let target: string | undefined = `/fhir/AuditEvent?patient=${P}&_count=1`;
     for (let pages = 0; target && pages < 50; pages++) {
-      const page = (await signedGet(patient, target)).json();
+      const page: { entry: Entry[]; link: { relation: string; url: string }[] } = (
+        await signedGet(patient, target)
+      ).json();
       paged.push(...page.entry.map((e: Entry) => e.resource.id as string));
-      const next = page.link.find((l: { relation: string }) => l.relation === 'next');
+      const next: { url: string } | undefined = page.link.find((l) => l.relation === 'next');
       target = next ? new URL(next.url).pathname + new URL(next.url).search : undefined;
     }
     // The trail grows while we page (these very reads are being recorded), so compare the prefix.

@@ -38,6 +38,11 @@ export interface ApiOptions {
   https?: { key: string | Buffer; cert: string | Buffer };
   replay?: ReplayGuardOptions;
   accessRecorder?: AccessRecorderOptions;
+  /**
+   * Behind a reverse proxy: trust its X-Forwarded-For so rate limits apply per real client (fastify's
+   * trustProxy: true, or the proxies' addresses). Default false: the socket address is the client.
+   */
+  trustProxy?: boolean | string[];
   /** Concurrent /v1/events streams; more get 503 UNAVAILABLE. Default 256. */
   maxEventSubscribers?: number;
   /** Process metrics (CPU, memory, event loop) in /metrics. Default true. */
@@ -54,6 +59,7 @@ function fastifyOptions(o: ApiOptions): FastifyServerOptions {
     logger: false,
     bodyLimit: o.bodyLimit ?? 8 * 1024 * 1024,
     return503OnClosing: true,
+    trustProxy: o.trustProxy ?? false,
     // Hostile-input bounds on everything fastify parses before a handler runs.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
   };
