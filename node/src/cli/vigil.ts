@@ -28,7 +28,7 @@ const USAGE = `vigil <command> [options]
   genesis --dir DIR --validators N [--chain-id ID] [--p2p-port N] [--api-port N]
                                     create N validator homes (DIR/node0..) sharing one genesis,
                                     one hospital organisation per validator (admin keys in DIR/keys)
-  start --home DIR [--tls-key PEM --tls-cert PEM] [--cors ORIGIN,...] [--rate-limit N]
+  start --home DIR [--tls-key PEM --tls-cert PEM] [--cors ORIGIN,...] [--rate-limit N] [--trust-proxy]
                                     run a validator and its API until SIGINT/SIGTERM
 
 State-machine commands sign with --key FILE and submit to --node URL (default $VIGIL_NODE or
@@ -76,6 +76,7 @@ function apiOptions(values: Values): Omit<ApiOptions, 'validator'> {
   if (key && cert) o.https = { key: readFileSync(key), cert: readFileSync(cert) };
   const cors = values.cors as string | undefined;
   if (cors) o.corsOrigins = cors.split(',');
+  if (values['trust-proxy'] === true) o.trustProxy = true;
   const rl = values['rate-limit'] as string | undefined;
   if (rl !== undefined) {
     const max = int(rl, 'rate-limit', 0);
@@ -200,6 +201,7 @@ export async function main(argv: string[]): Promise<number> {
       'tls-cert': str,
       cors: str,
       'rate-limit': str,
+      'trust-proxy': flag,
       // commands that talk to a node
       node: str,
       nonce: str,
