@@ -9,6 +9,14 @@ t.test('a complete record validates, and survives a JSON round trip', async (t) 
   t.doesNotThrow(() => validateRecord(JSON.parse(JSON.stringify(r))));
 });
 
+t.test('every suite mode is a valid record mode', async (t) => {
+  for (const mode of ['quick', 'extended', 'full'] as const) {
+    const r = fixtureRecord();
+    r.mode = mode;
+    t.doesNotThrow(() => validateRecord(r), mode);
+  }
+});
+
 t.test('missing or mistyped fields are refused with BAD_RECORD naming the field', async (t) => {
   const cases: [string, (r: Record<string, unknown>) => void][] = [
     ['gitCommit', (r) => delete r.gitCommit],

@@ -241,8 +241,8 @@ function check(o: unknown, fields: readonly Check[], what: string): void {
 export function validateRecord(o: unknown): asserts o is BenchRecord {
   check(o, RECORD_FIELDS, 'record');
   const mode = get(o, 'mode');
-  if (mode !== 'quick' && mode !== 'full')
-    throw new BenchError('BAD_RECORD', 'record: mode must be quick or full');
+  if (mode !== 'quick' && mode !== 'extended' && mode !== 'full')
+    throw new BenchError('BAD_RECORD', 'record: mode must be quick, extended or full');
 }
 
 export function validateLatest(o: unknown): asserts o is LatestSummary {

@@ -135,9 +135,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     real,
     errors,
   };
-  validateRecord(record);
+  // Written before it is validated: a run's measurements are never lost to a check of their shape.
   const recordPath = join(outDir, `${name}.json`);
   writeFileSync(recordPath, `${JSON.stringify(record, null, 1)}\n`);
+  validateRecord(record);
   const rel = relative(REPO, recordPath);
   const report = renderReport(record, rel, name);
   writeFileSync(join(outDir, `${name}.md`), report.markdown);
