@@ -10,13 +10,15 @@ import t from 'tap';
 import { startTestNode } from '../api/testing/node.ts';
 import { eventually } from '../testing/ports.ts';
 import { homePaths } from '../validator/home.ts';
+import { run as runVigil } from './vigil.ts';
 
 const node = await startTestNode();
 t.teardown(() => node.close());
 const url = await node.app.listen({ host: '127.0.0.1', port: 0 });
 const vigil = fileURLToPath(new URL('./vigil.ts', import.meta.url));
 
-function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** The real binary in a child process (a few cases: the process boundary, exit codes, stderr). */
+function spawnVigil(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -27,6 +29,26 @@ function run(...args: string[]): Promise<{ code: number; stdout: string; stderr:
       },
     );
   });
+}
+
+process.env.VIGIL_NODE = url;
+/**
+ * The same entry point in-process (`run`, what the binary calls), with stdout and stderr captured:
+ * most cases, so the suite does not pay a Node start-up per command.
+ */
+async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(' '));
+  console.error = (...a: unknown[]) => err.push(a.join(' '));
+  try {
+    const code = await runVigil(args);
+    return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
 }
 
 const keys = join(node.dir, 'keys');
@@ -45,10 +67,10 @@ const stranger = keyFile('stranger');
 const genesis = homePaths(join(node.dir, 'node0')).genesis;
 
 t.test('state-machine commands, queries and a verified proof', async (t) => {
-  let r = await run('status');
+  let r = await spawnVigil('status');
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /chain vigil-api-test {2}height \d+/);
-  r = await run(
+  r = await spawnVigil(
     'enrol',
     '--role',
     'clinician',
@@ -135,14 +157,14 @@ t.test('state-machine commands, queries and a verified proof', async (t) => {
 
 t.test('failures: documented exit codes and one-line messages', async (t) => {
   const noStack = (s: string) => !/\n\s+at /.test(s);
-  let r = await run('readings', '--patient', patient.key, '--kind', '1', '--key', stranger.path);
+  let r = await spawnVigil('readings', '--patient', patient.key, '--kind', '1', '--key', stranger.path);
   t.equal(r.code, 4, 'refused: 4');
   t.match(r.stderr, /^vigil: UNKNOWN_REQUESTER: /);
   t.ok(noStack(r.stderr));
   r = await run('ack-alert', '--patient', patient.key, '--seq', '99', '--key', clinician.path);
   t.equal(r.code, 4, 'a transaction rejected in its block: 4');
   t.match(r.stderr, /UNKNOWN_ALERT/);
-  r = await run('grant', '--patient', patient.key, '--key', patient.path);
+  r = await spawnVigil('grant', '--patient', patient.key, '--key', patient.path);
   t.equal(r.code, 2, 'usage: 2');
   t.match(r.stderr, /give exactly one of --to HEX or --org ID/);
   r = await run('grant', '--bogus');
@@ -161,10 +183,10 @@ t.test('failures: documented exit codes and one-line messages', async (t) => {
   );
   t.equal(r.code, 2, 'a body the wire codec refuses is a usage error, caught before signing');
   t.match(r.stderr, /BODY_ENUM/);
-  r = await run('status', '--node', 'http://127.0.0.1:1');
+  r = await spawnVigil('status', '--node', 'http://127.0.0.1:1');
   t.equal(r.code, 5, 'unreachable: 5');
   t.match(r.stderr, /^vigil: UNREACHABLE: cannot reach/);
-  r = await run('register', '--key', join(keys, 'missing.json'));
+  r = await spawnVigil('register', '--key', join(keys, 'missing.json'));
   t.equal(r.code, 3, 'a missing key file: 3');
   t.ok(noStack(r.stderr));
   r = await run('nonsense');

@@ -313,44 +313,55 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+const CONFIG_CODES = [
+  'INVALID_CONFIG',
+  'MISSING_HOME',
+  'HOME_EXISTS',
+  'INVALID_GENESIS_FILE',
+  'INVALID_GENESIS',
+  'NOT_A_VALIDATOR',
+  'KEY_FILE_INSECURE',
+  'KEY_FILE_INVALID',
+  'WRONG_CHAIN',
+  'GENESIS_MISMATCH',
+  'SCHEMA_MISMATCH',
+  'CORRUPT_METADATA',
+  'MISSING_RECORD',
+  'UNEXPECTED_RECORD',
+  'CORRUPT_RECORD',
+  'CORRUPT_STATE',
+];
+
+/** One line on stderr for a failure, and its exit code (docs/cli.md): never a stack trace. */
+export function reportFailure(e: unknown): number {
+  const err = e as Error & { code?: string };
+  if (err instanceof UsageError || (err.code ?? '').startsWith('ERR_PARSE_ARGS')) {
+    console.error(`vigil: ${err.message}\n\nrun 'vigil help' for every command and option`);
+    return ExitCode.usage;
+  }
+  if (err instanceof CliError) {
+    console.error(`vigil: ${err.code}: ${err.message}`);
+    return err.exit;
+  }
+  if (err.code === 'ENOENT' || err.code === 'EACCES') {
+    console.error(`vigil: ${err.message}`);
+    return ExitCode.config;
+  }
+  console.error(`vigil: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+  return err.code && CONFIG_CODES.includes(err.code) ? ExitCode.config : ExitCode.failure;
+}
+
+/** `main` with failures reported: the exit code (-1 while `start` keeps running). */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (e) {
+    return reportFailure(e);
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/vigil')) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      if (code >= 0) process.exit(code);
-    },
-    (err: Error & { code?: string }) => {
-      if (err instanceof UsageError || (err.code ?? '').startsWith('ERR_PARSE_ARGS')) {
-        console.error(`vigil: ${err.message}\n\nrun 'vigil help' for every command and option`);
-        process.exit(ExitCode.usage);
-      }
-      if (err instanceof CliError) {
-        console.error(`vigil: ${err.code}: ${err.message}`);
-        process.exit(err.exit);
-      }
-      if (err.code === 'ENOENT' || err.code === 'EACCES') {
-        console.error(`vigil: ${err.message}`);
-        process.exit(ExitCode.config);
-      }
-      const configCodes = [
-        'INVALID_CONFIG',
-        'MISSING_HOME',
-        'HOME_EXISTS',
-        'INVALID_GENESIS_FILE',
-        'INVALID_GENESIS',
-        'NOT_A_VALIDATOR',
-        'KEY_FILE_INSECURE',
-        'KEY_FILE_INVALID',
-        'WRONG_CHAIN',
-        'GENESIS_MISMATCH',
-        'SCHEMA_MISMATCH',
-        'CORRUPT_METADATA',
-        'MISSING_RECORD',
-        'UNEXPECTED_RECORD',
-        'CORRUPT_RECORD',
-        'CORRUPT_STATE',
-      ];
-      console.error(`vigil: ${err.code ? `${err.code}: ` : ''}${err.message}`);
-      process.exit(err.code && configCodes.includes(err.code) ? ExitCode.config : ExitCode.failure);
-    },
-  );
+  run(process.argv.slice(2)).then((code) => {
+    if (code >= 0) process.exit(code);
+  });
 }
