@@ -123,7 +123,7 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
         summary: 'One committed block: header, commit certificate, transaction ids and receipts',
         params: {
           type: 'object',
-          properties: { height: { type: 'integer', minimum: 1 } },
+          properties: { height: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
           required: ['height'],
         },
         response: { 200: anyObject('Block'), '4xx': { $ref: 'Problem#' } },
@@ -150,7 +150,7 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
         querystring: {
           type: 'object',
           properties: {
-            from: { type: 'integer', minimum: 1 },
+            from: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
             limit: { type: 'integer', minimum: 1, maximum: MAX_BLOCKS_PAGE },
           },
           additionalProperties: false,

@@ -215,7 +215,7 @@ export function registerPatientRoutes(app: FastifyInstance, ctx: ApiContext): vo
         querystring: {
           type: 'object',
           properties: {
-            fromHeight: { type: 'integer', minimum: 0 },
+            fromHeight: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
             limit: { type: 'integer', minimum: 1, maximum: 1000 },
           },
           additionalProperties: false,

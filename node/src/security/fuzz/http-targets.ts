@@ -7,6 +7,7 @@
 import { encodeTransaction, sha256, signerFromSeed, signTransaction, toHex } from '@vigil/consensus/wire';
 import { encodeBody } from '@vigil/consensus/wire/bodies/index.ts';
 import fc from 'fast-check';
+import { signRequest } from '../../api/signed-request-client.ts';
 import { startTestNode, type TestNode } from '../../api/testing/node.ts';
 import { transactionToJson } from '../../api/tx-json.ts';
 import { type AnyFuzzTarget, erase, FuzzFinding, type FuzzTarget } from './harness.ts';
@@ -23,7 +24,13 @@ interface Answer {
 function outcome(res: Answer, what: string): string {
   let code: unknown;
   try {
-    code = (JSON.parse(res.body) as { code?: unknown }).code;
+    const body = JSON.parse(res.body) as {
+      code?: unknown;
+      resourceType?: string;
+      issue?: { details?: { coding?: { code?: unknown }[] } }[];
+    };
+    // A problem document (RFC 9457) or, on the FHIR routes, an OperationOutcome carrying the same code.
+    code = body.resourceType === 'OperationOutcome' ? body.issue?.[0]?.details?.coding?.[0]?.code : body.code;
   } catch {
     code = undefined;
   }
@@ -180,5 +187,123 @@ export async function httpTargets(): Promise<HttpFuzz> {
     },
   };
 
-  return { targets: [erase(submit), erase(signedRead)], close: () => node.close() };
+  // Reads that pass authentication (a registered patient signs each request), so the route and query
+  // parsers behind it see the hostile part: random query strings on every signed route, FHIR included.
+  const registered = await app.inject({
+    method: 'POST',
+    url: '/v1/transactions?wait=commit&timeoutMs=20000',
+    headers: { 'content-type': 'application/cbor' },
+    payload: Buffer.from(txSeeds[0]!),
+  });
+  if (registered.statusCode !== 200) throw new FuzzFinding(`setup: registration ${registered.body}`);
+  const P = toHex(patient.publicKey);
+  const queryValue = fc.oneof(
+    fc.integer({ min: -5, max: 2 ** 53 }).map(String),
+    fc.constantFrom('', '0', '-1', '1e309', 'NaN', '9'.repeat(30), P, 'true', '%00', 'a,b', 'ge2020-01-01'),
+    fc.string({ maxLength: 24 }),
+  );
+  const query = fc
+    .array(
+      fc.tuple(
+        fc.constantFrom(
+          'kind',
+          'from',
+          'to',
+          'limit',
+          'cursor',
+          'open',
+          'fromHeight',
+          'patient',
+          'code',
+          'date',
+          '_count',
+          '_page',
+          'target',
+          'x',
+        ),
+        queryValue,
+      ),
+      { maxLength: 5 },
+    )
+    .map((kv) => kv.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&'));
+  const signedQuery: FuzzTarget<[string, string]> = {
+    name: 'http/signed reads, hostile queries',
+    weight: 0.2,
+    arbitrary: fc.tuple(
+      fc.constantFrom(
+        `/v1/patients/${P}/readings`,
+        `/v1/patients/${P}/alerts`,
+        `/v1/patients/${P}/news2`,
+        `/v1/patients/${P}/consents`,
+        `/v1/patients/${P}/audit`,
+        '/fhir/Observation',
+        '/fhir/Consent',
+        '/fhir/AuditEvent',
+        '/fhir/Provenance',
+      ),
+      query,
+    ),
+    async run([path, q]) {
+      // Sign the target as it goes on the wire: the WHATWG URL parser (fetch, and inject) percent-encodes
+      // some characters (e.g. ' in a query), and the signature covers the raw request line.
+      const url = new URL(q === '' ? path : `${path}?${q}`, 'http://vigil.invalid');
+      const target = url.pathname + url.search;
+      const headers = signRequest({ chainId, signer: patient, method: 'GET', target, purpose: 1 });
+      const res = await app.inject({ method: 'GET', url: target, headers });
+      if (res.statusCode === 401)
+        throw new FuzzFinding(`a correctly signed request was refused: ${res.body}`);
+      return outcome(res, `GET ${target}`);
+    },
+  };
+
+  // Unsigned routes (chain, transactions, accounts, proofs, ops) with hostile path parameters and queries.
+  const param = fc.oneof(
+    queryValue,
+    fc.constantFrom(
+      '1',
+      '0',
+      '1e309',
+      '-0',
+      '0x10',
+      '1.5',
+      '999999999999999999999',
+      P,
+      'zz'.repeat(32),
+      '%2e%2e',
+    ),
+  );
+  const publicRead: FuzzTarget<[string, string, string]> = {
+    name: 'http/public reads, hostile params',
+    weight: 0.2,
+    arbitrary: fc.tuple(
+      fc.constantFrom(
+        '/v1/blocks/',
+        '/v1/blocks?from=',
+        '/v1/blocks?limit=',
+        '/v1/transactions/',
+        '/v1/transactions/{}/proof',
+        '/v1/accounts/',
+        '/v1/proofs/',
+        '/v1/status?',
+        '/metrics?',
+        '/fhir/metadata?',
+      ),
+      param,
+      query,
+    ),
+    async run([route, value, q]) {
+      const v = encodeURIComponent(value);
+      const path = route.includes('{}') ? route.replace('{}', v) : route + v;
+      const res = await app.inject({
+        method: 'GET',
+        url: q === '' ? path : `${path}${path.includes('?') ? '&' : '?'}${q}`,
+      });
+      return outcome(res, `GET ${path}`);
+    },
+  };
+
+  return {
+    targets: [erase(submit), erase(signedRead), erase(signedQuery), erase(publicRead)],
+    close: () => node.close(),
+  };
 }
