@@ -209,11 +209,13 @@ t.test('one Byzantine validator of four: safety, liveness, and every bad message
   const cur = (await status(honest[0]!))!;
   const someHash = sha256(new TextEncoder().encode('no such block'));
   for (const i of [1, 2, 3]) {
-    // Our own index with another message's signature, and an impersonation of validator 2/3.
-    await mal.send(i, [
-      mal.forgedPrepare(cur.view, cur.height + 1, someHash, 0),
-      mal.forgedPrepare(cur.view, cur.height + 1, someHash, i === 2 ? 3 : 2),
-    ]);
+    // Our own index (0) with another message's signature, and impersonations of other validators:
+    // never the target itself (DUPLICATE) nor the current primary (its PREPAREs are MALFORMED).
+    const claimed = [0, 1, 2, 3].filter((r) => r !== i && r !== cur.view % 4).slice(0, 2);
+    await mal.send(
+      i,
+      claimed.map((r) => mal.forgedPrepare(cur.view, cur.height + 1, someHash, r)),
+    );
   }
   await counted('BAD_SIGNATURE', 2, 'forged signatures');
 
