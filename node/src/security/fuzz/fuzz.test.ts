@@ -60,7 +60,7 @@ t.test('every decoder target: only typed errors, no crash, no hang', async (t) =
       seed: 20261122,
     });
     t.equal(r.failure, undefined, formatReport(r));
-    const typedCodes = Object.keys(r.outcomes).filter((c) => c !== 'accepted');
+    const typedCodes = Object.keys(r.outcomes).filter((c) => !c.startsWith('accepted'));
     t.ok(
       typedCodes.length > 0,
       `${target.name}: hostile inputs were refused with typed codes (${typedCodes.join(', ')})`,

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { signRequest } from '../../api/signed-request-client.ts';
 import { startTestNode, type TestNode } from '../../api/testing/node.ts';
 import { transactionToJson } from '../../api/tx-json.ts';
-import { type AnyFuzzTarget, erase, FuzzFinding, type FuzzTarget } from './harness.ts';
+import { ACCEPTED, type AnyFuzzTarget, erase, FuzzFinding, type FuzzTarget } from './harness.ts';
 import { hostileBytes } from './inputs.ts';
 
 /** 503 answers the node may give under load; anything else 5xx is a finding. */
@@ -40,7 +40,7 @@ function outcome(res: Answer, what: string): string {
   if (res.statusCode >= 400 && typeof code !== 'string') {
     throw new FuzzFinding(`${what}: ${res.statusCode} without a problem code: ${res.body.slice(0, 300)}`);
   }
-  return res.statusCode >= 400 ? `${res.statusCode} ${code}` : String(res.statusCode);
+  return res.statusCode >= 400 ? `${res.statusCode} ${code}` : `${ACCEPTED} ${res.statusCode}`;
 }
 
 const CONTENT_TYPES = [
