@@ -79,6 +79,14 @@ t.test('latest.json falls back to the knee point, and to null when nothing kept 
   t.doesNotThrow(() => validateLatest(JSON.parse(JSON.stringify(s))), 'nulls are valid (measured: nothing)');
 });
 
+t.test('below-knee repeats that measured nothing do not count as a throughput of 0', async (t) => {
+  const r = fixtureRecord();
+  const b = r.real[0]!.belowKnee!;
+  b.repeats = b.repeats.map((p) => ({ ...p, measured: 0 }));
+  b.throughputTxPerSec = { min: 0, median: 0, max: 0, n: 1 };
+  t.equal(summarise(r, 'x').real.n4!.throughputTxPerSec, 190, 'falls back to the knee point');
+});
+
 t.test('conditions other than loopback get their own keys', async (t) => {
   const r = fixtureRecord();
   r.real.push({ ...r.real[0]!, condition: 'latency 50 ms', faults: { latencyMs: 50, jitterMs: 5 } });

@@ -130,12 +130,14 @@ export function summarise(r: BenchRecord, recordFile: string): LatestSummary {
     const ceiling = ceilingTxPerSec(r.ceiling.rawVerifyPerSec, x.n);
     // Sustained below the knee when measured; else the knee point of the sweep itself.
     const kneePoint = x.sweep.find((p) => p.offeredTxPerSec === x.knee.kneeTxPerSec);
-    const thr = finite(x.belowKnee?.throughputTxPerSec.median ?? kneePoint?.committedTxPerSec);
+    // Repeats that measured no transaction at all (e.g. a stalled network) have no throughput: null.
+    const below = x.belowKnee?.repeats.some((p) => p.measured > 0) ? x.belowKnee : null;
+    const thr = finite(below?.throughputTxPerSec.median ?? kneePoint?.committedTxPerSec);
     real[key] = {
       condition: x.condition,
       throughputTxPerSec: thr,
-      p50LatencyMs: finite(x.belowKnee?.p50LatencyMs.median ?? kneePoint?.p50LatencyMs),
-      p99LatencyMs: finite(x.belowKnee?.p99LatencyMs.median ?? kneePoint?.p99LatencyMs),
+      p50LatencyMs: finite(below?.p50LatencyMs.median ?? kneePoint?.p50LatencyMs),
+      p99LatencyMs: finite(below?.p99LatencyMs.median ?? kneePoint?.p99LatencyMs),
       kneeTxPerSec: finite(x.knee.kneeTxPerSec),
       saturatedAtTxPerSec: finite(x.knee.saturatedAtTxPerSec),
       maxCommittedTxPerSec: x.knee.maxCommittedTxPerSec,

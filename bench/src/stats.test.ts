@@ -37,7 +37,12 @@ t.test('keepsUp: bounded p99 and at most 1% lost', async (t) => {
   t.ok(keepsUp(pt(100, 500, 10)), 'exactly 1% lost is tolerated');
   t.notOk(keepsUp(pt(100, 500, 11)), 'more than 1% lost');
   t.notOk(keepsUp(pt(100, 500, 0, 0)), 'nothing measured');
-  t.ok(keepsUp(pt(100, 1900), { maxP99Ms: 2000, maxLostFraction: 0 }), 'criteria are parameters');
+  t.ok(
+    keepsUp(pt(100, 1900), { maxP99Ms: 2000, maxLostFraction: 0, minSamples: 1 }),
+    'criteria are parameters',
+  );
+  t.notOk(keepsUp(pt(3, 100, 0, 16)), 'too few measured transactions to judge a p99');
+  t.ok(keepsUp(pt(10, 100, 0, 50)), 'fifty are enough');
 });
 
 t.test('findKnee: the last good point before the first bad one, whatever the input order', async (t) => {

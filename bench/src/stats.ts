@@ -48,14 +48,19 @@ export interface KneeCriteria {
   maxP99Ms: number;
   /** At most this fraction of measured transactions stayed uncommitted after the drain (default 0.01). */
   maxLostFraction: number;
+  /**
+   * At least this many measured transactions (default 50): with fewer, "p99" is just the maximum of a
+   * handful of samples, and at low rates the generator's batches leave few transactions in the window.
+   */
+  minSamples: number;
 }
 
-export const DEFAULT_KNEE: KneeCriteria = { maxP99Ms: 1_000, maxLostFraction: 0.01 };
+export const DEFAULT_KNEE: KneeCriteria = { maxP99Ms: 1_000, maxLostFraction: 0.01, minSamples: 50 };
 
 export function keepsUp(p: LoadPoint, c: KneeCriteria = DEFAULT_KNEE): boolean {
   return (
     p.offeredTxPerSec > 0 &&
-    p.measured > 0 &&
+    p.measured >= Math.max(1, c.minSamples) &&
     Number.isFinite(p.p99LatencyMs) &&
     p.p99LatencyMs <= c.maxP99Ms &&
     p.notCommitted <= c.maxLostFraction * Math.max(1, p.measured)
