@@ -87,6 +87,21 @@ t.test('below-knee repeats that measured nothing do not count as a throughput of
   t.equal(summarise(r, 'x').real.n4!.throughputTxPerSec, 190, 'falls back to the knee point');
 });
 
+t.test(
+  'a stalled below-knee run: throughput 0 and no latency, never latencies from another point',
+  async (t) => {
+    const r = fixtureRecord();
+    const b = r.real[0]!.belowKnee!;
+    b.throughputTxPerSec = { min: 0, median: 0, max: 0, n: 1 };
+    b.p50LatencyMs = { min: Number.NaN, median: Number.NaN, max: Number.NaN, n: 0 };
+    b.p99LatencyMs = { min: Number.NaN, median: Number.NaN, max: Number.NaN, n: 0 };
+    const s = summarise(JSON.parse(JSON.stringify(r)), 'x').real.n4!;
+    t.equal(s.throughputTxPerSec, 0);
+    t.equal(s.p50LatencyMs, null);
+    t.equal(s.p99LatencyMs, null);
+  },
+);
+
 t.test('conditions other than loopback get their own keys', async (t) => {
   const r = fixtureRecord();
   r.real.push({ ...r.real[0]!, condition: 'latency 50 ms', faults: { latencyMs: 50, jitterMs: 5 } });

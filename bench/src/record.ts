@@ -132,12 +132,14 @@ export function summarise(r: BenchRecord, recordFile: string): LatestSummary {
     const kneePoint = x.sweep.find((p) => p.offeredTxPerSec === x.knee.kneeTxPerSec);
     // Repeats that measured no transaction at all (e.g. a stalled network) have no throughput: null.
     const below = x.belowKnee?.repeats.some((p) => p.measured > 0) ? x.belowKnee : null;
-    const thr = finite(below?.throughputTxPerSec.median ?? kneePoint?.committedTxPerSec);
+    // Throughput and latencies always come from the same measurement: the below-knee repeats when they
+    // measured anything (a stalled network: throughput 0, latencies null), else the knee point.
+    const thr = finite(below ? below.throughputTxPerSec.median : kneePoint?.committedTxPerSec);
     real[key] = {
       condition: x.condition,
       throughputTxPerSec: thr,
-      p50LatencyMs: finite(below?.p50LatencyMs.median ?? kneePoint?.p50LatencyMs),
-      p99LatencyMs: finite(below?.p99LatencyMs.median ?? kneePoint?.p99LatencyMs),
+      p50LatencyMs: finite(below ? below.p50LatencyMs.median : kneePoint?.p50LatencyMs),
+      p99LatencyMs: finite(below ? below.p99LatencyMs.median : kneePoint?.p99LatencyMs),
       kneeTxPerSec: finite(x.knee.kneeTxPerSec),
       saturatedAtTxPerSec: finite(x.knee.saturatedAtTxPerSec),
       maxCommittedTxPerSec: x.knee.maxCommittedTxPerSec,
