@@ -51,7 +51,7 @@ export function suitePlan(mode: SuiteMode, seed: number): SuitePlan {
         startRate: 50,
         maxRate: 12_800,
         resolution: 0.3,
-        maxPoints: 4,
+        maxPoints: 6,
         pointS: 5,
         warmupS: 1,
         drainS: 4,
