@@ -533,3 +533,39 @@ t.test('FETCH is answered at most once per peer per half timeout (no amplificati
     'answered again after half a timeout',
   );
 });
+
+t.test(
+  'a peer re-sending a vote for a height committed here gets our PREPARE and COMMIT back (TOCS §5.2)',
+  async (t) => {
+    const r = replica(1);
+    const [b] = chain(1);
+    commitAll(r, [b!]);
+    t.equal(r.lastCommitted, 1, 'height 1 committed here');
+    // Replica 3 lost our COMMIT and retransmits its own: a duplicate here, but a sign it is stalled.
+    const answer = feed(r, 3, commit(g, 3, 0, 1, b!.hash).bytes);
+    const toPeer = answer.send.filter((s) => s.to === 3).map((s) => decodeMessage(s.message, limits));
+    t.same(
+      toPeer.map((m) => m.type).sort(),
+      [MessageType.prepare, MessageType.commit].sort(),
+      'our own PREPARE and COMMIT go to that peer only',
+    );
+    t.equal(answer.send.length, 2, 'nothing is broadcast');
+    t.equal(dropped(r, DropReason.duplicate), 1, 'the copy itself is still counted as a duplicate');
+    t.equal(
+      feed(r, 3, commit(g, 3, 0, 1, b!.hash).bytes).send.length,
+      0,
+      'at most one answer per peer and height per half timeout',
+    );
+    t.equal(
+      feed(r, 2, prepare(g, 2, 0, 1, b!.hash).bytes).send.filter((s) => s.to === 2).length,
+      2,
+      'a re-sent PREPARE is answered too (the limit is per peer)',
+    );
+    r.step({ type: 'tick', now: 600 });
+    t.equal(
+      feed(r, 3, commit(g, 3, 0, 1, b!.hash).bytes).send.filter((s) => s.to === 3).length,
+      2,
+      'answered again once half a timeout has passed',
+    );
+  },
+);

@@ -154,6 +154,8 @@ interface Slot {
   committedLocal: boolean;
   /** Highest-view prepared certificate at this height from any view (for VIEW-CHANGE's P set). */
   cert: PreparedCert | undefined;
+  /** When this replica last answered a peer's retransmission at this height (peer -> logical time). */
+  answeredAt: Map<number, number>;
 }
 
 interface CommittedInfo {
@@ -181,6 +183,7 @@ function emptySlot(height: number): Slot {
     preparedLocal: false,
     committedLocal: false,
     cert: undefined,
+    answeredAt: new Map(),
   };
 }
 
@@ -638,7 +641,9 @@ export class Replica {
     const prior = slot.prepares.get(m.replica);
     if (!this.#verify(m)) return;
     if (prior !== undefined) {
-      return this.#drop(prior.hashHex === hex(m.blockHash) ? DropReason.duplicate : DropReason.equivocation);
+      if (prior.hashHex !== hex(m.blockHash)) return this.#drop(DropReason.equivocation);
+      this.#answerRetransmission(slot, m.replica);
+      return this.#drop(DropReason.duplicate);
     }
     slot.prepares.set(m.replica, { hashHex: hex(m.blockHash), raw });
     this.#progress(m.height);
@@ -649,10 +654,41 @@ export class Replica {
     const prior = slot.commits.get(m.replica);
     if (!this.#verify(m)) return;
     if (prior !== undefined) {
-      return this.#drop(prior.hashHex === hex(m.blockHash) ? DropReason.duplicate : DropReason.equivocation);
+      if (prior.hashHex !== hex(m.blockHash)) return this.#drop(DropReason.equivocation);
+      this.#answerRetransmission(slot, m.replica);
+      return this.#drop(DropReason.duplicate);
     }
     slot.commits.set(m.replica, { hashHex: hex(m.blockHash), signature: m.signature });
     this.#progress(m.height);
+  }
+
+  /**
+   * A peer re-sending a vote we already hold is stalled at that height (it retransmits only when
+   * nothing commits, see #maybeRetransmit), so it probably lost our vote. Once this replica has moved
+   * on (committed the height, so it will never retransmit there itself), nobody else would re-send it:
+   * answer with our own PREPARE and COMMIT for the slot, to that peer only. Castro's implementation
+   * does the same through its status messages (TOCS 2002 §5.2). At most one answer per peer and
+   * height per half timeout, each no larger than the message that caused it: no amplification.
+   */
+  #answerRetransmission(slot: Slot, peer: number) {
+    const pp = slot.pp;
+    if (pp === undefined || pp.view !== this.#view || !this.#active || !slot.sentCommit) return;
+    const last = slot.answeredAt.get(peer);
+    if (last !== undefined && this.#now - last < this.#cfg.viewChangeTimeoutMs / 2) return;
+    slot.answeredAt.set(peer, this.#now);
+    const own = slot.prepares.get(this.id);
+    if (own !== undefined) this.#out.send.push({ to: peer, message: own.raw });
+    const c = slot.commits.get(this.id);
+    if (c === undefined) return;
+    const m: Commit = {
+      type: MessageType.commit,
+      view: this.#view,
+      height: slot.height,
+      blockHash: pp.hash,
+      replica: this.id,
+      signature: c.signature,
+    };
+    this.#out.send.push({ to: peer, message: encodeMessage(m) });
   }
 
   /** The chain rule (ADR 0011): height h may prepare only once h-1 is prepared here or committed. */
