@@ -76,6 +76,6 @@ t.test('key files are created 0600 and a validator refuses a key others can read
   const net = new ProcessNetwork([home]);
   t.teardown(() => net.stopAll());
   net.startAll({ VIGIL_LOG_LEVEL: 'warn' });
-  t.ok(await net.waitReady(30_000), 'with a 0600 key the validator starts');
+  t.ok(await net.waitReady(90_000), 'with a 0600 key the validator starts');
   t.ok(net.nodes[0]!.running, 'and keeps running');
 });

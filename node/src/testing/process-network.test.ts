@@ -86,7 +86,7 @@ t.test('validators as processes: commit, crash, view change, catch-up, gating', 
     rmSync(dir, { recursive: true, force: true });
   });
   net.startAll({ VIGIL_LOG_LEVEL: 'warn' });
-  t.ok(await net.waitReady(30_000), 'all four APIs answer');
+  t.ok(await net.waitReady(90_000), 'all four APIs answer');
   t.ok(
     await eventually(
       async () => (await net.statuses()).every((s) => s?.peers.filter((p) => p.connected).length === 3),
