@@ -88,6 +88,12 @@ export interface ScenarioSpec {
   clockRates?: readonly number[];
   clockOffsetsMs?: readonly number[];
   workload: WorkloadSpec;
+  /**
+   * A targeted network adversary: every COMMIT of view `view` is lost unless addressed to `exceptTo`.
+   * It lets exactly one replica commit what the others only prepare (the case PBFT's view change
+   * exists for, TOCS 2002 §4.4). Only that view is affected, so it stops mattering after a view change.
+   */
+  starveCommits?: { view: number; exceptTo: number };
   /** Global stabilisation time: no loss, partitions or crashes after it. */
   gstMs: number;
   /** Every transaction must be committed by f+1 correct replicas by max(submitted, GST) + this. */

@@ -41,6 +41,7 @@ interface Draft {
   crashes?: ScenarioSpec['crashes'];
   partitions?: ScenarioSpec['partitions'];
   network?: NetworkConfig;
+  starveCommits?: ScenarioSpec['starveCommits'];
   clockRates?: number[];
   clockOffsetsMs?: number[];
   /** Defaults to the end of the last fault. */
@@ -120,6 +121,14 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
   'crash-primary': (_n, prng) => ({
     description: 'the primary of view 0 crashes for good: a view change must follow',
     crashes: [{ replica: 0, atMs: 100 + prng.range(0, 300) }],
+    livenessBoundMs: 3_000,
+  }),
+
+  'lone-commit-primary-crash': (_n, prng) => ({
+    description:
+      'only the view-0 primary receives view-0 COMMITs (it alone commits; the others just prepare), then it crashes for good',
+    starveCommits: { view: 0, exceptTo: 0 },
+    crashes: [{ replica: 0, atMs: 150 + prng.range(0, 250) }],
     livenessBoundMs: 3_000,
   }),
 
@@ -269,6 +278,7 @@ export function buildScenario(
     crashes: d.crashes ?? [],
     partitions: d.partitions ?? [],
     network: d.network ?? { default: WAN },
+    ...(d.starveCommits ? { starveCommits: d.starveCommits } : {}),
     ...(d.clockRates ? { clockRates: d.clockRates } : {}),
     ...(d.clockOffsetsMs ? { clockOffsetsMs: d.clockOffsetsMs } : {}),
     workload: { txCount, clients: 4, startMs: 5, meanIntervalMs },

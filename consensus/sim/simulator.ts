@@ -6,7 +6,14 @@
 // reported at the exact delivery that caused it. See docs/simulator.md.
 
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { type MessageLimits, maxFaulty, messageLimits, Replica } from '../src/pbft/index.ts';
+import {
+  decodeMessage,
+  type MessageLimits,
+  MessageType,
+  maxFaulty,
+  messageLimits,
+  Replica,
+} from '../src/pbft/index.ts';
 import type { Event, Outbound, Ready, ReplicaConfig, ReplicaDeps, TimerId } from '../src/pbft/types.ts';
 import {
   blockHash,
@@ -497,6 +504,7 @@ class Simulation {
     if (crashedAt !== undefined && ev.departAt > crashedAt) return;
     // A partition that started while the message was in flight drops it too.
     if (!this.#network.connected(ev.from, ev.to)) return;
+    if (this.#starved(ev.to, ev.message)) return;
     const node = this.#nodes[ev.to]!;
     const inst = node.instances[this.#twinFor(node, ev.from)]!;
     if (inst.replica === undefined) return;
@@ -506,6 +514,19 @@ class Simulation {
     );
     node.adversary?.observe(ev.from, ev.message);
     this.#step(inst, () => ({ type: 'receive', from: ev.from, message: ev.message }));
+  }
+
+  /** The scenario's targeted adversary (ScenarioSpec.starveCommits) loses this message. */
+  #starved(to: number, message: Uint8Array): boolean {
+    const rule = this.#spec.starveCommits;
+    if (rule === undefined || to === rule.exceptTo || peekMessageType(message) !== MessageType.commit)
+      return false;
+    try {
+      const m = decodeMessage(message, this.#limits);
+      return m.type === MessageType.commit && m.view === rule.view;
+    } catch {
+      return false;
+    }
   }
 
   /** Which instance of `node` hears from replica `from` (always 0 unless `node` is a twins replica). */

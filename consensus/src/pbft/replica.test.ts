@@ -554,7 +554,7 @@ t.test(
     t.equal(
       feed(r, 3, commit(g, 3, 0, 1, b!.hash).bytes).send.length,
       0,
-      'at most one answer per peer and height per half timeout',
+      'at most one answer per peer and height per quarter timeout',
     );
     t.equal(
       feed(r, 2, prepare(g, 2, 0, 1, b!.hash).bytes).send.filter((s) => s.to === 2).length,
@@ -565,7 +565,7 @@ t.test(
     t.equal(
       feed(r, 3, commit(g, 3, 0, 1, b!.hash).bytes).send.filter((s) => s.to === 3).length,
       2,
-      'answered again once half a timeout has passed',
+      'answered again once a quarter timeout has passed',
     );
   },
 );

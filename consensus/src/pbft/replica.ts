@@ -224,7 +224,8 @@ export class Replica {
   #fetchesWithoutProgress = 0;
   #servedFetchAt = new Map<number, number>();
   #lastRetransmitAt = 0;
-  #commitsAtRetransmit = 0;
+  /** Logical time of the last commit or view installation: retransmission starts a while after it. */
+  #lastProgressAt = 0;
   /** The NEW-VIEW this replica sent as primary of the current view (retransmitted while stalled). */
   #sentNewView: Uint8Array | undefined;
   #transferTarget: number | undefined;
@@ -668,13 +669,14 @@ export class Replica {
    * on (committed the height, so it will never retransmit there itself), nobody else would re-send it:
    * answer with our own PREPARE and COMMIT for the slot, to that peer only. Castro's implementation
    * does the same through its status messages (TOCS 2002 §5.2). At most one answer per peer and
-   * height per half timeout, each no larger than the message that caused it: no amplification.
+   * height per quarter timeout, each no larger than the message that caused it: no amplification.
    */
   #answerRetransmission(slot: Slot, peer: number) {
     const pp = slot.pp;
     if (pp === undefined || pp.view !== this.#view || !this.#active || !slot.sentCommit) return;
     const last = slot.answeredAt.get(peer);
-    if (last !== undefined && this.#now - last < this.#cfg.viewChangeTimeoutMs / 2) return;
+    // The same quarter timeout as the peer's own retransmissions: every round of theirs can be answered.
+    if (last !== undefined && this.#now - last < this.#cfg.viewChangeTimeoutMs / 4) return;
     slot.answeredAt.set(peer, this.#now);
     const own = slot.prepares.get(this.id);
     if (own !== undefined) this.#out.send.push({ to: peer, message: own.raw });
@@ -813,6 +815,7 @@ export class Replica {
     this.#out.commit.push({ block, certificate });
     this.#stats.blocksCommitted++;
     this.#progressed = true;
+    this.#lastProgressAt = this.#now;
     this.#backoff = 0;
     this.#fetchesWithoutProgress = 0;
     if (slot !== undefined) slot.committedLocal = true;
@@ -1111,18 +1114,22 @@ export class Replica {
 
   /**
    * Retransmission (TOCS 2002 §5.2 assumes a retransmitting transport; PBFT replicas retransmit their
-   * last messages when they suspect loss). If nothing committed for half a timeout while work is pending,
+   * last messages when they suspect loss). If nothing committed for a quarter timeout while work is pending,
    * re-send this replica's own current-view messages: the primary its PRE-PREPAREs and NEW-VIEW, backups
    * their PREPAREs/COMMITs, a replica changing views its VIEW-CHANGE. A lost message then costs a
    * retransmission instead of a view change. Receivers drop the copies as DUPLICATE.
+   *
+   * "Stalled" is measured from the last progress, not in fixed periods: the request timer fires one
+   * timeout after the last progress, so retransmitting every quarter timeout from then on leaves room
+   * for at least two rounds (with ticks at most a quarter timeout apart) before anyone gives up on the
+   * view. Fixed half-timeout periods could start just after a commit and end after the timer fired.
    */
   #maybeRetransmit() {
-    if (this.#now - this.#lastRetransmitAt < this.#cfg.viewChangeTimeoutMs / 2) return;
-    // Stalled: no commit for a whole period, and nothing new sent by this tick's held-proposal retry.
-    const stalled = this.#stats.blocksCommitted === this.#commitsAtRetransmit && this.#out.send.length === 0;
+    const quiet = this.#cfg.viewChangeTimeoutMs / 4;
+    if (this.#now - this.#lastRetransmitAt < quiet || this.#now - this.#lastProgressAt < quiet) return;
+    // Nothing new sent by this tick's held-proposal retry, or that is the retransmission.
+    if (this.#out.send.length > 0) return;
     this.#lastRetransmitAt = this.#now;
-    this.#commitsAtRetransmit = this.#stats.blocksCommitted;
-    if (!stalled) return;
     if (!this.#active) {
       if (this.#ownViewChange !== undefined) this.#broadcast(this.#ownViewChange);
       return;
@@ -1385,6 +1392,7 @@ export class Replica {
     if (plan.view !== this.#view || this.#active) this.#resetViewState();
     this.#view = plan.view;
     this.#active = true;
+    this.#lastProgressAt = this.#now;
     this.#stats.newViewsInstalled++;
     this.#persist(
       RecordKey.view,

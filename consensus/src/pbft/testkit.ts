@@ -241,7 +241,7 @@ export function emptyReady(r: Ready): boolean {
 // ---------------------------------------------------------------------------------------------------
 // A tiny synchronous cluster: FIFO message queue, fake clock, timers, in-memory persistence.
 
-interface Queued {
+export interface Queued {
   from: number;
   to: number;
   message: Uint8Array;
@@ -364,6 +364,9 @@ export class Cluster {
     return m;
   }
 
+  /** Optional targeted network adversary: a queued message for which it returns false is lost. */
+  deliverIf: ((m: Queued) => boolean) | undefined;
+
   /** Delivers queued messages; when idle, advances the clock to the next timer and fires it. */
   run(until: () => boolean, maxEvents = 20_000): boolean {
     for (let k = 0; k < maxEvents; k++) {
@@ -372,6 +375,7 @@ export class Cluster {
       if (m !== undefined && m.to === -1) continue;
       if (m !== undefined) {
         if (this.silenced.has(m.to) || this.silenced.has(m.from)) continue;
+        if (this.deliverIf !== undefined && !this.deliverIf(m)) continue;
         this.step(m.to, { type: 'receive', from: m.from, message: m.message });
         continue;
       }
