@@ -7,6 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Worker } from 'node:worker_threads';
 import {
   type Block,
@@ -31,6 +33,7 @@ import {
   testValidators,
 } from '@vigil/node/exec/testing.ts';
 import { ChainStore } from '@vigil/node/store/chain-store.ts';
+import { type CpuProfile, summariseProfile } from './cpu-profile.ts';
 import { packChecks } from '@vigil/node/verify-pool/packing.ts';
 import { VerifyPool } from '@vigil/node/verify-pool/pool.ts';
 
@@ -39,6 +42,11 @@ function fastSigner(index: number): Signer {
   new DataView(seed.buffer).setUint32(0, index);
   seed[31] = 0x5a;
   return nodeCryptoSigner(seed);
+}
+
+function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 function arg(name: string, fallback: number): number {
@@ -151,6 +159,16 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       built.push({ block, cert: certify(chainId, block, validators) });
       prevHash = blockHash(block.header);
     }
+    // --profile FILE: a V8 CPU profile of the main thread over the measured blocks only (not the
+    // signing and building above), so its shares are the executor's own costs.
+    const profileFile = stringArg('profile');
+    const session = profileFile !== undefined ? new Session() : undefined;
+    if (session !== undefined) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+    }
     let verifiedSigs = 0;
     const start = performance.now();
     for (let h = 0; h < blocks; h++) {
@@ -162,6 +180,18 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       if (r.receipts.some((x) => x.status !== 'accepted')) throw new Error(`block ${r.height}: rejected txs`);
     }
     const seconds = (performance.now() - start) / 1000;
+    if (session !== undefined && profileFile !== undefined) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      writeFileSync(profileFile, JSON.stringify(profile));
+      const summary = summariseProfile(profile as unknown as CpuProfile, 30);
+      const pct = (x: number) => `${(100 * x).toFixed(1).padStart(5)} %`;
+      console.error(
+        `main-thread profile of the measured blocks in ${profileFile}: ${summary.busySamples}/${summary.samples} samples busy`,
+      );
+      for (const x of summary.byArea) console.error(`  ${pct(x.share)}  ${x.name}`);
+      for (const x of summary.byFunction) console.error(`  ${pct(x.share)}  ${x.name}`);
+    }
     const startTrusted = performance.now();
     for (let h = blocks; h < 2 * blocks; h++) {
       await exec.applyBlock(built[h]!.block, built[h]!.cert, { trustCertified: true });
