@@ -44,6 +44,18 @@ function fastSigner(index: number): Signer {
   return nodeCryptoSigner(seed);
 }
 
+/** CPU time of the whole process (every thread: main, workers, libuv pool) in ms. */
+function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** CPU time of the calling thread in ms (process.threadCpuUsage, Node >= 23.9). */
+function threadCpuMs(): number {
+  const u = process.threadCpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 function stringArg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -54,7 +66,11 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-async function rawVerifyRate(workers: number, sample: Uint8Array[], rounds: number): Promise<number> {
+async function rawVerifyRate(
+  workers: number,
+  sample: Uint8Array[],
+  rounds: number,
+): Promise<{ perSecond: number; cpuUsPerSignature: number }> {
   const checks = sample.map((bytes) => {
     const tx = decodeTransaction(bytes);
     return { signature: tx.signature, message: transactionSigningBytes(tx), publicKey: tx.sender };
@@ -71,7 +87,7 @@ async function rawVerifyRate(workers: number, sample: Uint8Array[], rounds: numb
   const done = await Promise.all(
     pool.map(
       (w) =>
-        new Promise<{ verified: number; ok: number }>((r) => {
+        new Promise<{ verified: number; ok: number; cpuUs: number }>((r) => {
           w.once('message', r);
           w.postMessage('go');
         }),
@@ -80,7 +96,11 @@ async function rawVerifyRate(workers: number, sample: Uint8Array[], rounds: numb
   const seconds = (performance.now() - start) / 1000;
   await Promise.all(pool.map((w) => w.terminate()));
   if (done.some((d) => d.ok !== d.verified)) throw new Error('raw verification rejected a valid signature');
-  return done.reduce((a, d) => a + d.verified, 0) / seconds;
+  const verified = done.reduce((a, d) => a + d.verified, 0);
+  return {
+    perSecond: verified / seconds,
+    cpuUsPerSignature: done.reduce((a, d) => a + d.cpuUs, 0) / verified,
+  };
 }
 
 export async function runNodeExecBench(): Promise<Record<string, unknown>> {
@@ -170,6 +190,10 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       await session.post('Profiler.start');
     }
     let verifiedSigs = 0;
+    // Main-thread CPU time (user + system) next to wall time: on a shared machine the wall-clock rates
+    // move with other load, the CPU the executor's thread spends per block much less.
+    const cpuStart = threadCpuMs();
+    const processCpuStart = processCpuMs();
     const start = performance.now();
     for (let h = 0; h < blocks; h++) {
       // Verify the next block's signatures on the pool while this one executes (what the driver does
@@ -180,6 +204,8 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       if (r.receipts.some((x) => x.status !== 'accepted')) throw new Error(`block ${r.height}: rejected txs`);
     }
     const seconds = (performance.now() - start) / 1000;
+    const mainCpuMs = threadCpuMs() - cpuStart;
+    const processCpu = processCpuMs() - processCpuStart;
     if (session !== undefined && profileFile !== undefined) {
       const { profile } = await session.post('Profiler.stop');
       session.disconnect();
@@ -192,11 +218,13 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       for (const x of summary.byArea) console.error(`  ${pct(x.share)}  ${x.name}`);
       for (const x of summary.byFunction) console.error(`  ${pct(x.share)}  ${x.name}`);
     }
+    const trustedCpuStart = threadCpuMs();
     const startTrusted = performance.now();
     for (let h = blocks; h < 2 * blocks; h++) {
       await exec.applyBlock(built[h]!.block, built[h]!.cert, { trustCertified: true });
     }
     const trustedSeconds = (performance.now() - startTrusted) / 1000;
+    const trustedCpuMs = threadCpuMs() - trustedCpuStart;
     await store.close();
 
     // The raw rate is measured right after the run and once more, and averaged: on a shared machine the
@@ -206,7 +234,10 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       await rawVerifyRate(workers, allTxs[0]!, rounds),
       await rawVerifyRate(workers, allTxs[0]!, rounds),
     ];
-    const raw = (rawRuns[0]! + rawRuns[1]!) / 2;
+    const raw = (rawRuns[0]!.perSecond + rawRuns[1]!.perSecond) / 2;
+    // CPU per verification in the raw workers (thread CPU time, not wall time): with the process CPU
+    // per executed transaction it gives a ratio that other load on the machine barely moves.
+    const rawCpuUs = (rawRuns[0]!.cpuUsPerSignature + rawRuns[1]!.cpuUsPerSignature) / 2;
     const txPerSecond = (blocks * txsPerBlock) / seconds;
     return {
       bench: 'node-exec',
@@ -221,6 +252,11 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       rawVerifyPerSecond: raw,
       ratio: txPerSecond / raw,
       txPerSecondWithoutSignatureChecks: (blocks * txsPerBlock) / trustedSeconds,
+      mainThreadCpuMsPerBlock: mainCpuMs / blocks,
+      processCpuMsPerBlock: processCpu / blocks,
+      rawVerifyCpuUsPerSignature: rawCpuUs,
+      cpuRatio: rawCpuUs / ((1000 * processCpu) / (blocks * txsPerBlock)),
+      mainThreadCpuMsPerBlockWithoutSignatureChecks: trustedCpuMs / blocks,
     };
   } finally {
     await pool.close();
