@@ -28,6 +28,7 @@ import { Overlay, OverlayError } from './overlay.ts';
 import { txRoot } from './tx-root.ts';
 import { decodeTx } from './tx-envelope.ts';
 import type { ChainEvent, ExecContext, HandlerRegistry } from './types.ts';
+import { hexKey } from '../state-tree/hex-key.ts';
 
 /** Transactions whose signature was already checked (the mempool's admission cache). */
 export interface VerifiedTxCache {
@@ -419,6 +420,4 @@ export class BlockExecutor {
   }
 }
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
+const hex = hexKey;

@@ -2,10 +2,9 @@
 // transaction: a transaction's writes land in its own layer and are merged into the block's layer only
 // if its handler succeeds, so a TxRejected discards them (exec/types.ts contract).
 import type { IndexAccess, StateAccess } from './types.ts';
+import { hexKey } from '../state-tree/hex-key.ts';
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
+const hex = hexKey;
 
 /** A pending write: value undefined = delete. */
 export interface Write {

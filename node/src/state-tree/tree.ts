@@ -18,6 +18,7 @@ import {
 import { StateTreeError } from './errors.ts';
 import { nodeSha256 } from './hasher.ts';
 import { decodeTreeNode, encodeTreeNode, hashTreeNode, type LeafNode, type TreeNode } from './node-codec.ts';
+import { hexKey } from './hex-key.ts';
 
 /** Where persisted nodes come from (the chain store's `n` prefix, or a Map in tests). */
 export interface TreeNodeSource {
@@ -48,9 +49,7 @@ interface PendingLeaf {
   value: Uint8Array | undefined;
 }
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
+const hex = hexKey;
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
@@ -155,16 +154,17 @@ export class SparseMerkleTree {
     let frontier: Visit[] = [{ hash: root, depth: 0, lo: 0, hi: changes.length }];
     while (frontier.length > 0) {
       const visits = frontier.filter((v) => !bytesEqual(v.hash, EMPTY_SUBTREE));
+      const ids = visits.map((v) => hex(v.hash));
       const nodes = await Promise.all(
-        visits.map((v) => {
-          const hit = this.#cached(hex(v.hash));
+        visits.map((v, i) => {
+          const hit = this.#cached(ids[i]!);
           return hit !== undefined ? hit : this.loadNode(v.hash);
         }),
       );
       const next: Visit[] = [];
       visits.forEach((v, i) => {
         const node = nodes[i]!;
-        pinned.set(hex(v.hash), node);
+        pinned.set(ids[i]!, node);
         if (node.kind === 'leaf' || v.lo === v.hi) return;
         let deletes = false;
         for (let k = v.lo; k < v.hi && !deletes; k++) deletes = changes[k]!.value === undefined;
