@@ -194,6 +194,7 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
     // move with other load, the CPU the executor's thread spends per block much less.
     const cpuStart = threadCpuMs();
     const processCpuStart = processCpuMs();
+    const poolCpuStart = await pool.cpuMicros();
     const start = performance.now();
     for (let h = 0; h < blocks; h++) {
       // Verify the next block's signatures on the pool while this one executes (what the driver does
@@ -206,6 +207,7 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
     const seconds = (performance.now() - start) / 1000;
     const mainCpuMs = threadCpuMs() - cpuStart;
     const processCpu = processCpuMs() - processCpuStart;
+    const poolCpuMs = ((await pool.cpuMicros()) - poolCpuStart) / 1000;
     if (session !== undefined && profileFile !== undefined) {
       const { profile } = await session.post('Profiler.stop');
       session.disconnect();
@@ -254,6 +256,7 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       txPerSecondWithoutSignatureChecks: (blocks * txsPerBlock) / trustedSeconds,
       mainThreadCpuMsPerBlock: mainCpuMs / blocks,
       processCpuMsPerBlock: processCpu / blocks,
+      poolCpuMsPerBlock: poolCpuMs / blocks,
       rawVerifyCpuUsPerSignature: rawCpuUs,
       cpuRatio: rawCpuUs / ((1000 * processCpu) / (blocks * txsPerBlock)),
       mainThreadCpuMsPerBlockWithoutSignatureChecks: trustedCpuMs / blocks,

@@ -127,6 +127,16 @@ export class VerifyPool implements BatchVerifier {
     return out;
   }
 
+  /**
+   * CPU time (user + system, microseconds) the pool's current workers have used since they started
+   * (worker.cpuUsage, Node >= 24.6): for benchmarks and metrics. A worker that was replaced after a
+   * failure no longer counts.
+   */
+  async cpuMicros(): Promise<number> {
+    const usage = await Promise.all(this.#workers.map((w) => w.cpuUsage()));
+    return usage.reduce((a, u) => a + u.user + u.system, 0);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
