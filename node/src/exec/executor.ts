@@ -86,6 +86,8 @@ interface Candidate {
   /** A framework rejection decided before execution. */
   early: string | undefined;
   signatureOk: boolean;
+  /** The sender's nonce state key, built once per transaction (read twice, written once). */
+  nonceKey: Uint8Array | undefined;
 }
 
 interface Prepared {
@@ -212,7 +214,15 @@ export class BlockExecutor {
         // Decoded once; the signing bytes are sliced from the canonical encoding and the id (SHA-256
         // of them, ADR 0004) hashed with node:crypto: no re-encoding (tx-envelope.ts).
         const { tx, signingBytes, txId } = decodeTx(bytes, head.chainId);
-        return { position, tx, txId, signingBytes, early: undefined, signatureOk: false };
+        return {
+          position,
+          tx,
+          txId,
+          signingBytes,
+          early: undefined,
+          signatureOk: false,
+          nonceKey: nonceKey(tx.sender),
+        };
       } catch (e) {
         const code =
           e instanceof WireError && e.code === 'WRONG_CHAIN'
@@ -225,6 +235,7 @@ export class BlockExecutor {
           signingBytes: undefined,
           early: code,
           signatureOk: false,
+          nonceKey: undefined,
         };
       }
     });
@@ -340,10 +351,10 @@ export class BlockExecutor {
   async #committedIds(candidates: readonly Candidate[]): Promise<Set<string>> {
     const state = this.#o.store.state;
     const present = candidates.filter((c) => c.tx !== undefined);
-    await state.prefetch(present.map((c) => nonceKey(c.tx!.sender)));
+    await state.prefetch(present.map((c) => c.nonceKey!));
     const suspects: Candidate[] = [];
     for (const c of present) {
-      if (c.tx!.nonce <= decodeNonce(await state.get(nonceKey(c.tx!.sender)))) suspects.push(c);
+      if (c.tx!.nonce <= decodeNonce(await state.get(c.nonceKey!))) suspects.push(c);
     }
     const committed = new Set<string>();
     if (suspects.length === 0) return committed;
@@ -377,7 +388,7 @@ export class BlockExecutor {
     // the id does not cover the signature) committed first.
     if (consumedIds.has(idHex)) return reject(FrameworkRejection.DUPLICATE_TX);
     if (!c.signatureOk) return reject(FrameworkRejection.BAD_SIGNATURE);
-    const nk = nonceKey(tx.sender);
+    const nk = c.nonceKey!;
     const last = decodeNonce(await state.get(nk));
     if (tx.nonce <= last) return reject(FrameworkRejection.NONCE_TOO_LOW);
     if (tx.nonce !== last + 1) return reject(FrameworkRejection.NONCE_GAP);

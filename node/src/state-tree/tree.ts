@@ -16,7 +16,7 @@ import {
   valueHashOf,
 } from '@vigil/consensus/proof/smt.ts';
 import { StateTreeError } from './errors.ts';
-import { nodeSha256 } from './hasher.ts';
+import { nodeInternalHash, nodeLeafHash, nodeSha256 } from './hasher.ts';
 import { decodeTreeNode, encodeTreeNode, hashTreeNode, type LeafNode, type TreeNode } from './node-codec.ts';
 import { hexKey } from './hex-key.ts';
 
@@ -102,8 +102,7 @@ export class SparseMerkleTree {
 
   /** SHA-256 of a state key, remembered: a block rewrites the same keys (nonces, device records)
    *  again and again, and the path hash of a key never changes. */
-  #keyHash(key: Uint8Array): Uint8Array {
-    const id = hex(key);
+  #keyHash(id: string, key: Uint8Array): Uint8Array {
     let h = this.#keyHashes.get(id);
     if (h === undefined) {
       h = keyHashOf(key, this.#hash);
@@ -125,7 +124,8 @@ export class SparseMerkleTree {
     // Last change to a key wins; then sort by path so that each subtree gets a contiguous run.
     const byKey = new Map<string, PendingLeaf>();
     for (const c of changes) {
-      byKey.set(hex(c.key), { keyHash: this.#keyHash(c.key), key: c.key, value: c.value });
+      const id = hex(c.key);
+      byKey.set(id, { keyHash: this.#keyHash(id, c.key), key: c.key, value: c.value });
     }
     const sorted = [...byKey.values()].sort((a, b) => compareBytes(a.keyHash, b.keyHash));
     const pinned = new Map<string, TreeNode>();
@@ -282,7 +282,14 @@ export class SparseMerkleTree {
     created: { hash: Uint8Array; bytes: Uint8Array }[],
     pinned: Map<string, TreeNode>,
   ): Uint8Array {
-    const hash = hashTreeNode(node, this.#hash);
+    // The node:crypto fast path when the hasher is node:crypto's SHA-256 (the node's default);
+    // any other injected hasher (tests, the pure-JS reference) goes through the smt.ts rules.
+    const hash =
+      this.#hash !== nodeSha256
+        ? hashTreeNode(node, this.#hash)
+        : node.kind === 'internal'
+          ? nodeInternalHash(node.left, node.right)
+          : nodeLeafHash(node.keyHash, node.valueHash);
     created.push({ hash, bytes: encodeTreeNode(node) });
     const id = hex(hash);
     // Pinned too: the LRU may evict it before this update is done with it (a later #join reads it).
