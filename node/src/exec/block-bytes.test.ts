@@ -25,7 +25,8 @@ t.test('the direct block encoder writes exactly encodeBlock', async (t) => {
           maxLength: 40,
         },
       ),
-      fc.integer({ min: 1, max: 2 ** 40 }),
+      // From 2: height 1 must have the zero prevHash, and the fixture header has another.
+      fc.integer({ min: 2, max: 2 ** 40 }),
       (txs, height) => {
         const block = makeBlock({ ...header, height, stateHeight: height - 1 }, txs);
         return Buffer.from(encodeCheckedBlock(block)).equals(encodeBlock(block));

@@ -71,7 +71,8 @@ export class Overlay implements StateAccess, IndexAccess {
 
   /** Moves a child's writes into this layer (the child succeeded). */
   absorb(child: Overlay): void {
-    for (const [k, w] of child.#writes) this.#writes.set(k, w);
+    // forEach: no [key, value] entry array per write (this runs once per transaction).
+    child.#writes.forEach((w, k) => this.#writes.set(k, w));
   }
 
   writes(): Write[] {

@@ -26,7 +26,8 @@ export async function writeBatch(db: ChainDb, ops: BatchOp[]): Promise<void> {
   // encoding normalisation (abstract-level #arrayBatch) dominated (ADR 0034).
   const batch = db.batch();
   try {
-    for (const op of ops) {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
       if (op.type === 'put') batch.put(op.key, op.value);
       else batch.del(op.key);
     }
