@@ -72,7 +72,9 @@ export class Overlay implements StateAccess, IndexAccess {
   /** Moves a child's writes into this layer (the child succeeded). */
   absorb(child: Overlay): void {
     // forEach: no [key, value] entry array per write (this runs once per transaction).
-    child.#writes.forEach((w, k) => this.#writes.set(k, w));
+    child.#writes.forEach((w, k) => {
+      this.#writes.set(k, w);
+    });
   }
 
   writes(): Write[] {
