@@ -7,6 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Worker } from 'node:worker_threads';
 import {
   type Block,
@@ -31,6 +33,7 @@ import {
   testValidators,
 } from '@vigil/node/exec/testing.ts';
 import { ChainStore } from '@vigil/node/store/chain-store.ts';
+import { type CpuProfile, summariseProfile } from './cpu-profile.ts';
 import { packChecks } from '@vigil/node/verify-pool/packing.ts';
 import { VerifyPool } from '@vigil/node/verify-pool/pool.ts';
 
@@ -41,12 +44,33 @@ function fastSigner(index: number): Signer {
   return nodeCryptoSigner(seed);
 }
 
+/** CPU time of the whole process (every thread: main, workers, libuv pool) in ms. */
+function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** CPU time of the calling thread in ms (process.threadCpuUsage, Node >= 23.9). */
+function threadCpuMs(): number {
+  const u = process.threadCpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-async function rawVerifyRate(workers: number, sample: Uint8Array[], rounds: number): Promise<number> {
+async function rawVerifyRate(
+  workers: number,
+  sample: Uint8Array[],
+  rounds: number,
+): Promise<{ perSecond: number; cpuUsPerSignature: number }> {
   const checks = sample.map((bytes) => {
     const tx = decodeTransaction(bytes);
     return { signature: tx.signature, message: transactionSigningBytes(tx), publicKey: tx.sender };
@@ -63,7 +87,7 @@ async function rawVerifyRate(workers: number, sample: Uint8Array[], rounds: numb
   const done = await Promise.all(
     pool.map(
       (w) =>
-        new Promise<{ verified: number; ok: number }>((r) => {
+        new Promise<{ verified: number; ok: number; cpuUs: number }>((r) => {
           w.once('message', r);
           w.postMessage('go');
         }),
@@ -72,7 +96,11 @@ async function rawVerifyRate(workers: number, sample: Uint8Array[], rounds: numb
   const seconds = (performance.now() - start) / 1000;
   await Promise.all(pool.map((w) => w.terminate()));
   if (done.some((d) => d.ok !== d.verified)) throw new Error('raw verification rejected a valid signature');
-  return done.reduce((a, d) => a + d.verified, 0) / seconds;
+  const verified = done.reduce((a, d) => a + d.verified, 0);
+  return {
+    perSecond: verified / seconds,
+    cpuUsPerSignature: done.reduce((a, d) => a + d.cpuUs, 0) / verified,
+  };
 }
 
 export async function runNodeExecBench(): Promise<Record<string, unknown>> {
@@ -151,7 +179,22 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       built.push({ block, cert: certify(chainId, block, validators) });
       prevHash = blockHash(block.header);
     }
+    // --profile FILE: a V8 CPU profile of the main thread over the measured blocks only (not the
+    // signing and building above), so its shares are the executor's own costs.
+    const profileFile = stringArg('profile');
+    const session = profileFile !== undefined ? new Session() : undefined;
+    if (session !== undefined) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+    }
     let verifiedSigs = 0;
+    // Main-thread CPU time (user + system) next to wall time: on a shared machine the wall-clock rates
+    // move with other load, the CPU the executor's thread spends per block much less.
+    const cpuStart = threadCpuMs();
+    const processCpuStart = processCpuMs();
+    const poolCpuStart = await pool.cpuMicros();
     const start = performance.now();
     for (let h = 0; h < blocks; h++) {
       // Verify the next block's signatures on the pool while this one executes (what the driver does
@@ -162,11 +205,28 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       if (r.receipts.some((x) => x.status !== 'accepted')) throw new Error(`block ${r.height}: rejected txs`);
     }
     const seconds = (performance.now() - start) / 1000;
+    const mainCpuMs = threadCpuMs() - cpuStart;
+    const processCpu = processCpuMs() - processCpuStart;
+    const poolCpuMs = ((await pool.cpuMicros()) - poolCpuStart) / 1000;
+    if (session !== undefined && profileFile !== undefined) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      writeFileSync(profileFile, JSON.stringify(profile));
+      const summary = summariseProfile(profile as unknown as CpuProfile, 30);
+      const pct = (x: number) => `${(100 * x).toFixed(1).padStart(5)} %`;
+      console.error(
+        `main-thread profile of the measured blocks in ${profileFile}: ${summary.busySamples}/${summary.samples} samples busy`,
+      );
+      for (const x of summary.byArea) console.error(`  ${pct(x.share)}  ${x.name}`);
+      for (const x of summary.byFunction) console.error(`  ${pct(x.share)}  ${x.name}`);
+    }
+    const trustedCpuStart = threadCpuMs();
     const startTrusted = performance.now();
     for (let h = blocks; h < 2 * blocks; h++) {
       await exec.applyBlock(built[h]!.block, built[h]!.cert, { trustCertified: true });
     }
     const trustedSeconds = (performance.now() - startTrusted) / 1000;
+    const trustedCpuMs = threadCpuMs() - trustedCpuStart;
     await store.close();
 
     // The raw rate is measured right after the run and once more, and averaged: on a shared machine the
@@ -176,7 +236,10 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       await rawVerifyRate(workers, allTxs[0]!, rounds),
       await rawVerifyRate(workers, allTxs[0]!, rounds),
     ];
-    const raw = (rawRuns[0]! + rawRuns[1]!) / 2;
+    const raw = (rawRuns[0]!.perSecond + rawRuns[1]!.perSecond) / 2;
+    // CPU per verification in the raw workers (thread CPU time, not wall time): with the process CPU
+    // per executed transaction it gives a ratio that other load on the machine barely moves.
+    const rawCpuUs = (rawRuns[0]!.cpuUsPerSignature + rawRuns[1]!.cpuUsPerSignature) / 2;
     const txPerSecond = (blocks * txsPerBlock) / seconds;
     return {
       bench: 'node-exec',
@@ -191,6 +254,12 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       rawVerifyPerSecond: raw,
       ratio: txPerSecond / raw,
       txPerSecondWithoutSignatureChecks: (blocks * txsPerBlock) / trustedSeconds,
+      mainThreadCpuMsPerBlock: mainCpuMs / blocks,
+      processCpuMsPerBlock: processCpu / blocks,
+      poolCpuMsPerBlock: poolCpuMs / blocks,
+      rawVerifyCpuUsPerSignature: rawCpuUs,
+      cpuRatio: rawCpuUs / ((1000 * processCpu) / (blocks * txsPerBlock)),
+      mainThreadCpuMsPerBlockWithoutSignatureChecks: trustedCpuMs / blocks,
     };
   } finally {
     await pool.close();

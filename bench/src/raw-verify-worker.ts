@@ -9,9 +9,11 @@ const { buffer, rounds } = workerData as { buffer: ArrayBuffer; rounds: number }
 const checks = unpackChecks(buffer);
 let ok = 0;
 parentPort!.once('message', () => {
+  const cpu = process.threadCpuUsage();
   for (let r = 0; r < rounds; r++) {
     for (const c of checks) if (fastVerifier.verify(c.signature, c.message, c.publicKey)) ok++;
   }
-  parentPort!.postMessage({ verified: rounds * checks.length, ok });
+  const used = process.threadCpuUsage(cpu);
+  parentPort!.postMessage({ verified: rounds * checks.length, ok, cpuUs: used.user + used.system });
 });
 parentPort!.postMessage('ready');

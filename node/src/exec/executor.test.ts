@@ -317,3 +317,61 @@ t.test(
     );
   },
 );
+
+t.test(
+  'preverify: applyBlock with other transactions under the preverified header is still TX_ROOT_MISMATCH',
+  async (t) => {
+    const { store, exec } = await setup(t);
+    const good = counterTx(alice, 1, 'a', 1);
+    const block = nextBlock(store.requireHead(), [good, counterTx(bob, 1, 'a', 1)], T0);
+    exec.preverify(block);
+    // Same header (so the same block hash the preverified work is keyed by), other transaction bytes:
+    // the root computed by preverify must not be reused for them.
+    const swapped = { header: block.header, txs: [good, counterTx(bob, 1, 'a', 2)] };
+    const before = await dump(store);
+    await t.rejects(exec.applyBlock(swapped, certify('vigil-test', block, validators)), {
+      code: 'TX_ROOT_MISMATCH',
+    });
+    t.same(await dump(store), before, 'nothing written');
+    // The genuine block still applies (it is verified afresh: the preverified entry was consumed).
+    const r = await exec.applyBlock(block, certify('vigil-test', block, validators));
+    t.same(
+      r.receipts.map((x) => x.status),
+      ['accepted', 'accepted'],
+    );
+  },
+);
+
+t.test(
+  'preverify: a verifier failure fails that block without writing, and a retry verifies afresh',
+  async (t) => {
+    let calls = 0;
+    const inner = inlineBatchVerifier(referenceVerifier);
+    const { store, exec } = await setup(t, {
+      verifier: {
+        verifyBatch: async (c) => {
+          calls++;
+          if (calls === 1) throw new Error('worker died');
+          return inner.verifyBatch(c);
+        },
+      },
+    });
+    const block = nextBlock(
+      store.requireHead(),
+      [counterTx(alice, 1, 'a', 1), counterTx(bob, 1, 'a', 1)],
+      T0,
+    );
+    const cert = certify('vigil-test', block, validators);
+    exec.preverify(block);
+    const before = await dump(store);
+    await t.rejects(exec.applyBlock(block, cert), { message: 'worker died' });
+    t.same(await dump(store), before, 'nothing written');
+    t.equal(store.requireHead().height, 0);
+    const r = await exec.applyBlock(block, cert);
+    t.equal(calls, 2, 'verified again, not served from the failed pre-verification');
+    t.same(
+      r.receipts.map((x) => x.status),
+      ['accepted', 'accepted'],
+    );
+  },
+);

@@ -2,10 +2,9 @@
 // transaction: a transaction's writes land in its own layer and are merged into the block's layer only
 // if its handler succeeds, so a TxRejected discards them (exec/types.ts contract).
 import type { IndexAccess, StateAccess } from './types.ts';
+import { hexKey } from '../state-tree/hex-key.ts';
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
+const hex = hexKey;
 
 /** A pending write: value undefined = delete. */
 export interface Write {
@@ -29,16 +28,25 @@ export class OverlayError extends Error {
 
 export class Overlay implements StateAccess, IndexAccess {
   readonly #read: Reader;
+  /** The layer below (a child's block layer); reads fall through it by the same map key. */
+  readonly #parent: Overlay | undefined;
   readonly #writes = new Map<string, Write>();
 
-  constructor(read: Reader) {
+  constructor(read: Reader, parent?: Overlay) {
     this.#read = read;
+    this.#parent = parent;
   }
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    const w = this.#writes.get(hex(key));
-    if (w !== undefined) return w.value;
-    return this.#read(key);
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    // The key is turned into a map key once for the whole chain of layers (not once per layer).
+    const id = hex(key);
+    let layer: Overlay = this;
+    for (;;) {
+      const w = layer.#writes.get(id);
+      if (w !== undefined) return Promise.resolve(w.value);
+      if (layer.#parent === undefined) return layer.#read(key);
+      layer = layer.#parent;
+    }
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
@@ -58,12 +66,15 @@ export class Overlay implements StateAccess, IndexAccess {
 
   /** A child layer whose reads fall through to this one. */
   child(): Overlay {
-    return new Overlay((key) => this.get(key));
+    return new Overlay(this.#read, this);
   }
 
   /** Moves a child's writes into this layer (the child succeeded). */
   absorb(child: Overlay): void {
-    for (const [k, w] of child.#writes) this.#writes.set(k, w);
+    // forEach: no [key, value] entry array per write (this runs once per transaction).
+    child.#writes.forEach((w, k) => {
+      this.#writes.set(k, w);
+    });
   }
 
   writes(): Write[] {

@@ -21,3 +21,29 @@ export const nodeSha256: Hasher = (...parts: Uint8Array[]): Uint8Array => {
   const d = hash('sha256', input, 'buffer') as Buffer;
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 };
+
+const LEAF_TAG_BYTES = new TextEncoder().encode('VSMT-LEAF');
+const NODE_TAG_BYTES = new TextEncoder().encode('VSMT-NODE');
+/** tag(9) ‖ hash(32) ‖ hash(32): both node preimages have this shape (consensus/src/proof/smt.ts). */
+const scratch = new Uint8Array(9 + 32 + 32);
+
+function digestTagged(tag: Uint8Array, a: Uint8Array, b: Uint8Array): Uint8Array {
+  scratch.set(tag, 0);
+  scratch.set(a, 9);
+  scratch.set(b, 41);
+  const d = hash('sha256', scratch, 'buffer') as Buffer;
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+}
+
+/**
+ * smt.ts's internalHash(left, right) and leafHash(keyHash, valueHash) with node:crypto, written into
+ * one reused buffer instead of concatenating fresh arrays: the tree hashes thousands of nodes per
+ * block (hasher.test.ts checks equality with the smt.ts rules). Both hashes must be 32 bytes.
+ */
+export function nodeInternalHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  return digestTagged(NODE_TAG_BYTES, left, right);
+}
+
+export function nodeLeafHash(keyHash: Uint8Array, valueHash: Uint8Array): Uint8Array {
+  return digestTagged(LEAF_TAG_BYTES, keyHash, valueHash);
+}

@@ -247,14 +247,20 @@ export class ChainStore {
    * Writes one block's records atomically and durably, then moves the in-memory head. The batch must
    * contain the head records for `next` (headOps); the executor builds it.
    */
-  async commit(ops: BatchOp[], next: ChainHead): Promise<void> {
+  async commit(
+    ops: BatchOp[],
+    next: ChainHead,
+    /** The state writes among `ops`, if the caller has them (saves a scan of every op). */
+    stateWrites?: readonly { key: Uint8Array; value: Uint8Array | undefined }[],
+  ): Promise<void> {
     this.requireHead();
     await writeBatch(this.db, ops);
     this.#head = next;
     this.state.committed(
-      ops
-        .filter((op) => op.key[0] === Prefix.state)
-        .map((op) => ({ key: op.key.subarray(1), value: op.type === 'put' ? op.value : undefined })),
+      stateWrites ??
+        ops
+          .filter((op) => op.key[0] === Prefix.state)
+          .map((op) => ({ key: op.key.subarray(1), value: op.type === 'put' ? op.value : undefined })),
     );
   }
 

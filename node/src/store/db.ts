@@ -20,7 +20,22 @@ export async function openDb(path: string): Promise<ChainDb> {
  * cut may lose the last batches.
  */
 export async function writeBatch(db: ChainDb, ops: BatchOp[]): Promise<void> {
-  await db.batch(ops, { sync: true });
+  // A chained batch fills the same native LevelDB WriteBatch (written as ONE log record, so exactly as
+  // atomic as db.batch(array)), but op by op: measured on a 9,000-op block batch it costs about 2.5x
+  // less main-thread CPU and half the process CPU of the array form, whose per-op option merging and
+  // encoding normalisation (abstract-level #arrayBatch) dominated (ADR 0034).
+  const batch = db.batch();
+  try {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+  } catch (e) {
+    await batch.close();
+    throw e;
+  }
+  await batch.write({ sync: true });
 }
 
 /** Reads a key, undefined when absent (level 10's get resolves undefined for a missing key). */

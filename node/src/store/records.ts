@@ -2,6 +2,7 @@
 // opaque byte strings that are already canonical CBOR produced elsewhere (encoded blocks and
 // certificates from wire, state and index values from the state machine, tree nodes).
 import { type CborValue, decodeCanonical, encodeCanonical } from '@vigil/consensus/wire';
+import { encodeTaggedBytesDirect, encodeUintDirect, encodeUintPairDirect } from './cbor-direct.ts';
 import { StoreError } from './errors.ts';
 
 /** The result of one transaction in a block. */
@@ -26,7 +27,8 @@ function corrupt(what: string): never {
 
 /** Receipt: [0, txId] accepted, [1, code, txId | null] rejected. */
 export function encodeReceipt(r: Receipt): Uint8Array {
-  return r.status === 'accepted' ? encodeCanonical([0, r.txId]) : encodeCanonical([1, r.code, r.txId]);
+  // The accepted receipt is one per transaction in a full block: written directly (same bytes).
+  return r.status === 'accepted' ? encodeTaggedBytesDirect(0, r.txId) : encodeCanonical([1, r.code, r.txId]);
 }
 
 export function decodeReceipt(bytes: Uint8Array): Receipt {
@@ -47,7 +49,7 @@ export function decodeReceipt(bytes: Uint8Array): Receipt {
 
 /** Transaction index entry: [height, position]. */
 export function encodeTxLocation(height: number, position: number): Uint8Array {
-  return encodeCanonical([height, position]);
+  return encodeUintPairDirect(height, position);
 }
 
 export function decodeTxLocation(bytes: Uint8Array): { height: number; position: number } {
@@ -59,7 +61,7 @@ export function decodeTxLocation(bytes: Uint8Array): { height: number; position:
 }
 
 export function encodeUint(n: number): Uint8Array {
-  return encodeCanonical(n);
+  return encodeUintDirect(n);
 }
 
 export function decodeUint(bytes: Uint8Array, what: string): number {

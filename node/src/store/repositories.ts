@@ -22,6 +22,7 @@ import {
   decodeUint,
   type Receipt,
 } from './records.ts';
+import { hexKey } from '../state-tree/hex-key.ts';
 
 /** Generous bounds for decoding stored blocks: what we stored passed the protocol limits already. */
 const MAX_STORED_BLOCK_BYTES = 64 << 20;
@@ -193,9 +194,7 @@ export class TxIndex {
   }
 }
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
+const hex = hexKey;
 
 /**
  * The current (applied-height) state and index values, read from their flat copies. State reads go

@@ -91,3 +91,13 @@ t.test('a closed pool refuses work with a typed error', async (t) => {
   await pool.close();
   await t.rejects(pool.verifyBatch(makeChecks(1, 4).checks), { code: 'POOL_CLOSED' });
 });
+
+t.test('cpuMicros reports the workers CPU time, growing with work', async (t) => {
+  const pool = new VerifyPool({ size: 2 });
+  t.teardown(() => pool.close());
+  const before = await pool.cpuMicros();
+  await pool.verifyBatch(makeChecks(200, 5).checks);
+  const after = await pool.cpuMicros();
+  t.ok(before >= 0);
+  t.ok(after > before, `${after} > ${before}`);
+});

@@ -40,6 +40,8 @@ export class VerifyPool implements BatchVerifier {
   readonly #maxChunk: number;
   readonly #workers: Worker[] = [];
   readonly #pending = new Map<number, Pending>();
+  /** Settles once a worker is running (or has exited): cpuUsage() refuses a worker not yet online. */
+  readonly #started = new WeakMap<Worker, Promise<unknown>>();
   #nextId = 1;
   #next = 0;
   #closed = false;
@@ -53,6 +55,13 @@ export class VerifyPool implements BatchVerifier {
 
   #spawn(): Worker {
     const w = new Worker(WORKER_URL);
+    this.#started.set(
+      w,
+      new Promise((resolve) => {
+        w.once('online', resolve);
+        w.once('exit', resolve);
+      }),
+    );
     w.on('message', (res: VerifyResponse) => {
       const p = this.#pending.get(res.id);
       if (p === undefined) return;
@@ -125,6 +134,35 @@ export class VerifyPool implements BatchVerifier {
     }
     await Promise.all(jobs);
     return out;
+  }
+
+  /**
+   * CPU time (user + system, microseconds) the pool's current workers have used since they started
+   * (worker.cpuUsage, Node >= 24.6): for benchmarks and metrics. A worker that was replaced after a
+   * failure no longer counts.
+   */
+  async cpuMicros(): Promise<number> {
+    const workers = [...this.#workers];
+    // Idle workers are unref'd; the answer comes from them, so keep the process alive until it does.
+    for (const w of workers) w.ref();
+    try {
+      const usage = await Promise.all(
+        workers.map(async (w) => {
+          await this.#started.get(w);
+          try {
+            const u = await w.cpuUsage();
+            return u.user + u.system;
+          } catch {
+            return 0; // exited meanwhile (replaced after a failure, or the pool closed)
+          }
+        }),
+      );
+      return usage.reduce((a, u) => a + u, 0);
+    } finally {
+      for (const w of workers) {
+        if (![...this.#pending.values()].some((p) => p.worker === w)) w.unref();
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,56 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { encodeBlock, makeBlock, MAX_TX_BYTES } from '@vigil/consensus/wire';
+import { encodeCheckedBlock } from './block-bytes.ts';
+
+const header = {
+  version: 1 as const,
+  chainId: 'vigil-test',
+  height: 7,
+  view: 2,
+  prevHash: new Uint8Array(32).fill(1),
+  stateRoot: new Uint8Array(32).fill(2),
+  stateHeight: 5,
+  proposer: 1,
+  timestamp: 1_700_000_000_000,
+};
+
+t.test('the direct block encoder writes exactly encodeBlock', async (t) => {
+  fc.assert(
+    fc.property(
+      // Lengths around the CBOR head boundaries (23/24, 255/256) and empty blocks.
+      fc.array(
+        fc.oneof(fc.uint8Array({ maxLength: 30 }), fc.uint8Array({ minLength: 250, maxLength: 300 })),
+        {
+          maxLength: 40,
+        },
+      ),
+      // From 2: height 1 must have the zero prevHash, and the fixture header has another.
+      fc.integer({ min: 2, max: 2 ** 40 }),
+      (txs, height) => {
+        const block = makeBlock({ ...header, height, stateHeight: height - 1 }, txs);
+        return Buffer.from(encodeCheckedBlock(block)).equals(encodeBlock(block));
+      },
+    ),
+    { numRuns: 300 },
+  );
+  // More than 23 and more than 255 transactions (array heads of 2 and 3 bytes).
+  for (const n of [24, 256, 1000]) {
+    const block = makeBlock(
+      header,
+      Array.from({ length: n }, (_, i) => Uint8Array.of(i & 0xff, 1, 2)),
+    );
+    t.same(encodeCheckedBlock(block), encodeBlock(block), `${n} transactions`);
+  }
+});
+
+t.test('the same limits as encodeBlock', async (t) => {
+  const big = makeBlock(header, [new Uint8Array(MAX_TX_BYTES + 1)]);
+  t.throws(() => encodeCheckedBlock(big), { code: 'TOO_LARGE' });
+  const many = makeBlock(
+    header,
+    Array.from({ length: 70 }, () => new Uint8Array(MAX_TX_BYTES)),
+  );
+  t.throws(() => encodeCheckedBlock(many), { code: 'TOO_LARGE' });
+  t.throws(() => encodeCheckedBlock({ ...big, header: { ...big.header, chainId: 'bad chain' } }));
+});

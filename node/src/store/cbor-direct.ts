@@ -1,0 +1,125 @@
+// Direct writers (and one reader) for the few canonical CBOR shapes the executor produces per
+// transaction: unsigned integers (nonces, heights), [height, position] tx locations, receipts and byte
+// string heads. The generic encoder (wire encodeCanonical: a validating normalisation pass, cbor-x, a
+// copy) costs several microseconds per call and a 1,000-transaction block makes thousands of calls;
+// these write the same bytes directly. cbor-direct.test.ts checks byte equality with encodeCanonical
+// and that the reader accepts exactly what decodeCanonical accepts for its shape.
+//
+// Canonical = RFC 8949 §4.2.1 "core deterministic encoding": every head in its shortest form.
+
+/** Bytes taken by a head carrying argument `n` (0 <= n <= 2^53 - 1). */
+export function headLength(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x1_0000_0000 ? 5 : 9;
+}
+
+/** Writes the head of major type `major` with argument `n` at `o`; returns the offset after it. */
+export function writeHead(out: Uint8Array, o: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) {
+    out[o] = m | n;
+    return o + 1;
+  }
+  if (n < 0x100) {
+    out[o] = m | 24;
+    out[o + 1] = n;
+    return o + 2;
+  }
+  if (n < 0x10000) {
+    out[o] = m | 25;
+    out[o + 1] = n >>> 8;
+    out[o + 2] = n & 0xff;
+    return o + 3;
+  }
+  if (n < 0x1_0000_0000) {
+    out[o] = m | 26;
+    out[o + 1] = n >>> 24;
+    out[o + 2] = (n >>> 16) & 0xff;
+    out[o + 3] = (n >>> 8) & 0xff;
+    out[o + 4] = n & 0xff;
+    return o + 5;
+  }
+  out[o] = m | 27;
+  const hi = Math.floor(n / 0x1_0000_0000);
+  const lo = n >>> 0;
+  out[o + 1] = hi >>> 24;
+  out[o + 2] = (hi >>> 16) & 0xff;
+  out[o + 3] = (hi >>> 8) & 0xff;
+  out[o + 4] = hi & 0xff;
+  out[o + 5] = lo >>> 24;
+  out[o + 6] = (lo >>> 16) & 0xff;
+  out[o + 7] = (lo >>> 8) & 0xff;
+  out[o + 8] = lo & 0xff;
+  return o + 9;
+}
+
+function assertUint(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a safe unsigned integer: ${n}`);
+}
+
+/** Canonical CBOR of an unsigned safe integer: identical to encodeCanonical(n). */
+export function encodeUintDirect(n: number): Uint8Array {
+  assertUint(n);
+  const out = new Uint8Array(headLength(n));
+  writeHead(out, 0, 0, n);
+  return out;
+}
+
+/** Canonical CBOR of [a, b], both unsigned safe integers: identical to encodeCanonical([a, b]). */
+export function encodeUintPairDirect(a: number, b: number): Uint8Array {
+  assertUint(a);
+  assertUint(b);
+  const out = new Uint8Array(1 + headLength(a) + headLength(b));
+  out[0] = 0x82;
+  writeHead(out, writeHead(out, 1, 0, a), 0, b);
+  return out;
+}
+
+/** Canonical CBOR of [tag, bytes] for a tag < 24: identical to encodeCanonical([tag, bytes]). */
+export function encodeTaggedBytesDirect(tag: number, bytes: Uint8Array): Uint8Array {
+  if (!Number.isInteger(tag) || tag < 0 || tag >= 24) throw new RangeError(`tag ${tag} is not below 24`);
+  const out = new Uint8Array(2 + headLength(bytes.length) + bytes.length);
+  out[0] = 0x82;
+  out[1] = tag;
+  out.set(bytes, writeHead(out, 2, 2, bytes.length));
+  return out;
+}
+
+/**
+ * Reads a value that must be exactly one canonical CBOR unsigned integer within the safe range.
+ * Returns undefined for anything else (another type, a non-shortest head, trailing bytes, > 2^53 - 1),
+ * which is exactly the set of inputs for which decodeCanonical does not return a safe uint.
+ */
+export function decodeUintDirect(b: Uint8Array): number | undefined {
+  if (b.length === 0 || b[0]! >> 5 !== 0) return undefined;
+  const info = b[0]! & 0x1f;
+  if (info < 24) return b.length === 1 ? info : undefined;
+  let n: number;
+  let len: number;
+  if (info === 24) {
+    len = 2;
+    if (b.length !== len) return undefined;
+    n = b[1]!;
+    if (n < 24) return undefined;
+  } else if (info === 25) {
+    len = 3;
+    if (b.length !== len) return undefined;
+    n = (b[1]! << 8) | b[2]!;
+    if (n < 0x100) return undefined;
+  } else if (info === 26) {
+    len = 5;
+    if (b.length !== len) return undefined;
+    n = ((b[1]! << 24) >>> 0) + ((b[2]! << 16) | (b[3]! << 8) | b[4]!);
+    if (n < 0x10000) return undefined;
+  } else if (info === 27) {
+    len = 9;
+    if (b.length !== len) return undefined;
+    const hi = ((b[1]! << 24) >>> 0) + ((b[2]! << 16) | (b[3]! << 8) | b[4]!);
+    const lo = ((b[5]! << 24) >>> 0) + ((b[6]! << 16) | (b[7]! << 8) | b[8]!);
+    if (hi === 0) return undefined; // fits in 4 bytes: not the shortest head
+    n = hi * 0x1_0000_0000 + lo;
+    if (!Number.isSafeInteger(n)) return undefined;
+  } else {
+    return undefined;
+  }
+  return n;
+}
