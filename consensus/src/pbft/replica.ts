@@ -351,6 +351,10 @@ export class Replica {
   get rosterId(): number {
     return this.#rosterSelf;
   }
+  /** Index of the current epoch (cheap; `epoch` has the details). */
+  get epochIndex(): number {
+    return this.#epochIdx;
+  }
   /** The current epoch: the one containing the height above the stable checkpoint. */
   get epoch(): EpochInfo {
     return this.#epochInfo(this.#epochIdx);
@@ -1672,6 +1676,7 @@ export class Replica {
 
   /** The driver hands in a validator-set change decided by a block it just applied (types.ts). */
   #onReconfigure(fromHeight: number, keys: readonly Uint8Array[]) {
+    if (this.#mutations.ignoreReconfiguration === true) return;
     const same = this.#epochs.find((e) => e.start === fromHeight);
     if (same !== undefined) {
       // After a restart the driver may repeat a change this replica already persisted.
@@ -1791,6 +1796,23 @@ export class Replica {
     }
   }
 
+  /**
+   * The stored stable checkpoint, checked as it was when adopted: a checkpoint beyond the heights whose
+   * epoch was certain then was checked against the latest epoch known then, which may be an earlier one
+   * than the epoch known now (ADR 0015). So it must hold under its epoch or an earlier one.
+   */
+  #restoreCheckpoint(height: number, proof: readonly Uint8Array[]) {
+    let first: unknown;
+    for (let i = epochIndexAt(this.#epochs, height); i >= 0; i--) {
+      try {
+        return checkCheckpointProof({ ...this.#ctxs[i]!, contextAt: undefined }, proof);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    throw first;
+  }
+
   #restoreFrom(records: ReadonlyMap<string, Uint8Array>) {
     const get = (k: string) => records.get(k);
     // Epochs first: the checkpoint proof and every per-height record are read under their epoch.
@@ -1812,7 +1834,7 @@ export class Replica {
     const cp = get(RecordKey.checkpoint);
     if (cp !== undefined) {
       const c = decodeCheckpointRecord(cp);
-      if (c.height > 0) this.#stable = checkCheckpointProof(this.#ctx, c.proof);
+      if (c.height > 0) this.#stable = this.#restoreCheckpoint(c.height, c.proof);
       this.#lastBlock = { hash: this.#stable.blockHash, timestamp: this.#stable.timestamp };
       this.#setEpoch(epochIndexAt(this.#epochs, this.#stable.height + 1));
     }

@@ -58,6 +58,11 @@ export interface ReplicaMutations {
   acceptNewViewWithoutPreparedProof?: boolean;
   /** Use this many matching messages as the quorum instead of floor((n+f)/2)+1. */
   quorumOverride?: number;
+  /**
+   * Ignore validator-set changes (ADR 0015): the genesis set keeps certifying every height, so blocks of
+   * a later epoch carry certificates of the wrong set.
+   */
+  ignoreReconfiguration?: boolean;
 }
 
 export interface ReplicaDeps {
