@@ -202,10 +202,41 @@ t.test('driver contract: a change must start above the heights the replica may h
     [],
     'a repeat is ignored',
   );
+  // Two changes decided in one checkpoint interval start at the same height: the later full set wins.
+  r.step({ type: 'reconfigure', fromHeight: 9, validators: g.validators.slice(1) });
+  t.same(
+    r.epochs()[1]!.validators,
+    g.validators.slice(1),
+    'a second change for the same start replaces the first',
+  );
+  t.equal(r.epochs().length, 2, 'still one epoch after genesis');
+  r.step({ type: 'reconfigure', fromHeight: 13, validators: g.validators });
   t.throws(
     () => r.step({ type: 'reconfigure', fromHeight: 9, validators: g.validators }),
     PbftConfigError,
-    'a different set for a known epoch',
+    'an epoch followed by a later one cannot be replaced',
   );
   t.equal(r.stats().highWatermark, 8, 'the window now ends at the boundary');
+});
+
+t.test('the roster order survives a restart, including keys a replaced change named', async (t) => {
+  const g = testGroup(6);
+  const genesis = g.validators.slice(0, 4);
+  const cfg = { ...g.config(0), validators: genesis };
+  const r = Replica.create(cfg, g.deps(0));
+  const records = new Map<string, Uint8Array>();
+  const step = (e: Parameters<Replica['step']>[0]) => {
+    for (const p of r.step(e).persist) if (p.value !== null) records.set(p.key, p.value);
+  };
+  step({ type: 'reconfigure', fromHeight: 9, validators: [...genesis, g.validators[4]!] });
+  step({ type: 'reconfigure', fromHeight: 9, validators: genesis.slice(1) });
+  step({ type: 'reconfigure', fromHeight: 13, validators: [...genesis, g.validators[5]!] });
+  t.equal(r.roster.length, 6, 'the replaced change still named key 4');
+  const back = Replica.restore(cfg, g.deps(0), records);
+  t.same(back.roster, r.roster, 'same roster ids after restore');
+  t.same(
+    back.epochs().map((e) => e.start),
+    [1, 9, 13],
+    'same epochs',
+  );
 });

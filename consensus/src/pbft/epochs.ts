@@ -90,30 +90,54 @@ export function checkNewEpoch(
   }
 }
 
-/** The epoch history record: [[start, [publicKey...]]...] for every epoch after genesis. */
-export function encodeEpochsRecord(epochs: readonly Epoch[], roster: Roster): Uint8Array {
-  return encodeCanonical(epochs.slice(1).map((e) => [e.start, e.members.map((m) => roster.keys[m]!)]));
+/**
+ * The epoch history record: [[roster key...], [[start, [publicKey...]]...]]: the roster beyond genesis
+ * (its order is the order keys were first named, which a replaced change may have left out of every
+ * epoch) and every epoch after genesis.
+ */
+export function encodeEpochsRecord(
+  epochs: readonly Epoch[],
+  roster: Roster,
+  genesisSize: number,
+): Uint8Array {
+  return encodeCanonical([
+    roster.keys.slice(genesisSize),
+    epochs.slice(1).map((e) => [e.start, e.members.map((m) => roster.keys[m]!)]),
+  ]);
 }
 
-export function decodeEpochsRecord(key: string, v: Uint8Array): { start: number; keys: Uint8Array[] }[] {
+const isKey = (k: unknown): k is Uint8Array => k instanceof Uint8Array && k.length === 32;
+
+export function decodeEpochsRecord(
+  key: string,
+  v: Uint8Array,
+): { roster: Uint8Array[]; epochs: { start: number; keys: Uint8Array[] }[] } {
   let d: CborValue;
   try {
     d = decodeCanonical(v, { maxBytes: Math.max(v.length, 1) });
   } catch (e) {
     throw new PbftRestoreError(`record ${key}: ${(e as Error).message}`);
   }
-  if (!Array.isArray(d)) throw new PbftRestoreError(`record ${key}: expected an array`);
-  return d.map((e) => {
+  if (
+    !Array.isArray(d) ||
+    d.length !== 2 ||
+    !Array.isArray(d[0]) ||
+    !Array.isArray(d[1]) ||
+    !d[0].every(isKey)
+  )
+    throw new PbftRestoreError(`record ${key}: expected [[key...], [[start, [key...]]...]]`);
+  const epochs = d[1].map((e) => {
     if (
       !Array.isArray(e) ||
       e.length !== 2 ||
       typeof e[0] !== 'number' ||
       !Number.isSafeInteger(e[0]) ||
       !Array.isArray(e[1]) ||
-      !e[1].every((k) => k instanceof Uint8Array && k.length === 32)
+      !e[1].every(isKey)
     ) {
       throw new PbftRestoreError(`record ${key}: expected [start, [key...]]`);
     }
     return { start: e[0], keys: e[1] as Uint8Array[] };
   });
+  return { roster: d[0] as Uint8Array[], epochs };
 }

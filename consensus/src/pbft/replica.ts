@@ -1678,13 +1678,18 @@ export class Replica {
   #onReconfigure(fromHeight: number, keys: readonly Uint8Array[]) {
     if (this.#mutations.ignoreReconfiguration === true) return;
     const same = this.#epochs.find((e) => e.start === fromHeight);
+    let epochs = this.#epochs;
     if (same !== undefined) {
       // After a restart the driver may repeat a change this replica already persisted.
       const known = same.members.map((m) => hex(this.#roster.keys[m]!)).join();
       if (known === keys.map(hex).join()) return;
-      throw new PbftConfigError(`a different validator set for the epoch starting at ${fromHeight}`);
+      // Two changes decided in one checkpoint interval take effect at the same height; each event
+      // carries the full set from there, so the later one replaces the earlier (not yet in force).
+      if (same !== epochs[epochs.length - 1] || fromHeight <= this.#knownThrough())
+        throw new PbftConfigError(`a different validator set for the epoch starting at ${fromHeight}`);
+      epochs = epochs.slice(0, -1);
     }
-    checkNewEpoch(this.#epochs, fromHeight, keys, this.#ctx.checkpointInterval);
+    checkNewEpoch(epochs, fromHeight, keys, this.#ctx.checkpointInterval);
     // The lagging-replica rule: this replica never voted above knownThrough, so a change starting above
     // it cannot contradict anything it signed. A change at or below it means the driver broke the order
     // (reconfigure before the deciding block's `executed`).
@@ -1696,8 +1701,11 @@ export class Replica {
     const members = keys.map((k) => this.#roster.add(k));
     if (this.#rosterSelf < 0 && this.#selfKey !== undefined)
       this.#rosterSelf = this.#roster.idOf(this.#selfKey) ?? -1;
-    this.#epochs = [...this.#epochs, { start: fromHeight, members }];
-    this.#persist(RecordKey.epochs, encodeEpochsRecord(this.#epochs, this.#roster));
+    this.#epochs = [...epochs, { start: fromHeight, members }];
+    this.#persist(
+      RecordKey.epochs,
+      encodeEpochsRecord(this.#epochs, this.#roster, this.#cfg.validators.length),
+    );
     this.#rebuildContexts();
     this.#setEpoch(this.#epochIdx);
     // Nothing was accepted above the new boundary (knownThrough), but votes may be stored there.
@@ -1818,7 +1826,9 @@ export class Replica {
     // Epochs first: the checkpoint proof and every per-height record are read under their epoch.
     const ep = get(RecordKey.epochs);
     if (ep !== undefined) {
-      for (const e of decodeEpochsRecord(RecordKey.epochs, ep)) {
+      const rec = decodeEpochsRecord(RecordKey.epochs, ep);
+      for (const k of rec.roster) this.#roster.add(k);
+      for (const e of rec.epochs) {
         try {
           checkNewEpoch(this.#epochs, e.start, e.keys, this.#cfg.checkpointInterval);
         } catch (err) {
