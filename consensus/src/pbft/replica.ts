@@ -1042,6 +1042,7 @@ export class Replica {
 
   #onExecuted(height: number, stateRoot: Uint8Array) {
     if (height <= this.#lastExecuted || height > this.#lastCommitted) return;
+    const knownBefore = this.#knownThrough();
     this.#lastExecuted = height;
     this.#executedRoots.set(height, stateRoot);
     this.#persist(RecordKey.root(height), stateRoot);
@@ -1075,7 +1076,7 @@ export class Replica {
       this.#recordCheckpointVote(cp.message, cp.bytes);
     }
     // Executing further can make more heights' membership certain: slots waiting on it may move.
-    this.#progress(this.#stable.height + 1);
+    if (this.#knownThrough() > knownBefore) this.#progress(knownBefore + 1);
     this.#retryHeld();
   }
 
