@@ -99,7 +99,9 @@ export type Event =
    * A validator-set change (ADR 0015): from `fromHeight` (a checkpoint height + 1) on, `validators` (in
    * order) certify blocks. The driver hands it in right after applying the block that decided it and
    * BEFORE that block's `executed` event (and before `stateTransferred` for changes inside transferred
-   * blocks); after a restart it may hand in known changes again (duplicates are ignored).
+   * blocks); after a restart it may hand in known changes again (duplicates are ignored), as the state
+   * has them: one final set per start height (a later change for the same start replaces an earlier one
+   * only while that epoch cannot have started).
    */
   | { type: 'reconfigure'; fromHeight: number; validators: readonly Uint8Array[] }
   /** A state transfer the replica requested finished at a verified stable checkpoint. */
