@@ -1711,7 +1711,14 @@ export class Replica {
     this.#setEpoch(this.#epochIdx);
     // Nothing was accepted above the new boundary (knownThrough), but votes may be stored there.
     const high = this.#high();
-    for (const h of [...this.#slots.keys()]) if (h > high) this.#slots.delete(h);
+    for (const h of [...this.#slots.keys()]) {
+      if (h <= high) continue;
+      // A NEW-VIEW may have installed a block there (no vote was cast: knownThrough); its transactions
+      // must become proposable again.
+      if (h > this.#lastCommitted) this.#unindexTxs(h);
+      this.#slots.delete(h);
+      this.#deleteHeightRecords(h);
+    }
     for (const h of [...this.#held.keys()]) if (h > high) this.#held.delete(h);
     for (const h of [...this.#checkpointVotes.keys()]) if (h > high) this.#checkpointVotes.delete(h);
     this.#rereadFarVotes();
