@@ -144,6 +144,7 @@ function printRun(r: RunResult, description: string, out: (line: string) => void
   out(`${r.scenario} n=${r.n} seed=${r.seed}: ${description}`);
   out(
     `  ${r.commits} blocks, ${r.txsCommitted}/${r.txsSubmitted} txs committed, highest view ${r.viewChanges}, ` +
+      (r.epochs > 0 ? `highest epoch ${r.epochs}, ` : '') +
       `${r.steps} events, ended at ${r.endTimeMs.toFixed(0)}ms, trace ${r.traceHash.slice(0, 16)}`,
   );
   for (const [type, s] of Object.entries(r.perBlock))

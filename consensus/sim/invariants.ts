@@ -7,6 +7,7 @@
 //               neither at two heights nor twice in one block.
 //   certificate every commit a replica hands to its driver carries a commit certificate that verifies
 //               (wire's verifyCommitCertificate: 2f+1 distinct validators signed COMMIT for this header)
+//               against the validator set of the epoch containing its height (ADR 0015)
 //               and the block's txRoot/txCount/prevHash match its contents and the agreed chain.
 //   order       a replica commits heights in order, each exactly once (the Ready contract, types.ts).
 //   liveness    with at most f faulty replicas, every submitted transaction is committed by f+1 correct
@@ -57,6 +58,8 @@ interface TxRecord {
 export interface InvariantOptions {
   chainId: string;
   validators: readonly Uint8Array[];
+  /** The validator set of the epoch containing a height (ADR 0015); default: `validators` throughout. */
+  validatorsAt?: (height: number) => readonly Uint8Array[];
   verifier: Verifier;
   /** How many correct replicas must commit a transaction for it to count as committed (f+1). */
   settleQuorum: number;
@@ -134,7 +137,7 @@ export class InvariantChecker {
         this.#opts.chainId,
         certificate,
         block.header,
-        this.#opts.validators,
+        this.#opts.validatorsAt?.(h) ?? this.#opts.validators,
         this.#opts.verifier,
       );
       if (certificate.height !== h || hex(certificate.blockHash) !== hashHex)

@@ -37,3 +37,16 @@ t.test('the same seeds without the mutation are safe', async (t) => {
     );
   }
 });
+
+t.test('replicas that ignore a validator-set change certify new-epoch blocks with the old set', async (t) => {
+  let caught: number | undefined;
+  for (let seed = 1; seed <= 5 && caught === undefined; seed++) {
+    const spec = buildScenario('reconfiguration', 4, seed, { mutant: 'ignore-reconfiguration' });
+    const r = runScenario(spec, seed, { stopOnViolation: false });
+    if (r.violations.some((v) => v.kind === 'certificate')) caught = seed;
+  }
+  t.ok(caught !== undefined, `certificate violation found (seed ${caught})`);
+  const r = runScenario(buildScenario('reconfiguration', 4, 1), 1);
+  t.same(r.violations, [], 'the same scenario without the mutation has no violation');
+  t.equal(r.epochs, 2, 'and both changes took effect');
+});

@@ -72,12 +72,27 @@ export interface ReplicaTuning {
 export interface Mutations {
   acceptNewViewWithoutPreparedProof?: boolean;
   quorumOverride?: number;
+  ignoreReconfiguration?: boolean;
+}
+
+/**
+ * A validator-set change (ADR 0015) the application decides when it executes block `decidedAt` (as a
+ * governance transaction would, ADR 0041): from floor(decidedAt/K)*K + 2K + 1 on, `validators` (node
+ * indices, in order) certify blocks.
+ */
+export interface ReconfigurationSpec {
+  decidedAt: number;
+  validators: readonly number[];
 }
 
 export interface ScenarioSpec {
   name: string;
   description: string;
+  /** Nodes in the run (roster ids 0..n-1). */
   n: number;
+  /** The first `genesisSize` nodes are the genesis validators; the rest join by reconfiguration. Default n. */
+  genesisSize?: number;
+  reconfigurations?: readonly ReconfigurationSpec[];
   chainId: string;
   byzantine: readonly ByzantineSpec[];
   crashes: readonly CrashSpec[];
@@ -125,6 +140,8 @@ export interface RunResult {
   txsCommitted: number;
   /** Highest view any correct replica reached (each view above 0 is one view change). */
   viewChanges: number;
+  /** Highest epoch index any correct replica reached (ADR 0015). */
+  epochs: number;
   /** Messages sent (one per destination), by PBFT message type name. */
   messages: Record<string, MessageStats>;
   /** messages[type] divided by commits. */

@@ -32,6 +32,8 @@ export const Mutants = {
   'quorum-2f': (n: number): Mutations => ({ quorumOverride: 2 * maxFaulty(n) }),
   /** A NEW-VIEW built and accepted without the prepared certificates (§4.5.2 skipped). */
   'new-view-without-proof': (): Mutations => ({ acceptNewViewWithoutPreparedProof: true }),
+  /** Replicas ignore validator-set changes: the old set certifies blocks of the new epoch (ADR 0015). */
+  'ignore-reconfiguration': (): Mutations => ({ ignoreReconfiguration: true }),
 } as const;
 export type MutantName = keyof typeof Mutants;
 
@@ -49,6 +51,8 @@ interface Draft {
   livenessBoundMs: number;
   txCount?: number;
   meanIntervalMs?: number;
+  genesisSize?: number;
+  reconfigurations?: ScenarioSpec['reconfigurations'];
 }
 
 type Builder = (n: number, prng: Prng) => Draft;
@@ -219,6 +223,32 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     };
   },
 
+  reconfiguration: (n, prng) => {
+    // Node n-1 is not a genesis validator: the block at height 3 adds it (epoch 1 from height 9, K = 4),
+    // the block at height 14 removes a random genesis validator (epoch 2 from height 21). One node
+    // (maybe the joining or the leaving one) crashes and restarts around the boundaries, and 3% of
+    // messages are lost until GST.
+    const removed = prng.int(n - 1);
+    const all = Array.from({ length: n }, (_, i) => i);
+    const crashed = prng.int(n);
+    const at = 150 + prng.range(0, 900);
+    return {
+      description:
+        'a validator joins at the checkpoint after next, then another leaves; a crash and 3% loss around the boundaries',
+      genesisSize: n - 1,
+      reconfigurations: [
+        { decidedAt: 3, validators: all },
+        { decidedAt: 14, validators: all.filter((i) => i !== removed) },
+      ],
+      crashes: [{ replica: crashed, atMs: at, restartAtMs: at + 300 + prng.range(0, 900) }],
+      network: { default: { ...WAN, loss: 0.03 } },
+      // Bursts keep many heights in flight, so proposals run ahead of execution across the boundary.
+      txCount: 160,
+      meanIntervalMs: 4,
+      livenessBoundMs: 5_000,
+    };
+  },
+
   twins: (n, prng) => {
     const r = prng.chance(0.5) ? 0 : prng.int(n);
     const rest = prng.shuffled(others(n, r));
@@ -273,6 +303,8 @@ export function buildScenario(
     name,
     description: d.description,
     n,
+    ...(d.genesisSize !== undefined ? { genesisSize: d.genesisSize } : {}),
+    ...(d.reconfigurations !== undefined ? { reconfigurations: d.reconfigurations } : {}),
     chainId: CHAIN_ID,
     byzantine: d.byzantine ?? [],
     crashes: d.crashes ?? [],

@@ -165,6 +165,10 @@ class Simulation {
   readonly #viewChangeDurations: number[] = [];
   #openViewChange: { view: number; start: number } | undefined;
   #maxView = 0;
+  #maxEpoch = 0;
+  /** The application's validator-set changes, in decision order (ADR 0015). */
+  readonly #changes: { decidedAt: number; fromHeight: number; validators: Uint8Array[] }[] = [];
+  #genesisSize = 0;
   #now = 0;
   #steps = 0;
   #submitted = 0;
@@ -187,9 +191,24 @@ class Simulation {
       this.#validators.push(s.publicKey);
     }
     this.#verifier = spec.realCrypto ? referenceVerifier : registry;
+    this.#genesisSize = spec.genesisSize ?? spec.n;
+    const k = spec.replica.checkpointInterval;
+    for (const c of [...(spec.reconfigurations ?? [])].sort((a, b) => a.decidedAt - b.decidedAt))
+      this.#changes.push({
+        decidedAt: c.decidedAt,
+        fromHeight: (Math.floor(c.decidedAt / k) + 2) * k + 1,
+        validators: c.validators.map((i) => this.#validators[i]!),
+      });
+    const genesisSet = this.#validators.slice(0, this.#genesisSize);
     this.#checker = new InvariantChecker({
       chainId: spec.chainId,
-      validators: this.#validators,
+      validators: genesisSet,
+      // "Every certificate is valid for its height's epoch": checked against the set of that epoch.
+      validatorsAt: (h) => {
+        let set = genesisSet;
+        for (const c of this.#changes) if (h >= c.fromHeight) set = c.validators;
+        return set;
+      },
       verifier: this.#verifier,
       settleQuorum: maxFaulty(spec.n) + 1,
     });
@@ -201,7 +220,7 @@ class Simulation {
     for (const [i, tx] of this.#txs.entries()) this.#txIndex.set(tx.key, i);
     this.#config = {
       chainId: spec.chainId,
-      validators: this.#validators,
+      validators: genesisSet,
       checkpointInterval: spec.replica.checkpointInterval,
       windowSize: spec.replica.windowSize,
       maxBlockTxs: spec.replica.maxBlockTxs,
@@ -210,7 +229,7 @@ class Simulation {
       maxClockSkewMs: spec.replica.maxClockSkewMs,
     };
 
-    this.#limits = messageLimits(this.#config);
+    this.#limits = messageLimits({ ...this.#config, validators: this.#validators });
     const adversaryPrng = this.#prng.fork();
     for (let i = 0; i < spec.n; i++) {
       const byz = spec.byzantine.find((b) => b.replica === i);
@@ -227,7 +246,7 @@ class Simulation {
                 chainId: spec.chainId,
                 signer: this.#signers[i]!,
                 prng: adversaryPrng.fork(),
-                config: { ...this.#config, self: i },
+                config: this.#replicaConfig(i),
               }),
         instances: [],
         twinGroup: twins ? new Set(byz.twinGroup ?? []) : undefined,
@@ -236,6 +255,20 @@ class Simulation {
       for (let t = 0; t < (twins ? 2 : 1); t++) node.instances.push(this.#newInstance(i, t, twins, clock));
       this.#nodes.push(node);
     }
+  }
+
+  /** Genesis validators by index; the others by key (they join through a reconfiguration). */
+  #replicaConfig(i: number): ReplicaConfig {
+    return i < this.#genesisSize
+      ? { ...this.#config, self: i }
+      : { ...this.#config, self: 0, selfKey: this.#validators[i]! };
+  }
+
+  /** The changes decided by blocks in (after, upTo], as the driver hands them in (types.ts). */
+  #changesIn(after: number, upTo: number): Event[] {
+    return this.#changes
+      .filter((c) => c.decidedAt > after && c.decidedAt <= upTo)
+      .map((c) => ({ type: 'reconfigure', fromHeight: c.fromHeight, validators: c.validators }));
   }
 
   #newInstance(node: number, twin: number, twins: boolean, clock: LocalClock): Instance {
@@ -301,7 +334,7 @@ class Simulation {
     for (const node of this.#nodes) {
       if (node.adversary?.silent) continue;
       for (const inst of node.instances) {
-        inst.replica = Replica.create({ ...this.#config, self: node.index }, this.#deps(inst));
+        inst.replica = Replica.create(this.#replicaConfig(node.index), this.#deps(inst));
         this.#scheduleTick(inst, this.#prng.range(0, spec.tickIntervalMs));
       }
     }
@@ -392,6 +425,7 @@ class Simulation {
       txsSubmitted: this.#submitted,
       txsCommitted: this.#checker.settledCount,
       viewChanges: this.#maxView,
+      epochs: this.#maxEpoch,
       messages: this.#messages,
       perBlock,
       commitLatencies: this.#checker.commitLatencies,
@@ -584,9 +618,12 @@ class Simulation {
       // 3. apply commits in height order.
       let mempoolChanged = false;
       for (const c of ready.commit) {
+        const before = inst.appliedHeight;
         const applied = this.#apply(inst, node, c.block, c.certificate);
         if (applied === undefined) continue;
         mempoolChanged = true;
+        // A change decided by this block goes in before the block's `executed` (ADR 0015).
+        for (const e of this.#changesIn(before, inst.appliedHeight)) work.push(() => e);
         work.push(() => ({ type: 'executed', height: c.block.header.height, stateRoot: applied }));
       }
       // 4. timers, then state transfer.
@@ -606,7 +643,10 @@ class Simulation {
       }
       if (ready.stateTransfer !== undefined) this.#startStateTransfer(inst, ready.stateTransfer.height);
 
-      if (node.correct) this.#observeView(inst, replica.view);
+      if (node.correct) {
+        this.#observeView(inst, replica.view);
+        if (replica.epochIndex > this.#maxEpoch) this.#maxEpoch = replica.epochIndex;
+      }
       if (replica.view !== inst.lastView) {
         // A new view may have a new primary: remind the replica what is pending.
         inst.lastView = replica.view;
@@ -745,9 +785,12 @@ class Simulation {
       const r = this.#agreedRoots.get(h);
       if (r !== undefined) inst.roots.set(h, r);
     }
+    const before = inst.appliedHeight;
     if (ev.height > inst.appliedHeight) inst.appliedHeight = ev.height;
     if (node.correct) this.#checker.stateTransferred(inst.node, ev.height);
     this.#log(`state-transferred ${inst.name} h${ev.height}`);
+    // The transferred state includes the changes its blocks decided: hand them in first (types.ts).
+    for (const e of this.#changesIn(before, inst.appliedHeight)) this.#step(inst, () => e);
     this.#step(inst, () => ({
       type: 'stateTransferred',
       height: ev.height,
@@ -781,11 +824,7 @@ class Simulation {
       inst.incarnation++;
       inst.busyUntil = this.#now;
       try {
-        inst.replica = Replica.restore(
-          { ...this.#config, self: index },
-          this.#deps(inst),
-          new Map(inst.store),
-        );
+        inst.replica = Replica.restore(this.#replicaConfig(index), this.#deps(inst), new Map(inst.store));
       } catch (e) {
         this.#violation({
           kind: 'replica-threw',
@@ -797,6 +836,8 @@ class Simulation {
       }
       if (node.correct) this.#checker.restarted(index);
       inst.lastView = inst.replica.view;
+      // The driver repeats the changes its applied blocks decided (a crash may have come in between).
+      for (const e of this.#changesIn(0, inst.appliedHeight)) this.#step(inst, () => e);
       // Clients retransmit what has not committed, so the fresh mempool refills.
       for (let i = 0; i < this.#submitted; i++) {
         const tx = this.#txs[i]!;

@@ -22,12 +22,24 @@ export interface ProtocolContext {
   genesisStateRoot: Uint8Array;
   genesisTimestamp: number;
   mutations: ReplicaMutations;
+  /**
+   * Epochs (ADR 0015): `validators`, n, f and q above are those of one epoch, whose heights are
+   * [epochStart, epochLast]. Absent means the single genesis epoch (heights 1..infinity).
+   */
+  epochStart?: number;
+  /** Last height of this epoch, when a later epoch is known (else unbounded). */
+  epochLast?: number;
+  /** The context of the epoch containing a height, when known (checkpoint proofs name other epochs). */
+  contextAt?: (height: number) => ProtocolContext | undefined;
 }
 
 export function validateConfig(c: ReplicaConfig): void {
   const n = c.validators.length;
   if (n < 1) throw new PbftConfigError('at least one validator is required');
-  if (!Number.isSafeInteger(c.self) || c.self < 0 || c.self >= n) {
+  if (c.selfKey !== undefined) {
+    if (!(c.selfKey instanceof Uint8Array) || c.selfKey.length !== 32)
+      throw new PbftConfigError('selfKey is not 32 bytes');
+  } else if (!Number.isSafeInteger(c.self) || c.self < 0 || c.self >= n) {
     throw new PbftConfigError(`self ${c.self} is not a validator index`);
   }
   for (const [i, k] of c.validators.entries()) {

@@ -93,8 +93,18 @@ export function sameCheckpoint(a: Checkpoint, b: Checkpoint): boolean {
  * blockHash, stateRoot, timestamp), each correctly signed. The empty proof stands for genesis (height 0),
  * which every replica knows.
  */
-export function checkCheckpointProof(ctx: ProtocolContext, proof: readonly Uint8Array[]): StableCheckpoint {
-  if (proof.length === 0) return genesisCheckpoint(ctx);
+export function checkCheckpointProof(
+  current: ProtocolContext,
+  proof: readonly Uint8Array[],
+): StableCheckpoint {
+  if (proof.length === 0) return genesisCheckpoint(current);
+  // A checkpoint at height H is certified by the epoch containing H (ADR 0015): the first checkpoint
+  // of an epoch, at its start - 1, carries the previous epoch's signatures.
+  const head = decodeNested(current, proof[0]!);
+  if (head.type !== MessageType.checkpoint)
+    reject(DropReason.badCheckpoint, 'checkpoint proof holds a non-CHECKPOINT');
+  const ctx = current.contextAt === undefined ? current : current.contextAt(head.height);
+  if (ctx === undefined) reject(DropReason.badCheckpoint, `epoch of checkpoint ${head.height} not known yet`);
   let first: Checkpoint | undefined;
   const senders = new Set<number>();
   for (const raw of proof) {
@@ -196,12 +206,20 @@ export function checkViewChange(
   if (m.type !== MessageType.viewChange) reject(DropReason.badViewChange, 'not a VIEW-CHANGE');
   if (!ctx.auth.verify(m)) reject(DropReason.badSignature, 'bad VIEW-CHANGE signature');
   const checkpoint = checkCheckpointProof(ctx, m.checkpointProof);
+  // A VIEW-CHANGE belongs to the epoch right above its checkpoint; `ctx` must be that epoch (ADR 0015).
+  if (
+    checkpoint.height + 1 < (ctx.epochStart ?? 1) ||
+    (ctx.epochLast !== undefined && checkpoint.height + 1 > ctx.epochLast)
+  ) {
+    reject(DropReason.badViewChange, `checkpoint ${checkpoint.height} is not in this epoch`);
+  }
+  const top = Math.min(checkpoint.height + ctx.windowSize, ctx.epochLast ?? Number.POSITIVE_INFINITY);
   const prepared = new Map<number, PreparedEntry>();
   for (const p of m.prepared) {
     const e = checkPreparedProof(ctx, p);
     if (e.view >= m.newView)
       reject(DropReason.badViewChange, 'prepared certificate from a view >= the new view');
-    if (e.height <= checkpoint.height || e.height > checkpoint.height + ctx.windowSize) {
+    if (e.height <= checkpoint.height || e.height > top) {
       reject(DropReason.badViewChange, `prepared height ${e.height} outside the sender's window`);
     }
     if (prepared.has(e.height)) reject(DropReason.badViewChange, `two certificates for height ${e.height}`);

@@ -17,6 +17,8 @@ export const RecordKey = {
   checkpoint: 'pbft/checkpoint',
   /** [height, stateRoot, blockHash, timestamp] of the last block the driver reported executed. */
   executed: 'pbft/executed',
+  /** [[start, [publicKey...]]...]: every validator-set epoch after genesis (ADR 0015). */
+  epochs: 'pbft/epochs',
   /** The PRE-PREPARE accepted (or sent, by the primary) at a height in the current view. */
   prePrepare: (h: number) => `pbft/pp/${h}`,
   /** [PRE-PREPARE, [PREPAREs]]: the highest-view prepared certificate at a height. */

@@ -21,7 +21,16 @@ import {
 import { Authenticator } from './auth.ts';
 import { bytesEqual, hex } from './bytes.ts';
 import { type ProtocolContext, validateConfig } from './context.ts';
-import { DropReason, PbftDecodeError, PbftRejectError, PbftRestoreError } from './errors.ts';
+import {
+  checkNewEpoch,
+  decodeEpochsRecord,
+  type Epoch,
+  encodeEpochsRecord,
+  epochIndexAt,
+  epochKnownThrough,
+  Roster,
+} from './epochs.ts';
+import { DropReason, PbftConfigError, PbftDecodeError, PbftRejectError, PbftRestoreError } from './errors.ts';
 import {
   type BlockReply,
   type Checkpoint,
@@ -31,6 +40,7 @@ import {
   encodeMessage,
   type Fetch,
   MAX_FETCH_COUNT,
+  type MessageLimits,
   MessageType,
   messageLimits,
   type NewView,
@@ -46,6 +56,7 @@ import {
   blockShapeProblem,
   type CheckedViewChange,
   checkCheckpointProof,
+  decodeNested,
   checkPreparedProof,
   checkViewChange,
   genesisCheckpoint,
@@ -75,6 +86,7 @@ import type {
   Ready,
   ReplicaConfig,
   ReplicaDeps,
+  ReplicaMutations,
   TimerId,
 } from './types.ts';
 
@@ -92,7 +104,14 @@ const FUTURE_PER_PEER_FACTOR = 3;
 const MAX_BACKOFF = 16;
 
 export interface ReplicaStats {
+  /** Index in the current epoch's validator list; -1 when this node is not a member (an observer). */
   id: number;
+  /** Current epoch (ADR 0015): its index, first height and size. */
+  epoch: number;
+  epochStart: number;
+  epochSize: number;
+  /** Times this replica moved to a later epoch. */
+  epochSwitches: number;
   view: number;
   active: boolean;
   lowWatermark: number;
@@ -187,11 +206,37 @@ function emptySlot(height: number): Slot {
   };
 }
 
+/** What the driver and the API may read about an epoch. */
+export interface EpochInfo {
+  index: number;
+  start: number;
+  /** Last height, when a later epoch is known. */
+  last: number | undefined;
+  validators: Uint8Array[];
+  /** Roster ids of the validators, in order. */
+  rosterIds: number[];
+}
+
 export class Replica {
-  readonly id: number;
   readonly #cfg: ReplicaConfig;
   readonly #deps: ReplicaDeps;
-  readonly #ctx: ProtocolContext;
+  /** The context of the current epoch: the one containing the height just above the stable checkpoint. */
+  #ctx!: ProtocolContext;
+  readonly #mutations: ReplicaMutations;
+  readonly #limits: MessageLimits;
+  readonly #roster: Roster;
+  /** FETCH and BLOCK are signed under the roster id: observers and new validators send them too. */
+  readonly #rosterAuth: Authenticator;
+  /** This node's roster id, or -1 while its key is in no epoch. */
+  #rosterSelf: number;
+  readonly #selfKey: Uint8Array | undefined;
+  #epochs: Epoch[];
+  #ctxs: ProtocolContext[] = [];
+  #epochIdx = 0;
+  /** This node's index in the current epoch; -1 when not a member. */
+  #selfIndex = -1;
+  #retiredVerifications = 0;
+  #epochSwitches = 0;
 
   #view = 0;
   /** False between sending VIEW-CHANGE for #view and accepting its NEW-VIEW (§4.4). */
@@ -259,25 +304,16 @@ export class Replica {
     validateConfig(config);
     this.#cfg = config;
     this.#deps = deps;
-    this.id = config.self;
-    const n = config.validators.length;
-    const mutations = { ...config.mutations, ...deps.mutations };
-    this.#ctx = {
-      chainId: config.chainId,
-      validators: config.validators,
-      n,
-      f: maxFaulty(n),
-      q: mutations.quorumOverride ?? quorumSize(n),
-      checkpointInterval: config.checkpointInterval,
-      windowSize: config.windowSize,
-      maxBlockTxs: config.maxBlockTxs,
-      maxBlockBytes: config.maxBlockBytes,
-      limits: messageLimits(config),
-      auth: new Authenticator(config.chainId, config.validators, deps.verifier),
-      genesisStateRoot: config.genesisStateRoot ?? new Uint8Array(32),
-      genesisTimestamp: config.genesisTimestamp ?? 0,
-      mutations,
-    };
+    this.#mutations = { ...config.mutations, ...deps.mutations };
+    this.#roster = new Roster(config.validators);
+    // Message size bounds use the roster size as n: it bounds every epoch's size.
+    this.#limits = messageLimits(config);
+    this.#rosterAuth = new Authenticator(config.chainId, this.#roster.keys, deps.verifier);
+    this.#selfKey = config.selfKey;
+    this.#rosterSelf = config.selfKey === undefined ? config.self : (this.#roster.idOf(config.selfKey) ?? -1);
+    this.#epochs = [{ start: 1, members: config.validators.map((_, i) => i) }];
+    this.#rebuildContexts();
+    this.#setEpoch(0);
     this.#stable = genesisCheckpoint(this.#ctx);
     this.#lastBlock = { hash: this.#stable.blockHash, timestamp: this.#stable.timestamp };
     this.#executedRoots.set(0, this.#stable.stateRoot);
@@ -308,6 +344,34 @@ export class Replica {
   get view(): number {
     return this.#view;
   }
+  /** Index in the current epoch's validator list (the `replica` field of its messages); -1 if none. */
+  get id(): number {
+    return this.#selfIndex;
+  }
+  /** This node's roster id (stable across epochs; how drivers address peers), -1 if not yet named. */
+  get rosterId(): number {
+    return this.#rosterSelf;
+  }
+  /** Index of the current epoch (cheap; `epoch` has the details). */
+  get epochIndex(): number {
+    return this.#epochIdx;
+  }
+  /** The current epoch: the one containing the height above the stable checkpoint. */
+  get epoch(): EpochInfo {
+    return this.#epochInfo(this.#epochIdx);
+  }
+  /** Every epoch known, oldest first. */
+  epochs(): EpochInfo[] {
+    return this.#epochs.map((_, i) => this.#epochInfo(i));
+  }
+  /** The validator keys that certify height h, as far as this replica knows. */
+  validatorsAt(h: number): Uint8Array[] {
+    return this.#epochInfo(epochIndexAt(this.#epochs, h)).validators;
+  }
+  /** Roster keys, by roster id (drivers map peers to ids with it). */
+  get roster(): readonly Uint8Array[] {
+    return this.#roster.keys;
+  }
   get lowWatermark(): number {
     return this.#stable.height;
   }
@@ -331,6 +395,10 @@ export class Replica {
     for (const m of this.#checkpointVotes.values()) cpv += m.size;
     return {
       id: this.id,
+      epoch: this.#epochIdx,
+      epochStart: this.#epochs[this.#epochIdx]!.start,
+      epochSize: this.#ctx.n,
+      epochSwitches: this.#epochSwitches,
       view: this.#view,
       active: this.#active,
       lowWatermark: this.#stable.height,
@@ -345,7 +413,10 @@ export class Replica {
       blocksProposed: this.#stats.blocksProposed,
       stateTransfersRequested: this.#stats.stateTransfersRequested,
       fetchesSent: this.#stats.fetchesSent,
-      signatureVerifications: this.#ctx.auth.verifications,
+      signatureVerifications:
+        this.#retiredVerifications +
+        this.#rosterAuth.verifications +
+        this.#ctxs.reduce((a, c) => a + c.auth.verifications, 0),
       sizes: {
         slots: this.#slots.size,
         votes,
@@ -398,6 +469,9 @@ export class Replica {
       case 'stateTransferred':
         this.#onStateTransferred(event.height, event.stateRoot, event.blockHash);
         break;
+      case 'reconfigure':
+        this.#onReconfigure(event.fromHeight, event.validators);
+        break;
     }
     this.#tryPropose();
     this.#updateRequestTimer();
@@ -423,8 +497,17 @@ export class Replica {
     this.#out.send.push({ to: 'all', message });
   }
 
+  /** The high watermark: one window above the checkpoint, never past the current epoch (ADR 0015). */
   #high(): number {
-    return this.#stable.height + this.#ctx.windowSize;
+    return Math.min(
+      this.#stable.height + this.#ctx.windowSize,
+      this.#ctx.epochLast ?? Number.POSITIVE_INFINITY,
+    );
+  }
+
+  /** Heights whose epoch this replica is sure of; it never votes or proposes above (epochs.ts). */
+  #knownThrough(): number {
+    return epochKnownThrough(this.#lastExecuted, this.#ctx.checkpointInterval);
   }
 
   #inWindow(h: number): boolean {
@@ -441,18 +524,19 @@ export class Replica {
   }
 
   #onReceive(from: number, raw: Uint8Array) {
-    if (!Number.isSafeInteger(from) || from < 0 || from >= this.#ctx.n)
+    if (!Number.isSafeInteger(from) || from < 0 || from >= this.#roster.size)
       return this.#drop(DropReason.notMember);
     let m: PbftMessage;
     try {
-      m = decodeMessage(raw, this.#ctx.limits);
+      m = decodeMessage(raw, this.#limits);
     } catch (e) {
       if (e instanceof PbftDecodeError) {
         return this.#drop(e.code === 'NOT_MEMBER' ? DropReason.notMember : DropReason.malformed);
       }
       throw e;
     }
-    if (m.replica === this.id) return this.#drop(DropReason.duplicate);
+    const byRoster = m.type === MessageType.fetch || m.type === MessageType.blockReply;
+    if (m.replica === (byRoster ? this.#rosterSelf : this.id)) return this.#drop(DropReason.duplicate);
     try {
       this.#dispatch(m, raw);
     } catch (e) {
@@ -493,6 +577,8 @@ export class Replica {
 
   #onNormalCase(m: PrePrepare | Prepare | Commit, raw: Uint8Array) {
     // §4.2: a replica accepts normal-case messages only for its current view, while not changing views.
+    // Normal-case messages are signed under the current epoch's indices (the window lies inside it).
+    if (m.replica >= this.#ctx.n) return this.#drop(DropReason.notMember);
     if (m.view < this.#view) return this.#drop(DropReason.staleView);
     if (m.view > this.#view || !this.#active) return this.#bufferFuture(m, raw);
     if (!this.#inWindow(m.height)) return this.#drop(DropReason.outOfWindow);
@@ -566,6 +652,8 @@ export class Replica {
    * replica cannot decide yet (parent, state or clock behind).
    */
   #checkProposal(m: PrePrepare): DropReason | 'hold' | undefined {
+    // Not before this replica knows the height's epoch (ADR 0015): it must execute further first.
+    if (m.height > this.#knownThrough()) return 'hold';
     const h = m.block.header;
     const parent = this.#chainPoint(m.height - 1);
     if (parent === undefined) return 'hold';
@@ -678,8 +766,10 @@ export class Replica {
     // The same quarter timeout as the peer's own retransmissions: every round of theirs can be answered.
     if (last !== undefined && this.#now - last < this.#cfg.viewChangeTimeoutMs / 4) return;
     slot.answeredAt.set(peer, this.#now);
+    const to = this.#epochs[this.#epochIdx]!.members[peer];
+    if (to === undefined) return;
     const own = slot.prepares.get(this.id);
-    if (own !== undefined) this.#out.send.push({ to: peer, message: own.raw });
+    if (own !== undefined) this.#out.send.push({ to, message: own.raw });
     const c = slot.commits.get(this.id);
     if (c === undefined) return;
     const m: Commit = {
@@ -690,7 +780,7 @@ export class Replica {
       replica: this.id,
       signature: c.signature,
     };
-    this.#out.send.push({ to: peer, message: encodeMessage(m) });
+    this.#out.send.push({ to, message: encodeMessage(m) });
   }
 
   /** The chain rule (ADR 0011): height h may prepare only once h-1 is prepared here or committed. */
@@ -720,11 +810,14 @@ export class Replica {
   #advanceSlot(s: Slot): boolean {
     const pp = s.pp;
     if (pp === undefined || pp.view !== this.#view || !this.#active || s.committedLocal) return false;
+    // No vote, and no counting, above the heights whose membership is certain here (ADR 0015).
+    if (s.height > this.#knownThrough()) return false;
     let changed = false;
     const settled = this.#parentSettled(s.height);
+    const member = this.id >= 0;
     // §4.2: a backup multicasts PREPARE once it accepts the PRE-PREPARE; here also only after the
-    // parent prepared (chain rule).
-    if (!s.sentPrepare && !this.isPrimary && settled) {
+    // parent prepared (chain rule). A node outside the epoch follows the votes without casting any.
+    if (!s.sentPrepare && !this.isPrimary && settled && member) {
       const prep = createMessage<Prepare>(this.#ctx.chainId, this.#deps.signer, {
         type: MessageType.prepare,
         view: this.#view,
@@ -742,6 +835,9 @@ export class Replica {
     // backups (the primary sends none, so every counted prepare is from a backup).
     if (!s.preparedLocal && settled && this.#matching(s.prepares, pp.hashHex) >= this.#ctx.q - 1) {
       s.preparedLocal = true;
+      changed = true;
+    }
+    if (s.preparedLocal && !s.sentCommit && member) {
       const prepares: Uint8Array[] = [];
       for (const v of s.prepares.values()) if (v.hashHex === pp.hashHex) prepares.push(v.raw);
       s.cert = { view: pp.view, hashHex: pp.hashHex, proof: { prePrepare: pp.raw, prepares } };
@@ -858,7 +954,7 @@ export class Replica {
     if (!this.#active || !this.isPrimary || this.#pending.length === 0) return;
     for (;;) {
       const h = Math.max(this.#lastProposed, this.#lastCommitted, this.#stable.height) + 1;
-      if (h > this.#high()) return;
+      if (h > this.#high() || h > this.#knownThrough()) return;
       const parent = this.#chainPoint(h - 1);
       if (parent === undefined) return;
       const stateRoot = this.#rootAt(this.#lastExecuted);
@@ -911,7 +1007,8 @@ export class Replica {
 
   /** A backup is waiting while it holds uncommitted transactions or an uncommitted pre-prepare (§4.4). */
   #waiting(): boolean {
-    if (!this.#active || this.isPrimary) return false;
+    // A node outside the current epoch never starts view changes: it only follows.
+    if (!this.#active || this.isPrimary || this.id < 0) return false;
     if (this.#pendingUncommitted > 0) return true;
     for (const s of this.#slots.values())
       if (s.pp !== undefined && s.height > this.#lastCommitted) return true;
@@ -948,6 +1045,7 @@ export class Replica {
 
   #onExecuted(height: number, stateRoot: Uint8Array) {
     if (height <= this.#lastExecuted || height > this.#lastCommitted) return;
+    const knownBefore = this.#knownThrough();
     this.#lastExecuted = height;
     this.#executedRoots.set(height, stateRoot);
     this.#persist(RecordKey.root(height), stateRoot);
@@ -961,26 +1059,42 @@ export class Replica {
         encodeExecutedRecord({ height, stateRoot, blockHash: hash, timestamp }),
       );
     }
-    if (height % this.#ctx.checkpointInterval === 0 && height > this.#stable.height && hash !== undefined) {
+    // A checkpoint is signed by the members of the epoch containing its height (ADR 0015).
+    const signer = this.#epochs[epochIndexAt(this.#epochs, height)]!.members.indexOf(this.#rosterSelf);
+    if (
+      height % this.#ctx.checkpointInterval === 0 &&
+      height > this.#stable.height &&
+      hash !== undefined &&
+      signer >= 0
+    ) {
       const cp = createMessage<Checkpoint>(this.#ctx.chainId, this.#deps.signer, {
         type: MessageType.checkpoint,
         height,
         blockHash: hash,
         stateRoot,
         timestamp,
-        replica: this.id,
+        replica: signer,
       });
       this.#broadcast(cp.bytes);
       this.#recordCheckpointVote(cp.message, cp.bytes);
     }
+    // Executing further can make more heights' membership certain: slots waiting on it may move.
+    if (this.#knownThrough() > knownBefore) this.#progress(knownBefore + 1);
     this.#retryHeld();
   }
 
   #onCheckpoint(m: Checkpoint, raw: Uint8Array) {
     if (m.height <= this.#stable.height) return this.#drop(DropReason.outOfWindow);
     if (m.height % this.#ctx.checkpointInterval !== 0) return this.#drop(DropReason.malformed);
-    if (!this.#verify(m)) return;
+    const cctx = this.#ctxAt(m.height);
+    if (m.replica >= cctx.n) return this.#drop(DropReason.notMember);
+    if (!cctx.auth.verify(m)) return this.#drop(DropReason.badSignature);
     this.#recordCheckpointVote(m, raw);
+  }
+
+  /** Far checkpoint votes are kept per signer key (roster id): indices differ between epochs. */
+  #checkpointSigner(m: Checkpoint): number {
+    return this.#epochs[epochIndexAt(this.#epochs, m.height)]!.members[m.replica] ?? -1;
   }
 
   #recordCheckpointVote(m: Checkpoint, raw: Uint8Array) {
@@ -996,9 +1110,10 @@ export class Replica {
       }
       votes.set(m.replica, { message: m, raw });
     } else {
-      const prior = this.#farCheckpointVotes.get(m.replica);
+      const signer = this.#checkpointSigner(m);
+      const prior = this.#farCheckpointVotes.get(signer);
       if (prior !== undefined && prior.message.height >= m.height) return this.#drop(DropReason.duplicate);
-      this.#farCheckpointVotes.set(m.replica, { message: m, raw });
+      this.#farCheckpointVotes.set(signer, { message: m, raw });
     }
     this.#checkStable(m);
   }
@@ -1011,13 +1126,15 @@ export class Replica {
     for (const v of this.#farCheckpointVotes.values()) if (v.message.height === m.height) candidates.push(v);
     const matching = candidates.filter((c) => sameCheckpoint(c.message, m));
     const senders = new Set(matching.map((c) => c.message.replica));
+    // Counted against the epoch that certifies the checkpoint's height (ADR 0015).
+    const cctx = this.#ctxAt(m.height);
     // f+1 matching votes: at least one correct replica committed and executed this height, so blocks up
     // to it can be fetched with their certificates even before the checkpoint is stable (ADR 0014).
-    if (senders.size >= this.#ctx.f + 1 && m.height > this.#lastCommitted && m.height > this.#fetchGoal) {
+    if (senders.size >= cctx.f + 1 && m.height > this.#lastCommitted && m.height > this.#fetchGoal) {
       this.#fetchGoal = m.height;
       this.#sendFetch();
     }
-    if (senders.size < this.#ctx.q) return;
+    if (senders.size < cctx.q) return;
     this.#becomeStable({
       height: m.height,
       blockHash: m.blockHash,
@@ -1041,6 +1158,8 @@ export class Replica {
     }
     for (const h of [...this.#held.keys()]) if (h <= c.height) this.#held.delete(h);
     for (const h of [...this.#checkpointVotes.keys()]) if (h <= c.height) this.#checkpointVotes.delete(h);
+    // The boundary checkpoint of the next epoch is stable: the new membership takes over (ADR 0015).
+    this.#syncEpoch();
     for (const [r, v] of [...this.#farCheckpointVotes]) {
       if (v.message.height <= c.height) this.#farCheckpointVotes.delete(r);
       else if (v.message.height <= this.#high()) {
@@ -1088,10 +1207,12 @@ export class Replica {
 
   #sendFetch() {
     const from = this.#lastCommitted + 1;
-    if (this.#fetchGoal < from || this.#ctx.n < 2) return;
+    // Ask the current epoch's members (by roster id); this node may be an observer or not yet a member.
+    const peers = this.#epochs[this.#epochIdx]!.members.filter((m) => m !== this.#rosterSelf);
+    if (this.#fetchGoal < from || peers.length === 0 || this.#rosterSelf < 0) return;
     // Every peer asked twice without progress: the goal was a false alarm (e.g. a faulty primary's
     // PRE-PREPARE on an unknown parent). Forget it until new evidence arrives.
-    if (this.#fetchesWithoutProgress >= 2 * this.#ctx.n) {
+    if (this.#fetchesWithoutProgress >= 2 * (peers.length + 1)) {
       this.#fetchGoal = this.#lastCommitted;
       this.#fetchesWithoutProgress = 0;
       return;
@@ -1102,10 +1223,10 @@ export class Replica {
       type: MessageType.fetch,
       fromHeight: from,
       count,
-      replica: this.id,
+      replica: this.#rosterSelf,
     });
     // Ask one peer at a time, rotating, so a faulty peer only delays catch-up.
-    const target = (this.id + 1 + (this.#fetchRound % (this.#ctx.n - 1))) % this.#ctx.n;
+    const target = peers[(this.#rosterSelf + this.#fetchRound) % peers.length]!;
     this.#fetchRound++;
     this.#out.send.push({ to: target, message: fetch.bytes });
     this.#lastFetchAt = this.#now;
@@ -1130,6 +1251,12 @@ export class Replica {
     // Nothing new sent by this tick's held-proposal retry, or that is the retransmission.
     if (this.#out.send.length > 0) return;
     this.#lastRetransmitAt = this.#now;
+    // Stalled right after an epoch switch: peers that missed the boundary checkpoint's CHECKPOINTs stay
+    // in the old epoch (their window ends there). Re-send the proof; each message keeps its signature.
+    const boundary = this.#epochs[this.#epochIdx]!.start - 1;
+    if (boundary > 0 && this.#stable.height === boundary && this.#lastCommitted <= boundary) {
+      for (const raw of this.#stable.proof) this.#broadcast(raw);
+    }
     if (!this.#active) {
       if (this.#ownViewChange !== undefined) this.#broadcast(this.#ownViewChange);
       return;
@@ -1170,7 +1297,7 @@ export class Replica {
     const last = this.#servedFetchAt.get(m.replica);
     if (last !== undefined && this.#now - last < this.#cfg.viewChangeTimeoutMs / 2)
       return this.#drop(DropReason.duplicate);
-    if (!this.#verify(m)) return;
+    if (!this.#rosterAuth.verify(m)) return this.#drop(DropReason.badSignature);
     this.#servedFetchAt.set(m.replica, this.#now);
     for (let h = m.fromHeight; h < m.fromHeight + m.count; h++) {
       const c = this.#committed.get(h);
@@ -1179,7 +1306,7 @@ export class Replica {
         type: MessageType.blockReply,
         height: h,
         blockHash: c.hash,
-        replica: this.id,
+        replica: this.#rosterSelf,
         block: c.block,
         blockBytes: c.blockBytes,
         certificate: c.certificate,
@@ -1193,8 +1320,10 @@ export class Replica {
     if (h <= this.#lastCommitted || h > this.#lastCommitted + MAX_FETCH_COUNT || this.#fetched.has(h)) {
       return this.#drop(DropReason.duplicate);
     }
-    if (!this.#verify(m)) return;
-    const shape = blockShapeProblem(this.#ctx, m.block, m.blockHash, h);
+    if (!this.#rosterAuth.verify(m)) return this.#drop(DropReason.badSignature);
+    // Fetched blocks are checked against the epoch of their height, which must be certain here.
+    if (h > this.#knownThrough()) return this.#drop(DropReason.outOfWindow);
+    const shape = blockShapeProblem(this.#ctxAt(h), m.block, m.blockHash, h);
     if (shape !== undefined) return this.#drop(DropReason.badBlock);
     if (!this.#certificateValid(m.certificate, m.blockHash, h)) return this.#drop(DropReason.badCertificate);
     this.#fetched.set(h, { block: m.block, blockBytes: m.blockBytes, certificate: m.certificate });
@@ -1207,9 +1336,11 @@ export class Replica {
   /** q valid COMMIT signatures from distinct validators for (view, h, hash): the block is committed. */
   #certificateValid(cert: CommitCertificate, hash: Uint8Array, h: number): boolean {
     if (cert.height !== h || !bytesEqual(cert.blockHash, hash)) return false;
+    // Votes are indices into the validator list of the epoch containing h (ADR 0015).
+    const ctx = this.#ctxAt(h);
     const seen = new Set<number>();
     for (const v of cert.votes) {
-      if (v.validator >= this.#ctx.n || seen.has(v.validator)) return false;
+      if (v.validator >= ctx.n || seen.has(v.validator)) return false;
       const commit: Commit = {
         type: MessageType.commit,
         view: cert.view,
@@ -1218,10 +1349,10 @@ export class Replica {
         replica: v.validator,
         signature: v.signature,
       };
-      if (!this.#ctx.auth.verify(commit)) return false;
+      if (!ctx.auth.verify(commit)) return false;
       seen.add(v.validator);
     }
-    return seen.size >= this.#ctx.q;
+    return seen.size >= ctx.q;
   }
 
   #onStateTransferred(height: number, stateRoot: Uint8Array, hash: Uint8Array) {
@@ -1268,8 +1399,8 @@ export class Replica {
   }
 
   #startViewChange(newView: number) {
-    // Views only move forward.
-    if (newView <= this.#view) return;
+    // Views only move forward; a node outside the epoch takes no part.
+    if (newView <= this.#view || this.id < 0) return;
     this.#view = newView;
     this.#active = false;
     this.#resetViewState();
@@ -1339,7 +1470,34 @@ export class Replica {
     this.#viewChangeTimerArmed = true;
   }
 
+  /**
+   * A VIEW-CHANGE or NEW-VIEW belongs to the epoch right above its (highest) checkpoint (ADR 0015).
+   * Older epoch: stale. Newer: its checkpoint proof is a stable checkpoint past this replica's epoch
+   * end, so adopt it (the switch follows), then handle the message in that epoch. Returns false when the
+   * message cannot be placed in the current epoch.
+   */
+  #enterEpochOf(proofs: readonly (readonly Uint8Array[])[]): boolean {
+    let best: readonly Uint8Array[] = [];
+    let top = 0;
+    for (const proof of proofs) {
+      if (proof.length === 0) continue;
+      const first = decodeNested(this.#ctx, proof[0]!);
+      if (first.type !== MessageType.checkpoint)
+        throw new PbftRejectError(DropReason.badCheckpoint, 'not a CHECKPOINT');
+      if (first.height > top) {
+        top = first.height;
+        best = proof;
+      }
+    }
+    const e = epochIndexAt(this.#epochs, top + 1);
+    if (e < this.#epochIdx) return false;
+    if (e > this.#epochIdx) this.#becomeStable(checkCheckpointProof(this.#ctx, best));
+    return e === this.#epochIdx;
+  }
+
   #onViewChange(m: ViewChange, raw: Uint8Array) {
+    if (!this.#enterEpochOf([m.checkpointProof])) return this.#drop(DropReason.staleView);
+    if (m.replica >= this.#ctx.n) return this.#drop(DropReason.notMember);
     if (m.newView < this.#view || (m.newView === this.#view && this.#active))
       return this.#drop(DropReason.staleView);
     const prior = this.#viewChanges.get(m.replica);
@@ -1358,7 +1516,8 @@ export class Replica {
         smallest = Math.min(smallest, v.message.newView);
       }
     }
-    if (above >= this.#ctx.f + 1 && Number.isFinite(smallest)) this.#startViewChange(smallest);
+    if (this.id >= 0 && above >= this.#ctx.f + 1 && Number.isFinite(smallest))
+      this.#startViewChange(smallest);
     else this.#tryNewView();
   }
 
@@ -1379,6 +1538,13 @@ export class Replica {
   }
 
   #onNewView(m: NewView) {
+    const proofs: (readonly Uint8Array[])[] = [];
+    for (const raw of m.viewChanges) {
+      const vc = decodeNested(this.#ctx, raw);
+      if (vc.type !== MessageType.viewChange) return this.#drop(DropReason.badNewView);
+      proofs.push(vc.checkpointProof);
+    }
+    if (!this.#enterEpochOf(proofs)) return this.#drop(DropReason.staleView);
     if (m.view < this.#view || (m.view === this.#view && this.#active))
       return this.#drop(DropReason.staleView);
     if (m.replica !== primaryOf(m.view, this.#ctx.n)) return this.#drop(DropReason.wrongPrimary);
@@ -1454,6 +1620,175 @@ export class Replica {
   }
 
   // -------------------------------------------------------------------------------------------------
+  // Epochs (ADR 0015): the membership of each height, and the switch at a stable boundary checkpoint
+
+  /** One ProtocolContext per known epoch; rebuilt when an epoch is added (rare). */
+  #rebuildContexts() {
+    for (const c of this.#ctxs) this.#retiredVerifications += c.auth.verifications;
+    this.#limits.n = Math.max(this.#limits.n, this.#roster.size);
+    const cfg = this.#cfg;
+    this.#ctxs = this.#epochs.map((e, i) => {
+      const validators = e.members.map((m) => this.#roster.keys[m]!);
+      const n = validators.length;
+      const next = this.#epochs[i + 1];
+      const override = this.#mutations.quorumOverride;
+      const ctx: ProtocolContext = {
+        chainId: cfg.chainId,
+        validators,
+        n,
+        f: maxFaulty(n),
+        q: override !== undefined && override <= n ? override : quorumSize(n),
+        checkpointInterval: cfg.checkpointInterval,
+        windowSize: cfg.windowSize,
+        maxBlockTxs: cfg.maxBlockTxs,
+        maxBlockBytes: cfg.maxBlockBytes,
+        limits: this.#limits,
+        auth: new Authenticator(cfg.chainId, validators, this.#deps.verifier),
+        genesisStateRoot: cfg.genesisStateRoot ?? new Uint8Array(32),
+        genesisTimestamp: cfg.genesisTimestamp ?? 0,
+        mutations: this.#mutations,
+        epochStart: e.start,
+        ...(next !== undefined ? { epochLast: next.start - 1 } : {}),
+        contextAt: (h: number) => this.#ctxAt(h),
+      };
+      return ctx;
+    });
+    if (this.#ctxs[this.#epochIdx] !== undefined) this.#ctx = this.#ctxs[this.#epochIdx]!;
+  }
+
+  #setEpoch(i: number) {
+    this.#epochIdx = i;
+    this.#ctx = this.#ctxs[i]!;
+    this.#selfIndex = this.#epochs[i]!.members.indexOf(this.#rosterSelf);
+  }
+
+  /**
+   * The context of the epoch containing h among the epochs known here. For a height beyond what this
+   * replica can be sure of, that is the latest known epoch: only checkpoint proofs are checked that way
+   * (a proof that verifies carries q signatures of that set's members; ADR 0015 states the assumption).
+   */
+  #ctxAt(h: number): ProtocolContext {
+    return this.#ctxs[epochIndexAt(this.#epochs, h)]!;
+  }
+
+  #epochInfo(i: number): EpochInfo {
+    const e = this.#epochs[i]!;
+    const next = this.#epochs[i + 1];
+    return {
+      index: i,
+      start: e.start,
+      last: next === undefined ? undefined : next.start - 1,
+      validators: e.members.map((m) => this.#roster.keys[m]!),
+      rosterIds: [...e.members],
+    };
+  }
+
+  /** The driver hands in a validator-set change decided by a block it just applied (types.ts). */
+  #onReconfigure(fromHeight: number, keys: readonly Uint8Array[]) {
+    if (this.#mutations.ignoreReconfiguration === true) return;
+    const same = this.#epochs.find((e) => e.start === fromHeight);
+    let epochs = this.#epochs;
+    if (same !== undefined) {
+      // After a restart the driver may repeat a change this replica already persisted.
+      const known = same.members.map((m) => hex(this.#roster.keys[m]!)).join();
+      if (known === keys.map(hex).join()) return;
+      // Two changes decided in one checkpoint interval take effect at the same height; each event
+      // carries the full set from there, so the later one replaces the earlier (not yet in force).
+      if (same !== epochs[epochs.length - 1] || fromHeight <= this.#knownThrough())
+        throw new PbftConfigError(`a different validator set for the epoch starting at ${fromHeight}`);
+      epochs = epochs.slice(0, -1);
+    }
+    checkNewEpoch(epochs, fromHeight, keys, this.#ctx.checkpointInterval);
+    // The lagging-replica rule: this replica never voted above knownThrough, so a change starting above
+    // it cannot contradict anything it signed. A change at or below it means the driver broke the order
+    // (reconfigure before the deciding block's `executed`).
+    if (fromHeight <= this.#knownThrough()) {
+      throw new PbftConfigError(
+        `epoch start ${fromHeight} is within heights this replica may already have voted on (<= ${this.#knownThrough()})`,
+      );
+    }
+    const members = keys.map((k) => this.#roster.add(k));
+    if (this.#rosterSelf < 0 && this.#selfKey !== undefined)
+      this.#rosterSelf = this.#roster.idOf(this.#selfKey) ?? -1;
+    this.#epochs = [...epochs, { start: fromHeight, members }];
+    this.#persist(
+      RecordKey.epochs,
+      encodeEpochsRecord(this.#epochs, this.#roster, this.#cfg.validators.length),
+    );
+    this.#rebuildContexts();
+    this.#setEpoch(this.#epochIdx);
+    // Nothing was accepted above the new boundary (knownThrough), but votes may be stored there.
+    const high = this.#high();
+    for (const h of [...this.#slots.keys()]) {
+      if (h <= high) continue;
+      // A NEW-VIEW may have installed a block there (no vote was cast: knownThrough); its transactions
+      // must become proposable again.
+      if (h > this.#lastCommitted) this.#unindexTxs(h);
+      this.#slots.delete(h);
+      this.#deleteHeightRecords(h);
+    }
+    for (const h of [...this.#held.keys()]) if (h > high) this.#held.delete(h);
+    for (const h of [...this.#checkpointVotes.keys()]) if (h > high) this.#checkpointVotes.delete(h);
+    this.#rereadFarVotes();
+    this.#syncEpoch();
+  }
+
+  /** Far checkpoint votes were checked against the epochs known then: check them again. */
+  #rereadFarVotes() {
+    const far = [...this.#farCheckpointVotes.values()];
+    this.#farCheckpointVotes.clear();
+    for (const v of far) {
+      try {
+        this.#onCheckpoint(v.message, v.raw);
+      } catch (err) {
+        const reason = rejectionReason(err);
+        if (reason === undefined) throw err;
+        this.#drop(reason);
+      }
+    }
+  }
+
+  /** Moves to the epoch above the stable checkpoint if that changed (boundary checkpoint stable). */
+  #syncEpoch() {
+    const i = epochIndexAt(this.#epochs, this.#stable.height + 1);
+    if (i === this.#epochIdx) return;
+    this.#switchEpoch(i);
+  }
+
+  /**
+   * The new membership takes over at its boundary checkpoint, now stable (certified by the old set).
+   * Views restart at 0 under the new membership: nothing above the boundary was prepared by anyone
+   * (the window ended there and correct replicas never vote past knownThrough), so view 0 needs no
+   * NEW-VIEW, and every member, including one that just joined, starts in the same view.
+   */
+  #switchEpoch(i: number) {
+    this.#setEpoch(i);
+    this.#epochSwitches++;
+    for (const h of [...this.#slots.keys()]) {
+      if (h <= this.#stable.height) continue;
+      if (this.#slots.get(h)!.pp !== undefined && h > this.#lastCommitted) this.#unindexTxs(h);
+      this.#slots.delete(h);
+      this.#deleteHeightRecords(h);
+    }
+    this.#held.clear();
+    this.#future.clear();
+    this.#viewChanges.clear();
+    this.#checkpointVotes.clear();
+    this.#view = 0;
+    this.#active = true;
+    this.#backoff = 0;
+    this.#ownViewChange = undefined;
+    this.#sentNewView = undefined;
+    this.#lastProposed = this.#stable.height;
+    this.#persist(RecordKey.view, encodeViewRecord({ view: 0, active: true, backoff: 0 }));
+    this.#persist(RecordKey.viewChange, null);
+    if (this.#viewChangeTimerArmed) {
+      this.#out.timers.push({ type: 'cancel', timer: Timers.viewChange });
+      this.#viewChangeTimerArmed = false;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------
   // Restore (§4.4 / §5.3: never contradict what was sent before the crash)
 
   /**
@@ -1485,13 +1820,49 @@ export class Replica {
     }
   }
 
+  /**
+   * The stored stable checkpoint, checked as it was when adopted: a checkpoint beyond the heights whose
+   * epoch was certain then was checked against the latest epoch known then, which may be an earlier one
+   * than the epoch known now (ADR 0015). So it must hold under its epoch or an earlier one.
+   */
+  #restoreCheckpoint(height: number, proof: readonly Uint8Array[]) {
+    let first: unknown;
+    for (let i = epochIndexAt(this.#epochs, height); i >= 0; i--) {
+      try {
+        return checkCheckpointProof({ ...this.#ctxs[i]!, contextAt: undefined }, proof);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    throw first;
+  }
+
   #restoreFrom(records: ReadonlyMap<string, Uint8Array>) {
     const get = (k: string) => records.get(k);
+    // Epochs first: the checkpoint proof and every per-height record are read under their epoch.
+    const ep = get(RecordKey.epochs);
+    if (ep !== undefined) {
+      const rec = decodeEpochsRecord(RecordKey.epochs, ep);
+      for (const k of rec.roster) this.#roster.add(k);
+      for (const e of rec.epochs) {
+        try {
+          checkNewEpoch(this.#epochs, e.start, e.keys, this.#cfg.checkpointInterval);
+        } catch (err) {
+          throw new PbftRestoreError(`record ${RecordKey.epochs}: ${(err as Error).message}`);
+        }
+        this.#epochs = [...this.#epochs, { start: e.start, members: e.keys.map((k) => this.#roster.add(k)) }];
+      }
+      if (this.#rosterSelf < 0 && this.#selfKey !== undefined)
+        this.#rosterSelf = this.#roster.idOf(this.#selfKey) ?? -1;
+      this.#rebuildContexts();
+      this.#setEpoch(0);
+    }
     const cp = get(RecordKey.checkpoint);
     if (cp !== undefined) {
       const c = decodeCheckpointRecord(cp);
-      if (c.height > 0) this.#stable = checkCheckpointProof(this.#ctx, c.proof);
+      if (c.height > 0) this.#stable = this.#restoreCheckpoint(c.height, c.proof);
       this.#lastBlock = { hash: this.#stable.blockHash, timestamp: this.#stable.timestamp };
+      this.#setEpoch(epochIndexAt(this.#epochs, this.#stable.height + 1));
     }
     const ex = get(RecordKey.executed);
     if (ex !== undefined) {

@@ -267,6 +267,11 @@ export class Cluster {
   now = 1000;
   mempool: Uint8Array[] = [];
   readonly committedTx = new Set<string>();
+  /**
+   * The application's validator-set changes: executing block h decides the change at h (as governance
+   * does, ADR 0041); the cluster hands it to the replica before the block's `executed` (ADR 0015).
+   */
+  readonly decisions = new Map<number, { fromHeight: number; validators: Uint8Array[] }>();
   readonly #configOverrides: Partial<ReplicaConfig>;
 
   constructor(n: number, configOverrides: Partial<ReplicaConfig> = {}, group?: TestGroup) {
@@ -320,6 +325,8 @@ export class Cluster {
       const prev = this.roots[i]!.get(h - 1) ?? GENESIS_ROOT;
       const root = sha256(prev, c.certificate.blockHash);
       this.roots[i]!.set(h, root);
+      const d = this.decisions.get(h);
+      if (d !== undefined) executed.push({ type: 'reconfigure', ...d });
       executed.push({ type: 'executed', height: h, stateRoot: root });
     }
     if (r.stateTransfer !== undefined) {
@@ -327,6 +334,8 @@ export class Cluster {
       const donor = [...Array(this.n).keys()].find((j) => j !== i && this.roots[j]!.has(st.height));
       if (donor !== undefined) {
         const c = this.applied[donor]!.get(st.height)!;
+        for (const [h, d] of this.decisions)
+          if (h > this.lastApplied[i]! && h <= st.height) executed.push({ type: 'reconfigure', ...d });
         this.lastApplied[i] = st.height;
         for (const [h, root] of this.roots[donor]!) if (h <= st.height) this.roots[i]!.set(h, root);
         executed.push({
@@ -426,7 +435,10 @@ export class Cluster {
     );
     this.timers[i]!.clear();
     this.down.delete(i);
-    // The driver reports what it applied before the crash (types.ts, Replica.restore).
+    // The driver repeats the changes its applied blocks decided (a crash may have come between
+    // applying a block and handing its change in), then reports what it applied (types.ts).
+    for (const [dh, d] of [...this.decisions].sort((a, b) => a[0] - b[0]))
+      if (dh <= this.lastApplied[i]!) this.step(i, { type: 'reconfigure', ...d });
     const h = this.lastApplied[i]!;
     this.step(i, { type: 'executed', height: h, stateRoot: this.roots[i]!.get(h) ?? GENESIS_ROOT });
   }

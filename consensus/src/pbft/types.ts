@@ -19,8 +19,13 @@ export interface ReplicaConfig {
   chainId: string;
   /** Validator public keys; a replica's id is its index here. n = validators.length. */
   validators: readonly Uint8Array[];
-  /** This replica's index in `validators`. */
+  /** This replica's index in `validators` (ignored when `selfKey` is given). */
   self: number;
+  /**
+   * This replica's public key, for a node that is not (or not only) a genesis validator: it becomes a
+   * member in the epochs that list this key (ADR 0015) and follows as an observer otherwise.
+   */
+  selfKey?: Uint8Array;
   /** K: a checkpoint is taken every K heights (PBFT §4.3). */
   checkpointInterval: number;
   /** L: heights accepted are (low watermark, low watermark + L]; a multiple of K. */
@@ -53,6 +58,11 @@ export interface ReplicaMutations {
   acceptNewViewWithoutPreparedProof?: boolean;
   /** Use this many matching messages as the quorum instead of floor((n+f)/2)+1. */
   quorumOverride?: number;
+  /**
+   * Ignore validator-set changes (ADR 0015): the genesis set keeps certifying every height, so blocks of
+   * a later epoch carry certificates of the wrong set.
+   */
+  ignoreReconfiguration?: boolean;
 }
 
 export interface ReplicaDeps {
@@ -71,7 +81,7 @@ export interface ReplicaDeps {
 export type TimerId = string;
 
 export type Event =
-  /** A consensus message (encoded, signed) received from replica `from`. Hostile until checked. */
+  /** A consensus message (encoded, signed) received from roster id `from`. Hostile until checked. */
   | { type: 'receive'; from: number; message: Uint8Array }
   /** The driver's clock reading, in ms; the only notion of time the replica has. */
   | { type: 'tick'; now: number }
@@ -85,6 +95,15 @@ export type Event =
   | { type: 'propose'; txs: readonly Uint8Array[]; now: number }
   /** The driver applied block `height`; `stateRoot` is the state root after it. */
   | { type: 'executed'; height: number; stateRoot: Uint8Array }
+  /**
+   * A validator-set change (ADR 0015): from `fromHeight` (a checkpoint height + 1) on, `validators` (in
+   * order) certify blocks. The driver hands it in right after applying the block that decided it and
+   * BEFORE that block's `executed` event (and before `stateTransferred` for changes inside transferred
+   * blocks); after a restart it may hand in known changes again (duplicates are ignored), as the state
+   * has them: one final set per start height (a later change for the same start replaces an earlier one
+   * only while that epoch cannot have started).
+   */
+  | { type: 'reconfigure'; fromHeight: number; validators: readonly Uint8Array[] }
   /** A state transfer the replica requested finished at a verified stable checkpoint. */
   | { type: 'stateTransferred'; height: number; stateRoot: Uint8Array; blockHash: Uint8Array };
 
@@ -95,7 +114,7 @@ export interface PersistRecord {
 }
 
 export interface Outbound {
-  /** A replica index, or 'all' for every other replica. */
+  /** A roster id (the genesis index for genesis validators, ADR 0015), or 'all' for every other node. */
   to: number | 'all';
   message: Uint8Array;
 }

@@ -1,6 +1,6 @@
 import { type CommittedBlock, Replica } from '@vigil/consensus/pbft';
-import { testGroup, tx } from '@vigil/consensus/pbft/testkit.ts';
-import { blockHash, sha256 } from '@vigil/consensus/wire';
+import { CHAIN, testGroup, tx } from '@vigil/consensus/pbft/testkit.ts';
+import { blockHash, sha256, verifyCommitCertificate } from '@vigil/consensus/wire';
 import t from 'tap';
 import {
   type CommitSink,
@@ -34,7 +34,11 @@ class FakeNode implements RecordSink, CommitSink {
   appliedHeight(): number {
     return this.applied.length;
   }
-  async apply(c: CommittedBlock): Promise<{ height: number; stateRoot: Uint8Array }> {
+  async apply(c: CommittedBlock): Promise<{
+    height: number;
+    stateRoot: Uint8Array;
+    reconfigurations?: { fromHeight: number; validators: Uint8Array[] }[];
+  }> {
     if (c.block.header.height !== this.applied.length + 1) throw new Error('out of order');
     this.applied.push(c);
     this.root = sha256(this.root, blockHash(c.block.header));
@@ -207,3 +211,76 @@ t.test('a replica that missed blocks catches up through syncBlocks and then foll
   t.same(nodes[3]!.root, nodes[0]!.root);
   await Promise.all(drivers.map((d) => d.stop()));
 });
+
+t.test(
+  'validator-set changes: handed in before executed, and per block during sync (ADR 0015)',
+  async (t) => {
+    const { g, nodes, drivers } = cluster(4);
+    // The application decides at block 2 that the same keys in reverse order certify heights 9+.
+    const reversed = [...g.validators].reverse();
+    for (const node of nodes) {
+      const apply = node.apply.bind(node);
+      node.apply = async (c) => {
+        const r = await apply(c);
+        return c.block.header.height === 2
+          ? { ...r, reconfigurations: [{ fromHeight: 9, validators: reversed }] }
+          : r;
+      };
+    }
+    for (const d of drivers) d.start(new Uint8Array(32));
+    for (let i = 0; i < 40 && nodes[0]!.applied.length < 14; i++) {
+      for (const d of drivers) d.enqueue({ type: 'propose', txs: [tx(100 + i)], now: 1_000 });
+      await settle(drivers);
+    }
+    t.ok(
+      nodes.every((n) => n.applied.length >= 14),
+      'commits continued across the boundary',
+    );
+    t.ok(
+      drivers.every((d) => d.replica.epochIndex === 1),
+      'every replica switched to the new set at the boundary',
+    );
+    t.ok(nodes[0]!.records.has('pbft/epochs'), 'the epoch history was persisted');
+    for (const c of nodes[0]!.applied) {
+      const h = c.block.header.height;
+      const set = h <= 8 ? g.validators : reversed;
+      t.doesNotThrow(
+        () => verifyCommitCertificate(CHAIN, c.certificate, c.block.header, set, g.crypto),
+        `certificate ${h} verifies against its epoch's set`,
+      );
+    }
+
+    // A fresh node syncs all blocks in one batch: the change must be in force for blocks 9+ of it.
+    const fresh = new FakeNode();
+    const replica = Replica.create(g.config(3), g.deps(3));
+    const check = fresh.apply.bind(fresh);
+    fresh.apply = async (c) => {
+      verifyCommitCertificate(
+        CHAIN,
+        c.certificate,
+        c.block.header,
+        replica.validatorsAt(c.block.header.height),
+        g.crypto,
+      );
+      const r = await check(c);
+      return c.block.header.height === 2
+        ? { ...r, reconfigurations: [{ fromHeight: 9, validators: reversed }] }
+        : r;
+    };
+    const syncer = new ReplicaDriver({
+      replica,
+      records: fresh,
+      outbox: { send() {}, broadcast() {} },
+      commits: fresh,
+      stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
+      clock: () => 2_000,
+      timers: inertTimers,
+    });
+    syncer.start(new Uint8Array(32));
+    const height = await syncer.syncBlocks(nodes[0]!.applied);
+    t.equal(height, nodes[0]!.applied.length, 'every block synced, certificates checked against their epoch');
+    t.equal(replica.epochs().length, 2, 'the synced replica learnt the change');
+    await syncer.stop();
+    await Promise.all(drivers.map((d) => d.stop()));
+  },
+);

@@ -31,6 +31,12 @@ export interface ConsensusOutbox {
   broadcast(message: Uint8Array): void;
 }
 
+/** A validator-set change a block decided (ADR 0015): `validators` certify heights from `fromHeight`. */
+export interface DecidedReconfiguration {
+  fromHeight: number;
+  validators: Uint8Array[];
+}
+
 /** Applies a committed block durably and returns the state root after it. */
 export interface CommitSink {
   /**
@@ -38,7 +44,10 @@ export interface CommitSink {
    * from this replica's own commit decision; the sink verifies the certificate and may skip
    * per-transaction signature checks (ADR 0031).
    */
-  apply(committed: CommittedBlock, certified: boolean): Promise<{ height: number; stateRoot: Uint8Array }>;
+  apply(
+    committed: CommittedBlock,
+    certified: boolean,
+  ): Promise<{ height: number; stateRoot: Uint8Array; reconfigurations?: DecidedReconfiguration[] }>;
   /** The height already applied (a block at or below it is skipped: applied exactly once). */
   appliedHeight(): number;
 }
@@ -164,11 +173,14 @@ export class ReplicaDriver {
    * Starts processing. Tells the replica what is already applied on disk first, so that after a crash
    * it re-delivers only the committed blocks above it (docs/consensus.md, "Persistence").
    */
-  start(appliedStateRoot: Uint8Array): void {
+  start(appliedStateRoot: Uint8Array, reconfigurations: readonly DecidedReconfiguration[] = []): void {
     if (this.#running || this.#stopped) return;
     this.#running = true;
     const applied = this.#o.commits.appliedHeight();
     if (applied > 0) this.#queue.unshift({ type: 'executed', height: applied, stateRoot: appliedStateRoot });
+    // Changes the applied blocks decided go in before that `executed` (types.ts): a crash may have
+    // come between applying a deciding block and handing its change in. Known ones are ignored.
+    this.#queue.unshift(...reconfigurations.map((r) => ({ type: 'reconfigure' as const, ...r })));
     this.#queue.push({ type: 'tick', now: this.#o.clock() });
     this.#kick();
   }
@@ -271,7 +283,13 @@ export class ReplicaDriver {
     try {
       for (const committed of job.blocks) {
         const done = await this.#apply(committed, true);
-        if (done) last = { ...done, blockHash: committed.certificate.blockHash };
+        if (!done) continue;
+        last = { height: done.height, stateRoot: done.stateRoot, blockHash: committed.certificate.blockHash };
+        // A change takes effect for later blocks of this very batch: hand it in now (ADR 0015).
+        for (const r of done.reconfigurations ?? []) {
+          const ready = this.#o.replica.step({ type: 'reconfigure', ...r });
+          await this.#carryOut(ready, ready.stateTransfer);
+        }
       }
     } catch (err) {
       // A block from a peer that does not apply is that peer's problem, not a reason to stop.
@@ -304,7 +322,10 @@ export class ReplicaDriver {
     const executed: Event[] = [];
     for (const committed of ready.commit) {
       const done = await this.#apply(committed, false);
-      if (done) executed.push({ type: 'executed', height: done.height, stateRoot: done.stateRoot });
+      if (!done) continue;
+      // A change the block decided goes in before its `executed` (types.ts, ADR 0015).
+      for (const r of done.reconfigurations ?? []) executed.push({ type: 'reconfigure', ...r });
+      executed.push({ type: 'executed', height: done.height, stateRoot: done.stateRoot });
     }
     this.#queue.unshift(...executed);
     // 4. timers, then state transfer
@@ -321,10 +342,12 @@ export class ReplicaDriver {
   async #apply(
     committed: CommittedBlock,
     certified: boolean,
-  ): Promise<{ height: number; stateRoot: Uint8Array } | undefined> {
+  ): Promise<
+    { height: number; stateRoot: Uint8Array; reconfigurations?: DecidedReconfiguration[] } | undefined
+  > {
     const height = committed.block.header.height;
     if (height <= this.#o.commits.appliedHeight()) return undefined;
-    let result: { height: number; stateRoot: Uint8Array };
+    let result: { height: number; stateRoot: Uint8Array; reconfigurations?: DecidedReconfiguration[] };
     try {
       result = await this.#o.commits.apply(committed, certified);
     } catch (err) {

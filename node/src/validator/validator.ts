@@ -26,6 +26,8 @@ import { BlockSync, serveBlockRange } from './block-sync.ts';
 import { faultLayerFromEnv, startFaultControl } from './fault-control.ts';
 import { type GenesisFile, loadGenesis, toChainGenesis, validatorKeys } from './genesis-file.ts';
 import { homePaths, loadConfig, loadValidatorKey, type NodeConfig } from './home.ts';
+import { ValidatorGate } from './validator-gate.ts';
+import { reconfigurationsInState, reconfigurationsOf } from './validator-set.ts';
 
 export class ValidatorError extends Error {
   readonly code: 'NOT_A_VALIDATOR' | 'ALREADY_STOPPED';
@@ -64,13 +66,16 @@ export class Validator {
   readonly driver: ReplicaDriver;
   readonly replica: Replica;
   readonly signer: Signer;
+  /** Index among the genesis validators; -1 for a node that joins later by governance (ADR 0015). */
   readonly index: number;
+  /** The genesis validators (epoch 0). The current set: `replica.epoch.validators`. */
   readonly validators: readonly Uint8Array[];
   /** 'block' (AppliedBlock) and 'fatal' (error) events. */
   readonly events = new EventEmitter();
   readonly #records: ConsensusRecordStore;
   readonly #pool: VerifyPool;
   readonly #sync: BlockSync;
+  readonly #gate: ValidatorGate;
   readonly #log: Logger;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #proposeScheduled = false;
@@ -112,13 +117,17 @@ export class Validator {
     this.index = parts.index;
     this.validators = parts.validators;
     this.#log = parts.log;
-    const keys = parts.validators.map(keyHex);
     const executor = parts.executor;
+    this.#gate = new ValidatorGate(parts.replica, parts.network, parts.config, parts.log);
     this.driver = new ReplicaDriver({
       replica: parts.replica,
       records: parts.records,
       outbox: {
-        send: (to, message) => this.network.sendConsensus(keys[to]!, message),
+        // `to` is a roster id (ADR 0015): genesis validators first, then validators added later.
+        send: (to, message) => {
+          const key = parts.replica.roster[to];
+          if (key !== undefined) this.network.sendConsensus(keyHex(key), message);
+        },
         broadcast: (message) => this.network.broadcastConsensus(message),
       },
       commits: {
@@ -126,7 +135,11 @@ export class Validator {
         apply: async (c, certified) => {
           const result = await executor.applyBlock(c.block, c.certificate, { trustCertified: certified });
           this.#lastResult = result;
-          return { height: result.height, stateRoot: result.stateRoot };
+          return {
+            height: result.height,
+            stateRoot: result.stateRoot,
+            reconfigurations: reconfigurationsOf(result.events),
+          };
         },
       },
       stateTransfer: { transfer: (req) => this.#sync.transfer(req) },
@@ -168,13 +181,14 @@ export class Validator {
     const genesis = loadGenesis(paths.genesis);
     const key = loadValidatorKey(home);
     const validators = validatorKeys(genesis);
+    // A key outside the genesis set may still run: it follows the chain and becomes a validator when
+    // governance adds it (ADR 0015, 0041).
     const index = validators.findIndex((v) => hex(v) === hex(key.publicKey));
-    if (index < 0) {
-      throw new ValidatorError(
-        'NOT_A_VALIDATOR',
-        `the key in ${paths.key} is not a validator in ${paths.genesis}`,
+    if (index < 0)
+      log.warn(
+        { key: paths.key },
+        'not a genesis validator: following until a validator-set change adds this key',
       );
-    }
     const chainGenesis = toChainGenesis(genesis);
     const store = await ChainStore.open(paths.chainDb, {
       expectChainId: genesis.chainId,
@@ -200,7 +214,8 @@ export class Validator {
       const replicaConfig: ReplicaConfig = {
         chainId: genesis.chainId,
         validators,
-        self: index,
+        self: Math.max(index, 0),
+        selfKey: key.publicKey,
         ...genesis.consensus,
         genesisStateRoot: genesisRoot,
         genesisTimestamp: genesis.genesisTime,
@@ -239,6 +254,9 @@ export class Validator {
         verifier: pool,
         certificateVerifier: fastVerifier,
         verifiedCache: mempool,
+        // Certificates are checked against the set of the block's epoch (ADR 0015). The driver hands a
+        // change to the replica right after the deciding block, before any block it applies to.
+        validatorsAt: (h) => replica.validatorsAt(h),
       });
       const p2pLog: P2PLogger = {
         info: (m, f) => log.info(f ?? {}, m),
@@ -251,8 +269,8 @@ export class Validator {
         seed: key.seed,
         listen: config.p2p.listen,
         peers: {
-          validators: validators
-            .filter((_, i) => i !== index)
+          validators: ValidatorGate.admitted(replica)
+            .filter((v) => hex(v) !== hex(key.publicKey))
             .map((v) => ({ publicKey: v, addrs: peerAddrs.get(hex(v)) ?? [] })),
           observers: config.p2p.observers.map((o) => ({
             publicKey: new Uint8Array(Buffer.from(o.publicKey, 'hex')),
@@ -292,10 +310,8 @@ export class Validator {
   }
 
   async #start(tickMs: number): Promise<void> {
-    const keys = this.validators.map(keyHex);
-    const indexOf = new Map(keys.map((k, i) => [k, i]));
     this.network.onConsensus((from, message) => {
-      const i = indexOf.get(from);
+      const i = this.#gate.rosterId(from);
       if (i !== undefined) this.driver.enqueue({ type: 'receive', from: i, message });
     });
     this.network.onTransactions((_from, txs) => {
@@ -322,10 +338,12 @@ export class Validator {
       }
     });
     await this.network.start();
-    this.driver.start(this.store.requireHead().stateRoot);
+    this.driver.start(this.store.requireHead().stateRoot, await reconfigurationsInState(this.store.state));
     this.#timers.push(
       setInterval(() => {
         this.driver.enqueue({ type: 'tick', now: Date.now() });
+        // A validator-set change decided or taking effect updates who may connect (ADR 0015).
+        this.#gate.update();
         if (this.mempool.size > 0) this.#schedulePropose();
         if (this.driver.fatal && !this.#stopped) this.events.emit('fatal', this.driver.fatal);
       }, tickMs),
@@ -391,8 +409,9 @@ export class Validator {
       headHash: hex(head.headHash),
       stateRoot: hex(head.stateRoot),
       view: this.replica.view,
-      primary: this.replica.view % this.validators.length,
-      validatorIndex: this.index,
+      primary: this.replica.view % this.replica.epoch.validators.length,
+      validatorIndex: this.replica.id,
+      validatorSet: this.#gate.describe(),
       lowWatermark: this.replica.lowWatermark,
       mempool: { size: this.mempool.size, bytes: this.mempool.bytes },
       sinceStart: { ...this.counters },

@@ -71,6 +71,8 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
       headerHex: toHex(encodeBlockHeader(block.header)),
       certificate: certificateJson(cert),
       certificateHex: toHex(encodeCommitCertificate(cert)),
+      // The ordered set whose indices the certificate's votes use: that of the block's epoch (ADR 0015).
+      validators: validator.replica.validatorsAt(height).map(toHex),
       txIds: block.txs.map(txIdOrNull),
       ...(full
         ? {
@@ -98,17 +100,20 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
           .filter((p) => p.connected)
           .map((p) => p.key),
       );
-      const n = validator.validators.length;
+      // The set in force now (the current epoch, ADR 0015); genesis is epoch 0.
+      const current = validator.replica.epoch.validators;
+      const self = validator.replica.id;
+      const n = current.length;
       return {
         ...s,
         version: API_VERSION,
-        validators: validator.validators.map((k, i) => {
+        validators: current.map((k, i) => {
           const key = toHex(k);
           return {
             index: i,
             publicKey: key,
-            self: i === validator.index,
-            live: i === validator.index || connected.has(key),
+            self: i === self,
+            live: i === self || connected.has(key),
           };
         }),
         quorum: quorumSize(n),
@@ -206,6 +211,7 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
         height: head,
         header: toHex(encodeBlockHeader(block.header)),
         certificate: toHex(encodeCommitCertificate(cert)),
+        validators: validator.replica.validatorsAt(head).map(toHex),
       };
     },
   );

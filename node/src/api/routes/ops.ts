@@ -38,7 +38,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
         reasons.push('chain store closed');
       }
       if (validator.driver.fatal) reasons.push('consensus driver failed');
-      const quorum = quorumSize(validator.validators.length);
+      const quorum = quorumSize(validator.replica.epoch.validators.length);
       const connected = validator.network.peers().filter((p) => p.connected && p.role === 'validator').length;
       if (connected + 1 < quorum)
         reasons.push(`connected to ${connected} of the ${quorum - 1} validators a quorum needs`);
