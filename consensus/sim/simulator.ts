@@ -583,6 +583,7 @@ class Simulation {
   #step(inst: Instance, makeEvent: (now: number) => Event): void {
     const work: ((now: number) => Event)[] = [makeEvent];
     const node = this.#nodes[inst.node]!;
+    let mempoolChanged = false;
     while (work.length > 0) {
       const replica = inst.replica;
       if (replica === undefined) return;
@@ -616,7 +617,6 @@ class Simulation {
       if (node.adversary !== undefined) sends = node.adversary.outbound(sends, replica.view, end);
       for (const s of sends) this.#send(inst, s, end);
       // 3. apply commits in height order.
-      let mempoolChanged = false;
       for (const c of ready.commit) {
         const before = inst.appliedHeight;
         const applied = this.#apply(inst, node, c.block, c.certificate);
@@ -652,8 +652,12 @@ class Simulation {
         inst.lastView = replica.view;
         mempoolChanged = true;
       }
-      if (mempoolChanged && work.length === 0)
+      // Only once the follow-up events are done: the flag outlives the iteration that set it (after a
+      // commit the `executed` events come first, and the refreshed mempool must still be handed in).
+      if (mempoolChanged && work.length === 0) {
+        mempoolChanged = false;
         work.push((now) => ({ type: 'propose', txs: this.#pending(inst), now }));
+      }
     }
   }
 

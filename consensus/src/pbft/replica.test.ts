@@ -569,3 +569,20 @@ t.test(
     );
   },
 );
+
+t.test('the primary re-sending a PRE-PREPARE committed here gets our PREPARE and COMMIT back', async (t) => {
+  const r = replica(1);
+  const [b] = chain(1);
+  commitAll(r, [b!]);
+  const answer = feed(r, 0, prePrepare(g, 0, 0, b!).bytes);
+  t.same(
+    answer.send
+      .filter((s) => s.to === 0)
+      .map((s) => decodeMessage(s.message, limits).type)
+      .sort(),
+    [MessageType.prepare, MessageType.commit].sort(),
+    'the stalled primary is sent our votes',
+  );
+  t.equal(answer.send.length, 2, 'to the primary only');
+  t.equal(feed(r, 0, prePrepare(g, 0, 0, b!).bytes).send.length, 0, 'rate-limited per quarter timeout');
+});

@@ -604,8 +604,15 @@ export class Replica {
     const primary = primaryOf(this.#view, this.#ctx.n);
     if (m.replica !== primary) return this.#drop(DropReason.wrongPrimary);
     // Re-proposals of committed heights come only inside a NEW-VIEW; a fresh PRE-PREPARE for a height
-    // committed here can only be from a faulty primary (a correct one proposes above max-s).
-    if (m.height <= this.#lastCommitted) return this.#drop(DropReason.duplicate);
+    // committed here can only be from a faulty primary (a correct one proposes above max-s), or the
+    // primary's own retransmission of one it has not committed yet: then it lacks our votes.
+    if (m.height <= this.#lastCommitted) {
+      const done = this.#slots.get(m.height);
+      if (done?.pp !== undefined && bytesEqual(done.pp.hash, m.blockHash)) {
+        this.#answerRetransmission(done, m.replica, () => this.#ctx.auth.verify(m));
+      }
+      return this.#drop(DropReason.duplicate);
+    }
     const slot = this.#slots.get(m.height);
     const held = this.#held.get(m.height);
     const existing = slot?.pp?.hash ?? held?.message.blockHash;
@@ -752,19 +759,21 @@ export class Replica {
   }
 
   /**
-   * A peer re-sending a vote we already hold is stalled at that height (it retransmits only when
+   * A peer re-sending a vote (or, the primary, a PRE-PREPARE) we already hold is stalled at that height (it retransmits only when
    * nothing commits, see #maybeRetransmit), so it probably lost our vote. Once this replica has moved
    * on (committed the height, so it will never retransmit there itself), nobody else would re-send it:
    * answer with our own PREPARE and COMMIT for the slot, to that peer only. Castro's implementation
    * does the same through its status messages (TOCS 2002 §5.2). At most one answer per peer and
    * height per quarter timeout, each no larger than the message that caused it: no amplification.
    */
-  #answerRetransmission(slot: Slot, peer: number) {
+  #answerRetransmission(slot: Slot, peer: number, authentic: () => boolean = () => true) {
     const pp = slot.pp;
     if (pp === undefined || pp.view !== this.#view || !this.#active || !slot.sentCommit) return;
     const last = slot.answeredAt.get(peer);
     // The same quarter timeout as the peer's own retransmissions: every round of theirs can be answered.
     if (last !== undefined && this.#now - last < this.#cfg.viewChangeTimeoutMs / 4) return;
+    // Checked last, so a flood of copies costs at most one signature check per peer and period.
+    if (!authentic()) return;
     slot.answeredAt.set(peer, this.#now);
     const to = this.#epochs[this.#epochIdx]!.members[peer];
     if (to === undefined) return;
@@ -922,8 +931,18 @@ export class Replica {
   // Proposals (the primary's side of §4.2) and the request timer (§4.4)
 
   #onPropose(txs: readonly Uint8Array[]) {
+    // Skip what is known committed before capping: a driver whose mempool lags behind the chain (it
+    // drops a transaction only once it executed its block) must not hide new work behind old.
     const cap = this.#ctx.maxBlockTxs * this.#ctx.windowSize;
-    this.#pending = txs.slice(0, cap).map((tx) => ({ tx, hash: txKey(tx) }));
+    const pending: { tx: Uint8Array; hash: string }[] = [];
+    for (const tx of txs) {
+      if (pending.length >= cap) break;
+      const hash = txKey(tx);
+      const at = this.#txIndex.get(hash);
+      if (at !== undefined && at <= this.#lastCommitted) continue;
+      pending.push({ tx, hash });
+    }
+    this.#pending = pending;
     this.#recountPending();
   }
 
