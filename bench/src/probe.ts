@@ -1,0 +1,63 @@
+// `npm run bench -- probe [--n 4] [--rate 200] [--seconds 10] [--latency 10] [--points 200,400]`: a
+// quick diagnostic, not part of the suite: runs load points against one fresh network (optionally with
+// the p2p fault layer's added latency) and prints, per point, committed rate, latency and each
+// validator's height, view and mempool afterwards. Used to reproduce the overload stall (issue 9).
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BenchNetwork } from './real/bench-network.ts';
+
+export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      n: { type: 'string', default: '4' },
+      points: { type: 'string', default: '200' },
+      seconds: { type: 'string', default: '10' },
+      latency: { type: 'string', default: '0' },
+      seed: { type: 'string', default: '1' },
+      devices: { type: 'string', default: '64' },
+      'keep-logs': { type: 'string' },
+      'log-level': { type: 'string', default: 'warn' },
+    },
+    strict: true,
+  });
+  const latencyMs = Number(values.latency);
+  const b = await BenchNetwork.start({
+    n: Number(values.n),
+    seed: Number(values.seed),
+    viewChangeTimeoutMs: 1_000,
+    env: { VIGIL_LOG_LEVEL: values['log-level'] },
+    ...(latencyMs > 0 ? { faults: { latencyMs, jitterMs: latencyMs / 10 } } : {}),
+  });
+  try {
+    await b.enrolDevices(Number(values.devices));
+    for (const rate of values.points.split(',').map(Number)) {
+      const prepared = await b.prepareLoad(
+        { rate, durationS: Number(values.seconds), warmupS: 1, drainS: 4, batchSize: 50 },
+        2,
+      );
+      const r = await b.runLoad(prepared);
+      const st = await b.net.statuses();
+      console.log(
+        JSON.stringify({
+          rate,
+          committedPerSec: Math.round(r.committed.ratePerSec),
+          lost: r.committed.notCommittedAfterDrain,
+          offered: r.offered.transactions,
+          p50: Math.round(r.latencyMs.p50 ?? -1),
+          p99: Math.round(r.latencyMs.p99 ?? -1),
+          rejected: r.submitted.rejected,
+          nodes: st.map((s) => s && { h: s.height, v: s.view, mp: s.mempool.size }),
+        }),
+      );
+    }
+  } finally {
+    if (values['keep-logs'] !== undefined) {
+      mkdirSync(values['keep-logs'], { recursive: true });
+      for (const v of b.nodes)
+        copyFileSync(join(v.home, 'node.log'), join(values['keep-logs'], `node${v.index}.log`));
+    }
+    await b.stop();
+  }
+}
