@@ -1,11 +1,15 @@
-// `npm run bench -- probe [--n 4] [--rate 200] [--seconds 10] [--latency 10] [--points 200,400]`: a
-// quick diagnostic, not part of the suite: runs load points against one fresh network (optionally with
-// the p2p fault layer's added latency) and prints, per point, committed rate, latency and each
-// validator's height, view and mempool afterwards. Used to reproduce the overload stall (issue 9).
+// `npm run bench -- probe [--n 4] [--points 200,400] [--seconds 10] [--latency 10] [--catchup 60]`: a quick
+// diagnostic, not part of the suite. Runs load points against one fresh network (optionally with the p2p
+// fault layer's added latency) and prints, per point, committed rate, latency and each validator's
+// height, view and mempool afterwards; used to reproduce the overload stall of issue 9. With
+// `--catchup S`, one validator then stays down S seconds under `--catchup-rate` load, restarts, and its
+// catch-up is measured as in the suite (a longer gap than quick's 5 s).
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchNetwork } from './real/bench-network.ts';
+import { measureSync } from './real/real-bench.ts';
+import { suitePlan } from './suite-plan.ts';
 
 export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
   const { values } = parseArgs({
@@ -19,6 +23,9 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       devices: { type: 'string', default: '64' },
       'keep-logs': { type: 'string' },
       'log-level': { type: 'string', default: 'warn' },
+      /** Seconds one validator stays down under load before it restarts and catches up (0: skip). */
+      catchup: { type: 'string', default: '0' },
+      'catchup-rate': { type: 'string', default: '300' },
     },
     strict: true,
   });
@@ -51,6 +58,16 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           nodes: st.map((s) => s && { h: s.height, v: s.view, mp: s.mempool.size }),
         }),
       );
+    }
+    const gapS = Number(values.catchup);
+    if (gapS > 0) {
+      const cfg = suitePlan('quick', Number(values.seed)).real[0]!;
+      const sync = await measureSync(b, b.n - 1, {
+        ...cfg,
+        faultRate: Number(values['catchup-rate']),
+        syncGapS: gapS,
+      });
+      console.log(JSON.stringify({ catchup: sync }));
     }
   } finally {
     if (values['keep-logs'] !== undefined) {
