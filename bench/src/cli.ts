@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   suite: () => import('./suite.ts'),
   profile: () => import('./profile.ts'),
   render: () => import('./render.ts'),
+  probe: () => import('./probe.ts'),
 };
 
 const first = process.argv[2];

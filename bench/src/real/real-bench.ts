@@ -238,7 +238,7 @@ async function measureViewChange(
   };
 }
 
-async function measureSync(b: BenchNetwork, node: number, cfg: RealConfig): Promise<SyncResult> {
+export async function measureSync(b: BenchNetwork, node: number, cfg: RealConfig): Promise<SyncResult> {
   // The node is down (killed by the view-change measurement, or now): grow the chain without it.
   if (b.nodes[node]!.running) await b.nodes[node]!.signal('SIGKILL');
   const watch = new BlockLog(b.urls([b.running()[0]!])[0]!);

@@ -378,6 +378,13 @@ export class Replica {
   get lastCommitted(): number {
     return this.#lastCommitted;
   }
+  /**
+   * The height of the block this replica last proposed as primary in the current view (0 if none yet).
+   * Drivers that batch proposals read `lastProposed - lastCommitted` as the blocks in flight.
+   */
+  get lastProposed(): number {
+    return this.#lastProposed;
+  }
   /** Whether the replica is in normal-case operation (not waiting for a NEW-VIEW). */
   get active(): boolean {
     return this.#active;

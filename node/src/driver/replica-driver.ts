@@ -113,6 +113,8 @@ export interface DriverStats {
   messagesSent: number;
   blocksApplied: number;
   stateTransfers: number;
+  /** Queued timeouts dropped because their timer was re-armed or cancelled meanwhile. */
+  staleTimeoutsDropped: number;
 }
 
 /** Certified blocks from block sync, applied inside the loop so they never race the replica's commits. */
@@ -131,6 +133,8 @@ export class ReplicaDriver {
   readonly #o: Required<Omit<DriverOptions, 'onApplied'>> & Pick<DriverOptions, 'onApplied'>;
   readonly #queue: Job[] = [];
   readonly #timers = new Map<TimerId, unknown>();
+  /** Timeout events fired and queued, by timer: the only ones the replica may still be stepped with. */
+  readonly #firedTimeouts = new Map<TimerId, Event>();
   #running = false;
   #stopped = false;
   #pump: Promise<void> = Promise.resolve();
@@ -144,6 +148,7 @@ export class ReplicaDriver {
     messagesSent: 0,
     blocksApplied: 0,
     stateTransfers: 0,
+    staleTimeoutsDropped: 0,
   };
 
   constructor(options: DriverOptions) {
@@ -191,6 +196,7 @@ export class ReplicaDriver {
     this.#running = false;
     for (const h of this.#timers.values()) this.#o.timers.clear(h);
     this.#timers.clear();
+    this.#firedTimeouts.clear();
     this.#queue.length = 0;
     await this.#pump;
   }
@@ -261,7 +267,11 @@ export class ReplicaDriver {
       }
       while (this.#queue.length > 0 && n < this.#o.maxEventsPerBurst && !isSyncJob(this.#queue[0]!)) {
         const event = this.#queue.shift() as Event;
+        if (!this.#isLiveTimeout(event)) continue;
         const ready = this.#o.replica.step(event);
+        // An expiry already queued for a timer this step re-arms or cancels is stale from now on, even
+        // if it sits later in this very burst.
+        for (const a of ready.timers) this.#firedTimeouts.delete(a.timer);
         n++;
         burst.persist.push(...ready.persist);
         burst.send.push(...ready.send);
@@ -274,8 +284,23 @@ export class ReplicaDriver {
       }
       this.#stats.eventsProcessed += n;
       this.#stats.bursts++;
+      this.#noteView();
       await this.#carryOut(burst, stateTransfer);
     }
+  }
+
+  #lastView = { view: 0, active: true };
+
+  /** Logs view transitions: an operator (and a benchmark) must be able to see view changes happen. */
+  #noteView(): void {
+    const r = this.#o.replica;
+    const { view, active } = r;
+    if (view === this.#lastView.view && active === this.#lastView.active) return;
+    this.#lastView = { view, active };
+    this.#o.log.info(
+      { view, active, lastCommitted: r.lastCommitted, queued: this.#queue.length },
+      active ? 'view installed' : 'view change started',
+    );
   }
 
   async #sync(job: SyncJob): Promise<void> {
@@ -364,13 +389,34 @@ export class ReplicaDriver {
       this.#o.timers.clear(existing);
       this.#timers.delete(t.timer);
     }
+    // A timeout that already fired but still waits in the queue belongs to the arming this action
+    // replaces: the replica re-armed or cancelled the timer, so it must never see that expiry.
+    this.#firedTimeouts.delete(t.timer);
     if (t.type === 'set') {
       const handle = this.#o.timers.set(() => {
         this.#timers.delete(t.timer);
-        this.enqueue({ type: 'timeout', timer: t.timer, now: this.#o.clock() });
+        const event: Event = { type: 'timeout', timer: t.timer, now: this.#o.clock() };
+        this.#firedTimeouts.set(t.timer, event);
+        this.enqueue(event);
       }, t.afterMs);
       this.#timers.set(t.timer, handle);
     }
+  }
+
+  /**
+   * Whether a queued timeout is still the live expiry of its timer. On a loaded node a timer can fire
+   * while the events that make the replica re-arm it (a commit: progress) are already queued ahead of
+   * it; stepping the stale expiry anyway made backups leave a view that was making progress, and under
+   * overload that repeated view after view (issue 9, ADR 0091).
+   */
+  #isLiveTimeout(event: Event): boolean {
+    if (event.type !== 'timeout') return true;
+    if (this.#firedTimeouts.get(event.timer) !== event) {
+      this.#stats.staleTimeoutsDropped++;
+      return false;
+    }
+    this.#firedTimeouts.delete(event.timer);
+    return true;
   }
 
   #startTransfer(request: StateTransferRequest): void {

@@ -176,3 +176,38 @@ t.test('property: batches are gap-free per sender and in arrival order among rea
   );
   t.equal(m0.pool.size, 0);
 });
+
+t.test('a full pool refuses before decoding, storage reads or signature checks (issue 9)', async (t) => {
+  let storageReads = 0;
+  const m = setup({ maxTxs: 2 });
+  await m.pool.add(tx(alice, 1));
+  await m.pool.add(tx(bob, 1));
+  const verifiedBefore = m.verified();
+  const counting = new Mempool(
+    {
+      chainId: TEST_CHAIN,
+      now: () => NOW,
+      committedNonce: async () => {
+        storageReads++;
+        return 0;
+      },
+      isCommitted: async () => {
+        storageReads++;
+        return false;
+      },
+      verifier: inlineBatchVerifier(referenceVerifier),
+    },
+    { maxTxs: 1 },
+  );
+  await counting.add(tx(alice, 1));
+  const readsWhenFull = storageReads;
+  await t.rejects(
+    m.pool.add(new Uint8Array([0xff, 0x00, 0x13])),
+    { code: 'MEMPOOL_FULL' },
+    'garbage: no decode',
+  );
+  await t.rejects(counting.add(tx(bob, 1)), { code: 'MEMPOOL_FULL' });
+  t.equal(storageReads, readsWhenFull, 'no storage read for a refused transaction');
+  t.equal(m.verified(), verifiedBefore, 'no signature check for a refused transaction');
+  t.equal(m.pool.size, 2);
+});

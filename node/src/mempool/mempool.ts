@@ -138,6 +138,11 @@ export class Mempool implements VerifiedTxCache {
     if (bytes.length > L.maxTxBytes) {
       throw new MempoolRejected('TX_TOO_LARGE', `${bytes.length} bytes > ${L.maxTxBytes}`);
     }
+    // Under overload a full pool must refuse at the cost of a comparison, before decoding, hashing and
+    // storage reads: CPU spent admitting what cannot be ordered soon is taken from consensus (issue 9).
+    if (this.#byId.size >= L.maxTxs || this.#bytes + bytes.length > L.maxBytes) {
+      throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
+    }
     let tx: Transaction;
     try {
       tx = decodeTransaction(bytes, { chainId: this.#deps.chainId, maxBytes: L.maxTxBytes });

@@ -18,8 +18,14 @@ import type { BlockRangeRequest, NodeStatus } from '@vigil/p2p';
 import type { StateTransferHost } from '../driver/replica-driver.ts';
 import type { ChainStore } from '../store/chain-store.ts';
 
-/** Most blocks served or requested in one sync round trip. */
-export const SYNC_BATCH = 32;
+/**
+ * Most blocks requested in one sync round trip (p2p serves at most syncMaxBlocks = 256). Larger ranges
+ * and one range prefetched while the previous one applies make catch-up bound by block application,
+ * not by round trips (issue 9; certified blocks skip per-transaction signature checks, ADR 0031).
+ */
+export const SYNC_BATCH = 128;
+/** A served range stops before its encoded entries exceed this (p2p's syncMaxFrameBytes is 16 MiB). */
+export const SYNC_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** A synced block+certificate entry larger than this is refused (a block is at most a few MiB). */
 const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 
@@ -59,10 +65,15 @@ export async function serveBlockRange(store: ChainStore, req: BlockRangeRequest)
   const out: Uint8Array[] = [];
   const head = store.requireHead().height;
   const last = Math.min(head, req.fromHeight + Math.min(req.count, SYNC_BATCH) - 1);
+  let bytes = 0;
   for (let h = Math.max(1, req.fromHeight); h <= last; h++) {
     const [block, cert] = await Promise.all([store.blocks.block(h), store.blocks.certificate(h)]);
     if (!block || !cert) break;
-    out.push(encodeSyncEntry(encodeBlock(block), encodeCommitCertificate(cert)));
+    const entry = encodeSyncEntry(encodeBlock(block), encodeCommitCertificate(cert));
+    // Always at least one block, however large (a block is at most MAX_BLOCK_BYTES).
+    if (out.length > 0 && bytes + entry.length > SYNC_MAX_RESPONSE_BYTES) break;
+    out.push(entry);
+    bytes += entry.length;
   }
   return out;
 }
@@ -123,29 +134,47 @@ export class BlockSync implements StateTransferHost {
     const goal = target ?? Math.max(0, ...ahead.map((s) => s.height));
     let turn = 0;
     let failures = 0;
+    // One range is fetched ahead while the previous one applies: {from, peer, result}.
+    let prefetched: { from: number; peer: string; result: Promise<Uint8Array[] | Error> } | undefined;
+    const fetchRange = (from: number) => {
+      const candidates = ahead.filter((s) => s.height >= from);
+      if (candidates.length === 0) return undefined;
+      const peer = candidates[turn++ % candidates.length]!.peer;
+      const count = Math.min(SYNC_BATCH, goal - from + 1);
+      const result = this.#o.peers.requestBlocks(peer, from, count).catch((e: unknown) => toError(e));
+      return { from, peer, result };
+    };
     while (this.#o.appliedHeight() < goal) {
       const candidates = ahead.filter((s) => s.height > this.#o.appliedHeight());
       if (candidates.length === 0 || failures > candidates.length * 3) {
         throw new SyncError('NO_PEER_HAS_BLOCKS', `no peer served blocks above ${this.#o.appliedHeight()}`);
       }
-      const peer = candidates[turn++ % candidates.length]!.peer;
       const from = this.#o.appliedHeight() + 1;
-      const count = Math.min(SYNC_BATCH, goal - from + 1);
+      const range = prefetched?.from === from ? prefetched : fetchRange(from);
+      prefetched = undefined;
+      if (range === undefined) continue;
       try {
-        const entries = await this.#o.peers.requestBlocks(peer, from, count);
+        const entries = await range.result;
+        if (entries instanceof Error) throw entries;
         const blocks = entries.map(decodeSyncEntry);
         if (blocks.length === 0 || blocks[0]!.block.header.height !== from) {
           failures++;
           continue;
         }
+        const next = from + blocks.length;
+        if (next <= goal) prefetched = fetchRange(next);
         const before = this.#o.appliedHeight();
         await this.#o.apply(blocks);
         if (this.#o.appliedHeight() <= before) failures++;
       } catch (err) {
         failures++;
-        this.#o.log?.warn({ peer, from, err: String(err) }, 'block sync from peer failed');
+        this.#o.log?.warn({ peer: range.peer, from, err: String(err) }, 'block sync from peer failed');
       }
     }
     return this.#o.appliedHeight();
   }
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }

@@ -7,14 +7,19 @@ import {
   blockHash,
   decodeTransaction,
   type Signer,
-  signerFromSeed,
   transactionId,
   transactionSigningBytes,
 } from '@vigil/consensus/wire';
 import { type FaultLayer, keyHex, type P2PLogger, VigilNetwork } from '@vigil/p2p';
 import type { Logger } from 'pino';
 import { ConsensusRecordStore } from '../consensus-store/store.ts';
+import { fastSignerFromSeed } from '../crypto/fast-signer.ts';
 import { fastVerifier } from '../crypto/fast-verifier.ts';
+import {
+  type ProposalBatchOptions,
+  ProposalBatcher,
+  proposalBatchFromEnv,
+} from '../driver/proposal-batcher.ts';
 import { ReplicaDriver } from '../driver/replica-driver.ts';
 import { decodeNonce, nonceKey } from '../exec/accounts.ts';
 import { type BlockResult, BlockExecutor } from '../exec/executor.ts';
@@ -45,7 +50,17 @@ export interface ValidatorOptions {
   fault?: FaultLayer;
   /** How often the driver gets a clock tick (ms). */
   tickMs?: number;
+  /** When pending transactions go to the replica (default: the VIGIL_PROPOSAL_* environment, ADR 0091). */
+  proposal?: ProposalBatchOptions;
+  /**
+   * Most transactions pending in the mempool (default VIGIL_MEMPOOL_MAX_TXS or 5,000): beyond it
+   * clients get MEMPOOL_FULL at once. A few seconds of capacity, so that overload sheds load instead of
+   * queueing minutes of it and starving consensus of CPU (ADR 0091).
+   */
+  mempoolMaxTxs?: number;
 }
+
+const DEFAULT_MEMPOOL_MAX_TXS = 5_000;
 
 /** Everything about a committed block the API and metrics care about. */
 export interface AppliedBlock {
@@ -78,7 +93,7 @@ export class Validator {
   readonly #gate: ValidatorGate;
   readonly #log: Logger;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
-  #proposeScheduled = false;
+  #batcher: ProposalBatcher | undefined;
   #stopped = false;
   #lastResult: BlockResult | undefined;
   /** Since this process started: what the operator's status line and metrics show. */
@@ -133,7 +148,9 @@ export class Validator {
       commits: {
         appliedHeight: () => this.store.requireHead().height,
         apply: async (c, certified) => {
+          const t0 = performance.now();
           const result = await executor.applyBlock(c.block, c.certificate, { trustCertified: certified });
+          if (!certified) this.#batcher?.recordExecution(c.block.txs.length, performance.now() - t0);
           this.#lastResult = result;
           return {
             height: result.height,
@@ -202,14 +219,21 @@ export class Validator {
       const loaded = await records.loadAll();
       const pool = new VerifyPool();
       cleanup.push(() => pool.close());
-      const mempool = new Mempool({
-        chainId: genesis.chainId,
-        now: Date.now,
-        committedNonce: async (sender) => decodeNonce(await store.state.get(nonceKey(sender))),
-        isCommitted: (txId) => store.txs.has(txId),
-        verifier: pool,
-      });
-      const signer = signerFromSeed(key.seed);
+      const mempool = new Mempool(
+        {
+          chainId: genesis.chainId,
+          now: Date.now,
+          committedNonce: async (sender) => decodeNonce(await store.state.get(nonceKey(sender))),
+          isCommitted: (txId) => store.txs.has(txId),
+          verifier: pool,
+        },
+        {
+          maxTxs:
+            options.mempoolMaxTxs ?? (Number(process.env.VIGIL_MEMPOOL_MAX_TXS) || DEFAULT_MEMPOOL_MAX_TXS),
+        },
+      );
+      // node:crypto: byte-identical signatures to @noble's (RFC 8032 is deterministic), far cheaper.
+      const signer = fastSignerFromSeed(key.seed);
       const genesisRoot = (await store.blocks.stateRootAt(0)) ?? store.requireHead().stateRoot;
       const replicaConfig: ReplicaConfig = {
         chainId: genesis.chainId,
@@ -301,7 +325,15 @@ export class Validator {
         executor,
         log,
       });
-      await v.#start(options.tickMs ?? 100);
+      const fromEnv = proposalBatchFromEnv();
+      const proposal = options.proposal ?? {
+        ...fromEnv,
+        // A block should execute well within the request timer, on this machine as loaded as it is.
+        blockBudgetMs: process.env.VIGIL_PROPOSAL_BLOCK_BUDGET_MS
+          ? fromEnv.blockBudgetMs
+          : genesis.consensus.viewChangeTimeoutMs / 4,
+      };
+      await v.#start(options.tickMs ?? 100, proposal);
       return v;
     } catch (e) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
@@ -309,7 +341,22 @@ export class Validator {
     }
   }
 
-  async #start(tickMs: number): Promise<void> {
+  async #start(tickMs: number, proposal: ProposalBatchOptions): Promise<void> {
+    const c = this.genesis.consensus;
+    this.#batcher = new ProposalBatcher(proposal, {
+      timers: { set: (cb, ms) => setTimeout(cb, ms), clear: (h) => clearTimeout(h as NodeJS.Timeout) },
+      clock: Date.now,
+      pending: () => this.mempool.size,
+      isPrimary: () => this.replica.isPrimary,
+      inFlightBlocks: () =>
+        this.replica.isPrimary ? Math.max(0, this.replica.lastProposed - this.replica.lastCommitted) : 0,
+      propose: (maxTxs) =>
+        this.driver.enqueue({
+          type: 'propose',
+          txs: maxTxs === 0 ? [] : this.mempool.nextBatch(Math.min(maxTxs, c.maxBlockTxs), c.maxBlockBytes),
+          now: Date.now(),
+        }),
+    });
     this.network.onConsensus((from, message) => {
       const i = this.#gate.rosterId(from);
       if (i !== undefined) this.driver.enqueue({ type: 'receive', from: i, message });
@@ -388,17 +435,7 @@ export class Validator {
   }
 
   #schedulePropose(): void {
-    if (this.#proposeScheduled || this.#stopped) return;
-    this.#proposeScheduled = true;
-    setImmediate(() => {
-      this.#proposeScheduled = false;
-      const c = this.genesis.consensus;
-      this.driver.enqueue({
-        type: 'propose',
-        txs: this.mempool.nextBatch(c.maxBlockTxs, c.maxBlockBytes),
-        now: Date.now(),
-      });
-    });
+    if (!this.#stopped) this.#batcher?.notify();
   }
 
   status() {
@@ -435,6 +472,7 @@ export class Validator {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#batcher?.stop();
     for (const t of this.#timers) clearInterval(t);
     await this.driver.stop();
     await this.network.stop().catch(() => undefined);

@@ -1,0 +1,80 @@
+// `npm run bench -- probe [--n 4] [--points 200,400] [--seconds 10] [--latency 10] [--catchup 60]`: a quick
+// diagnostic, not part of the suite. Runs load points against one fresh network (optionally with the p2p
+// fault layer's added latency) and prints, per point, committed rate, latency and each validator's
+// height, view and mempool afterwards; used to reproduce the overload stall of issue 9. With
+// `--catchup S`, one validator then stays down S seconds under `--catchup-rate` load, restarts, and its
+// catch-up is measured as in the suite (a longer gap than quick's 5 s).
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BenchNetwork } from './real/bench-network.ts';
+import { measureSync } from './real/real-bench.ts';
+import { suitePlan } from './suite-plan.ts';
+
+export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      n: { type: 'string', default: '4' },
+      points: { type: 'string', default: '200' },
+      seconds: { type: 'string', default: '10' },
+      latency: { type: 'string', default: '0' },
+      seed: { type: 'string', default: '1' },
+      devices: { type: 'string', default: '64' },
+      'keep-logs': { type: 'string' },
+      'log-level': { type: 'string', default: 'warn' },
+      /** Seconds one validator stays down under load before it restarts and catches up (0: skip). */
+      catchup: { type: 'string', default: '0' },
+      'catchup-rate': { type: 'string', default: '300' },
+    },
+    strict: true,
+  });
+  const latencyMs = Number(values.latency);
+  const b = await BenchNetwork.start({
+    n: Number(values.n),
+    seed: Number(values.seed),
+    viewChangeTimeoutMs: 1_000,
+    env: { VIGIL_LOG_LEVEL: values['log-level'] },
+    ...(latencyMs > 0 ? { faults: { latencyMs, jitterMs: latencyMs / 10 } } : {}),
+  });
+  try {
+    await b.enrolDevices(Number(values.devices));
+    for (const rate of values.points.split(',').map(Number)) {
+      const prepared = await b.prepareLoad(
+        { rate, durationS: Number(values.seconds), warmupS: 1, drainS: 4, batchSize: 50 },
+        2,
+      );
+      const r = await b.runLoad(prepared);
+      const st = await b.net.statuses();
+      console.log(
+        JSON.stringify({
+          rate,
+          committedPerSec: Math.round(r.committed.ratePerSec),
+          lost: r.committed.notCommittedAfterDrain,
+          offered: r.offered.transactions,
+          p50: Math.round(r.latencyMs.p50 ?? -1),
+          p99: Math.round(r.latencyMs.p99 ?? -1),
+          rejected: r.submitted.rejected,
+          nodes: st.map((s) => s && { h: s.height, v: s.view, mp: s.mempool.size }),
+        }),
+      );
+    }
+    const gapS = Number(values.catchup);
+    if (gapS > 0) {
+      const cfg = suitePlan('quick', Number(values.seed)).real[0]!;
+      const sync = await measureSync(b, b.n - 1, {
+        ...cfg,
+        faultRate: Number(values['catchup-rate']),
+        syncGapS: gapS,
+      });
+      console.log(JSON.stringify({ catchup: sync }));
+    }
+  } finally {
+    if (values['keep-logs'] !== undefined) {
+      mkdirSync(values['keep-logs'], { recursive: true });
+      for (const v of b.nodes)
+        copyFileSync(join(v.home, 'node.log'), join(values['keep-logs'], `node${v.index}.log`));
+    }
+    await b.stop();
+  }
+}
