@@ -6,9 +6,9 @@ import t from 'tap';
 import { quorumSize, verifyCommitCertificate } from '../wire/index.ts';
 import { epochKnownThrough } from './epochs.ts';
 import { PbftConfigError } from './errors.ts';
-import { decodeMessage, MessageType } from './messages.ts';
+import { createMessage, decodeMessage, MessageType, type ViewChange } from './messages.ts';
 import { Replica } from './replica.ts';
-import { CHAIN, Cluster, type TestGroup, testGroup, tx } from './testkit.ts';
+import { CHAIN, Cluster, checkpoint, type TestGroup, testGroup, tx } from './testkit.ts';
 import type { ReplicaConfig } from './types.ts';
 
 /** A group of `total` keys whose genesis set is the first `genesis`; the others join later. */
@@ -240,3 +240,63 @@ t.test('the roster order survives a restart, including keys a replaced change na
     'same epochs',
   );
 });
+
+t.test(
+  'a VIEW-CHANGE from the next epoch is placed there, not dropped as this replica’s own index',
+  async (t) => {
+    const g = testGroup(4);
+    // Roster 1 is index 1 in epoch 0 {0,1,2,3}; in epoch 1 {1,2,3} index 1 is roster 2.
+    const r = Replica.create(g.config(1), g.deps(1));
+    r.step({ type: 'reconfigure', fromHeight: 9, validators: g.validators.slice(1) });
+    const hash = new Uint8Array(32).fill(8);
+    const root = new Uint8Array(32).fill(9);
+    const proof = [0, 2, 3].map((i) => checkpoint(g, i, 8, hash, root, 8).bytes);
+    const vc = createMessage<ViewChange>(CHAIN, g.signers[2]!, {
+      type: MessageType.viewChange,
+      newView: 1,
+      checkpointProof: proof,
+      prepared: [],
+      replica: 1,
+    });
+    r.step({ type: 'receive', from: 2, message: vc.bytes });
+    t.equal(r.stats().dropped.DUPLICATE ?? 0, 0, 'not taken for its own message');
+    t.equal(r.epoch.index, 1, 'the boundary checkpoint it carries moved the replica to epoch 1');
+    t.equal(r.id, 0, 'where it is index 0');
+  },
+);
+
+t.test(
+  'a stable proof adopted under an older epoch while lagging is completed to its epoch’s quorum',
+  async (t) => {
+    const g = testGroup(4);
+    const genesis = g.validators.slice(0, 3);
+    const records = new Map<string, Uint8Array>();
+    const cfg = { ...g.config(1), validators: genesis };
+    const r = Replica.create(cfg, g.deps(1));
+    const step = (e: Parameters<Replica['step']>[0]) => {
+      const ready = r.step(e);
+      for (const p of ready.persist) {
+        if (p.value === null) records.delete(p.key);
+        else records.set(p.key, p.value);
+      }
+      return ready;
+    };
+    const feed = (from: number, message: Uint8Array) => step({ type: 'receive', from, message });
+    const hash = new Uint8Array(32).fill(12);
+    const root = new Uint8Array(32).fill(13);
+    // Knowing only the genesis set (q = 2 of 3), two CHECKPOINTs for 12 make it stable: ADR 0015's
+    // lagging replica. Height 12 really belongs to a four-member epoch from 9 (q = 3).
+    feed(0, checkpoint(g, 0, 12, hash, root, 12).bytes);
+    feed(2, checkpoint(g, 2, 12, hash, root, 12).bytes);
+    t.equal(r.stats().stableCheckpoints, 1, 'stable at 12 on two votes');
+    step({ type: 'reconfigure', fromHeight: 9, validators: g.validators });
+    feed(0, checkpoint(g, 0, 12, hash, root, 12).bytes);
+    t.equal(r.stats().stableProofsCompleted, 0, 'a vote already in the proof adds nothing');
+    feed(3, checkpoint(g, 3, 12, hash, root, 12).bytes);
+    t.equal(r.stats().stableProofsCompleted, 1, 'the new member’s vote completes it');
+    const back = Replica.restore(cfg, g.deps(1), records);
+    t.equal(back.stats().lowWatermark, 12, 'the persisted, completed proof restores');
+    feed(0, checkpoint(g, 1, 12, hash, root, 12).bytes);
+    t.equal(r.stats().dropped.OUT_OF_WINDOW, 1, 'once it holds, further votes are old news');
+  },
+);

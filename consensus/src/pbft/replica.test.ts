@@ -586,3 +586,48 @@ t.test('the primary re-sending a PRE-PREPARE committed here gets our PREPARE and
   t.equal(answer.send.length, 2, 'to the primary only');
   t.equal(feed(r, 0, prePrepare(g, 0, 0, b!).bytes).send.length, 0, 'rate-limited per quarter timeout');
 });
+
+t.test('a FETCH that found nothing to send does not silence the peer’s next one', async (t) => {
+  const r = replica(1);
+  const fetch = () =>
+    createMessage<Fetch>(CHAIN, g.signers[3]!, {
+      type: MessageType.fetch,
+      fromHeight: 1,
+      count: 2,
+      replica: 3,
+    }).bytes;
+  t.equal(feed(r, 3, fetch()).send.length, 0, 'nothing committed here yet: no reply');
+  commitAll(r, chain(2));
+  t.equal(
+    feed(r, 3, fetch()).send.filter((s) => s.to === 3).length,
+    2,
+    'the blocks committed meanwhile are sent at once',
+  );
+});
+
+t.test('its own CHECKPOINT relayed back after a restart counts toward stability (§4.3)', async (t) => {
+  const r = replica(1);
+  const hash = new Uint8Array(32).fill(4);
+  const root = new Uint8Array(32).fill(5);
+  feed(r, 0, checkpoint(g, 0, 4, hash, root, 4).bytes);
+  feed(r, 2, checkpoint(g, 2, 4, hash, root, 4).bytes);
+  t.equal(r.stats().stableCheckpoints, 0, 'two of q = 3');
+  // Signed by this replica before it crashed; a peer re-sends it with the boundary proof.
+  feed(r, 0, checkpoint(g, 1, 4, hash, root, 4).bytes);
+  t.equal(r.stats().stableCheckpoints, 1, 'the third vote is its own, and it is stable');
+  t.equal(dropped(r, DropReason.duplicate), 0, 'nothing dropped as its own message');
+});
+
+t.test('a restored replica resumes catching up to a stable checkpoint above its last commit', async (t) => {
+  const records = new Map<string, Uint8Array>();
+  const r = replica(1, records);
+  const hash = new Uint8Array(32).fill(4);
+  const root = new Uint8Array(32).fill(5);
+  for (const i of [0, 2, 3]) feed(r, i, checkpoint(g, i, 4, hash, root, 4).bytes, records);
+  t.equal(r.stats().stableCheckpoints, 1, 'stable at 4 with nothing committed');
+  const back = replica(1, records);
+  const first = back.step({ type: 'tick', now: 1 });
+  const fetches = sent(first, MessageType.fetch) as Fetch[];
+  t.equal(fetches.length, 1, 'the first step after the restart asks a peer for the blocks');
+  t.equal(fetches[0]?.fromHeight, 1, 'from height 1');
+});

@@ -123,6 +123,8 @@ export interface ReplicaStats {
   viewChangesStarted: number;
   newViewsInstalled: number;
   stableCheckpoints: number;
+  /** Stable proofs adopted short of their epoch's quorum while lagging, since completed (ADR 0015). */
+  stableProofsCompleted: number;
   blocksCommitted: number;
   blocksProposed: number;
   stateTransfersRequested: number;
@@ -262,6 +264,9 @@ export class Replica {
   #checkpointVotes = new Map<number, Map<number, { message: Checkpoint; raw: Uint8Array }>>();
   /** Checkpoint votes above the high watermark: only the latest per sender (catch-up detection). */
   #farCheckpointVotes = new Map<number, { message: Checkpoint; raw: Uint8Array }>();
+  /** Matching CHECKPOINTs gathered toward a short stable proof (#completeStableProof), by signer index. */
+  #stableProofExtra = new Map<number, Uint8Array>();
+  #stableProofCheck: { stable: StableCheckpoint; ctxs: ProtocolContext[]; holds: boolean } | undefined;
   #fetched = new Map<number, { block: Block; blockBytes: Uint8Array; certificate: CommitCertificate }>();
   #fetchGoal = 0;
   #lastFetchAt = Number.NEGATIVE_INFINITY;
@@ -294,6 +299,7 @@ export class Replica {
     viewChangesStarted: 0,
     newViewsInstalled: 0,
     stableCheckpoints: 0,
+    stableProofsCompleted: 0,
     blocksCommitted: 0,
     blocksProposed: 0,
     stateTransfersRequested: 0,
@@ -416,6 +422,7 @@ export class Replica {
       viewChangesStarted: this.#stats.viewChangesStarted,
       newViewsInstalled: this.#stats.newViewsInstalled,
       stableCheckpoints: this.#stats.stableCheckpoints,
+      stableProofsCompleted: this.#stats.stableProofsCompleted,
       blocksCommitted: this.#stats.blocksCommitted,
       blocksProposed: this.#stats.blocksProposed,
       stateTransfersRequested: this.#stats.stateTransfersRequested,
@@ -542,8 +549,16 @@ export class Replica {
       }
       throw e;
     }
+    // Own messages echoed back are duplicates, but only where `replica` is an index in the current epoch
+    // or a roster id. A CHECKPOINT is indexed in its height's epoch and a VIEW-CHANGE/NEW-VIEW in the
+    // epoch above its checkpoint: across a boundary the same index names another validator, and dropping
+    // that validator's message starves the switch (ADR 0015). Those handlers check after placing the
+    // message; a replica's own CHECKPOINT coming back after a restart is a vote it lost with its memory.
     const byRoster = m.type === MessageType.fetch || m.type === MessageType.blockReply;
-    if (m.replica === (byRoster ? this.#rosterSelf : this.id)) return this.#drop(DropReason.duplicate);
+    const currentEpoch =
+      m.type === MessageType.prePrepare || m.type === MessageType.prepare || m.type === MessageType.commit;
+    if ((byRoster && m.replica === this.#rosterSelf) || (currentEpoch && m.replica === this.id))
+      return this.#drop(DropReason.duplicate);
     try {
       this.#dispatch(m, raw);
     } catch (e) {
@@ -1110,12 +1125,66 @@ export class Replica {
   }
 
   #onCheckpoint(m: Checkpoint, raw: Uint8Array) {
-    if (m.height <= this.#stable.height) return this.#drop(DropReason.outOfWindow);
+    if (m.height < this.#stable.height) return this.#drop(DropReason.outOfWindow);
     if (m.height % this.#ctx.checkpointInterval !== 0) return this.#drop(DropReason.malformed);
+    if (m.height === this.#stable.height && this.#stableProofHolds())
+      return this.#drop(DropReason.outOfWindow);
     const cctx = this.#ctxAt(m.height);
     if (m.replica >= cctx.n) return this.#drop(DropReason.notMember);
     if (!cctx.auth.verify(m)) return this.#drop(DropReason.badSignature);
+    if (m.height === this.#stable.height) return this.#completeStableProof(m, raw);
     this.#recordCheckpointVote(m, raw);
+  }
+
+  /**
+   * Whether the stable checkpoint's proof holds under the epoch now known to certify its height. A
+   * replica that caught up while lagging adopted it under the latest epoch it knew then (ADR 0015, "the
+   * lagging replica"); having since executed the blocks that name the real epoch, the proof can fall
+   * short of that epoch's quorum, and every peer would reject a VIEW-CHANGE carrying it. Cached per
+   * (stable checkpoint, epochs known).
+   */
+  #stableProofHolds(): boolean {
+    const c = this.#stableProofCheck;
+    if (c !== undefined && c.stable === this.#stable && c.ctxs === this.#ctxs) return c.holds;
+    let holds = true;
+    try {
+      checkCheckpointProof(this.#ctx, this.#stable.proof);
+    } catch (e) {
+      if (!(e instanceof PbftRejectError)) throw e;
+      holds = false;
+    }
+    this.#stableProofCheck = { stable: this.#stable, ctxs: this.#ctxs, holds };
+    return holds;
+  }
+
+  /**
+   * Completes a stable checkpoint's short proof (see #stableProofHolds) from matching CHECKPOINTs that
+   * still arrive: peers re-send the boundary checkpoint's proof while stalled after a switch. The stored
+   * proof is replaced (and persisted) only once it holds, so a restart never reads a weaker one.
+   */
+  #completeStableProof(m: Checkpoint, raw: Uint8Array) {
+    const s = this.#stable;
+    if (
+      m.timestamp !== s.timestamp ||
+      !bytesEqual(m.blockHash, s.blockHash) ||
+      !bytesEqual(m.stateRoot, s.stateRoot)
+    )
+      return this.#drop(DropReason.equivocation);
+    const cctx = this.#ctxAt(m.height);
+    const votes = new Map<number, Uint8Array>();
+    for (const r of [...s.proof, ...this.#stableProofExtra.values()]) {
+      const v = decodeNested(cctx, r);
+      if (v.type === MessageType.checkpoint && v.replica < cctx.n && cctx.auth.verify(v))
+        votes.set(v.replica, r);
+    }
+    if (votes.has(m.replica)) return this.#drop(DropReason.duplicate);
+    votes.set(m.replica, raw);
+    this.#stableProofExtra.set(m.replica, raw);
+    if (votes.size < cctx.q) return;
+    this.#stable = { ...s, proof: [...votes.values()] };
+    this.#stableProofExtra.clear();
+    this.#stats.stableProofsCompleted++;
+    this.#persist(RecordKey.checkpoint, encodeCheckpointRecord(this.#stable));
   }
 
   /** Far checkpoint votes are kept per signer key (roster id): indices differ between epochs. */
@@ -1173,6 +1242,7 @@ export class Replica {
   #becomeStable(c: StableCheckpoint) {
     if (c.height <= this.#stable.height) return;
     this.#stable = c;
+    this.#stableProofExtra.clear();
     this.#stats.stableCheckpoints++;
     this.#persist(RecordKey.checkpoint, encodeCheckpointRecord(c));
     // §4.3: discard every pre-prepare, prepare and commit with sequence number <= n, and earlier
@@ -1238,8 +1308,10 @@ export class Replica {
     if (this.#fetchGoal < from || peers.length === 0 || this.#rosterSelf < 0) return;
     // Every peer asked twice without progress: the goal was a false alarm (e.g. a faulty primary's
     // PRE-PREPARE on an unknown parent). Forget it until new evidence arrives.
+    // A stable checkpoint is no false alarm (q replicas executed it): that goal is kept, and pursued at
+    // the refetch pace.
     if (this.#fetchesWithoutProgress >= 2 * (peers.length + 1)) {
-      this.#fetchGoal = this.#lastCommitted;
+      this.#fetchGoal = Math.max(this.#lastCommitted, this.#stable.height);
       this.#fetchesWithoutProgress = 0;
       return;
     }
@@ -1324,10 +1396,12 @@ export class Replica {
     if (last !== undefined && this.#now - last < this.#cfg.viewChangeTimeoutMs / 2)
       return this.#drop(DropReason.duplicate);
     if (!this.#rosterAuth.verify(m)) return this.#drop(DropReason.badSignature);
-    this.#servedFetchAt.set(m.replica, this.#now);
     for (let h = m.fromHeight; h < m.fromHeight + m.count; h++) {
       const c = this.#committed.get(h);
       if (c === undefined) continue;
+      // Only an answered FETCH counts against the limit: one that arrived just before this replica
+      // committed the blocks must not silence the peer's next request for them.
+      this.#servedFetchAt.set(m.replica, this.#now);
       const reply = createMessage<BlockReply>(this.#ctx.chainId, this.#deps.signer, {
         type: MessageType.blockReply,
         height: h,
@@ -1523,6 +1597,7 @@ export class Replica {
 
   #onViewChange(m: ViewChange, raw: Uint8Array) {
     if (!this.#enterEpochOf([m.checkpointProof])) return this.#drop(DropReason.staleView);
+    if (m.replica === this.id) return this.#drop(DropReason.duplicate);
     if (m.replica >= this.#ctx.n) return this.#drop(DropReason.notMember);
     if (m.newView < this.#view || (m.newView === this.#view && this.#active))
       return this.#drop(DropReason.staleView);
@@ -1571,6 +1646,7 @@ export class Replica {
       proofs.push(vc.checkpointProof);
     }
     if (!this.#enterEpochOf(proofs)) return this.#drop(DropReason.staleView);
+    if (m.replica === this.id) return this.#drop(DropReason.duplicate);
     if (m.view < this.#view || (m.view === this.#view && this.#active))
       return this.#drop(DropReason.staleView);
     if (m.replica !== primaryOf(m.view, this.#ctx.n)) return this.#drop(DropReason.wrongPrimary);
@@ -2001,6 +2077,8 @@ export class Replica {
           this.#cfg.viewChangeTimeoutMs * 2 ** Math.min(Math.max(this.#backoff - 1, 0), MAX_BACKOFF);
         this.#armViewChangeTimer();
       }
+      // A stable checkpoint above the last commit is certified work left undone before the crash.
+      if (this.#stable.height > this.#lastCommitted) this.#catchUp(this.#stable);
       if (maxRecorded > this.#lastCommitted) {
         this.#fetchGoal = Math.max(this.#fetchGoal, maxRecorded);
         this.#sendFetch();
