@@ -24,6 +24,7 @@ function setup(limits: Partial<MempoolLimits> = {}) {
   const committed = new Map<string, number>();
   const committedIds = new Set<string>();
   let verified = 0;
+  let indexReads = 0;
   const inner = inlineBatchVerifier(referenceVerifier);
   const verifier: BatchVerifier = {
     verifyBatch: (checks) => {
@@ -37,7 +38,10 @@ function setup(limits: Partial<MempoolLimits> = {}) {
       chainId: TEST_CHAIN,
       now: () => now,
       committedNonce: async (s) => committed.get(hex(s)) ?? 0,
-      isCommitted: async (id) => committedIds.has(hex(id)),
+      isCommitted: async (id) => {
+        indexReads++;
+        return committedIds.has(hex(id));
+      },
       verifier,
     },
     limits,
@@ -47,6 +51,7 @@ function setup(limits: Partial<MempoolLimits> = {}) {
     committed,
     committedIds,
     verified: () => verified,
+    indexReads: () => indexReads,
     setNow: (n: number) => {
       now = n;
     },
@@ -68,8 +73,15 @@ t.test('every rejection has its code, and cheap rejections never reach the verif
   m.committed.set(hex(alice.publicKey), 3);
   await t.rejects(m.pool.add(tx(alice, 3)), { code: 'NONCE_TOO_LOW' });
   const done = tx(bob, 1);
+  // As in the store: a committed transaction's id is indexed and its nonce consumed.
   m.committedIds.add(hex(transactionId(decodeTransaction(done))));
+  m.committed.set(hex(bob.publicKey), 1);
   await t.rejects(m.pool.add(done), { code: 'DUPLICATE_TX' });
+  await t.rejects(
+    m.pool.add(tx(bob, 1, { name: 'other' })),
+    { code: 'NONCE_TOO_LOW' },
+    'same nonce, other tx',
+  );
   t.equal(m.verified(), 0, 'no signature verified for any of these');
   const good = decodeTransaction(tx(alice, 4));
   const forged = encodeTransaction({
@@ -82,6 +94,7 @@ t.test('every rejection has its code, and cheap rejections never reach the verif
   await t.rejects(m.pool.add(tx(alice, 4)), { code: 'DUPLICATE_TX' });
   await t.rejects(m.pool.add(tx(alice, 4, { name: 'other' })), { code: 'NONCE_TAKEN' });
   t.equal(m.verified(), 2, 'the duplicate was not verified again');
+  t.equal(m.indexReads(), 3, 'the tx index is read only for nonces at or below the committed one');
   t.equal(m.pool.size, 1);
 });
 

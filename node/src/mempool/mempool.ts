@@ -165,13 +165,19 @@ export class Mempool implements VerifiedTxCache {
     }
     this.#admitting.add(idHex);
     try {
-      if (await this.#deps.isCommitted(txId)) throw new MempoolRejected('DUPLICATE_TX', 'already committed');
       const senderHex = hex(tx.sender);
       const account = this.#accounts.get(senderHex);
       const epoch = this.#epoch;
       let base = account?.base ?? (await this.#deps.committedNonce(tx.sender));
-      if (tx.nonce <= base)
+      // A committed transaction consumed its nonce, and its id covers sender and nonce (ADR 0004), so
+      // it always fails the nonce check: the index is read only there, to tell the client which code
+      // applies. A fresh transaction costs no storage read for it (issue 9 profile: ~8 % of validator
+      // CPU was this per-admission LevelDB get).
+      if (tx.nonce <= base) {
+        if (await this.#deps.isCommitted(txId))
+          throw new MempoolRejected('DUPLICATE_TX', 'already committed');
         throw new MempoolRejected('NONCE_TOO_LOW', `nonce ${tx.nonce}, committed ${base}`);
+      }
       const pending = this.#accounts.get(senderHex);
       if (pending?.byNonce.has(tx.nonce))
         throw new MempoolRejected('NONCE_TAKEN', `nonce ${tx.nonce} is pending`);
