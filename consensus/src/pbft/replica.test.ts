@@ -514,21 +514,28 @@ t.test(
   },
 );
 
+/** Replica 3's FETCH for heights 1 and 2. */
+function fetchFrom3(): Uint8Array {
+  return createMessage<Fetch>(CHAIN, g.signers[3]!, {
+    type: MessageType.fetch,
+    fromHeight: 1,
+    count: 2,
+    replica: 3,
+  }).bytes;
+}
+
 t.test('FETCH is answered at most once per peer per half timeout (no amplification)', async (t) => {
   const r = replica(1);
   commitAll(r, chain(2));
-  const fetch = () =>
-    createMessage<Fetch>(CHAIN, g.signers[3]!, {
-      type: MessageType.fetch,
-      fromHeight: 1,
-      count: 2,
-      replica: 3,
-    }).bytes;
-  t.equal(feed(r, 3, fetch()).send.filter((s) => s.to === 3).length, 2, 'two committed blocks sent back');
-  t.equal(feed(r, 3, fetch()).send.length, 0, 'an immediate repeat is ignored');
+  t.equal(
+    feed(r, 3, fetchFrom3()).send.filter((s) => s.to === 3).length,
+    2,
+    'two committed blocks sent back',
+  );
+  t.equal(feed(r, 3, fetchFrom3()).send.length, 0, 'an immediate repeat is ignored');
   r.step({ type: 'tick', now: 600 });
   t.equal(
-    feed(r, 3, fetch()).send.filter((s) => s.to === 3).length,
+    feed(r, 3, fetchFrom3()).send.filter((s) => s.to === 3).length,
     2,
     'answered again after half a timeout',
   );
@@ -589,17 +596,10 @@ t.test('the primary re-sending a PRE-PREPARE committed here gets our PREPARE and
 
 t.test('a FETCH that found nothing to send does not silence the peer’s next one', async (t) => {
   const r = replica(1);
-  const fetch = () =>
-    createMessage<Fetch>(CHAIN, g.signers[3]!, {
-      type: MessageType.fetch,
-      fromHeight: 1,
-      count: 2,
-      replica: 3,
-    }).bytes;
-  t.equal(feed(r, 3, fetch()).send.length, 0, 'nothing committed here yet: no reply');
+  t.equal(feed(r, 3, fetchFrom3()).send.length, 0, 'nothing committed here yet: no reply');
   commitAll(r, chain(2));
   t.equal(
-    feed(r, 3, fetch()).send.filter((s) => s.to === 3).length,
+    feed(r, 3, fetchFrom3()).send.filter((s) => s.to === 3).length,
     2,
     'the blocks committed meanwhile are sent at once',
   );
