@@ -9,15 +9,41 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   probe: () => import('./probe.ts'),
 };
 
-const first = process.argv[2];
+const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md explains every number)
+  (no name) | suite   [--quick | --extended] [--seed N] [--only sim,node,real] [--out DIR]
+                      the suite; records, reports and charts under bench/results/
+  node                [--blocks N] [--txs N] [--workers N]
+                      one node executing blocks with signature checks vs raw ed25519 on all cores
+  profile             [--n 4] [--rate 100] [--seconds 15] [--seed 1]
+                      validators under --cpu-prof; CPU by area and function
+  probe               [--n 4] [--points 200,400] [--seconds 10] [--latency MS] [--catchup S]
+                      [--catchup-rate 300] [--devices 64] [--seed 1] [--keep-logs DIR] [--log-level warn]
+                      load points against one network; optional catch-up after S seconds down
+  render              bench/results/<record>.json
+                      re-renders a record's report and charts`;
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const first = args[0];
 // No name (or an option first) runs the suite with every argument as its options.
 const name = first === undefined || first.startsWith('--') ? 'suite' : first;
 if (name === 'suite' && first === 'suite') process.argv.splice(2, 1);
 const load = benches[name];
 if (load === undefined) {
-  console.error(
-    `usage: npm run bench -- [--quick] [--seed N] [--only sim,node,real] | <${Object.keys(benches).join('|')}> [options]`,
-  );
+  console.error(`unknown benchmark '${name}'\n${USAGE}`);
   process.exit(2);
 }
-await (await load()).main();
+try {
+  await (await load()).main();
+} catch (err) {
+  // A mistyped option is the researcher's, not a crash: say which, show the usage, exit 2.
+  const code = (err as { code?: string }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  throw err;
+}
