@@ -59,9 +59,16 @@ export async function main(argv: string[]): Promise<number> {
       out: { type: 'string', default: 'chaos-results' },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
+  const usage =
+    'usage: npm run chaos -- --duration S (>= 30) --seed N [--nodes 4|7] [--rate TX_PER_S] [--json] [--out DIR] [--keep]';
+  if (values.help) {
+    console.log(`${usage}\n(docs/reliability.md describes the faults, the checks and the report)`);
+    return 0;
+  }
   const duration = Number(values.duration);
   const seed = Number(values.seed);
   const nodes = Number(values.nodes);
@@ -72,9 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     ![4, 7].includes(nodes) ||
     !(rate > 0 && rate <= 500)
   ) {
-    console.error(
-      'usage: npm run chaos -- --duration S (>= 30) --seed N [--nodes 4|7] [--rate TX_PER_S] [--json] [--out DIR] [--keep]',
-    );
+    console.error(usage);
     return 2;
   }
   const dir = mkdtempSync(join(tmpdir(), `vigil-chaos-${seed}-`));

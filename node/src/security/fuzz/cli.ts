@@ -6,13 +6,20 @@ import { parseArgs } from 'node:util';
 import { allTargets } from './all-targets.ts';
 import { formatReport, runAll } from './run-all.ts';
 
+const USAGE =
+  'usage: npm run fuzz -- [--runs N] [--seed S] [--target SUBSTRING] [--no-http] [--json]   (docs/reliability.md)';
+
 function main(): Promise<number> | number {
   let args: ReturnType<typeof parse>;
   try {
     args = parse();
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
   }
   const runs = Number(args.runs ?? process.env.VIGIL_FUZZ_RUNS ?? 70_000);
   const seed = Number(args.seed ?? Date.now() % 2 ** 31);
@@ -31,6 +38,7 @@ function parse() {
       target: { type: 'string' },
       'no-http': { type: 'boolean' },
       json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   }).values;
 }
