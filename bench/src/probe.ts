@@ -26,6 +26,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       /** Seconds one validator stays down under load before it restarts and catches up (0: skip). */
       catchup: { type: 'string', default: '0' },
       'catchup-rate': { type: 'string', default: '300' },
+      /** Directory for every validator's `--cpu-prof` profile (a restarted one writes a second file). */
+      'cpu-prof': { type: 'string' },
     },
     strict: true,
   });
@@ -34,7 +36,12 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     n: Number(values.n),
     seed: Number(values.seed),
     viewChangeTimeoutMs: 1_000,
-    env: { VIGIL_LOG_LEVEL: values['log-level'] },
+    env: {
+      VIGIL_LOG_LEVEL: values['log-level'],
+      ...(values['cpu-prof'] !== undefined
+        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` }
+        : {}),
+    },
     ...(latencyMs > 0 ? { faults: { latencyMs, jitterMs: latencyMs / 10 } } : {}),
   });
   try {
