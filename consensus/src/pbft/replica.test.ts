@@ -20,6 +20,7 @@ import {
   checkpoint,
   commit,
   makeTestBlock,
+  newView,
   prePrepare,
   prepare,
   testGroup,
@@ -460,6 +461,32 @@ t.test('§4.5.2 backoff: each consecutive view change doubles the timeout', asyn
   t.same([first, second], [1000, 2000]);
   t.equal(r.view, 2);
 });
+
+t.test(
+  '§4.5.2: the request timer of a view reached without a commit waits as long as the backoff',
+  async (t) => {
+    // Replica 3 is primary of neither view 1 (primary 1) nor view 2 (primary 2). It holds an uncommitted
+    // transaction throughout, so after each NEW-VIEW it arms its request timer; no block commits.
+    const r = replica(3);
+    r.step({ type: 'propose', txs: [tx(1)], now: 1 });
+    const requestTimer = (x: Ready) =>
+      (
+        x.timers.find((y) => y.type === 'set' && y.timer === Timers.request) as
+          | { afterMs: number }
+          | undefined
+      )?.afterMs;
+    const install = (view: number, primary: number, others: number[]) => {
+      r.step({ type: 'timeout', timer: Timers.request, now: view * 10_000 });
+      const vcs = [primary, ...others].map((i) => viewChange(g, i, view, []).bytes);
+      for (const [k, i] of others.entries()) feed(r, i, vcs[k + 1]!);
+      const ready = feed(r, primary, newView(g, primary, view, vcs, []).bytes);
+      t.equal(r.view, view, `view ${view} installed`);
+      return requestTimer(ready);
+    };
+    t.equal(install(1, 1, [0, 2]), 1000, 'first view change: T');
+    t.equal(install(2, 2, [0, 1]), 2000, 'second in a row without a commit: 2T, as its view-change timer');
+  },
+);
 
 t.test(
   'test-only quorumOverride mutation changes the counting (so the simulator can break safety)',
