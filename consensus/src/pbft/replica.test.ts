@@ -442,16 +442,17 @@ t.test(
   },
 );
 
+/** How long `timer` was set for in this step, if it was set. */
+function armedFor(ready: Ready, timer: string): number | undefined {
+  const set = ready.timers.find((y) => y.type === 'set' && y.timer === timer);
+  return set?.type === 'set' ? set.afterMs : undefined;
+}
+
 t.test('§4.5.2 backoff: each consecutive view change doubles the timeout', async (t) => {
   // Replica 3 is primary of neither view 1 nor view 2; 0 and 2 join each view change.
   const r = replica(3);
   r.step({ type: 'propose', txs: [tx(1)], now: 1 });
-  const timerOf = (x: Ready) =>
-    (
-      x.timers.find((y) => y.type === 'set' && y.timer === Timers.viewChange) as
-        | { afterMs: number }
-        | undefined
-    )?.afterMs;
+  const timerOf = (x: Ready) => armedFor(x, Timers.viewChange);
   r.step({ type: 'timeout', timer: Timers.request, now: 1000 });
   feed(r, 0, viewChange(g, 0, 1, []).bytes);
   const first = timerOf(feed(r, 2, viewChange(g, 2, 1, []).bytes));
@@ -469,12 +470,7 @@ t.test(
     // transaction throughout, so after each NEW-VIEW it arms its request timer; no block commits.
     const r = replica(3);
     r.step({ type: 'propose', txs: [tx(1)], now: 1 });
-    const requestTimer = (x: Ready) =>
-      (
-        x.timers.find((y) => y.type === 'set' && y.timer === Timers.request) as
-          | { afterMs: number }
-          | undefined
-      )?.afterMs;
+    const requestTimer = (x: Ready) => armedFor(x, Timers.request);
     const install = (view: number, primary: number, others: number[]) => {
       r.step({ type: 'timeout', timer: Timers.request, now: view * 10_000 });
       const vcs = [primary, ...others].map((i) => viewChange(g, i, view, []).bytes);
