@@ -26,6 +26,12 @@ t.test('the report has the headline, every sweep point, the simulator tables and
   for (const offered of ['100', '200', '400'])
     t.match(md, new RegExp(`\\n\\| ${offered} \\| `), `sweep row ${offered}`);
   t.match(md, /ACCOUNT_LIMIT: 3/);
+  t.match(
+    md,
+    /\| 7\.4 s, 3,850 txs drained, 120 resent \|\n/,
+    'the 400 tx/s point started on a drained backlog',
+  );
+  t.match(md, /\| 0\.0 s \|\n/, 'an idle start is just the check');
   t.match(md, /Views seen on a survivor \(ms after the kill: view\): -2000: 0, 1300: 1\./);
   t.match(md, /Knee: 200 tx\/s offered; first saturated point 400 tx\/s/);
   t.match(md, /- a caveat/);

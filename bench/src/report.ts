@@ -1,5 +1,6 @@
 // The Markdown report of a suite run (bench/results/<record>.md) with its SVG charts. A pure function
 // of the record: re-rendering an old record gives the same report.
+import type { SettleResult } from './real/settle.ts';
 import type { BenchRecord } from './record.ts';
 import { ceilingTxPerSec, summarise } from './record.ts';
 import type { Spread } from './stats.ts';
@@ -28,6 +29,18 @@ export function table(header: readonly string[], rows: readonly (readonly string
 }
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** A point's start: the wait for idle mempools and the backlog it cleared ("-": record predates it). */
+function settledBefore(s: SettleResult | undefined): string {
+  if (s === undefined) return '-';
+  const before = sum(s.backlogBefore);
+  const wait = `${fmt(s.settleMs / 1000, 1)} s`;
+  if (!s.idle) return `${wait}, NOT idle: ${fmt(before)} -> ${fmt(sum(s.backlogAfter))} txs`;
+  return before === 0 && s.resent === 0
+    ? wait
+    : `${wait}, ${fmt(before)} txs drained, ${fmt(s.resent)} resent`;
+}
 
 export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: string): Report {
   const charts: Record<string, string> = {};
@@ -101,6 +114,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
           'rejected',
           'CPU cores/validator',
           'RSS MiB/validator',
+          'settled before',
         ],
         x.sweep.map((p) => [
           fmt(p.offeredTxPerSec),
@@ -115,6 +129,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
             .join(', ') || '-',
           fmt(mean(p.validators.map((v) => v.cpuCores)), 2),
           fmt(mean(p.validators.map((v) => v.rssMiB))),
+          settledBefore(p.settle),
         ]),
       ),
     );

@@ -14,6 +14,7 @@ import { NodeClient } from '@vigil/sensor-client/sdk/api-client.ts';
 import { enrolDevice } from '@vigil/sensor-client/sdk/registration.ts';
 import { toHex } from '@vigil/sensor-client/util/hex.ts';
 import { BenchError } from '../errors.ts';
+import { type SettleResult, settle } from './settle.ts';
 
 export interface LinkFaults {
   latencyMs?: number;
@@ -62,6 +63,8 @@ export class BenchNetwork {
   readonly seed: number;
   readonly env: Record<string, string>;
   devices = 0;
+  /** Transactions of earlier runs not seen committed, for settle() to resend. */
+  #leftovers: Uint8Array[] = [];
   /** Wall time from spawning the processes to a full mesh. */
   startupMs = 0;
 
@@ -208,7 +211,27 @@ export class BenchNetwork {
   async runLoad(prepared: PreparedLoad): Promise<LoadResult> {
     const wait = prepared.startMs - Date.now();
     if (wait > 0) await sleep(wait);
-    return runLoad(prepared.cfg, prepared.schedule, prepared.corpus, wallClock);
+    const r = await runLoad(prepared.cfg, prepared.schedule, prepared.corpus, wallClock);
+    this.#leftovers = [...this.#leftovers, ...r.uncommittedTxs];
+    return r;
+  }
+
+  /** Transactions waiting in each running validator's mempool (undefined: it did not answer). */
+  async backlog(): Promise<(number | undefined)[]> {
+    const s = await this.net.statuses();
+    return this.running().map((i) => s[i]?.mempool.size);
+  }
+
+  /** Brings the network back to idle before a load point (settle.ts): resends, waits for empty pools. */
+  async settle(boundMs: number): Promise<SettleResult> {
+    const r = await settle(
+      { backlog: () => this.backlog(), urls: () => this.urls(this.running()) },
+      this.#leftovers,
+      boundMs,
+      wallClock,
+    );
+    if (r.idle) this.#leftovers = [];
+    return r;
   }
 
   /** Highest committed height over the running validators. */

@@ -7,6 +7,7 @@ import { subscribeBlocks } from '@vigil/sensor-client/load/runner.ts';
 import { BenchError } from '../errors.ts';
 import { findKnee, type Knee, type LoadPoint, nextOfferedLoad, type Spread, spread } from '../stats.ts';
 import { BenchNetwork, type LinkFaults } from './bench-network.ts';
+import type { SettleResult } from './settle.ts';
 import { type ProcUsage, sampleProc, usageBetween } from './proc.ts';
 
 export interface RealConfig {
@@ -49,6 +50,11 @@ export interface RealLoadPoint extends LoadPoint {
   /** Raw latency samples (ms), intended send -> commit event. */
   rawLatencyMs: number[];
   dispatchLagP99Ms: number;
+  /**
+   * How the network was brought to idle before this point (backlog, resends, whether it emptied).
+   * Absent in records written before the bench settled between points (2026-12-04).
+   */
+  settle?: SettleResult;
 }
 
 export interface ViewChangeResult {
@@ -62,6 +68,8 @@ export interface ViewChangeResult {
   viewChangeTimeoutMs: number;
   /** A survivor's (view, height) polled every ~100 ms, ms relative to the kill: shows a cascade. */
   timeline: { atMs: number; view: number; height: number }[];
+  /** How the network was brought to idle before the run (absent in records before 2026-12-04). */
+  settle?: SettleResult;
 }
 
 export interface SyncResult {
@@ -98,7 +106,11 @@ export interface RealResult {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function toPoint(r: LoadResult, validators: RealLoadPoint['validators']): RealLoadPoint {
+function toPoint(
+  r: LoadResult,
+  validators: RealLoadPoint['validators'],
+  settle: SettleResult,
+): RealLoadPoint {
   const nan = (x: number | null) => (x === null ? Number.NaN : x);
   return {
     offeredTxPerSec: r.offered.ratePerSec,
@@ -114,10 +126,29 @@ function toPoint(r: LoadResult, validators: RealLoadPoint['validators']): RealLo
     validators,
     rawLatencyMs: r.rawLatencyMs.map((x) => Math.round(x * 100) / 100),
     dispatchLagP99Ms: nan(r.dispatchLagMs.p99),
+    settle,
   };
 }
 
-/** One open-loop load point with CPU and memory of every running validator over the same window. */
+/** The log's note on a point's start: empty when the network was idle and nothing needed resending. */
+function settleNote(s: SettleResult | undefined): string {
+  if (s === undefined) return '';
+  const before = s.backlogBefore.reduce((a, x) => a + x, 0);
+  if (before === 0 && s.resent === 0) return '';
+  const after = s.backlogAfter.reduce((a, x) => a + x, 0);
+  return `; started after ${(s.settleMs / 1000).toFixed(1)} s settling (backlog ${before} -> ${after}, ${s.resent} resent${s.idle ? '' : ', NOT idle'})`;
+}
+
+/**
+ * Longest wait for the mempools to empty before a point: a point that starts on a backlog measures the
+ * backlog too. Past it the point runs anyway and its `settle.idle` is false.
+ */
+const SETTLE_BOUND_MS = 60_000;
+
+/**
+ * One open-loop load point, started from an idle network (BenchNetwork.settle), with CPU and memory of
+ * every running validator over the same window.
+ */
 export async function runPoint(
   b: BenchNetwork,
   rate: number,
@@ -125,6 +156,7 @@ export async function runPoint(
   durationS: number,
   targets?: number[],
 ): Promise<RealLoadPoint> {
+  const settled = await b.settle(SETTLE_BOUND_MS);
   const prepared = await b.prepareLoad(
     {
       rate,
@@ -146,7 +178,7 @@ export async function runPoint(
     const z = sampleProc(b.nodes[i]!.pid ?? -1);
     return a && z ? [{ index: i, ...usageBetween(a, z, wall) }] : [];
   });
-  return toPoint(r, validators);
+  return toPoint(r, validators, settled);
 }
 
 /** Blocks seen on one validator's event feed, with arrival times. */
@@ -172,6 +204,7 @@ async function measureViewChange(
   cfg: RealConfig,
   timeoutMs: number,
 ): Promise<ViewChangeResult> {
+  const settle = await b.settle(SETTLE_BOUND_MS);
   const st = await b.net.statuses();
   const primary = st.find((s) => s !== undefined)?.primary ?? 0;
   const survivors = b.running().filter((i) => i !== primary);
@@ -235,6 +268,7 @@ async function measureViewChange(
     timeline: polled
       .filter((p, i) => i === 0 || p.view !== polled[i - 1]!.view)
       .map((p) => ({ atMs: Math.round(p.at - killAt), view: p.view, height: p.height })),
+    settle,
   };
 }
 
@@ -316,10 +350,8 @@ export async function runRealSuite(
       const p = await runPoint(b, rate, cfg, cfg.pointS);
       result.sweep.push(p);
       log(
-        `real n=${cfg.n} ${cfg.condition}: offered ${rate} tx/s -> committed ${p.committedTxPerSec.toFixed(0)} tx/s, p50 ${p.p50LatencyMs.toFixed(0)} ms, p99 ${p.p99LatencyMs.toFixed(0)} ms, lost ${p.notCommitted}/${p.measured}`,
+        `real n=${cfg.n} ${cfg.condition}: offered ${rate} tx/s -> committed ${p.committedTxPerSec.toFixed(0)} tx/s, p50 ${p.p50LatencyMs.toFixed(0)} ms, p99 ${p.p99LatencyMs.toFixed(0)} ms, lost ${p.notCommitted}/${p.measured}${settleNote(p.settle)}`,
       );
-      // An overloaded network needs time to drain its mempools before the next point.
-      await sleep(2_000);
     }
     result.knee = findKnee(result.sweep);
     const knee = result.knee.kneeTxPerSec;
@@ -329,7 +361,7 @@ export async function runRealSuite(
       for (let k = 0; k < cfg.repeats; k++) {
         repeats.push(await runPoint(b, rate, cfg, cfg.sustainedS));
         log(
-          `real n=${cfg.n}: below the knee (${rate} tx/s) repeat ${k + 1}: ${repeats[k]!.committedTxPerSec.toFixed(0)} tx/s, p99 ${repeats[k]!.p99LatencyMs.toFixed(0)} ms`,
+          `real n=${cfg.n}: below the knee (${rate} tx/s) repeat ${k + 1}: ${repeats[k]!.committedTxPerSec.toFixed(0)} tx/s, p99 ${repeats[k]!.p99LatencyMs.toFixed(0)} ms${settleNote(repeats[k]!.settle)}`,
         );
       }
       result.belowKnee = {

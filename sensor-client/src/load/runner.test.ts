@@ -52,6 +52,7 @@ t.test('every offered transaction is submitted, committed and measured once; war
   t.ok(r.latencyMs.min >= 0 && r.latencyMs.p50 <= r.latencyMs.p99 && r.latencyMs.p99 <= r.latencyMs.max);
   t.equal(r.offered.ratePerSec, 400, 'offered rate = measured transactions / measured window');
   t.equal(r.eventReconnects, 0);
+  t.equal(r.uncommittedTxs.length, 0);
 });
 
 t.test('rejections are counted by code, and uncommitted transactions are reported', async (t) => {
@@ -73,4 +74,9 @@ t.test('rejections are counted by code, and uncommitted transactions are reporte
   t.equal(r.committed.transactions, 0);
   t.equal(r.committed.notCommittedAfterDrain, 20);
   t.equal(r.latencyMs.count, 0);
+  t.same(
+    r.uncommittedTxs,
+    corpus.batches.flatMap((b) => b.txs),
+    'every transaction is reported uncommitted, in corpus (nonce) order, for a resend',
+  );
 });

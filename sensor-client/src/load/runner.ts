@@ -28,6 +28,13 @@ export interface LoadResult {
   eventReconnects: number;
   /** Raw samples, ms, in the order of intended send time (measured transactions only). */
   rawLatencyMs: number[];
+  /**
+   * Every transaction of the run (warm-up included) not seen committed after the drain, encoded, in
+   * corpus order (so each device's in nonce order). A caller that runs another load against the same
+   * network resends them first, as a real device would: a transaction refused by a full pool otherwise
+   * leaves its device's later nonces parked behind a gap until they age out of the pools.
+   */
+  uncommittedTxs: Uint8Array[];
 }
 
 /** Reads `GET /v1/events` and calls `onBlock` for each block event until `signal` aborts. */
@@ -185,6 +192,14 @@ export async function runLoad(
     if (Number.isNaN(c)) notCommitted++;
     else lat.push(c - intended[i]!);
   }
+  const uncommittedTxs: Uint8Array[] = [];
+  let i = 0;
+  for (const b of corpus.batches) {
+    for (const tx of b.txs) {
+      if (Number.isNaN(committedAt[i]!)) uncommittedTxs.push(tx);
+      i++;
+    }
+  }
   const perSec = (n: number) => (n * 1000) / windowMs;
   return {
     offered: { transactions: offered, ratePerSec: perSec(offered) },
@@ -199,6 +214,7 @@ export async function runLoad(
     measuredWindowMs: windowMs,
     eventReconnects,
     rawLatencyMs: lat,
+    uncommittedTxs,
   };
 }
 

@@ -124,6 +124,13 @@ export class FakeLedger {
     return { nonce, pendingNonce };
   }
 
+  /** Transactions held: executable ones waiting for commitPending() and ones parked behind a gap. */
+  get mempoolSize(): number {
+    let n = this.pendingTxs.length;
+    for (const m of this.parked.values()) n += m.size;
+    return n;
+  }
+
   /** Lets a test consume a nonce behind the device's back (another holder of the key). */
   forceNonce(sender: string, nonce: number): void {
     this.lastNonce.set(sender, nonce);
@@ -204,6 +211,7 @@ export class FakeNode {
       height: L.committed.length,
       view: 0,
       time: L.clock(),
+      mempool: { size: L.mempoolSize },
     }));
     app.get('/v1/events', (req, reply) => {
       reply.hijack();
