@@ -21,3 +21,13 @@ t.test('an unknown option or benchmark exits 2 with the usage', async (t) => {
   t.equal(unknown.status, 2);
   t.match(unknown.stderr, /unknown benchmark 'nope'/);
 });
+
+t.test('a bad option value of the suite exits 2 naming what is accepted', async (t) => {
+  const r = run('--only', 'real', '--networks', 'n9-nowhere');
+  t.equal(r.status, 2);
+  t.match(r.stderr, /--networks: n9-nowhere is not a network of the full run \(n4-loopback, n7-loopback, /);
+  t.match(r.stderr, /usage: npm run bench/);
+  const both = run('--quick', '--extended');
+  t.equal(both.status, 2);
+  t.match(both.stderr, /give --quick or --extended, not both/);
+});

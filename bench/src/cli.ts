@@ -10,7 +10,8 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
 };
 
 const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md explains every number)
-  (no name) | suite   [--quick | --extended] [--seed N] [--only sim,node,real] [--out DIR]
+  (no name) | suite   [--quick | --extended] [--seed N] [--only sim,node,real] [--networks n4-loopback,...]
+                      [--out DIR]
                       the suite; records, reports and charts under bench/results/
   node                [--blocks N] [--txs N] [--workers N]
                       one node executing blocks with signature checks vs raw ed25519 on all cores
@@ -41,7 +42,7 @@ try {
 } catch (err) {
   // A mistyped option is the researcher's, not a crash: say which, show the usage, exit 2.
   const code = (err as { code?: string }).code;
-  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+  if (typeof code === 'string' && (code.startsWith('ERR_PARSE_ARGS_') || code === 'USAGE')) {
     console.error(`${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }

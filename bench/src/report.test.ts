@@ -1,6 +1,8 @@
 import t from 'tap';
 import { fmt, fmtSpread, renderReport, table } from './report.ts';
-import { fixtureRecord } from './test-fixture.ts';
+import { medianRun } from './real/real-bench.ts';
+import { spread } from './stats.ts';
+import { fixtureRecord, point } from './test-fixture.ts';
 
 t.test('formatting helpers', async (t) => {
   t.equal(fmt(1234.5), '1,235');
@@ -58,5 +60,35 @@ t.test('errors of the run are listed; a record without sim or node still renders
   t.match(md, /- sim: boom/);
   t.match(md, /- real n=4 loopback: sync: SYNC_TIMEOUT/);
   t.notMatch(md, /## Simulated/);
+  t.notMatch(md, /NaN|undefined/);
+});
+
+t.test('repeated points show median (min-max); repeated fault runs are summarised', async (t) => {
+  const r = fixtureRecord();
+  const x = r.real[0]!;
+  x.config = { ...x.config, pointRepeats: 3, repeats: 3 };
+  x.sweep = [
+    medianRun([
+      { ...point(200, 60, 400), committedTxPerSec: 190 },
+      { ...point(200, 50, 300), committedTxPerSec: 199 },
+      { ...point(200, 80, 900), committedTxPerSec: 120 },
+    ]),
+  ];
+  const vc = x.viewChange!;
+  const sy = x.sync!;
+  x.faultRuns = {
+    viewChange: [vc, { ...vc, resumeMs: 1_200 }, { ...vc, resumeMs: null }],
+    resumeMs: spread([1_800, 1_200, Number.NaN]),
+    sync: [sy, { ...sy, txPerSec: 3_000 }, { ...sy, txPerSec: 5_000 }],
+    syncTxPerSec: spread([4_000, 3_000, 5_000]),
+  };
+  const md = renderReport(r, 'x.json', 'x').markdown;
+  t.match(md, /Each point was run 3 times from an idle network/);
+  t.match(md, /\n\| 200 \| 190 \(120-199\) \| [\d.]+ \| 60 \(50-80\) \| \d+ \| 400 \(300-900\) \|/);
+  t.match(
+    md,
+    /commits resumed 1,500 \(1,200-1,800\) ms after the kill in 2 of 3 run\(s\) \(never within the run: 1\)/,
+  );
+  t.match(md, /catch-up 4,000 \(3,000-5,000\) tx\/s in 3 run\(s\)/);
   t.notMatch(md, /NaN|undefined/);
 });

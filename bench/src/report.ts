@@ -101,6 +101,12 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
       `Started and meshed in ${fmt(x.startupMs / 1000, 1)} s. Faults: ${x.faults ? `\`${JSON.stringify(x.faults)}\`` : 'none'}. Ceiling ${fmt(ceiling)} tx/s (${fmt(r.ceiling.rawVerifyPerSec)} raw verifications/s shared by ${x.n} validators). Knee: ${fmt(x.knee.kneeTxPerSec)} tx/s offered; first saturated point ${fmt(x.knee.saturatedAtTxPerSec)} tx/s; best committed ${fmt(x.knee.maxCommittedTxPerSec)} tx/s.`,
     );
     out.push('');
+    if (x.sweep.some((p) => p.runs)) {
+      out.push(
+        `Each point was run ${x.config.pointRepeats} times from an idle network; committed, p50 and p99 are median (min-max) over the runs, the other columns and the chart are the median run's.`,
+      );
+      out.push('');
+    }
     out.push(
       table(
         [
@@ -118,11 +124,11 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
         ],
         x.sweep.map((p) => [
           fmt(p.offeredTxPerSec),
-          fmt(p.committedTxPerSec),
+          p.runs ? fmtSpread(p.runs.committedTxPerSec) : fmt(p.committedTxPerSec),
           fmt((100 * p.committedTxPerSec) / ceiling, 1),
-          fmt(p.p50LatencyMs),
+          p.runs ? fmtSpread(p.runs.p50LatencyMs) : fmt(p.p50LatencyMs),
           fmt(p.p90LatencyMs),
-          fmt(p.p99LatencyMs),
+          p.runs ? fmtSpread(p.runs.p99LatencyMs) : fmt(p.p99LatencyMs),
           `${p.notCommitted}/${p.measured}`,
           Object.entries(p.rejected)
             .map(([k, v]) => `${k}: ${v}`)
@@ -152,6 +158,13 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
       const y = x.sync;
       out.push(
         `Catch-up of validator ${y.node} after a restart: ${y.gapBlocks} blocks / ${y.gapTxs} transactions behind; caught up ${fmt(y.fromRestartMs)} ms after the restart, ${fmt(y.fromFirstProgressMs)} ms after its first progress: ${fmt(y.blocksPerSec, 1)} blocks/s, ${fmt(y.txPerSec)} tx/s.`,
+      );
+      out.push('');
+    }
+    const fr = x.faultRuns;
+    if (fr && (fr.viewChange.length > 1 || fr.sync.length > 1)) {
+      out.push(
+        `Over all runs (median (min-max); the sentences above describe the median run): commits resumed ${fmtSpread(fr.resumeMs)} ms after the kill in ${fr.resumeMs.n} of ${fr.viewChange.length} run(s) (never within the run: ${fr.viewChange.length - fr.resumeMs.n}); catch-up ${fmtSpread(fr.syncTxPerSec)} tx/s in ${fr.sync.length} run(s).`,
       );
       out.push('');
     }

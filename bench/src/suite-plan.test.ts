@@ -1,5 +1,5 @@
 import t from 'tap';
-import { suitePlan } from './suite-plan.ts';
+import { networkSlug, suitePlan } from './suite-plan.ts';
 
 t.test('the full sweep covers issue #9: sizes, batches, faults, conditions, 3 repeats', async (t) => {
   const p = suitePlan('full', 7);
@@ -24,6 +24,7 @@ t.test('the full sweep covers issue #9: sizes, batches, faults, conditions, 3 re
   );
   for (const r of p.real) {
     t.ok(r.repeats >= 3, `${r.condition}: 3 repeats`);
+    t.ok(r.pointRepeats >= 3, `${r.condition}: every knee-search point 3 times`);
     t.equal(r.seed, 7);
   }
   t.equal(p.real[0]!.sustainedS, 60, 'the n=4 loopback target is sustained for 60 s');
@@ -57,4 +58,16 @@ t.test('the extended run: quick settings on every real network of the full sweep
     [true, true, false, false, false, false],
     'view change and catch-up on the loopback networks only',
   );
+});
+
+t.test('every real network of the full sweep has a distinct --networks name', async (t) => {
+  const names = suitePlan('full', 1).real.map(networkSlug);
+  t.same(names, [
+    'n4-loopback',
+    'n7-loopback',
+    'n4-latency-10-ms',
+    'n4-latency-50-ms',
+    'n4-latency-100-ms',
+    'n4-loss-1',
+  ]);
 });

@@ -53,6 +53,7 @@ export function suitePlan(mode: SuiteMode, seed: number): SuitePlan {
         resolution: 0.3,
         maxPoints: 6,
         pointS: 5,
+        pointRepeats: 1,
         warmupS: 1,
         drainS: 4,
         repeats: 1,
@@ -73,6 +74,7 @@ export function suitePlan(mode: SuiteMode, seed: number): SuitePlan {
         resolution: 0.15,
         maxPoints: 8,
         pointS: 20,
+        pointRepeats: 3,
         warmupS: 5,
         drainS: 10,
         repeats: 3,
@@ -97,4 +99,12 @@ export function suitePlan(mode: SuiteMode, seed: number): SuitePlan {
     real.push({ ...faulty, n: 4, condition: 'loss 1%', faults: { loss: 0.01 } });
   }
   return { mode, sim, real };
+}
+
+/** A real network's name for `--networks` ("n4-loopback", "n4-latency-10-ms", "n4-loss-1"). */
+export function networkSlug(x: Pick<RealConfig, 'n' | 'condition'>): string {
+  return `n${x.n}-${x.condition}`
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/-+$/, '');
 }

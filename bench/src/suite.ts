@@ -5,8 +5,10 @@
 //   --extended         quick's settings on every real network of the full sweep (~10 minutes)
 //   --seed N           seed of keys, corpora and simulations (default 1)
 //   --only LIST        comma-separated subset of sim,node,real (default all)
+//   --networks LIST    comma-separated subset of the mode's real networks, by name (n4-loopback,
+//                      n7-loopback, n4-latency-10-ms, n4-latency-50-ms, n4-latency-100-ms, n4-loss-1)
 //   --out DIR          results directory (default bench/results)
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,7 +26,7 @@ import {
 } from './record.ts';
 import { renderReport } from './report.ts';
 import { calibrateCrypto, runSimSuite } from './sim-bench.ts';
-import { suitePlan } from './suite-plan.ts';
+import { networkSlug, suitePlan } from './suite-plan.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -54,6 +56,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       extended: { type: 'boolean' },
       seed: { type: 'string' },
       only: { type: 'string' },
+      networks: { type: 'string' },
       out: { type: 'string' },
     },
     strict: true,
@@ -69,6 +72,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const outDir = resolve(values.out ?? join(REPO, 'bench/results'));
   mkdirSync(outDir, { recursive: true });
   const plan = suitePlan(mode, seed);
+  if (values.networks !== undefined) {
+    const wanted = values.networks.split(',').map((s) => s.trim());
+    const known = plan.real.map(networkSlug);
+    for (const w of wanted)
+      if (!known.includes(w))
+        throw new BenchError(
+          'USAGE',
+          `--networks: ${w} is not a network of the ${mode} run (${known.join(', ')})`,
+        );
+    plan.real = plan.real.filter((x) => wanted.includes(networkSlug(x)));
+  }
   const t0 = performance.now();
   const started = new Date();
   const log = (s: string) =>
@@ -102,18 +116,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
   }
   const real: RealResult[] = [];
-  if (only.has('real')) {
-    for (const cfg of plan.real) {
-      try {
-        real.push(await runRealSuite(cfg, log));
-      } catch (e) {
-        errors.push(`real n=${cfg.n} ${cfg.condition}: ${(e as Error).message}`);
-      }
-    }
-  }
-  const finished = new Date();
   const name = `${mode}-${stamp(started)}`;
-  const record: BenchRecord = {
+  const build = (finished: Date): BenchRecord => ({
     schema: RECORD_SCHEMA,
     mode,
     startedAt: started.toISOString(),
@@ -134,10 +138,31 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     sim,
     real,
     errors,
-  };
+  });
+  if (only.has('real')) {
+    // A full sweep takes hours: after every measurement the record so far (the network in progress
+    // included) is written to a .partial.json, so a run stopped or crashed part-way keeps what it
+    // measured (`npm run bench -- render` renders it). Removed once the record is written.
+    const partialPath = join(outDir, `${name}.partial.json`);
+    for (const cfg of plan.real) {
+      try {
+        real.push(
+          await runRealSuite(cfg, log, (partial) => {
+            const r = build(new Date());
+            writeFileSync(partialPath, `${JSON.stringify({ ...r, real: [...r.real, partial] }, null, 1)}\n`);
+          }),
+        );
+      } catch (e) {
+        errors.push(`real n=${cfg.n} ${cfg.condition}: ${(e as Error).message}`);
+      }
+      writeFileSync(partialPath, `${JSON.stringify(build(new Date()), null, 1)}\n`);
+    }
+  }
+  const record = build(new Date());
   // Written before it is validated: a run's measurements are never lost to a check of their shape.
   const recordPath = join(outDir, `${name}.json`);
   writeFileSync(recordPath, `${JSON.stringify(record, null, 1)}\n`);
+  rmSync(join(outDir, `${name}.partial.json`), { force: true });
   validateRecord(record);
   const rel = relative(REPO, recordPath);
   const report = renderReport(record, rel, name);

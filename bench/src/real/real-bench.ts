@@ -23,9 +23,17 @@ export interface RealConfig {
   resolution: number;
   maxPoints: number;
   pointS: number;
+  /**
+   * Runs of each knee-search point (each from an idle network). The point is the run with the median
+   * committed rate, which also decides whether it kept up; `runs` holds min/median/max of all.
+   */
+  pointRepeats: number;
   warmupS: number;
   drainS: number;
-  /** Repeats just below the knee (at belowKneeFraction x knee), each sustainedS long. */
+  /**
+   * Repeats just below the knee (at belowKneeFraction x knee), each sustainedS long; also how many
+   * times the primary is killed and the killed node restarted to catch up.
+   */
   repeats: number;
   sustainedS: number;
   belowKneeFraction: number;
@@ -50,6 +58,13 @@ export interface RealLoadPoint extends LoadPoint {
   /** Raw latency samples (ms), intended send -> commit event. */
   rawLatencyMs: number[];
   dispatchLagP99Ms: number;
+  /** A repeated knee-search point: spreads over all its runs and the runs other than this median one. */
+  runs?: {
+    committedTxPerSec: Spread;
+    p50LatencyMs: Spread;
+    p99LatencyMs: Spread;
+    others: RealLoadPoint[];
+  };
   /**
    * How the network was brought to idle before this point (backlog, resends, whether it emptied).
    * Absent in records written before the bench settled between points (2026-12-04).
@@ -90,8 +105,17 @@ export interface RealResult {
   faults: LinkFaults | null;
   config: RealConfig;
   startupMs: number;
+  /** The median of the view-change runs by resumeMs (the only one when repeats = 1). */
   viewChange: ViewChangeResult | null;
+  /** The median of the catch-up runs by txPerSec. */
   sync: SyncResult | null;
+  /** Every view-change and catch-up run with their spreads (absent in records before 2026-12-04). */
+  faultRuns?: {
+    viewChange: ViewChangeResult[];
+    resumeMs: Spread;
+    sync: SyncResult[];
+    syncTxPerSec: Spread;
+  };
   sweep: RealLoadPoint[];
   knee: Knee;
   belowKnee: {
@@ -127,6 +151,28 @@ function toPoint(
     rawLatencyMs: r.rawLatencyMs.map((x) => Math.round(x * 100) / 100),
     dispatchLagP99Ms: nan(r.dispatchLagMs.p99),
     settle,
+  };
+}
+
+/** The element with the median key (the lower middle of an even count); undefined when empty. */
+export function medianBy<T>(xs: readonly T[], key: (x: T) => number): T | undefined {
+  const sorted = [...xs].sort((a, b) => key(a) - key(b));
+  return sorted[(sorted.length - 1) >> 1];
+}
+
+/** A repeated load point: its median run by committed rate, with the spreads of all runs. */
+export function medianRun(runs: readonly RealLoadPoint[]): RealLoadPoint {
+  const median = medianBy(runs, (r) => (Number.isFinite(r.committedTxPerSec) ? r.committedTxPerSec : -1));
+  if (median === undefined) throw new RangeError('medianRun of no runs');
+  if (runs.length === 1) return median;
+  return {
+    ...median,
+    runs: {
+      committedTxPerSec: spread(runs.map((r) => r.committedTxPerSec)),
+      p50LatencyMs: spread(runs.map((r) => r.p50LatencyMs)),
+      p99LatencyMs: spread(runs.map((r) => r.p99LatencyMs)),
+      others: runs.filter((r) => r !== median),
+    },
   };
 }
 
@@ -314,9 +360,14 @@ export async function measureSync(b: BenchNetwork, node: number, cfg: RealConfig
   };
 }
 
+/**
+ * Knee search, repeats below the knee, then the fault runs, on one network. `progress` gets the result so
+ * far after every measurement (the suite writes it to disk, so a stopped run keeps what it measured).
+ */
 export async function runRealSuite(
   cfg: RealConfig,
   log: (s: string) => void = () => {},
+  progress: (partial: RealResult) => void = () => {},
 ): Promise<RealResult> {
   const timeoutMs = 1_000;
   const errors: string[] = [];
@@ -347,11 +398,16 @@ export async function runRealSuite(
     for (let i = 0; i < cfg.maxPoints; i++) {
       const rate = nextOfferedLoad(result.sweep, cfg.startRate, cfg.resolution, cfg.maxRate);
       if (rate === undefined) break;
-      const p = await runPoint(b, rate, cfg, cfg.pointS);
-      result.sweep.push(p);
-      log(
-        `real n=${cfg.n} ${cfg.condition}: offered ${rate} tx/s -> committed ${p.committedTxPerSec.toFixed(0)} tx/s, p50 ${p.p50LatencyMs.toFixed(0)} ms, p99 ${p.p99LatencyMs.toFixed(0)} ms, lost ${p.notCommitted}/${p.measured}${settleNote(p.settle)}`,
-      );
+      const runs: RealLoadPoint[] = [];
+      for (let k = 0; k < Math.max(1, cfg.pointRepeats); k++) {
+        const p = await runPoint(b, rate, cfg, cfg.pointS);
+        runs.push(p);
+        log(
+          `real n=${cfg.n} ${cfg.condition}: offered ${rate} tx/s${runs.length > 1 || cfg.pointRepeats > 1 ? ` (run ${k + 1})` : ''} -> committed ${p.committedTxPerSec.toFixed(0)} tx/s, p50 ${p.p50LatencyMs.toFixed(0)} ms, p99 ${p.p99LatencyMs.toFixed(0)} ms, lost ${p.notCommitted}/${p.measured}${settleNote(p.settle)}`,
+        );
+      }
+      result.sweep.push(medianRun(runs));
+      progress(result);
     }
     result.knee = findKnee(result.sweep);
     const knee = result.knee.kneeTxPerSec;
@@ -374,27 +430,52 @@ export async function runRealSuite(
     }
     // Faults last: a killed and restarted primary may leave the network in a later view, and the
     // throughput above should describe a healthy network.
-    if (cfg.viewChange) {
-      try {
-        result.viewChange = await measureViewChange(b, cfg, timeoutMs);
-        log(
-          `real n=${cfg.n}: commits resumed ${result.viewChange.resumeMs?.toFixed(0) ?? 'never'} ms after killing the primary`,
-        );
-      } catch (e) {
-        errors.push(`viewChange: ${(e as Error).message}`);
+    progress(result);
+    const vcRuns: ViewChangeResult[] = [];
+    const syncRuns: SyncResult[] = [];
+    for (let k = 0; k < Math.max(1, cfg.repeats); k++) {
+      let killed: number | undefined;
+      if (cfg.viewChange) {
+        try {
+          const vc = await measureViewChange(b, cfg, timeoutMs);
+          vcRuns.push(vc);
+          killed = vc.killedPrimary;
+          log(
+            `real n=${cfg.n}: commits resumed ${vc.resumeMs?.toFixed(0) ?? 'never'} ms after killing the primary (validator ${vc.killedPrimary}${cfg.repeats > 1 ? `, run ${k + 1}` : ''})${settleNote(vc.settle)}`,
+          );
+        } catch (e) {
+          errors.push(`viewChange: ${(e as Error).message}`);
+        }
       }
-    }
-    if (cfg.sync) {
-      try {
-        const node = result.viewChange?.killedPrimary ?? cfg.n - 1;
-        result.sync = await measureSync(b, node, cfg);
-        log(
-          `real n=${cfg.n}: restarted node caught up ${result.sync.gapBlocks} blocks / ${result.sync.gapTxs} txs at ${result.sync.txPerSec?.toFixed(0) ?? '-'} tx/s`,
-        );
-      } catch (e) {
-        errors.push(`sync: ${(e as Error).message}`);
+      if (cfg.sync) {
+        try {
+          // The primary just killed catches up; without a view-change run, the last validator.
+          const sy = await measureSync(b, killed ?? cfg.n - 1, cfg);
+          syncRuns.push(sy);
+          log(
+            `real n=${cfg.n}: restarted node caught up ${sy.gapBlocks} blocks / ${sy.gapTxs} txs at ${sy.txPerSec?.toFixed(0) ?? '-'} tx/s`,
+          );
+        } catch (e) {
+          errors.push(`sync: ${(e as Error).message}`);
+          break; // a node that did not come back would make every later run measure n - 1 validators
+        }
+      } else if (killed !== undefined) {
+        break; // nothing restarts the killed primary: a second run would kill a second validator
       }
+      progress({
+        ...result,
+        faultRuns: { viewChange: vcRuns, resumeMs: spread([]), sync: syncRuns, syncTxPerSec: spread([]) },
+      });
     }
+    result.viewChange = medianBy(vcRuns, (v) => v.resumeMs ?? Number.POSITIVE_INFINITY) ?? null;
+    result.sync = medianBy(syncRuns, (y) => y.txPerSec ?? Number.NEGATIVE_INFINITY) ?? null;
+    result.faultRuns = {
+      viewChange: vcRuns,
+      // Over the runs in which commits resumed; the report counts the others separately.
+      resumeMs: spread(vcRuns.map((v) => v.resumeMs ?? Number.NaN)),
+      sync: syncRuns,
+      syncTxPerSec: spread(syncRuns.map((y) => y.txPerSec ?? Number.NaN)),
+    };
   } catch (e) {
     errors.push(e instanceof BenchError ? `${e.code}: ${e.message}` : String(e));
   } finally {

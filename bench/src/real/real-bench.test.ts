@@ -1,0 +1,44 @@
+import t from 'tap';
+import { point } from '../test-fixture.ts';
+import { medianBy, medianRun } from './real-bench.ts';
+
+t.test('medianBy: the element with the median key, the lower middle of an even count', async (t) => {
+  t.equal(
+    medianBy([3, 1, 2], (x) => x),
+    2,
+  );
+  t.equal(
+    medianBy([4, 1, 3, 2], (x) => x),
+    2,
+  );
+  t.equal(
+    medianBy([], (x: number) => x),
+    undefined,
+  );
+  t.same(
+    medianBy([{ k: 5 }, { k: -1 }, { k: 9 }], (x) => x.k),
+    { k: 5 },
+    'the element itself, not its key',
+  );
+});
+
+t.test('medianRun: a repeated point is its median run by committed rate, with spreads', async (t) => {
+  const slow = { ...point(200, 80, 900), committedTxPerSec: 120 };
+  const mid = { ...point(200, 60, 400), committedTxPerSec: 190 };
+  const fast = { ...point(200, 50, 300), committedTxPerSec: 199 };
+  const p = medianRun([fast, slow, mid]);
+  t.equal(p.committedTxPerSec, 190, 'the median run decides the point (and so whether it kept up)');
+  t.equal(p.p99LatencyMs, 400);
+  t.same(p.runs?.committedTxPerSec, { min: 120, median: 190, max: 199, n: 3 });
+  t.same(p.runs?.p99LatencyMs, { min: 300, median: 400, max: 900, n: 3 });
+  t.same(p.runs?.others, [fast, slow], 'the other runs are kept whole (raw samples included)');
+  t.same(medianRun([mid]), mid, 'a single run is the point itself, without spreads');
+  t.throws(() => medianRun([]), RangeError);
+});
+
+t.test('medianRun: a run that measured nothing (NaN rate) ranks lowest', async (t) => {
+  const none = { ...point(400, 0, 0), committedTxPerSec: Number.NaN };
+  const a = { ...point(400, 60, 400), committedTxPerSec: 300 };
+  const b = { ...point(400, 60, 400), committedTxPerSec: 350 };
+  t.equal(medianRun([a, none, b]).committedTxPerSec, 300);
+});
