@@ -120,6 +120,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
           'rejected',
           'CPU cores/validator',
           'RSS MiB/validator',
+          'views after',
           'settled before',
         ],
         x.sweep.map((p) => [
@@ -135,6 +136,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
             .join(', ') || '-',
           fmt(mean(p.validators.map((v) => v.cpuCores)), 2),
           fmt(mean(p.validators.map((v) => v.rssMiB))),
+          p.viewsAfter?.map((v) => v.view ?? '?').join(' ') ?? '-',
           settledBefore(p.settle),
         ]),
       ),

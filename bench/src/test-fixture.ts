@@ -19,6 +19,11 @@ export function point(offered: number, p50: number, p99: number): RealLoadPoint 
     validators: [0, 1, 2, 3].map((index) => ({ index, cpuCores: 0.4, rssMiB: 150, peakRssMiB: 180 })),
     rawLatencyMs: [p50, p50, p99],
     dispatchLagP99Ms: 2,
+    viewsAfter: [0, 1, 2, 3].map((index) => ({
+      index,
+      view: offered > 300 && index === 3 ? 1 : 0,
+      height: offered * 10,
+    })),
     settle: {
       backlogBefore: offered > 300 ? [900, 1_000, 950, 1_000] : [0, 0, 0, 0],
       resent: offered > 300 ? 120 : 0,

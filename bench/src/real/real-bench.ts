@@ -55,6 +55,12 @@ export interface RealLoadPoint extends LoadPoint {
   eventReconnects: number;
   /** Per running validator: CPU (cores busy) over the measured run, RSS and peak RSS (MiB). */
   validators: ({ index: number } & ProcUsage)[];
+  /**
+   * Each running validator's view and height right after the point (absent before 2026-12-04): a
+   * validator alone in a later view is out of the quorums until the others change view too, and the
+   * network then commits only when all of the remaining 2f + 1 keep up.
+   */
+  viewsAfter?: { index: number; view: number | null; height: number | null }[];
   /** Raw latency samples (ms), intended send -> commit event. */
   rawLatencyMs: number[];
   dispatchLagP99Ms: number;
@@ -176,6 +182,12 @@ export function medianRun(runs: readonly RealLoadPoint[]): RealLoadPoint {
   };
 }
 
+/** The log's note on views after a point: empty unless the validators disagree on the view. */
+function viewsNote(p: RealLoadPoint): string {
+  const views = p.viewsAfter?.map((v) => v.view) ?? [];
+  return new Set(views).size > 1 ? `; views after: ${views.map((v) => v ?? '?').join(' ')}` : '';
+}
+
 /** The log's note on a point's start: empty when the network was idle and nothing needed resending. */
 function settleNote(s: SettleResult | undefined): string {
   if (s === undefined) return '';
@@ -224,7 +236,13 @@ export async function runPoint(
     const z = sampleProc(b.nodes[i]!.pid ?? -1);
     return a && z ? [{ index: i, ...usageBetween(a, z, wall) }] : [];
   });
-  return toPoint(r, validators, settled);
+  const statuses = await b.net.statuses();
+  const viewsAfter = running.map((i) => ({
+    index: i,
+    view: statuses[i]?.view ?? null,
+    height: statuses[i]?.height ?? null,
+  }));
+  return { ...toPoint(r, validators, settled), viewsAfter };
 }
 
 /** Blocks seen on one validator's event feed, with arrival times. */
@@ -403,7 +421,7 @@ export async function runRealSuite(
         const p = await runPoint(b, rate, cfg, cfg.pointS);
         runs.push(p);
         log(
-          `real n=${cfg.n} ${cfg.condition}: offered ${rate} tx/s${runs.length > 1 || cfg.pointRepeats > 1 ? ` (run ${k + 1})` : ''} -> committed ${p.committedTxPerSec.toFixed(0)} tx/s, p50 ${p.p50LatencyMs.toFixed(0)} ms, p99 ${p.p99LatencyMs.toFixed(0)} ms, lost ${p.notCommitted}/${p.measured}${settleNote(p.settle)}`,
+          `real n=${cfg.n} ${cfg.condition}: offered ${rate} tx/s${runs.length > 1 || cfg.pointRepeats > 1 ? ` (run ${k + 1})` : ''} -> committed ${p.committedTxPerSec.toFixed(0)} tx/s, p50 ${p.p50LatencyMs.toFixed(0)} ms, p99 ${p.p99LatencyMs.toFixed(0)} ms, lost ${p.notCommitted}/${p.measured}${viewsNote(p)}${settleNote(p.settle)}`,
         );
       }
       result.sweep.push(medianRun(runs));
@@ -417,7 +435,7 @@ export async function runRealSuite(
       for (let k = 0; k < cfg.repeats; k++) {
         repeats.push(await runPoint(b, rate, cfg, cfg.sustainedS));
         log(
-          `real n=${cfg.n}: below the knee (${rate} tx/s) repeat ${k + 1}: ${repeats[k]!.committedTxPerSec.toFixed(0)} tx/s, p99 ${repeats[k]!.p99LatencyMs.toFixed(0)} ms${settleNote(repeats[k]!.settle)}`,
+          `real n=${cfg.n}: below the knee (${rate} tx/s) repeat ${k + 1}: ${repeats[k]!.committedTxPerSec.toFixed(0)} tx/s, p99 ${repeats[k]!.p99LatencyMs.toFixed(0)} ms${viewsNote(repeats[k]!)}${settleNote(repeats[k]!.settle)}`,
         );
       }
       result.belowKnee = {
