@@ -10,6 +10,7 @@
 // (a validator set and the active devices are a bounded working set).
 import { createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
 import { ed25519Precheck, type Verifier } from '@vigil/consensus/wire';
+import { LRUCache } from 'lru-cache';
 
 /** DER SubjectPublicKeyInfo prefix for an Ed25519 key (RFC 8410 §4): SEQUENCE { SEQUENCE { OID 1.3.101.112 }, BIT STRING (33) }. */
 const ED25519_SPKI_PREFIX = Uint8Array.from([
@@ -36,23 +37,19 @@ function keyId(publicKey: Uint8Array): string {
 export function createFastVerifier(opts: FastVerifierOptions = {}): FastVerifier {
   const cacheSize = opts.cacheSize ?? DEFAULT_KEY_CACHE_SIZE;
   if (!Number.isSafeInteger(cacheSize) || cacheSize < 1) throw new RangeError('cacheSize must be >= 1');
-  // A Map iterates in insertion order; re-inserting on a hit makes the first key the least recently used.
-  const cache = new Map<string, KeyObject>();
+  // lru-cache: a Map evicted through keys().next() costs O(deleted slots) per eviction once full, and
+  // a network with more devices than the cache holds would evict on every transaction.
+  const cache = new LRUCache<string, KeyObject>({ max: cacheSize });
 
   function keyObject(publicKey: Uint8Array): KeyObject {
     const id = keyId(publicKey);
-    const hit = cache.get(id);
-    if (hit !== undefined) {
-      cache.delete(id);
-      cache.set(id, hit);
-      return hit;
-    }
+    const hit = cache.get(id); // refreshes its recency
+    if (hit !== undefined) return hit;
     const der = new Uint8Array(ED25519_SPKI_PREFIX.length + 32);
     der.set(ED25519_SPKI_PREFIX, 0);
     der.set(publicKey, ED25519_SPKI_PREFIX.length);
     const key = createPublicKey({ key: Buffer.from(der.buffer), format: 'der', type: 'spki' });
     cache.set(id, key);
-    if (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
     return key;
   }
 

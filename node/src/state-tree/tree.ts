@@ -15,6 +15,7 @@ import {
   type StateProof,
   valueHashOf,
 } from '@vigil/consensus/proof/smt.ts';
+import { LRUCache } from 'lru-cache';
 import { StateTreeError } from './errors.ts';
 import { nodeInternalHash, nodeLeafHash, nodeSha256 } from './hasher.ts';
 import { decodeTreeNode, encodeTreeNode, hashTreeNode, type LeafNode, type TreeNode } from './node-codec.ts';
@@ -59,13 +60,20 @@ export class SparseMerkleTree {
   readonly #source: TreeNodeSource;
   readonly #hash: Hasher;
   readonly #cacheSize: number;
-  readonly #cache = new Map<string, TreeNode>();
+  /**
+   * Decoded nodes by hash. lru-cache, not a Map used as an LRU: evicting a Map's oldest entry with
+   * `keys().next()` skips every deleted slot before it (V8 compacts only on rehash), so once the
+   * cache was full each eviction cost O(cache size); a validator's block execution slowed from ~5 %
+   * to over 50 % of its CPU within minutes under load (issue 9, docs/benchmarks.md).
+   */
+  readonly #cache: LRUCache<string, TreeNode>;
   readonly #keyHashes = new Map<string, Uint8Array>();
 
   constructor(source: TreeNodeSource, options: SparseMerkleTreeOptions = {}) {
     this.#source = source;
     this.#hash = options.hasher ?? nodeSha256;
     this.#cacheSize = options.cacheSize ?? 200_000;
+    this.#cache = new LRUCache({ max: this.#cacheSize });
   }
 
   get hasher(): Hasher {
@@ -73,23 +81,14 @@ export class SparseMerkleTree {
   }
 
   #remember(id: string, node: TreeNode): void {
-    if (this.#cache.size >= this.#cacheSize) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
     this.#cache.set(id, node);
   }
 
   /** Loads a node, checking that it hashes to the hash it is stored under. */
   async loadNode(hash: Uint8Array): Promise<TreeNode> {
     const id = hex(hash);
-    const cached = this.#cache.get(id);
-    if (cached !== undefined) {
-      // Refresh recency (Map iteration order is insertion order).
-      this.#cache.delete(id);
-      this.#cache.set(id, cached);
-      return cached;
-    }
+    const cached = this.#cache.get(id); // refreshes its recency
+    if (cached !== undefined) return cached;
     const bytes = await this.#source.getNode(hash);
     if (bytes === undefined) throw new StateTreeError('MISSING_NODE', `node ${id} is not in the store`);
     const node = decodeTreeNode(bytes);
@@ -178,12 +177,7 @@ export class SparseMerkleTree {
 
   /** A node from the LRU (refreshing its recency), or undefined. */
   #cached(id: string): TreeNode | undefined {
-    const hit = this.#cache.get(id);
-    if (hit !== undefined) {
-      this.#cache.delete(id);
-      this.#cache.set(id, hit);
-    }
-    return hit;
+    return this.#cache.get(id);
   }
 
   /** A node the update may read: pinned by #preload, or created by this update (in the LRU). */

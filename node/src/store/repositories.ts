@@ -10,6 +10,7 @@ import {
   decodeCommitCertificate,
   merkleRoot,
 } from '@vigil/consensus/wire';
+import { LRUCache } from 'lru-cache';
 import { type ChainDb, getBytes } from './db.ts';
 import { StoreError } from './errors.ts';
 import { keys, type MetaKey, Prefix, prefixRange, readU64be, subRange } from './keys.ts';
@@ -196,6 +197,9 @@ export class TxIndex {
 
 const hex = hexKey;
 
+/** A cached 'this state key does not exist' (lru-cache values cannot be null or undefined). */
+const ABSENT: unique symbol = Symbol('absent');
+
 /**
  * The current (applied-height) state and index values, read from their flat copies. State reads go
  * through an LRU of hot keys (device records, nonces): a LevelDB get is an async round trip to the
@@ -205,28 +209,26 @@ const hex = hexKey;
  */
 export class StateRepository {
   readonly #db: ChainDb;
-  readonly #cache = new Map<string, Uint8Array | null>();
-  readonly #cacheSize: number;
+  /**
+   * Values by state key; ABSENT records a key known not to exist. lru-cache rather than a Map evicted
+   * through `keys().next()`, which costs O(deleted slots) per eviction once full (see state-tree/tree.ts).
+   */
+  readonly #cache: LRUCache<string, Uint8Array | typeof ABSENT>;
   #generation = 0;
 
   constructor(db: ChainDb, cacheSize = 100_000) {
     this.#db = db;
-    this.#cacheSize = cacheSize;
+    this.#cache = new LRUCache({ max: cacheSize });
   }
 
   #remember(id: string, value: Uint8Array | null): void {
-    this.#cache.delete(id);
-    if (this.#cache.size >= this.#cacheSize) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
-    this.#cache.set(id, value);
+    this.#cache.set(id, value ?? ABSENT);
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     const id = hex(key);
     const hit = this.#cache.get(id);
-    if (hit !== undefined) return hit ?? undefined;
+    if (hit !== undefined) return hit === ABSENT ? undefined : hit;
     const generation = this.#generation;
     const v = await getBytes(this.#db, keys.state(key));
     if (generation === this.#generation) this.#remember(id, v ?? null);
