@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   profile: () => import('./profile.ts'),
   render: () => import('./render.ts'),
   probe: () => import('./probe.ts'),
+  'cpu-windows': () => import('./cpu-windows.ts'),
 };
 
 const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md explains every number)
@@ -21,7 +22,9 @@ const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md ex
                       [--catchup-rate 300] [--devices 64] [--seed 1] [--keep-logs DIR] [--log-level warn] [--cpu-prof DIR]
                       load points against one network; optional catch-up after S seconds down
   render              bench/results/<record>.json
-                      re-renders a record's report and charts`;
+                      re-renders a record's report and charts
+  cpu-windows         FILE.cpuprofile... [--windows 5] [--limit 8]
+                      a CPU profile cut into equal time spans: busy share, top areas and functions`;
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {

@@ -1,5 +1,11 @@
 import t from 'tap';
-import { areaOf, type CpuProfile, mergeSummaries, summariseProfile } from './cpu-profile.ts';
+import {
+  areaOf,
+  type CpuProfile,
+  mergeSummaries,
+  summariseProfile,
+  summariseProfileWindows,
+} from './cpu-profile.ts';
 
 const frame = (id: number, functionName: string, url: string, lineNumber = 0) => ({
   id,
@@ -60,4 +66,32 @@ t.test('mergeSummaries adds samples across threads', async (t) => {
   t.equal(m.samples, 26);
   t.equal(m.busySamples, 18);
   t.same(m.byArea[0], { name: 'node/crypto', samples: 6, share: 6 / 18 });
+});
+
+t.test('summariseProfileWindows: a cost that appears late stands out in its own window', async (t) => {
+  // 10 samples 1 ms apart: verify for the first half, leveldb writes for the second.
+  const p: CpuProfile = {
+    nodes: PROFILE.nodes,
+    samples: [3, 3, 3, 3, 3, 4, 4, 4, 4, 4],
+    timeDeltas: [0, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000],
+  };
+  const w = summariseProfileWindows(p, 2);
+  t.equal(w.length, 2);
+  t.same(
+    w.map((x) => [x.fromMs, x.toMs]),
+    [
+      [0, 4.5],
+      [4.5, 9],
+    ],
+  );
+  t.same(w[0]!.summary.byArea, [{ name: 'node/crypto', samples: 5, share: 1 }]);
+  t.same(w[1]!.summary.byArea, [{ name: 'classic-level', samples: 5, share: 1 }]);
+  t.equal(summariseProfile(p).byArea.length, 2, 'the whole-run summary mixes them');
+  t.same(
+    summariseProfileWindows(p, 1)[0]!.summary,
+    summariseProfile(p),
+    'one window is the whole-run summary',
+  );
+  t.equal(summariseProfileWindows({ nodes: [], samples: [] }, 3).length, 3, 'empty windows, no throw');
+  t.throws(() => summariseProfileWindows(p, 0), RangeError);
 });

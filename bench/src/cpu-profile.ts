@@ -100,3 +100,39 @@ export function mergeSummaries(list: readonly ProfileSummary[], limit = 15): Pro
     byArea: top(area, busy, limit),
   };
 }
+
+export interface ProfileWindow {
+  /** Milliseconds from the profile's first sample. */
+  fromMs: number;
+  toMs: number;
+  summary: ProfileSummary;
+}
+
+/**
+ * The profile cut into `windows` equal spans of time, each summarised on its own. A cost that grows
+ * while a process runs (a cache that gets slower once full, a structure that only grows) hides in a
+ * whole-run summary and stands out here: how the cache-eviction slowdown of 4d58c4e was found.
+ */
+export function summariseProfileWindows(p: CpuProfile, windows: number, limit = 15): ProfileWindow[] {
+  if (!Number.isSafeInteger(windows) || windows < 1) throw new RangeError('windows must be >= 1');
+  const deltas = p.timeDeltas ?? p.samples.map(() => 1);
+  const at = new Float64Array(p.samples.length);
+  let t = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += Math.max(0, deltas[i] ?? 0);
+    at[i] = t;
+  }
+  const first = at.length > 0 ? at[0]! : 0;
+  const span = Math.max(1, (at.length > 0 ? at[at.length - 1]! : 0) - first);
+  const parts: number[][] = Array.from({ length: windows }, () => []);
+  for (let i = 0; i < p.samples.length; i++) {
+    const k = Math.min(windows - 1, Math.floor(((at[i]! - first) / span) * windows));
+    parts[k]!.push(p.samples[i]!);
+  }
+  // timeDeltas are microseconds (V8's Profile.timeDeltas).
+  return parts.map((samples, k) => ({
+    fromMs: (k * span) / windows / 1000,
+    toMs: ((k + 1) * span) / windows / 1000,
+    summary: summariseProfile({ nodes: p.nodes, samples }, limit),
+  }));
+}
