@@ -2,9 +2,8 @@
 // resent so the nonces parked behind them commit and the pools empty; a pool that will not empty is
 // reported, not waited on forever. Checks behaviour only; the durations are the test's own bounds.
 import { FakeLedger, FakeNode } from '@vigil/sensor-client/testing/fake-node.ts';
-import { buildCorpus } from '@vigil/sensor-client/load/corpus.ts';
 import { runLoad } from '@vigil/sensor-client/load/runner.ts';
-import { buildSchedule } from '@vigil/sensor-client/load/schedule.ts';
+import { smallLoad } from '@vigil/sensor-client/testing/load-fixture.ts';
 import t, { type Test } from 'tap';
 import { settle } from './settle.ts';
 
@@ -25,11 +24,7 @@ async function overloadedRun(t: Test) {
   const timer = setInterval(() => ledger.commitPending(), 20);
   t.teardown(() => clearInterval(timer));
   const cfg = { rate: 100, batchSize: 5, durationMs: 200, warmupMs: 0, drainMs: 200, nodes: [node.url] };
-  const schedule = buildSchedule(cfg);
-  const corpus = buildCorpus(
-    { chainId: 'vigil-settle', seed: 3, devices: 5, nodes: 1, startMs: Date.now(), rate: cfg.rate },
-    schedule,
-  );
+  const { schedule, corpus } = smallLoad(cfg, { chainId: 'vigil-settle', seed: 3, devices: 5 });
   const r = await runLoad(cfg, schedule, corpus, clock);
   const target = {
     backlog: async () => {

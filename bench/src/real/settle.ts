@@ -5,6 +5,7 @@
 // fresh transactions collide with the parked nonces (NONCE_TAKEN). So before each point the bench
 // resends what the previous runs left uncommitted, as a real device would (sensor-client's queue treats
 // MEMPOOL_FULL as transient), and waits for every mempool to empty.
+import { concatBytes } from '@vigil/consensus/wire';
 import type { Clock } from '@vigil/sensor-client/load/schedule.ts';
 
 /** What settle found and did between two load points. */
@@ -47,7 +48,7 @@ export async function settle(
   const t0 = clock.now();
   const bodies: Uint8Array[] = [];
   for (let i = 0; i < leftovers.length; i += MAX_RESEND_BATCH) {
-    bodies.push(concatBytes(leftovers.slice(i, i + MAX_RESEND_BATCH)));
+    bodies.push(concatBytes(...leftovers.slice(i, i + MAX_RESEND_BATCH)));
   }
   const nan = (xs: (number | undefined)[]) => xs.map((x) => x ?? Number.NaN);
   let backlogBefore: number[] | undefined;
@@ -86,14 +87,4 @@ export async function settle(
     }
     await clock.sleep(POLL_MS);
   }
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

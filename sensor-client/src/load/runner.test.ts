@@ -4,9 +4,8 @@
 
 import t from 'tap';
 import { FakeLedger, FakeNode } from '../testing/fake-node.ts';
-import { buildCorpus } from './corpus.ts';
+import { smallLoad } from '../testing/load-fixture.ts';
 import { runLoad } from './runner.ts';
-import { buildSchedule } from './schedule.ts';
 
 const realClock = {
   now: () => performance.now(),
@@ -35,11 +34,7 @@ t.test('every offered transaction is submitted, committed and measured once; war
     drainMs: 5_000,
     nodes: [a.url, b.url],
   };
-  const schedule = buildSchedule(cfg);
-  const corpus = buildCorpus(
-    { chainId: 'vigil-load', seed: 1, devices: 8, nodes: 2, startMs: Date.now(), rate: cfg.rate },
-    schedule,
-  );
+  const { schedule, corpus } = smallLoad(cfg, { chainId: 'vigil-load', seed: 1, devices: 8 });
   const r = await runLoad(cfg, schedule, corpus, realClock);
   t.equal(ledger.committed.length, 200, 'all 200 transactions reached the ledger, warm-up included');
   t.equal(r.offered.transactions, 160, 'the 40 warm-up transactions are not measured');
@@ -63,11 +58,7 @@ t.test('rejections are counted by code, and uncommitted transactions are reporte
   ledger.commitMode = 'manual'; // nothing ever commits
   ledger.refuseNext = { code: 'MEMPOOL_FULL', count: 5 };
   const cfg = { rate: 100, batchSize: 5, durationMs: 200, warmupMs: 0, drainMs: 100, nodes: [a.url] };
-  const schedule = buildSchedule(cfg);
-  const corpus = buildCorpus(
-    { chainId: 'vigil-load', seed: 2, devices: 5, nodes: 1, startMs: Date.now(), rate: cfg.rate },
-    schedule,
-  );
+  const { schedule, corpus } = smallLoad(cfg, { chainId: 'vigil-load', seed: 2, devices: 5 });
   const r = await runLoad(cfg, schedule, corpus, realClock);
   // The first batch (nonce 1 of all five devices) is refused, so every later transaction is a nonce gap.
   t.same(r.submitted.rejected, { MEMPOOL_FULL: 5, NONCE_GAP: 15 });
