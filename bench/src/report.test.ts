@@ -20,6 +20,11 @@ t.test('the report has the headline, every sweep point, the simulator tables and
   const rep = renderReport(r, 'bench/results/quick-x.json', 'quick-x');
   const md = rep.markdown;
   t.match(md, /^# Vigil benchmark report \(quick run\)/);
+  t.match(
+    renderReport(r, 'bench/results/full-x.partial.json', 'full-x.partial').markdown,
+    /^# Vigil benchmark report \(quick run, partial: the run stopped before its end/,
+    'a partial record says so',
+  );
   t.match(md, /Test CPU, 2 cores, Node v24\.0\.0/);
   t.match(md, new RegExp(`commit \`${'a'.repeat(40)}\``));
   t.match(md, /\| n=4 sustained throughput below the knee \(tx\/s\) \| 171 \|/);

@@ -46,7 +46,11 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
   const charts: Record<string, string> = {};
   const s = summarise(r, recordFile);
   const out: string[] = [];
-  out.push(`# Vigil benchmark report (${r.mode} run)`);
+  // The suite's `.partial.json` records are written during a run: one that stopped early leaves only that.
+  const partial = recordFile.endsWith('.partial.json')
+    ? ', partial: the run stopped before its end, so the last network may lack measurements'
+    : '';
+  out.push(`# Vigil benchmark report (${r.mode} run${partial})`);
   out.push('');
   out.push(
     `Run ${r.startedAt} to ${r.finishedAt} (${fmt(r.wallSeconds)} s) on ${r.machine.cpuModel}, ${r.machine.cores} cores, Node ${r.machine.node}; commit \`${r.gitCommit ?? 'unknown'}\`${r.gitDirty ? ' (working tree had uncommitted changes)' : ''}; seed ${r.seed}; load average at start ${r.machine.loadAverage.map((x) => x.toFixed(2)).join(' ')}. Record: \`${recordFile}\`. Command: \`${r.command}\`.`,
