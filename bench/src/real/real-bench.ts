@@ -421,7 +421,7 @@ export async function runRealSuite(
         const p = await runPoint(b, rate, cfg, cfg.pointS);
         runs.push(p);
         log(
-          `real n=${cfg.n} ${cfg.condition}: offered ${rate} tx/s${runs.length > 1 || cfg.pointRepeats > 1 ? ` (run ${k + 1})` : ''} -> committed ${p.committedTxPerSec.toFixed(0)} tx/s, p50 ${p.p50LatencyMs.toFixed(0)} ms, p99 ${p.p99LatencyMs.toFixed(0)} ms, lost ${p.notCommitted}/${p.measured}${viewsNote(p)}${settleNote(p.settle)}`,
+          `real n=${cfg.n} ${cfg.condition}: offered ${rate} tx/s${cfg.pointRepeats > 1 ? ` (run ${k + 1})` : ''} -> committed ${p.committedTxPerSec.toFixed(0)} tx/s, p50 ${p.p50LatencyMs.toFixed(0)} ms, p99 ${p.p99LatencyMs.toFixed(0)} ms, lost ${p.notCommitted}/${p.measured}${viewsNote(p)}${settleNote(p.settle)}`,
         );
       }
       result.sweep.push(medianRun(runs));
