@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { ConsensusRecordStore } from '../consensus-store/store.ts';
 import { fastSignerFromSeed } from '../crypto/fast-signer.ts';
 import { fastVerifier } from '../crypto/fast-verifier.ts';
+import { createRememberingVerifier, rememberingSigner } from '../crypto/remembering-verifier.ts';
 import {
   type ProposalBatchOptions,
   ProposalBatcher,
@@ -232,8 +233,6 @@ export class Validator {
             options.mempoolMaxTxs ?? (Number(process.env.VIGIL_MEMPOOL_MAX_TXS) || DEFAULT_MEMPOOL_MAX_TXS),
         },
       );
-      // node:crypto: byte-identical signatures to @noble's (RFC 8032 is deterministic), far cheaper.
-      const signer = fastSignerFromSeed(key.seed);
       const genesisRoot = (await store.blocks.stateRootAt(0)) ?? store.requireHead().stateRoot;
       const replicaConfig: ReplicaConfig = {
         chainId: genesis.chainId,
@@ -244,9 +243,16 @@ export class Validator {
         genesisStateRoot: genesisRoot,
         genesisTimestamp: genesis.genesisTime,
       };
+      // The replica and the executor share one verifier that remembers accepted signatures: a block
+      // committed here carries a certificate of COMMIT signatures the replica already verified, and
+      // the executor's re-check of it then costs lookups, not 2f + 1 verifications per block.
+      // (Its own COMMIT is one of those votes: the signer remembers what it signs.)
+      const consensusVerifier = createRememberingVerifier(fastVerifier);
+      // node:crypto: byte-identical signatures to @noble's (RFC 8032 is deterministic), far cheaper.
+      const signer = rememberingSigner(fastSignerFromSeed(key.seed), consensusVerifier);
       const deps = {
         signer,
-        verifier: fastVerifier,
+        verifier: consensusVerifier,
         // A backup prepares only blocks whose every transaction decodes for this chain and carries a
         // valid signature; that is what lets certified blocks skip signature checks later (ADR 0031).
         validateTransactions: (txs: readonly Uint8Array[]) => {
@@ -276,7 +282,7 @@ export class Validator {
         store,
         handlers: createHandlers(),
         verifier: pool,
-        certificateVerifier: fastVerifier,
+        certificateVerifier: consensusVerifier,
         verifiedCache: mempool,
         // Certificates are checked against the set of the block's epoch (ADR 0015). The driver hands a
         // change to the replica right after the deciding block, before any block it applies to.
