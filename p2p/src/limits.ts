@@ -30,6 +30,11 @@ export interface P2PLimits {
   /** Per-peer send queue bounds (drop-oldest beyond them). */
   consensusQueue: QueueLimits;
   gossipQueue: QueueLimits;
+  /**
+   * Consensus messages queued for a peer that is down are delivered when it reconnects within this
+   * long, and discarded (counted as 'consensus-stale') after a longer outage.
+   */
+  consensusOutageKeepMs: number;
   /** Per-peer inbound token buckets, in messages. */
   consensusRate: RateLimit;
   gossipRate: RateLimit;
@@ -65,6 +70,7 @@ export const DEFAULT_LIMITS: P2PLimits = {
   batchBytes: 256 * 1024,
   consensusQueue: { maxBytes: 64 * 1024 * 1024, maxMessages: 200_000 },
   gossipQueue: { maxBytes: 16 * 1024 * 1024, maxMessages: 100_000 },
+  consensusOutageKeepMs: 3_000,
   consensusRate: { perSecond: 50_000, burst: 100_000 },
   gossipRate: { perSecond: 50_000, burst: 100_000 },
   requestRate: { perSecond: 50, burst: 100 },
@@ -114,6 +120,7 @@ export function resolveLimits(overrides: LimitOverrides = {}): P2PLimits {
   ] as const) {
     if (!(r.perSecond >= 0 && r.burst >= 1)) throw bad(name);
   }
+  if (!(l.consensusOutageKeepMs >= 0)) throw bad('consensusOutageKeepMs');
   if (!(l.syncMaxBlocks >= 1 && l.requestTimeoutMs > 0 && l.gossipSeenPerPeer >= 1)) throw bad('sync/gossip');
   if (!(l.score.halfLifeMs > 0 && l.score.banMs >= 0)) throw bad('score');
   if (!(l.reconnect.baseMs > 0 && l.reconnect.maxMs >= l.reconnect.baseMs && l.reconnect.stableMs >= 0)) {

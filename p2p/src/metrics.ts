@@ -26,6 +26,8 @@ export type DropReason =
   | 'peer-removed'
   /** Gossip queued for a peer that lost its last connection (it is re-offered after reconnection). */
   | 'gossip-disconnected'
+  /** Consensus messages queued for a peer that stayed down longer than consensusOutageKeepMs. */
+  | 'consensus-stale'
   /** A message too large for one frame of its protocol (a local sizing bug; logged). */
   | 'message-too-large'
   /** The user's handler threw. */
@@ -42,6 +44,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'unknown-peer',
   'peer-removed',
   'gossip-disconnected',
+  'consensus-stale',
   'message-too-large',
   'handler-error',
 ];

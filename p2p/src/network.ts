@@ -106,6 +106,8 @@ interface PeerState {
   reconnectAttempt: number;
   /** When the peer's current connection opened (clock of `now`), if connected. */
   connectedAt: number | undefined;
+  /** When the peer lost its last connection (clock of `now`), if it is down after having been up. */
+  disconnectedAt: number | undefined;
   reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   dialing: boolean;
 }
@@ -338,6 +340,14 @@ export class VigilNetwork {
     }
     for (const p of this.#peers.values()) {
       if (p.info.role !== 'validator' || p.info.key === from) continue;
+      if (p.connectedAt === undefined) {
+        // Not queued for a peer that is down: it may come back restarted and far behind, and a queue
+        // of everything gossiped meanwhile (a 25 s outage at 300 tx/s: ~7,500 transactions, most of
+        // them committed by then) would arrive all at once and cost it a decode and a signature check
+        // each while it catches up (issue 9). On reconnection the node re-offers what is still pending.
+        this.#drop('gossip-disconnected', txs.length);
+        continue;
+      }
       for (let i = 0; i < txs.length; i++) {
         if (p.txSeen.has(ids[i]!)) continue;
         p.txSeen.add(ids[i]!);
@@ -481,6 +491,7 @@ export class VigilNetwork {
       txSeen: new LruSet(l.gossipSeenPerPeer),
       reconnectAttempt: 0,
       connectedAt: undefined,
+      disconnectedAt: undefined,
       reconnectTimer: undefined,
       dialing: false,
     };
@@ -515,7 +526,17 @@ export class VigilNetwork {
   #onPeerConnect(peerId: PeerId): void {
     const p = this.#peers.get(peerId.toString());
     if (p === undefined) return;
-    p.connectedAt = this.#now();
+    const now = this.#now();
+    // Consensus messages queued through a short outage are still useful (the peer completes the
+    // slots they belong to). After a long one they are stale: the peer, often a restarted process,
+    // catches up by block sync, and a flood of old PRE-PREPAREs, each decoded and its transactions
+    // checked, would only slow that down (issue 9: ~15 % of a catching-up node's CPU). PBFT recovers
+    // anything dropped here by retransmission, checkpoints and state transfer (§4.3, §4.5).
+    if (p.disconnectedAt !== undefined && now - p.disconnectedAt > this.#limits.consensusOutageKeepMs) {
+      this.#drop('consensus-stale', p.channels.consensus.discardQueued());
+    }
+    p.disconnectedAt = undefined;
+    p.connectedAt = now;
     if (p.reconnectTimer !== undefined) clearTimeout(p.reconnectTimer);
     p.reconnectTimer = undefined;
     this.#setConnected(p, true);
@@ -538,6 +559,7 @@ export class VigilNetwork {
     if (lasted) p.reconnectAttempt = 0;
     else this.#metrics.connections.shortLived++;
     p.connectedAt = undefined;
+    p.disconnectedAt = this.#now();
     this.#setConnected(p, false);
     if (this.#running) this.#scheduleDial(p);
   }
