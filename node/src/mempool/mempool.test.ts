@@ -33,11 +33,15 @@ function setup(limits: Partial<MempoolLimits> = {}) {
     },
   };
   let now = NOW;
+  let nonceReads = 0;
   const pool = new Mempool(
     {
       chainId: TEST_CHAIN,
       now: () => now,
-      committedNonce: async (s) => committed.get(hex(s)) ?? 0,
+      committedNonce: async (s) => {
+        nonceReads++;
+        return committed.get(hex(s)) ?? 0;
+      },
       isCommitted: async (id) => {
         indexReads++;
         return committedIds.has(hex(id));
@@ -52,6 +56,7 @@ function setup(limits: Partial<MempoolLimits> = {}) {
     committedIds,
     verified: () => verified,
     indexReads: () => indexReads,
+    nonceReads: () => nonceReads,
     setNow: (n: number) => {
       now = n;
     },
@@ -161,6 +166,24 @@ t.test('after a block: committed txs leave, stale nonces are dropped, aged txs e
   await m.pool.onBlockCommitted([]);
   t.equal(m.pool.size, 0);
   t.equal(m.pool.bytes, 0);
+});
+
+t.test('a block touching no sender with pending transactions costs no nonce read', async (t) => {
+  const m = setup();
+  await m.pool.onBlockCommitted([tx(alice, 1), tx(bob, 1)]);
+  t.equal(m.pool.size, 0);
+  t.equal(m.nonceReads(), 0, 'empty pool: nothing to refresh');
+  const b1 = tx(bob, 1);
+  await m.pool.add(b1);
+  const readsAfterAdmission = m.nonceReads();
+  m.committed.set(hex(alice.publicKey), 1);
+  await m.pool.onBlockCommitted([tx(alice, 1)]);
+  t.equal(m.nonceReads(), readsAfterAdmission, 'alice has nothing pending: her nonce is not read');
+  t.same(m.pool.nextBatch(10, 1 << 20).map(hex), [b1].map(hex), "bob's transaction stays");
+  m.committed.set(hex(bob.publicKey), 1);
+  await m.pool.onBlockCommitted([b1]);
+  t.equal(m.nonceReads(), readsAfterAdmission + 1, "bob's nonce is refreshed");
+  t.equal(m.pool.size, 0, 'and his committed transaction leaves');
 });
 
 t.test('property: batches are gap-free per sender and in arrival order among ready txs', async (t) => {
