@@ -4,7 +4,11 @@ import fc from 'fast-check';
 import t from 'tap';
 import { fastVerifier } from './fast-verifier.ts';
 import { fastSignerFromSeed } from './fast-signer.ts';
-import { createRememberingVerifier, rememberingSigner } from './remembering-verifier.ts';
+import {
+  createRememberingVerifier,
+  MAX_REMEMBERED_MESSAGE_BYTES,
+  rememberingSigner,
+} from './remembering-verifier.ts';
 
 const runs = (base: number): number => Math.floor(base * Number(process.env['VIGIL_PROPERTY_SCALE'] ?? '1'));
 
@@ -83,6 +87,22 @@ t.test('memory is bounded: the least recently used entry is forgotten first', as
   t.equal(inner.calls, 4, "'b' was forgotten and verified again");
   t.throws(() => createRememberingVerifier(inner, 0), RangeError);
 });
+
+t.test(
+  'large messages (VIEW-CHANGE, NEW-VIEW) are verified every time, never copied into memory',
+  async (t) => {
+    const inner = counted();
+    const v = createRememberingVerifier(inner);
+    const big = new Uint8Array(MAX_REMEMBERED_MESSAGE_BYTES + 1).fill(7);
+    const sig = honestSignature(keys[0]!, big);
+    t.ok(v.verify(sig, big, keys[0]!.publicKey));
+    t.ok(v.verify(sig, big, keys[0]!.publicKey));
+    t.equal(inner.calls, 2);
+    v.remember(sig, big, keys[0]!.publicKey);
+    t.ok(v.verify(sig, big, keys[0]!.publicKey));
+    t.equal(inner.calls, 3, 'remember() ignores them too');
+  },
+);
 
 t.test('first and repeated answers equal the reference verifier on adversarial cases', async (t) => {
   const v = createRememberingVerifier(fastVerifier, 64);

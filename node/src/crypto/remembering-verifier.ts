@@ -15,6 +15,12 @@ import type { Signer, Verifier } from '@vigil/consensus/wire';
 import { LRUCache } from 'lru-cache';
 
 export const DEFAULT_REMEMBERED_SIGNATURES = 16_384;
+/**
+ * Only messages up to this size are remembered: votes (PREPARE, COMMIT, CHECKPOINT, certificate votes)
+ * are about 100 bytes, while a VIEW-CHANGE or NEW-VIEW carries whole blocks and is checked once anyway.
+ * This bounds the memory at capacity x this size (16 MiB by default).
+ */
+export const MAX_REMEMBERED_MESSAGE_BYTES = 1024;
 
 export interface RememberingVerifier extends Verifier {
   /** Checks answered from memory (for metrics and tests). */
@@ -67,10 +73,11 @@ export function createRememberingVerifier(
       misses++;
       const ok = inner.verify(signature, message, publicKey);
       // A copy: the caller may reuse or mutate its buffer afterwards.
-      if (ok) accepted.set(key, Uint8Array.from(message));
+      if (ok && message.length <= MAX_REMEMBERED_MESSAGE_BYTES) accepted.set(key, Uint8Array.from(message));
       return ok;
     },
     remember(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): void {
+      if (message.length > MAX_REMEMBERED_MESSAGE_BYTES) return;
       accepted.set(bytesKey(signature, publicKey), Uint8Array.from(message));
     },
   };
