@@ -373,6 +373,8 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
   t.ok(status.height >= 5);
   t.type(status.time, 'number');
   t.type(status.mempool.size, 'number');
+  t.type(status.mempool.ready, 'number');
+  t.equal(status.viewActive, true, 'a single validator is never changing view');
 
   const block = await app.inject(`/v1/blocks/${tx.json().height}`);
   t.equal(block.statusCode, 200);
@@ -912,6 +914,10 @@ t.test(
       t.ok(metrics.includes(name), name);
     }
     t.match(metrics, /vigil_commit_latency_seconds_count [1-9]/);
+    // Every applied block is timed, and so is its write; consensus records are fsynced per burst.
+    t.match(metrics, /vigil_block_apply_seconds_count [1-9]/);
+    t.match(metrics, /vigil_block_write_seconds_count [1-9]/);
+    t.match(metrics, /vigil_consensus_persist_seconds_count [1-9]/);
   },
 );
 

@@ -134,6 +134,8 @@ t.test(
     const a4 = tx(alice, 4);
     for (const x of [a2, b1, a1, a4]) await m.pool.add(x);
     t.same(m.pool.nextBatch(10, 1 << 20).map(hex), [b1, a1, a2].map(hex), 'a4 waits for a3');
+    t.equal(m.pool.readyCount(), 3, 'ready: b1, a1, a2 (not a4)');
+    t.equal(m.pool.size, 4);
     t.same(m.pool.nextBatch(2, 1 << 20).map(hex), [b1, a1].map(hex));
     t.same(m.pool.nextBatch(10, a1.length + 1).map(hex), [b1].map(hex).slice(0, 1));
     const inFlight = new Set([hex(transactionId(decodeTransaction(a1)))]);

@@ -301,6 +301,20 @@ export class Mempool implements VerifiedTxCache {
   }
 
   /**
+   * How many pending transactions could be proposed now: per sender, the run of consecutive nonces
+   * right after its committed nonce. The rest wait for a missing nonce (a transaction lost under
+   * overload, or not yet arrived): a pool whose size stays above zero while this is zero is waiting
+   * for clients, not stuck in consensus (the status endpoint reports both).
+   */
+  readyCount(): number {
+    let ready = 0;
+    for (const acct of this.#accounts.values()) {
+      for (let n = acct.base + 1; acct.byNonce.has(n); n++) ready++;
+    }
+    return ready;
+  }
+
+  /**
    * After a block is applied: drop its transactions, refresh the committed nonce of every sender it
    * touched and drop what can no longer execute (nonce now too low), then drop every transaction that
    * has aged out of the timestamp window.

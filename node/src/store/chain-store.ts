@@ -77,6 +77,8 @@ export class ChainStore {
   readonly tree: SparseMerkleTree;
   #head: ChainHead | undefined;
   #closed = false;
+  /** Called with the duration (ms) of every block's atomic, fsynced batch write (metrics). */
+  onBlockWrite: ((ms: number) => void) | undefined;
 
   private constructor(db: ChainDb, head: ChainHead | undefined, treeCacheSize?: number) {
     this.db = db;
@@ -254,7 +256,9 @@ export class ChainStore {
     stateWrites?: readonly { key: Uint8Array; value: Uint8Array | undefined }[],
   ): Promise<void> {
     this.requireHead();
+    const t0 = performance.now();
     await writeBatch(this.db, ops);
+    this.onBlockWrite?.(performance.now() - t0);
     this.#head = next;
     this.state.committed(
       stateWrites ??

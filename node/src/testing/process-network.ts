@@ -15,9 +15,10 @@ export interface NodeStatusView {
   headHash: string;
   stateRoot: string;
   view: number;
+  viewActive: boolean;
   primary: number;
   validatorIndex: number;
-  mempool: { size: number; bytes: number };
+  mempool: { size: number; bytes: number; ready: number };
   peers: { key: string; connected: boolean }[];
 }
 

@@ -63,6 +63,14 @@ export interface ValidatorOptions {
 
 const DEFAULT_MEMPOOL_MAX_TXS = 5_000;
 
+/**
+ * What the node times for operators (the 'timing' event, vigil_*_seconds histograms): applying a
+ * committed block (executor, including its write), the block's atomic fsynced write alone, and the
+ * fsync of PBFT records that must precede the messages depending on them. A request timer expiring
+ * on a healthy network points at one of these (issue 9: view changes with no fault).
+ */
+export type TimedStep = 'blockApply' | 'blockWrite' | 'consensusPersist';
+
 /** Everything about a committed block the API and metrics care about. */
 export interface AppliedBlock {
   height: number;
@@ -86,7 +94,7 @@ export class Validator {
   readonly index: number;
   /** The genesis validators (epoch 0). The current set: `replica.epoch.validators`. */
   readonly validators: readonly Uint8Array[];
-  /** 'block' (AppliedBlock) and 'fatal' (error) events. */
+  /** 'block' (AppliedBlock), 'timing' (TimedStep, ms) and 'fatal' (error) events. */
   readonly events = new EventEmitter();
   readonly #records: ConsensusRecordStore;
   readonly #pool: VerifyPool;
@@ -124,6 +132,7 @@ export class Validator {
     this.config = parts.config;
     this.genesis = parts.genesis;
     this.store = parts.store;
+    this.store.onBlockWrite = (ms) => this.events.emit('timing', 'blockWrite', ms);
     this.#records = parts.records;
     this.#pool = parts.pool;
     this.mempool = parts.mempool;
@@ -137,7 +146,13 @@ export class Validator {
     this.#gate = new ValidatorGate(parts.replica, parts.network, parts.config, parts.log);
     this.driver = new ReplicaDriver({
       replica: parts.replica,
-      records: parts.records,
+      records: {
+        persist: async (records) => {
+          const t0 = performance.now();
+          await parts.records.persist(records);
+          this.events.emit('timing', 'consensusPersist', performance.now() - t0);
+        },
+      },
       outbox: {
         // `to` is a roster id (ADR 0015): genesis validators first, then validators added later.
         send: (to, message) => {
@@ -151,7 +166,9 @@ export class Validator {
         apply: async (c, certified) => {
           const t0 = performance.now();
           const result = await executor.applyBlock(c.block, c.certificate, { trustCertified: certified });
-          if (!certified) this.#batcher?.recordExecution(c.block.txs.length, performance.now() - t0);
+          const ms = performance.now() - t0;
+          if (!certified) this.#batcher?.recordExecution(c.block.txs.length, ms);
+          this.events.emit('timing', 'blockApply', ms);
           this.#lastResult = result;
           return {
             height: result.height,
@@ -452,11 +469,13 @@ export class Validator {
       headHash: hex(head.headHash),
       stateRoot: hex(head.stateRoot),
       view: this.replica.view,
+      // False while this replica is changing view (it sent VIEW-CHANGE and awaits NEW-VIEW, §4.4).
+      viewActive: this.replica.active,
       primary: this.replica.view % this.replica.epoch.validators.length,
       validatorIndex: this.replica.id,
       validatorSet: this.#gate.describe(),
       lowWatermark: this.replica.lowWatermark,
-      mempool: { size: this.mempool.size, bytes: this.mempool.bytes },
+      mempool: { size: this.mempool.size, bytes: this.mempool.bytes, ready: this.mempool.readyCount() },
       sinceStart: { ...this.counters },
       // Drop counters, so operators and the security tests can see hostile input being refused: the
       // replica's per-reason drops (DropReason) and p2p's invalid frames, bans and per-reason drops.
