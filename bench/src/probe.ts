@@ -62,7 +62,16 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           p50: Math.round(r.latencyMs.p50 ?? -1),
           p99: Math.round(r.latencyMs.p99 ?? -1),
           rejected: r.submitted.rejected,
-          nodes: st.map((s) => s && { h: s.height, v: s.view, mp: s.mempool.size }),
+          nodes: st.map(
+            (s) =>
+              s && {
+                h: s.height,
+                v: s.view,
+                ...(s.viewActive ? {} : { changing: true }),
+                mp: s.mempool.size,
+                ready: s.mempool.ready,
+              },
+          ),
         }),
       );
     }

@@ -39,6 +39,8 @@ t.test('the report has the headline, every sweep point, the simulator tables and
     'the 400 tx/s point started on a drained backlog',
   );
   t.match(md, /\| 0\.0 s \|\n/, 'an idle start is just the check');
+  t.match(md, /\| apply 3 \(1\), persist 2 \(0\) \| 7\.4 s/, 'slow steps of the overloaded point');
+  t.match(md, /\| none \| 0\.0 s \|\n/, 'no slow step');
   t.match(md, /Views seen on a survivor \(ms after the kill: view\): -2000: 0, 1300: 1\./);
   t.match(md, /Knee: 200 tx\/s offered; first saturated point 400 tx\/s/);
   t.match(md, /- a caveat/);

@@ -1,6 +1,7 @@
 // The Markdown report of a suite run (bench/results/<record>.md) with its SVG charts. A pure function
 // of the record: re-rendering an old record gives the same report.
 import type { SettleResult } from './real/settle.ts';
+import type { StepName, StepTimings } from './real/step-timings.ts';
 import type { BenchRecord } from './record.ts';
 import { ceilingTxPerSec, summarise } from './record.ts';
 import type { Spread } from './stats.ts';
@@ -32,6 +33,19 @@ const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** A point's start: the wait for idle mempools and the backlog it cleared ("-": record predates it). */
+/** "apply 3 (1), persist 2 (0)": steps over 0.25 s (over 1 s) during a point, or "none". */
+function slowSteps(steps: StepTimings): string {
+  const short: Record<StepName, string> = {
+    blockApply: 'apply',
+    blockWrite: 'write',
+    consensusPersist: 'persist',
+  };
+  const parts = (Object.keys(short) as StepName[])
+    .filter((k) => steps[k].over250ms > 0)
+    .map((k) => `${short[k]} ${steps[k].over250ms} (${steps[k].over1s})`);
+  return parts.join(', ') || 'none';
+}
+
 function settledBefore(s: SettleResult | undefined): string {
   if (s === undefined) return '-';
   const before = sum(s.backlogBefore);
@@ -125,6 +139,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
           'CPU cores/validator',
           'RSS MiB/validator',
           'views after',
+          'steps > 0.25 s (> 1 s)',
           'settled before',
         ],
         x.sweep.map((p) => [
@@ -141,6 +156,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
           fmt(mean(p.validators.map((v) => v.cpuCores)), 2),
           fmt(mean(p.validators.map((v) => v.rssMiB))),
           p.viewsAfter?.map((v) => v.view ?? '?').join(' ') ?? '-',
+          p.steps ? slowSteps(p.steps) : '-',
           settledBefore(p.settle),
         ]),
       ),

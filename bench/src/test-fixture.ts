@@ -24,6 +24,16 @@ export function point(offered: number, p50: number, p99: number): RealLoadPoint 
       view: offered > 300 && index === 3 ? 1 : 0,
       height: offered * 10,
     })),
+    steps: {
+      blockApply: {
+        count: 80,
+        over250ms: offered > 300 ? 3 : 0,
+        over1s: offered > 300 ? 1 : 0,
+        slowestAtMostS: offered > 300 ? 2 : 0.1,
+      },
+      blockWrite: { count: 80, over250ms: 0, over1s: 0, slowestAtMostS: 0.025 },
+      consensusPersist: { count: 240, over250ms: offered > 300 ? 2 : 0, over1s: 0, slowestAtMostS: 0.5 },
+    },
     settle: {
       backlogBefore: offered > 300 ? [900, 1_000, 950, 1_000] : [0, 0, 0, 0],
       resent: offered > 300 ? 120 : 0,

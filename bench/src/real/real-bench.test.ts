@@ -1,6 +1,6 @@
 import t from 'tap';
 import { point } from '../test-fixture.ts';
-import { medianBy, medianRun } from './real-bench.ts';
+import { medianBy, medianRun, slowStepsNote } from './real-bench.ts';
 
 t.test('medianBy: the element with the median key, the lower middle of an even count', async (t) => {
   t.equal(
@@ -41,4 +41,12 @@ t.test('medianRun: a run that measured nothing (NaN rate) ranks lowest', async (
   const a = { ...point(400, 60, 400), committedTxPerSec: 300 };
   const b = { ...point(400, 60, 400), committedTxPerSec: 350 };
   t.equal(medianRun([a, none, b]).committedTxPerSec, 300);
+});
+
+t.test('the progress log names the slow steps of a point, and nothing when there were none', async (t) => {
+  t.equal(
+    slowStepsNote(point(400, 300, 2_000).steps!),
+    '; slow steps: blockApply 3 > 0.25 s, 1 > 1 s (slowest <= 2 s), consensusPersist 2 > 0.25 s, 0 > 1 s (slowest <= 0.5 s)',
+  );
+  t.equal(slowStepsNote(point(100, 50, 90).steps!), '');
 });

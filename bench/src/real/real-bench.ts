@@ -2,6 +2,13 @@
 // whole sequence (starting n processes costs ~10-20 s here): a sweep of increasing offered load to the
 // knee and repeats just below it, then commits resuming after the primary is killed, then the killed
 // node catching up after a restart. Wall-clock measurements; nothing here asserts on timing.
+import {
+  formatSlowest,
+  type StepName,
+  type StepTimings,
+  scrapeMetrics,
+  stepTimings,
+} from './step-timings.ts';
 import type { LoadResult } from '@vigil/sensor-client/load/runner.ts';
 import { subscribeBlocks } from '@vigil/sensor-client/load/runner.ts';
 import { BenchError } from '../errors.ts';
@@ -61,6 +68,12 @@ export interface RealLoadPoint extends LoadPoint {
    * network then commits only when all of the remaining 2f + 1 keep up.
    */
   viewsAfter?: { index: number; view: number | null; height: number | null }[];
+  /**
+   * The validators' slow steps during the point, from their step histograms (absent before
+   * 2026-12-04 20:40): applying a block, writing it, fsyncing consensus records. A view change with no
+   * fault needs a replica to go a request timeout (1 s) without a commit.
+   */
+  steps?: StepTimings;
   /** Raw latency samples (ms), intended send -> commit event. */
   rawLatencyMs: number[];
   dispatchLagP99Ms: number;
@@ -185,7 +198,19 @@ export function medianRun(runs: readonly RealLoadPoint[]): RealLoadPoint {
 /** The log's note on views after a point: empty unless the validators disagree on the view. */
 function viewsNote(p: RealLoadPoint): string {
   const views = p.viewsAfter?.map((v) => v.view) ?? [];
-  return new Set(views).size > 1 ? `; views after: ${views.map((v) => v ?? '?').join(' ')}` : '';
+  const slow = p.steps ? slowStepsNote(p.steps) : '';
+  return (new Set(views).size > 1 ? `; views after: ${views.map((v) => v ?? '?').join(' ')}` : '') + slow;
+}
+
+/** "; slow steps: blockApply 3 > 1 s (slowest <= 2 s)", or empty when no step exceeded 0.25 s. */
+export function slowStepsNote(steps: StepTimings): string {
+  const parts = (Object.keys(steps) as StepName[])
+    .filter((k) => steps[k].over250ms > 0)
+    .map(
+      (k) =>
+        `${k} ${steps[k].over250ms} > 0.25 s, ${steps[k].over1s} > 1 s (slowest ${formatSlowest(steps[k].slowestAtMostS)})`,
+    );
+  return parts.length > 0 ? `; slow steps: ${parts.join(', ')}` : '';
 }
 
 /** The log's note on a point's start: empty when the network was idle and nothing needed resending. */
@@ -227,10 +252,13 @@ export async function runPoint(
     cfg.signWorkers,
   );
   const running = b.running();
+  const metricsBefore = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
   const before = running.map((i) => sampleProc(b.nodes[i]!.pid ?? -1));
   const t0 = performance.now();
   const r = await b.runLoad(prepared);
   const wall = performance.now() - t0;
+  const metricsAfter = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
+  const steps = stepTimings(metricsBefore.map((m, k) => ({ before: m, after: metricsAfter[k]! })));
   const validators = running.flatMap((i, k) => {
     const a = before[k];
     const z = sampleProc(b.nodes[i]!.pid ?? -1);
@@ -242,7 +270,7 @@ export async function runPoint(
     view: statuses[i]?.view ?? null,
     height: statuses[i]?.height ?? null,
   }));
-  return { ...toPoint(r, validators, settled), viewsAfter };
+  return { ...toPoint(r, validators, settled), viewsAfter, steps };
 }
 
 /** Blocks seen on one validator's event feed, with arrival times. */

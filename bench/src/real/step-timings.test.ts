@@ -1,0 +1,49 @@
+import t from 'tap';
+import { formatSlowest, parseHistogram, STEP_METRICS, stepTimings, summariseDelta } from './step-timings.ts';
+
+const BOUNDS = ['0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2', '5', '+Inf'];
+
+/** Prometheus text for one histogram from per-bucket (non-cumulative) counts. */
+function histogram(name: string, perBucket: number[]): string {
+  let c = 0;
+  const lines = [`# HELP ${name} x`, `# TYPE ${name} histogram`];
+  BOUNDS.forEach((le, i) => {
+    c += perBucket[i] ?? 0;
+    lines.push(`${name}_bucket{le="${le}"} ${c}`);
+  });
+  lines.push(`${name}_sum 1.5`, `${name}_count ${c}`);
+  return lines.join('\n');
+}
+
+t.test('parses cumulative buckets, +Inf included, ignoring other metrics', async (t) => {
+  const text = `${histogram('vigil_block_apply_seconds', [1, 2])}\n${histogram('vigil_other', [9])}`;
+  const b = parseHistogram(text, 'vigil_block_apply_seconds');
+  t.equal(b.size, BOUNDS.length);
+  t.equal(b.get(0.001), 1);
+  t.equal(b.get(0.005), 3);
+  t.equal(b.get(Number.POSITIVE_INFINITY), 3);
+});
+
+t.test('the difference between two scrapes: counts, slow steps and the slowest bucket', async (t) => {
+  const name = 'vigil_block_write_seconds';
+  const before = parseHistogram(histogram(name, [5, 5]), name);
+  // 10 more fast ones, 2 between 0.25 and 0.5 s, 1 between 1 and 2 s.
+  const after = parseHistogram(histogram(name, [10, 10, 0, 0, 0, 0, 0, 2, 0, 1]), name);
+  t.same(summariseDelta(before, after), { count: 13, over250ms: 3, over1s: 1, slowestAtMostS: 2 });
+  t.same(summariseDelta(after, after), { count: 0, over250ms: 0, over1s: 0, slowestAtMostS: null });
+  const beyond = parseHistogram(histogram(name, [10, 10, 0, 0, 0, 0, 0, 2, 0, 1, 0, 1]), name);
+  t.equal(summariseDelta(after, beyond).slowestAtMostS, -1, 'beyond the largest bound');
+  t.equal(formatSlowest(-1), '> 5 s');
+  t.equal(formatSlowest(0.25), '<= 0.25 s');
+  t.equal(formatSlowest(null), '-');
+});
+
+t.test('validators are added up; one that did not answer counts nothing', async (t) => {
+  const apply = STEP_METRICS.blockApply;
+  const a = { before: histogram(apply, [1]), after: histogram(apply, [1, 0, 0, 0, 0, 0, 4, 0, 1]) };
+  const b = { before: histogram(apply, []), after: histogram(apply, [0, 0, 0, 3]) };
+  const killed = { before: histogram(apply, [7]), after: '' };
+  const s = stepTimings([a, b, killed]);
+  t.same(s.blockApply, { count: 8, over250ms: 1, over1s: 0, slowestAtMostS: 1 });
+  t.same(s.blockWrite, { count: 0, over250ms: 0, over1s: 0, slowestAtMostS: null });
+});

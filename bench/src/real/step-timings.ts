@@ -1,0 +1,117 @@
+// How long the validators' slow steps took during one load point: the node's step histograms
+// (vigil_block_apply_seconds, vigil_block_write_seconds, vigil_consensus_persist_seconds) scraped from
+// /metrics before and after the point, and their difference summarised. A view change with no fault
+// means some replica went a request timeout (1 s) without a commit; these show whether applying or
+// writing a block, or fsyncing consensus records, took that long (issue 9).
+
+export const STEP_METRICS = {
+  blockApply: 'vigil_block_apply_seconds',
+  blockWrite: 'vigil_block_write_seconds',
+  consensusPersist: 'vigil_consensus_persist_seconds',
+} as const;
+
+export type StepName = keyof typeof STEP_METRICS;
+
+/** Cumulative bucket counts by upper bound (Prometheus `le`, +Inf as Infinity). */
+export type HistogramBuckets = Map<number, number>;
+
+export interface StepSummary {
+  /** Steps observed during the point, all validators together. */
+  count: number;
+  /** Of those, how many took longer than 0.25 s, and longer than 1 s (the default request timer). */
+  over250ms: number;
+  over1s: number;
+  /**
+   * The bucket of the slowest step: its upper bound in seconds, or -1 when it was beyond the largest
+   * bound (5 s); null when nothing was observed. (JSON has no Infinity.)
+   */
+  slowestAtMostS: number | null;
+}
+
+/** Parses the `<name>_bucket{le="..."} N` lines of one histogram from Prometheus text. */
+export function parseHistogram(text: string, name: string): HistogramBuckets {
+  const out: HistogramBuckets = new Map();
+  const prefix = `${name}_bucket{`;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const m = /le="([^"]+)"[^}]*\}\s+([0-9.eE+-]+)/.exec(line);
+    if (!m) continue;
+    const le = m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]);
+    const n = Number(m[2]);
+    if (Number.isFinite(n) && !Number.isNaN(le)) out.set(le, (out.get(le) ?? 0) + n);
+  }
+  return out;
+}
+
+/** Observations between two scrapes of the same histogram, summarised (cumulative buckets). */
+export function summariseDelta(before: HistogramBuckets, after: HistogramBuckets): StepSummary {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const delta = (le: number) => Math.max(0, (after.get(le) ?? 0) - (before.get(le) ?? 0));
+  const count = bounds.length > 0 ? delta(bounds[bounds.length - 1]!) : 0;
+  const atMost = (s: number) => {
+    // Observations <= s: the cumulative count of the largest bound not above s.
+    let c = 0;
+    for (const le of bounds) if (le <= s) c = delta(le);
+    return c;
+  };
+  let slowest: number | null = null;
+  let prev = 0;
+  for (const le of bounds) {
+    const c = delta(le);
+    if (c > prev) slowest = le;
+    prev = c;
+  }
+  return {
+    count,
+    over250ms: count - atMost(0.25),
+    over1s: count - atMost(1),
+    slowestAtMostS: slowest === null ? null : Number.isFinite(slowest) ? slowest : -1,
+  };
+}
+
+/** The slowest bucket for a report: "<= 0.25 s", "> 5 s" or "-". */
+export function formatSlowest(x: number | null): string {
+  return x === null ? '-' : x === -1 ? '> 5 s' : `<= ${x} s`;
+}
+
+/** Adds step summaries of two validators. */
+export function addSummaries(a: StepSummary, b: StepSummary): StepSummary {
+  // -1 (beyond every bound) is the slowest of all.
+  const rank = (x: number | null) =>
+    x === null ? Number.NEGATIVE_INFINITY : x === -1 ? Number.POSITIVE_INFINITY : x;
+  const slowest = rank(a.slowestAtMostS) >= rank(b.slowestAtMostS) ? a.slowestAtMostS : b.slowestAtMostS;
+  return {
+    count: a.count + b.count,
+    over250ms: a.over250ms + b.over250ms,
+    over1s: a.over1s + b.over1s,
+    slowestAtMostS: slowest,
+  };
+}
+
+export type StepTimings = Record<StepName, StepSummary>;
+
+/** The step summaries of one point from each validator's /metrics text before and after it. */
+export function stepTimings(scrapes: readonly { before: string; after: string }[]): StepTimings {
+  const empty: StepSummary = { count: 0, over250ms: 0, over1s: 0, slowestAtMostS: null };
+  const out = { blockApply: empty, blockWrite: empty, consensusPersist: empty } as StepTimings;
+  for (const step of Object.keys(STEP_METRICS) as StepName[]) {
+    for (const s of scrapes) {
+      const name = STEP_METRICS[step];
+      out[step] = addSummaries(
+        out[step],
+        summariseDelta(parseHistogram(s.before, name), parseHistogram(s.after, name)),
+      );
+    }
+  }
+  return out;
+}
+
+/** One validator's /metrics text, or '' when it does not answer (a killed validator). */
+export async function scrapeMetrics(apiUrl: string, timeoutMs = 2_000): Promise<string> {
+  try {
+    const res = await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+    return res.ok ? await res.text() : '';
+  } catch {
+    return '';
+  }
+}
