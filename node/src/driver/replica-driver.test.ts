@@ -285,51 +285,60 @@ t.test(
   },
 );
 
-t.test('a timeout that fired while a commit was queued ahead of it is not stepped (issue 9)', async (t) => {
-  // Replica 1 holds two transactions; the primary proposes only the first. Replica 1's request timer
-  // fires while the messages that commit the first block are already queued ahead of the expiry: the
-  // commit is progress, so the replica re-arms the timer, and the queued expiry must not start a view
-  // change (on a loaded node this made backups abandon views that were making progress).
-  const { nodes, drivers } = cluster(4);
-  const armed: (() => void)[] = [];
-  const backup = drivers[1]!;
-  const manual = new ReplicaDriver({
-    replica: backup.replica,
-    records: nodes[1]!,
-    outbox: { send() {}, broadcast() {} },
-    commits: nodes[1]!,
-    stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
-    clock: () => 1_000,
-    timers: {
-      set: (cb) => {
-        armed.push(cb);
-        return armed.length;
+t.test(
+  'a timeout that fired while commit messages were waiting to be read is not stepped (issue 9)',
+  async (t) => {
+    // Replica 1 holds two transactions; the primary proposes only the first. Replica 1's request timer
+    // fires while the messages that commit the first block have arrived but are not stepped yet: the
+    // commit is progress, so the replica re-arms the timer, and the expiry must not start a view change
+    // (on a loaded node this made backups abandon views that were making progress).
+    const { nodes, drivers } = cluster(4);
+    const armed: (() => void)[] = [];
+    const backup = drivers[1]!;
+    const manual = new ReplicaDriver({
+      replica: backup.replica,
+      records: nodes[1]!,
+      outbox: { send() {}, broadcast() {} },
+      commits: nodes[1]!,
+      stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
+      clock: () => 1_000,
+      timers: {
+        set: (cb) => {
+          armed.push(cb);
+          return armed.length;
+        },
+        clear: () => {},
       },
-      clear: () => {},
-    },
-  });
-  const held: { from: number; message: Uint8Array }[] = [];
-  drivers[1] = { enqueue: (e) => (e.type === 'receive' ? held.push(e) > 0 : false) } as ReplicaDriver;
-  for (const d of [drivers[0]!, drivers[2]!, drivers[3]!]) d.start(new Uint8Array(32));
-  manual.start(new Uint8Array(32));
-  manual.enqueue({ type: 'propose', txs: [tx(1), tx(2)], now: 1_000 });
-  await manual.idle();
-  t.equal(armed.length, 1, 'the backup armed its request timer for the pending transactions');
-  drivers[0]!.enqueue({ type: 'propose', txs: [tx(1)], now: 1_000 });
-  await settle([drivers[0]!, drivers[2]!, drivers[3]!]);
-  t.ok(nodes[0]!.applied.length >= 1, 'the other three committed the block');
-  t.equal(nodes[1]!.applied.length, 0, 'the backup has not seen it yet');
+    });
+    const held: { from: number; message: Uint8Array }[] = [];
+    drivers[1] = { enqueue: (e) => (e.type === 'receive' ? held.push(e) > 0 : false) } as ReplicaDriver;
+    for (const d of [drivers[0]!, drivers[2]!, drivers[3]!]) d.start(new Uint8Array(32));
+    manual.start(new Uint8Array(32));
+    manual.enqueue({ type: 'propose', txs: [tx(1), tx(2)], now: 1_000 });
+    await manual.idle();
+    t.equal(armed.length, 1, 'the backup armed its request timer for the pending transactions');
+    drivers[0]!.enqueue({ type: 'propose', txs: [tx(1)], now: 1_000 });
+    await settle([drivers[0]!, drivers[2]!, drivers[3]!]);
+    t.ok(nodes[0]!.applied.length >= 1, 'the other three committed the block');
+    t.equal(nodes[1]!.applied.length, 0, 'the backup has not seen it yet');
 
-  for (const m of held) manual.enqueue({ type: 'receive', ...m });
-  armed[0]!(); // the expiry lands behind the queued commit messages
-  await manual.idle();
-  t.equal(nodes[1]!.applied.length, 1, 'the backup committed the block');
-  t.equal(manual.replica.view, 0, 'no view change from the stale expiry');
-  t.equal(manual.stats().staleTimeoutsDropped, 1, 'the stale expiry was dropped and counted');
-  t.ok(armed.length >= 2, 'the timer was re-armed for the transaction still pending');
-  armed.at(-1)!();
-  await manual.idle();
-  t.equal(manual.replica.view, 1, 'a live expiry still starts a view change');
-  await manual.stop();
-  await Promise.all([drivers[0]!, drivers[2]!, drivers[3]!].map((d) => d.stop()));
-});
+    // The worst order, as after a stall of the backup's event loop: the timer expires (Node's timers
+    // phase) before the sockets holding the commit messages are read (its poll phase). The expiry is
+    // queued one turn later (a 0 ms timer), so the messages read in between go ahead of it.
+    armed[0]!();
+    t.equal(armed.length, 2, 'the expiry deferred by one turn');
+    for (const m of held) manual.enqueue({ type: 'receive', ...m });
+    armed[1]!();
+    await manual.idle();
+    t.equal(nodes[1]!.applied.length, 1, 'the backup committed the block');
+    t.equal(manual.replica.view, 0, 'no view change from the stale expiry');
+    t.equal(manual.stats().staleTimeoutsDropped, 1, 'the stale expiry was dropped and counted');
+    t.ok(armed.length >= 3, 'the timer was re-armed for the transaction still pending');
+    armed.at(-1)!();
+    armed.at(-1)!(); // its deferred turn
+    await manual.idle();
+    t.equal(manual.replica.view, 1, 'a live expiry still starts a view change');
+    await manual.stop();
+    await Promise.all([drivers[0]!, drivers[2]!, drivers[3]!].map((d) => d.stop()));
+  },
+);

@@ -393,11 +393,21 @@ export class ReplicaDriver {
     // replaces: the replica re-armed or cancelled the timer, so it must never see that expiry.
     this.#firedTimeouts.delete(t.timer);
     if (t.type === 'set') {
-      const handle = this.#o.timers.set(() => {
+      const fire = () => {
         this.#timers.delete(t.timer);
         const event: Event = { type: 'timeout', timer: t.timer, now: this.#o.clock() };
         this.#firedTimeouts.set(t.timer, event);
         this.enqueue(event);
+      };
+      // An expiry is queued one turn of the event loop late, after the I/O that is already waiting.
+      // After this process stalled (a long garbage collection, a slow step on a loaded machine), Node
+      // runs due timers before it reads the sockets, so the expiry would otherwise be queued ahead of
+      // the COMMITs that arrived meanwhile and make it stale, and the replica would leave a view that
+      // was making progress (issue 9: view changes with no fault). A timer is this replica's own
+      // choice (Castro & Liskov, TOCS 2002 §4.5.2 only needs it to expire eventually), so a late
+      // expiry costs nothing in safety.
+      const handle = this.#o.timers.set(() => {
+        this.#timers.set(t.timer, this.#o.timers.set(fire, 0));
       }, t.afterMs);
       this.#timers.set(t.timer, handle);
     }
