@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchNetwork } from './real/bench-network.ts';
 import { measureSync } from './real/real-bench.ts';
+import { majorGcs, scrapeMetrics, stepTimings } from './real/step-timings.ts';
 import { suitePlan } from './suite-plan.ts';
 
 export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
@@ -51,7 +52,12 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
         { rate, durationS: Number(values.seconds), warmupS: 1, drainS: 4, batchSize: 50 },
         2,
       );
+      const running = b.running();
+      const metricsBefore = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
       const r = await b.runLoad(prepared);
+      const metricsAfter = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
+      const scrapes = metricsBefore.map((m, k) => ({ before: m, after: metricsAfter[k]! }));
+      const steps = stepTimings(scrapes);
       const st = await b.net.statuses();
       console.log(
         JSON.stringify({
@@ -62,6 +68,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           p50: Math.round(r.latencyMs.p50 ?? -1),
           p99: Math.round(r.latencyMs.p99 ?? -1),
           rejected: r.submitted.rejected,
+          steps,
+          majorGc: majorGcs(scrapes),
           nodes: st.map(
             (s) =>
               s && {

@@ -4,6 +4,7 @@
 // node catching up after a restart. Wall-clock measurements; nothing here asserts on timing.
 import {
   formatSlowest,
+  majorGcs,
   type StepName,
   type StepTimings,
   scrapeMetrics,
@@ -74,6 +75,8 @@ export interface RealLoadPoint extends LoadPoint {
    * fault needs a replica to go a request timeout (1 s) without a commit.
    */
   steps?: StepTimings;
+  /** Major garbage collections on the validators during the point: how many, how many over 1 s. */
+  majorGc?: { count: number; over1s: number };
   /** Raw latency samples (ms), intended send -> commit event. */
   rawLatencyMs: number[];
   dispatchLagP99Ms: number;
@@ -198,7 +201,9 @@ export function medianRun(runs: readonly RealLoadPoint[]): RealLoadPoint {
 /** The log's note on views after a point: empty unless the validators disagree on the view. */
 function viewsNote(p: RealLoadPoint): string {
   const views = p.viewsAfter?.map((v) => v.view) ?? [];
-  const slow = p.steps ? slowStepsNote(p.steps) : '';
+  const slow =
+    (p.steps ? slowStepsNote(p.steps) : '') +
+    (p.majorGc && p.majorGc.over1s > 0 ? `; major GCs over 1 s: ${p.majorGc.over1s}` : '');
   return (new Set(views).size > 1 ? `; views after: ${views.map((v) => v ?? '?').join(' ')}` : '') + slow;
 }
 
@@ -258,7 +263,9 @@ export async function runPoint(
   const r = await b.runLoad(prepared);
   const wall = performance.now() - t0;
   const metricsAfter = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
-  const steps = stepTimings(metricsBefore.map((m, k) => ({ before: m, after: metricsAfter[k]! })));
+  const scrapes = metricsBefore.map((m, k) => ({ before: m, after: metricsAfter[k]! }));
+  const steps = stepTimings(scrapes);
+  const majorGc = majorGcs(scrapes);
   const validators = running.flatMap((i, k) => {
     const a = before[k];
     const z = sampleProc(b.nodes[i]!.pid ?? -1);
@@ -270,7 +277,7 @@ export async function runPoint(
     view: statuses[i]?.view ?? null,
     height: statuses[i]?.height ?? null,
   }));
-  return { ...toPoint(r, validators, settled), viewsAfter, steps };
+  return { ...toPoint(r, validators, settled), viewsAfter, steps, majorGc };
 }
 
 /** Blocks seen on one validator's event feed, with arrival times. */

@@ -1,5 +1,12 @@
 import t from 'tap';
-import { formatSlowest, parseHistogram, STEP_METRICS, stepTimings, summariseDelta } from './step-timings.ts';
+import {
+  formatSlowest,
+  majorGcs,
+  parseHistogram,
+  STEP_METRICS,
+  stepTimings,
+  summariseDelta,
+} from './step-timings.ts';
 
 const BOUNDS = ['0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2', '5', '+Inf'];
 
@@ -46,4 +53,15 @@ t.test('validators are added up; one that did not answer counts nothing', async 
   const s = stepTimings([a, b, killed]);
   t.same(s.blockApply, { count: 8, over250ms: 1, over1s: 0, slowestAtMostS: 1 });
   t.same(s.blockWrite, { count: 0, over250ms: 0, over1s: 0, slowestAtMostS: null });
+});
+
+t.test('major garbage collections are told apart from minor ones by their kind label', async (t) => {
+  const gc = (major: number[], minor: number[]) =>
+    [
+      histogram('vigil_process_nodejs_gc_duration_seconds', major).replaceAll('{le=', '{kind="major",le='),
+      histogram('vigil_process_nodejs_gc_duration_seconds', minor).replaceAll('{le=', '{kind="minor",le='),
+    ].join('\n');
+  const before = gc([0, 0, 0, 0, 0, 0, 2], [50]);
+  const after = gc([0, 0, 0, 0, 0, 0, 3, 0, 0, 1], [90]);
+  t.same(majorGcs([{ before, after }]), { count: 2, over1s: 1 });
 });

@@ -28,12 +28,16 @@ export interface StepSummary {
   slowestAtMostS: number | null;
 }
 
-/** Parses the `<name>_bucket{le="..."} N` lines of one histogram from Prometheus text. */
-export function parseHistogram(text: string, name: string): HistogramBuckets {
+/**
+ * Parses the `<name>_bucket{le="..."} N` lines of one histogram from Prometheus text; with `label`
+ * (e.g. `kind="major"`), only the series carrying it (others are added together).
+ */
+export function parseHistogram(text: string, name: string, label?: string): HistogramBuckets {
   const out: HistogramBuckets = new Map();
   const prefix = `${name}_bucket{`;
   for (const line of text.split('\n')) {
     if (!line.startsWith(prefix)) continue;
+    if (label !== undefined && !line.includes(label)) continue;
     const m = /le="([^"]+)"[^}]*\}\s+([0-9.eE+-]+)/.exec(line);
     if (!m) continue;
     const le = m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]);
@@ -114,4 +118,23 @@ export async function scrapeMetrics(apiUrl: string, timeoutMs = 2_000): Promise<
   } catch {
     return '';
   }
+}
+
+/** Major (mark-compact) garbage collections during a point, all validators: how many, how many over 1 s. */
+export function majorGcs(scrapes: readonly { before: string; after: string }[]): {
+  count: number;
+  over1s: number;
+} {
+  const name = 'vigil_process_nodejs_gc_duration_seconds';
+  let count = 0;
+  let over1s = 0;
+  for (const s of scrapes) {
+    const d = summariseDelta(
+      parseHistogram(s.before, name, 'kind="major"'),
+      parseHistogram(s.after, name, 'kind="major"'),
+    );
+    count += d.count;
+    over1s += d.over1s;
+  }
+  return { count, over1s };
 }
