@@ -18,7 +18,7 @@ const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md ex
                       one node executing blocks with signature checks vs raw ed25519 on all cores
   profile             [--n 4] [--rate 100] [--seconds 15] [--seed 1]
                       validators under --cpu-prof; CPU by area and function
-  probe               [--n 4] [--points 200,400] [--seconds 10] [--latency MS] [--catchup S]
+  probe               [--n 4] [--points 200,400] [--seconds 10] [--latency MS] [--loss 0.01] [--catchup S]
                       [--catchup-rate 300] [--devices 64] [--seed 1] [--keep-logs DIR] [--log-level warn] [--cpu-prof DIR]
                       load points against one network; optional catch-up after S seconds down
   render              bench/results/<record>.json

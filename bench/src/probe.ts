@@ -20,6 +20,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       points: { type: 'string', default: '200' },
       seconds: { type: 'string', default: '10' },
       latency: { type: 'string', default: '0' },
+      /** Message loss on every link through the p2p fault layer, as a fraction (0.01 = 1 %). */
+      loss: { type: 'string', default: '0' },
       seed: { type: 'string', default: '1' },
       devices: { type: 'string', default: '64' },
       'keep-logs': { type: 'string' },
@@ -33,6 +35,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     strict: true,
   });
   const latencyMs = Number(values.latency);
+  const loss = Number(values.loss);
   const b = await BenchNetwork.start({
     n: Number(values.n),
     seed: Number(values.seed),
@@ -43,7 +46,14 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
         ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` }
         : {}),
     },
-    ...(latencyMs > 0 ? { faults: { latencyMs, jitterMs: latencyMs / 10 } } : {}),
+    ...(latencyMs > 0 || loss > 0
+      ? {
+          faults: {
+            ...(latencyMs > 0 ? { latencyMs, jitterMs: latencyMs / 10 } : {}),
+            ...(loss > 0 ? { loss } : {}),
+          },
+        }
+      : {}),
   });
   try {
     await b.enrolDevices(Number(values.devices));

@@ -51,3 +51,36 @@ t.test('each transaction goes to each peer at most once and never back to where 
   );
   t.equal(n0.metrics().protocols.txgossip.messagesOut, 3 * 11);
 });
+
+t.test(
+  'reofferTransactions sends again what gossip already sent, to connected validators only',
+  async (t) => {
+    const c = await startCluster({ n: 3 });
+    t.teardown(c.stop);
+    const [n0, n1, n2] = c.nodes as [VigilNetwork, VigilNetwork, VigilNetwork];
+    const got: string[][] = [[], [], []];
+    for (const [i, node] of c.nodes.entries())
+      node.onTransactions((_from, txs) => got[i]!.push(...txs.map(label)));
+    n0.gossipTransactions([tx('x')]);
+    n0.gossipTransactions([tx('x')]); // seen: not sent again by gossip
+    await waitFor('both have x once', () => got[1]!.length === 1 && got[2]!.length === 1);
+    n0.reofferTransactions([tx('x')]); // as if the first copy had been lost on the way
+    await waitFor('both have x twice', () => got[1]!.length === 2 && got[2]!.length === 2);
+    t.same(
+      [got[1], got[2]],
+      [
+        ['x', 'x'],
+        ['x', 'x'],
+      ],
+    );
+    await n2.stop();
+    await waitFor(
+      'n0 notices n2 is down',
+      () => n0.peers().find((p) => p.key === n2.key)?.connected === false,
+    );
+    n0.reofferTransactions([tx('y')]);
+    await waitFor('n1 has y', () => got[1]!.includes('y'));
+    t.equal(n0.metrics().dropped['gossip-disconnected'], 1, 'nothing queued for the peer that is down');
+    t.ok(n1, 'n1 still connected');
+  },
+);

@@ -333,6 +333,20 @@ export class VigilNetwork {
    * does not relay on its own, so invalid transactions stop at the first honest node.
    */
   gossipTransactions(txs: readonly Uint8Array[], from?: string): void {
+    this.#gossip(txs, from, false);
+  }
+
+  /**
+   * Sends transactions the node still holds to every connected validator again, whether or not they
+   * were sent before: gossip is best effort (a frame lost on the way, a queue that overflowed), and a
+   * transaction that never reached the primary would wait for a view change. The caller bounds how
+   * many and how often (the validator: pending ones older than half a request timeout).
+   */
+  reofferTransactions(txs: readonly Uint8Array[]): void {
+    this.#gossip(txs, undefined, true);
+  }
+
+  #gossip(txs: readonly Uint8Array[], from: string | undefined, again: boolean): void {
     const ids = txs.map(txHash);
     if (from !== undefined) {
       const src = this.#peerByKey(from);
@@ -349,7 +363,7 @@ export class VigilNetwork {
         continue;
       }
       for (let i = 0; i < txs.length; i++) {
-        if (p.txSeen.has(ids[i]!)) continue;
+        if (!again && p.txSeen.has(ids[i]!)) continue;
         p.txSeen.add(ids[i]!);
         this.#send('txgossip', p.info.key, txs[i]!);
       }

@@ -170,6 +170,27 @@ t.test('after a block: committed txs leave, stale nonces are dropped, aged txs e
   t.equal(m.pool.bytes, 0);
 });
 
+t.test('takeStale: pending transactions not offered for a while, oldest first, each stamped', async (t) => {
+  const m = setup();
+  const a1 = tx(alice, 1);
+  const b1 = tx(bob, 1);
+  await m.pool.add(a1);
+  m.setNow(NOW + 300);
+  await m.pool.add(b1);
+  t.same(m.pool.takeStale(500, 10), [], 'nothing is 500 ms old yet');
+  m.setNow(NOW + 600);
+  t.same(m.pool.takeStale(500, 10).map(hex), [a1].map(hex), 'a1 is, b1 is not');
+  m.setNow(NOW + 900);
+  t.same(m.pool.takeStale(500, 10).map(hex), [b1].map(hex), 'a1 was just offered; b1 now is due');
+  m.setNow(NOW + 2_000);
+  t.same(m.pool.takeStale(500, 1).map(hex), [a1].map(hex), 'at most max, oldest first');
+  t.same(m.pool.takeStale(500, 10).map(hex), [b1].map(hex));
+  m.committed.set(hex(alice.publicKey), 1);
+  await m.pool.onBlockCommitted([a1]);
+  m.setNow(NOW + 5_000);
+  t.same(m.pool.takeStale(500, 10).map(hex), [b1].map(hex), 'a committed transaction is never offered');
+});
+
 t.test('a block touching no sender with pending transactions costs no nonce read', async (t) => {
   const m = setup();
   await m.pool.onBlockCommitted([tx(alice, 1), tx(bob, 1)]);

@@ -62,6 +62,8 @@ export interface ValidatorOptions {
 }
 
 const DEFAULT_MEMPOOL_MAX_TXS = 5_000;
+/** Most pending transactions re-offered to peers per round (every quarter request timeout). */
+const REOFFER_MAX = 256;
 
 /**
  * What the node times for operators (the 'timing' event, vigil_*_seconds histograms): applying a
@@ -409,9 +411,19 @@ export class Validator {
     });
     await this.network.start();
     this.driver.start(this.store.requireHead().stateRoot, await reconfigurationsInState(this.store.state));
+    // Pending transactions older than half a request timeout are offered to the peers again (at most
+    // REOFFER_MAX per round): one that never reached the primary is then proposed before a backup's
+    // request timer gives up on the view.
+    const reofferAfterMs = Math.max(1, Math.floor(c.viewChangeTimeoutMs / 2));
+    let lastReofferAt = Date.now();
     this.#timers.push(
       setInterval(() => {
         this.driver.enqueue({ type: 'tick', now: Date.now() });
+        if (Date.now() - lastReofferAt >= reofferAfterMs / 2) {
+          lastReofferAt = Date.now();
+          const stale = this.mempool.takeStale(reofferAfterMs, REOFFER_MAX);
+          if (stale.length > 0) this.network.reofferTransactions(stale);
+        }
         // A validator-set change decided or taking effect updates who may connect (ADR 0015).
         this.#gate.update();
         if (this.mempool.size > 0) this.#schedulePropose();
