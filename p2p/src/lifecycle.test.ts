@@ -1,7 +1,18 @@
 import t from 'tap';
 import { P2PErrorCode } from './errors.ts';
 import { VigilNetwork } from './network.ts';
-import { seedOf, startCluster, waitFor } from './test-network.ts';
+import { type Cluster, seedOf, startCluster, waitFor } from './test-network.ts';
+
+/** Cluster validator `i` started afresh (same key, same address): a restarted process, not yet started. */
+function restarted(c: Cluster, i: number, addr: string): Promise<VigilNetwork> {
+  return VigilNetwork.create({
+    seed: seedOf(i),
+    listen: [addr],
+    peers: c.allowed,
+    limits: { reconnect: { baseMs: 20, maxMs: 200 } },
+    logger: c.loggers[i],
+  });
+}
 
 t.test('validators reconnect with backoff after a peer restarts', async (t) => {
   const c = await startCluster({ n: 3 });
@@ -18,13 +29,7 @@ t.test('validators reconnect with backoff after a peer restarts', async (t) => {
   await waitFor('a notices', () => events.includes('disconnect:c'));
   await t.rejects(old.start(), { code: P2PErrorCode.notRunning }, 'a stopped network is not restartable');
   // Same key, same address: a fresh process of the same validator.
-  const reborn = await VigilNetwork.create({
-    seed: seedOf(2),
-    listen: [addr],
-    peers: c.allowed,
-    limits: { reconnect: { baseMs: 20, maxMs: 200 } },
-    logger: c.loggers[2],
-  });
+  const reborn = await restarted(c, 2, addr);
   t.teardown(() => reborn.stop());
   const txs: string[] = [];
   reborn.onTransactions((from, batch) => txs.push(`${from === a.key ? 'a' : 'b'}:${batch[0]![0]}`));
@@ -129,13 +134,7 @@ t.test(
       await waitFor('a notices b is down', () => a.peers()[0]?.connected === false);
     };
     const reborn = async (heard: number[]): Promise<void> => {
-      b = await VigilNetwork.create({
-        seed: seedOf(1),
-        listen: [addr],
-        peers: c.allowed,
-        limits: { reconnect: { baseMs: 20, maxMs: 200 } },
-        logger: c.loggers[1],
-      });
+      b = await restarted(c, 1, addr);
       t.teardown(() => b.stop());
       b.onConsensus((_from, m) => heard.push(m[0]!));
       await b.start();
