@@ -198,6 +198,42 @@ t.test('incremental updates over many blocks equal the tree rebuilt from scratch
   t.pass('property held');
 });
 
+t.test('superseded node versions leave the cache; the cache holds the live tree', async (t) => {
+  const m = memoryTree();
+  const enc = new TextEncoder();
+  const keys = [...Array(20).keys()].map((i) => enc.encode(`key${i}`));
+  let root = EMPTY_SUBTREE;
+  const roots: Uint8Array[] = [];
+  for (let block = 0; block < 50; block++) {
+    root = await apply(
+      m,
+      root,
+      keys.map((key, i) => ({ key, value: Uint8Array.of(block, i) })),
+    );
+    roots.push(root);
+  }
+  // Every update made a new version of every node; the cache holds exactly the nodes of the live tree.
+  const cached = m.tree.cachedNodes;
+  const live = async (hash: Uint8Array): Promise<number> => {
+    if (hex(hash) === hex(EMPTY_SUBTREE)) return 0;
+    const node = await m.tree.loadNode(hash);
+    return node.kind === 'leaf' ? 1 : 1 + (await live(node.left)) + (await live(node.right));
+  };
+  t.equal(cached, await live(root), `${cached} cached nodes: the live tree's`);
+  t.equal(m.tree.cachedNodes, cached, 'walking the live tree loaded nothing new');
+  t.ok(m.nodes.size >= 50 * keys.length, 'every version is still in the store');
+  const scratch = memoryTree();
+  const fresh = await apply(
+    scratch,
+    EMPTY_SUBTREE,
+    keys.map((key, i) => ({ key, value: Uint8Array.of(49, i) })),
+  );
+  t.equal(hex(fresh), hex(root), 'the same root as a tree built from scratch');
+  const old = await m.tree.prove(roots[3]!, keys[7]!);
+  t.same(old.value, Uint8Array.of(3, 7), 'an old root is still provable (read back from the store)');
+  t.ok(verifySparseMerkleProof(roots[3]!, keys[7]!, Uint8Array.of(3, 7), old.proof));
+});
+
 t.test('old roots stay provable after later updates', async (t) => {
   const m = memoryTree();
   const enc = new TextEncoder();

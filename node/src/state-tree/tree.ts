@@ -80,6 +80,23 @@ export class SparseMerkleTree {
     return this.#hash;
   }
 
+  /** Decoded nodes held in the cache (metrics and tests). */
+  get cachedNodes(): number {
+    return this.#cache.size;
+  }
+
+  /**
+   * A node this update replaced leaves the cache at once. Every update creates a new version of each
+   * node on the changed paths, so an LRU of all of them filled with superseded versions within a minute
+   * (a few thousand per block): 200,000 decoded nodes, most of them dead, were the bulk of a
+   * validator's long-lived heap, and full garbage collections of it took up to 1-2 s on a loaded
+   * machine, long enough for backups' request timers to expire (issue 9). Older roots stay readable:
+   * their nodes are in the store, and loadNode reads them back if a proof asks.
+   */
+  #forget(hash: Uint8Array): void {
+    this.#cache.delete(hex(hash));
+  }
+
   #remember(id: string, node: TreeNode): void {
     this.#cache.set(id, node);
   }
@@ -209,13 +226,17 @@ export class SparseMerkleTree {
       const merged = run.some((c) => bytesEqual(c.keyHash, node.keyHash))
         ? run
         : insertSorted(run, { keyHash: node.keyHash, key: node.key, value: node.value });
-      return this.#build(depth, presentOnly(merged, 0, merged.length), created, pinned);
+      const built = this.#build(depth, presentOnly(merged, 0, merged.length), created, pinned);
+      if (!bytesEqual(built, hash)) this.#forget(hash);
+      return built;
     }
     const split = splitAt(changes, depth, lo, hi);
     const left = this.#updateSubtree(node.left, depth + 1, changes, lo, split, created, pinned);
     const right = this.#updateSubtree(node.right, depth + 1, changes, split, hi, created, pinned);
     if (bytesEqual(left, node.left) && bytesEqual(right, node.right)) return hash;
-    return this.#join(left, right, created, pinned);
+    const joined = this.#join(left, right, created, pinned);
+    if (!bytesEqual(joined, hash)) this.#forget(hash);
+    return joined;
   }
 
   /** Builds the canonical subtree at `depth` holding exactly `leaves` (sorted, all present). */
