@@ -116,6 +116,38 @@ t.test('per-account and global bounds', async (t) => {
   await t.rejects(bytesBound.pool.add(tx(bob, 1)), { code: 'MEMPOOL_FULL' });
 });
 
+t.test('a full pool of transactions waiting behind a gap takes the missing one in their place', async (t) => {
+  // As under overload: the first nonces were refused while the pool was full, later ones got in.
+  const m = setup({ maxTxs: 4 });
+  for (const n of [2, 3, 4]) await m.pool.add(tx(alice, n));
+  await m.pool.add(tx(bob, 3));
+  t.equal(m.pool.readyCount(), 0, 'full, and nothing proposable');
+  await t.rejects(m.pool.add(tx(bob, 4)), { code: 'MEMPOOL_FULL' }, 'not the missing nonce: refused');
+  await t.rejects(
+    m.pool.add(tx(signers[2]!, 2)),
+    { code: 'MEMPOOL_FULL' },
+    'a new sender with a gap: refused',
+  );
+  const a1 = tx(alice, 1);
+  await m.pool.add(a1);
+  t.equal(m.pool.size, 4);
+  t.equal(m.pool.evicted, 1);
+  // Alice had the most waiting (3): her highest nonce made room. Her 1-3 are now proposable.
+  t.same(m.pool.nextBatch(10, 1 << 20).map(hex), [a1, tx(alice, 2), tx(alice, 3)].map(hex));
+  t.equal(m.pool.readyCount(), 3);
+  await m.pool.add(tx(bob, 1));
+  t.equal(m.pool.evicted, 2, "bob's own waiting nonce 3 made room for his nonce 1");
+  t.equal(m.pool.readyCount(), 4);
+  await t.rejects(
+    m.pool.add(tx(signers[2]!, 1)),
+    { code: 'MEMPOOL_FULL' },
+    'everything proposable: even a ready transaction waits for room',
+  );
+  const verified = m.verified();
+  await t.rejects(m.pool.add(tx(signers[3]!, 1)), { code: 'MEMPOOL_FULL' });
+  t.equal(m.verified(), verified, 'and is refused before any signature check');
+});
+
 t.test('concurrent admissions of the same transaction admit it once', async (t) => {
   const m = setup();
   const b = tx(alice, 1);

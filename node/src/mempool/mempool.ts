@@ -112,6 +112,10 @@ export class Mempool implements VerifiedTxCache {
   /** Bumped by every onBlockCommitted: a committed nonce read before a bump may be stale. */
   #epoch = 0;
   #lastAgeSweepAt = Number.NEGATIVE_INFINITY;
+  /** How many pending transactions wait behind a missing nonce; undefined: to be recounted. */
+  #waiting: number | undefined;
+  /** Transactions dropped to make room for one that fills a nonce gap (metrics, tests). */
+  evicted = 0;
   #queue: { check: SignatureCheck; done: (ok: boolean) => void; fail: (e: unknown) => void }[] = [];
   #flushScheduled = false;
 
@@ -145,7 +149,8 @@ export class Mempool implements VerifiedTxCache {
     }
     // Under overload a full pool must refuse at the cost of a comparison, before decoding, hashing and
     // storage reads: CPU spent admitting what cannot be ordered soon is taken from consensus (issue 9).
-    if (this.#byId.size >= L.maxTxs || this.#bytes + bytes.length > L.maxBytes) {
+    // Unless some of what it holds waits behind a missing nonce: then the missing one may take its place.
+    if (this.#full(bytes.length) && this.#waitingCount() === 0) {
       throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
     }
     let tx: Transaction;
@@ -189,7 +194,7 @@ export class Mempool implements VerifiedTxCache {
       if ((pending?.byNonce.size ?? 0) >= L.maxPerAccount || tx.nonce > base + L.maxPerAccount) {
         throw new MempoolRejected('ACCOUNT_LIMIT', `at most ${L.maxPerAccount} pending per account`);
       }
-      if (this.#byId.size >= L.maxTxs || this.#bytes + bytes.length > L.maxBytes) {
+      if (this.#full(bytes.length) && !this.#fillsGap(pending, base, tx.nonce)) {
         throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
       }
       const ok = await this.#verify({
@@ -207,8 +212,23 @@ export class Mempool implements VerifiedTxCache {
       if (acct.byNonce.has(tx.nonce))
         throw new MempoolRejected('NONCE_TAKEN', `nonce ${tx.nonce} is pending`);
       if (acct.byNonce.size >= L.maxPerAccount) throw new MempoolRejected('ACCOUNT_LIMIT', 'account is full');
-      if (this.#byId.size >= L.maxTxs || this.#bytes + bytes.length > L.maxBytes) {
-        throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
+      if (this.#full(bytes.length)) {
+        // Full: only a transaction that fills its sender's first nonce gap gets in, in place of
+        // transactions that wait behind a gap. Otherwise a pool filled with such transactions under
+        // overload refuses the very ones they wait for, and nothing is proposable until they age out
+        // (issue 9: n = 4 after 800 tx/s offered, four full pools with nothing ready, no commit for
+        // minutes).
+        if (!this.#fillsGap(this.#accounts.get(senderHex), acct.base, tx.nonce)) {
+          throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
+        }
+        while (this.#full(bytes.length)) {
+          const victim = this.#waitingVictim();
+          if (victim === undefined) {
+            throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
+          }
+          this.#remove(victim);
+          this.evicted++;
+        }
       }
       const entry: Entry = {
         idHex,
@@ -225,6 +245,7 @@ export class Mempool implements VerifiedTxCache {
       this.#accounts.set(senderHex, acct);
       this.#byId.set(idHex, entry);
       this.#bytes += bytes.length;
+      this.#waiting = undefined;
       return txId;
     } finally {
       this.#admitting.delete(idHex);
@@ -321,6 +342,46 @@ export class Mempool implements VerifiedTxCache {
     return out;
   }
 
+  #full(extraBytes: number): boolean {
+    return this.#byId.size >= this.#limits.maxTxs || this.#bytes + extraBytes > this.#limits.maxBytes;
+  }
+
+  /** Pending transactions that wait behind a missing nonce (recounted only after a change). */
+  #waitingCount(): number {
+    this.#waiting ??= this.#byId.size - this.readyCount();
+    return this.#waiting;
+  }
+
+  /** Whether `nonce` is its sender's first missing nonce (the one the sender's later ones wait for). */
+  #fillsGap(acct: Account | undefined, base: number, nonce: number): boolean {
+    let n = base + 1;
+    while (acct?.byNonce.has(n)) n++;
+    return nonce === n;
+  }
+
+  /**
+   * What to drop for a gap-filling transaction: the highest-nonce transaction of the sender with the
+   * most transactions waiting behind a gap (the furthest from being proposable), or undefined when
+   * nothing waits.
+   */
+  #waitingVictim(): Entry | undefined {
+    let best: Account | undefined;
+    let most = 0;
+    for (const acct of this.#accounts.values()) {
+      let ready = 0;
+      for (let n = acct.base + 1; acct.byNonce.has(n); n++) ready++;
+      const waiting = acct.byNonce.size - ready;
+      if (waiting > most) {
+        most = waiting;
+        best = acct;
+      }
+    }
+    if (best === undefined) return undefined;
+    let top: Entry | undefined;
+    for (const e of best.byNonce.values()) if (top === undefined || e.nonce > top.nonce) top = e;
+    return top;
+  }
+
   /**
    * How many pending transactions could be proposed now: per sender, the run of consecutive nonces
    * right after its committed nonce. The rest wait for a missing nonce (a transaction lost under
@@ -365,6 +426,7 @@ export class Mempool implements VerifiedTxCache {
       const acct = this.#accounts.get(senderHex);
       if (acct === undefined) continue;
       acct.base = base;
+      this.#waiting = undefined;
       for (const e of [...acct.byNonce.values()]) if (e.nonce <= base) this.#remove(e);
     }
     // The age sweep walks the whole pool: at most once a second, not once per block (timestamps are
@@ -378,6 +440,7 @@ export class Mempool implements VerifiedTxCache {
   }
 
   #remove(e: Entry): void {
+    this.#waiting = undefined;
     this.#byId.delete(e.idHex);
     this.#bytes -= e.bytes.length;
     const acct = this.#accounts.get(e.senderHex);
