@@ -27,11 +27,16 @@ function counted(): Verifier & { calls: number } {
 const keys = [1, 2, 3].map((i) => testKey(new Uint8Array(32).fill(i)));
 const msg = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-t.test('an accepted signature checked again is answered without the inner verifier', async (t) => {
+/** A counted inner verifier, the remembering one over it, and key 0's signature over `text`. */
+function signed(text: string) {
   const inner = counted();
   const v = createRememberingVerifier(inner);
-  const m = msg('commit 7');
-  const sig = honestSignature(keys[0]!, m);
+  const m = msg(text);
+  return { inner, v, m, sig: honestSignature(keys[0]!, m) };
+}
+
+t.test('an accepted signature checked again is answered without the inner verifier', async (t) => {
+  const { inner, v, m, sig } = signed('commit 7');
   t.ok(v.verify(sig, m, keys[0]!.publicKey));
   t.ok(v.verify(sig, Uint8Array.from(m), keys[0]!.publicKey), 'equal bytes in another buffer');
   t.equal(inner.calls, 1);
@@ -39,10 +44,7 @@ t.test('an accepted signature checked again is answered without the inner verifi
 });
 
 t.test('rejections are never remembered', async (t) => {
-  const inner = counted();
-  const v = createRememberingVerifier(inner);
-  const m = msg('prepare 3');
-  const sig = honestSignature(keys[0]!, m);
+  const { inner, v, m, sig } = signed('prepare 3');
   t.notOk(v.verify(sig, m, keys[1]!.publicKey), 'wrong key');
   t.notOk(v.verify(sig, m, keys[1]!.publicKey), 'wrong key again');
   t.equal(inner.calls, 2);
@@ -50,10 +52,7 @@ t.test('rejections are never remembered', async (t) => {
 });
 
 t.test('a remembered signature does not vouch for another message or key', async (t) => {
-  const inner = counted();
-  const v = createRememberingVerifier(inner);
-  const m = msg('block hash A');
-  const sig = honestSignature(keys[0]!, m);
+  const { inner, v, m, sig } = signed('block hash A');
   t.ok(v.verify(sig, m, keys[0]!.publicKey));
   t.notOk(v.verify(sig, msg('block hash B'), keys[0]!.publicKey), 'same signature, other message');
   t.notOk(v.verify(sig, msg('block hash'), keys[0]!.publicKey), 'a prefix of the message');
