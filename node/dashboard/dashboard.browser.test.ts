@@ -4,7 +4,7 @@
 // appears live on the clinician's panel and is acknowledged; a revoke removes access; a break-glass
 // session shows up in the patient's audit view; the operator explorer verifies an inclusion proof.
 // Screenshots of every view at phone and desktop sizes are written to node/dashboard/screenshots/.
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256, toHex } from '@vigil/consensus/wire';
@@ -35,6 +35,8 @@ async function run() {
   await ensureDashboardBuilt();
   mkdirSync(SHOTS, { recursive: true });
   const keys = mkdtempSync(join(tmpdir(), 'vigil-dash-keys-'));
+  // The patient's and clinician's key files: removed with the run, like every test's temp dir.
+  t.teardown(() => rmSync(keys, { recursive: true, force: true }));
 
   const node = await startTestNode();
   t.teardown(() => node.close());
