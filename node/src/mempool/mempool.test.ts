@@ -221,6 +221,9 @@ t.test('takeStale: pending transactions not offered for a while, oldest first, e
   await m.pool.onBlockCommitted([a1]);
   m.setNow(NOW + 5_000);
   t.same(m.pool.takeStale(500, 10).map(hex), [b1].map(hex), 'a committed transaction is never offered');
+  await m.pool.add(tx(alice, 3, { timestamp: NOW + 5_000 }));
+  m.setNow(NOW + 6_000);
+  t.same(m.pool.takeStale(500, 10).map(hex), [b1].map(hex), "alice's 3 waits for her 2: not offered");
 });
 
 t.test('a block touching no sender with pending transactions costs no nonce read', async (t) => {

@@ -419,7 +419,8 @@ export class Validator {
     this.#timers.push(
       setInterval(() => {
         this.driver.enqueue({ type: 'tick', now: Date.now() });
-        if (Date.now() - lastReofferAt >= reofferAfterMs / 2) {
+        // Not as primary: it proposes what it holds itself; its old transactions are queued, not lost.
+        if (!this.replica.isPrimary && Date.now() - lastReofferAt >= reofferAfterMs / 2) {
           lastReofferAt = Date.now();
           const stale = this.mempool.takeStale(reofferAfterMs, REOFFER_MAX);
           if (stale.length > 0) this.network.reofferTransactions(stale);
