@@ -1,6 +1,6 @@
 import t from 'tap';
 import { point } from '../test-fixture.ts';
-import { medianBy, medianRun, slowStepsNote } from './real-bench.ts';
+import { groupPrimary, medianBy, medianRun, slowStepsNote } from './real-bench.ts';
 
 t.test('medianBy: the element with the median key, the lower middle of an even count', async (t) => {
   t.equal(
@@ -49,4 +49,13 @@ t.test('the progress log names the slow steps of a point, and nothing when there
     '; slow steps: blockApply 3 > 0.25 s, 1 > 1 s (slowest <= 2 s), consensusPersist 2 > 0.25 s, 0 > 1 s (slowest <= 0.5 s)',
   );
   t.equal(slowStepsNote(point(100, 50, 90).steps!), '');
+});
+
+t.test('the primary to kill is the one of the view most validators are in', async (t) => {
+  const st = (view: number, primary: number) => ({ view, primary });
+  // Validator 0 restarted after being killed, still in view 0; the others moved to view 1.
+  t.equal(groupPrimary([st(0, 0), st(1, 1), st(1, 1), st(1, 1)]), 1);
+  t.equal(groupPrimary([undefined, st(2, 2), st(2, 2), st(1, 1)]), 2, 'an unanswered status is skipped');
+  t.equal(groupPrimary([st(1, 1), st(2, 2)]), 2, 'a tie goes to the later view');
+  t.equal(groupPrimary([undefined]), undefined);
 });
