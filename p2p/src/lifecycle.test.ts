@@ -120,10 +120,21 @@ t.test('an invalid allowed set is rejected as a whole and leaves the current set
 t.test(
   'consensus messages queued through an outage: delivered after a short one, dropped after a long one',
   async (t) => {
+    // A keep window far longer than any real outage here (a restart on a loaded CI machine can take
+    // seconds), and the long outage made by moving a's clock past it: the outcome never depends on
+    // how fast this machine restarts a process.
+    const keepMs = 60_000;
     let skewMs = 0;
     const c = await startCluster({
       n: 2,
-      configure: (i, cfg) => (i === 0 ? { ...cfg, now: () => Date.now() + skewMs } : cfg),
+      configure: (i, cfg) =>
+        i === 0
+          ? {
+              ...cfg,
+              now: () => Date.now() + skewMs,
+              limits: { ...cfg.limits, consensusOutageKeepMs: keepMs },
+            }
+          : cfg,
     });
     t.teardown(c.stop);
     const a = c.nodes[0]!;
@@ -151,11 +162,12 @@ t.test(
     t.same(short, [1, 2]);
     t.equal(a.metrics().dropped['consensus-stale'], 0);
 
-    // Long outage (a's clock moves 10 s on): the queued message is stale and discarded, later ones flow.
+    // Long outage (a's clock moves past the keep window): the queued message is stale and discarded,
+    // later ones flow.
     const long: number[] = [];
     await stopB();
     a.sendConsensus(b.key, Uint8Array.of(3));
-    skewMs += 10_000;
+    skewMs += 2 * keepMs;
     await reborn(long);
     a.sendConsensus(b.key, Uint8Array.of(4));
     await waitFor('the fresh message delivered', () => long.length >= 1);
