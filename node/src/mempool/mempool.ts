@@ -85,6 +85,8 @@ interface Entry {
   senderHex: string;
   /** Arrival order. */
   seq: number;
+  /** When it entered the pool (local clock, read at insertion: non-decreasing in arrival order). */
+  admittedAt: number;
   /** When it was admitted or last handed out for re-offering (local clock). */
   offeredAt: number;
 }
@@ -94,6 +96,22 @@ interface Account {
   /** Committed nonce when last looked up. */
   base: number;
   byNonce: Map<number, Entry>;
+}
+
+/**
+ * The sender's first nonce after its committed one that is not pending here: the nonce its later
+ * pending transactions wait for. Everything between the committed nonce and this one is proposable in
+ * order; everything above it waits behind the gap.
+ */
+function firstMissingNonce(byNonce: ReadonlyMap<number, Entry> | undefined, base: number): number {
+  let n = base + 1;
+  while (byNonce?.has(n)) n++;
+  return n;
+}
+
+/** How many of the sender's pending transactions are proposable now (the run right after `base`). */
+function proposableCount(acct: Account): number {
+  return firstMissingNonce(acct.byNonce, acct.base) - acct.base - 1;
 }
 
 function hex(b: Uint8Array): string {
@@ -194,7 +212,7 @@ export class Mempool implements VerifiedTxCache {
       if ((pending?.byNonce.size ?? 0) >= L.maxPerAccount || tx.nonce > base + L.maxPerAccount) {
         throw new MempoolRejected('ACCOUNT_LIMIT', `at most ${L.maxPerAccount} pending per account`);
       }
-      if (this.#full(bytes.length) && !this.#fillsGap(pending, base, tx.nonce)) {
+      if (this.#full(bytes.length) && tx.nonce !== firstMissingNonce(pending?.byNonce, base)) {
         throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
       }
       const ok = await this.#verify({
@@ -218,7 +236,7 @@ export class Mempool implements VerifiedTxCache {
         // overload refuses the very ones they wait for, and nothing is proposable until they age out
         // (issue 9: n = 4 after 800 tx/s offered, four full pools with nothing ready, no commit for
         // minutes).
-        if (!this.#fillsGap(this.#accounts.get(senderHex), acct.base, tx.nonce)) {
+        if (tx.nonce !== firstMissingNonce(acct.byNonce, acct.base)) {
           throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
         }
         while (this.#full(bytes.length)) {
@@ -239,6 +257,7 @@ export class Mempool implements VerifiedTxCache {
         signature: tx.signature,
         senderHex,
         seq: this.#seq++,
+        admittedAt: this.#deps.now(),
         offeredAt: now,
       };
       acct.byNonce.set(tx.nonce, entry);
@@ -284,9 +303,7 @@ export class Mempool implements VerifiedTxCache {
   pendingNonce(sender: Uint8Array): number | undefined {
     const acct = this.#accounts.get(hex(sender));
     if (acct === undefined || acct.byNonce.size === 0) return undefined;
-    let n = acct.base;
-    while (acct.byNonce.has(n + 1)) n++;
-    return n;
+    return firstMissingNonce(acct.byNonce, acct.base) - 1;
   }
 
   /**
@@ -338,12 +355,14 @@ export class Mempool implements VerifiedTxCache {
     const gaps = new Map<string, number>();
     for (const e of this.#byId.values()) {
       if (out.length >= max) break;
+      // The pool iterates in arrival order, so from the first transaction admitted less than `ageMs`
+      // ago on, none can be stale: a round costs the stale prefix, not the whole pool.
+      if (now - e.admittedAt < ageMs) break;
       if (now - e.offeredAt < ageMs) continue;
       let gap = gaps.get(e.senderHex);
       if (gap === undefined) {
         const acct = this.#accounts.get(e.senderHex)!;
-        gap = acct.base + 1;
-        while (acct.byNonce.has(gap)) gap++;
+        gap = firstMissingNonce(acct.byNonce, acct.base);
         gaps.set(e.senderHex, gap);
       }
       if (e.nonce > gap) continue;
@@ -363,13 +382,6 @@ export class Mempool implements VerifiedTxCache {
     return this.#waiting;
   }
 
-  /** Whether `nonce` is its sender's first missing nonce (the one the sender's later ones wait for). */
-  #fillsGap(acct: Account | undefined, base: number, nonce: number): boolean {
-    let n = base + 1;
-    while (acct?.byNonce.has(n)) n++;
-    return nonce === n;
-  }
-
   /**
    * What to drop for a gap-filling transaction: the highest-nonce transaction of the sender with the
    * most transactions waiting behind a gap (the furthest from being proposable), or undefined when
@@ -379,9 +391,7 @@ export class Mempool implements VerifiedTxCache {
     let best: Account | undefined;
     let most = 0;
     for (const acct of this.#accounts.values()) {
-      let ready = 0;
-      for (let n = acct.base + 1; acct.byNonce.has(n); n++) ready++;
-      const waiting = acct.byNonce.size - ready;
+      const waiting = acct.byNonce.size - proposableCount(acct);
       if (waiting > most) {
         most = waiting;
         best = acct;
@@ -401,9 +411,7 @@ export class Mempool implements VerifiedTxCache {
    */
   readyCount(): number {
     let ready = 0;
-    for (const acct of this.#accounts.values()) {
-      for (let n = acct.base + 1; acct.byNonce.has(n); n++) ready++;
-    }
+    for (const acct of this.#accounts.values()) ready += proposableCount(acct);
     return ready;
   }
 
