@@ -201,6 +201,41 @@ t.test('integer representation: number when safe, bigint otherwise', async (t) =
   t.equal(decodeCanonical(encodeCanonical(2n ** 53n)), 2n ** 53n);
   t.equal(decodeCanonical(encodeCanonical(-(2n ** 53n))), -(2n ** 53n));
   t.equal(decodeCanonical(encodeCanonical(-0)), 0);
+  // The edges of the safe range, where the decoder switches representation.
+  t.equal(decodeCanonical(encodeCanonical(-(2 ** 53 - 1))), -(2 ** 53 - 1));
+  t.equal(
+    decodeCanonical(encodeCanonical(-(2n ** 53n) + 1n)),
+    -(2 ** 53 - 1),
+    'a safe bigint decodes as number',
+  );
+  t.equal(decodeCanonical(encodeCanonical(2n ** 53n + 1n)), 2n ** 53n + 1n);
+  t.equal(decodeCanonical(fromHex('1b0000000100000000')), 2 ** 32, 'an 8-byte head just past 32 bits');
+  t.equal(decodeCanonical(fromHex('3b0000000100000000')), -(2 ** 32) - 1);
+  t.equal(decodeCanonical(fromHex('1bffffffffffffffff')), 2n ** 64n - 1n);
+  t.equal(decodeCanonical(fromHex('3bfffffffffffffffe')), -(2n ** 64n) + 1n);
+});
+
+t.test('structural errors are reported ahead of invalid UTF-8 earlier in the input', async (t) => {
+  // Layer 1 scans the whole input before any value is built, so the code does not depend on where
+  // in the input the two problems sit.
+  expectWireError(
+    t,
+    () => decodeCanonical(fromHex('82 62c328 1817'.replaceAll(' ', ''))),
+    'NON_CANONICAL',
+    'non-minimal head after it',
+  );
+  expectWireError(
+    t,
+    () => decodeCanonical(fromHex('82 62c328 00 00'.replaceAll(' ', ''))),
+    'TRAILING_BYTES',
+    'a second item after it',
+  );
+  expectWireError(
+    t,
+    () => decodeCanonical(fromHex('83 62c328 00'.replaceAll(' ', ''))),
+    'MALFORMED',
+    'an array short of its count',
+  );
 });
 
 function sparseArray(): unknown[] {
@@ -306,6 +341,12 @@ t.test('decoded byte strings are plain Uint8Arrays that do not alias the input',
   // A view into a larger buffer (a network frame) decodes only its own bytes.
   const frame = fromHex('ffff820142abcdffff');
   t.same(decodeCanonical(frame.subarray(2, 7)), [1, fromHex('abcd')]);
+  // Input from the network arrives as a Node Buffer: what comes out is still a plain Uint8Array.
+  const fromSocket = Buffer.from('ffff820142abcdffff', 'hex').subarray(2, 7);
+  const decoded = decodeCanonical(fromSocket) as [number, Uint8Array];
+  t.equal(Object.getPrototypeOf(decoded[1]), Uint8Array.prototype);
+  fromSocket[3] = 0;
+  t.equal(toHex(decoded[1]), 'abcd');
 });
 
 t.test('property: encoder output equals the independent reference encoding and is canonical', async (t) => {

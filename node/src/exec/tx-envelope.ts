@@ -3,8 +3,8 @@
 //
 // wire.transactionSigningBytes re-encodes the first seven envelope fields with the generic canonical
 // encoder (and re-checks them). That is unnecessary for a transaction that was just DECODED: wire's
-// decodeCanonical only accepts input that re-encodes byte-identically (its layer 3), so the received
-// bytes ARE the canonical encoding. A signed transaction is
+// decodeCanonical only accepts the canonical encoding of the value it returns (minimal heads checked by
+// its layer 1, UTF-8 by layer 2; ADR 0111), so the received bytes ARE the canonical encoding. A signed transaction is
 //   0x88 ‖ field1..field7 ‖ 0x58 0x40 ‖ signature(64)          (array(8), last item a 64-byte string)
 // and the unsigned payload is array(7) of the same fields, i.e.
 //   0x87 ‖ field1..field7
