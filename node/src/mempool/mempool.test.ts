@@ -7,6 +7,7 @@ import {
   type Signer,
   transactionId,
 } from '@vigil/consensus/wire';
+import { VerifiedTransactions } from '../crypto/verified-transactions.ts';
 import { counterTx, seededSigner, TEST_CHAIN } from '../exec/testing.ts';
 import type { BatchVerifier } from '../verify-pool/types.ts';
 import { inlineBatchVerifier } from '../verify-pool/types.ts';
@@ -20,7 +21,7 @@ function hex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
 }
 
-function setup(limits: Partial<MempoolLimits> = {}) {
+function setup(limits: Partial<MempoolLimits> = {}, proven?: VerifiedTransactions) {
   const committed = new Map<string, number>();
   const committedIds = new Set<string>();
   let verified = 0;
@@ -47,6 +48,7 @@ function setup(limits: Partial<MempoolLimits> = {}) {
         return committedIds.has(hex(id));
       },
       verifier,
+      ...(proven === undefined ? {} : { verified: proven }),
     },
     limits,
   );
@@ -304,4 +306,24 @@ t.test('a full pool refuses before decoding, storage reads or signature checks (
   t.equal(storageReads, readsWhenFull, 'no storage read for a refused transaction');
   t.equal(m.verified(), verifiedBefore, 'no signature check for a refused transaction');
   t.equal(m.pool.size, 2);
+});
+
+t.test('a signature this node already verified (a proposal check) is not verified again', async (t) => {
+  const proven = new VerifiedTransactions();
+  const m = setup({}, proven);
+  const a1 = tx(alice, 1);
+  const a2 = tx(alice, 2);
+  const d1 = decodeTransaction(a1, { chainId: TEST_CHAIN });
+  proven.remember(transactionId(d1), d1.signature);
+  await m.pool.add(a1);
+  t.equal(m.verified(), 0, 'admitted without a verification');
+  t.equal(proven.hits, 1);
+  await m.pool.add(a2);
+  t.equal(m.verified(), 1, 'a transaction not seen before is verified');
+  // The id does not cover the signature: a copy of alice's 3 re-signed with bob's key reuses nothing.
+  const a3 = decodeTransaction(tx(alice, 3), { chainId: TEST_CHAIN });
+  proven.remember(transactionId(a3), a3.signature);
+  const forged = encodeTransaction({ ...a3, signature: bob.sign(new Uint8Array([1])) });
+  await t.rejects(m.pool.add(forged), { code: 'BAD_SIGNATURE' });
+  t.equal(m.verified(), 2, 'the forged copy went to the verifier');
 });

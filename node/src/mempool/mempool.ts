@@ -50,6 +50,11 @@ export interface MempoolDeps {
   /** Whether a transaction with this id consumed its nonce in a committed block. */
   isCommitted: (txId: Uint8Array) => Promise<boolean>;
   verifier: BatchVerifier;
+  /**
+   * Signatures this node already verified elsewhere (a backup's check of a proposal that overtook the
+   * gossip copy of its transactions): a hit skips the verification (node/src/crypto/verified-transactions.ts).
+   */
+  verified?: VerifiedTxCache;
 }
 
 export interface MempoolLimits {
@@ -215,11 +220,9 @@ export class Mempool implements VerifiedTxCache {
       if (this.#full(bytes.length) && tx.nonce !== firstMissingNonce(pending?.byNonce, base)) {
         throw new MempoolRejected('MEMPOOL_FULL', `${this.#byId.size} txs, ${this.#bytes} bytes`);
       }
-      const ok = await this.#verify({
-        signature: tx.signature,
-        message: signingBytes,
-        publicKey: tx.sender,
-      });
+      const ok =
+        this.#deps.verified?.isVerified(txId, tx.signature) === true ||
+        (await this.#verify({ signature: tx.signature, message: signingBytes, publicKey: tx.sender }));
       if (!ok) throw new MempoolRejected('BAD_SIGNATURE', 'signature does not verify');
       // Re-check what may have changed while we awaited (other admissions, a block commit).
       const existing = this.#accounts.get(senderHex);

@@ -16,6 +16,7 @@ import { ConsensusRecordStore } from '../consensus-store/store.ts';
 import { fastSignerFromSeed } from '../crypto/fast-signer.ts';
 import { fastVerifier } from '../crypto/fast-verifier.ts';
 import { createRememberingVerifier, rememberingSigner } from '../crypto/remembering-verifier.ts';
+import { eitherVerified, VerifiedTransactions } from '../crypto/verified-transactions.ts';
 import {
   type ProposalBatchOptions,
   ProposalBatcher,
@@ -239,6 +240,9 @@ export class Validator {
       const loaded = await records.loadAll();
       const pool = new VerifyPool();
       cleanup.push(() => pool.close());
+      // Transactions a proposal check verified before their gossip copy was admitted: neither the
+      // mempool nor the executor verifies them again (verified-transactions.ts).
+      const provenTxs = new VerifiedTransactions();
       const mempool = new Mempool(
         {
           chainId: genesis.chainId,
@@ -246,6 +250,7 @@ export class Validator {
           committedNonce: async (sender) => decodeNonce(await store.state.get(nonceKey(sender))),
           isCommitted: (txId) => store.txs.has(txId),
           verifier: pool,
+          verified: provenTxs,
         },
         {
           maxTxs:
@@ -282,9 +287,11 @@ export class Validator {
             } catch {
               return 'MALFORMED_TX';
             }
-            if (mempool.isVerified(transactionId(tx), tx.signature)) continue;
+            const txId = transactionId(tx);
+            if (mempool.isVerified(txId, tx.signature) || provenTxs.isVerified(txId, tx.signature)) continue;
             if (!fastVerifier.verify(tx.signature, transactionSigningBytes(tx), tx.sender))
               return 'BAD_SIGNATURE';
+            provenTxs.remember(txId, tx.signature);
           }
           return undefined;
         },
@@ -302,7 +309,7 @@ export class Validator {
         handlers: createHandlers(),
         verifier: pool,
         certificateVerifier: consensusVerifier,
-        verifiedCache: mempool,
+        verifiedCache: eitherVerified(mempool, provenTxs),
         // Certificates are checked against the set of the block's epoch (ADR 0015). The driver hands a
         // change to the replica right after the deciding block, before any block it applies to.
         validatorsAt: (h) => replica.validatorsAt(h),
