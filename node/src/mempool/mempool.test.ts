@@ -11,7 +11,7 @@ import { VerifiedTransactions } from '../crypto/verified-transactions.ts';
 import { counterTx, seededSigner, TEST_CHAIN } from '../exec/testing.ts';
 import type { BatchVerifier } from '../verify-pool/types.ts';
 import { inlineBatchVerifier } from '../verify-pool/types.ts';
-import { Mempool, type MempoolLimits } from './mempool.ts';
+import { Mempool, type MempoolLimits, MempoolRejected } from './mempool.ts';
 
 const NOW = 1_700_000_000_000;
 const signers = [1, 2, 3, 4].map((i) => seededSigner(2, i));
@@ -103,6 +103,14 @@ t.test('every rejection has its code, and cheap rejections never reach the verif
   t.equal(m.verified(), 2, 'the duplicate was not verified again');
   t.equal(m.indexReads(), 3, 'the tx index is read only for nonces at or below the committed one');
   t.equal(m.pool.size, 1);
+  // A gossip copy of a committed transaction: refused without the index read a client's answer needs.
+  await t.rejects(m.pool.add(done, { from: 'peer' }), { code: 'NONCE_TOO_LOW' });
+  t.equal(m.indexReads(), 3, 'no index read for a peer');
+  // Rejections are answers, not faults: no stack trace is captured for them.
+  const e = await m.pool.add(done).catch((x: unknown) => x);
+  t.ok(e instanceof MempoolRejected);
+  t.notMatch((e as Error).stack ?? '', /\n\s+at /, 'no stack frames');
+  t.ok(Error.stackTraceLimit > 0, 'the global stack trace limit is restored');
 });
 
 t.test('per-account and global bounds', async (t) => {

@@ -395,7 +395,7 @@ export class Validator {
     });
     this.network.onTransactions((_from, txs) => {
       for (const tx of txs)
-        this.mempool.add(tx).then(
+        this.mempool.add(tx, { from: 'peer' }).then(
           () => this.#schedulePropose(),
           () => undefined,
         );
