@@ -2,14 +2,9 @@
 // the node a length comparison and only well-formed, timely, in-order transactions cost a signature
 // verification; bounded in count, bytes and per account; and the source of proposal batches that never
 // break a sender's nonce order.
-import {
-  decodeTransaction,
-  MAX_TX_BYTES,
-  type Transaction,
-  transactionSigningBytes,
-  WireError,
-} from '@vigil/consensus/wire';
+import { decodeTransaction, MAX_TX_BYTES, type Transaction, WireError } from '@vigil/consensus/wire';
 import type { VerifiedTxCache } from '../exec/executor.ts';
+import { signingBytesOf } from '../exec/tx-envelope.ts';
 import { nodeSha256 } from '../state-tree/hasher.ts';
 import type { BatchVerifier, SignatureCheck } from '../verify-pool/types.ts';
 
@@ -202,8 +197,9 @@ export class Mempool implements VerifiedTxCache {
     if (tx.timestamp < now - L.maxAgeMs || tx.timestamp > now + L.maxFutureMs) {
       throw new MempoolRejected('TIMESTAMP_OUT_OF_WINDOW', `timestamp ${tx.timestamp}, local clock ${now}`);
     }
-    // Signing bytes once; the id is their SHA-256 (wire transactionId, ADR 0004).
-    const signingBytes = transactionSigningBytes(tx);
+    // Signing bytes once, sliced from the canonical input rather than re-encoded (exec/tx-envelope.ts);
+    // the id is their SHA-256 (wire transactionId, ADR 0004).
+    const signingBytes = signingBytesOf(tx, bytes);
     const txId = nodeSha256(signingBytes);
     const idHex = hex(txId);
     if (this.#byId.has(idHex) || this.#admitting.has(idHex)) {
@@ -452,7 +448,7 @@ export class Mempool implements VerifiedTxCache {
       }
       const senderHex = hex(tx.sender);
       if (!this.#accounts.has(senderHex)) continue;
-      const e = this.#byId.get(hex(nodeSha256(transactionSigningBytes(tx))));
+      const e = this.#byId.get(hex(nodeSha256(signingBytesOf(tx, bytes))));
       if (e !== undefined) this.#remove(e);
       touched.set(senderHex, tx.sender);
     }

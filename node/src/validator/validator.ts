@@ -3,13 +3,7 @@
 // `vigil start --home DIR` runs.
 import { EventEmitter } from 'node:events';
 import { type CommittedBlock, Replica, type ReplicaConfig } from '@vigil/consensus/pbft';
-import {
-  blockHash,
-  decodeTransaction,
-  type Signer,
-  transactionId,
-  transactionSigningBytes,
-} from '@vigil/consensus/wire';
+import { blockHash, type Signer } from '@vigil/consensus/wire';
 import { type FaultLayer, keyHex, type P2PLogger, VigilNetwork } from '@vigil/p2p';
 import type { Logger } from 'pino';
 import { ConsensusRecordStore } from '../consensus-store/store.ts';
@@ -25,6 +19,7 @@ import {
 import { ReplicaDriver } from '../driver/replica-driver.ts';
 import { decodeNonce, nonceKey } from '../exec/accounts.ts';
 import { type BlockResult, BlockExecutor } from '../exec/executor.ts';
+import { type DecodedTx, decodeTx } from '../exec/tx-envelope.ts';
 import { Mempool } from '../mempool/mempool.ts';
 import { createHandlers } from '../state-machine/index.ts';
 import { ChainStore, genesisHash } from '../store/chain-store.ts';
@@ -281,16 +276,15 @@ export class Validator {
         // valid signature; that is what lets certified blocks skip signature checks later (ADR 0031).
         validateTransactions: (txs: readonly Uint8Array[]) => {
           for (const bytes of txs) {
-            let tx: ReturnType<typeof decodeTransaction>;
+            let decoded: DecodedTx;
             try {
-              tx = decodeTransaction(bytes, { chainId: genesis.chainId });
+              decoded = decodeTx(bytes, genesis.chainId);
             } catch {
               return 'MALFORMED_TX';
             }
-            const txId = transactionId(tx);
+            const { tx, txId, signingBytes } = decoded;
             if (mempool.isVerified(txId, tx.signature) || provenTxs.isVerified(txId, tx.signature)) continue;
-            if (!fastVerifier.verify(tx.signature, transactionSigningBytes(tx), tx.sender))
-              return 'BAD_SIGNATURE';
+            if (!fastVerifier.verify(tx.signature, signingBytes, tx.sender)) return 'BAD_SIGNATURE';
             provenTxs.remember(txId, tx.signature);
           }
           return undefined;
