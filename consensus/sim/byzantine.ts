@@ -40,6 +40,7 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
   [MessageType.newView]: 'NEW-VIEW',
   [MessageType.fetch]: 'FETCH',
   [MessageType.blockReply]: 'BLOCK',
+  [MessageType.suspect]: 'SUSPECT',
 };
 
 /**

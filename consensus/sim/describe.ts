@@ -26,5 +26,7 @@ export function describeMessage(raw: Uint8Array, limits: MessageLimits): string 
       return `from-h${m.fromHeight} x${m.count} by${m.replica}`;
     case MessageType.blockReply:
       return `h${m.height} ${hex(m.blockHash).slice(0, 8)} by${m.replica}`;
+    case MessageType.suspect:
+      return `v${m.view} by${m.replica}`;
   }
 }

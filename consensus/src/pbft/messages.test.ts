@@ -20,6 +20,7 @@ import {
   prePrepare,
   prepare,
   preparedProof,
+  suspect,
   testGroup,
   tx,
   viewChange,
@@ -46,6 +47,7 @@ t.test('every message type round-trips and verifies', async (t) => {
   const vc = viewChange(g, 1, 1, [preparedProof(g, 0, b1)]);
   roundTrip(t, vc);
   roundTrip(t, newView(g, 1, 1, [vc.bytes], []));
+  roundTrip(t, suspect(g, 3, 2));
 });
 
 t.test("COMMIT sign bytes are exactly wire's commitVoteSignBytes (transferable certificates)", async (t) => {
@@ -106,5 +108,10 @@ t.test('strict decoding: typed errors for hostile input', async (t) => {
     'junk block',
   );
   decodeFails(t, encodeCanonical([7, 1, 1000, 1, sig]), 'WRONG_TYPE', 'FETCH count too large');
+  decodeFails(t, encodeCanonical([9, 0, 1]), 'WRONG_TYPE', 'SUSPECT without signature');
+  decodeFails(t, encodeCanonical([9, 0, 1, sig, 0]), 'WRONG_TYPE', 'SUSPECT with an extra field');
+  decodeFails(t, encodeCanonical([9, 0, 4, sig]), 'NOT_MEMBER', 'SUSPECT from outside the set');
+  decodeFails(t, encodeCanonical([9, 0, 1, sig, new Uint8Array(600)]), 'TOO_LARGE', 'oversized SUSPECT');
   t.equal(MessageType.newView, 6);
+  t.equal(MessageType.suspect, 9);
 });

@@ -37,6 +37,11 @@ export const MessageType = {
   fetch: 7,
   /** A committed block with its commit certificate, answering a FETCH. */
   blockReply: 8,
+  /**
+   * "My request timer expired in `view`": a backup's suspicion of the primary. It stays in the view;
+   * f + 1 suspicions of the same view (its own included) start the view change (ADR 0112).
+   */
+  suspect: 9,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -130,6 +135,14 @@ export interface BlockReply {
   certificate: CommitCertificate;
 }
 
+export interface Suspect {
+  type: typeof MessageType.suspect;
+  /** The view whose primary the sender suspects (its current view). */
+  view: number;
+  replica: number;
+  signature: Uint8Array;
+}
+
 export type PbftMessage =
   | PrePrepare
   | Prepare
@@ -138,7 +151,8 @@ export type PbftMessage =
   | ViewChange
   | NewView
   | Fetch
-  | BlockReply;
+  | BlockReply
+  | Suspect;
 
 /** Most blocks a FETCH may ask for at once. */
 export const MAX_FETCH_COUNT = 64;
@@ -200,6 +214,7 @@ export function maxMessageBytes(l: MessageLimits, type?: number): number {
     case MessageType.commit:
     case MessageType.checkpoint:
     case MessageType.fetch:
+    case MessageType.suspect:
       return SMALL_MESSAGE_BYTES;
     default:
       return maxNewViewBytes(l);
@@ -234,6 +249,8 @@ function signedFields(m: Unsigned<PbftMessage>): CborValue[] {
       return [m.type, m.fromHeight, m.count, m.replica];
     case MessageType.blockReply:
       return [m.type, m.height, m.blockHash, m.replica];
+    case MessageType.suspect:
+      return [m.type, m.view, m.replica];
   }
 }
 
@@ -449,6 +466,15 @@ export function decodeMessage(raw: Uint8Array, l: MessageLimits): PbftMessage {
         block: decodeBlockStrict(blockBytes, l),
         blockBytes,
         certificate,
+      };
+    }
+    case MessageType.suspect: {
+      arity(v, 4, 'SUSPECT');
+      return {
+        type,
+        view: uint(v[1], 'view'),
+        replica: replicaIndex(v[2], l),
+        signature: bytes(v[3], 'signature', 64),
       };
     }
     default:

@@ -25,6 +25,7 @@ import {
   prepare,
   testGroup,
   tx,
+  suspect,
   viewChange,
 } from './testkit.ts';
 import type { Ready } from './types.ts';
@@ -165,10 +166,13 @@ t.test('§4.2 drops: bad signature, non-member, malformed, stale view, wrong pri
   t.equal(dropped(r, DropReason.notMember), 1, 'a sender outside the validator set is dropped');
   feed(r, 0, new Uint8Array([1, 2, 3]));
   t.equal(dropped(r, DropReason.malformed), 1, 'undecodable bytes are dropped');
-  // Move replica 1 to view 1 (request timer), then a view-0 message is stale.
+  // Move replica 1 to view 1 (its request timer, and a second suspicion), then a view-0 message is stale.
   r.step({ type: 'propose', txs: [tx(9)], now: 1 });
-  const vc = r.step({ type: 'timeout', timer: Timers.request, now: 2000 });
-  t.equal(sent(vc, MessageType.viewChange).length, 1, 'request timer expiry sends VIEW-CHANGE (§4.4)');
+  const expiry = r.step({ type: 'timeout', timer: Timers.request, now: 2000 });
+  t.equal(sent(expiry, MessageType.suspect).length, 1, 'request timer expiry sends SUSPECT (ADR 0112)');
+  t.equal(r.view, 0, 'one suspicion leaves the view as it is');
+  const vc = feed(r, 2, suspect(g, 2, 0).bytes);
+  t.equal(sent(vc, MessageType.viewChange).length, 1, 'f + 1 suspicions send VIEW-CHANGE (§4.4)');
   feed(r, 0, pp.bytes);
   t.equal(dropped(r, DropReason.staleView), 1, 'a message for an older view is dropped');
 });
@@ -340,7 +344,8 @@ t.test(
     const records = new Map<string, Uint8Array>();
     const r = replica(2);
     apply(records, r.step({ type: 'propose', txs: [tx(1)], now: 1 }));
-    const vc = r.step({ type: 'timeout', timer: Timers.request, now: 5000 });
+    apply(records, r.step({ type: 'timeout', timer: Timers.request, now: 5000 }));
+    const vc = feed(r, 3, suspect(g, 3, 0).bytes);
     apply(records, vc);
     const original = vc.send.find(
       (s) => decodeMessage(s.message, limits).type === MessageType.viewChange,
@@ -653,4 +658,88 @@ t.test('a restored replica resumes catching up to a stable checkpoint above its 
   const fetches = sent(first, MessageType.fetch) as Fetch[];
   t.equal(fetches.length, 1, 'the first step after the restart asks a peer for the blocks');
   t.equal(fetches[0]?.fromHeight, 1, 'from height 1');
+});
+
+t.test(
+  'ADR 0112: a lone suspicion keeps the replica in its view, voting, and suspecting again',
+  async (t) => {
+    const r = replica(1);
+    r.step({ type: 'propose', txs: [tx(1)], now: 1 });
+    const expiry = r.step({ type: 'timeout', timer: Timers.request, now: 1000 });
+    t.equal(sent(expiry, MessageType.suspect).length, 1, 'SUSPECT broadcast');
+    t.equal(sent(expiry, MessageType.viewChange).length, 0, 'no VIEW-CHANGE');
+    t.same([r.view, r.active], [0, true], 'still active in view 0');
+    t.equal(armedFor(expiry, Timers.request), 1000, 'suspects again after another T');
+    t.equal(expiry.persist.length, 0, 'a suspicion is no promise: nothing persisted');
+    // It still takes part in view 0: the late block is prepared and commits.
+    const [b] = chain(1);
+    t.equal(sent(feed(r, 0, prePrepare(g, 0, 0, b!).bytes), MessageType.prepare).length, 1, 'still PREPAREs');
+    feed(r, 2, prepare(g, 2, 0, 1, b!.hash).bytes);
+    feed(r, 0, commit(g, 0, 0, 1, b!.hash).bytes);
+    t.equal(feed(r, 2, commit(g, 2, 0, 1, b!.hash).bytes).commit.length, 1, 'and the block commits');
+    t.equal(r.stats().suspicionsSent, 1);
+  },
+);
+
+t.test('ADR 0112: f + 1 suspicions since the last commit start the view change', async (t) => {
+  const r = replica(1);
+  r.step({ type: 'propose', txs: [tx(1), tx(2)], now: 1 });
+  // Replica 2 suspected view 0, then block 1 committed here: that suspicion is stale.
+  t.equal(sent(feed(r, 2, suspect(g, 2, 0).bytes), MessageType.viewChange).length, 0, 'one is not enough');
+  const [b] = chain(1);
+  feed(r, 0, prePrepare(g, 0, 0, b!).bytes);
+  feed(r, 2, prepare(g, 2, 0, 1, b!.hash).bytes);
+  feed(r, 0, commit(g, 0, 0, 1, b!.hash).bytes);
+  t.equal(feed(r, 2, commit(g, 2, 0, 1, b!.hash).bytes).commit.length, 1, 'block 1 commits');
+  const own = r.step({ type: 'timeout', timer: Timers.request, now: 2000 });
+  t.equal(sent(own, MessageType.viewChange).length, 0, 'the pre-commit suspicion no longer counts');
+  t.equal(r.view, 0);
+  // A second suspicion after the commit: f + 1 = 2 at n = 4.
+  const again = feed(r, 3, suspect(g, 3, 0).bytes);
+  t.equal(sent(again, MessageType.viewChange).length, 1, 'VIEW-CHANGE for view 1');
+  t.same([r.view, r.active], [1, false]);
+});
+
+t.test('ADR 0112: without its own timer, a replica follows f + 1 suspicions of others', async (t) => {
+  const r = replica(1);
+  feed(r, 2, suspect(g, 2, 0).bytes);
+  const ready = feed(r, 3, suspect(g, 3, 0).bytes);
+  t.equal(sent(ready, MessageType.viewChange).length, 1, 'two others suspect the primary: leave with them');
+  t.equal(r.view, 1);
+});
+
+t.test('ADR 0112: a VIEW-CHANGE to a later view counts as its sender suspecting this one', async (t) => {
+  // Replica 0 already changes view (it abandoned view 0); replica 1's own timer then expires. Without
+  // counting the VIEW-CHANGE, 1 would wait for a second SUSPECT that replica 0 never sends.
+  const r = replica(1);
+  r.step({ type: 'propose', txs: [tx(1)], now: 1 });
+  t.equal(
+    sent(feed(r, 3, viewChange(g, 3, 2, []).bytes), MessageType.viewChange).length,
+    0,
+    'one is not f + 1',
+  );
+  const ready = r.step({ type: 'timeout', timer: Timers.request, now: 1000 });
+  t.equal(sent(ready, MessageType.viewChange).length, 1, 'own suspicion + the VIEW-CHANGE: leave view 0');
+  t.equal(r.view, 1, 'to the next view; the f + 1 VIEW-CHANGE rule moves it further if the others are there');
+});
+
+t.test('ADR 0112: SUSPECT drops: forged, repeated, stale, future, own echo', async (t) => {
+  const r = replica(1);
+  const good = suspect(g, 2, 0).bytes;
+  const forged = good.slice();
+  forged[forged.length - 1]! ^= 1;
+  feed(r, 2, forged);
+  t.equal(dropped(r, DropReason.badSignature), 1, 'a bad signature is not a suspicion');
+  feed(r, 2, good);
+  feed(r, 2, good);
+  t.equal(dropped(r, DropReason.duplicate), 1, 'a sender counts once');
+  feed(r, 3, suspect(g, 3, 5).bytes);
+  t.equal(dropped(r, DropReason.futureView), 1, 'a suspicion of a view this replica is not in yet');
+  t.equal(r.view, 0, 'none of these moved it');
+  feed(r, 1, suspect(g, 1, 0).bytes);
+  t.equal(dropped(r, DropReason.duplicate), 2, 'its own SUSPECT echoed back');
+  feed(r, 0, suspect(g, 0, 0).bytes);
+  t.equal(r.view, 1, 'the second distinct suspicion moved it');
+  feed(r, 3, suspect(g, 3, 0).bytes);
+  t.equal(dropped(r, DropReason.staleView), 1, 'a suspicion of a view it has left');
 });

@@ -49,6 +49,7 @@ import {
   type Prepare,
   type PreparedProof,
   blockBytesOf,
+  type Suspect,
   type ViewChange,
 } from './messages.ts';
 import { buildNewView, type CheckedNewView, checkNewView, computeNewViewPlan } from './newview.ts';
@@ -121,6 +122,8 @@ export interface ReplicaStats {
   /** Messages dropped, by reason code (see DropReason). */
   dropped: Record<string, number>;
   viewChangesStarted: number;
+  /** SUSPECT messages this replica sent (request timer expiries in an active view, ADR 0112). */
+  suspicionsSent: number;
   newViewsInstalled: number;
   stableCheckpoints: number;
   /** Stable proofs adopted short of their epoch's quorum while lagging, since completed (ADR 0015). */
@@ -287,6 +290,12 @@ export class Replica {
   #txsAt = new Map<number, string[]>();
 
   #requestTimerArmed = false;
+  /**
+   * Replicas (this one included) that suspect the primary of the current view since this replica's last
+   * commit (ADR 0112). f + 1 of them start the view change; a commit clears them: a suspicion only counts
+   * while nothing has committed since.
+   */
+  #suspicions = new Set<number>();
   #viewChangeTimerArmed = false;
   #viewChangeTimeout = 0;
   #progressed = false;
@@ -297,6 +306,7 @@ export class Replica {
   #stats = {
     dropped: {} as Record<string, number>,
     viewChangesStarted: 0,
+    suspicionsSent: 0,
     newViewsInstalled: 0,
     stableCheckpoints: 0,
     stableProofsCompleted: 0,
@@ -420,6 +430,7 @@ export class Replica {
       lastExecuted: this.#lastExecuted,
       dropped: { ...this.#stats.dropped },
       viewChangesStarted: this.#stats.viewChangesStarted,
+      suspicionsSent: this.#stats.suspicionsSent,
       newViewsInstalled: this.#stats.newViewsInstalled,
       stableCheckpoints: this.#stats.stableCheckpoints,
       stableProofsCompleted: this.#stats.stableProofsCompleted,
@@ -556,7 +567,10 @@ export class Replica {
     // message; a replica's own CHECKPOINT coming back after a restart is a vote it lost with its memory.
     const byRoster = m.type === MessageType.fetch || m.type === MessageType.blockReply;
     const currentEpoch =
-      m.type === MessageType.prePrepare || m.type === MessageType.prepare || m.type === MessageType.commit;
+      m.type === MessageType.prePrepare ||
+      m.type === MessageType.prepare ||
+      m.type === MessageType.commit ||
+      m.type === MessageType.suspect;
     if ((byRoster && m.replica === this.#rosterSelf) || (currentEpoch && m.replica === this.id))
       return this.#drop(DropReason.duplicate);
     try {
@@ -585,6 +599,8 @@ export class Replica {
         return this.#onFetch(m);
       case MessageType.blockReply:
         return this.#onBlockReply(m);
+      case MessageType.suspect:
+        return this.#onSuspect(m);
     }
   }
 
@@ -945,6 +961,7 @@ export class Replica {
     this.#lastProgressAt = this.#now;
     this.#backoff = 0;
     this.#fetchesWithoutProgress = 0;
+    this.#suspicions.clear();
     if (slot !== undefined) slot.committedLocal = true;
     if (this.#pending.length > 0) this.#recountPending();
   }
@@ -1085,7 +1102,7 @@ export class Replica {
     if (timer === Timers.request) {
       if (!this.#requestTimerArmed) return;
       this.#requestTimerArmed = false;
-      if (this.#active) this.#startViewChange(this.#view + 1);
+      if (this.#active) this.#suspectPrimary();
     } else if (timer === Timers.viewChange) {
       if (!this.#viewChangeTimerArmed) return;
       this.#viewChangeTimerArmed = false;
@@ -1495,6 +1512,7 @@ export class Replica {
 
   /** Clears per-view state; keeps prepared certificates and slots committed here (§4.4). */
   #resetViewState() {
+    this.#suspicions.clear();
     // Slots committed here are reset too: the NEW-VIEW re-proposes their blocks and this replica takes
     // part again (without re-delivering), so replicas that missed the commit can complete it (§4.4).
     for (const s of this.#slots.values()) {
@@ -1509,6 +1527,63 @@ export class Replica {
     }
     this.#held.clear();
     this.#lastProposed = 0;
+  }
+
+  /**
+   * The request timer expired in an active view: broadcast SUSPECT and stay in the view, voting (ADR
+   * 0112). PBFT as published (§4.4) sends VIEW-CHANGE here, which abandons the view at once: a backup
+   * that alone was too slow to see a commit within T (a long GC or block application on a loaded
+   * machine) then sat in view v + 1 without voting until f + 1 others moved, and every quorum of view v
+   * needed all the remaining replicas (issue 9: n = 4 ran for minutes with 3 of 4 voting). Like
+   * Mod-SMaRt's STOP (Sousa and Bessani, EDCC 2012), the view change starts once f + 1 replicas suspect
+   * the view, so at least one correct replica does; a lone suspicion is re-sent every T while nothing
+   * commits. Safety is untouched: a SUSPECT is no promise (nothing is persisted, no VIEW-CHANGE exists
+   * until the view is left). Liveness: when the primary fails every correct backup's timer expires,
+   * and the 2f + 1 >= f + 1 of them agree.
+   */
+  #suspectPrimary() {
+    const s = createMessage<Suspect>(this.#ctx.chainId, this.#deps.signer, {
+      type: MessageType.suspect,
+      view: this.#view,
+      replica: this.id,
+    });
+    this.#broadcast(s.bytes);
+    this.#stats.suspicionsSent++;
+    this.#suspicions.add(this.id);
+    if (this.#leaveIfSuspected()) return;
+    // Still in the view and still waiting: suspect again after another T unless something commits.
+    this.#out.timers.push({ type: 'set', timer: Timers.request, afterMs: this.#requestTimeout() });
+    this.#requestTimerArmed = true;
+  }
+
+  #onSuspect(m: Suspect) {
+    if (m.replica >= this.#ctx.n) return this.#drop(DropReason.notMember);
+    if (m.view < this.#view || (m.view === this.#view && !this.#active))
+      return this.#drop(DropReason.staleView);
+    // A suspicion of a later view than this replica's: the sender is ahead; the f + 1 VIEW-CHANGE rule
+    // (§4.5.2) brings this replica along if the others moved too.
+    if (m.view > this.#view) return this.#drop(DropReason.futureView);
+    if (this.#suspicions.has(m.replica)) return this.#drop(DropReason.duplicate);
+    if (!this.#verify(m)) return;
+    this.#suspicions.add(m.replica);
+    this.#leaveIfSuspected();
+  }
+
+  /**
+   * Starts the view change when f + 1 replicas suspect the current view: by SUSPECT since this replica's
+   * last commit, or by a VIEW-CHANGE to a later view (which abandons this one, a stronger statement).
+   * Counting the latter matters when the others are not all active in this view: a replica left alone
+   * in it with its primary, the rest already changing view, must still be able to follow them.
+   */
+  #leaveIfSuspected(): boolean {
+    if (!this.#active || this.id < 0) return false;
+    let count = this.#suspicions.size;
+    for (const [r, v] of this.#viewChanges) {
+      if (v.message.newView > this.#view && !this.#suspicions.has(r)) count++;
+    }
+    if (count < this.#ctx.f + 1) return false;
+    this.#startViewChange(this.#view + 1);
+    return true;
   }
 
   #startViewChange(newView: number) {
@@ -1632,7 +1707,7 @@ export class Replica {
     }
     if (this.id >= 0 && above >= this.#ctx.f + 1 && Number.isFinite(smallest))
       this.#startViewChange(smallest);
-    else this.#tryNewView();
+    else if (!this.#leaveIfSuspected()) this.#tryNewView();
   }
 
   /** The new primary: q VIEW-CHANGEs for its view -> NEW-VIEW (§4.4). */

@@ -25,6 +25,7 @@ import {
   type PrePrepare,
   type Prepare,
   type PreparedProof,
+  type Suspect,
   type ViewChange,
 } from './messages.ts';
 import { primaryOf, quorumSize } from './quorum.ts';
@@ -156,6 +157,11 @@ export function prepare(g: TestGroup, from: number, view: number, height: number
     blockHash: hash,
     replica: from,
   });
+}
+
+/** `from` suspects the primary of `view` (its request timer expired there, ADR 0112). */
+export function suspect(g: TestGroup, from: number, view: number) {
+  return createMessage<Suspect>(CHAIN, g.signers[from]!, { type: MessageType.suspect, view, replica: from });
 }
 
 export function commit(g: TestGroup, from: number, view: number, height: number, hash: Uint8Array) {

@@ -337,7 +337,9 @@ t.test(
     armed.at(-1)!();
     armed.at(-1)!(); // its deferred turn
     await manual.idle();
-    t.equal(manual.replica.view, 1, 'a live expiry still starts a view change');
+    // A live expiry is stepped: the backup suspects the primary (ADR 0112: alone, it stays in view 0).
+    t.equal(manual.replica.stats().suspicionsSent, 1, 'a live expiry is stepped: SUSPECT sent');
+    t.equal(manual.replica.view, 0, 'one suspicion alone does not leave the view');
     await manual.stop();
     await Promise.all([drivers[0]!, drivers[2]!, drivers[3]!].map((d) => d.stop()));
   },
