@@ -1963,6 +1963,8 @@ export class Replica {
     this.#held.clear();
     this.#future.clear();
     this.#viewChanges.clear();
+    // Indices name other validators in the new epoch: suspicions of the old one mean nothing there.
+    this.#suspicions.clear();
     this.#checkpointVotes.clear();
     this.#view = 0;
     this.#active = true;
