@@ -14,13 +14,10 @@
 // so a hit is the verifier's own answer. Only accepted signatures are ever recorded.
 import type { VerifiedTxCache } from '../exec/executor.ts';
 import { LRUCache } from 'lru-cache';
+import { hexKey } from '../state-tree/hex-key.ts';
 
 /** About five seconds of transactions at 3,000 tx/s; ~200 bytes an entry (~3 MiB). */
 export const DEFAULT_VERIFIED_TRANSACTIONS = 16_384;
-
-function idKey(txId: Uint8Array): string {
-  return Buffer.from(txId.buffer, txId.byteOffset, txId.byteLength).toString('hex');
-}
 
 export class VerifiedTransactions implements VerifiedTxCache {
   readonly #accepted: LRUCache<string, Uint8Array>;
@@ -42,11 +39,11 @@ export class VerifiedTransactions implements VerifiedTxCache {
 
   /** Records that `signature` verified for the transaction `txId` (call only after it did). */
   remember(txId: Uint8Array, signature: Uint8Array): void {
-    this.#accepted.set(idKey(txId), Uint8Array.from(signature));
+    this.#accepted.set(hexKey(txId), Uint8Array.from(signature));
   }
 
   isVerified(txId: Uint8Array, signature: Uint8Array): boolean {
-    const seen = this.#accepted.get(idKey(txId));
+    const seen = this.#accepted.get(hexKey(txId));
     if (seen === undefined || seen.length !== signature.length || Buffer.compare(seen, signature) !== 0)
       return false;
     this.#hits++;
