@@ -12,7 +12,8 @@ const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], {
 t.test('--help prints the usage of every benchmark and exits 0', async (t) => {
   const r = run('probe', '--help');
   t.equal(r.status, 0);
-  for (const name of ['suite', 'node', 'profile', 'probe', 'render', 'cpu-windows']) t.match(r.stdout, name);
+  for (const name of ['suite', 'node', 'profile', 'probe', 'replay', 'render', 'cpu-windows'])
+    t.match(r.stdout, name);
 });
 
 t.test('an unknown option or benchmark exits 2 with the usage', async (t) => {

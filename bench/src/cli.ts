@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   profile: () => import('./profile.ts'),
   render: () => import('./render.ts'),
   probe: () => import('./probe.ts'),
+  replay: () => import('./replay.ts'),
   'cpu-windows': () => import('./cpu-windows.ts'),
 };
 
@@ -20,7 +21,10 @@ const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md ex
                       validators under --cpu-prof; CPU by area and function
   probe               [--n 4] [--points 200,400] [--seconds 10] [--latency MS] [--loss 0.01] [--catchup S]
                       [--catchup-rate 300] [--devices 64] [--seed 1] [--keep-logs DIR] [--log-level warn] [--cpu-prof DIR]
+                      [--keep-chain DIR]
                       load points against one network; optional catch-up after S seconds down
+  replay              HOME [--verify] [--profile FILE] [--to HEIGHT]
+                      re-applies a kept home's blocks to a fresh chain (catch-up without the network)
   render              bench/results/<record>.json
                       re-renders a record's report and charts
   cpu-windows         FILE.cpuprofile... [--windows 5] [--limit 8]

@@ -3,8 +3,9 @@
 // fault layer's added latency) and prints, per point, committed rate, latency and each validator's
 // height, view and mempool afterwards; used to reproduce the overload stall of issue 9. With
 // `--catchup S`, one validator then stays down S seconds under `--catchup-rate` load, restarts, and its
-// catch-up is measured as in the suite (a longer gap than quick's 5 s).
-import { copyFileSync, mkdirSync } from 'node:fs';
+// catch-up is measured as in the suite (a longer gap than quick's 5 s). `--keep-chain DIR` keeps
+// validator 0's home for `bench -- replay`.
+import { copyFileSync, cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchNetwork } from './real/bench-network.ts';
@@ -25,6 +26,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       seed: { type: 'string', default: '1' },
       devices: { type: 'string', default: '64' },
       'keep-logs': { type: 'string' },
+      /** Copy validator 0's home (keys, genesis, chain database) here after the run, for `bench -- replay`. */
+      'keep-chain': { type: 'string' },
       'log-level': { type: 'string', default: 'warn' },
       /** Seconds one validator stays down under load before it restarts and catches up (0: skip). */
       catchup: { type: 'string', default: '0' },
@@ -108,6 +111,11 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       mkdirSync(values['keep-logs'], { recursive: true });
       for (const v of b.nodes)
         copyFileSync(join(v.home, 'node.log'), join(values['keep-logs'], `node${v.index}.log`));
+    }
+    if (values['keep-chain'] !== undefined) {
+      // Stopped first: LevelDB's files are consistent only once the process has closed them.
+      await b.net.stopAll();
+      cpSync(b.nodes[0]!.home, values['keep-chain'], { recursive: true });
     }
     await b.stop();
   }

@@ -1,0 +1,126 @@
+// `npm run bench -- replay HOME [--verify] [--profile FILE] [--to H]`: re-applies the blocks of a kept
+// validator home (`bench -- probe --keep-chain HOME`) to a fresh chain, as a restarted node catching up
+// does (commit certificate checked, per-transaction signatures skipped, ADR 0031), and reports blocks/s,
+// tx/s and CPU per transaction; `--verify` checks every signature on the worker pool instead. The work
+// is the real workload's (device enrolment, readings, alerts), so the CPU profile it can write names the
+// costs of catch-up without the network in the way. The replayed state root must equal the kept one at
+// every height: a replay that diverged would measure the wrong work.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
+import { parseArgs } from 'node:util';
+import { fastVerifier } from '@vigil/node/crypto/fast-verifier.ts';
+import { BlockExecutor } from '@vigil/node/exec/executor.ts';
+import { createHandlers } from '@vigil/node/state-machine/index.ts';
+import { ChainStore } from '@vigil/node/store/chain-store.ts';
+import { loadGenesis, toChainGenesis, validatorKeys } from '@vigil/node/validator/genesis-file.ts';
+import { homePaths } from '@vigil/node/validator/home.ts';
+import { VerifyPool } from '@vigil/node/verify-pool/pool.ts';
+import { type CpuProfile, summariseProfile } from './cpu-profile.ts';
+import { BenchError } from './errors.ts';
+
+function cpuMs(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1000;
+}
+
+export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      verify: { type: 'boolean', default: false },
+      profile: { type: 'string' },
+      to: { type: 'string' },
+    },
+    strict: true,
+  });
+  const home = positionals[0];
+  if (home === undefined)
+    throw new BenchError('USAGE', 'replay needs the home a probe kept (--keep-chain DIR)');
+  const paths = homePaths(home);
+  const genesis = loadGenesis(paths.genesis);
+  const source = await ChainStore.open(paths.chainDb, { expectChainId: genesis.chainId });
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-replay-'));
+  const pool = new VerifyPool({ size: availableParallelism() });
+  let target: ChainStore | undefined;
+  try {
+    const last = Math.min(source.requireHead().height, Number(values.to ?? Number.POSITIVE_INFINITY));
+    // Blocks and certificates are read before the clock starts: reading the kept chain is not catch-up.
+    const blocks = [];
+    let txs = 0;
+    for (let h = 1; h <= last; h++) {
+      const block = await source.blocks.block(h);
+      const certificate = await source.blocks.certificate(h);
+      const root = await source.blocks.stateRootAt(h);
+      if (block === undefined || certificate === undefined || root === undefined)
+        throw new BenchError('BAD_RECORD', `the kept chain has no complete block at height ${h}`);
+      blocks.push({ block, certificate, root });
+      txs += block.txs.length;
+    }
+    target = await ChainStore.open(join(dir, 'chain'));
+    await target.initChain(toChainGenesis(genesis));
+    const validators = validatorKeys(genesis);
+    const executor = new BlockExecutor({
+      store: target,
+      handlers: createHandlers(),
+      verifier: pool,
+      certificateVerifier: fastVerifier,
+      validatorsAt: () => validators,
+    });
+    const session = values.profile !== undefined ? new Session() : undefined;
+    if (session !== undefined) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+    }
+    const thread0 = process.threadCpuUsage();
+    const process0 = process.cpuUsage();
+    const start = performance.now();
+    for (const { block, certificate, root } of blocks) {
+      const r = await executor.applyBlock(block, certificate, { trustCertified: !values.verify });
+      if (Buffer.compare(r.stateRoot, root) !== 0)
+        throw new BenchError(
+          'BAD_RECORD',
+          `replay diverged at height ${r.height}: state root differs from the kept chain's`,
+        );
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const threadMs = cpuMs(process.threadCpuUsage(thread0));
+    const processMs = cpuMs(process.cpuUsage(process0));
+    if (session !== undefined && values.profile !== undefined) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      writeFileSync(values.profile, JSON.stringify(profile));
+      const summary = summariseProfile(profile as unknown as CpuProfile, 30);
+      const pct = (x: number) => `${(100 * x).toFixed(1).padStart(5)} %`;
+      console.error(
+        `main-thread profile in ${values.profile}: ${summary.busySamples}/${summary.samples} busy`,
+      );
+      for (const x of summary.byArea) console.error(`  ${pct(x.share)}  ${x.name}`);
+      for (const x of summary.byFunction) console.error(`  ${pct(x.share)}  ${x.name}`);
+    }
+    const result = {
+      bench: 'replay',
+      signaturesChecked: values.verify,
+      blocks: blocks.length,
+      transactions: txs,
+      seconds,
+      blocksPerSecond: blocks.length / seconds,
+      txPerSecond: txs / seconds,
+      mainThreadCpuUsPerTx: (1000 * threadMs) / txs,
+      processCpuUsPerTx: (1000 * processMs) / txs,
+    };
+    const f = (x: unknown) => (typeof x === 'number' ? x.toFixed(x < 10 ? 3 : 0) : String(x));
+    console.log('Vigil replay of a kept chain (catch-up without the network)');
+    for (const [k, v] of Object.entries(result)) console.log(`  ${k.padEnd(24)} ${f(v)}`);
+    console.log(JSON.stringify(result));
+  } finally {
+    await target?.close();
+    await source.close();
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
