@@ -349,6 +349,24 @@ t.test('decoded byte strings are plain Uint8Arrays that do not alias the input',
   t.equal(toHex(decoded[1]), 'abcd');
 });
 
+t.test('encoded bytes are owned by the caller: later encodes never overwrite them', async (t) => {
+  // The encoder writes into one scratch buffer that every call rewinds (cbor-x reset mode); each
+  // result must be a copy, whatever came before or after it (a small value, one that grows the buffer).
+  const first = encodeCanonical([1, 'a', fromHex('abcd')]);
+  t.equal(Object.getPrototypeOf(first), Uint8Array.prototype);
+  t.equal(first.byteLength, first.buffer.byteLength, 'not a view into a shared buffer');
+  const big = encodeCanonical([new Uint8Array(100_000).fill(7)]);
+  const later = Array.from({ length: 500 }, (_, i) => encodeCanonical([i, 'x'.repeat(i % 40)]));
+  t.equal(toHex(first), '83016161' + '42abcd');
+  t.equal(big.byteLength, 100_006); // array head, byte-string head with a 4-byte length
+  t.ok(big.subarray(6).every((b) => b === 7));
+  later.forEach((bytes, i) => {
+    if (toHex(bytes) !== toHex(encodeCanonical([i, 'x'.repeat(i % 40)])))
+      t.fail(`encode ${i} was overwritten`);
+  });
+  t.same(decodeCanonical(later[499]!), [499, 'x'.repeat(499 % 40)]);
+});
+
 t.test('property: encoder output equals the independent reference encoding and is canonical', async (t) => {
   fc.assert(
     fc.property(arbCborValue, (v) => {
