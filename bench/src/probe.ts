@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchNetwork } from './real/bench-network.ts';
 import { measureSync } from './real/real-bench.ts';
-import { majorGcs, scrapeMetrics, stepTimings } from './real/step-timings.ts';
+import { majorGcs, scrapeMetrics, stepTimings, trafficDelta } from './real/step-timings.ts';
 import { suitePlan } from './suite-plan.ts';
 
 export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
@@ -83,6 +83,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           rejected: r.submitted.rejected,
           steps,
           majorGc: majorGcs(scrapes),
+          traffic: trafficDelta(scrapes),
           nodes: st.map(
             (s) =>
               s && {

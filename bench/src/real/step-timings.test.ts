@@ -2,10 +2,12 @@ import t from 'tap';
 import {
   formatSlowest,
   majorGcs,
+  parseCounter,
   parseHistogram,
   STEP_METRICS,
   stepTimings,
   summariseDelta,
+  trafficDelta,
 } from './step-timings.ts';
 
 const BOUNDS = ['0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2', '5', '+Inf'];
@@ -64,4 +66,34 @@ t.test('major garbage collections are told apart from minor ones by their kind l
   const before = gc([0, 0, 0, 0, 0, 0, 2], [50]);
   const after = gc([0, 0, 0, 0, 0, 0, 3, 0, 0, 1], [90]);
   t.same(majorGcs([{ before, after }]), { count: 2, over1s: 1 });
+});
+
+t.test('traffic during a point: gossip outcomes, re-offers and bytes sent, all validators', async (t) => {
+  const scrape = (admitted: number, dup: number, reoffered: number, consensusOut: number) =>
+    [
+      '# HELP vigil_tx_gossip_received_total x',
+      '# TYPE vigil_tx_gossip_received_total counter',
+      `vigil_tx_gossip_received_total{result="admitted"} ${admitted}`,
+      `vigil_tx_gossip_received_total{result="DUPLICATE_TX"} ${dup}`,
+      `vigil_tx_reoffered_total ${reoffered}`,
+      `vigil_tx_reoffered_total_extra 99`,
+      `vigil_p2p_messages_total{protocol="consensus",direction="out"} ${consensusOut}`,
+      `vigil_p2p_messages_total{protocol="consensus",direction="in"} 1000`,
+      `vigil_p2p_bytes_total{protocol="txgossip",direction="out"} ${10 * admitted}`,
+    ].join('\n');
+  const d = trafficDelta([
+    { before: scrape(10, 0, 5, 100), after: scrape(30, 7, 9, 160) },
+    { before: scrape(0, 0, 0, 0), after: scrape(5, 1, 0, 40) },
+    // A validator that did not answer one of the scrapes counts nothing.
+    { before: '', after: scrape(1_000, 1_000, 1_000, 1_000) },
+  ]);
+  t.same(d, {
+    gossipReceived: 33,
+    gossipAdmitted: 25,
+    gossipRefused: { DUPLICATE_TX: 8 },
+    reoffered: 4,
+    messagesOut: { consensus: 100 },
+    bytesOut: { txgossip: 250 },
+  });
+  t.same([...parseCounter(scrape(1, 2, 3, 4), 'vigil_tx_reoffered_total')], [['', 3]]);
 });

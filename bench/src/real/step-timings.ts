@@ -138,3 +138,72 @@ export function majorGcs(scrapes: readonly { before: string; after: string }[]):
   }
   return { count, over1s };
 }
+
+/** A counter's value per label set (`protocol="consensus",direction="out"`; '' for none) from /metrics text. */
+export function parseCounter(text: string, name: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+([0-9.eE+-]+)$/.exec(line);
+    if (m === null || m[1] !== name) continue;
+    const v = Number(m[3]);
+    if (Number.isFinite(v)) out.set(m[2] ?? '', v);
+  }
+  return out;
+}
+
+export interface TrafficDelta {
+  /** Transactions received by gossip, all validators; of them admitted, and refused by code. */
+  gossipReceived: number;
+  gossipAdmitted: number;
+  gossipRefused: Record<string, number>;
+  /** Pending transactions re-offered to peers because they were not committed in time. */
+  reoffered: number;
+  /** Messages and payload bytes sent over p2p, by protocol. */
+  messagesOut: Record<string, number>;
+  bytesOut: Record<string, number>;
+}
+
+/**
+ * What the validators sent and received during one point (issue 9: the traffic that overload creates,
+ * duplicate gossip copies and re-offers, next to the consensus messages), from each validator's
+ * /metrics before and after it.
+ */
+export function trafficDelta(scrapes: readonly { before: string; after: string }[]): TrafficDelta {
+  const out: TrafficDelta = {
+    gossipReceived: 0,
+    gossipAdmitted: 0,
+    gossipRefused: {},
+    reoffered: 0,
+    messagesOut: {},
+    bytesOut: {},
+  };
+  const delta = (s: { before: string; after: string }, name: string) => {
+    const before = parseCounter(s.before, name);
+    return [...parseCounter(s.after, name)].map(
+      ([labels, v]) => [labels, v - (before.get(labels) ?? 0)] as const,
+    );
+  };
+  const label = (labels: string, key: string) => new RegExp(`${key}="([^"]*)"`).exec(labels)?.[1] ?? '';
+  for (const s of scrapes) {
+    if (s.before === '' || s.after === '') continue;
+    for (const [labels, d] of delta(s, 'vigil_tx_gossip_received_total')) {
+      const result = label(labels, 'result');
+      out.gossipReceived += d;
+      if (result === 'admitted') out.gossipAdmitted += d;
+      else if (d > 0) out.gossipRefused[result] = (out.gossipRefused[result] ?? 0) + d;
+    }
+    for (const [, d] of delta(s, 'vigil_tx_reoffered_total')) out.reoffered += d;
+    for (const [name, into] of [
+      ['vigil_p2p_messages_total', out.messagesOut],
+      ['vigil_p2p_bytes_total', out.bytesOut],
+    ] as const) {
+      for (const [labels, d] of delta(s, name)) {
+        if (label(labels, 'direction') !== 'out') continue;
+        const p = label(labels, 'protocol');
+        into[p] = (into[p] ?? 0) + d;
+      }
+    }
+  }
+  return out;
+}

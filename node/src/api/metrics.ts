@@ -117,6 +117,66 @@ export class ApiMetrics {
         this.set(validator.network.peers().filter((p) => p.connected).length);
       },
     });
+    // Traffic, mirrored from the counters p2p and the validator keep (they only grow, so they are
+    // Prometheus counters; collect() copies the current totals at each scrape).
+    const p2pMetrics = () => validator.network.metrics();
+    new Counter({
+      name: 'vigil_p2p_messages_total',
+      help: 'Messages sent and received over p2p, by protocol (consensus, txgossip, sync, status) and direction',
+      labelNames: ['protocol', 'direction'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [protocol, c] of Object.entries(p2pMetrics().protocols)) {
+          this.inc({ protocol, direction: 'in' }, c.messagesIn);
+          this.inc({ protocol, direction: 'out' }, c.messagesOut);
+        }
+      },
+    });
+    new Counter({
+      name: 'vigil_p2p_bytes_total',
+      help: 'Payload bytes sent and received over p2p, by protocol and direction',
+      labelNames: ['protocol', 'direction'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [protocol, c] of Object.entries(p2pMetrics().protocols)) {
+          this.inc({ protocol, direction: 'in' }, c.bytesIn);
+          this.inc({ protocol, direction: 'out' }, c.bytesOut);
+        }
+      },
+    });
+    new Counter({
+      name: 'vigil_p2p_dropped_total',
+      help: 'Messages p2p dropped, by reason (full queues, rate limits, fault layer, stale consensus...)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(p2pMetrics().dropped)) this.inc({ reason }, n);
+      },
+    });
+    new Counter({
+      name: 'vigil_tx_gossip_received_total',
+      help: 'Transactions received from peers by gossip, by admission result (admitted or the rejection code)',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const g = validator.gossip;
+        this.reset();
+        this.inc({ result: 'admitted' }, g.admitted);
+        for (const [code, n] of Object.entries(g.refused)) this.inc({ result: code }, n);
+      },
+    });
+    new Counter({
+      name: 'vigil_tx_reoffered_total',
+      help: 'Pending transactions offered to the peers again because they were not committed in time',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(validator.gossip.reoffered);
+      },
+    });
     // Buckets from 1 ms to 5 s: a step near the request timer (1 s by default) is what starts view
     // changes on a network with no fault.
     const stepBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5];

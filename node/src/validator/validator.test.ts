@@ -14,6 +14,7 @@ import pino from 'pino';
 import t from 'tap';
 import { eventually, freePorts } from '../testing/ports.ts';
 import { createNetworkHomes } from './network-homes.ts';
+import { ApiMetrics } from '../api/metrics.ts';
 import { Validator } from './validator.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -72,4 +73,31 @@ t.test('four in-process validators over libp2p commit transactions to identical 
   t.equal(new Set(roots).size, 1, 'same state root everywhere');
   const receipt = await validators[2]!.store.txs.get(ids[0]!);
   t.match(receipt, { receipt: { status: 'accepted' } }, 'the registration was accepted by the state machine');
+
+  // Each validator gossiped the 3 it was given to the 3 others: every copy is counted, and each is
+  // either admitted or refused with its code (a copy that arrives after the proposal carrying it).
+  for (const v of validators) {
+    t.ok(
+      v.gossip.received >= 9,
+      `validator ${v.index} received ${v.gossip.received} gossip copies ${JSON.stringify(v.gossip)}`,
+    );
+    t.ok(
+      await eventually(
+        () =>
+          v.gossip.admitted + Object.values(v.gossip.refused).reduce((a, n) => a + n, 0) ===
+          v.gossip.received,
+        5_000,
+      ),
+      'every gossip copy has an outcome',
+    );
+  }
+  const text = await new ApiMetrics(validators[1]!).registry.metrics();
+  t.match(text, /vigil_p2p_messages_total\{protocol="consensus",direction="out"\} [1-9]/);
+  t.match(text, /vigil_p2p_bytes_total\{protocol="txgossip",direction="in"\} [1-9]/);
+  t.match(
+    text,
+    new RegExp(`vigil_tx_gossip_received_total\\{result="admitted"\\} ${validators[1]!.gossip.admitted}\n`),
+  );
+  t.match(text, /vigil_tx_reoffered_total \d+/);
+  t.match(text, /vigil_p2p_dropped_total\{reason="queue-full"\} 0/);
 });

@@ -20,7 +20,7 @@ import { ReplicaDriver } from '../driver/replica-driver.ts';
 import { decodeNonce, nonceKey } from '../exec/accounts.ts';
 import { type BlockResult, BlockExecutor } from '../exec/executor.ts';
 import { type DecodedTx, decodeTx } from '../exec/tx-envelope.ts';
-import { Mempool } from '../mempool/mempool.ts';
+import { Mempool, MempoolRejected } from '../mempool/mempool.ts';
 import { createHandlers } from '../state-machine/index.ts';
 import { ChainStore, genesisHash } from '../store/chain-store.ts';
 import { VerifyPool } from '../verify-pool/pool.ts';
@@ -111,6 +111,12 @@ export class Validator {
     alertsRaised: 0,
     alertsAcknowledged: 0,
   };
+  /**
+   * Transactions gossiped by peers and what admission made of them (`refused` by MempoolRejected code),
+   * and how many this validator re-offered: under overload and after it, duplicate copies and re-offers
+   * are traffic, decoding and checks that commit nothing (issue 9), so operators can see them.
+   */
+  readonly gossip = { received: 0, admitted: 0, refused: {} as Record<string, number>, reoffered: 0 };
 
   private constructor(parts: {
     config: NodeConfig;
@@ -388,10 +394,18 @@ export class Validator {
       if (i !== undefined) this.driver.enqueue({ type: 'receive', from: i, message });
     });
     this.network.onTransactions((_from, txs) => {
+      const g = this.gossip;
+      g.received += txs.length;
       for (const tx of txs)
         this.mempool.add(tx, { from: 'peer' }).then(
-          () => this.#schedulePropose(),
-          () => undefined,
+          () => {
+            g.admitted++;
+            this.#schedulePropose();
+          },
+          (e: unknown) => {
+            const code = e instanceof MempoolRejected ? e.code : 'ERROR';
+            g.refused[code] = (g.refused[code] ?? 0) + 1;
+          },
         );
     });
     this.network.serveBlocks((_from, req) => serveBlockRange(this.store, req));
@@ -424,7 +438,10 @@ export class Validator {
         if (!this.replica.isPrimary && Date.now() - lastReofferAt >= reofferAfterMs / 2) {
           lastReofferAt = Date.now();
           const stale = this.mempool.takeStale(reofferAfterMs, REOFFER_MAX);
-          if (stale.length > 0) this.network.reofferTransactions(stale);
+          if (stale.length > 0) {
+            this.gossip.reoffered += stale.length;
+            this.network.reofferTransactions(stale);
+          }
         }
         // A validator-set change decided or taking effect updates who may connect (ADR 0015).
         this.#gate.update();
