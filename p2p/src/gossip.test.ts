@@ -82,5 +82,14 @@ t.test(
     await waitFor('n1 has y', () => got[1]!.includes('y'));
     t.equal(n0.metrics().dropped['gossip-disconnected'], 1, 'nothing queued for the peer that is down');
     t.equal(n0.peers().find((p) => p.key === n1.key)?.connected, true, 'n1 was never affected');
+    // Addressed to one validator (the primary): only it gets a copy, and a peer that is down is skipped
+    // without a drop being counted for the others.
+    const before = n0.metrics().protocols.txgossip.messagesOut;
+    n0.reofferTransactions([tx('z')], n1.key);
+    await waitFor('n1 has z', () => got[1]!.includes('z'));
+    t.equal(n0.metrics().protocols.txgossip.messagesOut, before + 1, 'one copy, to n1 alone');
+    n0.reofferTransactions([tx('w')], n2.key);
+    t.equal(n0.metrics().dropped['gossip-disconnected'], 2, 'to the peer that is down: dropped');
+    t.equal(n0.metrics().protocols.txgossip.messagesOut, before + 1);
   },
 );

@@ -337,16 +337,17 @@ export class VigilNetwork {
   }
 
   /**
-   * Sends transactions the node still holds to every connected validator again, whether or not they
-   * were sent before: gossip is best effort (a frame lost on the way, a queue that overflowed), and a
-   * transaction that never reached the primary would wait for a view change. The caller bounds how
-   * many and how often (the validator: pending ones older than half a request timeout).
+   * Sends transactions the node still holds again, whether or not they were sent before: gossip is best
+   * effort (a frame lost on the way, a queue that overflowed), and a transaction that never reached the
+   * primary would wait for a view change. `to` (a peer key) limits the copies to that validator: the
+   * one that must propose them; otherwise every connected validator gets one. The caller bounds how
+   * many and how often (the validator: pending ones due by the mempool's backoff, to the primary).
    */
-  reofferTransactions(txs: readonly Uint8Array[]): void {
-    this.#gossip(txs, undefined, true);
+  reofferTransactions(txs: readonly Uint8Array[], to?: string): void {
+    this.#gossip(txs, undefined, true, to);
   }
 
-  #gossip(txs: readonly Uint8Array[], from: string | undefined, again: boolean): void {
+  #gossip(txs: readonly Uint8Array[], from: string | undefined, again: boolean, to?: string): void {
     const ids = txs.map(txHash);
     if (from !== undefined) {
       const src = this.#peerByKey(from);
@@ -354,6 +355,7 @@ export class VigilNetwork {
     }
     for (const p of this.#peers.values()) {
       if (p.info.role !== 'validator' || p.info.key === from) continue;
+      if (to !== undefined && p.info.key !== to) continue;
       if (p.connectedAt === undefined) {
         // Not queued for a peer that is down: it may come back restarted and far behind, and a queue
         // of everything gossiped meanwhile (a 25 s outage at 300 tx/s: ~7,500 transactions, most of

@@ -212,7 +212,7 @@ t.test('after a block: committed txs leave, stale nonces are dropped, aged txs e
   t.equal(m.pool.bytes, 0);
 });
 
-t.test('takeStale: pending transactions not offered for a while, oldest first, each stamped', async (t) => {
+t.test('takeStale: pending transactions due for a re-offer, oldest first, backing off', async (t) => {
   const m = setup();
   const a1 = tx(alice, 1);
   const b1 = tx(bob, 1);
@@ -232,9 +232,60 @@ t.test('takeStale: pending transactions not offered for a while, oldest first, e
   m.setNow(NOW + 5_000);
   t.same(m.pool.takeStale(500, 10).map(hex), [b1].map(hex), 'a committed transaction is never offered');
   await m.pool.add(tx(alice, 3, { timestamp: NOW + 5_000 }));
-  m.setNow(NOW + 6_000);
+  // b1 was offered at +600 (due after 500 ms), +2,000 (1 s), +5,000 (2 s): next after 4 s, then every
+  // 4 s (8 x 500 ms): a transaction waiting behind a backlog is not re-sent every half second.
+  m.setNow(NOW + 8_999);
+  t.same(m.pool.takeStale(500, 10), [], 'b1 is backing off; alice 3 is not proposable');
+  m.setNow(NOW + 9_000);
   t.same(m.pool.takeStale(500, 10).map(hex), [b1].map(hex), "alice's 3 waits for her 2: not offered");
+  m.setNow(NOW + 12_999);
+  t.same(m.pool.takeStale(500, 10), [], 'the interval stops doubling at 4 s');
+  m.setNow(NOW + 13_000);
+  t.same(m.pool.takeStale(500, 10).map(hex), [b1].map(hex));
 });
+
+t.test(
+  'takeStale: a transaction waiting behind a backlog is not re-offered; an overtaken one is',
+  async (t) => {
+    const m = setup();
+    const [carol, dave] = [signers[2]!, signers[3]!];
+    const a1 = tx(alice, 1);
+    const b1 = tx(bob, 1);
+    const c1 = tx(carol, 1, { timestamp: NOW + 700 });
+    const d1 = tx(dave, 1, { timestamp: NOW + 1_200 });
+    await m.pool.add(a1);
+    m.setNow(NOW + 100);
+    await m.pool.add(b1);
+    m.setNow(NOW + 700);
+    await m.pool.add(c1);
+    m.setNow(NOW + 1_200);
+    await m.pool.add(d1);
+    // Blocks keep coming, in arrival order: a1 is included at +1,200 while b1, c1, d1 wait their turn.
+    m.committed.set(hex(alice.publicKey), 1);
+    await m.pool.onBlockCommitted([a1]);
+    m.setNow(NOW + 1_500);
+    t.same(
+      m.pool.takeStale(500, 10),
+      [],
+      'b1 waits behind the backlog (nothing admitted after it was included)',
+    );
+    // c1 (admitted 600 ms after b1) is included while b1 is still here: the primary has not got b1.
+    m.committed.set(hex(carol.publicKey), 1);
+    await m.pool.onBlockCommitted([c1]);
+    m.setNow(NOW + 1_600);
+    t.same(m.pool.takeStale(500, 10).map(hex), [b1].map(hex), 'b1 was overtaken: re-offered');
+    t.same(m.pool.takeStale(500, 10), [], 'd1 was not overtaken, and b1 backs off');
+    // No block includes anything of this pool for 500 ms: everything old enough is offered again.
+    m.setNow(NOW + 2_100);
+    t.same(
+      m.pool.takeStale(500, 10).map(hex),
+      [d1].map(hex),
+      'idle for 500 ms: d1 too (b1 backs off to 1 s)',
+    );
+    m.setNow(NOW + 2_600);
+    t.same(m.pool.takeStale(500, 10).map(hex), [b1].map(hex));
+  },
+);
 
 t.test('a block touching no sender with pending transactions costs no nonce read', async (t) => {
   const m = setup();

@@ -98,7 +98,12 @@ interface Entry {
   admittedAt: number;
   /** When it was admitted or last handed out for re-offering (local clock). */
   offeredAt: number;
+  /** How many times it was handed out for re-offering (the backoff's exponent). */
+  reoffers: number;
 }
+
+/** The re-offer interval doubles this many times at most (ageMs, 2x, 4x, then 8x: takeStale). */
+const MAX_REOFFER_DOUBLINGS = 3;
 
 interface Account {
   sender: Uint8Array;
@@ -139,6 +144,10 @@ export class Mempool implements VerifiedTxCache {
   /** Bumped by every onBlockCommitted: a committed nonce read before a bump may be stale. */
   #epoch = 0;
   #lastAgeSweepAt = Number.NEGATIVE_INFINITY;
+  /** The latest admission time of a transaction of this pool that a block included (takeStale). */
+  #overtakenMark = Number.NEGATIVE_INFINITY;
+  /** When a block last included a transaction of this pool (local clock; construction time at first). */
+  #progressAt: number;
   /** How many pending transactions wait behind a missing nonce; undefined: to be recounted. */
   #waiting: number | undefined;
   /** Transactions dropped to make room for one that fills a nonce gap (metrics, tests). */
@@ -149,6 +158,7 @@ export class Mempool implements VerifiedTxCache {
   constructor(deps: MempoolDeps, limits: Partial<MempoolLimits> = {}) {
     this.#deps = deps;
     this.#limits = { ...DEFAULT_MEMPOOL_LIMITS, ...limits };
+    this.#progressAt = deps.now();
   }
 
   get size(): number {
@@ -271,6 +281,7 @@ export class Mempool implements VerifiedTxCache {
         seq: this.#seq++,
         admittedAt: this.#deps.now(),
         offeredAt: now,
+        reoffers: 0,
       };
       acct.byNonce.set(tx.nonce, entry);
       this.#accounts.set(senderHex, acct);
@@ -354,13 +365,22 @@ export class Mempool implements VerifiedTxCache {
   }
 
   /**
-   * Proposable pending transactions admitted, or last returned here, at least `ageMs` ago: oldest
-   * first, at most `max`, each stamped as offered now. Gossip is best effort (a lost frame, a peer that restarted), and
-   * a transaction that never reached the primary waits for a view change; the validator re-offers these
-   * to its peers before a backup's request timer would expire (issue 9: with 1 % loss, p99 of 5-11 s).
+   * Proposable pending transactions due for a re-offer, oldest first, at most `max`, each stamped as
+   * offered now. Gossip is best effort (a lost frame, a peer that restarted, a primary whose pool was
+   * full), and a transaction that never reached the primary waits for a view change; the validator
+   * re-offers these before a backup's request timer would expire (issue 9: with 1 % loss, p99 of 5-11 s).
+   *
+   * Due means: pending at least `ageMs`, and either overtaken (a block included a transaction admitted
+   * here `ageMs` or more after it: the primary proposes by arrival, so it probably lacks this one) or
+   * no block has included anything of this pool for `ageMs` (an idle chain, or a primary that has none
+   * of them); then `ageMs` after its admission, and 2, 4 and from then on every 8 x `ageMs` after its
+   * previous re-offer. A transaction that merely waits behind a backlog is neither, so it is not re-sent:
+   * without these rules every backup re-sent its whole backlog every half second under overload, up to
+   * three copies per admitted transaction received per point (ADR 0113).
    */
   takeStale(ageMs: number, max: number): Uint8Array[] {
     const now = this.#deps.now();
+    const idle = now - this.#progressAt >= ageMs;
     const out: Uint8Array[] = [];
     // Only proposable ones: a transaction behind a missing nonce cannot be proposed by anyone, and
     // under overload re-offering it would only cost every peer a decode.
@@ -370,7 +390,9 @@ export class Mempool implements VerifiedTxCache {
       // The pool iterates in arrival order, so from the first transaction admitted less than `ageMs`
       // ago on, none can be stale: a round costs the stale prefix, not the whole pool.
       if (now - e.admittedAt < ageMs) break;
-      if (now - e.offeredAt < ageMs) continue;
+      // Arrival order again: once one is not overtaken, none after it is.
+      if (!idle && e.admittedAt + ageMs > this.#overtakenMark) break;
+      if (now - e.offeredAt < ageMs * 2 ** Math.min(e.reoffers, MAX_REOFFER_DOUBLINGS)) continue;
       let gap = gaps.get(e.senderHex);
       if (gap === undefined) {
         const acct = this.#accounts.get(e.senderHex)!;
@@ -379,6 +401,7 @@ export class Mempool implements VerifiedTxCache {
       }
       if (e.nonce > gap) continue;
       e.offeredAt = now;
+      e.reoffers++;
       out.push(e.bytes);
     }
     return out;
@@ -449,7 +472,11 @@ export class Mempool implements VerifiedTxCache {
       const senderHex = hex(tx.sender);
       if (!this.#accounts.has(senderHex)) continue;
       const e = this.#byId.get(hex(nodeSha256(signingBytesOf(tx, bytes))));
-      if (e !== undefined) this.#remove(e);
+      if (e !== undefined) {
+        this.#remove(e);
+        if (e.admittedAt > this.#overtakenMark) this.#overtakenMark = e.admittedAt;
+        this.#progressAt = this.#deps.now();
+      }
       touched.set(senderHex, tx.sender);
     }
     for (const [senderHex, sender] of touched) {

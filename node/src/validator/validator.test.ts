@@ -10,6 +10,7 @@ import {
   TxType,
   transactionId,
 } from '@vigil/consensus/wire';
+import { FaultLayer } from '@vigil/p2p';
 import pino from 'pino';
 import t from 'tap';
 import { eventually, freePorts } from '../testing/ports.ts';
@@ -101,3 +102,62 @@ t.test('four in-process validators over libp2p commit transactions to identical 
   t.match(text, /vigil_tx_reoffered_total \d+/);
   t.match(text, /vigil_p2p_dropped_total\{reason="queue-full"\} 0/);
 });
+
+t.test(
+  'a transaction whose gossip copy never reached the primary is re-offered to it, in the same view',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-reoffer-'));
+    const validators: Validator[] = [];
+    t.teardown(async () => {
+      await Promise.all(validators.map((v) => v.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const net = createNetworkHomes({
+      dir,
+      validators: 4,
+      chainId: 'vigil-it',
+      p2pPorts: await freePorts(4),
+      apiBasePort: 0,
+      seedLabel: 'reoffer',
+    });
+    const fault = new FaultLayer();
+    const log = pino({ level: 'silent' });
+    for (const home of net.homes) validators.push(await Validator.start({ home, log, tickMs: 20, fault }));
+    await eventually(
+      () => validators.every((v) => v.network.peers().filter((p) => p.connected).length === 3),
+      10_000,
+    );
+    const [primary, entry] = [validators[0]!, validators[1]!];
+    t.equal(primary.replica.isPrimary, true);
+    // Everything validator 1 sends to the primary is lost; it has no other way to the primary, and
+    // transactions are not relayed: only a re-offer by a backup holding it, or a view change, helps.
+    fault.cut(entry.network.key, primary.network.key);
+    const patient = signerFromSeed(sha256(new TextEncoder().encode('reoffer-patient')));
+    const tx = signTransaction(
+      {
+        version: 1,
+        chainId: 'vigil-it',
+        type: TxType.registerPatient,
+        sender: patient.publicKey,
+        nonce: 1,
+        timestamp: Date.now(),
+        body: encodeBody({ type: 20, patient: patient.publicKey }),
+      },
+      patient,
+    );
+    const id = transactionId(tx);
+    await entry.submit(encodeTransaction(tx));
+    t.ok(await eventually(() => primary.store.txs.has(id), 10_000), 'committed');
+    t.same(
+      validators.map((v) => v.replica.view),
+      [0, 0, 0, 0],
+      'no view change: the re-offer came before the request timers',
+    );
+    t.ok(primary.gossip.admitted >= 1, 'the primary admitted a gossip copy');
+    t.ok(
+      validators[2]!.gossip.reoffered + validators[3]!.gossip.reoffered >= 1,
+      'from a backup that re-offered it',
+    );
+    t.equal(validators[2]!.gossip.refused.DUPLICATE_TX ?? 0, 0, 're-offers go to the primary alone');
+  },
+);

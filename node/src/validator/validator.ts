@@ -426,9 +426,11 @@ export class Validator {
     });
     await this.network.start();
     this.driver.start(this.store.requireHead().stateRoot, await reconfigurationsInState(this.store.state));
-    // Pending transactions older than half a request timeout are offered to the peers again (at most
-    // REOFFER_MAX per round): one that never reached the primary is then proposed before a backup's
-    // request timer gives up on the view.
+    // Pending transactions older than half a request timeout are offered to the primary again (at most
+    // REOFFER_MAX per round, each backing off: Mempool.takeStale): one whose gossip copy never reached
+    // the primary is then proposed before a backup's request timer gives up on the view. Only the
+    // primary proposes, so only it needs the copy; the other backups got theirs, or get it in the
+    // PRE-PREPARE.
     const reofferAfterMs = Math.max(1, Math.floor(c.viewChangeTimeoutMs / 2));
     let lastReofferAt = Date.now();
     this.#timers.push(
@@ -440,7 +442,9 @@ export class Validator {
           const stale = this.mempool.takeStale(reofferAfterMs, REOFFER_MAX);
           if (stale.length > 0) {
             this.gossip.reoffered += stale.length;
-            this.network.reofferTransactions(stale);
+            const { validators } = this.replica.epoch;
+            const primary = validators[this.replica.view % validators.length];
+            if (primary !== undefined) this.network.reofferTransactions(stale, keyHex(primary));
           }
         }
         // A validator-set change decided or taking effect updates who may connect (ADR 0015).
