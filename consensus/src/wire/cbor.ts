@@ -134,6 +134,31 @@ function encodeWithDepth(v: CborValue, maxDepth: number): Uint8Array {
   return new Uint8Array(out);
 }
 
+/** Smallest argument that needs 1, 2 or 4 following bytes; anything smaller had a shorter head. */
+const MINIMAL_FROM = [24, 0x100, 0x1_0000];
+
+/** The big-endian 32-bit word at `p`. */
+function word32(bytes: Uint8Array, p: number): number {
+  return ((bytes[p]! << 24) >>> 0) + (bytes[p + 1]! << 16) + (bytes[p + 2]! << 8) + bytes[p + 3]!;
+}
+
+/**
+ * The argument of a head with additional information `ai` (0..27) whose following bytes start at `pos`:
+ * all of it, or for an 8-byte argument (ai 27) its low 32 bits (`word32(bytes, pos)` is the high word).
+ * The head then ends at `pos + argumentBytes(ai)`. No bounds or minimality checks: the pre-scan makes
+ * both before anything is built, and both layers read heads through these functions.
+ */
+function argumentAt(bytes: Uint8Array, pos: number, ai: number): number {
+  if (ai < 24) return ai;
+  if (ai === 24) return bytes[pos]!;
+  if (ai === 25) return (bytes[pos]! << 8) | bytes[pos + 1]!;
+  return word32(bytes, ai === 26 ? pos : pos + 4);
+}
+
+function argumentBytes(ai: number): number {
+  return ai < 24 ? 0 : 1 << (ai - 24);
+}
+
 /**
  * Structural pre-scan (layer 1). Walks the heads iteratively with an explicit stack of "items still
  * expected" per open array. Never allocates in proportion to a length read from the input.
@@ -161,41 +186,20 @@ function prescan(bytes: Uint8Array, maxDepth: number): void {
       if (ai >= 25) throw new WireError('UNSUPPORTED_TYPE', 'floating-point values are not allowed');
       throw new WireError('UNSUPPORTED_TYPE', 'only false, true and null simple values are allowed');
     }
-    // Read the head's argument (RFC 8949 §3). `hi` is the upper 32 bits for 8-byte arguments.
-    let arg: number;
-    let hi = 0;
-    if (ai < 24) {
-      arg = ai;
-    } else if (ai === 24) {
-      if (pos + 1 > n) throw new WireError('MALFORMED', 'truncated head');
-      arg = bytes[pos]!;
-      pos += 1;
-      if (arg < 24) throw new WireError('NON_CANONICAL', 'non-minimal head');
-    } else if (ai === 25) {
-      if (pos + 2 > n) throw new WireError('MALFORMED', 'truncated head');
-      arg = (bytes[pos]! << 8) | bytes[pos + 1]!;
-      pos += 2;
-      if (arg < 0x100) throw new WireError('NON_CANONICAL', 'non-minimal head');
-    } else if (ai === 26) {
-      if (pos + 4 > n) throw new WireError('MALFORMED', 'truncated head');
-      arg = ((bytes[pos]! << 24) >>> 0) + (bytes[pos + 1]! << 16) + (bytes[pos + 2]! << 8) + bytes[pos + 3]!;
-      pos += 4;
-      if (arg < 0x10000) throw new WireError('NON_CANONICAL', 'non-minimal head');
-    } else if (ai === 27) {
-      if (pos + 8 > n) throw new WireError('MALFORMED', 'truncated head');
-      hi = ((bytes[pos]! << 24) >>> 0) + (bytes[pos + 1]! << 16) + (bytes[pos + 2]! << 8) + bytes[pos + 3]!;
-      arg =
-        ((bytes[pos + 4]! << 24) >>> 0) + (bytes[pos + 5]! << 16) + (bytes[pos + 6]! << 8) + bytes[pos + 7]!;
-      pos += 8;
-      if (hi === 0) throw new WireError('NON_CANONICAL', 'non-minimal head');
-    } else if (ai === 31) {
+    // Read the head's argument (RFC 8949 §3): bounds first, then minimality (§4.2.1).
+    if (ai === 31) {
       if (major === 0 || major === 1 || major === 6) {
         throw new WireError('MALFORMED', 'indefinite length on a type that has none');
       }
       throw new WireError('NON_CANONICAL', 'indefinite-length items are not allowed');
-    } else {
-      throw new WireError('MALFORMED', `reserved additional information ${ai}`);
     }
+    if (ai >= 28) throw new WireError('MALFORMED', `reserved additional information ${ai}`);
+    if (pos + argumentBytes(ai) > n) throw new WireError('MALFORMED', 'truncated head');
+    const arg = argumentAt(bytes, pos, ai);
+    const hi = ai === 27 ? word32(bytes, pos) : 0;
+    pos += argumentBytes(ai);
+    if (ai >= 24 && (ai === 27 ? hi === 0 : arg < MINIMAL_FROM[ai - 24]!))
+      throw new WireError('NON_CANONICAL', 'non-minimal head');
     switch (major) {
       case 0:
         break;
@@ -247,25 +251,9 @@ function buildItem(bytes: Uint8Array, at: { pos: number }): CborValue {
     at.pos = pos;
     return ai === 20 ? false : ai === 21 ? true : null;
   }
-  let arg: number;
-  let hi = 0;
-  if (ai < 24) {
-    arg = ai;
-  } else if (ai === 24) {
-    arg = bytes[pos]!;
-    pos += 1;
-  } else if (ai === 25) {
-    arg = (bytes[pos]! << 8) | bytes[pos + 1]!;
-    pos += 2;
-  } else if (ai === 26) {
-    arg = ((bytes[pos]! << 24) >>> 0) + (bytes[pos + 1]! << 16) + (bytes[pos + 2]! << 8) + bytes[pos + 3]!;
-    pos += 4;
-  } else {
-    hi = ((bytes[pos]! << 24) >>> 0) + (bytes[pos + 1]! << 16) + (bytes[pos + 2]! << 8) + bytes[pos + 3]!;
-    arg =
-      ((bytes[pos + 4]! << 24) >>> 0) + (bytes[pos + 5]! << 16) + (bytes[pos + 6]! << 8) + bytes[pos + 7]!;
-    pos += 8;
-  }
+  const arg = argumentAt(bytes, pos, ai);
+  const hi = ai === 27 ? word32(bytes, pos) : 0;
+  pos += argumentBytes(ai);
   switch (major) {
     case 0:
     case 1: {
