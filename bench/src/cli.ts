@@ -23,7 +23,7 @@ const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md ex
                       [--catchup-rate 300] [--devices 64] [--seed 1] [--keep-logs DIR] [--log-level warn] [--cpu-prof DIR]
                       [--keep-chain DIR]
                       load points against one network; optional catch-up after S seconds down
-  replay              HOME [--verify] [--profile FILE] [--to HEIGHT]
+  replay              HOME [--verify] [--profile FILE] [--to HEIGHT] [--segments N]
                       re-applies a kept home's blocks to a fresh chain (catch-up without the network)
   render              bench/results/<record>.json
                       re-renders a record's report and charts

@@ -1,4 +1,4 @@
-// `npm run bench -- replay HOME [--verify] [--profile FILE] [--to H]`: re-applies the blocks of a kept
+// `npm run bench -- replay HOME [--verify] [--profile FILE] [--to H] [--segments N]`: re-applies the blocks of a kept
 // validator home (`bench -- probe --keep-chain HOME`) to a fresh chain, as a restarted node catching up
 // does (commit certificate checked, per-transaction signatures skipped, ADR 0031), and reports blocks/s,
 // tx/s and CPU per transaction; `--verify` checks every signature on the worker pool instead. The work
@@ -21,6 +21,14 @@ import { VerifyPool } from '@vigil/node/verify-pool/pool.ts';
 import { type CpuProfile, summariseProfile } from './cpu-profile.ts';
 import { BenchError } from './errors.ts';
 
+interface SegmentRow {
+  fromHeight: number;
+  toHeight: number;
+  txs: number;
+  txPerSecond: number;
+  processCpuUsPerTx: number;
+}
+
 function cpuMs(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1000;
 }
@@ -33,6 +41,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       verify: { type: 'boolean', default: false },
       profile: { type: 'string' },
       to: { type: 'string' },
+      /** Report rate and CPU per transaction for this many consecutive parts of the chain. */
+      segments: { type: 'string', default: '1' },
     },
     strict: true,
   });
@@ -79,13 +89,33 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     const thread0 = process.threadCpuUsage();
     const process0 = process.cpuUsage();
     const start = performance.now();
-    for (const { block, certificate, root } of blocks) {
+    // Per segment (equal numbers of blocks): does a transaction cost more as the database grows?
+    const segments = Math.max(1, Math.min(blocks.length, Number(values.segments)));
+    const segmentRows: SegmentRow[] = [];
+    let seg = { at: performance.now(), cpu: process.cpuUsage(), txs: 0, from: 1 };
+    for (let i = 0; i < blocks.length; i++) {
+      const { block, certificate, root } = blocks[i]!;
       const r = await executor.applyBlock(block, certificate, { trustCertified: !values.verify });
       if (Buffer.compare(r.stateRoot, root) !== 0)
         throw new BenchError(
           'BAD_RECORD',
           `replay diverged at height ${r.height}: state root differs from the kept chain's`,
         );
+      seg.txs += block.txs.length;
+      if (
+        segments > 1 &&
+        Math.floor(((i + 1) * segments) / blocks.length) > Math.floor((i * segments) / blocks.length)
+      ) {
+        const s = (performance.now() - seg.at) / 1000;
+        segmentRows.push({
+          fromHeight: seg.from,
+          toHeight: r.height,
+          txs: seg.txs,
+          txPerSecond: Math.round(seg.txs / s),
+          processCpuUsPerTx: Math.round((1000 * cpuMs(process.cpuUsage(seg.cpu))) / Math.max(1, seg.txs)),
+        });
+        seg = { at: performance.now(), cpu: process.cpuUsage(), txs: 0, from: r.height + 1 };
+      }
     }
     const seconds = (performance.now() - start) / 1000;
     const threadMs = cpuMs(process.threadCpuUsage(thread0));
@@ -112,10 +142,16 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       txPerSecond: txs / seconds,
       mainThreadCpuUsPerTx: (1000 * threadMs) / txs,
       processCpuUsPerTx: (1000 * processMs) / txs,
+      ...(segmentRows.length > 0 ? { segments: segmentRows } : {}),
     };
     const f = (x: unknown) => (typeof x === 'number' ? x.toFixed(x < 10 ? 3 : 0) : String(x));
     console.log('Vigil replay of a kept chain (catch-up without the network)');
-    for (const [k, v] of Object.entries(result)) console.log(`  ${k.padEnd(24)} ${f(v)}`);
+    for (const [k, v] of Object.entries(result))
+      if (k !== 'segments') console.log(`  ${k.padEnd(24)} ${f(v)}`);
+    for (const x of segmentRows)
+      console.log(
+        `  heights ${x.fromHeight}-${x.toHeight}: ${x.txs} txs, ${x.txPerSecond} tx/s, ${x.processCpuUsPerTx} us CPU/tx`,
+      );
     console.log(JSON.stringify(result));
   } finally {
     await target?.close();
