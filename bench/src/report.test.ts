@@ -39,8 +39,13 @@ t.test('the report has the headline, every sweep point, the simulator tables and
     'the 400 tx/s point started on a drained backlog',
   );
   t.match(md, /\| 0\.0 s \|\n/, 'an idle start is just the check');
-  t.match(md, /\| apply 3 \(1\), persist 2 \(0\) \| 7\.4 s/, 'slow steps of the overloaded point');
-  t.match(md, /\| none \| 0\.0 s \|\n/, 'no slow step');
+  t.match(
+    md,
+    /\| apply 3 \(1\), persist 2 \(0\) \| 6,000 \(1,200\), 1,200 \| 25\.0 \/ 16\.0 \| 7\.4 s/,
+    'slow steps and traffic of the overloaded point',
+  );
+  t.match(md, /\| none \| 3,000 \(0\), 0 \| 25\.0 \/ 8\.0 \| 0\.0 s \|\n/, 'no slow step, no refused copy');
+  t.match(md, /\| none \| - \| - \| 0\.0 s \|\n/, 'a point recorded before the traffic counters');
   t.match(md, /Views seen on a survivor \(ms after the kill: view\): -2000: 0, 1300: 1\./);
   t.match(md, /Knee: 200 tx\/s offered; first saturated point 400 tx\/s/);
   t.match(md, /- a caveat/);

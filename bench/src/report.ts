@@ -1,7 +1,7 @@
 // The Markdown report of a suite run (bench/results/<record>.md) with its SVG charts. A pure function
 // of the record: re-rendering an old record gives the same report.
 import type { SettleResult } from './real/settle.ts';
-import type { StepName, StepTimings } from './real/step-timings.ts';
+import type { StepName, StepTimings, TrafficDelta } from './real/step-timings.ts';
 import type { BenchRecord } from './record.ts';
 import { ceilingTxPerSec, summarise } from './record.ts';
 import type { Spread } from './stats.ts';
@@ -33,6 +33,12 @@ const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** A point's start: the wait for idle mempools and the backlog it cleared ("-": record predates it). */
+/** "52168 (1768), 1768": gossip copies received (refused by admission), re-offers sent, all validators. */
+function gossipCell(x: TrafficDelta): string {
+  const refused = Object.values(x.gossipRefused).reduce((a, n) => a + n, 0);
+  return `${fmt(x.gossipReceived)} (${fmt(refused)}), ${fmt(x.reoffered)}`;
+}
+
 /** "apply 3 (1), persist 2 (0)": steps over 0.25 s (over 1 s) during a point, or "none". */
 function slowSteps(steps: StepTimings): string {
   const short: Record<StepName, string> = {
@@ -140,6 +146,8 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
           'RSS MiB/validator',
           'views after',
           'steps > 0.25 s (> 1 s)',
+          'gossip in (refused), re-offers',
+          'MB sent: consensus / gossip',
           'settled before',
         ],
         x.sweep.map((p) => [
@@ -157,6 +165,10 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
           fmt(mean(p.validators.map((v) => v.rssMiB))),
           p.viewsAfter?.map((v) => v.view ?? '?').join(' ') ?? '-',
           p.steps ? slowSteps(p.steps) : '-',
+          p.traffic ? gossipCell(p.traffic) : '-',
+          p.traffic
+            ? `${fmt((p.traffic.bytesOut.consensus ?? 0) / 1e6, 1)} / ${fmt((p.traffic.bytesOut.txgossip ?? 0) / 1e6, 1)}`
+            : '-',
           settledBefore(p.settle),
         ]),
       ),

@@ -34,6 +34,19 @@ export function point(offered: number, p50: number, p99: number): RealLoadPoint 
       blockWrite: { count: 80, over250ms: 0, over1s: 0, slowestAtMostS: 0.025 },
       consensusPersist: { count: 240, over250ms: offered > 300 ? 2 : 0, over1s: 0, slowestAtMostS: 0.5 },
     },
+    // The 100 tx/s point predates the traffic counters (a record from before 2026-12-05).
+    ...(offered === 100
+      ? {}
+      : {
+          traffic: {
+            gossipReceived: offered * 15,
+            gossipAdmitted: offered * 12,
+            gossipRefused: offered > 300 ? { DUPLICATE_TX: offered * 2, NONCE_TOO_LOW: offered } : {},
+            reoffered: offered > 300 ? offered * 3 : 0,
+            messagesOut: { consensus: 4_000, txgossip: offered * 15, sync: 0, status: 120 },
+            bytesOut: { consensus: 25_000_000, txgossip: offered * 40_000, sync: 0, status: 9_000 },
+          },
+        }),
     settle: {
       backlogBefore: offered > 300 ? [900, 1_000, 950, 1_000] : [0, 0, 0, 0],
       resent: offered > 300 ? 120 : 0,

@@ -9,6 +9,8 @@ import {
   type StepTimings,
   scrapeMetrics,
   stepTimings,
+  type TrafficDelta,
+  trafficDelta,
 } from './step-timings.ts';
 import type { LoadResult } from '@vigil/sensor-client/load/runner.ts';
 import { subscribeBlocks } from '@vigil/sensor-client/load/runner.ts';
@@ -77,6 +79,11 @@ export interface RealLoadPoint extends LoadPoint {
   steps?: StepTimings;
   /** Major garbage collections on the validators during the point: how many, how many over 1 s. */
   majorGc?: { count: number; over1s: number };
+  /**
+   * What the validators sent and received during the point, all together (absent before 2026-12-05):
+   * gossip copies and their admission outcomes, re-offers, messages and bytes sent per protocol.
+   */
+  traffic?: TrafficDelta;
   /** Raw latency samples (ms), intended send -> commit event. */
   rawLatencyMs: number[];
   dispatchLagP99Ms: number;
@@ -266,6 +273,7 @@ export async function runPoint(
   const scrapes = metricsBefore.map((m, k) => ({ before: m, after: metricsAfter[k]! }));
   const steps = stepTimings(scrapes);
   const majorGc = majorGcs(scrapes);
+  const traffic = trafficDelta(scrapes);
   const validators = running.flatMap((i, k) => {
     const a = before[k];
     const z = sampleProc(b.nodes[i]!.pid ?? -1);
@@ -277,7 +285,7 @@ export async function runPoint(
     view: statuses[i]?.view ?? null,
     height: statuses[i]?.height ?? null,
   }));
-  return { ...toPoint(r, validators, settled), viewsAfter, steps, majorGc };
+  return { ...toPoint(r, validators, settled), viewsAfter, steps, majorGc, traffic };
 }
 
 /** Blocks seen on one validator's event feed, with arrival times. */
