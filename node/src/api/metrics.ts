@@ -3,6 +3,7 @@
 // Commit latency is measured from a transaction's admission through this API to the applied block that
 // carries it: what a client of this node experiences.
 import { toHex } from '@vigil/consensus/wire';
+import type { ProtocolCounters } from '@vigil/p2p';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AppliedBlock, TimedStep, Validator } from '../validator/validator.ts';
 
@@ -120,32 +121,31 @@ export class ApiMetrics {
     // Traffic, mirrored from the counters p2p and the validator keep (they only grow, so they are
     // Prometheus counters; collect() copies the current totals at each scrape).
     const p2pMetrics = () => validator.network.metrics();
-    new Counter({
-      name: 'vigil_p2p_messages_total',
-      help: 'Messages sent and received over p2p, by protocol (consensus, txgossip, sync, status) and direction',
-      labelNames: ['protocol', 'direction'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [protocol, c] of Object.entries(p2pMetrics().protocols)) {
-          this.inc({ protocol, direction: 'in' }, c.messagesIn);
-          this.inc({ protocol, direction: 'out' }, c.messagesOut);
-        }
-      },
-    });
-    new Counter({
-      name: 'vigil_p2p_bytes_total',
-      help: 'Payload bytes sent and received over p2p, by protocol and direction',
-      labelNames: ['protocol', 'direction'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [protocol, c] of Object.entries(p2pMetrics().protocols)) {
-          this.inc({ protocol, direction: 'in' }, c.bytesIn);
-          this.inc({ protocol, direction: 'out' }, c.bytesOut);
-        }
-      },
-    });
+    const perProtocol = (name: string, help: string, pick: (c: ProtocolCounters) => [number, number]) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['protocol', 'direction'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [protocol, c] of Object.entries(p2pMetrics().protocols)) {
+            const [inbound, outbound] = pick(c);
+            this.inc({ protocol, direction: 'in' }, inbound);
+            this.inc({ protocol, direction: 'out' }, outbound);
+          }
+        },
+      });
+    perProtocol(
+      'vigil_p2p_messages_total',
+      'Messages sent and received over p2p, by protocol (consensus, txgossip, sync, status) and direction',
+      (c) => [c.messagesIn, c.messagesOut],
+    );
+    perProtocol(
+      'vigil_p2p_bytes_total',
+      'Payload bytes sent and received over p2p, by protocol and direction',
+      (c) => [c.bytesIn, c.bytesOut],
+    );
     new Counter({
       name: 'vigil_p2p_dropped_total',
       help: 'Messages p2p dropped, by reason (full queues, rate limits, fault layer, stale consensus...)',

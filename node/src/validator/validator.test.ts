@@ -12,7 +12,7 @@ import {
 } from '@vigil/consensus/wire';
 import { FaultLayer } from '@vigil/p2p';
 import pino from 'pino';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { eventually, freePorts } from '../testing/ports.ts';
 import { createNetworkHomes } from './network-homes.ts';
 import { ApiMetrics } from '../api/metrics.ts';
@@ -20,45 +20,56 @@ import { Validator } from './validator.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-t.test('four in-process validators over libp2p commit transactions to identical state', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-validators-'));
+/** Four validators on loopback, meshed; stopped and removed at the end of the test. */
+async function startFour(t: Test, seedLabel: string, fault?: FaultLayer): Promise<Validator[]> {
+  const dir = mkdtempSync(join(tmpdir(), `vigil-${seedLabel}-`));
   const validators: Validator[] = [];
   t.teardown(async () => {
     await Promise.all(validators.map((v) => v.stop()));
     rmSync(dir, { recursive: true, force: true });
   });
-  const ports = await freePorts(4);
   const net = createNetworkHomes({
     dir,
     validators: 4,
     chainId: 'vigil-it',
-    p2pPorts: ports,
+    p2pPorts: await freePorts(4),
     apiBasePort: 0,
-    seedLabel: 'it',
+    seedLabel,
   });
   const log = pino({ level: 'silent' });
-  for (const home of net.homes) validators.push(await Validator.start({ home, log, tickMs: 20 }));
+  for (const home of net.homes)
+    validators.push(await Validator.start({ home, log, tickMs: 20, ...(fault ? { fault } : {}) }));
   // Submitting before the mesh is up also works (re-gossip on connect, view changes), just slower.
   await eventually(
     () => validators.every((v) => v.network.peers().filter((p) => p.connected).length === 3),
     10_000,
   );
+  return validators;
+}
+
+/** A patient's self-registration (nonce 1), signed by a key derived from `label`. */
+function registration(label: string, timestamp: number) {
+  const patient = signerFromSeed(sha256(new TextEncoder().encode(label)));
+  return signTransaction(
+    {
+      version: 1,
+      chainId: 'vigil-it',
+      type: TxType.registerPatient,
+      sender: patient.publicKey,
+      nonce: 1,
+      timestamp,
+      body: encodeBody({ type: 20, patient: patient.publicKey }),
+    },
+    patient,
+  );
+}
+
+t.test('four in-process validators over libp2p commit transactions to identical state', async (t) => {
+  const validators = await startFour(t, 'it');
   const now = Date.now();
   const ids: Uint8Array[] = [];
   for (let i = 0; i < 12; i++) {
-    const patient = signerFromSeed(sha256(new TextEncoder().encode(`patient-${i}`)));
-    const tx = signTransaction(
-      {
-        version: 1,
-        chainId: 'vigil-it',
-        type: TxType.registerPatient,
-        sender: patient.publicKey,
-        nonce: 1,
-        timestamp: now,
-        body: encodeBody({ type: 20, patient: patient.publicKey }),
-      },
-      patient,
-    );
+    const tx = registration(`patient-${i}`, now);
     ids.push(transactionId(tx));
     await validators[i % 4]!.submit(encodeTransaction(tx));
   }
@@ -106,45 +117,14 @@ t.test('four in-process validators over libp2p commit transactions to identical 
 t.test(
   'a transaction whose gossip copy never reached the primary is re-offered to it, in the same view',
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-reoffer-'));
-    const validators: Validator[] = [];
-    t.teardown(async () => {
-      await Promise.all(validators.map((v) => v.stop()));
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const net = createNetworkHomes({
-      dir,
-      validators: 4,
-      chainId: 'vigil-it',
-      p2pPorts: await freePorts(4),
-      apiBasePort: 0,
-      seedLabel: 'reoffer',
-    });
     const fault = new FaultLayer();
-    const log = pino({ level: 'silent' });
-    for (const home of net.homes) validators.push(await Validator.start({ home, log, tickMs: 20, fault }));
-    await eventually(
-      () => validators.every((v) => v.network.peers().filter((p) => p.connected).length === 3),
-      10_000,
-    );
+    const validators = await startFour(t, 'reoffer', fault);
     const [primary, entry] = [validators[0]!, validators[1]!];
     t.equal(primary.replica.isPrimary, true);
     // Everything validator 1 sends to the primary is lost; it has no other way to the primary, and
     // transactions are not relayed: only a re-offer by a backup holding it, or a view change, helps.
     fault.cut(entry.network.key, primary.network.key);
-    const patient = signerFromSeed(sha256(new TextEncoder().encode('reoffer-patient')));
-    const tx = signTransaction(
-      {
-        version: 1,
-        chainId: 'vigil-it',
-        type: TxType.registerPatient,
-        sender: patient.publicKey,
-        nonce: 1,
-        timestamp: Date.now(),
-        body: encodeBody({ type: 20, patient: patient.publicKey }),
-      },
-      patient,
-    );
+    const tx = registration('reoffer-patient', Date.now());
     const id = transactionId(tx);
     await entry.submit(encodeTransaction(tx));
     t.ok(await eventually(() => primary.store.txs.has(id), 10_000), 'committed');
