@@ -203,8 +203,17 @@ async function run() {
     const panel = cp.locator(`[data-patient="${P}"]`);
     await panel.locator('.badge.via-grant').waitFor();
     await panel.locator('.tile[data-kind="1"] .tile-value').filter({ hasText: '72 /min' }).waitFor();
-    await panel.locator('.chart').first().waitFor();
-    t.equal(await panel.locator('.chart').count(), 6, 'one chart per device-reported vital sign');
+    // A refresh (a new block) rebuilds the panel and draws its charts in the next animation frame
+    // (panel.ts: they need the laid-out width), so for one frame there are none: count them once the
+    // sixth is there, and again if a refresh came in between.
+    const charts = panel.locator('.chart');
+    let count = 0;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      await charts.nth(5).waitFor();
+      count = await charts.count();
+      if (count === 6) break;
+    }
+    t.equal(count, 6, 'one chart per device-reported vital sign');
     t.match(await panel.getByTestId('news2').textContent(), /NEWS2/);
   });
 
