@@ -375,8 +375,8 @@ export class Mempool implements VerifiedTxCache {
    * no block has included anything of this pool for `ageMs` (an idle chain, or a primary that has none
    * of them); then `ageMs` after its admission, and 2, 4 and from then on every 8 x `ageMs` after its
    * previous re-offer. A transaction that merely waits behind a backlog is neither, so it is not re-sent:
-   * without these rules every backup re-sent its whole backlog every half second under overload, up to
-   * three copies per admitted transaction received per point (ADR 0113).
+   * without these rules every backup re-sent its whole backlog every half second under overload: two to
+   * three refused copies for every admitted transaction (ADR 0113).
    */
   takeStale(ageMs: number, max: number): Uint8Array[] {
     const now = this.#deps.now();
@@ -462,6 +462,7 @@ export class Mempool implements VerifiedTxCache {
     // a catching-up node: this method was 8 % of its CPU with nothing to remove).
     if (this.#byId.size === 0) return;
     const touched = new Map<string, Uint8Array>();
+    let included = false;
     for (const bytes of txs) {
       let tx: Transaction;
       try {
@@ -475,10 +476,11 @@ export class Mempool implements VerifiedTxCache {
       if (e !== undefined) {
         this.#remove(e);
         if (e.admittedAt > this.#overtakenMark) this.#overtakenMark = e.admittedAt;
-        this.#progressAt = this.#deps.now();
+        included = true;
       }
       touched.set(senderHex, tx.sender);
     }
+    if (included) this.#progressAt = this.#deps.now();
     for (const [senderHex, sender] of touched) {
       const base = await this.#deps.committedNonce(sender);
       const acct = this.#accounts.get(senderHex);

@@ -2,7 +2,7 @@
 // verification pool, the libp2p network and the HTTP API, wired together. `Validator.start` is what
 // `vigil start --home DIR` runs.
 import { EventEmitter } from 'node:events';
-import { type CommittedBlock, Replica, type ReplicaConfig } from '@vigil/consensus/pbft';
+import { type CommittedBlock, primaryOf, Replica, type ReplicaConfig } from '@vigil/consensus/pbft';
 import { blockHash, type Signer } from '@vigil/consensus/wire';
 import { type FaultLayer, keyHex, type P2PLogger, VigilNetwork } from '@vigil/p2p';
 import type { Logger } from 'pino';
@@ -443,7 +443,7 @@ export class Validator {
           if (stale.length > 0) {
             this.gossip.reoffered += stale.length;
             const { validators } = this.replica.epoch;
-            const primary = validators[this.replica.view % validators.length];
+            const primary = validators[primaryOf(this.replica.view, validators.length)];
             if (primary !== undefined) this.network.reofferTransactions(stale, keyHex(primary));
           }
         }
@@ -506,7 +506,7 @@ export class Validator {
       view: this.replica.view,
       // False while this replica is changing view (it sent VIEW-CHANGE and awaits NEW-VIEW, §4.4).
       viewActive: this.replica.active,
-      primary: this.replica.view % this.replica.epoch.validators.length,
+      primary: primaryOf(this.replica.view, this.replica.epoch.validators.length),
       validatorIndex: this.replica.id,
       validatorSet: this.#gate.describe(),
       lowWatermark: this.replica.lowWatermark,
