@@ -65,4 +65,7 @@ t.test('a home without a chain exits 2 with the usage', async (t) => {
   const r = run('replay');
   t.equal(r.status, 2);
   t.match(r.stderr, /replay needs the home a probe kept/);
+  const bad = run('replay', '/nowhere', '--segments', 'x');
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /--segments: a positive integer, not 'x'/);
 });

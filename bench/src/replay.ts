@@ -46,6 +46,15 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     },
     strict: true,
   });
+  const positive = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1)
+      throw new BenchError('USAGE', `--${name}: a positive integer, not '${v}'`);
+    return n;
+  };
+  const to = positive('to', values.to);
+  const segmentCount = positive('segments', values.segments) ?? 1;
   const home = positionals[0];
   if (home === undefined)
     throw new BenchError('USAGE', 'replay needs the home a probe kept (--keep-chain DIR)');
@@ -56,7 +65,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
   const pool = new VerifyPool({ size: availableParallelism() });
   let target: ChainStore | undefined;
   try {
-    const last = Math.min(source.requireHead().height, Number(values.to ?? Number.POSITIVE_INFINITY));
+    const last = Math.min(source.requireHead().height, to ?? Number.POSITIVE_INFINITY);
     // Blocks and certificates are read before the clock starts: reading the kept chain is not catch-up.
     const blocks = [];
     let txs = 0;
@@ -90,7 +99,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     const process0 = process.cpuUsage();
     const start = performance.now();
     // Per segment (equal numbers of blocks): does a transaction cost more as the database grows?
-    const segments = Math.max(1, Math.min(blocks.length, Number(values.segments)));
+    const segments = Math.min(blocks.length, segmentCount);
     const segmentRows: SegmentRow[] = [];
     let seg = { at: performance.now(), cpu: process.cpuUsage(), txs: 0, from: 1 };
     for (let i = 0; i < blocks.length; i++) {
