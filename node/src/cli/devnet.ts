@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { demoText, setupDemo } from '../../dashboard/demo.ts';
 import { createNetworkHomes } from '../validator/network-homes.ts';
+import { ChainStore } from '../store/chain-store.ts';
+import { StoreError } from '../store/errors.ts';
 import { homePaths } from '../validator/home.ts';
 import { type NodeStatusView, ProcessNetwork } from '../testing/process-network.ts';
 
@@ -59,6 +61,19 @@ function line(i: number, s: StatusWithCounters | undefined, txRate: number, runn
   );
 }
 
+/** Why a kept validator home's database cannot be continued by this build, or undefined if it can. */
+async function olderSchema(home: string): Promise<string | undefined> {
+  const path = homePaths(home).chainDb;
+  if (!existsSync(path)) return undefined;
+  try {
+    await (await ChainStore.open(path)).close();
+    return undefined;
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'SCHEMA_MISMATCH') return e.message;
+    return undefined; // anything else is the validator's to report, in its log
+  }
+}
+
 export async function runDevnet(argv: string[]): Promise<number> {
   const a = parse(argv);
   if (a.help) {
@@ -71,6 +86,13 @@ export async function runDevnet(argv: string[]): Promise<number> {
   let homes: string[];
   if (existsSync(homePaths(join(dir, 'node0')).config)) {
     homes = Array.from({ length: validators }, (_, i) => join(dir, `node${i}`));
+    const older = await olderSchema(homes[0]!);
+    if (older !== undefined) {
+      console.error(
+        `${dir} was made by an earlier Vigil (${older}); npm start -- --fresh starts a new chain`,
+      );
+      return 1;
+    }
     console.log(`Continuing the chain in ${dir} (npm start -- --fresh starts over)`);
   } else {
     homes = createNetworkHomes({ dir, validators, p2pBasePort: 26601, apiBasePort: 7701 }).homes;

@@ -297,7 +297,7 @@ export class BlockExecutor {
     }
 
     const stateWrites = state.writes();
-    const update = await store.tree.update(head.stateRoot, stateWrites);
+    const update = await store.tree.update(head.stateRoot, stateWrites, height);
     ops.push(
       // txCount and txRoot were checked against the transactions in #checkHeader.
       { type: 'put', key: keys.block(height), value: encodeCheckedBlock(block) },
@@ -306,7 +306,7 @@ export class BlockExecutor {
       { type: 'put', key: keys.stateRoot(height), value: encodeBytes(update.root) },
       ...Store.headOps(height, hash, update.root),
     );
-    for (const n of update.nodes) ops.push({ type: 'put', key: keys.treeNode(n.hash), value: n.bytes });
+    for (const op of Store.treeOps(update)) ops.push(op);
     for (const w of stateWrites) {
       ops.push(
         w.value === undefined

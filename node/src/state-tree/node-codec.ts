@@ -1,8 +1,10 @@
-// Persisted form of state-tree nodes (docs/storage.md, prefix `n`): canonical CBOR arrays
+// Persisted form of state-tree nodes (docs/storage.md, prefix `N`): canonical CBOR arrays
 //   leaf:     [0, keyHash(32), valueHash(32), key, value]
-//   internal: [1, leftHash(32), rightHash(32)]
+//   internal: [1, leftHash(32), rightHash(32), leftVersion, rightVersion]
 // A leaf keeps the key and value themselves so that any retained historical root can still answer
-// "what was the value of K at height h" with a proof, not only the current state.
+// "what was the value of K at height h" with a proof, not only the current state. An internal node
+// names the version (the height whose update created it) of each child, because a node is stored
+// under version || hash (ADR 0114); the versions are storage addresses, not part of any hash.
 import { decodeCanonical, encodeCanonical } from '@vigil/consensus/wire';
 import { type Hasher, HASH_BYTES, internalHash, leafHash } from '@vigil/consensus/proof/smt.ts';
 import { StateTreeError } from './errors.ts';
@@ -18,6 +20,9 @@ export interface InternalNode {
   kind: 'internal';
   left: Uint8Array;
   right: Uint8Array;
+  /** The version the left child is stored under (0 for an empty child). */
+  leftVersion: number;
+  rightVersion: number;
 }
 export type TreeNode = LeafNode | InternalNode;
 
@@ -28,7 +33,33 @@ export const MAX_NODE_BYTES = 1 << 20;
 export function encodeTreeNodeReference(node: TreeNode): Uint8Array {
   return node.kind === 'leaf'
     ? encodeCanonical([0, node.keyHash, node.valueHash, node.key, node.value])
-    : encodeCanonical([1, node.left, node.right]);
+    : encodeCanonical([1, node.left, node.right, node.leftVersion, node.rightVersion]);
+}
+
+/** Length of a canonical CBOR unsigned integer (RFC 8949 §4.2.1: shortest form). */
+function uintLength(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+function writeUint(out: Uint8Array, o: number, n: number): number {
+  if (n < 24) out[o++] = n;
+  else if (n < 0x100) {
+    out[o++] = 0x18;
+    out[o++] = n;
+  } else if (n < 0x10000) {
+    out[o++] = 0x19;
+    out[o++] = n >> 8;
+    out[o++] = n & 0xff;
+  } else if (n < 0x100000000) {
+    out[o++] = 0x1a;
+    new DataView(out.buffer, out.byteOffset).setUint32(o, n);
+    o += 4;
+  } else {
+    out[o++] = 0x1b;
+    new DataView(out.buffer, out.byteOffset).setBigUint64(o, BigInt(n));
+    o += 8;
+  }
+  return o;
 }
 
 /** Length of a canonical CBOR byte-string header (RFC 8949 §4.2.1: shortest form). */
@@ -62,11 +93,12 @@ function writeBstr(out: Uint8Array, o: number, b: Uint8Array): number {
  */
 export function encodeTreeNode(node: TreeNode): Uint8Array {
   if (node.kind === 'internal') {
-    const out = new Uint8Array(70);
-    out[0] = 0x83; // array(3)
+    const out = new Uint8Array(70 + uintLength(node.leftVersion) + uintLength(node.rightVersion));
+    out[0] = 0x85; // array(5)
     out[1] = 0x01;
     writeBstr(out, 2, node.left);
     writeBstr(out, 36, node.right);
+    writeUint(out, writeUint(out, 70, node.leftVersion), node.rightVersion);
     return out;
   }
   const size =
@@ -99,6 +131,10 @@ function isHash(x: unknown): x is Uint8Array {
   return x instanceof Uint8Array && x.length === HASH_BYTES;
 }
 
+function isVersion(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
 /** Decodes a stored node; throws CORRUPT_NODE on anything but a well-formed node. */
 export function decodeTreeNode(bytes: Uint8Array): TreeNode {
   let v: unknown;
@@ -112,9 +148,11 @@ export function decodeTreeNode(bytes: Uint8Array): TreeNode {
     if (isHash(keyHash) && isHash(valueHash) && key instanceof Uint8Array && value instanceof Uint8Array) {
       return { kind: 'leaf', keyHash, valueHash, key, value };
     }
-  } else if (Array.isArray(v) && v.length === 3 && v[0] === 1) {
-    const [, left, right] = v;
-    if (isHash(left) && isHash(right)) return { kind: 'internal', left, right };
+  } else if (Array.isArray(v) && v.length === 5 && v[0] === 1) {
+    const [, left, right, leftVersion, rightVersion] = v;
+    if (isHash(left) && isHash(right) && isVersion(leftVersion) && isVersion(rightVersion)) {
+      return { kind: 'internal', left, right, leftVersion, rightVersion };
+    }
   }
   throw new StateTreeError('CORRUPT_NODE', 'node has the wrong shape');
 }

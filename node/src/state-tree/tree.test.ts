@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { EMPTY_SUBTREE, type StateProof, verifySparseMerkleProof } from '@vigil/consensus/proof/smt.ts';
-import { SparseMerkleTree, type TreeChange } from './tree.ts';
+import { decodeTreeNode } from './node-codec.ts';
+import { SparseMerkleTree, type TreeChange, type TreeNodeSource } from './tree.ts';
 
 const RUNS = Number(process.env.VIGIL_PROPERTY_RUNS ?? 200);
 
@@ -9,23 +10,40 @@ function hex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
 }
 
-/** A tree over an in-memory node map (what the chain store's `N` prefix holds). */
-function memoryTree(cacheSize?: number): { tree: SparseMerkleTree; nodes: Map<string, Uint8Array> } {
-  const nodes = new Map<string, Uint8Array>();
-  const tree = new SparseMerkleTree(
-    { getNode: async (h) => nodes.get(hex(h)) },
-    cacheSize !== undefined ? { cacheSize } : {},
-  );
-  return { tree, nodes };
+/** In-memory node and root-version maps: what the chain store's `N` and `V` prefixes hold. */
+interface MemoryStore {
+  /** `${version}:${hex(hash)}` -> node bytes. */
+  nodes: Map<string, Uint8Array>;
+  roots: Map<string, number>;
+  /** The version the next update gets (a block height). */
+  version: number;
+}
+
+function sourceOf(s: MemoryStore): TreeNodeSource {
+  return {
+    getNode: async (version, h) => s.nodes.get(`${version}:${hex(h)}`),
+    getRootVersion: async (root) => s.roots.get(hex(root)),
+  };
+}
+
+function memoryTree(cacheSize?: number): MemoryStore & { tree: SparseMerkleTree } {
+  const store: MemoryStore = { nodes: new Map(), roots: new Map(), version: 1 };
+  const tree = new SparseMerkleTree(sourceOf(store), cacheSize !== undefined ? { cacheSize } : {});
+  return Object.assign(store, { tree });
 }
 
 async function apply(
-  t: { tree: SparseMerkleTree; nodes: Map<string, Uint8Array> },
+  t: MemoryStore & { tree: SparseMerkleTree },
   root: Uint8Array,
   changes: TreeChange[],
 ): Promise<Uint8Array> {
-  const u = await t.tree.update(root, changes);
-  for (const n of u.nodes) t.nodes.set(hex(n.hash), n.bytes);
+  const version = t.version++;
+  const u = await t.tree.update(root, changes, version);
+  for (const n of u.nodes) {
+    if (n.version !== version) throw new Error(`node created at ${n.version} by the update of ${version}`);
+    t.nodes.set(`${n.version}:${hex(n.hash)}`, n.bytes);
+  }
+  if (hex(u.root) !== hex(EMPTY_SUBTREE)) t.roots.set(hex(u.root), u.rootVersion);
   return u.root;
 }
 
@@ -186,9 +204,11 @@ t.test('incremental updates over many blocks equal the tree rebuilt from scratch
         const fresh = await apply(scratch, EMPTY_SUBTREE, [...model.values()]);
         if (hex(fresh) !== hex(root)) return false;
       }
-      // And the tree's contents are exactly the model.
+      // And the tree's contents are exactly the model, read back from the store alone by a tree with
+      // nothing cached: every child version a parent names leads to the stored node.
+      const cold = new SparseMerkleTree(sourceOf(inc));
       const seen = new Map<string, string>();
-      for await (const e of inc.tree.entries(root)) seen.set(hex(e.key), hex(e.value));
+      for await (const e of cold.entries(root)) seen.set(hex(e.key), hex(e.value));
       if (seen.size !== model.size) return false;
       for (const [k, v] of model) if (seen.get(k) !== hex(v.value)) return false;
       return true;
@@ -214,12 +234,15 @@ t.test('superseded node versions leave the cache; the cache holds the live tree'
   }
   // Every update made a new version of every node; the cache holds exactly the nodes of the live tree.
   const cached = m.tree.cachedNodes;
-  const live = async (hash: Uint8Array): Promise<number> => {
+  const live = async (hash: Uint8Array, version: number): Promise<number> => {
     if (hex(hash) === hex(EMPTY_SUBTREE)) return 0;
-    const node = await m.tree.loadNode(hash);
-    return node.kind === 'leaf' ? 1 : 1 + (await live(node.left)) + (await live(node.right));
+    const node = await m.tree.loadNode(hash, version);
+    return node.kind === 'leaf'
+      ? 1
+      : 1 + (await live(node.left, node.leftVersion)) + (await live(node.right, node.rightVersion));
   };
-  t.equal(cached, await live(root), `${cached} cached nodes: the live tree's`);
+  const rootRef = await m.tree.rootRef(root);
+  t.equal(cached, await live(rootRef.hash, rootRef.version), `${cached} cached nodes: the live tree's`);
   t.equal(m.tree.cachedNodes, cached, 'walking the live tree loaded nothing new');
   t.ok(m.nodes.size >= 50 * keys.length, 'every version is still in the store');
   const scratch = memoryTree();
@@ -267,14 +290,32 @@ t.test(
       EMPTY_SUBTREE,
       [...Array(8).keys()].map((i) => ({ key: enc.encode(`x${i}`), value: Uint8Array.of(i) })),
     );
-    const fresh = new SparseMerkleTree({ getNode: async (h) => m.nodes.get(hex(h)) });
-    const bytes = m.nodes.get(hex(root))!;
+    const fresh = new SparseMerkleTree(sourceOf(m));
+    const version = m.roots.get(hex(root))!;
+    const bytes = m.nodes.get(`${version}:${hex(root)}`)!;
     const damaged = bytes.slice();
-    damaged[damaged.length - 1]! ^= 1;
-    const corrupt = new SparseMerkleTree({ getNode: async () => damaged });
-    await t.rejects(corrupt.loadNode(root), { code: 'CORRUPT_NODE' });
-    const empty = new SparseMerkleTree({ getNode: async () => undefined });
-    await t.rejects(empty.prove(root, enc.encode('x1')), { code: 'MISSING_NODE' });
+    damaged[40]! ^= 1; // in the right child's hash (the versions at the end are addresses, not hashed)
+    const corrupt = new SparseMerkleTree({
+      getNode: async () => damaged,
+      getRootVersion: async () => version,
+    });
+    await t.rejects(corrupt.loadRoot(root), { code: 'CORRUPT_NODE' });
+    const empty = new SparseMerkleTree({
+      getNode: async () => undefined,
+      getRootVersion: async () => undefined,
+    });
+    await t.rejects(empty.prove(root, enc.encode('x1')), { code: 'MISSING_NODE' }, 'no root version');
+    const noNodes = new SparseMerkleTree({
+      getNode: async () => undefined,
+      getRootVersion: async () => version,
+    });
+    await t.rejects(noNodes.prove(root, enc.encode('x1')), { code: 'MISSING_NODE' }, 'no root node');
+    // A parent naming the wrong version of a child: that address holds nothing.
+    const wrongVersion = new SparseMerkleTree({
+      getNode: async (v, h) => (hex(h) === hex(root) ? bytes : m.nodes.get(`${v + 1}:${hex(h)}`)),
+      getRootVersion: async () => version,
+    });
+    await t.rejects(wrongVersion.prove(root, enc.encode('x1')), { code: 'MISSING_NODE' }, 'child moved');
     t.ok((await fresh.prove(root, enc.encode('x1'))).value);
   },
 );
@@ -299,3 +340,43 @@ t.test('a one-node cache (evictions in the middle of every update) gives the sam
   );
   t.pass('property held');
 });
+
+t.test(
+  'node versions: children are never newer than their parent, and unchanged subtrees keep theirs',
+  async (t) => {
+    const m = memoryTree();
+    const enc = new TextEncoder();
+    const keys = [...Array(64).keys()].map((i) => enc.encode(`key${i}`));
+    let root = await apply(
+      m,
+      EMPTY_SUBTREE,
+      keys.map((key, i) => ({ key, value: Uint8Array.of(i) })),
+    );
+    // Later blocks touch one key each: only that key's path gets the new version.
+    for (let block = 0; block < 10; block++) {
+      root = await apply(m, root, [{ key: keys[block]!, value: Uint8Array.of(100 + block) }]);
+    }
+    const rootVersion = m.roots.get(hex(root))!;
+    t.equal(rootVersion, m.version - 1, 'a changed root has the latest version');
+    const seen = new Map<number, number>();
+    const walk = async (hash: Uint8Array, version: number, parentVersion: number): Promise<void> => {
+      if (hex(hash) === hex(EMPTY_SUBTREE)) return;
+      t.ok(version <= parentVersion, 'child no newer than its parent');
+      seen.set(version, (seen.get(version) ?? 0) + 1);
+      const node = decodeTreeNode(m.nodes.get(`${version}:${hex(hash)}`)!);
+      if (node.kind === 'internal') {
+        await walk(node.left, node.leftVersion, version);
+        await walk(node.right, node.rightVersion, version);
+      }
+    };
+    await walk(root, rootVersion, rootVersion);
+    t.ok((seen.get(1) ?? 0) > 64, 'most of the tree still refers to the genesis version');
+    t.ok((seen.get(m.version - 1) ?? 0) <= 12, 'the last update rewrote one path only');
+    // A root the update did not change keeps its version.
+    const same = await m.tree.update(root, [], m.version);
+    t.equal(hex(same.root), hex(root));
+    t.equal(same.rootVersion, rootVersion);
+    t.equal(same.nodes.length, 0);
+    await t.rejects(m.tree.update(root, [], -1), RangeError);
+  },
+);

@@ -1,7 +1,10 @@
 // The node side of the state commitment: builds and reads the compressed sparse Merkle tree whose rules
-// (hashing, proof shape) live in consensus/src/proof/smt.ts. Nodes are content-addressed (stored under
-// their own hash), immutable, and never deleted by an update: every root ever committed stays readable
-// and provable until a pruning pass removes it (docs/storage.md, "Retention").
+// (hashing, proof shape) live in consensus/src/proof/smt.ts. Nodes are immutable and never deleted by an
+// update: every root ever committed stays readable and provable until a pruning pass removes it
+// (docs/storage.md, "Retention"). Each is stored under its VERSION (the height whose update created it)
+// followed by its hash, and a parent names its children's versions (ADR 0114): keys that grow with the
+// height let LevelDB append instead of merging random keys into ever larger levels, the way the
+// Jellyfish Merkle tree keys nodes by version (Gao et al., "Jellyfish Merkle Tree", §2.2).
 //
 // Updates are batched per block: the changed keys are sorted by path and pushed down the tree together,
 // so each changed key costs about log2(#keys) hashes and a path shared by several changes is rehashed
@@ -21,9 +24,18 @@ import { nodeInternalHash, nodeLeafHash, nodeSha256 } from './hasher.ts';
 import { decodeTreeNode, encodeTreeNode, hashTreeNode, type LeafNode, type TreeNode } from './node-codec.ts';
 import { hexKey } from './hex-key.ts';
 
-/** Where persisted nodes come from (the chain store's `n` prefix, or a Map in tests). */
+/** Where persisted nodes come from (the chain store's `N` and `V` prefixes, or Maps in tests). */
 export interface TreeNodeSource {
-  getNode(hash: Uint8Array): Promise<Uint8Array | undefined>;
+  /** The node stored under (version, hash). */
+  getNode(version: number, hash: Uint8Array): Promise<Uint8Array | undefined>;
+  /** The version of a root node (the tree's entry point: every other version is in a parent). */
+  getRootVersion(root: Uint8Array): Promise<number | undefined>;
+}
+
+/** A stored node's address: its version and hash. */
+export interface NodeRef {
+  hash: Uint8Array;
+  version: number;
 }
 
 /** One state change: `value` undefined deletes the key. */
@@ -34,8 +46,10 @@ export interface TreeChange {
 
 export interface TreeUpdate {
   root: Uint8Array;
-  /** Every node the update created (content-addressed, so writing one that exists is harmless). */
-  nodes: { hash: Uint8Array; bytes: Uint8Array }[];
+  /** The root's version: the update's own when it made a new root, an older one when nothing changed. */
+  rootVersion: number;
+  /** Every node the update created, all of the update's version. */
+  nodes: { version: number; hash: Uint8Array; bytes: Uint8Array }[];
 }
 
 export interface SparseMerkleTreeOptions {
@@ -51,6 +65,10 @@ interface PendingLeaf {
 }
 
 const hex = hexKey;
+
+const EMPTY_REF: NodeRef = { hash: EMPTY_SUBTREE, version: 0 };
+
+type Created = { version: number; hash: Uint8Array; bytes: Uint8Array }[];
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
@@ -68,6 +86,8 @@ export class SparseMerkleTree {
    */
   readonly #cache: LRUCache<string, TreeNode>;
   readonly #keyHashes = new Map<string, Uint8Array>();
+  /** Versions of recent roots (every update starts from one, every proof too). */
+  readonly #rootVersions = new LRUCache<string, number>({ max: 4096 });
 
   constructor(source: TreeNodeSource, options: SparseMerkleTreeOptions = {}) {
     this.#source = source;
@@ -101,19 +121,42 @@ export class SparseMerkleTree {
     this.#cache.set(id, node);
   }
 
-  /** Loads a node, checking that it hashes to the hash it is stored under. */
-  async loadNode(hash: Uint8Array): Promise<TreeNode> {
+  /** Loads the node stored under (version, hash), checking that it hashes to `hash`. */
+  async loadNode(hash: Uint8Array, version: number): Promise<TreeNode> {
     const id = hex(hash);
     const cached = this.#cache.get(id); // refreshes its recency
     if (cached !== undefined) return cached;
-    const bytes = await this.#source.getNode(hash);
-    if (bytes === undefined) throw new StateTreeError('MISSING_NODE', `node ${id} is not in the store`);
+    const bytes = await this.#source.getNode(version, hash);
+    if (bytes === undefined) {
+      throw new StateTreeError('MISSING_NODE', `node ${id} (version ${version}) is not in the store`);
+    }
     const node = decodeTreeNode(bytes);
     if (!bytesEqual(hashTreeNode(node, this.#hash), hash)) {
       throw new StateTreeError('CORRUPT_NODE', `node stored under ${id} hashes to something else`);
     }
     this.#remember(id, node);
     return node;
+  }
+
+  /** The stored address of a non-empty root; MISSING_NODE when its version is not recorded. */
+  async rootRef(root: Uint8Array): Promise<NodeRef> {
+    if (bytesEqual(root, EMPTY_SUBTREE)) return EMPTY_REF;
+    const id = hex(root);
+    let version = this.#rootVersions.get(id);
+    if (version === undefined) {
+      version = await this.#source.getRootVersion(root);
+      if (version === undefined) {
+        throw new StateTreeError('MISSING_NODE', `root ${id} has no recorded version`);
+      }
+      this.#rootVersions.set(id, version);
+    }
+    return { hash: root, version };
+  }
+
+  /** Loads a root node (startup checks): its version record, then the node, checked against `root`. */
+  async loadRoot(root: Uint8Array): Promise<TreeNode> {
+    const ref = await this.rootRef(root);
+    return this.loadNode(ref.hash, ref.version);
   }
 
   /** SHA-256 of a state key, remembered: a block rewrites the same keys (nonces, device records)
@@ -129,14 +172,16 @@ export class SparseMerkleTree {
   }
 
   /**
-   * Applies a set of changes to the tree with root `root`; the old root stays valid.
+   * Applies a set of changes to the tree with root `root`; the old root stays valid. Every node the
+   * update creates gets `version` (the block height; it must exceed every version in the tree).
    *
    * Two passes: `#preload` fetches (level by level, in parallel) every stored node the update will
    * read that is not in the cache and pins it for this update; then `#updateSubtree` runs
    * synchronously, with no promise or microtask per node. A 1,000-transaction block rewrites a few
    * thousand nodes, and the per-node async recursion was a visible share of the executor's time.
    */
-  async update(root: Uint8Array, changes: readonly TreeChange[]): Promise<TreeUpdate> {
+  async update(root: Uint8Array, changes: readonly TreeChange[], version: number): Promise<TreeUpdate> {
+    if (!Number.isSafeInteger(version) || version < 0) throw new RangeError(`not a version: ${version}`);
     // Last change to a key wins; then sort by path so that each subtree gets a contiguous run.
     const byKey = new Map<string, PendingLeaf>();
     for (const c of changes) {
@@ -145,10 +190,12 @@ export class SparseMerkleTree {
     }
     const sorted = [...byKey.values()].sort((a, b) => compareBytes(a.keyHash, b.keyHash));
     const pinned = new Map<string, TreeNode>();
-    await this.#preload(root, sorted, pinned);
-    const created: { hash: Uint8Array; bytes: Uint8Array }[] = [];
-    const newRoot = this.#updateSubtree(root, 0, sorted, 0, sorted.length, created, pinned);
-    return { root: newRoot, nodes: created };
+    const rootRef = await this.rootRef(root);
+    await this.#preload(rootRef, sorted, pinned);
+    const created: Created = [];
+    const next = this.#updateSubtree(rootRef, 0, sorted, 0, sorted.length, version, created, pinned);
+    if (!bytesEqual(next.hash, EMPTY_SUBTREE)) this.#rootVersions.set(hex(next.hash), next.version);
+    return { root: next.hash, rootVersion: next.version, nodes: created };
   }
 
   /**
@@ -157,24 +204,25 @@ export class SparseMerkleTree {
    * can leave a lone leaf that must move up, which #join checks by reading the sibling).
    */
   async #preload(
-    root: Uint8Array,
+    root: NodeRef,
     changes: readonly PendingLeaf[],
     pinned: Map<string, TreeNode>,
   ): Promise<void> {
     interface Visit {
       hash: Uint8Array;
+      version: number;
       depth: number;
       lo: number;
       hi: number;
     }
-    let frontier: Visit[] = [{ hash: root, depth: 0, lo: 0, hi: changes.length }];
+    let frontier: Visit[] = [{ hash: root.hash, version: root.version, depth: 0, lo: 0, hi: changes.length }];
     while (frontier.length > 0) {
       const visits = frontier.filter((v) => !bytesEqual(v.hash, EMPTY_SUBTREE));
       const ids = visits.map((v) => hex(v.hash));
       const nodes = await Promise.all(
         visits.map((v, i) => {
           const hit = this.#cached(ids[i]!);
-          return hit !== undefined ? hit : this.loadNode(v.hash);
+          return hit !== undefined ? hit : this.loadNode(v.hash, v.version);
         }),
       );
       const next: Visit[] = [];
@@ -185,8 +233,13 @@ export class SparseMerkleTree {
         let deletes = false;
         for (let k = v.lo; k < v.hi && !deletes; k++) deletes = changes[k]!.value === undefined;
         const split = splitAt(changes, v.depth, v.lo, v.hi);
-        if (split > v.lo || deletes) next.push({ hash: node.left, depth: v.depth + 1, lo: v.lo, hi: split });
-        if (v.hi > split || deletes) next.push({ hash: node.right, depth: v.depth + 1, lo: split, hi: v.hi });
+        const depth = v.depth + 1;
+        if (split > v.lo || deletes) {
+          next.push({ hash: node.left, version: node.leftVersion, depth, lo: v.lo, hi: split });
+        }
+        if (v.hi > split || deletes) {
+          next.push({ hash: node.right, version: node.rightVersion, depth, lo: split, hi: v.hi });
+        }
       });
       frontier = next;
     }
@@ -207,17 +260,19 @@ export class SparseMerkleTree {
   }
 
   #updateSubtree(
-    hash: Uint8Array,
+    ref: NodeRef,
     depth: number,
     changes: PendingLeaf[],
     lo: number,
     hi: number,
-    created: { hash: Uint8Array; bytes: Uint8Array }[],
+    version: number,
+    created: Created,
     pinned: Map<string, TreeNode>,
-  ): Uint8Array {
-    if (lo === hi) return hash;
+  ): NodeRef {
+    if (lo === hi) return ref;
+    const hash = ref.hash;
     if (bytesEqual(hash, EMPTY_SUBTREE)) {
-      return this.#build(depth, presentOnly(changes, lo, hi), created, pinned);
+      return this.#build(depth, presentOnly(changes, lo, hi), version, created, pinned);
     }
     const node = this.#node(hash, pinned);
     if (node.kind === 'leaf') {
@@ -226,16 +281,34 @@ export class SparseMerkleTree {
       const merged = run.some((c) => bytesEqual(c.keyHash, node.keyHash))
         ? run
         : insertSorted(run, { keyHash: node.keyHash, key: node.key, value: node.value });
-      const built = this.#build(depth, presentOnly(merged, 0, merged.length), created, pinned);
-      if (!bytesEqual(built, hash)) this.#forget(hash);
+      const built = this.#build(depth, presentOnly(merged, 0, merged.length), version, created, pinned);
+      if (!bytesEqual(built.hash, hash)) this.#forget(hash);
       return built;
     }
     const split = splitAt(changes, depth, lo, hi);
-    const left = this.#updateSubtree(node.left, depth + 1, changes, lo, split, created, pinned);
-    const right = this.#updateSubtree(node.right, depth + 1, changes, split, hi, created, pinned);
-    if (bytesEqual(left, node.left) && bytesEqual(right, node.right)) return hash;
-    const joined = this.#join(left, right, created, pinned);
-    if (!bytesEqual(joined, hash)) this.#forget(hash);
+    const left = this.#updateSubtree(
+      { hash: node.left, version: node.leftVersion },
+      depth + 1,
+      changes,
+      lo,
+      split,
+      version,
+      created,
+      pinned,
+    );
+    const right = this.#updateSubtree(
+      { hash: node.right, version: node.rightVersion },
+      depth + 1,
+      changes,
+      split,
+      hi,
+      version,
+      created,
+      pinned,
+    );
+    if (bytesEqual(left.hash, node.left) && bytesEqual(right.hash, node.right)) return ref;
+    const joined = this.#join(left, right, version, created, pinned);
+    if (!bytesEqual(joined.hash, hash)) this.#forget(hash);
     return joined;
   }
 
@@ -243,10 +316,11 @@ export class SparseMerkleTree {
   #build(
     depth: number,
     leaves: PendingLeaf[],
-    created: { hash: Uint8Array; bytes: Uint8Array }[],
+    version: number,
+    created: Created,
     pinned: Map<string, TreeNode>,
-  ): Uint8Array {
-    return this.#buildSubtree(depth, leaves, 0, leaves.length, created, pinned);
+  ): NodeRef {
+    return this.#buildSubtree(depth, leaves, 0, leaves.length, version, created, pinned);
   }
 
   #buildSubtree(
@@ -254,10 +328,11 @@ export class SparseMerkleTree {
     leaves: PendingLeaf[],
     lo: number,
     hi: number,
-    created: { hash: Uint8Array; bytes: Uint8Array }[],
+    version: number,
+    created: Created,
     pinned: Map<string, TreeNode>,
-  ): Uint8Array {
-    if (lo === hi) return EMPTY_SUBTREE;
+  ): NodeRef {
+    if (lo === hi) return EMPTY_REF;
     if (hi - lo === 1) {
       const l = leaves[lo]!;
       const value = l.value!;
@@ -268,35 +343,33 @@ export class SparseMerkleTree {
         key: l.key,
         value,
       };
-      return this.#store(leaf, created, pinned);
+      return this.#store(leaf, version, created, pinned);
     }
     const split = splitAt(leaves, depth, lo, hi);
-    const left = this.#buildSubtree(depth + 1, leaves, lo, split, created, pinned);
-    const right = this.#buildSubtree(depth + 1, leaves, split, hi, created, pinned);
+    const left = this.#buildSubtree(depth + 1, leaves, lo, split, version, created, pinned);
+    const right = this.#buildSubtree(depth + 1, leaves, split, hi, version, created, pinned);
     // Two or more leaves: never collapses, even when one side is empty (the other is an internal node).
-    return this.#store({ kind: 'internal', left, right }, created, pinned);
+    return this.#store(internal(left, right), version, created, pinned);
   }
 
   /** An internal node over two children, collapsing a lone leaf upwards (an empty sibling). */
   #join(
-    left: Uint8Array,
-    right: Uint8Array,
-    created: { hash: Uint8Array; bytes: Uint8Array }[],
+    left: NodeRef,
+    right: NodeRef,
+    version: number,
+    created: Created,
     pinned: Map<string, TreeNode>,
-  ): Uint8Array {
-    const leftEmpty = bytesEqual(left, EMPTY_SUBTREE);
-    const rightEmpty = bytesEqual(right, EMPTY_SUBTREE);
-    if (leftEmpty && rightEmpty) return EMPTY_SUBTREE;
-    if (leftEmpty && this.#node(right, pinned).kind === 'leaf') return right;
-    if (rightEmpty && this.#node(left, pinned).kind === 'leaf') return left;
-    return this.#store({ kind: 'internal', left, right }, created, pinned);
+  ): NodeRef {
+    const leftEmpty = bytesEqual(left.hash, EMPTY_SUBTREE);
+    const rightEmpty = bytesEqual(right.hash, EMPTY_SUBTREE);
+    if (leftEmpty && rightEmpty) return EMPTY_REF;
+    // A leaf that moves up keeps its version: it is the same stored node at a shorter path.
+    if (leftEmpty && this.#node(right.hash, pinned).kind === 'leaf') return right;
+    if (rightEmpty && this.#node(left.hash, pinned).kind === 'leaf') return left;
+    return this.#store(internal(left, right), version, created, pinned);
   }
 
-  #store(
-    node: TreeNode,
-    created: { hash: Uint8Array; bytes: Uint8Array }[],
-    pinned: Map<string, TreeNode>,
-  ): Uint8Array {
+  #store(node: TreeNode, version: number, created: Created, pinned: Map<string, TreeNode>): NodeRef {
     // The node:crypto fast path when the hasher is node:crypto's SHA-256 (the node's default);
     // any other injected hasher (tests, the pure-JS reference) goes through the smt.ts rules.
     const hash =
@@ -305,12 +378,12 @@ export class SparseMerkleTree {
         : node.kind === 'internal'
           ? nodeInternalHash(node.left, node.right)
           : nodeLeafHash(node.keyHash, node.valueHash);
-    created.push({ hash, bytes: encodeTreeNode(node) });
+    created.push({ version, hash, bytes: encodeTreeNode(node) });
     const id = hex(hash);
     // Pinned too: the LRU may evict it before this update is done with it (a later #join reads it).
     pinned.set(id, node);
     this.#remember(id, node);
-    return hash;
+    return { hash, version };
   }
 
   /** The value of `key` under `root`, or undefined when absent. */
@@ -325,10 +398,10 @@ export class SparseMerkleTree {
   ): Promise<{ value: Uint8Array | undefined; proof: StateProof }> {
     const keyHash = keyHashOf(key, this.#hash);
     const siblings: Uint8Array[] = [];
-    let current = root;
+    let { hash: current, version } = await this.rootRef(root);
     for (let depth = 0; ; depth++) {
       if (bytesEqual(current, EMPTY_SUBTREE)) return { value: undefined, proof: { siblings, leaf: null } };
-      const node = await this.loadNode(current);
+      const node = await this.loadNode(current, version);
       if (node.kind === 'leaf') {
         const proof: StateProof = { siblings, leaf: { keyHash: node.keyHash, valueHash: node.valueHash } };
         return { value: bytesEqual(node.keyHash, keyHash) ? node.value : undefined, proof };
@@ -337,24 +410,40 @@ export class SparseMerkleTree {
       if (pathBit(keyHash, depth) === 0) {
         siblings.push(node.right);
         current = node.left;
+        version = node.leftVersion;
       } else {
         siblings.push(node.left);
         current = node.right;
+        version = node.rightVersion;
       }
     }
   }
 
   /** Every (key, value) under `root`, in path order (tests, state dumps and state transfer). */
   async *entries(root: Uint8Array): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }> {
-    if (bytesEqual(root, EMPTY_SUBTREE)) return;
-    const node = await this.loadNode(root);
+    yield* this.#entriesUnder(await this.rootRef(root));
+  }
+
+  async *#entriesUnder(ref: NodeRef): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }> {
+    if (bytesEqual(ref.hash, EMPTY_SUBTREE)) return;
+    const node = await this.loadNode(ref.hash, ref.version);
     if (node.kind === 'leaf') {
       yield { key: node.key, value: node.value };
       return;
     }
-    yield* this.entries(node.left);
-    yield* this.entries(node.right);
+    yield* this.#entriesUnder({ hash: node.left, version: node.leftVersion });
+    yield* this.#entriesUnder({ hash: node.right, version: node.rightVersion });
   }
+}
+
+function internal(left: NodeRef, right: NodeRef): TreeNode {
+  return {
+    kind: 'internal',
+    left: left.hash,
+    right: right.hash,
+    leftVersion: left.version,
+    rightVersion: right.version,
+  };
 }
 
 /** Index in [lo, hi) of the first change whose path has bit `depth` set (sorted by path), or hi. */

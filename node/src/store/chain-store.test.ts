@@ -2,7 +2,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { encodeCanonical, referenceVerifier } from '@vigil/consensus/wire';
+import { decodeCanonical, encodeCanonical, referenceVerifier } from '@vigil/consensus/wire';
 import { BlockExecutor } from '../exec/executor.ts';
 import {
   certify,
@@ -109,11 +109,22 @@ t.test('startup checks', async (t) => {
   await refuses('state root metadata differs', 'CORRUPT_STATE', (db) =>
     db.put(keys.meta('stateRoot'), encodeCanonical(root.map((x) => x ^ 1))),
   );
-  await refuses('state root node missing', 'CORRUPT_STATE', (db) => db.del(keys.treeNode(root)));
+  /** Where the root node is stored: under its version (ADR 0114), found through the root's record. */
+  const rootNodeKey = async (db: ChainDb) =>
+    keys.treeNode(decodeCanonical((await db.get(keys.treeRootVersion(root)))!) as number, root);
+  await refuses('state root node missing', 'CORRUPT_STATE', async (db) => db.del(await rootNodeKey(db)));
+  await refuses('state root version missing', 'CORRUPT_STATE', (db) => db.del(keys.treeRootVersion(root)));
   await refuses('state root node damaged', 'CORRUPT_STATE', async (db) => {
-    const b = (await db.get(keys.treeNode(root)))!.slice();
-    b[b.length - 1]! ^= 0x01;
-    await db.put(keys.treeNode(root), b);
+    const key = await rootNodeKey(db);
+    const b = (await db.get(key))!.slice();
+    b[40]! ^= 0x01; // in the right child's hash
+    await db.put(key, b);
+  });
+  await refuses("state root node's child version damaged", 'CORRUPT_STATE', async (db) => {
+    const key = await rootNodeKey(db);
+    const b = (await db.get(key))!.slice();
+    b[b.length - 1]! ^= 0x01; // the right child's version: an address with no node
+    await db.put(key, b);
   });
   await refuses('records without a schema', 'CORRUPT_METADATA', (db) => db.del(keys.meta('schemaVersion')));
 });

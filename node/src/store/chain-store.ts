@@ -12,7 +12,7 @@ import {
 } from '@vigil/consensus/wire';
 import { bytesEqual, EMPTY_SUBTREE, type StateProof, valueHashOf } from '@vigil/consensus/proof/smt.ts';
 import { StateTreeError } from '../state-tree/errors.ts';
-import { SparseMerkleTree } from '../state-tree/tree.ts';
+import { SparseMerkleTree, type TreeUpdate } from '../state-tree/tree.ts';
 import { type BatchOp, type ChainDb, openDb, writeBatch } from './db.ts';
 import { StoreError } from './errors.ts';
 import { keys, Prefix } from './keys.ts';
@@ -20,7 +20,7 @@ import { encodeBytes, encodeKeyList, encodeText, encodeUint } from './records.ts
 import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './repositories.ts';
 
 /** Bumped on any incompatible change of the key layout or value encodings (docs/storage.md). */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const ZERO_HASH = new Uint8Array(32);
 
@@ -194,7 +194,17 @@ export class ChainStore {
     }
     if (bytesEqual(root, EMPTY_SUBTREE)) return;
     try {
-      await this.tree.loadNode(root); // recomputes the node's hash
+      // The root's version record, then the node (its hash recomputed), then its children at the
+      // versions it names: a node's hash does not cover those addresses (ADR 0114).
+      const node = await this.tree.loadRoot(root);
+      if (node.kind === 'internal') {
+        for (const [hash, version] of [
+          [node.left, node.leftVersion],
+          [node.right, node.rightVersion],
+        ] as const) {
+          if (!bytesEqual(hash, EMPTY_SUBTREE)) await this.tree.loadNode(hash, version);
+        }
+      }
     } catch (e) {
       if (e instanceof StateTreeError) throw new StoreError('CORRUPT_STATE', e.message);
       throw e;
@@ -210,6 +220,7 @@ export class ChainStore {
     const update = await this.tree.update(
       EMPTY_SUBTREE,
       spec.state.map((w) => ({ key: w.key, value: w.value })),
+      0,
     );
     const head: ChainHead = {
       chainId: spec.chainId,
@@ -227,13 +238,29 @@ export class ChainStore {
       { type: 'put', key: keys.meta('validators'), value: encodeKeyList(head.validators) },
       { type: 'put', key: keys.stateRoot(0), value: encodeBytes(head.stateRoot) },
       ...ChainStore.headOps(0, ZERO_HASH, head.stateRoot),
-      ...update.nodes.map((n): BatchOp => ({ type: 'put', key: keys.treeNode(n.hash), value: n.bytes })),
+      ...ChainStore.treeOps(update),
       ...spec.state.map((w): BatchOp => ({ type: 'put', key: keys.state(w.key), value: w.value })),
     ];
     await writeBatch(this.db, ops);
     this.#head = head;
     this.state.committed(spec.state);
     return head;
+  }
+
+  /** The records of a state-tree update: its nodes, and its root's version when the root is new. */
+  static treeOps(update: TreeUpdate): BatchOp[] {
+    const ops: BatchOp[] = [];
+    for (const n of update.nodes)
+      ops.push({ type: 'put', key: keys.treeNode(n.version, n.hash), value: n.bytes });
+    // Written whenever the root is not empty: a root the update kept is rewritten with the same value.
+    if (!bytesEqual(update.root, EMPTY_SUBTREE)) {
+      ops.push({
+        type: 'put',
+        key: keys.treeRootVersion(update.root),
+        value: encodeUint(update.rootVersion),
+      });
+    }
+    return ops;
   }
 
   /** The metadata records that move the head. */

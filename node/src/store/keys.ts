@@ -17,8 +17,10 @@ export const Prefix = {
   receipt: 0x58,
   /** State root after executing height h (0 = genesis): 'R' || u64be(h). */
   stateRoot: 0x52,
-  /** State-tree node, content-addressed: 'N' || nodeHash(32). */
+  /** State-tree node: 'N' || u64be(version) || nodeHash(32), version = the height that created it. */
   treeNode: 0x4e,
+  /** Version of a state-tree root node: 'V' || rootHash(32) -> uint. */
+  treeRootVersion: 0x56,
   /** Current value of a state key (flat copy of the tree's leaves for O(1) reads): 'S' || key. */
   state: 0x53,
   /** Secondary index data written by handlers (IndexAccess): 'I' || key. */
@@ -71,7 +73,14 @@ export const keys = {
     return k;
   },
   stateRoot: (height: number): Uint8Array => withPrefix(Prefix.stateRoot, u64be(height)),
-  treeNode: (hash: Uint8Array): Uint8Array => withPrefix(Prefix.treeNode, hash),
+  treeNode: (version: number, hash: Uint8Array): Uint8Array => {
+    const k = new Uint8Array(9 + hash.length);
+    k[0] = Prefix.treeNode;
+    k.set(u64be(version), 1);
+    k.set(hash, 9);
+    return k;
+  },
+  treeRootVersion: (root: Uint8Array): Uint8Array => withPrefix(Prefix.treeRootVersion, root),
   state: (key: Uint8Array): Uint8Array => withPrefix(Prefix.state, key),
   index: (key: Uint8Array): Uint8Array => withPrefix(Prefix.index, key),
 };

@@ -257,8 +257,13 @@ export class StateRepository {
     return getBytes(this.#db, keys.index(key));
   }
 
-  getNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
-    return getBytes(this.#db, keys.treeNode(hash));
+  getNode(version: number, hash: Uint8Array): Promise<Uint8Array | undefined> {
+    return getBytes(this.#db, keys.treeNode(version, hash));
+  }
+
+  async getRootVersion(root: Uint8Array): Promise<number | undefined> {
+    const b = await getBytes(this.#db, keys.treeRootVersion(root));
+    return b === undefined ? undefined : decodeUint(b, 'state-tree root version');
   }
 
   /** Range scan over secondary-index keys starting with `prefix` (the query layer's reads). */

@@ -323,7 +323,7 @@ export function decoderTargets(): AnyFuzzTarget[] {
       'store/decodeTreeNode',
       [
         encodeTreeNode({ kind: 'leaf', keyHash: k(1), valueHash: k(2), key: k(3), value: txs[0]! }),
-        encodeTreeNode({ kind: 'internal', left: k(1), right: k(2) }),
+        encodeTreeNode({ kind: 'internal', left: k(1), right: k(2), leftVersion: 3, rightVersion: 70_000 }),
       ],
       decodeTreeNode,
       [StateTreeError],
