@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchNetwork } from './real/bench-network.ts';
 import { measureSync } from './real/real-bench.ts';
+import { sampleProc, usageBetween } from './real/proc.ts';
 import { majorGcs, scrapeMetrics, stepTimings, trafficDelta } from './real/step-timings.ts';
 import { suitePlan } from './suite-plan.ts';
 
@@ -67,7 +68,15 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       );
       const running = b.running();
       const metricsBefore = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
+      const procBefore = running.map((i) => sampleProc(b.nodes[i]!.pid ?? -1));
+      const started = performance.now();
       const r = await b.runLoad(prepared);
+      const wallMs = performance.now() - started;
+      const usage = running.map((i, k) => {
+        const a = procBefore[k];
+        const z = sampleProc(b.nodes[i]!.pid ?? -1);
+        return a && z ? usageBetween(a, z, wallMs) : undefined;
+      });
       const metricsAfter = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
       const scrapes = metricsBefore.map((m, k) => ({ before: m, after: metricsAfter[k]! }));
       const steps = stepTimings(scrapes);
@@ -84,6 +93,11 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           steps,
           majorGc: majorGcs(scrapes),
           traffic: trafficDelta(scrapes),
+          // Per validator over the point (warm-up, load and drain): CPU cores busy, storage MiB/s written.
+          cpuCores: usage.map((u) => (u ? Number(u.cpuCores.toFixed(2)) : null)),
+          diskMiBPerSec: usage.map((u) =>
+            u?.diskWriteMiBPerSec !== undefined ? Number(u.diskWriteMiBPerSec.toFixed(2)) : null,
+          ),
           nodes: st.map(
             (s) =>
               s && {

@@ -32,7 +32,6 @@ export function table(header: readonly string[], rows: readonly (readonly string
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** A point's start: the wait for idle mempools and the backlog it cleared ("-": record predates it). */
 /** "52168 (1768), 1768": gossip copies received (refused by admission), re-offers sent, all validators. */
 function gossipCell(x: TrafficDelta): string {
   const refused = Object.values(x.gossipRefused).reduce((a, n) => a + n, 0);
@@ -52,6 +51,12 @@ function slowSteps(steps: StepTimings): string {
   return parts.join(', ') || 'none';
 }
 
+/** Mean storage writes per validator, MiB/s ("-": not readable, or the record predates them). */
+function diskWritesCell(validators: readonly { diskWriteMiBPerSec?: number }[]): string {
+  return fmt(mean(validators.map((v) => v.diskWriteMiBPerSec ?? Number.NaN)), 1);
+}
+
+/** A point's start: the wait for idle mempools and the backlog it cleared ("-": record predates it). */
 function settledBefore(s: SettleResult | undefined): string {
   if (s === undefined) return '-';
   const before = sum(s.backlogBefore);
@@ -144,6 +149,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
           'rejected',
           'CPU cores/validator',
           'RSS MiB/validator',
+          'disk writes MiB/s/validator',
           'views after',
           'steps > 0.25 s (> 1 s)',
           'gossip in (refused), re-offers',
@@ -163,6 +169,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
             .join(', ') || '-',
           fmt(mean(p.validators.map((v) => v.cpuCores)), 2),
           fmt(mean(p.validators.map((v) => v.rssMiB))),
+          diskWritesCell(p.validators),
           p.viewsAfter?.map((v) => v.view ?? '?').join(' ') ?? '-',
           p.steps ? slowSteps(p.steps) : '-',
           p.traffic ? gossipCell(p.traffic) : '-',

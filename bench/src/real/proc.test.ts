@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseStatCpuSeconds, parseStatusKb, sampleProc, usageBetween } from './proc.ts';
+import { parseIoWriteBytes, parseStatCpuSeconds, parseStatusKb, sampleProc, usageBetween } from './proc.ts';
 
 // A real /proc/<pid>/stat line, with a command name containing a space and a parenthesis.
 const STAT =
@@ -20,15 +20,23 @@ t.test('status: kB lines in bytes', async (t) => {
 
 t.test('usage between two samples', async (t) => {
   const u = usageBetween(
-    { cpuSeconds: 10, rssBytes: 0, peakRssBytes: 0 },
-    { cpuSeconds: 13, rssBytes: 2 ** 21, peakRssBytes: 2 ** 22 },
+    { cpuSeconds: 10, rssBytes: 0, peakRssBytes: 0, writeBytes: 2 ** 20 },
+    { cpuSeconds: 13, rssBytes: 2 ** 21, peakRssBytes: 2 ** 22, writeBytes: 5 * 2 ** 20 },
     2_000,
   );
-  t.same(u, { cpuCores: 1.5, rssMiB: 2, peakRssMiB: 4 });
+  t.same(u, { cpuCores: 1.5, rssMiB: 2, peakRssMiB: 4, diskWriteMiBPerSec: 2 });
+});
+
+t.test('io: write_bytes, NaN when the file was not readable', async (t) => {
+  const io =
+    'rchar: 6976\nwchar: 10\nsyscr: 10\nsyscw: 1\nread_bytes: 4096\nwrite_bytes: 81920\ncancelled_write_bytes: 0\n';
+  t.equal(parseIoWriteBytes(io), 81920);
+  t.ok(Number.isNaN(parseIoWriteBytes('')));
 });
 
 t.test('sampleProc reads this process and returns undefined for a missing pid', async (t) => {
   const me = sampleProc(process.pid);
   t.ok(me !== undefined && me.rssBytes > 0 && me.cpuSeconds >= 0);
+  t.ok(me !== undefined && (Number.isNaN(me.writeBytes) || me.writeBytes >= 0));
   t.equal(sampleProc(2 ** 30), undefined);
 });

@@ -1,6 +1,8 @@
 // CPU and memory of a validator process, from Linux procfs (proc(5)): utime and stime (fields 14 and 15
-// of /proc/<pid>/stat, in clock ticks) and VmRSS / VmHWM from /proc/<pid>/status. Parsing is pure so
-// it can be tested on captured text; reading returns undefined when the process is gone.
+// of /proc/<pid>/stat, in clock ticks), VmRSS / VmHWM from /proc/<pid>/status and the bytes it caused
+// to be written to storage (write_bytes of /proc/<pid>/io: LevelDB's log, tables and compactions).
+// Parsing is pure so it can be tested on captured text; reading returns undefined when the process is
+// gone.
 import { readFileSync } from 'node:fs';
 
 /** Clock ticks per second (USER_HZ): 100 on every mainstream Linux ABI. */
@@ -10,6 +12,8 @@ export interface ProcSample {
   cpuSeconds: number;
   rssBytes: number;
   peakRssBytes: number;
+  /** write_bytes of /proc/<pid>/io; NaN when that file is not readable (another user's process). */
+  writeBytes: number;
 }
 
 /** utime + stime in seconds from the text of /proc/<pid>/stat. */
@@ -34,6 +38,20 @@ export function parseStatusKb(status: string, key: string): number {
   return m ? Number(m[1]) * 1024 : Number.NaN;
 }
 
+/** The write_bytes line of /proc/<pid>/io (NaN when absent). */
+export function parseIoWriteBytes(io: string): number {
+  const m = /^write_bytes:\s+(\d+)$/m.exec(io);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+function readIo(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/io`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export function sampleProc(pid: number): ProcSample | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -42,6 +60,7 @@ export function sampleProc(pid: number): ProcSample | undefined {
       cpuSeconds: parseStatCpuSeconds(stat),
       rssBytes: parseStatusKb(status, 'VmRSS'),
       peakRssBytes: parseStatusKb(status, 'VmHWM'),
+      writeBytes: parseIoWriteBytes(readIo(pid)),
     };
   } catch {
     return undefined;
@@ -53,6 +72,9 @@ export interface ProcUsage {
   cpuCores: number;
   rssMiB: number;
   peakRssMiB: number;
+  /** MiB written to storage per second over the window (NaN when /proc/<pid>/io was not readable;
+   *  absent in records written before 2026-12-05). */
+  diskWriteMiBPerSec?: number;
 }
 
 /** Usage between two samples of one process taken `wallMs` apart. */
@@ -61,5 +83,6 @@ export function usageBetween(a: ProcSample, b: ProcSample, wallMs: number): Proc
     cpuCores: wallMs > 0 ? (b.cpuSeconds - a.cpuSeconds) / (wallMs / 1000) : Number.NaN,
     rssMiB: b.rssBytes / 2 ** 20,
     peakRssMiB: b.peakRssBytes / 2 ** 20,
+    diskWriteMiBPerSec: wallMs > 0 ? (b.writeBytes - a.writeBytes) / 2 ** 20 / (wallMs / 1000) : Number.NaN,
   };
 }
