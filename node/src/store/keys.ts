@@ -48,10 +48,25 @@ function withPrefix(prefix: number, rest: Uint8Array): Uint8Array {
   return k;
 }
 
-function u64be(n: number): Uint8Array {
+/** Writes a height (a safe non-negative integer) as 8 big-endian bytes at `offset`. */
+function writeU64be(out: Uint8Array, offset: number, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a height: ${n}`);
+  // Two 32-bit halves instead of a BigInt: this runs for every tree node a block writes.
+  const hi = Math.floor(n / 0x100000000);
+  const lo = n >>> 0;
+  out[offset] = hi >>> 24;
+  out[offset + 1] = (hi >>> 16) & 0xff;
+  out[offset + 2] = (hi >>> 8) & 0xff;
+  out[offset + 3] = hi & 0xff;
+  out[offset + 4] = lo >>> 24;
+  out[offset + 5] = (lo >>> 16) & 0xff;
+  out[offset + 6] = (lo >>> 8) & 0xff;
+  out[offset + 7] = lo & 0xff;
+}
+
+function u64be(n: number): Uint8Array {
   const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  writeU64be(b, 0, n);
   return b;
 }
 
@@ -76,7 +91,7 @@ export const keys = {
   treeNode: (version: number, hash: Uint8Array): Uint8Array => {
     const k = new Uint8Array(9 + hash.length);
     k[0] = Prefix.treeNode;
-    k.set(u64be(version), 1);
+    writeU64be(k, 1, version);
     k.set(hash, 9);
     return k;
   },
