@@ -20,6 +20,7 @@ import { homePaths } from '@vigil/node/validator/home.ts';
 import { VerifyPool } from '@vigil/node/verify-pool/pool.ts';
 import { type CpuProfile, summariseProfile } from './cpu-profile.ts';
 import { BenchError } from './errors.ts';
+import { sampleProc } from './real/proc.ts';
 
 interface SegmentRow {
   fromHeight: number;
@@ -27,6 +28,14 @@ interface SegmentRow {
   txs: number;
   txPerSecond: number;
   processCpuUsPerTx: number;
+  /** Bytes this process caused to be written to storage per transaction (LevelDB log, tables and
+   *  compactions; /proc/self/io), NaN where that is not readable. */
+  storageBytesPerTx: number;
+}
+
+/** write_bytes of this process so far (NaN when /proc/self/io is not readable). */
+function storageWritten(): number {
+  return sampleProc(process.pid)?.writeBytes ?? Number.NaN;
 }
 
 function cpuMs(u: NodeJS.CpuUsage): number {
@@ -95,13 +104,14 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       await session.post('Profiler.setSamplingInterval', { interval: 200 });
       await session.post('Profiler.start');
     }
+    const written0 = storageWritten();
     const thread0 = process.threadCpuUsage();
     const process0 = process.cpuUsage();
     const start = performance.now();
     // Per segment (equal numbers of blocks): does a transaction cost more as the database grows?
     const segments = Math.min(blocks.length, segmentCount);
     const segmentRows: SegmentRow[] = [];
-    let seg = { at: performance.now(), cpu: process.cpuUsage(), txs: 0, from: 1 };
+    let seg = { at: performance.now(), cpu: process.cpuUsage(), written: storageWritten(), txs: 0, from: 1 };
     for (let i = 0; i < blocks.length; i++) {
       const { block, certificate, root } = blocks[i]!;
       const r = await executor.applyBlock(block, certificate, { trustCertified: !values.verify });
@@ -122,13 +132,25 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           txs: seg.txs,
           txPerSecond: Math.round(seg.txs / s),
           processCpuUsPerTx: Math.round((1000 * cpuMs(process.cpuUsage(seg.cpu))) / Math.max(1, seg.txs)),
+          storageBytesPerTx: Math.round((storageWritten() - seg.written) / Math.max(1, seg.txs)),
         });
-        seg = { at: performance.now(), cpu: process.cpuUsage(), txs: 0, from: r.height + 1 };
+        seg = {
+          at: performance.now(),
+          cpu: process.cpuUsage(),
+          written: storageWritten(),
+          txs: 0,
+          from: r.height + 1,
+        };
       }
     }
     const seconds = (performance.now() - start) / 1000;
     const threadMs = cpuMs(process.threadCpuUsage(thread0));
     const processMs = cpuMs(process.cpuUsage(process0));
+    const written = storageWritten() - written0;
+    // LevelDB's own account of its compactions per level (what the storage writes above are made of).
+    const levelDbStats = (target.db as unknown as { getProperty(name: string): string }).getProperty(
+      'leveldb.stats',
+    ); // classic-level's; the \`level\` typings name only the portable API
     if (session !== undefined && values.profile !== undefined) {
       const { profile } = await session.post('Profiler.stop');
       session.disconnect();
@@ -151,6 +173,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       txPerSecond: txs / seconds,
       mainThreadCpuUsPerTx: (1000 * threadMs) / txs,
       processCpuUsPerTx: (1000 * processMs) / txs,
+      storageBytesPerTx: written / txs,
       ...(segmentRows.length > 0 ? { segments: segmentRows } : {}),
     };
     const f = (x: unknown) => (typeof x === 'number' ? x.toFixed(x < 10 ? 3 : 0) : String(x));
@@ -159,8 +182,9 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       if (k !== 'segments') console.log(`  ${k.padEnd(24)} ${f(v)}`);
     for (const x of segmentRows)
       console.log(
-        `  heights ${x.fromHeight}-${x.toHeight}: ${x.txs} txs, ${x.txPerSecond} tx/s, ${x.processCpuUsPerTx} us CPU/tx`,
+        `  heights ${x.fromHeight}-${x.toHeight}: ${x.txs} txs, ${x.txPerSecond} tx/s, ${x.processCpuUsPerTx} us CPU/tx, ${x.storageBytesPerTx} B written/tx`,
       );
+    console.log(levelDbStats);
     console.log(JSON.stringify(result));
   } finally {
     await target?.close();
