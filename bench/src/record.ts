@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { BenchError } from './errors.ts';
+import type { Share } from './cpu-profile.ts';
 import type { RealResult } from './real/real-bench.ts';
 import type { SimResults } from './sim-bench.ts';
 import type { SuiteMode } from './suite-plan.ts';
@@ -20,6 +21,25 @@ export interface MachineInfo {
   arch: string;
   node: string;
   loadAverage: number[];
+}
+
+/**
+ * The n = 4 network profiled just below its knee (every validator under --cpu-prof): what the report
+ * names as the bottleneck when the throughput target is missed (issue 9).
+ */
+export interface BottleneckProfile {
+  network: string;
+  offeredTxPerSec: number;
+  seconds: number;
+  committedTxPerSec: number;
+  p99LatencyMs: number | null;
+  /** Validator threads profiled (each validator's main thread and its verification workers). */
+  threads: number;
+  busySamples: number;
+  /** Busy samples by kind of work (cpu-components.ts), largest first. */
+  components: Share[];
+  /** Self time by function, the largest ten. */
+  topFunctions: Share[];
 }
 
 export interface NodeExecResult {
@@ -46,6 +66,8 @@ export interface BenchRecord {
   node: NodeExecResult | null;
   sim: SimResults | null;
   real: RealResult[];
+  /** Absent in records before 2026-12-05; null when no n = 4 loopback network was run. */
+  bottleneck?: BottleneckProfile | null;
   errors: string[];
 }
 

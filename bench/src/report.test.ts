@@ -104,3 +104,32 @@ t.test('repeated points show median (min-max); repeated fault runs are summarise
   t.match(md, /catch-up 4,000 \(3,000-5,000\) tx\/s in 3 run\(s\)/);
   t.notMatch(md, /NaN|undefined/);
 });
+
+t.test('the profiled run below the knee names the largest share as the bottleneck', async (t) => {
+  const r = fixtureRecord();
+  r.bottleneck = {
+    network: 'n4-loopback',
+    offeredTxPerSec: 720,
+    seconds: 8,
+    committedTxPerSec: 712,
+    p99LatencyMs: 240,
+    threads: 12,
+    busySamples: 20_000,
+    components: [
+      { name: 'ed25519 signature checks', samples: 5_000, share: 0.25 },
+      { name: 'state tree (Merkle updates, hashing)', samples: 3_000, share: 0.15 },
+    ],
+    topFunctions: [{ name: 'verifyOneShot sig:259', samples: 4_000, share: 0.2 }],
+  };
+  const md = renderReport(r, 'x.json', 'x').markdown;
+  t.match(md, /## Where the validators' CPU goes \(n = 4, below the knee\)/);
+  t.match(
+    md,
+    /not met \([\d.]+ %\); the largest share of validator CPU is \*\*ed25519 signature checks, 25\.0 %\*\*/,
+  );
+  t.match(md, /\| state tree \(Merkle updates, hashing\) \| 15\.0 % \|/);
+  t.match(md, /\| `verifyOneShot sig:259` \| 20\.0 % \|/);
+  t.notMatch(md, /NaN|undefined/);
+  delete r.bottleneck;
+  t.notMatch(renderReport(r, 'x.json', 'x').markdown, /CPU goes/, 'older records: no section');
+});

@@ -56,6 +56,37 @@ function diskWritesCell(validators: readonly { diskWriteMiBPerSec?: number }[]):
   return fmt(mean(validators.map((v) => v.diskWriteMiBPerSec ?? Number.NaN)), 1);
 }
 
+/** The profiled run below the n = 4 knee: the bottleneck named, its share, and the rest. */
+function bottleneckSection(b: NonNullable<BenchRecord['bottleneck']>, fraction: number | null): string[] {
+  const pct = (x: number) => `${fmt(100 * x, 1)} %`;
+  const top = b.components[0];
+  const met = fraction !== null && fraction >= 0.75;
+  const verdict =
+    fraction === null
+      ? 'No n = 4 throughput was measured to compare with the target.'
+      : `The throughput target (75 % of the ceiling) is ${met ? 'met' : `not met (${pct(fraction)})`}${
+          top ? `; the largest share of validator CPU is **${top.name}, ${pct(top.share)}**` : ''
+        }.`;
+  return [
+    "## Where the validators' CPU goes (n = 4, below the knee)",
+    '',
+    `Every validator under \`node --cpu-prof\` in a separate run of ${fmt(b.seconds)} s at ${fmt(b.offeredTxPerSec)} tx/s offered (committed ${fmt(b.committedTxPerSec)} tx/s, p99 ${fmt(b.p99LatencyMs)} ms, the profiler's cost included): ${fmt(b.busySamples)} busy samples of ${fmt(b.threads)} threads (main threads and verification workers), each sample given to the innermost frame that names a kind of work (bench/src/cpu-components.ts). ${verdict}`,
+    '',
+    table(
+      ['kind of work', 'share of busy samples'],
+      b.components.map((c) => [c.name, pct(c.share)]),
+    ),
+    '',
+    'Largest self times by function:',
+    '',
+    table(
+      ['function', 'share of busy samples'],
+      b.topFunctions.map((f) => [`\`${f.name}\``, pct(f.share)]),
+    ),
+    '',
+  ];
+}
+
 /** A point's start: the wait for idle mempools and the backlog it cleared ("-": record predates it). */
 function settledBefore(s: SettleResult | undefined): string {
   if (s === undefined) return '-';
@@ -225,6 +256,8 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
       out.push('');
     }
   }
+
+  if (r.bottleneck) out.push(...bottleneckSection(r.bottleneck, n4?.fractionOfCeiling ?? null));
 
   if (r.node) {
     out.push('## One node: execution with signature checks');

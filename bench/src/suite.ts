@@ -16,6 +16,7 @@ import { BenchError } from './errors.ts';
 import { type RealResult, runRealSuite } from './real/real-bench.ts';
 import {
   type BenchRecord,
+  type BottleneckProfile,
   gitState,
   machineInfo,
   type NodeExecResult,
@@ -24,6 +25,7 @@ import {
   validateLatest,
   validateRecord,
 } from './record.ts';
+import { profileNetwork } from './profile-network.ts';
 import { renderReport } from './report.ts';
 import { calibrateCrypto, runSimSuite } from './sim-bench.ts';
 import { networkSlug, suitePlan } from './suite-plan.ts';
@@ -116,6 +118,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
   }
   const real: RealResult[] = [];
+  let bottleneck: BottleneckProfile | null = null;
   const name = `${mode}-${stamp(started)}`;
   const build = (finished: Date): BenchRecord => ({
     schema: RECORD_SCHEMA,
@@ -137,6 +140,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     node,
     sim,
     real,
+    bottleneck,
     errors,
   });
   if (only.has('real')) {
@@ -156,6 +160,38 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         errors.push(`real n=${cfg.n} ${cfg.condition}: ${(e as Error).message}`);
       }
       writeFileSync(partialPath, `${JSON.stringify(build(new Date()), null, 1)}\n`);
+    }
+    // Where the CPU goes just below the n = 4 knee, so the report can name the bottleneck with its
+    // share (issue 9). A separate run: the profiler's own cost must not be in the measured points.
+    const n4 = real.find((x) => x.config.n === 4 && x.config.condition === 'loopback');
+    const rate = n4?.belowKnee?.offeredTxPerSec ?? n4?.knee.kneeTxPerSec;
+    if (n4 !== undefined && rate !== undefined && rate !== null && rate > 0) {
+      const seconds = mode === 'quick' ? 8 : 20;
+      log(`profiling the n = 4 validators at ${rate} tx/s for ${seconds} s`);
+      try {
+        const p = await profileNetwork({
+          n: 4,
+          rate,
+          seconds,
+          seed,
+          devices: n4.config.devices,
+          batchSize: n4.config.batchSize,
+        });
+        bottleneck = {
+          network: networkSlug(n4.config),
+          offeredTxPerSec: rate,
+          seconds,
+          committedTxPerSec: p.committedTxPerSec,
+          p99LatencyMs: p.p99LatencyMs,
+          threads: p.threads,
+          busySamples: p.merged.busySamples,
+          components: p.components,
+          topFunctions: p.merged.byFunction.slice(0, 10),
+        };
+        rmSync(p.dir, { recursive: true, force: true });
+      } catch (e) {
+        errors.push(`profile: ${(e as Error).message}`);
+      }
     }
   }
   const record = build(new Date());
