@@ -1,5 +1,13 @@
 import t from 'tap';
-import { Component, componentOfFrame, componentShares, mergeComponentShares } from './cpu-components.ts';
+import {
+  Component,
+  componentOfFrame,
+  componentShares,
+  mergeComponentShares,
+  runningFunctionCounts,
+  topFunctions,
+  withoutComponent,
+} from './cpu-components.ts';
 
 const R = '/work/vigil';
 type N = {
@@ -104,4 +112,29 @@ t.test('merging threads adds their samples', async (t) => {
     { name: Component.gc, samples: 5, share: 5 / 8 },
     { name: Component.stateTree, samples: 3, share: 3 / 8 },
   ]);
+});
+
+t.test('start-up is left out of the running shares and of the function table', async (t) => {
+  const { shares, removed } = withoutComponent(componentShares({ nodes, samples }), Component.startup);
+  t.equal(removed, 3);
+  t.notOk(shares.some((s) => s.name === Component.startup));
+  t.equal(shares[0]!.name, Component.signatures);
+  t.equal(shares[0]!.share, 5 / 17, 'renormalised over the other 17 busy samples');
+  const fns = runningFunctionCounts({ nodes, samples });
+  t.notOk(
+    [...fns.keys()].some((k) => k.startsWith('compileSourceTextModule')),
+    'no loader frames',
+  );
+  t.equal(
+    [...fns.values()].reduce((a, n) => a + n, 0),
+    17,
+  );
+  const top = topFunctions([fns, fns], 2);
+  t.same(
+    top.map((s) => [s.name, s.samples, s.share]),
+    [
+      ['verifyOneShot crypto/sig:1', 10, 10 / 34],
+      ['hash crypto/hash:1', 8, 8 / 34],
+    ],
+  );
 });

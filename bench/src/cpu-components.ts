@@ -69,18 +69,18 @@ function isStartupFrame(f: Frame): boolean {
   return /^node:internal\/(modules|main|bootstrap)\//.test(f.url);
 }
 
-/**
- * Busy samples by component, as shares of all busy samples of the profile (idle excluded). A sample
- * no frame of which names a component is `other`.
- */
-export function componentShares(p: CpuProfile & { nodes: { children?: number[] }[] }): Share[] {
+type ProfileWithStacks = CpuProfile & { nodes: { children?: number[] }[] };
+
+/** A function giving the component of any node of `p` (memoised per node: it depends only on the
+ *  node's own stack). */
+function classifier(p: ProfileWithStacks): (id: number) => Component {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const decided = new Map<number, Component>(); // per node id: its stack's component (memoised)
-  const componentOf = (id: number): Component => {
+  const decided = new Map<number, Component>();
+  return (id: number): Component => {
     // Walk outwards to the first frame naming a component, or to a node already decided, or to the
-    // root; then decide every node on the way (each node's answer depends only on its own stack).
+    // root; then decide every node on the way.
     const path: number[] = [];
     let above: Component = Component.other; // what decides the walk's top end
     for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
@@ -107,6 +107,22 @@ export function componentShares(p: CpuProfile & { nodes: { children?: number[] }
     }
     return decided.get(id)!;
   };
+}
+
+function toShares(counts: Map<string, number>, total: number, limit = Number.POSITIVE_INFINITY): Share[] {
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, limit)
+    .map(([name, samples]) => ({ name, samples, share: total > 0 ? samples / total : 0 }));
+}
+
+/**
+ * Busy samples by component, as shares of all busy samples of the profile (idle excluded). A sample
+ * no frame of which names a component is `other`.
+ */
+export function componentShares(p: ProfileWithStacks): Share[] {
+  const componentOf = classifier(p);
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const counts = new Map<string, number>();
   let busy = 0;
   for (const id of p.samples) {
@@ -117,9 +133,28 @@ export function componentShares(p: CpuProfile & { nodes: { children?: number[] }
     const c = componentOf(id);
     counts.set(c, (counts.get(c) ?? 0) + 1);
   }
-  return [...counts]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-    .map(([name, samples]) => ({ name, samples, share: busy > 0 ? samples / busy : 0 }));
+  return toShares(counts, busy);
+}
+
+/**
+ * Self time by function (named as summariseProfile names them) over the busy samples that are not
+ * start-up: what the process spends its running life on, without the module loading of its first
+ * seconds, which a short profile otherwise shows among the largest.
+ */
+export function runningFunctionCounts(p: ProfileWithStacks): Map<string, number> {
+  const componentOf = classifier(p);
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const counts = new Map<string, number>();
+  for (const id of p.samples) {
+    const n = byId.get(id);
+    if (n === undefined) continue;
+    const { functionName, url, lineNumber } = n.callFrame;
+    if (areaOf(url, functionName) === '(idle)' || componentOf(id) === Component.startup) continue;
+    const file = url.split('/').slice(-2).join('/');
+    const key = `${functionName || '(anonymous)'} ${file}${url ? `:${lineNumber + 1}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** Several threads' or processes' component shares combined into shares of their summed samples. */
@@ -131,7 +166,29 @@ export function mergeComponentShares(list: readonly Share[][]): Share[] {
       counts.set(s.name, (counts.get(s.name) ?? 0) + s.samples);
       total += s.samples;
     }
-  return [...counts]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-    .map(([name, samples]) => ({ name, samples, share: total > 0 ? samples / total : 0 }));
+  return toShares(counts, total);
+}
+
+/** Shares without one component, renormalised over the rest; and how many samples it had. */
+export function withoutComponent(
+  shares: readonly Share[],
+  name: Component,
+): { shares: Share[]; removed: number } {
+  const removed = shares.find((s) => s.name === name)?.samples ?? 0;
+  const rest = new Map(shares.filter((s) => s.name !== name).map((s) => [s.name, s.samples]));
+  let total = 0;
+  for (const n of rest.values()) total += n;
+  return { shares: toShares(rest, total), removed };
+}
+
+/** Function counts of several threads, as the `limit` largest shares of their summed `total`. */
+export function topFunctions(list: readonly Map<string, number>[], limit: number): Share[] {
+  const counts = new Map<string, number>();
+  let total = 0;
+  for (const m of list)
+    for (const [k, n] of m) {
+      counts.set(k, (counts.get(k) ?? 0) + n);
+      total += n;
+    }
+  return toShares(counts, total, limit);
 }

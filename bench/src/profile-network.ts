@@ -6,7 +6,14 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { componentShares, mergeComponentShares } from './cpu-components.ts';
+import {
+  Component,
+  componentShares,
+  mergeComponentShares,
+  runningFunctionCounts,
+  topFunctions,
+  withoutComponent,
+} from './cpu-components.ts';
 import {
   type CpuProfile,
   mergeSummaries,
@@ -36,8 +43,12 @@ export interface NetworkProfile {
   p99LatencyMs: number | null;
   merged: ProfileSummary;
   perThread: ProfileSummary[];
-  /** Busy samples of all validator threads by kind of work, largest first. */
+  /** Busy samples of all validator threads by kind of work, largest first, start-up left out. */
   components: Share[];
+  /** Busy samples spent starting up (loading and compiling modules), left out of the shares. */
+  startupSamples: number;
+  /** The largest self times by function over the same samples as `components`. */
+  topFunctions: Share[];
 }
 
 export async function profileNetwork(o: NetworkProfileOptions): Promise<NetworkProfile> {
@@ -66,6 +77,12 @@ export async function profileNetwork(o: NetworkProfileOptions): Promise<NetworkP
     .map((p) => summariseProfile(p, 25))
     .filter((s) => s.samples > 0)
     .sort((a, b) => b.busySamples - a.busySamples);
+  // A profile covers the whole process: its first seconds load and compile modules, which in a short
+  // run is a large share of the samples and nothing a validator does under load.
+  const running = withoutComponent(
+    mergeComponentShares(profiles.map((p) => componentShares(p))),
+    Component.startup,
+  );
   return {
     options: o,
     dir,
@@ -75,6 +92,11 @@ export async function profileNetwork(o: NetworkProfileOptions): Promise<NetworkP
     p99LatencyMs: load.latencyMs.p99,
     merged: mergeSummaries(perThread, 25),
     perThread,
-    components: mergeComponentShares(profiles.map((p) => componentShares(p))),
+    components: running.shares,
+    startupSamples: running.removed,
+    topFunctions: topFunctions(
+      profiles.map((p) => runningFunctionCounts(p)),
+      10,
+    ),
   };
 }

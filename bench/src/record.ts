@@ -36,6 +36,8 @@ export interface BottleneckProfile {
   /** Validator threads profiled (each validator's main thread and its verification workers). */
   threads: number;
   busySamples: number;
+  /** Of busySamples, spent loading and compiling modules at start-up: left out of the shares below. */
+  startupSamples: number;
   /** Busy samples by kind of work (cpu-components.ts), largest first. */
   components: Share[];
   /** Self time by function, the largest ten. */

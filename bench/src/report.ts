@@ -70,7 +70,7 @@ function bottleneckSection(b: NonNullable<BenchRecord['bottleneck']>, fraction: 
   return [
     "## Where the validators' CPU goes (n = 4, below the knee)",
     '',
-    `Every validator under \`node --cpu-prof\` in a separate run of ${fmt(b.seconds)} s at ${fmt(b.offeredTxPerSec)} tx/s offered (committed ${fmt(b.committedTxPerSec)} tx/s, p99 ${fmt(b.p99LatencyMs)} ms, the profiler's cost included): ${fmt(b.busySamples)} busy samples of ${fmt(b.threads)} threads (main threads and verification workers), each sample given to the innermost frame that names a kind of work (bench/src/cpu-components.ts). ${verdict}`,
+    `Every validator under \`node --cpu-prof\` in a separate run of ${fmt(b.seconds)} s at ${fmt(b.offeredTxPerSec)} tx/s offered (committed ${fmt(b.committedTxPerSec)} tx/s, p99 ${fmt(b.p99LatencyMs)} ms, the profiler's cost included): ${fmt(b.busySamples)} busy samples of ${fmt(b.threads)} threads (main threads and verification workers), of which ${fmt(b.startupSamples)} loading and compiling modules at start-up are left out; each other sample is given to the innermost frame that names a kind of work (bench/src/cpu-components.ts). ${verdict}`,
     '',
     table(
       ['kind of work', 'share of busy samples'],

@@ -185,8 +185,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
           p99LatencyMs: p.p99LatencyMs,
           threads: p.threads,
           busySamples: p.merged.busySamples,
+          startupSamples: p.startupSamples,
           components: p.components,
-          topFunctions: p.merged.byFunction.slice(0, 10),
+          topFunctions: p.topFunctions,
         };
         rmSync(p.dir, { recursive: true, force: true });
       } catch (e) {
