@@ -138,3 +138,23 @@ t.test('start-up is left out of the running shares and of the function table', a
     ],
   );
 });
+
+t.test("compiling a module is start-up even under a package's own require", async (t) => {
+  const p = {
+    nodes: [
+      frame(1, '(root)', '', [2]),
+      frame(2, 'onMessage', 'node:internal/per_context/messageport', [3, 5]),
+      frame(3, '__require', `file://${R}/node_modules/@noble/hashes/index.js`, [4]),
+      frame(4, 'wrapSafe', 'node:internal/modules/cjs/loader'),
+      frame(5, 'verify', `file://${R}/node_modules/@noble/hashes/index.js`),
+    ],
+    samples: [4, 4, 5],
+  };
+  t.same(
+    componentShares(p).map((s) => [s.name, s.samples]),
+    [
+      [Component.startup, 2],
+      [Component.signatures, 1],
+    ],
+  );
+});

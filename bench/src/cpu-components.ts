@@ -29,6 +29,9 @@ type Frame = { functionName: string; url: string };
 export function componentOfFrame(f: Frame): Component | undefined {
   const { functionName: fn, url } = f;
   if (fn === '(garbage collector)') return Component.gc;
+  // Node's module loader and bootstrap: compiling a module is start-up work whoever required it (a
+  // verification worker's first message loads its modules under a package's own require).
+  if (/^node:internal\/(modules|main|bootstrap)\//.test(url)) return Component.startup;
   if (fn === 'verifyOneShot' || /\/node\/src\/(verify-pool|crypto)\//.test(url) || /@noble\//.test(url))
     return Component.signatures;
   if (/\/node\/src\/state-tree\/|\/consensus\/src\/proof\//.test(url)) return Component.stateTree;
@@ -63,12 +66,6 @@ export function componentOfFrame(f: Frame): Component | undefined {
   return undefined;
 }
 
-/** Frames of Node's module loader and bootstrap: a sample under one of them with no component on the
- *  way is start-up work (the profile covers the whole process, start-up included). */
-function isStartupFrame(f: Frame): boolean {
-  return /^node:internal\/(modules|main|bootstrap)\//.test(f.url);
-}
-
 type ProfileWithStacks = CpuProfile & { nodes: { children?: number[] }[] };
 
 /** A function giving the component of any node of `p` (memoised per node: it depends only on the
@@ -80,32 +77,24 @@ function classifier(p: ProfileWithStacks): (id: number) => Component {
   const decided = new Map<number, Component>();
   return (id: number): Component => {
     // Walk outwards to the first frame naming a component, or to a node already decided, or to the
-    // root; then decide every node on the way.
+    // root (then: other); every node on the way gets that answer.
     const path: number[] = [];
-    let above: Component = Component.other; // what decides the walk's top end
+    let found: Component = Component.other;
     for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
       const known = decided.get(x);
       if (known !== undefined) {
-        above = known;
-        break;
-      }
-      const c = componentOfFrame(byId.get(x)!.callFrame);
-      if (c !== undefined) {
-        decided.set(x, c);
-        above = c;
+        found = known;
         break;
       }
       path.push(x);
+      const c = componentOfFrame(byId.get(x)!.callFrame);
+      if (c !== undefined) {
+        found = c;
+        break;
+      }
     }
-    // Nodes with no component frame on their own stack: start-up if a loader frame is at or above
-    // them (or the part above was start-up), otherwise other.
-    let result = above;
-    for (let k = path.length - 1; k >= 0; k--) {
-      const x = path[k]!;
-      if (result === Component.other && isStartupFrame(byId.get(x)!.callFrame)) result = Component.startup;
-      decided.set(x, result);
-    }
-    return decided.get(id)!;
+    for (const x of path) decided.set(x, found);
+    return found;
   };
 }
 
