@@ -350,8 +350,8 @@ t.test('decoded byte strings are plain Uint8Arrays that do not alias the input',
 });
 
 t.test('encoded bytes are owned by the caller: later encodes never overwrite them', async (t) => {
-  // The encoder writes into one scratch buffer that every call rewinds (cbor-x reset mode); each
-  // result must be a copy, whatever came before or after it (a small value, one that grows the buffer).
+  // The encoder writes into one arena that every call starts again at (cbor-x useBuffer); each result
+  // must be a copy, whatever came before or after it (a small value, one larger than the arena).
   const first = encodeCanonical([1, 'a', fromHex('abcd')]);
   t.equal(Object.getPrototypeOf(first), Uint8Array.prototype);
   t.equal(first.byteLength, first.buffer.byteLength, 'not a view into a shared buffer');
@@ -377,6 +377,24 @@ t.test('property: encoder output equals the independent reference encoding and i
   );
   t.pass('encoder agrees with the reference');
 });
+
+t.test(
+  'property: values encoded between values larger than the arena still equal the reference',
+  async (t) => {
+    const big = [new Uint8Array(70 * 1024).fill(1), 'y'.repeat(70 * 1024)];
+    fc.assert(
+      fc.property(fc.array(arbCborValue, { minLength: 1, maxLength: 5 }), (vs) => {
+        const out = vs.map((v, i) => {
+          if (i % 2 === 0) encodeCanonical(big);
+          return encodeCanonical(v);
+        });
+        return vs.every((v, i) => toHex(out[i]!) === toHex(Uint8Array.from(refEncode(v))));
+      }),
+      { numRuns: propertyRuns(300) },
+    );
+    t.pass('agrees with the reference');
+  },
+);
 
 t.test('property: decode(encode(v)) == v (up to the integer representation rule)', async (t) => {
   fc.assert(

@@ -41,7 +41,8 @@ export interface DecodeOptions {
 const U32 = 0x1_0000_0000;
 const TWO_64 = 1n << 64n;
 
-const encoder = new Encoder({
+// useBuffer is cbor-x API (README, "Arena Allocation") missing from its type declarations.
+const encoder: Encoder & { useBuffer(buffer: Uint8Array): void } = new Encoder({
   useRecords: false,
   tagUint8Array: false,
   structuredClone: false,
@@ -50,7 +51,20 @@ const encoder = new Encoder({
   variableMapSize: true,
   useFloat32: 0,
   largeBigIntToFloat: false,
-});
+}) as Encoder & { useBuffer(buffer: Uint8Array): void };
+
+/**
+ * cbor-x writes into one module-wide buffer, appending encode after encode, and when that fills it
+ * allocates a new one as large as the largest value encoded so far: after a block or a PRE-PREPARE a
+ * few hundred kilobytes, allocated again every few hundred small encodes (the state records and index
+ * entries a transaction writes). Every result is copied out before encodeWithDepth returns, so each
+ * encode can start at the beginning of one reused arena instead (cbor-x README, "Arena Allocation
+ * (useBuffer())"); a value larger than the arena still gets a buffer of its own from cbor-x. Under
+ * Node the arena must be a Buffer (cbor-x writes strings with Buffer#utf8Write), elsewhere a Uint8Array.
+ */
+const ARENA_BYTES = 64 * 1024;
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
+const arena: Uint8Array = NodeBuffer ? NodeBuffer.allocUnsafeSlow(ARENA_BYTES) : new Uint8Array(ARENA_BYTES);
 
 /** Fatal: invalid UTF-8, encoded surrogates and overlong forms throw instead of becoming U+FFFD. A
  *  leading U+FEFF is kept as a character (ignoreBOM), so every valid string round-trips exactly. */
@@ -125,6 +139,7 @@ function encodeWithDepth(v: CborValue, maxDepth: number): Uint8Array {
   const input = normaliseForEncoder(v, 0, maxDepth);
   let out: Uint8Array;
   try {
+    encoder.useBuffer(arena);
     out = encoder.encode(input);
   } catch (e) {
     // Unreachable for validated input; kept so that nothing but WireError leaves this module.
