@@ -219,12 +219,21 @@ export class SparseMerkleTree {
     while (frontier.length > 0) {
       const visits = frontier.filter((v) => !bytesEqual(v.hash, EMPTY_SUBTREE));
       const ids = visits.map((v) => hex(v.hash));
-      const nodes = await Promise.all(
-        visits.map((v, i) => {
-          const hit = this.#cached(ids[i]!);
-          return hit !== undefined ? hit : this.loadNode(v.hash, v.version);
-        }),
-      );
+      // Only misses wait for the store: Promise.all over cached nodes would still queue a microtask per
+      // node, and a large block's update visits thousands of them, almost all cached.
+      const nodes: TreeNode[] = new Array(visits.length);
+      const loads: Promise<void>[] = [];
+      visits.forEach((v, i) => {
+        const hit = this.#cached(ids[i]!);
+        if (hit !== undefined) nodes[i] = hit;
+        else
+          loads.push(
+            this.loadNode(v.hash, v.version).then((n) => {
+              nodes[i] = n;
+            }),
+          );
+      });
+      if (loads.length > 0) await Promise.all(loads);
       const next: Visit[] = [];
       visits.forEach((v, i) => {
         const node = nodes[i]!;
