@@ -3,23 +3,10 @@
 // record-type tag and `/`, then fixed-width binary parts: 32-byte public keys, 8-byte big-endian
 // integers (so byte order = numeric order for range scans), or length-prefixed UTF-8 text.
 
+import { writeU64be as writeU64 } from '../store/keys.ts';
+
 type Part = Uint8Array | string | number;
 const utf8 = new TextEncoder();
-
-/** Writes a safe non-negative integer as 8 big-endian bytes at `o` (two 32-bit halves, no BigInt). */
-function writeU64(out: Uint8Array, o: number, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a safe unsigned integer: ${n}`);
-  const hi = Math.floor(n / 0x1_0000_0000);
-  const lo = n >>> 0;
-  out[o] = hi >>> 24;
-  out[o + 1] = (hi >>> 16) & 0xff;
-  out[o + 2] = (hi >>> 8) & 0xff;
-  out[o + 3] = hi & 0xff;
-  out[o + 4] = lo >>> 24;
-  out[o + 5] = (lo >>> 16) & 0xff;
-  out[o + 6] = (lo >>> 8) & 0xff;
-  out[o + 7] = lo & 0xff;
-}
 
 export function u64(n: number): Uint8Array {
   const b = new Uint8Array(8);

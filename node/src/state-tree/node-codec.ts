@@ -7,6 +7,7 @@
 // under version || hash (ADR 0114); the versions are storage addresses, not part of any hash.
 import { decodeCanonical, encodeCanonical } from '@vigil/consensus/wire';
 import { type Hasher, HASH_BYTES, internalHash, leafHash } from '@vigil/consensus/proof/smt.ts';
+import { headLength, writeHead } from '../store/cbor-direct.ts';
 import { StateTreeError } from './errors.ts';
 
 export interface LeafNode {
@@ -36,54 +37,11 @@ export function encodeTreeNodeReference(node: TreeNode): Uint8Array {
     : encodeCanonical([1, node.left, node.right, node.leftVersion, node.rightVersion]);
 }
 
-/** Length of a canonical CBOR unsigned integer (RFC 8949 §4.2.1: shortest form). */
-function uintLength(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
-}
-
-function writeUint(out: Uint8Array, o: number, n: number): number {
-  if (n < 24) out[o++] = n;
-  else if (n < 0x100) {
-    out[o++] = 0x18;
-    out[o++] = n;
-  } else if (n < 0x10000) {
-    out[o++] = 0x19;
-    out[o++] = n >> 8;
-    out[o++] = n & 0xff;
-  } else if (n < 0x100000000) {
-    out[o++] = 0x1a;
-    new DataView(out.buffer, out.byteOffset).setUint32(o, n);
-    o += 4;
-  } else {
-    out[o++] = 0x1b;
-    new DataView(out.buffer, out.byteOffset).setBigUint64(o, BigInt(n));
-    o += 8;
-  }
-  return o;
-}
-
-/** Length of a canonical CBOR byte-string header (RFC 8949 §4.2.1: shortest form). */
-function bstrHeaderLength(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
-
+/** A byte string's head and bytes at `o`; the offset after them. */
 function writeBstr(out: Uint8Array, o: number, b: Uint8Array): number {
-  const n = b.length;
-  if (n < 24) out[o++] = 0x40 | n;
-  else if (n < 0x100) {
-    out[o++] = 0x58;
-    out[o++] = n;
-  } else if (n < 0x10000) {
-    out[o++] = 0x59;
-    out[o++] = n >> 8;
-    out[o++] = n & 0xff;
-  } else {
-    out[o++] = 0x5a;
-    new DataView(out.buffer, out.byteOffset).setUint32(o, n);
-    o += 4;
-  }
-  out.set(b, o);
-  return o + n;
+  const p = writeHead(out, o, 2, b.length);
+  out.set(b, p);
+  return p + b.length;
 }
 
 /**
@@ -93,23 +51,23 @@ function writeBstr(out: Uint8Array, o: number, b: Uint8Array): number {
  */
 export function encodeTreeNode(node: TreeNode): Uint8Array {
   if (node.kind === 'internal') {
-    const out = new Uint8Array(70 + uintLength(node.leftVersion) + uintLength(node.rightVersion));
+    const out = new Uint8Array(70 + headLength(node.leftVersion) + headLength(node.rightVersion));
     out[0] = 0x85; // array(5)
     out[1] = 0x01;
     writeBstr(out, 2, node.left);
     writeBstr(out, 36, node.right);
-    writeUint(out, writeUint(out, 70, node.leftVersion), node.rightVersion);
+    writeHead(out, writeHead(out, 70, 0, node.leftVersion), 0, node.rightVersion);
     return out;
   }
   const size =
     2 +
-    bstrHeaderLength(node.keyHash.length) +
+    headLength(node.keyHash.length) +
     node.keyHash.length +
-    bstrHeaderLength(node.valueHash.length) +
+    headLength(node.valueHash.length) +
     node.valueHash.length +
-    bstrHeaderLength(node.key.length) +
+    headLength(node.key.length) +
     node.key.length +
-    bstrHeaderLength(node.value.length) +
+    headLength(node.value.length) +
     node.value.length;
   const out = new Uint8Array(size);
   out[0] = 0x85; // array(5)

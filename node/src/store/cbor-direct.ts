@@ -6,6 +6,7 @@
 // and that the reader accepts exactly what decodeCanonical accepts for its shape.
 //
 // Canonical = RFC 8949 §4.2.1 "core deterministic encoding": every head in its shortest form.
+import { writeU64be } from './keys.ts';
 
 /** Bytes taken by a head carrying argument `n` (0 <= n <= 2^53 - 1). */
 export function headLength(n: number): number {
@@ -39,16 +40,7 @@ export function writeHead(out: Uint8Array, o: number, major: number, n: number):
     return o + 5;
   }
   out[o] = m | 27;
-  const hi = Math.floor(n / 0x1_0000_0000);
-  const lo = n >>> 0;
-  out[o + 1] = hi >>> 24;
-  out[o + 2] = (hi >>> 16) & 0xff;
-  out[o + 3] = (hi >>> 8) & 0xff;
-  out[o + 4] = hi & 0xff;
-  out[o + 5] = lo >>> 24;
-  out[o + 6] = (lo >>> 16) & 0xff;
-  out[o + 7] = (lo >>> 8) & 0xff;
-  out[o + 8] = lo & 0xff;
+  writeU64be(out, o + 1, n);
   return o + 9;
 }
 

@@ -48,9 +48,13 @@ function withPrefix(prefix: number, rest: Uint8Array): Uint8Array {
   return k;
 }
 
-/** Writes a height (a safe non-negative integer) as 8 big-endian bytes at `offset`. */
-function writeU64be(out: Uint8Array, offset: number, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a height: ${n}`);
+/**
+ * Writes a safe non-negative integer (a height, a sequence number, a time) as 8 big-endian bytes at
+ * `offset`; RangeError for anything else. The one writer of integers in keys, here and in the state
+ * machine's key layout.
+ */
+export function writeU64be(out: Uint8Array, offset: number, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a safe unsigned integer: ${n}`);
   // Two 32-bit halves instead of a BigInt: this runs for every tree node a block writes.
   const hi = Math.floor(n / 0x100000000);
   const lo = n >>> 0;
