@@ -247,7 +247,7 @@ export class ChainStore {
     return head;
   }
 
-  /** The records of a state-tree update: its nodes, and its root's version when the root is new. */
+  /** The records of a state-tree update: its nodes, and its root's version (any root but the empty one). */
   static treeOps(update: TreeUpdate): BatchOp[] {
     const ops: BatchOp[] = [];
     for (const n of update.nodes)
