@@ -1,7 +1,7 @@
 // `npm run bench -- profile [--n 4] [--rate 100] [--seconds 15] [--seed 1]`: runs a real network with
 // every validator under `node --cpu-prof` (through NODE_OPTIONS), offers a steady load, stops the
-// validators (SIGTERM: an orderly exit writes the profile) and prints where their CPU went, by area of
-// the code base and by function. Writes bench/results/profile-<time>.json; the .cpuprofile files stay in
+// validators (SIGTERM: an orderly exit writes the profile) and prints where their CPU went, by kind of
+// work (cpu-components.ts), by area of the code base and by function. Writes bench/results/profile-<time>.json; the .cpuprofile files stay in
 // the printed directory for Chrome DevTools or speedscope.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

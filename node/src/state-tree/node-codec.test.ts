@@ -59,4 +59,7 @@ t.test('malformed node bytes are CORRUPT_NODE', async (t) => {
   const negative = internal.slice();
   negative[71] = 0x20; // -1
   t.throws(() => decodeTreeNode(negative), { code: 'CORRUPT_NODE' });
+  // A version past 2^53 - 1 (an 8-byte head the decoder returns as a bigint) is no height.
+  const huge = Uint8Array.of(...internal.subarray(0, 71), 0x1b, 0, 0x20, 0, 0, 0, 0, 0, 0);
+  t.throws(() => decodeTreeNode(huge), { code: 'CORRUPT_NODE' });
 });
