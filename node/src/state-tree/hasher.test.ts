@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { internalHash, leafHash } from '@vigil/consensus/proof/smt.ts';
 import { nodeInternalHash, nodeLeafHash, nodeSha256 } from './hasher.ts';
 
@@ -27,3 +28,20 @@ t.test(
     t.same(Buffer.from(x), copy);
   },
 );
+
+t.test('nodeSha256 equals SHA-256 for any input and any split into parts', async (t) => {
+  // Every byte value matters: the digest travels as a latin1 string, one character per byte.
+  const check = fc.property(
+    fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 4 }),
+    (parts) => {
+      const whole = Buffer.concat(parts);
+      return Buffer.from(nodeSha256(...parts)).equals(sha256(whole));
+    },
+  );
+  t.doesNotThrow(() => fc.assert(check, { numRuns: 500 }), 'no counterexample');
+  t.same(
+    Buffer.from(nodeSha256(new Uint8Array(0))),
+    Buffer.from(sha256(new Uint8Array(0))),
+    'the empty input',
+  );
+});

@@ -2,8 +2,20 @@
 // pure-JS implementation for the short (41..73 byte) inputs of tree nodes. The hashing RULES are not
 // here but in consensus/src/proof/smt.ts, shared with browsers; this only supplies the primitive.
 // The parts are concatenated and hashed with the one-shot crypto.hash (no Hash object per call).
+//
+// The digest is asked for as a latin1 ('binary') string and copied into a 32-byte Uint8Array, which
+// lives on the V8 heap: a Buffer result has its own off-heap backing store, and allocating, tracking
+// and freeing one per tree node took a fifth of the time per hash (about 1,000 -> 820 ns, results kept
+// alive as the tree keeps them; a 73-byte input on this machine).
 import { hash } from 'node:crypto';
 import type { Hasher } from '@vigil/consensus/proof/smt.ts';
+
+/** The 32 bytes of a latin1 digest string (one character per byte). */
+function digestBytes(latin1: string): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = latin1.charCodeAt(i);
+  return out;
+}
 
 export const nodeSha256: Hasher = (...parts: Uint8Array[]): Uint8Array => {
   let input: Uint8Array;
@@ -18,8 +30,7 @@ export const nodeSha256: Hasher = (...parts: Uint8Array[]): Uint8Array => {
       o += p.length;
     }
   }
-  const d = hash('sha256', input, 'buffer') as Buffer;
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  return digestBytes(hash('sha256', input, 'binary') as string);
 };
 
 const LEAF_TAG_BYTES = new TextEncoder().encode('VSMT-LEAF');
@@ -31,8 +42,7 @@ function digestTagged(tag: Uint8Array, a: Uint8Array, b: Uint8Array): Uint8Array
   scratch.set(tag, 0);
   scratch.set(a, 9);
   scratch.set(b, 41);
-  const d = hash('sha256', scratch, 'buffer') as Buffer;
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  return digestBytes(hash('sha256', scratch, 'binary') as string);
 }
 
 /**

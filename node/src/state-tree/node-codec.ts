@@ -45,13 +45,33 @@ function writeBstr(out: Uint8Array, o: number, b: Uint8Array): number {
 }
 
 /**
+ * Encoded nodes are carved out of shared 64 KiB slabs: a Uint8Array of more than 64 bytes gets its own
+ * off-heap backing store, and allocating (then collecting) one per node cost more than encoding it. A
+ * slab lives until the last node encoded in it is unreferenced (after the block's batch is written).
+ */
+const SLAB_BYTES = 64 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+function allocNode(size: number): Uint8Array {
+  if (size > SLAB_BYTES / 16) return new Uint8Array(size);
+  if (slabUsed + size > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += size;
+  return out;
+}
+
+/**
  * The same bytes as encodeTreeNodeReference, written directly: tens of thousands of nodes are encoded
  * per large block, and the generic encoder's normalisation dominated the tree update
  * (node-codec.test.ts checks byte equality with the reference).
  */
 export function encodeTreeNode(node: TreeNode): Uint8Array {
   if (node.kind === 'internal') {
-    const out = new Uint8Array(70 + headLength(node.leftVersion) + headLength(node.rightVersion));
+    const out = allocNode(70 + headLength(node.leftVersion) + headLength(node.rightVersion));
     out[0] = 0x85; // array(5)
     out[1] = 0x01;
     writeBstr(out, 2, node.left);
@@ -69,7 +89,7 @@ export function encodeTreeNode(node: TreeNode): Uint8Array {
     node.key.length +
     headLength(node.value.length) +
     node.value.length;
-  const out = new Uint8Array(size);
+  const out = allocNode(size);
   out[0] = 0x85; // array(5)
   out[1] = 0x00;
   let o = writeBstr(out, 2, node.keyHash);

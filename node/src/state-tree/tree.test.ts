@@ -321,8 +321,8 @@ t.test(
 );
 
 t.test('a one-node cache (evictions in the middle of every update) gives the same roots', async (t) => {
-  // update() pins what it preloads and creates, so an LRU eviction during the synchronous pass can
-  // never make it read a node it does not hold (or read the store mid-update).
+  // update() holds the cache while it reads what it preloaded and created, so no eviction can make it
+  // read a node it does not have (or read the store mid-update).
   await fc.assert(
     fc.asyncProperty(fc.array(fc.array(changeArb, { maxLength: 20 }), { maxLength: 8 }), async (blocks) => {
       const tiny = memoryTree(1);

@@ -23,6 +23,7 @@ import { StateTreeError } from './errors.ts';
 import { nodeInternalHash, nodeLeafHash, nodeSha256 } from './hasher.ts';
 import { decodeTreeNode, encodeTreeNode, hashTreeNode, type LeafNode, type TreeNode } from './node-codec.ts';
 import { hexKey } from './hex-key.ts';
+import { TreeNodeCache } from './node-cache.ts';
 
 /** Where persisted nodes come from (the chain store's `N` and `V` prefixes, or Maps in tests). */
 export interface TreeNodeSource {
@@ -79,12 +80,12 @@ export class SparseMerkleTree {
   readonly #hash: Hasher;
   readonly #cacheSize: number;
   /**
-   * Decoded nodes by hash. lru-cache, not a Map used as an LRU: evicting a Map's oldest entry with
-   * `keys().next()` skips every deleted slot before it (V8 compacts only on rehash), so once the
-   * cache was full each eviction cost O(cache size); a validator's block execution slowed from ~5 %
-   * to over 50 % of its CPU within minutes under load (issue 9, docs/benchmarks.md).
+   * Decoded nodes by hash (node-cache.ts: integer-keyed, two generations). Not a Map used as an LRU:
+   * evicting a Map's oldest entry with `keys().next()` skips every deleted slot before it (V8 compacts
+   * only on rehash), so once the cache was full each eviction cost O(cache size); a validator's block
+   * execution slowed from ~5 % to over 50 % of its CPU within minutes under load (issue 9).
    */
-  readonly #cache: LRUCache<string, TreeNode>;
+  readonly #cache: TreeNodeCache;
   readonly #keyHashes = new Map<string, Uint8Array>();
   /** Versions of recent roots (every update starts from one, every proof too). */
   readonly #rootVersions = new LRUCache<string, number>({ max: 4096 });
@@ -93,7 +94,7 @@ export class SparseMerkleTree {
     this.#source = source;
     this.#hash = options.hasher ?? nodeSha256;
     this.#cacheSize = options.cacheSize ?? 200_000;
-    this.#cache = new LRUCache({ max: this.#cacheSize });
+    this.#cache = new TreeNodeCache(this.#cacheSize);
   }
 
   get hasher(): Hasher {
@@ -114,27 +115,22 @@ export class SparseMerkleTree {
    * their nodes are in the store, and loadNode reads them back if a proof asks.
    */
   #forget(hash: Uint8Array): void {
-    this.#cache.delete(hex(hash));
-  }
-
-  #remember(id: string, node: TreeNode): void {
-    this.#cache.set(id, node);
+    this.#cache.delete(hash);
   }
 
   /** Loads the node stored under (version, hash), checking that it hashes to `hash`. */
   async loadNode(hash: Uint8Array, version: number): Promise<TreeNode> {
-    const id = hex(hash);
-    const cached = this.#cache.get(id); // refreshes its recency
+    const cached = this.#cache.get(hash); // refreshes its recency
     if (cached !== undefined) return cached;
     const bytes = await this.#source.getNode(version, hash);
     if (bytes === undefined) {
-      throw new StateTreeError('MISSING_NODE', `node ${id} (version ${version}) is not in the store`);
+      throw new StateTreeError('MISSING_NODE', `node ${hex(hash)} (version ${version}) is not in the store`);
     }
     const node = decodeTreeNode(bytes);
     if (!bytesEqual(hashTreeNode(node, this.#hash), hash)) {
-      throw new StateTreeError('CORRUPT_NODE', `node stored under ${id} hashes to something else`);
+      throw new StateTreeError('CORRUPT_NODE', `node stored under ${hex(hash)} hashes to something else`);
     }
-    this.#remember(id, node);
+    this.#cache.set(hash, node);
     return node;
   }
 
@@ -176,7 +172,7 @@ export class SparseMerkleTree {
    * update creates gets `version` (the block height; it must exceed every version in the tree).
    *
    * Two passes: `#preload` fetches (level by level, in parallel) every stored node the update will
-   * read that is not in the cache and pins it for this update; then `#updateSubtree` runs
+   * read that is not in the cache (held for this update); then `#updateSubtree` runs
    * synchronously, with no promise or microtask per node. A 1,000-transaction block rewrites a few
    * thousand nodes, and the per-node async recursion was a visible share of the executor's time.
    */
@@ -189,25 +185,27 @@ export class SparseMerkleTree {
       byKey.set(id, { keyHash: this.#keyHash(id, c.key), key: c.key, value: c.value });
     }
     const sorted = [...byKey.values()].sort((a, b) => compareBytes(a.keyHash, b.keyHash));
-    const pinned = new Map<string, TreeNode>();
     const rootRef = await this.rootRef(root);
-    await this.#preload(rootRef, sorted, pinned);
     const created: Created = [];
-    const next = this.#updateSubtree(rootRef, 0, sorted, 0, sorted.length, version, created, pinned);
+    // Held: nothing the update preloads or creates can be evicted before the synchronous pass reads it.
+    this.#cache.hold();
+    let next: NodeRef;
+    try {
+      await this.#preload(rootRef, sorted);
+      next = this.#updateSubtree(rootRef, 0, sorted, 0, sorted.length, version, created);
+    } finally {
+      this.#cache.release();
+    }
     if (!bytesEqual(next.hash, EMPTY_SUBTREE)) this.#rootVersions.set(hex(next.hash), next.version);
     return { root: next.hash, rootVersion: next.version, nodes: created };
   }
 
   /**
-   * Loads and pins every stored node the update of `changes` under `root` reads: the nodes on the
+   * Loads into the (held) cache every stored node the update of `changes` under `root` reads: the nodes on the
    * changed paths, and, in a subtree where a key is deleted, both children of each node (a deletion
    * can leave a lone leaf that must move up, which #join checks by reading the sibling).
    */
-  async #preload(
-    root: NodeRef,
-    changes: readonly PendingLeaf[],
-    pinned: Map<string, TreeNode>,
-  ): Promise<void> {
+  async #preload(root: NodeRef, changes: readonly PendingLeaf[]): Promise<void> {
     interface Visit {
       hash: Uint8Array;
       version: number;
@@ -218,13 +216,12 @@ export class SparseMerkleTree {
     let frontier: Visit[] = [{ hash: root.hash, version: root.version, depth: 0, lo: 0, hi: changes.length }];
     while (frontier.length > 0) {
       const visits = frontier.filter((v) => !bytesEqual(v.hash, EMPTY_SUBTREE));
-      const ids = visits.map((v) => hex(v.hash));
       // Only misses wait for the store: Promise.all over cached nodes would still queue a microtask per
       // node, and a large block's update visits thousands of them, almost all cached.
       const nodes: TreeNode[] = new Array(visits.length);
       const loads: Promise<void>[] = [];
       visits.forEach((v, i) => {
-        const hit = this.#cached(ids[i]!);
+        const hit = this.#cache.get(v.hash);
         if (hit !== undefined) nodes[i] = hit;
         else
           loads.push(
@@ -237,7 +234,6 @@ export class SparseMerkleTree {
       const next: Visit[] = [];
       visits.forEach((v, i) => {
         const node = nodes[i]!;
-        pinned.set(ids[i]!, node);
         if (node.kind === 'leaf' || v.lo === v.hi) return;
         let deletes = false;
         for (let k = v.lo; k < v.hi && !deletes; k++) deletes = changes[k]!.value === undefined;
@@ -254,17 +250,12 @@ export class SparseMerkleTree {
     }
   }
 
-  /** A node from the LRU (refreshing its recency), or undefined. */
-  #cached(id: string): TreeNode | undefined {
-    return this.#cache.get(id);
-  }
-
-  /** A node the update may read: pinned by #preload, or created by this update (in the LRU). */
-  #node(hash: Uint8Array, pinned: Map<string, TreeNode>): TreeNode {
-    const id = hex(hash);
-    const node = pinned.get(id) ?? this.#cache.get(id);
-    // Unreachable: #preload pins every stored node the update reads, #store pins what it creates.
-    if (node === undefined) throw new StateTreeError('MISSING_NODE', `node ${id} was not preloaded`);
+  /** A node the update may read: preloaded, or created by this update (the cache is held meanwhile). */
+  #node(hash: Uint8Array): TreeNode {
+    const node = this.#cache.get(hash);
+    // Unreachable: #preload loaded every stored node the update reads, #store caches what it creates,
+    // and nothing leaves the held cache but a replaced node (a hash names one position in the tree).
+    if (node === undefined) throw new StateTreeError('MISSING_NODE', `node ${hex(hash)} was not preloaded`);
     return node;
   }
 
@@ -276,21 +267,20 @@ export class SparseMerkleTree {
     hi: number,
     version: number,
     created: Created,
-    pinned: Map<string, TreeNode>,
   ): NodeRef {
     if (lo === hi) return ref;
     const hash = ref.hash;
     if (bytesEqual(hash, EMPTY_SUBTREE)) {
-      return this.#build(depth, presentOnly(changes, lo, hi), version, created, pinned);
+      return this.#build(depth, presentOnly(changes, lo, hi), version, created);
     }
-    const node = this.#node(hash, pinned);
+    const node = this.#node(hash);
     if (node.kind === 'leaf') {
       // The subtree is one leaf: rebuild it from that leaf plus the changes (the changes win).
       const run = changes.slice(lo, hi);
       const merged = run.some((c) => bytesEqual(c.keyHash, node.keyHash))
         ? run
         : insertSorted(run, { keyHash: node.keyHash, key: node.key, value: node.value });
-      const built = this.#build(depth, presentOnly(merged, 0, merged.length), version, created, pinned);
+      const built = this.#build(depth, presentOnly(merged, 0, merged.length), version, created);
       if (!bytesEqual(built.hash, hash)) this.#forget(hash);
       return built;
     }
@@ -303,7 +293,6 @@ export class SparseMerkleTree {
       split,
       version,
       created,
-      pinned,
     );
     const right = this.#updateSubtree(
       { hash: node.right, version: node.rightVersion },
@@ -313,23 +302,16 @@ export class SparseMerkleTree {
       hi,
       version,
       created,
-      pinned,
     );
     if (bytesEqual(left.hash, node.left) && bytesEqual(right.hash, node.right)) return ref;
-    const joined = this.#join(left, right, version, created, pinned);
+    const joined = this.#join(left, right, version, created);
     if (!bytesEqual(joined.hash, hash)) this.#forget(hash);
     return joined;
   }
 
   /** Builds the canonical subtree at `depth` holding exactly `leaves` (sorted, all present). */
-  #build(
-    depth: number,
-    leaves: PendingLeaf[],
-    version: number,
-    created: Created,
-    pinned: Map<string, TreeNode>,
-  ): NodeRef {
-    return this.#buildSubtree(depth, leaves, 0, leaves.length, version, created, pinned);
+  #build(depth: number, leaves: PendingLeaf[], version: number, created: Created): NodeRef {
+    return this.#buildSubtree(depth, leaves, 0, leaves.length, version, created);
   }
 
   #buildSubtree(
@@ -339,7 +321,6 @@ export class SparseMerkleTree {
     hi: number,
     version: number,
     created: Created,
-    pinned: Map<string, TreeNode>,
   ): NodeRef {
     if (lo === hi) return EMPTY_REF;
     if (hi - lo === 1) {
@@ -352,33 +333,27 @@ export class SparseMerkleTree {
         key: l.key,
         value,
       };
-      return this.#store(leaf, version, created, pinned);
+      return this.#store(leaf, version, created);
     }
     const split = splitAt(leaves, depth, lo, hi);
-    const left = this.#buildSubtree(depth + 1, leaves, lo, split, version, created, pinned);
-    const right = this.#buildSubtree(depth + 1, leaves, split, hi, version, created, pinned);
+    const left = this.#buildSubtree(depth + 1, leaves, lo, split, version, created);
+    const right = this.#buildSubtree(depth + 1, leaves, split, hi, version, created);
     // Two or more leaves: never collapses, even when one side is empty (the other is an internal node).
-    return this.#store(internal(left, right), version, created, pinned);
+    return this.#store(internal(left, right), version, created);
   }
 
   /** An internal node over two children, collapsing a lone leaf upwards (an empty sibling). */
-  #join(
-    left: NodeRef,
-    right: NodeRef,
-    version: number,
-    created: Created,
-    pinned: Map<string, TreeNode>,
-  ): NodeRef {
+  #join(left: NodeRef, right: NodeRef, version: number, created: Created): NodeRef {
     const leftEmpty = bytesEqual(left.hash, EMPTY_SUBTREE);
     const rightEmpty = bytesEqual(right.hash, EMPTY_SUBTREE);
     if (leftEmpty && rightEmpty) return EMPTY_REF;
     // A leaf that moves up keeps its version: it is the same stored node at a shorter path.
-    if (leftEmpty && this.#node(right.hash, pinned).kind === 'leaf') return right;
-    if (rightEmpty && this.#node(left.hash, pinned).kind === 'leaf') return left;
-    return this.#store(internal(left, right), version, created, pinned);
+    if (leftEmpty && this.#node(right.hash).kind === 'leaf') return right;
+    if (rightEmpty && this.#node(left.hash).kind === 'leaf') return left;
+    return this.#store(internal(left, right), version, created);
   }
 
-  #store(node: TreeNode, version: number, created: Created, pinned: Map<string, TreeNode>): NodeRef {
+  #store(node: TreeNode, version: number, created: Created): NodeRef {
     // The node:crypto fast path when the hasher is node:crypto's SHA-256 (the node's default);
     // any other injected hasher (tests, the pure-JS reference) goes through the smt.ts rules.
     const hash =
@@ -388,10 +363,7 @@ export class SparseMerkleTree {
           ? nodeInternalHash(node.left, node.right)
           : nodeLeafHash(node.keyHash, node.valueHash);
     created.push({ version, hash, bytes: encodeTreeNode(node) });
-    const id = hex(hash);
-    // Pinned too: the LRU may evict it before this update is done with it (a later #join reads it).
-    pinned.set(id, node);
-    this.#remember(id, node);
+    this.#cache.set(hash, node);
     return { hash, version };
   }
 
