@@ -22,7 +22,7 @@ function leaf(n: number): TreeNode {
 }
 
 /** The one-byte value of a leaf made by `leaf`. */
-function valueOf(node: TreeNode | undefined): number | undefined {
+function leafValue(node: TreeNode | undefined): number | undefined {
   return node?.kind === 'leaf' ? node.value[0] : undefined;
 }
 
@@ -34,17 +34,17 @@ t.test('NodeTable: entries whose keys collide are told apart by the full hash', 
   table.set(b, leaf(2));
   table.set(c, leaf(3));
   t.equal(table.size, 3);
-  t.equal(valueOf(table.get(a)), 1);
-  t.equal(valueOf(table.get(b)), 2);
+  t.equal(leafValue(table.get(a)), 1);
+  t.equal(leafValue(table.get(b)), 2);
   t.equal(table.get(hashOf(7, 4)), undefined, 'same key, other hash: absent');
   table.set(b, leaf(9));
   t.equal(table.size, 3, 'a second set of a hash replaces its node');
-  t.equal(valueOf(table.get(b)), 9);
+  t.equal(leafValue(table.get(b)), 9);
   // Remove from the middle, the head and the tail of the chain.
-  t.equal(valueOf(table.delete(b)), 9);
+  t.equal(leafValue(table.delete(b)), 9);
   t.equal(table.get(b), undefined);
-  t.equal(valueOf(table.get(a)), 1);
-  t.equal(valueOf(table.get(c)), 3);
+  t.equal(leafValue(table.get(a)), 1);
+  t.equal(leafValue(table.get(c)), 3);
   t.equal(table.delete(c)?.kind, 'leaf');
   t.equal(table.delete(a)?.kind, 'leaf');
   t.equal(table.delete(a), undefined, 'deleting twice finds nothing');
@@ -109,8 +109,8 @@ t.test(
           } else {
             const want = model.get(id);
             const got = small.get(hash);
-            if (got !== undefined && valueOf(got) !== want) return false;
-            if (valueOf(large.get(hash)) !== want) return false;
+            if (got !== undefined && leafValue(got) !== want) return false;
+            if (leafValue(large.get(hash)) !== want) return false;
           }
           if (small.size > 2 * Math.max(1, Math.floor(max / 2))) return false;
         }
@@ -128,7 +128,7 @@ t.test(
     const h = [1, 2, 3, 4, 5].map((i) => hashOf(i, i));
     cache.hold();
     cache.hold();
-    h.forEach((x, i) => cache.set(x, leaf(i)));
+    for (const [i, x] of h.entries()) cache.set(x, leaf(i));
     t.equal(cache.size, 5, 'held: every node stays');
     t.ok(h.every((x) => cache.get(x) !== undefined));
     cache.release();
