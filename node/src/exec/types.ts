@@ -11,7 +11,10 @@ import type { Transaction } from '@vigil/consensus/wire';
  */
 export interface StateAccess {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Takes ownership of `key` and `value`: the caller must not modify either afterwards (they are
+   *  kept, not copied, until the block's batch is written). */
   put(key: Uint8Array, value: Uint8Array): void;
+  /** Takes ownership of `key`, as put. */
   del(key: Uint8Array): void;
 }
 
@@ -21,6 +24,7 @@ export interface StateAccess {
  * it is written in the same atomic batch as the block. Range scans are for the query layer, not handlers.
  */
 export interface IndexAccess {
+  /** Takes ownership of `key` and `value`, as StateAccess.put. */
   put(key: Uint8Array, value: Uint8Array): void;
   del(key: Uint8Array): void;
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
