@@ -226,6 +226,26 @@ t.test(
   },
 );
 
+t.test('a header may name the state root of an earlier height; a wrong one is still refused', async (t) => {
+  const { store, exec, apply } = await setup(t);
+  const roots = [store.requireHead().stateRoot];
+  for (let i = 1; i <= 4; i++) roots.push((await apply([counterTx(alice, i, 'a', i)])).stateRoot);
+  const at = (stateHeight: number, stateRoot: Uint8Array) => {
+    const b = nextBlock(store.requireHead(), [], T0 + 10_000 + store.requireHead().height);
+    const block = { ...b, header: { ...b.header, stateHeight, stateRoot } };
+    return { block, cert: certify(store.requireHead().chainId, block, validators) };
+  };
+  // Heights 2 and 0: one this executor applied (kept in memory), one it never did (read from the store).
+  for (const h of [2, 0]) {
+    const wrong = at(h, roots[h === 2 ? 1 : 3]!);
+    await t.rejects(exec.applyBlock(wrong.block, wrong.cert), { code: 'STATE_ROOT_MISMATCH' }, `height ${h}`);
+  }
+  const right = at(2, roots[2]!);
+  t.equal((await exec.applyBlock(right.block, right.cert)).height, 5, 'the root of height 2 is accepted');
+  const genesis = at(0, roots[0]!);
+  t.equal((await exec.applyBlock(genesis.block, genesis.cert)).height, 6, 'and the genesis root');
+});
+
 t.test(
   'signature checks are skipped for certified catch-up and for mempool-verified transactions',
   async (t) => {

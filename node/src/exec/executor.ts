@@ -107,8 +107,15 @@ interface Preverified {
 /** Blocks whose signatures may be verified ahead of their execution. */
 const MAX_PREVERIFIED = 4;
 
+/**
+ * State roots of the blocks this executor applied last, by height: a header names the root at its
+ * stateHeight, a few blocks back, and reading it from the store was a LevelDB round trip per block.
+ */
+const RECENT_ROOTS = 64;
+
 export class BlockExecutor {
   readonly #o: ExecutorOptions;
+  readonly #recentRoots = new Map<number, Uint8Array>();
   #queue: Promise<unknown> = Promise.resolve();
   readonly #preverified = new Map<string, Preverified>();
 
@@ -185,7 +192,8 @@ export class BlockExecutor {
     }
     if (!(h.stateHeight < h.height))
       throw new BlockRejected('BAD_STATE_HEIGHT', `stateHeight ${h.stateHeight}`);
-    const root = await this.#o.store.blocks.stateRootAt(h.stateHeight);
+    const root =
+      this.#recentRoots.get(h.stateHeight) ?? (await this.#o.store.blocks.stateRootAt(h.stateHeight));
     if (root === undefined || !bytesEqual(root, h.stateRoot)) {
       throw new BlockRejected(
         'STATE_ROOT_MISMATCH',
@@ -322,6 +330,9 @@ export class BlockExecutor {
       );
     }
     await store.commit(ops, { ...head, height, headHash: hash, stateRoot: update.root }, stateWrites);
+    // Only once durable: the cache must never name a root the store does not have.
+    this.#recentRoots.set(height, update.root);
+    if (this.#recentRoots.size > RECENT_ROOTS) this.#recentRoots.delete(height - RECENT_ROOTS);
 
     const result: BlockResult = {
       height,
