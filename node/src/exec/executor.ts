@@ -282,7 +282,7 @@ export class BlockExecutor {
       : early.work);
     const committedIds = await this.#committedIds(candidates);
 
-    const state = new Overlay((key) => store.state.get(key));
+    const state = new Overlay((key, id) => store.state.get(key, id));
     const index = new Overlay((key) => store.state.getIndex(key));
     const receipts: Receipt[] = [];
     const events: EmittedEvent[] = [];

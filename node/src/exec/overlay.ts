@@ -2,9 +2,7 @@
 // transaction: a transaction's writes land in its own layer and are merged into the block's layer only
 // if its handler succeeds, so a TxRejected discards them (exec/types.ts contract).
 import type { IndexAccess, StateAccess } from './types.ts';
-import { hexKey } from '../state-tree/hex-key.ts';
-
-const hex = hexKey;
+import { mapKey } from '../store/map-key.ts';
 
 /** A pending write: value undefined = delete. */
 export interface Write {
@@ -12,7 +10,8 @@ export interface Write {
   value: Uint8Array | undefined;
 }
 
-export type Reader = (key: Uint8Array) => Promise<Uint8Array | undefined>;
+/** Reads a key below the overlays; `id` is mapKey(key), computed once by the overlay. */
+export type Reader = (key: Uint8Array, id: string) => Promise<Uint8Array | undefined>;
 
 /** Largest key and value a handler may write; a larger one is a handler bug, not a tx rejection. */
 export const MAX_KEY_BYTES = 1024;
@@ -39,12 +38,12 @@ export class Overlay implements StateAccess, IndexAccess {
 
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
     // The key is turned into a map key once for the whole chain of layers (not once per layer).
-    const id = hex(key);
+    const id = mapKey(key);
     let layer: Overlay = this;
     for (;;) {
       const w = layer.#writes.get(id);
       if (w !== undefined) return Promise.resolve(w.value);
-      if (layer.#parent === undefined) return layer.#read(key);
+      if (layer.#parent === undefined) return layer.#read(key, id);
       layer = layer.#parent;
     }
   }
@@ -57,12 +56,12 @@ export class Overlay implements StateAccess, IndexAccess {
     }
     // Not copied: put takes ownership (exec/types.ts). Every handler writes freshly encoded records, and
     // two copies per write (the larger ones each a native allocation) were a visible share of execution.
-    this.#writes.set(hex(key), { key, value });
+    this.#writes.set(mapKey(key), { key, value });
   }
 
   del(key: Uint8Array): void {
     if (key.length > MAX_KEY_BYTES) throw new OverlayError(`delete of a ${key.length}-byte key`);
-    this.#writes.set(hex(key), { key, value: undefined });
+    this.#writes.set(mapKey(key), { key, value: undefined });
   }
 
   /** A child layer whose reads fall through to this one. */

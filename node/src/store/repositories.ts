@@ -23,7 +23,7 @@ import {
   decodeUint,
   type Receipt,
 } from './records.ts';
-import { hexKey } from '../state-tree/hex-key.ts';
+import { mapKey } from './map-key.ts';
 
 /** Generous bounds for decoding stored blocks: what we stored passed the protocol limits already. */
 const MAX_STORED_BLOCK_BYTES = 64 << 20;
@@ -195,8 +195,6 @@ export class TxIndex {
   }
 }
 
-const hex = hexKey;
-
 /** A cached 'this state key does not exist' (lru-cache values cannot be null or undefined). */
 const ABSENT: unique symbol = Symbol('absent');
 
@@ -225,8 +223,8 @@ export class StateRepository {
     this.#cache.set(id, value ?? ABSENT);
   }
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    const id = hex(key);
+  /** `id`: mapKey(key), when the caller has it already. */
+  async get(key: Uint8Array, id = mapKey(key)): Promise<Uint8Array | undefined> {
     const hit = this.#cache.get(id);
     if (hit !== undefined) return hit === ABSENT ? undefined : hit;
     const generation = this.#generation;
@@ -237,20 +235,20 @@ export class StateRepository {
 
   /** Loads many state keys into the cache in one round trip (the executor's nonce keys). */
   async prefetch(stateKeys: readonly Uint8Array[]): Promise<void> {
-    const missing = stateKeys.filter((k) => !this.#cache.has(hex(k)));
+    const missing = stateKeys.filter((k) => !this.#cache.has(mapKey(k)));
     if (missing.length === 0) return;
     const generation = this.#generation;
     const values = await this.#db.getMany(missing.map((k) => keys.state(k)));
     if (generation !== this.#generation) return;
     missing.forEach((k, i) => {
-      this.#remember(hex(k), values[i] ?? null);
+      this.#remember(mapKey(k), values[i] ?? null);
     });
   }
 
   /** Called with the state writes of a batch once it is durable. */
   committed(writes: readonly { key: Uint8Array; value: Uint8Array | undefined }[]): void {
     this.#generation++;
-    for (const w of writes) this.#remember(hex(w.key), w.value ?? null);
+    for (const w of writes) this.#remember(mapKey(w.key), w.value ?? null);
   }
 
   getIndex(key: Uint8Array): Promise<Uint8Array | undefined> {
