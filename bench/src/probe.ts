@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { BenchNetwork } from './real/bench-network.ts';
 import { measureSync } from './real/real-bench.ts';
 import { sampleProc, usageBetween } from './real/proc.ts';
-import { majorGcs, scrapeMetrics, stepTimings, trafficDelta } from './real/step-timings.ts';
+import { gcAndHeap, majorGcs, scrapeMetrics, stepTimings, trafficDelta } from './real/step-timings.ts';
 import { suitePlan } from './suite-plan.ts';
 
 export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
@@ -92,6 +92,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           rejected: r.submitted.rejected,
           steps,
           majorGc: majorGcs(scrapes),
+          ...gcAndHeap(scrapes),
           traffic: trafficDelta(scrapes),
           // Per validator over the point (warm-up, load and drain): CPU cores busy, storage MiB/s written.
           cpuCores: usage.map((u) => (u ? Number(u.cpuCores.toFixed(2)) : null)),

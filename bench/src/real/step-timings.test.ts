@@ -1,6 +1,7 @@
 import t from 'tap';
 import {
   formatSlowest,
+  gcAndHeap,
   majorGcs,
   parseCounter,
   parseHistogram,
@@ -66,6 +67,18 @@ t.test('major garbage collections are told apart from minor ones by their kind l
   const before = gc([0, 0, 0, 0, 0, 0, 2], [50]);
   const after = gc([0, 0, 0, 0, 0, 0, 3, 0, 0, 1], [90]);
   t.same(majorGcs([{ before, after }]), { count: 2, over1s: 1 });
+});
+
+t.test('GC pause seconds over a point and heap in use at its end, per validator', async (t) => {
+  const scrape = (major: number, minor: number, heap: number) =>
+    [
+      'vigil_process_nodejs_gc_duration_seconds_sum{kind="major"} ' + major,
+      'vigil_process_nodejs_gc_duration_seconds_sum{kind="minor"} ' + minor,
+      'vigil_process_nodejs_heap_size_used_bytes ' + heap,
+    ].join('\n');
+  const a = { before: scrape(1, 2, 100 * 1024 * 1024), after: scrape(1.5, 2.25, 300 * 1024 * 1024) };
+  const killed = { before: scrape(1, 1, 1), after: '' };
+  t.same(gcAndHeap([a, killed]), { gcSeconds: [0.75, null], heapMiB: [300, null] });
 });
 
 t.test('traffic during a point: gossip outcomes, re-offers and bytes sent, all validators', async (t) => {

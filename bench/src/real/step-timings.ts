@@ -139,6 +139,35 @@ export function majorGcs(scrapes: readonly { before: string; after: string }[]):
   return { count, over1s };
 }
 
+/**
+ * Per validator, the seconds its main thread spent paused in garbage collection during a point (every
+ * kind; prom-client's gc histogram sum, from the perf_hooks 'gc' entries) and its V8 heap in use at
+ * the end, MiB: null where a scrape is missing. The post-overload slowdown (more CPU per transaction
+ * at the same load after an overload, docs/benchmarks.md) is looked for here next to CPU and p99.
+ */
+export function gcAndHeap(scrapes: readonly { before: string; after: string }[]): {
+  gcSeconds: (number | null)[];
+  heapMiB: (number | null)[];
+} {
+  const gcSum = (text: string): number | undefined => {
+    const sums = parseCounter(text, 'vigil_process_nodejs_gc_duration_seconds_sum');
+    if (sums.size === 0) return undefined;
+    let total = 0;
+    for (const v of sums.values()) total += v;
+    return total;
+  };
+  const gcSeconds = scrapes.map((s) => {
+    const a = gcSum(s.before);
+    const z = gcSum(s.after);
+    return a === undefined || z === undefined ? null : Number((z - a).toFixed(3));
+  });
+  const heapMiB = scrapes.map((s) => {
+    const used = parseCounter(s.after, 'vigil_process_nodejs_heap_size_used_bytes').get('');
+    return used === undefined ? null : Math.round(used / (1024 * 1024));
+  });
+  return { gcSeconds, heapMiB };
+}
+
 /** A counter's value per label set (`protocol="consensus",direction="out"`; '' for none) from /metrics text. */
 export function parseCounter(text: string, name: string): Map<string, number> {
   const out = new Map<string, number>();
