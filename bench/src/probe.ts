@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchNetwork } from './real/bench-network.ts';
 import { measureSync } from './real/real-bench.ts';
-import { sampleProc, usageBetween } from './real/proc.ts';
+import { sampleProc, sampleThreadCpu, threadCoresBetween, usageBetween } from './real/proc.ts';
 import { gcAndHeap, majorGcs, scrapeMetrics, stepTimings, trafficDelta } from './real/step-timings.ts';
 import { suitePlan } from './suite-plan.ts';
 
@@ -69,6 +69,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       const running = b.running();
       const metricsBefore = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
       const procBefore = running.map((i) => sampleProc(b.nodes[i]!.pid ?? -1));
+      const threadsBefore = running.map((i) => sampleThreadCpu(b.nodes[i]!.pid ?? -1));
       const started = performance.now();
       const r = await b.runLoad(prepared);
       const wallMs = performance.now() - started;
@@ -76,6 +77,11 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
         const a = procBefore[k];
         const z = sampleProc(b.nodes[i]!.pid ?? -1);
         return a && z ? usageBetween(a, z, wallMs) : undefined;
+      });
+      const threadCores = running.map((i, k) => {
+        const a = threadsBefore[k];
+        const z = sampleThreadCpu(b.nodes[i]!.pid ?? -1);
+        return a && z ? threadCoresBetween(a, z, wallMs) : null;
       });
       const metricsAfter = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
       const scrapes = metricsBefore.map((m, k) => ({ before: m, after: metricsAfter[k]! }));
@@ -96,6 +102,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           traffic: trafficDelta(scrapes),
           // Per validator over the point (warm-up, load and drain): CPU cores busy, storage MiB/s written.
           cpuCores: usage.map((u) => (u ? Number(u.cpuCores.toFixed(2)) : null)),
+          // The same CPU by kind of thread (main, LevelDB's pool, V8's GC helpers, verification workers).
+          threadCores,
           diskMiBPerSec: usage.map((u) =>
             u?.diskWriteMiBPerSec !== undefined ? Number(u.diskWriteMiBPerSec.toFixed(2)) : null,
           ),

@@ -1,5 +1,14 @@
 import t from 'tap';
-import { parseIoWriteBytes, parseStatCpuSeconds, parseStatusKb, sampleProc, usageBetween } from './proc.ts';
+import {
+  parseIoWriteBytes,
+  parseStatComm,
+  parseStatCpuSeconds,
+  parseStatusKb,
+  sampleProc,
+  sampleThreadCpu,
+  threadCoresBetween,
+  usageBetween,
+} from './proc.ts';
 
 // A real /proc/<pid>/stat line, with a command name containing a space and a parenthesis.
 const STAT =
@@ -39,4 +48,24 @@ t.test('sampleProc reads this process and returns undefined for a missing pid', 
   t.ok(me !== undefined && me.rssBytes > 0 && me.cpuSeconds >= 0);
   t.ok(me !== undefined && (Number.isNaN(me.writeBytes) || me.writeBytes >= 0));
   t.equal(sampleProc(2 ** 30), undefined);
+});
+
+t.test('threads: names from the stat line, CPU per kind of thread, cores between samples', async (t) => {
+  t.equal(parseStatComm('4242 (libuv-worker) S 1 2 3'), 'libuv-worker');
+  t.equal(parseStatComm('7 (odd ) name) R 1'), 'odd ) name', 'the last parenthesis closes the name');
+  t.throws(() => parseStatComm('no name here'), RangeError);
+  const mine = sampleThreadCpu(process.pid);
+  t.ok(mine !== undefined && mine.size >= 1, 'this process has named threads');
+  t.ok([...(mine?.values() ?? [])].every((s) => s >= 0));
+  t.equal(sampleThreadCpu(2 ** 31 - 2), undefined, 'a missing pid');
+  const a = new Map([
+    ['MainThread', 10],
+    ['V#Worker', 1],
+  ]);
+  const z = new Map([
+    ['MainThread', 12],
+    ['V#Worker', 1.001],
+    ['libuv-worker', 0.5],
+  ]);
+  t.same(threadCoresBetween(a, z, 2_000), { MainThread: 1, 'libuv-worker': 0.25 }, 'idle kinds left out');
 });

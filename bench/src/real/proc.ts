@@ -3,7 +3,7 @@
 // to be written to storage (write_bytes of /proc/<pid>/io: LevelDB's log, tables and compactions).
 // Parsing is pure so it can be tested on captured text; reading returns undefined when the process is
 // gone.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second (USER_HZ): 100 on every mainstream Linux ABI. */
 export const USER_HZ = 100;
@@ -65,6 +65,54 @@ export function sampleProc(pid: number): ProcSample | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The command name (field 2) of a /proc/<pid>/task/<tid>/stat line: a thread's name. */
+export function parseStatComm(stat: string): string {
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  if (open < 0 || close < open) throw new RangeError('not a /proc stat line');
+  return stat.slice(open + 1, close);
+}
+
+/**
+ * CPU seconds per kind of thread of a process (Linux names threads: `MainThread`, `libuv-worker` for
+ * the thread pool and the threads it starts, such as LevelDB's compaction thread, `V8Worker` for V8's
+ * GC and compiler helpers, `WorkerThread` for worker_threads), digits in names folded to `#` so that
+ * a pool is one entry. Undefined when the process is gone.
+ */
+export function sampleThreadCpu(pid: number): Map<string, number> | undefined {
+  try {
+    const out = new Map<string, number>();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      } catch {
+        continue; // the thread ended between the listing and the read
+      }
+      const kind = parseStatComm(stat).replace(/[0-9]+/g, '#');
+      out.set(kind, (out.get(kind) ?? 0) + parseStatCpuSeconds(stat));
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU cores per kind of thread between two sampleThreadCpu samples `wallMs` apart (threads that
+ *  started in between count from zero; kinds under 0.005 cores are left out). */
+export function threadCoresBetween(
+  a: Map<string, number>,
+  z: Map<string, number>,
+  wallMs: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [kind, seconds] of z) {
+    const cores = (seconds - (a.get(kind) ?? 0)) / (wallMs / 1000);
+    if (cores >= 0.005) out[kind] = Number(cores.toFixed(3));
+  }
+  return out;
 }
 
 export interface ProcUsage {
