@@ -201,9 +201,9 @@ export class SparseMerkleTree {
   }
 
   /**
-   * Loads into the (held) cache every stored node the update of `changes` under `root` reads: the nodes on the
-   * changed paths, and, in a subtree where a key is deleted, both children of each node (a deletion
-   * can leave a lone leaf that must move up, which #join checks by reading the sibling).
+   * Loads into the (held) cache every stored node the update of `changes` under `root` reads: the
+   * nodes on the changed paths, and, in a subtree where a key is deleted, both children of each node
+   * (a deletion can leave a lone leaf that must move up, which #join checks by reading the sibling).
    */
   async #preload(root: NodeRef, changes: readonly PendingLeaf[]): Promise<void> {
     interface Visit {
