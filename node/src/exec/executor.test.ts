@@ -12,7 +12,7 @@ import { verifySparseMerkleProof } from '@vigil/consensus/proof/smt.ts';
 import { ChainStore } from '../store/chain-store.ts';
 import { inlineBatchVerifier } from '../verify-pool/types.ts';
 import { decodeNonce, nonceKey } from './accounts.ts';
-import { type BlockResult, BlockExecutor } from './executor.ts';
+import { type BlockOutcome, BlockExecutor } from './executor.ts';
 import {
   certify,
   counterHandlers,
@@ -33,7 +33,7 @@ async function setup(t: Test, extra: Partial<ConstructorParameters<typeof BlockE
   const dir = await mkdtemp(join(tmpdir(), 'vigil-exec-'));
   const store = await ChainStore.open(dir);
   await store.initChain(testGenesis(validators));
-  const committed: BlockResult[] = [];
+  const committed: BlockOutcome[] = [];
   const exec = new BlockExecutor({
     store,
     handlers: counterHandlers,

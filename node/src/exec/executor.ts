@@ -54,6 +54,38 @@ export interface BlockResult {
   signaturesVerified: number;
 }
 
+/**
+ * What applying a block inside a certified range produced (applyCertifiedRange). Only the range's last
+ * block has its state root: the state after the others was never materialised (ADR 0115).
+ */
+export interface BlockOutcome extends Omit<BlockResult, 'stateRoot'> {
+  stateRoot: Uint8Array | undefined;
+}
+
+/** A committed block with the certificate that proves it. */
+export interface CertifiedBlock {
+  block: Block;
+  certificate: CommitCertificate;
+}
+
+export interface RangeOptions {
+  /** Ends the range after a block whose events satisfy this (a validator-set change: the blocks after
+   *  it are certified by the new set, which the caller must learn first, ADR 0015). */
+  endAfter?: (events: readonly EmittedEvent[]) => boolean;
+  /** Most blocks in one range. Default 64. */
+  maxBlocks?: number;
+  /** Most transactions in one range (a later block that would exceed it starts the next). Default 8,192. */
+  maxTxs?: number;
+}
+
+export interface RangeResult {
+  /** The blocks applied, in height order: a prefix of the ones given, at least one. */
+  blocks: BlockOutcome[];
+  /** The last applied height and the state root there (the only one computed). */
+  height: number;
+  stateRoot: Uint8Array;
+}
+
 export interface ApplyOptions {
   /**
    * Skip per-transaction signature checks because the commit certificate verifies: a quorum certified
@@ -73,9 +105,9 @@ export interface ExecutorOptions {
   /** The validator set that certifies block `height`. Default: the genesis validators. */
   validatorsAt?: (height: number) => readonly Uint8Array[];
   /** Called after a block is durably committed, with the events its accepted transactions raised. */
-  onCommitted?: (result: BlockResult) => void;
+  onCommitted?: (result: BlockOutcome) => void;
   /** A listener threw: the block IS committed, so applyBlock still resolves. Default: console.error. */
-  onListenerError?: (error: unknown, result: BlockResult) => void;
+  onListenerError?: (error: unknown, result: BlockOutcome) => void;
 }
 
 interface Candidate {
@@ -134,6 +166,24 @@ export class BlockExecutor {
   }
 
   /**
+   * Applies certified blocks (catch-up) as one range: the first block and as many following ones as the
+   * limits allow, executed in order over one overlay, with the state tree updated once for the range
+   * and everything written in ONE atomic batch (ADR 0115). Receipts, index entries and events are those
+   * of applying each block on its own; what differs is that only the last block's state root is
+   * computed (the others' heights get a 'G' record instead of an 'R' one). Per-transaction signatures
+   * are not checked: every block's commit certificate is (ADR 0031).
+   *
+   * A block whose header does not follow ends the range before it (the caller's next call then rejects
+   * it as the first block, so the blocks before it are applied exactly as applyBlock would). Throws
+   * BlockRejected or ExecutionError with nothing written.
+   */
+  applyCertifiedRange(items: readonly CertifiedBlock[], options: RangeOptions = {}): Promise<RangeResult> {
+    const run = this.#queue.then(() => this.#applyRange(items, options));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
    * Starts decoding and verifying the signatures of a block that will be applied soon (the next
    * committed block while the current one executes), so verification on the worker pool overlaps
    * execution on this thread. applyBlock picks the result up by block hash. Purely an optimisation:
@@ -177,6 +227,8 @@ export class BlockExecutor {
     block: Block,
     certificate: CommitCertificate,
     computedTxRoot: Uint8Array,
+    /** Whether `root` may be the state root at `stateHeight`; default #storedRootOk. */
+    citedRootOk?: (stateHeight: number, root: Uint8Array) => Promise<boolean>,
   ): Promise<void> {
     const h = block.header;
     if (h.chainId !== head.chainId) throw new BlockRejected('WRONG_CHAIN', `block of chain ${h.chainId}`);
@@ -192,9 +244,7 @@ export class BlockExecutor {
     }
     if (!(h.stateHeight < h.height))
       throw new BlockRejected('BAD_STATE_HEIGHT', `stateHeight ${h.stateHeight}`);
-    const root =
-      this.#recentRoots.get(h.stateHeight) ?? (await this.#o.store.blocks.stateRootAt(h.stateHeight));
-    if (root === undefined || !bytesEqual(root, h.stateRoot)) {
+    if (!(await (citedRootOk ?? ((s, r) => this.#storedRootOk(s, r)))(h.stateHeight, h.stateRoot))) {
       throw new BlockRejected(
         'STATE_ROOT_MISMATCH',
         `block ${h.height} claims a state root at ${h.stateHeight} this node does not have`,
@@ -213,6 +263,18 @@ export class BlockExecutor {
       if (e instanceof WireError) throw new BlockRejected('CERTIFICATE_INVALID', e.message);
       throw e;
     }
+  }
+
+  /**
+   * The header's claimed root at `stateHeight` against this node's: the root it computed there, or, for a
+   * height applied inside a certified range (ADR 0115), which has none, the claim is accepted on the
+   * commit certificate alone. That check only ever detects this node's own divergence, and the range's
+   * end root, which a later header cites and is checked, still does.
+   */
+  async #storedRootOk(stateHeight: number, claimed: Uint8Array): Promise<boolean> {
+    const root = this.#recentRoots.get(stateHeight) ?? (await this.#o.store.blocks.stateRootAt(stateHeight));
+    if (root !== undefined) return bytesEqual(root, claimed);
+    return (await this.#o.store.blocks.rangeEndOf(stateHeight)) !== undefined;
   }
 
   /** Decodes the transactions and settles everything that needs no state: envelope, chain, signature. */
@@ -315,6 +377,130 @@ export class BlockExecutor {
       ...Store.headOps(height, hash, update.root),
     );
     for (const op of Store.treeOps(update)) ops.push(op);
+    this.#pushStateOps(ops, stateWrites, index);
+    await store.commit(ops, { ...head, height, headHash: hash, stateRoot: update.root }, stateWrites);
+    // Only once durable: the cache must never name a root the store does not have.
+    this.#recentRoots.set(height, update.root);
+    if (this.#recentRoots.size > RECENT_ROOTS) this.#recentRoots.delete(height - RECENT_ROOTS);
+
+    const result: BlockResult = {
+      height,
+      blockHash: hash,
+      stateRoot: update.root,
+      receipts,
+      events,
+      signaturesVerified: verified,
+    };
+    this.#notify(result);
+    return result;
+  }
+
+  async #applyRange(items: readonly CertifiedBlock[], options: RangeOptions): Promise<RangeResult> {
+    if (items.length === 0) throw new RangeError('applyCertifiedRange needs at least one block');
+    const store = this.#o.store;
+    const start = store.requireHead();
+    const maxBlocks = options.maxBlocks ?? 64;
+    const maxTxs = options.maxTxs ?? 8192;
+    // One overlay for the whole range: each block reads what the earlier ones wrote, and the tree and
+    // the flat state see each key once, with its last value.
+    const state = new Overlay((key, id) => store.state.get(key, id));
+    const index = new Overlay((key) => store.state.getIndex(key));
+    const ops: BatchOp[] = [];
+    const outcomes: BlockOutcome[] = [];
+    // Roots that headers in this range claim for heights inside it: never computed here, so all a later
+    // header can be checked against is what an earlier one claimed.
+    const claims = new Map<number, Uint8Array>();
+    const consumed = new Set<string>();
+    let head = start;
+    let txs = 0;
+    for (const { block, certificate } of items) {
+      if (outcomes.length >= maxBlocks) break;
+      if (outcomes.length > 0 && txs + block.txs.length > maxTxs) break;
+      const hash = blockHash(block.header);
+      try {
+        await this.#checkHeader(head, block, certificate, txRoot(block.txs), async (s, claimed) => {
+          if (s <= start.height) return this.#storedRootOk(s, claimed);
+          const earlier = claims.get(s);
+          if (earlier !== undefined) return bytesEqual(earlier, claimed);
+          claims.set(s, claimed);
+          return true;
+        });
+      } catch (e) {
+        // Not the first: end the range here; the next call meets this block first and throws.
+        if (e instanceof BlockRejected && outcomes.length > 0) break;
+        throw e;
+      }
+      const height = block.header.height;
+      const { candidates } = await this.#prepare(head, block, { trustCertified: true });
+      await this.#committedIds(candidates, state, consumed);
+      const receipts: Receipt[] = [];
+      const events: EmittedEvent[] = [];
+      for (const c of candidates) {
+        const receipt = await this.#execute(
+          c,
+          height,
+          block.header.timestamp,
+          head,
+          state,
+          index,
+          consumed,
+          ops,
+          events,
+        );
+        receipts.push(receipt);
+        ops.push({ type: 'put', key: keys.receipt(height, c.position), value: encodeReceipt(receipt) });
+      }
+      ops.push(
+        { type: 'put', key: keys.block(height), value: encodeCheckedBlock(block) },
+        { type: 'put', key: keys.certificate(height), value: encodeCommitCertificate(certificate) },
+        { type: 'put', key: keys.blockHash(hash), value: encodeUint(height) },
+      );
+      outcomes.push({
+        height,
+        blockHash: hash,
+        stateRoot: undefined,
+        receipts,
+        events,
+        signaturesVerified: 0,
+      });
+      head = { ...head, height, headHash: hash };
+      txs += block.txs.length;
+      if (options.endAfter?.(events)) break;
+    }
+
+    const end = head.height;
+    const stateWrites = state.writes();
+    const update = await store.tree.update(start.stateRoot, stateWrites, end);
+    for (const o of outcomes) {
+      if (o.height !== end)
+        ops.push({ type: 'put', key: keys.rangeInterior(o.height), value: encodeUint(end) });
+    }
+    ops.push(
+      { type: 'put', key: keys.stateRoot(end), value: encodeBytes(update.root) },
+      ...Store.headOps(end, head.headHash, update.root),
+    );
+    for (const op of Store.treeOps(update)) ops.push(op);
+    this.#pushStateOps(ops, stateWrites, index);
+    // Schema 3 reads 'G' records (store/chain-store.ts): only a range of two or more writes them.
+    await store.commit(
+      ops,
+      { ...start, height: end, headHash: head.headHash, stateRoot: update.root },
+      stateWrites,
+      outcomes.length > 1 ? 3 : 2,
+    );
+    this.#recentRoots.set(end, update.root);
+    for (const h of [...this.#recentRoots.keys()]) if (h <= end - RECENT_ROOTS) this.#recentRoots.delete(h);
+    outcomes[outcomes.length - 1]!.stateRoot = update.root;
+    for (const o of outcomes) this.#notify(o);
+    return { blocks: outcomes, height: end, stateRoot: update.root };
+  }
+
+  /** The flat state ('S') and index ('I') records of a batch's writes. */
+  #pushStateOps(
+    ops: BatchOp[],
+    stateWrites: readonly { key: Uint8Array; value: Uint8Array | undefined }[],
+    index: Overlay,
+  ): void {
     for (const w of stateWrites) {
       ops.push(
         w.value === undefined
@@ -329,25 +515,14 @@ export class BlockExecutor {
           : { type: 'put', key: keys.index(w.key), value: w.value },
       );
     }
-    await store.commit(ops, { ...head, height, headHash: hash, stateRoot: update.root }, stateWrites);
-    // Only once durable: the cache must never name a root the store does not have.
-    this.#recentRoots.set(height, update.root);
-    if (this.#recentRoots.size > RECENT_ROOTS) this.#recentRoots.delete(height - RECENT_ROOTS);
+  }
 
-    const result: BlockResult = {
-      height,
-      blockHash: hash,
-      stateRoot: update.root,
-      receipts,
-      events,
-      signaturesVerified: verified,
-    };
+  #notify(result: BlockOutcome): void {
     try {
       this.#o.onCommitted?.(result);
     } catch (e) {
       (this.#o.onListenerError ?? ((err) => console.error('onCommitted listener failed', err)))(e, result);
     }
-    return result;
   }
 
   /**
@@ -359,15 +534,19 @@ export class BlockExecutor {
    * (every nonce above the committed one) this skips the index read entirely instead of a LevelDB
    * getMany of every id; the receipts are the same as reading every id (rules.test.ts).
    */
-  async #committedIds(candidates: readonly Candidate[]): Promise<Set<string>> {
-    const state = this.#o.store.state;
+  async #committedIds(
+    candidates: readonly Candidate[],
+    /** Where nonces are read: the committed state, or a certified range's overlay (ADR 0115). */
+    nonces: { get(key: Uint8Array): Promise<Uint8Array | undefined> } = this.#o.store.state,
+    /** Ids already consumed and not yet in the index (earlier blocks of the range); added to. */
+    committed: Set<string> = new Set<string>(),
+  ): Promise<Set<string>> {
     const present = candidates.filter((c) => c.tx !== undefined);
-    await state.prefetch(present.map((c) => c.nonceKey!));
+    await this.#o.store.state.prefetch(present.map((c) => c.nonceKey!));
     const suspects: Candidate[] = [];
     for (const c of present) {
-      if (c.tx!.nonce <= decodeNonce(await state.get(c.nonceKey!))) suspects.push(c);
+      if (c.tx!.nonce <= decodeNonce(await nonces.get(c.nonceKey!))) suspects.push(c);
     }
-    const committed = new Set<string>();
     if (suspects.length === 0) return committed;
     const indexed = await this.#o.store.db.getMany(suspects.map((c) => keys.tx(c.txId!)));
     suspects.forEach((c, i) => {

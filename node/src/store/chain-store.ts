@@ -19,8 +19,15 @@ import { keys, Prefix } from './keys.ts';
 import { encodeBytes, encodeKeyList, encodeText, encodeUint } from './records.ts';
 import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './repositories.ts';
 
-/** Bumped on any incompatible change of the key layout or value encodings (docs/storage.md). */
-export const SCHEMA_VERSION = 2;
+/**
+ * Bumped on any incompatible change of the key layout or value encodings (docs/storage.md). Schema 3
+ * added the 'G' records of heights applied inside a certified range (ADR 0115); a schema-2 database is
+ * a schema-3 one without them, so it is read as is and marked 3 by the first batch that writes one
+ * (an older node then refuses it instead of misreading it).
+ */
+export const SCHEMA_VERSION = 3;
+/** Schemas this node reads. */
+const READABLE_SCHEMAS: readonly number[] = [2, 3];
 
 const ZERO_HASH = new Uint8Array(32);
 
@@ -77,6 +84,8 @@ export class ChainStore {
   readonly tree: SparseMerkleTree;
   #head: ChainHead | undefined;
   #closed = false;
+  /** The schema recorded in the database (initChain records SCHEMA_VERSION). */
+  #schema = SCHEMA_VERSION;
   /** Called with the duration (ms) of every block's atomic, fsynced batch write (metrics). */
   onBlockWrite: ((ms: number) => void) | undefined;
 
@@ -129,12 +138,13 @@ export class ChainStore {
       }
       return undefined;
     }
-    if (version !== SCHEMA_VERSION) {
+    if (!READABLE_SCHEMAS.includes(version)) {
       throw new StoreError(
         'SCHEMA_MISMATCH',
-        `database schema ${version}, this node reads ${SCHEMA_VERSION}`,
+        `database schema ${version}, this node reads ${READABLE_SCHEMAS.join(' and ')}`,
       );
     }
+    this.#schema = version;
     const head: ChainHead = {
       chainId: await this.meta.chainId(),
       genesisHash: await this.meta.genesisHash(),
@@ -281,11 +291,17 @@ export class ChainStore {
     next: ChainHead,
     /** The state writes among `ops`, if the caller has them (saves a scan of every op). */
     stateWrites?: readonly { key: Uint8Array; value: Uint8Array | undefined }[],
+    /** The oldest schema that can read `ops`: recorded in the same batch if the database's is older. */
+    schema = 2,
   ): Promise<void> {
     this.requireHead();
+    if (schema > this.#schema) {
+      ops.push({ type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(schema) });
+    }
     const t0 = performance.now();
     await writeBatch(this.db, ops);
     this.onBlockWrite?.(performance.now() - t0);
+    if (schema > this.#schema) this.#schema = schema;
     this.#head = next;
     this.state.committed(
       stateWrites ??
@@ -365,6 +381,15 @@ export class ChainStore {
     const head = this.requireHead();
     const h = height ?? head.height;
     const root = h === head.height ? head.stateRoot : await this.blocks.stateRootAt(h);
+    if (root === undefined && h < head.height) {
+      const end = await this.blocks.rangeEndOf(h);
+      if (end !== undefined) {
+        throw new StoreError(
+          'STATE_NOT_RETAINED',
+          `height ${h} was applied inside the certified range ending at ${end}: its state was never materialised`,
+        );
+      }
+    }
     if (root === undefined || h > head.height)
       throw new StoreError('MISSING_RECORD', `no state root at ${h}`);
     const { value, proof } = await this.tree.prove(root, key);

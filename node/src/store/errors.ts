@@ -21,6 +21,11 @@ export const StoreErrorCode = {
   CORRUPT_RECORD: 'CORRUPT_RECORD',
   /** The state tree's root node is missing or does not hash to the recorded state root. */
   CORRUPT_STATE: 'CORRUPT_STATE',
+  /**
+   * A proof was asked of the state after a height applied inside a certified range (ADR 0115): that
+   * state was never materialised here. Not damage: ask for a height this node computed.
+   */
+  STATE_NOT_RETAINED: 'STATE_NOT_RETAINED',
   /** The store is closed. */
   CLOSED: 'CLOSED',
 } as const;

@@ -21,6 +21,12 @@ export const Prefix = {
   treeNode: 0x4e,
   /** Version of a state-tree root node: 'V' || rootHash(32) -> uint. */
   treeRootVersion: 0x56,
+  /**
+   * A height applied inside a certified range whose state root was computed only at the range's end
+   * (ADR 0115): 'G' || u64be(height) -> uint end height. Such a height has no 'R' record and no tree
+   * version of its own.
+   */
+  rangeInterior: 0x47,
   /** Current value of a state key (flat copy of the tree's leaves for O(1) reads): 'S' || key. */
   state: 0x53,
   /** Secondary index data written by handlers (IndexAccess): 'I' || key. */
@@ -100,6 +106,7 @@ export const keys = {
     return k;
   },
   treeRootVersion: (root: Uint8Array): Uint8Array => withPrefix(Prefix.treeRootVersion, root),
+  rangeInterior: (height: number): Uint8Array => withPrefix(Prefix.rangeInterior, u64be(height)),
   state: (key: Uint8Array): Uint8Array => withPrefix(Prefix.state, key),
   index: (key: Uint8Array): Uint8Array => withPrefix(Prefix.index, key),
 };

@@ -148,6 +148,15 @@ export class BlockRepository {
     const b = await getBytes(this.#db, keys.stateRoot(height));
     return b === undefined ? undefined : decodeBytes(b, `state root ${height}`, 32);
   }
+
+  /**
+   * The end of the certified range `height` was applied in when its own state root was never computed
+   * (ADR 0115), undefined for a height applied on its own.
+   */
+  async rangeEndOf(height: number): Promise<number | undefined> {
+    const b = await getBytes(this.#db, keys.rangeInterior(height));
+    return b === undefined ? undefined : decodeUint(b, `range end of ${height}`);
+  }
 }
 
 export interface TxRecord {
