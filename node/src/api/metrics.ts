@@ -187,9 +187,13 @@ export class ApiMetrics {
         'vigil_block_apply_seconds',
         'Applying one committed block: execution, state-tree update and its atomic fsynced write',
       ),
+      rangeApply: stepHistogram(
+        'vigil_range_apply_seconds',
+        'Applying a range of certified blocks during block sync: execution, one state-tree update and one atomic fsynced write (ADR 0115)',
+      ),
       blockWrite: stepHistogram(
         'vigil_block_write_seconds',
-        "One block's atomic fsynced LevelDB batch write alone",
+        "One block's (or one synced range's) atomic fsynced LevelDB batch write alone",
       ),
       consensusPersist: stepHistogram(
         'vigil_consensus_persist_seconds',

@@ -344,3 +344,148 @@ t.test(
     await Promise.all([drivers[0]!, drivers[2]!, drivers[3]!].map((d) => d.stop()));
   },
 );
+
+/**
+ * A node whose commit sink also applies certified ranges (ADR 0115): at most `perRange` blocks per call,
+ * ending a range after a block that decided a reconfiguration, with the hash-chained root computed
+ * only at the range's end.
+ */
+class RangeNode extends FakeNode {
+  readonly ranges: number[][] = [];
+  readonly perRange: number;
+  readonly reconfigureAt: { height: number; fromHeight: number; validators: Uint8Array[] } | undefined;
+  readonly check: ((c: CommittedBlock) => void) | undefined;
+  constructor(
+    perRange: number,
+    reconfigureAt?: { height: number; fromHeight: number; validators: Uint8Array[] },
+    check?: (c: CommittedBlock) => void,
+  ) {
+    super();
+    this.perRange = perRange;
+    this.reconfigureAt = reconfigureAt;
+    this.check = check;
+  }
+  async applyCertifiedRange(blocks: readonly CommittedBlock[]) {
+    const applied: {
+      height: number;
+      reconfigurations?: { fromHeight: number; validators: Uint8Array[] }[];
+    }[] = [];
+    for (const c of blocks.slice(0, this.perRange)) {
+      this.check?.(c);
+      await this.apply(c);
+      const r = this.reconfigureAt;
+      const decided = r !== undefined && c.block.header.height === r.height;
+      applied.push({
+        height: c.block.header.height,
+        ...(decided ? { reconfigurations: [{ fromHeight: r.fromHeight, validators: r.validators }] } : {}),
+      });
+      if (decided) break;
+    }
+    this.ranges.push(applied.map((a) => a.height));
+    return { blocks: applied, height: this.applied.length, stateRoot: this.root };
+  }
+}
+
+t.test('block sync through applyCertifiedRange: ranges, per-block onApplied, one transfer', async (t) => {
+  const { g, nodes, drivers } = cluster(4);
+  for (const d of drivers) d.start(new Uint8Array(32));
+  for (let i = 0; i < 20 && nodes[0]!.applied.length < 8; i++) {
+    for (const d of drivers) d.enqueue({ type: 'propose', txs: [tx(200 + i)], now: 1_000 });
+    await settle(drivers);
+  }
+  const blocks = nodes[0]!.applied;
+  t.ok(blocks.length >= 8, 'a chain to sync');
+
+  const fresh = new RangeNode(3);
+  const seen: { height: number; root: string | undefined }[] = [];
+  const syncer = new ReplicaDriver({
+    replica: Replica.create(g.config(3), g.deps(3)),
+    records: fresh,
+    outbox: { send() {}, broadcast() {} },
+    commits: fresh,
+    stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
+    clock: () => 2_000,
+    timers: inertTimers,
+    onApplied: (c, root) => {
+      seen.push({ height: c.block.header.height, root: root === undefined ? undefined : hex(root) });
+    },
+  });
+  syncer.start(new Uint8Array(32));
+  // The first two are already applied: the ranges start after them.
+  await fresh.apply(blocks[0]!);
+  await fresh.apply(blocks[1]!);
+  const height = await syncer.syncBlocks(blocks);
+  t.equal(height, blocks.length, 'every block applied');
+  t.same(fresh.root, nodes[0]!.root, 'same state root as the node that applied them one by one');
+  t.same(
+    fresh.ranges.flat(),
+    blocks.slice(2).map((b) => b.block.header.height),
+    'each block once, in order, after the applied ones',
+  );
+  t.ok(
+    fresh.ranges.every((r) => r.length <= 3),
+    'the sink decides how many blocks a range takes',
+  );
+  t.same(
+    seen.map((s) => s.height),
+    blocks.slice(2).map((b) => b.block.header.height),
+    'onApplied once per block, in height order',
+  );
+  const ends = new Set(fresh.ranges.map((r) => r[r.length - 1]!));
+  t.ok(
+    seen.every((s) => (ends.has(s.height) ? s.root !== undefined : s.root === undefined)),
+    'a state root only for the last block of each range',
+  );
+  t.equal(syncer.replica.lastCommitted, blocks.length, 'the replica was told where it stands');
+  t.equal(syncer.stats().stateTransfers, 1, 'one state transfer for the whole job');
+  await syncer.stop();
+  await Promise.all(drivers.map((d) => d.stop()));
+});
+
+t.test('block sync through ranges: a validator-set change ends the range that decided it', async (t) => {
+  const { g, nodes, drivers } = cluster(4);
+  const reversed = [...g.validators].reverse();
+  for (const node of nodes) {
+    const apply = node.apply.bind(node);
+    node.apply = async (c) => {
+      const r = await apply(c);
+      return c.block.header.height === 2
+        ? { ...r, reconfigurations: [{ fromHeight: 9, validators: reversed }] }
+        : r;
+    };
+  }
+  for (const d of drivers) d.start(new Uint8Array(32));
+  for (let i = 0; i < 40 && nodes[0]!.applied.length < 12; i++) {
+    for (const d of drivers) d.enqueue({ type: 'propose', txs: [tx(300 + i)], now: 1_000 });
+    await settle(drivers);
+  }
+  t.ok(nodes[0]!.applied.length >= 12, 'commits continued across the boundary');
+
+  const replica = Replica.create(g.config(3), g.deps(3));
+  // Every certificate is checked against the set the replica holds for its height when it is applied.
+  const fresh = new RangeNode(64, { height: 2, fromHeight: 9, validators: reversed }, (c) =>
+    verifyCommitCertificate(
+      CHAIN,
+      c.certificate,
+      c.block.header,
+      replica.validatorsAt(c.block.header.height),
+      g.crypto,
+    ),
+  );
+  const syncer = new ReplicaDriver({
+    replica,
+    records: fresh,
+    outbox: { send() {}, broadcast() {} },
+    commits: fresh,
+    stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
+    clock: () => 2_000,
+    timers: inertTimers,
+  });
+  syncer.start(new Uint8Array(32));
+  const height = await syncer.syncBlocks(nodes[0]!.applied);
+  t.equal(height, nodes[0]!.applied.length, 'every block synced, certificates checked against their epoch');
+  t.same(fresh.ranges[0], [1, 2], 'the first range ended at the block that decided the change');
+  t.equal(replica.epochs().length, 2, 'the synced replica learnt the change before the blocks it governs');
+  await syncer.stop();
+  await Promise.all(drivers.map((d) => d.stop()));
+});

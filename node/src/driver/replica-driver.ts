@@ -50,6 +50,20 @@ export interface CommitSink {
   ): Promise<{ height: number; stateRoot: Uint8Array; reconfigurations?: DecidedReconfiguration[] }>;
   /** The height already applied (a block at or below it is skipped: applied exactly once). */
   appliedHeight(): number;
+  /**
+   * Optional: applies a prefix of these certified blocks (block sync) as one range, computing the state
+   * root only after the last (ADR 0115). Stops after a block that decided a reconfiguration, so the
+   * driver hands it to the replica before the blocks it governs. Without it, sync applies block by block.
+   */
+  applyCertifiedRange?(blocks: readonly CommittedBlock[]): Promise<AppliedRange>;
+}
+
+/** What applyCertifiedRange applied: at least the first block given. */
+export interface AppliedRange {
+  blocks: { height: number; reconfigurations?: DecidedReconfiguration[] }[];
+  /** The last applied height and the state root after it. */
+  height: number;
+  stateRoot: Uint8Array;
 }
 
 /**
@@ -85,8 +99,9 @@ export interface DriverOptions {
   maxQueuedEvents?: number;
   /** Most events stepped before one group-committed persist/send. */
   maxEventsPerBurst?: number;
-  /** Called after each block is applied (metrics, API waiters, mempool clean-up). */
-  onApplied?: (committed: CommittedBlock, stateRoot: Uint8Array) => void | Promise<void>;
+  /** Called after each block is applied (metrics, API waiters, mempool clean-up); `stateRoot` is
+   *  undefined for a block applied inside a range but not last (it was never computed). */
+  onApplied?: (committed: CommittedBlock, stateRoot: Uint8Array | undefined) => void | Promise<void>;
 }
 
 export class DriverError extends Error {
@@ -126,6 +141,13 @@ interface SyncJob {
 }
 
 type Job = Event | SyncJob;
+
+/** The last block a sync applied: what the replica is told it transferred to. */
+interface SyncPoint {
+  height: number;
+  stateRoot: Uint8Array;
+  blockHash: Uint8Array;
+}
 
 const isSyncJob = (job: Job): job is SyncJob => job.type === 'sync';
 
@@ -304,18 +326,13 @@ export class ReplicaDriver {
   }
 
   async #sync(job: SyncJob): Promise<void> {
-    let last: { height: number; stateRoot: Uint8Array; blockHash: Uint8Array } | undefined;
+    let last: SyncPoint | undefined;
+    const progress = (p: SyncPoint) => {
+      last = p;
+    };
     try {
-      for (const committed of job.blocks) {
-        const done = await this.#apply(committed, true);
-        if (!done) continue;
-        last = { height: done.height, stateRoot: done.stateRoot, blockHash: committed.certificate.blockHash };
-        // A change takes effect for later blocks of this very batch: hand it in now (ADR 0015).
-        for (const r of done.reconfigurations ?? []) {
-          const ready = this.#o.replica.step({ type: 'reconfigure', ...r });
-          await this.#carryOut(ready, ready.stateTransfer);
-        }
-      }
+      if (this.#o.commits.applyCertifiedRange !== undefined) await this.#syncRanges(job.blocks, progress);
+      else await this.#syncEach(job.blocks, progress);
     } catch (err) {
       // A block from a peer that does not apply is that peer's problem, not a reason to stop.
       this.#o.log.warn({ err: String((err as { cause?: unknown }).cause ?? err) }, 'synced block rejected');
@@ -328,6 +345,63 @@ export class ReplicaDriver {
       await this.#carryOut(ready, ready.stateTransfer);
     }
     job.done(this.#o.commits.appliedHeight());
+  }
+
+  /** Block sync one block at a time (a CommitSink without applyCertifiedRange). */
+  async #syncEach(blocks: readonly CommittedBlock[], progress: (last: SyncPoint) => void): Promise<void> {
+    for (const committed of blocks) {
+      const done = await this.#apply(committed, true);
+      if (!done) continue;
+      progress({
+        height: done.height,
+        stateRoot: done.stateRoot,
+        blockHash: committed.certificate.blockHash,
+      });
+      // A change takes effect for later blocks of this very batch: hand it in now (ADR 0015).
+      for (const r of done.reconfigurations ?? []) {
+        const ready = this.#o.replica.step({ type: 'reconfigure', ...r });
+        await this.#carryOut(ready, ready.stateTransfer);
+      }
+    }
+  }
+
+  /**
+   * Block sync through applyCertifiedRange: ranges until every block is applied. `progress` gets the
+   * last applied point after each range, so a failure later still reports what was applied.
+   */
+  async #syncRanges(blocks: readonly CommittedBlock[], progress: (last: SyncPoint) => void): Promise<void> {
+    const applyRange = this.#o.commits.applyCertifiedRange!.bind(this.#o.commits);
+    let rest = blocks.filter((b) => b.block.header.height > this.#o.commits.appliedHeight());
+    while (rest.length > 0) {
+      const first = rest[0]!.block.header.height;
+      let range: AppliedRange;
+      try {
+        range = await applyRange(rest);
+      } catch (err) {
+        throw new DriverError('APPLY_FAILED', `could not apply committed block ${first}`, { cause: err });
+      }
+      const applied = rest.slice(0, range.blocks.length);
+      rest = rest.slice(range.blocks.length);
+      this.#stats.blocksApplied += applied.length;
+      for (let i = 0; i < applied.length; i++) {
+        const committed = applied[i]!;
+        const isLast = i === applied.length - 1;
+        await this.#o.onApplied?.(committed, isLast ? range.stateRoot : undefined);
+      }
+      progress({
+        height: range.height,
+        stateRoot: range.stateRoot,
+        blockHash: applied[applied.length - 1]!.certificate.blockHash,
+      });
+      // A change takes effect for later blocks of this very batch: hand it in now (ADR 0015). The range
+      // ended at the block that decided it.
+      for (const b of range.blocks) {
+        for (const r of b.reconfigurations ?? []) {
+          const ready = this.#o.replica.step({ type: 'reconfigure', ...r });
+          await this.#carryOut(ready, ready.stateTransfer);
+        }
+      }
+    }
   }
 
   async #carryOut(ready: Ready, stateTransfer: StateTransferRequest | undefined): Promise<void> {

@@ -2,8 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeBody } from '@vigil/consensus/wire/bodies/index.ts';
+import { decodeStateProof, verifyStateProof } from '@vigil/consensus/proof';
 import {
+  decodeBlockHeader,
+  decodeCommitCertificate,
   encodeTransaction,
+  referenceVerifier,
   signerFromSeed,
   signTransaction,
   sha256,
@@ -16,6 +20,8 @@ import t, { type Test } from 'tap';
 import { eventually, freePorts } from '../testing/ports.ts';
 import { createNetworkHomes } from './network-homes.ts';
 import { ApiMetrics } from '../api/metrics.ts';
+import { buildApi } from '../api/server.ts';
+import { Keys } from '../state-machine/keys.ts';
 import { Validator } from './validator.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -139,5 +145,85 @@ t.test(
       'from a backup that re-offered it',
     );
     t.equal(validators[2]!.gossip.refused.DUPLICATE_TX ?? 0, 0, 're-offers go to the primary alone');
+  },
+);
+
+t.test(
+  'a restarted validator catches up in certified ranges and still serves a verifiable state proof',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-range-sync-'));
+    const validators: Validator[] = [];
+    t.teardown(async () => {
+      await Promise.all(validators.map((v) => v.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const net = createNetworkHomes({
+      dir,
+      validators: 4,
+      chainId: 'vigil-it',
+      p2pPorts: await freePorts(4),
+      apiBasePort: 0,
+      seedLabel: 'range-sync',
+      // A small window, so that 20 missed blocks are a gap for state transfer (block sync), not FETCH.
+      consensus: { checkpointInterval: 4, windowSize: 8 },
+    });
+    const log = pino({ level: 'silent' });
+    for (const home of net.homes) validators.push(await Validator.start({ home, log, tickMs: 20 }));
+    await eventually(
+      () => validators.every((v) => v.network.peers().filter((p) => p.connected).length === 3),
+      10_000,
+    );
+    // Validator 3 goes down; the other three (a quorum) commit one block per transaction.
+    const down = validators.pop()!;
+    await down.stop();
+    const primary = validators[0]!;
+    let last = registration('range-sync-0', Date.now());
+    for (let i = 0; i < 20; i++) {
+      last = registration(`range-sync-${i}`, Date.now());
+      await primary.submit(encodeTransaction(last));
+      const id = transactionId(last);
+      t.ok(await eventually(() => primary.store.txs.has(id), 10_000), `transaction ${i} committed`);
+    }
+    const target = primary.store.requireHead().height;
+    t.ok(target >= 20, `${target} blocks to catch up on`);
+
+    const back = await Validator.start({ home: net.homes[3]!, log, tickMs: 20 });
+    validators.push(back);
+    t.ok(await eventually(() => back.store.requireHead().height >= target, 20_000), 'caught up');
+    t.same(
+      back.store.requireHead().stateRoot,
+      (await primary.store.blocks.stateRootAt(back.store.requireHead().height)) ??
+        primary.store.requireHead().stateRoot,
+      'the same state root as the validators that applied the blocks one by one',
+    );
+    let interior = 0;
+    for (let h = 1; h < back.store.requireHead().height; h++) {
+      if ((await back.store.blocks.rangeEndOf(h)) !== undefined) interior++;
+    }
+    t.ok(interior > 0, `${interior} heights were applied inside certified ranges`);
+
+    // The proof route finds a block whose cited state this node materialised, and the proof verifies
+    // against that block's header and certificate alone.
+    const app = await buildApi({ validator: back, rateLimit: false, defaultMetrics: false });
+    t.teardown(() => app.close());
+    // Registered in the first block: in every state a proof can be of.
+    const patient = signerFromSeed(sha256(new TextEncoder().encode('range-sync-0'))).publicKey;
+    const key = Keys.patient(patient);
+    const res = await app.inject(`/v1/proofs/${hex(key)}`);
+    t.equal(res.statusCode, 200, res.body);
+    const sp = res.json();
+    t.type(sp.value, 'string', 'the patient record is there');
+    t.same(
+      verifyStateProof(
+        decodeStateProof(Buffer.from(sp.proof, 'hex')),
+        key,
+        Buffer.from(sp.value, 'hex'),
+        decodeBlockHeader(Buffer.from(sp.header, 'hex')),
+        decodeCommitCertificate(Buffer.from(sp.certificate, 'hex')),
+        back.validators,
+        referenceVerifier,
+      ),
+      { stateHeight: sp.stateHeight },
+    );
   },
 );
