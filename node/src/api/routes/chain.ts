@@ -15,12 +15,18 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.ts';
 import { API_VERSION } from '../openapi.ts';
+import { StoreError } from '../../store/errors.ts';
 import { ApiError } from '../problem.ts';
 import { anyObject } from '../schemas.ts';
 
 export const MAX_BLOCKS_PAGE = 100;
 /** Most state-key bytes accepted by /v1/proofs/:key (state keys are short: sm/<tag>/<parts>). */
 const MAX_KEY_HEX = 512;
+/**
+ * How far back /v1/proofs looks for a block whose cited state this node materialised: two certified
+ * ranges of the executor's default 64 blocks (ADR 0115), so a node just caught up still answers.
+ */
+const PROOF_LOOKBACK_BLOCKS = 128;
 
 function headerJson(b: Block) {
   const h = b.header;
@@ -184,7 +190,7 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
         summary:
           'Sparse-Merkle proof of a state key (value or absence) with the certified header it verifies against',
         description:
-          'The proof is of the state after block `stateHeight`, checked against `header.stateRoot` of the newest committed block, whose certificate is included (the header carries the state root of an earlier height: pipelining, docs/protocol.md).',
+          'The proof is of the state after block `stateHeight`, checked against `header.stateRoot` of the newest committed block, whose certificate is included (the header carries the state root of an earlier height: pipelining, docs/protocol.md). On a node that just caught up in certified ranges the newest block may cite a state it never materialised; the proof then comes from the newest block that cites one (`height` says which), or 503 STATE_NOT_RETAINED (ADR 0115).',
         params: {
           type: 'object',
           properties: { key: { type: 'string', pattern: '^(?:[0-9a-f]{2})+$', maxLength: MAX_KEY_HEX } },
@@ -194,25 +200,40 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
       },
     },
     async (req) => {
-      const head = validator.store.requireHead().height;
-      if (head === 0)
+      const top = validator.store.requireHead().height;
+      if (top === 0)
         throw new ApiError(404, 'NO_CERTIFIED_STATE', 'No committed block yet to verify against');
-      const block = await validator.store.blocks.block(head);
-      const cert = await validator.store.blocks.certificate(head);
-      if (!block || !cert) throw new ApiError(503, 'UNAVAILABLE', 'Head block not readable');
       const key = fromHex(req.params.key);
-      const p = await validator.store.proveState(key, block.header.stateHeight);
-      return {
-        key: req.params.key,
-        value: p.value === undefined ? null : toHex(p.value),
-        stateHeight: p.height,
-        root: toHex(p.root),
-        proof: toHex(encodeStateProof(p.proof)),
-        height: head,
-        header: toHex(encodeBlockHeader(block.header)),
-        certificate: toHex(encodeCommitCertificate(cert)),
-        validators: validator.replica.validatorsAt(head).map(toHex),
-      };
+      // The newest block whose cited state this node materialised: after a catch-up in certified ranges
+      // the newest blocks may cite heights inside a range, which has no state of its own (ADR 0115).
+      for (let head = top; head >= Math.max(1, top - PROOF_LOOKBACK_BLOCKS); head--) {
+        const block = await validator.store.blocks.block(head);
+        const cert = await validator.store.blocks.certificate(head);
+        if (!block || !cert) throw new ApiError(503, 'UNAVAILABLE', `Block ${head} not readable`);
+        let p: Awaited<ReturnType<typeof validator.store.proveState>>;
+        try {
+          p = await validator.store.proveState(key, block.header.stateHeight);
+        } catch (e) {
+          if (e instanceof StoreError && e.code === 'STATE_NOT_RETAINED') continue;
+          throw e;
+        }
+        return {
+          key: req.params.key,
+          value: p.value === undefined ? null : toHex(p.value),
+          stateHeight: p.height,
+          root: toHex(p.root),
+          proof: toHex(encodeStateProof(p.proof)),
+          height: head,
+          header: toHex(encodeBlockHeader(block.header)),
+          certificate: toHex(encodeCommitCertificate(cert)),
+          validators: validator.replica.validatorsAt(head).map(toHex),
+        };
+      }
+      throw new ApiError(
+        503,
+        'STATE_NOT_RETAINED',
+        `None of the last ${PROOF_LOOKBACK_BLOCKS} blocks cites a state this node materialised: it is catching up; retry after the next block`,
+      );
     },
   );
 }
