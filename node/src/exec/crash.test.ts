@@ -18,6 +18,8 @@ import { counterHandlers, testGenesis, testValidators } from './testing.ts';
 const LANES = Number(process.env.VIGIL_CRASH_LANES ?? 3);
 const KILLS_PER_LANE = Number(process.env.VIGIL_CRASH_KILLS ?? 34);
 const BLOCKS = 300;
+/** Blocks per certified range in the lanes that apply ranges. */
+const RANGE = 3;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** Small seeded PRNG (mulberry32): the kill schedule is reproducible from the printed seed. */
@@ -69,9 +71,12 @@ t.test('SIGKILL at random moments: restart at the last durable height with the r
   const lane = async (id: number): Promise<void> => {
     const rnd = prng(seed * 31 + id);
     const dir = join(base, `lane-${id}`);
+    // Odd lanes apply in certified ranges of RANGE blocks, as block sync does (ADR 0115): durable, and
+    // reported, only at range ends.
+    const range = id % 2 === 1 ? RANGE : 1;
     let durable = 0; // highest height a child reported as applied (its batch resolved)
     for (let k = 0; k <= KILLS_PER_LANE; k++) {
-      const child = startChild(script, [dir, blockFile]);
+      const child = startChild(script, [dir, blockFile, String(range)]);
       const last = k === KILLS_PER_LANE; // the last start only checks
       try {
         if (!last && rnd() < 0.15) {
@@ -80,9 +85,9 @@ t.test('SIGKILL at random moments: restart at the last durable height with the r
         } else {
           const open = await child.waitFor(/^open /);
           if (!last) {
-            // Let it apply 0-2 more blocks (progress that does not depend on machine speed), then kill
-            // at a random point of the following block: execution, tree update or the batch write.
-            const target = Math.min(BLOCKS, Number(open.split(' ')[1]) + Math.floor(rnd() * 3));
+            // Let it apply 0-2 more blocks or ranges (progress that does not depend on machine speed),
+            // then kill at a random point of the next one: execution, tree update or the batch write.
+            const target = Math.min(BLOCKS, Number(open.split(' ')[1]) + range * Math.floor(rnd() * 3));
             // (`done`: a fast machine may reach the end of the pre-built blocks; then only restarts.)
             await child.waitFor(new RegExp(`^(applied ${target} |open ${target} |done$)`));
             await sleep(rnd() * 30);
