@@ -5,6 +5,7 @@
 import { toHex } from '@vigil/consensus/wire';
 import type { ProtocolCounters } from '@vigil/p2p';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { SyncStats } from '../validator/block-sync.ts';
 import type { AppliedBlock, TimedStep, Validator } from '../validator/validator.ts';
 
 /** Admission times kept at most this long (a transaction that never commits is forgotten). */
@@ -168,6 +169,28 @@ export class ApiMetrics {
         for (const [code, n] of Object.entries(g.refused)) this.inc({ result: code }, n);
       },
     });
+    // Block sync's own account of catch-up (BlockSync.stats): the rate is transactions / seconds.
+    const syncCounter = (name: string, help: string, read: (s: SyncStats) => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read(validator.syncStats()));
+        },
+      });
+    syncCounter('vigil_sync_blocks_total', 'Blocks applied by block sync (catch-up)', (s) => s.blocks);
+    syncCounter(
+      'vigil_sync_transactions_total',
+      'Transactions in the blocks applied by block sync (catch-up)',
+      (s) => s.transactions,
+    );
+    syncCounter(
+      'vigil_sync_seconds_total',
+      'Wall time of the block-sync runs that applied blocks: peer statuses, fetches and application',
+      (s) => s.seconds,
+    );
     new Counter({
       name: 'vigil_tx_reoffered_total',
       help: 'Pending transactions offered to the peers again because they were not committed in time',

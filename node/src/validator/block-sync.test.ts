@@ -61,6 +61,7 @@ t.test('catchUp gives up with a typed error when no peer serves decodable blocks
   );
   t.ok(requests.length > 0 && requests.length <= 7, `bounded attempts (${requests.length})`);
   t.equal(applied, 0, 'nothing undecodable was applied');
+  t.same(sync.stats(), { runs: 0, blocks: 0, transactions: 0, seconds: 0 }, 'no catch-up counted');
 });
 
 t.test('catchUp fetches large ranges, the next while the previous applies, in order', async (t) => {
@@ -112,6 +113,11 @@ t.test('catchUp fetches large ranges, the next while the previous applies, in or
     'three round trips for 300 blocks, each range starting where the previous ended',
   );
   t.equal(requests[1]!.rangesApplied, 0, 'the second range was requested before the first finished applying');
+  const stats = sync.stats();
+  t.match(stats, { runs: 1, blocks: 300, transactions: 300 }, 'it counted what it applied');
+  t.ok(stats.seconds > 0, 'and how long the run took');
+  t.equal(await sync.catchUp(), 300);
+  t.equal(sync.stats().runs, 1, 'a run that applied nothing is not counted');
 });
 
 t.test('a served range stops at the response byte bound but always holds one block', async (t) => {

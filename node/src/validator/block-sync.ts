@@ -93,9 +93,28 @@ export interface BlockSyncOptions {
   log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
+/**
+ * What block sync applied and for how long (vigil_sync_* in /metrics): the catch-up rate of a restarted
+ * node is transactions / seconds, measured by the node itself from the start of each catch-up that
+ * applied anything (peer statuses, fetches and application) to its end, without process start-up.
+ */
+export interface SyncStats {
+  /** Catch-up runs that applied at least one block. */
+  runs: number;
+  blocks: number;
+  transactions: number;
+  /** Wall time of those runs. */
+  seconds: number;
+}
+
 export class BlockSync implements StateTransferHost {
   readonly #o: BlockSyncOptions;
   #running: Promise<number> | undefined;
+  readonly #stats: SyncStats = { runs: 0, blocks: 0, transactions: 0, seconds: 0 };
+
+  stats(): SyncStats {
+    return { ...this.#stats };
+  }
 
   constructor(options: BlockSyncOptions) {
     this.#o = options;
@@ -119,6 +138,24 @@ export class BlockSync implements StateTransferHost {
   }
 
   async #catchUp(target: number | undefined): Promise<number> {
+    const started = performance.now();
+    const applied = { blocks: 0, transactions: 0 };
+    try {
+      return await this.#fetchAndApply(target, applied);
+    } finally {
+      if (applied.blocks > 0) {
+        this.#stats.runs++;
+        this.#stats.blocks += applied.blocks;
+        this.#stats.transactions += applied.transactions;
+        this.#stats.seconds += (performance.now() - started) / 1000;
+      }
+    }
+  }
+
+  async #fetchAndApply(
+    target: number | undefined,
+    applied: { blocks: number; transactions: number },
+  ): Promise<number> {
     const peers = this.#o.peers.connected();
     if (peers.length === 0) return this.#o.appliedHeight();
     // Learn who is ahead. A lying peer can only waste our time: every block must carry a certificate.
@@ -164,7 +201,19 @@ export class BlockSync implements StateTransferHost {
         const next = from + blocks.length;
         if (next <= goal) prefetched = fetchRange(next);
         const before = this.#o.appliedHeight();
-        await this.#o.apply(blocks);
+        try {
+          await this.#o.apply(blocks);
+        } finally {
+          // Counted even when a later block of the range failed: the ones before it are applied.
+          const after = this.#o.appliedHeight();
+          for (const b of blocks) {
+            const h = b.block.header.height;
+            if (h > before && h <= after) {
+              applied.blocks++;
+              applied.transactions += b.block.txs.length;
+            }
+          }
+        }
         if (this.#o.appliedHeight() <= before) failures++;
       } catch (err) {
         failures++;

@@ -201,6 +201,15 @@ t.test(
       if ((await back.store.blocks.rangeEndOf(h)) !== undefined) interior++;
     }
     t.ok(interior > 0, `${interior} heights were applied inside certified ranges`);
+    const sync = back.syncStats();
+    t.ok(
+      sync.blocks > 1 && sync.transactions > 1 && sync.seconds > 0,
+      `block sync counted its catch-up: ${JSON.stringify(sync)}`,
+    );
+    t.match(
+      await new ApiMetrics(back).registry.metrics(),
+      new RegExp(`vigil_sync_transactions_total ${sync.transactions}\n`),
+    );
 
     // The proof route finds a block whose cited state this node materialised, and the proof verifies
     // against that block's header and certificate alone.

@@ -24,7 +24,7 @@ import { Mempool, MempoolRejected } from '../mempool/mempool.ts';
 import { createHandlers } from '../state-machine/index.ts';
 import { ChainStore, genesisHash } from '../store/chain-store.ts';
 import { VerifyPool } from '../verify-pool/pool.ts';
-import { BlockSync, serveBlockRange } from './block-sync.ts';
+import { BlockSync, serveBlockRange, type SyncStats } from './block-sync.ts';
 import { faultLayerFromEnv, startFaultControl } from './fault-control.ts';
 import { type GenesisFile, loadGenesis, toChainGenesis, validatorKeys } from './genesis-file.ts';
 import { homePaths, loadConfig, loadValidatorKey, type NodeConfig } from './home.ts';
@@ -499,6 +499,11 @@ export class Validator {
       if (e.event.kind === 'alertRaised') c.alertsRaised++;
       else if (e.event.kind === 'alertAcknowledged') c.alertsAcknowledged++;
     }
+  }
+
+  /** What block sync applied and how long it ran (vigil_sync_* in /metrics). */
+  syncStats(): SyncStats {
+    return this.#sync.stats();
   }
 
   #catchUp(): void {
