@@ -135,3 +135,22 @@ t.test('the profiled run below the knee names the largest share as the bottlenec
   delete r.bottleneck;
   t.notMatch(renderReport(r, 'x.json', 'x').markdown, /CPU goes/, 'older records: no section');
 });
+
+t.test("catch-up: the node's own account of its block sync when the record has it", async (t) => {
+  const r = fixtureRecord();
+  t.match(
+    renderReport(r, 'x.json', 'x').markdown,
+    /caught up 3,000 ms after the restart, 500 ms after its first progress: 80\.0 blocks\/s, 4,000 tx\/s/,
+    'older records: the polled rate',
+  );
+  r.real![0]!.sync = {
+    ...r.real![0]!.sync!,
+    nodeSync: { seconds: 0.25, blocks: 40, transactions: 2_000 },
+    blocksPerSec: 160,
+    txPerSec: 8_000,
+  };
+  t.match(
+    renderReport(r, 'x.json', 'x').markdown,
+    /its block sync applied 40 blocks \/ 2,000 transactions in 250 ms \(its own account, vigil_sync_\*\): 160\.0 blocks\/s, 8,000 tx\/s/,
+  );
+});
