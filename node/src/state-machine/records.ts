@@ -4,6 +4,8 @@
 
 import { type CborValue, decodeCanonical, encodeCanonical } from '@vigil/consensus/wire';
 import type { StateAccess } from '../exec/types.ts';
+import { encodeSimpleDirect } from '../store/cbor-direct.ts';
+import { Slab } from '../store/slab.ts';
 import { Keys } from './keys.ts';
 import { PARAM_NAMES, PARAMS, type Params } from './params.ts';
 
@@ -355,7 +357,26 @@ export async function readRecord<T>(
 }
 
 export function writeRecord<T>(state: StateAccess, key: Uint8Array, codec: RecordCodec<T>, r: T): void {
-  state.put(key, encodeCanonical(codec.enc(r)));
+  state.put(key, encodeRecordValue(codec.enc(r)));
+}
+
+/**
+ * Canonical CBOR of a record or index value: written directly for the simple shapes every readings
+ * transaction writes (store/cbor-direct.ts, byte-identical), through the generic encoder otherwise.
+ */
+export function encodeRecordValue(v: CborValue): Uint8Array {
+  return encodeSimpleDirect(v) ?? encodeCanonical(v);
+}
+
+const indexSlab = new Slab();
+
+/**
+ * encodeRecordValue for a secondary-index value (IndexAccess.put): these are read back at most within
+ * their block and die with its batch, so they are carved from a shared slab (store/slab.ts) instead of
+ * getting a backing store each. Not for state records: the state cache keeps those.
+ */
+export function encodeIndexValue(v: CborValue): Uint8Array {
+  return encodeSimpleDirect(v, (size) => indexSlab.alloc(size)) ?? encodeCanonical(v);
 }
 
 /** The chain parameters in force: the state's value, else `fallback`, else the built-in default. */

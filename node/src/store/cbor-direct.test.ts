@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { decodeCanonical, encodeCanonical } from '@vigil/consensus/wire';
+import { type CborValue, decodeCanonical, encodeCanonical } from '@vigil/consensus/wire';
 import { decodeNonce, encodeNonce } from '../exec/accounts.ts';
 import {
   decodeUintDirect,
   encodeTaggedBytesDirect,
   encodeUintDirect,
+  encodeSimpleDirect,
   encodeUintPairDirect,
 } from './cbor-direct.ts';
 import { encodeReceipt, encodeTxLocation, encodeUint } from './records.ts';
@@ -90,3 +91,65 @@ t.test('the direct uint reader accepts exactly what the canonical decoder accept
   t.throws(() => decodeNonce(encodeCanonical('42')), TypeError);
   t.throws(() => decodeNonce(Buffer.from('1817', 'hex')), TypeError);
 });
+
+t.test(
+  'the direct record encoder: the generic bytes for simple values, undefined for anything else',
+  async (t) => {
+    const int = fc.oneof(
+      fc.constantFrom(...boundaries, ...boundaries.map((b) => -b - 1).filter(Number.isSafeInteger)),
+      fc.integer(),
+      fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+    );
+    const ascii = fc.string({
+      unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)),
+      maxLength: 40,
+    });
+    // Simple values: what the direct encoder must take on itself.
+    const { simple } = fc.letrec((tie) => ({
+      simple: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        int,
+        ascii,
+        fc.uint8Array({ maxLength: 70 }),
+        fc.constant(null),
+        fc.boolean(),
+        fc.array(tie('simple'), { maxLength: 6 }),
+      ),
+    }));
+    fc.assert(
+      fc.property(simple, (v) => {
+        const direct = encodeSimpleDirect(v);
+        return direct !== undefined && Buffer.from(direct).equals(encodeCanonical(v as CborValue));
+      }),
+      { numRuns: 3000 },
+    );
+    // Anything: either the generic bytes, or left to the generic encoder.
+    const { any } = fc.letrec((tie) => ({
+      any: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        int,
+        fc.string({ unit: 'binary', maxLength: 10 }),
+        fc.bigInt({ min: -(2n ** 64n) + 1n, max: 2n ** 64n - 1n }),
+        fc.double(),
+        fc.uint8Array({ maxLength: 10 }),
+        fc.constantFrom(null, undefined, true, false),
+        fc.array(tie('any'), { maxLength: 4 }),
+      ),
+    }));
+    fc.assert(
+      fc.property(any, (v) => {
+        const direct = encodeSimpleDirect(v);
+        if (direct === undefined) return true;
+        return Buffer.from(direct).equals(encodeCanonical(v as CborValue));
+      }),
+      { numRuns: 3000 },
+    );
+    for (const v of [1.5, Number.NaN, 2 ** 53, 10n, 'é', undefined, {}, [1, [2, 'ü']], new Array(3)]) {
+      t.equal(encodeSimpleDirect(v), undefined, `${String(v)}: left to the generic encoder`);
+    }
+    let deep: unknown = 1;
+    for (let i = 0; i < 9; i++) deep = [deep];
+    t.equal(encodeSimpleDirect(deep), undefined, 'nesting deeper than 8: left to the generic encoder');
+    t.same(encodeSimpleDirect([[[[[[[[1]]]]]]]]), encodeCanonical([[[[[[[[1]]]]]]]]));
+  },
+);

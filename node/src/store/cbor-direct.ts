@@ -115,3 +115,90 @@ export function decodeUintDirect(b: Uint8Array): number | undefined {
   }
   return n;
 }
+
+/** Deepest array nesting the direct encoder takes on (deeper values go to the generic encoder). */
+const SIMPLE_MAX_DEPTH = 8;
+
+/**
+ * Bytes of `v` in canonical CBOR if it is "simple": safe integers, ASCII strings, byte strings, null,
+ * booleans, and arrays of those nested at most SIMPLE_MAX_DEPTH deep; -1 for anything else.
+ */
+function simpleSize(v: unknown, depth: number): number {
+  switch (typeof v) {
+    case 'number':
+      if (!Number.isSafeInteger(v)) return -1;
+      return headLength(v < 0 ? -1 - v : v);
+    case 'string': {
+      for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 0x7f) return -1;
+      return headLength(v.length) + v.length;
+    }
+    case 'boolean':
+      return 1;
+    case 'object': {
+      if (v === null) return 1;
+      if (v instanceof Uint8Array) return headLength(v.length) + v.length;
+      if (!Array.isArray(v) || depth >= SIMPLE_MAX_DEPTH) return -1;
+      let size = headLength(v.length);
+      for (let i = 0; i < v.length; i++) {
+        if (!(i in v)) return -1;
+        const s = simpleSize(v[i], depth + 1);
+        if (s < 0) return -1;
+        size += s;
+      }
+      return size;
+    }
+    default:
+      return -1;
+  }
+}
+
+/** Writes a value simpleSize accepted at `o`; returns the offset after it. */
+function writeSimple(out: Uint8Array, o: number, v: unknown): number {
+  switch (typeof v) {
+    case 'number':
+      return v < 0 ? writeHead(out, o, 1, -1 - v) : writeHead(out, o, 0, v);
+    case 'string': {
+      let p = writeHead(out, o, 3, v.length);
+      for (let i = 0; i < v.length; i++) out[p++] = v.charCodeAt(i);
+      return p;
+    }
+    case 'boolean':
+      out[o] = v ? 0xf5 : 0xf4;
+      return o + 1;
+    default: {
+      if (v === null) {
+        out[o] = 0xf6;
+        return o + 1;
+      }
+      if (v instanceof Uint8Array) {
+        const p = writeHead(out, o, 2, v.length);
+        out.set(v, p);
+        return p + v.length;
+      }
+      const a = v as unknown[];
+      let p = writeHead(out, o, 4, a.length);
+      for (let i = 0; i < a.length; i++) p = writeSimple(out, p, a[i]);
+      return p;
+    }
+  }
+}
+
+/**
+ * Canonical CBOR of a state-machine record or index value, written directly when it is simple (see
+ * simpleSize: every record shape a readings transaction writes), identical to encodeCanonical(v); for
+ * anything else (non-ASCII text, big integers, deep nesting, or an invalid value) undefined, and the
+ * caller uses the generic encoder, which also reports what is invalid. The generic one validates into a
+ * copy, runs cbor-x and copies the result: about a tenth of a catching-up node's main thread went to it
+ * (bench -- replay profile, 2026-12-05).
+ */
+export function encodeSimpleDirect(
+  v: unknown,
+  /** Where the bytes go (a Slab's alloc for bytes that die with their batch); default a new array. */
+  alloc: (size: number) => Uint8Array = (size) => new Uint8Array(size),
+): Uint8Array | undefined {
+  const size = simpleSize(v, 0);
+  if (size < 0) return undefined;
+  const out = alloc(size);
+  writeSimple(out, 0, v);
+  return out;
+}

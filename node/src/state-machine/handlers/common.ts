@@ -7,7 +7,14 @@ import { decideAccess, isActive, patientOrGuardian } from '../access.ts';
 import { RejectCode } from '../codes.ts';
 import { IndexKeys, Keys } from '../keys.ts';
 import type { Params } from '../params.ts';
-import { type ActorRecord, Codec, type PatientRecord, Role, readRecord } from '../records.ts';
+import {
+  type ActorRecord,
+  Codec,
+  encodeIndexValue,
+  type PatientRecord,
+  Role,
+  readRecord,
+} from '../records.ts';
 
 export interface HandlerEnv {
   ctx: ExecContext;
@@ -104,7 +111,7 @@ export function audit(
   const { ctx } = env;
   ctx.index.put(
     IndexKeys.audit(patient, ctx.height, ctx.position, sub),
-    encodeCanonical([e.event, e.actor, e.categories, e.purpose, e.at ?? ctx.blockTime, ctx.txId, e.detail]),
+    encodeIndexValue([e.event, e.actor, e.categories, e.purpose, e.at ?? ctx.blockTime, ctx.txId, e.detail]),
   );
 }
 

@@ -2,7 +2,7 @@
 // pass: per-reading thresholds and NEWS2 over the patient's latest values, at execution, so every node
 // raises the same alerts at the same height.
 
-import { bytesEqual, encodeCanonical } from '@vigil/consensus/wire';
+import { bytesEqual } from '@vigil/consensus/wire';
 import type { BodyOf, ReadingEntry } from '@vigil/consensus/wire/bodies/index.ts';
 import {
   checkReading,
@@ -20,6 +20,7 @@ import {
   Codec,
   type DeviceRecord,
   DeviceStatus,
+  encodeIndexValue,
   type LatestRecord,
   readRecord,
   writeRecord,
@@ -117,7 +118,7 @@ async function store(env: HandlerEnv, patient: Uint8Array, readings: ReadingEntr
   for (const r of readings) {
     ctx.index.put(
       IndexKeys.reading(patient, r.kind, r.measuredAt, env.sender),
-      encodeCanonical([r.value, r.unit, r.measuredAt, ctx.blockTime, ctx.height, env.sender, ctx.txId]),
+      encodeIndexValue([r.value, r.unit, r.measuredAt, ctx.blockTime, ctx.height, env.sender, ctx.txId]),
     );
     const cur = latest[r.kind - 1];
     // Late store-and-forward data fills the series but never replaces a newer latest value.
