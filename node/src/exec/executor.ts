@@ -17,7 +17,7 @@ import { bytesEqual } from '@vigil/consensus/proof/smt.ts';
 import type { ChainHead, ChainStore } from '../store/chain-store.ts';
 import { ChainStore as Store } from '../store/chain-store.ts';
 import type { BatchOp } from '../store/db.ts';
-import { keys } from '../store/keys.ts';
+import { batchKey, keys, Prefix } from '../store/keys.ts';
 import { encodeBytes, encodeReceipt, encodeTxLocation, encodeUint, type Receipt } from '../store/records.ts';
 import type { BatchVerifier, SignatureCheck } from '../verify-pool/types.ts';
 import { decodeNonce, encodeNonce, nonceKey } from './accounts.ts';
@@ -502,18 +502,12 @@ export class BlockExecutor {
     index: Overlay,
   ): void {
     for (const w of stateWrites) {
-      ops.push(
-        w.value === undefined
-          ? { type: 'del', key: keys.state(w.key) }
-          : { type: 'put', key: keys.state(w.key), value: w.value },
-      );
+      const key = batchKey(Prefix.state, w.key);
+      ops.push(w.value === undefined ? { type: 'del', key } : { type: 'put', key, value: w.value });
     }
     for (const w of index.writes()) {
-      ops.push(
-        w.value === undefined
-          ? { type: 'del', key: keys.index(w.key) }
-          : { type: 'put', key: keys.index(w.key), value: w.value },
-      );
+      const key = batchKey(Prefix.index, w.key);
+      ops.push(w.value === undefined ? { type: 'del', key } : { type: 'put', key, value: w.value });
     }
   }
 

@@ -9,6 +9,7 @@ import { decodeCanonical, encodeCanonical } from '@vigil/consensus/wire';
 import { type Hasher, HASH_BYTES, internalHash, leafHash } from '@vigil/consensus/proof/smt.ts';
 import { headLength, writeHead } from '../store/cbor-direct.ts';
 import { StateTreeError } from './errors.ts';
+import { Slab } from '../store/slab.ts';
 
 export interface LeafNode {
   kind: 'leaf';
@@ -45,23 +46,13 @@ function writeBstr(out: Uint8Array, o: number, b: Uint8Array): number {
 }
 
 /**
- * Encoded nodes are carved out of shared 64 KiB slabs: a Uint8Array of more than 64 bytes gets its own
- * off-heap backing store, and allocating (then collecting) one per node cost more than encoding it. A
- * slab lives until the last node encoded in it is unreferenced (after the block's batch is written).
+ * Encoded nodes are carved out of shared slabs (store/slab.ts): they die with the block's batch, and a
+ * backing store per node cost more than encoding it.
  */
-const SLAB_BYTES = 64 * 1024;
-let slab = new Uint8Array(0);
-let slabUsed = 0;
+const nodeSlab = new Slab();
 
 function allocNode(size: number): Uint8Array {
-  if (size > SLAB_BYTES / 16) return new Uint8Array(size);
-  if (slabUsed + size > slab.length) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed + size);
-  slabUsed += size;
-  return out;
+  return nodeSlab.alloc(size);
 }
 
 /**

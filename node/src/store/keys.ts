@@ -2,6 +2,8 @@
 // Every key starts with one ASCII prefix byte naming its record type; integers in keys are fixed-width
 // big-endian so that LevelDB's bytewise order is numeric order (range scans by height work).
 
+import { Slab } from './slab.ts';
+
 export const Prefix = {
   /** Chain metadata: 'M' || utf8(name). */
   meta: 0x4d,
@@ -110,6 +112,19 @@ export const keys = {
   state: (key: Uint8Array): Uint8Array => withPrefix(Prefix.state, key),
   index: (key: Uint8Array): Uint8Array => withPrefix(Prefix.index, key),
 };
+
+const batchKeySlab = new Slab();
+
+/**
+ * prefix || rest carved from a shared slab (store/slab.ts): for keys that only go into a batch being
+ * built (the executor's flat-state and index records, one per write), which the batch copies.
+ */
+export function batchKey(prefix: number, rest: Uint8Array): Uint8Array {
+  const k = batchKeySlab.alloc(1 + rest.length);
+  k[0] = prefix;
+  k.set(rest, 1);
+  return k;
+}
 
 /** [gte, lt) bounds covering every key with this prefix byte. */
 export function prefixRange(prefix: number): { gte: Uint8Array; lt: Uint8Array } {
