@@ -269,6 +269,37 @@ t.test('a block that does not follow ends the range before it; the next call rej
   t.equal(b.store.requireHead().height, 2, 'nothing of the rejected call was written');
 });
 
+t.test('a vote whose signature does not verify (checked in one batch for the range) ends it', async (t) => {
+  const { chain } = await threeBlocks(t);
+  const b = await openNode(t);
+  const bad = chain[1]!.certificate;
+  const signature = bad.votes[1]!.signature.slice();
+  signature[5]! ^= 1;
+  const forged: CertifiedBlock[] = chain.map((c, i) =>
+    i === 1
+      ? {
+          ...c,
+          certificate: {
+            ...bad,
+            votes: bad.votes.map((v, j) => (j === 1 ? { ...v, signature } : v)),
+          },
+        }
+      : c,
+  );
+  const first = await b.exec.applyCertifiedRange(forged);
+  t.same(
+    first.blocks.map((x) => x.height),
+    [1],
+  );
+  await t.rejects(b.exec.applyCertifiedRange(forged.slice(1)), {
+    name: 'BlockRejected',
+    code: 'CERTIFICATE_INVALID',
+  });
+  t.equal(b.store.requireHead().height, 1);
+  const rest = await b.exec.applyCertifiedRange(chain.slice(1));
+  t.equal(rest.height, 4, 'the genuine certificates apply');
+});
+
 t.test('a wrong root claimed for a height before the range rejects the range, nothing written', async (t) => {
   const { chain } = await threeBlocks(t);
   const b = await openNode(t);
