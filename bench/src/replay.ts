@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { fastVerifier } from '@vigil/node/crypto/fast-verifier.ts';
+import { rememberBlockEncoding } from '@vigil/node/exec/block-bytes.ts';
 import { BlockExecutor } from '@vigil/node/exec/executor.ts';
 import { createHandlers } from '@vigil/node/state-machine/index.ts';
 import { ChainStore } from '@vigil/node/store/chain-store.ts';
@@ -87,11 +88,13 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     const blocks = [];
     let txs = 0;
     for (let h = 1; h <= last; h++) {
-      const block = await source.blocks.block(h);
-      const certificate = await source.blocks.certificate(h);
+      const stored = await source.blocks.checkedBlock(h);
       const root = await source.blocks.stateRootAt(h);
-      if (block === undefined || certificate === undefined || root === undefined)
+      if (stored?.certificate === undefined || root === undefined)
         throw new BenchError('BAD_RECORD', `the kept chain has no complete block at height ${h}`);
+      const { block, certificate } = stored;
+      // As block sync has it: decoded from the bytes a peer sent, which are stored as they are.
+      rememberBlockEncoding(block, stored.bytes);
       blocks.push({ block, certificate, root });
       txs += block.txs.length;
     }

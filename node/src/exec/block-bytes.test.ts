@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { encodeBlock, makeBlock, MAX_TX_BYTES } from '@vigil/consensus/wire';
-import { encodeCheckedBlock } from './block-bytes.ts';
+import { decodeBlock, encodeBlock, makeBlock, MAX_TX_BYTES } from '@vigil/consensus/wire';
+import { encodeCheckedBlock, rememberBlockEncoding, storedBlockBytes } from './block-bytes.ts';
 
 const header = {
   version: 1 as const,
@@ -53,4 +53,19 @@ t.test('the same limits as encodeBlock', async (t) => {
   );
   t.throws(() => encodeCheckedBlock(many), { code: 'TOO_LARGE' });
   t.throws(() => encodeCheckedBlock({ ...big, header: { ...big.header, chainId: 'bad chain' } }));
+});
+
+t.test('a block decoded from its canonical bytes is stored as those bytes, others are encoded', async (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 30 }), (txs) => {
+      const bytes = encodeBlock(makeBlock(header, txs));
+      const decoded = decodeBlock(bytes);
+      const fresh = storedBlockBytes(decoded);
+      rememberBlockEncoding(decoded, bytes);
+      return Buffer.from(fresh).equals(bytes) && storedBlockBytes(decoded) === bytes;
+    }),
+    { numRuns: 200 },
+  );
+  const other = makeBlock(header, [Uint8Array.of(1)]);
+  t.same(storedBlockBytes(other), encodeBlock(other), 'a block nobody decoded is encoded');
 });

@@ -38,3 +38,20 @@ export function encodeCheckedBlock(block: Block): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Blocks decoded from bytes that are already their stored form: block sync receives each block as the
+ * canonical bytes a peer stored, and wire decodeBlock accepts only the canonical encoding (ADR 0003),
+ * so those bytes ARE encodeCheckedBlock(block). Blocks are never mutated after decoding.
+ */
+const encodings = new WeakMap<Block, Uint8Array>();
+
+/** Records that `block` was decoded by wire decodeBlock from `bytes`. */
+export function rememberBlockEncoding(block: Block, bytes: Uint8Array): void {
+  encodings.set(block, bytes);
+}
+
+/** What the executor stores for a checked block: the bytes it was decoded from, else encoded now. */
+export function storedBlockBytes(block: Block): Uint8Array {
+  return encodings.get(block) ?? encodeCheckedBlock(block);
+}

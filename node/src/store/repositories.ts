@@ -8,9 +8,9 @@ import {
   type CommitCertificate,
   decodeBlock,
   decodeCommitCertificate,
-  merkleRoot,
 } from '@vigil/consensus/wire';
 import { LRUCache } from 'lru-cache';
+import { txRoot } from '../crypto/tx-root.ts';
 import { type ChainDb, getBytes } from './db.ts';
 import { StoreError } from './errors.ts';
 import { keys, type MetaKey, Prefix, prefixRange, readU64be, subRange } from './keys.ts';
@@ -98,6 +98,23 @@ export class BlockRepository {
    * is CORRUPT_RECORD, never a block served silently (startup checks only the head block).
    */
   async block(height: number): Promise<Block | undefined> {
+    return (await this.checkedBlock(height))?.block;
+  }
+
+  /**
+   * The block at `height` with the bytes it is stored as (its canonical wire encoding) and its commit
+   * certificate with its bytes, after the checks `block` makes: block sync serves the stored bytes
+   * (node/src/validator/block-sync.ts) instead of re-encoding what it just decoded.
+   */
+  async checkedBlock(height: number): Promise<
+    | {
+        block: Block;
+        bytes: Uint8Array;
+        certificate: CommitCertificate | undefined;
+        certificateBytes: Uint8Array | undefined;
+      }
+    | undefined
+  > {
     const b = await this.rawBlock(height);
     if (b === undefined) return undefined;
     let block: Block;
@@ -108,25 +125,31 @@ export class BlockRepository {
     }
     if (block.header.height !== height)
       throw new StoreError('CORRUPT_RECORD', `block ${height} claims height ${block.header.height}`);
-    if (!bytesEqual(merkleRoot(block.txs), block.header.txRoot))
+    // RFC 6962 root with node:crypto: the same function as wire's merkleRoot (crypto/tx-root.test.ts).
+    if (!bytesEqual(txRoot(block.txs), block.header.txRoot))
       throw new StoreError(
         'CORRUPT_RECORD',
         `block ${height}: transactions do not match the header's txRoot`,
       );
     const hash = blockHash(block.header);
-    const cert = await this.certificate(height);
+    const certificateBytes = await getBytes(this.#db, keys.certificate(height));
+    const cert =
+      certificateBytes === undefined ? undefined : this.#decodeCertificate(height, certificateBytes);
     const ok = cert !== undefined ? bytesEqual(cert.blockHash, hash) : (await this.heightOf(hash)) === height;
     if (!ok)
       throw new StoreError(
         'CORRUPT_RECORD',
         `block ${height} does not hash to the block its certificate signs`,
       );
-    return block;
+    return { block, bytes: b, certificate: cert, certificateBytes };
   }
 
   async certificate(height: number): Promise<CommitCertificate | undefined> {
     const b = await getBytes(this.#db, keys.certificate(height));
-    if (b === undefined) return undefined;
+    return b === undefined ? undefined : this.#decodeCertificate(height, b);
+  }
+
+  #decodeCertificate(height: number, b: Uint8Array): CommitCertificate {
     try {
       return decodeCommitCertificate(b);
     } catch (e) {

@@ -133,8 +133,17 @@ t.test('a served range stops at the response byte bound but always holds one blo
   const store = {
     requireHead: () => ({ height: heights }),
     blocks: {
-      block: async (h: number) => blocks.get(h)?.block,
-      certificate: async (h: number) => ({ height: h, view: 0, blockHash: blocks.get(h)!.hash, votes: [] }),
+      checkedBlock: async (h: number) => {
+        const b = blocks.get(h);
+        if (b === undefined) return undefined;
+        const certificate = { height: h, view: 0, blockHash: b.hash, votes: [] };
+        return {
+          block: b.block,
+          bytes: encodeBlock(b.block),
+          certificate,
+          certificateBytes: encodeCommitCertificate(certificate),
+        };
+      },
     },
   } as unknown as Parameters<typeof serveBlockRange>[0];
   const served = await serveBlockRange(store, { fromHeight: 1, count: 100 });

@@ -10,12 +10,11 @@ import {
   decodeBlock,
   decodeCanonical,
   decodeCommitCertificate,
-  encodeBlock,
   encodeCanonical,
-  encodeCommitCertificate,
 } from '@vigil/consensus/wire';
 import type { BlockRangeRequest, NodeStatus } from '@vigil/p2p';
 import type { StateTransferHost } from '../driver/replica-driver.ts';
+import { rememberBlockEncoding } from '../exec/block-bytes.ts';
 import type { ChainStore } from '../store/chain-store.ts';
 
 /**
@@ -54,7 +53,10 @@ export function decodeSyncEntry(bytes: Uint8Array): CommittedBlock {
     throw new SyncError('BAD_SYNC_ENTRY', 'a sync entry is [block, certificate]');
   }
   try {
-    return { block: decodeBlock(v[0]), certificate: decodeCommitCertificate(v[1]) };
+    const block = decodeBlock(v[0]);
+    // Stored as received: decodeBlock accepts only the canonical encoding (exec/block-bytes.ts).
+    rememberBlockEncoding(block, v[0]);
+    return { block, certificate: decodeCommitCertificate(v[1]) };
   } catch (e) {
     throw new SyncError('BAD_SYNC_ENTRY', `bad block or certificate: ${(e as Error).message}`);
   }
@@ -67,9 +69,12 @@ export async function serveBlockRange(store: ChainStore, req: BlockRangeRequest)
   const last = Math.min(head, req.fromHeight + Math.min(req.count, SYNC_BATCH) - 1);
   let bytes = 0;
   for (let h = Math.max(1, req.fromHeight); h <= last; h++) {
-    const [block, cert] = await Promise.all([store.blocks.block(h), store.blocks.certificate(h)]);
-    if (!block || !cert) break;
-    const entry = encodeSyncEntry(encodeBlock(block), encodeCommitCertificate(cert));
+    // The stored bytes, checked (a damaged record is refused, not served): they are the canonical
+    // encoding, and re-encoding each block (which re-hashes its transactions in pure JS) was most of
+    // what serving cost.
+    const stored = await store.blocks.checkedBlock(h);
+    if (stored?.certificateBytes === undefined) break;
+    const entry = encodeSyncEntry(stored.bytes, stored.certificateBytes);
     // Always at least one block, however large (a block is at most MAX_BLOCK_BYTES).
     if (out.length > 0 && bytes + entry.length > SYNC_MAX_RESPONSE_BYTES) break;
     out.push(entry);

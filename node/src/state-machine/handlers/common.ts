@@ -1,6 +1,6 @@
 // Helpers shared by the handlers: sender checks that reject with a stable code, and audit-trail writes.
 
-import { type CborValue, encodeCanonical } from '@vigil/consensus/wire';
+import type { CborValue } from '@vigil/consensus/wire';
 import type { ExecContext } from '../../exec/types.ts';
 import { TxRejected } from '../../exec/errors.ts';
 import { decideAccess, isActive, patientOrGuardian } from '../access.ts';
