@@ -230,7 +230,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
       const y = x.sync;
       out.push(
         y.nodeSync
-          ? `Catch-up of validator ${y.node} after a restart: ${y.gapBlocks} blocks / ${y.gapTxs} transactions behind; caught up ${fmt(y.fromRestartMs)} ms after the restart; its block sync applied ${fmt(y.nodeSync.blocks)} blocks / ${fmt(y.nodeSync.transactions)} transactions in ${fmt(1000 * y.nodeSync.seconds)} ms (its own account, vigil_sync_*): ${fmt(y.blocksPerSec, 1)} blocks/s, ${fmt(y.txPerSec)} tx/s.`
+          ? `Catch-up of validator ${y.node} after a restart: ${y.gapBlocks} blocks / ${y.gapTxs} transactions behind; caught up ${fmt(y.fromRestartMs)} ms after the restart; its block sync applied ${fmt(y.nodeSync.blocks)} blocks / ${fmt(y.nodeSync.transactions)} transactions in ${fmt(1000 * y.nodeSync.seconds)} ms${y.nodeSync.applySeconds !== undefined ? `, ${fmt(1000 * y.nodeSync.applySeconds)} ms of it applying` : ''} (its own account, vigil_sync_*): ${fmt(y.blocksPerSec, 1)} blocks/s, ${fmt(y.txPerSec)} tx/s.`
           : `Catch-up of validator ${y.node} after a restart: ${y.gapBlocks} blocks / ${y.gapTxs} transactions behind; caught up ${fmt(y.fromRestartMs)} ms after the restart, ${fmt(y.fromFirstProgressMs)} ms after its first progress: ${fmt(y.blocksPerSec, 1)} blocks/s, ${fmt(y.txPerSec)} tx/s.`,
       );
       out.push('');

@@ -132,7 +132,7 @@ export interface SyncResult {
    * time of the block-sync runs that applied blocks (peer statuses, fetches, application) and what they
    * applied. Absent in records before 2026-12-05 08:50.
    */
-  nodeSync?: { seconds: number; blocks: number; transactions: number } | null;
+  nodeSync?: { seconds: number; applySeconds?: number; blocks: number; transactions: number } | null;
   /** nodeSync's blocks and transactions per second (before 2026-12-05 08:50: gap / fromFirstProgressMs). */
   blocksPerSec: number | null;
   txPerSec: number | null;
@@ -452,6 +452,7 @@ export async function measureSync(b: BenchNetwork, node: number, cfg: RealConfig
       const read = (name: string) => parseCounter(text, name).get('') ?? 0;
       nodeSync = {
         seconds: read('vigil_sync_seconds_total'),
+        applySeconds: read('vigil_sync_apply_seconds_total'),
         blocks: read('vigil_sync_blocks_total'),
         transactions: read('vigil_sync_transactions_total'),
       };

@@ -191,6 +191,11 @@ export class ApiMetrics {
       'Wall time of the block-sync runs that applied blocks: peer statuses, fetches and application',
       (s) => s.seconds,
     );
+    syncCounter(
+      'vigil_sync_apply_seconds_total',
+      'Of vigil_sync_seconds_total, the time spent applying the fetched blocks',
+      (s) => s.applySeconds,
+    );
     new Counter({
       name: 'vigil_tx_reoffered_total',
       help: 'Pending transactions offered to the peers again because they were not committed in time',

@@ -61,7 +61,11 @@ t.test('catchUp gives up with a typed error when no peer serves decodable blocks
   );
   t.ok(requests.length > 0 && requests.length <= 7, `bounded attempts (${requests.length})`);
   t.equal(applied, 0, 'nothing undecodable was applied');
-  t.same(sync.stats(), { runs: 0, blocks: 0, transactions: 0, seconds: 0 }, 'no catch-up counted');
+  t.same(
+    sync.stats(),
+    { runs: 0, blocks: 0, transactions: 0, seconds: 0, applySeconds: 0 },
+    'no catch-up counted',
+  );
 });
 
 t.test('catchUp fetches large ranges, the next while the previous applies, in order', async (t) => {
@@ -116,6 +120,7 @@ t.test('catchUp fetches large ranges, the next while the previous applies, in or
   const stats = sync.stats();
   t.match(stats, { runs: 1, blocks: 300, transactions: 300 }, 'it counted what it applied');
   t.ok(stats.seconds > 0, 'and how long the run took');
+  t.ok(stats.applySeconds > 0 && stats.applySeconds <= stats.seconds, 'of which applying');
   t.equal(await sync.catchUp(), 300);
   t.equal(sync.stats().runs, 1, 'a run that applied nothing is not counted');
 });
