@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { decodeCanonical, encodeCanonical } from '../cbor.ts';
 import { decodeBody, encodeBody, type TxBody } from './bodies.ts';
 import { BodyError } from './errors.ts';
+import { utf8Length } from './fields.ts';
 import { scopeCovers, scopesCover } from './scope.ts';
 
 const k = (n: number) => new Uint8Array(32).fill(n);
@@ -127,4 +129,22 @@ t.test('scopes cover categories by exact name, family wildcard or *', async (t) 
   t.notOk(scopeCovers('vitals.spo2', 'vitals.heartRate'));
   t.ok(scopesCover(['alerts', 'vitals.spo2'], 'vitals.spo2'));
   t.notOk(scopesCover(['alerts'], 'vitals.spo2'));
+});
+
+t.test('utf8Length counts what TextEncoder writes, lone surrogates included', async (t) => {
+  const encoder = new TextEncoder();
+  const anyUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        fc.string({ unit: 'grapheme', maxLength: 20 }),
+        fc.string({ unit: anyUnit, maxLength: 40 }),
+      ),
+      (s) => utf8Length(s) === encoder.encode(s).length,
+    ),
+    { numRuns: 3000 },
+  );
+  for (const s of ['', 'mm[Hg]', 'é', '€', '😀', '\ud83d', '\ude00x', 'a\ud83d\ude00b'])
+    t.equal(utf8Length(s), encoder.encode(s).length, JSON.stringify(s));
 });

@@ -3,8 +3,6 @@
 import type { CborValue } from '../cbor.ts';
 import { BodyError } from './errors.ts';
 
-const utf8 = new TextEncoder();
-
 export function fields(v: CborValue, arity: number, path: string): CborValue[] {
   if (!Array.isArray(v)) throw new BodyError('BODY_FIELD', path, 'expected an array');
   if (v.length !== arity)
@@ -46,10 +44,32 @@ export function bool(v: CborValue, path: string): boolean {
   return v;
 }
 
+/**
+ * Bytes of `s` in UTF-8 as TextEncoder writes it (a lone surrogate becomes U+FFFD, 3 bytes), counted
+ * without encoding: every transaction body's text fields are measured, and encoding them only to take
+ * the length was a visible share of decoding a readings transaction.
+ */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // a pair: two units, four bytes
+        i++;
+      } else n += 2;
+    } else n += 2;
+  }
+  return n;
+}
+
 /** Text bounded in UTF-8 bytes (not UTF-16 units), optionally matching a pattern. */
 export function text(v: CborValue, path: string, maxBytes: number, pattern?: RegExp, minBytes = 1): string {
   if (typeof v !== 'string') throw new BodyError('BODY_FIELD', path, 'expected text');
-  const n = utf8.encode(v).length;
+  const n = utf8Length(v);
   if (n < minBytes || n > maxBytes)
     throw new BodyError('BODY_FIELD', path, `expected ${minBytes}..${maxBytes} bytes`);
   if (pattern && !pattern.test(v)) throw new BodyError('BODY_FIELD', path, `does not match ${pattern}`);
