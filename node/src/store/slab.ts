@@ -18,7 +18,8 @@ export class Slab {
       this.#slab = new Uint8Array(SLAB_BYTES);
       this.#used = 0;
     }
-    const out = this.#slab.subarray(this.#used, this.#used + size);
+    // A view on the slab's buffer: subarray() looks up a species constructor on every call.
+    const out = new Uint8Array(this.#slab.buffer, this.#used, size);
     this.#used += size;
     return out;
   }
