@@ -126,16 +126,7 @@ t.test('a restarted driver resumes from its records without re-applying', async 
   await drivers[1]!.stop();
 
   const restored = Replica.restore(g.config(1), g.deps(1), node.records);
-  const again = new ReplicaDriver({
-    replica: restored,
-    records: node,
-    outbox: { send() {}, broadcast() {} },
-    commits: node,
-    stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
-    clock: () => 2_000,
-    timers: inertTimers,
-  });
-  again.start(node.root);
+  const again = isolatedDriver(restored, node, undefined, node.root);
   await again.idle();
   t.equal(node.applied.length, before, 'no block applied twice after restart');
   t.equal(restored.lastCommitted, before, 'the replica knows what it committed');
@@ -212,26 +203,67 @@ t.test('a replica that missed blocks catches up through syncBlocks and then foll
   await Promise.all(drivers.map((d) => d.stop()));
 });
 
+/** A started driver with no peers and inert timers (block sync, restarts). */
+function isolatedDriver(
+  replica: Replica,
+  node: FakeNode,
+  onApplied?: ConstructorParameters<typeof ReplicaDriver>[0]['onApplied'],
+  root: Uint8Array = new Uint8Array(32),
+): ReplicaDriver {
+  const d = new ReplicaDriver({
+    replica,
+    records: node,
+    outbox: { send() {}, broadcast() {} },
+    commits: node,
+    stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
+    clock: () => 2_000,
+    timers: inertTimers,
+    ...(onApplied ? { onApplied } : {}),
+  });
+  d.start(root);
+  return d;
+}
+
+/** Checks a synced block's certificate against the set `replica` holds for its height. */
+function checkAgainstEpoch(replica: Replica, g: ReturnType<typeof testGroup>) {
+  return (c: CommittedBlock) =>
+    verifyCommitCertificate(
+      CHAIN,
+      c.certificate,
+      c.block.header,
+      replica.validatorsAt(c.block.header.height),
+      g.crypto,
+    );
+}
+
+/**
+ * Four drivers whose application decides at block 2 that the same keys in reverse order certify heights
+ * 9+, run until `blocks` are committed (transactions numbered from `txBase`).
+ */
+async function reconfiguringCluster(blocks: number, txBase: number) {
+  const c = cluster(4);
+  const reversed = [...c.g.validators].reverse();
+  for (const node of c.nodes) {
+    const apply = node.apply.bind(node);
+    node.apply = async (b) => {
+      const r = await apply(b);
+      return b.block.header.height === 2
+        ? { ...r, reconfigurations: [{ fromHeight: 9, validators: reversed }] }
+        : r;
+    };
+  }
+  for (const d of c.drivers) d.start(new Uint8Array(32));
+  for (let i = 0; i < 40 && c.nodes[0]!.applied.length < blocks; i++) {
+    for (const d of c.drivers) d.enqueue({ type: 'propose', txs: [tx(txBase + i)], now: 1_000 });
+    await settle(c.drivers);
+  }
+  return { ...c, reversed };
+}
+
 t.test(
   'validator-set changes: handed in before executed, and per block during sync (ADR 0015)',
   async (t) => {
-    const { g, nodes, drivers } = cluster(4);
-    // The application decides at block 2 that the same keys in reverse order certify heights 9+.
-    const reversed = [...g.validators].reverse();
-    for (const node of nodes) {
-      const apply = node.apply.bind(node);
-      node.apply = async (c) => {
-        const r = await apply(c);
-        return c.block.header.height === 2
-          ? { ...r, reconfigurations: [{ fromHeight: 9, validators: reversed }] }
-          : r;
-      };
-    }
-    for (const d of drivers) d.start(new Uint8Array(32));
-    for (let i = 0; i < 40 && nodes[0]!.applied.length < 14; i++) {
-      for (const d of drivers) d.enqueue({ type: 'propose', txs: [tx(100 + i)], now: 1_000 });
-      await settle(drivers);
-    }
+    const { g, nodes, drivers, reversed } = await reconfiguringCluster(14, 100);
     t.ok(
       nodes.every((n) => n.applied.length >= 14),
       'commits continued across the boundary',
@@ -254,29 +286,15 @@ t.test(
     const fresh = new FakeNode();
     const replica = Replica.create(g.config(3), g.deps(3));
     const check = fresh.apply.bind(fresh);
+    const epochCheck = checkAgainstEpoch(replica, g);
     fresh.apply = async (c) => {
-      verifyCommitCertificate(
-        CHAIN,
-        c.certificate,
-        c.block.header,
-        replica.validatorsAt(c.block.header.height),
-        g.crypto,
-      );
+      epochCheck(c);
       const r = await check(c);
       return c.block.header.height === 2
         ? { ...r, reconfigurations: [{ fromHeight: 9, validators: reversed }] }
         : r;
     };
-    const syncer = new ReplicaDriver({
-      replica,
-      records: fresh,
-      outbox: { send() {}, broadcast() {} },
-      commits: fresh,
-      stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
-      clock: () => 2_000,
-      timers: inertTimers,
-    });
-    syncer.start(new Uint8Array(32));
+    const syncer = isolatedDriver(replica, fresh);
     const height = await syncer.syncBlocks(nodes[0]!.applied);
     t.equal(height, nodes[0]!.applied.length, 'every block synced, certificates checked against their epoch');
     t.equal(replica.epochs().length, 2, 'the synced replica learnt the change');
@@ -398,19 +416,9 @@ t.test('block sync through applyCertifiedRange: ranges, per-block onApplied, one
 
   const fresh = new RangeNode(3);
   const seen: { height: number; root: string | undefined }[] = [];
-  const syncer = new ReplicaDriver({
-    replica: Replica.create(g.config(3), g.deps(3)),
-    records: fresh,
-    outbox: { send() {}, broadcast() {} },
-    commits: fresh,
-    stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
-    clock: () => 2_000,
-    timers: inertTimers,
-    onApplied: (c, root) => {
-      seen.push({ height: c.block.header.height, root: root === undefined ? undefined : hex(root) });
-    },
+  const syncer = isolatedDriver(Replica.create(g.config(3), g.deps(3)), fresh, (c, root) => {
+    seen.push({ height: c.block.header.height, root: root === undefined ? undefined : hex(root) });
   });
-  syncer.start(new Uint8Array(32));
   // The first two are already applied: the ranges start after them.
   await fresh.apply(blocks[0]!);
   await fresh.apply(blocks[1]!);
@@ -443,45 +451,17 @@ t.test('block sync through applyCertifiedRange: ranges, per-block onApplied, one
 });
 
 t.test('block sync through ranges: a validator-set change ends the range that decided it', async (t) => {
-  const { g, nodes, drivers } = cluster(4);
-  const reversed = [...g.validators].reverse();
-  for (const node of nodes) {
-    const apply = node.apply.bind(node);
-    node.apply = async (c) => {
-      const r = await apply(c);
-      return c.block.header.height === 2
-        ? { ...r, reconfigurations: [{ fromHeight: 9, validators: reversed }] }
-        : r;
-    };
-  }
-  for (const d of drivers) d.start(new Uint8Array(32));
-  for (let i = 0; i < 40 && nodes[0]!.applied.length < 12; i++) {
-    for (const d of drivers) d.enqueue({ type: 'propose', txs: [tx(300 + i)], now: 1_000 });
-    await settle(drivers);
-  }
+  const { g, nodes, drivers, reversed } = await reconfiguringCluster(12, 300);
   t.ok(nodes[0]!.applied.length >= 12, 'commits continued across the boundary');
 
   const replica = Replica.create(g.config(3), g.deps(3));
   // Every certificate is checked against the set the replica holds for its height when it is applied.
-  const fresh = new RangeNode(64, { height: 2, fromHeight: 9, validators: reversed }, (c) =>
-    verifyCommitCertificate(
-      CHAIN,
-      c.certificate,
-      c.block.header,
-      replica.validatorsAt(c.block.header.height),
-      g.crypto,
-    ),
+  const fresh = new RangeNode(
+    64,
+    { height: 2, fromHeight: 9, validators: reversed },
+    checkAgainstEpoch(replica, g),
   );
-  const syncer = new ReplicaDriver({
-    replica,
-    records: fresh,
-    outbox: { send() {}, broadcast() {} },
-    commits: fresh,
-    stateTransfer: { transfer: () => Promise.reject(new Error('unused')) },
-    clock: () => 2_000,
-    timers: inertTimers,
-  });
-  syncer.start(new Uint8Array(32));
+  const syncer = isolatedDriver(replica, fresh);
   const height = await syncer.syncBlocks(nodes[0]!.applied);
   t.equal(height, nodes[0]!.applied.length, 'every block synced, certificates checked against their epoch');
   t.same(fresh.ranges[0], [1, 2], 'the first range ended at the block that decided the change');

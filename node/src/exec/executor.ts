@@ -349,25 +349,9 @@ export class BlockExecutor {
 
     const state = new Overlay((key, id) => store.state.get(key, id));
     const index = new Overlay((key) => store.state.getIndex(key));
-    const receipts: Receipt[] = [];
-    const events: EmittedEvent[] = [];
     const ops: BatchOp[] = [];
-
-    for (const c of candidates) {
-      const receipt = await this.#execute(
-        c,
-        height,
-        block.header.timestamp,
-        head,
-        state,
-        index,
-        committedIds,
-        ops,
-        events,
-      );
-      receipts.push(receipt);
-      ops.push({ type: 'put', key: keys.receipt(height, c.position), value: encodeReceipt(receipt) });
-    }
+    const layers = { state, index, consumedIds: committedIds };
+    const { receipts, events } = await this.#executeAll(block, head, candidates, layers, ops);
 
     const stateWrites = state.writes();
     const update = await store.tree.update(head.stateRoot, stateWrites, height);
@@ -444,23 +428,8 @@ export class BlockExecutor {
       const height = block.header.height;
       const { candidates } = await this.#prepare(head, block, { trustCertified: true });
       await this.#committedIds(candidates, state, consumed);
-      const receipts: Receipt[] = [];
-      const events: EmittedEvent[] = [];
-      for (const c of candidates) {
-        const receipt = await this.#execute(
-          c,
-          height,
-          block.header.timestamp,
-          head,
-          state,
-          index,
-          consumed,
-          ops,
-          events,
-        );
-        receipts.push(receipt);
-        ops.push({ type: 'put', key: keys.receipt(height, c.position), value: encodeReceipt(receipt) });
-      }
+      const layers = { state, index, consumedIds: consumed };
+      const { receipts, events } = await this.#executeAll(block, head, candidates, layers, ops);
       ops.push(
         { type: 'put', key: keys.block(height), value: storedBlockBytes(block) },
         { type: 'put', key: keys.certificate(height), value: encodeCommitCertificate(certificate) },
@@ -548,6 +517,35 @@ export class BlockExecutor {
         return fallback.verify(signature, message, publicKey);
       },
     };
+  }
+
+  /** Runs a block's transactions in order; their receipts go into `ops` as they are decided. */
+  async #executeAll(
+    block: Block,
+    head: ChainHead,
+    candidates: readonly Candidate[],
+    { state, index, consumedIds }: { state: Overlay; index: Overlay; consumedIds: Set<string> },
+    ops: BatchOp[],
+  ): Promise<{ receipts: Receipt[]; events: EmittedEvent[] }> {
+    const height = block.header.height;
+    const receipts: Receipt[] = [];
+    const events: EmittedEvent[] = [];
+    for (const c of candidates) {
+      const receipt = await this.#execute(
+        c,
+        height,
+        block.header.timestamp,
+        head,
+        state,
+        index,
+        consumedIds,
+        ops,
+        events,
+      );
+      receipts.push(receipt);
+      ops.push({ type: 'put', key: keys.receipt(height, c.position), value: encodeReceipt(receipt) });
+    }
+    return { receipts, events };
   }
 
   /** The flat state ('S') and index ('I') records of a batch's writes. */

@@ -28,6 +28,15 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** Four validators on loopback, meshed; stopped and removed at the end of the test. */
 async function startFour(t: Test, seedLabel: string, fault?: FaultLayer): Promise<Validator[]> {
+  return (await startNetwork(t, seedLabel, { ...(fault ? { fault } : {}) })).validators;
+}
+
+/** startFour with its homes (to restart a validator) and optional consensus parameters. */
+async function startNetwork(
+  t: Test,
+  seedLabel: string,
+  o: { fault?: FaultLayer; consensus?: { checkpointInterval: number; windowSize: number } },
+): Promise<{ validators: Validator[]; homes: string[]; log: pino.Logger }> {
   const dir = mkdtempSync(join(tmpdir(), `vigil-${seedLabel}-`));
   const validators: Validator[] = [];
   t.teardown(async () => {
@@ -41,16 +50,17 @@ async function startFour(t: Test, seedLabel: string, fault?: FaultLayer): Promis
     p2pPorts: await freePorts(4),
     apiBasePort: 0,
     seedLabel,
+    ...(o.consensus ? { consensus: o.consensus } : {}),
   });
   const log = pino({ level: 'silent' });
   for (const home of net.homes)
-    validators.push(await Validator.start({ home, log, tickMs: 20, ...(fault ? { fault } : {}) }));
+    validators.push(await Validator.start({ home, log, tickMs: 20, ...(o.fault ? { fault: o.fault } : {}) }));
   // Submitting before the mesh is up also works (re-gossip on connect, view changes), just slower.
   await eventually(
     () => validators.every((v) => v.network.peers().filter((p) => p.connected).length === 3),
     10_000,
   );
-  return validators;
+  return { validators, homes: net.homes, log };
 }
 
 /** A patient's self-registration (nonce 1), signed by a key derived from `label`. */
@@ -151,28 +161,10 @@ t.test(
 t.test(
   'a restarted validator catches up in certified ranges and still serves a verifiable state proof',
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-range-sync-'));
-    const validators: Validator[] = [];
-    t.teardown(async () => {
-      await Promise.all(validators.map((v) => v.stop()));
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const net = createNetworkHomes({
-      dir,
-      validators: 4,
-      chainId: 'vigil-it',
-      p2pPorts: await freePorts(4),
-      apiBasePort: 0,
-      seedLabel: 'range-sync',
-      // A small window, so that 20 missed blocks are a gap for state transfer (block sync), not FETCH.
+    // A small window, so that 20 missed blocks are a gap for state transfer (block sync), not FETCH.
+    const { validators, homes, log } = await startNetwork(t, 'range-sync', {
       consensus: { checkpointInterval: 4, windowSize: 8 },
     });
-    const log = pino({ level: 'silent' });
-    for (const home of net.homes) validators.push(await Validator.start({ home, log, tickMs: 20 }));
-    await eventually(
-      () => validators.every((v) => v.network.peers().filter((p) => p.connected).length === 3),
-      10_000,
-    );
     // Validator 3 goes down; the other three (a quorum) commit one block per transaction.
     const down = validators.pop()!;
     await down.stop();
@@ -187,7 +179,7 @@ t.test(
     const target = primary.store.requireHead().height;
     t.ok(target >= 20, `${target} blocks to catch up on`);
 
-    const back = await Validator.start({ home: net.homes[3]!, log, tickMs: 20 });
+    const back = await Validator.start({ home: homes[3]!, log, tickMs: 20 });
     validators.push(back);
     t.ok(await eventually(() => back.store.requireHead().height >= target, 20_000), 'caught up');
     t.same(
