@@ -15,7 +15,6 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.ts';
 import { API_VERSION } from '../openapi.ts';
-import { StoreError } from '../../store/errors.ts';
 import { ApiError } from '../problem.ts';
 import { anyObject } from '../schemas.ts';
 
@@ -207,16 +206,14 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
       // The newest block whose cited state this node materialised: after a catch-up in certified ranges
       // the newest blocks may cite heights inside a range, which has no state of its own (ADR 0115).
       for (let head = top; head >= Math.max(1, top - PROOF_LOOKBACK_BLOCKS); head--) {
-        const block = await validator.store.blocks.block(head);
-        const cert = await validator.store.blocks.certificate(head);
-        if (!block || !cert) throw new ApiError(503, 'UNAVAILABLE', `Block ${head} not readable`);
-        let p: Awaited<ReturnType<typeof validator.store.proveState>>;
-        try {
-          p = await validator.store.proveState(key, block.header.stateHeight);
-        } catch (e) {
-          if (e instanceof StoreError && e.code === 'STATE_NOT_RETAINED') continue;
-          throw e;
-        }
+        // One read of the block and its certificate, checked (block() would read the certificate too).
+        const stored = await validator.store.blocks.checkedBlock(head);
+        const cert = stored?.certificate;
+        if (stored === undefined || cert === undefined)
+          throw new ApiError(503, 'UNAVAILABLE', `Block ${head} not readable`);
+        const block = stored.block;
+        if ((await validator.store.blocks.rangeEndOf(block.header.stateHeight)) !== undefined) continue;
+        const p = await validator.store.proveState(key, block.header.stateHeight);
         return {
           key: req.params.key,
           value: p.value === undefined ? null : toHex(p.value),
