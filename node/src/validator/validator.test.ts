@@ -18,6 +18,7 @@ import { FaultLayer } from '@vigil/p2p';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { eventually, freePorts } from '../testing/ports.ts';
+import type { ConsensusParams } from './genesis-file.ts';
 import { createNetworkHomes } from './network-homes.ts';
 import { ApiMetrics } from '../api/metrics.ts';
 import { buildApi } from '../api/server.ts';
@@ -27,15 +28,15 @@ import { Validator } from './validator.ts';
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** Four validators on loopback, meshed; stopped and removed at the end of the test. */
-async function startFour(t: Test, seedLabel: string, fault?: FaultLayer): Promise<Validator[]> {
-  return (await startNetwork(t, seedLabel, { ...(fault ? { fault } : {}) })).validators;
+async function startFour(t: Test, seedLabel: string): Promise<Validator[]> {
+  return (await startNetwork(t, seedLabel, {})).validators;
 }
 
 /** startFour with its homes (to restart a validator) and optional consensus parameters. */
 async function startNetwork(
   t: Test,
   seedLabel: string,
-  o: { fault?: FaultLayer; consensus?: { checkpointInterval: number; windowSize: number } },
+  o: { fault?: FaultLayer; consensus?: Partial<ConsensusParams> },
 ): Promise<{ validators: Validator[]; homes: string[]; log: pino.Logger }> {
   const dir = mkdtempSync(join(tmpdir(), `vigil-${seedLabel}-`));
   const validators: Validator[] = [];
@@ -134,7 +135,12 @@ t.test(
   'a transaction whose gossip copy never reached the primary is re-offered to it, in the same view',
   async (t) => {
     const fault = new FaultLayer();
-    const validators = await startFour(t, 'reoffer', fault);
+    // The re-offer comes after half a request timeout; a 3 s timer (1 s by default) gives it a margin
+    // that a loaded test machine cannot eat (the full suite runs files in parallel on 2 cores).
+    const { validators } = await startNetwork(t, 'reoffer', {
+      fault,
+      consensus: { viewChangeTimeoutMs: 3_000 },
+    });
     const [primary, entry] = [validators[0]!, validators[1]!];
     t.equal(primary.replica.isPrimary, true);
     // Everything validator 1 sends to the primary is lost; it has no other way to the primary, and
