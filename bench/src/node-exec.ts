@@ -32,7 +32,7 @@ import {
   testGenesis,
   testValidators,
 } from '@vigil/node/exec/testing.ts';
-import { ChainStore } from '@vigil/node/store/chain-store.ts';
+import { ChainStore, treeIntervalFromEnv } from '@vigil/node/store/chain-store.ts';
 import { type CpuProfile, summariseProfile } from './cpu-profile.ts';
 import { packChecks } from '@vigil/node/verify-pool/packing.ts';
 import { VerifyPool } from '@vigil/node/verify-pool/pool.ts';
@@ -136,7 +136,9 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-exec-'));
   const pool = new VerifyPool({ size: workers });
   try {
-    const store = await ChainStore.open(dir);
+    // VIGIL_TREE_INTERVAL as a validator reads it (ADR 0116): A/B runs of the state tree's write interval.
+    const treeInterval = treeIntervalFromEnv();
+    const store = await ChainStore.open(dir, treeInterval !== undefined ? { treeInterval } : {});
     await store.initChain(testGenesis(validators, chainId));
     const exec = new BlockExecutor({
       store,

@@ -4,8 +4,9 @@
 // height, view and mempool afterwards; used to reproduce the overload stall of issue 9. With
 // `--catchup S`, one validator then stays down S seconds under `--catchup-rate` load, restarts, and its
 // catch-up is measured as in the suite (a longer gap than quick's 5 s). `--keep-chain DIR` keeps
-// validator 0's home for `bench -- replay`.
-import { copyFileSync, cpSync, mkdirSync } from 'node:fs';
+// validator 0's home for `bench -- replay`. `--samples FILE` keeps each point's raw latency samples
+// (FILE-<rate>.json) to see when in a run the slow transactions were sent.
+import { copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchNetwork } from './real/bench-network.ts';
@@ -35,6 +36,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       'catchup-rate': { type: 'string', default: '300' },
       /** Directory for every validator's `--cpu-prof` profile (a restarted one writes a second file). */
       'cpu-prof': { type: 'string' },
+      /** Write each point's raw latency samples (ms, in intended send order) to FILE-<rate>.json. */
+      samples: { type: 'string' },
     },
     strict: true,
   });
@@ -86,6 +89,16 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       const metricsAfter = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
       const scrapes = metricsBefore.map((m, k) => ({ before: m, after: metricsAfter[k]! }));
       const steps = stepTimings(scrapes);
+      if (values.samples !== undefined)
+        writeFileSync(
+          `${values.samples}-${rate}.json`,
+          JSON.stringify({
+            rate,
+            startMs: prepared.startMs,
+            warmupMs: prepared.cfg.warmupMs,
+            latencyMs: r.rawLatencyMs,
+          }),
+        );
       const st = await b.net.statuses();
       console.log(
         JSON.stringify({

@@ -16,7 +16,7 @@ import { fastVerifier } from '@vigil/node/crypto/fast-verifier.ts';
 import { rememberBlockEncoding } from '@vigil/node/exec/block-bytes.ts';
 import { BlockExecutor } from '@vigil/node/exec/executor.ts';
 import { createHandlers } from '@vigil/node/state-machine/index.ts';
-import { ChainStore } from '@vigil/node/store/chain-store.ts';
+import { ChainStore, treeIntervalFromEnv } from '@vigil/node/store/chain-store.ts';
 import { loadGenesis, toChainGenesis, validatorKeys } from '@vigil/node/validator/genesis-file.ts';
 import { SYNC_BATCH } from '@vigil/node/validator/block-sync.ts';
 import { homePaths } from '@vigil/node/validator/home.ts';
@@ -98,7 +98,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       blocks.push({ block, certificate, root });
       txs += block.txs.length;
     }
-    target = await ChainStore.open(join(dir, 'chain'));
+    const treeInterval = treeIntervalFromEnv();
+    target = await ChainStore.open(join(dir, 'chain'), treeInterval !== undefined ? { treeInterval } : {});
     await target.initChain(toChainGenesis(genesis));
     const validators = validatorKeys(genesis);
     const executor = new BlockExecutor({

@@ -17,7 +17,8 @@ const rangeSize = Number(range ?? 1);
 const store = await ChainStore.open(dir, { expectChainId: TEST_CHAIN });
 if (store.head === undefined) await store.initChain(testGenesis(testValidators(4)));
 const head = store.requireHead();
-process.stdout.write(`open ${head.height} ${hex(head.stateRoot)}\n`);
+// The third field: the height of the stored state tree (below the head: startup rebuilt the held tree).
+process.stdout.write(`open ${head.height} ${hex(head.stateRoot)} ${store.storedTreeHeight}\n`);
 const exec = new BlockExecutor({
   store,
   handlers: counterHandlers,

@@ -67,6 +67,8 @@ t.test('SIGKILL at random moments: restart at the last durable height with the r
   let mismatches = 0;
   let regressions = 0;
   let blocksApplied = 0;
+  /** Restarts whose state tree was stored below the head: the held tree rebuilt from 'D' records. */
+  let rebuilt = 0;
 
   const lane = async (id: number): Promise<void> => {
     const rnd = prng(seed * 31 + id);
@@ -98,10 +100,11 @@ t.test('SIGKILL at random moments: restart at the last durable height with the r
       }
       if (!last) kills++;
       for (const line of child.lines) {
-        const [what, h, root] = line.split(' ');
+        const [what, h, root, treeHeight] = line.split(' ');
         const height = Number(h);
         if (what === 'open') {
           if (height < durable) regressions++;
+          if (Number(treeHeight) < height) rebuilt++;
           if ((await rootAt(height)) !== root) mismatches++;
         } else if (what === 'applied') {
           durable = Math.max(durable, height);
@@ -117,4 +120,5 @@ t.test('SIGKILL at random moments: restart at the last durable height with the r
   t.equal(regressions, 0, 'no restart below a height already reported durable');
   t.equal(mismatches, 0, 'every reported (height, root) equals the uninterrupted replay');
   t.ok(blocksApplied > 0, 'children made progress between kills');
+  t.ok(rebuilt > 0, `${rebuilt} restarts rebuilt a held state tree (ADR 0116) to the replayed root`);
 });

@@ -363,9 +363,16 @@ export class BlockExecutor {
       { type: 'put', key: keys.stateRoot(height), value: encodeBytes(update.root) },
       ...Store.headOps(height, hash, update.root),
     );
-    for (const op of Store.treeOps(update)) ops.push(op);
+    const tree = store.planTree(height, update, changedKeys(stateWrites));
+    for (const op of tree.ops) ops.push(op);
     this.#pushStateOps(ops, stateWrites, index);
-    await store.commit(ops, { ...head, height, headHash: hash, stateRoot: update.root }, stateWrites);
+    await store.commit(
+      ops,
+      { ...head, height, headHash: hash, stateRoot: update.root },
+      stateWrites,
+      tree.schema,
+      tree,
+    );
     // Only once durable: the cache must never name a root the store does not have.
     this.#recentRoots.set(height, update.root);
     if (this.#recentRoots.size > RECENT_ROOTS) this.#recentRoots.delete(height - RECENT_ROOTS);
@@ -459,14 +466,18 @@ export class BlockExecutor {
       { type: 'put', key: keys.stateRoot(end), value: encodeBytes(update.root) },
       ...Store.headOps(end, head.headHash, update.root),
     );
-    for (const op of Store.treeOps(update)) ops.push(op);
+    // A range always stores its tree (ADR 0116): its interior heights have no 'D' records to rebuild
+    // a held tree from.
+    const tree = store.planTree(end, update, [], { materialise: true });
+    for (const op of tree.ops) ops.push(op);
     this.#pushStateOps(ops, stateWrites, index);
     // Schema 3 reads 'G' records (store/chain-store.ts): only a range of two or more writes them.
     await store.commit(
       ops,
       { ...start, height: end, headHash: head.headHash, stateRoot: update.root },
       stateWrites,
-      outcomes.length > 1 ? 3 : 2,
+      Math.max(outcomes.length > 1 ? 3 : 2, tree.schema),
+      tree,
     );
     this.#recentRoots.set(end, update.root);
     for (const h of [...this.#recentRoots.keys()]) if (h <= end - RECENT_ROOTS) this.#recentRoots.delete(h);
@@ -669,3 +680,10 @@ export class BlockExecutor {
 }
 
 const hex = hexKey;
+
+/** The keys of a block's state writes (its 'D' record while the tree is held, ADR 0116). */
+function changedKeys(writes: readonly { key: Uint8Array }[]): Uint8Array[] {
+  const out: Uint8Array[] = new Array(writes.length);
+  for (let i = 0; i < writes.length; i++) out[i] = writes[i]!.key;
+  return out;
+}

@@ -50,7 +50,15 @@ export interface TreeUpdate {
   /** The root's version: the update's own when it made a new root, an older one when nothing changed. */
   rootVersion: number;
   /** Every node the update created, all of the update's version. */
-  nodes: { version: number; hash: Uint8Array; bytes: Uint8Array }[];
+  nodes: CreatedNode[];
+}
+
+/** A node an update created: its address, its stored bytes and the node itself (its children's refs). */
+export interface CreatedNode {
+  version: number;
+  hash: Uint8Array;
+  bytes: Uint8Array;
+  node: TreeNode;
 }
 
 export interface SparseMerkleTreeOptions {
@@ -69,7 +77,7 @@ const hex = hexKey;
 
 const EMPTY_REF: NodeRef = { hash: EMPTY_SUBTREE, version: 0 };
 
-type Created = { version: number; hash: Uint8Array; bytes: Uint8Array }[];
+type Created = CreatedNode[];
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
@@ -362,7 +370,7 @@ export class SparseMerkleTree {
         : node.kind === 'internal'
           ? nodeInternalHash(node.left, node.right)
           : nodeLeafHash(node.keyHash, node.valueHash);
-    created.push({ version, hash, bytes: encodeTreeNode(node) });
+    created.push({ version, hash, bytes: encodeTreeNode(node), node });
     this.#cache.set(hash, node);
     return { hash, version };
   }

@@ -12,8 +12,9 @@ import {
 } from '@vigil/consensus/wire';
 import { bytesEqual, EMPTY_SUBTREE, type StateProof, valueHashOf } from '@vigil/consensus/proof/smt.ts';
 import { StateTreeError } from '../state-tree/errors.ts';
-import { SparseMerkleTree, type TreeUpdate } from '../state-tree/tree.ts';
+import { type CreatedNode, SparseMerkleTree, type TreeChange, type TreeUpdate } from '../state-tree/tree.ts';
 import { type BatchOp, type ChainDb, openDb, writeBatch } from './db.ts';
+import { DeferredTreeNodes } from './deferred-tree.ts';
 import { StoreError } from './errors.ts';
 import { keys, Prefix } from './keys.ts';
 import { encodeBytes, encodeKeyList, encodeText, encodeUint } from './records.ts';
@@ -21,13 +22,35 @@ import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './rep
 
 /**
  * Bumped on any incompatible change of the key layout or value encodings (docs/storage.md). Schema 3
- * added the 'G' records of heights applied inside a certified range (ADR 0115); a schema-2 database is
- * a schema-3 one without them, so it is read as is and marked 3 by the first batch that writes one
- * (an older node then refuses it instead of misreading it).
+ * added the 'G' records of heights applied inside a certified range (ADR 0115), schema 4 the 'D'
+ * records and `treeHeight` of a state tree stored only every few blocks (ADR 0116). An older database
+ * is a newer one without those records, so it is read as is and marked by the first batch that writes
+ * one (an older node then refuses it instead of misreading it).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 /** Schemas this node reads. */
-const READABLE_SCHEMAS: readonly number[] = [2, 3];
+const READABLE_SCHEMAS: readonly number[] = [2, 3, 4];
+
+/** Blocks between two materialisations of the state tree by default (ADR 0116). */
+export const DEFAULT_TREE_INTERVAL = 32;
+/** Held tree nodes beyond which the next block materialises the tree whatever the interval. */
+const MAX_HELD_NODES = 50_000;
+/**
+ * Held states still readable after a materialisation: the newest headers cite the state of a block or
+ * two before them (pipelining), and /v1/proofs proves against the newest header.
+ */
+const KEEP_HELD_ROOTS = 4;
+
+/** VIGIL_TREE_INTERVAL: blocks between two writes of the state tree (ADR 0116); undefined: the default. */
+export function treeIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env.VIGIL_TREE_INTERVAL;
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new StoreError('INVALID_OPTION', `VIGIL_TREE_INTERVAL must be a whole number >= 1, not ${v}`);
+  }
+  return n;
+}
 
 const ZERO_HASH = new Uint8Array(32);
 
@@ -73,6 +96,26 @@ export interface OpenOptions {
   expectChainId?: string;
   expectGenesisHash?: Uint8Array;
   treeCacheSize?: number;
+  /**
+   * Blocks between two writes of the state tree (ADR 0116): the nodes of the blocks between are held
+   * in memory and only those still reachable are written. 1 writes every block's nodes.
+   */
+  treeInterval?: number;
+}
+
+/**
+ * What a block's batch writes for its state-tree update (planTree): the nodes now, or the list of
+ * changed keys while the nodes are held. Passed back to commit, which applies it once the batch is
+ * durable.
+ */
+export interface TreePlan {
+  ops: BatchOp[];
+  /** The oldest schema that reads `ops`. */
+  schema: number;
+  height: number;
+  update: TreeUpdate;
+  /** The nodes the batch stores (a materialisation); undefined when the update's nodes are held. */
+  stored: CreatedNode[] | undefined;
 }
 
 export class ChainStore {
@@ -82,6 +125,12 @@ export class ChainStore {
   readonly txs: TxIndex;
   readonly state: StateRepository;
   readonly tree: SparseMerkleTree;
+  readonly #deferred: DeferredTreeNodes;
+  readonly #treeInterval: number;
+  /** The height whose state tree is in the store; the tree of every later height is held. */
+  #treeHeight = 0;
+  /** The newest height that wrote a 'D' record since #treeHeight (0: none). */
+  #lastDeferred = 0;
   #head: ChainHead | undefined;
   #closed = false;
   /** The schema recorded in the database (initChain records SCHEMA_VERSION). */
@@ -89,17 +138,22 @@ export class ChainStore {
   /** Called with the duration (ms) of every block's atomic, fsynced batch write (metrics). */
   onBlockWrite: ((ms: number) => void) | undefined;
 
-  private constructor(db: ChainDb, head: ChainHead | undefined, treeCacheSize?: number) {
+  private constructor(db: ChainDb, options: OpenOptions) {
     this.db = db;
     this.meta = new MetaRepository(db);
     this.blocks = new BlockRepository(db);
     this.txs = new TxIndex(db);
     this.state = new StateRepository(db);
+    this.#deferred = new DeferredTreeNodes(this.state);
     this.tree = new SparseMerkleTree(
-      this.state,
-      treeCacheSize !== undefined ? { cacheSize: treeCacheSize } : {},
+      this.#deferred,
+      options.treeCacheSize !== undefined ? { cacheSize: options.treeCacheSize } : {},
     );
-    this.#head = head;
+    const interval = options.treeInterval ?? DEFAULT_TREE_INTERVAL;
+    if (!Number.isSafeInteger(interval) || interval < 1) {
+      throw new StoreError('INVALID_OPTION', `treeInterval must be a whole number >= 1, not ${interval}`);
+    }
+    this.#treeInterval = interval;
   }
 
   /**
@@ -109,7 +163,7 @@ export class ChainStore {
   static async open(path: string, options: OpenOptions = {}): Promise<ChainStore> {
     const db = await openDb(path);
     try {
-      const store = new ChainStore(db, undefined, options.treeCacheSize);
+      const store = new ChainStore(db, options);
       store.#head = await store.#check(options);
       return store;
     } catch (e) {
@@ -121,6 +175,14 @@ export class ChainStore {
   /** The chain's head, or undefined for a database that initChain has not yet run on. */
   get head(): ChainHead | undefined {
     return this.#head;
+  }
+
+  /**
+   * The height whose state tree is in the store (ADR 0116); the trees of the heights after it are held
+   * in memory (rebuilt at startup from the 'D' records when the node was stopped without storing them).
+   */
+  get storedTreeHeight(): number {
+    return this.#treeHeight;
   }
 
   requireHead(): ChainHead {
@@ -195,13 +257,34 @@ export class ChainStore {
     }
   }
 
-  /** The recorded root is the root at the applied height, and its node is present and hashes to it. */
+  /**
+   * The recorded root is the root at the applied height; the stored tree's root node is present and
+   * hashes to it; and when the tree was stored at an earlier height, the changes since rebuild the
+   * applied height's root (#recoverHeldTree).
+   */
   async #checkState(head: ChainHead): Promise<void> {
     const root = await this.blocks.stateRootAt(head.height);
     if (root === undefined) throw new StoreError('MISSING_RECORD', `state root of height ${head.height}`);
     if (!bytesEqual(root, head.stateRoot)) {
       throw new StoreError('CORRUPT_STATE', `state root of height ${head.height} differs from metadata`);
     }
+    const treeHeight = (await this.meta.treeHeight()) ?? head.height;
+    if (treeHeight > head.height) {
+      throw new StoreError(
+        'CORRUPT_METADATA',
+        `tree height ${treeHeight} above applied height ${head.height}`,
+      );
+    }
+    this.#treeHeight = treeHeight;
+    const storedRoot = treeHeight === head.height ? root : await this.blocks.stateRootAt(treeHeight);
+    if (storedRoot === undefined)
+      throw new StoreError('MISSING_RECORD', `state root of height ${treeHeight}`);
+    await this.#checkStoredTree(storedRoot);
+    if (treeHeight < head.height) await this.#recoverHeldTree(head, treeHeight, storedRoot);
+  }
+
+  /** The stored tree's root node and its children load and hash to what names them. */
+  async #checkStoredTree(root: Uint8Array): Promise<void> {
     if (bytesEqual(root, EMPTY_SUBTREE)) return;
     try {
       // The root's version record, then the node (its hash recomputed), then its children at the
@@ -219,6 +302,44 @@ export class ChainStore {
       if (e instanceof StateTreeError) throw new StoreError('CORRUPT_STATE', e.message);
       throw e;
     }
+  }
+
+  /**
+   * The tree of the applied height when only an earlier one was stored (a node stopped between two
+   * materialisations, ADR 0116): the stored tree plus the current value (the flat 'S' copy) of every key
+   * the blocks since changed ('D' records) is the applied height's tree, and must hash to its recorded
+   * root. Built in memory and held like a block's update: the checks write nothing.
+   */
+  async #recoverHeldTree(head: ChainHead, treeHeight: number, storedRoot: Uint8Array): Promise<void> {
+    const changed = new Map<string, Uint8Array>();
+    for (let h = treeHeight + 1; h <= head.height; h++) {
+      const list = await this.blocks.treeChanges(h);
+      if (list === undefined) {
+        const inRange = await this.blocks.rangeEndOf(h);
+        throw new StoreError(
+          'MISSING_RECORD',
+          `state changes of height ${h} (tree stored at ${treeHeight}${inRange !== undefined ? `, ${h} in a range` : ''})`,
+        );
+      }
+      for (const k of list) changed.set(Buffer.from(k).toString('hex'), k);
+    }
+    const changes: TreeChange[] = [];
+    for (const key of changed.values()) changes.push({ key, value: await this.state.get(key) });
+    let update: TreeUpdate;
+    try {
+      update = await this.tree.update(storedRoot, changes, head.height);
+    } catch (e) {
+      if (e instanceof StateTreeError) throw new StoreError('CORRUPT_STATE', e.message);
+      throw e;
+    }
+    if (!bytesEqual(update.root, head.stateRoot)) {
+      throw new StoreError(
+        'CORRUPT_STATE',
+        `the state changes of heights ${treeHeight + 1}..${head.height} on the tree of ${treeHeight} do not give the recorded root`,
+      );
+    }
+    this.#deferred.hold(head.height, update);
+    this.#lastDeferred = head.height;
   }
 
   /** Creates the chain: metadata, genesis state, its tree and root at height 0, in one durable batch. */
@@ -253,8 +374,77 @@ export class ChainStore {
     ];
     await writeBatch(this.db, ops);
     this.#head = head;
+    this.#treeHeight = 0;
     this.state.committed(spec.state);
     return head;
+  }
+
+  /**
+   * The tree records of the block (or range) ending at `height` (ADR 0116). Every `treeInterval`
+   * blocks, or when many nodes are held, or when asked (`materialise`, a certified range), the batch
+   * stores the nodes under the new root that are not stored yet, the root's version and the new
+   * `treeHeight`, and drops the 'D' records since the last one. Otherwise it stores only the list of
+   * changed keys ('D') and the update's nodes are held in memory once the batch is durable.
+   */
+  planTree(
+    height: number,
+    update: TreeUpdate,
+    changedKeys: readonly Uint8Array[],
+    options: { materialise?: boolean } = {},
+  ): TreePlan {
+    const due =
+      options.materialise === true ||
+      height - this.#treeHeight >= this.#treeInterval ||
+      this.#deferred.size + update.nodes.length > MAX_HELD_NODES;
+    if (!due) {
+      return {
+        height,
+        update,
+        stored: undefined,
+        schema: 4,
+        ops: [
+          { type: 'put', key: keys.treeChanges(height), value: encodeKeyList(changedKeys) },
+          { type: 'put', key: keys.meta('treeHeight'), value: encodeUint(this.#treeHeight) },
+        ],
+      };
+    }
+    const stored = this.#deferred.unstoredUnder(update.root, update.rootVersion, update);
+    const ops: BatchOp[] = [];
+    for (const n of stored) ops.push({ type: 'put', key: keys.treeNode(n.version, n.hash), value: n.bytes });
+    if (!bytesEqual(update.root, EMPTY_SUBTREE)) {
+      ops.push({
+        type: 'put',
+        key: keys.treeRootVersion(update.root),
+        value: encodeUint(update.rootVersion),
+      });
+    }
+    // Always recorded: a range that materialises right after another materialisation must still move
+    // it, or a restart would look for 'D' records of the range's heights.
+    ops.push({ type: 'put', key: keys.meta('treeHeight'), value: encodeUint(height) });
+    for (let h = this.#treeHeight + 1; h <= this.#lastDeferred; h++) {
+      ops.push({ type: 'del', key: keys.treeChanges(h) });
+    }
+    return { height, update, stored, schema: 2, ops };
+  }
+
+  /** Applies a tree plan once its batch is durable. */
+  #treeWritten(plan: TreePlan): void {
+    if (plan.stored === undefined) {
+      this.#deferred.hold(plan.height, plan.update);
+      this.#lastDeferred = plan.height;
+      return;
+    }
+    this.#deferred.materialised(plan.height, plan.stored, KEEP_HELD_ROOTS);
+    this.#treeHeight = plan.height;
+    this.#lastDeferred = 0;
+  }
+
+  /** Whether the state after `height` can be read and proved (its tree stored or held). */
+  async hasStateAt(height: number): Promise<boolean> {
+    const head = this.requireHead();
+    if (height > head.height) return false;
+    const root = height === head.height ? head.stateRoot : await this.blocks.stateRootAt(height);
+    return root !== undefined && (await this.#deferred.hasRoot(root));
   }
 
   /** The records of a state-tree update: its nodes, and its root's version (any root but the empty one). */
@@ -293,6 +483,8 @@ export class ChainStore {
     stateWrites?: readonly { key: Uint8Array; value: Uint8Array | undefined }[],
     /** The oldest schema that can read `ops`: recorded in the same batch if the database's is older. */
     schema = 2,
+    /** The block's state-tree plan (planTree), applied once the batch is durable. */
+    tree?: TreePlan,
   ): Promise<void> {
     this.requireHead();
     if (schema > this.#schema) {
@@ -302,6 +494,7 @@ export class ChainStore {
     await writeBatch(this.db, ops);
     this.onBlockWrite?.(performance.now() - t0);
     if (schema > this.#schema) this.#schema = schema;
+    if (tree !== undefined) this.#treeWritten(tree);
     this.#head = next;
     this.state.committed(
       stateWrites ??
@@ -392,6 +585,12 @@ export class ChainStore {
     }
     if (root === undefined || h > head.height)
       throw new StoreError('MISSING_RECORD', `no state root at ${h}`);
+    if (!(await this.#deferred.hasRoot(root))) {
+      throw new StoreError(
+        'STATE_NOT_RETAINED',
+        `the state tree of height ${h} was held in memory and given up: it is stored every ${this.#treeInterval} blocks (ADR 0116)`,
+      );
+    }
     const { value, proof } = await this.tree.prove(root, key);
     return { height: h, root, value, proof };
   }
@@ -428,9 +627,30 @@ export class ChainStore {
     };
   }
 
+  /**
+   * Stores the held tree of the applied height (the batch a materialising block would write), so that a
+   * node stopped cleanly restarts without rebuilding it. A node killed instead rebuilds it at startup.
+   */
+  async #materialiseHead(): Promise<void> {
+    const head = this.#head;
+    if (head === undefined || this.#lastDeferred === 0) return;
+    const version = await this.#deferred.getRootVersion(head.stateRoot);
+    if (version === undefined) return;
+    const update: TreeUpdate = { root: head.stateRoot, rootVersion: version, nodes: [] };
+    const plan = this.planTree(head.height, update, [], { materialise: true });
+    await writeBatch(this.db, plan.ops);
+    this.#treeWritten(plan);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
-    await this.db.close();
+    try {
+      await this.#materialiseHead();
+    } catch {
+      // Nothing is lost: the 'D' records are still there, and the next start rebuilds the held tree.
+    } finally {
+      this.#closed = true;
+      await this.db.close();
+    }
   }
 }

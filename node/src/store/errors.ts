@@ -22,12 +22,15 @@ export const StoreErrorCode = {
   /** The state tree's root node is missing or does not hash to the recorded state root. */
   CORRUPT_STATE: 'CORRUPT_STATE',
   /**
-   * A proof was asked of the state after a height applied inside a certified range (ADR 0115): that
-   * state was never materialised here. Not damage: ask for a height this node computed.
+   * A proof was asked of the state after a height applied inside a certified range (ADR 0115), or of a
+   * state whose held tree was given up (ADR 0116): that state is not kept here. Not damage: ask for a
+   * newer height.
    */
   STATE_NOT_RETAINED: 'STATE_NOT_RETAINED',
   /** The store is closed. */
   CLOSED: 'CLOSED',
+  /** A store option (e.g. VIGIL_TREE_INTERVAL) is out of range. */
+  INVALID_OPTION: 'INVALID_OPTION',
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 

@@ -29,6 +29,11 @@ export const Prefix = {
    * version of its own.
    */
   rangeInterior: 0x47,
+  /**
+   * The state keys a block changed while its tree nodes were only held in memory (ADR 0116):
+   * 'D' || u64be(height) -> [key...]. Deleted when the tree is next materialised.
+   */
+  treeChanges: 0x44,
   /** Current value of a state key (flat copy of the tree's leaves for O(1) reads): 'S' || key. */
   state: 0x53,
   /** Secondary index data written by handlers (IndexAccess): 'I' || key. */
@@ -44,6 +49,8 @@ export const MetaKey = {
   appliedHeight: 'appliedHeight',
   headHash: 'headHash',
   stateRoot: 'stateRoot',
+  /** uint: the height whose state tree is in the store (ADR 0116); absent: the applied height. */
+  treeHeight: 'treeHeight',
 } as const;
 export type MetaKey = (typeof MetaKey)[keyof typeof MetaKey];
 
@@ -109,6 +116,7 @@ export const keys = {
   },
   treeRootVersion: (root: Uint8Array): Uint8Array => withPrefix(Prefix.treeRootVersion, root),
   rangeInterior: (height: number): Uint8Array => withPrefix(Prefix.rangeInterior, u64be(height)),
+  treeChanges: (height: number): Uint8Array => withPrefix(Prefix.treeChanges, u64be(height)),
   state: (key: Uint8Array): Uint8Array => withPrefix(Prefix.state, key),
   index: (key: Uint8Array): Uint8Array => withPrefix(Prefix.index, key),
 };

@@ -79,6 +79,11 @@ export class MetaRepository {
   stateRoot(): Promise<Uint8Array> {
     return this.#wrap('stateRoot', (x) => decodeBytes(x, 'stateRoot', 32));
   }
+  /** The height whose state tree is stored (ADR 0116), undefined when never recorded. */
+  async treeHeight(): Promise<number | undefined> {
+    if ((await this.raw('treeHeight')) === undefined) return undefined;
+    return this.#wrap('treeHeight', (x) => decodeUint(x, 'treeHeight'));
+  }
 }
 
 export class BlockRepository {
@@ -179,6 +184,12 @@ export class BlockRepository {
   async rangeEndOf(height: number): Promise<number | undefined> {
     const b = await getBytes(this.#db, keys.rangeInterior(height));
     return b === undefined ? undefined : decodeUint(b, `range end of ${height}`);
+  }
+
+  /** The state keys block `height` changed while its tree was held in memory (ADR 0116). */
+  async treeChanges(height: number): Promise<Uint8Array[] | undefined> {
+    const b = await getBytes(this.#db, keys.treeChanges(height));
+    return b === undefined ? undefined : decodeKeyList(b, `tree changes of ${height}`);
   }
 }
 

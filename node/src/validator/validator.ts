@@ -22,7 +22,7 @@ import { type BlockOutcome, type BlockResult, BlockExecutor } from '../exec/exec
 import { type DecodedTx, decodeTx } from '../exec/tx-envelope.ts';
 import { Mempool, MempoolRejected } from '../mempool/mempool.ts';
 import { createHandlers } from '../state-machine/index.ts';
-import { ChainStore, genesisHash } from '../store/chain-store.ts';
+import { ChainStore, genesisHash, treeIntervalFromEnv } from '../store/chain-store.ts';
 import { VerifyPool } from '../verify-pool/pool.ts';
 import { BlockSync, serveBlockRange, type SyncStats } from './block-sync.ts';
 import { faultLayerFromEnv, startFaultControl } from './fault-control.ts';
@@ -250,9 +250,11 @@ export class Validator {
         'not a genesis validator: following until a validator-set change adds this key',
       );
     const chainGenesis = toChainGenesis(genesis);
+    const treeInterval = treeIntervalFromEnv();
     const store = await ChainStore.open(paths.chainDb, {
       expectChainId: genesis.chainId,
       expectGenesisHash: genesisHash(chainGenesis),
+      ...(treeInterval !== undefined ? { treeInterval } : {}),
     });
     const cleanup: (() => Promise<unknown>)[] = [() => store.close()];
     try {

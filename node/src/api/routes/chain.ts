@@ -212,7 +212,8 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
         if (stored === undefined || cert === undefined)
           throw new ApiError(503, 'UNAVAILABLE', `Block ${head} not readable`);
         const block = stored.block;
-        if ((await validator.store.blocks.rangeEndOf(block.header.stateHeight)) !== undefined) continue;
+        // A height inside a certified range (ADR 0115), or one whose held tree was given up (ADR 0116).
+        if (!(await validator.store.hasStateAt(block.header.stateHeight))) continue;
         const p = await validator.store.proveState(key, block.header.stateHeight);
         return {
           key: req.params.key,

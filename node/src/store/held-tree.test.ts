@@ -1,0 +1,272 @@
+// The state tree stored every few blocks, its nodes held in memory in between (ADR 0116): the same
+// roots as a tree stored every block, fewer nodes written, a node stopped cleanly or killed between two
+// materialisations restarting at the same root, damaged 'D' records refused, given-up states reported.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import t, { type Test } from 'tap';
+import { verifySparseMerkleProof } from '@vigil/consensus/proof/smt.ts';
+import { referenceVerifier } from '@vigil/consensus/wire';
+import { BlockExecutor } from '../exec/executor.ts';
+import {
+  certify,
+  counterHandlers,
+  counterKey,
+  counterTx,
+  nextBlock,
+  seededSigner,
+  TEST_CHAIN,
+  testGenesis,
+  testValidators,
+} from '../exec/testing.ts';
+import { inlineBatchVerifier } from '../verify-pool/types.ts';
+import { ChainStore, treeIntervalFromEnv } from './chain-store.ts';
+import { keys, Prefix, prefixRange } from './keys.ts';
+import { decodeUint, encodeKeyList } from './records.ts';
+
+const validators = testValidators(4);
+const senders = Array.from({ length: 4 }, (_, i) => seededSigner(11, i));
+const T0 = 1_700_000_300_000;
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+interface Node {
+  dir: string;
+  store: ChainStore;
+  exec: BlockExecutor;
+  nonces: number[];
+}
+
+async function openNode(t: Test, treeInterval: number, dir?: string): Promise<Node> {
+  const home = dir ?? (await mkdtemp(join(tmpdir(), 'vigil-held-tree-')));
+  const store = await ChainStore.open(home, { treeInterval });
+  if (store.head === undefined) await store.initChain(testGenesis(validators));
+  const node: Node = {
+    dir: home,
+    store,
+    exec: new BlockExecutor({
+      store,
+      handlers: counterHandlers,
+      verifier: inlineBatchVerifier(referenceVerifier),
+    }),
+    nonces: senders.map(() => 0),
+  };
+  if (dir === undefined) {
+    t.teardown(async () => {
+      await node.store.close();
+      await rm(home, { recursive: true, force: true });
+    });
+  }
+  return node;
+}
+
+/** Block `h`'s transactions: every sender bumps a counter; names repeat so keys change again and again. */
+function txsOf(node: Node, h: number, names: readonly string[]): Uint8Array[] {
+  return senders.map((s, i) => counterTx(s, ++node.nonces[i]!, names[(h + i) % names.length]!, i + 1));
+}
+
+async function applyBlocks(node: Node, count: number, names: readonly string[]): Promise<string[]> {
+  const roots: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const head = node.store.requireHead();
+    const block = nextBlock(head, txsOf(node, head.height + 1, names), T0 + 1000 * (head.height + 1));
+    const r = await node.exec.applyBlock(block, certify(TEST_CHAIN, block, validators));
+    roots.push(hex(r.stateRoot));
+  }
+  return roots;
+}
+
+async function countKeys(store: ChainStore, prefix: number): Promise<number> {
+  let n = 0;
+  for await (const _ of store.db.keys(prefixRange(prefix))) n++;
+  return n;
+}
+
+/** Simulates a kill: LevelDB closed under the store, nothing the store holds in memory is written. */
+async function crash(node: Node): Promise<void> {
+  await node.store.db.close();
+}
+
+t.test('same roots as a tree stored every block, a fraction of the nodes written', async (t) => {
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const every = await openNode(t, 1);
+  const held = await openNode(t, 8);
+  const r1 = await applyBlocks(every, 21, names);
+  const r8 = await applyBlocks(held, 21, names);
+  t.same(r8, r1, 'every height has the same state root');
+  t.equal(held.store.storedTreeHeight, 16, 'stored at 8 and 16; 17..21 held');
+  t.equal(every.store.storedTreeHeight, 21);
+  t.equal(await countKeys(held.store, Prefix.treeChanges), 5, "a 'D' record per held height");
+  t.equal(await countKeys(every.store, Prefix.treeChanges), 0);
+  const n1 = await countKeys(every.store, Prefix.treeNode);
+  const n8 = await countKeys(held.store, Prefix.treeNode);
+  t.ok(n8 * 2 < n1, `tree nodes written: ${n8} held every 8 blocks vs ${n1} every block`);
+  const th = await held.store.meta.treeHeight();
+  t.equal(th, 16, 'treeHeight recorded');
+  t.equal(decodeUint((await held.store.meta.raw('schemaVersion'))!, 'schema'), 4, 'schema 4 recorded');
+  // The head's state (held) is read and proved like a stored one.
+  for (const name of names) {
+    const p = await held.store.proveState(counterKey(name));
+    t.equal(hex(p.root), r8[20]);
+    t.ok(verifySparseMerkleProof(p.root, counterKey(name), p.value, p.proof), `proof of ${name} at the head`);
+    t.same(await held.store.verifiedState(counterKey(name)), p.value, 'verified read through held nodes');
+  }
+});
+
+t.test(
+  'killed between two materialisations: restarts at the same root, rebuilt from the D records',
+  async (t) => {
+    const names = ['a', 'b', 'c'];
+    const reference = await openNode(t, 1);
+    const refRoots = await applyBlocks(reference, 30, names);
+
+    const node = await openNode(t, 10);
+    t.teardown(() => rm(node.dir, { recursive: true, force: true }));
+    await applyBlocks(node, 14, names);
+    t.equal(node.store.storedTreeHeight, 10);
+    await crash(node);
+
+    const again = await openNode(t, 10, node.dir);
+    t.teardown(() => again.store.close());
+    again.nonces = node.nonces;
+    t.equal(again.store.requireHead().height, 14);
+    t.equal(again.store.storedTreeHeight, 10, 'the stored tree is still that of height 10');
+    t.equal(hex(again.store.requireHead().stateRoot), refRoots[13]);
+    const p = await again.store.proveState(counterKey('a'));
+    t.ok(verifySparseMerkleProof(p.root, counterKey('a'), p.value, p.proof), 'the rebuilt head state proves');
+    // And it goes on: the next materialisation stores the rebuilt nodes too.
+    const more = await applyBlocks(again, 16, names);
+    t.same(more, refRoots.slice(14), 'later roots equal the reference');
+    t.equal(again.store.storedTreeHeight, 30);
+    t.equal(await countKeys(again.store, Prefix.treeChanges), 0, "materialising dropped the 'D' records");
+  },
+);
+
+t.test('a clean close stores the held tree', async (t) => {
+  const node = await openNode(t, 16);
+  t.teardown(() => rm(node.dir, { recursive: true, force: true }));
+  await applyBlocks(node, 5, ['a', 'b']);
+  const root = hex(node.store.requireHead().stateRoot);
+  await node.store.close();
+  const again = await openNode(t, 16, node.dir);
+  t.teardown(() => again.store.close());
+  t.equal(again.store.storedTreeHeight, 5, 'nothing to rebuild');
+  t.equal(hex(again.store.requireHead().stateRoot), root);
+  t.equal(await countKeys(again.store, Prefix.treeChanges), 0);
+});
+
+t.test('damaged D records stop startup and change nothing', async (t) => {
+  const setup = async () => {
+    const node = await openNode(t, 50);
+    t.teardown(() => rm(node.dir, { recursive: true, force: true }));
+    await applyBlocks(node, 4, ['a', 'b', 'c']);
+    return node;
+  };
+  {
+    const node = await setup();
+    await node.store.db.del(keys.treeChanges(3));
+    await crash(node);
+    await t.rejects(
+      ChainStore.open(node.dir),
+      { name: 'StoreError', code: 'MISSING_RECORD' },
+      'a D record gone',
+    );
+  }
+  {
+    const node = await setup();
+    // The changes of every held height lost: the stored tree of height 0 is not the head's.
+    for (let h = 1; h <= 4; h++) await node.store.db.put(keys.treeChanges(h), encodeKeyList([]));
+    await crash(node);
+    await t.rejects(
+      ChainStore.open(node.dir),
+      { name: 'StoreError', code: 'CORRUPT_STATE' },
+      'changes left out',
+    );
+    // Nothing written by the failed start: opening again fails the same way.
+    await t.rejects(
+      ChainStore.open(node.dir),
+      { name: 'StoreError', code: 'CORRUPT_STATE' },
+      'still refused',
+    );
+  }
+  {
+    const node = await setup();
+    await node.store.db.put(keys.meta('treeHeight'), Uint8Array.of(0x18, 99));
+    await crash(node);
+    await t.rejects(
+      ChainStore.open(node.dir),
+      { name: 'StoreError', code: 'CORRUPT_METADATA' },
+      'above the head',
+    );
+  }
+});
+
+t.test('a given-up held state is STATE_NOT_RETAINED; the newest ones stay provable', async (t) => {
+  const node = await openNode(t, 8);
+  await applyBlocks(node, 12, ['a', 'b', 'c']);
+  // Stored at 8 (keeping the held states of 4..7), held 9..12.
+  for (const h of [8, 9, 10, 11, 12, 7, 6, 5, 4]) {
+    t.ok(await node.store.hasStateAt(h), `state of ${h} readable`);
+    const p = await node.store.proveState(counterKey('a'), h);
+    t.ok(verifySparseMerkleProof(p.root, counterKey('a'), p.value, p.proof), `proof at ${h}`);
+  }
+  for (const h of [1, 2, 3]) {
+    t.notOk(await node.store.hasStateAt(h), `state of ${h} given up`);
+    await t.rejects(node.store.proveState(counterKey('a'), h), {
+      name: 'StoreError',
+      code: 'STATE_NOT_RETAINED',
+    });
+  }
+  t.ok(await node.store.hasStateAt(0), 'genesis was stored');
+});
+
+t.test('any interval and crash point gives the roots of a tree stored every block', async (t) => {
+  const names = ['a', 'b', 'c', 'd'];
+  const reference = await openNode(t, 1);
+  const refRoots = await applyBlocks(reference, 24, names);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 2, max: 9 }),
+      fc.array(fc.integer({ min: 1, max: 24 }), { minLength: 1, maxLength: 3 }),
+      async (interval, crashes) => {
+        const node = await openNode(t, interval);
+        const dir = node.dir;
+        let current = node;
+        const roots: string[] = [];
+        for (const at of [...new Set(crashes)].sort((a, b) => a - b)) {
+          const h = current.store.requireHead().height;
+          roots.push(...(await applyBlocks(current, at - h, names)));
+          const nonces = current.nonces;
+          await crash(current);
+          current = await openNode(t, interval, dir);
+          current.nonces = nonces;
+          if (hex(current.store.requireHead().stateRoot) !== refRoots[at - 1]) return false;
+        }
+        roots.push(...(await applyBlocks(current, 24 - current.store.requireHead().height, names)));
+        await current.store.close();
+        await rm(dir, { recursive: true, force: true });
+        return roots.join() === refRoots.join();
+      },
+    ),
+    { numRuns: 12, seed: 116 },
+  );
+});
+
+t.test('VIGIL_TREE_INTERVAL and the treeInterval option are checked', async (t) => {
+  t.equal(treeIntervalFromEnv({}), undefined);
+  t.equal(treeIntervalFromEnv({ VIGIL_TREE_INTERVAL: '' }), undefined);
+  t.equal(treeIntervalFromEnv({ VIGIL_TREE_INTERVAL: '1' }), 1);
+  t.equal(treeIntervalFromEnv({ VIGIL_TREE_INTERVAL: '64' }), 64);
+  for (const bad of ['0', '-3', '2.5', 'many']) {
+    t.throws(
+      () => treeIntervalFromEnv({ VIGIL_TREE_INTERVAL: bad }),
+      { name: 'StoreError', code: 'INVALID_OPTION' },
+      bad,
+    );
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-held-tree-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await t.rejects(ChainStore.open(dir, { treeInterval: 0 }), { name: 'StoreError', code: 'INVALID_OPTION' });
+  // The database was closed again: it opens.
+  await (await ChainStore.open(dir)).close();
+});
