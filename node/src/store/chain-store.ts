@@ -591,8 +591,19 @@ export class ChainStore {
         `the state tree of height ${h} was held in memory and given up: it is stored every ${this.#treeInterval} blocks (ADR 0116)`,
       );
     }
-    const { value, proof } = await this.tree.prove(root, key);
-    return { height: h, root, value, proof };
+    try {
+      const { value, proof } = await this.tree.prove(root, key);
+      return { height: h, root, value, proof };
+    } catch (e) {
+      // A materialisation between two reads of the walk gave this held state up.
+      if (e instanceof StateTreeError && e.code === 'MISSING_NODE' && !(await this.#deferred.hasRoot(root))) {
+        throw new StoreError(
+          'STATE_NOT_RETAINED',
+          `the state tree of height ${h} was given up while proving`,
+        );
+      }
+      throw e;
+    }
   }
 
   /**
