@@ -133,6 +133,8 @@ export class ChainStore {
   #lastDeferred = 0;
   #head: ChainHead | undefined;
   #closed = false;
+  /** The block batch being written, if any (close() lets it finish before storing the held tree). */
+  #writing: Promise<unknown> | undefined;
   /** The schema recorded in the database (initChain records SCHEMA_VERSION). */
   #schema = SCHEMA_VERSION;
   /** Called with the duration (ms) of every block's atomic, fsynced batch write (metrics). */
@@ -491,7 +493,9 @@ export class ChainStore {
       ops.push({ type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(schema) });
     }
     const t0 = performance.now();
-    await writeBatch(this.db, ops);
+    const written = writeBatch(this.db, ops);
+    this.#writing = written.catch(() => undefined);
+    await written;
     this.onBlockWrite?.(performance.now() - t0);
     if (schema > this.#schema) this.#schema = schema;
     if (tree !== undefined) this.#treeWritten(tree);
@@ -655,12 +659,16 @@ export class ChainStore {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Refuses commits from now on; one already writing finishes first, so the held tree stored here
+    // is the one its batch left (a materialising batch landing after this one would leave treeHeight
+    // behind the head with no 'D' records to rebuild from).
+    this.#closed = true;
+    await this.#writing;
     try {
       await this.#materialiseHead();
     } catch {
       // Nothing is lost: the 'D' records are still there, and the next start rebuilds the held tree.
     } finally {
-      this.#closed = true;
       await this.db.close();
     }
   }

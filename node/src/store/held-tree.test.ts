@@ -270,3 +270,40 @@ t.test('VIGIL_TREE_INTERVAL and the treeInterval option are checked', async (t) 
   // The database was closed again: it opens.
   await (await ChainStore.open(dir)).close();
 });
+
+t.test('close() racing a block being applied: the restart is consistent whichever lands first', async (t) => {
+  const names = ['a', 'b'];
+  const reference = await openNode(t, 1);
+  const refRoots = await applyBlocks(reference, 3, names);
+  const tick = () => new Promise<void>((r) => setImmediate(r));
+  // interval 3: the block racing close() materialises (height 3) or is held (height 2); close() after 0
+  // to 32 turns of the event loop lands before, during or after its batch write.
+  for (const racing of [2, 3]) {
+    for (const ticks of [0, 1, 2, 4, 8, 16, 32]) {
+      const node = await openNode(t, 3);
+      t.teardown(() => rm(node.dir, { recursive: true, force: true }));
+      await applyBlocks(node, racing - 1, names);
+      const head = node.store.requireHead();
+      const block = nextBlock(head, txsOf(node, head.height + 1, names), T0 + 1000 * (head.height + 1));
+      const applying = node.exec.applyBlock(block, certify(TEST_CHAIN, block, validators)).then(
+        () => 'applied',
+        (e: { code?: string }) => e.code ?? 'failed',
+      );
+      for (let i = 0; i < ticks; i++) await tick();
+      await node.store.close();
+      const outcome = await applying;
+      const again = await openNode(t, 3, node.dir);
+      const h = again.store.requireHead().height;
+      const what = `block ${racing}, close after ${ticks} ticks (${outcome})`;
+      t.equal(
+        h,
+        outcome === 'applied' ? racing : racing - 1,
+        `${what}: restarted at the last applied height`,
+      );
+      t.equal(hex(again.store.requireHead().stateRoot), refRoots[h - 1], `${what}: its root`);
+      t.equal(again.store.storedTreeHeight, h, `${what}: the tree stored at the head by close()`);
+      t.equal(await countKeys(again.store, Prefix.treeChanges), 0, `${what}: no D records left`);
+      await again.store.close();
+    }
+  }
+});
