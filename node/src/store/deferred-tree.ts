@@ -1,7 +1,7 @@
 // State-tree nodes created since the tree was last materialised, held in memory (ADR 0116).
 //
 // A block that changes k state keys rewrites the k paths from the leaves to the root: on a validator
-// applying blocks of a dozen readings transactions, about 1,100 tree nodes per block, 2.6 KB of the
+// applying blocks of ~50 readings transactions, about 1,100 tree nodes per block, 2.6 KB of the
 // ~4 KB each transaction wrote to LevelDB, and the compactions that volume caused ran on all validators
 // at once every ~8 s, each time taking latency from ~80 ms to 300-900 ms (docs/benchmarks.md). Most of
 // those nodes are superseded a block or two later (the same patients' keys change again). So a block's
