@@ -164,6 +164,11 @@ export interface MessageLimits {
   maxBlockTxs: number;
   /** Largest encoded block accepted. */
   maxBlockBytes: number;
+  /**
+   * The RFC 6962 root a block's txRoot is checked against (ReplicaDeps.txRoot): wire merkleRoot
+   * (pure-JS SHA-256) when absent.
+   */
+  txRoot?: (txs: readonly Uint8Array[]) => Uint8Array;
 }
 
 const SMALL_MESSAGE_BYTES = 512;
@@ -341,7 +346,7 @@ function arity(a: CborValue[], n: number, what: string): void {
 function decodeBlockStrict(raw: Uint8Array, l: MessageLimits): Block {
   let block: Block;
   try {
-    block = decodeBlock(raw);
+    block = decodeBlock(raw, l.txRoot !== undefined ? { txRoot: l.txRoot } : {});
   } catch (e) {
     fail('BAD_BLOCK', `block does not decode: ${(e as Error).message}`);
   }

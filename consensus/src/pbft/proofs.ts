@@ -54,7 +54,7 @@ export function blockShapeProblem(
   let total = 0;
   for (const tx of block.txs) total += tx.length;
   if (total > ctx.maxBlockBytes) return 'transactions exceed maxBlockBytes';
-  if (!bytesEqual(merkleRoot(block.txs), h.txRoot)) return 'txRoot mismatch';
+  if (!bytesEqual((ctx.limits.txRoot ?? merkleRoot)(block.txs), h.txRoot)) return 'txRoot mismatch';
   if (h.stateHeight >= h.height) return 'stateHeight must be below height';
   if (h.proposer >= ctx.n) return 'proposer not a validator';
   return undefined;

@@ -1,7 +1,12 @@
 // Rules of the normal case, checkpoints, drops and persistence, each on hand-built message sets fed to
 // one replica (Castro & Liskov, TOCS 2002; rule cited per test).
 import t from 'tap';
-import { decodeCommitCertificate, encodeCommitCertificate, verifyCommitCertificate } from '../wire/index.ts';
+import {
+  decodeCommitCertificate,
+  encodeCommitCertificate,
+  merkleRoot,
+  verifyCommitCertificate,
+} from '../wire/index.ts';
 import { bytesEqual } from './bytes.ts';
 import { DropReason } from './errors.ts';
 import {
@@ -258,6 +263,31 @@ t.test('backup checks: prevHash, state root, timestamps (ADR 0010)', async (t) =
   t.equal(dropped(r4deps, DropReason.invalidTransactions), 1, 'validateTransactions vetoes the block');
   t.ok(r4);
 });
+
+t.test(
+  'the txRoot capability: used for every PRE-PREPARE check, and one that disagrees refuses blocks',
+  async (t) => {
+    const [b1] = chain(1);
+    let calls = 0;
+    const counting = Replica.create(g.config(1), {
+      ...g.deps(1),
+      txRoot: (txs) => {
+        calls++;
+        return merkleRoot(txs);
+      },
+    });
+    const accepted = feed(counting, 0, prePrepare(g, 0, 0, b1!).bytes);
+    t.equal(sent(accepted, MessageType.prepare).length, 1, 'an equal root function: PREPARE as usual');
+    t.ok(calls >= 2, `the decode and the shape check used it (${calls} calls)`);
+    const wrong = Replica.create(g.config(1), { ...g.deps(1), txRoot: () => new Uint8Array(32) });
+    const refused = feed(wrong, 0, prePrepare(g, 0, 0, b1!).bytes);
+    t.equal(
+      sent(refused, MessageType.prepare).length,
+      0,
+      'a root that disagrees with the header: no PREPARE',
+    );
+  },
+);
 
 t.test(
   '§4.3 checkpoints: stable at q matching CHECKPOINTs; log, records and votes below it are discarded',

@@ -324,6 +324,7 @@ export class Replica {
     this.#roster = new Roster(config.validators);
     // Message size bounds use the roster size as n: it bounds every epoch's size.
     this.#limits = messageLimits(config);
+    if (deps.txRoot !== undefined) this.#limits.txRoot = deps.txRoot;
     this.#rosterAuth = new Authenticator(config.chainId, this.#roster.keys, deps.verifier);
     this.#selfKey = config.selfKey;
     this.#rosterSelf = config.selfKey === undefined ? config.self : (this.#roster.idOf(config.selfKey) ?? -1);
@@ -1036,7 +1037,7 @@ export class Replica {
         height: h,
         view: this.#view,
         prevHash: parent.hash,
-        txRoot: merkleRoot(txs),
+        txRoot: (this.#limits.txRoot ?? merkleRoot)(txs),
         txCount: txs.length,
         stateRoot,
         stateHeight: this.#lastExecuted,

@@ -74,6 +74,12 @@ export interface ReplicaDeps {
    * Returns undefined when valid, or a reason code.
    */
   validateTransactions?: (txs: readonly Uint8Array[]) => string | undefined;
+  /**
+   * The RFC 6962 Merkle root of a block's transactions (wire merkleRoot by default, pure-JS SHA-256 so
+   * that the core runs anywhere). A node passes the same function over its platform's SHA-256; it must
+   * return what merkleRoot returns, or this replica refuses every block.
+   */
+  txRoot?: (txs: readonly Uint8Array[]) => Uint8Array;
   /** TEST-ONLY; merged over config.mutations. */
   mutations?: ReplicaMutations;
 }

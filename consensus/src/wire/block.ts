@@ -47,6 +47,12 @@ export interface DecodeBlockOptions {
   chainId?: string;
   /** Default MAX_HEADER_BYTES for a header, MAX_BLOCK_BYTES for a block (never more than those). */
   maxBytes?: number;
+  /**
+   * Computes the RFC 6962 root the header's txRoot is checked against: by default `merkleRoot` (pure-JS
+   * SHA-256, so that browsers and devices can decode blocks); a node passes the same function over its
+   * platform's SHA-256 (node/src/crypto/tx-root.ts, ~10x faster), which must give the same root.
+   */
+  txRoot?: (txs: readonly Uint8Array[]) => Uint8Array;
 }
 
 function headerArray(h: BlockHeader): CborValue[] {
@@ -114,7 +120,11 @@ export function blockHash(h: BlockHeader): Uint8Array {
   return sha256(encodeBlockHeader(h));
 }
 
-function parseBlock(v: CborValue, expectedChain: string | undefined): Block {
+function parseBlock(
+  v: CborValue,
+  expectedChain: string | undefined,
+  root: (txs: readonly Uint8Array[]) => Uint8Array = merkleRoot,
+): Block {
   const a = expectArray(v, 'block', 2);
   const header = parseHeader(a[0]!, expectedChain);
   const txList = expectArray(a[1], 'block transactions');
@@ -126,7 +136,7 @@ function parseBlock(v: CborValue, expectedChain: string | undefined): Block {
     if (b.length > MAX_TX_BYTES) throw new WireError('TOO_LARGE', `transaction ${i} is ${b.length} bytes`);
     return b;
   });
-  if (!bytesEqual(merkleRoot(txs), header.txRoot)) {
+  if (!bytesEqual(root(txs), header.txRoot)) {
     throw new WireError('INCONSISTENT', 'txRoot does not match the transactions');
   }
   return { header, txs };
@@ -148,7 +158,7 @@ export function encodeBlock(b: Block): Uint8Array {
  */
 export function decodeBlock(bytes: Uint8Array, opts?: DecodeBlockOptions): Block {
   const max = Math.min(opts?.maxBytes ?? MAX_BLOCK_BYTES, MAX_BLOCK_BYTES);
-  return parseBlock(decodeCanonical(bytes, { maxBytes: max }), opts?.chainId);
+  return parseBlock(decodeCanonical(bytes, { maxBytes: max }), opts?.chainId, opts?.txRoot);
 }
 
 /** Header for `txs`: fills in txRoot and txCount. A convenience for proposers and tests. */

@@ -22,6 +22,7 @@ import {
 import { referenceVerifier, type Signer, signerFromSeed, type Verifier } from './ed25519.ts';
 import { WireError } from './errors.ts';
 import { bytesEqual, sha256, toHex } from './hash.ts';
+import { merkleRoot } from './merkle.ts';
 import { MAX_TX_BYTES } from './limits.ts';
 import { SigningDomain, signingPayload } from './signing.ts';
 import { arbCborValue, expectWireError, propertyRuns } from './test-support.ts';
@@ -276,6 +277,24 @@ function certify(h: Block['header'], who: number[], view = h.view): CommitCertif
     })),
   };
 }
+
+t.test('decodeBlock checks txRoot with the root function it is given', async (t) => {
+  const txs = [1, 2, 3].map((n) => encodeTransaction(signTransaction(unsigned({ nonce: n }), device)));
+  const b = header({}, txs);
+  const bytes = encodeBlock(b);
+  let calls = 0;
+  const counting = (list: readonly Uint8Array[]) => {
+    calls++;
+    return merkleRoot(list);
+  };
+  t.same(decodeBlock(bytes, { txRoot: counting }), b, 'the same block with an equal root function');
+  t.equal(calls, 1, 'the given function computed the root');
+  t.throws(
+    () => decodeBlock(bytes, { txRoot: () => new Uint8Array(32) }),
+    { name: 'WireError', code: 'INCONSISTENT' },
+    'a root that differs from the header is refused',
+  );
+});
 
 t.test('quorum sizes: floor((n+f)/2)+1', async (t) => {
   t.same([1, 2, 3, 4, 5, 6, 7, 10].map(quorumSize), [1, 2, 2, 3, 4, 4, 5, 7]);

@@ -124,7 +124,7 @@ export class BlockRepository {
     if (b === undefined) return undefined;
     let block: Block;
     try {
-      block = decodeBlock(b, { maxBytes: MAX_STORED_BLOCK_BYTES });
+      block = decodeBlock(b, { maxBytes: MAX_STORED_BLOCK_BYTES, txRoot });
     } catch (e) {
       throw new StoreError('CORRUPT_RECORD', `block ${height}: ${(e as Error).message}`);
     }

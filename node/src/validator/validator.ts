@@ -23,6 +23,7 @@ import { type DecodedTx, decodeTx } from '../exec/tx-envelope.ts';
 import { Mempool, MempoolRejected } from '../mempool/mempool.ts';
 import { createHandlers } from '../state-machine/index.ts';
 import { ChainStore, genesisHash, treeIntervalFromEnv } from '../store/chain-store.ts';
+import { txRoot } from '../crypto/tx-root.ts';
 import { VerifyPool } from '../verify-pool/pool.ts';
 import { BlockSync, serveBlockRange, type SyncStats } from './block-sync.ts';
 import { faultLayerFromEnv, startFaultControl } from './fault-control.ts';
@@ -301,6 +302,9 @@ export class Validator {
       const deps = {
         signer,
         verifier: consensusVerifier,
+        // Block transaction roots with node:crypto's SHA-256 (the core's default is pure JS): checked
+        // on every PRE-PREPARE decode and shape check, and computed for every block proposed.
+        txRoot,
         // A backup prepares only blocks whose every transaction decodes for this chain and carries a
         // valid signature; that is what lets certified blocks skip signature checks later (ADR 0031).
         validateTransactions: (txs: readonly Uint8Array[]) => {
