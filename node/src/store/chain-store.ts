@@ -325,8 +325,10 @@ export class ChainStore {
       }
       for (const k of list) changed.set(Buffer.from(k).toString('hex'), k);
     }
+    const keysChanged = [...changed.values()];
+    await this.state.prefetch(keysChanged); // one round trip to LevelDB, then cache hits
     const changes: TreeChange[] = [];
-    for (const key of changed.values()) changes.push({ key, value: await this.state.get(key) });
+    for (const key of keysChanged) changes.push({ key, value: await this.state.get(key) });
     let update: TreeUpdate;
     try {
       update = await this.tree.update(storedRoot, changes, head.height);

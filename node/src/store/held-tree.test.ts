@@ -191,6 +191,16 @@ t.test('damaged D records stop startup and change nothing', async (t) => {
   }
   {
     const node = await setup();
+    await node.store.db.put(keys.treeChanges(2), Uint8Array.of(0x01, 0x02));
+    await crash(node);
+    await t.rejects(
+      ChainStore.open(node.dir),
+      { name: 'StoreError', code: 'CORRUPT_RECORD' },
+      'a D record garbled',
+    );
+  }
+  {
+    const node = await setup();
     await node.store.db.put(keys.meta('treeHeight'), Uint8Array.of(0x18, 99));
     await crash(node);
     await t.rejects(
