@@ -14,6 +14,7 @@ import { bytesEqual, EMPTY_SUBTREE, type StateProof, valueHashOf } from '@vigil/
 import { StateTreeError } from '../state-tree/errors.ts';
 import { type CreatedNode, SparseMerkleTree, type TreeChange, type TreeUpdate } from '../state-tree/tree.ts';
 import { type BatchOp, type ChainDb, openDb, writeBatch } from './db.ts';
+import { hexKey } from '../state-tree/hex-key.ts';
 import { DeferredTreeNodes } from './deferred-tree.ts';
 import { StoreError } from './errors.ts';
 import { keys, Prefix } from './keys.ts';
@@ -323,7 +324,7 @@ export class ChainStore {
           `state changes of height ${h} (tree stored at ${treeHeight}${inRange !== undefined ? `, ${h} in a range` : ''})`,
         );
       }
-      for (const k of list) changed.set(Buffer.from(k).toString('hex'), k);
+      for (const k of list) changed.set(hexKey(k), k);
     }
     const keysChanged = [...changed.values()];
     await this.state.prefetch(keysChanged); // one round trip to LevelDB, then cache hits

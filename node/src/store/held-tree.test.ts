@@ -156,57 +156,39 @@ t.test('a clean close stores the held tree', async (t) => {
 });
 
 t.test('damaged D records stop startup and change nothing', async (t) => {
-  const setup = async () => {
+  const cases: { what: string; code: string; damage: (db: ChainStore['db']) => Promise<void> }[] = [
+    { what: 'a D record gone', code: 'MISSING_RECORD', damage: (db) => db.del(keys.treeChanges(3)) },
+    {
+      // The changes of every held height lost: the stored tree of height 0 is not the head's.
+      what: 'changes left out',
+      code: 'CORRUPT_STATE',
+      damage: async (db) => {
+        for (let h = 1; h <= 4; h++) await db.put(keys.treeChanges(h), encodeKeyList([]));
+      },
+    },
+    {
+      what: 'a D record garbled',
+      code: 'CORRUPT_RECORD',
+      damage: (db) => db.put(keys.treeChanges(2), Uint8Array.of(0x01, 0x02)),
+    },
+    {
+      what: 'above the head',
+      code: 'CORRUPT_METADATA',
+      damage: (db) => db.put(keys.meta('treeHeight'), Uint8Array.of(0x18, 99)),
+    },
+  ];
+  for (const c of cases) {
     const node = await openNode(t, 50);
     t.teardown(() => rm(node.dir, { recursive: true, force: true }));
     await applyBlocks(node, 4, ['a', 'b', 'c']);
-    return node;
-  };
-  {
-    const node = await setup();
-    await node.store.db.del(keys.treeChanges(3));
+    await c.damage(node.store.db);
     await crash(node);
-    await t.rejects(
-      ChainStore.open(node.dir),
-      { name: 'StoreError', code: 'MISSING_RECORD' },
-      'a D record gone',
-    );
-  }
-  {
-    const node = await setup();
-    // The changes of every held height lost: the stored tree of height 0 is not the head's.
-    for (let h = 1; h <= 4; h++) await node.store.db.put(keys.treeChanges(h), encodeKeyList([]));
-    await crash(node);
-    await t.rejects(
-      ChainStore.open(node.dir),
-      { name: 'StoreError', code: 'CORRUPT_STATE' },
-      'changes left out',
-    );
+    await t.rejects(ChainStore.open(node.dir), { name: 'StoreError', code: c.code }, c.what);
     // Nothing written by the failed start: opening again fails the same way.
     await t.rejects(
       ChainStore.open(node.dir),
-      { name: 'StoreError', code: 'CORRUPT_STATE' },
-      'still refused',
-    );
-  }
-  {
-    const node = await setup();
-    await node.store.db.put(keys.treeChanges(2), Uint8Array.of(0x01, 0x02));
-    await crash(node);
-    await t.rejects(
-      ChainStore.open(node.dir),
-      { name: 'StoreError', code: 'CORRUPT_RECORD' },
-      'a D record garbled',
-    );
-  }
-  {
-    const node = await setup();
-    await node.store.db.put(keys.meta('treeHeight'), Uint8Array.of(0x18, 99));
-    await crash(node);
-    await t.rejects(
-      ChainStore.open(node.dir),
-      { name: 'StoreError', code: 'CORRUPT_METADATA' },
-      'above the head',
+      { name: 'StoreError', code: c.code },
+      `${c.what}: still refused`,
     );
   }
 });
