@@ -5,7 +5,8 @@
 // `--catchup S`, one validator then stays down S seconds under `--catchup-rate` load, restarts, and its
 // catch-up is measured as in the suite (a longer gap than quick's 5 s). `--keep-chain DIR` keeps
 // validator 0's home for `bench -- replay`. `--samples FILE` keeps each point's raw latency samples
-// (FILE-<rate>.json) to see when in a run the slow transactions were sent.
+// (FILE-<rate>.json) to see when in a run the slow transactions were sent. `--node-options=FLAGS` sets
+// NODE_OPTIONS for the validators only (an A/B of V8 flags leaves the load generator as it is).
 import { copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +39,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       'cpu-prof': { type: 'string' },
       /** Write each point's raw latency samples (ms, in intended send order) to FILE-<rate>.json. */
       samples: { type: 'string' },
+      /** NODE_OPTIONS for the validators only (V8 flags A/B, e.g. --max-semi-space-size=64). */
+      'node-options': { type: 'string' },
     },
     strict: true,
   });
@@ -49,8 +52,15 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     viewChangeTimeoutMs: 1_000,
     env: {
       VIGIL_LOG_LEVEL: values['log-level'],
-      ...(values['cpu-prof'] !== undefined
-        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` }
+      ...(values['cpu-prof'] !== undefined || values['node-options'] !== undefined
+        ? {
+            NODE_OPTIONS: [
+              values['node-options'] ?? '',
+              values['cpu-prof'] !== undefined ? `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` : '',
+            ]
+              .join(' ')
+              .trim(),
+          }
         : {}),
     },
     ...(latencyMs > 0 || loss > 0
