@@ -15,13 +15,13 @@ const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md ex
   (no name) | suite   [--quick | --extended] [--seed N] [--only sim,node,real] [--networks n4-loopback,...]
                       [--out DIR]
                       the suite; records, reports and charts under bench/results/
-  node                [--blocks N] [--txs N] [--workers N]
+  node                [--blocks 30] [--warmup 3] [--txs 1000] [--workers N] [--profile FILE]
                       one node executing blocks with signature checks vs raw ed25519 on all cores
   profile             [--n 4] [--rate 100] [--seconds 15] [--seed 1]
                       validators under --cpu-prof; CPU by area and function
   probe               [--n 4] [--points 200,400] [--seconds 10] [--latency MS] [--loss 0.01] [--catchup S]
                       [--catchup-rate 300] [--devices 64] [--seed 1] [--keep-logs DIR] [--log-level warn] [--cpu-prof DIR]
-                      [--keep-chain DIR] [--samples FILE]
+                      [--keep-chain DIR] [--samples FILE] [--node-options=FLAGS]
                       load points against one network; optional catch-up after S seconds down
   replay              HOME [--verify] [--profile FILE] [--to HEIGHT] [--segments N]
                       re-applies a kept home's blocks to a fresh chain (catch-up without the network)
