@@ -1,7 +1,8 @@
 // Child process of crash.test.ts: opens (or creates) the chain in argv[2], reports where it starts,
 // then applies the pre-built blocks of argv[3] from there on, reporting each height once applyBlock
 // has resolved (= durable), until the parent SIGKILLs it (or it runs out of blocks and idles). With
-// argv[4] = N > 1 it applies them in certified ranges of N blocks and reports each range's end.
+// argv[4] = N > 1 it applies them in certified ranges of N blocks and reports each range's end; argv[5]
+// is the chain's state-root interval k (ADR 0117, default 1).
 import type { Block, CommitCertificate } from '@vigil/consensus/wire';
 import { fastVerifier } from '../crypto/fast-verifier.ts';
 import { ChainStore } from '../store/chain-store.ts';
@@ -11,11 +12,17 @@ import { BlockExecutor } from './executor.ts';
 import { counterHandlers, TEST_CHAIN, testGenesis, testValidators } from './testing.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const [dir, blockFile, range] = process.argv.slice(2) as [string, string, string | undefined];
+const [dir, blockFile, range, interval] = process.argv.slice(2) as [
+  string,
+  string,
+  string | undefined,
+  string | undefined,
+];
 /** Blocks per certified range; 1 = applyBlock, one block at a time (the live path). */
 const rangeSize = Number(range ?? 1);
 const store = await ChainStore.open(dir, { expectChainId: TEST_CHAIN });
-if (store.head === undefined) await store.initChain(testGenesis(testValidators(4)));
+if (store.head === undefined)
+  await store.initChain({ ...testGenesis(testValidators(4)), stateRootInterval: Number(interval ?? 1) });
 const head = store.requireHead();
 // The third field: the height of the stored state tree (below the head: startup rebuilt the held tree).
 process.stdout.write(`open ${head.height} ${hex(head.stateRoot)} ${store.storedTreeHeight}\n`);

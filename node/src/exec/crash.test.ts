@@ -15,11 +15,13 @@ import { applyWorkloadBlock, type CertifiedBlock, writeBlockFile } from './crash
 import { BlockExecutor } from './executor.ts';
 import { counterHandlers, testGenesis, testValidators } from './testing.ts';
 
-const LANES = Number(process.env.VIGIL_CRASH_LANES ?? 3);
-const KILLS_PER_LANE = Number(process.env.VIGIL_CRASH_KILLS ?? 34);
+const LANES = Number(process.env.VIGIL_CRASH_LANES ?? 4);
+const KILLS_PER_LANE = Number(process.env.VIGIL_CRASH_KILLS ?? 26);
 const BLOCKS = 300;
 /** Blocks per certified range in the lanes that apply ranges. */
 const RANGE = 3;
+/** The state-root interval of the last lane's chain (ADR 0117): the tree updated every K_ROOT blocks. */
+const K_ROOT = 4;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** Small seeded PRNG (mulberry32): the kill schedule is reproducible from the printed seed. */
@@ -40,27 +42,34 @@ t.test('SIGKILL at random moments: restart at the last durable height with the r
   const base = await mkdtemp(join(tmpdir(), 'vigil-crash-'));
   t.teardown(() => rm(base, { recursive: true, force: true }));
 
-  // The uninterrupted replay: builds the blocks the children apply, and the expected roots.
+  // The uninterrupted replays: build the blocks the children apply, and the expected roots. A chain
+  // with another state-root interval is another chain (its headers cite other roots): one each.
   const validators = testValidators(4);
-  const ref = await ChainStore.open(join(base, 'reference'));
-  t.teardown(() => ref.close());
-  await ref.initChain(testGenesis(validators));
-  const roots = [hex(ref.requireHead().stateRoot)];
-  const refExec = new BlockExecutor({
-    store: ref,
-    handlers: counterHandlers,
-    verifier: inlineBatchVerifier(fastVerifier),
-    certificateVerifier: fastVerifier,
-  });
-  const blocks: CertifiedBlock[] = [];
-  for (let h = 1; h <= BLOCKS; h++) {
-    const { result, certified } = await applyWorkloadBlock(ref, refExec, validators);
-    roots.push(hex(result.stateRoot));
-    blocks.push(certified);
-  }
-  const blockFile = join(base, 'blocks.bin');
-  await writeBlockFile(blockFile, blocks);
-  const rootAt = async (h: number): Promise<string | undefined> => roots[h];
+  const replay = async (k: number) => {
+    const ref = await ChainStore.open(join(base, `reference-${k}`));
+    t.teardown(() => ref.close());
+    await ref.initChain({ ...testGenesis(validators), stateRootInterval: k });
+    const roots = [hex(ref.requireHead().stateRoot)];
+    const refExec = new BlockExecutor({
+      store: ref,
+      handlers: counterHandlers,
+      verifier: inlineBatchVerifier(fastVerifier),
+      certificateVerifier: fastVerifier,
+    });
+    const blocks: CertifiedBlock[] = [];
+    for (let h = 1; h <= BLOCKS; h++) {
+      const { result, certified } = await applyWorkloadBlock(ref, refExec, validators);
+      roots.push(hex(result.stateRoot));
+      blocks.push(certified);
+    }
+    const file = join(base, `blocks-${k}.bin`);
+    await writeBlockFile(file, blocks);
+    return { roots, file };
+  };
+  const chains = new Map([
+    [1, await replay(1)],
+    [K_ROOT, await replay(K_ROOT)],
+  ]);
 
   const script = new URL('./crash-child.ts', import.meta.url).pathname;
   let kills = 0;
@@ -69,16 +78,21 @@ t.test('SIGKILL at random moments: restart at the last durable height with the r
   let blocksApplied = 0;
   /** Restarts whose state tree was stored below the head: the held tree rebuilt from 'D' records. */
   let rebuilt = 0;
+  /** Restarts of the K_ROOT lane between two root heights: changes pending again from 'D' records. */
+  let pendingRestarts = 0;
 
   const lane = async (id: number): Promise<void> => {
     const rnd = prng(seed * 31 + id);
     const dir = join(base, `lane-${id}`);
     // Odd lanes apply in certified ranges of RANGE blocks, as block sync does (ADR 0115): durable, and
-    // reported, only at range ends.
-    const range = id % 2 === 1 ? RANGE : 1;
+    // reported, only at range ends. The last lane: a chain whose tree is updated every K_ROOT blocks (ADR 0117), block by block.
+    const rootInterval = id === LANES - 1 && LANES > 2 ? K_ROOT : 1;
+    const range = rootInterval === 1 && id % 2 === 1 ? RANGE : 1;
+    const { roots, file: blockFile } = chains.get(rootInterval)!;
+    const rootAt = (h: number): string | undefined => roots[h];
     let durable = 0; // highest height a child reported as applied (its batch resolved)
     for (let k = 0; k <= KILLS_PER_LANE; k++) {
-      const child = startChild(script, [dir, blockFile, String(range)]);
+      const child = startChild(script, [dir, blockFile, String(range), String(rootInterval)]);
       const last = k === KILLS_PER_LANE; // the last start only checks
       try {
         if (!last && rnd() < 0.15) {
@@ -105,11 +119,12 @@ t.test('SIGKILL at random moments: restart at the last durable height with the r
         if (what === 'open') {
           if (height < durable) regressions++;
           if (Number(treeHeight) < height) rebuilt++;
-          if ((await rootAt(height)) !== root) mismatches++;
+          if (rootInterval !== 1 && height % rootInterval !== 0) pendingRestarts++;
+          if (rootAt(height) !== root) mismatches++;
         } else if (what === 'applied') {
           durable = Math.max(durable, height);
           blocksApplied++;
-          if ((await rootAt(height)) !== root) mismatches++;
+          if (rootAt(height) !== root) mismatches++;
         }
       }
     }
@@ -121,4 +136,9 @@ t.test('SIGKILL at random moments: restart at the last durable height with the r
   t.equal(mismatches, 0, 'every reported (height, root) equals the uninterrupted replay');
   t.ok(blocksApplied > 0, 'children made progress between kills');
   t.ok(rebuilt > 0, `${rebuilt} restarts rebuilt a held state tree (ADR 0116) to the replayed root`);
+  if (LANES > 2)
+    t.ok(
+      pendingRestarts > 0,
+      `${pendingRestarts} restarts of the k = ${K_ROOT} chain between root heights (ADR 0117)`,
+    );
 });

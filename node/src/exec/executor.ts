@@ -16,7 +16,7 @@ import {
 } from '@vigil/consensus/wire';
 import { bytesEqual } from '@vigil/consensus/proof/smt.ts';
 import type { ChainHead, ChainStore } from '../store/chain-store.ts';
-import { ChainStore as Store } from '../store/chain-store.ts';
+import { rootedHeight, ChainStore as Store } from '../store/chain-store.ts';
 import type { BatchOp } from '../store/db.ts';
 import { batchKey, keys, Prefix } from '../store/keys.ts';
 import { encodeBytes, encodeReceipt, encodeTxLocation, encodeUint, type Receipt } from '../store/records.ts';
@@ -25,7 +25,8 @@ import { decodeNonce, encodeNonce, nonceKey } from './accounts.ts';
 import { storedBlockBytes } from './block-bytes.ts';
 import { BlockRejected, ExecutionError, FrameworkRejection } from './block-errors.ts';
 import { TxRejected } from './errors.ts';
-import { Overlay, OverlayError } from './overlay.ts';
+import { Overlay, OverlayError, type Write } from './overlay.ts';
+import { mapKey } from '../store/map-key.ts';
 import { txRoot } from '../crypto/tx-root.ts';
 import { decodeTx } from './tx-envelope.ts';
 import type { ChainEvent, ExecContext, HandlerRegistry } from './types.ts';
@@ -354,7 +355,17 @@ export class BlockExecutor {
     const { receipts, events } = await this.#executeAll(block, head, candidates, layers, ops);
 
     const stateWrites = state.writes();
-    const update = await store.tree.update(head.stateRoot, stateWrites, height);
+    // The tree is updated at multiples of k only (ADR 0117): a block between them records the previous
+    // root as its own and leaves its changes pending; a root height applies them all with its own.
+    const tree =
+      height % store.stateRootInterval === 0
+        ? store.planTree(
+            height,
+            await store.tree.update(head.stateRoot, withPending(store.pendingChanges(), stateWrites), height),
+            stateWrites,
+          )
+        : store.planUnrooted(height, stateWrites);
+    const update = tree.update;
     ops.push(
       // txCount and txRoot were checked against the transactions in #checkHeader.
       { type: 'put', key: keys.block(height), value: storedBlockBytes(block) },
@@ -363,7 +374,6 @@ export class BlockExecutor {
       { type: 'put', key: keys.stateRoot(height), value: encodeBytes(update.root) },
       ...Store.headOps(height, hash, update.root),
     );
-    const tree = store.planTree(height, update, changedKeys(stateWrites));
     for (const op of tree.ops) ops.push(op);
     this.#pushStateOps(ops, stateWrites, index);
     await store.commit(
@@ -393,8 +403,17 @@ export class BlockExecutor {
     if (items.length === 0) throw new RangeError('applyCertifiedRange needs at least one block');
     const store = this.#o.store;
     const start = store.requireHead();
-    const maxBlocks = options.maxBlocks ?? 64;
+    const k = store.stateRootInterval;
+    let maxBlocks = options.maxBlocks ?? 64;
     const maxTxs = options.maxTxs ?? 8192;
+    // A range's one tree update is that of its last height, which must then be a multiple of k for its
+    // root to be the one live execution records there (ADR 0117): end at the last multiple in reach.
+    // None in reach: the first block alone, as live execution applies it.
+    if (k > 1) {
+      const reach = rootedHeight(start.height + Math.min(maxBlocks, items.length), k) - start.height;
+      if (reach <= 0) return this.#applyAlone(items[0]!);
+      maxBlocks = reach;
+    }
     // One overlay for the whole range: each block reads what the earlier ones wrote, and the tree and
     // the flat state see each key once, with its last value.
     const state = new Overlay((key, id) => store.state.get(key, id));
@@ -456,8 +475,19 @@ export class BlockExecutor {
     }
 
     const end = head.height;
+    if (end % k !== 0) {
+      // Ended early (the transaction limit, a validator-set change, a header that does not follow) between
+      // two multiples of k: nothing is written yet, so apply the range again up to the last multiple.
+      const reach = rootedHeight(end, k) - start.height;
+      if (reach <= 0) return this.#applyAlone(items[0]!);
+      return this.#applyRange(items, { ...options, maxBlocks: reach });
+    }
     const stateWrites = state.writes();
-    const update = await store.tree.update(start.stateRoot, stateWrites, end);
+    const update = await store.tree.update(
+      start.stateRoot,
+      withPending(store.pendingChanges(), stateWrites),
+      end,
+    );
     for (const o of outcomes) {
       if (o.height !== end)
         ops.push({ type: 'put', key: keys.rangeInterior(o.height), value: encodeUint(end) });
@@ -484,6 +514,12 @@ export class BlockExecutor {
     outcomes[outcomes.length - 1]!.stateRoot = update.root;
     for (const o of outcomes) this.#notify(o);
     return { blocks: outcomes, height: end, stateRoot: update.root };
+  }
+
+  /** A certified block applied on its own (live execution's path, signatures trusted) as a range of one. */
+  async #applyAlone(item: CertifiedBlock): Promise<RangeResult> {
+    const r = await this.#apply(item.block, item.certificate, { trustCertified: true });
+    return { blocks: [r], height: r.height, stateRoot: r.stateRoot };
   }
 
   /**
@@ -682,8 +718,14 @@ export class BlockExecutor {
 const hex = hexKey;
 
 /** The keys of a block's state writes (its 'D' record while the tree is held, ADR 0116). */
-function changedKeys(writes: readonly { key: Uint8Array }[]): Uint8Array[] {
-  const out: Uint8Array[] = new Array(writes.length);
-  for (let i = 0; i < writes.length; i++) out[i] = writes[i]!.key;
-  return out;
+/**
+ * The changes a root height's tree update applies (ADR 0117): the pending ones since the last root
+ * height, each replaced by this block's write of the same key. With k = 1 nothing is pending.
+ */
+function withPending(pending: readonly Write[], writes: readonly Write[]): readonly Write[] {
+  if (pending.length === 0) return writes;
+  const merged = new Map<string, Write>();
+  for (const w of pending) merged.set(mapKey(w.key), w);
+  for (const w of writes) merged.set(mapKey(w.key), w);
+  return [...merged.values()];
 }

@@ -18,7 +18,14 @@ import { hexKey } from '../state-tree/hex-key.ts';
 import { DeferredTreeNodes } from './deferred-tree.ts';
 import { StoreError } from './errors.ts';
 import { keys, Prefix } from './keys.ts';
-import { encodeBytes, encodeKeyList, encodeText, encodeUint } from './records.ts';
+import {
+  encodeBytes,
+  encodeChangeList,
+  encodeKeyList,
+  encodeText,
+  encodeUint,
+  type StateChangeEntry,
+} from './records.ts';
 import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './repositories.ts';
 
 /**
@@ -26,11 +33,15 @@ import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './rep
  * added the 'G' records of heights applied inside a certified range (ADR 0115), schema 4 the 'D'
  * records and `treeHeight` of a state tree stored only every few blocks (ADR 0116). An older database
  * is a newer one without those records, so it is read as is and marked by the first batch that writes
- * one (an older node then refuses it instead of misreading it).
+ * one (an older node then refuses it instead of misreading it). Schema 5 is a chain whose state root is
+ * updated every k > 1 blocks (ADR 0117): its 'D' records carry values, and `stateRootInterval` is
+ * recorded; initChain records it from the start (a chain with k = 1 stays at 4).
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 /** Schemas this node reads. */
-const READABLE_SCHEMAS: readonly number[] = [2, 3, 4];
+const READABLE_SCHEMAS: readonly number[] = [2, 3, 4, 5];
+/** Largest state-root interval a genesis may name (ADR 0117): a proof lags at most this many blocks. */
+export const MAX_STATE_ROOT_INTERVAL = 1024;
 
 /** Blocks between two materialisations of the state tree by default (ADR 0116). */
 export const DEFAULT_TREE_INTERVAL = 32;
@@ -63,14 +74,21 @@ export interface GenesisSpec {
   validators: readonly Uint8Array[];
   /** The initial state (from the state machine's genesisState()), as raw key/value writes. */
   state: readonly { key: Uint8Array; value: Uint8Array }[];
+  /**
+   * k: the state tree is updated, and a new state root computed, at heights that are multiples of k;
+   * the root recorded for any other height is that of the last such height (ADR 0117). Default 1.
+   */
+  stateRootInterval?: number;
 }
 
 /**
  * The genesis hash commits to everything in the spec: SHA-256 of canonical CBOR
- * ["vigil/genesis/v1", chainId, genesisTime, validators, [[key, value]...] sorted by key].
+ * ["vigil/genesis/v1", chainId, genesisTime, validators, [[key, value]...] sorted by key], with k
+ * appended when the state-root interval is not 1 (so every chain created before ADR 0117 keeps its hash).
  */
 export function genesisHash(spec: GenesisSpec): Uint8Array {
   const sorted = [...spec.state].sort((a, b) => Buffer.compare(a.key, b.key));
+  const k = spec.stateRootInterval ?? 1;
   return sha256(
     encodeCanonical([
       'vigil/genesis/v1',
@@ -78,8 +96,14 @@ export function genesisHash(spec: GenesisSpec): Uint8Array {
       spec.genesisTime,
       [...spec.validators],
       sorted.map((w) => [w.key, w.value]),
+      ...(k !== 1 ? [k] : []),
     ]),
   );
+}
+
+/** The height whose state a root recorded at `height` commits to, for state-root interval k (ADR 0117). */
+export function rootedHeight(height: number, k: number): number {
+  return height - (height % k);
 }
 
 export interface ChainHead {
@@ -117,6 +141,13 @@ export interface TreePlan {
   update: TreeUpdate;
   /** The nodes the batch stores (a materialisation); undefined when the update's nodes are held. */
   stored: CreatedNode[] | undefined;
+  /**
+   * A block between two root heights (ADR 0117): no tree update (`update` is the unchanged tree), and
+   * these writes join the changes the next root height's update applies.
+   */
+  unrooted?: readonly TreeChange[];
+  /** A materialisation of an earlier update (close): the pending changes stay pending. */
+  keepPending?: boolean;
 }
 
 export class ChainStore {
@@ -132,6 +163,15 @@ export class ChainStore {
   #treeHeight = 0;
   /** The newest height that wrote a 'D' record since #treeHeight (0: none). */
   #lastDeferred = 0;
+  /** k of ADR 0117 (recorded at initChain; 1 for chains without the record). */
+  #rootInterval = 1;
+  /**
+   * State changes since the last root height, by hexKey, with their latest values (ADR 0117): what the
+   * next root height's tree update adds, and what tamper-evident reads check such keys against.
+   */
+  readonly #pending = new Map<string, TreeChange>();
+  /** Bumped by every committed batch: a read that spans a commit retries (verifiedState). */
+  #commits = 0;
   #head: ChainHead | undefined;
   #closed = false;
   /** The block batch being written, if any (close() lets it finish before storing the held tree). */
@@ -188,6 +228,16 @@ export class ChainStore {
     return this.#treeHeight;
   }
 
+  /** k (ADR 0117): the state tree is updated at heights that are multiples of it. */
+  get stateRootInterval(): number {
+    return this.#rootInterval;
+  }
+
+  /** The state changes since the last root height, latest value per key (ADR 0117); empty when k = 1. */
+  pendingChanges(): TreeChange[] {
+    return [...this.#pending.values()];
+  }
+
   requireHead(): ChainHead {
     if (this.#closed) throw new StoreError('CLOSED', 'the chain store is closed');
     if (this.#head === undefined) throw new StoreError('NOT_INITIALISED', 'the chain has no genesis yet');
@@ -210,6 +260,10 @@ export class ChainStore {
       );
     }
     this.#schema = version;
+    this.#rootInterval = await this.meta.stateRootInterval();
+    if (this.#rootInterval > MAX_STATE_ROOT_INTERVAL) {
+      throw new StoreError('CORRUPT_METADATA', `stateRootInterval ${this.#rootInterval} out of range`);
+    }
     const head: ChainHead = {
       chainId: await this.meta.chainId(),
       genesisHash: await this.meta.genesisHash(),
@@ -278,6 +332,12 @@ export class ChainStore {
         `tree height ${treeHeight} above applied height ${head.height}`,
       );
     }
+    if (treeHeight > rootedHeight(head.height, this.#rootInterval)) {
+      throw new StoreError(
+        'CORRUPT_METADATA',
+        `tree height ${treeHeight} is not a root height at or below ${head.height} (k = ${this.#rootInterval})`,
+      );
+    }
     this.#treeHeight = treeHeight;
     const storedRoot = treeHeight === head.height ? root : await this.blocks.stateRootAt(treeHeight);
     if (storedRoot === undefined)
@@ -309,12 +369,18 @@ export class ChainStore {
 
   /**
    * The tree of the applied height when only an earlier one was stored (a node stopped between two
-   * materialisations, ADR 0116): the stored tree plus the current value (the flat 'S' copy) of every key
-   * the blocks since changed ('D' records) is the applied height's tree, and must hash to its recorded
-   * root. Built in memory and held like a block's update: the checks write nothing.
+   * materialisations, ADR 0116): the stored tree plus every key the blocks since changed ('D' records)
+   * is the tree of the last root height, and must hash to the recorded root. With k = 1 (schema-4 'D'
+   * records: keys only) the values are the flat copy's ('S'). With k > 1 (ADR 0117) the root commits to
+   * the state of the last multiple of k, and a key may have changed again after it: the records carry
+   * each key's value after its block, applied in height order up to that multiple; the keys of the blocks
+   * after it are the pending changes, with their current ('S') values. Built in memory and held like a
+   * block's update: the checks write nothing.
    */
   async #recoverHeldTree(head: ChainHead, treeHeight: number, storedRoot: Uint8Array): Promise<void> {
-    const changed = new Map<string, Uint8Array>();
+    const rooted = rootedHeight(head.height, this.#rootInterval);
+    const changed = new Map<string, StateChangeEntry>();
+    const pending = new Map<string, Uint8Array>();
     for (let h = treeHeight + 1; h <= head.height; h++) {
       const list = await this.blocks.treeChanges(h);
       if (list === undefined) {
@@ -324,26 +390,46 @@ export class ChainStore {
           `state changes of height ${h} (tree stored at ${treeHeight}${inRange !== undefined ? `, ${h} in a range` : ''})`,
         );
       }
-      for (const k of list) changed.set(hexKey(k), k);
+      for (const e of list) {
+        if (h <= rooted) changed.set(hexKey(e.key), e);
+        else pending.set(hexKey(e.key), e.key);
+        // Keys alone (schema 4) are right only where the root is the head's: k = 1.
+        if (e.value === undefined && rooted !== head.height)
+          throw new StoreError(
+            'CORRUPT_RECORD',
+            `state changes of height ${h} carry no values (k = ${this.#rootInterval})`,
+          );
+      }
     }
-    const keysChanged = [...changed.values()];
-    await this.state.prefetch(keysChanged); // one round trip to LevelDB, then cache hits
+    const fromFlat = [...changed.values()].filter((e) => e.value === undefined).map((e) => e.key);
+    const pendingKeys = [...pending.values()];
+    await this.state.prefetch([...fromFlat, ...pendingKeys]); // one round trip to LevelDB, then cache hits
     const changes: TreeChange[] = [];
-    for (const key of keysChanged) changes.push({ key, value: await this.state.get(key) });
-    let update: TreeUpdate;
-    try {
-      update = await this.tree.update(storedRoot, changes, head.height);
-    } catch (e) {
-      if (e instanceof StateTreeError) throw new StoreError('CORRUPT_STATE', e.message);
-      throw e;
+    for (const e of changed.values()) {
+      changes.push({
+        key: e.key,
+        value: e.value === undefined ? await this.state.get(e.key) : (e.value ?? undefined),
+      });
     }
-    if (!bytesEqual(update.root, head.stateRoot)) {
-      throw new StoreError(
-        'CORRUPT_STATE',
-        `the state changes of heights ${treeHeight + 1}..${head.height} on the tree of ${treeHeight} do not give the recorded root`,
-      );
+    if (changes.length > 0) {
+      let update: TreeUpdate;
+      try {
+        update = await this.tree.update(storedRoot, changes, rooted);
+      } catch (e) {
+        if (e instanceof StateTreeError) throw new StoreError('CORRUPT_STATE', e.message);
+        throw e;
+      }
+      if (!bytesEqual(update.root, head.stateRoot)) {
+        throw new StoreError(
+          'CORRUPT_STATE',
+          `the state changes of heights ${treeHeight + 1}..${rooted} on the tree of ${treeHeight} do not give the recorded root`,
+        );
+      }
+      this.#deferred.hold(rooted, update);
+    } else if (!bytesEqual(storedRoot, head.stateRoot)) {
+      throw new StoreError('CORRUPT_STATE', `the tree stored at ${treeHeight} is not the recorded root's`);
     }
-    this.#deferred.hold(head.height, update);
+    for (const key of pendingKeys) this.#pending.set(hexKey(key), { key, value: await this.state.get(key) });
     this.#lastDeferred = head.height;
   }
 
@@ -352,6 +438,13 @@ export class ChainStore {
     if (this.#closed) throw new StoreError('CLOSED', 'the chain store is closed');
     if (this.#head !== undefined) {
       throw new StoreError('ALREADY_INITIALISED', `the database already holds chain ${this.#head.chainId}`);
+    }
+    const k = spec.stateRootInterval ?? 1;
+    if (!Number.isSafeInteger(k) || k < 1 || k > MAX_STATE_ROOT_INTERVAL) {
+      throw new StoreError(
+        'INVALID_OPTION',
+        `stateRootInterval must be a whole number from 1 to ${MAX_STATE_ROOT_INTERVAL}, not ${k}`,
+      );
     }
     const update = await this.tree.update(
       EMPTY_SUBTREE,
@@ -367,7 +460,11 @@ export class ChainStore {
       stateRoot: update.root,
     };
     const ops: BatchOp[] = [
-      { type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(SCHEMA_VERSION) },
+      // k = 1 needs nothing schema 4 cannot read; k > 1 must be refused by a node that would ignore it.
+      { type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(k === 1 ? 4 : SCHEMA_VERSION) },
+      ...(k !== 1
+        ? [{ type: 'put', key: keys.meta('stateRootInterval'), value: encodeUint(k) } satisfies BatchOp]
+        : []),
       { type: 'put', key: keys.meta('chainId'), value: encodeText(head.chainId) },
       { type: 'put', key: keys.meta('genesisHash'), value: encodeBytes(head.genesisHash) },
       { type: 'put', key: keys.meta('genesisTime'), value: encodeUint(spec.genesisTime) },
@@ -380,6 +477,8 @@ export class ChainStore {
     await writeBatch(this.db, ops);
     this.#head = head;
     this.#treeHeight = 0;
+    this.#rootInterval = k;
+    this.#schema = k === 1 ? 4 : SCHEMA_VERSION;
     this.state.committed(spec.state);
     return head;
   }
@@ -394,25 +493,52 @@ export class ChainStore {
   planTree(
     height: number,
     update: TreeUpdate,
-    changedKeys: readonly Uint8Array[],
+    /** The block's own state writes (its 'D' record when the nodes are held). */
+    changes: readonly TreeChange[],
     options: { materialise?: boolean } = {},
   ): TreePlan {
+    if (height % this.#rootInterval !== 0) {
+      throw new StoreError(
+        'INVALID_OPTION',
+        `height ${height} is not a root height (k = ${this.#rootInterval})`,
+      );
+    }
     const due =
       options.materialise === true ||
       height - this.#treeHeight >= this.#treeInterval ||
       this.#deferred.size + update.nodes.length > MAX_HELD_NODES;
-    if (!due) {
-      return {
-        height,
-        update,
-        stored: undefined,
-        schema: 4,
-        ops: [
-          { type: 'put', key: keys.treeChanges(height), value: encodeKeyList(changedKeys) },
-          { type: 'put', key: keys.meta('treeHeight'), value: encodeUint(this.#treeHeight) },
-        ],
-      };
+    if (!due) return { height, update, stored: undefined, ...this.#changesRecord(height, changes) };
+    return this.#materialisePlan(height, update);
+  }
+
+  /**
+   * The records of a block at a height that is not a multiple of k (ADR 0117): no tree update, its
+   * changes (with values) in a 'D' record; once durable they join the pending changes.
+   */
+  planUnrooted(height: number, changes: readonly TreeChange[]): TreePlan {
+    if (height % this.#rootInterval === 0) {
+      throw new StoreError('INVALID_OPTION', `height ${height} is a root height (k = ${this.#rootInterval})`);
     }
+    const head = this.requireHead();
+    const version = rootedHeight(height, this.#rootInterval);
+    const update: TreeUpdate = { root: head.stateRoot, rootVersion: version, nodes: [] };
+    return { height, update, stored: undefined, unrooted: changes, ...this.#changesRecord(height, changes) };
+  }
+
+  /** A block's 'D' record: keys alone with k = 1 (schema 4), keys and values with k > 1 (schema 5). */
+  #changesRecord(height: number, changes: readonly TreeChange[]): { ops: BatchOp[]; schema: number } {
+    const value =
+      this.#rootInterval === 1 ? encodeKeyList(changes.map((c) => c.key)) : encodeChangeList(changes);
+    return {
+      schema: this.#rootInterval === 1 ? 4 : 5,
+      ops: [
+        { type: 'put', key: keys.treeChanges(height), value },
+        { type: 'put', key: keys.meta('treeHeight'), value: encodeUint(this.#treeHeight) },
+      ],
+    };
+  }
+
+  #materialisePlan(height: number, update: TreeUpdate): TreePlan {
     const stored = this.#deferred.unstoredUnder(update.root, update.rootVersion, update);
     const ops: BatchOp[] = [];
     for (const n of stored) ops.push({ type: 'put', key: keys.treeNode(n.version, n.hash), value: n.bytes });
@@ -426,7 +552,9 @@ export class ChainStore {
     // Always recorded: a range that materialises right after another materialisation must still move
     // it, or a restart would look for 'D' records of the range's heights.
     ops.push({ type: 'put', key: keys.meta('treeHeight'), value: encodeUint(height) });
-    for (let h = this.#treeHeight + 1; h <= this.#lastDeferred; h++) {
+    // Only up to this height: the records of later blocks (a clean close between two root heights,
+    // ADR 0117) name the pending changes.
+    for (let h = this.#treeHeight + 1; h <= Math.min(height, this.#lastDeferred); h++) {
       ops.push({ type: 'del', key: keys.treeChanges(h) });
     }
     return { height, update, stored, schema: 2, ops };
@@ -434,14 +562,21 @@ export class ChainStore {
 
   /** Applies a tree plan once its batch is durable. */
   #treeWritten(plan: TreePlan): void {
+    if (plan.unrooted !== undefined) {
+      for (const c of plan.unrooted) this.#pending.set(hexKey(c.key), c);
+      this.#lastDeferred = plan.height;
+      return;
+    }
+    // A tree update at a root height applied every pending change (the caller merged them in).
+    if (plan.keepPending !== true) this.#pending.clear();
     if (plan.stored === undefined) {
       this.#deferred.hold(plan.height, plan.update);
       this.#lastDeferred = plan.height;
       return;
     }
     this.#deferred.materialised(plan.height, plan.stored, KEEP_HELD_ROOTS);
+    if (this.#lastDeferred <= plan.height) this.#lastDeferred = 0;
     this.#treeHeight = plan.height;
-    this.#lastDeferred = 0;
   }
 
   /** Whether the state after `height` can be read and proved (its tree stored or held). */
@@ -499,6 +634,7 @@ export class ChainStore {
     const written = writeBatch(this.db, ops);
     this.#writing = written.catch(() => undefined);
     await written;
+    this.#commits++;
     this.onBlockWrite?.(performance.now() - t0);
     if (schema > this.#schema) this.#schema = schema;
     if (tree !== undefined) this.#treeWritten(tree);
@@ -521,11 +657,13 @@ export class ChainStore {
   async verifiedState(key: Uint8Array): Promise<Uint8Array | undefined> {
     for (let attempt = 0; ; attempt++) {
       const root = this.requireHead().stateRoot;
+      const commits = this.#commits;
       const flat = await this.state.get(key);
       const problem = await this.#stateProblem(root, key, flat);
       if (problem === undefined) return flat;
-      // A block committed between the two reads moves the flat copy past `root`: read again.
-      if (attempt < 2 && !bytesEqual(root, this.requireHead().stateRoot)) continue;
+      // A block committed between the two reads moves the flat copy past `root` (or past the pending
+      // value, ADR 0117, where the root stays): read again.
+      if (attempt < 2 && commits !== this.#commits) continue;
       throw new StoreError('CORRUPT_STATE', `state key ${Buffer.from(key).toString('hex')}: ${problem}`);
     }
   }
@@ -534,9 +672,10 @@ export class ChainStore {
   async verifyStateEntry(key: Uint8Array, value: Uint8Array): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const root = this.requireHead().stateRoot;
+      const commits = this.#commits;
       const problem = await this.#stateProblem(root, key, value);
       if (problem === undefined) return;
-      if (attempt < 2 && !bytesEqual(root, this.requireHead().stateRoot)) continue;
+      if (attempt < 2 && commits !== this.#commits) continue;
       // A scan can return a value that a block committed since has replaced: that value was committed
       // at an earlier height, not damaged. Only the value still on disk failing the check is corruption.
       const current = await this.state.get(key);
@@ -550,6 +689,16 @@ export class ChainStore {
     key: Uint8Array,
     flat: Uint8Array | undefined,
   ): Promise<string | undefined> {
+    // Changed since the last root height (ADR 0117): no root covers the value yet; it must be the one
+    // execution wrote (after a restart, the one read back at startup).
+    const pending = this.#pending.get(hexKey(key));
+    if (pending !== undefined) {
+      const same =
+        pending.value === undefined
+          ? flat === undefined
+          : flat !== undefined && bytesEqual(flat, pending.value);
+      return same ? undefined : 'the flat copy differs from the value its block wrote';
+    }
     let proven: { value: Uint8Array | undefined; proof: StateProof };
     try {
       proven = await this.tree.prove(root, key);
@@ -577,7 +726,14 @@ export class ChainStore {
   async proveState(
     key: Uint8Array,
     height?: number,
-  ): Promise<{ height: number; root: Uint8Array; value: Uint8Array | undefined; proof: StateProof }> {
+  ): Promise<{
+    height: number;
+    /** The height whose state the root commits to: h - (h mod k) (ADR 0117); h when k = 1. */
+    asOf: number;
+    root: Uint8Array;
+    value: Uint8Array | undefined;
+    proof: StateProof;
+  }> {
     const head = this.requireHead();
     const h = height ?? head.height;
     const root = h === head.height ? head.stateRoot : await this.blocks.stateRootAt(h);
@@ -600,7 +756,7 @@ export class ChainStore {
     }
     try {
       const { value, proof } = await this.tree.prove(root, key);
-      return { height: h, root, value, proof };
+      return { height: h, asOf: rootedHeight(h, this.#rootInterval), root, value, proof };
     } catch (e) {
       // A materialisation between two reads of the walk gave this held state up.
       if (e instanceof StateTreeError && e.code === 'MISSING_NODE' && !(await this.#deferred.hasRoot(root))) {
@@ -651,11 +807,14 @@ export class ChainStore {
    */
   async #materialiseHead(): Promise<void> {
     const head = this.#head;
-    if (head === undefined || this.#lastDeferred === 0) return;
+    if (head === undefined) return;
+    // The held tree is that of the last root height (ADR 0117; the head's own with k = 1).
+    const at = rootedHeight(head.height, this.#rootInterval);
+    if (at <= this.#treeHeight) return;
     const version = await this.#deferred.getRootVersion(head.stateRoot);
     if (version === undefined) return;
     const update: TreeUpdate = { root: head.stateRoot, rootVersion: version, nodes: [] };
-    const plan = this.planTree(head.height, update, [], { materialise: true });
+    const plan: TreePlan = { ...this.#materialisePlan(at, update), keepPending: true };
     await writeBatch(this.db, plan.ops);
     this.#treeWritten(plan);
   }

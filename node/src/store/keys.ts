@@ -51,6 +51,8 @@ export const MetaKey = {
   stateRoot: 'stateRoot',
   /** uint: the height whose state tree is in the store (ADR 0116); absent: the applied height. */
   treeHeight: 'treeHeight',
+  /** uint: blocks per state-tree update, k (ADR 0117); absent: 1, a root of every height's state. */
+  stateRootInterval: 'stateRootInterval',
 } as const;
 export type MetaKey = (typeof MetaKey)[keyof typeof MetaKey];
 

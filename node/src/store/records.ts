@@ -94,6 +94,41 @@ export function encodeKeyList(list: readonly Uint8Array[]): Uint8Array {
   return encodeCanonical([...list]);
 }
 
+/**
+ * A 'D' record's entry (ADR 0116, 0117): a changed state key with its value after the block (null:
+ * deleted), or only the key (schema 4, written when every height has its own root: the value is then
+ * the flat copy's).
+ */
+export interface StateChangeEntry {
+  key: Uint8Array;
+  /** undefined: not recorded (read the flat copy); null: deleted. */
+  value: Uint8Array | null | undefined;
+}
+
+/** 'D' record with values (schema 5): [[key, value | null]...]. */
+export function encodeChangeList(
+  list: readonly { key: Uint8Array; value: Uint8Array | undefined }[],
+): Uint8Array {
+  return encodeCanonical(list.map((w) => [w.key, w.value ?? null]));
+}
+
+/** A 'D' record of either form: [key...] (schema 4) or [[key, value | null]...] (schema 5). */
+export function decodeChangeList(bytes: Uint8Array, what: string): StateChangeEntry[] {
+  const v = decode(bytes, what);
+  if (!Array.isArray(v)) return corrupt(what);
+  return v.map((x): StateChangeEntry => {
+    if (x instanceof Uint8Array) return { key: x, value: undefined };
+    if (
+      Array.isArray(x) &&
+      x.length === 2 &&
+      x[0] instanceof Uint8Array &&
+      (x[1] === null || x[1] instanceof Uint8Array)
+    )
+      return { key: x[0], value: x[1] };
+    return corrupt(what);
+  });
+}
+
 export function decodeKeyList(bytes: Uint8Array, what: string): Uint8Array[] {
   const v = decode(bytes, what);
   if (Array.isArray(v) && v.every((x) => x instanceof Uint8Array)) return v as Uint8Array[];

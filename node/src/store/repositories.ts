@@ -16,12 +16,14 @@ import { StoreError } from './errors.ts';
 import { keys, type MetaKey, Prefix, prefixRange, readU64be, subRange } from './keys.ts';
 import {
   decodeBytes,
+  decodeChangeList,
   decodeKeyList,
   decodeReceipt,
   decodeText,
   decodeTxLocation,
   decodeUint,
   type Receipt,
+  type StateChangeEntry,
 } from './records.ts';
 import { mapKey } from './map-key.ts';
 
@@ -78,6 +80,15 @@ export class MetaRepository {
   }
   stateRoot(): Promise<Uint8Array> {
     return this.#wrap('stateRoot', (x) => decodeBytes(x, 'stateRoot', 32));
+  }
+  /** Blocks per state-tree update (ADR 0117): 1 when never recorded. */
+  async stateRootInterval(): Promise<number> {
+    if ((await this.raw('stateRootInterval')) === undefined) return 1;
+    return this.#wrap('stateRootInterval', (x) => {
+      const k = decodeUint(x, 'stateRootInterval');
+      if (k < 1) throw new Error('must be at least 1');
+      return k;
+    });
   }
   /** The height whose state tree is stored (ADR 0116), undefined when never recorded. */
   async treeHeight(): Promise<number | undefined> {
@@ -186,10 +197,13 @@ export class BlockRepository {
     return b === undefined ? undefined : decodeUint(b, `range end of ${height}`);
   }
 
-  /** The state keys block `height` changed while its tree was held in memory (ADR 0116). */
-  async treeChanges(height: number): Promise<Uint8Array[] | undefined> {
+  /**
+   * The state keys block `height` changed while its tree was held in memory or not yet updated (ADR
+   * 0116, 0117), with their values after the block where the record has them (schema 5).
+   */
+  async treeChanges(height: number): Promise<StateChangeEntry[] | undefined> {
     const b = await getBytes(this.#db, keys.treeChanges(height));
-    return b === undefined ? undefined : decodeKeyList(b, `tree changes of ${height}`);
+    return b === undefined ? undefined : decodeChangeList(b, `tree changes of ${height}`);
   }
 }
 
