@@ -189,7 +189,7 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
         summary:
           'Sparse-Merkle proof of a state key (value or absence) with the certified header it verifies against',
         description:
-          'The proof is of the state after block `stateHeight`, checked against `header.stateRoot` of the newest committed block, whose certificate is included (the header carries the state root of an earlier height: pipelining, docs/protocol.md). On a node that just caught up in certified ranges the newest block may cite a state it never materialised; the proof then comes from the newest block that cites one (`height` says which), or 503 STATE_NOT_RETAINED (ADR 0115).',
+          'The proof is of the state after block `stateAsOf`, which is `stateHeight` unless the chain updates its state root every k > 1 blocks (then `stateHeight` - (`stateHeight` mod k), ADR 0117), checked against `header.stateRoot` of the newest committed block, whose certificate is included (the header carries the state root of an earlier height: pipelining, docs/protocol.md). On a node that just caught up in certified ranges the newest block may cite a state it never materialised; the proof then comes from the newest block that cites one (`height` says which), or 503 STATE_NOT_RETAINED (ADR 0115).',
         params: {
           type: 'object',
           properties: { key: { type: 'string', pattern: '^(?:[0-9a-f]{2})+$', maxLength: MAX_KEY_HEX } },
@@ -219,6 +219,7 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
           key: req.params.key,
           value: p.value === undefined ? null : toHex(p.value),
           stateHeight: p.height,
+          stateAsOf: p.asOf,
           root: toHex(p.root),
           proof: toHex(encodeStateProof(p.proof)),
           height: head,
