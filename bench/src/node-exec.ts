@@ -116,6 +116,8 @@ async function rawVerifyRate(
 export async function runNodeExecBench(): Promise<Record<string, unknown>> {
   const blocks = arg('blocks', 30);
   const warmupBlocks = arg('warmup', 3);
+  // The chain's state-root interval k (ADR 0117): the tree updated at multiples of k only.
+  const stateRootInterval = arg('root-interval', 1);
   const txsPerBlock = arg('txs', 1000);
   const workers = arg('workers', availableParallelism());
   const chainId = 'vigil-test';
@@ -150,7 +152,7 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
     // VIGIL_TREE_INTERVAL as a validator reads it (ADR 0116): A/B runs of the state tree's write interval.
     const treeInterval = treeIntervalFromEnv();
     const store = await ChainStore.open(dir, treeInterval !== undefined ? { treeInterval } : {});
-    await store.initChain(testGenesis(validators, chainId));
+    await store.initChain({ ...testGenesis(validators, chainId), stateRootInterval });
     const exec = new BlockExecutor({
       store,
       handlers: counterHandlers,
@@ -276,6 +278,7 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       workers,
       blocks,
       warmupBlocks,
+      stateRootInterval,
       txsPerBlock,
       signaturesVerified: verifiedSigs,
       blocksPerSecond: blocks / seconds,

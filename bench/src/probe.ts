@@ -41,6 +41,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       samples: { type: 'string' },
       /** NODE_OPTIONS for the validators only (V8 flags A/B, e.g. --max-semi-space-size=64). */
       'node-options': { type: 'string' },
+      /** The chain's state-root interval k (ADR 0117): an A/B of the tree updated every k blocks. */
+      'root-interval': { type: 'string' },
     },
     strict: true,
   });
@@ -50,6 +52,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     n: Number(values.n),
     seed: Number(values.seed),
     viewChangeTimeoutMs: 1_000,
+    ...(values['root-interval'] !== undefined ? { stateRootInterval: Number(values['root-interval']) } : {}),
     env: {
       VIGIL_LOG_LEVEL: values['log-level'],
       ...(values['cpu-prof'] !== undefined || values['node-options'] !== undefined

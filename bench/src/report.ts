@@ -158,7 +158,7 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
     out.push(`### n = ${x.n}, ${x.condition}`);
     out.push('');
     out.push(
-      `Started and meshed in ${fmt(x.startupMs / 1000, 1)} s. Faults: ${x.faults ? `\`${JSON.stringify(x.faults)}\`` : 'none'}. Ceiling ${fmt(ceiling)} tx/s (${fmt(r.ceiling.rawVerifyPerSec)} raw verifications/s shared by ${x.n} validators). Knee: ${fmt(x.knee.kneeTxPerSec)} tx/s offered; first saturated point ${fmt(x.knee.saturatedAtTxPerSec)} tx/s; best committed ${fmt(x.knee.maxCommittedTxPerSec)} tx/s.`,
+      `Started and meshed in ${fmt(x.startupMs / 1000, 1)} s. Faults: ${x.faults ? `\`${JSON.stringify(x.faults)}\`` : 'none'}. State-root interval k = ${x.config.stateRootInterval ?? 1} (ADR 0117). Ceiling ${fmt(ceiling)} tx/s (${fmt(r.ceiling.rawVerifyPerSec)} raw verifications/s shared by ${x.n} validators). Knee: ${fmt(x.knee.kneeTxPerSec)} tx/s offered; first saturated point ${fmt(x.knee.saturatedAtTxPerSec)} tx/s; best committed ${fmt(x.knee.maxCommittedTxPerSec)} tx/s.`,
     );
     out.push('');
     if (x.sweep.some((p) => p.runs)) {

@@ -3,6 +3,12 @@
 import type { RealConfig } from './real/real-bench.ts';
 import type { SimConfig } from './sim-bench.ts';
 
+/**
+ * The benchmark networks' state-root interval (ADR 0117): 8, as the devnet, since their load is steady
+ * sensor traffic. The genesis default is 1; `probe --root-interval 1` measures that.
+ */
+export const BENCH_STATE_ROOT_INTERVAL = 8;
+
 export type SuiteMode = 'quick' | 'extended' | 'full';
 
 export interface SuitePlan {
@@ -64,6 +70,7 @@ export function suitePlan(mode: SuiteMode, seed: number): SuitePlan {
         faultRate: 100,
         syncGapS: 5,
         signWorkers: 2,
+        stateRootInterval: BENCH_STATE_ROOT_INTERVAL,
         seed,
       }
     : {
@@ -85,6 +92,7 @@ export function suitePlan(mode: SuiteMode, seed: number): SuitePlan {
         faultRate: 200,
         syncGapS: 30,
         signWorkers: 2,
+        stateRootInterval: BENCH_STATE_ROOT_INTERVAL,
         seed,
       };
   const real: RealConfig[] = [{ ...base, n: 4, condition: 'loopback' }];

@@ -15,6 +15,7 @@ import { enrolDevice } from '@vigil/sensor-client/sdk/registration.ts';
 import { toHex } from '@vigil/sensor-client/util/hex.ts';
 import { BenchError } from '../errors.ts';
 import { type SettleResult, settle } from './settle.ts';
+import { BENCH_STATE_ROOT_INTERVAL } from '../suite-plan.ts';
 
 export interface LinkFaults {
   latencyMs?: number;
@@ -27,6 +28,8 @@ export interface BenchNetworkOptions {
   faults?: LinkFaults;
   /** Consensus parameters written to genesis (the rest are the node's defaults). */
   viewChangeTimeoutMs?: number;
+  /** The chain's state-root interval k (ADR 0117); default BENCH_STATE_ROOT_INTERVAL. */
+  stateRootInterval?: number;
   seed: number;
   /** Extra environment for validator processes (e.g. NODE_OPTIONS=--cpu-prof). */
   env?: Record<string, string>;
@@ -95,9 +98,10 @@ export class BenchNetwork {
       p2pPorts: ports.slice(0, o.n),
       apiPorts: ports.slice(o.n),
       seedLabel: `bench-${o.seed}`,
-      ...(o.viewChangeTimeoutMs !== undefined
-        ? { consensus: { viewChangeTimeoutMs: o.viewChangeTimeoutMs } }
-        : {}),
+      consensus: {
+        ...(o.viewChangeTimeoutMs !== undefined ? { viewChangeTimeoutMs: o.viewChangeTimeoutMs } : {}),
+        stateRootInterval: o.stateRootInterval ?? BENCH_STATE_ROOT_INTERVAL,
+      },
     });
     const env: Record<string, string> = { VIGIL_LOG_LEVEL: 'warn', ...(o.env ?? {}) };
     if (o.faults !== undefined) env.VIGIL_FAULTS = JSON.stringify({ ...o.faults, seed: o.seed });

@@ -23,6 +23,8 @@ import { type ProcUsage, sampleProc, usageBetween } from './proc.ts';
 
 export interface RealConfig {
   n: number;
+  /** The chain's state-root interval k (ADR 0117); absent in records before 2026-12-05 14:10 (k = 1). */
+  stateRootInterval?: number;
   faults?: LinkFaults;
   /** Label of the network condition ("loopback", "latency 50 ms", ...). */
   condition: string;
@@ -488,6 +490,7 @@ export async function runRealSuite(
     n: cfg.n,
     seed: cfg.seed,
     viewChangeTimeoutMs: timeoutMs,
+    ...(cfg.stateRootInterval !== undefined ? { stateRootInterval: cfg.stateRootInterval } : {}),
     ...(cfg.faults ? { faults: cfg.faults } : {}),
   });
   log(

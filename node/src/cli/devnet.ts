@@ -62,6 +62,9 @@ function line(i: number, s: StatusWithCounters | undefined, txRate: number, runn
 }
 
 /** Why a kept validator home's database cannot be continued by this build, or undefined if it can. */
+/** The devnet chain's state-root interval k (ADR 0117; docs/operations.md). */
+const DEVNET_STATE_ROOT_INTERVAL = 8;
+
 async function olderSchema(home: string): Promise<string | undefined> {
   const path = homePaths(home).chainDb;
   if (!existsSync(path)) return undefined;
@@ -95,7 +98,14 @@ export async function runDevnet(argv: string[]): Promise<number> {
     }
     console.log(`Continuing the chain in ${dir} (npm start -- --fresh starts over)`);
   } else {
-    homes = createNetworkHomes({ dir, validators, p2pBasePort: 26601, apiBasePort: 7701 }).homes;
+    homes = createNetworkHomes({
+      dir,
+      validators,
+      p2pBasePort: 26601,
+      apiBasePort: 7701,
+      // The ward's sensors keep blocks coming: the state tree updated every 8 blocks (ADR 0117).
+      consensus: { stateRootInterval: DEVNET_STATE_ROOT_INTERVAL },
+    }).homes;
     console.log(`Created a ${validators}-validator network in ${dir}`);
   }
   const net = new ProcessNetwork(homes);
