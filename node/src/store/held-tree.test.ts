@@ -7,57 +7,31 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { verifySparseMerkleProof } from '@vigil/consensus/proof/smt.ts';
-import { referenceVerifier } from '@vigil/consensus/wire';
-import { BlockExecutor } from '../exec/executor.ts';
-import {
-  certify,
-  counterHandlers,
-  counterKey,
-  counterTx,
-  nextBlock,
-  seededSigner,
-  TEST_CHAIN,
-  testGenesis,
-  testValidators,
-} from '../exec/testing.ts';
-import { inlineBatchVerifier } from '../verify-pool/types.ts';
+import { certify, counterKey, counterTx, nextBlock, seededSigner, TEST_CHAIN } from '../exec/testing.ts';
 import { ChainStore, treeIntervalFromEnv } from './chain-store.ts';
-import { keys, Prefix, prefixRange } from './keys.ts';
+import {
+  applyCounterBlocks,
+  type CounterChain,
+  countKeys,
+  counterValidators as validators,
+  crash,
+  openCounterChain,
+} from './counter-chain.ts';
+import { keys, Prefix } from './keys.ts';
 import { decodeUint, encodeKeyList } from './records.ts';
 
-const validators = testValidators(4);
 const senders = Array.from({ length: 4 }, (_, i) => seededSigner(11, i));
 const T0 = 1_700_000_300_000;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-interface Node {
-  dir: string;
-  store: ChainStore;
-  exec: BlockExecutor;
-  nonces: number[];
-}
+type Node = CounterChain;
 
-async function openNode(t: Test, treeInterval: number, dir?: string): Promise<Node> {
-  const home = dir ?? (await mkdtemp(join(tmpdir(), 'vigil-held-tree-')));
-  const store = await ChainStore.open(home, { treeInterval });
-  if (store.head === undefined) await store.initChain(testGenesis(validators));
-  const node: Node = {
-    dir: home,
-    store,
-    exec: new BlockExecutor({
-      store,
-      handlers: counterHandlers,
-      verifier: inlineBatchVerifier(referenceVerifier),
-    }),
-    nonces: senders.map(() => 0),
-  };
-  if (dir === undefined) {
-    t.teardown(async () => {
-      await node.store.close();
-      await rm(home, { recursive: true, force: true });
-    });
-  }
-  return node;
+function openNode(t: Test, treeInterval: number, dir?: string): Promise<Node> {
+  return openCounterChain(t, {
+    treeInterval,
+    senders: senders.length,
+    ...(dir !== undefined ? { dir } : {}),
+  });
 }
 
 /** Block `h`'s transactions: every sender bumps a counter; names repeat so keys change again and again. */
@@ -65,26 +39,8 @@ function txsOf(node: Node, h: number, names: readonly string[]): Uint8Array[] {
   return senders.map((s, i) => counterTx(s, ++node.nonces[i]!, names[(h + i) % names.length]!, i + 1));
 }
 
-async function applyBlocks(node: Node, count: number, names: readonly string[]): Promise<string[]> {
-  const roots: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const head = node.store.requireHead();
-    const block = nextBlock(head, txsOf(node, head.height + 1, names), T0 + 1000 * (head.height + 1));
-    const r = await node.exec.applyBlock(block, certify(TEST_CHAIN, block, validators));
-    roots.push(hex(r.stateRoot));
-  }
-  return roots;
-}
-
-async function countKeys(store: ChainStore, prefix: number): Promise<number> {
-  let n = 0;
-  for await (const _ of store.db.keys(prefixRange(prefix))) n++;
-  return n;
-}
-
-/** Simulates a kill: LevelDB closed under the store, nothing the store holds in memory is written. */
-async function crash(node: Node): Promise<void> {
-  await node.store.db.close();
+function applyBlocks(node: Node, count: number, names: readonly string[]): Promise<string[]> {
+  return applyCounterBlocks(node, count, (n, h) => txsOf(n, h, names), T0);
 }
 
 t.test('same roots as a tree stored every block, a fraction of the nodes written', async (t) => {

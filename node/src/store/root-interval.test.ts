@@ -7,78 +7,46 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { verifySparseMerkleProof } from '@vigil/consensus/proof/smt.ts';
-import { blockHash, makeBlock, referenceVerifier } from '@vigil/consensus/wire';
-import { BlockExecutor, type CertifiedBlock } from '../exec/executor.ts';
-import {
-  certify,
-  counterHandlers,
-  counterKey,
-  counterTx,
-  nextBlock,
-  seededSigner,
-  TEST_CHAIN,
-  testGenesis,
-  testValidators,
-} from '../exec/testing.ts';
-import { inlineBatchVerifier } from '../verify-pool/types.ts';
+import { blockHash, makeBlock } from '@vigil/consensus/wire';
+import type { CertifiedBlock } from '../exec/executor.ts';
+import { certify, counterKey, counterTx, seededSigner, TEST_CHAIN, testGenesis } from '../exec/testing.ts';
 import { ChainStore, genesisHash, rootedHeight } from './chain-store.ts';
-import { keys, Prefix, prefixRange } from './keys.ts';
+import {
+  applyCounterBlocks,
+  type CounterChain,
+  counterValidators as validators,
+  crash,
+  openCounterChain,
+} from './counter-chain.ts';
+import { keys } from './keys.ts';
 import { decodeUint, encodeKeyList } from './records.ts';
 
-const validators = testValidators(4);
 const senders = Array.from({ length: 3 }, (_, i) => seededSigner(17, i));
 const T0 = 1_700_000_400_000;
 const NAMES = ['a', 'b', 'c', 'd', 'e'];
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-interface Node {
-  dir: string;
-  store: ChainStore;
-  exec: BlockExecutor;
-  nonces: number[];
+type Node = CounterChain;
+
+function openNode(t: Test, k: number, treeInterval: number, dir?: string, nonces?: number[]): Promise<Node> {
+  return openCounterChain(t, {
+    treeInterval,
+    stateRootInterval: k,
+    senders: senders.length,
+    ...(dir !== undefined ? { dir } : {}),
+    ...(nonces !== undefined ? { nonces } : {}),
+  });
 }
 
-async function openNode(
-  t: Test,
-  k: number,
-  treeInterval: number,
-  dir?: string,
-  nonces?: number[],
-): Promise<Node> {
-  const home = dir ?? (await mkdtemp(join(tmpdir(), 'vigil-root-interval-')));
-  const store = await ChainStore.open(home, { treeInterval });
-  if (store.head === undefined) await store.initChain({ ...testGenesis(validators), stateRootInterval: k });
-  const node: Node = {
-    dir: home,
-    store,
-    exec: new BlockExecutor({
-      store,
-      handlers: counterHandlers,
-      verifier: inlineBatchVerifier(referenceVerifier),
-    }),
-    nonces: nonces ?? senders.map(() => 0),
-  };
-  if (dir === undefined) t.teardown(() => rm(home, { recursive: true, force: true }));
-  return node;
-}
-
-/** Block `h`: every sender bumps a counter; the names repeat, so keys change again and again. */
-function blockOn(node: Node, h: number) {
-  const head = node.store.requireHead();
-  const txs = senders.map((s, i) =>
+/** Block `h`'s transactions: every sender bumps a counter; the names repeat, so keys change again and again. */
+function txsOf(node: Node, h: number): Uint8Array[] {
+  return senders.map((s, i) =>
     counterTx(s, ++node.nonces[i]!, NAMES[(h * 7 + i * 3) % NAMES.length]!, i + 1),
   );
-  return nextBlock(head, txs, T0 + 1000 * h);
 }
 
-async function applyBlocks(node: Node, count: number): Promise<string[]> {
-  const roots: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const block = blockOn(node, node.store.requireHead().height + 1);
-    const r = await node.exec.applyBlock(block, certify(TEST_CHAIN, block, validators));
-    roots.push(hex(r.stateRoot));
-  }
-  return roots;
+function applyBlocks(node: Node, count: number): Promise<string[]> {
+  return applyCounterBlocks(node, count, txsOf, T0);
 }
 
 /**
@@ -91,9 +59,6 @@ function certifiedBlocks(node: Node, count: number): CertifiedBlock[] {
   let prevHash = start.headHash;
   for (let i = 0; i < count; i++) {
     const h = start.height + 1 + i;
-    const txs = senders.map((s, j) =>
-      counterTx(s, ++node.nonces[j]!, NAMES[(h * 7 + j * 3) % NAMES.length]!, j + 1),
-    );
     const block = makeBlock(
       {
         version: 1,
@@ -106,7 +71,7 @@ function certifiedBlocks(node: Node, count: number): CertifiedBlock[] {
         proposer: 0,
         timestamp: T0 + 1000 * h,
       },
-      txs,
+      txsOf(node, h),
     );
     out.push({ block, certificate: certify(TEST_CHAIN, block, validators) });
     prevHash = blockHash(block.header);
@@ -114,21 +79,9 @@ function certifiedBlocks(node: Node, count: number): CertifiedBlock[] {
   return out;
 }
 
-async function countKeys(store: ChainStore, prefix: number): Promise<number> {
-  let n = 0;
-  for await (const _ of store.db.keys(prefixRange(prefix))) n++;
-  return n;
-}
-
-/** Simulates a kill: LevelDB closed under the store, nothing held in memory written. */
-async function crash(node: Node): Promise<void> {
-  await node.store.db.close();
-}
-
 /** Roots of every height's own state (k = 1), index h - 1 for height h; [0] of `withGenesis` is genesis. */
 async function referenceRoots(t: Test, blocks: number): Promise<string[]> {
   const ref = await openNode(t, 1, 1);
-  t.teardown(() => ref.store.close());
   const genesis = hex(ref.store.requireHead().stateRoot);
   return [genesis, ...(await applyBlocks(ref, blocks))];
 }
@@ -136,7 +89,6 @@ async function referenceRoots(t: Test, blocks: number): Promise<string[]> {
 t.test('the root of height h is that of h - (h mod k); the flat state is current', async (t) => {
   const ref = await referenceRoots(t, 20);
   const node = await openNode(t, 4, 32);
-  t.teardown(() => node.store.close());
   const roots = await applyBlocks(node, 20);
   t.same(
     roots,
@@ -165,7 +117,6 @@ t.test('the root of height h is that of h - (h mod k); the flat state is current
 
 t.test('a tampered flat copy of a pending key is CORRUPT_STATE', async (t) => {
   const node = await openNode(t, 8, 32);
-  t.teardown(() => node.store.close());
   await applyBlocks(node, 3);
   const pending = node.store.pendingChanges()[0]!;
   await node.store.db.put(keys.state(pending.key), Uint8Array.of(9, 9, 9));
@@ -234,7 +185,6 @@ t.test('certified ranges end at multiples of k and agree with live execution', a
   const ref = await referenceRoots(t, 40);
   const k = 5;
   const node = await openNode(t, k, 32);
-  t.teardown(() => node.store.close());
   await applyBlocks(node, 3); // head 3: the next multiple of 5 is 2 blocks away
   // A range offered 11 blocks (4..14) ends at 10; then 11..14 reach no multiple: one block at a time.
   const items = certifiedBlocks(node, 11);
@@ -295,7 +245,6 @@ t.test('the genesis names k: its hash, its checks', async (t) => {
     await store.close();
   }
   const node = await openNode(t, 1, 32);
-  t.teardown(() => node.store.close());
   t.equal(decodeUint((await node.store.meta.raw('schemaVersion'))!, 'schema'), 4, 'k = 1 stays at schema 4');
   t.equal(await node.store.meta.raw('stateRootInterval'), undefined, 'and records no k');
 });
