@@ -40,6 +40,8 @@ export interface CampaignOptions {
   validators: number;
   /** Client transactions per second. */
   rate: number;
+  /** The chain's state-root interval k (ADR 0117); default 1. */
+  stateRootInterval?: number;
   log?: (line: string) => void;
 }
 
@@ -61,6 +63,8 @@ export interface TimelinePoint {
 export interface CampaignReport extends AuditResult {
   seed: number;
   validators: number;
+  /** The chain's state-root interval k (ADR 0117). */
+  stateRootInterval: number;
   durationMs: number;
   faults: number;
   faultLog: FaultRecord[];
@@ -204,7 +208,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
     p2pPorts,
     apiPorts,
     seedLabel: `chaos-${o.seed}`,
-    consensus: { viewChangeTimeoutMs: 1_000, checkpointInterval: 16, windowSize: 64 },
+    consensus: {
+      viewChangeTimeoutMs: 1_000,
+      checkpointInterval: 16,
+      windowSize: 64,
+      stateRootInterval: o.stateRootInterval ?? 1,
+    },
   });
   const keys = net0.genesis.validators.map((v) => v.publicKey);
   // The last validator's data directory sits on a small disk that one fault fills up.
@@ -435,6 +444,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
       ...result,
       seed: o.seed,
       validators: n,
+      stateRootInterval: o.stateRootInterval ?? 1,
       durationMs: at(),
       faults: faultLog.length,
       faultLog,

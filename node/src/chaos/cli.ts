@@ -1,4 +1,4 @@
-// npm run chaos -- --duration 300 --seed N [--nodes 4|7] [--rate 20] [--json] [--out DIR] [--keep]
+// npm run chaos -- --duration 300 --seed N [--nodes 4|7] [--rate 20] [--root-interval K] [--json] [--out DIR] [--keep]
 // Runs a fault campaign (campaign.ts) on a fresh network of validator processes and audits the result.
 // Writes a timeline report (JSON and Markdown) to --out; exits 1 if anything was lost, duplicated or
 // divergent, or a node did not recover.
@@ -10,7 +10,7 @@ import { type CampaignReport, runCampaign } from './campaign.ts';
 
 function markdown(r: CampaignReport): string {
   const lines = [
-    `# Fault campaign, seed ${r.seed}, ${r.validators} validators`,
+    `# Fault campaign, seed ${r.seed}, ${r.validators} validators, state-root interval ${r.stateRootInterval}`,
     '',
     `Duration ${(r.durationMs / 1000).toFixed(0)} s; ${r.faults} faults; ${r.submitted} transactions submitted,`,
     `${r.committedChecked} confirmed to the client and checked on every node.`,
@@ -56,6 +56,8 @@ export async function main(argv: string[]): Promise<number> {
       seed: { type: 'string', default: '1' },
       nodes: { type: 'string', default: '4' },
       rate: { type: 'string', default: '20' },
+      /** The chain's state-root interval k (ADR 0117). */
+      'root-interval': { type: 'string', default: '1' },
       out: { type: 'string', default: 'chaos-results' },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -64,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     strict: true,
   });
   const usage =
-    'usage: npm run chaos -- --duration S (>= 30) --seed N [--nodes 4|7] [--rate TX_PER_S] [--json] [--out DIR] [--keep]';
+    'usage: npm run chaos -- --duration S (>= 30) --seed N [--nodes 4|7] [--rate TX_PER_S] [--root-interval K] [--json] [--out DIR] [--keep]';
   if (values.help) {
     console.log(`${usage}\n(docs/reliability.md describes the faults, the checks and the report)`);
     return 0;
@@ -73,11 +75,13 @@ export async function main(argv: string[]): Promise<number> {
   const seed = Number(values.seed);
   const nodes = Number(values.nodes);
   const rate = Number(values.rate);
+  const stateRootInterval = Number(values['root-interval']);
   if (
     !(duration >= 30) ||
     !Number.isSafeInteger(seed) ||
     ![4, 7].includes(nodes) ||
-    !(rate > 0 && rate <= 500)
+    !(rate > 0 && rate <= 500) ||
+    !(Number.isSafeInteger(stateRootInterval) && stateRootInterval >= 1 && stateRootInterval <= 1024)
   ) {
     console.error(usage);
     return 2;
@@ -91,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
       durationMs: duration * 1000,
       validators: nodes,
       rate,
+      stateRootInterval,
       log: progress,
     });
     const out = resolve(values.out);
