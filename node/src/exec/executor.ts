@@ -717,7 +717,6 @@ export class BlockExecutor {
 
 const hex = hexKey;
 
-/** The keys of a block's state writes (its 'D' record while the tree is held, ADR 0116). */
 /**
  * The changes a root height's tree update applies (ADR 0117): the pending ones since the last root
  * height, each replaced by this block's write of the same key. With k = 1 nothing is pending.
