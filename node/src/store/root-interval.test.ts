@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { verifySparseMerkleProof } from '@vigil/consensus/proof/smt.ts';
-import { blockHash, makeBlock } from '@vigil/consensus/wire';
+import { blockHash, encodeCanonical, makeBlock } from '@vigil/consensus/wire';
 import type { CertifiedBlock } from '../exec/executor.ts';
 import { certify, counterKey, counterTx, seededSigner, TEST_CHAIN, testGenesis } from '../exec/testing.ts';
 import { ChainStore, genesisHash, rootedHeight } from './chain-store.ts';
@@ -19,7 +19,7 @@ import {
   openCounterChain,
 } from './counter-chain.ts';
 import { keys } from './keys.ts';
-import { decodeUint, encodeKeyList } from './records.ts';
+import { decodeChangeList, decodeUint, encodeChangeList, encodeKeyList } from './records.ts';
 
 const senders = Array.from({ length: 3 }, (_, i) => seededSigner(17, i));
 const T0 = 1_700_000_400_000;
@@ -247,4 +247,29 @@ t.test('the genesis names k: its hash, its checks', async (t) => {
   const node = await openNode(t, 1, 32);
   t.equal(decodeUint((await node.store.meta.raw('schemaVersion'))!, 'schema'), 4, 'k = 1 stays at schema 4');
   t.equal(await node.store.meta.raw('stateRootInterval'), undefined, 'and records no k');
+});
+
+t.test("'D' records: both forms decode; any other shape is CORRUPT_RECORD", async (t) => {
+  const key = Uint8Array.of(1, 2);
+  t.same(decodeChangeList(encodeKeyList([key]), 'D'), [{ key, value: undefined }], 'keys only (schema 4)');
+  t.same(
+    decodeChangeList(
+      encodeChangeList([
+        { key, value: Uint8Array.of(7) },
+        { key, value: undefined },
+      ]),
+      'D',
+    ),
+    [
+      { key, value: Uint8Array.of(7) },
+      { key, value: null },
+    ],
+    'keys with values or null (schema 5)',
+  );
+  for (const bad of [[5], [[key]], [[key, 5]], [[key, Uint8Array.of(1), null]], 'x', [[7, null]]]) {
+    t.throws(() => decodeChangeList(encodeCanonical(bad as never), 'D'), {
+      name: 'StoreError',
+      code: 'CORRUPT_RECORD',
+    });
+  }
 });
