@@ -691,7 +691,8 @@ export class ChainStore {
   ): Promise<string | undefined> {
     // Changed since the last root height (ADR 0117): no root covers the value yet; it must be the one
     // execution wrote (after a restart, the one read back at startup).
-    const pending = this.#pending.get(hexKey(key));
+    // (Nothing is pending with k = 1: no key conversion on that path.)
+    const pending = this.#pending.size === 0 ? undefined : this.#pending.get(hexKey(key));
     if (pending !== undefined) {
       const same =
         pending.value === undefined
