@@ -136,6 +136,39 @@ t.test('the profiled run below the knee names the largest share as the bottlenec
   t.notMatch(renderReport(r, 'x.json', 'x').markdown, /CPU goes/, 'older records: no section');
 });
 
+t.test('the CPU budget per transaction: out of reach when execution alone exceeds it', async (t) => {
+  const r = fixtureRecord();
+  // 2 cores at 20,000 verifications/s: 133 µs per transaction at the target; 171 tx/s committed on
+  // 0.4 cores per validator is 2,339 µs; one node spends 200 µs executing alone.
+  r.node = { ...r.node!, raw: { processCpuMsPerBlock: 200, txsPerBlock: 1_000 } };
+  let md = renderReport(r, 'x.json', 'x').markdown;
+  t.match(md, /## CPU budget per transaction \(n = 4, loopback\)/);
+  t.match(md, /2 \/ 4 cores for 3,750 tx\/s: 133 µs of CPU per transaction/);
+  t.match(md, /\| budget at 75 % of the ceiling \| 133 µs \| 3,750 \|/);
+  t.match(md, /\| one signature check \(all cores verifying\) \| 100 µs \| 5,000 \|/);
+  t.match(md, /executing blocks alone .* \| 200 µs \| 2,500 \|/);
+  t.match(md, /\| spent per committed transaction below the knee \(1 run\(s\)\) \| 2,339 µs \| 214 \|/);
+  t.match(md, /already takes 1\.5 times the whole budget, so the target is out of reach/);
+  t.notMatch(md, /Catch-up at 20,000/, 'no catch-up figures in the record: no sentence');
+  r.real[0]!.sync!.nodeSync = { seconds: 2.5, applySeconds: 2, blocks: 100, transactions: 8_000 };
+  r.node = { ...r.node!, raw: { ...r.node!.raw, txPerSecondWithoutSignatureChecks: 12_500 } };
+  md = renderReport(r, 'x.json', 'x').markdown;
+  t.match(
+    md,
+    /The restarted node applied its gap at 250 µs per transaction .* without signature checks \(`bench -- node`\) takes 80 µs\./,
+  );
+  t.notMatch(md, /NaN|undefined/);
+  // Cheap execution: the gap is the rest of the validator's work.
+  r.node = { ...r.node!, raw: { processCpuMsPerBlock: 120, txsPerBlock: 1_000 } };
+  md = renderReport(r, 'x.json', 'x').markdown;
+  t.match(md, /Execution alone fits the budget; the validators spent 17\.5 times it/);
+  // Records without the node's CPU (older ones) still get the budget and what was spent.
+  r.node = { ...r.node!, raw: {} };
+  md = renderReport(r, 'x.json', 'x').markdown;
+  t.match(md, /executing blocks alone .* \| - \| - \|/);
+  t.notMatch(md, /NaN|undefined/);
+});
+
 t.test("catch-up: the node's own account of its block sync when the record has it", async (t) => {
   const r = fixtureRecord();
   t.match(

@@ -2,6 +2,8 @@
 // of the record: re-rendering an old record gives the same report.
 import type { SettleResult } from './real/settle.ts';
 import type { StepName, StepTimings, TrafficDelta } from './real/step-timings.ts';
+import { cpuBudget } from './cpu-budget.ts';
+import type { RealResult } from './real/real-bench.ts';
 import type { BenchRecord } from './record.ts';
 import { ceilingTxPerSec, summarise } from './record.ts';
 import type { Spread } from './stats.ts';
@@ -84,6 +86,85 @@ function bottleneckSection(b: NonNullable<BenchRecord['bottleneck']>, fraction: 
       b.topFunctions.map((f) => [`\`${f.name}\``, pct(f.share)]),
     ),
     '',
+  ];
+}
+
+/** The throughput target's CPU budget per transaction against what the run spent (cpu-budget.ts). */
+function budgetSection(r: BenchRecord, x: RealResult): string[] {
+  const below = x.belowKnee?.repeats.filter((p) => p.measured > 0) ?? [];
+  const kneePoint = x.sweep.find((p) => p.offeredTxPerSec === x.knee.kneeTxPerSec);
+  const measured = below.length > 0 ? below : kneePoint ? [kneePoint] : [];
+  const raw = r.node?.raw as
+    | { processCpuMsPerBlock?: unknown; txsPerBlock?: unknown; stateRootInterval?: unknown }
+    | undefined;
+  const k =
+    typeof raw?.stateRootInterval === 'number' ? `, state root every ${raw.stateRootInterval} block(s)` : '';
+  const exec =
+    typeof raw?.processCpuMsPerBlock === 'number' && typeof raw.txsPerBlock === 'number'
+      ? { processCpuMsPerBlock: raw.processCpuMsPerBlock, txsPerBlock: raw.txsPerBlock }
+      : null;
+  const b = cpuBudget({
+    cores: r.machine.cores,
+    rawVerifyPerSec: r.ceiling.rawVerifyPerSec,
+    targetFraction: 0.75,
+    validators: x.n,
+    runs: measured.map((p) => ({
+      committedTxPerSec: p.committedTxPerSec,
+      validatorCores: p.validators.map((v) => v.cpuCores),
+    })),
+    nodeExec: exec,
+  });
+  if (b === null) return [];
+  const us = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${fmt(v)} µs`);
+  const where = below.length > 0 ? `below the knee (${below.length} run(s))` : 'at the knee point';
+  const rows: string[][] = [
+    ['budget at 75 % of the ceiling', us(b.budgetUs), fmt(b.targetTxPerSec)],
+    ['one signature check (all cores verifying)', us(b.verifyUs), fmt(r.ceiling.rawVerifyPerSec / x.n)],
+    [
+      `one node executing blocks alone (\`bench -- node\`: no consensus, network or HTTP${k})`,
+      us(b.nodeExecUs),
+      fmt(b.capacityAtNodeExecTxPerSec),
+    ],
+    [
+      `spent per committed transaction ${where}`,
+      b.spentUs ? `${fmtSpread(b.spentUs)} µs` : '-',
+      fmt(b.capacityAtSpentTxPerSec),
+    ],
+  ];
+  let verdict: string;
+  if (b.nodeExecUs !== null && b.nodeExecUs > b.budgetUs) {
+    verdict = `Executing blocks alone already takes ${fmt(b.nodeExecUs / b.budgetUs, 1)} times the whole budget, so the target is out of reach on this machine at today's execution cost, before any consensus, network or HTTP work: execution besides the signature check costs ${us(b.nodeExecUs - b.verifyUs)} per transaction and would have to fit in ${us(b.budgetBesidesVerifyUs)} with nothing else left over.`;
+  } else if (b.spentUs !== null && b.spentUs.median > b.budgetUs) {
+    verdict = `Execution alone fits the budget; the validators spent ${fmt(b.spentUs.median / b.budgetUs, 1)} times it, and what lies between (${us(b.spentUs.median - (b.nodeExecUs ?? b.verifyUs))} per transaction) is consensus, network, admission and HTTP work.`;
+  } else {
+    verdict = 'The validators spent no more than the budget per transaction.';
+  }
+  // Catch-up (>= 20,000 tx/s): 50 µs of wall time per transaction for the restarted node.
+  const sync = x.sync?.nodeSync;
+  const applyUs =
+    sync && sync.transactions > 0 && sync.applySeconds !== undefined
+      ? (1e6 * sync.applySeconds) / sync.transactions
+      : null;
+  const trusted = (r.node?.raw as { txPerSecondWithoutSignatureChecks?: unknown } | undefined)
+    ?.txPerSecondWithoutSignatureChecks;
+  const warmUs = typeof trusted === 'number' && trusted > 0 ? 1e6 / trusted : null;
+  const catchUp =
+    applyUs === null && warmUs === null
+      ? []
+      : [
+          `Catch-up at 20,000 tx/s leaves 50 µs of wall time per transaction. The restarted node applied its gap at ${us(applyUs)} per transaction (its own account: apply time / transactions, from a cold start); one warm node executing blocks one at a time without signature checks (\`bench -- node\`) takes ${us(warmUs)}.`,
+          '',
+        ];
+  return [
+    `## CPU budget per transaction (n = ${x.n}, ${x.condition})`,
+    '',
+    `At 75 % of the ceiling each of the ${x.n} validators has ${fmt(r.machine.cores)} / ${x.n} cores for ${fmt(b.targetTxPerSec)} tx/s: ${us(b.budgetUs)} of CPU per transaction (4/3 of one signature check, whatever the number of validators), which leaves ${us(b.budgetBesidesVerifyUs)} for everything else a validator does for a transaction: admission, gossip, consensus, execution, storage, HTTP, and its share of the load generator (bench/src/cpu-budget.ts). The last column is the rate ${x.n} validators could sustain on ${fmt(r.machine.cores)} cores if each spent that much per transaction.`,
+    '',
+    table(['', 'CPU per transaction per validator', `tx/s on ${fmt(r.machine.cores)} cores`], rows),
+    '',
+    verdict,
+    '',
+    ...catchUp,
   ];
 }
 
@@ -260,6 +341,8 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
   }
 
   if (r.bottleneck) out.push(...bottleneckSection(r.bottleneck, n4?.fractionOfCeiling ?? null));
+  const n4Net = r.real.find((x) => x.n === 4 && x.condition === 'loopback');
+  if (n4Net) out.push(...budgetSection(r, n4Net));
 
   if (r.node) {
     out.push('## One node: execution with signature checks');
