@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,3 +61,19 @@ t.test('every acknowledged batch survives SIGKILL, and batches are all-or-nothin
   }
   t.ok(acked > 0, 'the child made progress');
 });
+
+t.test(
+  'a write buffer of its own (ADR 0118); an out-of-range one is refused before anything is created',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-consensus-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    await t.rejects(ConsensusRecordStore.open(join(dir, 'bad'), { writeBufferBytes: 0 }), {
+      code: 'INVALID_OPTION',
+    });
+    t.notOk(existsSync(join(dir, 'bad')));
+    const store = await ConsensusRecordStore.open(join(dir, 'ok'), { writeBufferBytes: 5 * 2 ** 20 });
+    await store.persist([{ key: 'v', value: new Uint8Array([1]) }]);
+    t.same(await store.loadAll(), [{ key: 'v', value: new Uint8Array([1]) }]);
+    await store.close();
+  },
+);

@@ -7,6 +7,7 @@
 // should not wait behind block batches, and its loss rules differ (docs/storage.md).
 import { Level } from 'level';
 import type { PersistRecord } from '@vigil/consensus/pbft/types.ts';
+import { type DbOptions, levelOpenOptions } from '../store/db.ts';
 
 export const MAX_RECORD_KEY_BYTES = 1024;
 export const MAX_RECORD_VALUE_BYTES = 16 * 1024 * 1024;
@@ -31,8 +32,13 @@ export class ConsensusRecordStore {
     this.#db = db;
   }
 
-  static async open(path: string): Promise<ConsensusRecordStore> {
-    const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  static async open(path: string, options: DbOptions = {}): Promise<ConsensusRecordStore> {
+    const open = levelOpenOptions(options); // before the Level starts opening (see openDb)
+    const db = new Level<Uint8Array, Uint8Array>(path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+      ...open,
+    });
     await db.open();
     return new ConsensusRecordStore(db);
   }

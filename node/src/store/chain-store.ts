@@ -126,6 +126,8 @@ export interface OpenOptions {
    * in memory and only those still reachable are written. 1 writes every block's nodes.
    */
   treeInterval?: number;
+  /** LevelDB's write buffer (bytes; ADR 0118): validators sharing a machine each take their own. */
+  writeBufferBytes?: number;
 }
 
 /**
@@ -204,7 +206,10 @@ export class ChainStore {
    * the database and throws a StoreError; the checks only read, so the directory is left unchanged.
    */
   static async open(path: string, options: OpenOptions = {}): Promise<ChainStore> {
-    const db = await openDb(path);
+    const db = await openDb(
+      path,
+      options.writeBufferBytes !== undefined ? { writeBufferBytes: options.writeBufferBytes } : {},
+    );
     try {
       const store = new ChainStore(db, options);
       store.#head = await store.#check(options);

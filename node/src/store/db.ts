@@ -1,15 +1,41 @@
 // The LevelDB handle: `level` resolves to classic-level under Node (LevelDB through N-API). Keys and
 // values are raw bytes ('view' encoding = Uint8Array); every encoding above that is ours.
 import { Level } from 'level';
+import { StoreError } from './errors.ts';
 
 export type ChainDb = Level<Uint8Array, Uint8Array>;
 
 export type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
-export async function openDb(path: string): Promise<ChainDb> {
-  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+export interface DbOptions {
+  /** LevelDB's write buffer (bytes): default LevelDB's 4 MiB; validators take theirs from write-buffer.ts. */
+  writeBufferBytes?: number;
+}
+
+/** Sizes LevelDB is given: at least its 64 KiB floor, at most 256 MiB (memory: two buffers per database). */
+export const MIN_WRITE_BUFFER_BYTES = 64 * 1024;
+export const MAX_WRITE_BUFFER_BYTES = 256 * 1024 * 1024;
+
+export async function openDb(path: string, options: DbOptions = {}): Promise<ChainDb> {
+  // Checked before the Level exists: its constructor already starts opening (abstract-level's deferred
+  // open) with the options it is given, creating the directory.
+  const open = levelOpenOptions(options);
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view', ...open });
   await db.open();
   return db;
+}
+
+/** classic-level's open options for `options`, checked. */
+export function levelOpenOptions(options: DbOptions): { writeBufferSize?: number } {
+  const w = options.writeBufferBytes;
+  if (w === undefined) return {};
+  if (!Number.isSafeInteger(w) || w < MIN_WRITE_BUFFER_BYTES || w > MAX_WRITE_BUFFER_BYTES) {
+    throw new StoreError(
+      'INVALID_OPTION',
+      `writeBufferBytes must be a whole number from ${MIN_WRITE_BUFFER_BYTES} to ${MAX_WRITE_BUFFER_BYTES}, not ${w}`,
+    );
+  }
+  return { writeBufferSize: w };
 }
 
 /**

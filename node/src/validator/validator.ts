@@ -22,6 +22,7 @@ import { type BlockOutcome, type BlockResult, BlockExecutor } from '../exec/exec
 import { type DecodedTx, decodeTx } from '../exec/tx-envelope.ts';
 import { Mempool, MempoolRejected } from '../mempool/mempool.ts';
 import { createHandlers } from '../state-machine/index.ts';
+import { writeBufferBytesFor } from '../store/write-buffer.ts';
 import { ChainStore, genesisHash, treeIntervalFromEnv } from '../store/chain-store.ts';
 import { txRoot } from '../crypto/tx-root.ts';
 import { VerifyPool } from '../verify-pool/pool.ts';
@@ -252,15 +253,19 @@ export class Validator {
       );
     const chainGenesis = toChainGenesis(genesis);
     const treeInterval = treeIntervalFromEnv();
+    // Each validator its own LevelDB write buffer, so validators sharing a machine do not all flush
+    // and compact at the same moments (ADR 0118).
+    const writeBufferBytes = writeBufferBytesFor(index, validators.length, key.publicKey);
     const store = await ChainStore.open(paths.chainDb, {
       expectChainId: genesis.chainId,
       expectGenesisHash: genesisHash(chainGenesis),
       ...(treeInterval !== undefined ? { treeInterval } : {}),
+      writeBufferBytes,
     });
     const cleanup: (() => Promise<unknown>)[] = [() => store.close()];
     try {
       if (!store.head) await store.initChain(chainGenesis);
-      const records = await ConsensusRecordStore.open(paths.consensusDb);
+      const records = await ConsensusRecordStore.open(paths.consensusDb, { writeBufferBytes });
       cleanup.push(() => records.close());
       const loaded = await records.loadAll();
       const pool = new VerifyPool();
