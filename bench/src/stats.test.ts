@@ -1,5 +1,13 @@
 import t from 'tap';
-import { findKnee, keepsUp, type LoadPoint, nextOfferedLoad, percentile, spread } from './stats.ts';
+import {
+  findKnee,
+  keepsUp,
+  type LoadPoint,
+  nextOfferedLoad,
+  percentile,
+  pointKeepsUp,
+  spread,
+} from './stats.ts';
 
 const pt = (offered: number, p99: number, lost = 0, measured = 1000): LoadPoint => ({
   offeredTxPerSec: offered,
@@ -57,6 +65,30 @@ t.test('findKnee: the last good point before the first bad one, whatever the inp
   t.equal(unsaturated.kneeTxPerSec, 200);
   t.equal(unsaturated.saturatedAtTxPerSec, undefined);
   t.same(findKnee([]), { kneeTxPerSec: undefined, saturatedAtTxPerSec: undefined, maxCommittedTxPerSec: 0 });
+});
+
+t.test('a repeated point keeps up when most of its runs do', async (t) => {
+  const repeated = (offered: number, ...p99s: number[]): LoadPoint => ({
+    ...pt(offered, p99s[0]!),
+    runs: { others: p99s.slice(1).map((p99) => pt(offered, p99)) },
+  });
+  t.ok(pointKeepsUp(repeated(800, 809, 1281, 600)), '2 of 3');
+  t.notOk(
+    pointKeepsUp(repeated(800, 809, 1281, 1990)),
+    '1 of 3: the point shown (809) does not decide alone',
+  );
+  t.ok(pointKeepsUp(repeated(800, 1281, 809, 700)), 'nor does an unlucky one');
+  t.notOk(pointKeepsUp(repeated(800, 900, 1100)), '1 of 2 is not a majority');
+  t.ok(pointKeepsUp(pt(800, 900)), 'a single run decides alone');
+  t.ok(pointKeepsUp(repeated(800, 900)), 'a repeated point with no other runs is its own run');
+  // The knee of a sweep whose 800 tx/s point kept up in one run of three (the full sweep at 8efe588):
+  const k = findKnee([
+    repeated(400, 230, 207, 369),
+    repeated(800, 809, 1281, 1990),
+    repeated(900, 2716, 1326, 2724),
+  ]);
+  t.equal(k.kneeTxPerSec, 400);
+  t.equal(k.saturatedAtTxPerSec, 800);
 });
 
 t.test('nextOfferedLoad: doubles, then bisects to the resolution, and stops', async (t) => {

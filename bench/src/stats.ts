@@ -35,6 +35,8 @@ export interface LoadPoint {
   /** Measured transactions never committed (after the drain). */
   notCommitted: number;
   measured: number;
+  /** A repeated point: its other runs (the point itself is one of its runs). */
+  runs?: { others: readonly LoadPoint[] };
 }
 
 /**
@@ -67,6 +69,16 @@ export function keepsUp(p: LoadPoint, c: KneeCriteria = DEFAULT_KNEE): boolean {
   );
 }
 
+/**
+ * Whether a point kept up: a repeated point when most of its runs did (strictly more than half), so
+ * that neither one lucky run nor one unlucky run decides where the knee is.
+ */
+export function pointKeepsUp(p: LoadPoint, c: KneeCriteria = DEFAULT_KNEE): boolean {
+  const runs = [p, ...(p.runs?.others ?? [])];
+  const kept = runs.filter((r) => keepsUp(r, c)).length;
+  return 2 * kept > runs.length;
+}
+
 export interface Knee {
   /** Highest offered load, below the first point that fails, that kept up (undefined: none did). */
   kneeTxPerSec: number | undefined;
@@ -86,7 +98,7 @@ export function findKnee(points: readonly LoadPoint[], c: KneeCriteria = DEFAULT
   let knee: number | undefined;
   let saturated: number | undefined;
   for (const p of sorted) {
-    if (keepsUp(p, c)) knee = p.offeredTxPerSec;
+    if (pointKeepsUp(p, c)) knee = p.offeredTxPerSec;
     else {
       saturated = p.offeredTxPerSec;
       break;
