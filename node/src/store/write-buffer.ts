@@ -11,7 +11,7 @@
 
 /** LevelDB's default write buffer (4 MiB), the smallest size handed out. */
 export const BASE_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
-/** Sizes are whole multiples of this (LevelDB takes any size; round numbers read better in metrics). */
+/** Sizes are rounded down to a multiple of this (LevelDB takes any size; round ones are easier to state). */
 const STEP = 64 * 1024;
 
 /**
