@@ -5,7 +5,8 @@ export type BenchErrorCode =
   | 'BAD_RECORD'
   | 'USAGE'
   | 'NO_COMMITS'
-  | 'SYNC_TIMEOUT';
+  | 'SYNC_TIMEOUT'
+  | 'RAW_VERIFY';
 
 export class BenchError extends Error {
   readonly code: BenchErrorCode;

@@ -18,7 +18,6 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { Worker } from 'node:worker_threads';
 import {
   type Block,
   blockHash,
@@ -43,8 +42,8 @@ import {
 } from '@vigil/node/exec/testing.ts';
 import { ChainStore, treeIntervalFromEnv } from '@vigil/node/store/chain-store.ts';
 import { type CpuProfile, summariseProfile } from './cpu-profile.ts';
+import { rawVerifyRate } from './raw-verify.ts';
 import { spread } from './stats.ts';
-import { packChecks } from '@vigil/node/verify-pool/packing.ts';
 import { VerifyPool } from '@vigil/node/verify-pool/pool.ts';
 
 function fastSigner(index: number): Signer {
@@ -74,43 +73,6 @@ function stringArg(name: string): string | undefined {
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-async function rawVerifyRate(
-  workers: number,
-  sample: Uint8Array[],
-  rounds: number,
-): Promise<{ perSecond: number; cpuUsPerSignature: number }> {
-  const checks = sample.map((bytes) => {
-    const tx = decodeTransaction(bytes);
-    return { signature: tx.signature, message: transactionSigningBytes(tx), publicKey: tx.sender };
-  });
-  const pool = Array.from(
-    { length: workers },
-    () =>
-      new Worker(new URL('./raw-verify-worker.ts', import.meta.url), {
-        workerData: { buffer: packChecks(checks), rounds },
-      }),
-  );
-  await Promise.all(pool.map((w) => new Promise((r) => w.once('message', r))));
-  const start = performance.now();
-  const done = await Promise.all(
-    pool.map(
-      (w) =>
-        new Promise<{ verified: number; ok: number; cpuUs: number }>((r) => {
-          w.once('message', r);
-          w.postMessage('go');
-        }),
-    ),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  await Promise.all(pool.map((w) => w.terminate()));
-  if (done.some((d) => d.ok !== d.verified)) throw new Error('raw verification rejected a valid signature');
-  const verified = done.reduce((a, d) => a + d.verified, 0);
-  return {
-    perSecond: verified / seconds,
-    cpuUsPerSignature: done.reduce((a, d) => a + d.cpuUs, 0) / verified,
-  };
 }
 
 export async function runNodeExecBench(): Promise<Record<string, unknown>> {

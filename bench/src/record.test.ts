@@ -1,6 +1,6 @@
 import t from 'tap';
 import { BenchError } from './errors.ts';
-import { ceilingTxPerSec, summarise, validateLatest, validateRecord } from './record.ts';
+import { ceilingFromSamples, ceilingTxPerSec, summarise, validateLatest, validateRecord } from './record.ts';
 import { fixtureRecord } from './test-fixture.ts';
 
 t.test('a complete record validates, and survives a JSON round trip', async (t) => {
@@ -108,3 +108,21 @@ t.test('conditions other than loopback get their own keys', async (t) => {
   t.ok(summarise(r, 'x').real['n4-latency-50-ms'], 'n4-latency-50-ms');
   t.equal(summarise(r, 'x').real.n4!.condition, 'loopback');
 });
+
+t.test(
+  'the ceiling is the median of its samples; non-positive or missing readings are left out',
+  async (t) => {
+    const sample = (rawVerifyPerSec: number) => ({
+      label: 'x',
+      at: '2026-12-05T19:45:00.000Z',
+      rawVerifyPerSec,
+      cpuUsPerSignature: 100,
+    });
+    t.equal(ceilingFromSamples([]), 0);
+    t.equal(ceilingFromSamples([sample(11_874)]), 11_874);
+    // The 2026-12-05 18:18 run's low first reading no longer sets the ceiling on its own.
+    t.equal(ceilingFromSamples([sample(11_874), sample(19_000), sample(18_000)]), 18_000);
+    t.equal(ceilingFromSamples([sample(10), sample(30), sample(20), sample(40)]), 25);
+    t.equal(ceilingFromSamples([sample(0), sample(Number.NaN), sample(500)]), 500);
+  },
+);

@@ -63,8 +63,12 @@ export interface BenchRecord {
   seed: number;
   command: string;
   config: Record<string, unknown>;
-  /** Raw ed25519 verifications per second on all cores (worker threads, node:crypto), this run. */
-  ceiling: { rawVerifyPerSec: number; method: string };
+  /**
+   * Raw ed25519 verifications per second on all cores (worker threads, node:crypto), this run: the
+   * median of `samples` (records before 2026-12-05 19:45 measured it once, at the start, and have no
+   * samples).
+   */
+  ceiling: { rawVerifyPerSec: number; method: string; samples?: CeilingSample[] };
   node: NodeExecResult | null;
   sim: SimResults | null;
   real: RealResult[];
@@ -139,6 +143,32 @@ export function gitState(cwd: string): { commit: string | null; dirty: boolean |
 
 const finite = (x: number | undefined | null): number | null =>
   x !== undefined && x !== null && Number.isFinite(x) ? x : null;
+
+/** One measurement of the raw all-core verification rate during a run (bench/src/raw-verify.ts). */
+export interface CeilingSample {
+  /** When in the run: "start" (with `bench -- node`), "before <network>", "end". */
+  label: string;
+  at: string;
+  rawVerifyPerSec: number;
+  /** Thread CPU time per verification in the workers: a slower core shows here, a busier machine not. */
+  cpuUsPerSignature: number;
+}
+
+/**
+ * The run's raw verification rate from its samples: their median. A single reading can be far off: in
+ * the full run of 2026-12-05 18:18 the one taken at the start read 11,874/s (152 µs of CPU per
+ * verification) against 17,800-20,700/s (~96 µs) in the same day's other runs, while the validators
+ * spent as much CPU per transaction as in those runs; the ceiling and every fraction of it moved 1.6x.
+ */
+export function ceilingFromSamples(samples: readonly CeilingSample[]): number {
+  const rates = samples
+    .map((x) => x.rawVerifyPerSec)
+    .filter((x) => Number.isFinite(x) && x > 0)
+    .sort((a, b) => a - b);
+  if (rates.length === 0) return 0;
+  const mid = rates.length >> 1;
+  return rates.length % 2 === 1 ? rates[mid]! : (rates[mid - 1]! + rates[mid]!) / 2;
+}
 
 /** The per-validator ceiling: raw all-core verifications per second / validators sharing the machine. */
 export function ceilingTxPerSec(rawVerifyPerSec: number, validators: number): number {

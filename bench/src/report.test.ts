@@ -1,5 +1,5 @@
 import t from 'tap';
-import { fmt, fmtSpread, renderReport, table } from './report.ts';
+import { ceilingSentence, fmt, fmtSpread, renderReport, table } from './report.ts';
 import { medianRun } from './real/real-bench.ts';
 import { spread } from './stats.ts';
 import { fixtureRecord, point } from './test-fixture.ts';
@@ -187,3 +187,28 @@ t.test("catch-up: the node's own account of its block sync when the record has i
     /its block sync applied 40 blocks \/ 2,000 transactions in 250 ms, 200 ms of it applying \(its own account, vigil_sync_\*\): 160\.0 blocks\/s, 8,000 tx\/s/,
   );
 });
+
+t.test(
+  'the report says how the ceiling was measured: every sample, or one reading in older records',
+  async (t) => {
+    const r = fixtureRecord();
+    delete r.ceiling.samples;
+    t.match(ceilingSentence(r), /measured once, at the start of the run/);
+    r.ceiling.samples = [
+      { label: 'start', at: '2026-12-05T18:18:30.000Z', rawVerifyPerSec: 11_874, cpuUsPerSignature: 151.7 },
+      {
+        label: 'before n4-loopback',
+        at: '2026-12-05T18:23:00.000Z',
+        rawVerifyPerSec: 18_900,
+        cpuUsPerSignature: 97,
+      },
+      { label: 'end', at: '2026-12-05T19:31:00.000Z', rawVerifyPerSec: 19_400, cpuUsPerSignature: 95 },
+    ];
+    r.ceiling.rawVerifyPerSec = 18_900;
+    const text = ceilingSentence(r);
+    t.match(text, /median of 3 sample\(s\)/);
+    t.match(text, /18,900\/s \(11,874-19,400\)/);
+    t.match(text, /start 11,874\/s \(152 µs of CPU each\), before n4-loopback 18,900\/s/);
+    t.match(renderReport(r, 'bench/results/full-x.json', 'full-x').markdown, /median of 3 sample\(s\)/);
+  },
+);

@@ -179,6 +179,21 @@ function settledBefore(s: SettleResult | undefined): string {
     : `${wait}, ${fmt(before)} txs drained, ${fmt(s.resent)} resent`;
 }
 
+/** How the run's ceiling was measured: its samples, or the one reading of older records. */
+export function ceilingSentence(r: BenchRecord): string {
+  const samples = r.ceiling.samples ?? [];
+  if (samples.length === 0)
+    return `The ceiling's raw verification rate was measured once, at the start of the run (${fmt(r.ceiling.rawVerifyPerSec)}/s): records before 2026-12-05 19:45 have no other sample.`;
+  const rates = samples.map((x) => x.rawVerifyPerSec);
+  const list = samples
+    .map(
+      (x) =>
+        `${x.label} ${fmt(x.rawVerifyPerSec)}/s${Number.isFinite(x.cpuUsPerSignature) ? ` (${fmt(x.cpuUsPerSignature)} µs of CPU each)` : ''}`,
+    )
+    .join(', ');
+  return `The ceiling's raw verification rate is the median of ${samples.length} sample(s) taken during the run, ${fmt(r.ceiling.rawVerifyPerSec)}/s (${fmt(Math.min(...rates))}-${fmt(Math.max(...rates))}): ${list}. \`bench -- node\` compares execution with its own sample ("start").`;
+}
+
 export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: string): Report {
   const charts: Record<string, string> = {};
   const s = summarise(r, recordFile);
@@ -220,6 +235,8 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
       ],
     ),
   );
+  out.push('');
+  out.push(ceilingSentence(r));
   out.push('');
   if (r.errors.length > 0 || r.real.some((x) => x.errors.length > 0)) {
     out.push('Errors during the run:');

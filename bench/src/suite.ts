@@ -14,9 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BenchError } from './errors.ts';
 import { type RealResult, runRealSuite } from './real/real-bench.ts';
+import { measureCeiling } from './raw-verify.ts';
 import {
   type BenchRecord,
   type BottleneckProfile,
+  type CeilingSample,
+  ceilingFromSamples,
   gitState,
   machineInfo,
   type NodeExecResult,
@@ -99,9 +102,16 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   // Node execution and the all-core raw verification rate first, on an otherwise idle machine: the
   // raw rate is the physical ceiling every real throughput is compared with.
   let node: NodeExecResult | null = null;
+  const ceilingSamples: CeilingSample[] = [];
   if (only.has('node') || only.has('real')) {
     try {
       node = await runNodeExec();
+      ceilingSamples.push({
+        label: 'start',
+        at: new Date().toISOString(),
+        rawVerifyPerSec: node.rawVerifyPerSec,
+        cpuUsPerSignature: (node.raw.rawVerifyCpuUsPerSignature as number | undefined) ?? Number.NaN,
+      });
       log(
         `node: ${node.execTxPerSec.toFixed(0)} tx/s executed; raw verify ${node.rawVerifyPerSec.toFixed(0)}/s on all cores`,
       );
@@ -109,6 +119,16 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       errors.push(`node: ${(e as Error).message}`);
     }
   }
+  /** Another ceiling sample (before each real network and at the end: ~1-2 s each on an idle machine). */
+  const sampleCeiling = async (label: string) => {
+    try {
+      const c = await measureCeiling(label);
+      ceilingSamples.push(c);
+      log(`ceiling sample (${label}): raw verify ${c.rawVerifyPerSec.toFixed(0)}/s on all cores`);
+    } catch (e) {
+      errors.push(`ceiling sample ${label}: ${(e as Error).message}`);
+    }
+  };
   let sim: BenchRecord['sim'] = null;
   if (only.has('sim')) {
     try {
@@ -133,9 +153,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     command: `npm run bench -- ${argv.join(' ')}`.trim(),
     config: { ...plan, only: [...only] },
     ceiling: {
-      rawVerifyPerSec: node?.rawVerifyPerSec ?? 0,
+      rawVerifyPerSec: ceilingFromSamples(ceilingSamples),
       method:
-        'node:crypto ed25519 verify in one worker thread per core, no messaging in the loop (bench/src/raw-verify-worker.ts)',
+        'node:crypto ed25519 verify in one worker thread per core, no messaging in the loop (bench/src/raw-verify-worker.ts); the median of the samples taken at the start, before each real network and at the end',
+      samples: [...ceilingSamples],
     },
     node,
     sim,
@@ -149,6 +170,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     // measured (`npm run bench -- render` renders it). Removed once the record is written.
     const partialPath = join(outDir, `${name}.partial.json`);
     for (const cfg of plan.real) {
+      await sampleCeiling(`before ${networkSlug(cfg)}`);
       try {
         real.push(
           await runRealSuite(cfg, log, (partial) => {
@@ -161,6 +183,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       }
       writeFileSync(partialPath, `${JSON.stringify(build(new Date()), null, 1)}\n`);
     }
+    await sampleCeiling('end');
     // Where the CPU goes just below the n = 4 knee, so the report can name the bottleneck with its
     // share (issue 9). A separate run: the profiler's own cost must not be in the measured points.
     const n4 = real.find((x) => x.config.n === 4 && x.config.condition === 'loopback');
