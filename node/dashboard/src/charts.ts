@@ -5,8 +5,8 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h } from './dom.ts';
 import { withGaps } from './series.ts';
+import { DEFAULT_THRESHOLDS } from '@vigil/consensus/vitals/index.ts';
 import { KIND_LABELS, physical } from './format.ts';
-import { DEFAULT_THRESHOLDS } from './thresholds.ts';
 
 export interface Series {
   kind: number;

@@ -8,6 +8,7 @@ import {
   referenceVerifier,
   type Signer,
 } from '@vigil/consensus/wire';
+import { ReadingKind } from '@vigil/consensus/vitals/index.ts';
 import { loadGenesis, validatorKeys } from '../validator/genesis-file.ts';
 import { int, purpose, required, UsageError } from './args.ts';
 import type { Values } from './actions.ts';
@@ -89,18 +90,10 @@ export const QUERIES: Record<
   readings: {
     usage: '--patient HEX --kind heartRate|1..8 [--from MS] [--to MS] [--limit N] [--purpose P] --key FILE',
     run: async ({ client, values, signer, chainId }) => {
-      const kinds: Record<string, number> = {
-        heartRate: 1,
-        spo2: 2,
-        systolicBp: 3,
-        diastolicBp: 4,
-        temperature: 5,
-        respiratoryRate: 6,
-        supplementalOxygen: 7,
-        consciousness: 8,
-      };
       const k = required(s(values, 'kind'), 'kind');
-      const kind = kinds[k] ?? int(k, 'kind');
+      const kind = Object.hasOwn(ReadingKind, k)
+        ? ReadingKind[k as keyof typeof ReadingKind]
+        : int(k, 'kind');
       const path =
         patientPath(values, 'readings') +
         query({ kind, from: s(values, 'from'), to: s(values, 'to'), limit: s(values, 'limit') });

@@ -4,7 +4,6 @@ export { RejectCode } from './codes.ts';
 export { GenesisError, type GenesisSpec, genesisState, type StateWrite } from './genesis.ts';
 export { activeValidators, governanceQuorum, validatorChangeHeight } from './handlers/governance.ts';
 export { createHandlers, type HandlerOptions } from './handlers/index.ts';
-export { DEFAULT_THRESHOLDS } from './handlers/readings.ts';
 export { IndexKeys, Keys } from './keys.ts';
 export { defaultParams, PARAMS, type ParamName, type Params } from './params.ts';
 export * from './query.ts';

@@ -7,6 +7,7 @@ import type { BodyOf, ReadingEntry } from '@vigil/consensus/wire/bodies/index.ts
 import {
   checkReading,
   computeNews2,
+  DEFAULT_THRESHOLDS,
   NEWS2_PARAMETERS,
   type News2Inputs,
   READING_KINDS,
@@ -26,23 +27,6 @@ import {
   writeRecord,
 } from '../records.ts';
 import { AuditEvent, audit, type HandlerEnv, reject, requireClinicianAccess } from './common.ts';
-
-/**
- * Default alert thresholds (inclusive normal range, wire units) used when the patient has no policy
- * for a kind: the edges of the NEWS2 sub-score-3 zones (RCP 2017 chart 1), so a single reading that
- * alone would score 3 raises an alert. Diastolic BP is not in NEWS2: 40..120 mm[Hg]. Supplemental oxygen
- * has no threshold (it is a treatment, not a finding); any ACVPU other than Alert raises one.
- */
-export const DEFAULT_THRESHOLDS: Readonly<Record<number, { low: number; high: number } | null>> = {
-  1: { low: 41, high: 130 },
-  2: { low: 92, high: 100 },
-  3: { low: 91, high: 219 },
-  4: { low: 40, high: 120 },
-  5: { low: 351, high: 390 },
-  6: { low: 9, high: 24 },
-  7: null,
-  8: { low: 0, high: 0 },
-};
 
 function checkEntries(env: HandlerEnv, readings: ReadingEntry[], deviceOnly: boolean) {
   const now = env.ctx.blockTime;
