@@ -33,18 +33,20 @@ export interface AuditResult {
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 export async function readChain(home: string, chainDb: string): Promise<NodeChain> {
+  // A chain that cannot be opened or read counts as unreadable, not as empty.
+  const unreadable = (e: unknown): NodeChain => ({
+    home,
+    height: 0,
+    stateRoot: '',
+    blockHashes: [],
+    txHeights: new Map(),
+    error: (e as Error).message,
+  });
   let store: ChainStore;
   try {
     store = await ChainStore.open(chainDb);
   } catch (e) {
-    return {
-      home,
-      height: 0,
-      stateRoot: '',
-      blockHashes: [],
-      txHeights: new Map(),
-      error: (e as Error).message,
-    };
+    return unreadable(e);
   }
   try {
     const head = store.requireHead();
@@ -69,14 +71,7 @@ export async function readChain(home: string, chainDb: string): Promise<NodeChai
     }
     return { home, height: head.height, stateRoot: hex(head.stateRoot), blockHashes, txHeights };
   } catch (e) {
-    return {
-      home,
-      height: 0,
-      stateRoot: '',
-      blockHashes: [],
-      txHeights: new Map(),
-      error: (e as Error).message,
-    };
+    return unreadable(e);
   } finally {
     await store.close();
   }
