@@ -143,7 +143,7 @@ export function majorGcs(scrapes: readonly { before: string; after: string }[]):
  * Per validator, the seconds its main thread spent paused in garbage collection during a point (every
  * kind; prom-client's gc histogram sum, from the perf_hooks 'gc' entries) and its V8 heap in use at
  * the end, MiB: null where a scrape is missing. The post-overload slowdown (more CPU per transaction
- * at the same load after an overload, docs/benchmarks.md) is looked for here next to CPU and p99.
+ * at the same load after an overload, docs/benchmarks-log.md) is looked for here next to CPU and p99.
  */
 export function gcAndHeap(scrapes: readonly { before: string; after: string }[]): {
   gcSeconds: (number | null)[];

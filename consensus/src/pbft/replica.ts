@@ -1092,7 +1092,7 @@ export class Replica {
    * change for view v+2 but this time it will wait 2T". So the request timer of a view reached by k
    * consecutive view changes without a commit runs as long as the last view-change timer, T x 2^(k-1),
    * not the base T: with a fixed 1 s a machine too loaded to commit a block within a second kept
-   * changing view (25 view changes for 18 blocks, n = 7 on 2 cores: docs/benchmarks.md). A commit
+   * changing view (25 view changes for 18 blocks, n = 7 on 2 cores: docs/benchmarks-log.md). A commit
    * resets the backoff (#commit), so a live view keeps the base timeout.
    */
   #requestTimeout(): number {

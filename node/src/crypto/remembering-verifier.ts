@@ -50,7 +50,7 @@ export function createRememberingVerifier(
 ): RememberingVerifier {
   if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError('capacity must be >= 1');
   // Keyed by signature and public key; the message is compared on a hit. lru-cache, not a Map evicted
-  // through keys().next() (O(deleted slots) per eviction in V8: docs/benchmarks.md item 7).
+  // through keys().next() (O(deleted slots) per eviction in V8: docs/benchmarks-log.md, the bottleneck list, item 7).
   const accepted = new LRUCache<string, Uint8Array>({ max: capacity });
   let hits = 0;
   let misses = 0;

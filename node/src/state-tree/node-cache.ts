@@ -1,7 +1,7 @@
 // Decoded state-tree nodes by hash, for the tree's hot path. A 55-transaction block rewrites about a
 // thousand nodes, and each is looked up, stored and forgotten several times: keyed by a 64-character hex
 // string in an LRU, those operations were 18 % of a catching-up node's main thread (lru-cache 11 %, hex
-// 7 %; bench replay profile of a 256-device chain, docs/benchmarks.md). Here the key is a small integer
+// 7 %; bench replay profile of a 256-device chain, docs/benchmarks-log.md). Here the key is a small integer
 // taken from the hash itself (a Map with Smi keys needs no string and no hashing of one) and entries
 // with the same integer are chained and told apart by the full hash, so a collision costs a comparison,
 // never a wrong node.

@@ -3,7 +3,7 @@
 // A block that changes k state keys rewrites the k paths from the leaves to the root: on a validator
 // applying blocks of ~50 readings transactions, about 1,100 tree nodes per block, 2.6 KB of the
 // ~4 KB each transaction wrote to LevelDB, and the compactions that volume caused ran on all validators
-// at once every ~8 s, each time taking latency from ~80 ms to 300-900 ms (docs/benchmarks.md). Most of
+// at once every ~8 s, each time taking latency from ~80 ms to 300-900 ms (docs/benchmarks-log.md). Most of
 // those nodes are superseded a block or two later (the same patients' keys change again). So a block's
 // nodes stay here, readable through this source, and are written only every few blocks, and then only
 // the ones still reachable from the newest root: the Jellyfish Merkle tree's batching of many versions
