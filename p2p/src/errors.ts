@@ -26,6 +26,8 @@ export const P2PErrorCode = {
   invalidConfig: 'P2P_INVALID_CONFIG',
   /** The network is not started or already stopped. */
   notRunning: 'P2P_NOT_RUNNING',
+  /** An inbound stream closed because the same peer opened a newer one for the protocol. */
+  streamSuperseded: 'P2P_STREAM_SUPERSEDED',
 } as const;
 
 export type P2PErrorCodeValue = (typeof P2PErrorCode)[keyof typeof P2PErrorCode];

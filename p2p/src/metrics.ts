@@ -80,6 +80,8 @@ export interface P2PMetrics {
     bans: number;
     /** Connections to allowed peers that closed before `reconnect.stableMs` (e.g. the peer refused us). */
     shortLived: number;
+    /** Inbound consensus/gossip streams closed because their peer opened a newer one for the protocol. */
+    streamsSuperseded: number;
   };
   /** Invalid inbound frames, by error code. */
   invalidFrames: Record<string, number>;
@@ -108,6 +110,7 @@ export function emptyMetrics(): P2PMetrics {
       disconnectedForInvalidFrames: 0,
       bans: 0,
       shortLived: 0,
+      streamsSuperseded: 0,
     },
     invalidFrames: {},
     dropped,

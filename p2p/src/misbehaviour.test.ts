@@ -1,4 +1,4 @@
-import type { Libp2p } from '@libp2p/interface';
+import type { Libp2p, Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import t from 'tap';
 import { P2PErrorCode } from './errors.ts';
@@ -134,3 +134,44 @@ t.test('inbound messages beyond the token bucket are dropped and counted', async
   t.equal(a.metrics().dropped['rate-limited'], 200, 'the rest dropped');
   t.equal(a.metrics().connections.bans, 0, 'a short burst does not ban');
 });
+
+t.test(
+  'a peer holds one inbound stream per protocol: a newer one closes the older, with its partial frame',
+  async (t) => {
+    const c = await startCluster({ n: 1, extraValidators: [await publicKeyOf(1)] });
+    t.teardown(c.stop);
+    const raw = await rawPeer(1);
+    t.teardown(() => raw.stop());
+    const victim = c.nodes[0]!;
+    const heard: number[] = [];
+    victim.onConsensus((_f, m) => heard.push(m[0]!));
+    const addr = multiaddr(victim.listenAddrs()[0]!);
+    // Each stream announces a 1 MiB frame and sends half of it: the victim buffers it until the frame
+    // completes or the stream goes. Without the one-stream rule, every stream of every connection would
+    // hold one (maxInboundStreams per connection, any number of connections).
+    const partial = new Uint8Array(4 + 512 * 1024);
+    new DataView(partial.buffer).setUint32(0, 1024 * 1024);
+    const streams: Stream[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await raw.dialProtocol(addr, Protocol.consensus);
+      s.send(partial);
+      streams.push(s);
+      await waitFor(
+        `stream ${i + 1} accepted`,
+        () => victim.metrics().protocols.consensus.bytesIn >= (i + 1) * partial.byteLength,
+      );
+    }
+    await waitFor('two older streams superseded', () => victim.metrics().connections.streamsSuperseded === 2);
+    await waitFor('the older streams are closed on the sender too', () =>
+      streams.slice(0, 2).every((s) => s.status !== 'open'),
+    );
+    t.equal(streams[2]!.status, 'open', 'the newest stream stays open');
+    t.equal(victim.metrics().connections.disconnectedForInvalidFrames, 0, 'superseding is not an offence');
+    // A whole frame on a fresh stream is delivered as usual.
+    const s = await raw.dialProtocol(addr, Protocol.consensus);
+    s.send(encodeFrame([bytes(7)]));
+    await waitFor('message on the newest stream heard', () => heard.length === 1);
+    t.same(heard, [7]);
+    t.equal(victim.metrics().connections.streamsSuperseded, 3);
+  },
+);

@@ -110,6 +110,8 @@ interface PeerState {
   disconnectedAt: number | undefined;
   reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   dialing: boolean;
+  /** The peer's current inbound consensus and gossip streams: one each, the newest (#acceptStream). */
+  inbound: Partial<Record<StreamingProtocol, Stream>>;
 }
 
 /** The request frame of sync/status: a handful of bytes. */
@@ -510,6 +512,7 @@ export class VigilNetwork {
       disconnectedAt: undefined,
       reconnectTimer: undefined,
       dialing: false,
+      inbound: {},
     };
   }
 
@@ -642,6 +645,19 @@ export class VigilNetwork {
       stream.abort(new P2PError(P2PErrorCode.peerNotAllowed, `observers may not use ${protocol}`));
       return;
     }
+    // One inbound stream per protocol per peer, the newest (docs/p2p.md, "Protocols"): a peer writes
+    // each protocol on one long-lived stream, and opens another only when the old one's connection is
+    // going away. Every stream buffers up to a frame, so without this a peer could hold a partial frame
+    // of up to maxFrameBytes on each of maxInboundStreams streams of every connection it opens.
+    const previous = p.inbound[protocol];
+    if (previous !== undefined && previous !== stream) {
+      this.#metrics.connections.streamsSuperseded++;
+      previous.abort(new P2PError(P2PErrorCode.streamSuperseded, `a newer ${protocol} stream replaced it`));
+    }
+    p.inbound[protocol] = stream;
+    stream.addEventListener('close', () => {
+      if (p.inbound[protocol] === stream) delete p.inbound[protocol];
+    });
     const counters = this.#metrics.protocols[protocol];
     const decoder = new FrameDecoder(this.#frameLimits(protocol));
     let failed = false;
