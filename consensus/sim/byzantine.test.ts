@@ -214,3 +214,30 @@ t.test('silent sends nothing; twins are not a transform', async (t) => {
   t.same(adv.outbound([{ to: 'all', message: prepare(0, 1, ZERO_HASH, 0).bytes }], 0, 0), []);
   t.throws(() => createAdversary('twins', ctx(0)), RangeError);
 });
+
+t.test(
+  'new-view-swaps-blocks: O keeps the signed hashes and signatures but carries empty blocks',
+  async (t) => {
+    const adv = createAdversary('new-view-swaps-blocks', ctx(1));
+    const pp = prePrepare(1, 1, [new Uint8Array([1])], 1);
+    const nv = createMessage<NewView>(chainId, signers[1]!, {
+      type: MessageType.newView,
+      view: 1,
+      viewChanges: [],
+      prePrepares: [pp.bytes],
+      replica: 1,
+    });
+    const [out] = adv.outbound([{ to: 'all', message: nv.bytes }], 1, 0);
+    t.ok(validFrom(out!.message, 1), 'the NEW-VIEW is re-signed by the adversary');
+    const m = decode(out!.message) as NewView;
+    const swapped = decode(m.prePrepares[0]!) as PrePrepare;
+    t.ok(validFrom(m.prePrepares[0]!, 1), "the PRE-PREPARE's genuine signature still verifies");
+    t.equal(hex(swapped.blockHash), hex(pp.message.blockHash), 'it names the prepared block');
+    t.equal(swapped.block.txs.length, 0, 'but carries an empty block');
+    t.equal(swapped.block.header.height, 1);
+    // Nothing to swap: passed through unchanged.
+    const empty = prePrepare(1, 2, [], 1);
+    const plain = createMessage<NewView>(chainId, signers[1]!, { ...nv.message, prePrepares: [empty.bytes] });
+    t.equal(adv.outbound([{ to: 'all', message: plain.bytes }], 1, 0)[0]!.message, plain.bytes);
+  },
+);

@@ -5,7 +5,8 @@
 //
 // The behaviours follow the attacks PBFT's proofs must survive (Castro & Liskov, TOCS 2002, §4):
 // equivocation by a primary (§4.2), bad authenticators, replays, VIEW-CHANGE messages with forged or
-// stale prepared certificates and a NEW-VIEW whose O set drops prepared requests (§4.4, §4.5.2).
+// stale prepared certificates and a NEW-VIEW whose O set drops prepared requests (§4.4, §4.5.2), or
+// names them by their hashes while carrying other blocks.
 // Twins (Bano et al., "Twins: BFT Systems Made Robust", 2021) are handled by the simulator, which runs
 // two correct instances under one key, each connected to half of the other replicas.
 
@@ -92,6 +93,8 @@ export function createAdversary(behaviour: Behaviour, ctx: AdversaryContext): Ad
       return new ViewChangeForger(ctx);
     case 'new-view-omits-prepared':
       return new NewViewOmitter(ctx);
+    case 'new-view-swaps-blocks':
+      return new NewViewBlockSwapper(ctx);
     case 'twins':
       throw new RangeError('twins are run by the simulator as two instances, not as a transform');
   }
@@ -440,5 +443,34 @@ class NewViewOmitter extends Transform {
     });
     const { signature: _s, ...rest } = m;
     return createMessage<NewView>(this.ctx.chainId, this.ctx.signer, { ...rest, prePrepares: rebuilt }).bytes;
+  }
+}
+
+/**
+ * As new primary, keeps O's signed fields (each PRE-PREPARE names the right block hash, under its genuine
+ * signature: the signature covers the hash, not the block bytes carried beside it) but attaches an
+ * empty block of the same height instead of every block with transactions. A backup that checked only
+ * the hashes would prepare, persist and later cite a PRE-PREPARE whose block is not the one it names:
+ * its next VIEW-CHANGE would be invalid to every peer, and its records unrestorable.
+ */
+class NewViewBlockSwapper extends Transform {
+  outbound(sends: readonly Outbound[]): Outbound[] {
+    return sends.map((s) => {
+      const m = this.decode(s.message);
+      if (m?.type !== MessageType.newView || m.replica !== this.ctx.self) return s;
+      const pps = m.prePrepares.map((raw) => this.decode(raw) as PrePrepare | undefined);
+      if (pps.some((p) => p === undefined) || !pps.some((p) => p!.block.txs.length > 0)) return s;
+      const swapped = pps.map((p) => {
+        if (p!.block.txs.length === 0) return encodeMessage(p!);
+        const block = makeBlock({ ...p!.block.header }, []);
+        return encodeMessage({ ...p!, block, blockBytes: encodeBlock(block) });
+      });
+      const { signature: _s, ...rest } = m;
+      const message = createMessage<NewView>(this.ctx.chainId, this.ctx.signer, {
+        ...rest,
+        prePrepares: swapped,
+      });
+      return { to: s.to, message: message.bytes };
+    });
   }
 }

@@ -17,6 +17,8 @@ export const Behaviour = {
   forgeViewChange: 'forge-view-change',
   /** Runs correct code, but as new primary its NEW-VIEW omits the prepared batches (re-proposes empty). */
   newViewOmitsPrepared: 'new-view-omits-prepared',
+  /** Runs correct code, but as new primary its NEW-VIEW's PRE-PREPAREs carry other blocks than they name. */
+  newViewSwapsBlocks: 'new-view-swaps-blocks',
   /** Two correct-code instances share one key; each talks to its own half of the other replicas. */
   twins: 'twins',
 } as const;

@@ -223,6 +223,30 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     };
   },
 
+  'new-view-swaps-blocks': (n, prng) => {
+    const at = 150 + prng.range(0, 200);
+    const heal = at + 800 + prng.range(0, 700);
+    // Then the view-1 primary is cut off, so the group needs a second view change: the VIEW-CHANGEs
+    // of backups that prepared the swapped PRE-PREPAREs must still be valid.
+    const isolate = heal + 300 + prng.range(0, 300);
+    const byzantine = 1 % n;
+    return {
+      description:
+        "the primary of view 1 sends a NEW-VIEW whose PRE-PREPAREs name the prepared blocks' hashes but carry empty blocks; view 0 primary cut off, then the view 1 primary",
+      byzantine: [{ replica: byzantine, behaviour: 'new-view-swaps-blocks' }],
+      partitions: [
+        { atMs: at, healAtMs: heal, groups: [[0], others(n, 0)] },
+        {
+          atMs: isolate,
+          healAtMs: isolate + 800 + prng.range(0, 700),
+          groups: [[byzantine], others(n, byzantine)],
+        },
+      ],
+      network: { default: { ...WAN, loss: 0.03 } },
+      livenessBoundMs: 5_000,
+    };
+  },
+
   reconfiguration: (n, prng) => {
     // Node n-1 is not a genesis validator: the block at height 3 adds it (epoch 1 from height 9, K = 4),
     // the block at height 14 removes a random genesis validator (epoch 2 from height 21). One node

@@ -152,6 +152,39 @@ t.test('§4.5.2 rejects a NEW-VIEW that omits a prepared block', async (t) => {
   t.doesNotThrow(() => checkNewView(laxCtx, nv.message), 'mutation: omitted block accepted');
 });
 
+t.test(
+  '§4.5.2 rejects a NEW-VIEW whose PRE-PREPARE signs the right hash but carries another block',
+  async (t) => {
+    const vcs = [vc(1, 1, [preparedProof(g, 0, b1)]), vc(2, 1), vc(3, 1)];
+    const plan = computeNewViewPlan(ctx, 1, vcs, false);
+    t.ok(bytesEqual(plan.blocks[0]!.blockHash, b1.hash), 'O re-proposes b1');
+    // The signed fields name b1; the attached block is c1 (well formed, another hash).
+    const swapped = buildNewView(
+      ctx,
+      g.signers[1]!,
+      1,
+      { ...plan, blocks: [{ ...plan.blocks[0]!, block: c1.block, blockBytes: c1.bytes }] },
+      vcs,
+    );
+    const o = decodeMessage(swapped.message.prePrepares[0]!, ctx.limits);
+    t.ok(
+      o.type === MessageType.prePrepare &&
+        bytesEqual(o.blockHash, b1.hash) &&
+        bytesEqual(o.blockBytes, c1.bytes),
+      'the PRE-PREPARE names b1 and carries c1',
+    );
+    rejects(t, () => checkNewView(ctx, swapped.message), DropReason.badNewView, 'block other than its hash');
+    // A replica drops it and stays out of the view; with the true NEW-VIEW it enters and prepares b1.
+    const r2 = Replica.create(g.config(2), g.deps(2));
+    r2.step({ type: 'tick', now: 1000 });
+    const out = r2.step({ type: 'receive', from: 1, message: swapped.bytes });
+    t.equal(r2.view === 1 && r2.active, false, 'the tampered NEW-VIEW is not installed');
+    t.same(out.persist, [], 'nothing of it is persisted');
+    r2.step({ type: 'receive', from: 1, message: buildNewView(ctx, g.signers[1]!, 1, plan, vcs).bytes });
+    t.ok(r2.view === 1 && r2.active, 'the correct NEW-VIEW is installed');
+  },
+);
+
 t.test('§4.5.2 rejects a NEW-VIEW whose VIEW-CHANGE carries a forged certificate', async (t) => {
   const good = preparedProof(g, 0, b1);
   // Replica 3 fabricates replica 2's PREPARE (signs it with its own key).

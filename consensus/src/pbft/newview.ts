@@ -225,6 +225,14 @@ export function checkNewView(ctx: ProtocolContext, nv: NewView): CheckedNewView 
     if (p.height !== b.height || !bytesEqual(p.blockHash, b.blockHash)) {
       bad(`O at height ${b.height} differs from the recomputed block (omitted or substituted)`);
     }
+    // The signature covers the block's hash, not the block bytes the PRE-PREPARE carries beside it: a
+    // faulty primary could sign the right hash and attach another block. The backup stores this raw
+    // PRE-PREPARE and puts it in its prepared certificate, so a mismatch would make its later
+    // VIEW-CHANGE invalid to every peer and its records unrestorable. Canonical encoding: the same
+    // block is the same bytes.
+    if (!bytesEqual(prePrepares[i]!.message.blockBytes, b.blockBytes)) {
+      bad(`O at height ${b.height} carries a block other than the one its hash names`);
+    }
   }
   return { plan, prePrepares };
 }
