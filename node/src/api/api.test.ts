@@ -358,9 +358,12 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
     { kind: 6, value: 16, unit: '/min', measuredAt: now - 5000 },
     { kind: 1, value: 72, unit: '/min', measuredAt: now - 1000 },
   ];
-  const txId = await commit(device.bytes({ type: 50, patient: patient.key, readings }));
+  const readingsTx = device.bytes({ type: 50, patient: patient.key, readings });
+  const txId = await commit(readingsTx);
   const tx = await app.inject(`/v1/transactions/${txId}`);
   t.equal(tx.json().status, 'committed', tx.body);
+  // The unsigned status shows the envelope, never the body: it names the patient and carries vitals.
+  t.same(Object.keys(tx.json().tx).sort(), ['chainId', 'nonce', 'sender', 'timestamp', 'type', 'version']);
 
   const status = (await app.inject('/v1/status')).json();
   t.match(status, {
@@ -395,14 +398,22 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
   const acct = (await app.inject(`/v1/accounts/${toHex(device.key)}`)).json();
   t.same(acct, { nonce: 1, pendingNonce: 1 });
 
-  // Inclusion proof, in the shape the sensor SDK expects, verified as a light client would.
-  const p = (await app.inject(`/v1/transactions/${txId}/proof`)).json();
-  t.same(Object.keys(p).sort(), ['certificate', 'header', 'height', 'index', 'proof', 'tx']);
+  // Inclusion proof, in the shape the sensor SDK expects, verified as a light client would. Unsigned,
+  // the proof comes without the transaction's bytes (they name the patient): the device verifies with
+  // the bytes it signed.
+  const proofUrl = `/v1/transactions/${txId}/proof`;
+  const p = (await app.inject(proofUrl)).json();
+  t.same(Object.keys(p).sort(), ['certificate', 'header', 'height', 'index', 'proof']);
   const header = decodeBlockHeader(fromHex(p.header));
   const cert = decodeCommitCertificate(fromHex(p.certificate));
+  // Signed by its signer or by the patient: with the bytes. By a clinician without a grant: refused.
+  t.equal((await signedGet(device, proofUrl)).json().tx, toHex(readingsTx), 'the signer reads its bytes');
+  t.equal((await signedGet(patient, proofUrl)).json().tx, toHex(readingsTx), 'the patient reads them');
+  const refused = await signedGet(stranger, proofUrl);
+  t.same([refused.statusCode, refused.json().code], [403, 'NO_GRANT']);
   t.same(
     verifyTransactionProof(
-      fromHex(p.tx),
+      readingsTx,
       p.index,
       p.proof.map(fromHex),
       header,
@@ -415,7 +426,13 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
   // State proof of the device record: value present, checked against the newest certified header.
   await eventually(async () => (await app.inject('/v1/status')).json().height > tx.json().height, 10_000);
   const key = toHex(Keys.device(device.key));
-  const sp = (await app.inject(`/v1/proofs/${key}`)).json();
+  // A device record names its patient: unsigned, refused; the device itself (or the patient, a
+  // guardian) reads it; anyone else is refused by the access rule.
+  const unsignedProof = await app.inject(`/v1/proofs/${key}`);
+  t.same([unsignedProof.statusCode, unsignedProof.json().code], [401, 'UNAUTHENTICATED']);
+  const otherProof = await signedGet(stranger, `/v1/proofs/${key}`);
+  t.same([otherProof.statusCode, otherProof.json().code], [403, 'PATIENT_ONLY']);
+  const sp = (await signedGet(device, `/v1/proofs/${key}`)).json();
   t.type(sp.value, 'string');
   const sh = decodeBlockHeader(fromHex(sp.header));
   t.same(
@@ -597,6 +614,39 @@ t.test('each read by someone else is recorded on chain; the patient sees who loo
     'no self-read records',
   );
 });
+
+t.test(
+  'chain routes: a grantee reads a patient transaction and state proof, recorded like any read',
+  async (t) => {
+    // The readings transaction of the heart rate of 150 (its id from the readings route).
+    const page = (await signedGet(clinician, `/v1/patients/${P}/readings?kind=1&limit=1`)).json();
+    const txId = page.items[0].txId as string;
+    const proofUrl = `/v1/transactions/${txId}/proof`;
+    const withBytes = (await signedGet(clinician, proofUrl)).json();
+    t.type(withBytes.tx, 'string', 'the grantee (vitals.*) reads the bytes');
+    const research = await signedGet(clinician, proofUrl, 2);
+    t.same([research.statusCode, research.json().code], [403, 'NOT_DEIDENTIFIED']);
+    const latest = await signedGet(clinician, `/v1/proofs/${toHex(Keys.latest(patient.key))}`);
+    t.equal(latest.statusCode, 200, 'the latest vitals, to a grantee of vitals.*');
+    // A grant of one vital sign does not cover the record of all eight (the same key as the narrow
+    // grantee of the signed-reads test: actors are derived from their names).
+    const narrow = new Actor('clinician-narrow', chainId);
+    const refused = await signedGet(narrow, `/v1/proofs/${toHex(Keys.latest(patient.key))}`);
+    t.same([refused.statusCode, refused.json().code], [403, 'SCOPE_NOT_GRANTED']);
+    t.equal((await signedGet(narrow, proofUrl)).json().code, 'SCOPE_NOT_GRANTED', 'nor the six vitals');
+    const recorded = await eventually(async () => {
+      const items = (await signedGet(patient, `/v1/patients/${P}/audit`)).json().items as {
+        event: string;
+        actor: string;
+        categories: string[];
+      }[];
+      return items.some(
+        (i) => i.event === 'read' && i.actor === toHex(clinician.key) && i.categories.length === 8,
+      );
+    }, 15_000);
+    t.ok(recorded, 'the proof of the latest values is in the audit trail with every vital-sign category');
+  },
+);
 
 t.test('alerts and NEWS2: the heart rate of 150 raised an alert the grantee may read', async (t) => {
   const r = await signedGet(clinician, `/v1/patients/${P}/alerts?open=true`);
@@ -954,6 +1004,7 @@ t.test(
       chainId,
       validators: validator.validators,
       expectedTxId: id,
+      txBytes: bytes,
     });
     t.ok(proof.height >= 1, 'the SDK verifies the proof');
     t.ok(

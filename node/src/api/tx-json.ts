@@ -185,6 +185,21 @@ export function encodeJsonTransaction(json: unknown): Uint8Array {
 }
 
 /** The JSON form of a transaction (the inverse of transactionFromJson for well-formed bodies). */
+/**
+ * The envelope of a transaction without its body and signature: what the unsigned status route shows.
+ * Bodies name patients and carry their data (docs/api.md, "Patient data on the chain routes").
+ */
+export function transactionEnvelopeJson(tx: Transaction): Record<string, unknown> {
+  return {
+    version: tx.version,
+    chainId: tx.chainId,
+    type: tx.type,
+    sender: toHex(tx.sender),
+    nonce: tx.nonce,
+    timestamp: tx.timestamp,
+  };
+}
+
 export function transactionToJson(tx: Transaction): Record<string, unknown> {
   let body: unknown;
   try {

@@ -140,7 +140,11 @@ t.test('state-machine commands, queries and a verified proof', async (t) => {
   r = await run('block', String(sub.height));
   t.equal(r.code, 0);
   t.ok(r.stdout.includes(sub.id));
+  // The readings name the patient: the node serves their bytes only to a signed, allowed reader.
   r = await run('proof', '--tx', sub.id, '--genesis', genesis);
+  t.not(r.code, 0, 'unsigned: withheld');
+  t.match(r.stderr, /TX_WITHHELD/);
+  r = await run('proof', '--tx', sub.id, '--genesis', genesis, '--key', device.path);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^verified: .* certified by 1 of 1 validators \(validator set from/);
 

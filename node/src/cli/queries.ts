@@ -152,10 +152,23 @@ export const QUERIES: Record<
     },
   },
   proof: {
-    usage: '--tx ID [--genesis FILE]   (verify locally against the validator set)',
-    run: async ({ client, values }) => {
+    usage:
+      '--tx ID [--genesis FILE] [--key FILE]   (verify locally against the validator set; --key: the signer, patient, guardian or a grantee, for a transaction that names a patient)',
+    run: async ({ client, values, signer, chainId }) => {
       const id = required(s(values, 'tx'), 'tx');
-      const p = await client.get<J>(`/v1/transactions/${id}/proof`);
+      const target = `/v1/transactions/${id}/proof`;
+      // A transaction that names a patient comes with its bytes only to a signed, allowed reader.
+      const p =
+        s(values, 'key') !== undefined
+          ? await client.signedGet<J>(target, await chainId(), signer(), purpose(s(values, 'purpose')))
+          : await client.get<J>(target);
+      if (typeof p.tx !== 'string') {
+        throw new CliError(
+          'TX_WITHHELD',
+          'the node serves the bytes of a transaction that names a patient only to its signer and to readers the access rule allows: pass --key',
+          ExitCode.refused,
+        );
+      }
       let validators: Uint8Array[];
       let trust: string;
       const g = s(values, 'genesis');

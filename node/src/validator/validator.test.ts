@@ -22,6 +22,7 @@ import type { ConsensusParams } from './genesis-file.ts';
 import { createNetworkHomes } from './network-homes.ts';
 import { ApiMetrics } from '../api/metrics.ts';
 import { buildApi } from '../api/server.ts';
+import { signRequest } from '../api/signed-request-client.ts';
 import { Keys } from '../state-machine/keys.ts';
 import { Validator } from './validator.ts';
 
@@ -214,9 +215,21 @@ t.test(
     const app = await buildApi({ validator: back, rateLimit: false, defaultMetrics: false });
     t.teardown(() => app.close());
     // Registered in the first block: in every state a proof can be of.
-    const patient = signerFromSeed(sha256(new TextEncoder().encode('range-sync-0'))).publicKey;
-    const key = Keys.patient(patient);
-    const res = await app.inject(`/v1/proofs/${hex(key)}`);
+    const patientSigner = signerFromSeed(sha256(new TextEncoder().encode('range-sync-0')));
+    const key = Keys.patient(patientSigner.publicKey);
+    // A patient's record is patient data: the proof is for the patient (and guardians), signed.
+    const proofTarget = `/v1/proofs/${hex(key)}`;
+    const chainId = back.store.requireHead().chainId;
+    const res = await app.inject({
+      url: proofTarget,
+      headers: signRequest({
+        chainId,
+        signer: patientSigner,
+        method: 'GET',
+        target: proofTarget,
+        purpose: 1,
+      }),
+    });
     t.equal(res.statusCode, 200, res.body);
     const sp = res.json();
     t.type(sp.value, 'string', 'the patient record is there');

@@ -41,7 +41,12 @@ export interface NodeStatus {
 }
 
 export interface ProofResponse {
-  tx: string;
+  /**
+   * The transaction bytes (hex). The node leaves them out when they name a patient and the request is
+   * not signed by someone allowed to read them: the caller then verifies with the bytes it holds
+   * (VerifyProofOptions.txBytes), e.g. a device checking its own submission.
+   */
+  tx?: string;
   index: number;
   proof: string[];
   header: string;
@@ -179,7 +184,7 @@ export class NodeClient {
       throw new SdkError('MALFORMED_RESPONSE', 'proof must be an array of hex strings');
     }
     return {
-      tx: str(j.tx, 'tx'),
+      ...(j.tx === undefined ? {} : { tx: str(j.tx, 'tx') }),
       index: nat(j.index, 'index'),
       proof: j.proof as string[],
       header: str(j.header, 'header'),

@@ -122,3 +122,22 @@ t.test('signBody ids agree with wire.transactionId and the bytes round-trip', as
     t.ok(verifyTransactionSignature(back, referenceVerifier));
   }
 });
+
+t.test('a response without the bytes verifies with the bytes the caller holds', async (t) => {
+  const { txs, response, index } = fixture();
+  const { tx: _served, ...withheld } = response;
+  const opts = { chainId: CHAIN, validators: validatorKeys, expectedTxId: txs[index]!.idHex };
+  t.equal(verifyInclusionProof(withheld, { ...opts, txBytes: txs[index]!.bytes }).index, 3);
+  t.notOk(proofCoversBytes(withheld, txs[index]!.bytes), 'it carries no bytes to compare');
+  t.throws(() => verifyInclusionProof(withheld, opts), { code: 'PROOF_INVALID' }, 'no bytes at all');
+  t.throws(
+    () => verifyInclusionProof(withheld, { ...opts, expectedTxId: undefined, txBytes: txs[0]!.bytes }),
+    { code: 'PROOF_INVALID' },
+    'bytes of another transaction of the block',
+  );
+  t.throws(
+    () => verifyInclusionProof(response, { ...opts, txBytes: txs[0]!.bytes }),
+    { code: 'PROOF_INVALID' },
+    'served bytes differ from the held ones',
+  );
+});

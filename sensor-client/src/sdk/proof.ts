@@ -37,6 +37,12 @@ export interface VerifyProofOptions {
   validators: readonly Uint8Array[];
   /** When given, the proven transaction must have this id (hex). */
   expectedTxId?: string;
+  /**
+   * The transaction bytes the caller holds (a device's own submission). Needed when the response has
+   * none (the node serves a patient's transaction bytes only to signed, allowed readers); when both are
+   * there they must be equal.
+   */
+  txBytes?: Uint8Array;
   verifier?: Verifier;
 }
 
@@ -54,7 +60,13 @@ export function verifyInclusionProof(p: ProofResponse, opts: VerifyProofOptions)
   let cert: CommitCertificate;
   let path: Uint8Array[];
   try {
-    txBytes = fromHex(p.tx);
+    const served = p.tx === undefined ? undefined : fromHex(p.tx);
+    if (served !== undefined && opts.txBytes !== undefined && !bytesEqual(served, opts.txBytes)) {
+      return bad('the proof is for other transaction bytes than the ones given');
+    }
+    const held = served ?? opts.txBytes;
+    if (held === undefined) return bad('the response has no transaction bytes and none were given (txBytes)');
+    txBytes = held;
     tx = decodeTransaction(txBytes, { chainId: opts.chainId });
     header = decodeBlockHeader(fromHex(p.header));
     cert = decodeCommitCertificate(fromHex(p.certificate));
@@ -85,8 +97,12 @@ export function verifyInclusionProof(p: ProofResponse, opts: VerifyProofOptions)
   return { tx, header, height: header.height, index: p.index };
 }
 
-/** Convenience for callers holding the signed bytes: does this proof cover exactly these bytes? */
+/**
+ * Convenience for callers holding the signed bytes: does this response carry exactly these bytes? False
+ * when it carries none (then verify with VerifyProofOptions.txBytes).
+ */
 export function proofCoversBytes(p: ProofResponse, txBytes: Uint8Array): boolean {
+  if (p.tx === undefined) return false;
   try {
     return bytesEqual(fromHex(p.tx), txBytes);
   } catch {

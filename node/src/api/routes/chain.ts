@@ -13,7 +13,8 @@ import {
   decodeTransaction,
 } from '@vigil/consensus/wire';
 import type { FastifyInstance } from 'fastify';
-import type { ApiContext } from '../context.ts';
+import { type ApiContext, caller, recordRead } from '../context.ts';
+import { authorizePatientRead, PATIENT_ONLY, stateKeyPatientData } from '../patient-data-access.ts';
 import { API_VERSION } from '../openapi.ts';
 import { ApiError } from '../problem.ts';
 import { anyObject } from '../schemas.ts';
@@ -203,6 +204,19 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
       if (top === 0)
         throw new ApiError(404, 'NO_CERTIFIED_STATE', 'No committed block yet to verify against');
       const key = fromHex(req.params.key);
+      // A patient's record, device, grants, vitals or alerts: a proof carries the value (and its hash,
+      // which for a small value is as good as the value), so it is served like the data routes serve
+      // the data: to a signed request the access rule allows, recorded in the audit trail (docs/api.md,
+      // "Patient data on the chain routes"). Decided on the newest state, like those routes.
+      const data = await stateKeyPatientData(ctx.view, key);
+      let recordServed = () => {};
+      if (data !== undefined) {
+        const who = caller(ctx, req);
+        const basis = await authorizePatientRead(ctx.view, who, data, ctx.now());
+        if (basis !== 'owner' && data.categories !== PATIENT_ONLY) {
+          recordServed = () => recordRead(ctx, who, data.patient, [...data.categories], basis);
+        }
+      }
       // The newest block whose cited state this node materialised: after a catch-up in certified ranges
       // the newest blocks may cite heights inside a range, which has no state of its own (ADR 0115).
       for (let head = top; head >= Math.max(1, top - PROOF_LOOKBACK_BLOCKS); head--) {
@@ -215,6 +229,7 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
         // A height inside a certified range (ADR 0115), or one whose held tree was given up (ADR 0116).
         if (!(await validator.store.hasStateAt(block.header.stateHeight))) continue;
         const p = await validator.store.proveState(key, block.header.stateHeight);
+        recordServed();
         return {
           key: req.params.key,
           value: p.value === undefined ? null : toHex(p.value),

@@ -3,6 +3,7 @@
 import { cborItemEnd } from '@vigil/sensor-client/sdk/cbor-seq.ts';
 import {
   blockHash as blockHashOf,
+  bytesEqual,
   decodeTransaction,
   encodeBlockHeader,
   encodeCommitCertificate,
@@ -14,11 +15,14 @@ import {
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { decodeNonce, nonceKey } from '../../exec/accounts.ts';
 import { MempoolRejected } from '../../mempool/mempool.ts';
+import { AccessDenied, DenyCode } from '../../state-machine/index.ts';
 import type { AppliedBlock } from '../../validator/validator.ts';
-import type { ApiContext } from '../context.ts';
+import { type ApiContext, caller, recordRead } from '../context.ts';
+import { authorizePatientRead, PATIENT_ONLY, transactionPatientData } from '../patient-data-access.ts';
+import { SignedHeader } from '../signed-request-client.ts';
 import { ApiError, problem, sendProblem, statusForTxCode } from '../problem.ts';
 import { anyObject, hex32, jsonTransactionSchema } from '../schemas.ts';
-import { encodeJsonTransaction, TxJsonError, transactionToJson, unsignedFromJson } from '../tx-json.ts';
+import { encodeJsonTransaction, TxJsonError, transactionEnvelopeJson, unsignedFromJson } from '../tx-json.ts';
 
 /** Most transactions in one batch (CBOR sequence or JSON array). */
 export const MAX_BATCH = 1_000;
@@ -141,7 +145,7 @@ export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext)
         height: rec.height,
         position: rec.position,
         blockHash: block ? toHex(blockHashOf(block.header)) : undefined,
-        tx: block ? transactionToJson(decodeTransaction(block.txs[rec.position]!)) : undefined,
+        tx: block ? transactionEnvelopeJson(decodeTransaction(block.txs[rec.position]!)) : undefined,
       };
       return rec.receipt.status === 'accepted'
         ? { ...base, status: 'committed' as const, receipt: { status: 'accepted' } }
@@ -298,9 +302,13 @@ export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext)
         response: {
           200: {
             type: 'object',
-            required: ['tx', 'index', 'proof', 'header', 'certificate'],
+            required: ['index', 'proof', 'header', 'certificate'],
             properties: {
-              tx: { type: 'string', description: 'the transaction bytes, hex' },
+              tx: {
+                type: 'string',
+                description:
+                  'the transaction bytes, hex: only when they name no patient, or to a signed request of their signer or of a reader the access rule allows (audited)',
+              },
               index: { type: 'integer' },
               height: { type: 'integer' },
               proof: { type: 'array', items: { type: 'string' } },
@@ -315,8 +323,30 @@ export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext)
     async (req) => {
       const p = await validator.store.proveTransaction(fromHex(req.params.id));
       if (!p) throw new ApiError(404, 'TX_NOT_FOUND', 'No committed transaction with this id', req.params.id);
+      // The bytes carry the body: patient data for most transaction types (docs/api.md, "Patient data
+      // on the chain routes"). The proof without them reveals nothing of it, and whoever holds the bytes
+      // (a device checking its own submission) verifies with those.
+      let served = false;
+      const tx = decodeTransaction(p.txBytes);
+      const data = transactionPatientData(tx);
+      if (data === undefined) served = true;
+      else if (req.headers[SignedHeader.signature] !== undefined) {
+        const who = caller(ctx, req);
+        if (data === 'undecodable') {
+          // A rejected transaction whose body never decoded: nobody can say whose data it is.
+          if (!bytesEqual(who.key, tx.sender)) {
+            throw new AccessDenied(DenyCode.PATIENT_ONLY, 'only its signer reads an undecodable transaction');
+          }
+        } else {
+          const basis = await authorizePatientRead(ctx.view, who, data, ctx.now());
+          if (basis !== 'owner' && data.categories !== PATIENT_ONLY) {
+            recordRead(ctx, who, data.patient, [...data.categories], basis);
+          }
+        }
+        served = true;
+      }
       return {
-        tx: toHex(p.txBytes),
+        ...(served ? { tx: toHex(p.txBytes) } : {}),
         index: p.index,
         height: p.height,
         proof: p.proof.map(toHex),
