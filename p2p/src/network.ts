@@ -870,6 +870,12 @@ export class VigilNetwork {
   async #serveStatusRequest(stream: Stream, conn: Connection): Promise<void> {
     const got = await this.#readRequest('status', stream, conn);
     if (got === undefined) return;
+    // A status request is one empty message (docs/p2p.md): anything else is not this protocol.
+    if (got[1].byteLength !== 0) {
+      this.#log.info('bad-status-request', { peer: got[0].info.key, bytes: got[1].byteLength });
+      stream.abort(new P2PError(P2PErrorCode.badRequest, 'a status request is one empty message'));
+      return;
+    }
     const provider = this.#statusProvider;
     if (provider === undefined) {
       stream.abort(new P2PError(P2PErrorCode.remoteError, 'no status provider'));

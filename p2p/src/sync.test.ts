@@ -1,4 +1,5 @@
 import t from 'tap';
+import { multiaddr } from '@multiformats/multiaddr';
 import { P2PErrorCode } from './errors.ts';
 import { FaultLayer } from './fault.ts';
 import { VigilNetwork } from './network.ts';
@@ -125,4 +126,31 @@ t.test('hostile or silent responders produce typed errors, not hangs', async (t)
   );
   await t.rejects(a.requestBlocks(rawKey, 1, 1), { code: P2PErrorCode.timeout }, 'silent peer: timeout');
   await t.rejects(a.requestStatus(rawKey), { code: P2PErrorCode.badRequest }, 'garbage status: bad request');
+});
+
+t.test('a status request is one empty message: anything else is refused without an answer', async (t) => {
+  const c = await startCluster({ n: 1, extraValidators: [await publicKeyOf(1)] });
+  t.teardown(c.stop);
+  const raw = await rawPeer(1);
+  t.teardown(() => raw.stop());
+  const node = c.nodes[0]!;
+  node.serveStatus(() => ({ height: 3, view: 0, checkpoint: { height: 0, digest: new Uint8Array(32) } }));
+  const ask = async (body: Uint8Array) => {
+    const s = await raw.dialProtocol(multiaddr(node.listenAddrs()[0]!), Protocol.status);
+    let bytes = 0;
+    s.addEventListener('message', (e) => {
+      bytes += e.data.byteLength;
+    });
+    const closed = new Promise((r) => s.addEventListener('close', r));
+    s.send(encodeFrame([body]));
+    await s.close().catch(() => {});
+    await closed;
+    return bytes;
+  };
+  t.ok((await ask(new Uint8Array(0))) > 0, 'an empty request is answered');
+  t.equal(await ask(Uint8Array.of(1)), 0, 'a request with a body is not');
+  t.ok(
+    c.loggers[0]!.events.some((e) => e.event === 'bad-status-request'),
+    'and is logged',
+  );
 });
