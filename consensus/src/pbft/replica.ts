@@ -634,6 +634,9 @@ export class Replica {
       buf = [];
       this.#future.set(m.replica, buf);
     }
+    // A correct peer retransmits what it sent while this replica waits for a NEW-VIEW: keeping the copies
+    // would fill its bounded buffer with one message and drop its later, different ones.
+    for (const held of buf) if (bytesEqual(held.raw, raw)) return this.#drop(DropReason.duplicate);
     if (buf.length >= FUTURE_PER_PEER_FACTOR * this.#ctx.windowSize) return this.#drop(DropReason.futureView);
     if (!this.#verify(m)) return;
     buf.push({ view: m.view, message: m, raw });
