@@ -88,14 +88,40 @@ export async function rotateDeviceKey(env: HandlerEnv, b: BodyOf<31>) {
   });
 }
 
-/** Suspends (suspended = true) or resumes (false) a device. A revoked device stays revoked. */
+/**
+ * Every key of the physical device `deviceId`, oldest first: the original binding (its key is the
+ * device id), then each rotation successor. A rotated key stays usable until its `retiresAt`, so a
+ * predecessor still inside its overlap is as much the device as the current key: suspension and
+ * revocation must reach all of them, whichever key the controller names. Linear in the device's
+ * rotations (each a transaction of the device or a controller); no key recurs (keyInUse).
+ */
+async function deviceKeys(env: HandlerEnv, deviceId: Uint8Array): Promise<[Uint8Array, DeviceRecord][]> {
+  const out: [Uint8Array, DeviceRecord][] = [];
+  let key: Uint8Array | null = deviceId;
+  while (key) {
+    const rec: DeviceRecord | undefined = await readRecord(env.ctx.state, Keys.device(key), Codec.device);
+    if (!rec) break;
+    out.push([key, rec]);
+    key = rec.successor;
+  }
+  return out;
+}
+
+/**
+ * Suspends (suspended = true) or resumes (false) a device: every key of it, so a predecessor still in its
+ * rotation overlap cannot keep sending while the current key is suspended (nor stay suspended when it is
+ * resumed). A revoked device stays revoked.
+ */
 export async function suspendDevice(env: HandlerEnv, b: BodyOf<32>) {
   const d = await requireDevice(env, b.device);
   await requireController(env, d.patient);
   if (d.status === DeviceStatus.revoked) reject(RejectCode.DEVICE_REVOKED);
   const status = b.suspended ? DeviceStatus.suspended : DeviceStatus.active;
   if (d.status === status) reject(RejectCode.NO_CHANGE);
-  writeRecord(env.ctx.state, Keys.device(b.device), Codec.device, { ...d, status });
+  for (const [key, rec] of await deviceKeys(env, d.deviceId)) {
+    if (rec.status === DeviceStatus.revoked || rec.status === status) continue;
+    writeRecord(env.ctx.state, Keys.device(key), Codec.device, { ...rec, status });
+  }
   audit(env, d.patient, 0, {
     event: AuditEvent.deviceSuspended,
     actor: env.sender,
@@ -105,17 +131,17 @@ export async function suspendDevice(env: HandlerEnv, b: BodyOf<32>) {
   });
 }
 
-/** Permanent. Revoking a key also revokes its rotation successor, so a stolen device cannot live on. */
+/**
+ * Permanent, and for every key of the device: its rotation successors and its predecessors still in
+ * their overlap, so a stolen device cannot live on under any of its keys.
+ */
 export async function revokeDevice(env: HandlerEnv, b: BodyOf<33>) {
   const d = await requireDevice(env, b.device);
   await requireController(env, d.patient);
   if (d.status === DeviceStatus.revoked) reject(RejectCode.DEVICE_REVOKED);
-  let key: Uint8Array | null = b.device;
-  let rec: DeviceRecord | undefined = d;
-  while (key && rec) {
+  for (const [key, rec] of await deviceKeys(env, d.deviceId)) {
+    if (rec.status === DeviceStatus.revoked) continue;
     writeRecord(env.ctx.state, Keys.device(key), Codec.device, { ...rec, status: DeviceStatus.revoked });
-    key = rec.successor;
-    rec = key ? await readRecord(env.ctx.state, Keys.device(key), Codec.device) : undefined;
   }
   audit(env, d.patient, 0, {
     event: AuditEvent.deviceRevoked,
