@@ -198,3 +198,30 @@ t.test('suspending or revoking any key of a rotated device stops every key of it
     for (const k of [a, b, c]) t.equal((await send(k)).code, 'DEVICE_REVOKED');
   }
 });
+
+t.test("a guardian's key is not bound or rotated to as the patient's device", async (t) => {
+  // appointGuardian refuses a device key; the other order must be refused as well. A fresh world per
+  // case: one accepted binding would make the next case's key a device already.
+  const send = (w: World) =>
+    w.run(w.guardian, { type: 50, patient: w.patient.key, readings: [w.reading(1, 70, w.now + 1000)] });
+  for (const [why, by] of [
+    ['bound by the patient', (w: World) => w.patient],
+    ['bound by an admin', (w: World) => w.admins[1]!],
+  ] as const) {
+    const w = await new World().populated();
+    t.equal((await w.run(by(w), bind(w, w.guardian.key))).code, 'KEY_IN_USE', why);
+    t.equal((await send(w)).code, 'UNKNOWN_DEVICE', 'the guardian never became a device');
+  }
+  {
+    const w = await new World().populated();
+    t.equal(
+      (await w.run(w.device, { type: 31, device: w.device.key, newKey: w.guardian.key, overlapMs: 0 })).code,
+      'KEY_IN_USE',
+      'rotated to',
+    );
+    t.equal((await send(w)).code, 'UNKNOWN_DEVICE');
+    // Once the guardian steps down, the key is free again.
+    await w.ok(w.guardian, { type: 22, patient: w.patient.key, guardian: w.guardian.key });
+    t.ok((await w.run(w.patient, bind(w, w.guardian.key))).ok);
+  }
+});
