@@ -1111,3 +1111,35 @@ t.test('event subscribers are bounded: one too many gets 503 UNAVAILABLE', async
   await first.body?.cancel().catch(() => undefined);
   t.ok(await eventually(async () => (await fetch(`${address}/health`)).status === 200, 2000));
 });
+
+t.test(
+  'research reads: no signer, tx id, block or commit time, and a cursor that names no key',
+  async (t) => {
+    const researcher = new Actor('researcher-1', chainId);
+    await commit(node.admin.bytes({ type: 11, publicKey: researcher.key, studyId: 'STUDY-API' }));
+    const opted = await signedGet(patient, `/v1/patients/${P}/consents`);
+    if (!opted.json().researchOptIn)
+      await commit(patient.bytes({ type: 44, patient: patient.key, optIn: true }));
+    await commit(
+      patient.bytes({
+        type: 40,
+        patient: patient.key,
+        grantee: { kind: 1, key: researcher.key },
+        scopes: ['vitals.heartRate'],
+        purpose: 2,
+        expiresAt: Date.now() + 86_400_000,
+      }),
+    );
+    const target = `/v1/patients/${P}/readings?kind=1&limit=1`;
+    const p1 = await signedGet(researcher, target, 2);
+    t.equal(p1.statusCode, 200, p1.body);
+    t.same(Object.keys(p1.json().items[0]).sort(), ['kind', 'measuredAt', 'unit', 'value']);
+    const next = p1.json().next as string;
+    t.match(next, /^[0-9]+\.[0-9]+$/);
+    t.notOk(p1.body.includes(toHex(device.key)), 'the device key appears nowhere in the answer');
+    const p2 = (await signedGet(researcher, `${target}&cursor=${next}`, 2)).json();
+    t.equal(p2.items.length, 1);
+    t.not(p2.items[0].value, p1.json().items[0].value, 'the next page continues');
+    t.equal((await signedGet(researcher, `${target}&cursor=00`, 2)).json().code, 'BAD_CURSOR');
+  },
+);

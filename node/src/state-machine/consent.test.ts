@@ -195,3 +195,49 @@ t.test('recordAccess', async (t) => {
   t.same(read.categories, ['vitals.heartRate']);
   t.same(read.detail, w.validators[2]!.key, 'names the recording node');
 });
+
+t.test(
+  'clinical writes record the basis: emergency under break-glass, treatment under a grant',
+  async (t) => {
+    const w = await new World().populated();
+    const P = w.patient.key;
+    // A high heart rate raises an alert to acknowledge.
+    await w.ok(w.device, { type: 50, patient: P, readings: [w.reading(1, 150, w.now + 1000)] });
+    await w.ok(w.clinician, {
+      type: 42,
+      patient: P,
+      reasonCode: 'BTG',
+      reason: 'collapsed',
+      durationMs: HOUR,
+    });
+    // No grant at all: each write is possible only through break-glass.
+    await w.ok(w.clinician, { type: 51, patient: P, readings: [w.reading(1, 120, w.now + 1000)] });
+    await w.ok(w.clinician, { type: 60, patient: P, thresholds: [], spo2Scale2: false });
+    await w.ok(w.clinician, { type: 61, patient: P, alertSeq: 1 });
+    // Under a treatment grant the same writes are treatment, even with the break-glass still open.
+    await w.grantClinician(['*']);
+    await w.ok(w.clinician, { type: 51, patient: P, readings: [w.reading(1, 80, w.now + 1000)] });
+    await w.ok(w.clinician, { type: 60, patient: P, thresholds: [], spo2Scale2: true });
+    // A grant covering only part of a write: the rest came through break-glass, so the write is emergency.
+    const other = w.otherClinician;
+    await w.ok(w.patient, grantTo(w, other.key, { scopes: ['vitals.heartRate'] }));
+    await w.ok(other, { type: 42, patient: P, reasonCode: 'ETREAT', reason: 'arrest', durationMs: HOUR });
+    await w.ok(other, {
+      type: 51,
+      patient: P,
+      readings: [w.reading(1, 90, w.now + 1000), w.reading(2, 95, w.now + 1000)],
+    });
+    const trail = await readAuditTrail(w.h.view(), { key: P, purpose: 1 }, { patient: P });
+    const writes = trail.items
+      .filter((i) => ['observation', 'alertPolicy', 'alertAcknowledged'].includes(i.event))
+      .map((i) => [i.event, i.purpose]);
+    t.same(writes, [
+      ['observation', 3],
+      ['alertPolicy', 3],
+      ['alertAcknowledged', 3],
+      ['observation', 1],
+      ['alertPolicy', 1],
+      ['observation', 3],
+    ]);
+  },
+);

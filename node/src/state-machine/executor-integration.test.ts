@@ -56,6 +56,16 @@ t.test('blocks from the harness give the same receipts, events and reads on the 
   const tx = w.patient.tx({ type: 44, patient: P, optIn: true }, w.now);
   w.now += 1000;
   await w.h.applyBlock([tx, tx], w.now);
+  // A researcher (the patient opted in above) reads a series of two heart rates.
+  await w.ok(w.device, { type: 50, patient: P, readings: [w.reading(1, 75, w.now + 1000)] });
+  await w.ok(w.patient, {
+    type: 40,
+    patient: P,
+    grantee: { kind: 1, key: w.researcher.key },
+    scopes: ['vitals.heartRate'],
+    purpose: 2,
+    expiresAt: w.now + DAY,
+  });
 
   const dir = await mkdtemp(join(tmpdir(), 'vigil-sm-'));
   const store = await ChainStore.open(dir);
@@ -104,6 +114,26 @@ t.test('blocks from the harness give the same receipts, events and reads on the 
     await readAlerts(view, clin, { patient: P }, w.now),
     await readAlerts(w.h.view(), clin, { patient: P }, w.now),
     'alerts',
+  );
+  // Research cursors: one page at a time, and a hostile count that, added to the page size, is 2^32 + 1
+  // (LevelDB's iterator takes its limit as an int32: passed on, it would end the scan after one entry).
+  const research = { key: w.researcher.key, purpose: 2 };
+  const first = await readReadings(view, research, { ...q, limit: 1 }, w.now);
+  t.same(first, await readReadings(w.h.view(), research, { ...q, limit: 1 }, w.now), 'research page');
+  t.ok(first.next, 'a second page');
+  const rest = { ...q, limit: 1, cursor: first.next };
+  t.same(
+    await readReadings(view, research, rest, w.now),
+    await readReadings(w.h.view(), research, rest, w.now),
+  );
+  const at = first.items[0]!.measuredAt;
+  const hostile = { ...q, cursor: `${at}.${2 ** 32 - 100}` };
+  const got = await readReadings(view, research, hostile, w.now);
+  t.same(got, await readReadings(w.h.view(), research, hostile, w.now), 'a huge count');
+  t.same(
+    got.items.map((r) => r.value),
+    [75],
+    'passes over the entries at that time only',
   );
   const self = { key: P, purpose: 1 };
   t.same(

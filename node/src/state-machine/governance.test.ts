@@ -168,3 +168,53 @@ t.test('proposals that could never execute are refused up front', async (t) => {
   );
   t.equal(r!.code, 'TOO_FEW_VALIDATORS');
 });
+
+t.test(
+  'block A still belongs to the old set: recordAccess follows the epoch that certifies it',
+  async (t) => {
+    // ADR 0015: a change effective at A (validatorSetChange [A, ...]) certifies heights from A + 1; block A
+    // and the checkpoint at A are the old set's. The executor hands handlers the block's own height.
+    const w = new World();
+    await w.ok(w.patient, { type: 20, patient: w.patient.key });
+    const added = w.actor();
+    const removed = w.validators[3]!;
+    for (const proposal of [
+      { action: 2 as const, publicKey: added.key, orgId: 'org-b' },
+      { action: 3 as const, publicKey: removed.key },
+    ]) {
+      const p = await w.ok(w.admins[0]!, { type: 1, proposal });
+      await w.ok(w.admins[1]!, { type: 2, proposalId: p.txId });
+      await w.ok(w.admins[2]!, { type: 2, proposalId: p.txId });
+    }
+    const changes = w.h.events.filter((e) => e.event.kind === 'validatorSetChange');
+    const A = (changes[0]!.event.data as [number])[0];
+    t.equal((changes[1]!.event.data as [number])[0], A, 'both changes take effect at the same A');
+    const recordRead = (): TxBody => ({
+      type: 52,
+      reader: w.stranger.key,
+      patient: w.patient.key,
+      categories: ['alerts'],
+      purpose: 1,
+      readAt: w.now,
+    });
+    // Empty blocks up to A - 1, then one block at A (the added and the removed validator each send).
+    while (w.h.height < A - 1) await w.h.applyBlock([], w.now);
+    w.now += 1000;
+    const atA = await w.h.applyBlock([added.tx(recordRead(), w.now), removed.tx(recordRead(), w.now)], w.now);
+    t.equal(w.h.height, A);
+    t.equal(atA[0]!.code, 'NOT_VALIDATOR', 'the added validator does not certify block A');
+    t.ok(atA[1]!.ok, 'the removed validator still does');
+    w.now += 1000;
+    const after = await w.h.applyBlock(
+      [added.tx(recordRead(), w.now), removed.tx(recordRead(), w.now)],
+      w.now,
+    );
+    t.equal(w.h.height, A + 1);
+    t.ok(after[0]!.ok, 'from A + 1 the added validator records reads');
+    t.equal(after[1]!.code, 'NOT_VALIDATOR', 'and the removed one no longer does');
+    // The event names the set that certifies A + 1 on: the same set recordAccess checks there.
+    const set = (changes[1]!.event.data as [number, [Uint8Array, string][]])[1].map((v) => v[0]);
+    t.ok(set.some((k) => Buffer.from(k).equals(added.key)));
+    t.notOk(set.some((k) => Buffer.from(k).equals(removed.key)));
+  },
+);

@@ -1,3 +1,4 @@
+import { toHex } from '@vigil/consensus/wire';
 import t, { type Test } from 'tap';
 import {
   AccessDenied,
@@ -51,7 +52,7 @@ t.test('readReadings returns what a grant covers, paginated, and refuses with a 
     [70, 71],
   );
   t.equal(p1.items[0]!.measuredAt, first);
-  t.ok(p1.items[0]!.committedAt >= p1.items[0]!.measuredAt, 'both measurement and commit time');
+  t.ok(p1.items[0]!.committedAt! >= p1.items[0]!.measuredAt, 'both measurement and commit time');
   t.same(p1.items[0]!.source, w.device.key);
   t.equal(p1.access.via, 'grant');
   const p2 = await readReadings(w.h.view(), clin, { ...q, cursor: p1.next }, w.now);
@@ -158,6 +159,10 @@ t.test('organisation grants cover its clinicians; research reads are de-identifi
   t.equal(r.items.length, 2);
   t.equal(r.items[0]!.source, undefined, 'no device key');
   t.equal(r.items[0]!.txId, undefined);
+  // The block routes are public: a height or a commit time names the block, whose transactions name
+  // their signer.
+  t.equal(r.items[0]!.height, undefined, 'no block height');
+  t.equal(r.items[0]!.committedAt, undefined, 'no commit time');
   await denied(
     t,
     readReadings(w.h.view(), { key: w.researcher.key, purpose: 1 }, q, w.now),
@@ -252,3 +257,126 @@ t.test('a served read becomes an audit entry through recordAccessBody', async (t
   t.same(last.actor, w.clinician.key);
   t.same(last.categories, ['vitals.heartRate']);
 });
+
+t.test(
+  'research cursors name no key, page exactly once through equal times, and refuse bad input',
+  async (t) => {
+    const w = await new World().populated();
+    const P = w.patient.key;
+    // Two devices and a clinician record heart rates; several share a measurement time.
+    const d2 = w.actor();
+    await w.ok(w.patient, {
+      type: 30,
+      device: d2.key,
+      patient: P,
+      validFrom: w.now,
+      validUntil: w.now + DAY,
+    });
+    await w.grantClinician(['vitals.*']);
+    const t0 = w.now + 1000;
+    const times = [t0, t0, t0, t0 + 5, t0 + 5, t0 + 9];
+    let value = 40;
+    const values = new Map<number, number>();
+    for (const [i, at] of times.entries()) {
+      const who = [w.device, d2, w.clinician][i % 3]!;
+      const body =
+        who === w.clinician
+          ? { type: 51 as const, patient: P, readings: [w.reading(1, value, at)] }
+          : { type: 50 as const, patient: P, readings: [w.reading(1, value, at)] };
+      await w.ok(who, body, 0);
+      values.set(value++, at);
+    }
+    await w.ok(w.patient, { type: 44, patient: P, optIn: true });
+    await w.grantClinician(['vitals.heartRate'], 2, w.researcher);
+    const research = { key: w.researcher.key, purpose: 2 };
+    const q = { patient: P, kind: 1, from: 0, to: w.now + DAY };
+    const sources = [w.device.key, d2.key, w.clinician.key].map(toHex);
+
+    for (const limit of [1, 2, 3, 4, 5, 6]) {
+      const seen: number[] = [];
+      let cursor: string | null = null;
+      for (let pages = 0; pages < 20; pages++) {
+        const page = await readReadings(w.h.view(), research, { ...q, limit, cursor }, w.now);
+        for (const r of page.items) {
+          t.equal(r.source, undefined);
+          t.equal(r.height, undefined);
+          seen.push(r.value);
+        }
+        cursor = page.next;
+        if (cursor === null) break;
+        t.match(cursor, /^[0-9]+\.[0-9]+$/, 'time and count only');
+        for (const s of sources) t.notOk(cursor.includes(s), 'no signer key in the cursor');
+        t.notOk(cursor.length >= 64, 'nothing key-sized');
+      }
+      t.same(
+        [...seen].sort((a, b) => a - b),
+        [...values.keys()],
+        `limit ${limit}: every reading exactly once`,
+      );
+      t.same(
+        seen.map((v) => values.get(v)),
+        [...times],
+        'oldest first',
+      );
+    }
+
+    const first = await readReadings(w.h.view(), research, { ...q, limit: 1 }, w.now);
+    t.equal(first.next, `${t0}.1`, 'the next entry is the second at t0');
+    const bad = async (over: object, why: string) => {
+      try {
+        await readReadings(w.h.view(), research, { ...q, ...over }, w.now);
+        t.fail(`expected BAD_CURSOR: ${why}`);
+      } catch (e) {
+        t.ok(e instanceof QueryError, why);
+        t.equal((e as QueryError).code, 'BAD_CURSOR', why);
+      }
+    };
+    const clinicianPage = await readReadings(
+      w.h.view(),
+      { key: w.clinician.key, purpose: 1 },
+      { ...q, limit: 1 },
+      w.now,
+    );
+    await bad({ cursor: clinicianPage.next }, 'a key cursor');
+    for (const c of [
+      'x',
+      `${t0}`,
+      `${t0}.`,
+      `.1`,
+      `${t0}.1.1`,
+      `0${t0}.1`,
+      `${t0}.01`,
+      `-${t0}.1`,
+      `${t0}.-1`,
+      `+${t0}.1`,
+      `${t0}.1 `,
+      `${t0}e0.1`,
+      `${t0}.1e3`,
+      '9007199254740992.0',
+      `${t0}.9007199254740992`,
+      '99999999999999999.0',
+    ]) {
+      await bad({ cursor: c }, `malformed ${JSON.stringify(c)}`);
+    }
+    await bad({ from: t0 + 1, cursor: `${t0}.0` }, 'before the range');
+    await bad({ to: t0 + 5, cursor: `${t0 + 5}.0` }, 'at the end of the range');
+    // A research cursor is no key cursor either.
+    try {
+      await readReadings(
+        w.h.view(),
+        { key: w.clinician.key, purpose: 1 },
+        { ...q, cursor: first.next },
+        w.now,
+      );
+      t.fail('expected BAD_CURSOR');
+    } catch (e) {
+      t.equal((e as QueryError).code, 'BAD_CURSOR');
+    }
+    // A count beyond the readings at that time passes over them only: the read stays in [t, to).
+    const over = await readReadings(w.h.view(), research, { ...q, cursor: `${t0}.1000` }, w.now);
+    t.same(
+      over.items.map((r) => r.measuredAt),
+      [t0 + 5, t0 + 5, t0 + 9],
+    );
+  },
+);

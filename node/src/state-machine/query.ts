@@ -94,8 +94,13 @@ export interface Reading {
   value: number;
   unit: string;
   measuredAt: number;
-  committedAt: number;
-  height: number;
+  /**
+   * Commit time and height of the block that carried it; omitted for research reads, like `source` and
+   * `txId`: the block routes are public, so either one leads to the block, its transactions and their
+   * signer (the device or clinician key).
+   */
+  committedAt?: number;
+  height?: number;
   /** Device or clinician key that signed it; omitted for research reads (de-identification). */
   source?: Uint8Array;
   /** Transaction that carried it (proof of inclusion via the block's txRoot); omitted for research. */
@@ -107,6 +112,25 @@ export interface Page<T> {
   /** Opaque; pass back to continue, null at the end. */
   next: string | null;
   access: AccessBasis;
+}
+
+/**
+ * A research cursor, `<t>.<n>` in canonical decimal (no sign, no leading zeros, safe integers): resume at
+ * measuredAt t, skipping the n entries at t already returned. The other cursors are the hex index key of
+ * the next entry, whose last 32 bytes are the signer's key: a research read must not hand that out
+ * (de-identification), so it names a position by time and count only.
+ */
+const RESEARCH_CURSOR = /^(0|[1-9][0-9]{0,15})\.(0|[1-9][0-9]{0,15})$/;
+
+function researchCursor(cursor: string, from: number, to: number): { at: number; skip: number } {
+  const m = RESEARCH_CURSOR.exec(cursor);
+  const at = m ? Number(m[1]) : Number.NaN;
+  const skip = m ? Number(m[2]) : Number.NaN;
+  // Inside the requested range, like a key cursor: it cannot widen the read.
+  if (!Number.isSafeInteger(at) || !Number.isSafeInteger(skip) || at < from || at >= to) {
+    throw new QueryError('BAD_CURSOR');
+  }
+  return { at, skip };
 }
 
 /** Readings of one kind with from <= measuredAt < to, oldest first, paginated. */
@@ -123,9 +147,16 @@ export async function readReadings(
   const limit = q.limit ?? 100;
   checkLimit(limit);
   const access = await allow(view, req, q.patient, readingCategory(q.kind as ReadingKind), now);
+  const research = req.purpose === Purpose.research;
   let gte = IndexKeys.readingFrom(q.patient, q.kind, q.from);
   const lt = IndexKeys.readingFrom(q.patient, q.kind, q.to);
-  if (q.cursor) {
+  // Research cursor position: entries at measuredAt `at` to pass over before returning any.
+  let at = -1;
+  let skip = 0;
+  if (q.cursor && research) {
+    ({ at, skip } = researchCursor(q.cursor, q.from, q.to));
+    gte = IndexKeys.readingFrom(q.patient, q.kind, at);
+  } else if (q.cursor) {
     let c: Uint8Array;
     try {
       c = fromHex(q.cursor);
@@ -136,24 +167,34 @@ export async function readReadings(
     if (Buffer.compare(c, gte) < 0 || Buffer.compare(c, lt) >= 0) throw new QueryError('BAD_CURSOR');
     gte = c;
   }
-  const research = req.purpose === Purpose.research;
+  // measuredAt sits right after the series prefix in every key of the series.
+  const timeOffset = IndexKeys.readingSeries(q.patient, q.kind).length;
   const items: Reading[] = [];
   let next: string | null = null;
-  for await (const { key, value } of view.index.range({ gte, lt, limit: limit + 1 })) {
+  let skipped = 0;
+  const scan = Math.min(limit + 1 + skip, Number.MAX_SAFE_INTEGER);
+  for await (const { key, value } of view.index.range({ gte, lt, limit: scan })) {
+    const measuredAt = readU64(key, timeOffset);
+    if (measuredAt === at && skipped < skip) {
+      skipped++;
+      continue;
+    }
     if (items.length === limit) {
-      next = toHex(key);
+      if (research) {
+        // Entries at this time already passed over: skipped here, or returned on this page.
+        const before =
+          (measuredAt === at ? skipped : 0) + items.filter((r) => r.measuredAt === measuredAt).length;
+        next = `${measuredAt}.${before}`;
+      } else {
+        next = toHex(key);
+      }
       break;
     }
     const f = decodeCanonical(value) as [number, string, number, number, number, Uint8Array, Uint8Array];
-    const r: Reading = {
-      kind: q.kind,
-      value: f[0],
-      unit: f[1],
-      measuredAt: f[2],
-      committedAt: f[3],
-      height: f[4],
-    };
+    const r: Reading = { kind: q.kind, value: f[0], unit: f[1], measuredAt: f[2] };
     if (!research) {
+      r.committedAt = f[3];
+      r.height = f[4];
       r.source = f[5];
       r.txId = f[6];
     }

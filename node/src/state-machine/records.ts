@@ -54,9 +54,9 @@ export interface OrgRecord {
 export interface ValidatorEntry {
   publicKey: Uint8Array;
   orgId: string;
-  /** First height at which it votes. */
+  /** Effective height A of its addition (0 at genesis): it certifies heights from A + 1 (ADR 0015). */
   fromHeight: number;
-  /** First height at which it no longer votes, or null. */
+  /** Effective height A of its removal, or null: it certifies heights up to and including A. */
   untilHeight: number | null;
 }
 

@@ -12,7 +12,9 @@ export function chainStoreReadView(store: ChainStore): ReadView {
         store.state.scanIndex(new Uint8Array(0), {
           gte,
           lt,
-          ...(limit !== undefined ? { limit } : {}),
+          // LevelDB's iterator reads its limit as an int32 (a larger one wraps: 2^32 + 1 becomes 1); no
+          // index range holds 2^31 entries, so a larger limit is the same as none.
+          ...(limit !== undefined && limit <= 0x7fff_ffff ? { limit } : {}),
           ...(reverse !== undefined ? { reverse } : {}),
         }),
     },

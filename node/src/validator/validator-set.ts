@@ -56,7 +56,7 @@ export async function reconfigurationsInState(state: StateGet): Promise<Reconfig
   }
   return [...heights]
     .sort((a, b) => a - b)
-    .map((at) => ({ fromHeight: at + 1, validators: activeValidators(vs, at).map((v) => v.publicKey) }));
+    .map((at) => ({ fromHeight: at + 1, validators: activeValidators(vs, at + 1).map((v) => v.publicKey) }));
 }
 
 /**

@@ -120,7 +120,10 @@ export function observation(o: ObservationInput): Json {
     category: VITAL_SIGNS_CATEGORY,
     subject: { reference: `Patient/${o.patientHex}` },
     effectiveDateTime: iso(first.measuredAt),
-    issued: iso(Math.max(...o.readings.map((r) => r.committedAt))),
+    // Research reads carry no commit time (it names the block, hence the signer): no `issued` then.
+    ...(first.committedAt !== undefined
+      ? { issued: iso(Math.max(...o.readings.map((r) => r.committedAt ?? 0))) }
+      : {}),
   };
   if (first.source && o.sourceKind === 'Device') base.device = { reference: `Device/${toHex(first.source)}` };
   if (first.source && o.sourceKind === 'Practitioner')
@@ -146,6 +149,10 @@ export function provenance(o: {
   chainId: string;
 }): Json {
   const r = o.reading;
+  // The route builds one only for a reading found by its tx id, which research reads omit together
+  // with the commit time and height.
+  if (r.committedAt === undefined || r.height === undefined)
+    throw new Error('provenance of a de-identified reading');
   const who = r.source ? { reference: `${o.sourceKind}/${toHex(r.source)}` } : { display: 'unknown source' };
   return {
     resourceType: 'Provenance',

@@ -103,8 +103,9 @@ export function registerPatientRoutes(app: FastifyInstance, ctx: ApiContext): vo
           value: r.value,
           unit: r.unit,
           measuredAt: r.measuredAt,
-          committedAt: r.committedAt,
-          height: r.height,
+          // Research reads omit these four: each one leads to the signer (docs/state-machine.md).
+          ...(r.committedAt !== undefined ? { committedAt: r.committedAt } : {}),
+          ...(r.height !== undefined ? { height: r.height } : {}),
           ...(r.source ? { source: toHex(r.source) } : {}),
           ...(r.txId ? { txId: toHex(r.txId) } : {}),
         })),

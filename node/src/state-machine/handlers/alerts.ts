@@ -9,7 +9,7 @@ import { AlertStatus, Codec, readRecord, writeRecord } from '../records.ts';
 import { AuditEvent, audit, type HandlerEnv, reject, requireClinicianAccess } from './common.ts';
 
 export async function setAlertPolicy(env: HandlerEnv, b: BodyOf<60>) {
-  await requireClinicianAccess(env, b.patient, [ALERTS_CATEGORY]);
+  const purpose = await requireClinicianAccess(env, b.patient, [ALERTS_CATEGORY]);
   for (const t of b.thresholds) {
     const spec = readingKindSpec(t.kind);
     // A threshold outside the plausible range could never fire (or always would): refuse it.
@@ -25,13 +25,13 @@ export async function setAlertPolicy(env: HandlerEnv, b: BodyOf<60>) {
     event: AuditEvent.alertPolicy,
     actor: env.sender,
     categories: [ALERTS_CATEGORY],
-    purpose: null,
+    purpose,
     detail: b.spo2Scale2,
   });
 }
 
 export async function acknowledgeAlert(env: HandlerEnv, b: BodyOf<61>) {
-  await requireClinicianAccess(env, b.patient, [ALERTS_CATEGORY]);
+  const purpose = await requireClinicianAccess(env, b.patient, [ALERTS_CATEGORY]);
   const key = Keys.alert(b.patient, b.alertSeq);
   const alert = await readRecord(env.ctx.state, key, Codec.alert);
   if (!alert) reject(RejectCode.UNKNOWN_ALERT);
@@ -48,7 +48,7 @@ export async function acknowledgeAlert(env: HandlerEnv, b: BodyOf<61>) {
     event: AuditEvent.alertAcknowledged,
     actor: env.sender,
     categories: [ALERTS_CATEGORY],
-    purpose: null,
+    purpose,
     detail: b.alertSeq,
   });
   env.ctx.emit({ kind: 'alertAcknowledged', data: [b.patient, b.alertSeq, env.sender, env.ctx.blockTime] });

@@ -1,6 +1,7 @@
 // Helpers shared by the handlers: sender checks that reject with a stable code, and audit-trail writes.
 
 import type { CborValue } from '@vigil/consensus/wire';
+import { Purpose } from '@vigil/consensus/wire/bodies/index.ts';
 import type { ExecContext } from '../../exec/types.ts';
 import { TxRejected } from '../../exec/errors.ts';
 import { decideAccess, isActive, patientOrGuardian } from '../access.ts';
@@ -49,25 +50,33 @@ export async function requirePatientOrGuardian(env: HandlerEnv, patient: Uint8Ar
 
 /**
  * The sender must be an active clinician with treatment or emergency access to every category at the
- * block time (the same rule the query layer applies to reads).
+ * block time (the same rule the query layer applies to reads). Returns the purpose the write is made
+ * under, for its audit entry: emergency (3) when any category was open only through the sender's
+ * break-glass access, else treatment (1). Break-glass is always audited as such: the patient must be
+ * able to tell a write under an emergency override from one their consent allowed.
  */
-export async function requireClinicianAccess(env: HandlerEnv, patient: Uint8Array, categories: string[]) {
+export async function requireClinicianAccess(
+  env: HandlerEnv,
+  patient: Uint8Array,
+  categories: string[],
+): Promise<typeof Purpose.treatment | typeof Purpose.emergency> {
   await activeActor(env, Role.clinician, RejectCode.NOT_CLINICIAN);
   await requirePatient(env, patient);
-  const bases: string[] = [];
+  let basis: typeof Purpose.treatment | typeof Purpose.emergency = Purpose.treatment;
   for (const category of categories) {
     let ok = false;
-    for (const purpose of [1, 3]) {
+    // Treatment first: break-glass counts only where consent does not already cover the write.
+    for (const purpose of [Purpose.treatment, Purpose.emergency] as const) {
       const d = await decideAccess(env.ctx.state, env.sender, patient, category, purpose, env.ctx.blockTime);
       if (d.allowed) {
         ok = true;
-        bases.push(d.via);
+        if (purpose === Purpose.emergency) basis = Purpose.emergency;
         break;
       }
     }
     if (!ok) reject(RejectCode.NO_ACCESS, `no treatment or emergency access to ${category}`);
   }
-  return bases;
+  return basis;
 }
 
 export const AuditEvent = {

@@ -35,12 +35,17 @@ export function validatorChangeHeight(height: number, checkpointInterval: number
   return (Math.floor(height / checkpointInterval) + 2) * checkpointInterval;
 }
 
-/** Validators voting at `height`. */
+/**
+ * The validators that certify block `height`: the set of the epoch containing it. A change stored with
+ * effective height A (`fromHeight` of an addition, `untilHeight` of a removal; the A of its
+ * validatorSetChange event) applies from A + 1: block A and the checkpoint at A still belong to the old
+ * set (ADR 0015). Genesis validators have fromHeight 0, so they certify from height 1.
+ */
 export function activeValidators<T extends { fromHeight: number; untilHeight: number | null }>(
   vs: T[],
   height: number,
 ): T[] {
-  return vs.filter((v) => v.fromHeight <= height && (v.untilHeight === null || v.untilHeight > height));
+  return vs.filter((v) => v.fromHeight < height && (v.untilHeight === null || height <= v.untilHeight));
 }
 
 function proposalOf(stored: CborValue): GovernanceProposal {
@@ -121,8 +126,9 @@ async function execute(env: HandlerEnv, p: GovernanceProposal, proposalId: Uint8
               v.untilHeight === null && bytesEqual(v.publicKey, p.publicKey) ? { ...v, untilHeight: at } : v,
             );
       writeRecord(s, Keys.validators(), Codec.validators, next);
-      // The set of validators from `at` on, in order: consensus reconfigures at that checkpoint.
-      const set = activeValidators(next, at).map((v) => [v.publicKey, v.orgId]);
+      // The set that certifies heights above `at`, in order: consensus switches to it once the checkpoint
+      // at `at` is stable.
+      const set = activeValidators(next, at + 1).map((v) => [v.publicKey, v.orgId]);
       ctx.emit({ kind: 'validatorSetChange', data: [at, set, proposalId] });
       return;
     }

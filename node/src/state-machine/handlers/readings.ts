@@ -76,7 +76,7 @@ export async function recordObservation(env: HandlerEnv, b: BodyOf<51>) {
   const categories = [...new Set(b.readings.map((r) => readingKindSpec(r.kind)?.name))].map((n) =>
     n === undefined ? reject(RejectCode.READING_KIND_NOT_ALLOWED) : `vitals.${n}`,
   );
-  await requireClinicianAccess(env, b.patient, categories);
+  const purpose = await requireClinicianAccess(env, b.patient, categories);
   checkEntries(env, b.readings, false);
   for (const r of b.readings) {
     if (
@@ -89,7 +89,7 @@ export async function recordObservation(env: HandlerEnv, b: BodyOf<51>) {
     event: AuditEvent.observation,
     actor: env.sender,
     categories,
-    purpose: null,
+    purpose,
     detail: b.readings.length,
   });
   await store(env, b.patient, b.readings);
