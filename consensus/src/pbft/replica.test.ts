@@ -421,16 +421,19 @@ t.test(
   },
 );
 
-t.test('a retransmitted future-view message is buffered once, so it cannot crowd out later ones', async (t) => {
-  const r = replica(1);
-  const [b] = chain(1);
-  const again = prepare(g, 3, 1, 1, b!.hash).bytes;
-  for (let i = 0; i < 3 * 8 + 5; i++) feed(r, 3, again);
-  t.equal(r.stats().sizes.futureBuffered, 1, 'one copy held');
-  t.equal(dropped(r, DropReason.futureView), 0, 'no overflow');
-  feed(r, 3, commit(g, 3, 1, 1, b!.hash).bytes);
-  t.equal(r.stats().sizes.futureBuffered, 2, "the peer's next message is still buffered");
-});
+t.test(
+  'a retransmitted future-view message is buffered once, so it cannot crowd out later ones',
+  async (t) => {
+    const r = replica(1);
+    const [b] = chain(1);
+    const again = prepare(g, 3, 1, 1, b!.hash).bytes;
+    for (let i = 0; i < 3 * 8 + 5; i++) feed(r, 3, again);
+    t.equal(r.stats().sizes.futureBuffered, 1, 'one copy held');
+    t.equal(dropped(r, DropReason.futureView), 0, 'no overflow');
+    feed(r, 3, commit(g, 3, 1, 1, b!.hash).bytes);
+    t.equal(r.stats().sizes.futureBuffered, 2, "the peer's next message is still buffered");
+  },
+);
 
 t.test('bounded memory: nothing a Byzantine peer sends grows state without bound', async (t) => {
   const r = replica(1);
