@@ -800,6 +800,17 @@ t.test(
       'AuditEvent pages, in order, without gaps',
     );
     t.equal(new Set(paged).size, paged.length, 'and without repeats');
+    // _page is a height: 16 digits can pass 2^53 - 1, which the index key cannot hold (this was 500
+    // INTERNAL, a RangeError from the key writer). A bad search parameter, like any other.
+    for (const bad of ['9007199254740993', '9999999999999999', '1.5', '-1', 'x']) {
+      const r = await signedGet(patient, `/fhir/AuditEvent?patient=${P}&_page=${bad}`);
+      t.equal(r.statusCode, 400, `_page=${bad}`);
+      validFhir(t, r.json(), `the OperationOutcome for _page=${bad}`);
+      t.equal(r.json().issue[0].details.coding[0].code, 'BAD_SEARCH_PARAMETER');
+    }
+    const last = await signedGet(patient, `/fhir/AuditEvent?patient=${P}&_page=${Number.MAX_SAFE_INTEGER}`);
+    t.equal(last.statusCode, 200, 'the largest safe height is a valid (empty) page');
+    t.equal(last.json().entry?.length ?? 0, 0);
 
     const meta = await app.inject('/fhir/metadata');
     validFhir(t, meta.json(), 'the CapabilityStatement');

@@ -36,7 +36,7 @@ import {
   provenance,
   type SourceKind,
 } from './resources.ts';
-import { dateRange, decodePage, encodePage, patientRef } from './search-params.ts';
+import { dateRange, decodeHeightPage, decodePage, encodePage, patientRef } from './search-params.ts';
 
 const MAX_COUNT = 1000;
 const security = [{ vigilSignature: [] }];
@@ -361,7 +361,7 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
           properties: {
             patient: { type: 'string', maxLength: 80 },
             _count: { type: 'integer', minimum: 1, maximum: MAX_COUNT },
-            _page: { type: 'string', pattern: '^[0-9]{1,16}$' },
+            _page: { type: 'string', maxLength: 40 },
           },
           additionalProperties: false,
         },
@@ -373,7 +373,7 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
       const patientHex = patientRef(req.query.patient);
       const r = await readAuditTrail(ctx.view, who, {
         patient: new Uint8Array(Buffer.from(patientHex, 'hex')),
-        fromHeight: req.query._page ? Number(req.query._page) : 0,
+        fromHeight: decodeHeightPage(req.query._page),
         limit: req.query._count ?? 100,
       });
       const subs = new Map<string, number>();
