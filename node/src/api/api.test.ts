@@ -946,6 +946,49 @@ t.test('FHIR: Observation pages at _count=1000 neither repeat nor lose entries',
 });
 
 t.test(
+  "the router's own refusals are problems (OperationOutcomes under /fhir) with stable codes",
+  async (t) => {
+    const problemOf = (r: {
+      statusCode: number;
+      headers: Record<string, unknown>;
+      json: () => { code: string };
+    }) => {
+      t.match(String(r.headers['content-type']), /^application\/problem\+json/);
+      return [r.statusCode, r.json().code];
+    };
+    // The router's bound on a path parameter is the longest a route takes: a 256-byte state key reaches
+    // /v1/proofs (a 129-byte one was cut off by the router at 256 characters, with fastify's own 414).
+    for (const bytes of [129, 256]) {
+      const r = await app.inject(`/v1/proofs/${'ab'.repeat(bytes)}`);
+      t.equal(r.statusCode, 200, `a ${bytes}-byte key reaches the route`);
+      t.equal(r.json().value, null, 'and is proven absent');
+    }
+    const long = await app.inject(`/v1/proofs/${'ab'.repeat(257)}`);
+    t.same(problemOf(long), [414, 'URL_TOO_LONG']);
+    t.notOk(long.body.includes('abab'), 'the path is not echoed back');
+    t.same(problemOf(await app.inject(`/v1/patients/${'a'.repeat(513)}/readings?kind=1`)), [
+      414,
+      'URL_TOO_LONG',
+    ]);
+    // Not percent-encoding: fastify's FST_ERR_BAD_URL, now the API's problem.
+    t.same(problemOf(await app.inject('/v1/transactions/%zz')), [400, 'MALFORMED_URL']);
+    t.same(problemOf(await app.inject('/%')), [400, 'MALFORMED_URL']);
+    // Under /fhir the same code in an OperationOutcome.
+    for (const url of ['/fhir/Observation%zz', '/fhir/%']) {
+      const r = await app.inject(url);
+      t.equal(r.statusCode, 400, url);
+      t.match(r.headers['content-type'], /^application\/fhir\+json/);
+      validFhir(t, r.json(), `the OperationOutcome for ${url}`);
+      t.match(r.json(), {
+        resourceType: 'OperationOutcome',
+        issue: [{ details: { coding: [{ code: 'MALFORMED_URL' }] } }],
+      });
+    }
+    t.equal((await app.inject('/health')).statusCode, 200, 'still serving');
+  },
+);
+
+t.test(
   'over the network: a standard FHIR client searches, SSE streams blocks and alerts, metrics',
   async (t) => {
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
