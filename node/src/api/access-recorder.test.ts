@@ -105,3 +105,74 @@ t.test('a full pending set forces a flush without waiting for the timer', async 
   await rec.flush();
   t.equal(pool.submitted.length, 2, 'a closed recorder records nothing');
 });
+
+t.test('a failure outside the mempool costs one record, never the recorder', async (t) => {
+  // The nonce read fails once (a store error): only the record it was for is lost, counted and
+  // reported; the rest of its batch and every later read is still recorded. Before, the rejection
+  // stuck in the flush chain: nothing was recorded again, nothing counted, and each flush the
+  // recorder started itself was an unhandled rejection (fatal to the process by default).
+  const pool = fakePool({ last: 0 });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => process.off('unhandledRejection', onUnhandled));
+  let failOnce = true;
+  const errors: unknown[] = [];
+  const rec = new AccessRecorder(
+    {
+      ...pool.deps,
+      lastNonce: async () => {
+        if (failOnce) {
+          failOnce = false;
+          throw new Error('store read failed');
+        }
+        return pool.deps.lastNonce();
+      },
+      onError: (e) => errors.push(e),
+    },
+    { flushMs: 10_000 },
+  );
+  rec.record({ reader, patient, categories: ['alerts'], purpose: 1, readAt: 1 });
+  rec.record({ reader: other, patient, categories: ['alerts'], purpose: 1, readAt: 1 });
+  rec.record({ reader, patient, categories: ['alerts'], purpose: 2, readAt: 1 });
+  await rec.flush();
+  t.equal(rec.failed, 1, 'the one record counted as failed');
+  t.match(errors, [{ message: 'store read failed' }], 'and reported');
+  t.same(
+    pool.submitted.map((x) => x.nonce),
+    [1, 2],
+    'the rest of the batch recorded',
+  );
+
+  // Later reads, flushed by the recorder itself (a full pending set), are recorded too, even when the
+  // failure reporter throws.
+  let failAgain = true;
+  const forced = new AccessRecorder(
+    {
+      ...pool.deps,
+      lastNonce: async () => {
+        if (failAgain) {
+          failAgain = false;
+          throw new Error('store read failed again');
+        }
+        return pool.deps.lastNonce();
+      },
+      onError: () => {
+        throw new Error('a failing reporter');
+      },
+    },
+    { flushMs: 10_000, maxPending: 1 },
+  );
+  for (const r of [k('r1'), k('r2'), k('r3')]) {
+    forced.record({ reader: r, patient, categories: ['alerts'], purpose: 1, readAt: 2 });
+    await forced.flush(); // the flush the recorder started: this waits for it
+  }
+  t.equal(forced.failed, 1);
+  t.equal(forced.submitted, 2, 'later reads recorded');
+  t.same(
+    pool.submitted.map((x) => x.nonce),
+    [1, 2, 3, 4],
+  );
+  await new Promise(setImmediate);
+  t.same(unhandled, [], 'no unhandled rejection');
+});

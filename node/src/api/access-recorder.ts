@@ -70,53 +70,78 @@ export class AccessRecorder {
     const batch = [...this.#pending.values()];
     this.#pending.clear();
     if (batch.length === 0) return this.#chain;
-    // Flushes are serialised: each one reads the nonce after the previous one's submissions.
-    this.#chain = this.#chain.then(() => this.#submit(batch));
+    // Flushes are serialised: each one reads the nonce after the previous one's submissions. #submit
+    // settles every record itself; the catch is the last line of defence, because a rejected #chain would
+    // stay rejected: every later flush chained on it would be skipped (reads silently no longer audited)
+    // and each `void this.flush()` would be an unhandled rejection, which ends the process.
+    this.#chain = this.#chain.then(() => this.#submit(batch)).catch((e: unknown) => this.#fail(e));
     return this.#chain;
   }
 
+  /** Counts a record as not recorded and reports why; never throws (it runs in catch blocks). */
+  #fail(e: unknown): void {
+    this.failed++;
+    try {
+      this.#deps.onError?.(e);
+    } catch {
+      // a failing reporter must not take the recorder down with it
+    }
+  }
+
   async #submit(batch: (ReadRecord & { categories: string[] })[]): Promise<void> {
-    let nonce = await this.#deps.lastNonce();
+    // Read lazily, and again after any failure: one failed read of the nonce (a store error) costs the
+    // record it was for, not the batch or the recorder.
+    let nonce: number | undefined;
     for (const r of batch) {
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const tx = signTransaction(
-          {
-            version: 1,
-            chainId: this.#deps.chainId,
-            type: TxType.recordAccess,
-            sender: this.#deps.signer.publicKey,
-            nonce: ++nonce,
-            timestamp: this.#deps.now(),
-            body: encodeBody({
-              type: 52,
-              reader: r.reader,
-              patient: r.patient,
-              categories: r.categories,
-              purpose: r.purpose,
-              readAt: r.readAt,
-            }),
-          },
-          this.#deps.signer,
-        );
-        try {
-          await this.#deps.submit(encodeTransaction(tx));
-          this.submitted++;
-          break;
-        } catch (e) {
-          const stale =
-            e instanceof MempoolRejected && (e.code === 'NONCE_TOO_LOW' || e.code === 'NONCE_TAKEN');
-          if (stale && attempt === 0) {
-            // Someone else used this key's nonces (another API instance on the same validator): resync.
-            nonce = await this.#deps.lastNonce();
-            continue;
-          }
-          this.failed++;
-          this.#deps.onError?.(e);
-          nonce = await this.#deps.lastNonce();
-          break;
-        }
+      try {
+        nonce = await this.#record(r, nonce ?? (await this.#deps.lastNonce()));
+      } catch (e) {
+        this.#fail(e);
+        nonce = undefined;
       }
     }
+  }
+
+  /** Submits one record's transaction after nonce `last`; the nonce it used, or undefined to resync. */
+  async #record(r: ReadRecord & { categories: string[] }, last: number): Promise<number | undefined> {
+    let nonce = last;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const tx = signTransaction(
+        {
+          version: 1,
+          chainId: this.#deps.chainId,
+          type: TxType.recordAccess,
+          sender: this.#deps.signer.publicKey,
+          nonce: ++nonce,
+          timestamp: this.#deps.now(),
+          body: encodeBody({
+            type: 52,
+            reader: r.reader,
+            patient: r.patient,
+            categories: r.categories,
+            purpose: r.purpose,
+            readAt: r.readAt,
+          }),
+        },
+        this.#deps.signer,
+      );
+      try {
+        await this.#deps.submit(encodeTransaction(tx));
+        this.submitted++;
+        return nonce;
+      } catch (e) {
+        const stale =
+          e instanceof MempoolRejected && (e.code === 'NONCE_TOO_LOW' || e.code === 'NONCE_TAKEN');
+        if (stale && attempt === 0) {
+          // Someone else used this key's nonces (another API instance on the same validator): resync.
+          nonce = await this.#deps.lastNonce();
+          continue;
+        }
+        this.#fail(e);
+        return undefined;
+      }
+    }
+    return undefined;
   }
 
   async close(): Promise<void> {

@@ -850,6 +850,17 @@ t.test(
       'AuditEvent pages, in order, without gaps',
     );
     t.equal(new Set(paged).size, paged.length, 'and without repeats');
+    // _page is a height: 16 digits can pass 2^53 - 1, which the index key cannot hold (this was 500
+    // INTERNAL, a RangeError from the key writer). A bad search parameter, like any other.
+    for (const bad of ['9007199254740993', '9999999999999999', '1.5', '-1', 'x']) {
+      const r = await signedGet(patient, `/fhir/AuditEvent?patient=${P}&_page=${bad}`);
+      t.equal(r.statusCode, 400, `_page=${bad}`);
+      validFhir(t, r.json(), `the OperationOutcome for _page=${bad}`);
+      t.equal(r.json().issue[0].details.coding[0].code, 'BAD_SEARCH_PARAMETER');
+    }
+    const last = await signedGet(patient, `/fhir/AuditEvent?patient=${P}&_page=${Number.MAX_SAFE_INTEGER}`);
+    t.equal(last.statusCode, 200, 'the largest safe height is a valid (empty) page');
+    t.equal(last.json().entry?.length ?? 0, 0);
 
     const meta = await app.inject('/fhir/metadata');
     validFhir(t, meta.json(), 'the CapabilityStatement');
@@ -857,6 +868,173 @@ t.test(
     const nf = await app.inject('/fhir/Patient');
     t.equal(nf.statusCode, 404);
     t.equal(nf.json().resourceType, 'OperationOutcome');
+  },
+);
+
+t.test('FHIR: Observation pages at _count=1000 neither repeat nor lose entries', async (t) => {
+  // A patient of its own with two devices: 2,100 heart rates from one, every 7th instant a second heart
+  // rate from the other (same kind, same time, another source), SpO2 every 5th, blood-pressure panels
+  // every 11th and a lone systolic from the second device every 13th. A search caps one readings page
+  // at 1,000 rows; a resumed page must still see every row it skips and returns.
+  const owner = new Actor('pager-patient', chainId);
+  const devices = [
+    new Actor('pager-device-a', chainId),
+    new Actor('pager-device-b', chainId),
+    new Actor('pager-device-c', chainId),
+  ] as const;
+  await commit(owner.bytes({ type: 20, patient: owner.key }));
+  const now = Date.now();
+  for (const d of devices) {
+    await commit(
+      owner.bytes({
+        type: 30,
+        device: d.key,
+        patient: owner.key,
+        validFrom: now - 3_600_000,
+        validUntil: now + 86_400_000,
+      }),
+    );
+  }
+  type R = { kind: number; value: number; unit: string; measuredAt: number };
+  const sent: [R[], R[], R[]] = [[], [], []];
+  const expected: string[] = [];
+  const base = now - 1_800_000;
+  for (let i = 0; i < 2100; i++) {
+    const at = base + i * 10;
+    const [a, b] = [toHex(devices[0].key), toHex(devices[1].key)];
+    sent[0].push({ kind: 1, value: 60 + (i % 40), unit: '/min', measuredAt: at });
+    expected.push(`8867-4 ${at} ${a} 0`);
+    if (i % 7 === 0) {
+      sent[1].push({ kind: 1, value: 61, unit: '/min', measuredAt: at });
+      expected.push(`8867-4 ${at} ${b} 0`);
+    }
+    if (i % 5 === 0) {
+      sent[0].push({ kind: 2, value: 96, unit: '%', measuredAt: at });
+      expected.push(`59408-5 ${at} ${a} 0`);
+    }
+    if (i % 11 === 0) {
+      sent[0].push(
+        { kind: 3, value: 120, unit: 'mm[Hg]', measuredAt: at },
+        { kind: 4, value: 80, unit: 'mm[Hg]', measuredAt: at },
+      );
+      expected.push(`85354-9 ${at} ${a} 2`);
+    }
+    if (i % 13 === 0) {
+      sent[1].push({ kind: 3, value: 118, unit: 'mm[Hg]', measuredAt: at });
+      expected.push(`85354-9 ${at} ${b} 1`);
+    }
+  }
+  // Then 20 instants at which all three devices send a heart rate: ties a page may have to split.
+  const tied = base + 30_000;
+  for (let i = 0; i < 20; i++) {
+    for (const [d, device] of devices.entries()) {
+      sent[d]!.push({ kind: 1, value: 70 + d, unit: '/min', measuredAt: tied + i * 10 });
+      expected.push(`8867-4 ${tied + i * 10} ${toHex(device.key)} 0`);
+    }
+  }
+  for (const [d, device] of devices.entries()) {
+    const txs: Uint8Array[] = [];
+    for (let i = 0; i < sent[d]!.length; i += 64) {
+      txs.push(device.bytes({ type: 50, patient: owner.key, readings: sent[d]!.slice(i, i + 64) }));
+    }
+    // Same sender, consecutive nonces: the last one commits only after all the others.
+    for (const tx of txs.slice(0, -1)) t.equal((await cbor(tx)).statusCode, 202);
+    await commit(txs[txs.length - 1]!);
+  }
+  const follow = async (first: string) => {
+    const seen: string[] = [];
+    let pages = 0;
+    let target: string | undefined = first;
+    for (; target && pages < 100; pages++) {
+      const r = await signedGet(owner, target);
+      t.equal(r.statusCode, 200, r.body.slice(0, 200));
+      const b: { entry?: Entry[]; link: { relation: string; url: string }[] } = r.json();
+      for (const e of b.entry ?? []) {
+        const o = e.resource as Entry['resource'] & {
+          effectiveDateTime: string;
+          device: { reference: string };
+          component?: unknown[];
+        };
+        seen.push(
+          `${o.code!.coding[0]!.code} ${Date.parse(o.effectiveDateTime)} ${o.device.reference.slice('Device/'.length)} ${o.component?.length ?? 0}`,
+        );
+      }
+      const next = b.link.find((l) => l.relation === 'next');
+      target = next ? new URL(next.url).pathname + new URL(next.url).search : undefined;
+    }
+    t.equal(target, undefined, 'the pages end');
+    return { seen, pages };
+  };
+  const PP = toHex(owner.key);
+  const all = await follow(`/fhir/Observation?patient=${PP}&_count=1000`);
+  t.ok(all.pages > 3, `${expected.length} entries over ${all.pages} pages`);
+  t.same([...all.seen].sort(), [...expected].sort(), 'every kind: each entry exactly once');
+  const hr = await follow(`/fhir/Observation?patient=${PP}&code=8867-4&_count=1000`);
+  t.ok(hr.pages > 2, `heart rate alone over ${hr.pages} pages`);
+  t.same(
+    [...hr.seen].sort(),
+    expected.filter((e) => e.startsWith('8867-4 ')).sort(),
+    'one kind: each entry exactly once',
+  );
+  const small = await follow(`/fhir/Observation?patient=${PP}&code=85354-9,8867-4&_count=333`);
+  t.same(
+    [...small.seen].sort(),
+    expected.filter((e) => !e.startsWith('59408-5 ')).sort(),
+    'panels and heart rate at _count=333: each entry exactly once',
+  );
+  // One entry a page through the ties: a page that ends inside an instant resumes after exactly the
+  // entries it returned there, in the index's order of sources.
+  const ties = await follow(
+    `/fhir/Observation?patient=${PP}&code=8867-4&date=ge${new Date(tied).toISOString()}&_count=1`,
+  );
+  t.equal(ties.pages, 60, 'one page per entry');
+  t.same(
+    [...ties.seen].sort(),
+    expected.filter((e) => e.startsWith('8867-4 ') && Number(e.split(' ')[1]) >= tied).sort(),
+    'ties at _count=1: each entry exactly once',
+  );
+});
+
+t.test(
+  "the router's own refusals are problems (OperationOutcomes under /fhir) with stable codes",
+  async (t) => {
+    const problemOf = (r: {
+      statusCode: number;
+      headers: Record<string, unknown>;
+      json: () => { code: string };
+    }) => {
+      t.match(String(r.headers['content-type']), /^application\/problem\+json/);
+      return [r.statusCode, r.json().code];
+    };
+    // The router's bound on a path parameter is the longest a route takes: a 256-byte state key reaches
+    // /v1/proofs (a 129-byte one was cut off by the router at 256 characters, with fastify's own 414).
+    for (const bytes of [129, 256]) {
+      const r = await app.inject(`/v1/proofs/${'ab'.repeat(bytes)}`);
+      t.equal(r.statusCode, 200, `a ${bytes}-byte key reaches the route`);
+      t.equal(r.json().value, null, 'and is proven absent');
+    }
+    const long = await app.inject(`/v1/proofs/${'ab'.repeat(257)}`);
+    t.same(problemOf(long), [414, 'URL_TOO_LONG']);
+    t.notOk(long.body.includes('abab'), 'the path is not echoed back');
+    t.same(problemOf(await app.inject(`/v1/patients/${'a'.repeat(513)}/readings?kind=1`)), [
+      414,
+      'URL_TOO_LONG',
+    ]);
+    // Not percent-encoding: fastify's FST_ERR_BAD_URL, now the API's problem.
+    t.same(problemOf(await app.inject('/v1/transactions/%zz')), [400, 'MALFORMED_URL']);
+    t.same(problemOf(await app.inject('/%')), [400, 'MALFORMED_URL']);
+    // Under /fhir the same code in an OperationOutcome.
+    for (const url of ['/fhir/Observation%zz', '/fhir/%']) {
+      const r = await app.inject(url);
+      t.equal(r.statusCode, 400, url);
+      t.match(r.headers['content-type'], /^application\/fhir\+json/);
+      validFhir(t, r.json(), `the OperationOutcome for ${url}`);
+      t.match(r.json(), {
+        resourceType: 'OperationOutcome',
+        issue: [{ details: { coding: [{ code: 'MALFORMED_URL' }] } }],
+      });
+    }
+    t.equal((await app.inject('/health')).statusCode, 200, 'still serving');
   },
 );
 

@@ -5,7 +5,13 @@
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { decodeNonce, nonceKey } from '../exec/accounts.ts';
 import { AccessDenied, QueryError } from '../state-machine/index.ts';
 import { StoreError } from '../store/errors.ts';
@@ -13,12 +19,13 @@ import type { Validator } from '../validator/validator.ts';
 import { AccessRecorder, type AccessRecorderOptions } from './access-recorder.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
+import { FHIR_JSON, operationOutcome } from './fhir/resources.ts';
 import { registerFhirRoutes } from './fhir/routes.ts';
 import { ApiMetrics } from './metrics.ts';
 import { registerDocsRoutes, registerOpenApi } from './openapi.ts';
 import { ApiError, problem, problemSchema, sendProblem } from './problem.ts';
 import { storeReadView } from './read-view.ts';
-import { registerChainRoutes } from './routes/chain.ts';
+import { MAX_KEY_HEX, registerChainRoutes } from './routes/chain.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerPatientRoutes } from './routes/patients.ts';
@@ -54,6 +61,40 @@ export interface ApiOptions {
 // stop a runaway or hostile client, not to shape normal load (vigil start --rate-limit N tunes it).
 export const DEFAULT_RATE_LIMIT = { max: 60_000, timeWindowMs: 60_000 };
 
+/**
+ * The router refuses a longer path parameter before any route sees it, so this is the longest any route
+ * takes: a /v1/proofs state key in hex. (It was 256 while that route allowed 512, so keys the route's
+ * schema accepted were cut off by the router.) Every other parameter's schema is tighter.
+ */
+export const MAX_PARAM_LENGTH = MAX_KEY_HEX;
+
+/**
+ * Errors fastify's router raises before any route, hook or error handler runs (a path parameter over
+ * MAX_PARAM_LENGTH, a path that is not valid percent-encoding). Without this fastify answers its own
+ * JSON with FST_ERR_* codes; clients get the API's problem (an OperationOutcome under /fhir) instead,
+ * and nothing of the path is echoed back.
+ */
+function frameworkError(e: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const [status, code, title, issue] =
+    e.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? [414, 'URL_TOO_LONG', `A path parameter is longer than ${MAX_PARAM_LENGTH} characters`, 'too-long']
+      : e.code === 'FST_ERR_BAD_URL'
+        ? [400, 'MALFORMED_URL', 'The path is not valid percent-encoding', 'invalid']
+        : [500, 'INTERNAL', 'Internal error', 'exception'];
+  const path = req.url.split('?', 1)[0]!;
+  if (path === '/fhir' || path.startsWith('/fhir/')) {
+    void reply
+      .code(status)
+      .header('content-type', `${FHIR_JSON}; charset=utf-8`)
+      .send(JSON.stringify(operationOutcome(code, issue, title)));
+    return;
+  }
+  void reply
+    .code(status)
+    .header('content-type', 'application/problem+json; charset=utf-8')
+    .send(JSON.stringify(problem(status, code, title)));
+}
+
 function fastifyOptions(o: ApiOptions): FastifyServerOptions {
   const base: FastifyServerOptions = {
     logger: false,
@@ -61,7 +102,8 @@ function fastifyOptions(o: ApiOptions): FastifyServerOptions {
     return503OnClosing: true,
     trustProxy: o.trustProxy ?? false,
     // Hostile-input bounds on everything fastify parses before a handler runs.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkError,
   };
   return o.https ? ({ ...base, https: o.https } as FastifyServerOptions) : base;
 }

@@ -240,6 +240,28 @@ t.test('consents and the audit trail are for the patient and guardians only', as
     all.items.map((i) => i.height),
     'pages resume without loss',
   );
+  // A height the key writer cannot encode (unsafe, negative, fractional) is a typed QueryError, not the
+  // RangeError of writeU64be that reached HTTP clients as 500 INTERNAL.
+  for (const fromHeight of [2 ** 53, -1, 1.5, Number.NaN]) {
+    try {
+      await readAuditTrail(w.h.view(), { key: P, purpose: 1 }, { patient: P, fromHeight });
+      t.fail(`expected BAD_RANGE for ${fromHeight}`);
+    } catch (e) {
+      t.ok(e instanceof QueryError, `${fromHeight}: ${(e as Error).name}`);
+      t.equal((e as QueryError).code, 'BAD_RANGE');
+    }
+  }
+  t.equal(
+    (
+      await readAuditTrail(
+        w.h.view(),
+        { key: P, purpose: 1 },
+        { patient: P, fromHeight: Number.MAX_SAFE_INTEGER },
+      )
+    ).items.length,
+    0,
+    'the largest safe height is a valid, empty page',
+  );
 });
 
 t.test('a served read becomes an audit entry through recordAccessBody', async (t) => {

@@ -282,8 +282,13 @@ export async function readAuditTrail(
   await patientOnly(view, req, q.patient);
   const limit = q.limit ?? 100;
   checkLimit(limit);
+  const fromHeight = q.fromHeight ?? 0;
+  // A height goes into the index key as a u64, whose writer throws a RangeError for anything but a safe
+  // non-negative integer: refuse it here, typed, so a caller's bad input is a 400 and not a 500.
+  if (!Number.isSafeInteger(fromHeight) || fromHeight < 0)
+    throw new QueryError('BAD_RANGE', `fromHeight: an integer 0..${Number.MAX_SAFE_INTEGER}`);
   const prefix = IndexKeys.auditPrefix(q.patient);
-  const gte = IndexKeys.audit(q.patient, q.fromHeight ?? 0, 0, 0);
+  const gte = IndexKeys.audit(q.patient, fromHeight, 0, 0);
   const items: AuditItem[] = [];
   let nextHeight: number | null = null;
   for await (const { key, value } of view.index.range({ gte, lt: prefixEnd(prefix) })) {

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AccessDenied,
   type AccessBasis,
+  MAX_PAGE,
   QueryError,
   type Reading,
   readAuditTrail,
@@ -30,13 +31,12 @@ import {
   type Json,
   kindsForCode,
   observation,
-  observationId,
   operationOutcome,
   parseObservationId,
   provenance,
   type SourceKind,
 } from './resources.ts';
-import { dateRange, decodePage, encodePage, patientRef } from './search-params.ts';
+import { dateRange, decodeHeightPage, decodePage, encodePage, patientRef } from './search-params.ts';
 
 const MAX_COUNT = 1000;
 const security = [{ vigilSignature: [] }];
@@ -168,7 +168,14 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
       const page = decodePage(req.query._page);
       const start = Math.max(from, page?.at ?? 0);
       const skip = page?.skip ?? 0;
-      const perKind = Math.min(MAX_COUNT, count + skip + 1);
+      // Each kind is read, in index order (time, then source), until it has `need` rows or ends: then the
+      // first `need` entries of the merged order are exactly those of the whole series (an unread row of
+      // a truncated kind sorts after its `need` read ones), and this page, skip and count included, lies
+      // inside them. One readReadings call holds at most MAX_PAGE rows, so a kind may take several:
+      // capping a kind at MAX_PAGE lost entries at _count=1000 (a resumed page read fewer rows than it
+      // skipped and returned, and then had no next link). Bounded: decodePage allows at most 4 digits of
+      // skip, so a kind holds at most 11,000 rows here.
+      const need = count + skip + 1;
       const readings: Reading[] = [];
       const read: string[] = [];
       let basis: AccessBasis | undefined;
@@ -176,16 +183,29 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
       let truncated = false;
       for (const kind of kinds) {
         try {
-          const p = await readReadings(
-            ctx.view,
-            who,
-            { patient: new Uint8Array(patient), kind, from: start, to, limit: perKind },
-            ctx.now(),
-          );
-          readings.push(...p.items);
+          let got = 0;
+          let cursor: string | null = null;
+          do {
+            const p = await readReadings(
+              ctx.view,
+              who,
+              {
+                patient: new Uint8Array(patient),
+                kind,
+                from: start,
+                to,
+                limit: Math.min(MAX_PAGE, need - got),
+                cursor,
+              },
+              ctx.now(),
+            );
+            readings.push(...p.items);
+            got += p.items.length;
+            basis = p.access;
+            cursor = p.next;
+          } while (cursor !== null && got < need);
           read.push(readingCategory(kind as ReadingKind));
-          basis = p.access;
-          if (p.next !== null) truncated = true;
+          if (cursor !== null) truncated = true;
         } catch (e) {
           // Without a code, a search returns the kinds the caller may see; with one, a refusal is an error.
           if (e instanceof AccessDenied && !explicit) {
@@ -198,25 +218,33 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
       if (read.length === 0 && denial) throw denial;
       const kindOf = sourceKinds();
       // One entry per reading; a systolic and a diastolic with the same time and source are one panel.
-      const entries: { at: number; order: number; id: string; readings: Reading[] }[] = [];
-      const panels = new Map<string, { at: number; order: number; id: string; readings: Reading[] }>();
+      type Entry = { at: number; order: number; source: string; readings: Reading[] };
+      const entries: Entry[] = [];
+      const panels = new Map<string, Entry>();
       for (const r of readings) {
+        const source = r.source ? toHex(r.source) : '';
         if (r.kind === 3 || r.kind === 4) {
-          const k = `${r.measuredAt}:${r.source ? toHex(r.source) : ''}`;
+          const k = `${r.measuredAt}:${source}`;
           const e = panels.get(k);
           if (e) {
             e.readings.push(r);
             e.readings.sort((a, b) => a.kind - b.kind);
             continue;
           }
-          const n = { at: r.measuredAt, order: 3, id: observationId(r), readings: [r] };
+          const n = { at: r.measuredAt, order: 3, source, readings: [r] };
           panels.set(k, n);
           entries.push(n);
         } else {
-          entries.push({ at: r.measuredAt, order: r.kind, id: observationId(r), readings: [r] });
+          entries.push({ at: r.measuredAt, order: r.kind, source, readings: [r] });
         }
       }
-      entries.sort((a, b) => a.at - b.at || a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      // Time, kind, then source: the index's own order within a kind, so that what was read of each kind
+      // is a prefix of this order (see `need`). A stable sort keeps index order where the source is
+      // withheld (research reads).
+      entries.sort(
+        (a, b) =>
+          a.at - b.at || a.order - b.order || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0),
+      );
       let skipped = 0;
       const rest = entries.filter((e) => {
         if (page && e.at === page.at && skipped < skip) {
@@ -361,7 +389,7 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
           properties: {
             patient: { type: 'string', maxLength: 80 },
             _count: { type: 'integer', minimum: 1, maximum: MAX_COUNT },
-            _page: { type: 'string', pattern: '^[0-9]{1,16}$' },
+            _page: { type: 'string', maxLength: 40 },
           },
           additionalProperties: false,
         },
@@ -373,7 +401,7 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
       const patientHex = patientRef(req.query.patient);
       const r = await readAuditTrail(ctx.view, who, {
         patient: new Uint8Array(Buffer.from(patientHex, 'hex')),
-        fromHeight: req.query._page ? Number(req.query._page) : 0,
+        fromHeight: decodeHeightPage(req.query._page),
         limit: req.query._count ?? 100,
       });
       const subs = new Map<string, number>();

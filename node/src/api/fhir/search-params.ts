@@ -83,3 +83,15 @@ export function decodePage(v: string | undefined): { at: number; skip: number } 
   if (!m) throw new ApiError(400, 'BAD_SEARCH_PARAMETER', '_page: a token from a next link expected', v);
   return { at: Number(m[1]), skip: Number(m[2]) };
 }
+
+/**
+ * AuditEvent paging token: the block height a `next` link resumes at. Digits alone are not enough: a
+ * 16-digit value can pass 2^53 - 1, where Number() rounds and the index key writer refuses the height.
+ */
+export function decodeHeightPage(v: string | undefined): number {
+  if (v === undefined) return 0;
+  const n = /^[0-9]{1,16}$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n))
+    throw new ApiError(400, 'BAD_SEARCH_PARAMETER', '_page: a height from a next link expected', v);
+  return n;
+}

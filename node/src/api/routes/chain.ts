@@ -20,8 +20,11 @@ import { ApiError } from '../problem.ts';
 import { anyObject } from '../schemas.ts';
 
 export const MAX_BLOCKS_PAGE = 100;
-/** Most state-key bytes accepted by /v1/proofs/:key (state keys are short: sm/<tag>/<parts>). */
-const MAX_KEY_HEX = 512;
+/**
+ * Most hex characters of a state key accepted by /v1/proofs/:key: 256 bytes (state keys are short:
+ * sm/<tag>/<parts>, a text part at most 255 bytes). The router's maxParamLength is this (server.ts).
+ */
+export const MAX_KEY_HEX = 512;
 /**
  * How far back /v1/proofs looks for a block whose cited state this node materialised: two certified
  * ranges of the executor's default 64 blocks (ADR 0115), so a node just caught up still answers.

@@ -12,12 +12,18 @@ import { ApiError } from '../problem.ts';
 import { type AuthenticatedCaller, isSigned } from '../signed-request.ts';
 
 export const MAX_SUBSCRIBERS = 256;
-/** A subscriber that lets this much output pile up unread is dropped (it cannot keep up). */
-const MAX_BUFFERED_BYTES = 1 << 20;
+/**
+ * Most output a subscriber may leave unread in this process (beyond what the kernel holds): a write
+ * that would take it past this drops the subscriber instead (it cannot keep up), so no write starts
+ * that by itself exceeds the bound. A block event is ~67 bytes a transaction (134 KB at the default
+ * 2,000 per block).
+ */
+export const MAX_BUFFERED_BYTES = 1 << 20;
 const HEARTBEAT_MS = 15_000;
 
 interface Subscriber {
-  write: (chunk: string) => void;
+  /** `bytes`: the chunk's UTF-8 length, when the caller has it (one block event goes to every subscriber). */
+  write: (chunk: string, bytes?: number) => void;
   end: () => void;
   caller: AuthenticatedCaller | undefined;
   patient: Uint8Array | undefined;
@@ -37,9 +43,10 @@ export function registerEventRoutes(
       hash: toHex(b.blockHash),
       txIds: b.result.receipts.filter((r) => r.txId !== null).map((r) => toHex(r.txId!)),
     })}\n\n`;
+    const bytes = Buffer.byteLength(block);
     const alerts = b.result.events.filter((e) => e.event.kind === 'alertRaised');
     for (const s of subscribers) {
-      s.write(block);
+      s.write(block, bytes);
       if (s.caller && alerts.length > 0) void sendAlerts(s, alerts, b.height);
     }
   };
@@ -126,9 +133,15 @@ export function registerEventRoutes(
       const s: Subscriber = {
         caller: who,
         patient,
-        write: (chunk) => {
-          if (res.writableLength > MAX_BUFFERED_BYTES) {
-            s.end();
+        write: (chunk, bytes = Buffer.byteLength(chunk)) => {
+          if (res.destroyed) return;
+          if (res.writableLength + bytes > MAX_BUFFERED_BYTES) {
+            // Dropped for backpressure: destroy, not end. end() queues behind the unread output and
+            // waits for a client that does not read, so the socket and everything buffered for it stayed
+            // for as long as the client held the connection, while its subscriber slot was already free:
+            // the bound bounded nothing.
+            subscribers.delete(s);
+            res.destroy();
             return;
           }
           res.write(chunk);
