@@ -170,8 +170,8 @@ t.test('forge-view-change: stale certificates come from genuine older traffic', 
   t.ok(seen.has('stale'), 'the genuine view-0 certificate was claimed in a view-2 VIEW-CHANGE');
 });
 
-t.test('new-view-omits-prepared: O keeps its heights but loses every transaction', async (t) => {
-  const adv = createAdversary('new-view-omits-prepared', ctx(1));
+/** A view-1 NEW-VIEW of replica 1 whose O is one PRE-PREPARE of a block with one transaction. */
+function newViewWithOneBlock() {
   const pp = prePrepare(1, 1, [new Uint8Array([1])], 1);
   const nv = createMessage<NewView>(chainId, signers[1]!, {
     type: MessageType.newView,
@@ -180,6 +180,12 @@ t.test('new-view-omits-prepared: O keeps its heights but loses every transaction
     prePrepares: [pp.bytes],
     replica: 1,
   });
+  return { pp, nv };
+}
+
+t.test('new-view-omits-prepared: O keeps its heights but loses every transaction', async (t) => {
+  const adv = createAdversary('new-view-omits-prepared', ctx(1));
+  const { pp, nv } = newViewWithOneBlock();
   const [out] = adv.outbound([{ to: 'all', message: nv.bytes }], 1, 0);
   const m = decode(out!.message) as NewView;
   t.ok(validFrom(out!.message, 1));
@@ -219,14 +225,7 @@ t.test(
   'new-view-swaps-blocks: O keeps the signed hashes and signatures but carries empty blocks',
   async (t) => {
     const adv = createAdversary('new-view-swaps-blocks', ctx(1));
-    const pp = prePrepare(1, 1, [new Uint8Array([1])], 1);
-    const nv = createMessage<NewView>(chainId, signers[1]!, {
-      type: MessageType.newView,
-      view: 1,
-      viewChanges: [],
-      prePrepares: [pp.bytes],
-      replica: 1,
-    });
+    const { pp, nv } = newViewWithOneBlock();
     const [out] = adv.outbound([{ to: 'all', message: nv.bytes }], 1, 0);
     t.ok(validFrom(out!.message, 1), 'the NEW-VIEW is re-signed by the adversary');
     const m = decode(out!.message) as NewView;

@@ -208,14 +208,5 @@ export function transactionToJson(tx: Transaction): Record<string, unknown> {
   } catch {
     body = toJsonValue(tx.body); // an undecodable body (it was rejected): shown positionally
   }
-  return {
-    version: tx.version,
-    chainId: tx.chainId,
-    type: tx.type,
-    sender: toHex(tx.sender),
-    nonce: tx.nonce,
-    timestamp: tx.timestamp,
-    body,
-    signature: toHex(tx.signature),
-  };
+  return { ...transactionEnvelopeJson(tx), body, signature: toHex(tx.signature) };
 }
