@@ -12,4 +12,4 @@ export {
   valueHashOf,
   verifySparseMerkleProof,
 } from './smt.ts';
-export { verifyStateProof, verifyTransactionProof } from './verify.ts';
+export { verifyStateProof, verifyTransactionLeafProof, verifyTransactionProof } from './verify.ts';

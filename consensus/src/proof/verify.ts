@@ -12,6 +12,7 @@ import {
   type Verifier,
   verifyCommitCertificate,
   verifyMerkleInclusion,
+  verifyMerkleInclusionOfHash,
   WireError,
 } from '../wire/index.ts';
 import { ProofError } from './errors.ts';
@@ -72,6 +73,29 @@ export function verifyTransactionProof(
   checkCertificate(header, certificate, validators, verifier);
   if (!verifyMerkleInclusion(txBytes, index, header.txCount, merkleProof, header.txRoot)) {
     throw new ProofError('TX_PROOF_INVALID', `not transaction ${index} of block ${header.height}`);
+  }
+  return { height: header.height };
+}
+
+/**
+ * As verifyTransactionProof, from the transaction's RFC 9162 leaf hash (SHA-256 of 0x00 and its bytes)
+ * when the verifier may not see the bytes: a node serves a patient's transaction bytes only to readers
+ * allowed to read them (docs/api.md, "Patient data on the chain routes"). It proves that the certified
+ * block holds a transaction with this leaf hash at `index`, not which transaction that is: binding it to
+ * a transaction id takes the bytes.
+ */
+export function verifyTransactionLeafProof(
+  leafHash: Uint8Array,
+  index: number,
+  merkleProof: readonly Uint8Array[],
+  header: BlockHeader,
+  certificate: CommitCertificate,
+  validators: readonly Uint8Array[],
+  verifier: Verifier,
+): { height: number } {
+  checkCertificate(header, certificate, validators, verifier);
+  if (!verifyMerkleInclusionOfHash(leafHash, index, header.txCount, merkleProof, header.txRoot)) {
+    throw new ProofError('TX_PROOF_INVALID', `not leaf ${index} of block ${header.height}`);
   }
   return { height: header.height };
 }

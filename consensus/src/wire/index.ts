@@ -33,6 +33,7 @@ export {
   merkleLeafHash,
   merkleNodeHash,
   merkleRoot,
+  verifyMerkleInclusionOfHash,
   verifyMerkleInclusion,
 } from './merkle.ts';
 export {

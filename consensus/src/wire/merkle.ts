@@ -75,12 +75,28 @@ export function verifyMerkleInclusion(
   proof: readonly Uint8Array[],
   root: Uint8Array,
 ): boolean {
-  if (!(leaf instanceof Uint8Array) || !(root instanceof Uint8Array) || !Array.isArray(proof)) return false;
+  if (!(leaf instanceof Uint8Array)) return false;
+  return verifyMerkleInclusionOfHash(merkleLeafHash(leaf), index, treeSize, proof, root);
+}
+
+/**
+ * The same from the leaf's hash (`merkleLeafHash` of the leaf data): what a verifier checks when it
+ * may not see the leaf itself (a transaction naming a patient, docs/api.md).
+ */
+export function verifyMerkleInclusionOfHash(
+  leafHash: Uint8Array,
+  index: number,
+  treeSize: number,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
+  if (!(leafHash instanceof Uint8Array) || leafHash.length !== 32) return false;
+  if (!(root instanceof Uint8Array) || !Array.isArray(proof)) return false;
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(treeSize)) return false;
   if (index < 0 || index >= treeSize) return false;
   let fn = index;
   let sn = treeSize - 1;
-  let r = merkleLeafHash(leaf);
+  let r = leafHash;
   for (const p of proof) {
     if (!(p instanceof Uint8Array) || p.length !== 32) return false;
     if (sn === 0) return false;

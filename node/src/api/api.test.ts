@@ -8,6 +8,7 @@ import {
   decodeCommitCertificate,
   encodeCanonical,
   fromHex,
+  merkleLeafHash,
   referenceVerifier,
   toHex,
   transactionId,
@@ -403,7 +404,8 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
   // the bytes it signed.
   const proofUrl = `/v1/transactions/${txId}/proof`;
   const p = (await app.inject(proofUrl)).json();
-  t.same(Object.keys(p).sort(), ['certificate', 'header', 'height', 'index', 'proof']);
+  t.same(Object.keys(p).sort(), ['certificate', 'header', 'height', 'index', 'leaf', 'proof']);
+  t.equal(p.leaf, toHex(merkleLeafHash(readingsTx)), 'the leaf hash of the bytes it withholds');
   const header = decodeBlockHeader(fromHex(p.header));
   const cert = decodeCommitCertificate(fromHex(p.certificate));
   // Signed by its signer or by the patient: with the bytes. By a clinician without a grant: refused.

@@ -4,11 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { decodeTransaction, referenceVerifier, transactionId } from '@vigil/consensus/wire';
+import { decodeTransaction, merkleLeafHash, referenceVerifier, transactionId } from '@vigil/consensus/wire';
 import {
   decodeStateProof,
   encodeStateProof,
   verifyStateProof,
+  verifyTransactionLeafProof,
   verifyTransactionProof,
 } from '@vigil/consensus/proof/index.ts';
 import { BlockExecutor } from '../exec/executor.ts';
@@ -140,5 +141,28 @@ t.test('state and transaction proofs verify against a certified header; tamperin
         referenceVerifier,
       ),
     { code: 'TX_PROOF_INVALID' },
+  );
+  // From the leaf hash alone (a verifier not allowed to see the bytes): the same checks.
+  const leaf = merkleLeafHash(tp!.txBytes);
+  const fromLeaf = (l: Uint8Array, index = tp!.index, path = tp!.proof) =>
+    verifyTransactionLeafProof(l, index, path, tp!.header, tp!.certificate, keys, referenceVerifier);
+  t.same(fromLeaf(leaf), { height: 1 });
+  t.throws(() => fromLeaf(merkleLeafHash(txs[0]!)), { code: 'TX_PROOF_INVALID' }, 'another leaf');
+  t.throws(() => fromLeaf(leaf, 2), { code: 'TX_PROOF_INVALID' }, 'another index');
+  t.throws(() => fromLeaf(leaf, tp!.index, bent), { code: 'TX_PROOF_INVALID' }, 'a bent path');
+  t.throws(() => fromLeaf(leaf.subarray(1)), { code: 'TX_PROOF_INVALID' }, 'a short hash');
+  t.throws(
+    () =>
+      verifyTransactionLeafProof(
+        leaf,
+        tp!.index,
+        tp!.proof,
+        tp!.header,
+        tp!.certificate,
+        keys.slice(1),
+        referenceVerifier,
+      ),
+    { code: 'CERTIFICATE_INVALID' },
+    'a certificate of another validator set',
   );
 });

@@ -1,7 +1,7 @@
 // Operator: network status (validators, height, view, peers, liveness), a block and transaction explorer
 // whose inclusion proofs are verified here in the browser against the validator set, and tx/s and
 // commit latency over time. Everything updates from the live feed (block events), no polling.
-import { verifyTransactionProof } from '@vigil/consensus/proof';
+import { verifyTransactionLeafProof, verifyTransactionProof } from '@vigil/consensus/proof';
 import {
   decodeBlockHeader,
   decodeCommitCertificate,
@@ -312,36 +312,35 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
       if (tx.status === 'pending') return;
       const p = await getJson<{
         tx?: string;
+        leaf: string;
         index: number;
         proof: string[];
         header: string;
         certificate: string;
       }>(`/v1/transactions/${id}/proof`);
-      if (p.tx === undefined) {
-        // The node serves a patient's transaction bytes only to signed readers it allows (docs/api.md,
-        // "Patient data on the chain routes"); without them there is nothing to check the path from.
-        verdict.className = '';
-        replace(
-          verdict,
-          'This transaction names a patient: its bytes, and so its inclusion proof, are for its signer, the patient, guardians and grantees.',
-        );
-        return;
-      }
       try {
         const header = decodeBlockHeader(fromHex(p.header));
-        verifyTransactionProof(
-          fromHex(p.tx),
-          p.index,
-          p.proof.map(fromHex),
-          header,
-          decodeCommitCertificate(fromHex(p.certificate)),
-          validators,
-          referenceVerifier,
-        );
+        const cert = decodeCommitCertificate(fromHex(p.certificate));
+        const path = p.proof.map(fromHex);
+        // A transaction naming a patient comes without its bytes (docs/api.md, "Patient data on the
+        // chain routes"): its leaf hash still proves its place in the certified block.
+        if (p.tx !== undefined) {
+          verifyTransactionProof(fromHex(p.tx), p.index, path, header, cert, validators, referenceVerifier);
+        } else {
+          verifyTransactionLeafProof(
+            fromHex(p.leaf),
+            p.index,
+            path,
+            header,
+            cert,
+            validators,
+            referenceVerifier,
+          );
+        }
         verdict.className = 'ok';
         replace(
           verdict,
-          `✔ Proof verified in this browser: transaction ${p.index} of block #${header.height}, whose header carries a commit certificate signed by a quorum of the ${validators.length} validators.`,
+          `✔ Proof verified in this browser: transaction ${p.index} of block #${header.height}, whose header carries a commit certificate signed by a quorum of the ${validators.length} validators.${p.tx === undefined ? ' It names a patient, so the node shows its leaf hash, not its bytes.' : ''}`,
         );
       } catch (e) {
         verdict.className = 'bad';

@@ -8,6 +8,7 @@ import {
   encodeBlockHeader,
   encodeCommitCertificate,
   fromHex,
+  merkleLeafHash,
   toHex,
   transactionId,
   transactionSigningBytes,
@@ -302,13 +303,14 @@ export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext)
         response: {
           200: {
             type: 'object',
-            required: ['index', 'proof', 'header', 'certificate'],
+            required: ['leaf', 'index', 'proof', 'header', 'certificate'],
             properties: {
               tx: {
                 type: 'string',
                 description:
                   'the transaction bytes, hex: only when they name no patient, or to a signed request of their signer or of a reader the access rule allows (audited)',
               },
+              leaf: { type: 'string', description: 'RFC 9162 leaf hash of the transaction bytes, hex' },
               index: { type: 'integer' },
               height: { type: 'integer' },
               proof: { type: 'array', items: { type: 'string' } },
@@ -347,6 +349,10 @@ export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext)
       }
       return {
         ...(served ? { tx: toHex(p.txBytes) } : {}),
+        // The RFC 9162 leaf hash: with the path, it proves a transaction sits at `index` of the
+        // certified block without showing it (verifyTransactionLeafProof); its 64-byte signature makes
+        // it unguessable from the body.
+        leaf: toHex(merkleLeafHash(p.txBytes)),
         index: p.index,
         height: p.height,
         proof: p.proof.map(toHex),
