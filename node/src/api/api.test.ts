@@ -1323,3 +1323,36 @@ t.test(
     t.equal((await signedGet(researcher, `${target}&cursor=00`, 2)).json().code, 'BAD_CURSOR');
   },
 );
+
+t.test(
+  'research reads of alerts: no block, times or acknowledging clinician; no live alert stream',
+  async (t) => {
+    const researcher = new Actor('researcher-alerts', chainId);
+    await commit(node.admin.bytes({ type: 11, publicKey: researcher.key, studyId: 'STUDY-ALERTS' }));
+    if (!(await signedGet(patient, `/v1/patients/${P}/consents`)).json().researchOptIn)
+      await commit(patient.bytes({ type: 44, patient: patient.key, optIn: true }));
+    await commit(
+      patient.bytes({
+        type: 40,
+        patient: patient.key,
+        grantee: { kind: 1, key: researcher.key },
+        scopes: ['alerts'],
+        purpose: 2,
+        expiresAt: Date.now() + 86_400_000,
+      }),
+    );
+    const target = `/v1/patients/${P}/alerts`;
+    const treatment = (await signedGet(clinician, target)).json().items[0];
+    t.match(treatment, { height: Number, raisedAt: Number }, 'a treatment read has them');
+    const research = await signedGet(researcher, target, 2);
+    t.equal(research.statusCode, 200, research.body);
+    const items = research.json().items as Record<string, unknown>[];
+    t.ok(items.length > 0, 'the alerts are there');
+    for (const a of items) {
+      for (const field of ['height', 'raisedAt', 'ackBy', 'ackAt']) t.notOk(field in a, `no ${field}`);
+    }
+    t.match(items[0], { seq: Number, cause: String, status: String });
+    const stream = await signedGet(researcher, `/v1/events?patient=${P}`, 2);
+    t.same([stream.statusCode, stream.json().code], [403, 'NOT_DEIDENTIFIED']);
+  },
+);

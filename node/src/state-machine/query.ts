@@ -203,7 +203,18 @@ export async function readReadings(
   return { items, next, access };
 }
 
-export interface Alert extends AlertRecord {}
+/**
+ * An alert as a reader gets it. Research reads leave out what leads to a block or a person, as they do
+ * for readings: the height and the block times it was raised and acknowledged at (a block's public
+ * transaction ids and envelopes name their signers), and who acknowledged it.
+ */
+export type Alert = Omit<AlertRecord, 'height' | 'raisedAt' | 'ackBy' | 'ackAt'> &
+  Partial<Pick<AlertRecord, 'height' | 'raisedAt' | 'ackBy' | 'ackAt'>>;
+
+function deidentifiedAlert(a: AlertRecord): Alert {
+  const { height: _h, raisedAt: _r, ackBy: _b, ackAt: _a, ...rest } = a;
+  return rest;
+}
 
 /** Most alert records examined per call when filtering open alerts. */
 export const MAX_ALERT_SCAN = 10_000;
@@ -218,13 +229,14 @@ export async function readAlerts(
   const limit = q.limit ?? 100;
   checkLimit(limit);
   const access = await allow(view, req, q.patient, ALERTS_CATEGORY, now);
+  const research = req.purpose === Purpose.research;
   const last = (await readRecord(view.state, Keys.alertSeq(q.patient), Codec.number)) ?? 0;
   const items: Alert[] = [];
   const start = q.beforeSeq !== undefined ? Math.min(last, q.beforeSeq - 1) : last;
   for (let seq = start; seq >= 1 && seq > start - MAX_ALERT_SCAN && items.length < limit; seq--) {
     const a = await readRecord(view.state, Keys.alert(q.patient, seq), Codec.alert);
     if (!a || (q.openOnly && a.status !== 0)) continue;
-    items.push(a);
+    items.push(research ? deidentifiedAlert(a) : a);
   }
   return { items, access };
 }

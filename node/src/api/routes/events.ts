@@ -116,6 +116,16 @@ export function registerEventRoutes(
     },
     async (req, reply) => {
       const who = isSigned(req.headers) ? caller(ctx, req) : undefined;
+      // Research reads are de-identified (docs/state-machine.md, "Query layer"); a live stream cannot
+      // be: each alert arrives right after the public event of the block that raised it.
+      if (who?.purpose === 2) {
+        throw new ApiError(
+          403,
+          'NOT_DEIDENTIFIED',
+          'Research reads are de-identified',
+          'a live alert stream names its block by arriving with it; read alerts through /v1/patients/{patient}/alerts',
+        );
+      }
       const patient = req.query.patient ? key32(req.query.patient, 'patient') : undefined;
       if (patient && !who)
         throw new ApiError(401, 'UNAUTHENTICATED', 'A patient filter needs a signed subscription');

@@ -145,7 +145,8 @@ export function registerPatientRoutes(app: FastifyInstance, ctx: ApiContext): vo
         items: r.items.map((a) => ({
           ...a,
           status: a.status === 0 ? 'open' : 'acknowledged',
-          ackBy: a.ackBy ? toHex(a.ackBy) : null,
+          // Absent for research reads (de-identified), null while unacknowledged.
+          ...(a.ackBy === undefined ? {} : { ackBy: a.ackBy ? toHex(a.ackBy) : null }),
         })),
         access: basisJson(r.access),
       };
