@@ -182,7 +182,13 @@ t.test('validators as processes: commit, crash, view change, catch-up, gating', 
   });
   await stranger.start();
   await new Promise((r) => setTimeout(r, 2_000));
-  t.equal(stranger.peers().filter((p) => p.connected).length, 0, 'a non-validator holds no connection');
+  // The stranger keeps redialling (with backoff) and each validator aborts each connection right after
+  // its handshake, so at any one instant a connection may be open for a moment (under load, a long
+  // one): what must hold is that none lasts.
+  t.ok(
+    await eventually(() => stranger.peers().every((p) => !p.connected), 15_000),
+    'a non-validator holds no connection',
+  );
   await stranger.stop();
 
   // A peer holding a real validator key (node 3's, while node 3 is down) sends garbage: it is dropped
