@@ -11,7 +11,7 @@ import {
   type CommitCertificate,
   type Verifier,
   verifyCommitCertificate,
-  verifyMerkleInclusion,
+  merkleLeafHash,
   verifyMerkleInclusionOfHash,
   WireError,
 } from '../wire/index.ts';
@@ -70,11 +70,8 @@ export function verifyTransactionProof(
   validators: readonly Uint8Array[],
   verifier: Verifier,
 ): { height: number } {
-  checkCertificate(header, certificate, validators, verifier);
-  if (!verifyMerkleInclusion(txBytes, index, header.txCount, merkleProof, header.txRoot)) {
-    throw new ProofError('TX_PROOF_INVALID', `not transaction ${index} of block ${header.height}`);
-  }
-  return { height: header.height };
+  const leaf = txBytes instanceof Uint8Array ? merkleLeafHash(txBytes) : undefined;
+  return checkInclusion(leaf, 'transaction', index, merkleProof, header, certificate, validators, verifier);
 }
 
 /**
@@ -93,9 +90,26 @@ export function verifyTransactionLeafProof(
   validators: readonly Uint8Array[],
   verifier: Verifier,
 ): { height: number } {
+  return checkInclusion(leafHash, 'leaf', index, merkleProof, header, certificate, validators, verifier);
+}
+
+/** The certificate over the header, then the RFC 9162 audit path from the leaf hash to header.txRoot. */
+function checkInclusion(
+  leafHash: Uint8Array | undefined,
+  what: string,
+  index: number,
+  merkleProof: readonly Uint8Array[],
+  header: BlockHeader,
+  certificate: CommitCertificate,
+  validators: readonly Uint8Array[],
+  verifier: Verifier,
+): { height: number } {
   checkCertificate(header, certificate, validators, verifier);
-  if (!verifyMerkleInclusionOfHash(leafHash, index, header.txCount, merkleProof, header.txRoot)) {
-    throw new ProofError('TX_PROOF_INVALID', `not leaf ${index} of block ${header.height}`);
+  if (
+    leafHash === undefined ||
+    !verifyMerkleInclusionOfHash(leafHash, index, header.txCount, merkleProof, header.txRoot)
+  ) {
+    throw new ProofError('TX_PROOF_INVALID', `not ${what} ${index} of block ${header.height}`);
   }
   return { height: header.height };
 }

@@ -1,4 +1,4 @@
-// The event stream's bound on a subscriber that does not keep up, over real sockets against a stub
+// The event stream's bound on a subscriber that does not keep up, over real sockets against a stand-in
 // validator (an EventEmitter of applied blocks): the node, not the client, decides when it is dropped,
 // and a dropped subscriber's connection and buffered output are gone, not merely its slot.
 import { EventEmitter, once } from 'node:events';
