@@ -451,6 +451,9 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
   );
   const absent = (await app.inject(`/v1/proofs/${toHex(Keys.device(new Uint8Array(32)))}`)).json();
   t.equal(absent.value, null, 'absence is proven too');
+  // A patient tag with no room for a patient key cannot hold anyone's record: public, and absent.
+  const short = (await app.inject(`/v1/proofs/${Buffer.from('sm/latest/ab').toString('hex')}`)).json();
+  t.equal(short.value, null, 'a malformed patient key is proven absent, unsigned');
   t.equal((await app.inject('/v1/proofs/xyz')).json().code, 'INVALID_REQUEST');
 });
 
@@ -1292,24 +1295,29 @@ t.test('event subscribers are bounded: one too many gets 503 UNAVAILABLE', async
   t.ok(await eventually(async () => (await fetch(`${address}/health`)).status === 200, 2000));
 });
 
+/** A researcher enrolled for a study, the patient opted in, and a research grant of `scopes`. */
+async function enrolResearcher(name: string, studyId: string, scopes: string[]): Promise<Actor> {
+  const researcher = new Actor(name, chainId);
+  await commit(node.admin.bytes({ type: 11, publicKey: researcher.key, studyId }));
+  if (!(await signedGet(patient, `/v1/patients/${P}/consents`)).json().researchOptIn)
+    await commit(patient.bytes({ type: 44, patient: patient.key, optIn: true }));
+  await commit(
+    patient.bytes({
+      type: 40,
+      patient: patient.key,
+      grantee: { kind: 1, key: researcher.key },
+      scopes,
+      purpose: 2,
+      expiresAt: Date.now() + 86_400_000,
+    }),
+  );
+  return researcher;
+}
+
 t.test(
   'research reads: no signer, tx id, block or commit time, and a cursor that names no key',
   async (t) => {
-    const researcher = new Actor('researcher-1', chainId);
-    await commit(node.admin.bytes({ type: 11, publicKey: researcher.key, studyId: 'STUDY-API' }));
-    const opted = await signedGet(patient, `/v1/patients/${P}/consents`);
-    if (!opted.json().researchOptIn)
-      await commit(patient.bytes({ type: 44, patient: patient.key, optIn: true }));
-    await commit(
-      patient.bytes({
-        type: 40,
-        patient: patient.key,
-        grantee: { kind: 1, key: researcher.key },
-        scopes: ['vitals.heartRate'],
-        purpose: 2,
-        expiresAt: Date.now() + 86_400_000,
-      }),
-    );
+    const researcher = await enrolResearcher('researcher-1', 'STUDY-API', ['vitals.heartRate']);
     const target = `/v1/patients/${P}/readings?kind=1&limit=1`;
     const p1 = await signedGet(researcher, target, 2);
     t.equal(p1.statusCode, 200, p1.body);
@@ -1327,20 +1335,7 @@ t.test(
 t.test(
   'research reads of alerts: no block, times or acknowledging clinician; no live alert stream',
   async (t) => {
-    const researcher = new Actor('researcher-alerts', chainId);
-    await commit(node.admin.bytes({ type: 11, publicKey: researcher.key, studyId: 'STUDY-ALERTS' }));
-    if (!(await signedGet(patient, `/v1/patients/${P}/consents`)).json().researchOptIn)
-      await commit(patient.bytes({ type: 44, patient: patient.key, optIn: true }));
-    await commit(
-      patient.bytes({
-        type: 40,
-        patient: patient.key,
-        grantee: { kind: 1, key: researcher.key },
-        scopes: ['alerts'],
-        purpose: 2,
-        expiresAt: Date.now() + 86_400_000,
-      }),
-    );
+    const researcher = await enrolResearcher('researcher-alerts', 'STUDY-ALERTS', ['alerts']);
     const target = `/v1/patients/${P}/alerts`;
     const treatment = (await signedGet(clinician, target)).json().items[0];
     t.match(treatment, { height: Number, raisedAt: Number }, 'a treatment read has them');
