@@ -13,6 +13,8 @@ export const RecordKey = {
   view: 'pbft/view',
   /** The VIEW-CHANGE this replica sent for its current view (while the view change is in progress). */
   viewChange: 'pbft/view-change',
+  /** The NEW-VIEW this replica sent as primary of its current view (while it is that view's primary). */
+  newView: 'pbft/new-view',
   /** [height, blockHash, stateRoot, timestamp, [CHECKPOINT messages]] of the last stable checkpoint. */
   checkpoint: 'pbft/checkpoint',
   /** [height, stateRoot, blockHash, timestamp] of the last block the driver reported executed. */

@@ -401,6 +401,86 @@ t.test(
   },
 );
 
+/** Replica 1 becomes primary of view 1 from VIEW-CHANGEs of 0 and 2 and sends NEW-VIEW; its records. */
+function primaryOfViewOne() {
+  const records = new Map<string, Uint8Array>();
+  const r = replica(1);
+  apply(records, r.step({ type: 'tick', now: 1000 }));
+  feed(r, 0, viewChange(g, 0, 1, []).bytes, records);
+  const ready = feed(r, 2, viewChange(g, 2, 1, []).bytes, records);
+  const nv = ready.send.find((s) => decodeMessage(s.message, limits).type === MessageType.newView);
+  return { r, records, nv: nv!.message };
+}
+
+t.test(
+  '§4.4 restore of a new primary: its NEW-VIEW is kept, re-sent on restart, and handed to a replica still asking',
+  async (t) => {
+    const { r, records, nv } = primaryOfViewOne();
+    t.ok(r.active && r.view === 1, 'replica 1 runs view 1');
+    t.same(records.get(RecordKey.newView), nv, 'the NEW-VIEW is persisted in the Ready that sends it');
+
+    const back = replica(1, records);
+    t.ok(back.active && back.view === 1 && back.isPrimary, 'restored as the active primary of view 1');
+    const first = back.step({ type: 'tick', now: 2000 });
+    t.ok(
+      first.send.some((s) => s.to === 'all' && bytesEqual(s.message, nv)),
+      'the first Ready re-sends the identical NEW-VIEW',
+    );
+
+    // Replica 3 missed it: it is still changing views and retransmits its VIEW-CHANGE for view 1.
+    const lagging = replica(3);
+    lagging.step({ type: 'tick', now: 1000 });
+    feed(lagging, 0, viewChange(g, 0, 1, []).bytes);
+    feed(lagging, 2, viewChange(g, 2, 1, []).bytes);
+    t.ok(lagging.view === 1 && !lagging.active, 'replica 3 waits in the view change to 1');
+    const own = viewChange(g, 3, 1, []).bytes;
+    const served = feed(back, 3, own);
+    t.same(
+      served.send.map((s) => [s.to, bytesEqual(s.message, nv)]),
+      [[3, true]],
+      'the primary answers with its NEW-VIEW, to replica 3 only',
+    );
+    t.equal(back.stats().newViewsServed, 1);
+    t.equal(feed(back, 3, own).send.length, 0, 'not again within a quarter timeout');
+    back.step({ type: 'tick', now: 2250 });
+    t.equal(feed(back, 3, own).send.length, 1, 'again a quarter timeout later');
+    const forged = viewChange(g, 3, 1, []).bytes.slice();
+    forged[forged.length - 1]! ^= 1;
+    back.step({ type: 'tick', now: 3000 });
+    t.equal(feed(back, 3, forged).send.length, 0, 'a VIEW-CHANGE with a bad signature gets nothing');
+
+    feed(lagging, 1, nv);
+    t.ok(lagging.active && lagging.view === 1, 'replica 3 installs view 1 from it, no further view change');
+    t.equal(lagging.stats().viewChangesStarted, 1);
+  },
+);
+
+t.test(
+  'a primary that leaves its view deletes its NEW-VIEW record; a bad record stops restore',
+  async (t) => {
+    const { r, records, nv } = primaryOfViewOne();
+    const bad = new Map(records);
+    bad.set(RecordKey.newView, nv.subarray(0, nv.length - 3));
+    t.throws(() => replica(1, bad), { name: 'PbftRestoreError' }, 'a truncated record');
+    const other = new Map(records);
+    other.set(RecordKey.newView, viewChange(g, 1, 1, []).bytes);
+    t.throws(() => replica(1, other), { name: 'PbftRestoreError' }, 'not a NEW-VIEW');
+    const backup = new Map(records);
+    t.throws(() => replica(2, backup), { name: 'PbftRestoreError' }, "another replica's record");
+
+    // f + 1 VIEW-CHANGEs for view 2 make replica 1 join it (§4.5.2): the old NEW-VIEW goes.
+    feed(r, 0, viewChange(g, 0, 2, []).bytes, records);
+    const left = feed(r, 2, viewChange(g, 2, 2, []).bytes, records);
+    t.equal(r.view, 2);
+    t.ok(
+      left.persist.some((p) => p.key === RecordKey.newView && p.value === null),
+      'deleted in the Ready that starts the view change',
+    );
+    t.notOk(records.has(RecordKey.newView));
+    t.doesNotThrow(() => replica(1, records), 'and the records restore');
+  },
+);
+
 t.test(
   'committed-but-unexecuted blocks are re-delivered after restore, once, above the executed height',
   async (t) => {

@@ -125,6 +125,8 @@ export interface ReplicaStats {
   /** SUSPECT messages this replica sent (request timer expiries in an active view, ADR 0112). */
   suspicionsSent: number;
   newViewsInstalled: number;
+  /** NEW-VIEWs this primary re-sent to a replica still asking for its view with a VIEW-CHANGE. */
+  newViewsServed: number;
   stableCheckpoints: number;
   /** Stable proofs adopted short of their epoch's quorum while lagging, since completed (ADR 0015). */
   stableProofsCompleted: number;
@@ -276,6 +278,8 @@ export class Replica {
   #fetchRound = 0;
   #fetchesWithoutProgress = 0;
   #servedFetchAt = new Map<number, number>();
+  /** When this primary last handed its NEW-VIEW to each replica (by index) of the current view. */
+  #newViewServedAt = new Map<number, number>();
   #lastRetransmitAt = 0;
   /** Logical time of the last commit or view installation: retransmission starts a while after it. */
   #lastProgressAt = 0;
@@ -308,6 +312,7 @@ export class Replica {
     viewChangesStarted: 0,
     suspicionsSent: 0,
     newViewsInstalled: 0,
+    newViewsServed: 0,
     stableCheckpoints: 0,
     stableProofsCompleted: 0,
     blocksCommitted: 0,
@@ -433,6 +438,7 @@ export class Replica {
       viewChangesStarted: this.#stats.viewChangesStarted,
       suspicionsSent: this.#stats.suspicionsSent,
       newViewsInstalled: this.#stats.newViewsInstalled,
+      newViewsServed: this.#stats.newViewsServed,
       stableCheckpoints: this.#stats.stableCheckpoints,
       stableProofsCompleted: this.#stats.stableProofsCompleted,
       blocksCommitted: this.#stats.blocksCommitted,
@@ -1613,6 +1619,7 @@ export class Replica {
       replica: this.id,
     });
     this.#ownViewChange = vc.bytes;
+    this.#forgetNewView();
     this.#persist(
       RecordKey.view,
       encodeViewRecord({ view: newView, active: false, backoff: this.#backoff + 1 }),
@@ -1691,6 +1698,7 @@ export class Replica {
     if (!this.#enterEpochOf([m.checkpointProof])) return this.#drop(DropReason.staleView);
     if (m.replica === this.id) return this.#drop(DropReason.duplicate);
     if (m.replica >= this.#ctx.n) return this.#drop(DropReason.notMember);
+    if (m.newView === this.#view && this.#active) this.#serveNewView(m);
     if (m.newView < this.#view || (m.newView === this.#view && this.#active))
       return this.#drop(DropReason.staleView);
     const prior = this.#viewChanges.get(m.replica);
@@ -1714,6 +1722,56 @@ export class Replica {
     else if (!this.#leaveIfSuspected()) this.#tryNewView();
   }
 
+  /**
+   * A VIEW-CHANGE for the view this replica is primary of and already runs: its sender missed the
+   * NEW-VIEW (lost, or sent before this primary restarted) and retransmits every quarter timeout. Hand
+   * it the NEW-VIEW directly, so it joins the view instead of timing out into the next one (§4.5.2 leaves
+   * the view change to retransmission; this is that retransmission, aimed). At most once per sender per
+   * quarter timeout, and only for a signed VIEW-CHANGE: NEW-VIEW is large, so a faulty peer must not
+   * use it as an amplifier.
+   */
+  #serveNewView(m: ViewChange) {
+    if (!this.isPrimary || this.#sentNewView === undefined) return;
+    const last = this.#newViewServedAt.get(m.replica);
+    if (last !== undefined && this.#now - last < this.#cfg.viewChangeTimeoutMs / 4) return;
+    if (!this.#ctx.auth.verify(m)) return;
+    const to = this.#epochs[this.#epochIdx]!.members[m.replica];
+    if (to === undefined) return;
+    this.#newViewServedAt.set(m.replica, this.#now);
+    this.#stats.newViewsServed++;
+    this.#out.send.push({ to, message: this.#sentNewView });
+  }
+
+  /** Leaves the role of a view's primary: its NEW-VIEW is no longer needed, here or on disk. */
+  /** The NEW-VIEW record read back on restore: this replica's own, for the view it is active in. */
+  #restoredNewView(raw: Uint8Array): Uint8Array {
+    let m: PbftMessage;
+    try {
+      m = decodeMessage(raw, this.#ctx.limits);
+    } catch (e) {
+      throw new PbftRestoreError(`record ${RecordKey.newView}: ${(e as Error).message}`);
+    }
+    // Written and deleted in the same batches as the view record, so any mismatch is corruption.
+    if (
+      m.type !== MessageType.newView ||
+      m.view !== this.#view ||
+      m.replica !== this.id ||
+      !this.#active ||
+      !this.isPrimary
+    ) {
+      throw new PbftRestoreError(
+        `record ${RecordKey.newView}: not this primary's NEW-VIEW for view ${this.#view}`,
+      );
+    }
+    return raw;
+  }
+
+  #forgetNewView() {
+    if (this.#sentNewView === undefined) return;
+    this.#sentNewView = undefined;
+    this.#persist(RecordKey.newView, null);
+  }
+
   /** The new primary: q VIEW-CHANGEs for its view -> NEW-VIEW (§4.4). */
   #tryNewView() {
     if (this.#active || primaryOf(this.#view, this.#ctx.n) !== this.id) return;
@@ -1725,6 +1783,9 @@ export class Replica {
     const lax = this.#ctx.mutations.acceptNewViewWithoutPreparedProof === true;
     const plan = computeNewViewPlan(this.#ctx, this.#view, chosen, lax);
     const nv = buildNewView(this.#ctx, this.#deps.signer, this.id, plan, chosen);
+    // Kept durably: after a restart the primary can still hand NEW-VIEW to backups that missed it,
+    // instead of leaving them to time out into the next view.
+    this.#persist(RecordKey.newView, nv.bytes);
     this.#broadcast(nv.bytes);
     this.#sentNewView = nv.bytes;
     this.#enterView({ plan, prePrepares: nv.prePrepares });
@@ -1760,7 +1821,8 @@ export class Replica {
     );
     this.#persist(RecordKey.viewChange, null);
     this.#ownViewChange = undefined;
-    if (primaryOf(this.#view, this.#ctx.n) !== this.id) this.#sentNewView = undefined;
+    if (primaryOf(this.#view, this.#ctx.n) !== this.id) this.#forgetNewView();
+    this.#newViewServedAt.clear();
     if (this.#viewChangeTimerArmed) {
       this.#out.timers.push({ type: 'cancel', timer: Timers.viewChange });
       this.#viewChangeTimerArmed = false;
@@ -1974,7 +2036,8 @@ export class Replica {
     this.#active = true;
     this.#backoff = 0;
     this.#ownViewChange = undefined;
-    this.#sentNewView = undefined;
+    this.#forgetNewView();
+    this.#newViewServedAt.clear();
     this.#lastProposed = this.#stable.height;
     this.#persist(RecordKey.view, encodeViewRecord({ view: 0, active: true, backoff: 0 }));
     this.#persist(RecordKey.viewChange, null);
@@ -2161,6 +2224,8 @@ export class Replica {
         this.#ownViewChange = own;
       }
     }
+    const sentNewView = get(RecordKey.newView);
+    if (sentNewView !== undefined) this.#sentNewView = this.#restoredNewView(sentNewView);
     // Actions for the first step: re-deliver, re-announce, re-arm timers lost in the crash, catch up.
     this.#restoreActions.push(() => {
       for (const c of this.#redeliver) this.#out.commit.push(c);
@@ -2171,6 +2236,8 @@ export class Replica {
           this.#cfg.viewChangeTimeoutMs * 2 ** Math.min(Math.max(this.#backoff - 1, 0), MAX_BACKOFF);
         this.#armViewChangeTimer();
       }
+      // Backups that missed the NEW-VIEW while this primary was down get it now.
+      if (this.#active && this.#sentNewView !== undefined) this.#broadcast(this.#sentNewView);
       // A stable checkpoint above the last commit is certified work left undone before the crash.
       if (this.#stable.height > this.#lastCommitted) this.#catchUp(this.#stable);
       if (maxRecorded > this.#lastCommitted) {
