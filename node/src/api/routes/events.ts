@@ -13,17 +13,24 @@ import { type AuthenticatedCaller, isSigned } from '../signed-request.ts';
 
 export const MAX_SUBSCRIBERS = 256;
 /**
- * Most output a subscriber may leave unread in this process (beyond what the kernel holds): a write
- * that would take it past this drops the subscriber instead (it cannot keep up), so no write starts
- * that by itself exceeds the bound. A block event is ~67 bytes a transaction (134 KB at the default
- * 2,000 per block).
+ * Most output a subscriber may have left unread in this process (beyond what the kernel holds) when the
+ * next event is due: past it the subscriber is dropped (it cannot keep up). The event about to be
+ * written is not counted: one event goes to every subscriber, so counting it let a single event larger
+ * than the bound drop them all, idle fast ones too, each time such a block committed (a block event is
+ * ~67 bytes a transaction: 134 KB at the default 2,000 per block, past 1 MiB at ~15,600, and operators
+ * may raise the limit). So a subscriber holds at most this plus one block's output (event and alerts).
  */
 export const MAX_BUFFERED_BYTES = 1 << 20;
 const HEARTBEAT_MS = 15_000;
 
 interface Subscriber {
-  /** `bytes`: the chunk's UTF-8 length, when the caller has it (one block event goes to every subscriber). */
-  write: (chunk: string, bytes?: number) => void;
+  /**
+   * Whether the subscriber has kept up: false, and dropped, when it left more than MAX_BUFFERED_BYTES
+   * unread of what it was sent before. Asked before each block's output and each keep-alive, never for
+   * the output itself, so no event's size counts against the subscriber it is written to.
+   */
+  keepingUp: () => boolean;
+  write: (chunk: string | Buffer) => void;
   end: () => void;
   caller: AuthenticatedCaller | undefined;
   patient: Uint8Array | undefined;
@@ -38,15 +45,22 @@ export function registerEventRoutes(
 
   const onBlock = (b: AppliedBlock) => {
     if (subscribers.size === 0) return;
-    const block = `event: block\nid: ${b.height}\ndata: ${JSON.stringify({
-      height: b.height,
-      hash: toHex(b.blockHash),
-      txIds: b.result.receipts.filter((r) => r.txId !== null).map((r) => toHex(r.txId!)),
-    })}\n\n`;
-    const bytes = Buffer.byteLength(block);
+    // Encoded once and shared: a socket queues and writes a reference to a Buffer, where a string is
+    // copied into native memory for every socket it is written to (one copy a subscriber of the
+    // largest event there is).
+    const block = Buffer.from(
+      `event: block\nid: ${b.height}\ndata: ${JSON.stringify({
+        height: b.height,
+        hash: toHex(b.blockHash),
+        txIds: b.result.receipts.filter((r) => r.txId !== null).map((r) => toHex(r.txId!)),
+      })}\n\n`,
+    );
     const alerts = b.result.events.filter((e) => e.event.kind === 'alertRaised');
     for (const s of subscribers) {
-      s.write(block, bytes);
+      if (!s.keepingUp()) continue;
+      s.write(block);
+      // The block's alerts follow its event at once, behind it in the same backlog: they belong to this
+      // block's output and are not measured again.
       if (s.caller && alerts.length > 0) void sendAlerts(s, alerts, b.height);
     }
   };
@@ -88,7 +102,7 @@ export function registerEventRoutes(
 
   ctx.validator.events.on('block', onBlock);
   const heartbeat = setInterval(() => {
-    for (const s of subscribers) s.write(': keep-alive\n\n');
+    for (const s of subscribers) if (s.keepingUp()) s.write(': keep-alive\n\n');
   }, HEARTBEAT_MS);
   heartbeat.unref();
   app.addHook('preClose', async () => {
@@ -143,18 +157,19 @@ export function registerEventRoutes(
       const s: Subscriber = {
         caller: who,
         patient,
-        write: (chunk, bytes = Buffer.byteLength(chunk)) => {
-          if (res.destroyed) return;
-          if (res.writableLength + bytes > MAX_BUFFERED_BYTES) {
-            // Dropped for backpressure: destroy, not end. end() queues behind the unread output and
-            // waits for a client that does not read, so the socket and everything buffered for it stayed
-            // for as long as the client held the connection, while its subscriber slot was already free:
-            // the bound bounded nothing.
-            subscribers.delete(s);
-            res.destroy();
-            return;
-          }
-          res.write(chunk);
+        keepingUp: () => {
+          if (res.destroyed) return false;
+          if (res.writableLength <= MAX_BUFFERED_BYTES) return true;
+          // Dropped for backpressure: destroy, not end. end() queues behind the unread output and
+          // waits for a client that does not read, so the socket and everything buffered for it stayed
+          // for as long as the client held the connection, while its subscriber slot was already free:
+          // the bound bounded nothing.
+          subscribers.delete(s);
+          res.destroy();
+          return false;
+        },
+        write: (chunk) => {
+          if (!res.destroyed) res.write(chunk);
         },
         end: () => {
           subscribers.delete(s);
