@@ -167,3 +167,16 @@ t.test('a subscriber that reads keeps its stream', async (t) => {
   t.ok(await eventually(() => s.text().includes('id: 40\n'), 10_000), 'every event arrived');
   t.notOk(s.server.destroyed);
 });
+
+t.test(
+  'a burst of block events in one turn (block sync) does not drop a subscriber that reads',
+  async (t) => {
+    const { events, subscribe } = await eventServer(t);
+    const s = await subscribe(true);
+    // Catch-up announces a certified range's blocks back to back; the socket cannot send any of it
+    // before the loop turns, so the whole burst is unread output at once (here ~8 MB).
+    for (let h = 1; h <= 60; h++) events.emit('block', block(h, 2000));
+    t.ok(await eventually(() => s.text().includes('id: 60\n'), 20_000), 'every event of the burst arrived');
+    t.notOk(s.server.destroyed, 'still connected');
+  },
+);

@@ -18,7 +18,10 @@ export const MAX_SUBSCRIBERS = 256;
  * written is not counted: one event goes to every subscriber, so counting it let a single event larger
  * than the bound drop them all, idle fast ones too, each time such a block committed (a block event is
  * ~67 bytes a transaction: 134 KB at the default 2,000 per block, past 1 MiB at ~15,600, and operators
- * may raise the limit). So a subscriber holds at most this plus one block's output (event and alerts).
+ * may raise the limit). Nor is output written in the same turn of the event loop: block sync announces a
+ * certified range's blocks back to back, and a socket sends nothing until the loop turns, so a burst
+ * several MB long is unread by every subscriber at once, however fast it reads. So a subscriber holds at
+ * most this plus one turn's output (a block, or a synced range's blocks, with their alerts).
  */
 export const MAX_BUFFERED_BYTES = 1 << 20;
 const HEARTBEAT_MS = 15_000;
@@ -26,8 +29,9 @@ const HEARTBEAT_MS = 15_000;
 interface Subscriber {
   /**
    * Whether the subscriber has kept up: false, and dropped, when it left more than MAX_BUFFERED_BYTES
-   * unread of what it was sent before. Asked before each block's output and each keep-alive, never for
-   * the output itself, so no event's size counts against the subscriber it is written to.
+   * unread of what it was sent in earlier turns of the event loop. Asked before each block's output and
+   * each keep-alive, never for the output itself, so no event's size counts against the subscriber it is
+   * written to.
    */
   keepingUp: () => boolean;
   write: (chunk: string | Buffer) => void;
@@ -42,6 +46,20 @@ export function registerEventRoutes(
   maxSubscribers = MAX_SUBSCRIBERS,
 ): void {
   const subscribers = new Set<Subscriber>();
+  // Turns of the event loop, counted only while output is being written: what a subscriber was sent in
+  // the current turn could not have been read yet.
+  let turn = 0;
+  let turnEnding = false;
+  const currentTurn = () => {
+    if (!turnEnding) {
+      turnEnding = true;
+      setImmediate(() => {
+        turn++;
+        turnEnding = false;
+      });
+    }
+    return turn;
+  };
 
   const onBlock = (b: AppliedBlock) => {
     if (subscribers.size === 0) return;
@@ -154,12 +172,15 @@ export function registerEventRoutes(
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
+      let writtenTurn = -1;
+      let writtenInTurn = 0;
       const s: Subscriber = {
         caller: who,
         patient,
         keepingUp: () => {
           if (res.destroyed) return false;
-          if (res.writableLength <= MAX_BUFFERED_BYTES) return true;
+          const fresh = writtenTurn === turn ? writtenInTurn : 0;
+          if (res.writableLength - fresh <= MAX_BUFFERED_BYTES) return true;
           // Dropped for backpressure: destroy, not end. end() queues behind the unread output and
           // waits for a client that does not read, so the socket and everything buffered for it stayed
           // for as long as the client held the connection, while its subscriber slot was already free:
@@ -169,7 +190,14 @@ export function registerEventRoutes(
           return false;
         },
         write: (chunk) => {
-          if (!res.destroyed) res.write(chunk);
+          if (res.destroyed) return;
+          const t = currentTurn();
+          if (t !== writtenTurn) {
+            writtenTurn = t;
+            writtenInTurn = 0;
+          }
+          writtenInTurn += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+          res.write(chunk);
         },
         end: () => {
           subscribers.delete(s);
