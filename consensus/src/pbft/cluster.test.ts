@@ -4,6 +4,8 @@ import t from 'tap';
 import { referenceVerifier, signerFromSeed, verifyCommitCertificate } from '../wire/index.ts';
 import { bytesEqual } from './bytes.ts';
 import { DropReason } from './errors.ts';
+import { decodeMessage, MessageType, messageLimits } from './messages.ts';
+import { RecordKey } from './records.ts';
 import { CHAIN, Cluster, makeTestBlock, prePrepare, testGroup, tx } from './testkit.ts';
 
 t.test('normal case: 4 replicas commit every submitted transaction once, in one order (§4.2)', async (t) => {
@@ -148,3 +150,81 @@ t.test(
     );
   },
 );
+
+t.test(
+  'ADR 0121: a replica back on a new disk follows as an observer until it cannot contradict its past votes',
+  async (t) => {
+    const c = new Cluster(4);
+    const limits = messageLimits(c.g.config(0));
+    let next = 0;
+    const load = (k: number) => {
+      for (let i = 0; i < k; i++) c.submit(tx(next++));
+    };
+    load(40);
+    t.ok(
+      c.run(() => c.committedTx.size === 40 && c.queue.length === 0),
+      'the network commits',
+    );
+    const before = c.lastApplied[2]!;
+    const skew = c.g.config(2).maxClockSkewMs;
+    c.loseEverything(2, c.now + skew);
+    const r = c.replicas[2]!;
+    t.equal(r.id, -1, 'no member while recovering');
+    t.equal(r.recoveringUntil, null, 'how long is not known yet');
+    t.ok(c.records[2]!.has(RecordKey.recovery), 'the recovery is persisted before anything is sent');
+
+    // Every vote replica 2 sends is recorded with the recovery state at that moment.
+    const votes: { type: number; recovering: boolean }[] = [];
+    c.deliverIf = (m) => {
+      if (m.from === 2) {
+        const type = decodeMessage(m.message, limits).type;
+        if (type !== MessageType.checkpoint && type !== MessageType.fetch)
+          votes.push({ type, recovering: c.replicas[2]!.recoveringUntil !== undefined });
+      }
+      return true;
+    };
+    // Keep the chain moving past the skew, one small batch per tick of virtual time.
+    let until: number | null | undefined = null;
+    for (let round = 0; round < 400 && c.replicas[2]!.recoveringUntil !== undefined; round++) {
+      load(2);
+      c.run(() => c.queue.length === 0);
+      c.now += 100;
+      for (let i = 0; i < 4; i++) c.step(i, { type: 'tick', now: c.now });
+      if (c.replicas[2]!.recoveringUntil !== null && c.replicas[2]!.recoveringUntil !== undefined)
+        until = c.replicas[2]!.recoveringUntil;
+    }
+    t.equal(c.replicas[2]!.recoveringUntil, undefined, 'recovery ended');
+    t.ok(
+      typeof until === 'number' && until > before,
+      `it waited until height ${until} (had applied ${before})`,
+    );
+    t.equal(c.replicas[2]!.id, 2, 'a member again');
+    t.notOk(c.records[2]!.has(RecordKey.recovery), 'the record is gone');
+    t.notOk(
+      votes.some((v) => v.recovering),
+      'no PREPARE, COMMIT, PRE-PREPARE, VIEW-CHANGE or SUSPECT while recovering',
+    );
+    load(8);
+    t.ok(
+      c.run(() => c.committedTx.size === next && c.queue.length === 0),
+      'the rest commits',
+    );
+    t.ok(
+      votes.some((v) => v.type === MessageType.prepare || v.type === MessageType.commit),
+      'and it votes again',
+    );
+    t.ok(c.agreement(), 'agreement holds');
+    t.equal(c.lastApplied[2], c.lastApplied[0], 'it applied every block');
+  },
+);
+
+t.test('ADR 0121: a crash during recovery does not end it', async (t) => {
+  const c = new Cluster(4);
+  for (let i = 0; i < 12; i++) c.submit(tx(i));
+  t.ok(c.run(() => c.committedTx.size === 12 && c.queue.length === 0));
+  c.loseEverything(1, c.now + 60_000);
+  c.down.add(1);
+  c.restart(1);
+  t.equal(c.replicas[1]!.recoveringUntil, null, 'still recovering after the restart');
+  t.equal(c.replicas[1]!.id, -1);
+});

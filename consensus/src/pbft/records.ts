@@ -9,6 +9,8 @@ import type { PreparedProof } from './messages.ts';
 import type { StableCheckpoint } from './proofs.ts';
 
 export const RecordKey = {
+  /** [after, until (0 = not yet known)] while the replica recovers from lost records (ADR 0121). */
+  recovery: 'pbft/recovery',
   /** [view, active (0|1), consecutive view changes] */
   view: 'pbft/view',
   /** The VIEW-CHANGE this replica sent for its current view (while the view change is in progress). */
@@ -136,4 +138,17 @@ export const encodeVotesRecord = (r: VotesRecord): Uint8Array =>
 export function decodeVotesRecord(key: string, v: Uint8Array): VotesRecord {
   const a = decodeArray(key, v, 3);
   return { view: num(key, a[0]), sentPrepare: num(key, a[1]) === 1, sentCommit: num(key, a[2]) === 1 };
+}
+
+/** Recovery from lost records (ADR 0121): `until` is undefined until a late enough checkpoint is stable. */
+export interface RecoveryRecord {
+  after: number;
+  until: number | undefined;
+}
+export const encodeRecoveryRecord = (r: RecoveryRecord): Uint8Array =>
+  encodeCanonical([r.after, r.until ?? 0]);
+export function decodeRecoveryRecord(v: Uint8Array): RecoveryRecord {
+  const a = decodeArray(RecordKey.recovery, v, 2);
+  const until = num(RecordKey.recovery, a[1]);
+  return { after: num(RecordKey.recovery, a[0]), until: until === 0 ? undefined : until };
 }

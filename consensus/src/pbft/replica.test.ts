@@ -369,6 +369,28 @@ t.test(
 );
 
 t.test(
+  'ADR 0121: without its records a replica would contradict itself; recovering, it does not',
+  async (t) => {
+    const a = makeTestBlock(4, 0, 1, undefined, [tx(1)]);
+    const b = makeTestBlock(4, 0, 1, undefined, [tx(2)]);
+    const r = replica(1);
+    t.equal(sent(feed(r, 0, prePrepare(g, 0, 0, a).bytes), MessageType.prepare).length, 1, 'PREPARE for A');
+    // The disk is lost. Created afresh, the replica PREPAREs a conflicting B at the same (view, height):
+    // with a faulty primary that equivocated, two certificates for one height become possible.
+    const amnesiac = replica(1);
+    t.equal(sent(feed(amnesiac, 0, prePrepare(g, 0, 0, b).bytes), MessageType.prepare).length, 1, 'B too');
+    const recovering = Replica.create(g.config(1, { recoverAfter: 10_000 }), g.deps(1));
+    t.equal(recovering.id, -1);
+    const ready = feed(recovering, 0, prePrepare(g, 0, 0, b).bytes);
+    t.equal(sent(ready, MessageType.prepare).length, 0, 'recovering: no PREPARE for B');
+    t.ok(
+      ready.persist.some((p) => p.key === RecordKey.recovery),
+      'the recovery record is in the first Ready, with or before anything sent',
+    );
+  },
+);
+
+t.test(
   '§4.4 restore during a view change: same view, same VIEW-CHANGE re-sent, timer re-armed',
   async (t) => {
     const records = new Map<string, Uint8Array>();

@@ -69,16 +69,19 @@ import {
   decodeCheckpointRecord,
   decodeExecutedRecord,
   decodePreparedRecord,
+  decodeRecoveryRecord,
   decodeViewRecord,
   decodeVotesRecord,
   encodeCheckpointRecord,
   encodeExecutedRecord,
   encodePreparedRecord,
+  encodeRecoveryRecord,
   encodeViewRecord,
   encodeVotesRecord,
   type HeightRecordKind,
   parseHeightKey,
   RecordKey,
+  type RecoveryRecord,
 } from './records.ts';
 import type {
   CommittedBlock,
@@ -242,6 +245,12 @@ export class Replica {
   #epochIdx = 0;
   /** This node's index in the current epoch; -1 when not a member. */
   #selfIndex = -1;
+  /**
+   * Set while recovering from lost records (ADR 0121): the replica is no member (id -1) until its
+   * stable checkpoint reaches `until`, one window above the first stable checkpoint whose block is
+   * later than `after`; `until` is unknown until such a checkpoint is stable.
+   */
+  #recovery: RecoveryRecord | undefined;
   #retiredVerifications = 0;
   #epochSwitches = 0;
 
@@ -334,6 +343,13 @@ export class Replica {
     this.#selfKey = config.selfKey;
     this.#rosterSelf = config.selfKey === undefined ? config.self : (this.#roster.idOf(config.selfKey) ?? -1);
     this.#epochs = [{ start: 1, members: config.validators.map((_, i) => i) }];
+    if (config.recoverAfter !== undefined) {
+      this.#recovery = { after: config.recoverAfter, until: undefined };
+      // Written before anything this replica sends: a crash during recovery must not end it.
+      this.#restoreActions.push(() =>
+        this.#persist(RecordKey.recovery, encodeRecoveryRecord(this.#recovery ?? { after: 0, until: 0 })),
+      );
+    }
     this.#rebuildContexts();
     this.#setEpoch(0);
     this.#stable = genesisCheckpoint(this.#ctx);
@@ -410,6 +426,13 @@ export class Replica {
   /** Whether the replica is in normal-case operation (not waiting for a NEW-VIEW). */
   get active(): boolean {
     return this.#active;
+  }
+  /**
+   * While recovering from lost records (ADR 0121): the height its stable checkpoint must reach before it
+   * votes again, or null while not yet known. Undefined when not recovering.
+   */
+  get recoveringUntil(): number | null | undefined {
+    return this.#recovery === undefined ? undefined : (this.#recovery.until ?? null);
   }
   get isPrimary(): boolean {
     return primaryOf(this.#view, this.#ctx.n) === this.id;
@@ -1296,6 +1319,7 @@ export class Replica {
     for (const h of [...this.#checkpointVotes.keys()]) if (h <= c.height) this.#checkpointVotes.delete(h);
     // The boundary checkpoint of the next epoch is stable: the new membership takes over (ADR 0015).
     this.#syncEpoch();
+    this.#advanceRecovery();
     for (const [r, v] of [...this.#farCheckpointVotes]) {
       if (v.message.height <= c.height) this.#farCheckpointVotes.delete(r);
       else if (v.message.height <= this.#high()) {
@@ -1915,7 +1939,27 @@ export class Replica {
   #setEpoch(i: number) {
     this.#epochIdx = i;
     this.#ctx = this.#ctxs[i]!;
-    this.#selfIndex = this.#epochs[i]!.members.indexOf(this.#rosterSelf);
+    this.#selfIndex = this.#recovery !== undefined ? -1 : this.#epochs[i]!.members.indexOf(this.#rosterSelf);
+  }
+
+  /**
+   * ADR 0121. Every height this replica voted at before losing its records lies at or below its old
+   * high watermark: old stable checkpoint + L. That checkpoint's block was accepted by correct replicas,
+   * so its timestamp is at most `after`; committed timestamps strictly increase with height, so a
+   * stable checkpoint with a later timestamp is above it, and one window above that is above every
+   * height it could have signed for. From there it votes again.
+   */
+  #advanceRecovery() {
+    const r = this.#recovery;
+    if (r === undefined) return;
+    if (r.until === undefined && this.#stable.timestamp > r.after) {
+      r.until = this.#stable.height + this.#cfg.windowSize;
+      this.#persist(RecordKey.recovery, encodeRecoveryRecord(r));
+    }
+    if (r.until === undefined || this.#stable.height < r.until) return;
+    this.#recovery = undefined;
+    this.#persist(RecordKey.recovery, null);
+    this.#setEpoch(this.#epochIdx);
   }
 
   /**
@@ -2098,6 +2142,11 @@ export class Replica {
 
   #restoreFrom(records: ReadonlyMap<string, Uint8Array>) {
     const get = (k: string) => records.get(k);
+    // Recovery first: it decides this replica's index in every epoch set below. A recorded recovery
+    // continues; otherwise the config's (the constructor's) stands.
+    const rec = get(RecordKey.recovery);
+    if (rec !== undefined) this.#recovery = decodeRecoveryRecord(rec);
+    this.#setEpoch(this.#epochIdx);
     // Epochs first: the checkpoint proof and every per-height record are read under their epoch.
     const ep = get(RecordKey.epochs);
     if (ep !== undefined) {

@@ -433,6 +433,25 @@ export class Cluster {
     return true;
   }
 
+  /**
+   * Replica i comes back on a new disk: no consensus records, nothing applied; it is created with
+   * `recoverAfter` (ADR 0121) unless that is undefined.
+   */
+  loseEverything(i: number, recoverAfter: number | undefined): void {
+    this.records[i] = new Map();
+    this.applied[i] = new Map();
+    this.roots[i] = new Map([[0, GENESIS_ROOT]]);
+    this.lastApplied[i] = 0;
+    this.timers[i]!.clear();
+    this.queue = this.queue.filter((m) => m.to !== i && m.from !== i);
+    this.replicas[i] = Replica.create(
+      this.g.config(i, { ...this.#configOverrides, ...(recoverAfter !== undefined ? { recoverAfter } : {}) }),
+      this.g.deps(i),
+    );
+    this.down.delete(i);
+    this.step(i, { type: 'tick', now: this.now });
+  }
+
   restart(i: number): void {
     this.replicas[i] = Replica.restore(
       this.g.config(i, this.#configOverrides),

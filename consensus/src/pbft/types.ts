@@ -41,6 +41,14 @@ export interface ReplicaConfig {
   genesisStateRoot?: Uint8Array;
   /** Timestamp of the virtual block 0; the first block's timestamp must exceed it. Default: 0. */
   genesisTimestamp?: number;
+  /**
+   * Set when this replica may have lost what it persisted (a node whose consensus records are missing,
+   * or restored onto a new disk): a local time no earlier than the replica's clock before the loss plus
+   * the clock skew it allowed proposals. The replica then follows as an observer (no PREPARE, COMMIT,
+   * PRE-PREPARE, VIEW-CHANGE, NEW-VIEW or SUSPECT) until it can no longer contradict anything it signed
+   * before: ADR 0121 and docs/consensus.md "Recovery after lost records".
+   */
+  recoverAfter?: number;
   /** TEST-ONLY deliberately broken variants (see ReplicaMutations). Never set in production. */
   mutations?: ReplicaMutations;
 }

@@ -25,7 +25,8 @@ const USAGE = `vigil <command> [options]
                                     create N validator homes (DIR/node0..) sharing one genesis,
                                     one hospital organisation per validator (admin keys in DIR/keys)
   start --home DIR [--tls-key PEM --tls-cert PEM] [--cors ORIGIN,...] [--rate-limit N] [--trust-proxy]
-                                    run a validator and its API until SIGINT/SIGTERM
+        [--recover]                 run a validator and its API until SIGINT/SIGTERM; --recover after
+                                    its data directory was lost (it observes before it votes, ADR 0121)
 
 State-machine commands sign with --key FILE and submit to --node URL (default $VIGIL_NODE or
 http://127.0.0.1:7701), waiting for the block unless --no-wait:
@@ -148,14 +149,14 @@ async function runQuery(command: string, values: Values, positionals: string[]):
 // The validator, its API, LevelDB and libp2p are imported only by the commands that run or create a
 // node: loading them took ~1.3 s of the ~1.8 s every command spent starting, and a clinician's
 // `vigil grant-access` or an operator's `vigil status` needs none of it.
-async function start(home: string, options: Omit<ApiOptions, 'validator'>): Promise<void> {
+async function start(home: string, options: Omit<ApiOptions, 'validator'>, recover: boolean): Promise<void> {
   const [{ default: pino }, { buildApi }, { Validator }] = await Promise.all([
     import('pino'),
     import('../api/server.ts'),
     import('../validator/validator.ts'),
   ]);
   const log = pino({ level: process.env.VIGIL_LOG_LEVEL ?? 'info', base: { home } });
-  const validator = await Validator.start({ home: resolve(home), log });
+  const validator = await Validator.start({ home: resolve(home), log, recover });
   const api = await buildApi({ validator, ...options });
   const { host, port } = validator.config.api;
   const address = await api.listen({ host, port });
@@ -206,6 +207,7 @@ export async function main(argv: string[]): Promise<number> {
       cors: str,
       'rate-limit': str,
       'trust-proxy': flag,
+      recover: flag,
       // commands that talk to a node
       node: str,
       nonce: str,
@@ -308,7 +310,7 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.ok;
     }
     case 'start':
-      await start(required(values.home, 'home'), apiOptions(values));
+      await start(required(values.home, 'home'), apiOptions(values), values.recover === true);
       return -1; // keeps running
     default:
       if (command === 'help' || command === '--help') {

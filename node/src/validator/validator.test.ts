@@ -255,3 +255,43 @@ t.test(
     );
   },
 );
+
+t.test(
+  'ADR 0121: a validator whose consensus records are lost observes, then votes again, on the same chain',
+  async (t) => {
+    const { validators, homes, log } = await startNetwork(t, 'lost-records', {
+      consensus: { checkpointInterval: 4, windowSize: 8, maxClockSkewMs: 300 },
+    });
+    const primary = validators[0]!;
+    let n = 0;
+    const commitOne = async () => {
+      const tx = registration(`lost-records-${n++}`, Date.now());
+      await primary.submit(encodeTransaction(tx));
+      return eventually(() => primary.store.txs.has(transactionId(tx)), 10_000);
+    };
+    for (let i = 0; i < 4; i++) t.ok(await commitOne(), `transaction ${i} committed`);
+    const lost = validators.pop()!;
+    await lost.stop();
+    // The chain is on disk; the PBFT records (fsynced before every vote) are gone.
+    rmSync(join(homes[3]!, 'data', 'consensus'), { recursive: true, force: true });
+    const back = await Validator.start({ home: homes[3]!, log, tickMs: 20 });
+    validators.push(back);
+    t.equal(back.status().recoveringUntil, null, 'it starts recovering: not a voter, the end not yet known');
+    t.equal(back.status().validatorIndex, -1);
+    // The other three, a quorum, commit meanwhile (the core's tests check that it casts no vote).
+    let ended = false;
+    let committed = 0;
+    for (let i = 0; i < 200 && !ended; i++) {
+      if (await commitOne()) committed++;
+      ended = back.status().recoveringUntil === undefined;
+    }
+    t.ok(ended, `recovery ended once a late enough checkpoint was stable, one window on (${committed} txs)`);
+    t.equal(back.status().validatorIndex, 3, 'a voting member again');
+    t.ok(await commitOne(), 'the network goes on');
+    t.ok(
+      await eventually(() => back.store.requireHead().height === primary.store.requireHead().height, 10_000),
+      'it is at the head',
+    );
+    t.same(back.store.requireHead().stateRoot, primary.store.requireHead().stateRoot, 'with the same state');
+  },
+);

@@ -57,6 +57,12 @@ export interface ValidatorOptions {
    * queueing minutes of it and starving consensus of CPU (ADR 0091).
    */
   mempoolMaxTxs?: number;
+  /**
+   * This validator lost its data directory (it runs on a new disk, `vigil start --recover`): follow as
+   * an observer until it cannot contradict a vote it cast before (ADR 0121). A node whose chain is
+   * there but whose consensus records are missing does this on its own.
+   */
+  recover?: boolean;
 }
 
 const DEFAULT_MEMPOOL_MAX_TXS = 5_000;
@@ -288,6 +294,22 @@ export class Validator {
         },
       );
       const genesisRoot = (await store.blocks.stateRootAt(0)) ?? store.requireHead().stateRoot;
+      // ADR 0121: a validator that may have lost what it persisted must not vote until it cannot
+      // contradict what it signed before. Blocks on disk with no consensus records means the records
+      // were lost (they are written before any block is); an empty home is a first start unless the
+      // operator says it is a lost disk. Twice the skew: this clock may trail the proposers' by one.
+      const lostRecords = loaded.length === 0 && store.requireHead().height > 0;
+      const recoverAfter =
+        lostRecords || options.recover === true
+          ? Date.now() + 2 * genesis.consensus.maxClockSkewMs
+          : undefined;
+      if (recoverAfter !== undefined)
+        log.warn(
+          { code: 'RECOVERING_LOST_RECORDS', height: store.requireHead().height, after: recoverAfter },
+          lostRecords
+            ? 'consensus records are missing although blocks are on disk: following as an observer until this validator cannot contradict its earlier votes'
+            : 'started with --recover: following as an observer until this validator cannot contradict its earlier votes',
+        );
       const replicaConfig: ReplicaConfig = {
         chainId: genesis.chainId,
         validators,
@@ -296,6 +318,7 @@ export class Validator {
         ...genesis.consensus,
         genesisStateRoot: genesisRoot,
         genesisTimestamp: genesis.genesisTime,
+        ...(recoverAfter !== undefined ? { recoverAfter } : {}),
       };
       // The replica and the executor share one verifier that remembers accepted signatures: a block
       // committed here carries a certificate of COMMIT signatures the replica already verified, and
@@ -545,6 +568,11 @@ export class Validator {
       viewActive: this.replica.active,
       primary: primaryOf(this.replica.view, this.replica.epoch.validators.length),
       validatorIndex: this.replica.id,
+      // ADR 0121: set while this validator, having lost its records, follows without voting: the height
+      // its stable checkpoint must reach first (null until a late enough checkpoint is stable).
+      ...(this.replica.recoveringUntil !== undefined
+        ? { recoveringUntil: this.replica.recoveringUntil }
+        : {}),
       validatorSet: this.#gate.describe(),
       lowWatermark: this.replica.lowWatermark,
       mempool: { size: this.mempool.size, bytes: this.mempool.bytes, ready: this.mempool.readyCount() },
