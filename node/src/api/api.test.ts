@@ -946,29 +946,31 @@ t.test('FHIR: Observation pages at _count=1000 neither repeat nor lose entries',
     for (const tx of txs.slice(0, -1)) t.equal((await cbor(tx)).statusCode, 202);
     await commit(txs[txs.length - 1]!);
   }
-  const follow = async (first: string) => {
+  const follow = async (first: string, who = owner, purpose = 1) => {
     const seen: string[] = [];
+    const ids: string[] = [];
     let pages = 0;
     let target: string | undefined = first;
     for (; target && pages < 100; pages++) {
-      const r = await signedGet(owner, target);
+      const r = await signedGet(who, target, purpose);
       t.equal(r.statusCode, 200, r.body.slice(0, 200));
       const b: { entry?: Entry[]; link: { relation: string; url: string }[] } = r.json();
       for (const e of b.entry ?? []) {
         const o = e.resource as Entry['resource'] & {
           effectiveDateTime: string;
-          device: { reference: string };
+          device?: { reference: string };
           component?: unknown[];
         };
+        ids.push(o.id as string);
         seen.push(
-          `${o.code!.coding[0]!.code} ${Date.parse(o.effectiveDateTime)} ${o.device.reference.slice('Device/'.length)} ${o.component?.length ?? 0}`,
+          `${o.code!.coding[0]!.code} ${Date.parse(o.effectiveDateTime)} ${o.device?.reference.slice('Device/'.length) ?? '-'} ${o.component?.length ?? 0}`,
         );
       }
       const next = b.link.find((l) => l.relation === 'next');
       target = next ? new URL(next.url).pathname + new URL(next.url).search : undefined;
     }
     t.equal(target, undefined, 'the pages end');
-    return { seen, pages };
+    return { seen, ids, pages };
   };
   const PP = toHex(owner.key);
   const all = await follow(`/fhir/Observation?patient=${PP}&_count=1000`);
@@ -998,6 +1000,16 @@ t.test('FHIR: Observation pages at _count=1000 neither repeat nor lose entries',
     expected.filter((e) => e.startsWith('8867-4 ') && Number(e.split(' ')[1]) >= tied).sort(),
     'ties at _count=1: each entry exactly once',
   );
+  // The same for a researcher, whose readings name no device: their ranks at each instant stand in for
+  // it (ties of three heart rates; every 143rd instant the second device's lone systolic beside the
+  // first device's panel), in ids as in the order of the pages.
+  const researcher = await enrolResearcher('pager-researcher', 'STUDY-PAGER', ['vitals.*'], owner);
+  const anonymous = expected.map((e) => e.replace(/ [0-9a-f]{64} /, ' - ')).sort();
+  for (const count of [1000, 333]) {
+    const r = await follow(`/fhir/Observation?patient=${PP}&_count=${count}`, researcher, 2);
+    t.same([...r.seen].sort(), anonymous, `research at _count=${count}: each entry exactly once`);
+    t.equal(new Set(r.ids).size, r.ids.length, `research at _count=${count}: no id twice`);
+  }
 });
 
 t.test(
@@ -1295,16 +1307,21 @@ t.test('event subscribers are bounded: one too many gets 503 UNAVAILABLE', async
   t.ok(await eventually(async () => (await fetch(`${address}/health`)).status === 200, 2000));
 });
 
-/** A researcher enrolled for a study, the patient opted in, and a research grant of `scopes`. */
-async function enrolResearcher(name: string, studyId: string, scopes: string[]): Promise<Actor> {
+/** A researcher enrolled for a study, the patient (`owner`) opted in, and a research grant of `scopes`. */
+async function enrolResearcher(
+  name: string,
+  studyId: string,
+  scopes: string[],
+  owner: Actor = patient,
+): Promise<Actor> {
   const researcher = new Actor(name, chainId);
   await commit(node.admin.bytes({ type: 11, publicKey: researcher.key, studyId }));
-  if (!(await signedGet(patient, `/v1/patients/${P}/consents`)).json().researchOptIn)
-    await commit(patient.bytes({ type: 44, patient: patient.key, optIn: true }));
+  if (!(await signedGet(owner, `/v1/patients/${toHex(owner.key)}/consents`)).json().researchOptIn)
+    await commit(owner.bytes({ type: 44, patient: owner.key, optIn: true }));
   await commit(
-    patient.bytes({
+    owner.bytes({
       type: 40,
-      patient: patient.key,
+      patient: owner.key,
       grantee: { kind: 1, key: researcher.key },
       scopes,
       purpose: 2,
@@ -1349,5 +1366,153 @@ t.test(
     t.match(items[0], { seq: Number, cause: String, status: String });
     const stream = await signedGet(researcher, `/v1/events?patient=${P}`, 2);
     t.same([stream.statusCode, stream.json().code], [403, 'NOT_DEIDENTIFIED']);
+  },
+);
+
+t.test(
+  'FHIR research search: one Observation per reading with a unique, stable id; panels never merge two devices',
+  async (t) => {
+    // A patient with two devices. At t1 both send a heart rate; at t2 one a systolic and the other a
+    // diastolic; at t3 the first a whole pressure and the second a lone systolic. A research read names
+    // no device, so the ids and the pairing must come from somewhere else, and reveal no signer.
+    const owner = new Actor('fhir-research-patient', chainId);
+    const a = new Actor('fhir-research-device-a', chainId);
+    const b = new Actor('fhir-research-device-b', chainId);
+    await commit(owner.bytes({ type: 20, patient: owner.key }));
+    const now = Date.now();
+    for (const d of [a, b]) {
+      await commit(
+        owner.bytes({
+          type: 30,
+          device: d.key,
+          patient: owner.key,
+          validFrom: now - 3_600_000,
+          validUntil: now + 86_400_000,
+        }),
+      );
+    }
+    const [t1, t2, t3] = [now - 60_000, now - 59_000, now - 58_000];
+    const hr = (value: number, measuredAt: number) => ({ kind: 1, value, unit: '/min', measuredAt });
+    const bp = (kind: 3 | 4, value: number, measuredAt: number) => ({
+      kind,
+      value,
+      unit: 'mm[Hg]',
+      measuredAt,
+    });
+    const txA = await commit(
+      a.bytes({
+        type: 50,
+        patient: owner.key,
+        readings: [hr(70, t1), bp(3, 120, t2), bp(3, 121, t3), bp(4, 81, t3)],
+      }),
+    );
+    const txB = await commit(
+      b.bytes({ type: 50, patient: owner.key, readings: [hr(72, t1), bp(4, 80, t2), bp(3, 130, t3)] }),
+    );
+    const researcher = await enrolResearcher(
+      'researcher-fhir',
+      'STUDY-FHIR',
+      ['vitals.heartRate', 'vitals.systolicBp', 'vitals.diastolicBp'],
+      owner,
+    );
+    const Q = toHex(owner.key);
+    type Obs = {
+      id: string;
+      effectiveDateTime: string;
+      valueQuantity?: { value: number };
+      component?: { code: { coding: { code: string }[] }; valueQuantity: { value: number } }[];
+    };
+    const search = async (target: string, who = researcher, purpose = 2) => {
+      const r = await signedGet(who, target, purpose);
+      t.equal(r.statusCode, 200, `${target}: ${r.statusCode === 200 ? 'ok' : r.body.slice(0, 300)}`);
+      return r;
+    };
+    const shown = (o: Obs) =>
+      `${Date.parse(o.effectiveDateTime)} ${
+        o.component
+          ? o.component.map((c) => `${c.code.coding[0]!.code}=${c.valueQuantity.value}`).join('+')
+          : o.valueQuantity!.value
+      }`;
+
+    const r = await search(`/fhir/Observation?patient=${Q}`);
+    validFhir(t, r.json(), 'the research Bundle');
+    const obs = (r.json().entry as { resource: Obs }[]).map((e) => e.resource);
+    for (const o of obs) validFhir(t, o, `research Observation ${o.id}`);
+    const ids = obs.map((o) => o.id);
+    t.equal(new Set(ids).size, ids.length, `Observation ids are unique in the Bundle: ${ids.join(' ')}`);
+    t.same(
+      obs.map(shown).sort(),
+      [
+        `${t1} 70`,
+        `${t1} 72`,
+        `${t2} 8480-6=120`,
+        `${t2} 8462-4=80`,
+        `${t3} 8480-6=121+8462-4=81`,
+        `${t3} 8480-6=130`,
+      ].sort(),
+      'each reading once; a systolic and a diastolic of two devices are two panels',
+    );
+    for (const secret of [toHex(a.key), toHex(b.key), txA, txB, txA.slice(0, 16), txB.slice(0, 16)]) {
+      t.notOk(r.body.includes(secret), 'no device key or tx id in the answer');
+    }
+    t.notOk(
+      obs.some((o) => 'issued' in o || 'device' in o || 'performer' in o),
+      'no commit time, device or performer',
+    );
+
+    // The same ids on a second read, and one entry a page: each page names each reading as the
+    // unpaged search does.
+    const again = (await search(`/fhir/Observation?patient=${Q}`))
+      .json()
+      .entry.map((e: { resource: Obs }) => e.resource.id);
+    t.same(again, ids, 'the same ids on every read');
+    const paged: string[] = [];
+    const pagedShown: string[] = [];
+    let target: string | undefined = `/fhir/Observation?patient=${Q}&_count=1`;
+    for (let pages = 0; target && pages < 20; pages++) {
+      const page: { entry?: { resource: Obs }[]; link: { relation: string; url: string }[] } = (
+        await search(target)
+      ).json();
+      for (const e of page.entry ?? []) {
+        paged.push(e.resource.id);
+        pagedShown.push(shown(e.resource));
+      }
+      const next = page.link.find((l) => l.relation === 'next');
+      target = next ? new URL(next.url).pathname + new URL(next.url).search : undefined;
+    }
+    t.same(paged, ids, 'at _count=1, the same ids in the same order');
+    t.equal(new Set(paged).size, paged.length, 'and no id twice across pages');
+    t.same(pagedShown, obs.map(shown), 'for the same readings');
+
+    // A researcher who may read systolic pressure only: lone halves, still one id each.
+    const sysOnly = await enrolResearcher('researcher-fhir-sys', 'STUDY-FHIR', ['vitals.systolicBp'], owner);
+    const s = (await search(`/fhir/Observation?patient=${Q}`, sysOnly))
+      .json()
+      .entry.map((e: { resource: Obs }) => e.resource) as Obs[];
+    t.same(s.map(shown).sort(), [`${t2} 8480-6=120`, `${t3} 8480-6=121`, `${t3} 8480-6=130`].sort());
+    t.equal(new Set(s.map((o) => o.id)).size, 3, 'unique ids');
+    t.ok(
+      s.every((o) => /^bp-[0-9]+-s[0-9]+$/.test(o.id)),
+      'ranked among systolic signers only, and named so',
+    );
+
+    // Provenance names the transaction, block and device: refused for research, by a precise code,
+    // before anything is read. A research id names no transaction: a treatment caller is told so.
+    const prov = await signedGet(researcher, `/fhir/Provenance?patient=${Q}&target=Observation/${ids[0]}`, 2);
+    t.same([prov.statusCode, prov.json().issue[0].details.coding[0].code], [403, 'NOT_DEIDENTIFIED']);
+    validFhir(t, prov.json(), 'the OperationOutcome');
+    const byId = await signedGet(owner, `/fhir/Provenance?patient=${Q}&target=Observation/${ids[0]}`);
+    t.same([byId.statusCode, byId.json().issue[0].details.coding[0].code], [400, 'BAD_SEARCH_PARAMETER']);
+    t.match(byId.json().issue[0].details.text, /research/);
+
+    // Treatment reads keep their ids: kind, time and the carrying transaction.
+    const clinical = (await search(`/fhir/Observation?patient=${Q}`, owner, 1))
+      .json()
+      .entry.map((e: { resource: Obs }) => e.resource.id) as string[];
+    t.equal(clinical.length, 6);
+    for (const id of clinical) t.match(id, /^(k1|bp)-[0-9]+-[0-9a-f]{16}$/);
+    t.ok(
+      clinical.includes(`bp-${t2}-${txA.slice(0, 16)}`) && clinical.includes(`bp-${t2}-${txB.slice(0, 16)}`),
+    );
   },
 );

@@ -402,3 +402,117 @@ t.test(
     );
   },
 );
+
+t.test(
+  'research ordinals tell readings at one instant apart, the same on every page, and pair by signer',
+  async (t) => {
+    const w = await new World().populated();
+    const P = w.patient.key;
+    const d2 = w.actor();
+    await w.ok(w.patient, {
+      type: 30,
+      device: d2.key,
+      patient: P,
+      validFrom: w.now,
+      validUntil: w.now + DAY,
+    });
+    await w.grantClinician(['vitals.*']);
+    const signers = [w.device, d2, w.clinician];
+    const send = (who: (typeof signers)[number], readings: ReturnType<World['reading']>[]) =>
+      w.ok(
+        who,
+        { type: who === w.clinician ? 51 : 50, patient: P, readings } as Parameters<World['ok']>[1],
+        0,
+      );
+    // Heart rates: all three signers at t0 (value = 60 + the signer's index), one at t0 + 5.
+    const t0 = w.now + 1000;
+    for (const [i, who] of signers.entries()) await send(who, [w.reading(1, 60 + i, t0)]);
+    await send(w.device, [w.reading(1, 90, t0 + 5)]);
+    // Blood pressure at t1: the first device both halves, the second a diastolic only, the clinician a
+    // systolic only. Values name the signer: systolic 100 + i, diastolic 50 + i.
+    const t1 = t0 + 100;
+    await send(w.device, [w.reading(3, 100, t1), w.reading(4, 50, t1)]);
+    await send(d2, [w.reading(4, 51, t1)]);
+    await send(w.clinician, [w.reading(3, 102, t1)]);
+    // The rank of each signer in key order, over all three and over each kind's own.
+    const rankIn = (who: number, among: number[]) =>
+      among
+        .map((i) => toHex(signers[i]!.key))
+        .sort()
+        .indexOf(toHex(signers[who]!.key));
+
+    await w.ok(w.patient, { type: 44, patient: P, optIn: true });
+    await w.grantClinician(['vitals.heartRate', 'vitals.systolicBp'], 2, w.researcher);
+    const research = { key: w.researcher.key, purpose: 2 };
+    const q = { patient: P, kind: 1, from: 0, to: w.now + DAY };
+    const expected = [
+      ...[0, 1, 2].map((i) => `${t0} ${60 + i} ${rankIn(i, [0, 1, 2])}`),
+      `${t0 + 5} 90 0`,
+    ].sort();
+    for (const limit of [1, 2, 3, 4]) {
+      const got: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Awaited<ReturnType<typeof readReadings>> = await readReadings(
+          w.h.view(),
+          research,
+          { ...q, limit, cursor },
+          w.now,
+        );
+        for (const r of page.items) got.push(`${r.measuredAt} ${r.value} ${r.ordinal}`);
+        cursor = page.next;
+      } while (cursor !== null);
+      t.same(got.sort(), expected, `limit ${limit}: each reading its signer's rank at its instant`);
+    }
+
+    // Without the diastolic category, a systolic ranks among systolic signers only, whatever is asked.
+    const bp = { ...q, kind: 3, from: t1, to: t1 + 1 };
+    const sysOnly = await readReadings(w.h.view(), research, { ...bp, pairedKind: 4 }, w.now);
+    t.equal(sysOnly.pairedWith, undefined, 'no pairing without access to the other kind');
+    t.same(
+      sysOnly.items.map((r) => `${r.value} ${r.ordinal}`).sort(),
+      [`100 ${rankIn(0, [0, 2])}`, `102 ${rankIn(2, [0, 2])}`].sort(),
+    );
+
+    await w.grantClinician(['vitals.diastolicBp'], 2, w.researcher);
+    const sys = await readReadings(w.h.view(), research, { ...bp, pairedKind: 4 }, w.now);
+    const dia = await readReadings(w.h.view(), research, { ...bp, kind: 4, pairedKind: 3 }, w.now);
+    t.same([sys.pairedWith, dia.pairedWith], [4, 3]);
+    const all = [0, 1, 2];
+    t.same(
+      sys.items.map((r) => `${r.value} ${r.ordinal}`).sort(),
+      [`100 ${rankIn(0, all)}`, `102 ${rankIn(2, all)}`].sort(),
+      'systolic ordinals rank over the signers of both kinds',
+    );
+    t.same(
+      dia.items.map((r) => `${r.value} ${r.ordinal}`).sort(),
+      [`50 ${rankIn(0, all)}`, `51 ${rankIn(1, all)}`].sort(),
+      'so the halves of one signer share an ordinal, and no other two do',
+    );
+    // Paged one at a time, the same ordinals.
+    const first = await readReadings(w.h.view(), research, { ...bp, pairedKind: 4, limit: 1 }, w.now);
+    const second = await readReadings(
+      w.h.view(),
+      research,
+      { ...bp, pairedKind: 4, limit: 1, cursor: first.next },
+      w.now,
+    );
+    t.same([...first.items, ...second.items], sys.items);
+
+    // Treatment reads carry the signer itself: no ordinal, no pairing.
+    const clin = await readReadings(
+      w.h.view(),
+      { key: w.clinician.key, purpose: 1 },
+      { ...bp, pairedKind: 4 },
+      w.now,
+    );
+    t.equal(clin.pairedWith, undefined);
+    t.ok(clin.items.every((r) => r.ordinal === undefined && r.source !== undefined));
+    try {
+      await readReadings(w.h.view(), research, { ...bp, pairedKind: 3 }, w.now);
+      t.fail('expected BAD_KIND');
+    } catch (e) {
+      t.equal((e as QueryError).code, 'BAD_KIND', 'a kind is not paired with itself');
+    }
+  },
+);

@@ -105,6 +105,16 @@ export interface Reading {
   source?: Uint8Array;
   /** Transaction that carried it (proof of inclusion via the block's txRoot); omitted for research. */
   txId?: Uint8Array;
+  /**
+   * Research reads only, in place of `source`: the rank of the reading's signer, from 0 in key order,
+   * among the signers of the patient's readings of this kind at the same measuredAt (with `pairedKind`,
+   * of this kind or that one: see `Page.pairedWith`). It tells readings at one instant apart, and with
+   * pairing tells which readings of the two kinds share a signer, without naming it. It is what the
+   * research cursor `<t>.<n>` already counts, so it reveals nothing the order of the items does not;
+   * it is the same on every page and every read until a reading at that same instant is added by a
+   * signer whose key sorts before.
+   */
+  ordinal?: number;
 }
 
 export interface Page<T> {
@@ -112,6 +122,8 @@ export interface Page<T> {
   /** Opaque; pass back to continue, null at the end. */
   next: string | null;
   access: AccessBasis;
+  /** Research reads asked for `pairedKind` and allowed it: the items' ordinals rank over both kinds. */
+  pairedWith?: number;
 }
 
 /**
@@ -133,14 +145,46 @@ function researchCursor(cursor: string, from: number, to: number): { at: number;
   return { at, skip };
 }
 
-/** Readings of one kind with from <= measuredAt < to, oldest first, paginated. */
+/** Signer keys (hex) of the readings of one kind at one instant, in key order. */
+async function signersAt(view: ReadView, patient: Uint8Array, kind: number, t: number): Promise<string[]> {
+  const out: string[] = [];
+  // Unbounded on purpose: a rank must count every signer. One signer has at most one reading of a kind
+  // at an instant (READING_DUPLICATE), so this is bounded by the keys allowed to write for the patient.
+  const range = {
+    gte: IndexKeys.readingFrom(patient, kind, t),
+    lt: IndexKeys.readingFrom(patient, kind, t + 1),
+  };
+  for await (const { key } of view.index.range(range)) out.push(toHex(key.subarray(key.length - 32)));
+  return out;
+}
+
+/**
+ * Readings of one kind with from <= measuredAt < to, oldest first, paginated.
+ *
+ * `pairedKind` (research reads only; ignored otherwise, where `source` says it): rank each item's signer
+ * over this kind's and `pairedKind`'s signers at its instant, so that a reading of each kind with the
+ * same measuredAt and ordinal share a signer (blood pressure: systolic and diastolic halves of one
+ * measurement). Only if the requester may read `pairedKind` too, since the ranks depend on its readings;
+ * otherwise they rank over this kind alone and the page has no `pairedWith`.
+ */
 export async function readReadings(
   view: ReadView,
   req: Requester,
-  q: { patient: Uint8Array; kind: number; from: number; to: number; limit?: number; cursor?: string | null },
+  q: {
+    patient: Uint8Array;
+    kind: number;
+    from: number;
+    to: number;
+    limit?: number;
+    cursor?: string | null;
+    pairedKind?: number;
+  },
   now: number,
 ): Promise<Page<Reading>> {
   if (!readingKindSpec(q.kind)) throw new QueryError('BAD_KIND');
+  if (q.pairedKind !== undefined && (!readingKindSpec(q.pairedKind) || q.pairedKind === q.kind)) {
+    throw new QueryError('BAD_KIND', 'pairedKind');
+  }
   if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to) || q.from < 0 || q.to < q.from) {
     throw new QueryError('BAD_RANGE');
   }
@@ -148,6 +192,12 @@ export async function readReadings(
   checkLimit(limit);
   const access = await allow(view, req, q.patient, readingCategory(q.kind as ReadingKind), now);
   const research = req.purpose === Purpose.research;
+  let paired: number | undefined;
+  if (research && q.pairedKind !== undefined) {
+    const cat = readingCategory(q.pairedKind as ReadingKind);
+    const d = await decideAccess(view.state, req.key, q.patient, cat, req.purpose, now);
+    if (d.allowed) paired = q.pairedKind;
+  }
   let gte = IndexKeys.readingFrom(q.patient, q.kind, q.from);
   const lt = IndexKeys.readingFrom(q.patient, q.kind, q.to);
   // Research cursor position: entries at measuredAt `at` to pass over before returning any.
@@ -172,11 +222,24 @@ export async function readReadings(
   const items: Reading[] = [];
   let next: string | null = null;
   let skipped = 0;
+  // Research ordinals: the signers of this kind seen so far at instant `seenAt`. A research scan starts
+  // at the first entry of an instant (`from`, or the cursor's t with its skipped entries), so every
+  // signer before an item at its instant has passed here, whichever page the item falls on.
+  let seenAt = -1;
+  let seen: string[] = [];
+  let pairedSigners: Set<string> | undefined;
   const scan = Math.min(limit + 1 + skip, Number.MAX_SAFE_INTEGER);
   for await (const { key, value } of view.index.range({ gte, lt, limit: scan })) {
     const measuredAt = readU64(key, timeOffset);
+    const signer = research ? toHex(key.subarray(key.length - 32)) : '';
+    if (research && measuredAt !== seenAt) {
+      seenAt = measuredAt;
+      seen = [];
+      pairedSigners = undefined;
+    }
     if (measuredAt === at && skipped < skip) {
       skipped++;
+      seen.push(signer);
       continue;
     }
     if (items.length === limit) {
@@ -197,10 +260,21 @@ export async function readReadings(
       r.height = f[4];
       r.source = f[5];
       r.txId = f[6];
+    } else {
+      // Signers before this one at its instant: all of `seen` (key order), and with pairing those of
+      // the paired kind that sort before it and are not already counted.
+      let rank = seen.length;
+      if (paired !== undefined) {
+        pairedSigners ??= new Set(await signersAt(view, q.patient, paired, measuredAt));
+        const mine = new Set(seen);
+        for (const p of pairedSigners) if (p < signer && !mine.has(p)) rank++;
+      }
+      r.ordinal = rank;
+      seen.push(signer);
     }
     items.push(r);
   }
-  return { items, next, access };
+  return { items, next, access, ...(paired !== undefined ? { pairedWith: paired } : {}) };
 }
 
 /**

@@ -5,7 +5,8 @@
 // Vital signs follow the R4 vital-signs profile (https://hl7.org/fhir/R4/observation-vitalsigns.html):
 // category `vital-signs`, the LOINC codes below, UCUM units; effective = measurement time, issued =
 // commit time (the block's timestamp). Blood pressure is the panel 85354-9 with systolic and diastolic
-// as components, paired by measurement time and source.
+// as components, paired by measurement time and source (for research, which names no source, by the
+// query layer's ordinal: ADR 0120).
 import { toHex } from '@vigil/consensus/wire';
 import type { Reading } from '../../state-machine/query.ts';
 
@@ -94,14 +95,30 @@ export interface ObservationInput {
   /** One reading, or a systolic/diastolic pair (either may be missing) for the BP panel. */
   readings: Reading[];
   sourceKind?: SourceKind;
+  /** Research: a blood-pressure half whose ordinal ranks within its own kind (see observationId). */
+  unpairedHalf?: boolean;
 }
 
-export function observationId(r: Reading): string {
-  const kind = r.kind === 3 || r.kind === 4 ? 'bp' : `k${r.kind}`;
-  return `${kind}-${r.measuredAt}-${r.txId ? toHex(r.txId).slice(0, 16) : 'anon'}`;
+/**
+ * `k<kind>-<measuredAt>-<first 16 hex of the tx id>` (`bp-…` for a panel, named by its first reading).
+ *
+ * A research reading has no tx id (it would lead to the block and the signer): it is named by kind,
+ * time and the query layer's ordinal, the signer's rank at that instant, `-r<ordinal>`. Two readings of
+ * a kind at one instant have two signers, so two ordinals, and the ordinal is the same on every page.
+ * A panel's halves share it when the query layer ranked over both kinds; a half ranked within its own
+ * kind only (the other is not readable) is `-s<ordinal>` (systolic) or `-d<ordinal>`, since its rank may
+ * equal another signer's rank in the other kind.
+ */
+export function observationId(r: Reading, unpairedHalf = false): string {
+  const bp = r.kind === 3 || r.kind === 4;
+  const kind = bp ? 'bp' : `k${r.kind}`;
+  if (r.txId) return `${kind}-${r.measuredAt}-${toHex(r.txId).slice(0, 16)}`;
+  if (r.ordinal === undefined) throw new Error('a reading with neither a tx id nor an ordinal');
+  const tag = bp && unpairedHalf ? (r.kind === 3 ? 's' : 'd') : 'r';
+  return `${kind}-${r.measuredAt}-${tag}${r.ordinal}`;
 }
 
-/** Parses an Observation id back to (kinds, measuredAt, tx id prefix). */
+/** Parses an Observation id back to (kinds, measuredAt, tx id prefix); research ids name no tx. */
 export function parseObservationId(
   id: string,
 ): { kinds: number[]; measuredAt: number; txPrefix: string } | undefined {
@@ -110,11 +127,16 @@ export function parseObservationId(
   return { kinds: m[1] === 'bp' ? [3, 4] : [Number(m[2])], measuredAt: Number(m[3]), txPrefix: m[4]! };
 }
 
+/** Whether `id` is the form observationId gives a research reading. */
+export function isResearchObservationId(id: string): boolean {
+  return /^(bp-[0-9]{1,16}-[rsd]|k[1-6]-[0-9]{1,16}-r)(0|[1-9][0-9]{0,15})$/.test(id);
+}
+
 export function observation(o: ObservationInput): Json {
   const first = o.readings[0]!;
   const base: Json = {
     resourceType: 'Observation',
-    id: observationId(first),
+    id: observationId(first, o.unpairedHalf),
     meta: { profile: ['http://hl7.org/fhir/StructureDefinition/vitalsigns'] },
     status: 'final',
     category: VITAL_SIGNS_CATEGORY,

@@ -28,6 +28,7 @@ import {
   consent,
   FHIR_JSON,
   FHIR_KINDS,
+  isResearchObservationId,
   type Json,
   kindsForCode,
   observation,
@@ -177,11 +178,17 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
       // skip, so a kind holds at most 11,000 rows here.
       const need = count + skip + 1;
       const readings: Reading[] = [];
+      // Research readings name no signer; the query layer ranks them at their instant instead (ordinal).
+      // A systolic and a diastolic pair by that rank only if it was taken over both kinds' signers:
+      // these readings came from such pages (see `pairedKind`).
+      const pairedRank = new Set<Reading>();
       const read: string[] = [];
       let basis: AccessBasis | undefined;
       let denial: AccessDenied | undefined;
       let truncated = false;
       for (const kind of kinds) {
+        const other = kind === 3 ? 4 : kind === 4 ? 3 : undefined;
+        const pairedKind = other !== undefined && kinds.includes(other) ? other : undefined;
         try {
           let got = 0;
           let cursor: string | null = null;
@@ -196,10 +203,12 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
                 to,
                 limit: Math.min(MAX_PAGE, need - got),
                 cursor,
+                ...(pairedKind !== undefined ? { pairedKind } : {}),
               },
               ctx.now(),
             );
             readings.push(...p.items);
+            if (p.pairedWith !== undefined) for (const r of p.items) pairedRank.add(r);
             got += p.items.length;
             basis = p.access;
             cursor = p.next;
@@ -218,32 +227,61 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
       if (read.length === 0 && denial) throw denial;
       const kindOf = sourceKinds();
       // One entry per reading; a systolic and a diastolic with the same time and source are one panel.
-      type Entry = { at: number; order: number; source: string; readings: Reading[] };
+      // Research readings have no source but an ordinal, the source's rank at that time: a reading's
+      // stand-in for its source, in the same order. `half` keeps the halves of a panel ranked within their
+      // own kind apart (1 = diastolic), whose ranks do not name one source across the two kinds.
+      type Entry = {
+        at: number;
+        order: number;
+        half: number;
+        rank: number;
+        source: string;
+        readings: Reading[];
+        unpairedHalf: boolean;
+      };
       const entries: Entry[] = [];
       const panels = new Map<string, Entry>();
       for (const r of readings) {
         const source = r.source ? toHex(r.source) : '';
+        const rank = r.ordinal ?? 0;
         if (r.kind === 3 || r.kind === 4) {
-          const k = `${r.measuredAt}:${source}`;
+          const unpairedHalf = r.ordinal !== undefined && !pairedRank.has(r);
+          const half = unpairedHalf && r.kind === 4 ? 1 : 0;
+          const k =
+            r.ordinal === undefined
+              ? `${r.measuredAt}:${source}`
+              : `${r.measuredAt}:${unpairedHalf ? `${r.kind}:` : ''}${rank}`;
           const e = panels.get(k);
           if (e) {
             e.readings.push(r);
             e.readings.sort((a, b) => a.kind - b.kind);
             continue;
           }
-          const n = { at: r.measuredAt, order: 3, source, readings: [r] };
+          const n = { at: r.measuredAt, order: 3, half, rank, source, readings: [r], unpairedHalf };
           panels.set(k, n);
           entries.push(n);
         } else {
-          entries.push({ at: r.measuredAt, order: r.kind, source, readings: [r] });
+          entries.push({
+            at: r.measuredAt,
+            order: r.kind,
+            half: 0,
+            rank,
+            source,
+            readings: [r],
+            unpairedHalf: false,
+          });
         }
       }
-      // Time, kind, then source: the index's own order within a kind, so that what was read of each kind
-      // is a prefix of this order (see `need`). A stable sort keeps index order where the source is
-      // withheld (research reads).
+      // Time, kind, then source (for research its rank): the index's own order within a kind, so that
+      // what was read of each kind is a prefix of this order (see `need`). A rank over both kinds of a
+      // panel is in the key order of each kind's signers, so it keeps this for the two kinds at once.
       entries.sort(
         (a, b) =>
-          a.at - b.at || a.order - b.order || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0),
+          a.at - b.at ||
+          a.order - b.order ||
+          a.half - b.half ||
+          a.rank - b.rank ||
+          (a.source < b.source ? -1 : a.source > b.source ? 1 : 0),
       );
       let skipped = 0;
       const rest = entries.filter((e) => {
@@ -263,6 +301,7 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
             patientHex,
             readings: e.readings,
             ...(src ? { sourceKind: await kindOf(src) } : {}),
+            unpairedHalf: e.unpairedHalf,
           }),
         );
       }
@@ -307,7 +346,23 @@ function registerFhir(app: FastifyInstance, ctx: ApiContext): void {
       const who = caller(ctx, req);
       const patientHex = patientRef(req.query.patient);
       const patient = new Uint8Array(Buffer.from(patientHex, 'hex'));
+      // A Provenance is the transaction, the block and the signer of a reading: what research reads are
+      // de-identified of (query.ts). Refused before reading anything, like the other routes that would
+      // name a signer (patient-data-access.ts).
+      if (who.purpose === 2)
+        throw new ApiError(
+          403,
+          'NOT_DEIDENTIFIED',
+          'Research reads are de-identified',
+          'a Provenance names the transaction, block and signer of a reading',
+        );
       const target = /^Observation\/(.+)$/.exec(req.query.target ?? '')?.[1];
+      if (target && isResearchObservationId(target))
+        throw new ApiError(
+          400,
+          'BAD_SEARCH_PARAMETER',
+          'target: an Observation id of a research read names no transaction and has no Provenance',
+        );
       const id = target ? parseObservationId(target) : undefined;
       if (!id)
         throw new ApiError(
