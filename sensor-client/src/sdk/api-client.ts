@@ -143,7 +143,13 @@ export class NodeClient {
         const code = str(e.code, 'error.code');
         if (code === 'DUPLICATE_TX')
           return { ok: true, id: o.id === undefined ? '' : hexId(o.id), duplicate: true };
-        return { ok: false, code, title: typeof e.title === 'string' ? e.title : code, status: res.status };
+        // Each refusal carries its own HTTP status (docs/api.md): the sequence itself is 202, but an
+        // ACCOUNT_LIMIT inside it is a 429 and a MEMPOOL_FULL a 503, and callers classify on that.
+        const status =
+          typeof e.status === 'number' && Number.isInteger(e.status) && e.status >= 400 && e.status <= 599
+            ? e.status
+            : res.status;
+        return { ok: false, code, title: typeof e.title === 'string' ? e.title : code, status };
       }
       return { ok: true, id: hexId(o.id), duplicate: false };
     });

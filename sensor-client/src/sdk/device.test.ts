@@ -295,3 +295,22 @@ t.test('a stale entry whose old version already committed is delivered once, not
   t.same(committedReadings(ledger.committed), [0, 1].flatMap(batch));
   t.equal(again.pendingCount, 0, 'and the entries were recognised as delivered through their old ids');
 });
+
+t.test(
+  'ACCOUNT_LIMIT inside a batch (429) is not a permanent rejection: nothing is dead-lettered',
+  async (t) => {
+    // The node answers a CBOR sequence 202 with a per-transaction status; ACCOUNT_LIMIT is 429 (too many
+    // pending for this sender, or a nonce too far ahead of a node that lags behind the chain).
+    const { ledger, device, dataDir, events } = await setup(t);
+    for (let i = 0; i < 3; i++) device.submitReadings(batch(i));
+    ledger.refuseNext = { code: 'ACCOUNT_LIMIT', count: 1 };
+    while ((await device.flushOnce()) !== 'idle') {}
+    t.notOk(existsSync(join(dataDir, 'deadletter.jsonl')), 'no dead letter');
+    t.notOk(events.some((e) => e.type === 'deadLetter'));
+    t.same(committedReadings(ledger.committed), [0, 1, 2].flatMap(batch), 'every reading, in order');
+    t.same(
+      ledger.committed.map((c) => c.tx.nonce),
+      [1, 2, 3],
+    );
+  },
+);

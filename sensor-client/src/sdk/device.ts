@@ -91,6 +91,13 @@ interface Entry {
 
 /** Codes after which resending the same bytes cannot succeed but re-signing can. */
 const RESIGN_CODES: ReadonlySet<string> = new Set(['NONCE_TOO_LOW', 'TIMESTAMP_OUT_OF_WINDOW']);
+/**
+ * Refusals that say nothing against the transaction itself, so repair() may re-sign but never
+ * dead-letters it. ACCOUNT_LIMIT (429) means "too many of your transactions are pending here" (repair
+ * finds one pending and waits) or "this nonce is over 256 ahead of what this node has committed" (a
+ * node lagging behind the chain, or a nonce store ahead of the chain: repair re-syncs from the account).
+ */
+const NEVER_DEAD_LETTER: ReadonlySet<string> = new Set([...RESIGN_CODES, 'ACCOUNT_LIMIT']);
 /** Codes that say "not now" rather than "never": resend later. */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   ...RETRYABLE_PROBLEMS,
@@ -244,7 +251,11 @@ export class Device {
           }
           continue;
         }
-        if (TRANSIENT_CODES.has(r.code) || r.status >= 500) return delivered > 0 ? 'progress' : 'blocked';
+        if (
+          !NEVER_DEAD_LETTER.has(r.code) &&
+          (TRANSIENT_CODES.has(r.code) || r.status >= 500 || r.status === 429)
+        )
+          return delivered > 0 ? 'progress' : 'blocked';
         // Everything after a failed transaction has a higher nonce: stop here and repair.
         return (await this.repair(e, r.code)) || delivered > 0 ? 'progress' : 'blocked';
       }
@@ -387,7 +398,7 @@ export class Device {
     }
     if (pending.length === 0) return true;
     const head = pending[0]!;
-    if (head.seq === e.seq && !RESIGN_CODES.has(code)) {
+    if (head.seq === e.seq && !NEVER_DEAD_LETTER.has(code)) {
       // The node says this transaction can never be valid (bad signature, malformed, unauthorised...):
       // keep it on disk with the reason, then re-sign the rest so the nonce sequence has no gap.
       this.deadLetter(head, code);
