@@ -314,3 +314,28 @@ t.test(
     );
   },
 );
+
+t.test('a rate-limited node: the device waits for its Retry-After before trying again', async (t) => {
+  const requests: string[] = [];
+  const fetchFn = (async (url: string) => {
+    requests.push(url);
+    return new Response(JSON.stringify({ code: 'RATE_LIMITED', title: 'slow down', status: 429 }), {
+      status: 429,
+      headers: { 'content-type': 'application/problem+json', 'retry-after': '30' },
+    });
+  }) as unknown as typeof fetch;
+  const { device, events } = await setup(t, {
+    client: { fetch: fetchFn },
+    backoff: { baseMs: 1, capMs: 5 },
+  });
+  device.submitReadings(batch(0));
+  const { ac, done } = runInBackground(t, device);
+  await waitFor(() => events.some((e) => e.type === 'blocked'), 'the device to be blocked');
+  await new Promise((r) => setTimeout(r, 100));
+  ac.abort();
+  await done;
+  const blocked = events.filter((e) => e.type === 'blocked');
+  t.equal(blocked.length, 1, 'one wait, not a burst of 1-5 ms retries');
+  t.ok(blocked[0]!.type === 'blocked' && blocked[0]!.retryInMs >= 29_000, 'about the 30 s asked for');
+  t.ok(requests.length <= 2, `no request inside the Retry-After (${requests.length})`);
+});

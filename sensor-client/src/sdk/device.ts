@@ -147,7 +147,7 @@ export class Device {
     for (const e of this.entries()) last = Math.max(last, e.nonce);
     if (last > this.nonces.lastAssigned) this.nonces.record(last);
     this.lastNonce = last;
-    this.client = new NodeClient({ maxRounds: 1, ...cfg.client, nodes: cfg.nodes });
+    this.client = new NodeClient({ maxRounds: 1, now: this.now, ...cfg.client, nodes: cfg.nodes });
   }
 
   static open(cfg: DeviceConfig): Device {
@@ -308,7 +308,9 @@ export class Device {
       }
       let delay: number;
       if (outcome === 'blocked') {
-        delay = backoffDelay(attempt++, backoff, this.random);
+        // Never sooner than the nodes' Retry-After: a ward of devices hammering a rate-limited or
+        // overloaded node with full-jitter retries from 0 ms would keep it overloaded.
+        delay = Math.max(backoffDelay(attempt++, backoff, this.random), this.client.retryAfterMs);
         this.emit({ type: 'blocked', reason: 'no node accepted the batch', retryInMs: delay });
       } else {
         attempt = 0;
