@@ -339,3 +339,24 @@ t.test('a rate-limited node: the device waits for its Retry-After before trying 
   t.ok(blocked[0]!.type === 'blocked' && blocked[0]!.retryInMs >= 29_000, 'about the 30 s asked for');
   t.ok(requests.length <= 2, `no request inside the Retry-After (${requests.length})`);
 });
+
+t.test('readings older than ones already queued are refused at once, also after a restart', async (t) => {
+  // The chain rejects a batch holding a time not after the device's last for that kind; the device
+  // knows its own last times, so it refuses there and then instead of losing the whole batch later.
+  const { ledger, device, cfg, dataDir } = await setup(t);
+  device.submitReadings(batch(5));
+  t.throws(() => device.submitReadings(batch(4)), { code: 'READING_NOT_INCREASING' });
+  t.throws(() => device.submitReadings(batch(5)), { code: 'READING_NOT_INCREASING' }, 'same times again');
+  t.equal(device.pendingCount, 1, 'nothing queued');
+  t.equal(device.lastAssignedNonce, 1, 'no nonce consumed');
+  while ((await device.flushOnce()) !== 'idle') {}
+  device.close();
+  const again = Device.open(cfg);
+  t.teardown(() => again.close());
+  t.equal(again.pendingCount, 0, 'the queue is empty: the last times must come from the store');
+  t.throws(() => again.submitReadings(batch(3)), { code: 'READING_NOT_INCREASING' });
+  again.submitReadings(batch(6));
+  while ((await again.flushOnce()) !== 'idle') {}
+  t.same(committedReadings(ledger.committed), [5, 6].flatMap(batch));
+  t.notOk(existsSync(join(dataDir, 'deadletter.jsonl')));
+});

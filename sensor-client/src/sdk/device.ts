@@ -143,9 +143,16 @@ export class Device {
     this.queue = DurableQueue.open(join(cfg.dataDir, 'queue.log'), cfg.queue);
     this.nonces = NonceStore.open(join(cfg.dataDir, 'nonce.json'));
     // A crash between queueing a signed batch and persisting its nonce leaves the queue ahead: trust it.
+    // Likewise for the latest measurement time per kind (files from before it was stored have none).
     let last = this.nonces.lastAssigned;
-    for (const e of this.entries()) last = Math.max(last, e.nonce);
-    if (last > this.nonces.lastAssigned) this.nonces.record(last);
+    const queued: { kind: number; measuredAt: number }[] = [];
+    for (const e of this.entries()) {
+      last = Math.max(last, e.nonce);
+      const tx = decodeTransaction(e.bytes);
+      const body = decodeBody(tx.type, tx.body);
+      if (body.type === 50) queued.push(...body.readings);
+    }
+    this.nonces.record(last, false, queued);
     this.lastNonce = last;
     this.client = new NodeClient({ maxRounds: 1, now: this.now, ...cfg.client, nodes: cfg.nodes });
   }
@@ -166,6 +173,17 @@ export class Device {
   /** Signs readings (at most MAX_READINGS_PER_TX) into a transaction and queues it durably. */
   submitReadings(readings: readonly DeviceReading[]): { seq: number; id: string; nonce: number } {
     if (this.closed) throw new SdkError('CLOSED', 'device is closed');
+    // The chain rejects the WHOLE batch (READING_NOT_INCREASING) if one time is not after this device's
+    // last one for its kind; we know what we queued, so refuse now, when the caller can still act.
+    readings.forEach((r, i) => {
+      const prev = this.nonces.lastMeasuredAt(r.kind);
+      if (prev !== undefined && r.measuredAt <= prev) {
+        throw new SdkError(
+          'READING_NOT_INCREASING',
+          `readings[${i}]: kind ${r.kind} measured at ${r.measuredAt}, not after ${prev} already queued`,
+        );
+      }
+    });
     const nonce = this.lastNonce + 1;
     const signed = buildSubmitReadings(this.ctx(nonce), this.cfg.patient, readings);
     let seq: number;
@@ -176,7 +194,7 @@ export class Device {
         this.emit({ type: 'queueFull', size: this.queue.size });
       throw e;
     }
-    this.nonces.record(nonce);
+    this.nonces.record(nonce, false, readings);
     this.lastNonce = nonce;
     this.emit({ type: 'queued', seq, id: signed.idHex, nonce, readings: readings.length });
     this.wake?.();

@@ -3,6 +3,10 @@
 // (tmp + fsync + rename + dir fsync). The queue is the second source of truth: on start the device
 // takes max(stored, highest nonce in the queue), which covers a crash between queueing a signed batch
 // and persisting its nonce (see device.ts).
+//
+// The same file keeps, per reading kind, the latest measurement time the device has queued: the chain
+// rejects a batch holding a time not after the device's last one for that kind, and once the queue has
+// drained the queue can no longer tell what that was.
 
 import { readFileSync } from 'node:fs';
 import { SdkError } from './errors.ts';
@@ -11,10 +15,12 @@ import { writeFileAtomic } from './fsutil.ts';
 export class NonceStore {
   private last: number;
   private readonly path: string;
+  private readonly measured: Map<number, number>;
 
-  private constructor(path: string, last: number) {
+  private constructor(path: string, last: number, measured: Map<number, number>) {
     this.path = path;
     this.last = last;
+    this.measured = measured;
   }
 
   static open(path: string): NonceStore {
@@ -22,19 +28,39 @@ export class NonceStore {
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new NonceStore(path, 0);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new NonceStore(path, 0, new Map());
       throw e;
     }
-    let last: unknown;
+    let j: { last?: unknown; measuredAt?: unknown };
     try {
-      last = JSON.parse(text).last;
+      j = JSON.parse(text);
     } catch {
       throw new SdkError('NONCE_FILE_INVALID', `${path} is not JSON`);
     }
+    const last = j?.last;
     if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0) {
       throw new SdkError('NONCE_FILE_INVALID', `${path}: last must be a non-negative integer`);
     }
-    return new NonceStore(path, last);
+    // Absent in files written before it existed: then only the queue tells (Device.open).
+    const measured = new Map<number, number>();
+    if (j.measuredAt !== undefined) {
+      if (typeof j.measuredAt !== 'object' || j.measuredAt === null || Array.isArray(j.measuredAt)) {
+        throw new SdkError('NONCE_FILE_INVALID', `${path}: measuredAt must be an object`);
+      }
+      for (const [k, v] of Object.entries(j.measuredAt)) {
+        const kind = Number(k);
+        if (!Number.isSafeInteger(kind) || typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+          throw new SdkError('NONCE_FILE_INVALID', `${path}: measuredAt.${k} must be epoch ms`);
+        }
+        measured.set(kind, v);
+      }
+    }
+    return new NonceStore(path, last, measured);
+  }
+
+  /** The latest measurement time queued for a reading kind (undefined: none known). */
+  lastMeasuredAt(kind: number): number | undefined {
+    return this.measured.get(kind);
   }
 
   /** The last nonce assigned (0: none yet; the first transaction uses 1). */
@@ -42,12 +68,26 @@ export class NonceStore {
     return this.last;
   }
 
-  /** Persists `nonce` as the last assigned one (never moves backwards unless `force`). */
-  record(nonce: number, force = false): void {
+  /**
+   * Persists `nonce` as the last assigned one (never moves backwards unless `force`) and raises the
+   * per-kind latest measurement times to those of `readings` (they never move backwards), in one
+   * atomic write.
+   */
+  record(nonce: number, force = false, readings: readonly { kind: number; measuredAt: number }[] = []): void {
     if (!Number.isSafeInteger(nonce) || nonce < 0)
       throw new RangeError('nonce must be a non-negative integer');
-    if (!force && nonce <= this.last) return;
-    writeFileAtomic(this.path, JSON.stringify({ last: nonce }) + '\n');
-    this.last = nonce;
+    const measured = new Map(this.measured);
+    for (const r of readings) {
+      if (r.measuredAt > (measured.get(r.kind) ?? Number.NEGATIVE_INFINITY))
+        measured.set(r.kind, r.measuredAt);
+    }
+    const raised = [...measured].some(([k, v]) => this.measured.get(k) !== v);
+    if (!raised && (nonce === this.last || (!force && nonce < this.last))) return;
+    const last = force || nonce > this.last ? nonce : this.last;
+    const json: { last: number; measuredAt?: Record<string, number> } = { last };
+    if (measured.size > 0) json.measuredAt = Object.fromEntries(measured);
+    writeFileAtomic(this.path, JSON.stringify(json) + '\n');
+    this.last = last;
+    for (const [k, v] of measured) this.measured.set(k, v);
   }
 }
