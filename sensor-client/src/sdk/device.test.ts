@@ -360,3 +360,57 @@ t.test('readings older than ones already queued are refused at once, also after 
   t.same(committedReadings(ledger.committed), [5, 6].flatMap(batch));
   t.notOk(existsSync(join(dataDir, 'deadletter.jsonl')));
 });
+
+t.test('key rotation: a device reopened with its new key starts that key at nonce 1', async (t) => {
+  // Nonces are per sender. Reusing the old key's count for the new key left its first transaction
+  // waiting behind a nonce gap no one would fill (or refused ACCOUNT_LIMIT more than 256 ahead).
+  const { ledger, device, cfg } = await setup(t);
+  for (let i = 0; i < 3; i++) device.submitReadings(batch(i));
+  while ((await device.flushOnce()) !== 'idle') {}
+  device.close();
+  const newKey = signerFromSeed(rng.bytes(32));
+  const rotated = Device.open({ ...cfg, signer: newKey });
+  t.teardown(() => rotated.close());
+  t.equal(rotated.lastAssignedNonce, 0, 'the old key nonce is not the new key nonce');
+  t.throws(() => rotated.submitReadings(batch(2)), { code: 'READING_NOT_INCREASING' }, 'times carry over');
+  rotated.submitReadings(batch(3));
+  while ((await rotated.flushOnce()) !== 'idle') {}
+  const last = ledger.committed.at(-1)!;
+  t.equal(toHex(last.tx.sender), toHex(newKey.publicKey));
+  t.equal(last.tx.nonce, 1);
+  t.same(committedReadings(ledger.committed), [0, 1, 2, 3].flatMap(batch));
+  rotated.close();
+  const again = Device.open({ ...cfg, signer: newKey });
+  t.teardown(() => again.close());
+  t.equal(again.lastAssignedNonce, 1, 'and the new key count persists');
+});
+
+t.test(
+  'key rotation with the old key batches still queued: they commit before the new key sends',
+  async (t) => {
+    const { ledger, device, cfg, node } = await setup(t);
+    await node.stop();
+    for (let i = 0; i < 2; i++) device.submitReadings(batch(i));
+    device.close();
+    const newKey = signerFromSeed(rng.bytes(32));
+    const rotated = Device.open({ ...cfg, signer: newKey });
+    t.teardown(() => rotated.close());
+    rotated.submitReadings(batch(2));
+    await node.start();
+    ledger.commitMode = 'manual';
+    t.equal(await rotated.flushOnce(), 'waiting');
+    t.equal(ledger.mempoolSize, 2, 'only the old key batches were sent: blocks order senders freely');
+    ledger.commitPending();
+    ledger.commitMode = 'immediate';
+    while ((await rotated.flushOnce()) !== 'idle') {}
+    t.same(committedReadings(ledger.committed), [0, 1, 2].flatMap(batch), 'in measurement order');
+    t.same(
+      ledger.committed.map((c) => [toHex(c.tx.sender) === toHex(newKey.publicKey), c.tx.nonce]),
+      [
+        [false, 1],
+        [false, 2],
+        [true, 1],
+      ],
+    );
+  },
+);

@@ -85,6 +85,8 @@ interface Entry {
   id: string;
   nonce: number;
   timestamp: number;
+  /** Signing key (hex): after a key rotation the queue may still hold the old key's transactions. */
+  sender: string;
   /** Ids of earlier signed versions of the same readings. */
   priorIds: string[];
 }
@@ -141,14 +143,15 @@ export class Device {
     this.publicKeyHex = toHex(cfg.signer.publicKey);
     mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
     this.queue = DurableQueue.open(join(cfg.dataDir, 'queue.log'), cfg.queue);
-    this.nonces = NonceStore.open(join(cfg.dataDir, 'nonce.json'));
+    this.nonces = NonceStore.open(join(cfg.dataDir, 'nonce.json'), this.publicKeyHex);
     // A crash between queueing a signed batch and persisting its nonce leaves the queue ahead: trust it.
     // Likewise for the latest measurement time per kind (files from before it was stored have none).
     let last = this.nonces.lastAssigned;
     const queued: { kind: number; measuredAt: number }[] = [];
     for (const e of this.entries()) {
-      last = Math.max(last, e.nonce);
       const tx = decodeTransaction(e.bytes);
+      // Entries still signed by a previous key (rotation) count for their own key's nonces, not ours.
+      if (toHex(tx.sender) === this.publicKeyHex) last = Math.max(last, e.nonce);
       const body = decodeBody(tx.type, tx.body);
       if (body.type === 50) queued.push(...body.readings);
     }
@@ -229,6 +232,12 @@ export class Device {
   async flushOnce(): Promise<FlushOutcome> {
     let entries = this.entries(this.cfg.batchSize ?? 32);
     if (entries.length === 0) return 'idle';
+    // Nonces order one sender's transactions only. After a key rotation the old key's queued batches
+    // go (and, with confirm 'committed', commit) before the new key's are sent: otherwise a block could
+    // carry the new key's later readings first, and the chain, which orders measurement times per
+    // device across rotations, would reject the old key's batches (READING_NOT_INCREASING).
+    const cut = entries.findIndex((e) => e.sender !== entries[0]!.sender);
+    if (cut > 0) entries = entries.slice(0, cut);
     if (this.hasStale(entries)) {
       // Re-sign only when a node is there to take the result: re-signing on every retry of a long
       // outage would pile up versions (priorIds) for nothing.
@@ -482,6 +491,7 @@ export class Device {
         id: toHex(transactionId(tx)),
         nonce: tx.nonce,
         timestamp: tx.timestamp,
+        sender: toHex(tx.sender),
         priorIds: (v[2] as Uint8Array[]).map(toHex),
       };
     });

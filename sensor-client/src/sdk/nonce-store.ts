@@ -7,6 +7,10 @@
 // The same file keeps, per reading kind, the latest measurement time the device has queued: the chain
 // rejects a batch holding a time not after the device's last one for that kind, and once the queue has
 // drained the queue can no longer tell what that was.
+//
+// Nonces are per sender key, measurement times per physical device (the chain keeps them across key
+// rotations). So the file names the key its nonce belongs to: opened for another key (the device
+// rotated its key), the nonce restarts at 0 and the measurement times are kept.
 
 import { readFileSync } from 'node:fs';
 import { SdkError } from './errors.ts';
@@ -16,22 +20,25 @@ export class NonceStore {
   private last: number;
   private readonly path: string;
   private readonly measured: Map<number, number>;
+  private readonly key: string | undefined;
 
-  private constructor(path: string, last: number, measured: Map<number, number>) {
+  private constructor(path: string, last: number, measured: Map<number, number>, key: string | undefined) {
     this.path = path;
     this.last = last;
     this.measured = measured;
+    this.key = key;
   }
 
-  static open(path: string): NonceStore {
+  /** `keyHex`: the sender whose nonce this is (lower-case hex public key). */
+  static open(path: string, keyHex?: string): NonceStore {
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new NonceStore(path, 0, new Map());
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new NonceStore(path, 0, new Map(), keyHex);
       throw e;
     }
-    let j: { last?: unknown; measuredAt?: unknown };
+    let j: { last?: unknown; measuredAt?: unknown; key?: unknown };
     try {
       j = JSON.parse(text);
     } catch {
@@ -55,7 +62,12 @@ export class NonceStore {
         measured.set(kind, v);
       }
     }
-    return new NonceStore(path, last, measured);
+    if (j.key !== undefined && typeof j.key !== 'string') {
+      throw new SdkError('NONCE_FILE_INVALID', `${path}: key must be a hex string`);
+    }
+    // A file without `key` predates it: it can only be this device's current key.
+    const sameKey = keyHex === undefined || j.key === undefined || j.key === keyHex;
+    return new NonceStore(path, sameKey ? last : 0, measured, keyHex ?? (j.key as string | undefined));
   }
 
   /** The latest measurement time queued for a reading kind (undefined: none known). */
@@ -84,7 +96,8 @@ export class NonceStore {
     const raised = [...measured].some(([k, v]) => this.measured.get(k) !== v);
     if (!raised && (nonce === this.last || (!force && nonce < this.last))) return;
     const last = force || nonce > this.last ? nonce : this.last;
-    const json: { last: number; measuredAt?: Record<string, number> } = { last };
+    const json: { last: number; key?: string; measuredAt?: Record<string, number> } = { last };
+    if (this.key !== undefined) json.key = this.key;
     if (measured.size > 0) json.measuredAt = Object.fromEntries(measured);
     writeFileAtomic(this.path, JSON.stringify(json) + '\n');
     this.last = last;
