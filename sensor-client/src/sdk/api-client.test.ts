@@ -124,3 +124,36 @@ t.test('txStatus: 404 is unknown; REJECTED problems carry the node code', async 
   t.same(await c.txStatus(ID), { id: ID, status: 'committed', height: 7 });
   await t.rejects(c.txStatus(ID), { code: 'REJECTED', problemCode: 'BAD_ID' });
 });
+
+t.test('Retry-After on 429/503 is honoured: no request to that node before it has passed', async (t) => {
+  let now = 1_000_000;
+  const { c, calls, sleeps } = client(
+    () =>
+      new Response(JSON.stringify({ code: 'RATE_LIMITED', title: 'slow down', status: 429 }), {
+        status: 429,
+        headers: { 'content-type': 'application/problem+json', 'retry-after': '7' },
+      }),
+    ['http://a'],
+    {
+      now: () => now,
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+        now += ms;
+      },
+    },
+  );
+  await t.rejects(c.status(), { code: 'NO_NODE_AVAILABLE' });
+  t.same(sleeps, [7_000], 'the second round waits for Retry-After, not the 100 ms backoff');
+  t.equal(calls.length, 2);
+  now += 1_000;
+  t.equal(c.retryAfterMs, 6_000, 'exposed so a caller (the device loop) can wait as long');
+  await t.rejects(c.status(), { code: 'NO_NODE_AVAILABLE' });
+  t.equal(calls.length, 3, 'the first round skipped the node still inside its Retry-After');
+  const big = client(
+    () => new Response('', { status: 503, headers: { 'retry-after': '999999' } }),
+    ['http://a'],
+    { maxRounds: 1, now: () => now },
+  );
+  await t.rejects(big.c.status(), { code: 'NO_NODE_AVAILABLE' });
+  t.equal(big.c.retryAfterMs, 300_000, 'capped: a node cannot park a device for days');
+});

@@ -65,7 +65,13 @@ export interface NodeClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Largest response body accepted, bytes. */
   maxResponseBytes?: number;
+  /** Longest Retry-After honoured, ms (default 5 min): a node may slow a device down, not park it. */
+  maxRetryAfterMs?: number;
+  /** Clock for Retry-After deadlines, ms. */
+  now?: () => number;
 }
+
+export const DEFAULT_MAX_RETRY_AFTER_MS = 300_000;
 
 const HEX_ID = /^[0-9a-f]{64}$/;
 
@@ -75,7 +81,23 @@ interface RawResponse {
   body: string;
 }
 
-class Retryable extends Error {}
+class Retryable extends Error {
+  /** The node's Retry-After, ms, when it sent one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number) {
+    super(message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** RFC 9110 §10.2.3 Retry-After: delay-seconds or an HTTP-date; undefined when absent or invalid. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
 
 export class NodeClient {
   readonly nodes: readonly string[];
@@ -87,6 +109,10 @@ export class NodeClient {
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly maxResponseBytes: number;
+  private readonly maxRetryAfterMs: number;
+  private readonly now: () => number;
+  /** Per node: no request before this time (its Retry-After), ms. */
+  private readonly notBefore: number[];
 
   constructor(opts: NodeClientOptions) {
     if (opts.nodes.length === 0) throw new SdkError('USAGE', 'at least one node URL is required');
@@ -98,6 +124,17 @@ export class NodeClient {
     this.random = opts.random ?? Math.random;
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.maxResponseBytes = opts.maxResponseBytes ?? 4 << 20;
+    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+    this.now = opts.now ?? Date.now;
+    this.notBefore = this.nodes.map(() => Number.NEGATIVE_INFINITY);
+  }
+
+  /**
+   * How long until some node may be asked again, ms: 0 unless every node answered 429/503 with a
+   * Retry-After that has not passed yet. A caller backing off waits at least this long.
+   */
+  get retryAfterMs(): number {
+    return Math.max(0, Math.min(...this.notBefore) - this.now());
   }
 
   /** The node that answered last (requests start there). */
@@ -143,7 +180,13 @@ export class NodeClient {
         const code = str(e.code, 'error.code');
         if (code === 'DUPLICATE_TX')
           return { ok: true, id: o.id === undefined ? '' : hexId(o.id), duplicate: true };
-        return { ok: false, code, title: typeof e.title === 'string' ? e.title : code, status: res.status };
+        // Each refusal carries its own HTTP status (docs/api.md): the sequence itself is 202, but an
+        // ACCOUNT_LIMIT inside it is a 429 and a MEMPOOL_FULL a 503, and callers classify on that.
+        const status =
+          typeof e.status === 'number' && Number.isInteger(e.status) && e.status >= 400 && e.status <= 599
+            ? e.status
+            : res.status;
+        return { ok: false, code, title: typeof e.title === 'string' ? e.title : code, status };
       }
       return { ok: true, id: hexId(o.id), duplicate: false };
     });
@@ -214,15 +257,27 @@ export class NodeClient {
   ): Promise<RawResponse> {
     let lastError = '';
     for (let round = 0; round < this.maxRounds; round++) {
-      if (round > 0) await this.sleep(backoffDelay(round - 1, this.backoff, this.random));
+      // Full jitter, but never before the earliest Retry-After: an overloaded or rate-limiting node
+      // that says when to come back is not asked earlier (RFC 9110 §10.2.3).
+      if (round > 0)
+        await this.sleep(Math.max(backoffDelay(round - 1, this.backoff, this.random), this.retryAfterMs));
       for (let k = 0; k < this.nodes.length; k++) {
         const idx = (this.preferred + k) % this.nodes.length;
+        const wait = this.notBefore[idx]! - this.now();
+        if (wait > 0) {
+          lastError = `${this.nodes[idx]}: Retry-After, ${Math.ceil(wait)} ms left`;
+          continue;
+        }
         try {
           const res = await this.once(this.nodes[idx]!, method, path, body, contentType);
           this.preferred = idx;
+          this.notBefore[idx] = Number.NEGATIVE_INFINITY;
           return res;
         } catch (e) {
           lastError = `${this.nodes[idx]}: ${(e as Error).message}`;
+          if (e instanceof Retryable && e.retryAfterMs !== undefined) {
+            this.notBefore[idx] = this.now() + Math.min(e.retryAfterMs, this.maxRetryAfterMs);
+          }
         }
       }
     }
@@ -244,12 +299,16 @@ export class NodeClient {
     const r = await this.fetchFn(base + path, init);
     const text = await readBounded(r, this.maxResponseBytes);
     const res = { status: r.status, contentType: r.headers.get('content-type') ?? '', body: text };
+    const retryAfter =
+      r.status === 429 || r.status === 503
+        ? parseRetryAfter(r.headers.get('retry-after'), this.now())
+        : undefined;
     if (r.status >= 500 || r.status === 429) {
-      throw new Retryable(`HTTP ${r.status}`);
+      throw new Retryable(`HTTP ${r.status}`, retryAfter);
     }
     if (r.status >= 400) {
       const p = problemResult(res);
-      if (!p.ok && RETRYABLE_PROBLEMS.has(p.code)) throw new Retryable(p.code);
+      if (!p.ok && RETRYABLE_PROBLEMS.has(p.code)) throw new Retryable(p.code, retryAfter);
     }
     return res;
   }

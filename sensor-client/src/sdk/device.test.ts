@@ -295,3 +295,122 @@ t.test('a stale entry whose old version already committed is delivered once, not
   t.same(committedReadings(ledger.committed), [0, 1].flatMap(batch));
   t.equal(again.pendingCount, 0, 'and the entries were recognised as delivered through their old ids');
 });
+
+t.test(
+  'ACCOUNT_LIMIT inside a batch (429) is not a permanent rejection: nothing is dead-lettered',
+  async (t) => {
+    // The node answers a CBOR sequence 202 with a per-transaction status; ACCOUNT_LIMIT is 429 (too many
+    // pending for this sender, or a nonce too far ahead of a node that lags behind the chain).
+    const { ledger, device, dataDir, events } = await setup(t);
+    for (let i = 0; i < 3; i++) device.submitReadings(batch(i));
+    ledger.refuseNext = { code: 'ACCOUNT_LIMIT', count: 1 };
+    while ((await device.flushOnce()) !== 'idle') {}
+    t.notOk(existsSync(join(dataDir, 'deadletter.jsonl')), 'no dead letter');
+    t.notOk(events.some((e) => e.type === 'deadLetter'));
+    t.same(committedReadings(ledger.committed), [0, 1, 2].flatMap(batch), 'every reading, in order');
+    t.same(
+      ledger.committed.map((c) => c.tx.nonce),
+      [1, 2, 3],
+    );
+  },
+);
+
+t.test('a rate-limited node: the device waits for its Retry-After before trying again', async (t) => {
+  const requests: string[] = [];
+  const fetchFn = (async (url: string) => {
+    requests.push(url);
+    return new Response(JSON.stringify({ code: 'RATE_LIMITED', title: 'slow down', status: 429 }), {
+      status: 429,
+      headers: { 'content-type': 'application/problem+json', 'retry-after': '30' },
+    });
+  }) as unknown as typeof fetch;
+  const { device, events } = await setup(t, {
+    client: { fetch: fetchFn },
+    backoff: { baseMs: 1, capMs: 5 },
+  });
+  device.submitReadings(batch(0));
+  const { ac, done } = runInBackground(t, device);
+  await waitFor(() => events.some((e) => e.type === 'blocked'), 'the device to be blocked');
+  await new Promise((r) => setTimeout(r, 100));
+  ac.abort();
+  await done;
+  const blocked = events.filter((e) => e.type === 'blocked');
+  t.equal(blocked.length, 1, 'one wait, not a burst of 1-5 ms retries');
+  t.ok(blocked[0]!.type === 'blocked' && blocked[0]!.retryInMs >= 29_000, 'about the 30 s asked for');
+  t.ok(requests.length <= 2, `no request inside the Retry-After (${requests.length})`);
+});
+
+t.test('readings older than ones already queued are refused at once, also after a restart', async (t) => {
+  // The chain rejects a batch holding a time not after the device's last for that kind; the device
+  // knows its own last times, so it refuses there and then instead of losing the whole batch later.
+  const { ledger, device, cfg, dataDir } = await setup(t);
+  device.submitReadings(batch(5));
+  t.throws(() => device.submitReadings(batch(4)), { code: 'READING_NOT_INCREASING' });
+  t.throws(() => device.submitReadings(batch(5)), { code: 'READING_NOT_INCREASING' }, 'same times again');
+  t.equal(device.pendingCount, 1, 'nothing queued');
+  t.equal(device.lastAssignedNonce, 1, 'no nonce consumed');
+  while ((await device.flushOnce()) !== 'idle') {}
+  device.close();
+  const again = Device.open(cfg);
+  t.teardown(() => again.close());
+  t.equal(again.pendingCount, 0, 'the queue is empty: the last times must come from the store');
+  t.throws(() => again.submitReadings(batch(3)), { code: 'READING_NOT_INCREASING' });
+  again.submitReadings(batch(6));
+  while ((await again.flushOnce()) !== 'idle') {}
+  t.same(committedReadings(ledger.committed), [5, 6].flatMap(batch));
+  t.notOk(existsSync(join(dataDir, 'deadletter.jsonl')));
+});
+
+t.test('key rotation: a device reopened with its new key starts that key at nonce 1', async (t) => {
+  // Nonces are per sender. Reusing the old key's count for the new key left its first transaction
+  // waiting behind a nonce gap no one would fill (or refused ACCOUNT_LIMIT more than 256 ahead).
+  const { ledger, device, cfg } = await setup(t);
+  for (let i = 0; i < 3; i++) device.submitReadings(batch(i));
+  while ((await device.flushOnce()) !== 'idle') {}
+  device.close();
+  const newKey = signerFromSeed(rng.bytes(32));
+  const rotated = Device.open({ ...cfg, signer: newKey });
+  t.teardown(() => rotated.close());
+  t.equal(rotated.lastAssignedNonce, 0, 'the old key nonce is not the new key nonce');
+  t.throws(() => rotated.submitReadings(batch(2)), { code: 'READING_NOT_INCREASING' }, 'times carry over');
+  rotated.submitReadings(batch(3));
+  while ((await rotated.flushOnce()) !== 'idle') {}
+  const last = ledger.committed.at(-1)!;
+  t.equal(toHex(last.tx.sender), toHex(newKey.publicKey));
+  t.equal(last.tx.nonce, 1);
+  t.same(committedReadings(ledger.committed), [0, 1, 2, 3].flatMap(batch));
+  rotated.close();
+  const again = Device.open({ ...cfg, signer: newKey });
+  t.teardown(() => again.close());
+  t.equal(again.lastAssignedNonce, 1, 'and the new key count persists');
+});
+
+t.test(
+  'key rotation with the old key batches still queued: they commit before the new key sends',
+  async (t) => {
+    const { ledger, device, cfg, node } = await setup(t);
+    await node.stop();
+    for (let i = 0; i < 2; i++) device.submitReadings(batch(i));
+    device.close();
+    const newKey = signerFromSeed(rng.bytes(32));
+    const rotated = Device.open({ ...cfg, signer: newKey });
+    t.teardown(() => rotated.close());
+    rotated.submitReadings(batch(2));
+    await node.start();
+    ledger.commitMode = 'manual';
+    t.equal(await rotated.flushOnce(), 'waiting');
+    t.equal(ledger.mempoolSize, 2, 'only the old key batches were sent: blocks order senders freely');
+    ledger.commitPending();
+    ledger.commitMode = 'immediate';
+    while ((await rotated.flushOnce()) !== 'idle') {}
+    t.same(committedReadings(ledger.committed), [0, 1, 2].flatMap(batch), 'in measurement order');
+    t.same(
+      ledger.committed.map((c) => [toHex(c.tx.sender) === toHex(newKey.publicKey), c.tx.nonce]),
+      [
+        [false, 1],
+        [false, 2],
+        [true, 1],
+      ],
+    );
+  },
+);

@@ -85,12 +85,21 @@ interface Entry {
   id: string;
   nonce: number;
   timestamp: number;
+  /** Signing key (hex): after a key rotation the queue may still hold the old key's transactions. */
+  sender: string;
   /** Ids of earlier signed versions of the same readings. */
   priorIds: string[];
 }
 
 /** Codes after which resending the same bytes cannot succeed but re-signing can. */
 const RESIGN_CODES: ReadonlySet<string> = new Set(['NONCE_TOO_LOW', 'TIMESTAMP_OUT_OF_WINDOW']);
+/**
+ * Refusals that say nothing against the transaction itself, so repair() may re-sign but never
+ * dead-letters it. ACCOUNT_LIMIT (429) means "too many of your transactions are pending here" (repair
+ * finds one pending and waits) or "this nonce is over 256 ahead of what this node has committed" (a
+ * node lagging behind the chain, or a nonce store ahead of the chain: repair re-syncs from the account).
+ */
+const NEVER_DEAD_LETTER: ReadonlySet<string> = new Set([...RESIGN_CODES, 'ACCOUNT_LIMIT']);
 /** Codes that say "not now" rather than "never": resend later. */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   ...RETRYABLE_PROBLEMS,
@@ -134,13 +143,21 @@ export class Device {
     this.publicKeyHex = toHex(cfg.signer.publicKey);
     mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
     this.queue = DurableQueue.open(join(cfg.dataDir, 'queue.log'), cfg.queue);
-    this.nonces = NonceStore.open(join(cfg.dataDir, 'nonce.json'));
+    this.nonces = NonceStore.open(join(cfg.dataDir, 'nonce.json'), this.publicKeyHex);
     // A crash between queueing a signed batch and persisting its nonce leaves the queue ahead: trust it.
+    // Likewise for the latest measurement time per kind (files from before it was stored have none).
     let last = this.nonces.lastAssigned;
-    for (const e of this.entries()) last = Math.max(last, e.nonce);
-    if (last > this.nonces.lastAssigned) this.nonces.record(last);
+    const queued: { kind: number; measuredAt: number }[] = [];
+    for (const e of this.entries()) {
+      const tx = decodeTransaction(e.bytes);
+      // Entries still signed by a previous key (rotation) count for their own key's nonces, not ours.
+      if (toHex(tx.sender) === this.publicKeyHex) last = Math.max(last, e.nonce);
+      const body = decodeBody(tx.type, tx.body);
+      if (body.type === 50) queued.push(...body.readings);
+    }
+    this.nonces.record(last, false, queued);
     this.lastNonce = last;
-    this.client = new NodeClient({ maxRounds: 1, ...cfg.client, nodes: cfg.nodes });
+    this.client = new NodeClient({ maxRounds: 1, now: this.now, ...cfg.client, nodes: cfg.nodes });
   }
 
   static open(cfg: DeviceConfig): Device {
@@ -159,6 +176,17 @@ export class Device {
   /** Signs readings (at most MAX_READINGS_PER_TX) into a transaction and queues it durably. */
   submitReadings(readings: readonly DeviceReading[]): { seq: number; id: string; nonce: number } {
     if (this.closed) throw new SdkError('CLOSED', 'device is closed');
+    // The chain rejects the WHOLE batch (READING_NOT_INCREASING) if one time is not after this device's
+    // last one for its kind; we know what we queued, so refuse now, when the caller can still act.
+    readings.forEach((r, i) => {
+      const prev = this.nonces.lastMeasuredAt(r.kind);
+      if (prev !== undefined && r.measuredAt <= prev) {
+        throw new SdkError(
+          'READING_NOT_INCREASING',
+          `readings[${i}]: kind ${r.kind} measured at ${r.measuredAt}, not after ${prev} already queued`,
+        );
+      }
+    });
     const nonce = this.lastNonce + 1;
     const signed = buildSubmitReadings(this.ctx(nonce), this.cfg.patient, readings);
     let seq: number;
@@ -169,7 +197,7 @@ export class Device {
         this.emit({ type: 'queueFull', size: this.queue.size });
       throw e;
     }
-    this.nonces.record(nonce);
+    this.nonces.record(nonce, false, readings);
     this.lastNonce = nonce;
     this.emit({ type: 'queued', seq, id: signed.idHex, nonce, readings: readings.length });
     this.wake?.();
@@ -204,6 +232,12 @@ export class Device {
   async flushOnce(): Promise<FlushOutcome> {
     let entries = this.entries(this.cfg.batchSize ?? 32);
     if (entries.length === 0) return 'idle';
+    // Nonces order one sender's transactions only. After a key rotation the old key's queued batches
+    // go (and, with confirm 'committed', commit) before the new key's are sent: otherwise a block could
+    // carry the new key's later readings first, and the chain, which orders measurement times per
+    // device across rotations, would reject the old key's batches (READING_NOT_INCREASING).
+    const cut = entries.findIndex((e) => e.sender !== entries[0]!.sender);
+    if (cut > 0) entries = entries.slice(0, cut);
     if (this.hasStale(entries)) {
       // Re-sign only when a node is there to take the result: re-signing on every retry of a long
       // outage would pile up versions (priorIds) for nothing.
@@ -244,7 +278,11 @@ export class Device {
           }
           continue;
         }
-        if (TRANSIENT_CODES.has(r.code) || r.status >= 500) return delivered > 0 ? 'progress' : 'blocked';
+        if (
+          !NEVER_DEAD_LETTER.has(r.code) &&
+          (TRANSIENT_CODES.has(r.code) || r.status >= 500 || r.status === 429)
+        )
+          return delivered > 0 ? 'progress' : 'blocked';
         // Everything after a failed transaction has a higher nonce: stop here and repair.
         return (await this.repair(e, r.code)) || delivered > 0 ? 'progress' : 'blocked';
       }
@@ -297,7 +335,9 @@ export class Device {
       }
       let delay: number;
       if (outcome === 'blocked') {
-        delay = backoffDelay(attempt++, backoff, this.random);
+        // Never sooner than the nodes' Retry-After: a ward of devices hammering a rate-limited or
+        // overloaded node with full-jitter retries from 0 ms would keep it overloaded.
+        delay = Math.max(backoffDelay(attempt++, backoff, this.random), this.client.retryAfterMs);
         this.emit({ type: 'blocked', reason: 'no node accepted the batch', retryInMs: delay });
       } else {
         attempt = 0;
@@ -387,7 +427,7 @@ export class Device {
     }
     if (pending.length === 0) return true;
     const head = pending[0]!;
-    if (head.seq === e.seq && !RESIGN_CODES.has(code)) {
+    if (head.seq === e.seq && !NEVER_DEAD_LETTER.has(code)) {
       // The node says this transaction can never be valid (bad signature, malformed, unauthorised...):
       // keep it on disk with the reason, then re-sign the rest so the nonce sequence has no gap.
       this.deadLetter(head, code);
@@ -451,6 +491,7 @@ export class Device {
         id: toHex(transactionId(tx)),
         nonce: tx.nonce,
         timestamp: tx.timestamp,
+        sender: toHex(tx.sender),
         priorIds: (v[2] as Uint8Array[]).map(toHex),
       };
     });

@@ -19,6 +19,12 @@ export const SdkErrorCode = {
   REJECTED: 'REJECTED',
   /** A reading is not acceptable (unknown kind, not an integer, outside the plausible range). */
   INVALID_READING: 'INVALID_READING',
+  /**
+   * A reading's measurement time is not after the previous one of the same kind (in the batch, or
+   * already queued by this device): the chain would reject the whole batch (READING_NOT_INCREASING).
+   * Nothing was queued and no nonce was used; drop or correct that reading (a clock that stepped back?).
+   */
+  READING_NOT_INCREASING: 'READING_NOT_INCREASING',
   /** An inclusion proof or commit certificate does not verify. */
   PROOF_INVALID: 'PROOF_INVALID',
   /** A node serves a different chain than the device is configured for. */

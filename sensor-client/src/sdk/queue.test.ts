@@ -154,3 +154,21 @@ t.test('garbage appended by something else is cut, not parsed', async (t) => {
   );
   r.close();
 });
+
+t.test(
+  'replacements alone (re-signing during a long outage, no ack) do not grow the file forever',
+  async (t) => {
+    // A device whose nodes answer but never commit re-signs its oldest entries every few minutes; each
+    // re-sign appends a REPLACE frame. Compaction ran only after an ack, so the log grew without bound.
+    const path = tmp(t);
+    const q = DurableQueue.open(path);
+    const seq = q.enqueue(new Uint8Array(1000).fill(1));
+    for (let i = 0; i < 3000; i++) q.replace(seq, new Uint8Array(1000).fill(i & 0xff));
+    const size = statSync(path).size;
+    t.ok(size < 1.1 * (1 << 20), `log is ${size} bytes for 1 KB pending`);
+    q.close();
+    const again = DurableQueue.open(path);
+    t.same([...again.peek()[0]!.payload.slice(0, 1)], [2999 & 0xff], 'the latest version survives');
+    again.close();
+  },
+);

@@ -149,6 +149,9 @@ export class DurableQueue {
     this.append(frame(T_REPLACE, seq, payload));
     this.pending.set(seq, payload.slice());
     this.pendingBytes += payload.length - old.length;
+    // A replaced version is as dead as an acknowledged entry: during a long outage re-signing appends
+    // REPLACE frames with no ack in sight, so compaction must be considered here too.
+    this.maybeCompact();
   }
 
   close(): void {

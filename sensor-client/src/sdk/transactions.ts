@@ -67,7 +67,10 @@ export function toReadingEntries(readings: readonly DeviceReading[]): ReadingEnt
   if (readings.length > MAX_READINGS_PER_TX) {
     throw new SdkError('INVALID_READING', `at most ${MAX_READINGS_PER_TX} readings per transaction`);
   }
-  return readings.map((r, i) => {
+  // The state machine wants each kind's measurement times strictly increasing in batch order (and after
+  // the device's last on chain); one violation rejects the whole transaction, every reading in it.
+  const lastOfKind = new Map<number, number>();
+  const out = readings.map((r, i) => {
     const spec = readingKindSpec(r.kind);
     if (!spec?.deviceReportable) {
       throw new SdkError('INVALID_READING', `readings[${i}]: kind ${r.kind} is not device-reportable`);
@@ -78,8 +81,17 @@ export function toReadingEntries(readings: readonly DeviceReading[]): ReadingEnt
     if (!Number.isSafeInteger(r.measuredAt) || r.measuredAt < 0) {
       throw new SdkError('INVALID_READING', `readings[${i}]: measuredAt must be epoch ms`);
     }
+    const prev = lastOfKind.get(r.kind);
+    if (prev !== undefined && r.measuredAt <= prev) {
+      throw new SdkError(
+        'READING_NOT_INCREASING',
+        `readings[${i}]: kind ${r.kind} measured at ${r.measuredAt}, not after ${prev} earlier in the batch`,
+      );
+    }
+    lastOfKind.set(r.kind, r.measuredAt);
     return { kind: r.kind, value: r.value, unit: spec.unit, measuredAt: r.measuredAt };
   });
+  return out;
 }
 
 /** Splits readings into transaction-sized batches, preserving order. */

@@ -156,7 +156,13 @@ function problem(reply: FastifyReply, status: number, code: string, title: strin
     });
 }
 
-const STATUS_OF: Record<string, number> = { DUPLICATE_TX: 409, MEMPOOL_FULL: 503, NONCE_TOO_LOW: 409 };
+const STATUS_OF: Record<string, number> = {
+  DUPLICATE_TX: 409,
+  MEMPOOL_FULL: 503,
+  NONCE_TOO_LOW: 409,
+  NONCE_TAKEN: 409,
+  ACCOUNT_LIMIT: 429,
+};
 
 export class FakeNode {
   readonly ledger: FakeLedger;
@@ -196,7 +202,10 @@ export class FakeNode {
         }
         const results = items.map((b) => {
           const r = L.admit(b);
-          return 'id' in r ? { id: r.id } : { error: { code: r.code, title: r.title } };
+          // As the node (node/src/api/routes/transactions.ts): each refusal carries its own HTTP status.
+          return 'id' in r
+            ? { id: r.id }
+            : { error: { code: r.code, title: r.title, status: STATUS_OF[r.code] ?? 400 } };
         });
         return reply.code(202).send({ results });
       }
