@@ -463,6 +463,56 @@ export function verifyTransactionProof({ chainId, tx, proof, validators }) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// State proofs (docs/storage.md, "State tree" and "Proofs")
+
+const EMPTY = new Uint8Array(32);
+const bitAt = (hash, i) => (hash[i >> 3] >> (7 - (i & 7))) & 1;
+
+/** The root a sparse-Merkle proof `[1, [sibling...], null | [keyHash, valueHash]]` leads to for `key`. */
+export function stateProofRoot(proofBytes, key, value) {
+  const v = decode(proofBytes);
+  if (!Array.isArray(v) || v.length !== 3 || v[0] !== 1 || !Array.isArray(v[1]))
+    fail('WRONG_TYPE', 'state proof');
+  const [, siblings, leaf] = v;
+  if (siblings.length > 256 || !siblings.every(bytes32)) fail('WRONG_TYPE', 'siblings');
+  if (leaf !== null && (!Array.isArray(leaf) || leaf.length !== 2 || !leaf.every(bytes32)))
+    fail('WRONG_TYPE', 'leaf');
+  const keyHash = sha256(key);
+  if (value !== null) {
+    // inclusion: the leaf is this key's, with this value
+    if (leaf === null || !equalBytes(leaf[0], keyHash) || !equalBytes(leaf[1], sha256(value))) {
+      throw new Error('STATE_PROOF_INVALID: not a proof of this value');
+    }
+  } else if (leaf !== null) {
+    // exclusion by another key's leaf sharing the first siblings.length bits of the path
+    if (equalBytes(leaf[0], keyHash)) throw new Error('STATE_PROOF_INVALID: the key is present');
+    for (let i = 0; i < siblings.length; i++) {
+      if (bitAt(leaf[0], i) !== bitAt(keyHash, i)) throw new Error('STATE_PROOF_INVALID: leaf off the path');
+    }
+  }
+  let h = leaf === null ? EMPTY : sha256(concat(utf8('VSMT-LEAF'), leaf[0], leaf[1]));
+  for (let i = siblings.length - 1; i >= 0; i--) {
+    h =
+      bitAt(keyHash, i) === 0
+        ? sha256(concat(utf8('VSMT-NODE'), h, siblings[i]))
+        : sha256(concat(utf8('VSMT-NODE'), siblings[i], h));
+  }
+  return h;
+}
+
+/** A GET /v1/proofs/{key} answer (docs/api.md) against a trusted validator set; returns {stateHeight}. */
+export function verifyStateProof({ chainId, answer, validators }) {
+  const header = decodeBlockHeader(unhex(answer.header), chainId);
+  const cert = decodeCertificate(unhex(answer.certificate));
+  verifyCommitCertificate(chainId, cert, header, validators);
+  const value = answer.value === null ? null : unhex(answer.value);
+  const root = stateProofRoot(unhex(answer.proof), unhex(answer.key), value);
+  if (!equalBytes(root, header.stateRoot))
+    throw new Error('STATE_PROOF_INVALID: root is not the header stateRoot');
+  return { stateHeight: header.stateHeight, height: header.height };
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Signed HTTP requests (docs/api.md, "Signed requests")
 
 export function canonicalRequest({
@@ -548,6 +598,12 @@ export function runVectors(file = fileURLToPath(new URL('../vectors/wire-v1.json
   check('signing payload', () =>
     expectEq(hex(signingPayload(sp.domain, sp.chainId, unhex(sp.payload))), sp.bytes),
   );
+
+  // docs/protocol.md §12: "Seeds are 32 consecutive byte values starting at the given byte".
+  check('key seeds are consecutive bytes', () => {
+    const all = [V.keys.device, V.keys.patient, ...V.keys.validators];
+    return all.every((k) => hex(seedOf(unhex(k.seed)[0])) === k.seed) || 'a seed is not consecutive';
+  });
 
   const deviceSeed = unhex(V.keys.device.seed);
   for (const t of V.transactions) {
@@ -768,7 +824,7 @@ export async function deviceFlow({ node, seed, patient, validators: pinned, log 
   const chainId = status.json.chainId;
   const account = await http(node, 'GET', `/v1/accounts/${hex(me)}`);
   if (account.status !== 200) throw new Error(`account: ${account.status} ${JSON.stringify(account.json)}`);
-  const nonce = account.json.pendingNonce + 1;
+  let nonce = account.json.pendingNonce + 1;
   log(`chain ${chainId}, device ${hex(me)}, next nonce ${nonce}`);
 
   const now = Date.now();
@@ -818,6 +874,64 @@ export async function deviceFlow({ node, seed, patient, validators: pinned, log 
     `inclusion proof verified: block ${verified.height} (${verified.blockHash}), position ${verified.index}`,
   );
 
+  // The device's own state record, sm/device/<key> (docs/state-machine.md, "Key layout"), proven against the
+  // stateRoot of a certified header: a signed request by the device itself (docs/api.md).
+  const stateKey = concat(utf8('sm/device/'), me);
+  const spPath = `/v1/proofs/${hex(stateKey)}`;
+  const sp = await http(node, 'GET', spPath, {
+    headers: signRequest({ seed, chainId, method: 'GET', path: spPath }).headers,
+  });
+  if (sp.status !== 200 || sp.json.value === null)
+    throw new Error(`state proof: ${sp.status} ${JSON.stringify(sp.json)}`);
+  const record = decode(unhex(sp.json.value));
+  if (!equalBytes(record[0], unhex(patient))) throw new Error('the device record names another patient');
+  const st = verifyStateProof({ chainId, answer: sp.json, validators });
+  log(
+    `state proof of sm/device/<key> verified: bound to the patient, as of block ${sp.json.stateAsOf} (header ${st.height})`,
+  );
+
+  // A batch as one application/cbor-seq request (no ?wait there): poll each id, then check every proof,
+  // so that audit paths in blocks of more than one transaction are exercised too.
+  const batch = [];
+  const t0 = Date.now();
+  for (let i = 0; i < 3; i++) {
+    const body = readingsBody(unhex(patient), [
+      { kind: 1, value: 75 + i, unit: '/min', measuredAt: t0 - 900 + i * 100 },
+    ]);
+    batch.push(
+      signTransaction(
+        { chainId, type: TX_TYPES.submitReadings, nonce: nonce + 1 + i, timestamp: t0, body },
+        seed,
+      ),
+    );
+  }
+  const bs = await http(node, 'POST', '/v1/transactions', {
+    body: concat(...batch.map((t) => t.encoded)),
+    contentType: 'application/cbor-seq',
+  });
+  if (bs.status !== 202 || bs.json.results.some((r, i) => r.id !== hex(batch[i].id) || r.error)) {
+    throw new Error(`batch: ${bs.status} ${JSON.stringify(bs.json)}`);
+  }
+  for (const t of batch) {
+    const id = hex(t.id);
+    for (let k = 0; ; k++) {
+      const g = await http(node, 'GET', `/v1/transactions/${id}`);
+      if (g.status === 200 && g.json.status !== 'pending') {
+        if (g.json.status !== 'committed') throw new Error(`batch tx ${id}: ${JSON.stringify(g.json)}`);
+        break;
+      }
+      if (k > 300) throw new Error(`batch tx ${id} not committed`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const p = await http(node, 'GET', `/v1/transactions/${id}/proof`);
+    if (p.json.tx !== undefined) throw new Error('an unsigned proof request was served the readings');
+    const v = verifyTransactionProof({ chainId, tx: t.encoded, proof: p.json, validators });
+    log(
+      `batch ${id.slice(0, 16)}…: block ${v.height}, position ${v.index} of ${decodeBlockHeader(unhex(p.json.header)).txCount}, verified`,
+    );
+  }
+  nonce += batch.length;
+
   // Bad transactions: another chain, and a nonce that is already committed.
   const bad = [];
   const later = Date.now();
@@ -847,7 +961,7 @@ export async function deviceFlow({ node, seed, patient, validators: pinned, log 
   const r2 = await submit(node, stale.encoded);
   log(`stale nonce: ${r2.status} ${r2.json.code}`);
   bad.push({ case: 'stale nonce', status: r2.status, code: r2.json.code, expected: 'NONCE_TOO_LOW' });
-  return { chainId, id: hex(tx.id), verified, bad };
+  return { chainId, id: hex(tx.id), verified, batch: batch.map((t) => hex(t.id)), bad };
 }
 
 // ---------------------------------------------------------------------------------------------------
