@@ -641,6 +641,32 @@ export function runVectors(file = fileURLToPath(new URL('../vectors/wire-v1.json
     );
   });
 
+  // The vectors hold a two-leaf tree only; RFC 6962 §2.1.1 audit paths of other sizes, from our own MTH.
+  const auditPath = (m, d) => {
+    if (d.length <= 1) return [];
+    let k = 1;
+    while (k * 2 < d.length) k *= 2;
+    return m < k
+      ? [...auditPath(m, d.slice(0, k)), merkleRoot(d.slice(k))]
+      : [...auditPath(m - k, d.slice(k)), merkleRoot(d.slice(0, k))];
+  };
+  check('merkle: RFC 9162 check on trees of 1..17 leaves', () => {
+    for (let n = 1; n <= 17; n++) {
+      const d = Array.from({ length: n }, (_, i) => Uint8Array.of(i));
+      const root = merkleRoot(d);
+      for (let m = 0; m < n; m++) {
+        const path = auditPath(m, d);
+        if (!verifyInclusion(leafHash(d[m]), m, n, path, root)) return `n=${n} m=${m} rejected`;
+        if (n > 1 && verifyInclusion(leafHash(d[m]), (m + 1) % n, n, path, root))
+          return `n=${n} m=${m} wrong index accepted`;
+        const reordered = [...path.slice(1), path[0]];
+        if (path.length > 1 && verifyInclusion(leafHash(d[m]), m, n, reordered, root)) {
+          return `n=${n} m=${m} reordered path accepted`;
+        }
+      }
+    }
+  });
+
   const H = V.blockHeader;
   const headerFields = {
     ...H.fields,
