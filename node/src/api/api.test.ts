@@ -264,6 +264,9 @@ t.test(
   async (t) => {
     const fc = await import('fast-check');
     const runs = Number(process.env.VIGIL_API_FUZZ_RUNS ?? 300);
+    // Seeded, so that the check on how many distinct refusals the inputs reached is deterministic (an
+    // unseeded run met only 3 kinds once); VIGIL_API_FUZZ_SEED explores other inputs.
+    const seed = Number(process.env.VIGIL_API_FUZZ_SEED ?? 20261205);
     const valid = transactionToJson(
       new Actor('fuzz', chainId).tx({ type: 20, patient: new Actor('fuzz', chainId).key }),
     );
@@ -287,7 +290,7 @@ t.test(
           return r.statusCode >= 400 && r.statusCode < 500;
         },
       ),
-      { numRuns: runs },
+      { numRuns: runs, seed },
     );
     await fc.assert(
       fc.asyncProperty(
@@ -308,7 +311,7 @@ t.test(
           return r.statusCode >= 400 && r.statusCode < 500 && typeof r.json().code === 'string';
         },
       ),
-      { numRuns: runs },
+      { numRuns: runs, seed },
     );
     t.ok(seen.size >= 4, `distinct refusal codes seen: ${[...seen].join(', ')}`);
     t.equal((await app.inject('/health')).statusCode, 200, 'still serving');
