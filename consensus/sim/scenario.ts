@@ -36,6 +36,11 @@ export interface CrashSpec {
   atMs: number;
   /** Restart from the persisted records at this time; never restarts when absent. */
   restartAtMs?: number;
+  /**
+   * The restart comes without the PBFT records (a lost `data/consensus`; the applied chain is kept),
+   * and the replica recovers as ADR 0121 prescribes, observing until it cannot contradict its past.
+   */
+  loseRecords?: boolean;
 }
 
 export interface PartitionSpec {

@@ -122,6 +122,20 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     };
   },
 
+  'lost-records': (n, prng) => {
+    const r = 1 + prng.int(n - 1);
+    const at = 100 + prng.range(0, 300);
+    return {
+      description:
+        'one backup crashes and comes back without its PBFT records (a lost disk): it observes until it cannot contradict its past votes, then votes (ADR 0121)',
+      crashes: [{ replica: r, atMs: at, restartAtMs: at + 200 + prng.range(0, 600), loseRecords: true }],
+      // Traffic for well past recoverAfter (restart + 2 x the 2 s skew), so that the recovery ends.
+      txCount: 80,
+      meanIntervalMs: 100,
+      livenessBoundMs: 3_000,
+    };
+  },
+
   'crash-primary': (_n, prng) => ({
     description: 'the primary of view 0 crashes for good: a view change must follow',
     crashes: [{ replica: 0, atMs: 100 + prng.range(0, 300) }],

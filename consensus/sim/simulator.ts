@@ -69,7 +69,7 @@ type SimEvent =
   | { kind: 'submit'; tx: number }
   | { kind: 'clientTx'; node: number; twin: number; tx: number }
   | { kind: 'crash'; node: number }
-  | { kind: 'restart'; node: number }
+  | { kind: 'restart'; node: number; loseRecords: boolean }
   | { kind: 'partition'; groups: readonly (readonly number[])[] }
   | { kind: 'heal' }
   | { kind: 'gst' }
@@ -347,7 +347,11 @@ class Simulation {
       this.#queue.push(c.atMs, { kind: 'crash', node: c.replica });
       this.#lastFaultAt = Math.max(this.#lastFaultAt, c.atMs);
       if (c.restartAtMs !== undefined) {
-        this.#queue.push(c.restartAtMs, { kind: 'restart', node: c.replica });
+        this.#queue.push(c.restartAtMs, {
+          kind: 'restart',
+          node: c.replica,
+          loseRecords: c.loseRecords === true,
+        });
         this.#lastFaultAt = Math.max(this.#lastFaultAt, c.restartAtMs);
       }
     }
@@ -502,7 +506,7 @@ class Simulation {
         this.#crash(ev.node);
         return;
       case 'restart':
-        this.#restart(ev.node);
+        this.#restart(ev.node, ev.loseRecords);
         return;
       case 'partition':
         this.#log(`partition ${ev.groups.map((g) => `{${g.join(',')}}`).join(' ')}`);
@@ -819,16 +823,22 @@ class Simulation {
     }
   }
 
-  #restart(index: number): void {
+  #restart(index: number, loseRecords: boolean): void {
     const node = this.#nodes[index]!;
     if (node.adversary?.silent) return;
-    this.#log(`restart ${index}`);
+    this.#log(`restart ${index}${loseRecords ? ' without its records' : ''}`);
     for (const inst of node.instances) {
       if (inst.replica !== undefined) continue;
       inst.incarnation++;
       inst.busyUntil = this.#now;
       try {
-        inst.replica = Replica.restore(this.#replicaConfig(index), this.#deps(inst), new Map(inst.store));
+        if (loseRecords) {
+          // As the node does (ADR 0121): its clock now plus twice the skew proposals may have.
+          inst.store.clear();
+          const recoverAfter = localTime(inst.clock, this.#now) + 2 * this.#config.maxClockSkewMs;
+          inst.replica = Replica.create({ ...this.#replicaConfig(index), recoverAfter }, this.#deps(inst));
+        } else
+          inst.replica = Replica.restore(this.#replicaConfig(index), this.#deps(inst), new Map(inst.store));
       } catch (e) {
         this.#violation({
           kind: 'replica-threw',
