@@ -278,6 +278,15 @@ t.test(
     validators.push(back);
     t.equal(back.status().recoveringUntil, null, 'it starts recovering: not a voter, the end not yet known');
     t.equal(back.status().validatorIndex, -1);
+    const app = await buildApi({ validator: back, rateLimit: false, defaultMetrics: false });
+    t.teardown(() => app.close());
+    const status = (await app.inject('/v1/status')).json();
+    t.equal(status.recoveringUntil, null, '/v1/status shows the recovery');
+    t.same(
+      status.validators.map((v: { self: boolean }) => v.self),
+      [false, false, false, true],
+      'and still names this node in the set',
+    );
     // The other three, a quorum, commit meanwhile (the core's tests check that it casts no vote).
     let ended = false;
     let committed = 0;

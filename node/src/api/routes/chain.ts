@@ -111,7 +111,10 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
       );
       // The set in force now (the current epoch, ADR 0015); genesis is epoch 0.
       const current = validator.replica.epoch.validators;
-      const self = validator.replica.id;
+      // By key, not by the replica's index: a validator recovering from lost records (ADR 0121) has
+      // index -1 while it is still in the set.
+      const { rosterId, roster } = validator.replica;
+      const selfKey = rosterId >= 0 && roster[rosterId] !== undefined ? toHex(roster[rosterId]) : undefined;
       const n = current.length;
       return {
         ...s,
@@ -121,8 +124,8 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
           return {
             index: i,
             publicKey: key,
-            self: i === self,
-            live: i === self || connected.has(key),
+            self: key === selfKey,
+            live: key === selfKey || connected.has(key),
           };
         }),
         quorum: quorumSize(n),
