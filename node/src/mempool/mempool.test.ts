@@ -212,6 +212,29 @@ t.test('after a block: committed txs leave, stale nonces are dropped, aged txs e
   t.equal(m.pool.bytes, 0);
 });
 
+t.test('a transaction a block carried but rejected without consuming its nonce stays pending', async (t) => {
+  const m = setup();
+  const a1 = tx(alice, 1);
+  const a2 = tx(alice, 2);
+  for (const x of [a1, a2]) await m.pool.add(x);
+  // A proposer after a view change took alice's 2 without her 1: the executor rejects it NONCE_GAP and
+  // her committed nonce stays 0. Her 2 must still be proposable after her 1.
+  await m.pool.onBlockCommitted([a2]);
+  t.same(m.pool.nextBatch(10, 1 << 20).map(hex), [a1, a2].map(hex), 'nothing was lost');
+  // A copy of her 1 with a mangled signature (same id) is rejected BAD_SIGNATURE: the genuine one stays.
+  const good = decodeTransaction(a1);
+  const mangled = encodeTransaction({
+    ...good,
+    signature: good.signature.map((b, i) => (i === 0 ? b ^ 1 : b)),
+  });
+  await m.pool.onBlockCommitted([mangled]);
+  t.equal(m.pool.size, 2);
+  // Once a block executes her 1, it leaves (and her 2 becomes the next).
+  m.committed.set(hex(alice.publicKey), 1);
+  await m.pool.onBlockCommitted([a1]);
+  t.same(m.pool.nextBatch(10, 1 << 20).map(hex), [a2].map(hex));
+});
+
 t.test('takeStale: pending transactions due for a re-offer, oldest first, backing off', async (t) => {
   const m = setup();
   const a1 = tx(alice, 1);
