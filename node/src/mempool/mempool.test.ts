@@ -158,6 +158,37 @@ t.test('a full pool of transactions waiting behind a gap takes the missing one i
   t.equal(m.verified(), verified, 'and is refused before any signature check');
 });
 
+t.test('an admission whose nonce read two block commits overtook reads it again', async (t) => {
+  let committed = 0;
+  const reads: ((n: number) => void)[] = [];
+  const pool = new Mempool({
+    chainId: TEST_CHAIN,
+    now: () => NOW,
+    committedNonce: () => new Promise<number>((resolve) => reads.push(resolve)),
+    isCommitted: async () => false,
+    verifier: inlineBatchVerifier(referenceVerifier),
+  });
+  /** The admission's next nonce read, if it makes one within a few turns (else a no-op). */
+  const nextRead = async (): Promise<(n: number) => void> => {
+    for (let i = 0; i < 20 && reads.length === 0; i++) await new Promise((r) => setImmediate(r));
+    return reads.shift() ?? (() => undefined);
+  };
+  const admitted = pool.add(tx(alice, 2));
+  // A block commits while the first read is out: the admission reads again after its signature check.
+  const first = await nextRead();
+  await pool.onBlockCommitted([]);
+  first(0);
+  // ...and another block, consuming alice's nonce 2 with another transaction, commits during that
+  // second read, which answers what it saw before (1).
+  const second = await nextRead();
+  committed = 2;
+  await pool.onBlockCommitted([tx(alice, 2, { name: 'other' })]);
+  second(1);
+  (await nextRead())(committed);
+  await t.rejects(admitted, { code: 'NONCE_TOO_LOW' }, 'refused, not held forever behind a stale base');
+  t.equal(pool.size, 0);
+});
+
 t.test('concurrent admissions of the same transaction admit it once', async (t) => {
   const m = setup();
   const b = tx(alice, 1);

@@ -244,8 +244,13 @@ export class Mempool implements VerifiedTxCache {
         (await this.#verify({ signature: tx.signature, message: signingBytes, publicKey: tx.sender }));
       if (!ok) throw new MempoolRejected('BAD_SIGNATURE', 'signature does not verify');
       // Re-check what may have changed while we awaited (other admissions, a block commit).
-      const existing = this.#accounts.get(senderHex);
-      if (existing === undefined && epoch !== this.#epoch) base = await this.#deps.committedNonce(tx.sender);
+      // A read that a block commit overtook may be stale; a sender with no account here is not refreshed
+      // by onBlockCommitted, so read again until no commit happened during the read (an account with
+      // a stale base would hold a transaction that can never execute until it ages out).
+      for (let seen = epoch; this.#accounts.get(senderHex) === undefined && seen !== this.#epoch; ) {
+        seen = this.#epoch;
+        base = await this.#deps.committedNonce(tx.sender);
+      }
       const acct = this.#accounts.get(senderHex) ?? { sender: tx.sender, base, byNonce: new Map() };
       if (tx.nonce <= acct.base)
         throw new MempoolRejected('NONCE_TOO_LOW', `nonce ${tx.nonce}, committed ${acct.base}`);
