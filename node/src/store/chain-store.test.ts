@@ -191,3 +191,34 @@ t.test(
     await store.close();
   },
 );
+
+t.test(
+  'a throwing block-write hook neither fails the commit nor leaves the head behind the disk',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-store-'));
+    const store = await ChainStore.open(dir);
+    t.teardown(async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    await store.initChain(testGenesis(validators));
+    const exec = new BlockExecutor({
+      store,
+      handlers: counterHandlers,
+      verifier: inlineBatchVerifier(referenceVerifier),
+    });
+    store.onBlockWrite = () => {
+      throw new Error('metrics listener failed');
+    };
+    const b1 = nextBlock(store.requireHead(), [counterTx(alice, 1, 'x', 1)], 1_700_000_000_001);
+    const c1 = certify('vigil-test', b1, validators);
+    const r = await exec.applyBlock(b1, c1);
+    t.equal(r.height, 1, 'applied');
+    t.equal(store.requireHead().height, 1, 'the head moved with the durable batch');
+    await t.rejects(
+      exec.applyBlock(b1, c1),
+      { code: 'ALREADY_APPLIED' },
+      'and the height is not applied twice',
+    );
+  },
+);
