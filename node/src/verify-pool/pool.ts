@@ -44,6 +44,8 @@ interface Pending {
 }
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
+/** How long close() waits for each worker to confirm it stopped. */
+const CLOSE_WAIT_MS = 2_000;
 
 export class VerifyPool implements BatchVerifier {
   readonly size: number;
@@ -245,6 +247,20 @@ export class VerifyPool implements BatchVerifier {
     this.#watchdogs.clear();
     for (const [, p] of this.#pending) p.reject(new VerifyPoolError('POOL_CLOSED', 'the verify pool closed'));
     this.#pending.clear();
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    // Bounded: terminate() of a worker still loading its modules can fail to settle (seen with
+    // replacements started just before close), and an idle worker is unref'd, so awaiting it alone
+    // could hang close() or let the process exit under it. The timer keeps the wait alive and ends it.
+    await Promise.all(
+      this.#workers.map(async (w) => {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          w.terminate(),
+          new Promise((r) => {
+            timer = setTimeout(r, CLOSE_WAIT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+      }),
+    );
   }
 }
