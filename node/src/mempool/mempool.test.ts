@@ -158,6 +158,37 @@ t.test('a full pool of transactions waiting behind a gap takes the missing one i
   t.equal(m.verified(), verified, 'and is refused before any signature check');
 });
 
+t.test('an admission whose nonce read two block commits overtook reads it again', async (t) => {
+  let committed = 0;
+  const reads: ((n: number) => void)[] = [];
+  const pool = new Mempool({
+    chainId: TEST_CHAIN,
+    now: () => NOW,
+    committedNonce: () => new Promise<number>((resolve) => reads.push(resolve)),
+    isCommitted: async () => false,
+    verifier: inlineBatchVerifier(referenceVerifier),
+  });
+  /** The admission's next nonce read, if it makes one within a few turns (else a no-op). */
+  const nextRead = async (): Promise<(n: number) => void> => {
+    for (let i = 0; i < 20 && reads.length === 0; i++) await new Promise((r) => setImmediate(r));
+    return reads.shift() ?? (() => undefined);
+  };
+  const admitted = pool.add(tx(alice, 2));
+  // A block commits while the first read is out: the admission reads again after its signature check.
+  const first = await nextRead();
+  await pool.onBlockCommitted([]);
+  first(0);
+  // ...and another block, consuming alice's nonce 2 with another transaction, commits during that
+  // second read, which answers what it saw before (1).
+  const second = await nextRead();
+  committed = 2;
+  await pool.onBlockCommitted([tx(alice, 2, { name: 'other' })]);
+  second(1);
+  (await nextRead())(committed);
+  await t.rejects(admitted, { code: 'NONCE_TOO_LOW' }, 'refused, not held forever behind a stale base');
+  t.equal(pool.size, 0);
+});
+
 t.test('concurrent admissions of the same transaction admit it once', async (t) => {
   const m = setup();
   const b = tx(alice, 1);
@@ -210,6 +241,29 @@ t.test('after a block: committed txs leave, stale nonces are dropped, aged txs e
   await m.pool.onBlockCommitted([]);
   t.equal(m.pool.size, 0);
   t.equal(m.pool.bytes, 0);
+});
+
+t.test('a transaction a block carried but rejected without consuming its nonce stays pending', async (t) => {
+  const m = setup();
+  const a1 = tx(alice, 1);
+  const a2 = tx(alice, 2);
+  for (const x of [a1, a2]) await m.pool.add(x);
+  // A proposer after a view change took alice's 2 without her 1: the executor rejects it NONCE_GAP and
+  // her committed nonce stays 0. Her 2 must still be proposable after her 1.
+  await m.pool.onBlockCommitted([a2]);
+  t.same(m.pool.nextBatch(10, 1 << 20).map(hex), [a1, a2].map(hex), 'nothing was lost');
+  // A copy of her 1 with a mangled signature (same id) is rejected BAD_SIGNATURE: the genuine one stays.
+  const good = decodeTransaction(a1);
+  const mangled = encodeTransaction({
+    ...good,
+    signature: good.signature.map((b, i) => (i === 0 ? b ^ 1 : b)),
+  });
+  await m.pool.onBlockCommitted([mangled]);
+  t.equal(m.pool.size, 2);
+  // Once a block executes her 1, it leaves (and her 2 becomes the next).
+  m.committed.set(hex(alice.publicKey), 1);
+  await m.pool.onBlockCommitted([a1]);
+  t.same(m.pool.nextBatch(10, 1 << 20).map(hex), [a2].map(hex));
 });
 
 t.test('takeStale: pending transactions due for a re-offer, oldest first, backing off', async (t) => {

@@ -244,8 +244,13 @@ export class Mempool implements VerifiedTxCache {
         (await this.#verify({ signature: tx.signature, message: signingBytes, publicKey: tx.sender }));
       if (!ok) throw new MempoolRejected('BAD_SIGNATURE', 'signature does not verify');
       // Re-check what may have changed while we awaited (other admissions, a block commit).
-      const existing = this.#accounts.get(senderHex);
-      if (existing === undefined && epoch !== this.#epoch) base = await this.#deps.committedNonce(tx.sender);
+      // A read that a block commit overtook may be stale; a sender with no account here is not refreshed
+      // by onBlockCommitted, so read again until no commit happened during the read (an account with
+      // a stale base would hold a transaction that can never execute until it ages out).
+      for (let seen = epoch; this.#accounts.get(senderHex) === undefined && seen !== this.#epoch; ) {
+        seen = this.#epoch;
+        base = await this.#deps.committedNonce(tx.sender);
+      }
       const acct = this.#accounts.get(senderHex) ?? { sender: tx.sender, base, byNonce: new Map() };
       if (tx.nonce <= acct.base)
         throw new MempoolRejected('NONCE_TOO_LOW', `nonce ${tx.nonce}, committed ${acct.base}`);
@@ -462,7 +467,13 @@ export class Mempool implements VerifiedTxCache {
     // a catching-up node: this method was 8 % of its CPU with nothing to remove).
     if (this.#byId.size === 0) return;
     const touched = new Map<string, Uint8Array>();
-    let included = false;
+    // Pending transactions whose id the block carries. They are NOT removed for that: a block also
+    // carries transactions it rejects without consuming their nonce (NONCE_GAP when a proposer after a
+    // view change took nonce n + 1 without n, or a copy with a mangled signature: same id, since the id
+    // does not cover the signature). Dropping those here lost them on every validator (and stalled the
+    // sender's later nonces behind the gap) although the executor keeps them executable on purpose.
+    // Only the committed nonce decides: whatever is at or below it has executed or never can.
+    const carried: Entry[] = [];
     for (const bytes of txs) {
       let tx: Transaction;
       try {
@@ -473,14 +484,9 @@ export class Mempool implements VerifiedTxCache {
       const senderHex = hex(tx.sender);
       if (!this.#accounts.has(senderHex)) continue;
       const e = this.#byId.get(hex(nodeSha256(signingBytesOf(tx, bytes))));
-      if (e !== undefined) {
-        this.#remove(e);
-        if (e.admittedAt > this.#overtakenMark) this.#overtakenMark = e.admittedAt;
-        included = true;
-      }
+      if (e !== undefined) carried.push(e);
       touched.set(senderHex, tx.sender);
     }
-    if (included) this.#progressAt = this.#deps.now();
     for (const [senderHex, sender] of touched) {
       const base = await this.#deps.committedNonce(sender);
       const acct = this.#accounts.get(senderHex);
@@ -489,6 +495,14 @@ export class Mempool implements VerifiedTxCache {
       this.#waiting = undefined;
       for (const e of [...acct.byNonce.values()]) if (e.nonce <= base) this.#remove(e);
     }
+    // Included means executed: the block consumed its nonce (so it left the pool just above).
+    let included = false;
+    for (const e of carried) {
+      if (this.#byId.get(e.idHex) === e) continue;
+      if (e.admittedAt > this.#overtakenMark) this.#overtakenMark = e.admittedAt;
+      included = true;
+    }
+    if (included) this.#progressAt = this.#deps.now();
     // The age sweep walks the whole pool: at most once a second, not once per block (timestamps are
     // checked to the second's precision anyway, and a block rate of tens per second under load made
     // this O(pool) per block).

@@ -1,4 +1,6 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -128,3 +130,95 @@ t.test('startup checks', async (t) => {
   });
   await refuses('records without a schema', 'CORRUPT_METADATA', (db) => db.del(keys.meta('schemaVersion')));
 });
+
+t.test('a data directory that lost its CURRENT file is refused without a byte changed', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'vigil-store-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  const dir = join(base, 'chain');
+  const store = await ChainStore.open(dir);
+  await store.initChain(testGenesis(validators));
+  const exec = new BlockExecutor({
+    store,
+    handlers: counterHandlers,
+    verifier: inlineBatchVerifier(referenceVerifier),
+  });
+  for (let n = 1; n <= 3; n++) {
+    const b = nextBlock(store.requireHead(), [counterTx(alice, n, 'x', n)], 1_700_000_000_000 + n);
+    await exec.applyBlock(b, certify('vigil-test', b, validators));
+  }
+  await store.close();
+  // Reopened once: LevelDB moves its write-ahead log into a table file at open, so the chain is in
+  // table files (what creating a database over them would delete), as on any node that restarted.
+  await (await openDb(dir)).close();
+  await rm(join(dir, 'CURRENT'));
+  const snapshot = async () =>
+    (await readdir(dir))
+      // LevelDB's own info log is rotated by any open attempt: diagnostics, not data.
+      .filter((f) => !['LOCK', 'LOG', 'LOG.old'].includes(f))
+      .sort()
+      .map(
+        (f) =>
+          `${f}:${createHash('sha256')
+            .update(readFileSync(join(dir, f)))
+            .digest('hex')}`,
+      );
+  const before = await snapshot();
+  t.ok(
+    before.some((f) => f.includes('.ldb')),
+    'the chain is in table files',
+  );
+  await t.rejects(ChainStore.open(dir, { expectChainId: 'vigil-test' }), { code: 'CORRUPT_DATABASE' });
+  t.same(await snapshot(), before, 'no file created, changed or deleted');
+  // Restored, it opens at its height again.
+  await writeFile(join(dir, 'CURRENT'), `${(await readdir(dir)).find((f) => f.startsWith('MANIFEST-'))}\n`);
+  const reopened = await ChainStore.open(dir, { expectChainId: 'vigil-test' });
+  t.equal(reopened.requireHead().height, 3);
+  await reopened.close();
+});
+
+t.test(
+  'a directory without data files is still created afresh (first start, or one killed early)',
+  async (t) => {
+    const base = await mkdtemp(join(tmpdir(), 'vigil-store-'));
+    t.teardown(() => rm(base, { recursive: true, force: true }));
+    const dir = join(base, 'chain');
+    await mkdir(dir);
+    // What a first open killed before it wrote CURRENT leaves behind.
+    await writeFile(join(dir, 'LOG'), '');
+    await writeFile(join(dir, 'LOCK'), '');
+    const store = await ChainStore.open(dir);
+    t.equal(store.head, undefined);
+    await store.close();
+  },
+);
+
+t.test(
+  'a throwing block-write hook neither fails the commit nor leaves the head behind the disk',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-store-'));
+    const store = await ChainStore.open(dir);
+    t.teardown(async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    await store.initChain(testGenesis(validators));
+    const exec = new BlockExecutor({
+      store,
+      handlers: counterHandlers,
+      verifier: inlineBatchVerifier(referenceVerifier),
+    });
+    store.onBlockWrite = () => {
+      throw new Error('metrics listener failed');
+    };
+    const b1 = nextBlock(store.requireHead(), [counterTx(alice, 1, 'x', 1)], 1_700_000_000_001);
+    const c1 = certify('vigil-test', b1, validators);
+    const r = await exec.applyBlock(b1, c1);
+    t.equal(r.height, 1, 'applied');
+    t.equal(store.requireHead().height, 1, 'the head moved with the durable batch');
+    await t.rejects(
+      exec.applyBlock(b1, c1),
+      { code: 'ALREADY_APPLIED' },
+      'and the height is not applied twice',
+    );
+  },
+);

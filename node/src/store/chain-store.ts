@@ -639,8 +639,8 @@ export class ChainStore {
     const written = writeBatch(this.db, ops);
     this.#writing = written.catch(() => undefined);
     await written;
+    const ms = performance.now() - t0;
     this.#commits++;
-    this.onBlockWrite?.(performance.now() - t0);
     if (schema > this.#schema) this.#schema = schema;
     if (tree !== undefined) this.#treeWritten(tree);
     this.#head = next;
@@ -650,6 +650,14 @@ export class ChainStore {
           .filter((op) => op.key[0] === Prefix.state)
           .map((op) => ({ key: op.key.subarray(1), value: op.type === 'put' ? op.value : undefined })),
     );
+    // The metrics hook runs last and cannot fail the commit: the batch is durable, and a throw before
+    // the head moved (as this call once was placed) left memory one block behind the disk, so the block
+    // looked unapplied (its applyBlock rejected, and the same height was accepted again).
+    try {
+      this.onBlockWrite?.(ms);
+    } catch {
+      // A metrics listener's fault; the block is committed.
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 // The LevelDB handle: `level` resolves to classic-level under Node (LevelDB through N-API). Keys and
 // values are raw bytes ('view' encoding = Uint8Array); every encoding above that is ours.
+import { readdirSync } from 'node:fs';
 import { Level } from 'level';
 import { StoreError } from './errors.ts';
 
@@ -20,9 +21,45 @@ export async function openDb(path: string, options: DbOptions = {}): Promise<Cha
   // Checked before the Level exists: its constructor already starts opening (abstract-level's deferred
   // open) with the options it is given, creating the directory.
   const open = levelOpenOptions(options);
-  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view', ...open });
-  await db.open();
+  const data = dataFilesIn(path);
+  const db = new Level<Uint8Array, Uint8Array>(path, {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+    // LevelDB asked to create a database where its CURRENT file is missing starts a new, empty one in
+    // the directory, replays the old write-ahead logs into it and then DELETES every table file it does
+    // not know: a damaged data directory (a lost CURRENT, a partial copy) would lose most of the chain
+    // before any startup check could refuse it. Create only where no data file exists yet.
+    createIfMissing: data.length === 0,
+    ...open,
+  });
+  try {
+    await db.open();
+  } catch (e) {
+    if (data.length > 0 && /does not exist/.test(String((e as Error).cause ?? ''))) {
+      throw new StoreError(
+        'CORRUPT_DATABASE',
+        `${path} holds LevelDB data files (${data.slice(0, 3).join(', ')}${data.length > 3 ? ', ...' : ''}) but no CURRENT file: not opened, nothing changed; restore the directory or move it away`,
+      );
+    }
+    throw e;
+  }
   return db;
+}
+
+/**
+ * LevelDB's table (.ldb, .sst) and write-ahead-log (.log) files in `path`: what creating a database
+ * there would orphan and delete. A directory with none of them (absent, empty, or left by a first open
+ * killed before it wrote CURRENT: LOCK, LOG, a MANIFEST) may be created afresh.
+ */
+function dataFilesIn(path: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  return names.filter((n) => /\.(ldb|sst|log)$/.test(n));
 }
 
 /** classic-level's open options for `options`, checked. */

@@ -11,6 +11,11 @@ export const StoreErrorCode = {
   ALREADY_INITIALISED: 'ALREADY_INITIALISED',
   /** The operation needs an initialised chain. */
   NOT_INITIALISED: 'NOT_INITIALISED',
+  /**
+   * The directory holds LevelDB data files but no CURRENT file: LevelDB cannot open it, and creating a
+   * database there would delete the data. Nothing is changed; restore the directory or move it away.
+   */
+  CORRUPT_DATABASE: 'CORRUPT_DATABASE',
   /** A metadata record is absent or undecodable. */
   CORRUPT_METADATA: 'CORRUPT_METADATA',
   /** A block, certificate, root or index record is absent below the applied height. */

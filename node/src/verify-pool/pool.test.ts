@@ -1,7 +1,11 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
 import { referenceVerifier, signerFromSeed } from '@vigil/consensus/wire';
 import { nodeCryptoSigner } from '../exec/testing.ts';
+import type { MisbehaviourSpec } from './misbehaving-worker.ts';
 import { packChecks, unpackChecks } from './packing.ts';
 import { VerifyPool } from './pool.ts';
 import type { SignatureCheck } from './types.ts';
@@ -101,3 +105,50 @@ t.test('cpuMicros reports the workers CPU time, growing with work', async (t) =>
   t.ok(before >= 0);
   t.ok(after > before, `${after} > ${before}`);
 });
+
+t.test(
+  'a worker that crashes, hangs or answers short: its checks are sent again, never guessed',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-pool-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const url = new URL('./misbehaving-worker.ts', import.meta.url);
+    /** `p`, or 'no answer' after `ms` (a pool that loses a request must fail the test, not hang it). */
+    const within = async <T>(p: Promise<T>, ms: number) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'no answer'>((r) => {
+        timer = setTimeout(() => r('no answer'), ms);
+      });
+      try {
+        return await Promise.race([p, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    for (const mode of ['crash', 'hang', 'short'] as const) {
+      const marker = join(dir, mode);
+      await writeFile(marker, '');
+      const spec: MisbehaviourSpec = { marker, mode };
+      const pool = new VerifyPool({ size: 1, stallMs: 300, workerUrl: url, workerData: spec });
+      const { checks, expected } = makeChecks(40, 7);
+      t.same(await within(pool.verifyBatch(checks), 20_000), expected, `${mode}: the right answers`);
+      t.same(await pool.verifyBatch(checks), expected, `${mode}: and the replacement keeps working`);
+      await pool.close();
+    }
+    // Every worker fails: the batch fails with a typed error, and no check is reported valid.
+    for (const mode of ['crash', 'hang', 'short'] as const) {
+      const marker = join(dir, `${mode}-always`);
+      await writeFile(marker, '');
+      const spec: MisbehaviourSpec = { marker, mode, always: true };
+      const pool = new VerifyPool({ size: 2, stallMs: 300, workerUrl: url, workerData: spec });
+      const outcome = await within(
+        pool.verifyBatch(makeChecks(40, 8).checks).then(
+          (r) => r,
+          (e: unknown) => e,
+        ),
+        20_000,
+      );
+      t.match(outcome, { code: 'WORKER_FAILED' }, `${mode} everywhere: WORKER_FAILED`);
+      await pool.close();
+    }
+  },
+);

@@ -14,6 +14,11 @@ export interface VerifyResponse {
   results: Uint8Array;
 }
 
+/** Sent once the worker listens: the pool's stall watchdog starts counting only then. */
+export interface WorkerReady {
+  ready: true;
+}
+
 if (parentPort === null) throw new Error('verify-pool worker must run in a worker thread');
 const port = parentPort;
 
@@ -27,3 +32,4 @@ port.on('message', (req: VerifyRequest) => {
   const res: VerifyResponse = { id: req.id, results };
   port.postMessage(res, [results.buffer]);
 });
+port.postMessage({ ready: true } satisfies WorkerReady);
