@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -77,3 +78,35 @@ t.test(
     await store.close();
   },
 );
+
+t.test('a consensus directory whose CURRENT is lost is refused and left unchanged', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-cstore-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const s = await ConsensusRecordStore.open(dir);
+  const records = Array.from({ length: 2000 }, (_, i) => ({
+    key: `pbft/votes/${i}`,
+    value: new Uint8Array(64).fill(i % 256),
+  }));
+  await s.persist(records);
+  await s.close();
+  // Reopened once, so the records move from the write-ahead log into table files.
+  await (await ConsensusRecordStore.open(dir)).close();
+  await rm(join(dir, 'CURRENT'));
+  const snapshot = async () =>
+    (await readdir(dir))
+      .filter((f) => !['LOCK', 'LOG', 'LOG.old'].includes(f))
+      .sort()
+      .map(
+        (f) =>
+          `${f}:${createHash('sha256')
+            .update(readFileSync(join(dir, f)))
+            .digest('hex')}`,
+      );
+  const before = await snapshot();
+  await t.rejects(ConsensusRecordStore.open(dir), { code: 'CORRUPT_DATABASE' });
+  t.same(await snapshot(), before, 'no file created, changed or deleted');
+  await writeFile(join(dir, 'CURRENT'), `${(await readdir(dir)).find((f) => f.startsWith('MANIFEST-'))}\n`);
+  const back = await ConsensusRecordStore.open(dir);
+  t.equal((await back.loadAll()).length, 2000, 'restored, every record is there');
+  await back.close();
+});

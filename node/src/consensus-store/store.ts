@@ -5,9 +5,9 @@
 // sync: true: all of its records or none survive a crash, and once it resolves they survive SIGKILL
 // and power loss. A separate database from the chain store: its write pattern (tiny, frequent, fsynced)
 // should not wait behind block batches, and its loss rules differ (docs/storage.md).
-import { Level } from 'level';
+import type { Level } from 'level';
 import type { PersistRecord } from '@vigil/consensus/pbft/types.ts';
-import { type DbOptions, levelOpenOptions } from '../store/db.ts';
+import { type DbOptions, openDb } from '../store/db.ts';
 
 export const MAX_RECORD_KEY_BYTES = 1024;
 export const MAX_RECORD_VALUE_BYTES = 16 * 1024 * 1024;
@@ -33,14 +33,11 @@ export class ConsensusRecordStore {
   }
 
   static async open(path: string, options: DbOptions = {}): Promise<ConsensusRecordStore> {
-    const open = levelOpenOptions(options); // before the Level starts opening (see openDb)
-    const db = new Level<Uint8Array, Uint8Array>(path, {
-      keyEncoding: 'view',
-      valueEncoding: 'view',
-      ...open,
-    });
-    await db.open();
-    return new ConsensusRecordStore(db);
+    // openDb, not a Level of its own: LevelDB told to create a database where CURRENT is missing
+    // deletes the table files it does not know, and these are the records that keep this validator
+    // from contradicting its past votes. A damaged directory is refused (CORRUPT_DATABASE), unchanged;
+    // moved away, the node starts without records and recovers (ADR 0121).
+    return new ConsensusRecordStore(await openDb(path, options));
   }
 
   /** Writes (or deletes, value null) every record atomically; resolves once they are on disk. */
