@@ -16,6 +16,12 @@ export {
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './sdk/backoff.ts';
 export { cborItemEnd, splitCborSequence } from './sdk/cbor-seq.ts';
 export { estimateSkew, isSkewBeyond, type SkewEstimate } from './sdk/clock.ts';
+export {
+  checkTrustedSets,
+  type TrustedValidatorSet,
+  trustedSetFromGenesis,
+  verifyCommitProof,
+} from './sdk/commit-trust.ts';
 export { SdkError, SdkErrorCode } from './sdk/errors.ts';
 export { generateSeed, SEED_BYTES, signerForSeed } from './sdk/keys.ts';
 export {

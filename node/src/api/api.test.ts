@@ -1215,6 +1215,77 @@ t.test(
 );
 
 t.test(
+  'a device with a trust anchor forgets readings only once their proofs verify against the validator set',
+  async (t) => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { Device } = await import('@vigil/sensor-client/sdk/device.ts');
+    const port = (app.server.address() as { port: number } | null)?.port;
+    const address = port ? `http://127.0.0.1:${port}` : await app.listen({ host: '127.0.0.1', port: 0 });
+    const wearable = new Actor('device-verified', chainId);
+    const now = Date.now();
+    await commit(
+      patient.bytes({
+        type: 30,
+        device: wearable.key,
+        patient: patient.key,
+        validFrom: now - 3_600_000,
+        validUntil: now + 86_400_000,
+      }),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-api-device-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    type Ev = { type: string; verified?: boolean; error?: { code: string; problemCode?: string } };
+    const open = (sub: string, validators: readonly Uint8Array[], events: Ev[]) => {
+      const d = Device.open({
+        dataDir: join(dir, sub),
+        chainId,
+        patient: patient.key,
+        signer: wearable.signer,
+        nodes: [address],
+        backoff: { baseMs: 5, capMs: 50 },
+        validatorSets: [{ validators }],
+        onEvent: (e) => events.push(e),
+        log: () => {},
+      });
+      t.teardown(() => d.close());
+      return d;
+    };
+    const settle = async (d: { flushOnce(): Promise<string> }, done: () => boolean) => {
+      const deadline = Date.now() + 20_000;
+      while (!done() && Date.now() < deadline) {
+        if ((await d.flushOnce()) !== 'progress') await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const events: Ev[] = [];
+    const good = open('good', validator.validators, events);
+    good.submitReadings([{ kind: 1, value: 81, measuredAt: now - 2_000 }]);
+    good.submitReadings([{ kind: 1, value: 82, measuredAt: now - 1_000 }]);
+    await settle(good, () => good.pendingCount === 0);
+    t.equal(good.pendingCount, 0, 'delivered');
+    const delivered = events.filter((e) => e.type === 'delivered');
+    t.equal(delivered.length, 2);
+    t.ok(
+      delivered.every((e) => e.verified === true),
+      'each after its proof (served without the patient bytes) verified',
+    );
+    good.close();
+    // The same chain, checked against a set the hospital never provisioned: nothing is forgotten.
+    const { signerFromSeed } = await import('@vigil/consensus/wire');
+    const strangers = [1, 2, 3, 4].map((i) => signerFromSeed(new Uint8Array(32).fill(i)).publicKey);
+    const wrongEvents: Ev[] = [];
+    const wrong = open('wrong', strangers, wrongEvents);
+    wrong.submitReadings([{ kind: 1, value: 83, measuredAt: now - 500 }]);
+    await settle(wrong, () => wrongEvents.some((e) => e.type === 'commitUnverified'));
+    t.equal(wrong.pendingCount, 1, 'still queued');
+    const ev = wrongEvents.find((e) => e.type === 'commitUnverified');
+    t.equal(ev?.error?.code, 'COMMIT_UNVERIFIED');
+    t.match(ev?.error?.problemCode, /^CERT_/, 'the certificate does not verify against that set');
+  },
+);
+
+t.test(
   'operations: health, readiness, OpenAPI at /docs, CORS closed, docs/api.md matches the routes',
   async (t) => {
     t.same((await app.inject('/health')).json(), { status: 'ok' });

@@ -47,6 +47,8 @@ export interface ProofResponse {
    * (VerifyProofOptions.txBytes), e.g. a device checking its own submission.
    */
   tx?: string;
+  /** RFC 9162 leaf hash of the transaction bytes (hex); informative, verification recomputes it. */
+  leaf?: string;
   index: number;
   proof: string[];
   header: string;
@@ -221,18 +223,38 @@ export class NodeClient {
     };
   }
 
-  async proof(idHex: string): Promise<ProofResponse> {
-    const j = await this.getJson(`/v1/transactions/${idHex}/proof`);
+  /**
+   * The inclusion proof of a committed transaction. With `node` (one of `nodes`), asks that node only,
+   * without failover: a device checking a commit wants each node's own answer, so that one lying node
+   * cannot hide behind another (NO_NODE_AVAILABLE if it does not answer).
+   */
+  async proof(idHex: string, opts: { node?: string } = {}): Promise<ProofResponse> {
+    const path = `/v1/transactions/${idHex}/proof`;
+    const j = this.okJson(
+      opts.node === undefined
+        ? await this.request('GET', path)
+        : await this.requestAt(opts.node, 'GET', path),
+    );
     if (!Array.isArray(j.proof) || !j.proof.every((p) => typeof p === 'string')) {
       throw new SdkError('MALFORMED_RESPONSE', 'proof must be an array of hex strings');
     }
     return {
       ...(j.tx === undefined ? {} : { tx: str(j.tx, 'tx') }),
+      ...(j.leaf === undefined ? {} : { leaf: str(j.leaf, 'leaf') }),
       index: nat(j.index, 'index'),
       proof: j.proof as string[],
       header: str(j.header, 'header'),
       certificate: str(j.certificate, 'certificate'),
     };
+  }
+
+  /**
+   * Moves future requests off `node` when it is the one they start at: the device calls this when the
+   * node claimed a commit it could not prove, so that resends and status queries go to another node.
+   */
+  avoid(node: string): void {
+    const idx = this.nodes.indexOf(node.replace(/\/+$/, ''));
+    if (idx === this.preferred && this.nodes.length > 1) this.preferred = (idx + 1) % this.nodes.length;
   }
 
   private async getJson(path: string): Promise<Record<string, unknown>> {
@@ -282,6 +304,27 @@ export class NodeClient {
       }
     }
     throw new SdkError('NO_NODE_AVAILABLE', `no node answered ${method} ${path} (last: ${lastError})`);
+  }
+
+  /** One request to one node, honouring its Retry-After; no failover, no change of preferred node. */
+  private async requestAt(node: string, method: string, path: string): Promise<RawResponse> {
+    const idx = this.nodes.indexOf(node.replace(/\/+$/, ''));
+    if (idx < 0) throw new SdkError('USAGE', `${node} is not a configured node`);
+    const wait = this.notBefore[idx]! - this.now();
+    if (wait > 0) {
+      throw new SdkError('NO_NODE_AVAILABLE', `${this.nodes[idx]}: Retry-After, ${Math.ceil(wait)} ms left`);
+    }
+    try {
+      const res = await this.once(this.nodes[idx]!, method, path);
+      this.notBefore[idx] = Number.NEGATIVE_INFINITY;
+      return res;
+    } catch (e) {
+      if (e instanceof Retryable && e.retryAfterMs !== undefined) {
+        this.notBefore[idx] = this.now() + Math.min(e.retryAfterMs, this.maxRetryAfterMs);
+      }
+      if (e instanceof SdkError) throw e;
+      throw new SdkError('NO_NODE_AVAILABLE', `${this.nodes[idx]}: ${(e as Error).message}`);
+    }
   }
 
   private async once(

@@ -1,8 +1,11 @@
 // A device (or gateway) that reports one patient's readings: sign -> persist -> send -> confirm -> forget.
 // Node only (it owns files). Guarantees, and how (ADR 0060, docs/sensor-client.md):
 // - No reading is lost: `submitReadings` returns only after the signed transaction is fsynced in the
-//   queue; it leaves the queue only once a node reports it committed (or, with confirm: 'accepted',
-//   admitted to a mempool), so device crashes and node outages just delay delivery.
+//   queue; it leaves the queue only once it is known committed (or, with confirm: 'accepted', admitted
+//   to a mempool), so device crashes and node outages just delay delivery. "Known committed" means, with
+//   `validatorSets` configured, an inclusion proof of the device's own bytes under a commit certificate
+//   of a trusted set (a Byzantine node cannot make the device forget readings by claiming a commit);
+//   without it, a node's word (the start-up warning says so).
 // - No reading is duplicated: a queued transaction is resent byte for byte, so its id is the same and
 //   the node dedups it (DUPLICATE_TX counts as success). When a transaction must be re-signed (its
 //   nonce was consumed elsewhere, or it aged out of the node's timestamp window) we first ask the nodes
@@ -26,6 +29,7 @@ import { fromHex, toHex } from '../util/hex.ts';
 import { NodeClient, type NodeClientOptions, RETRYABLE_PROBLEMS, type SubmitResult } from './api-client.ts';
 import { DEFAULT_BACKOFF, type BackoffOptions, backoffDelay } from './backoff.ts';
 import { estimateSkew, isSkewBeyond } from './clock.ts';
+import { checkTrustedSets, type TrustedValidatorSet, verifyCommitProof } from './commit-trust.ts';
 import { SdkError } from './errors.ts';
 import { NonceStore } from './nonce-store.ts';
 import { DurableQueue, type QueueOptions } from './queue.ts';
@@ -37,7 +41,22 @@ export const DEFAULT_ACCEPTED_SKEW_MS = 30_000;
 export type DeviceEvent =
   | { type: 'queued'; seq: number; id: string; nonce: number; readings: number }
   | { type: 'accepted'; seq: number; id: string; duplicate: boolean }
-  | { type: 'delivered'; seq: number; id: string; height?: number }
+  /** `verified`: an inclusion proof under a trusted commit certificate was checked (validatorSets). */
+  | { type: 'delivered'; seq: number; id: string; height?: number; verified: boolean }
+  /**
+   * A node said `id` committed but no configured node proved it (`error.code` COMMIT_UNVERIFIED,
+   * `error.problemCode` the first reason; `reasons` per node asked). The entry stays queued.
+   */
+  | {
+      type: 'commitUnverified';
+      seq: number;
+      id: string;
+      node: string;
+      reasons: { node: string; code: string }[];
+      error: SdkError;
+    }
+  /** Once at open without validatorSets: commits are taken on the node's word (code NO_TRUST_ANCHOR). */
+  | { type: 'trustWarning'; code: 'NO_TRUST_ANCHOR'; message: string }
   | { type: 'blocked'; reason: string; retryInMs: number }
   | { type: 'clockSkew'; skewMs: number; rttMs: number; acceptedSkewMs: number; node: string }
   | { type: 'resigned'; count: number; reason: string; firstNonce: number }
@@ -57,6 +76,15 @@ export interface DeviceConfig {
   client?: Omit<NodeClientOptions, 'nodes'>;
   /** When a queued transaction may be forgotten (default 'committed'). */
   confirm?: 'committed' | 'accepted';
+  /**
+   * Trust anchor, provisioned by the hospital (genesis.json `validators` in index order:
+   * trustedSetFromGenesis), never taken from the nodes. When set, an entry leaves the queue only after
+   * a node served an inclusion proof that verifies with the device's own transaction bytes under a
+   * quorum certificate of the set covering the block's height. Re-provision when membership changes
+   * (ADR 0015/0041): blocks of an epoch no configured set covers stay unverified, and their entries
+   * queued (event commitUnverified). Without it, commits are taken on the node's word (warned at open).
+   */
+  validatorSets?: readonly TrustedValidatorSet[];
   /** Most transactions per POST (application/cbor-seq). */
   batchSize?: number;
   /** Resend an accepted but not yet committed transaction after this long (mempool eviction). */
@@ -89,6 +117,8 @@ interface Entry {
   sender: string;
   /** Ids of earlier signed versions of the same readings. */
   priorIds: string[];
+  /** Bytes of the most recent earlier versions (MAX_PRIOR_TX_BYTES): to verify one that committed. */
+  priorTxs: Uint8Array[];
 }
 
 /** Codes after which resending the same bytes cannot succeed but re-signing can. */
@@ -117,9 +147,38 @@ const MAX_PRIOR_IDS = 64;
 /** Node mempools admit tx timestamps in [now - 10 min, now + 30 s] (node/src/mempool DEFAULT_MEMPOOL_LIMITS). */
 export const DEFAULT_RESIGN_AFTER_MS = 5 * 60_000;
 
-function encodeEntry(bytes: Uint8Array, priorIds: string[]): Uint8Array {
-  return encodeCanonical([1, bytes, priorIds.map(fromHex)]);
+/**
+ * Bytes budget for earlier versions kept in an entry. Proving that an earlier version committed takes its
+ * bytes (a node serves none of a patient's transaction to an unsigned request, and the leaf hash alone
+ * does not say which transaction it is); a handful of recent versions covers the races that make one
+ * commit (a re-sign while the old one sat in a mempool), and the budget keeps entries far below
+ * MAX_QUEUE_PAYLOAD.
+ */
+const MAX_PRIOR_TX_BYTES = 64 * 1024;
+/** Proof requests in flight at once while confirming commits. */
+const PROOF_CONCURRENCY = 8;
+
+function keepPriorTxs(txs: Uint8Array[]): Uint8Array[] {
+  const kept: Uint8Array[] = [];
+  let n = 0;
+  for (let i = txs.length - 1; i >= 0; i--) {
+    n += txs[i]!.length;
+    if (n > MAX_PRIOR_TX_BYTES) break;
+    kept.unshift(txs[i]!);
+  }
+  return kept;
 }
+
+// Entry layout [1, tx bytes, prior ids, prior tx bytes]; entries written before prior bytes were kept
+// have three elements and decode with none.
+function encodeEntry(bytes: Uint8Array, priorIds: string[], priorTxs: Uint8Array[] = []): Uint8Array {
+  return encodeCanonical([1, bytes, priorIds.map(fromHex), keepPriorTxs(priorTxs)]);
+}
+
+/** Result of checking one claimed commit against the trust anchor. */
+type CommitCheck =
+  | { ok: true; height: number }
+  | { ok: false; reasons: { node: string; code: string }[]; answered: boolean };
 
 export class Device {
   readonly publicKeyHex: string;
@@ -135,9 +194,13 @@ export class Device {
   private closed = false;
   private wake: (() => void) | undefined;
   private lastClockCheck = Number.NEGATIVE_INFINITY;
+  private readonly trusted: TrustedValidatorSet[] | undefined;
+  /** Why the last flush was 'blocked' (the run loop's blocked event). */
+  private blockedReason = 'no node accepted the batch';
 
   private constructor(cfg: DeviceConfig) {
     this.cfg = cfg;
+    this.trusted = cfg.validatorSets === undefined ? undefined : checkTrustedSets(cfg.validatorSets);
     this.now = cfg.now ?? Date.now;
     this.random = cfg.random ?? Math.random;
     this.publicKeyHex = toHex(cfg.signer.publicKey);
@@ -158,6 +221,16 @@ export class Device {
     this.nonces.record(last, false, queued);
     this.lastNonce = last;
     this.client = new NodeClient({ maxRounds: 1, now: this.now, ...cfg.client, nodes: cfg.nodes });
+    if (!this.trusted) {
+      // Once per open, not per delivery: the risk is a property of the configuration.
+      const message =
+        (cfg.confirm ?? 'committed') === 'committed'
+          ? "no validatorSets configured: commits are taken on the node's word, so a faulty node can make " +
+            'this device drop readings that never reached the chain; provision the validator set'
+          : "confirm 'accepted': readings leave the queue once a node admits them, before any commit";
+      this.emit({ type: 'trustWarning', code: 'NO_TRUST_ANCHOR', message });
+      this.warn(message);
+    }
   }
 
   static open(cfg: DeviceConfig): Device {
@@ -273,7 +346,7 @@ export class Device {
           this.accepted.set(e.id, this.now());
           this.emit({ type: 'accepted', seq: e.seq, id: e.id, duplicate: r.duplicate });
           if (!confirmCommit) {
-            this.deliver(e);
+            this.deliver(e, undefined, false);
             delivered++;
           }
           continue;
@@ -288,27 +361,120 @@ export class Device {
       }
     }
     if (!confirmCommit) return delivered > 0 ? 'progress' : 'waiting';
+    // Status queries go oldest first and stop at the first entry not committed (nonces commit in order).
+    // With a trust anchor the committed ones are collected and proven together afterwards, before a
+    // repair, so that one slow proof does not serialise the rest.
+    const claimed: { e: Entry; node: string }[] = [];
+    let then: 'wait' | 'blocked' | { e: Entry; code: string } = 'wait';
     for (const e of entries) {
       if (!this.accepted.has(e.id)) break;
       let st: Awaited<ReturnType<NodeClient['txStatus']>>;
       try {
         st = await this.client.txStatus(e.id);
       } catch {
-        return delivered > 0 ? 'progress' : 'blocked';
+        then = 'blocked';
+        break;
       }
       if (st.status === 'committed') {
-        this.deliver(e, st.height);
-        delivered++;
+        if (this.trusted) claimed.push({ e, node: this.client.currentNode });
+        else {
+          this.deliver(e, st.height, false);
+          delivered++;
+        }
         continue;
       }
       if (st.status === 'unknown') this.accepted.delete(e.id); // evicted or the node restarted: resend
       if (st.status === 'rejected') {
         this.accepted.delete(e.id);
-        return (await this.repair(e, st.code ?? 'REJECTED')) || delivered > 0 ? 'progress' : 'blocked';
+        then = { e, code: st.code ?? 'REJECTED' };
       }
       break;
     }
-    return delivered > 0 ? 'progress' : 'waiting';
+    let unverified = false;
+    if (claimed.length > 0) {
+      const checks = await mapLimit(claimed, PROOF_CONCURRENCY, ({ e, node }) =>
+        this.checkCommit(e.id, e.bytes, node),
+      );
+      for (let i = 0; i < claimed.length; i++) {
+        const { e, node } = claimed[i]!;
+        const c = checks[i]!;
+        if (c.ok) {
+          this.deliver(e, c.height, true);
+          delivered++;
+        } else {
+          unverified = true;
+          this.unverified(e, e.id, node, c);
+        }
+      }
+    }
+    if (typeof then === 'object') {
+      return (await this.repair(then.e, then.code)) || delivered > 0 ? 'progress' : 'blocked';
+    }
+    if (delivered > 0) return 'progress';
+    if (then === 'blocked') return 'blocked';
+    if (unverified) {
+      // Back off rather than poll: the proof will not improve in 500 ms, and the event already told why.
+      this.blockedReason = 'a claimed commit did not verify (commitUnverified)';
+      return 'blocked';
+    }
+    return 'waiting';
+  }
+
+  /**
+   * Is transaction `id` (whose bytes the device holds) provably committed? Asks `claimant` (the node that
+   * said so) first, then every other configured node, one request each, until one serves a proof that
+   * verifies against the trusted sets with these bytes. A single faulty node can neither prove a false
+   * commit nor, while another node is honest and reachable, keep a true one from being proven.
+   */
+  private async checkCommit(id: string, bytes: Uint8Array, claimant: string): Promise<CommitCheck> {
+    const order = [claimant, ...this.client.nodes.filter((n) => n !== claimant)];
+    const reasons: { node: string; code: string }[] = [];
+    let answered = false;
+    for (const node of order) {
+      try {
+        const p = await this.client.proof(id, { node });
+        answered = true;
+        const v = verifyCommitProof(p, {
+          chainId: this.cfg.chainId,
+          sets: this.trusted!,
+          txBytes: bytes,
+          expectedTxId: id,
+        });
+        return { ok: true, height: v.height };
+      } catch (e) {
+        if (!(e instanceof SdkError)) throw e;
+        if (e.code === 'REJECTED' || e.code === 'PROOF_INVALID') answered = true;
+        reasons.push({ node, code: e.problemCode ?? e.code });
+      }
+    }
+    return { ok: false, reasons, answered };
+  }
+
+  /**
+   * A claimed commit of entry `e` (as version `id`) did not verify: keep the entry, say why, and stop
+   * trusting the claimant first. When some node answered (a bad proof, or "no such committed
+   * transaction"), the transaction may never have reached an honest node (a node that swallows
+   * submissions and claims commits): forget the acceptance so it is resent, byte for byte, to another
+   * node; nodes dedup it if it is there after all.
+   */
+  private unverified(
+    e: Entry,
+    id: string,
+    node: string,
+    c: { reasons: { node: string; code: string }[]; answered: boolean },
+  ): void {
+    const first = c.reasons[0]?.code ?? 'NO_PROOF';
+    const error = new SdkError(
+      'COMMIT_UNVERIFIED',
+      `node ${node} says ${id} committed, but no node proved it (${c.reasons.map((r) => `${r.node}: ${r.code}`).join('; ')}); kept queued`,
+      { problemCode: first },
+    );
+    this.emit({ type: 'commitUnverified', seq: e.seq, id, node, reasons: c.reasons, error });
+    this.warn(error.message);
+    if (c.answered) {
+      this.client.avoid(node);
+      this.accepted.delete(e.id);
+    }
   }
 
   /** Sends until the queue is empty or `signal` aborts, backing off (full jitter) while nodes are down. */
@@ -338,7 +504,8 @@ export class Device {
         // Never sooner than the nodes' Retry-After: a ward of devices hammering a rate-limited or
         // overloaded node with full-jitter retries from 0 ms would keep it overloaded.
         delay = Math.max(backoffDelay(attempt++, backoff, this.random), this.client.retryAfterMs);
-        this.emit({ type: 'blocked', reason: 'no node accepted the batch', retryInMs: delay });
+        this.emit({ type: 'blocked', reason: this.blockedReason, retryInMs: delay });
+        this.blockedReason = 'no node accepted the batch';
       } else {
         attempt = 0;
         delay = outcome === 'idle' ? 60_000 : pollMs;
@@ -392,9 +559,10 @@ export class Device {
       const old = decodeTransaction(e.bytes, { chainId: this.cfg.chainId });
       const signed = signBody(this.ctx(e.nonce), decodeBody(old.type, old.body));
       const priorIds = [...e.priorIds, e.id].slice(-MAX_PRIOR_IDS);
-      this.queue.replace(e.seq, encodeEntry(signed.bytes, priorIds));
+      const priorTxs = keepPriorTxs([...e.priorTxs, e.bytes]);
+      this.queue.replace(e.seq, encodeEntry(signed.bytes, priorIds, priorTxs));
       this.emit({ type: 'resigned', count: 1, reason: 'STALE_TIMESTAMP', firstNonce: e.nonce });
-      return { ...e, bytes: signed.bytes, id: signed.idHex, timestamp: now, priorIds };
+      return { ...e, bytes: signed.bytes, id: signed.idHex, timestamp: now, priorIds, priorTxs };
     });
   }
 
@@ -413,15 +581,29 @@ export class Device {
     let changed = false;
     const pending: Entry[] = [];
     for (const p of this.entries()) {
-      let committed: { height?: number } | undefined;
+      let committed: { id: string; height?: number; node: string } | undefined;
       for (const id of [p.id, ...p.priorIds]) {
         const st = await this.client.txStatus(id).catch(() => undefined);
         if (!st) return changed; // nodes down: try later
-        if (st.status === 'committed') committed = st;
+        if (st.status === 'committed') committed = { ...st, node: this.client.currentNode };
         else if (st.status === 'pending') return changed;
       }
-      if (committed) {
-        this.deliver(p, committed.height);
+      if (committed && this.trusted) {
+        // Re-signing readings a node only claims are on chain could duplicate them if the claim is
+        // true, and forgetting them loses them if it is false: prove it, or wait.
+        const bytes = this.versionBytes(p, committed.id);
+        const c: CommitCheck =
+          bytes === undefined
+            ? { ok: false, reasons: [{ node: committed.node, code: 'NO_TX_BYTES' }], answered: false }
+            : await this.checkCommit(committed.id, bytes, committed.node);
+        if (!c.ok) {
+          this.unverified(p, committed.id, committed.node, c);
+          return changed;
+        }
+        this.deliver(p, c.height, true);
+        changed = true;
+      } else if (committed) {
+        this.deliver(p, committed.height, false);
         changed = true;
       } else pending.push(p);
     }
@@ -445,7 +627,10 @@ export class Device {
       nonce++;
       const old = decodeTransaction(p.bytes, { chainId: this.cfg.chainId });
       const signed: SignedTx = signBody(this.ctx(nonce), decodeBody(old.type, old.body));
-      this.queue.replace(p.seq, encodeEntry(signed.bytes, [...p.priorIds, p.id].slice(-MAX_PRIOR_IDS)));
+      this.queue.replace(
+        p.seq,
+        encodeEntry(signed.bytes, [...p.priorIds, p.id].slice(-MAX_PRIOR_IDS), [...p.priorTxs, p.bytes]),
+      );
       this.accepted.delete(p.id);
     }
     this.nonces.record(nonce, true);
@@ -457,10 +642,16 @@ export class Device {
     return changed;
   }
 
-  private deliver(e: Entry, height?: number): void {
+  /** The bytes of version `id` of entry `e`, if the entry still holds them. */
+  private versionBytes(e: Entry, id: string): Uint8Array | undefined {
+    if (id === e.id) return e.bytes;
+    return e.priorTxs.find((b) => toHex(transactionId(decodeTransaction(b))) === id);
+  }
+
+  private deliver(e: Entry, height: number | undefined, verified: boolean): void {
     this.queue.ack(e.seq);
     this.accepted.delete(e.id);
-    const ev: DeviceEvent = { type: 'delivered', seq: e.seq, id: e.id };
+    const ev: DeviceEvent = { type: 'delivered', seq: e.seq, id: e.id, verified };
     if (height !== undefined) ev.height = height;
     this.emit(ev);
   }
@@ -493,6 +684,7 @@ export class Device {
         timestamp: tx.timestamp,
         sender: toHex(tx.sender),
         priorIds: (v[2] as Uint8Array[]).map(toHex),
+        priorTxs: (v[3] as Uint8Array[] | undefined) ?? [],
       };
     });
   }
@@ -508,4 +700,18 @@ export class Device {
   private warn(msg: string): void {
     (this.cfg.log ?? console.warn)(`[vigil-device ${this.publicKeyHex.slice(0, 8)}] ${msg}`);
   }
+}
+
+/** `f` over `items` with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, f: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }

@@ -27,6 +27,13 @@ export const SdkErrorCode = {
   READING_NOT_INCREASING: 'READING_NOT_INCREASING',
   /** An inclusion proof or commit certificate does not verify. */
   PROOF_INVALID: 'PROOF_INVALID',
+  /**
+   * A node said a queued transaction committed, but no configured node served an inclusion proof that
+   * verifies against the device's trusted validator sets with the device's own transaction bytes. The
+   * entry stays queued; `problemCode` holds the first reason (e.g. TX_NOT_FOUND, CERT_BAD_SIGNATURE,
+   * NO_TRUSTED_SET).
+   */
+  COMMIT_UNVERIFIED: 'COMMIT_UNVERIFIED',
   /** A node serves a different chain than the device is configured for. */
   CHAIN_MISMATCH: 'CHAIN_MISMATCH',
   /** Command-line usage error. */
