@@ -133,6 +133,9 @@ export async function runDevnet(argv: string[]): Promise<number> {
         // sees NEWS2 rise and alerts fire without waiting long.
         ...['--deteriorate', '0.25', '--episodeFrom', '1', '--episodeTo', '4', '--onset', '2'],
         ...['--register', '--dataDir', join(dir, 'sensors')],
+        // The devices trust the genesis validators: a reading leaves a device's queue only once the
+        // inclusion proof of its transaction verifies against them (docs/sensor-client.md).
+        ...['--genesis', join(homes[0]!, 'genesis.json')],
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -3,11 +3,12 @@
 // sending a full set of vitals `rate` times per second. --dry-run prints the readings and NEWS2
 // without any network, in simulated time (same seed => byte-identical output).
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { signerFromSeed } from '@vigil/consensus/wire';
 import { RISK_BAND_NAMES } from '@vigil/consensus/vitals/index.ts';
 import { NodeClient } from '../sdk/api-client.ts';
+import { type TrustedValidatorSet, trustedSetFromGenesis } from '../sdk/commit-trust.ts';
 import { Device, type DeviceEvent } from '../sdk/device.ts';
 import { SdkError } from '../sdk/errors.ts';
 import { loadOrCreateKeyFile } from '../sdk/keyfile.ts';
@@ -31,6 +32,11 @@ const SPEC = {
     help: 'chain id (default: asked from the first node that answers)',
   },
   dataDir: { kind: 'string', default: 'devnet/sensors', help: 'device keys, queues and nonces' },
+  genesis: {
+    kind: 'string',
+    default: '',
+    help: "the chain's genesis.json: devices forget readings only once a commit proof verifies against its validators",
+  },
   duration: { kind: 'number', default: 0, help: 'seconds to run (0 = until Ctrl-C)' },
   deteriorate: { kind: 'number', default: 0.2, help: 'fraction of patients with a sepsis-like episode' },
   episodeFrom: { kind: 'number', default: 2, help: 'episodes start at least this many minutes in' },
@@ -113,7 +119,15 @@ async function live(a: Args): Promise<void> {
   const startMs = Date.now();
   const ward = cohort(a, startMs);
   const dataDir = resolve(a.dataDir);
-  const counts = { queued: 0, delivered: 0, blocked: 0, queueFull: 0, skew: 0 };
+  const counts = { queued: 0, delivered: 0, blocked: 0, queueFull: 0, skew: 0, unverified: 0 };
+  let validatorSets: TrustedValidatorSet[] | undefined;
+  if (a.genesis !== '') {
+    try {
+      validatorSets = [trustedSetFromGenesis(JSON.parse(readFileSync(resolve(a.genesis), 'utf8')))];
+    } catch (e) {
+      throw new SdkError('USAGE', `--genesis ${a.genesis}: ${(e as Error).message}`);
+    }
+  }
   const devices: Device[] = [];
   for (const p of ward) {
     const dir = join(dataDir, `seed-${a.seed}`, `patient-${p.index}`);
@@ -141,12 +155,14 @@ async function live(a: Args): Promise<void> {
         patient: patientKey.publicKey,
         signer: signerFromSeed(deviceKey.seed),
         nodes,
+        ...(validatorSets !== undefined ? { validatorSets } : {}),
         onEvent: (e: DeviceEvent) => {
           if (e.type === 'queued') counts.queued++;
           else if (e.type === 'delivered') counts.delivered++;
           else if (e.type === 'blocked') counts.blocked++;
           else if (e.type === 'queueFull') counts.queueFull++;
           else if (e.type === 'clockSkew') counts.skew++;
+          else if (e.type === 'commitUnverified') counts.unverified++;
         },
       }),
     );
@@ -190,7 +206,7 @@ async function live(a: Args): Promise<void> {
       const pending = devices.reduce((n, d) => n + d.pendingCount, 0);
       console.log(
         `t+${Math.round((Date.now() - startMs) / 1000)}s queued ${counts.queued} delivered ${counts.delivered} ` +
-          `pending ${pending} blocked ${counts.blocked} queueFull ${counts.queueFull} clockSkew ${counts.skew} | ` +
+          `pending ${pending} blocked ${counts.blocked} queueFull ${counts.queueFull} clockSkew ${counts.skew} unverified ${counts.unverified} | ` +
           `NEWS2 bands ${RISK_BAND_NAMES.map((n, i) => `${n}:${bands[i]}`).join(' ')}`,
       );
     }
