@@ -10,6 +10,8 @@ import type { Transaction } from '@vigil/consensus/wire';
  * writes made earlier in the same block and, within a transaction, that transaction's own writes.
  */
 export interface StateAccess {
+  /** The value is shared with the store's caches, not copied (one read per record on the hot path):
+   *  the caller must treat it as read-only; decode it, never modify it in place. */
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   /** Takes ownership of `key` and `value`: the caller must not modify either afterwards (they are
    *  kept, not copied, until the block's batch is written). */
