@@ -138,6 +138,11 @@ export class Mempool implements VerifiedTxCache {
   readonly #byId = new Map<string, Entry>();
   readonly #accounts = new Map<string, Account>();
   /** Ids between the synchronous checks and the end of admission (concurrent duplicate adds). */
+  // Admissions in flight (awaiting their signature check) count against no per-account or pool limit,
+  // on purpose: they are not yet known to come from their sender, so counting them would let anyone
+  // exhaust another sender's quota, or hold its next nonce, with forged copies and refuse the genuine
+  // transaction. Unverified work is bounded where its source is known: per client by the API's rate
+  // limit, per peer by p2p's stream and frame bounds.
   readonly #admitting = new Set<string>();
   #bytes = 0;
   #seq = 0;
