@@ -33,13 +33,22 @@ const MAX_WAIT_MS = 60_000;
 
 type Outcome = { id: string; status: 'committed' | 'rejected'; height: number; code?: string };
 
+/**
+ * Receipts that say nothing final about their transaction id: a copy with a bad signature (the id does
+ * not cover the signature, so the genuine transaction may still commit) and a nonce ahead of the
+ * sender's (it stays pending and commits once its predecessor has). Neither consumes the nonce or
+ * enters the transaction index (storage.md), so the status route does not call them rejected either.
+ */
+const NOT_FINAL_FOR_ID: ReadonlySet<string> = new Set(['BAD_SIGNATURE', 'NONCE_GAP']);
+
 /** Requests held open by ?wait=commit, resolved when a block carrying their transaction is applied. */
-class CommitWaiters {
+export class CommitWaiters {
   readonly #waiting = new Map<string, ((o: Outcome) => void)[]>();
   readonly onBlock = (b: AppliedBlock) => {
     if (this.#waiting.size === 0) return;
     for (const r of b.result.receipts) {
       if (r.txId === null) continue;
+      if (r.status === 'rejected' && NOT_FINAL_FOR_ID.has(r.code)) continue;
       const id = toHex(r.txId);
       const waiters = this.#waiting.get(id);
       if (!waiters) continue;
