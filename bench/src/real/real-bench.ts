@@ -17,7 +17,7 @@ import type { LoadResult } from '@vigil/sensor-client/load/runner.ts';
 import { subscribeBlocks } from '@vigil/sensor-client/load/runner.ts';
 import { BenchError } from '../errors.ts';
 import { findKnee, type Knee, type LoadPoint, nextOfferedLoad, type Spread, spread } from '../stats.ts';
-import { BenchNetwork, type LinkFaults } from './bench-network.ts';
+import { atPlannedStart, BenchNetwork, type LinkFaults } from './bench-network.ts';
 import type { SettleResult } from './settle.ts';
 import { type ProcUsage, sampleProc, usageBetween } from './proc.ts';
 
@@ -277,10 +277,17 @@ export async function runPoint(
   );
   const running = b.running();
   const metricsBefore = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
-  const before = running.map((i) => sampleProc(b.nodes[i]!.pid ?? -1));
-  const t0 = performance.now();
-  const r = await b.runLoad(prepared);
-  const wall = performance.now() - t0;
+  // CPU and storage from the planned start (after the idle wait that follows pre-signing) to the end
+  // of the drain.
+  const {
+    started: before,
+    result: r,
+    wallMs: wall,
+  } = await atPlannedStart(
+    prepared.startMs,
+    () => running.map((i) => sampleProc(b.nodes[i]!.pid ?? -1)),
+    () => b.runLoad(prepared),
+  );
   const metricsAfter = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
   const scrapes = metricsBefore.map((m, k) => ({ before: m, after: metricsAfter[k]! }));
   const steps = stepTimings(scrapes);
