@@ -16,7 +16,16 @@ import {
 import type { LoadResult } from '@vigil/sensor-client/load/runner.ts';
 import { subscribeBlocks } from '@vigil/sensor-client/load/runner.ts';
 import { BenchError } from '../errors.ts';
-import { findKnee, type Knee, type LoadPoint, nextOfferedLoad, type Spread, spread } from '../stats.ts';
+import {
+  DEFAULT_KNEE,
+  findKnee,
+  type Knee,
+  type KneeCriteria,
+  type LoadPoint,
+  nextOfferedLoad,
+  type Spread,
+  spread,
+} from '../stats.ts';
 import { atPlannedStart, BenchNetwork, type LinkFaults } from './bench-network.ts';
 import type { SettleResult } from './settle.ts';
 import { type ProcUsage, sampleProc, usageBetween } from './proc.ts';
@@ -58,6 +67,11 @@ export interface RealConfig {
   syncGapS: number;
   signWorkers: number;
   seed: number;
+  /**
+   * When a point keeps up (stats.ts KneeCriteria), stored with the plan so a record says which
+   * criteria placed its knee; absent in records before 2026-12-06, which used DEFAULT_KNEE.
+   */
+  knee?: KneeCriteria;
 }
 
 export interface RealLoadPoint extends LoadPoint {
@@ -521,6 +535,7 @@ export async function runRealSuite(
   progress: (partial: RealResult) => void = () => {},
 ): Promise<RealResult> {
   const timeoutMs = 1_000;
+  const criteria = cfg.knee ?? DEFAULT_KNEE;
   const errors: string[] = [];
   const b = await BenchNetwork.start({
     n: cfg.n,
@@ -548,7 +563,7 @@ export async function runRealSuite(
   try {
     await b.enrolDevices(cfg.devices);
     for (let i = 0; i < cfg.maxPoints; i++) {
-      const rate = nextOfferedLoad(result.sweep, cfg.startRate, cfg.resolution, cfg.maxRate);
+      const rate = nextOfferedLoad(result.sweep, cfg.startRate, cfg.resolution, cfg.maxRate, criteria);
       if (rate === undefined) break;
       const runs: RealLoadPoint[] = [];
       for (let k = 0; k < Math.max(1, cfg.pointRepeats); k++) {
@@ -561,7 +576,7 @@ export async function runRealSuite(
       result.sweep.push(medianRun(runs));
       progress(result);
     }
-    result.knee = findKnee(result.sweep);
+    result.knee = findKnee(result.sweep, criteria);
     const knee = result.knee.kneeTxPerSec;
     if (knee !== undefined && cfg.repeats > 0) {
       const rate = Math.max(1, Math.round(knee * cfg.belowKneeFraction));
