@@ -6,6 +6,7 @@ export type BenchErrorCode =
   | 'USAGE'
   | 'NO_COMMITS'
   | 'SYNC_TIMEOUT'
+  | 'SYNC_GAP'
   | 'RAW_VERIFY';
 
 export class BenchError extends Error {

@@ -10,7 +10,7 @@
 import { copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BenchNetwork } from './real/bench-network.ts';
+import { atPlannedStart, BenchNetwork } from './real/bench-network.ts';
 import { measureSync } from './real/real-bench.ts';
 import { sampleProc, sampleThreadCpu, threadCoresBetween, usageBetween } from './real/proc.ts';
 import { gcAndHeap, majorGcs, scrapeMetrics, stepTimings, trafficDelta } from './real/step-timings.ts';
@@ -84,11 +84,20 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       );
       const running = b.running();
       const metricsBefore = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
-      const procBefore = running.map((i) => sampleProc(b.nodes[i]!.pid ?? -1));
-      const threadsBefore = running.map((i) => sampleThreadCpu(b.nodes[i]!.pid ?? -1));
-      const started = performance.now();
-      const r = await b.runLoad(prepared);
-      const wallMs = performance.now() - started;
+      // From the planned start, not before the idle wait after pre-signing (bench-network.ts).
+      const {
+        started: [procBefore, threadsBefore],
+        result: r,
+        wallMs,
+      } = await atPlannedStart(
+        prepared.startMs,
+        () =>
+          [
+            running.map((i) => sampleProc(b.nodes[i]!.pid ?? -1)),
+            running.map((i) => sampleThreadCpu(b.nodes[i]!.pid ?? -1)),
+          ] as const,
+        () => b.runLoad(prepared),
+      );
       const usage = running.map((i, k) => {
         const a = procBefore[k];
         const z = sampleProc(b.nodes[i]!.pid ?? -1);

@@ -20,6 +20,12 @@ export interface RawVerifyRate {
   perSecond: number;
   /** Thread CPU time per verification in the workers. */
   cpuUsPerSignature: number;
+  /**
+   * Public keys whose KeyObject was cached when the clock started, the fewest of any worker: the
+   * workers verify the sample once untimed, so this is every distinct key of it (a warm verifier, as
+   * in a validator).
+   */
+  keysCachedAtStart: number;
 }
 
 /** Verifies `sample` (encoded signed transactions) `rounds` times in each of `workers` threads. */
@@ -45,7 +51,7 @@ export async function rawVerifyRate(
     const done = await Promise.all(
       pool.map(
         (w) =>
-          new Promise<{ verified: number; ok: number; cpuUs: number }>((r) => {
+          new Promise<{ verified: number; ok: number; cpuUs: number; keysCachedAtStart: number }>((r) => {
             w.once('message', r);
             w.postMessage('go');
           }),
@@ -58,6 +64,7 @@ export async function rawVerifyRate(
     return {
       perSecond: verified / seconds,
       cpuUsPerSignature: done.reduce((a, d) => a + d.cpuUs, 0) / verified,
+      keysCachedAtStart: Math.min(...done.map((d) => d.keysCachedAtStart)),
     };
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));

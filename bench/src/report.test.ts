@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ceilingSentence, fmt, fmtSpread, renderReport, table } from './report.ts';
+import { ceilingSentence, fmt, fmtLatency, fmtSpread, renderReport, table } from './report.ts';
 import { medianRun } from './real/real-bench.ts';
 import { spread } from './stats.ts';
 import { fixtureRecord, point } from './test-fixture.ts';
@@ -12,6 +12,13 @@ t.test('formatting helpers', async (t) => {
   t.equal(fmtSpread({ min: 1, median: 2, max: 3, n: 3 }), '2 (1-3)');
   t.equal(fmtSpread({ min: 2, median: 2, max: 2, n: 1 }), '2');
   t.equal(fmtSpread({ min: Number.NaN, median: Number.NaN, max: Number.NaN, n: 0 }), '-');
+  // A p99 that fell on a lost transaction: Infinity in memory, null after a round trip through JSON.
+  t.equal(fmtSpread({ min: 300, median: 400, max: Number.POSITIVE_INFINITY, n: 3 }), '400 (300-∞)');
+  const json = JSON.parse(JSON.stringify({ min: 300, median: 400, max: Number.POSITIVE_INFINITY, n: 3 }));
+  t.equal(fmtSpread(json), '400 (300-∞)');
+  t.equal(fmtLatency(null, { notCommitted: 12, measured: 1000 }), '∞');
+  t.equal(fmtLatency(Number.NaN, { notCommitted: 0, measured: 0 }), '-');
+  t.equal(fmtLatency(812.4, { notCommitted: 3, measured: 1000 }), '812');
   t.equal(table(['a', 'b'], [['1', '2']]), '| a | b |\n| --- | ---: |\n| 1 | 2 |');
 });
 

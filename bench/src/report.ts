@@ -20,10 +20,28 @@ export function fmt(x: number | null | undefined, digits = 0): string {
   return x.toLocaleString('en-GB', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/**
+ * "median (min-max)". A spread leaves NaN out (stats.ts spread), so a part that is not a finite number
+ * although values were counted is +Infinity (null once written to JSON): a latency percentile that fell
+ * on a transaction that never committed, shown as "∞".
+ */
 export function fmtSpread(s: Spread | undefined, digits = 0): string {
   if (s === undefined || s.n === 0) return '-';
-  if (s.n === 1) return fmt(s.median, digits);
-  return `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})`;
+  const f = (x: number | null) => (x === null || x === Number.POSITIVE_INFINITY ? '∞' : fmt(x, digits));
+  if (s.n === 1) return f(s.median);
+  return `${f(s.median)} (${f(s.min)}-${f(s.max)})`;
+}
+
+/**
+ * A point's latency percentile: "∞" when it fell on a transaction that never committed (Infinity, null
+ * in JSON; sensor-client/src/load/stats.ts), "-" when nothing was measured.
+ */
+export function fmtLatency(
+  x: number | null | undefined,
+  p: { notCommitted: number; measured: number },
+): string {
+  if (x !== null && x !== undefined && Number.isFinite(x)) return fmt(x);
+  return p.measured > 0 && p.notCommitted > 0 ? '∞' : '-';
 }
 
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -289,9 +307,9 @@ export function renderReport(r: BenchRecord, recordFile: string, chartPrefix: st
           fmt(p.offeredTxPerSec),
           p.runs ? fmtSpread(p.runs.committedTxPerSec) : fmt(p.committedTxPerSec),
           fmt((100 * p.committedTxPerSec) / ceiling, 1),
-          p.runs ? fmtSpread(p.runs.p50LatencyMs) : fmt(p.p50LatencyMs),
-          fmt(p.p90LatencyMs),
-          p.runs ? fmtSpread(p.runs.p99LatencyMs) : fmt(p.p99LatencyMs),
+          p.runs ? fmtSpread(p.runs.p50LatencyMs) : fmtLatency(p.p50LatencyMs, p),
+          fmtLatency(p.p90LatencyMs, p),
+          p.runs ? fmtSpread(p.runs.p99LatencyMs) : fmtLatency(p.p99LatencyMs, p),
           `${p.notCommitted}/${p.measured}`,
           Object.entries(p.rejected)
             .map(([k, v]) => `${k}: ${v}`)

@@ -17,10 +17,17 @@ const pt = (offered: number, p99: number, lost = 0, measured = 1000): LoadPoint 
   measured,
 });
 
-t.test('spread: min, median (odd and even counts), max; non-finite values ignored', async (t) => {
+t.test('spread: min, median (odd and even counts), max; NaN ignored, +Infinity the largest', async (t) => {
   t.same(spread([3, 1, 2]), { min: 1, median: 2, max: 3, n: 3 });
   t.same(spread([4, 1, 3, 2]), { min: 1, median: 2.5, max: 4, n: 4 });
-  t.same(spread([5, Number.NaN, Number.POSITIVE_INFINITY]), { min: 5, median: 5, max: 5, n: 1 });
+  t.same(spread([5, Number.NaN, Number.NEGATIVE_INFINITY]), { min: 5, median: 5, max: 5, n: 1 });
+  // Three repeats, one with an unbounded p99 (it lost transactions): the median is the middle run.
+  t.same(spread([300, Number.POSITIVE_INFINITY, 400]), {
+    min: 300,
+    median: 400,
+    max: Number.POSITIVE_INFINITY,
+    n: 3,
+  });
   const empty = spread([]);
   t.equal(empty.n, 0);
   t.ok(Number.isNaN(empty.median));

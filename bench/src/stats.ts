@@ -9,9 +9,14 @@ export interface Spread {
   n: number;
 }
 
-/** Min, median and max of repeated measurements (median of an even count: mean of the middle two). */
+/**
+ * Min, median and max of repeated measurements (median of an even count: mean of the middle two).
+ * NaN (nothing measured) is left out; +Infinity is kept as the largest value: a repeat whose p99 fell on
+ * a transaction that never committed (sensor-client/src/load/stats.ts) is the worst run, and dropping it
+ * would make the median of three runs the mean of the two better ones.
+ */
 export function spread(values: readonly number[]): Spread {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const v = values.filter((x) => Number.isFinite(x) || x === Number.POSITIVE_INFINITY).sort((a, b) => a - b);
   if (v.length === 0) return { min: Number.NaN, median: Number.NaN, max: Number.NaN, n: 0 };
   const mid = v.length >> 1;
   const median = v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;

@@ -71,3 +71,13 @@ t.test('every real network of the full sweep has a distinct --networks name', as
     'n4-loss-1',
   ]);
 });
+
+t.test('every real network of every mode carries the knee criteria it is judged by', async (t) => {
+  // The record stores the plan: a reader must see which p99 bound, loss fraction and sample floor
+  // placed the knee without reading the code of the commit.
+  for (const mode of ['quick', 'extended', 'full'] as const) {
+    for (const r of suitePlan(mode, 1).real) {
+      t.same(r.knee, { maxP99Ms: 1_000, maxLostFraction: 0.01, minSamples: 50 }, `${mode} ${r.condition}`);
+    }
+  }
+});

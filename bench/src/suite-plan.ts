@@ -2,6 +2,7 @@
 // reader sees exactly which points, durations and repeats produced the numbers.
 import type { RealConfig } from './real/real-bench.ts';
 import type { SimConfig } from './sim-bench.ts';
+import { DEFAULT_KNEE } from './stats.ts';
 
 /**
  * The benchmark networks' state-root interval (ADR 0117): 8, as the devnet, since their load is steady
@@ -71,6 +72,8 @@ export function suitePlan(mode: SuiteMode, seed: number): SuitePlan {
         syncGapS: 5,
         signWorkers: 2,
         stateRootInterval: BENCH_STATE_ROOT_INTERVAL,
+        // In the plan, so the record holds the criteria that placed its knee.
+        knee: { ...DEFAULT_KNEE },
         seed,
       }
     : {
@@ -93,6 +96,8 @@ export function suitePlan(mode: SuiteMode, seed: number): SuitePlan {
         syncGapS: 30,
         signWorkers: 2,
         stateRootInterval: BENCH_STATE_ROOT_INTERVAL,
+        // In the plan, so the record holds the criteria that placed its knee.
+        knee: { ...DEFAULT_KNEE },
         seed,
       };
   const real: RealConfig[] = [{ ...base, n: 4, condition: 'loopback' }];

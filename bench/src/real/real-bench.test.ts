@@ -1,6 +1,6 @@
 import t from 'tap';
 import { point } from '../test-fixture.ts';
-import { groupPrimary, medianBy, medianRun, slowStepsNote } from './real-bench.ts';
+import { groupPrimary, medianBy, medianRun, slowStepsNote, txsInHeights } from './real-bench.ts';
 
 t.test('medianBy: the element with the median key, the lower middle of an even count', async (t) => {
   t.equal(
@@ -58,4 +58,29 @@ t.test('the primary to kill is the one of the view most validators are in', asyn
   t.equal(groupPrimary([undefined, st(2, 2), st(2, 2), st(1, 1)]), 2, 'an unanswered status is skipped');
   t.equal(groupPrimary([st(1, 1), st(2, 2)]), 2, 'a tie goes to the later view');
   t.equal(groupPrimary([undefined]), undefined);
+});
+
+t.test('the catch-up gap counts the transactions of every block in it, read from the chain', async (t) => {
+  // A chain of 250 blocks with h % 7 transactions at height h; the API answers at most 100 per page.
+  const head = 250;
+  const asked: string[] = [];
+  const fakeFetch = (async (url: string) => {
+    asked.push(url);
+    const q = new URL(url).searchParams;
+    const from = Number(q.get('from'));
+    const limit = Number(q.get('limit'));
+    const blocks = [];
+    for (let h = from; h <= head && blocks.length < Math.min(limit, 100); h++)
+      blocks.push({ height: h, txIds: Array.from({ length: h % 7 }, (_, i) => `${h}-${i}`) });
+    const last = from + blocks.length - 1;
+    return new Response(JSON.stringify({ head, blocks, next: last < head ? last + 1 : null }));
+  }) as typeof fetch;
+  let expected = 0;
+  for (let h = 31; h <= 240; h++) expected += h % 7;
+  t.equal(await txsInHeights('http://v0', 30, 240, fakeFetch), expected);
+  t.equal(asked.length, 3, 'pages of 100, 100 and 10 blocks');
+  t.equal(await txsInHeights('http://v0', 240, 240, fakeFetch), 0, 'no gap');
+  const missing = (async () =>
+    new Response(JSON.stringify({ head: 5, blocks: [], next: null }))) as unknown as typeof fetch;
+  await t.rejects(txsInHeights('http://v0', 5, 9, missing), { code: 'SYNC_GAP' });
 });

@@ -16,8 +16,17 @@ import {
 import type { LoadResult } from '@vigil/sensor-client/load/runner.ts';
 import { subscribeBlocks } from '@vigil/sensor-client/load/runner.ts';
 import { BenchError } from '../errors.ts';
-import { findKnee, type Knee, type LoadPoint, nextOfferedLoad, type Spread, spread } from '../stats.ts';
-import { BenchNetwork, type LinkFaults } from './bench-network.ts';
+import {
+  DEFAULT_KNEE,
+  findKnee,
+  type Knee,
+  type KneeCriteria,
+  type LoadPoint,
+  nextOfferedLoad,
+  type Spread,
+  spread,
+} from '../stats.ts';
+import { atPlannedStart, BenchNetwork, type LinkFaults } from './bench-network.ts';
 import type { SettleResult } from './settle.ts';
 import { type ProcUsage, sampleProc, usageBetween } from './proc.ts';
 
@@ -58,6 +67,11 @@ export interface RealConfig {
   syncGapS: number;
   signWorkers: number;
   seed: number;
+  /**
+   * When a point keeps up (stats.ts KneeCriteria), stored with the plan so a record says which
+   * criteria placed its knee; absent in records before 2026-12-06, which used DEFAULT_KNEE.
+   */
+  knee?: KneeCriteria;
 }
 
 export interface RealLoadPoint extends LoadPoint {
@@ -277,10 +291,17 @@ export async function runPoint(
   );
   const running = b.running();
   const metricsBefore = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
-  const before = running.map((i) => sampleProc(b.nodes[i]!.pid ?? -1));
-  const t0 = performance.now();
-  const r = await b.runLoad(prepared);
-  const wall = performance.now() - t0;
+  // CPU and storage from the planned start (after the idle wait that follows pre-signing) to the end
+  // of the drain.
+  const {
+    started: before,
+    result: r,
+    wallMs: wall,
+  } = await atPlannedStart(
+    prepared.startMs,
+    () => running.map((i) => sampleProc(b.nodes[i]!.pid ?? -1)),
+    () => b.runLoad(prepared),
+  );
   const metricsAfter = await Promise.all(running.map((i) => scrapeMetrics(b.nodes[i]!.apiUrl)));
   const scrapes = metricsBefore.map((m, k) => ({ before: m, after: metricsAfter[k]! }));
   const steps = stepTimings(scrapes);
@@ -415,14 +436,40 @@ async function measureViewChange(
   };
 }
 
+/**
+ * Transactions in the committed blocks (from, to] of a validator's chain (`GET /v1/blocks`, pages of up
+ * to 100). The gap a restarted node has to catch up also holds the blocks committed after it was killed
+ * and before the gap run began (the rest of the view-change run), which no event feed of that run saw.
+ */
+export async function txsInHeights(
+  base: string,
+  from: number,
+  to: number,
+  fetchFn: typeof fetch = fetch,
+): Promise<number> {
+  let txs = 0;
+  let next: number | null = from + 1;
+  while (next !== null && next <= to) {
+    const res = await fetchFn(`${base}/v1/blocks?from=${next}&limit=${Math.min(100, to - next + 1)}`);
+    if (!res.ok) throw new BenchError('SYNC_GAP', `blocks from ${next}: HTTP ${res.status}`);
+    const page = (await res.json()) as {
+      blocks?: { height: number; txIds: unknown[] }[];
+      next?: number | null;
+    };
+    const blocks = page.blocks ?? [];
+    if (blocks.length === 0) throw new BenchError('SYNC_GAP', `no block at ${next} (up to ${to} expected)`);
+    for (const blk of blocks) if (blk.height <= to) txs += blk.txIds.length;
+    next = page.next ?? null;
+  }
+  return txs;
+}
+
 export async function measureSync(b: BenchNetwork, node: number, cfg: RealConfig): Promise<SyncResult> {
   // The node is down (killed by the view-change measurement, or now): grow the chain without it.
   if (b.nodes[node]!.running) await b.nodes[node]!.signal('SIGKILL');
-  const watch = new BlockLog(b.urls([b.running()[0]!])[0]!);
+  const survivor = b.urls([b.running()[0]!])[0]!;
   await runPoint(b, cfg.faultRate, cfg, cfg.syncGapS);
-  await watch.close();
   const target = await b.height();
-  const txsByHeight = new Map(watch.blocks.map((x) => [x.height, x.txIds.length]));
   const restartAt = performance.now();
   b.nodes[node]!.start(b.env);
   let startHeight: number | undefined;
@@ -443,8 +490,11 @@ export async function measureSync(b: BenchNetwork, node: number, cfg: RealConfig
   }
   const from = startHeight ?? 0;
   const gapBlocks = Math.max(0, target - from);
-  let gapTxs = 0;
-  for (let h = from + 1; h <= target; h++) gapTxs += txsByHeight.get(h) ?? 0;
+  // From the chain itself: before 2026-12-06 only the gap run's blocks were counted (from its event
+  // feed), not those committed between the kill and that run, and gapTxs read about half the gap.
+  // Counted after the catch-up, so the queries cannot slow it; NaN (null in the record) when they fail,
+  // which loses a count, not the run.
+  const gapTxs = await txsInHeights(survivor, from, target).catch(() => Number.NaN);
   const span = doneAt !== undefined && firstProgressAt !== undefined ? doneAt - firstProgressAt : undefined;
   // The node's counters start at zero with the restarted process: everything in them is this catch-up.
   let nodeSync: SyncResult['nodeSync'] = null;
@@ -485,6 +535,7 @@ export async function runRealSuite(
   progress: (partial: RealResult) => void = () => {},
 ): Promise<RealResult> {
   const timeoutMs = 1_000;
+  const criteria = cfg.knee ?? DEFAULT_KNEE;
   const errors: string[] = [];
   const b = await BenchNetwork.start({
     n: cfg.n,
@@ -512,7 +563,7 @@ export async function runRealSuite(
   try {
     await b.enrolDevices(cfg.devices);
     for (let i = 0; i < cfg.maxPoints; i++) {
-      const rate = nextOfferedLoad(result.sweep, cfg.startRate, cfg.resolution, cfg.maxRate);
+      const rate = nextOfferedLoad(result.sweep, cfg.startRate, cfg.resolution, cfg.maxRate, criteria);
       if (rate === undefined) break;
       const runs: RealLoadPoint[] = [];
       for (let k = 0; k < Math.max(1, cfg.pointRepeats); k++) {
@@ -525,7 +576,7 @@ export async function runRealSuite(
       result.sweep.push(medianRun(runs));
       progress(result);
     }
-    result.knee = findKnee(result.sweep);
+    result.knee = findKnee(result.sweep, criteria);
     const knee = result.knee.kneeTxPerSec;
     if (knee !== undefined && cfg.repeats > 0) {
       const rate = Math.max(1, Math.round(knee * cfg.belowKneeFraction));

@@ -65,6 +65,8 @@ t.test('rejections are counted by code, and uncommitted transactions are reporte
   t.equal(r.committed.transactions, 0);
   t.equal(r.committed.notCommittedAfterDrain, 20);
   t.equal(r.latencyMs.count, 0);
+  t.equal(r.latencyMs.missing, 20);
+  t.equal(r.latencyMs.p99, Number.POSITIVE_INFINITY, 'a point that committed nothing has no bounded p99');
   t.same(
     r.uncommittedTxs,
     corpus.batches.flatMap((b) => b.txs),

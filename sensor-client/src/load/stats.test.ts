@@ -39,3 +39,30 @@ t.test('p99.9 picks out a single outlier in 1000 but not in 999', async (t) => {
   const b = Array.from({ length: 998 }, () => 5).concat([500, 500]);
   t.equal(summarize(b).p999, 500);
 });
+
+t.test('transactions that never committed rank above every sample, so they cannot flatter p99', async (t) => {
+  // 1,000 measured transactions: 991 committed at 1..991 ms and 9 lost (0.9 %, under the knee's 1 %).
+  const committed = Array.from({ length: 991 }, (_, i) => i + 1);
+  const s = summarize(committed, 9);
+  t.equal(s.count, 991);
+  t.equal(s.missing, 9);
+  t.equal(s.p99, 990, 'rank 990 of all 1,000, not of the 991 survivors (which would be 982)');
+  t.equal(s.p999, Number.POSITIVE_INFINITY, 'p99.9 falls on a lost transaction');
+  t.equal(s.max, Number.POSITIVE_INFINITY);
+  t.equal(s.min, 1);
+  t.equal(s.mean, 496, 'the mean is over committed samples only');
+  // More than 1 % lost: p99 itself is unbounded.
+  t.equal(
+    summarize(
+      Array.from({ length: 980 }, () => 5),
+      20,
+    ).p99,
+    Number.POSITIVE_INFINITY,
+  );
+  // Everything lost: no sample, every percentile unbounded.
+  const none = summarize([], 4);
+  t.equal(none.count, 0);
+  t.equal(none.p50, Number.POSITIVE_INFINITY);
+  t.ok(Number.isNaN(none.min));
+  t.throws(() => summarize([1], -1), RangeError);
+});
