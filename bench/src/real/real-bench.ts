@@ -69,7 +69,7 @@ export interface RealConfig {
   seed: number;
   /**
    * When a point keeps up (stats.ts KneeCriteria), stored with the plan so a record says which
-   * criteria placed its knee; absent in records before 2026-12-06, which used DEFAULT_KNEE.
+   * criteria placed its knee; absent in records before 2026-12-05 23:50 UTC, which used DEFAULT_KNEE.
    */
   knee?: KneeCriteria;
 }
@@ -490,7 +490,7 @@ export async function measureSync(b: BenchNetwork, node: number, cfg: RealConfig
   }
   const from = startHeight ?? 0;
   const gapBlocks = Math.max(0, target - from);
-  // From the chain itself: before 2026-12-06 only the gap run's blocks were counted (from its event
+  // From the chain itself: before 2026-12-05 23:50 UTC only the gap run's blocks were counted (from its event
   // feed), not those committed between the kill and that run, and gapTxs read about half the gap.
   // Counted after the catch-up, so the queries cannot slow it; NaN (null in the record) when they fail,
   // which loses a count, not the run.

@@ -11,7 +11,7 @@
 export interface LatencySummary {
   /** Committed samples (the finite latencies). */
   count: number;
-  /** Transactions that never committed, ranked above every sample (absent before 2026-12-06). */
+  /** Transactions that never committed, ranked above every sample (absent before 2026-12-05 23:50 UTC). */
   missing?: number;
   min: number;
   /** Mean of the committed samples only (a lost transaction has no latency to add). */
