@@ -21,25 +21,19 @@ import {
   time,
   vital,
 } from './format.ts';
+import { PAGE_LIMIT, type ReadingsPage, type WindowReadings, windowReadings } from './readings.ts';
 import type { Session } from './session.ts';
 
 export const WINDOWS = { hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000 } as const;
 export type WindowName = keyof typeof WINDOWS;
 const CHART_KINDS = [1, 2, 3, 4, 5, 6];
 const ALL_KINDS = [1, 2, 3, 4, 5, 6, 7, 8];
-/** Pages of 1,000 readings fetched per kind and window: bounded work per refresh. */
-const MAX_PAGES = 3;
 
 interface Access {
   via: 'self' | 'guardian' | 'grant' | 'emergency';
   grantId?: string;
   accessId?: string;
   expiresAt?: number;
-}
-interface Reading {
-  kind: number;
-  value: number;
-  measuredAt: number;
 }
 interface News2 {
   total: number | null;
@@ -201,17 +195,15 @@ export class PatientPanel {
     }
   }
 
-  private async readings(kind: number, from: number, to: number): Promise<Reading[]> {
-    const out: Reading[] = [];
-    let cursor: string | null = null;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const q: string = `?kind=${kind}&from=${from}&to=${to}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-      const r: { items: Reading[]; next: string | null } = await this.get(`/readings${q}`);
-      out.push(...r.items);
-      cursor = r.next;
-      if (!cursor) break;
-    }
-    return out;
+  private readings(kind: number, from: number, to: number): Promise<WindowReadings> {
+    return windowReadings(
+      (f, t, cursor) =>
+        this.get<ReadingsPage>(
+          `/readings?kind=${kind}&from=${f}&to=${t}&limit=${PAGE_LIMIT}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        ),
+      from,
+      to,
+    );
   }
 
   private async load(): Promise<void> {
@@ -251,12 +243,12 @@ export class PatientPanel {
     replace(this.badge, text);
   }
 
-  private render(n: News2, alerts: AlertItem[], series: Reading[][], from: number, to: number) {
+  private render(n: News2, alerts: AlertItem[], series: WindowReadings[], from: number, to: number) {
     this.shownRefusal = undefined;
     this.renderBadge(n.access);
     const latest = h('div', { class: 'tiles' });
     ALL_KINDS.forEach((kind, i) => {
-      const last = series[i]!.at(-1);
+      const last = series[i]!.items.at(-1);
       latest.append(
         h(
           'div',
@@ -302,12 +294,22 @@ export class PatientPanel {
         return Math.max(200, Math.floor((w - (cols - 1) * 16) / cols));
       };
       for (const kind of CHART_KINDS) {
-        const s = series[kind - 1]!;
+        const { items: s, since, truncated } = series[kind - 1]!;
         if (s.length === 0) continue;
+        // A window with more readings than a chart draws shows its newest stretch, and says so: an
+        // empty left part would read as "the device was off".
         const c = vitalChart(
-          { kind, times: s.map((r) => r.measuredAt), values: s.map((r) => r.value), from, to },
+          {
+            kind,
+            times: s.map((r) => r.measuredAt),
+            values: s.map((r) => r.value),
+            from: truncated ? since : from,
+            to,
+          },
           width(),
         );
+        if (truncated)
+          c.el.append(h('p', { class: 'chart-note' }, `Newest ${s.length} readings, from ${time(since)}.`));
         plots.push(c.plot);
         charts.append(c.el);
       }
