@@ -10,13 +10,13 @@ import { ApiProblem, type Client } from './client.ts';
 import { empty, errorBox, field, h, loading, replace, uid } from './dom.ts';
 import type { AlertEvent } from './events.ts';
 import {
-  ago,
   alertCause,
-  bandName,
   clock,
   KIND_LABELS,
-  NEWS2_PARAM_LABELS,
+  type News2Score,
+  news2Display,
   REQUEST_ERRORS,
+  readingAge,
   shortKey,
   time,
   vital,
@@ -35,11 +35,7 @@ interface Access {
   accessId?: string;
   expiresAt?: number;
 }
-interface News2 {
-  total: number | null;
-  band: number | null;
-  missing: string[];
-  oldestAgeMs: number | null;
+interface News2 extends News2Score {
   access: Access;
 }
 interface AlertItem {
@@ -249,29 +245,27 @@ export class PatientPanel {
     const latest = h('div', { class: 'tiles' });
     ALL_KINDS.forEach((kind, i) => {
       const last = series[i]!.items.at(-1);
+      const age = last && readingAge(kind, last.measuredAt, this.ctx.client.now());
       latest.append(
         h(
           'div',
           { class: 'tile', 'data-kind': kind },
           h('span', { class: 'tile-label' }, KIND_LABELS[kind]!),
           h('strong', { class: 'tile-value' }, last ? vital(kind, last.value) : '—'),
-          h(
-            'small',
-            null,
-            last ? ago(last.measuredAt, this.ctx.client.now()) : `none in the last ${this.window}`,
-          ),
+          age
+            ? h('small', { class: age.stale ? 'stale' : undefined }, age.text)
+            : h('small', null, `none in the last ${this.window}`),
         ),
       );
     });
-    const band = n.band === null || n.band === undefined ? 'none' : bandName(n.band);
+    const score = news2Display(n);
     const news2 = h(
       'div',
-      { class: `news2 band-${band.replace(/[^a-z]/g, '')}`, 'data-testid': 'news2' },
+      { class: `news2 band-${score.band}`, 'data-testid': 'news2' },
       h('span', { class: 'tile-label' }, 'NEWS2'),
-      h('strong', { class: 'news2-total' }, n.total ?? '—'),
-      h('span', { class: 'news2-band' }, n.total === null ? 'not enough data' : `${band} risk`),
-      n.missing.length > 0 &&
-        h('small', null, `Missing: ${n.missing.map((m) => NEWS2_PARAM_LABELS[m] ?? m).join(', ')}`),
+      h('strong', { class: 'news2-total' }, score.total),
+      h('span', { class: 'news2-band' }, score.label),
+      score.notes.map((note) => h('small', null, note)),
     );
     const charts = h('div', { class: 'charts' });
     const alertList = this.renderAlerts(alerts);
