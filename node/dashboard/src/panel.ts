@@ -21,6 +21,7 @@ import {
   time,
   vital,
 } from './format.ts';
+import { type Part, panelOutcome, partError, settle } from './parts.ts';
 import { PAGE_LIMIT, type ReadingsPage, type WindowReadings, windowReadings } from './readings.ts';
 import type { Session } from './session.ts';
 
@@ -71,6 +72,8 @@ export class PatientPanel {
   private loadingNow = false;
   private again = false;
   private resize: ResizeObserver | undefined;
+  /** The access basis named by the last answer read. */
+  private access: Access | undefined;
   /** The refusal on show, if any (see renderNoAccess). */
   private shownRefusal: string | undefined;
 
@@ -135,12 +138,16 @@ export class PatientPanel {
     return group;
   }
 
-  private get<T>(path: string, purpose = this.purpose): Promise<T> {
-    return this.ctx.client.signedGet<T>(
+  private async get<T>(path: string, purpose = this.purpose): Promise<T> {
+    const r = await this.ctx.client.signedGet<T>(
       this.ctx.session.signer,
       `/v1/patients/${this.patient}${path}`,
       purpose,
     );
+    // Every answer names its access basis: the badge shows the one of whichever part was read.
+    const access = (r as { access?: Access } | null)?.access;
+    if (access) this.access = access;
+    return r;
   }
 
   /** Loads everything again; concurrent calls coalesce into one follow-up load. */
@@ -203,28 +210,28 @@ export class PatientPanel {
   }
 
   private async load(): Promise<void> {
-    let news2: News2;
-    try {
-      news2 = await this.news2WithAccess();
-    } catch (e) {
-      this.renderNoAccess(e);
+    // NEWS2 first: it settles the purpose (treatment, or emergency under an open break-glass).
+    this.access = undefined;
+    const news2 = await settle(this.news2WithAccess());
+    const to = this.ctx.client.now() + 1;
+    const from = to - WINDOWS[this.window];
+    const [alerts, ...series] = await Promise.all([
+      settle(this.get<{ items: AlertItem[] }>('/alerts?open=true&limit=50')),
+      ...ALL_KINDS.map((k) => settle(this.readings(k, from, to))),
+    ]);
+    const outcome = panelOutcome([news2, alerts!, ...series]);
+    if (outcome.kind === 'refused') {
+      this.renderNoAccess(outcome.problem);
       return;
     }
-    try {
-      const to = this.ctx.client.now() + 1;
-      const from = to - WINDOWS[this.window];
-      const [alerts, ...series] = await Promise.all([
-        this.get<{ items: AlertItem[] }>('/alerts?open=true&limit=50'),
-        ...ALL_KINDS.map((k) => this.readings(k, from, to)),
-      ]);
-      this.render(news2, alerts.items, series, from, to);
-    } catch (e) {
-      if (e instanceof ApiProblem && e.status === 403) {
-        this.renderNoAccess(e);
-        return;
-      }
-      replace(this.body, errorBox(`Could not load this patient: ${(e as Error).message}`));
+    if (outcome.kind === 'failed') {
+      this.badge.className = 'badge via-none';
+      replace(this.badge, 'not loaded');
+      this.shownRefusal = undefined;
+      replace(this.body, errorBox(`Could not load this patient: ${partError(outcome.error)}`));
+      return;
     }
+    this.render(news2, alerts!, series, from, to);
   }
 
   private renderBadge(a: Access) {
@@ -239,12 +246,20 @@ export class PatientPanel {
     replace(this.badge, text);
   }
 
-  private render(n: News2, alerts: AlertItem[], series: WindowReadings[], from: number, to: number) {
+  private render(
+    n: Part<News2>,
+    alerts: Part<{ items: AlertItem[] }>,
+    series: Part<WindowReadings>[],
+    from: number,
+    to: number,
+  ) {
     this.shownRefusal = undefined;
-    this.renderBadge(n.access);
+    const access = this.access ?? { via: 'grant' };
+    this.renderBadge(access);
     const latest = h('div', { class: 'tiles' });
     ALL_KINDS.forEach((kind, i) => {
-      const last = series[i]!.items.at(-1);
+      const part = series[i]!;
+      const last = part.ok ? part.value.items.at(-1) : undefined;
       const age = last && readingAge(kind, last.measuredAt, this.ctx.client.now());
       latest.append(
         h(
@@ -252,13 +267,17 @@ export class PatientPanel {
           { class: 'tile', 'data-kind': kind },
           h('span', { class: 'tile-label' }, KIND_LABELS[kind]!),
           h('strong', { class: 'tile-value' }, last ? vital(kind, last.value) : '—'),
-          age
-            ? h('small', { class: age.stale ? 'stale' : undefined }, age.text)
-            : h('small', null, `none in the last ${this.window}`),
+          !part.ok
+            ? h('small', { class: 'refused' }, partError(part.error))
+            : age
+              ? h('small', { class: age.stale ? 'stale' : undefined }, age.text)
+              : h('small', null, `none in the last ${this.window}`),
         ),
       );
     });
-    const score = news2Display(n);
+    const score = n.ok
+      ? news2Display(n.value)
+      : { total: '—', band: 'none', label: partError(n.error), notes: [] };
     const news2 = h(
       'div',
       { class: `news2 band-${score.band}`, 'data-testid': 'news2' },
@@ -270,7 +289,7 @@ export class PatientPanel {
     const charts = h('div', { class: 'charts' });
     const alertList = this.renderAlerts(alerts);
     const parts = [
-      n.access.via === 'emergency' && this.emergencyBanner(n.access),
+      access.via === 'emergency' && this.emergencyBanner(access),
       h('div', { class: 'summary' }, news2, latest),
       alertList,
       h('h3', null, `Vital signs, last ${this.window}`),
@@ -288,8 +307,9 @@ export class PatientPanel {
         return Math.max(200, Math.floor((w - (cols - 1) * 16) / cols));
       };
       for (const kind of CHART_KINDS) {
-        const { items: s, since, truncated } = series[kind - 1]!;
-        if (s.length === 0) continue;
+        const part = series[kind - 1]!;
+        if (!part.ok || part.value.items.length === 0) continue;
+        const { items: s, since, truncated } = part.value;
         // A window with more readings than a chart draws shows its newest stretch, and says so: an
         // empty left part would read as "the device was off".
         const c = vitalChart(
@@ -318,7 +338,17 @@ export class PatientPanel {
     });
   }
 
-  private renderAlerts(alerts: AlertItem[]): HTMLElement {
+  private renderAlerts(part: Part<{ items: AlertItem[] }>): HTMLElement {
+    if (!part.ok) {
+      // Never "No open alerts" when they could not be read: the clinician must know they are blind here.
+      return h(
+        'div',
+        { class: 'alerts' },
+        h('h3', null, 'Open alerts'),
+        errorBox(`Alerts not shown: ${partError(part.error)}.`),
+      );
+    }
+    const alerts = part.value.items;
     const box = h(
       'div',
       { class: 'alerts', 'aria-live': 'polite' },
