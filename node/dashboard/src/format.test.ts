@@ -2,7 +2,15 @@
 // commit-latency totals read from the node's Prometheus text.
 import t from 'tap';
 import { describeAudit } from './audit-text.ts';
-import { alertCause, bandName, news2Display, readingAge, vital } from './format.ts';
+import {
+  alertCause,
+  bandName,
+  news2Display,
+  openAlertsHeading,
+  raisedText,
+  readingAge,
+  vital,
+} from './format.ts';
 import { commitLatencyTotals } from './metrics-text.ts';
 import { GAP_MS, withGaps } from './series.ts';
 
@@ -102,4 +110,17 @@ t.test('a device-reported value that has gone quiet is flagged in words', async 
   t.same(readingAge(1, now - 12 * 60_000, now), { text: 'STALE: 12 min ago', stale: true });
   // ACVPU is charted by a nurse, not streamed: its age is shown but not flagged.
   t.same(readingAge(8, now - 12 * 60_000, now), { text: '12 min ago', stale: false });
+});
+
+t.test('open alerts: never a wrong count, never a bare time of day from another day', async (t) => {
+  t.equal(openAlertsHeading(3), 'Open alerts (3)');
+  t.equal(openAlertsHeading(50), 'Open alerts (50)');
+  // The panel asks for 51: a 51st means more are open than are listed.
+  t.match(openAlertsHeading(51), /more than 50, the newest 50 shown/);
+  const now = new Date(2025, 0, 15, 12, 0, 0).getTime();
+  const today = raisedText(now - 5 * 60_000, now);
+  t.match(today, /^raised [^(]*\d\d:\d\d[^(]* \(5 min ago\)$/, 'today: the time and the age');
+  const twoDays = raisedText(now - 2 * 86_400_000, now);
+  t.match(twoDays, /2025/, 'another day: with its date');
+  t.match(twoDays, /\(2 d ago\)$/);
 });

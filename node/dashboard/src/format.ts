@@ -31,6 +31,25 @@ export function ago(ms: number, now = Date.now()): string {
   return `${Math.round(s / 86_400)} d ago`;
 }
 
+/**
+ * When an alert was raised: the time of day alone is ambiguous for an alert left open since yesterday,
+ * so another day's alert carries its date, and every one its age (which no time zone can misread).
+ */
+export function raisedText(raisedAt: number, now: number): string {
+  const sameDay = new Date(raisedAt).toDateString() === new Date(now).toDateString();
+  return `raised ${sameDay ? clock(raisedAt) : time(raisedAt)} (${ago(raisedAt, now)})`;
+}
+
+/** Open alerts shown per panel; the panel asks for one more to know whether there are more. */
+export const ALERT_LIMIT = 50;
+
+/** The open-alerts heading: when more are open than shown, it says so instead of a wrong count. */
+export function openAlertsHeading(count: number, limit = ALERT_LIMIT): string {
+  return count > limit
+    ? `Open alerts: more than ${limit}, the newest ${limit} shown (acknowledge to see older ones)`
+    : `Open alerts (${count})`;
+}
+
 export const KIND_LABELS: Record<number, string> = {
   1: 'Heart rate',
   2: 'SpO₂',

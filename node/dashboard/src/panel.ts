@@ -10,12 +10,14 @@ import { ApiProblem, type Client } from './client.ts';
 import { empty, errorBox, field, h, loading, replace, uid } from './dom.ts';
 import type { AlertEvent } from './events.ts';
 import {
+  ALERT_LIMIT,
   alertCause,
-  clock,
   KIND_LABELS,
   type News2Score,
   news2Display,
+  openAlertsHeading,
   REQUEST_ERRORS,
+  raisedText,
   readingAge,
   shortKey,
   time,
@@ -216,7 +218,7 @@ export class PatientPanel {
     const to = this.ctx.client.now() + 1;
     const from = to - WINDOWS[this.window];
     const [alerts, ...series] = await Promise.all([
-      settle(this.get<{ items: AlertItem[] }>('/alerts?open=true&limit=50')),
+      settle(this.get<{ items: AlertItem[] }>(`/alerts?open=true&limit=${ALERT_LIMIT + 1}`)),
       ...ALL_KINDS.map((k) => settle(this.readings(k, from, to))),
     ]);
     const outcome = panelOutcome([news2, alerts!, ...series]);
@@ -348,12 +350,12 @@ export class PatientPanel {
         errorBox(`Alerts not shown: ${partError(part.error)}.`),
       );
     }
-    const alerts = part.value.items;
     const box = h(
       'div',
       { class: 'alerts', 'aria-live': 'polite' },
-      h('h3', null, `Open alerts (${alerts.length})`),
+      h('h3', null, openAlertsHeading(part.value.items.length)),
     );
+    const alerts = part.value.items.slice(0, ALERT_LIMIT);
     if (alerts.length === 0) {
       box.append(empty('No open alerts.'));
       return box;
@@ -397,7 +399,7 @@ export class PatientPanel {
           'li',
           { class: 'alert-item', 'data-seq': a.seq },
           h('span', { class: 'alert-what' }, what),
-          h('small', null, `raised ${clock(a.raisedAt)}`),
+          h('small', null, raisedText(a.raisedAt, this.ctx.client.now())),
           ack,
         ),
       );
