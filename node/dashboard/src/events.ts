@@ -1,7 +1,11 @@
 // The live feed: one signed Server-Sent Events subscription to /v1/events per signed-in tab (docs/api.md
 // "Events"). Browsers' EventSource cannot send the x-vigil-* headers, so the stream is read with fetch
 // and parsed incrementally (sensor-client's WHATWG parser). Everything live in the dashboard hangs off
-// this stream: nothing polls. A dropped stream is reopened with capped exponential backoff.
+// this stream: nothing polls. A dropped stream is reopened with capped exponential backoff. A stream
+// that goes silent (a dead network path that no TCP error reports: a laptop's Wi-Fi, a proxy) is
+// treated as dropped once nothing, not even the node's 15 s keep-alive, has arrived for IDLE_MS: else
+// the header would say "live" over values that no longer update. After a reconnect, `onResume`
+// listeners re-read what they show, since events sent while the stream was down are not replayed.
 import type { Signer } from '@vigil/consensus/wire';
 import { SseParser } from '@vigil/sensor-client/browser';
 import type { Client } from './client.ts';
@@ -28,6 +32,15 @@ export interface AlertEvent {
 
 export type FeedState = 'connecting' | 'live' | 'reconnecting';
 
+/** Three of the node's 15 s keep-alives (docs/api.md, "Events") missed: the stream is dead. */
+export const IDLE_MS = 45_000;
+
+export interface FeedOptions {
+  /** For tests; the page uses the global fetch. */
+  fetch?: typeof fetch;
+  idleMs?: number;
+}
+
 type Listener<T> = (e: T) => void;
 
 export class LiveFeed {
@@ -39,12 +52,24 @@ export class LiveFeed {
   private failures = 0;
   state: FeedState = 'connecting';
 
+  private readonly resumeListeners = new Set<() => void>();
+  private connectedBefore = false;
   private readonly client: Client;
   private readonly signer: Signer | undefined;
+  private readonly fetch: typeof fetch;
+  private readonly idleMs: number;
 
-  constructor(client: Client, signer: Signer | undefined) {
+  constructor(client: Client, signer: Signer | undefined, options: FeedOptions = {}) {
     this.client = client;
     this.signer = signer;
+    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.idleMs = options.idleMs ?? IDLE_MS;
+  }
+
+  /** Called each time the stream is open again after a drop: re-read, as the missed events are gone. */
+  onResume(l: () => void): () => void {
+    this.resumeListeners.add(l);
+    return () => this.resumeListeners.delete(l);
   }
 
   onBlock(l: Listener<BlockEvent>): () => void {
@@ -95,16 +120,30 @@ export class LiveFeed {
     const target = '/v1/events';
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     if (this.signer) Object.assign(headers, this.client.signedHeaders(this.signer, 'GET', target));
-    const res = await fetch(target, { headers, signal: this.abort.signal, cache: 'no-store' });
-    if (!res.ok || !res.body) throw new Error(`events: HTTP ${res.status}`);
-    this.setState('live');
-    this.failures = 0;
-    const parser = new SseParser();
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      for (const ev of parser.push(value)) this.dispatch(ev.event, ev.data);
+    const abort = this.abort;
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const watch = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => abort.abort(), this.idleMs);
+    };
+    try {
+      watch();
+      const res = await this.fetch(target, { headers, signal: abort.signal, cache: 'no-store' });
+      if (!res.ok || !res.body) throw new Error(`events: HTTP ${res.status}`);
+      this.setState('live');
+      this.failures = 0;
+      if (this.connectedBefore) for (const l of this.resumeListeners) l();
+      this.connectedBefore = true;
+      const parser = new SseParser();
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        watch();
+        const { value, done } = await reader.read();
+        if (done) return;
+        for (const ev of parser.push(value)) this.dispatch(ev.event, ev.data);
+      }
+    } finally {
+      clearTimeout(idle);
     }
   }
 

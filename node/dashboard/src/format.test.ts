@@ -2,7 +2,15 @@
 // commit-latency totals read from the node's Prometheus text.
 import t from 'tap';
 import { describeAudit } from './audit-text.ts';
-import { alertCause, bandName, vital } from './format.ts';
+import {
+  alertCause,
+  bandName,
+  news2Display,
+  openAlertsHeading,
+  raisedText,
+  readingAge,
+  vital,
+} from './format.ts';
 import { commitLatencyTotals } from './metrics-text.ts';
 import { GAP_MS, withGaps } from './series.ts';
 
@@ -57,4 +65,62 @@ t.test('chart lines break across gaps in the readings', async (t) => {
   t.same(ys, [1, 2, null, 3, 4]);
   t.same(xs, [0, 1, 1.001, (1_001 + GAP_MS) / 1000, (2_000 + GAP_MS) / 1000]);
   t.same(withGaps([], []), [[], []]);
+});
+
+t.test('NEWS2: a partial, empty or old score never looks like a reassuring low', async (t) => {
+  const all = ['respiratoryRate', 'spo2', 'supplementalOxygen', 'systolicBp', 'heartRate', 'consciousness'];
+  // What the node answers for a registered patient with no readings at all: total 0, band low.
+  const none = news2Display({ total: 0, band: 0, missing: [...all, 'temperature'], oldestAgeMs: 0 });
+  t.match(none, { total: '—', band: 'none', label: 'no data' });
+  // A wearable alone never reports ACVPU or supplemental oxygen: the score is a lower bound.
+  const partial = news2Display({
+    total: 2,
+    band: 0,
+    missing: ['supplementalOxygen', 'consciousness'],
+    oldestAgeMs: 30_000,
+  });
+  t.equal(partial.total, '≥ 2');
+  t.equal(partial.band, 'none', 'not the green of a complete low score');
+  t.equal(partial.label, 'at least low risk (incomplete)');
+  t.match(partial.notes.join(' '), /Missing: supplemental oxygen, consciousness/);
+  // A higher band keeps its colour: the risk is at least that.
+  t.match(news2Display({ total: 6, band: 2, missing: ['consciousness'], oldestAgeMs: 0 }), {
+    total: '≥ 6',
+    band: 'medium',
+  });
+  // Complete and current: as RCP 2017 chart 2 says.
+  t.same(news2Display({ total: 3, band: 1, missing: [], oldestAgeMs: 60_000 }), {
+    total: '3',
+    band: 'lowmedium',
+    label: 'low-medium risk',
+    notes: ['oldest value 1 min ago.'],
+  });
+  // Complete but from values hours old (a device that stopped): flagged in words, not painted green.
+  const old = news2Display({ total: 0, band: 0, missing: [], oldestAgeMs: 3 * 3_600_000 });
+  t.match(old, { total: '0', band: 'none', label: 'low risk (stale)' });
+  t.match(old.notes.join(' '), /STALE: oldest value 3 h ago/);
+  t.match(news2Display({ total: 1, band: 0, missing: [], oldestAgeMs: 0, spo2Scale2: true }).notes, [
+    'SpO₂ scale 2.',
+  ]);
+});
+
+t.test('a device-reported value that has gone quiet is flagged in words', async (t) => {
+  const now = 10_000_000;
+  t.same(readingAge(1, now - 30_000, now), { text: '30 s ago', stale: false });
+  t.same(readingAge(1, now - 12 * 60_000, now), { text: 'STALE: 12 min ago', stale: true });
+  // ACVPU is charted by a nurse, not streamed: its age is shown but not flagged.
+  t.same(readingAge(8, now - 12 * 60_000, now), { text: '12 min ago', stale: false });
+});
+
+t.test('open alerts: never a wrong count, never a bare time of day from another day', async (t) => {
+  t.equal(openAlertsHeading(3), 'Open alerts (3)');
+  t.equal(openAlertsHeading(50), 'Open alerts (50)');
+  // The panel asks for 51: a 51st means more are open than are listed.
+  t.match(openAlertsHeading(51), /more than 50, the newest 50 shown/);
+  const now = new Date(2025, 0, 15, 12, 0, 0).getTime();
+  const today = raisedText(now - 5 * 60_000, now);
+  t.match(today, /^raised [^(]*\d\d:\d\d[^(]* \(5 min ago\)$/, 'today: the time and the age');
+  const twoDays = raisedText(now - 2 * 86_400_000, now);
+  t.match(twoDays, /2025/, 'another day: with its date');
+  t.match(twoDays, /\(2 d ago\)$/);
 });

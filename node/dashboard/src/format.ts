@@ -31,6 +31,25 @@ export function ago(ms: number, now = Date.now()): string {
   return `${Math.round(s / 86_400)} d ago`;
 }
 
+/**
+ * When an alert was raised: the time of day alone is ambiguous for an alert left open since yesterday,
+ * so another day's alert carries its date, and every one its age (which no time zone can misread).
+ */
+export function raisedText(raisedAt: number, now: number): string {
+  const sameDay = new Date(raisedAt).toDateString() === new Date(now).toDateString();
+  return `raised ${sameDay ? clock(raisedAt) : time(raisedAt)} (${ago(raisedAt, now)})`;
+}
+
+/** Open alerts shown per panel; the panel asks for one more to know whether there are more. */
+export const ALERT_LIMIT = 50;
+
+/** The open-alerts heading: when more are open than shown, it says so instead of a wrong count. */
+export function openAlertsHeading(count: number, limit = ALERT_LIMIT): string {
+  return count > limit
+    ? `Open alerts: more than ${limit}, the newest ${limit} shown (acknowledge to see older ones)`
+    : `Open alerts (${count})`;
+}
+
 export const KIND_LABELS: Record<number, string> = {
   1: 'Heart rate',
   2: 'SpO₂',
@@ -80,6 +99,68 @@ export function bandName(band: unknown): string {
   if (typeof band === 'number') return RISK_BAND_NAMES[band] ?? String(band);
   if (typeof band === 'string') return band;
   return 'unknown';
+}
+
+/** A device-reported value older than this is flagged: the same gap at which a chart's line breaks. */
+export const READING_STALE_MS = 5 * 60_000;
+/** A NEWS2 whose oldest input is older than this is flagged as not describing the patient now. */
+export const NEWS2_STALE_MS = 60 * 60_000;
+const NEWS2_PARAM_COUNT = Object.keys(NEWS2_PARAM_LABELS).length;
+
+/** The fields of `GET /v1/patients/{p}/news2` that the panel shows. */
+export interface News2Score {
+  total: number | null;
+  band: number | null;
+  missing: string[];
+  oldestAgeMs: number | null;
+  spo2Scale2?: boolean;
+}
+
+export interface News2Display {
+  /** The score as shown: `5`, `≥ 2` when parameters are missing, `—` without data. */
+  total: string;
+  /** CSS class suffix: a risk band, or `none` for a score that must not reassure. */
+  band: 'low' | 'lowmedium' | 'medium' | 'high' | 'none';
+  /** The band in words, never colour alone: `medium risk`, `at least low risk (incomplete)`, `no data`. */
+  label: string;
+  /** Why the score is partial or old, and the SpO₂ scale in use. */
+  notes: string[];
+}
+
+/**
+ * How a NEWS2 is shown. The node scores whatever latest values exist, however old, and counts a missing
+ * parameter as 0: a patient with no readings at all scores 0 "low". RCP 2017 needs all seven parameters,
+ * so a partial score is a lower bound and says so, and neither a partial nor an old "low" is painted the
+ * reassuring green; a higher band keeps its colour (the risk is at least that).
+ */
+export function news2Display(n: News2Score): News2Display {
+  const missing = n.missing ?? [];
+  const notes: string[] = [];
+  if (n.total === null || n.band === null || missing.length >= NEWS2_PARAM_COUNT) {
+    return { total: '—', band: 'none', label: 'no data', notes: ['No values to score.'] };
+  }
+  const name = bandName(n.band);
+  const cls = name.replace(/[^a-z]/g, '') as News2Display['band'];
+  const incomplete = missing.length > 0;
+  const stale = (n.oldestAgeMs ?? 0) > NEWS2_STALE_MS;
+  if (incomplete) notes.push(`Missing: ${missing.map((m) => NEWS2_PARAM_LABELS[m] ?? m).join(', ')}.`);
+  if (n.oldestAgeMs !== null && n.oldestAgeMs > 0) {
+    notes.push(`${stale ? 'STALE: ' : ''}oldest value ${ago(0, n.oldestAgeMs)}.`);
+  }
+  if (n.spo2Scale2) notes.push('SpO₂ scale 2.');
+  const label = `${incomplete ? 'at least ' : ''}${name} risk${incomplete ? ' (incomplete)' : ''}${stale ? ' (stale)' : ''}`;
+  return {
+    total: incomplete ? `≥ ${n.total}` : String(n.total),
+    band: (incomplete || stale) && cls === 'low' ? 'none' : cls,
+    label,
+    notes,
+  };
+}
+
+/** The age line under a latest value, flagged when a device-reported kind has gone quiet. */
+export function readingAge(kind: number, measuredAt: number, now: number): { text: string; stale: boolean } {
+  const stale = (readingKindSpec(kind)?.deviceReportable ?? false) && now - measuredAt > READING_STALE_MS;
+  return { text: `${stale ? 'STALE: ' : ''}${ago(measuredAt, now)}`, stale };
 }
 
 export const PURPOSE_LABELS: Record<number, string> = { 1: 'treatment', 2: 'research', 3: 'emergency' };

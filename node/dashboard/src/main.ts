@@ -3,9 +3,9 @@
 // path), keeps one live feed per signed-in tab and shows its state, and announces transient messages.
 import './style.css';
 import { Client } from './client.ts';
-import { errorBox, h, replace } from './dom.ts';
+import { type Child, errorBox, h, replace } from './dom.ts';
 import { type FeedState, LiveFeed } from './events.ts';
-import { shortKey } from './format.ts';
+import { clock, shortKey } from './format.ts';
 import { closeSession, openSession, type Role, restoreSession, type Session, setRole } from './session.ts';
 import { clinicianView } from './views/clinician.ts';
 import { operatorView } from './views/operator.ts';
@@ -43,12 +43,24 @@ function startFeed() {
   feed.start();
 }
 
-function header(): HTMLElement {
+function header(): Child[] {
   const live = h('span', { class: 'live', 'data-state': 'connecting' }, 'connecting…');
+  // A small "reconnecting…" alone is easy to miss on a ward screen whose values have stopped updating:
+  // while the stream is down, a banner says since when what is shown may be out of date.
+  const down = h('p', { class: 'feed-down', role: 'alert', hidden: true });
+  let downSince: number | undefined;
   offFeedState?.();
   offFeedState = feed?.onState((s: FeedState) => {
     live.dataset.state = s;
     live.textContent = s === 'live' ? '● live' : s === 'connecting' ? 'connecting…' : 'reconnecting…';
+    if (s === 'reconnecting') {
+      downSince ??= Date.now();
+      down.hidden = false;
+      down.textContent = `Live updates interrupted since ${clock(downSince)}: values and alerts shown may be out of date. Reconnecting…`;
+    } else if (s === 'live') {
+      downSince = undefined;
+      down.hidden = true;
+    }
   });
   const link = (role: Role, label: string) =>
     h(
@@ -64,7 +76,7 @@ function header(): HTMLElement {
       },
       label,
     );
-  return h(
+  const top = h(
     'header',
     { class: 'top' },
     h(
@@ -110,6 +122,7 @@ function header(): HTMLElement {
         )
       : null,
   );
+  return [top, down];
 }
 
 function render() {

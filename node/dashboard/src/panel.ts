@@ -10,25 +10,27 @@ import { ApiProblem, type Client } from './client.ts';
 import { empty, errorBox, field, h, loading, replace, uid } from './dom.ts';
 import type { AlertEvent } from './events.ts';
 import {
-  ago,
+  ALERT_LIMIT,
   alertCause,
-  bandName,
-  clock,
   KIND_LABELS,
-  NEWS2_PARAM_LABELS,
+  type News2Score,
+  news2Display,
+  openAlertsHeading,
   REQUEST_ERRORS,
+  raisedText,
+  readingAge,
   shortKey,
   time,
   vital,
 } from './format.ts';
+import { type Part, panelOutcome, partError, settle } from './parts.ts';
+import { PAGE_LIMIT, type ReadingsPage, type WindowReadings, windowReadings } from './readings.ts';
 import type { Session } from './session.ts';
 
 export const WINDOWS = { hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000 } as const;
 export type WindowName = keyof typeof WINDOWS;
 const CHART_KINDS = [1, 2, 3, 4, 5, 6];
 const ALL_KINDS = [1, 2, 3, 4, 5, 6, 7, 8];
-/** Pages of 1,000 readings fetched per kind and window: bounded work per refresh. */
-const MAX_PAGES = 3;
 
 interface Access {
   via: 'self' | 'guardian' | 'grant' | 'emergency';
@@ -36,16 +38,7 @@ interface Access {
   accessId?: string;
   expiresAt?: number;
 }
-interface Reading {
-  kind: number;
-  value: number;
-  measuredAt: number;
-}
-interface News2 {
-  total: number | null;
-  band: number | null;
-  missing: string[];
-  oldestAgeMs: number | null;
+interface News2 extends News2Score {
   access: Access;
 }
 interface AlertItem {
@@ -81,6 +74,8 @@ export class PatientPanel {
   private loadingNow = false;
   private again = false;
   private resize: ResizeObserver | undefined;
+  /** The access basis named by the last answer read. */
+  private access: Access | undefined;
   /** The refusal on show, if any (see renderNoAccess). */
   private shownRefusal: string | undefined;
 
@@ -145,12 +140,16 @@ export class PatientPanel {
     return group;
   }
 
-  private get<T>(path: string, purpose = this.purpose): Promise<T> {
-    return this.ctx.client.signedGet<T>(
+  private async get<T>(path: string, purpose = this.purpose): Promise<T> {
+    const r = await this.ctx.client.signedGet<T>(
       this.ctx.session.signer,
       `/v1/patients/${this.patient}${path}`,
       purpose,
     );
+    // Every answer names its access basis: the badge shows the one of whichever part was read.
+    const access = (r as { access?: Access } | null)?.access;
+    if (access) this.access = access;
+    return r;
   }
 
   /** Loads everything again; concurrent calls coalesce into one follow-up load. */
@@ -201,42 +200,40 @@ export class PatientPanel {
     }
   }
 
-  private async readings(kind: number, from: number, to: number): Promise<Reading[]> {
-    const out: Reading[] = [];
-    let cursor: string | null = null;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const q: string = `?kind=${kind}&from=${from}&to=${to}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-      const r: { items: Reading[]; next: string | null } = await this.get(`/readings${q}`);
-      out.push(...r.items);
-      cursor = r.next;
-      if (!cursor) break;
-    }
-    return out;
+  private readings(kind: number, from: number, to: number): Promise<WindowReadings> {
+    return windowReadings(
+      (f, t, cursor) =>
+        this.get<ReadingsPage>(
+          `/readings?kind=${kind}&from=${f}&to=${t}&limit=${PAGE_LIMIT}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        ),
+      from,
+      to,
+    );
   }
 
   private async load(): Promise<void> {
-    let news2: News2;
-    try {
-      news2 = await this.news2WithAccess();
-    } catch (e) {
-      this.renderNoAccess(e);
+    // NEWS2 first: it settles the purpose (treatment, or emergency under an open break-glass).
+    this.access = undefined;
+    const news2 = await settle(this.news2WithAccess());
+    const to = this.ctx.client.now() + 1;
+    const from = to - WINDOWS[this.window];
+    const [alerts, ...series] = await Promise.all([
+      settle(this.get<{ items: AlertItem[] }>(`/alerts?open=true&limit=${ALERT_LIMIT + 1}`)),
+      ...ALL_KINDS.map((k) => settle(this.readings(k, from, to))),
+    ]);
+    const outcome = panelOutcome([news2, alerts!, ...series]);
+    if (outcome.kind === 'refused') {
+      this.renderNoAccess(outcome.problem);
       return;
     }
-    try {
-      const to = this.ctx.client.now() + 1;
-      const from = to - WINDOWS[this.window];
-      const [alerts, ...series] = await Promise.all([
-        this.get<{ items: AlertItem[] }>('/alerts?open=true&limit=50'),
-        ...ALL_KINDS.map((k) => this.readings(k, from, to)),
-      ]);
-      this.render(news2, alerts.items, series, from, to);
-    } catch (e) {
-      if (e instanceof ApiProblem && e.status === 403) {
-        this.renderNoAccess(e);
-        return;
-      }
-      replace(this.body, errorBox(`Could not load this patient: ${(e as Error).message}`));
+    if (outcome.kind === 'failed') {
+      this.badge.className = 'badge via-none';
+      replace(this.badge, 'not loaded');
+      this.shownRefusal = undefined;
+      replace(this.body, errorBox(`Could not load this patient: ${partError(outcome.error)}`));
+      return;
     }
+    this.render(news2, alerts!, series, from, to);
   }
 
   private renderBadge(a: Access) {
@@ -251,40 +248,50 @@ export class PatientPanel {
     replace(this.badge, text);
   }
 
-  private render(n: News2, alerts: AlertItem[], series: Reading[][], from: number, to: number) {
+  private render(
+    n: Part<News2>,
+    alerts: Part<{ items: AlertItem[] }>,
+    series: Part<WindowReadings>[],
+    from: number,
+    to: number,
+  ) {
     this.shownRefusal = undefined;
-    this.renderBadge(n.access);
+    const access = this.access ?? { via: 'grant' };
+    this.renderBadge(access);
     const latest = h('div', { class: 'tiles' });
     ALL_KINDS.forEach((kind, i) => {
-      const last = series[i]!.at(-1);
+      const part = series[i]!;
+      const last = part.ok ? part.value.items.at(-1) : undefined;
+      const age = last && readingAge(kind, last.measuredAt, this.ctx.client.now());
       latest.append(
         h(
           'div',
           { class: 'tile', 'data-kind': kind },
           h('span', { class: 'tile-label' }, KIND_LABELS[kind]!),
           h('strong', { class: 'tile-value' }, last ? vital(kind, last.value) : '—'),
-          h(
-            'small',
-            null,
-            last ? ago(last.measuredAt, this.ctx.client.now()) : `none in the last ${this.window}`,
-          ),
+          !part.ok
+            ? h('small', { class: 'refused' }, partError(part.error))
+            : age
+              ? h('small', { class: age.stale ? 'stale' : undefined }, age.text)
+              : h('small', null, `none in the last ${this.window}`),
         ),
       );
     });
-    const band = n.band === null || n.band === undefined ? 'none' : bandName(n.band);
+    const score = n.ok
+      ? news2Display(n.value)
+      : { total: '—', band: 'none', label: partError(n.error), notes: [] };
     const news2 = h(
       'div',
-      { class: `news2 band-${band.replace(/[^a-z]/g, '')}`, 'data-testid': 'news2' },
+      { class: `news2 band-${score.band}`, 'data-testid': 'news2' },
       h('span', { class: 'tile-label' }, 'NEWS2'),
-      h('strong', { class: 'news2-total' }, n.total ?? '—'),
-      h('span', { class: 'news2-band' }, n.total === null ? 'not enough data' : `${band} risk`),
-      n.missing.length > 0 &&
-        h('small', null, `Missing: ${n.missing.map((m) => NEWS2_PARAM_LABELS[m] ?? m).join(', ')}`),
+      h('strong', { class: 'news2-total' }, score.total),
+      h('span', { class: 'news2-band' }, score.label),
+      score.notes.map((note) => h('small', null, note)),
     );
     const charts = h('div', { class: 'charts' });
     const alertList = this.renderAlerts(alerts);
     const parts = [
-      n.access.via === 'emergency' && this.emergencyBanner(n.access),
+      access.via === 'emergency' && this.emergencyBanner(access),
       h('div', { class: 'summary' }, news2, latest),
       alertList,
       h('h3', null, `Vital signs, last ${this.window}`),
@@ -302,12 +309,23 @@ export class PatientPanel {
         return Math.max(200, Math.floor((w - (cols - 1) * 16) / cols));
       };
       for (const kind of CHART_KINDS) {
-        const s = series[kind - 1]!;
-        if (s.length === 0) continue;
+        const part = series[kind - 1]!;
+        if (!part.ok || part.value.items.length === 0) continue;
+        const { items: s, since, truncated } = part.value;
+        // A window with more readings than a chart draws shows its newest stretch, and says so: an
+        // empty left part would read as "the device was off".
         const c = vitalChart(
-          { kind, times: s.map((r) => r.measuredAt), values: s.map((r) => r.value), from, to },
+          {
+            kind,
+            times: s.map((r) => r.measuredAt),
+            values: s.map((r) => r.value),
+            from: truncated ? since : from,
+            to,
+          },
           width(),
         );
+        if (truncated)
+          c.el.append(h('p', { class: 'chart-note' }, `Newest ${s.length} readings, from ${time(since)}.`));
         plots.push(c.plot);
         charts.append(c.el);
       }
@@ -322,12 +340,22 @@ export class PatientPanel {
     });
   }
 
-  private renderAlerts(alerts: AlertItem[]): HTMLElement {
+  private renderAlerts(part: Part<{ items: AlertItem[] }>): HTMLElement {
+    if (!part.ok) {
+      // Never "No open alerts" when they could not be read: the clinician must know they are blind here.
+      return h(
+        'div',
+        { class: 'alerts' },
+        h('h3', null, 'Open alerts'),
+        errorBox(`Alerts not shown: ${partError(part.error)}.`),
+      );
+    }
     const box = h(
       'div',
       { class: 'alerts', 'aria-live': 'polite' },
-      h('h3', null, `Open alerts (${alerts.length})`),
+      h('h3', null, openAlertsHeading(part.value.items.length)),
     );
+    const alerts = part.value.items.slice(0, ALERT_LIMIT);
     if (alerts.length === 0) {
       box.append(empty('No open alerts.'));
       return box;
@@ -371,7 +399,7 @@ export class PatientPanel {
           'li',
           { class: 'alert-item', 'data-seq': a.seq },
           h('span', { class: 'alert-what' }, what),
-          h('small', null, `raised ${clock(a.raisedAt)}`),
+          h('small', null, raisedText(a.raisedAt, this.ctx.client.now())),
           ack,
         ),
       );

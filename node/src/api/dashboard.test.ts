@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import t from 'tap';
-import { DASHBOARD_CSP, registerDashboard } from './dashboard.ts';
+import { DASHBOARD_CSP, MISSING_BUILD_PAGE, registerDashboard } from './dashboard.ts';
 
 async function appWith(dist: string) {
   const app = Fastify({ logger: false });
@@ -37,6 +37,16 @@ t.test('a built dashboard: index.html for client routes (no-cache), hashed asset
   t.equal((await app.inject('/assets/missing.js')).statusCode, 404);
   // Client routes are a fixed list: anything else stays the API's (here fastify's default) 404.
   t.equal((await app.inject('/v1/nothing')).statusCode, 404);
+});
+
+t.test('the CSP allows nothing inline and nothing from another origin', async (t) => {
+  const directives = DASHBOARD_CSP.split(';').map((d) => d.trim());
+  t.notMatch(DASHBOARD_CSP, /unsafe-inline|unsafe-eval|\*/, 'no inline script or style, no wildcard');
+  for (const d of ['default-src', 'script-src', 'style-src', 'connect-src']) {
+    t.ok(directives.includes(`${d} 'self'`), `${d} 'self'`);
+  }
+  // The 503 page is served under the same policy: it must not need an inline style either.
+  t.notMatch(MISSING_BUILD_PAGE, /style=|<style|<script/);
 });
 
 t.test('no build: a 503 page that says how to build it', async (t) => {

@@ -23,8 +23,10 @@ export const DASHBOARD_CSP = [
   "default-src 'self'",
   "connect-src 'self'",
   "img-src 'self' data: blob:",
-  // uPlot positions its cursor and legend with style attributes.
-  "style-src 'self' 'unsafe-inline'",
+  // No 'unsafe-inline': the page's CSS is one bundled file, and uPlot positions its cursor and legend
+  // through the CSSOM (element.style), which CSP does not govern. Inline styles would let injected
+  // markup restyle a clinical screen (hide an alert, overlay a value).
+  "style-src 'self'",
   "script-src 'self'",
   "object-src 'none'",
   "base-uri 'none'",
@@ -35,7 +37,7 @@ export const DASHBOARD_CSP = [
 export const MISSING_BUILD_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Vigil dashboard not built</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem">
+<body>
 <h1>The Vigil dashboard is not built</h1>
 <p>This node serves the dashboard from <code>node/dashboard/dist</code>, which does not exist yet.
 Build it once with</p><pre>npm run build:dashboard</pre>

@@ -101,6 +101,10 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     for (const p of panels.values()) void p.refresh();
   }, 5_000);
   const offBlock = feed.onBlock(refreshAll);
+  // Alerts pushed while the stream was down are not replayed: re-read every panel once it is back.
+  const offResume = feed.onResume(() => {
+    for (const p of panels.values()) void p.refresh();
+  });
 
   const el = h('main', { id: 'main', class: 'view' }, h('h1', null, 'My patients'), form, status, list);
   return {
@@ -108,6 +112,7 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     dispose: () => {
       offAlert();
       offBlock();
+      offResume();
     },
   };
 }

@@ -466,6 +466,8 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
     void closeBucket();
     refresh();
   });
+  // Blocks applied while the stream was down are not replayed: re-read status and blocks once it is back.
+  const offResume = feed.onResume(refresh);
   void loadStatus();
   void loadBlocks();
   // History before this page opened: tx/s per 5 s bucket from the newest 100 block headers (latency
@@ -513,6 +515,7 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
     el,
     dispose: () => {
       offBlock();
+      offResume();
       stopResize?.();
     },
   };

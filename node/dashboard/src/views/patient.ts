@@ -463,6 +463,8 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
   const offAlert = feed.onAlert((a) => {
     if (a.patient === subject) panel?.onAlert(a);
   });
+  // Events sent while the stream was down are not replayed: re-read once it is back.
+  const offResume = feed.onResume(refresh);
 
   const el = h(
     'main',
@@ -478,6 +480,7 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
     dispose: () => {
       offBlock();
       offAlert();
+      offResume();
     },
   };
 }
