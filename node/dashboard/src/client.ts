@@ -49,7 +49,7 @@ async function send(input: string, init?: RequestInit): Promise<Response> {
 export class Client {
   readonly chainId: string;
   /** Node clock minus local clock, ms: signed requests must be within ±60 s of the node. */
-  readonly skewMs: number;
+  skewMs: number;
   private txQueue: Promise<unknown> = Promise.resolve();
 
   constructor(chainId: string, skewMs: number) {
@@ -58,10 +58,13 @@ export class Client {
   }
 
   static async connect(): Promise<Client> {
-    const before = Date.now();
-    const s = await getJson<{ chainId: string; time: number }>('/v1/status');
-    const after = Date.now();
-    return new Client(s.chainId, Math.round(s.time - (before + after) / 2));
+    const { chainId, skewMs } = await measureSkew();
+    return new Client(chainId, skewMs);
+  }
+
+  /** Measures the offset to the node's clock again (after a sleep, or a clock step on either side). */
+  async resync(): Promise<void> {
+    this.skewMs = (await measureSkew()).skewMs;
   }
 
   now(): number {
@@ -73,7 +76,18 @@ export class Client {
   }
 
   async signedGet<T>(signer: Signer, target: string, purpose = 1): Promise<T> {
-    return parse<T>(await send(target, { headers: this.signedHeaders(signer, 'GET', target, purpose) }));
+    const get = async () =>
+      parse<T>(await send(target, { headers: this.signedHeaders(signer, 'GET', target, purpose) }));
+    try {
+      return await get();
+    } catch (e) {
+      // The offset is measured at start; a laptop that slept or a clock that was stepped since makes
+      // every signed read "expired" until a reload. Measure again and retry once: a request the node
+      // refused as expired was not served nor audited, so retrying it reads nothing twice.
+      if (!(e instanceof ApiProblem) || e.code !== 'REQUEST_EXPIRED') throw e;
+      await this.resync();
+      return get();
+    }
   }
 
   /**
@@ -111,6 +125,13 @@ export class Client {
     this.txQueue = p.catch(() => undefined);
     return p;
   }
+}
+
+async function measureSkew(): Promise<{ chainId: string; skewMs: number }> {
+  const before = Date.now();
+  const s = await getJson<{ chainId: string; time: number }>('/v1/status');
+  const after = Date.now();
+  return { chainId: s.chainId, skewMs: Math.round(s.time - (before + after) / 2) };
 }
 
 export async function getJson<T>(target: string): Promise<T> {
