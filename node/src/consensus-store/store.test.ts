@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { sleep, startChild } from '../exec/child-harness.ts';
 import { ConsensusRecordStore } from './store.ts';
+import { dataFilesSnapshot } from '../testing/dir-snapshot.ts';
 
 t.test('records round-trip, deletes apply, bounds are typed', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-cs-'));
@@ -92,16 +92,7 @@ t.test('a consensus directory whose CURRENT is lost is refused and left unchange
   // Reopened once, so the records move from the write-ahead log into table files.
   await (await ConsensusRecordStore.open(dir)).close();
   await rm(join(dir, 'CURRENT'));
-  const snapshot = async () =>
-    (await readdir(dir))
-      .filter((f) => !['LOCK', 'LOG', 'LOG.old'].includes(f))
-      .sort()
-      .map(
-        (f) =>
-          `${f}:${createHash('sha256')
-            .update(readFileSync(join(dir, f)))
-            .digest('hex')}`,
-      );
+  const snapshot = () => dataFilesSnapshot(dir);
   const before = await snapshot();
   await t.rejects(ConsensusRecordStore.open(dir), { code: 'CORRUPT_DATABASE' });
   t.same(await snapshot(), before, 'no file created, changed or deleted');

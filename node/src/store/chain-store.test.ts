@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { decodeCanonical, encodeCanonical, referenceVerifier } from '@vigil/consensus/wire';
 import { BlockExecutor } from '../exec/executor.ts';
+import { dataFilesSnapshot } from '../testing/dir-snapshot.ts';
 import {
   certify,
   counterHandlers,
@@ -151,17 +150,7 @@ t.test('a data directory that lost its CURRENT file is refused without a byte ch
   // table files (what creating a database over them would delete), as on any node that restarted.
   await (await openDb(dir)).close();
   await rm(join(dir, 'CURRENT'));
-  const snapshot = async () =>
-    (await readdir(dir))
-      // LevelDB's own info log is rotated by any open attempt: diagnostics, not data.
-      .filter((f) => !['LOCK', 'LOG', 'LOG.old'].includes(f))
-      .sort()
-      .map(
-        (f) =>
-          `${f}:${createHash('sha256')
-            .update(readFileSync(join(dir, f)))
-            .digest('hex')}`,
-      );
+  const snapshot = () => dataFilesSnapshot(dir);
   const before = await snapshot();
   t.ok(
     before.some((f) => f.includes('.ldb')),
