@@ -187,6 +187,8 @@ export const REQUEST_ERRORS: Record<string, string> = {
   REQUESTER_SUSPENDED: 'Your key is suspended.',
   PATIENT_ONLY: 'Only the patient or a guardian can see this.',
   REQUEST_EXPIRED: 'Your clock differs from the node clock by more than a minute.',
+  AUDIT_BACKLOG:
+    'Not shown: the node cannot record this read in the audit trail yet (too many reads at once). It will retry.',
 };
 
 const CATEGORY_LABELS: Record<string, string> = {

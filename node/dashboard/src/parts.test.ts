@@ -36,3 +36,10 @@ t.test('settle', async (t) => {
   const r = await settle(Promise.reject(new Error('x')));
   t.equal(r.ok, false);
 });
+
+t.test('reads the node cannot audit yet: not "no access", no break-glass, and said in words', async (t) => {
+  const backlog = no(503, 'AUDIT_BACKLOG');
+  const o = panelOutcome([backlog, backlog, backlog]);
+  t.equal(o.kind, 'failed', 'break-glass would not help: the node is refusing to serve unaudited data');
+  t.match(partError((backlog as { error: unknown }).error), /audit trail/);
+});

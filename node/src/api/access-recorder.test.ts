@@ -176,3 +176,28 @@ t.test('a failure outside the mempool costs one record, never the recorder', asy
   await new Promise(setImmediate);
   t.same(unhandled, [], 'no unhandled rejection');
 });
+
+t.test(
+  'admits: fail closed once the records outstanding reach the bound; coalescing reads still pass',
+  async (t) => {
+    const pool = fakePool({ last: 0 });
+    let inMempool = 0;
+    const rec = new AccessRecorder(
+      { ...pool.deps, pending: () => inMempool },
+      { flushMs: 10_000, maxOutstanding: 3 },
+    );
+    const a = { reader, patient, purpose: 1 as const };
+    const b = { reader: other, patient, purpose: 1 as const };
+    const c = { reader, patient, purpose: 3 as const };
+    t.ok(rec.admits(a), 'room');
+    rec.record({ ...a, categories: ['alerts'], readAt: 1 });
+    inMempool = 1;
+    rec.record({ ...b, categories: ['alerts'], readAt: 1 });
+    t.notOk(rec.admits(c), 'two held and one in the mempool: a new record would pass the bound');
+    t.ok(rec.admits(a), 'a read that joins a held record costs nothing');
+    inMempool = 0;
+    t.ok(rec.admits(c), 'the mempool drained: room again');
+    await rec.close();
+    t.notOk(rec.admits(c), 'a closed recorder records nothing, so it admits nothing');
+  },
+);

@@ -21,6 +21,8 @@ export interface AccessRecorderDeps {
   submit: (bytes: Uint8Array) => Promise<Uint8Array>;
   /** The signer's next usable nonce minus one: max(committed, highest contiguous pending). */
   lastNonce: () => Promise<number>;
+  /** How many of the signer's transactions (submitted records) wait in the mempool. */
+  pending?: () => number;
   now: () => number;
   onError?: (err: unknown) => void;
 }
@@ -29,13 +31,22 @@ export interface AccessRecorderOptions {
   flushMs?: number;
   /** Most distinct coalesced reads held before a flush is forced. */
   maxPending?: number;
+  /**
+   * Most records outstanding, held here or submitted and not yet committed, before a read that would
+   * need a new record is refused (`admits`). Below the mempool's 256 pending transactions per sender,
+   * so a record the node has admitted is never one the mempool then refuses.
+   */
+  maxOutstanding?: number;
 }
 
 export class AccessRecorder {
   readonly #deps: AccessRecorderDeps;
   readonly #flushMs: number;
   readonly #maxPending: number;
+  readonly #maxOutstanding: number;
   readonly #pending = new Map<string, ReadRecord & { categories: string[] }>();
+  /** Records handed to a flush and not yet submitted (a flush submits one at a time). */
+  #flushing = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
@@ -47,11 +58,25 @@ export class AccessRecorder {
     this.#deps = deps;
     this.#flushMs = o.flushMs ?? 200;
     this.#maxPending = o.maxPending ?? 512;
+    this.#maxOutstanding = o.maxOutstanding ?? 192;
+  }
+
+  /**
+   * Whether a read by `reader` of `patient` for `purpose` can be recorded now. Fail closed: the API
+   * serves no patient data it cannot put in the audit trail (docs/api.md "Audit of reads"). A read
+   * that coalesces into a record already held costs nothing; a new one needs room among the records
+   * outstanding (held, being submitted, or pending in the mempool under this node's key).
+   */
+  admits(r: Pick<ReadRecord, 'reader' | 'patient' | 'purpose'>): boolean {
+    if (this.#closed) return false;
+    if (this.#pending.has(recordId(r))) return true;
+    const outstanding = this.#pending.size + this.#flushing + (this.#deps.pending?.() ?? 0);
+    return outstanding < this.#maxOutstanding;
   }
 
   record(r: ReadRecord): void {
     if (this.#closed) return;
-    const id = `${toHex(r.reader)}:${toHex(r.patient)}:${r.purpose}`;
+    const id = recordId(r);
     const cur = this.#pending.get(id);
     if (cur) {
       for (const c of r.categories) if (!cur.categories.includes(c)) cur.categories.push(c);
@@ -70,6 +95,7 @@ export class AccessRecorder {
     const batch = [...this.#pending.values()];
     this.#pending.clear();
     if (batch.length === 0) return this.#chain;
+    this.#flushing += batch.length;
     // Flushes are serialised: each one reads the nonce after the previous one's submissions. #submit
     // settles every record itself; the catch is the last line of defence, because a rejected #chain would
     // stay rejected: every later flush chained on it would be skipped (reads silently no longer audited)
@@ -98,6 +124,8 @@ export class AccessRecorder {
       } catch (e) {
         this.#fail(e);
         nonce = undefined;
+      } finally {
+        this.#flushing--;
       }
     }
   }
@@ -148,4 +176,8 @@ export class AccessRecorder {
     await this.flush();
     this.#closed = true;
   }
+}
+
+function recordId(r: Pick<ReadRecord, 'reader' | 'patient' | 'purpose'>): string {
+  return `${toHex(r.reader)}:${toHex(r.patient)}:${r.purpose}`;
 }

@@ -52,6 +52,17 @@ export function recordRead(
   basis: AccessBasis,
 ): void {
   if (basis.via === 'self' || categories.length === 0) return;
+  const read = { reader: who.key, patient, purpose: who.purpose as 1 | 2 | 3 };
+  if (!ctx.recorder.admits(read)) {
+    // Fail closed: data that cannot be put in the audit trail is not served (docs/api.md).
+    throw new ApiError(
+      503,
+      'AUDIT_BACKLOG',
+      'The audit trail is behind: patient data is not served until this read can be recorded',
+      'too many reads awaiting their recordAccess transaction; retry shortly',
+      1,
+    );
+  }
   ctx.recorder.record({
     reader: who.key,
     patient,

@@ -35,13 +35,16 @@ export class ApiError extends Error {
   readonly code: string;
   readonly title: string;
   readonly detail: string | undefined;
-  constructor(status: number, code: string, title: string, detail?: string) {
+  /** Seconds for a `retry-after` header, for refusals that say "not now". */
+  readonly retryAfterS: number | undefined;
+  constructor(status: number, code: string, title: string, detail?: string, retryAfterS?: number) {
     super(detail ?? title);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.title = title;
     this.detail = detail;
+    this.retryAfterS = retryAfterS;
   }
 }
 

@@ -118,6 +118,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       chainId: validator.genesis.chainId,
       signer: validator.signer,
       submit: (bytes) => validator.submit(bytes),
+      pending: () => validator.mempool.pendingCount(validator.signer.publicKey),
       lastNonce: async () => {
         const key = validator.signer.publicKey;
         const committed = decodeNonce(await validator.store.state.get(nonceKey(key)));
@@ -159,7 +160,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   );
   app.addSchema(problemSchema);
   app.setErrorHandler((e, _req, reply) => {
-    if (e instanceof ApiError) return sendProblem(reply, problem(e.status, e.code, e.title, e.detail));
+    if (e instanceof ApiError) {
+      if (e.retryAfterS !== undefined) reply.header('retry-after', String(e.retryAfterS));
+      return sendProblem(reply, problem(e.status, e.code, e.title, e.detail));
+    }
     if (e instanceof AuthError)
       return sendProblem(reply, problem(e.status, e.code, 'Not authenticated', e.message));
     if (e instanceof AccessDenied) {

@@ -329,6 +329,11 @@ export class Mempool implements VerifiedTxCache {
     });
   }
 
+  /** How many transactions of `sender` are pending here. */
+  pendingCount(sender: Uint8Array): number {
+    return this.#accounts.get(hex(sender))?.byNonce.size ?? 0;
+  }
+
   /**
    * The highest nonce of `sender` that is committed or pending without a gap (what its next
    * transaction should carry minus one), or undefined when nothing of the sender is pending.

@@ -79,7 +79,10 @@ export function registerEventRoutes(
       s.write(block);
       // The block's alerts follow its event at once, behind it in the same backlog: they belong to this
       // block's output and are not measured again.
-      if (s.caller && alerts.length > 0) void sendAlerts(s, alerts, b.height);
+      // An alert that cannot be recorded as read (AUDIT_BACKLOG), or one whose access decision failed,
+      // is not sent: the stream ends instead, so the client reconnects and re-reads (and is told why)
+      // rather than missing the alert without a sign. Never an unhandled rejection.
+      if (s.caller && alerts.length > 0) void sendAlerts(s, alerts, b.height).catch(() => s.end());
     }
   };
 
