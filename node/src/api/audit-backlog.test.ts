@@ -44,6 +44,20 @@ t.test('no room for the audit record: the read is refused, not served unaudited'
   t.equal(refused.json().code, 'AUDIT_BACKLOG');
   t.equal(refused.headers['retry-after'], '1');
   t.notOk('items' in refused.json(), 'no data in the refusal');
+  const fhirTarget = `/fhir/Observation?patient=${toHex(patient.key)}&code=8867-4`;
+  const fhir = await app.inject({
+    url: fhirTarget,
+    headers: signRequest({
+      chainId,
+      signer: clinician.signer,
+      method: 'GET',
+      target: fhirTarget,
+      purpose: 1,
+    }),
+  });
+  t.equal(fhir.statusCode, 503, 'the FHIR facade refuses too');
+  t.match(fhir.body, /AUDIT_BACKLOG/);
+  t.notMatch(fhir.body, /"resourceType":"Bundle"/);
   const own = await get(patient);
   t.equal(own.statusCode, 200, 'the patient reading their own record is not recorded, so it is served');
 });
