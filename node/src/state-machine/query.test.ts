@@ -286,14 +286,7 @@ t.test(
     const w = await new World().populated();
     const P = w.patient.key;
     // Two devices and a clinician record heart rates; several share a measurement time.
-    const d2 = w.actor();
-    await w.ok(w.patient, {
-      type: 30,
-      device: d2.key,
-      patient: P,
-      validFrom: w.now,
-      validUntil: w.now + DAY,
-    });
+    const d2 = await w.bindSecondDevice();
     await w.grantClinician(['vitals.*']);
     const t0 = w.now + 1000;
     const times = [t0, t0, t0, t0 + 5, t0 + 5, t0 + 9];
@@ -408,14 +401,7 @@ t.test(
   async (t) => {
     const w = await new World().populated();
     const P = w.patient.key;
-    const d2 = w.actor();
-    await w.ok(w.patient, {
-      type: 30,
-      device: d2.key,
-      patient: P,
-      validFrom: w.now,
-      validUntil: w.now + DAY,
-    });
+    const d2 = await w.bindSecondDevice();
     await w.grantClinician(['vitals.*']);
     const signers = [w.device, d2, w.clinician];
     const send = (who: (typeof signers)[number], readings: ReturnType<World['reading']>[]) =>

@@ -90,6 +90,19 @@ export class World {
     return this;
   }
 
+  /** A second device, bound by the patient for a day (readings of one patient from two sources). */
+  async bindSecondDevice(): Promise<TestActor> {
+    const d = this.actor();
+    await this.ok(this.patient, {
+      type: 30,
+      device: d.key,
+      patient: this.patient.key,
+      validFrom: this.now,
+      validUntil: this.now + DAY,
+    });
+    return d;
+  }
+
   /** Patient grants the clinician treatment access to everything for a day; returns the grant id. */
   async grantClinician(
     scopes: string[] = ['*'],
