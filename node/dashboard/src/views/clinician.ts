@@ -6,6 +6,7 @@ import { errorBox, field, h, replace, empty } from '../dom.ts';
 import type { LiveFeed } from '../events.ts';
 import { throttle } from '../events.ts';
 import { PatientPanel, type PanelContext } from '../panel.ts';
+import { RefreshScheduler } from '../refresh-scheduler.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -25,6 +26,15 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
   const me = ctx.session.key;
   const panels = new Map<string, PatientPanel>();
   const list = h('div', { class: 'panels' });
+  // Blocks refresh the panels on screen, a few at a time; the rest when they scroll into view
+  // (refresh-scheduler.ts: every read is recorded on the chain).
+  const scheduler = new RefreshScheduler<string>((k) => panels.get(k)?.refresh() ?? Promise.resolve());
+  const onScreen = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const k = (e.target as HTMLElement).dataset.patient;
+      if (k) scheduler.setVisible(k, e.isIntersecting);
+    }
+  });
   const save = () => localStorage.setItem(storageKey(me), JSON.stringify([...panels.keys()]));
   const showEmpty = () => {
     if (panels.size === 0)
@@ -41,12 +51,16 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     if (panels.size === 0) list.replaceChildren();
     const panel = new PatientPanel(ctx, key, 'clinician', () => {
       panels.delete(key);
+      onScreen.unobserve(panel.el);
+      scheduler.forget(key);
       panel.el.remove();
       save();
       showEmpty();
     });
     panels.set(key, panel);
+    panel.el.dataset.patient = key;
     list.append(panel.el);
+    onScreen.observe(panel.el);
     if (persist) save();
     void panel.refresh();
     return panel;
@@ -97,14 +111,11 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
   });
   // Blocks change what a clinician may see (grants, revokes, new readings): refresh on the feed,
   // at most every 5 s, since each read is itself recorded on the chain (docs/api.md "Audit of reads").
-  const refreshAll = throttle(() => {
-    for (const p of panels.values()) void p.refresh();
-  }, 5_000);
+  const refreshAll = throttle(() => scheduler.refreshAll(panels.keys()), 5_000);
   const offBlock = feed.onBlock(refreshAll);
-  // Alerts pushed while the stream was down are not replayed: re-read every panel once it is back.
-  const offResume = feed.onResume(() => {
-    for (const p of panels.values()) void p.refresh();
-  });
+  // Alerts pushed while the stream was down are not replayed: re-read every panel once it is back
+  // (those off screen as they come into view).
+  const offResume = feed.onResume(() => scheduler.refreshAll(panels.keys()));
 
   const el = h('main', { id: 'main', class: 'view' }, h('h1', null, 'My patients'), form, status, list);
   return {
@@ -113,6 +124,7 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
       offAlert();
       offBlock();
       offResume();
+      onScreen.disconnect();
     },
   };
 }
