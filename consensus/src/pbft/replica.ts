@@ -346,9 +346,10 @@ export class Replica {
     if (config.recoverAfter !== undefined) {
       this.#recovery = { after: config.recoverAfter, until: undefined };
       // Written before anything this replica sends: a crash during recovery must not end it.
-      this.#restoreActions.push(() =>
-        this.#persist(RecordKey.recovery, encodeRecoveryRecord(this.#recovery ?? { after: 0, until: 0 })),
-      );
+      this.#restoreActions.push(() => {
+        if (this.#recovery !== undefined)
+          this.#persist(RecordKey.recovery, encodeRecoveryRecord(this.#recovery));
+      });
     }
     this.#rebuildContexts();
     this.#setEpoch(0);
