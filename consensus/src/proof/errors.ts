@@ -5,6 +5,8 @@ export const ProofErrorCode = {
   STATE_PROOF_INVALID: 'STATE_PROOF_INVALID',
   /** The Merkle audit path does not prove the transaction at that index against header.txRoot. */
   TX_PROOF_INVALID: 'TX_PROOF_INVALID',
+  /** The receipt's audit path does not prove it is receipt `index` of the block's receipts root (ADR 0123). */
+  RECEIPT_PROOF_INVALID: 'RECEIPT_PROOF_INVALID',
   /** Encoded proof bytes that are not a well-formed proof. */
   MALFORMED_PROOF: 'MALFORMED_PROOF',
 } as const;

@@ -12,4 +12,18 @@ export {
   valueHashOf,
   verifySparseMerkleProof,
 } from './smt.ts';
-export { verifyStateProof, verifyTransactionLeafProof, verifyTransactionProof } from './verify.ts';
+export {
+  decodeReceiptBytes,
+  encodeReceiptBytes,
+  encodeReceiptsRootValue,
+  MAX_RECEIPT_BYTES,
+  type Receipt,
+  receiptsRootKey,
+} from './receipts.ts';
+export {
+  type OutcomeProof,
+  verifyStateProof,
+  verifyTransactionLeafProof,
+  verifyTransactionOutcome,
+  verifyTransactionProof,
+} from './verify.ts';

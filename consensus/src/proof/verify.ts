@@ -16,6 +16,7 @@ import {
   WireError,
 } from '../wire/index.ts';
 import { ProofError } from './errors.ts';
+import { decodeReceiptBytes, encodeReceiptsRootValue, type Receipt, receiptsRootKey } from './receipts.ts';
 import { type StateProof, verifySparseMerkleProof } from './smt.ts';
 
 function checkCertificate(
@@ -112,4 +113,84 @@ function checkInclusion(
     throw new ProofError('TX_PROOF_INVALID', `not ${what} ${index} of block ${header.height}`);
   }
   return { height: header.height };
+}
+
+/**
+ * What /v1/transactions/{id}/proof serves on a chain whose state commits to receipts (ADR 0123): the
+ * transaction's inclusion, its receipt's inclusion in the block's receipts root, and a state proof of
+ * that root under another certified header (one whose state is at or after the block).
+ */
+export interface OutcomeProof {
+  /** Position of the transaction in its block; its receipt has the same position. */
+  index: number;
+  /** RFC 9162 audit path of the transaction to header.txRoot. */
+  txProof: readonly Uint8Array[];
+  /** The transaction's block and the certificate that committed it. */
+  header: BlockHeader;
+  certificate: CommitCertificate;
+  /** The receipt's canonical bytes (receipts.ts). */
+  receipt: Uint8Array;
+  /** RFC 9162 audit path of the receipt to `receiptsRoot` (tree size header.txCount). */
+  receiptProof: readonly Uint8Array[];
+  receiptsRoot: Uint8Array;
+  /** Proof of receiptsRootKey(header.height) = receiptsRoot against stateHeader.stateRoot. */
+  stateProof: StateProof;
+  stateHeader: BlockHeader;
+  stateCertificate: CommitCertificate;
+}
+
+/**
+ * Throws ProofError unless `proof` shows what the state machine decided for the transaction whose
+ * bytes (or RFC 9162 leaf hash) are given: that it is transaction `index` of a certified block, that
+ * the receipt is receipt `index` of that block, and that a certified state holds the block's receipts
+ * root. Returns the receipt; the caller decides what `rejected` means for it. `validatorsAt` gives the
+ * set that certifies a height (the two headers may lie in different epochs).
+ */
+export function verifyTransactionOutcome(
+  tx: { bytes: Uint8Array } | { leafHash: Uint8Array },
+  proof: OutcomeProof,
+  validatorsAt: (height: number) => readonly Uint8Array[],
+  verifier: Verifier,
+): { height: number; receipt: Receipt; stateHeight: number } {
+  const { header, stateHeader } = proof;
+  const leaf = 'bytes' in tx ? merkleLeafHash(tx.bytes) : tx.leafHash;
+  checkInclusion(
+    leaf,
+    'transaction',
+    proof.index,
+    proof.txProof,
+    header,
+    proof.certificate,
+    validatorsAt(header.height),
+    verifier,
+  );
+  if (
+    !verifyMerkleInclusionOfHash(
+      merkleLeafHash(proof.receipt),
+      proof.index,
+      header.txCount,
+      proof.receiptProof,
+      proof.receiptsRoot,
+    )
+  ) {
+    throw new ProofError(
+      'RECEIPT_PROOF_INVALID',
+      `not receipt ${proof.index} of block ${header.height}'s receipts root`,
+    );
+  }
+  if (stateHeader.chainId !== header.chainId) {
+    throw new ProofError('STATE_PROOF_INVALID', `the state header is of chain ${stateHeader.chainId}`);
+  }
+  // Written by executing block h, so absent from every state before it: the proven state is at or
+  // after h whatever stateHeight says, and the root cannot have been changed since (ADR 0123).
+  const { stateHeight } = verifyStateProof(
+    proof.stateProof,
+    receiptsRootKey(header.height),
+    encodeReceiptsRootValue(proof.receiptsRoot),
+    stateHeader,
+    proof.stateCertificate,
+    validatorsAt(stateHeader.height),
+    verifier,
+  );
+  return { height: header.height, receipt: decodeReceiptBytes(proof.receipt), stateHeight };
 }

@@ -2,7 +2,12 @@
 // every documented error code, hostile inputs, signed reads and their on-chain audit, FHIR output
 // validated by an independent R4 JSON-schema validator and searched with a standard FHIR client.
 import { readFileSync } from 'node:fs';
-import { decodeStateProof, verifyStateProof, verifyTransactionProof } from '@vigil/consensus/proof';
+import {
+  decodeStateProof,
+  verifyStateProof,
+  verifyTransactionOutcome,
+  verifyTransactionProof,
+} from '@vigil/consensus/proof';
 import {
   decodeBlockHeader,
   decodeCommitCertificate,
@@ -407,7 +412,12 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
   // the bytes it signed.
   const proofUrl = `/v1/transactions/${txId}/proof`;
   const p = (await app.inject(proofUrl)).json();
-  t.same(Object.keys(p).sort(), ['certificate', 'header', 'height', 'index', 'leaf', 'proof']);
+  t.same(
+    Object.keys(p)
+      .filter((k) => k !== 'outcome')
+      .sort(),
+    ['certificate', 'header', 'height', 'index', 'leaf', 'proof', 'receipt', 'receiptProof', 'receiptsRoot'],
+  );
   t.equal(p.leaf, toHex(merkleLeafHash(readingsTx)), 'the leaf hash of the bytes it withholds');
   const header = decodeBlockHeader(fromHex(p.header));
   const cert = decodeCommitCertificate(fromHex(p.certificate));

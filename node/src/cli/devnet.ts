@@ -61,10 +61,10 @@ function line(i: number, s: StatusWithCounters | undefined, txRate: number, runn
   );
 }
 
-/** Why a kept validator home's database cannot be continued by this build, or undefined if it can. */
 /** The devnet chain's state-root interval k (ADR 0117; docs/operations.md). */
 const DEVNET_STATE_ROOT_INTERVAL = 8;
 
+/** Why a kept validator home's database cannot be continued by this build, or undefined if it can. */
 async function olderSchema(home: string): Promise<string | undefined> {
   const path = homePaths(home).chainDb;
   if (!existsSync(path)) return undefined;

@@ -15,6 +15,7 @@ import {
   WireError,
 } from '@vigil/consensus/wire';
 import { bytesEqual } from '@vigil/consensus/proof/smt.ts';
+import { encodeReceiptsRootValue, receiptsRootKey } from '@vigil/consensus/proof/receipts.ts';
 import type { ChainHead, ChainStore } from '../store/chain-store.ts';
 import { rootedHeight, ChainStore as Store } from '../store/chain-store.ts';
 import type { BatchOp } from '../store/db.ts';
@@ -576,6 +577,7 @@ export class BlockExecutor {
   ): Promise<{ receipts: Receipt[]; events: EmittedEvent[] }> {
     const height = block.header.height;
     const receipts: Receipt[] = [];
+    const encoded: Uint8Array[] = [];
     const events: EmittedEvent[] = [];
     for (const c of candidates) {
       const receipt = await this.#execute(
@@ -590,7 +592,14 @@ export class BlockExecutor {
         events,
       );
       receipts.push(receipt);
-      ops.push({ type: 'put', key: keys.receipt(height, c.position), value: encodeReceipt(receipt) });
+      const bytes = encodeReceipt(receipt);
+      encoded.push(bytes);
+      ops.push({ type: 'put', key: keys.receipt(height, c.position), value: bytes });
+    }
+    // ADR 0123: the state commits to what was decided, so a certified state proves a transaction's
+    // outcome, not only its inclusion. A block without transactions has nothing to prove.
+    if (this.#o.store.receiptsRoots && encoded.length > 0) {
+      state.put(receiptsRootKey(height), encodeReceiptsRootValue(txRoot(encoded)));
     }
     return { receipts, events };
   }

@@ -11,6 +11,7 @@ import {
   sha256,
 } from '@vigil/consensus/wire';
 import { bytesEqual, EMPTY_SUBTREE, type StateProof, valueHashOf } from '@vigil/consensus/proof/smt.ts';
+import { txRoot as merkleRootOf } from '../crypto/tx-root.ts';
 import { StateTreeError } from '../state-tree/errors.ts';
 import { type CreatedNode, SparseMerkleTree, type TreeChange, type TreeUpdate } from '../state-tree/tree.ts';
 import { type BatchOp, type ChainDb, openDb, writeBatch } from './db.ts';
@@ -35,11 +36,13 @@ import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './rep
  * is a newer one without those records, so it is read as is and marked by the first batch that writes
  * one (an older node then refuses it instead of misreading it). Schema 5 is a chain whose state root is
  * updated every k > 1 blocks (ADR 0117): its 'D' records carry values, and `stateRootInterval` is
- * recorded; initChain records it from the start (a chain with k = 1 stays at 4).
+ * recorded; initChain records it from the start (a chain with k = 1 stays at 4). Schema 6 is a chain
+ * whose state commits to every block's receipts (ADR 0123): `receiptsRoots` is recorded, and a node
+ * that would not write the entries must refuse the chain, or its state roots would differ.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 /** Schemas this node reads. */
-const READABLE_SCHEMAS: readonly number[] = [2, 3, 4, 5];
+const READABLE_SCHEMAS: readonly number[] = [2, 3, 4, 5, 6];
 /** Largest state-root interval a genesis may name (ADR 0117): a proof lags at most this many blocks. */
 export const MAX_STATE_ROOT_INTERVAL = 1024;
 
@@ -79,16 +82,25 @@ export interface GenesisSpec {
    * the root recorded for any other height is that of the last such height (ADR 0117). Default 1.
    */
   stateRootInterval?: number;
+  /**
+   * Every block with transactions writes the RFC 6962 root of its receipts into the state under
+   * receiptsRootKey(height), so a certified state proves what the state machine decided for a
+   * transaction, not only that a block carried it (ADR 0123). Default false (chains created before).
+   */
+  receiptsRoots?: boolean;
 }
 
 /**
  * The genesis hash commits to everything in the spec: SHA-256 of canonical CBOR
  * ["vigil/genesis/v1", chainId, genesisTime, validators, [[key, value]...] sorted by key], with k
- * appended when the state-root interval is not 1 (so every chain created before ADR 0117 keeps its hash).
+ * appended when the state-root interval is not 1 (so every chain created before ADR 0117 keeps its hash),
+ * and k followed by the text "receipts" when the state commits to receipts (ADR 0123; k is then
+ * appended even when it is 1, so the two extensions never read as each other).
  */
 export function genesisHash(spec: GenesisSpec): Uint8Array {
   const sorted = [...spec.state].sort((a, b) => Buffer.compare(a.key, b.key));
   const k = spec.stateRootInterval ?? 1;
+  const extensions = spec.receiptsRoots === true ? [k, 'receipts'] : k !== 1 ? [k] : [];
   return sha256(
     encodeCanonical([
       'vigil/genesis/v1',
@@ -96,7 +108,7 @@ export function genesisHash(spec: GenesisSpec): Uint8Array {
       spec.genesisTime,
       [...spec.validators],
       sorted.map((w) => [w.key, w.value]),
-      ...(k !== 1 ? [k] : []),
+      ...extensions,
     ]),
   );
 }
@@ -167,6 +179,8 @@ export class ChainStore {
   #lastDeferred = 0;
   /** k of ADR 0117 (recorded at initChain; 1 for chains without the record). */
   #rootInterval = 1;
+  /** ADR 0123: blocks write their receipts root into the state (recorded at initChain). */
+  #receiptsRoots = false;
   /**
    * State changes since the last root height, by hexKey, with their latest values (ADR 0117): what the
    * next root height's tree update adds, and what tamper-evident reads check such keys against.
@@ -238,6 +252,11 @@ export class ChainStore {
     return this.#rootInterval;
   }
 
+  /** Whether every block's receipts root is part of the state (ADR 0123). */
+  get receiptsRoots(): boolean {
+    return this.#receiptsRoots;
+  }
+
   /** The state changes since the last root height, latest value per key (ADR 0117); empty when k = 1. */
   pendingChanges(): TreeChange[] {
     return [...this.#pending.values()];
@@ -268,6 +287,16 @@ export class ChainStore {
     this.#rootInterval = await this.meta.stateRootInterval();
     if (this.#rootInterval > MAX_STATE_ROOT_INTERVAL) {
       throw new StoreError('CORRUPT_METADATA', `stateRootInterval ${this.#rootInterval} out of range`);
+    }
+    this.#receiptsRoots = await this.meta.receiptsRoots();
+    if (this.#receiptsRoots !== version >= 6) {
+      // The record and the schema are written in one batch by initChain: one without the other is damage.
+      throw new StoreError(
+        'CORRUPT_METADATA',
+        this.#receiptsRoots
+          ? `receiptsRoots recorded under schema ${version}`
+          : 'schema 6 without receiptsRoots',
+      );
     }
     const head: ChainHead = {
       chainId: await this.meta.chainId(),
@@ -451,6 +480,9 @@ export class ChainStore {
         `stateRootInterval must be a whole number from 1 to ${MAX_STATE_ROOT_INTERVAL}, not ${k}`,
       );
     }
+    const receiptsRoots = spec.receiptsRoots === true;
+    // The oldest schema that reads this chain: 4 for k = 1, 5 for k > 1, 6 when receipts are in the state.
+    const schema = receiptsRoots ? SCHEMA_VERSION : k === 1 ? 4 : 5;
     const update = await this.tree.update(
       EMPTY_SUBTREE,
       spec.state.map((w) => ({ key: w.key, value: w.value })),
@@ -465,10 +497,14 @@ export class ChainStore {
       stateRoot: update.root,
     };
     const ops: BatchOp[] = [
-      // k = 1 needs nothing schema 4 cannot read; k > 1 must be refused by a node that would ignore it.
-      { type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(k === 1 ? 4 : SCHEMA_VERSION) },
+      // k = 1 needs nothing schema 4 cannot read; k > 1 and receipts roots must be refused by a node that
+      // would ignore them.
+      { type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(schema) },
       ...(k !== 1
         ? [{ type: 'put', key: keys.meta('stateRootInterval'), value: encodeUint(k) } satisfies BatchOp]
+        : []),
+      ...(receiptsRoots
+        ? [{ type: 'put', key: keys.meta('receiptsRoots'), value: encodeUint(1) } satisfies BatchOp]
         : []),
       { type: 'put', key: keys.meta('chainId'), value: encodeText(head.chainId) },
       { type: 'put', key: keys.meta('genesisHash'), value: encodeBytes(head.genesisHash) },
@@ -483,7 +519,8 @@ export class ChainStore {
     this.#head = head;
     this.#treeHeight = 0;
     this.#rootInterval = k;
-    this.#schema = k === 1 ? 4 : SCHEMA_VERSION;
+    this.#receiptsRoots = receiptsRoots;
+    this.#schema = schema;
     this.state.committed(spec.state);
     return head;
   }
@@ -812,6 +849,29 @@ export class ChainStore {
       proof: merkleInclusionProof(block.txs, loc.position),
       header: block.header,
       certificate,
+    };
+  }
+
+  /**
+   * The receipt of transaction `position` of block `height` with its RFC 6962 audit path to the block's
+   * receipts root, which a chain with receipts roots keeps in the state (ADR 0123). Undefined on a chain
+   * without them: a path to a root nothing certifies would prove nothing.
+   */
+  async proveReceipt(
+    height: number,
+    position: number,
+  ): Promise<{ receipt: Uint8Array; proof: Uint8Array[]; root: Uint8Array } | undefined> {
+    if (!this.#receiptsRoots) return undefined;
+    const block = await this.blocks.block(height);
+    const receipts = await this.txs.receiptBytesOf(height);
+    if (block === undefined || receipts.length !== block.header.txCount || position >= receipts.length) {
+      throw new StoreError('MISSING_RECORD', `receipts of block ${height}`);
+    }
+    return {
+      receipt: receipts[position]!,
+      proof: merkleInclusionProof(receipts, position),
+      // node:crypto's RFC 6962 root: the function execution used (tx-root.test.ts checks it is wire's).
+      root: merkleRootOf(receipts),
     };
   }
 

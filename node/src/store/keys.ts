@@ -53,6 +53,8 @@ export const MetaKey = {
   treeHeight: 'treeHeight',
   /** uint: blocks per state-tree update, k (ADR 0117); absent: 1, a root of every height's state. */
   stateRootInterval: 'stateRootInterval',
+  /** uint 1: every block's receipts root is in the state (ADR 0123, schema 6); absent: it is not. */
+  receiptsRoots: 'receiptsRoots',
 } as const;
 export type MetaKey = (typeof MetaKey)[keyof typeof MetaKey];
 

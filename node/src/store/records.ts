@@ -5,11 +5,9 @@ import { type CborValue, decodeCanonical, encodeCanonical } from '@vigil/consens
 import { encodeTaggedBytesDirect, encodeUintDirect, encodeUintPairDirect } from './cbor-direct.ts';
 import { StoreError } from './errors.ts';
 
-/** The result of one transaction in a block. */
-export type Receipt =
-  | { status: 'accepted'; txId: Uint8Array }
-  /** `txId` is null when the bytes did not decode into a transaction at all. */
-  | { status: 'rejected'; code: string; txId: Uint8Array | null };
+/** The result of one transaction in a block (its encoding is part of the protocol: ADR 0123). */
+export type { Receipt } from '@vigil/consensus/proof/receipts.ts';
+import type { Receipt } from '@vigil/consensus/proof/receipts.ts';
 
 export const MAX_RECORD_BYTES = 1 << 16;
 

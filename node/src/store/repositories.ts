@@ -90,6 +90,14 @@ export class MetaRepository {
       return k;
     });
   }
+  /** Whether blocks write their receipts root into the state (ADR 0123): false when never recorded. */
+  async receiptsRoots(): Promise<boolean> {
+    if ((await this.raw('receiptsRoots')) === undefined) return false;
+    return this.#wrap('receiptsRoots', (x) => {
+      if (decodeUint(x, 'receiptsRoots') !== 1) throw new Error('must be 1');
+      return true;
+    });
+  }
   /** The height whose state tree is stored (ADR 0116), undefined when never recorded. */
   async treeHeight(): Promise<number | undefined> {
     if ((await this.raw('treeHeight')) === undefined) return undefined;
@@ -241,6 +249,14 @@ export class TxIndex {
     if (receipt === undefined)
       throw new StoreError('MISSING_RECORD', `receipt ${loc.height}/${loc.position}`);
     return { ...loc, receipt };
+  }
+
+  /** Every receipt of a block as stored (its canonical encoding: the leaves of ADR 0123's root), by position. */
+  async receiptBytesOf(height: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    const range = { gte: keys.receipt(height, 0), lt: keys.receipt(height + 1, 0) };
+    for await (const v of this.#db.values(range)) out.push(v);
+    return out;
   }
 
   /** Every receipt of a block, by position. */

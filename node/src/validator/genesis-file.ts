@@ -21,6 +21,16 @@ export interface ConsensusParams {
   stateRootInterval: number;
 }
 
+/** Execution rules fixed at genesis that are switches, not numbers. */
+export interface ChainRules {
+  /**
+   * Every block's receipts root is kept in the state (ADR 0123), so a certified state proves whether a
+   * transaction was accepted. Absent in files written before it: false, and their genesis hash stays.
+   * `vigil init` and the devnet write true.
+   */
+  receiptsRoots?: boolean;
+}
+
 export const DEFAULT_CONSENSUS_PARAMS: ConsensusParams = {
   checkpointInterval: 16,
   windowSize: 64,
@@ -37,7 +47,7 @@ export interface GenesisFile {
   organisations: { orgId: string; name: string; admins: string[] }[];
   validators: { name: string; orgId: string; publicKey: string }[];
   parameters?: Record<string, number>;
-  consensus: ConsensusParams;
+  consensus: ConsensusParams & ChainRules;
 }
 
 export class GenesisFileError extends Error {
@@ -88,9 +98,14 @@ export function parseGenesis(doc: unknown): GenesisFile {
     return { name: v.name, orgId: v.orgId, publicKey: v.publicKey };
   });
   const c = (g.consensus ?? {}) as Record<string, unknown>;
-  const consensus: ConsensusParams = { ...DEFAULT_CONSENSUS_PARAMS };
+  const consensus: ConsensusParams & ChainRules = { ...DEFAULT_CONSENSUS_PARAMS };
   for (const k of Object.keys(DEFAULT_CONSENSUS_PARAMS) as (keyof ConsensusParams)[]) {
     if (c[k] !== undefined) consensus[k] = positiveInt(c[k], `consensus.${k}`);
+  }
+  if (c.receiptsRoots !== undefined) {
+    if (typeof c.receiptsRoots !== 'boolean')
+      throw new GenesisFileError('consensus.receiptsRoots: true or false');
+    consensus.receiptsRoots = c.receiptsRoots;
   }
   if (consensus.windowSize % consensus.checkpointInterval !== 0) {
     throw new GenesisFileError('consensus.windowSize must be a multiple of consensus.checkpointInterval');
@@ -157,5 +172,6 @@ export function toChainGenesis(g: GenesisFile): ChainGenesis {
     validators: validatorKeys(g),
     state: genesisState(toStateGenesis(g)),
     stateRootInterval: g.consensus.stateRootInterval,
+    receiptsRoots: g.consensus.receiptsRoots === true,
   };
 }

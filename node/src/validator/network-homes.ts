@@ -7,6 +7,7 @@ import { sha256 } from '@vigil/consensus/wire';
 import { createKeyFile, type KeyFile, loadKeyFile } from '@vigil/sensor-client/sdk/keyfile.ts';
 import {
   DEFAULT_CONSENSUS_PARAMS,
+  type ChainRules,
   type ConsensusParams,
   type GenesisFile,
   parseGenesis,
@@ -25,7 +26,8 @@ export interface NetworkHomesOptions {
   /** Explicit ports per validator (tests ask the kernel for free ones); override the base ports. */
   p2pPorts?: readonly number[];
   apiPorts?: readonly number[];
-  consensus?: Partial<ConsensusParams>;
+  /** Consensus parameters and chain rules; receipts roots (ADR 0123) are on unless set false. */
+  consensus?: Partial<ConsensusParams & ChainRules>;
   /** Deterministic keys (tests, benchmarks): seeds are SHA-256 of this label and the key's role. */
   seedLabel?: string;
 }
@@ -93,7 +95,7 @@ export function createNetworkHomes(o: NetworkHomesOptions): NetworkHomes {
       orgId: `hospital-${i}`,
       publicKey: hex(k.publicKey),
     })),
-    consensus: { ...DEFAULT_CONSENSUS_PARAMS, ...o.consensus },
+    consensus: { ...DEFAULT_CONSENSUS_PARAMS, receiptsRoots: true, ...o.consensus },
   });
   for (let i = 0; i < homes.length; i++) {
     const config = configs[i]!;

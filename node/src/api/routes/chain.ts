@@ -13,6 +13,7 @@ import {
   decodeTransaction,
 } from '@vigil/consensus/wire';
 import type { FastifyInstance } from 'fastify';
+import { proveAgainstNewestHeader } from '../certified-state-proof.ts';
 import { type ApiContext, caller, recordRead } from '../context.ts';
 import { authorizePatientRead, PATIENT_ONLY, stateKeyPatientData } from '../patient-data-access.ts';
 import { API_VERSION } from '../openapi.ts';
@@ -25,11 +26,6 @@ export const MAX_BLOCKS_PAGE = 100;
  * sm/<tag>/<parts>, a text part at most 255 bytes). The router's maxParamLength is this (server.ts).
  */
 export const MAX_KEY_HEX = 512;
-/**
- * How far back /v1/proofs looks for a block whose cited state this node materialised: two certified
- * ranges of the executor's default 64 blocks (ADR 0115), so a node just caught up still answers.
- */
-const PROOF_LOOKBACK_BLOCKS = 128;
 
 function headerJson(b: Block) {
   const h = b.header;
@@ -206,8 +202,7 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
       },
     },
     async (req) => {
-      const top = validator.store.requireHead().height;
-      if (top === 0)
+      if (validator.store.requireHead().height === 0)
         throw new ApiError(404, 'NO_CERTIFIED_STATE', 'No committed block yet to verify against');
       const key = fromHex(req.params.key);
       // A patient's record, device, grants, vitals or alerts: a proof carries the value (and its hash,
@@ -223,37 +218,20 @@ export function registerChainRoutes(app: FastifyInstance, ctx: ApiContext): void
           recordServed = () => recordRead(ctx, who, data.patient, [...data.categories], basis);
         }
       }
-      // The newest block whose cited state this node materialised: after a catch-up in certified ranges
-      // the newest blocks may cite heights inside a range, which has no state of its own (ADR 0115).
-      for (let head = top; head >= Math.max(1, top - PROOF_LOOKBACK_BLOCKS); head--) {
-        // One read of the block and its certificate, checked (block() would read the certificate too).
-        const stored = await validator.store.blocks.checkedBlock(head);
-        const cert = stored?.certificate;
-        if (stored === undefined || cert === undefined)
-          throw new ApiError(503, 'UNAVAILABLE', `Block ${head} not readable`);
-        const block = stored.block;
-        // A height inside a certified range (ADR 0115), or one whose held tree was given up (ADR 0116).
-        if (!(await validator.store.hasStateAt(block.header.stateHeight))) continue;
-        const p = await validator.store.proveState(key, block.header.stateHeight);
-        recordServed();
-        return {
-          key: req.params.key,
-          value: p.value === undefined ? null : toHex(p.value),
-          stateHeight: p.height,
-          stateAsOf: p.asOf,
-          root: toHex(p.root),
-          proof: toHex(encodeStateProof(p.proof)),
-          height: head,
-          header: toHex(encodeBlockHeader(block.header)),
-          certificate: toHex(encodeCommitCertificate(cert)),
-          validators: validator.replica.validatorsAt(head).map(toHex),
-        };
-      }
-      throw new ApiError(
-        503,
-        'STATE_NOT_RETAINED',
-        `None of the last ${PROOF_LOOKBACK_BLOCKS} blocks cites a state this node materialised: it is catching up; retry after the next block`,
-      );
+      const p = await proveAgainstNewestHeader(validator, key);
+      recordServed();
+      return {
+        key: req.params.key,
+        value: p.value === undefined ? null : toHex(p.value),
+        stateHeight: p.stateHeight,
+        stateAsOf: p.asOf,
+        root: toHex(p.root),
+        proof: toHex(encodeStateProof(p.proof)),
+        height: p.height,
+        header: toHex(encodeBlockHeader(p.block.header)),
+        certificate: toHex(encodeCommitCertificate(p.certificate)),
+        validators: validator.replica.validatorsAt(p.height).map(toHex),
+      };
     },
   );
 }

@@ -1,5 +1,6 @@
 // Transactions: submission (canonical CBOR, an RFC 8742 CBOR sequence, or the JSON form, one or a
 // batch), status with receipt, inclusion proofs, and account nonces.
+import { encodeStateProof, receiptsRootKey } from '@vigil/consensus/proof';
 import { cborItemEnd } from '@vigil/sensor-client/sdk/cbor-seq.ts';
 import {
   blockHash as blockHashOf,
@@ -18,6 +19,7 @@ import { decodeNonce, nonceKey } from '../../exec/accounts.ts';
 import { MempoolRejected } from '../../mempool/mempool.ts';
 import { AccessDenied, DenyCode } from '../../state-machine/index.ts';
 import type { AppliedBlock } from '../../validator/validator.ts';
+import { type CertifiedStateProof, proveAgainstNewestHeader } from '../certified-state-proof.ts';
 import { type ApiContext, caller, recordRead } from '../context.ts';
 import { authorizePatientRead, PATIENT_ONLY, transactionPatientData } from '../patient-data-access.ts';
 import { SignedHeader } from '../signed-request-client.ts';
@@ -105,6 +107,42 @@ function idOf(bytes: Uint8Array): string | undefined {
 }
 
 type ItemResult = { id: string } | { id?: string; error: { code: string; title: string; status: number } };
+
+/**
+ * The receipt of transaction `index` of block `height`, its path to the block's receipts root, and the
+ * state proof of that root (ADR 0123), for a chain that keeps them; what verifyTransactionOutcome
+ * checks. The state proof is left out while no certified header cites a state that holds the root yet.
+ */
+async function outcomeOf(validator: ApiContext['validator'], height: number, index: number) {
+  const r = await validator.store.proveReceipt(height, index);
+  if (r === undefined) return {};
+  const base = {
+    receipt: toHex(r.receipt),
+    receiptProof: r.proof.map(toHex),
+    receiptsRoot: toHex(r.root),
+  };
+  if (validator.store.requireHead().height === 0) return base;
+  let proven: CertifiedStateProof;
+  try {
+    proven = await proveAgainstNewestHeader(validator, receiptsRootKey(height));
+  } catch (e) {
+    // A node catching up: the inclusion proof stands on its own; the outcome comes on a later ask.
+    if (e instanceof ApiError && e.code === 'STATE_NOT_RETAINED') return base;
+    throw e;
+  }
+  if (proven.value === undefined) return base; // the cited state is still older than the block
+  return {
+    ...base,
+    outcome: {
+      stateProof: toHex(encodeStateProof(proven.proof)),
+      height: proven.height,
+      header: toHex(encodeBlockHeader(proven.block.header)),
+      certificate: toHex(encodeCommitCertificate(proven.certificate)),
+      stateHeight: proven.stateHeight,
+      stateAsOf: proven.asOf,
+    },
+  };
+}
 
 export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { validator, metrics } = ctx;
@@ -325,6 +363,31 @@ export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext)
               proof: { type: 'array', items: { type: 'string' } },
               header: { type: 'string', description: 'canonical block header, hex' },
               certificate: { type: 'string', description: 'canonical commit certificate, hex' },
+              receipt: {
+                type: 'string',
+                description:
+                  'the canonical receipt bytes, hex (ADR 0123; only on a chain whose state keeps receipts roots)',
+              },
+              receiptProof: {
+                type: 'array',
+                items: { type: 'string' },
+                description: 'RFC 9162 audit path of the receipt to receiptsRoot (tree size header.txCount)',
+              },
+              receiptsRoot: { type: 'string', description: "the block's receipts root, hex" },
+              outcome: {
+                type: 'object',
+                description:
+                  "state proof of the block's receipts root under the newest certified header whose state holds it; absent until a certified header cites a state at or after the block (a few blocks)",
+                required: ['stateProof', 'height', 'header', 'certificate', 'stateHeight'],
+                properties: {
+                  stateProof: { type: 'string', description: 'encoded sparse-Merkle proof, hex' },
+                  height: { type: 'integer' },
+                  header: { type: 'string' },
+                  certificate: { type: 'string' },
+                  stateHeight: { type: 'integer' },
+                  stateAsOf: { type: 'integer' },
+                },
+              },
             },
           },
           '4xx': { $ref: 'Problem#' },
@@ -358,6 +421,7 @@ export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext)
       }
       return {
         ...(served ? { tx: toHex(p.txBytes) } : {}),
+        ...(await outcomeOf(validator, p.height, p.index)),
         // The RFC 9162 leaf hash: with the path, it proves a transaction sits at `index` of the
         // certified block without showing it (verifyTransactionLeafProof); its 64-byte signature makes
         // it unguessable from the body.
