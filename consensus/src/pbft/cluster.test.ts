@@ -228,3 +228,62 @@ t.test('ADR 0121: a crash during recovery does not end it', async (t) => {
   t.equal(c.replicas[1]!.recoveringUntil, null, 'still recovering after the restart');
   t.equal(c.replicas[1]!.id, -1);
 });
+
+t.test('ADR 0125: an idle primary cites the quiet chain state in blocks without transactions', async (t) => {
+  const c = new Cluster(4);
+  for (let i = 0; i < 3; i++) c.submit(tx(i));
+  t.ok(
+    c.run(
+      () =>
+        c.committedTx.size === 3 &&
+        c.queue.length === 0 &&
+        c.lastApplied.every((h) => h === c.lastApplied[0]),
+    ),
+  );
+  const last = c.lastApplied[0]!;
+  const citedBy = (h: number) => c.applied[0]!.get(h)!.block.header.stateHeight;
+  t.ok(citedBy(last) < last, 'nothing cites the state after the last block yet');
+  const idle = () => c.queue.length === 0;
+
+  // A backup ignores it; so does the primary while transactions are pending.
+  c.step(1, { type: 'citeState', through: last, now: c.now });
+  c.mempool.push(tx(99));
+  c.step(0, { type: 'propose', txs: c.mempool, now: c.now });
+  c.step(0, { type: 'citeState', through: last, now: c.now });
+  const pendingBlock = c.applied[0]!.size;
+  t.ok(c.run(() => c.committedTx.size === 4 && idle()));
+  t.ok(
+    [...c.applied[0]!.values()].slice(pendingBlock).every((b) => b.block.txs.length > 0),
+    'no block without transactions while transactions are pending',
+  );
+  c.propose(); // the node tells it nothing is pending
+  const top = c.lastApplied[0]!;
+
+  c.step(0, { type: 'citeState', through: top, now: c.now });
+  t.ok(
+    c.run(() => c.lastApplied.every((h) => h === top + 1) && idle()),
+    'every replica commits it',
+  );
+  const cite = c.applied[0]!.get(top + 1)!.block;
+  t.equal(cite.txs.length, 0);
+  t.equal(cite.header.stateHeight, top, 'it cites the state after the last block');
+  t.ok(c.agreement());
+
+  // Reached: asking again proposes nothing; a `through` beyond what it can cite needs more blocks,
+  // each citing a later height, and stops there.
+  c.step(0, { type: 'citeState', through: top, now: c.now });
+  t.equal(c.queue.length, 0, 'nothing proposed once a committed header cites `through`');
+  for (let k = 0; k < 3; k++) {
+    c.step(0, { type: 'citeState', through: top + 3, now: c.now });
+    c.run(idle);
+  }
+  t.equal(c.lastApplied[0], top + 4);
+  t.equal(c.applied[0]!.get(top + 4)!.block.header.stateHeight, top + 3);
+  c.step(0, { type: 'citeState', through: top + 3, now: c.now });
+  c.step(0, { type: 'citeState', through: top + 1 + 5000, now: c.now });
+  t.equal(c.queue.length, 0, 'and a through far beyond the executed height is ignored');
+  t.ok(
+    c.replicas.every((r) => r.view === 0),
+    'no view change',
+  );
+});

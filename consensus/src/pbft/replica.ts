@@ -106,6 +106,11 @@ export const Timers = {
 const FUTURE_PER_PEER_FACTOR = 3;
 /** Cap on the exponent of the view-change backoff (2^16 x base). */
 const MAX_BACKOFF = 16;
+/**
+ * Farthest a citeState `through` may lie beyond the executed height (ADR 0125): the node asks for its
+ * last transactions' height rounded up to its state-root interval (at most 1,024, ADR 0117).
+ */
+const MAX_CITE_AHEAD = 1024;
 
 export interface ReplicaStats {
   /** Index in the current epoch's validator list; -1 when this node is not a member (an observer). */
@@ -270,6 +275,8 @@ export class Replica {
   #executedRoots = new Map<number, Uint8Array>();
   /** The primary's last proposed height in this view. */
   #lastProposed = 0;
+  /** The highest stateHeight a block committed in this process cites (ADR 0125). */
+  #citedThrough = 0;
 
   #held = new Map<number, { message: PrePrepare; raw: Uint8Array }>();
   #future = new Map<number, { view: number; message: PbftMessage; raw: Uint8Array }[]>();
@@ -518,6 +525,10 @@ export class Replica {
       case 'propose':
         this.#advanceClock(event.now);
         this.#onPropose(event.txs);
+        break;
+      case 'citeState':
+        this.#advanceClock(event.now);
+        this.#onCiteState(event.through);
         break;
       case 'executed':
         this.#onExecuted(event.height, event.stateRoot);
@@ -987,6 +998,7 @@ export class Replica {
     }
     this.#lastCommitted = h;
     this.#lastBlock = { hash, timestamp: block.header.timestamp };
+    if (block.header.stateHeight > this.#citedThrough) this.#citedThrough = block.header.stateHeight;
     this.#committed.set(h, { height: h, hash, header: block.header, block, blockBytes, certificate });
     this.#indexTxs(h, block.txs);
     this.#out.commit.push({ block, certificate });
@@ -1062,39 +1074,69 @@ export class Replica {
         chosen.add(p.hash);
         bytes += p.tx.length;
       }
-      // No empty blocks: nothing new to propose (null blocks come only from NEW-VIEW).
+      // No empty blocks: nothing new to propose (null blocks come only from NEW-VIEW, and the blocks
+      // that cite a quiet chain's state, #onCiteState).
       if (txs.length === 0) return;
-      const header: BlockHeader = {
-        version: 1,
-        chainId: this.#ctx.chainId,
-        height: h,
-        view: this.#view,
-        prevHash: parent.hash,
-        txRoot: (this.#limits.txRoot ?? merkleRoot)(txs),
-        txCount: txs.length,
-        stateRoot,
-        stateHeight: this.#lastExecuted,
-        proposer: this.id,
-        timestamp: Math.max(this.#now, parent.timestamp + 1),
-      };
-      const block: Block = { header, txs };
-      const blockBytes = blockBytesOf(block);
-      const hash = blockHash(header);
-      const pp = createMessage<PrePrepare>(this.#ctx.chainId, this.#deps.signer, {
-        type: MessageType.prePrepare,
-        view: this.#view,
-        height: h,
-        blockHash: hash,
-        replica: this.id,
-        block,
-        blockBytes,
-      });
-      this.#acceptPrePrepare(h, this.#view, hash, block, blockBytes, pp.bytes);
-      this.#broadcast(pp.bytes);
-      this.#lastProposed = h;
-      this.#stats.blocksProposed++;
-      this.#progress(h);
+      this.#proposeBlock(h, parent, stateRoot, txs);
     }
+  }
+
+  /**
+   * ADR 0125: on a quiet chain no header cites the state after the last blocks, so nothing certifies it
+   * (a client proving the last transactions' outcome, or any newest value, waits for the next traffic).
+   * The node asks, once it is idle, for a block without transactions whose header cites the executed
+   * state: the primary proposes one when nothing is pending or in flight and no committed header cites
+   * a state at or after `through` yet. Backups check it like any block. Each such block cites a later
+   * height than the last, so a fixed `through` is reached in at most `through - #citedThrough` blocks.
+   */
+  #onCiteState(through: number) {
+    if (!this.#active || !this.isPrimary || this.id < 0) return;
+    if (
+      !Number.isSafeInteger(through) ||
+      through <= this.#citedThrough ||
+      through > this.#lastExecuted + MAX_CITE_AHEAD
+    )
+      return;
+    if (this.#pendingUncommitted > 0 || this.#lastExecuted < this.#lastCommitted) return;
+    const h = Math.max(this.#lastProposed, this.#lastCommitted, this.#stable.height) + 1;
+    if (h !== this.#lastCommitted + 1 || h > this.#high() || h > this.#knownThrough()) return;
+    const parent = this.#chainPoint(h - 1);
+    const stateRoot = this.#rootAt(this.#lastExecuted);
+    if (parent === undefined || stateRoot === undefined) return;
+    this.#proposeBlock(h, parent, stateRoot, []);
+  }
+
+  #proposeBlock(h: number, parent: ChainPoint, stateRoot: Uint8Array, txs: Uint8Array[]) {
+    const header: BlockHeader = {
+      version: 1,
+      chainId: this.#ctx.chainId,
+      height: h,
+      view: this.#view,
+      prevHash: parent.hash,
+      txRoot: (this.#limits.txRoot ?? merkleRoot)(txs),
+      txCount: txs.length,
+      stateRoot,
+      stateHeight: this.#lastExecuted,
+      proposer: this.id,
+      timestamp: Math.max(this.#now, parent.timestamp + 1),
+    };
+    const block: Block = { header, txs };
+    const blockBytes = blockBytesOf(block);
+    const hash = blockHash(header);
+    const pp = createMessage<PrePrepare>(this.#ctx.chainId, this.#deps.signer, {
+      type: MessageType.prePrepare,
+      view: this.#view,
+      height: h,
+      blockHash: hash,
+      replica: this.id,
+      block,
+      blockBytes,
+    });
+    this.#acceptPrePrepare(h, this.#view, hash, block, blockBytes, pp.bytes);
+    this.#broadcast(pp.bytes);
+    this.#lastProposed = h;
+    this.#stats.blocksProposed++;
+    this.#progress(h);
   }
 
   /** A backup is waiting while it holds uncommitted transactions or an uncommitted pre-prepare (§4.4). */

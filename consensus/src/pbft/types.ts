@@ -107,6 +107,12 @@ export type Event =
    * An empty list tells the replica nothing is pending.
    */
   | { type: 'propose'; txs: readonly Uint8Array[]; now: number }
+  /**
+   * The node is idle and no committed header cites a state at or after `through` (its last
+   * transactions' height, rounded up to its state-root interval): the primary proposes a block without
+   * transactions that cites its executed state, so that state gets certified (ADR 0125).
+   */
+  | { type: 'citeState'; through: number; now: number }
   /** The driver applied block `height`; `stateRoot` is the state root after it. */
   | { type: 'executed'; height: number; stateRoot: Uint8Array }
   /**

@@ -438,6 +438,30 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
     ),
     { height: header.height },
   );
+  // The outcome (ADR 0123): once a certified header cites a state at or after the block, the proof
+  // shows the state machine ACCEPTED the readings, not only that a block carried them. Nothing else is
+  // submitted: the idle primary's block without transactions cites that state (ADR 0125).
+  await eventually(async () => (await app.inject(proofUrl)).json().outcome !== undefined, 10_000);
+  const o = (await app.inject(proofUrl)).json();
+  const outcome = verifyTransactionOutcome(
+    { bytes: readingsTx },
+    {
+      index: o.index,
+      txProof: o.proof.map(fromHex),
+      header: decodeBlockHeader(fromHex(o.header)),
+      certificate: decodeCommitCertificate(fromHex(o.certificate)),
+      receipt: fromHex(o.receipt),
+      receiptProof: o.receiptProof.map(fromHex),
+      receiptsRoot: fromHex(o.receiptsRoot),
+      stateProof: decodeStateProof(fromHex(o.outcome.stateProof)),
+      stateHeader: decodeBlockHeader(fromHex(o.outcome.header)),
+      stateCertificate: decodeCommitCertificate(fromHex(o.outcome.certificate)),
+    },
+    () => validator.validators,
+    referenceVerifier,
+  );
+  t.same(outcome.receipt, { status: 'accepted', txId: fromHex(txId) });
+  t.ok(o.outcome.stateHeight >= o.height, 'proven by a state at or after the block');
   // State proof of the device record: value present, checked against the newest certified header.
   await eventually(async () => (await app.inject('/v1/status')).json().height > tx.json().height, 10_000);
   const key = toHex(Keys.device(device.key));

@@ -16,6 +16,7 @@ import {
   ProposalBatcher,
   proposalBatchFromEnv,
 } from '../driver/proposal-batcher.ts';
+import { citeQuietMsFromEnv, StateCitation } from '../driver/state-citation.ts';
 import { ReplicaDriver } from '../driver/replica-driver.ts';
 import { decodeNonce, nonceKey } from '../exec/accounts.ts';
 import { type BlockOutcome, type BlockResult, BlockExecutor } from '../exec/executor.ts';
@@ -111,6 +112,8 @@ export class Validator {
   readonly #log: Logger;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #batcher: ProposalBatcher | undefined;
+  /** When the idle primary asks for a block citing the quiet chain's state (ADR 0125). */
+  #citation: StateCitation | undefined;
   #stopped = false;
   /** Results of applied blocks not yet handed to onApplied, by height (one, or a synced range's). */
   readonly #applied = new Map<number, BlockOutcome>();
@@ -216,6 +219,8 @@ export class Validator {
         await this.mempool.onBlockCommitted(committed.block.txs);
         const result = this.#applied.get(committed.block.header.height)!;
         this.#applied.delete(result.height);
+        const h = committed.block.header;
+        this.#citation?.applied(h.height, h.txCount, h.stateHeight, Date.now());
         this.#count(result);
         this.events.emit('block', {
           height: result.height,
@@ -430,6 +435,10 @@ export class Validator {
 
   async #start(tickMs: number, proposal: ProposalBatchOptions): Promise<void> {
     const c = this.genesis.consensus;
+    this.#citation = new StateCitation({
+      quietMs: citeQuietMsFromEnv(),
+      stateRootInterval: this.store.stateRootInterval,
+    });
     this.#batcher = new ProposalBatcher(proposal, {
       timers: { set: (cb, ms) => setTimeout(cb, ms), clear: (h) => clearTimeout(h as NodeJS.Timeout) },
       clock: Date.now,
@@ -505,6 +514,7 @@ export class Validator {
         // A validator-set change decided or taking effect updates who may connect (ADR 0015).
         this.#gate.update();
         if (this.mempool.size > 0) this.#schedulePropose();
+        this.#citeQuietState();
         if (this.driver.fatal && !this.#stopped) this.events.emit('fatal', this.driver.fatal);
       }, tickMs),
       // A node that is behind while the others are idle sees no CHECKPOINT that would tell it so:
@@ -550,6 +560,19 @@ export class Validator {
     this.network.gossipTransactions([bytes]);
     this.#schedulePropose();
     return id;
+  }
+
+  /** ADR 0125: an idle primary asks for a block that certifies the quiet chain's newest state. */
+  #citeQuietState(): void {
+    if (this.#stopped || this.#citation === undefined) return;
+    const now = Date.now();
+    const through = this.#citation.due(now, {
+      isPrimary: this.replica.isPrimary,
+      pending: this.mempool.size,
+      inFlight: Math.max(0, this.replica.lastProposed - this.replica.lastCommitted),
+      executedAll: this.store.requireHead().height >= this.replica.lastCommitted,
+    });
+    if (through !== undefined) this.driver.enqueue({ type: 'citeState', through, now });
   }
 
   #schedulePropose(): void {
