@@ -35,6 +35,8 @@ export interface CampaignRow {
   viewChanges: number;
   txsSubmitted: number;
   txsCommitted: number;
+  /** Idle primaries' requests for a block citing the quiet chain's state (ADR 0125). */
+  stateCitations: number;
   /** Median commit latency over all runs' samples, ms of virtual time. */
   latencyP50Ms: number;
   latencyP99Ms: number;
@@ -71,6 +73,7 @@ export function runCampaign(opts: CampaignOptions): CampaignResult {
         viewChanges: 0,
         txsSubmitted: 0,
         txsCommitted: 0,
+        stateCitations: 0,
         latencyP50Ms: 0,
         latencyP99Ms: 0,
       };
@@ -84,6 +87,7 @@ export function runCampaign(opts: CampaignOptions): CampaignResult {
         row.viewChanges += r.viewChanges;
         row.txsSubmitted += r.txsSubmitted;
         row.txsCommitted += r.txsCommitted;
+        row.stateCitations += r.stateCitations;
         latencies.push(...r.commitLatencies);
         if (r.violations.length > 0)
           failures.push({ scenario, n, seed, reproduce: r.reproduce, violations: r.violations });

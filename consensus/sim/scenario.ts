@@ -145,6 +145,8 @@ export interface RunResult {
   commits: number;
   txsSubmitted: number;
   txsCommitted: number;
+  /** Requests by idle primaries for a block citing the quiet chain's state (ADR 0125). */
+  stateCitations: number;
   /** Highest view any correct replica reached (each view above 0 is one view change). */
   viewChanges: number;
   /** Highest epoch index any correct replica reached (ADR 0015). */

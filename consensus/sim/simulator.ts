@@ -34,6 +34,7 @@ import { Network } from './network.ts';
 import { Prng } from './prng.ts';
 import type { MessageStats, RunResult, ScenarioSpec } from './scenario.ts';
 import { generateWorkload, type WorkloadTx } from './workload.ts';
+import { StateCitation } from '../src/pbft/state-citation.ts';
 
 const enc = new TextEncoder();
 const ZERO32 = new Uint8Array(32);
@@ -105,6 +106,8 @@ interface Instance {
   roots: Map<number, Uint8Array>;
   transferPending: boolean;
   lastView: number;
+  /** When this node asks its replica to cite a quiet chain's state (ADR 0125); reset by a restart. */
+  citation: StateCitation;
 }
 
 interface NodeState {
@@ -172,6 +175,8 @@ class Simulation {
   #now = 0;
   #steps = 0;
   #submitted = 0;
+  /** citeState events stepped (ADR 0125). */
+  #citeRequests = 0;
   #stopAt: number | undefined;
   #lastFaultAt = 0;
 
@@ -291,7 +296,29 @@ class Simulation {
       roots: new Map([[0, ZERO32]]),
       transferPending: false,
       lastView: 0,
+      citation: this.#newCitation(),
     };
+  }
+
+  /** The node's policy (ADR 0125), with two ticks of quiet; k = 1 (the simulator's state is per block). */
+  #newCitation(): StateCitation {
+    return new StateCitation({ quietMs: 2 * this.#spec.tickIntervalMs, stateRootInterval: 1 });
+  }
+
+  /** On a tick: an idle primary asks its replica for a block citing the quiet chain's state. */
+  #citeQuietState(inst: Instance): void {
+    const r = inst.replica;
+    if (r === undefined) return;
+    const now = localTime(inst.clock, this.#now);
+    const through = inst.citation.due(now, {
+      isPrimary: r.isPrimary,
+      pending: inst.mempool.size,
+      inFlight: Math.max(0, r.lastProposed - r.lastCommitted),
+      executedAll: inst.appliedHeight >= r.lastCommitted,
+    });
+    if (through === undefined) return;
+    this.#citeRequests++;
+    this.#step(inst, (t) => ({ type: 'citeState', through, now: t }));
   }
 
   #deps(inst: Instance): ReplicaDeps {
@@ -428,6 +455,7 @@ class Simulation {
       commits,
       txsSubmitted: this.#submitted,
       txsCommitted: this.#checker.settledCount,
+      stateCitations: this.#citeRequests,
       viewChanges: this.#maxView,
       epochs: this.#maxEpoch,
       messages: this.#messages,
@@ -474,6 +502,7 @@ class Simulation {
         const inst = this.#nodes[ev.node]!.instances[ev.twin]!;
         if (inst.replica === undefined || inst.incarnation !== ev.incarnation) return;
         this.#step(inst, (now) => ({ type: 'tick', now }));
+        this.#citeQuietState(inst);
         this.#scheduleTick(inst, trueDuration(inst.clock, this.#spec.tickIntervalMs));
         return;
       }
@@ -735,6 +764,7 @@ class Simulation {
     if (h !== inst.appliedHeight + 1) return undefined;
     const root = nobleSha256(concat2(inst.roots.get(h - 1)!, hash));
     inst.appliedHeight = h;
+    inst.citation.applied(h, block.txs.length, block.header.stateHeight, localTime(inst.clock, this.#now));
     inst.roots.set(h, root);
     if (node.correct && !this.#agreedRoots.has(h)) {
       this.#agreedRoots.set(h, root);
@@ -850,6 +880,7 @@ class Simulation {
       }
       if (node.correct) this.#checker.restarted(index);
       inst.lastView = inst.replica.view;
+      inst.citation = this.#newCitation();
       // The driver repeats the changes its applied blocks decided (a crash may have come in between).
       for (const e of this.#changesIn(0, inst.appliedHeight)) this.#step(inst, () => e);
       // Clients retransmit what has not committed, so the fresh mempool refills.

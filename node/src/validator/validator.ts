@@ -16,7 +16,8 @@ import {
   ProposalBatcher,
   proposalBatchFromEnv,
 } from '../driver/proposal-batcher.ts';
-import { citeQuietMsFromEnv, StateCitation } from '../driver/state-citation.ts';
+import { StateCitation } from '@vigil/consensus/pbft/state-citation.ts';
+import { citeQuietMsFromEnv } from '../driver/cite-quiet-env.ts';
 import { ReplicaDriver } from '../driver/replica-driver.ts';
 import { decodeNonce, nonceKey } from '../exec/accounts.ts';
 import { type BlockOutcome, type BlockResult, BlockExecutor } from '../exec/executor.ts';

@@ -6,7 +6,8 @@
 // transactions citing its executed state, and again (without waiting) until a committed header cites
 // a state at or after the last transactions' height rounded up to the state-root interval k (with
 // k > 1 a root covers only multiples of k, ADR 0117): one block with k = 1, at most k in all.
-// Pure: the validator feeds it blocks, arrivals and its clock, and asks it on every tick.
+// Pure (a driver's policy, not the core's): the validator and the simulator feed it blocks, arrivals and
+// their clock, and ask it on every tick.
 
 export interface StateCitationOptions {
   /** How long the node must see no transactions before it asks (ms). */
@@ -16,24 +17,6 @@ export interface StateCitationOptions {
 }
 
 export const DEFAULT_CITE_QUIET_MS = 250;
-
-/** VIGIL_CITE_QUIET_MS (operators and tests); unset: the default. */
-export function citeQuietMsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.VIGIL_CITE_QUIET_MS;
-  if (v === undefined || v === '') return DEFAULT_CITE_QUIET_MS;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0)
-    throw new StateCitationError(`VIGIL_CITE_QUIET_MS must be a number >= 0, not ${v}`);
-  return n;
-}
-
-export class StateCitationError extends Error {
-  readonly code = 'INVALID_CITE_QUIET_MS';
-  constructor(message: string) {
-    super(message);
-    this.name = 'StateCitationError';
-  }
-}
 
 /** What the validator knows at a tick. */
 export interface CitationContext {
