@@ -220,6 +220,11 @@ async function run() {
     }
     t.equal(count, 6, 'one chart per device-reported vital sign');
     t.match(await panel.getByTestId('news2').textContent(), /NEWS2/);
+    // The list of patients names whom this clinician looked at: this tab's sessionStorage holds it,
+    // localStorage (which outlives the tab and the sign-out) nothing (ADR 0124).
+    t.equal(await cp.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+    const tab = (await cp.evaluate(() => Object.keys(sessionStorage))).sort();
+    t.same(tab, [`vigil.patients.${C}`, 'vigil.session'], "this tab's session: the seed and the list");
   });
 
   await t.test('an alert appears live and is acknowledged', async (t) => {
@@ -300,6 +305,19 @@ async function run() {
       { status: 'rejected', code: 'DEVICE_REVOKED' },
       'readings of a revoked device are refused',
     );
+  });
+
+  await t.test('sign-out leaves nothing in the browser that names a patient', async (t) => {
+    await cp.getByRole('button', { name: 'Sign out' }).click();
+    await cp.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
+    t.same(await cp.evaluate(() => Object.keys(localStorage)), [], 'localStorage empty');
+    t.same(await cp.evaluate(() => Object.keys(sessionStorage)), [], 'sessionStorage empty');
+    t.equal(await cp.locator('.toast').count(), 0, 'no notice naming a patient is left on screen');
+    t.equal(await cp.locator('[data-patient]').count(), 0, 'no panel left');
+    // The next user of this tab signs in with the same key and finds no list either.
+    await signIn(cp, 'clinician', clinicianFile);
+    await cp.getByText(/^No patients yet/).waitFor();
+    t.equal(await cp.locator('[data-patient]').count(), 0, 'the list did not come back');
   });
 
   t.same(pageErrors, [], 'no uncaught errors and no CSP violation in any page');

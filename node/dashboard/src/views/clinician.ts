@@ -1,26 +1,16 @@
 // Clinician: the patients under my care, each with a live panel. The node has no "patients who granted
-// me access" index yet, so the list is the patients this clinician added by key (kept in localStorage:
-// public keys only) plus every patient whose alert reached this clinician's signed live feed (the
-// node pushes an alert only to callers allowed to read it). Access is decided per read by the node.
+// me access" index yet, so the list is the patients this clinician added by key (kept for this tab's
+// session only, patient-list.ts, ADR 0124) plus every patient whose alert reached this clinician's
+// signed live feed (the node pushes an alert only to callers allowed to read it). Access is decided per
+// read by the node.
 import { errorBox, field, h, replace, empty } from '../dom.ts';
 import type { LiveFeed } from '../events.ts';
 import { throttle } from '../events.ts';
 import { PatientPanel, type PanelContext } from '../panel.ts';
+import { loadPatientList, savePatientList } from '../patient-list.ts';
 import { RefreshScheduler } from '../refresh-scheduler.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
-
-function storageKey(me: string) {
-  return `vigil.patients.${me}`;
-}
-function loadList(me: string): string[] {
-  try {
-    const v = JSON.parse(localStorage.getItem(storageKey(me)) ?? '[]');
-    return Array.isArray(v) ? v.filter((k) => typeof k === 'string' && HEX64.test(k)) : [];
-  } catch {
-    return [];
-  }
-}
 
 export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElement; dispose: () => void } {
   const me = ctx.session.key;
@@ -35,7 +25,7 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
       if (k) scheduler.setVisible(k, e.isIntersecting);
     }
   });
-  const save = () => localStorage.setItem(storageKey(me), JSON.stringify([...panels.keys()]));
+  const save = () => savePatientList(me, panels.keys());
   const showEmpty = () => {
     if (panels.size === 0)
       replace(
@@ -95,7 +85,7 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     h('button', { type: 'submit' }, 'Add patient'),
   );
 
-  for (const k of loadList(me)) add(k, false);
+  for (const k of loadPatientList(me)) add(k, false);
   // A link such as /clinician?patient=<key> (npm start prints one) adds that patient.
   const linked = new URLSearchParams(location.search).get('patient')?.toLowerCase();
   if (linked && HEX64.test(linked)) {
