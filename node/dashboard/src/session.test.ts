@@ -74,5 +74,6 @@ t.test('at start, a list an earlier version left in localStorage is removed', as
   local.setItem('other.app', 'kept');
   wipeLegacyData();
   t.same(local.keys(), ['other.app']);
+  t.same(session.keys(), ['vigil.session'], "this tab's session is not touched");
   t.equal(restoreSession()?.key, s.key, 'the tab stays signed in');
 });
