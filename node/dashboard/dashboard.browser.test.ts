@@ -12,6 +12,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import t from 'tap';
 import { Actor, startTestNode } from '../src/api/testing/node.ts';
 import { DASHBOARD_DIR, ensureDashboardBuilt } from './build.ts';
+import { shortKey } from './src/format.ts';
 import { keyFileFor } from './src/session.ts';
 
 const CHROMIUM = process.env.VIGIL_CHROMIUM ?? '/usr/bin/chromium';
@@ -220,6 +221,11 @@ async function run() {
     }
     t.equal(count, 6, 'one chart per device-reported vital sign');
     t.match(await panel.getByTestId('news2').textContent(), /NEWS2/);
+    // The list of patients names whom this clinician looked at: this tab's sessionStorage holds it,
+    // localStorage (which outlives the tab and the sign-out) nothing (ADR 0124).
+    t.equal(await cp.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+    const tab = (await cp.evaluate(() => Object.keys(sessionStorage))).sort();
+    t.same(tab, [`vigil.patients.${C}`, 'vigil.session'], "this tab's session: the seed and the list");
   });
 
   await t.test('an alert appears live and is acknowledged', async (t) => {
@@ -238,6 +244,61 @@ async function run() {
     await alert.waitFor({ state: 'detached' });
     t.pass('acknowledged: gone from the open alerts');
   });
+
+  await t.test(
+    'an alert raised while the live stream was down reaches the clinician when it is back',
+    async (t) => {
+      // A second patient, not in the clinician's list, who granted access (made directly on the chain).
+      const other = seedOf('dash-patient-2');
+      const wearable = seedOf('dash-device-2');
+      const O = toHex(other.key);
+      const now = Date.now();
+      await commit(other.bytes({ type: 20, patient: other.key }));
+      await commit(
+        other.bytes({
+          type: 30,
+          device: wearable.key,
+          patient: other.key,
+          validFrom: now - 60_000,
+          validUntil: now + 86_400_000,
+        }),
+      );
+      await commit(
+        other.bytes({
+          type: 40,
+          patient: other.key,
+          grantee: { kind: 1, key: clinician.key },
+          scopes: ['vitals.*', 'alerts'],
+          purpose: 1,
+          expiresAt: now + 86_400_000,
+        }),
+      );
+      // The clinician's network drops, and the live stream with it: offline stops new requests only,
+      // so the node's open connections are cut too (the patient's page reconnects at once).
+      await clinicianCtx.setOffline(true);
+      t.teardown(() => clinicianCtx.setOffline(false));
+      node.app.server.closeAllConnections();
+      await cp.locator('.feed-down').filter({ hasText: 'Live updates interrupted' }).waitFor();
+      // Meanwhile the second patient's wearable reports a heart rate above the threshold.
+      await commit(
+        wearable.bytes({ type: 50, patient: other.key, readings: [reading(1, 155, '/min', Date.now())] }),
+      );
+      t.equal(await cp.locator(`section[data-patient="${O}"]`).count(), 0, 'not listed while offline');
+      await clinicianCtx.setOffline(false);
+      // Back: the feed asks for what it missed, and the alert comes as a live one would: the patient is
+      // added, the panel shows it, and a notice says so.
+      const panel = cp.locator(`section[data-patient="${O}"]`);
+      await panel.locator('.alert-item').filter({ hasText: 'Heart rate above its threshold' }).waitFor();
+      // The heart rate's own alert (NEWS2 may raise one of its own as well).
+      const notice = cp
+        .locator('.toast')
+        .filter({ hasText: `New alert for patient ${shortKey(O)}: Heart rate above its threshold` });
+      await notice.first().waitFor();
+      await cp.locator('.feed-down').waitFor({ state: 'hidden' });
+      t.equal(await panel.count(), 1, 'one panel');
+      t.equal(await notice.count(), 1, 'one notice: the alert was not shown twice');
+    },
+  );
 
   await t.test('a revoke removes access; break-glass opens it and the patient sees it', async (t) => {
     await pp.getByRole('tab', { name: 'Consents' }).click();
@@ -300,6 +361,19 @@ async function run() {
       { status: 'rejected', code: 'DEVICE_REVOKED' },
       'readings of a revoked device are refused',
     );
+  });
+
+  await t.test('sign-out leaves nothing in the browser that names a patient', async (t) => {
+    await cp.getByRole('button', { name: 'Sign out' }).click();
+    await cp.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
+    t.same(await cp.evaluate(() => Object.keys(localStorage)), [], 'localStorage empty');
+    t.same(await cp.evaluate(() => Object.keys(sessionStorage)), [], 'sessionStorage empty');
+    t.equal(await cp.locator('.toast').count(), 0, 'no notice naming a patient is left on screen');
+    t.equal(await cp.locator('[data-patient]').count(), 0, 'no panel left');
+    // The next user of this tab signs in with the same key and finds no list either.
+    await signIn(cp, 'clinician', clinicianFile);
+    await cp.getByText(/^No patients yet/).waitFor();
+    t.equal(await cp.locator('[data-patient]').count(), 0, 'the list did not come back');
   });
 
   t.same(pageErrors, [], 'no uncaught errors and no CSP violation in any page');

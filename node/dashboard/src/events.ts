@@ -4,8 +4,11 @@
 // this stream: nothing polls. A dropped stream is reopened with capped exponential backoff. A stream
 // that goes silent (a dead network path that no TCP error reports: a laptop's Wi-Fi, a proxy) is
 // treated as dropped once nothing, not even the node's 15 s keep-alive, has arrived for IDLE_MS: else
-// the header would say "live" over values that no longer update. After a reconnect, `onResume`
-// listeners re-read what they show, since events sent while the stream was down are not replayed.
+// the header would say "live" over values that no longer update. A reconnect names the last event id
+// seen (`Last-Event-ID`: a block's height, or the opening event's first block), and the node first sends again the alerts raised from that block on (docs/api.md
+// "Events"): they reach `onAlert` like live ones, each (patient, seq) once. When the node no longer holds
+// all of them (it restarted, or the outage was very long) it says so, and `onGap` listeners are told.
+// Blocks are not replayed: after a reconnect, `onResume` listeners re-read what they show.
 import type { Signer } from '@vigil/consensus/wire';
 import { SseParser } from '@vigil/sensor-client/browser';
 import type { Client } from './client.ts';
@@ -30,7 +33,16 @@ export interface AlertEvent {
   oldestAgeMs: number | null;
 }
 
+/** The node could not send again every alert from block `from` on: those before `heldFrom` may be missing. */
+export interface GapEvent {
+  from: number;
+  heldFrom: number;
+}
+
 export type FeedState = 'connecting' | 'live' | 'reconnecting';
+
+/** Alerts remembered to drop a second copy: the replay after a reconnect repeats at most a block's. */
+const SEEN_ALERTS = 10_000;
 
 /** Three of the node's 15 s keep-alives (docs/api.md, "Events") missed: the stream is dead. */
 export const IDLE_MS = 45_000;
@@ -39,6 +51,8 @@ export interface FeedOptions {
   /** For tests; the page uses the global fetch. */
   fetch?: typeof fetch;
   idleMs?: number;
+  /** First reconnection delay, doubled per failure up to 30 s (tests shorten it). */
+  backoffMs?: number;
 }
 
 type Listener<T> = (e: T) => void;
@@ -53,7 +67,13 @@ export class LiveFeed {
   state: FeedState = 'connecting';
 
   private readonly resumeListeners = new Set<() => void>();
+  private readonly gapListeners = new Set<Listener<GapEvent>>();
   private connectedBefore = false;
+  /** The id of the last event received: the first block whose alerts this tab may lack. */
+  private lastEventId: string | undefined;
+  /** `patient/seq` of the alerts dispatched, oldest first (a Set keeps insertion order). */
+  private readonly seen = new Set<string>();
+  private readonly backoffMs: number;
   private readonly client: Client;
   private readonly signer: Signer | undefined;
   private readonly fetch: typeof fetch;
@@ -64,6 +84,13 @@ export class LiveFeed {
     this.signer = signer;
     this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.idleMs = options.idleMs ?? IDLE_MS;
+    this.backoffMs = options.backoffMs ?? 500;
+  }
+
+  /** The node could not catch up every alert raised while the stream was down. */
+  onGap(l: Listener<GapEvent>): () => void {
+    this.gapListeners.add(l);
+    return () => this.gapListeners.delete(l);
   }
 
   /** Called each time the stream is open again after a drop: re-read, as the missed events are gone. */
@@ -110,7 +137,7 @@ export class LiveFeed {
       if (this.stopped) return;
       this.setState('reconnecting');
       this.failures += 1;
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6));
+      const delay = Math.min(30_000, this.backoffMs * 2 ** Math.min(this.failures, 6));
       await new Promise((r) => setTimeout(r, delay));
     }
   }
@@ -120,6 +147,8 @@ export class LiveFeed {
     const target = '/v1/events';
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     if (this.signer) Object.assign(headers, this.client.signedHeaders(this.signer, 'GET', target));
+    // What EventSource does on reconnecting; the node then sends the alerts raised since.
+    if (this.lastEventId !== undefined) headers['last-event-id'] = this.lastEventId;
     const abort = this.abort;
     let idle: ReturnType<typeof setTimeout> | undefined;
     const watch = () => {
@@ -140,22 +169,34 @@ export class LiveFeed {
         watch();
         const { value, done } = await reader.read();
         if (done) return;
-        for (const ev of parser.push(value)) this.dispatch(ev.event, ev.data);
+        for (const ev of parser.push(value)) this.dispatch(ev.event, ev.data, ev.id);
       }
     } finally {
       clearTimeout(idle);
     }
   }
 
-  private dispatch(event: string, data: string) {
+  private dispatch(event: string, data: string, id: string | undefined) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(data);
     } catch {
       return;
     }
+    // Block events carry their height, the opening event the first block the stream covers.
+    if (id !== undefined) this.lastEventId = id;
     if (event === 'block') for (const l of this.blockListeners) l(parsed as BlockEvent);
-    if (event === 'alert') for (const l of this.alertListeners) l(parsed as AlertEvent);
+    if (event === 'alert') {
+      const a = parsed as AlertEvent;
+      const k = `${a.patient}/${a.seq}`;
+      // The node sends the alerts of the last block seen again after a reconnect (the stream may have
+      // dropped between a block and its alerts): the copy of one already shown is dropped.
+      if (this.seen.has(k)) return;
+      this.seen.add(k);
+      if (this.seen.size > SEEN_ALERTS) this.seen.delete(this.seen.values().next().value!);
+      for (const l of this.alertListeners) l(a);
+    }
+    if (event === 'gap') for (const l of this.gapListeners) l(parsed as GapEvent);
   }
 }
 

@@ -6,7 +6,16 @@ import { Client } from './client.ts';
 import { type Child, errorBox, h, replace } from './dom.ts';
 import { type FeedState, LiveFeed } from './events.ts';
 import { clock, shortKey } from './format.ts';
-import { closeSession, openSession, type Role, restoreSession, type Session, setRole } from './session.ts';
+import {
+  closeSession,
+  openSession,
+  type Role,
+  restoreSession,
+  type Session,
+  setRole,
+  wipeLegacyData,
+  wipeStoredData,
+} from './session.ts';
 import { clinicianView } from './views/clinician.ts';
 import { operatorView } from './views/operator.ts';
 import { patientView } from './views/patient.ts';
@@ -41,6 +50,21 @@ function startFeed() {
   feed?.stop();
   feed = new LiveFeed(client, session?.signer);
   feed.start();
+}
+
+/**
+ * Ends the session and everything in this page that names a patient with it (ADR 0124): the seed and
+ * the clinician's list in Web Storage, the view's panels, the signed feed (and the alerts it remembers),
+ * and the notices on screen ("New alert for patient 0ab1…").
+ */
+function signOut() {
+  dispose?.();
+  dispose = undefined;
+  closeSession();
+  session = undefined;
+  toasts.replaceChildren();
+  startFeed();
+  navigate('/signin');
 }
 
 function header(): Child[] {
@@ -110,12 +134,7 @@ function header(): Child[] {
             {
               type: 'button',
               class: 'quiet',
-              onclick: () => {
-                closeSession();
-                session = undefined;
-                startFeed();
-                navigate('/signin');
-              },
+              onclick: signOut,
             },
             'Sign out',
           ),
@@ -178,7 +197,11 @@ async function boot() {
     );
     return;
   }
+  // Nothing the dashboard stores outlives a session (ADR 0124): what an earlier version left in
+  // localStorage goes at every start, and a tab without a session keeps nothing of a previous one.
+  wipeLegacyData();
   session = restoreSession();
+  if (!session) wipeStoredData();
   startFeed();
   window.addEventListener('popstate', render);
   render();

@@ -69,3 +69,15 @@ t.test('repeated blocks while a refresh is queued add no duplicate', async (t) =
   await settle();
   t.same(started, ['x', 'y', 'x'], 'y was still queued, x had started: one more x, no second y');
 });
+
+t.test('refreshEvery reads every panel, on screen or not, still `limit` at a time', async (t) => {
+  const { s, started, settle, peak } = harness(2);
+  s.setVisible('p0', true);
+  s.refreshAll(['p0', 'p1', 'p2']);
+  t.equal(s.staleCount, 2);
+  s.refreshEvery(['p0', 'p1', 'p2']);
+  await settle();
+  t.same([...new Set(started)].sort(), ['p0', 'p1', 'p2'], 'the off-screen ones too');
+  t.equal(s.staleCount, 0, 'none left stale');
+  t.ok(peak() <= 2);
+});

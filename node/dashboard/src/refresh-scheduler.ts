@@ -38,6 +38,17 @@ export class RefreshScheduler<K> {
     }
   }
 
+  /**
+   * Every panel must be read now, on screen or not (alerts may have been missed: the live feed could
+   * not catch them all up), still `limit` at a time.
+   */
+  refreshEvery(keys: Iterable<K>): void {
+    for (const k of keys) {
+      this.#stale.delete(k);
+      this.#enqueue(k);
+    }
+  }
+
   /** A panel is gone. */
   forget(key: K): void {
     this.#visible.delete(key);

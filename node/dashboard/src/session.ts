@@ -1,6 +1,10 @@
 // Who is signed in. The user's ed25519 seed is the whole identity; it never leaves the browser: it is
 // held in memory and, so that a reload of the same tab keeps the user signed in, in sessionStorage
 // (per tab, cleared when the tab closes, never sent anywhere). Signing out clears both. ADR 0101.
+// Everything else the dashboard keeps in Web Storage names patients (a clinician's list): it lives in
+// this tab's sessionStorage too, under the same `vigil.` prefix, and a session's end removes all of it
+// from both storages, so that the next user of a shared workstation learns nothing of whom the last
+// one looked at. ADR 0124.
 import { fromHex, type Signer, signerFromSeed, toHex } from '@vigil/consensus/wire';
 
 export type Role = 'clinician' | 'patient' | 'operator';
@@ -31,6 +35,8 @@ export class KeyFileError extends Error {
 const HEX64 = /^[0-9a-f]{64}$/;
 const MAX_KEYFILE_CHARS = 4096;
 const STORAGE = 'vigil.session';
+/** Every key the dashboard writes to Web Storage starts with this; nothing else on the origin does. */
+export const STORAGE_PREFIX = 'vigil.';
 
 /** Parses and checks a key file: the public key must be the one the seed derives. */
 export function parseKeyFile(text: string): { seed: Uint8Array; publicKey: string } {
@@ -93,6 +99,45 @@ export function setRole(s: Session, role: Role): void {
   sessionStorage.setItem(STORAGE, JSON.stringify({ seed: s.seedHex, role }));
 }
 
+/**
+ * Ends the session: removes the seed and everything else the dashboard stored, from this tab's
+ * sessionStorage and from localStorage (where earlier versions kept a clinician's list of patients, which
+ * outlived the tab and the sign-out). Keys of other apps on the origin are left alone.
+ */
 export function closeSession(): void {
-  sessionStorage.removeItem(STORAGE);
+  wipeStoredData();
+}
+
+/** Removes every `vigil.` key from both Web Storages; a storage the browser refuses is skipped. */
+export function wipeStoredData(): void {
+  for (const store of [webStorage('sessionStorage'), webStorage('localStorage')]) if (store) wipe(store);
+}
+
+/**
+ * Removes what earlier versions left in localStorage (a clinician's list of patients, kept across
+ * sign-outs and tab closes); the dashboard keeps nothing there now. Run at every start, signed in or
+ * not: the list may be another clinician's.
+ */
+export function wipeLegacyData(): void {
+  const store = webStorage('localStorage');
+  if (store) wipe(store);
+}
+
+function wipe(store: Storage): void {
+  const mine: string[] = [];
+  for (let i = 0; i < store.length; i++) {
+    const k = store.key(i);
+    if (k?.startsWith(STORAGE_PREFIX)) mine.push(k);
+  }
+  for (const k of mine) store.removeItem(k);
+}
+
+function webStorage(name: 'sessionStorage' | 'localStorage'): Storage | undefined {
+  // Reading the property throws when the browser blocks storage for the origin (a privacy setting):
+  // nothing was stored there then.
+  try {
+    return globalThis[name] ?? undefined;
+  } catch {
+    return undefined;
+  }
 }

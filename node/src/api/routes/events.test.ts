@@ -1,6 +1,8 @@
 // The event stream's bound on a subscriber that does not keep up, over real sockets against a stand-in
 // validator (an EventEmitter of applied blocks): the node, not the client, decides when it is dropped,
-// and a dropped subscriber's connection and buffered output are gone, not merely its slot.
+// and a dropped subscriber's connection and buffered output are gone, not merely its slot. And a signed
+// subscriber that comes back with Last-Event-ID is sent the alerts raised while it was away, with a
+// `gap` event when the node no longer holds all of them; a block's alerts precede the next block's event.
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { signerFromSeed, toHex } from '@vigil/consensus/wire';
@@ -34,7 +36,7 @@ const alertRaised = (seq: number) => ({
   event: { kind: 'alertRaised', data: [PATIENT.publicKey, seq, 'threshold', 6, 30, null, null, [], 0] },
 });
 
-async function eventServer(t: Test) {
+async function eventServer(t: Test, maxHeldAlerts?: number) {
   const events = new EventEmitter();
   const patientKey = toHex(Keys.patient(PATIENT.publicKey));
   const ctx = {
@@ -46,7 +48,7 @@ async function eventServer(t: Test) {
   } as unknown as ApiContext;
   const app = Fastify({ logger: false });
   app.addSchema(problemSchema);
-  registerEventRoutes(app, ctx, 1);
+  registerEventRoutes(app, ctx, 1, maxHeldAlerts);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as net.AddressInfo).port;
   const serverSockets: net.Socket[] = [];
@@ -61,7 +63,7 @@ async function eventServer(t: Test) {
    * first bytes (a client that holds the connection but never reads); `signed`: as the patient, who
    * also gets their alerts. Returns the server's end too.
    */
-  const subscribe = async (read: boolean, signed = false) => {
+  const subscribe = async (read: boolean, signed = false, extra: Record<string, string> = {}) => {
     const c = net.connect(port, '127.0.0.1');
     clients.push(c);
     c.on('error', () => undefined); // a reset is how a dropped connection may end
@@ -77,7 +79,7 @@ async function eventServer(t: Test) {
     const headers = signed
       ? signRequest({ chainId: 'events-test', signer: PATIENT, method: 'GET', target: '/v1/events' })
       : {};
-    const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`);
+    const lines = Object.entries({ ...headers, ...extra }).map(([k, v]) => `${k}: ${v}\r\n`);
     c.write(`GET /v1/events HTTP/1.1\r\nHost: x\r\n${lines.join('')}\r\n`);
     await started;
     return { client: c, server: serverSockets[serverSockets.length - 1]!, text: () => text };
@@ -115,7 +117,7 @@ t.test('an event larger than the bound reaches a fast subscriber whole; it stays
     t.ok(await eventually(() => s.text().includes(`id: ${h}\n`), 10_000), `block ${h} arrived`);
   }
   // Each event is one HTTP chunk, so a chunk-size line never splits a `data:` line.
-  const data = [...s.text().matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!));
+  const data = [...s.text().matchAll(/^event: block\nid: \d+\ndata: (.*)$/gm)].map((m) => JSON.parse(m[1]!));
   t.same(
     data.map((d) => [d.height, d.txIds.length]),
     [
@@ -180,3 +182,85 @@ t.test(
     t.notOk(s.server.destroyed, 'still connected');
   },
 );
+
+/** The `event: alert` and `event: gap` records of a stream, in order, as [event, data]. */
+const records = (text: string) =>
+  [...text.matchAll(/^event: (alert|gap)\ndata: (.*)$/gm)].map((m) => [m[1], JSON.parse(m[2]!)] as const);
+const alertSeqs = (text: string) => records(text).flatMap(([e, d]) => (e === 'alert' ? [d.seq] : []));
+
+t.test(
+  'a subscriber back with Last-Event-ID gets the alerts raised from that block on, then live ones',
+  async (t) => {
+    const { events, subscribe } = await eventServer(t);
+    // The node started at height 1; blocks 2..4 raise alerts while nobody is subscribed.
+    events.emit('block', block(2, 1, [alertRaised(1)]));
+    events.emit('block', block(3, 1, [alertRaised(2)]));
+    events.emit('block', block(4, 1, [alertRaised(3), alertRaised(4)]));
+    // The client saw block 3's event: its alerts may have been cut off behind it, so they come again.
+    const s = await subscribe(true, true, { 'last-event-id': '3' });
+    t.ok(await eventually(() => alertSeqs(s.text()).length >= 3, 10_000), 'the missed alerts arrived');
+    events.emit('block', block(5, 1, [alertRaised(5)]));
+    t.ok(await eventually(() => alertSeqs(s.text()).includes(5), 10_000), 'then the live one');
+    t.same(alertSeqs(s.text()), [2, 3, 4, 5], 'from block 3 on, once each, in order');
+    t.same(
+      records(s.text()).filter(([e]) => e === 'gap'),
+      [],
+      'no gap: the node holds every alert since block 3',
+    );
+    const first = records(s.text())[0]![1];
+    t.match(first, { height: 3, patient: toHex(PATIENT.publicKey), seq: 2, cause: 'threshold', kind: 6 });
+  },
+);
+
+t.test('a return from before what the node holds is told so, then gets what it holds', async (t) => {
+  // The node holds at most 2 alerts: block 2's is gone once block 4's second arrives.
+  const { events, subscribe } = await eventServer(t, 2);
+  events.emit('block', block(2, 1, [alertRaised(1)]));
+  events.emit('block', block(3, 1, [alertRaised(2)]));
+  events.emit('block', block(4, 1, [alertRaised(3)]));
+  const s = await subscribe(true, true, { 'last-event-id': '2' });
+  t.ok(await eventually(() => alertSeqs(s.text()).length >= 2, 10_000));
+  const r = records(s.text());
+  t.same(r[0], ['gap', { from: 2, heldFrom: 3 }], 'the alerts of block 2 may be missing: said first');
+  t.same(alertSeqs(s.text()), [2, 3]);
+  // A node that restarted holds nothing from before its start (height 1 here, held from 2).
+  const early = await eventServer(t);
+  const e = await early.subscribe(true, true, { 'last-event-id': '1' });
+  t.ok(await eventually(() => records(e.text()).length >= 1, 10_000));
+  t.same(records(e.text())[0], ['gap', { from: 1, heldFrom: 2 }]);
+});
+
+t.test('Last-Event-ID: nothing replayed unsigned, nor for a malformed id', async (t) => {
+  // Two nodes: the stand-in takes one subscriber at a time.
+  const a = await eventServer(t);
+  const b = await eventServer(t);
+  for (const n of [a, b]) n.events.emit('block', block(2, 1, [alertRaised(1)]));
+  const anon = await a.subscribe(true, false, { 'last-event-id': '1' });
+  const bad = await b.subscribe(true, true, { 'last-event-id': 'x1' });
+  for (const n of [a, b]) n.events.emit('block', block(3, 1, []));
+  t.ok(await eventually(() => anon.text().includes('id: 3\n') && bad.text().includes('id: 3\n'), 10_000));
+  t.same(records(anon.text()), [], 'an unsigned stream carries no alert and no gap');
+  t.same(records(bad.text()), [], 'an id that is not a height replays nothing');
+});
+
+t.test('a stream opens with the first block it covers as its id', async (t) => {
+  const { events, subscribe } = await eventServer(t);
+  const s = await subscribe(true);
+  t.ok(await eventually(() => s.text().includes('event: open'), 10_000));
+  // The stand-in's head is 1: a client that drops before any block event resumes from block 2.
+  t.match(s.text(), /\r\n\r\n[\s\S]*event: open\nid: 2\ndata: \{"height":1\}\n\n/);
+  events.emit('block', block(2, 1));
+  t.ok(await eventually(() => s.text().includes('id: 2\ndata: {"height":2'), 10_000));
+});
+
+t.test("a block's alerts are sent before the next block's event, even in a burst", async (t) => {
+  const { events, subscribe } = await eventServer(t);
+  const s = await subscribe(true, true);
+  // Block sync announces blocks back to back in one turn; an alert is sent after an access decision
+  // (a state read), so without ordering block 3's event overtook block 2's alert. A client resuming
+  // from block 3 would then never see it.
+  events.emit('block', block(2, 1, [alertRaised(1)]));
+  events.emit('block', block(3, 1, []));
+  t.ok(await eventually(() => s.text().includes('id: 3\n'), 10_000));
+  t.match(s.text(), /id: 2\n[\s\S]*event: alert\ndata: \{"height":2,[\s\S]*id: 3\n/);
+});

@@ -2,6 +2,10 @@
 // generator and dashboards rely on it: data {"height","txIds":[hex]}); and, for a signed subscription,
 // `event: alert` for each alert raised on a patient the caller may see (the state machine's access rule
 // for category `alerts`, decided when the alert is raised), optionally filtered by ?patient=.
+// A signed subscriber that reconnects with `Last-Event-ID: <height>` (the id of the last event it saw: a
+// block's height, or the opening event's head + 1) is first sent the alerts raised from that block on,
+// which the node holds in memory: a clinician must not miss a critical alert because the connection
+// dropped for a moment.
 import { toHex } from '@vigil/consensus/wire';
 import { ALERTS_CATEGORY } from '@vigil/consensus/wire/bodies/index.ts';
 import type { FastifyInstance } from 'fastify';
@@ -25,6 +29,23 @@ export const MAX_SUBSCRIBERS = 256;
  */
 export const MAX_BUFFERED_BYTES = 1 << 20;
 const HEARTBEAT_MS = 15_000;
+/**
+ * Alerts held for subscribers that come back (Last-Event-ID), newest kept. Alerts are rare next to
+ * blocks (one open alert per cause and patient): 4,096 cover a long outage on a large ward, in about a
+ * megabyte. Older ones, and any from before this process started, are reported as a `gap`.
+ */
+export const MAX_HELD_ALERTS = 4096;
+
+/**
+ * An alert as sent, encoded once when its block is applied. Holds copies, not the block's buffers: a
+ * key decoded from a block may be a view of the whole block, which 4,096 held alerts would keep alive.
+ */
+interface HeldAlert {
+  height: number;
+  patient: Uint8Array;
+  patientHex: string;
+  event: string;
+}
 
 interface Subscriber {
   /**
@@ -38,14 +59,25 @@ interface Subscriber {
   end: () => void;
   caller: AuthenticatedCaller | undefined;
   patient: Uint8Array | undefined;
+  /**
+   * Output still being prepared (alerts wait for an access decision, a state read). Later output
+   * queues behind it, so that a block's alerts precede the next block's event: a client resuming
+   * from the last block event it saw then has every earlier block's alerts.
+   */
+  busy: Promise<void> | undefined;
 }
 
 export function registerEventRoutes(
   app: FastifyInstance,
   ctx: ApiContext,
   maxSubscribers = MAX_SUBSCRIBERS,
+  maxHeldAlerts = MAX_HELD_ALERTS,
 ): void {
   const subscribers = new Set<Subscriber>();
+  // The alerts of blocks from `heldFrom` on, oldest first: this process saw no earlier block, and an
+  // alert dropped for room moves `heldFrom` past its block.
+  const held: HeldAlert[] = [];
+  let heldFrom = ctx.validator.store.requireHead().height + 1;
   // Turns of the event loop, counted only while output is being written: what a subscriber was sent in
   // the current turn could not have been read yet.
   let turn = 0;
@@ -62,6 +94,32 @@ export function registerEventRoutes(
   };
 
   const onBlock = (b: AppliedBlock) => {
+    const alerts: HeldAlert[] = b.result.events
+      .filter((e) => e.event.kind === 'alertRaised')
+      .map((e) => {
+        const d = e.event.data as unknown[];
+        const patientHex = toHex(d[0] as Uint8Array);
+        const data = {
+          height: b.height,
+          txId: toHex(e.txId),
+          patient: patientHex,
+          seq: d[1],
+          cause: d[2],
+          kind: d[3],
+          value: d[4],
+          news2Total: d[5],
+          band: d[6],
+          missing: d[7],
+          oldestAgeMs: d[8],
+        };
+        const event = `event: alert\ndata: ${JSON.stringify(data)}\n\n`;
+        return { height: b.height, patient: (d[0] as Uint8Array).slice(), patientHex, event };
+      });
+    held.push(...alerts);
+    if (held.length > maxHeldAlerts) {
+      const dropped = held.splice(0, held.length - maxHeldAlerts);
+      heldFrom = Math.max(heldFrom, dropped[dropped.length - 1]!.height + 1);
+    }
     if (subscribers.size === 0) return;
     // Encoded once and shared: a socket queues and writes a reference to a Buffer, where a string is
     // copied into native memory for every socket it is written to (one copy a subscriber of the
@@ -73,25 +131,39 @@ export function registerEventRoutes(
         txIds: b.result.receipts.filter((r) => r.txId !== null).map((r) => toHex(r.txId!)),
       })}\n\n`,
     );
-    const alerts = b.result.events.filter((e) => e.event.kind === 'alertRaised');
     for (const s of subscribers) {
-      if (!s.keepingUp()) continue;
-      s.write(block);
-      // The block's alerts follow its event at once, behind it in the same backlog: they belong to this
-      // block's output and are not measured again.
-      // An alert that cannot be recorded as read (AUDIT_BACKLOG), or one whose access decision failed,
-      // is not sent: the stream ends instead, so the client reconnects and re-reads (and is told why)
-      // rather than missing the alert without a sign. Never an unhandled rejection.
-      if (s.caller && alerts.length > 0) void sendAlerts(s, alerts, b.height).catch(() => s.end());
+      inTurn(s, () => {
+        if (!s.keepingUp()) return;
+        s.write(block);
+        // The block's alerts follow its event at once, behind it in the same backlog: they belong to
+        // this block's output and are not measured again.
+        if (s.caller && alerts.length > 0) return sendAlerts(s, alerts);
+      });
     }
   };
 
-  const sendAlerts = async (s: Subscriber, alerts: AppliedBlock['result']['events'], height: number) => {
+  /**
+   * Runs `job` for `s` now, or after the output it is still preparing. An alert that cannot be recorded
+   * as read (AUDIT_BACKLOG), or one whose access decision failed, is not sent: the stream ends instead,
+   * so the client reconnects and is sent it again (Last-Event-ID) rather than missing it without a
+   * sign. Never an unhandled rejection.
+   */
+  const inTurn = (s: Subscriber, job: () => Promise<void> | undefined) => {
+    const pending = s.busy ? s.busy.then(job) : job();
+    if (!pending) return;
+    const tracked: Promise<void> = pending
+      .catch(() => s.end())
+      .then(() => {
+        if (s.busy === tracked) s.busy = undefined;
+      });
+    s.busy = tracked;
+  };
+
+  const sendAlerts = async (s: Subscriber, alerts: readonly HeldAlert[]) => {
     const who = s.caller!;
-    for (const e of alerts) {
-      const d = e.event.data as unknown[];
-      const patient = d[0] as Uint8Array;
-      if (s.patient && toHex(s.patient) !== toHex(patient)) continue;
+    const only = s.patient && toHex(s.patient);
+    for (const { patient, patientHex, event } of alerts) {
+      if (only && only !== patientHex) continue;
       const decision = await decideAccess(
         ctx.view.state,
         who.key,
@@ -103,21 +175,7 @@ export function registerEventRoutes(
       if (!decision.allowed) continue;
       const { allowed: _, ...basis } = decision;
       recordRead(ctx, who, patient, [ALERTS_CATEGORY], basis);
-      s.write(
-        `event: alert\ndata: ${JSON.stringify({
-          height,
-          txId: toHex(e.txId),
-          patient: toHex(patient),
-          seq: d[1],
-          cause: d[2],
-          kind: d[3],
-          value: d[4],
-          news2Total: d[5],
-          band: d[6],
-          missing: d[7],
-          oldestAgeMs: d[8],
-        })}\n\n`,
-      );
+      s.write(event);
     }
   };
 
@@ -162,6 +220,15 @@ export function registerEventRoutes(
         );
       }
       const patient = req.query.patient ? key32(req.query.patient, 'patient') : undefined;
+      // The id of the last event the client saw (WHATWG: sent by EventSource on reconnecting; the
+      // dashboard sets it): the first block whose alerts it may lack. Not covered by the signature: it
+      // only chooses which of the caller's own alerts, each decided and recorded like a live one, are
+      // sent again. Anything but a height is ignored.
+      const lastId = req.headers['last-event-id'];
+      const resumeFrom =
+        who && typeof lastId === 'string' && /^(0|[1-9][0-9]{0,15})$/.test(lastId)
+          ? Number(lastId)
+          : undefined;
       if (patient && !who)
         throw new ApiError(401, 'UNAUTHENTICATED', 'A patient filter needs a signed subscription');
       if (subscribers.size >= maxSubscribers) {
@@ -180,6 +247,7 @@ export function registerEventRoutes(
       const s: Subscriber = {
         caller: who,
         patient,
+        busy: undefined,
         keepingUp: () => {
           if (res.destroyed) return false;
           const fresh = writtenTurn === turn ? writtenInTurn : 0;
@@ -193,7 +261,8 @@ export function registerEventRoutes(
           return false;
         },
         write: (chunk) => {
-          if (res.destroyed) return;
+          // Output queued behind an alert decision may come due after the stream ended.
+          if (res.destroyed || res.writableEnded) return;
           const t = currentTurn();
           if (t !== writtenTurn) {
             writtenTurn = t;
@@ -208,7 +277,22 @@ export function registerEventRoutes(
         },
       };
       subscribers.add(s);
-      res.write(`: vigil events, height ${ctx.validator.store.requireHead().height}\n\n`);
+      const head = ctx.validator.store.requireHead().height;
+      // The opening event's id is the first block this stream covers: a client that reconnects before
+      // any block event arrived names it, and is sent every alert raised since it was first connected.
+      res.write(
+        `: vigil events, height ${head}\n\nevent: open\nid: ${head + 1}\ndata: {"height":${head}}\n\n`,
+      );
+      if (resumeFrom !== undefined) {
+        // From the block of the last event seen, inclusive: the stream may have dropped between that
+        // block's event and its alerts. A client drops an alert it already has by (patient, seq).
+        // Taken now, so that blocks applied from here on are sent live, behind these, and not twice.
+        if (resumeFrom < heldFrom) {
+          s.write(`event: gap\ndata: ${JSON.stringify({ from: resumeFrom, heldFrom })}\n\n`);
+        }
+        const missed = held.filter((a) => a.height >= resumeFrom);
+        if (missed.length > 0) inTurn(s, () => sendAlerts(s, missed));
+      }
       req.raw.on('close', () => subscribers.delete(s));
     },
   );
