@@ -147,6 +147,14 @@ t.test('state-machine commands, queries and a verified proof', async (t) => {
   r = await run('proof', '--tx', sub.id, '--genesis', genesis, '--key', device.path);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^verified: .* certified by 1 of 1 validators \(validator set from/);
+  // ADR 0123/0125: the outcome is proven too, once the idle primary's block cites the state after it.
+  t.ok(
+    await eventually(async () => {
+      r = await run('proof', '--tx', sub.id, '--genesis', genesis, '--key', device.path);
+      return /\noutcome: accepted, proven by the state certified at block \d+/.test(r.stdout);
+    }, 10_000),
+    r.stdout,
+  );
 
   const seen = await eventually(async () => {
     const a = await run('audit', '--patient', patient.key, '--key', patient.path);

@@ -1,6 +1,11 @@
 // The CLI's query commands: each fetches from a node and renders a human summary (or the raw JSON
 // with --json). Patient-data queries are signed with --key; proofs are verified locally.
-import { verifyTransactionProof } from '@vigil/consensus/proof';
+import {
+  decodeStateProof,
+  type Receipt,
+  verifyTransactionOutcome,
+  verifyTransactionProof,
+} from '@vigil/consensus/proof';
 import {
   decodeBlockHeader,
   decodeCommitCertificate,
@@ -199,9 +204,45 @@ export const QUERIES: Record<
           ExitCode.refused,
         );
       }
+      const included = `verified: ${id} is transaction ${p.index} of block ${header.height}, certified by ${cert.votes.length} of ${validators.length} validators (${trust})`;
+      // ADR 0123: inclusion is not acceptance. On a chain with receipts in the state, prove the outcome.
+      if (typeof p.receipt !== 'string') return { json: { ...p, verified: true }, text: included };
+      if (p.outcome === undefined) {
+        return {
+          json: { ...p, verified: true, outcome: null },
+          text: `${included}\noutcome: not certified yet (no certified header cites a state after block ${header.height}; ask again in a second)`,
+        };
+      }
+      let receipt: Receipt;
+      try {
+        receipt = verifyTransactionOutcome(
+          { bytes: fromHex(p.tx) },
+          {
+            index: p.index,
+            txProof: p.proof.map(fromHex),
+            header,
+            certificate: cert,
+            receipt: fromHex(p.receipt),
+            receiptProof: (p.receiptProof as string[]).map(fromHex),
+            receiptsRoot: fromHex(p.receiptsRoot),
+            stateProof: decodeStateProof(fromHex(p.outcome.stateProof)),
+            stateHeader: decodeBlockHeader(fromHex(p.outcome.header)),
+            stateCertificate: decodeCommitCertificate(fromHex(p.outcome.certificate)),
+          },
+          () => validators,
+          referenceVerifier,
+        ).receipt;
+      } catch (e) {
+        throw new CliError(
+          (e as { code?: string }).code ?? 'PROOF_INVALID',
+          `outcome proof does not verify: ${(e as Error).message}`,
+          ExitCode.refused,
+        );
+      }
+      const decided = receipt.status === 'accepted' ? 'accepted' : `rejected (${receipt.code})`;
       return {
-        json: { ...p, verified: true },
-        text: `verified: ${id} is transaction ${p.index} of block ${header.height}, certified by ${cert.votes.length} of ${validators.length} validators (${trust})`,
+        json: { ...p, verified: true, accepted: receipt.status === 'accepted' },
+        text: `${included}\noutcome: ${decided}, proven by the state certified at block ${p.outcome.height}`,
       };
     },
   },
