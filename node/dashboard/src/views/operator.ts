@@ -1,7 +1,12 @@
 // Operator: network status (validators, height, view, peers, liveness), a block and transaction explorer
 // whose inclusion proofs are verified here in the browser against the validator set, and tx/s and
 // commit latency over time. Everything updates from the live feed (block events), no polling.
-import { verifyTransactionLeafProof, verifyTransactionProof } from '@vigil/consensus/proof';
+import {
+  decodeStateProof,
+  verifyTransactionLeafProof,
+  verifyTransactionOutcome,
+  verifyTransactionProof,
+} from '@vigil/consensus/proof';
 import {
   decodeBlockHeader,
   decodeCommitCertificate,
@@ -317,6 +322,10 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
         proof: string[];
         header: string;
         certificate: string;
+        receipt?: string;
+        receiptProof?: string[];
+        receiptsRoot?: string;
+        outcome?: { stateProof: string; height: number; header: string; certificate: string };
       }>(`/v1/transactions/${id}/proof`);
       try {
         const header = decodeBlockHeader(fromHex(p.header));
@@ -337,10 +346,38 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
             referenceVerifier,
           );
         }
+        // ADR 0123: inclusion is not acceptance; where the state commits to receipts, prove the outcome.
+        let outcome = '';
+        if (p.receipt !== undefined && p.receiptProof !== undefined && p.receiptsRoot !== undefined) {
+          if (p.outcome === undefined) {
+            outcome = ' Its outcome is not certified yet (a second after its block): reopen it to check.';
+          } else {
+            const { receipt } = verifyTransactionOutcome(
+              p.tx !== undefined ? { bytes: fromHex(p.tx) } : { leafHash: fromHex(p.leaf) },
+              {
+                index: p.index,
+                txProof: path,
+                header,
+                certificate: cert,
+                receipt: fromHex(p.receipt),
+                receiptProof: p.receiptProof.map(fromHex),
+                receiptsRoot: fromHex(p.receiptsRoot),
+                stateProof: decodeStateProof(fromHex(p.outcome.stateProof)),
+                stateHeader: decodeBlockHeader(fromHex(p.outcome.header)),
+                stateCertificate: decodeCommitCertificate(fromHex(p.outcome.certificate)),
+              },
+              () => validators,
+              referenceVerifier,
+            );
+            outcome = ` Its outcome, proven by the state certified at block #${p.outcome.height}: ${
+              receipt.status === 'accepted' ? 'accepted' : `rejected (${receipt.code})`
+            }.`;
+          }
+        }
         verdict.className = 'ok';
         replace(
           verdict,
-          `✔ Proof verified in this browser: transaction ${p.index} of block #${header.height}, whose header carries a commit certificate signed by a quorum of the ${validators.length} validators.${p.tx === undefined ? ' It names a patient, so the node shows its leaf hash, not its bytes.' : ''}`,
+          `✔ Proof verified in this browser: transaction ${p.index} of block #${header.height}, whose header carries a commit certificate signed by a quorum of the ${validators.length} validators.${outcome}${p.tx === undefined ? ' It names a patient, so the node shows its leaf hash, not its bytes.' : ''}`,
         );
       } catch (e) {
         verdict.className = 'bad';
