@@ -251,6 +251,7 @@ export async function main(argv: string[]): Promise<number> {
       from: str,
       'from-height': str,
       limit: str,
+      cursor: str,
       open: flag,
       genesis: str,
     },
