@@ -109,3 +109,9 @@ t.test('a malformed transaction id is a usage error before any request', async (
   await t.rejects(QUERIES.proof!.run(proof.e), { message: /--tx must be a transaction id/ });
   t.same(proof.paths, []);
 });
+
+t.test('a bad positional HEIGHT is named as such, not as an option', async (t) => {
+  const b = env({}, {}, ['abc']);
+  await t.rejects(QUERIES.block!.run(b.e), { message: /^HEIGHT must be a non-negative integer \(got abc\)/ });
+  t.same(b.paths, []);
+});

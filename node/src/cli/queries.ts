@@ -85,7 +85,11 @@ export const QUERIES: Record<
   block: {
     usage: 'HEIGHT',
     run: async ({ client, positionals, values }) => {
-      const h = int(positionals[0] ?? s(values, 'height'), 'height');
+      // HEIGHT is positional: a bad one must not be reported as an option the operator never typed.
+      const raw = positionals[0] ?? s(values, 'height');
+      if (positionals[0] !== undefined && !/^\d+$/.test(raw!))
+        throw new UsageError(`HEIGHT must be a non-negative integer (got ${raw})`);
+      const h = int(raw, 'height');
       const b = await client.get<J>(`/v1/blocks/${h}`);
       const lines = [
         `block ${b.height} ${b.hash}`,
