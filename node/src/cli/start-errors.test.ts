@@ -13,7 +13,8 @@ import { StoreError } from '../store/errors.ts';
 import { freePorts } from '../testing/ports.ts';
 import { homePaths } from '../validator/home.ts';
 import { createNetworkHomes } from '../validator/network-homes.ts';
-import { reportFailure, run } from './vigil.ts';
+import { CliError } from './node-client.ts';
+import { reportFailure, run, startFailure } from './vigil.ts';
 
 const VIGIL = fileURLToPath(new URL('./vigil.ts', import.meta.url));
 
@@ -144,4 +145,18 @@ t.test('a code the message already starts with is printed once', async (t) => {
     console.error = error;
   }
   t.same(err, ['vigil: GENESIS_MISMATCH: data directory holds a chain with another genesis']);
+});
+
+t.test('a data directory of another genesis says which file to put back', async (t) => {
+  const e = startFailure(
+    new StoreError('GENESIS_MISMATCH', 'data directory holds a chain with another genesis'),
+    '/srv/vigil',
+  );
+  t.type(e, CliError);
+  t.match(e, {
+    code: 'GENESIS_MISMATCH',
+    exit: 3,
+    message:
+      /^data directory holds a chain with another genesis: \/srv\/vigil\/genesis\.json is not the genesis \/srv\/vigil\/data was created with/,
+  });
 });

@@ -200,6 +200,18 @@ export function startFailure(e: unknown, home: string): unknown {
       ExitCode.config,
     );
   }
+  if (err.code === 'GENESIS_MISMATCH' || err.code === 'WRONG_CHAIN') {
+    // The store can only say the two differ; which file to put back is the home's business.
+    const message = err.message.startsWith(`${err.code}: `)
+      ? err.message.slice(err.code.length + 2)
+      : err.message;
+    return new CliError(
+      err.code,
+      `${message}: ${join(home, 'genesis.json')} is not the genesis ${join(home, 'data')} was created with ` +
+        "(put back the network's genesis.json, or move data/ away to start this home on the new one)",
+      ExitCode.config,
+    );
+  }
   if (err.code === 'EADDRINUSE') {
     const where = /address already in use (\S+)/.exec(err.message)?.[1] ?? 'the API address';
     return new CliError(
