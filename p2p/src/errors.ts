@@ -24,6 +24,8 @@ export const P2PErrorCode = {
   faultInjected: 'P2P_FAULT_INJECTED',
   /** Configuration is invalid (bad seed length, bad key, bad limits). */
   invalidConfig: 'P2P_INVALID_CONFIG',
+  /** A listen address could not be bound (port in use, address not on this machine). */
+  listenFailed: 'P2P_LISTEN_FAILED',
   /** The network is not started or already stopped. */
   notRunning: 'P2P_NOT_RUNNING',
   /** An inbound stream closed because the same peer opened a newer one for the protocol. */

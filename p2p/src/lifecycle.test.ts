@@ -1,5 +1,5 @@
 import t from 'tap';
-import { P2PErrorCode } from './errors.ts';
+import { type P2PError, P2PErrorCode } from './errors.ts';
 import { VigilNetwork } from './network.ts';
 import { type Cluster, seedOf, startCluster, waitFor } from './test-network.ts';
 
@@ -175,3 +175,22 @@ t.test(
     t.equal(a.metrics().dropped['consensus-stale'], 1);
   },
 );
+
+t.test('a listen address already in use is one typed error naming it, with no stack trace', async (t) => {
+  const busy = await VigilNetwork.create({
+    seed: seedOf(0),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    peers: { validators: [] },
+  });
+  await busy.start();
+  t.teardown(() => busy.stop());
+  const addr = busy.listenAddrs()[0]!.replace(/\/p2p\/.*$/, '');
+  const second = await VigilNetwork.create({ seed: seedOf(1), listen: [addr], peers: { validators: [] } });
+  const err = (await second.start().then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as P2PError | undefined;
+  t.equal(err?.code, P2PErrorCode.listenFailed);
+  t.match(err?.message, `cannot listen on ${addr} (listen EADDRINUSE`);
+  t.notMatch(err?.message, /\n/, 'one line: the stack of the cause is not in the message');
+});

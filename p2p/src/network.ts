@@ -209,7 +209,7 @@ export class VigilNetwork {
       await this.#libp2p.start();
     } catch (err) {
       this.#running = false;
-      throw err;
+      throw listenFailure(err);
     }
     for (const p of this.#peers.values()) this.#maybeDial(p);
   }
@@ -896,4 +896,24 @@ export class VigilNetwork {
 /** Key of a transaction in the per-peer seen sets: SHA-256 of its encoded bytes. */
 function txHash(tx: Uint8Array): string {
   return createHash('sha256').update(tx).digest('base64');
+}
+
+/**
+ * libp2p reports an address it could not bind as an UnsupportedListenAddressesError whose message ends
+ * in each address's cause with its stack trace ("  /ip4/…/tcp/26601: Error: listen EADDRINUSE: …\n
+ * at …"): the node printed that whole trace to an operator. It becomes P2P_LISTEN_FAILED naming each
+ * address and its cause, one line; anything else passes through unchanged.
+ */
+export function listenFailure(err: unknown): unknown {
+  if (!(err instanceof Error) || err.name !== 'UnsupportedListenAddressesError') return err;
+  const causes = err.message
+    .split('\n')
+    .map((l) => /^\s+(\/\S+): (?:[A-Za-z]*Error: )?(.+)$/.exec(l))
+    .filter((m) => m !== null)
+    .map((m) => `${m[1]} (${m[2]!.trim()})`);
+  return new P2PError(
+    P2PErrorCode.listenFailed,
+    `cannot listen on ${causes.length > 0 ? causes.join(', ') : 'the configured p2p addresses'}`,
+    { cause: err },
+  );
 }

@@ -51,3 +51,24 @@ t.test('browser.ts reaches no Node built-in', async (t) => {
     'third-party packages are only @noble (pure JS) and cbor-x (has a browser build)',
   );
 });
+
+t.test('every name docs/sensor-client.md imports from the SDK is exported', async (t) => {
+  const doc = readFileSync(resolve(here, '../../docs/sensor-client.md'), 'utf8');
+  const entries: Record<string, Record<string, unknown>> = {
+    '@vigil/sensor-client': await import('./index.ts'),
+    '@vigil/sensor-client/browser': await import('./browser.ts'),
+  };
+  let checked = 0;
+  for (const m of doc.matchAll(/import \{([^}]+)\} from '(@vigil\/sensor-client(?:\/browser)?)'/g)) {
+    const names = m[1]!
+      .split(',')
+      .map((n) => n.replace(/^\s*type\s+/, '').trim())
+      .filter(Boolean);
+    for (const name of names) {
+      checked++;
+      t.ok(name in entries[m[2]!]!, `${m[2]} exports ${name}`);
+    }
+  }
+  t.ok(checked >= 5, `the doc's imports were found (${checked})`);
+  t.equal((entries['@vigil/sensor-client']!.ReadingKind as { heartRate: number }).heartRate, 1);
+});

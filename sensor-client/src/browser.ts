@@ -23,6 +23,9 @@ export {
   verifyCommitProof,
 } from './sdk/commit-trust.ts';
 export { SdkError, SdkErrorCode } from './sdk/errors.ts';
+// Readings are written by kind (ReadingKind.heartRate is 1) in each kind's wire unit and scale
+// (readingKindSpec): a device maker should not have to reach into @vigil/consensus for them.
+export { ReadingKind, readingKindSpec } from '@vigil/consensus/vitals/index.ts';
 export { generateSeed, SEED_BYTES, signerForSeed } from './sdk/keys.ts';
 export {
   proofCoversBytes,

@@ -118,7 +118,7 @@ t.test('state-machine commands, queries and a verified proof', async (t) => {
 
   r = await run('readings', '--patient', patient.key, '--kind', 'temperature', '--key', clinician.path);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /368 Cel/);
+  t.match(r.stdout, /36\.8 Cel/, 'the physical value, as --reading temperature=36.8 took it');
   t.match(r.stdout, /via grant/);
   r = await run(
     'readings',

@@ -5,6 +5,7 @@
 // `npm start -- --fresh` starts over.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -12,7 +13,7 @@ import { demoText, setupDemo } from '../../dashboard/demo.ts';
 import { createNetworkHomes } from '../validator/network-homes.ts';
 import { ChainStore } from '../store/chain-store.ts';
 import { StoreError } from '../store/errors.ts';
-import { homePaths } from '../validator/home.ts';
+import { homePaths, loadConfig } from '../validator/home.ts';
 import { type NodeStatusView, ProcessNetwork } from '../testing/process-network.ts';
 
 const SENSORS = fileURLToPath(new URL('../../../sensor-client/src/cli/sensors.ts', import.meta.url));
@@ -77,6 +78,54 @@ async function olderSchema(home: string): Promise<string | undefined> {
   }
 }
 
+/** Resolves true when something already listens on host:port (EADDRINUSE), false once it is free. */
+function portTaken(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE'));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(false)));
+  });
+}
+
+/**
+ * The homes' API and p2p ports that something else already holds, as "node0 API 127.0.0.1:7701".
+ * Checked before anything starts: a validator that cannot listen exits, while whatever holds its API
+ * port may still answer (another devnet does), so the network would look up and the demo set-up would
+ * talk to the wrong chain or hang on a listener that never replies.
+ */
+export async function portsInUse(homes: readonly string[]): Promise<string[]> {
+  const taken: string[] = [];
+  for (const [i, home] of homes.entries()) {
+    const { api, p2p } = loadConfig(home);
+    if (await portTaken(api.host, api.port)) taken.push(`node${i} API ${api.host}:${api.port}`);
+    for (const addr of p2p.listen) {
+      const m = /^\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(addr);
+      if (m && Number(m[2]) !== 0 && (await portTaken(m[1]!, Number(m[2])))) {
+        taken.push(`node${i} p2p ${m[1]}:${m[2]}`);
+      }
+    }
+  }
+  return taken;
+}
+
+/**
+ * Stops a child with SIGTERM, escalating to SIGKILL after `graceMs`; resolves once it has exited. The
+ * sensor simulator is stopped this way, before the validators, so that it drains against live nodes,
+ * writes its last lines into sensors.log and is gone when `npm start` returns: signalled and left, it
+ * outlived its parent (an orphan still writing to a closed pipe).
+ */
+export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 export async function runDevnet(argv: string[]): Promise<number> {
   const a = parse(argv);
   if (a.help) {
@@ -108,20 +157,54 @@ export async function runDevnet(argv: string[]): Promise<number> {
     }).homes;
     console.log(`Created a ${validators}-validator network in ${dir}`);
   }
+  const taken = await portsInUse(homes);
+  if (taken.length > 0) {
+    console.error(
+      `Ports in use: ${taken.join(', ')}. Another devnet or program holds them: stop it ` +
+        '(`pgrep -af vigil` lists Vigil processes) and run npm start again.',
+    );
+    return 1;
+  }
   const net = new ProcessNetwork(homes);
+  let sensors: ChildProcess | undefined;
+  // Ctrl-C is honoured from here on, start-up included: without handlers installed this early, a
+  // signal during the (up to 60 s) wait for the validators killed this process and left them running.
+  const interrupt = new AbortController();
+  const interrupted = new Promise<void>((resolve) =>
+    interrupt.signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
+  const onSignal = () => interrupt.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const stopEverything = async () => {
+    console.log('\nStopping the sensor simulator and the validators…');
+    if (sensors) await stopChild(sensors, 10_000);
+    await net.stopAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
   net.startAll({ VIGIL_LOG_LEVEL: 'info' });
   console.log(`Validators starting; logs in ${dir}/node*/node.log`);
-  if (!(await net.waitReady(60_000))) {
+  const ready = await Promise.race([net.waitReady(60_000), interrupted.then(() => undefined)]);
+  if (interrupt.signal.aborted) {
+    await stopEverything();
+    console.log('Stopped during start-up.');
+    return 0;
+  }
+  // waitReady counts a validator that exited as settled: one that died starting up is an error here.
+  const dead = net.nodes.filter((n) => !n.running);
+  if (!ready || dead.length > 0) {
     console.error(
-      'The validators did not answer within 60 s; see the logs. Is another devnet running on these ports?',
+      ready
+        ? `${dead.map((n) => `node${n.index}`).join(', ')} exited while starting; see ${dead.map((n) => join(n.home, 'node.log')).join(', ')}`
+        : 'The validators did not answer within 60 s; see the logs in devnet/node*/node.log.',
     );
-    await net.stopAll();
+    await stopEverything();
     return 1;
   }
   const urls = net.nodes.map((n) => n.apiUrl);
   console.log(`APIs: ${urls.join('  ')}`);
 
-  let sensors: ChildProcess | undefined;
   if (!a['no-sensors']) {
     const log = createWriteStream(join(dir, 'sensors.log'), { flags: 'a' });
     sensors = spawn(
@@ -146,13 +229,21 @@ export async function runDevnet(argv: string[]): Promise<number> {
     );
   }
   // The web dashboard (served by every node at /) and demo key files to sign in with (docs/dashboard.md).
-  const demo = await setupDemo({
-    dir,
-    apiUrl: urls[0]!,
-    patients: Number(a.patients),
-    deteriorate: 0.25,
-    sensors: !a['no-sensors'],
-  }).catch((e: Error) => void console.error(`Demo keys not ready: ${e.message}`));
+  const demo = await Promise.race([
+    setupDemo({
+      dir,
+      apiUrl: urls[0]!,
+      patients: Number(a.patients),
+      deteriorate: 0.25,
+      sensors: !a['no-sensors'],
+    }).catch((e: Error) => void console.error(`Demo keys not ready: ${e.message}`)),
+    interrupted.then(() => undefined),
+  ]);
+  if (interrupt.signal.aborted) {
+    await stopEverything();
+    console.log('Stopped during start-up.');
+    return 0;
+  }
   console.log(demoText(`${urls[0]}/`, demo ?? undefined));
   console.log('Ctrl-C stops everything.\n');
 
@@ -185,22 +276,15 @@ export async function runDevnet(argv: string[]): Promise<number> {
   const timer = setInterval(() => void render(), tty ? 1_000 : 5_000);
   await render();
 
-  return new Promise<number>((done) => {
-    const stop = async () => {
-      if (stopping) return;
-      stopping = true;
-      clearInterval(timer);
-      console.log('\nStopping the sensor simulator and the validators…');
-      sensors?.kill('SIGTERM');
-      await net.stopAll();
-      console.log('Stopped. `npm start` continues this chain; `npm start -- --fresh` starts over.');
-      done(0);
-    };
-    process.on('SIGINT', () => void stop());
-    process.on('SIGTERM', () => void stop());
-    const duration = Number(a.duration);
-    if (duration > 0) setTimeout(() => void stop(), duration * 1000);
-  });
+  const duration = Number(a.duration);
+  const deadline = duration > 0 ? setTimeout(() => interrupt.abort(), duration * 1000) : undefined;
+  await interrupted;
+  clearTimeout(deadline);
+  stopping = true;
+  clearInterval(timer);
+  await stopEverything();
+  console.log('Stopped. `npm start` continues this chain; `npm start -- --fresh` starts over.');
+  return 0;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -13,7 +13,7 @@ import {
   referenceVerifier,
   type Signer,
 } from '@vigil/consensus/wire';
-import { ReadingKind } from '@vigil/consensus/vitals/index.ts';
+import { ReadingKind, readingKindSpec } from '@vigil/consensus/vitals/index.ts';
 import { loadGenesis, validatorKeys } from '../validator/genesis-file.ts';
 import { int, purpose, required, UsageError } from './args.ts';
 import type { Values } from './actions.ts';
@@ -33,6 +33,26 @@ export interface QueryEnv {
   /** Signer from --key (signed queries only). */
   signer: () => Signer;
   chainId: () => Promise<string>;
+}
+
+/**
+ * A wire integer as the physical value the commands take on input (`--reading temperature=36.8`
+ * travels as 368): the node answers wire values, and `368 Cel` misread a normal temperature.
+ */
+export function physical(kind: unknown, value: unknown): string {
+  const spec = typeof kind === 'number' ? readingKindSpec(kind) : undefined;
+  if (spec === undefined || typeof value !== 'number') return String(value);
+  return (value / spec.scale).toFixed(Math.round(Math.log10(spec.scale)));
+}
+
+/** A transaction id, checked here: the node would answer INVALID_REQUEST, which exits 4, not 2. */
+function txId(v: string | undefined, name: string): string {
+  const id = required(v, name);
+  if (!/^[0-9a-f]{64}$/.test(id))
+    throw new UsageError(
+      `${name === 'id' ? 'ID' : `--${name}`} must be a transaction id: 64 lower-case hex characters`,
+    );
+  return id;
 }
 
 function patientPath(v: Values, tail: string): string {
@@ -70,7 +90,11 @@ export const QUERIES: Record<
   block: {
     usage: 'HEIGHT',
     run: async ({ client, positionals, values }) => {
-      const h = int(positionals[0] ?? s(values, 'height'), 'height');
+      // HEIGHT is positional: a bad one must not be reported as an option the operator never typed.
+      const raw = positionals[0] ?? s(values, 'height');
+      if (positionals[0] !== undefined && !/^\d+$/.test(raw!))
+        throw new UsageError(`HEIGHT must be a non-negative integer (got ${raw})`);
+      const h = int(raw, 'height');
       const b = await client.get<J>(`/v1/blocks/${h}`);
       const lines = [
         `block ${b.height} ${b.hash}`,
@@ -86,14 +110,15 @@ export const QUERIES: Record<
   tx: {
     usage: 'ID',
     run: async ({ client, positionals, values }) => {
-      const id = required(positionals[0] ?? s(values, 'id'), 'id');
+      const id = txId(positionals[0] ?? s(values, 'id'), 'id');
       const t = await client.get<J>(`/v1/transactions/${id}`);
       const where = t.height !== undefined ? ` in block ${t.height} position ${t.position}` : '';
       return { json: t, text: `${t.id} ${t.status}${t.code ? ` (${t.code})` : ''}${where}` };
     },
   },
   readings: {
-    usage: '--patient HEX --kind heartRate|1..8 [--from MS] [--to MS] [--limit N] [--purpose P] --key FILE',
+    usage:
+      '--patient HEX --kind heartRate|1..8 [--from MS] [--to MS] [--limit N] [--cursor C] [--purpose P] --key FILE',
     run: async ({ client, values, signer, chainId }) => {
       const k = required(s(values, 'kind'), 'kind');
       const kind = Object.hasOwn(ReadingKind, k)
@@ -101,10 +126,17 @@ export const QUERIES: Record<
         : int(k, 'kind');
       const path =
         patientPath(values, 'readings') +
-        query({ kind, from: s(values, 'from'), to: s(values, 'to'), limit: s(values, 'limit') });
+        query({
+          kind,
+          from: s(values, 'from'),
+          to: s(values, 'to'),
+          limit: s(values, 'limit'),
+          cursor: s(values, 'cursor'),
+        });
       const r = await client.signedGet<J>(path, await chainId(), signer(), purpose(s(values, 'purpose')));
       const lines = r.items.map(
-        (x: J) => `${iso(x.measuredAt)}  ${x.value} ${x.unit}${x.source ? `  from ${short(x.source)}` : ''}`,
+        (x: J) =>
+          `${iso(x.measuredAt)}  ${physical(x.kind, x.value)} ${x.unit}${x.source ? `  from ${short(x.source)}` : ''}`,
       );
       lines.push(
         `(${r.items.length} readings via ${r.access.via}${r.next ? `; more: --cursor ${r.next}` : ''})`,
@@ -119,7 +151,7 @@ export const QUERIES: Record<
       const r = await client.signedGet<J>(path, await chainId(), signer(), purpose(s(values, 'purpose')));
       const lines = r.items.map(
         (a: J) =>
-          `#${a.seq} ${a.status} ${a.cause}${a.value !== null ? ` value ${a.value}` : ''}${a.news2Total !== null ? ` NEWS2 ${a.news2Total}` : ''}  ${iso(a.raisedAt)}`,
+          `#${a.seq} ${a.status} ${a.cause}${a.value !== null ? ` value ${physical(a.kind, a.value)}` : ''}${a.news2Total !== null ? ` NEWS2 ${a.news2Total}` : ''}  ${iso(a.raisedAt)}`,
       );
       if (lines.length === 0) lines.push('no alerts');
       return { json: r, text: lines.join('\n') };
@@ -160,7 +192,7 @@ export const QUERIES: Record<
     usage:
       '--tx ID [--genesis FILE] [--key FILE]   (verify locally against the validator set; --key: the signer, patient, guardian or a grantee, for a transaction that names a patient)',
     run: async ({ client, values, signer, chainId }) => {
-      const id = required(s(values, 'tx'), 'tx');
+      const id = txId(s(values, 'tx'), 'tx');
       const target = `/v1/transactions/${id}/proof`;
       // A transaction that names a patient comes with its bytes only to a signed, allowed reader.
       const p =

@@ -156,10 +156,16 @@ async function start(home: string, options: Omit<ApiOptions, 'validator'>, recov
     import('../validator/validator.ts'),
   ]);
   const log = pino({ level: process.env.VIGIL_LOG_LEVEL ?? 'info', base: { home } });
-  const validator = await Validator.start({ home: resolve(home), log, recover });
+  const validator = await Validator.start({ home: resolve(home), log, recover }).catch((e: unknown) => {
+    throw startFailure(e, home);
+  });
   const api = await buildApi({ validator, ...options });
   const { host, port } = validator.config.api;
-  const address = await api.listen({ host, port });
+  const address = await api.listen({ host, port }).catch(async (e: unknown) => {
+    // Stop the validator that already joined the network before reporting: it must not vote on.
+    await validator.stop().catch(() => undefined);
+    throw startFailure(e, home);
+  });
   log.info({ api: address, index: validator.index }, 'api listening');
   let stopping = false;
   const shutdown = async (signal: string, code: number) => {
@@ -179,9 +185,49 @@ async function start(home: string, options: Omit<ApiOptions, 'validator'>, recov
   });
 }
 
+/**
+ * What an operator meets when `start` cannot get its resources, as a config-class CliError (exit 3)
+ * saying what holds them: LevelDB's lock ("Database failed to open", the cause two levels down) when
+ * another process runs this home, and EADDRINUSE for the API port. Anything else is unchanged.
+ */
+export function startFailure(e: unknown, home: string): unknown {
+  const err = e as Error & { code?: string; cause?: { code?: string } };
+  if (err.code === 'LEVEL_DATABASE_NOT_OPEN' && err.cause?.code === 'LEVEL_LOCKED') {
+    return new CliError(
+      'HOME_IN_USE',
+      `${join(home, 'data')} is locked by another process: a validator is already running on ` +
+        `${home} (stop it first; \`pgrep -af vigil\` lists them)`,
+      ExitCode.config,
+    );
+  }
+  if (err.code === 'GENESIS_MISMATCH' || err.code === 'WRONG_CHAIN') {
+    // The store can only say the two differ; which file to put back is the home's business.
+    const message = err.message.startsWith(`${err.code}: `)
+      ? err.message.slice(err.code.length + 2)
+      : err.message;
+    return new CliError(
+      err.code,
+      `${message}: ${join(home, 'genesis.json')} is not the genesis ${join(home, 'data')} was created with ` +
+        "(put back the network's genesis.json, or move data/ away to start this home on the new one)",
+      ExitCode.config,
+    );
+  }
+  if (err.code === 'EADDRINUSE') {
+    const where = /address already in use (\S+)/.exec(err.message)?.[1] ?? 'the API address';
+    return new CliError(
+      'API_ADDRESS_IN_USE',
+      `cannot serve the API on ${where}: another process holds it (stop it, or change api.port in ` +
+        `${join(home, 'config.json')})`,
+      ExitCode.config,
+    );
+  }
+  return e;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === 'help') {
+  // `vigil init --help` is what operators type: help is help wherever it appears, never an unknown option.
+  if (command === undefined || command === '--help' || command === 'help' || rest.includes('--help')) {
     console.log(USAGE);
     return command === undefined ? ExitCode.usage : ExitCode.ok;
   }
@@ -251,6 +297,7 @@ export async function main(argv: string[]): Promise<number> {
       from: str,
       'from-height': str,
       limit: str,
+      cursor: str,
       open: flag,
       genesis: str,
     },
@@ -264,7 +311,19 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'keys': {
       if (sub === 'generate') {
-        const k = createKeyFile(required(values.out, 'out'));
+        const out = required(values.out, 'out');
+        let k: ReturnType<typeof createKeyFile>;
+        try {
+          k = createKeyFile(out);
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'EEXIST') throw e;
+          // Never overwritten: a new key would orphan whatever the old one is enrolled or bound as.
+          throw new CliError(
+            'KEY_FILE_EXISTS',
+            `${out} already exists; vigil never overwrites a key file (choose another --out, or use it: vigil keys show --key ${out})`,
+            ExitCode.config,
+          );
+        }
         console.log(values.json ? JSON.stringify({ publicKey: hex(k.publicKey) }) : hex(k.publicKey));
         return ExitCode.ok;
       }
@@ -328,6 +387,7 @@ const CONFIG_CODES = [
   'INVALID_GENESIS_FILE',
   'INVALID_GENESIS',
   'NOT_A_VALIDATOR',
+  'P2P_LISTEN_FAILED',
   'KEY_FILE_INSECURE',
   'KEY_FILE_INVALID',
   'WRONG_CHAIN',
@@ -343,19 +403,26 @@ const CONFIG_CODES = [
 /** One line on stderr for a failure, and its exit code (docs/cli.md): never a stack trace. */
 export function reportFailure(e: unknown): number {
   const err = e as Error & { code?: string };
+  // Many errors (StoreError, KEY_FILE_*, Node's fs errors) already begin their message with the code:
+  // print it once, so every line reads `vigil: CODE: message` (docs/cli.md).
+  const text = (code: string) =>
+    err.message.startsWith(`${code}: `) ? err.message.slice(code.length + 2) : err.message;
   if (err instanceof UsageError || (err.code ?? '').startsWith('ERR_PARSE_ARGS')) {
-    console.error(`vigil: ${err.message}\n\nrun 'vigil help' for every command and option`);
+    // node:util's wording for an unknown option goes on about positionals; the option is what matters.
+    const unknown = /^Unknown option '([^']+)'/.exec(err.message)?.[1];
+    const message = unknown !== undefined ? `unknown option ${unknown}` : err.message;
+    console.error(`vigil: USAGE: ${message}\n\nrun 'vigil help' for every command and option`);
     return ExitCode.usage;
   }
   if (err instanceof CliError) {
-    console.error(`vigil: ${err.code}: ${err.message}`);
+    console.error(`vigil: ${err.code}: ${text(err.code)}`);
     return err.exit;
   }
   if (err.code === 'ENOENT' || err.code === 'EACCES') {
-    console.error(`vigil: ${err.message}`);
+    console.error(`vigil: ${err.code}: ${text(err.code)}`);
     return ExitCode.config;
   }
-  console.error(`vigil: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+  console.error(`vigil: ${err.code ? `${err.code}: ${text(err.code)}` : err.message}`);
   return err.code && CONFIG_CODES.includes(err.code) ? ExitCode.config : ExitCode.failure;
 }
 

@@ -1,0 +1,162 @@
+// What an operator meets when `vigil start` cannot have its home or its ports, and the CLI's own error
+// lines: each is one line `vigil: CODE: message` naming what to fix, exit 3 for configuration (docs/cli.md),
+// never a stack trace. The real binary on a real home for `start`; `run` in-process for the rest.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import { openDb } from '../store/db.ts';
+import { StoreError } from '../store/errors.ts';
+import { freePorts } from '../testing/ports.ts';
+import { homePaths } from '../validator/home.ts';
+import { createNetworkHomes } from '../validator/network-homes.ts';
+import { CliError } from './node-client.ts';
+import { reportFailure, run, startFailure } from './vigil.ts';
+
+const VIGIL = fileURLToPath(new URL('./vigil.ts', import.meta.url));
+
+function vigil(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [VIGIL, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, VIGIL_LOG_LEVEL: 'silent' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`vigil ${args.join(' ')} did not exit within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+async function hold(port: number) {
+  const s = createServer(() => undefined);
+  await new Promise<void>((r) => s.listen(port, '127.0.0.1', r));
+  return () => new Promise<void>((r) => s.close(() => r()));
+}
+
+async function home(t: Test) {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-start-errors-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const [p2p, api] = await freePorts(2);
+  const { homes } = createNetworkHomes({ dir, validators: 1, p2pBasePort: p2p!, apiBasePort: api! });
+  return { home: homes[0]!, p2p: p2p!, api: api! };
+}
+
+const oneLine = (s: string) => s.trimEnd().split('\n').length === 1;
+
+t.test('a home another process runs: HOME_IN_USE, exit 3', async (t) => {
+  const h = await home(t);
+  const db = await openDb(homePaths(h.home).chainDb);
+  t.teardown(() => db.close());
+  const r = await vigil(['start', '--home', h.home]);
+  t.equal(r.code, 3, r.stderr);
+  t.match(r.stderr, /^vigil: HOME_IN_USE: .*is locked by another process: a validator is already running/);
+  t.ok(oneLine(r.stderr), r.stderr);
+});
+
+t.test('an API port in use: API_ADDRESS_IN_USE naming it, exit 3', async (t) => {
+  const h = await home(t);
+  t.teardown(await hold(h.api));
+  const r = await vigil(['start', '--home', h.home]);
+  t.equal(r.code, 3, r.stderr);
+  t.match(r.stderr, `vigil: API_ADDRESS_IN_USE: cannot serve the API on 127.0.0.1:${h.api}`);
+  t.ok(oneLine(r.stderr), r.stderr);
+});
+
+t.test('a p2p port in use: P2P_LISTEN_FAILED naming it, exit 3, no stack trace', async (t) => {
+  const h = await home(t);
+  t.teardown(await hold(h.p2p));
+  const r = await vigil(['start', '--home', h.home]);
+  t.equal(r.code, 3, r.stderr);
+  t.match(
+    r.stderr,
+    `vigil: P2P_LISTEN_FAILED: cannot listen on /ip4/127.0.0.1/tcp/${h.p2p} (listen EADDRINUSE`,
+  );
+  t.ok(oneLine(r.stderr), r.stderr);
+});
+
+/** `run` in-process with stdout and stderr captured. */
+async function cli(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(' '));
+  console.error = (...a: unknown[]) => err.push(a.join(' '));
+  try {
+    const code = await run(args);
+    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+t.test('usage errors carry the USAGE code; a typo names the option', async (t) => {
+  let r = await cli('start', '--hme', 'x');
+  t.equal(r.code, 2);
+  t.match(r.stderr, /^vigil: USAGE: unknown option --hme\n/);
+  t.notMatch(r.stderr, /positional/);
+  r = await cli('start');
+  t.match(r.stderr, /^vigil: USAGE: --home is required/);
+});
+
+t.test('--help after a command prints the help, exit 0', async (t) => {
+  const r = await cli('init', '--help');
+  t.equal(r.code, 0);
+  t.match(r.stdout, /init --home DIR/);
+});
+
+t.test('keys generate over an existing file: KEY_FILE_EXISTS, exit 3, the file kept', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-keys-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'k.json');
+  const first = await cli('keys', 'generate', '--out', path);
+  t.equal(first.code, 0);
+  const again = await cli('keys', 'generate', '--out', path);
+  t.equal(again.code, 3);
+  t.match(
+    again.stderr,
+    /^vigil: KEY_FILE_EXISTS: .*k\.json already exists; vigil never overwrites a key file/,
+  );
+  t.equal((await cli('keys', 'show', '--key', path)).stdout, first.stdout, 'the first key is intact');
+});
+
+t.test('a code the message already starts with is printed once', async (t) => {
+  const err: string[] = [];
+  const { error } = console;
+  console.error = (...a: unknown[]) => err.push(a.join(' '));
+  try {
+    t.equal(
+      reportFailure(new StoreError('GENESIS_MISMATCH', 'data directory holds a chain with another genesis')),
+      3,
+    );
+  } finally {
+    console.error = error;
+  }
+  t.same(err, ['vigil: GENESIS_MISMATCH: data directory holds a chain with another genesis']);
+});
+
+t.test('a data directory of another genesis says which file to put back', async (t) => {
+  const e = startFailure(
+    new StoreError('GENESIS_MISMATCH', 'data directory holds a chain with another genesis'),
+    '/srv/vigil',
+  );
+  t.type(e, CliError);
+  t.match(e, {
+    code: 'GENESIS_MISMATCH',
+    exit: 3,
+    message:
+      /^data directory holds a chain with another genesis: \/srv\/vigil\/genesis\.json is not the genesis \/srv\/vigil\/data was created with/,
+  });
+});
