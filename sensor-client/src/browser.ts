@@ -7,6 +7,7 @@ export {
   NodeClient,
   type NodeClientOptions,
   type NodeStatus,
+  type ProofOutcome,
   type ProofResponse,
   RETRYABLE_PROBLEMS,
   type SubmitResult,
