@@ -7,6 +7,7 @@ export {
   NodeClient,
   type NodeClientOptions,
   type NodeStatus,
+  type ProofOutcome,
   type ProofResponse,
   RETRYABLE_PROBLEMS,
   type SubmitResult,
@@ -18,8 +19,12 @@ export { cborItemEnd, splitCborSequence } from './sdk/cbor-seq.ts';
 export { estimateSkew, isSkewBeyond, type SkewEstimate } from './sdk/clock.ts';
 export {
   checkTrustedSets,
+  type GenesisTrust,
   type TrustedValidatorSet,
   trustedSetFromGenesis,
+  trustFromGenesis,
+  type VerifiedOutcome,
+  verifyCommitOutcome,
   verifyCommitProof,
 } from './sdk/commit-trust.ts';
 export { SdkError, SdkErrorCode } from './sdk/errors.ts';

@@ -2,12 +2,15 @@
 // generator. Everything in ./browser.ts plus the parts that need a file system or worker threads.
 export * from './browser.ts';
 export {
+  type CommitReason,
   DEFAULT_ACCEPTED_SKEW_MS,
   DEFAULT_RESIGN_AFTER_MS,
   Device,
   type DeviceConfig,
   type DeviceEvent,
   type FlushOutcome,
+  OUTCOME_ASK_OTHERS_AFTER_MS,
+  OUTCOME_UNAVAILABLE_AFTER_MS,
 } from './sdk/device.ts';
 export { createKeyFile, type KeyFile, loadKeyFile, loadOrCreateKeyFile } from './sdk/keyfile.ts';
 export { NonceStore } from './sdk/nonce-store.ts';

@@ -1249,12 +1249,17 @@ t.test(
 );
 
 t.test(
-  'a device with a trust anchor forgets readings only once their proofs verify against the validator set',
+  'a device with a trust anchor forgets readings only once their proofs, outcome included, verify against the validator set',
   async (t) => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { mkdtempSync, readFileSync: readFile, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { Device } = await import('@vigil/sensor-client/sdk/device.ts');
+    const { trustFromGenesis } = await import('@vigil/sensor-client/sdk/commit-trust.ts');
+    // What a hospital provisions: the chain's genesis, which keeps receipts roots (ADR 0123).
+    const trust = trustFromGenesis(JSON.parse(readFile(join(node.dir, 'node0', 'genesis.json'), 'utf8')));
+    t.equal(trust.requireOutcomeProof, true, 'the genesis says the chain proves outcomes');
+    t.same(trust.validatorSets[0]!.validators.map(toHex), validator.validators.map(toHex));
     const port = (app.server.address() as { port: number } | null)?.port;
     const address = port ? `http://127.0.0.1:${port}` : await app.listen({ host: '127.0.0.1', port: 0 });
     const wearable = new Actor('device-verified', chainId);
@@ -1270,7 +1275,22 @@ t.test(
     );
     const dir = mkdtempSync(join(tmpdir(), 'vigil-api-device-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    type Ev = { type: string; verified?: boolean; error?: { code: string; problemCode?: string } };
+    type Ev = {
+      type: string;
+      id?: string;
+      verified?: boolean;
+      error?: { code: string; problemCode?: string };
+    };
+    // Each proof answer the device received, by transaction id: did it carry an outcome?
+    const lastProof = new Map<string, boolean>();
+    const recording = (async (url: string, init: RequestInit) => {
+      const r = await fetch(url, init);
+      const m = /\/v1\/transactions\/([0-9a-f]{64})\/proof$/.exec(url);
+      if (m && r.status === 200) {
+        lastProof.set(m[1]!, (await r.clone().json()).outcome !== undefined);
+      }
+      return r;
+    }) as typeof fetch;
     const open = (sub: string, validators: readonly Uint8Array[], events: Ev[]) => {
       const d = Device.open({
         dataDir: join(dir, sub),
@@ -1279,7 +1299,9 @@ t.test(
         signer: wearable.signer,
         nodes: [address],
         backoff: { baseMs: 5, capMs: 50 },
+        client: { fetch: recording },
         validatorSets: [{ validators }],
+        requireOutcomeProof: trust.requireOutcomeProof,
         onEvent: (e) => events.push(e),
         log: () => {},
       });
@@ -1303,6 +1325,10 @@ t.test(
     t.ok(
       delivered.every((e) => e.verified === true),
       'each after its proof (served without the patient bytes) verified',
+    );
+    t.ok(
+      delivered.every((e) => lastProof.get(e.id!) === true),
+      'and only once the node served the proof that its block accepted it',
     );
     good.close();
     // The same chain, checked against a set the hospital never provisioned: nothing is forgotten.

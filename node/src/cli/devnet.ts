@@ -217,7 +217,8 @@ export async function runDevnet(argv: string[]): Promise<number> {
         ...['--deteriorate', '0.25', '--episodeFrom', '1', '--episodeTo', '4', '--onset', '2'],
         ...['--register', '--dataDir', join(dir, 'sensors')],
         // The devices trust the genesis validators: a reading leaves a device's queue only once the
-        // inclusion proof of its transaction verifies against them (docs/sensor-client.md).
+        // proof that its block accepted the transaction verifies against them (the genesis keeps
+        // receipts roots, ADR 0123; docs/sensor-client.md).
         ...['--genesis', join(homes[0]!, 'genesis.json')],
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },

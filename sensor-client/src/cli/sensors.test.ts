@@ -1,4 +1,5 @@
-// The simulator CLI's dry run is a pure function of its arguments: same seed, byte-identical output.
+// The simulator CLI: its dry run is a pure function of its arguments (same seed, byte-identical output),
+// and a live ward takes its trust anchor, outcome proofs included, from --genesis.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -54,4 +55,41 @@ t.test('bad arguments exit with status 2', async (t) => {
   } catch (e) {
     t.equal((e as { status: number }).status, 2);
   }
+});
+
+t.test('--genesis of a chain keeping receipts roots: the ward demands outcome proofs', async (t) => {
+  const { promisify } = await import('node:util');
+  const { execFile } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { signerFromSeed } = await import('@vigil/consensus/wire');
+  const { FakeLedger, FakeNode } = await import('../testing/fake-node.ts');
+  const { tempDir } = await import('../testing/helpers.ts');
+  const { toHex } = await import('../util/hex.ts');
+  const validators = [1, 2, 3, 4].map((i) => signerFromSeed(new Uint8Array(32).fill(i)));
+  const ledger = new FakeLedger('vigil-cli-test');
+  ledger.certifyWith(validators);
+  ledger.keepReceipts = true;
+  const node = new FakeNode(ledger);
+  await node.start();
+  t.teardown(() => node.stop());
+  const dir = tempDir(t);
+  const genesis = join(dir, 'genesis.json');
+  writeFileSync(
+    genesis,
+    JSON.stringify({
+      chainId: ledger.chainId,
+      validators: validators.map((v, i) => ({ name: `v${i}`, orgId: 'o', publicKey: toHex(v.publicKey) })),
+      consensus: { receiptsRoots: true },
+    }),
+  );
+  // Asynchronously: the fake node answers from this process's event loop.
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    CLI,
+    ...['--patients', '1', '--rate', '1', '--duration', '1', '--nodes', node.url],
+    ...['--genesis', genesis, '--dataDir', join(dir, 'ward')],
+  ]);
+  t.match(stdout, /commits and outcomes proven/, 'turned on from the genesis');
+  t.ok(node.proofRequests.length > 0, 'proofs were asked for');
+  t.match(stdout, /done: queued (\d+), delivered \1, still queued on disk 0/, 'and every reading delivered');
 });

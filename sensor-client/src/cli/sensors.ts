@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { signerFromSeed } from '@vigil/consensus/wire';
 import { RISK_BAND_NAMES } from '@vigil/consensus/vitals/index.ts';
 import { NodeClient } from '../sdk/api-client.ts';
-import { type TrustedValidatorSet, trustedSetFromGenesis } from '../sdk/commit-trust.ts';
+import { type GenesisTrust, trustFromGenesis } from '../sdk/commit-trust.ts';
 import { Device, type DeviceEvent } from '../sdk/device.ts';
 import { SdkError } from '../sdk/errors.ts';
 import { loadOrCreateKeyFile } from '../sdk/keyfile.ts';
@@ -35,7 +35,7 @@ const SPEC = {
   genesis: {
     kind: 'string',
     default: '',
-    help: "the chain's genesis.json: devices forget readings only once a commit proof verifies against its validators",
+    help: "the chain's genesis.json: devices forget readings only once a commit proof verifies against its validators (and, if it sets consensus.receiptsRoots, a proof that the block accepted them)",
   },
   duration: { kind: 'number', default: 0, help: 'seconds to run (0 = until Ctrl-C)' },
   deteriorate: { kind: 'number', default: 0.2, help: 'fraction of patients with a sepsis-like episode' },
@@ -120,10 +120,12 @@ async function live(a: Args): Promise<void> {
   const ward = cohort(a, startMs);
   const dataDir = resolve(a.dataDir);
   const counts = { queued: 0, delivered: 0, blocked: 0, queueFull: 0, skew: 0, unverified: 0 };
-  let validatorSets: TrustedValidatorSet[] | undefined;
+  // The genesis decides both: the validators a commit proof must be certified by, and whether the chain
+  // proves outcomes (ADR 0123), so a device never forgets readings its block rejected.
+  let trust: GenesisTrust | undefined;
   if (a.genesis !== '') {
     try {
-      validatorSets = [trustedSetFromGenesis(JSON.parse(readFileSync(resolve(a.genesis), 'utf8')))];
+      trust = trustFromGenesis(JSON.parse(readFileSync(resolve(a.genesis), 'utf8')));
     } catch (e) {
       throw new SdkError('USAGE', `--genesis ${a.genesis}: ${(e as Error).message}`);
     }
@@ -155,7 +157,7 @@ async function live(a: Args): Promise<void> {
         patient: patientKey.publicKey,
         signer: signerFromSeed(deviceKey.seed),
         nodes,
-        ...(validatorSets !== undefined ? { validatorSets } : {}),
+        ...(trust ?? {}),
         onEvent: (e: DeviceEvent) => {
           if (e.type === 'queued') counts.queued++;
           else if (e.type === 'delivered') counts.delivered++;
@@ -169,7 +171,8 @@ async function live(a: Args): Promise<void> {
   }
   console.log(
     `simulating ${ward.length} patients at ${a.rate}/s on chain ${chainId} via ${nodes.join(', ')}; ` +
-      `${ward.filter((p) => p.profile.episodes.length > 0).length} will deteriorate; data in ${dataDir}`,
+      `${ward.filter((p) => p.profile.episodes.length > 0).length} will deteriorate; data in ${dataDir}; ` +
+      `commits ${trust === undefined ? "taken on the node's word" : trust.requireOutcomeProof ? 'and outcomes proven' : 'proven (inclusion only)'}`,
   );
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());

@@ -157,3 +157,45 @@ t.test('Retry-After on 429/503 is honoured: no request to that node before it ha
   await t.rejects(big.c.status(), { code: 'NO_NODE_AVAILABLE' });
   t.equal(big.c.retryAfterMs, 300_000, 'capped: a node cannot park a device for days');
 });
+
+t.test('proof: the outcome fields (ADR 0123) are parsed strictly', async (t) => {
+  const base = { leaf: 'aa', index: 0, proof: [], header: '0a', certificate: '0b' };
+  const outcome = {
+    stateProof: '01',
+    height: 5,
+    header: '0c',
+    certificate: '0d',
+    stateHeight: 4,
+    stateAsOf: 4,
+  };
+  const full = { ...base, receipt: '02', receiptProof: ['03', '04'], receiptsRoot: '05', outcome };
+  const answer = (body: unknown) => client(() => json(200, body), ['http://a']).c.proof(ID);
+  t.same(await answer(full), full, 'every field kept');
+  t.same(
+    await answer({ ...base, receipt: '02', receiptProof: [], receiptsRoot: '05' }),
+    { ...base, receipt: '02', receiptProof: [], receiptsRoot: '05' },
+    'no outcome yet: left out, not an error',
+  );
+  const { stateAsOf: _, ...noAsOf } = outcome;
+  t.same((await answer({ ...full, outcome: noAsOf })).outcome, noAsOf, 'stateAsOf is optional');
+  const hostile: [string, unknown][] = [
+    ['receipt not hex', { ...full, receipt: 'zz' }],
+    ['receipt odd length', { ...full, receipt: 'abc' }],
+    ['receipt a number', { ...full, receipt: 5 }],
+    ['receiptProof not an array', { ...full, receiptProof: '03' }],
+    ['receiptProof with a non-hex item', { ...full, receiptProof: ['03', 'xy'] }],
+    ['receiptsRoot null', { ...full, receiptsRoot: null }],
+    ['outcome an array', { ...full, outcome: [] }],
+    ['outcome a string', { ...full, outcome: 'ab' }],
+    ['outcome.stateProof missing', { ...full, outcome: { ...outcome, stateProof: undefined } }],
+    ['outcome.header not hex', { ...full, outcome: { ...outcome, header: 'g0' } }],
+    ['outcome.certificate missing', { ...full, outcome: { ...outcome, certificate: undefined } }],
+    ['outcome.height fractional', { ...full, outcome: { ...outcome, height: 1.5 } }],
+    ['outcome.stateHeight negative', { ...full, outcome: { ...outcome, stateHeight: -1 } }],
+    ['outcome.stateHeight a string', { ...full, outcome: { ...outcome, stateHeight: '4' } }],
+    ['outcome.stateAsOf a string', { ...full, outcome: { ...outcome, stateAsOf: '4' } }],
+  ];
+  for (const [what, body] of hostile) {
+    await t.rejects(answer(body), { code: 'MALFORMED_RESPONSE' }, what);
+  }
+});

@@ -53,6 +53,29 @@ export interface ProofResponse {
   proof: string[];
   header: string;
   certificate: string;
+  /**
+   * ADR 0123, on a chain whose genesis sets `consensus.receiptsRoots`: the canonical receipt (hex), its
+   * RFC 9162 audit path to `receiptsRoot` at position `index`, and that root.
+   */
+  receipt?: string;
+  receiptProof?: string[];
+  receiptsRoot?: string;
+  /** The state proof of the block's receipts root; absent until a certified header cites a state that holds it. */
+  outcome?: ProofOutcome;
+}
+
+/** `outcome` of a proof response: a sparse-Merkle proof under the header of block `height`. */
+export interface ProofOutcome {
+  /** Encoded state proof (hex, @vigil/consensus/proof codec). */
+  stateProof: string;
+  /** Height of the certified block whose header cites the state. */
+  height: number;
+  header: string;
+  certificate: string;
+  /** The state the header cites (the state after this block). */
+  stateHeight: number;
+  /** The state the proof was read from (stateHeight rounded down to the state-root interval, ADR 0117). */
+  stateAsOf?: number;
 }
 
 export interface NodeClientOptions {
@@ -245,6 +268,10 @@ export class NodeClient {
       proof: j.proof as string[],
       header: str(j.header, 'header'),
       certificate: str(j.certificate, 'certificate'),
+      ...(j.receipt === undefined ? {} : { receipt: hex(j.receipt, 'receipt') }),
+      ...(j.receiptProof === undefined ? {} : { receiptProof: hexList(j.receiptProof, 'receiptProof') }),
+      ...(j.receiptsRoot === undefined ? {} : { receiptsRoot: hex(j.receiptsRoot, 'receiptsRoot') }),
+      ...(j.outcome === undefined ? {} : { outcome: proofOutcome(j.outcome) }),
     };
   }
 
@@ -426,6 +453,34 @@ function nat(v: unknown, field: string): number {
     throw new SdkError('MALFORMED_RESPONSE', `${field} must be a non-negative integer`);
   }
   return v;
+}
+
+// The outcome fields decide whether a device may forget readings: refuse anything but the documented
+// shape here, so the verifier only ever sees strings that are hex and heights that are integers.
+const HEX = /^(?:[0-9a-f]{2})*$/i;
+
+function hex(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !HEX.test(v)) {
+    throw new SdkError('MALFORMED_RESPONSE', `${field} must be a hex string`);
+  }
+  return v;
+}
+
+function hexList(v: unknown, field: string): string[] {
+  if (!Array.isArray(v)) throw new SdkError('MALFORMED_RESPONSE', `${field} must be an array of hex strings`);
+  return v.map((x, i) => hex(x, `${field}[${i}]`));
+}
+
+function proofOutcome(v: unknown): ProofOutcome {
+  const o = obj(v);
+  return {
+    stateProof: hex(o.stateProof, 'outcome.stateProof'),
+    height: nat(o.height, 'outcome.height'),
+    header: hex(o.header, 'outcome.header'),
+    certificate: hex(o.certificate, 'outcome.certificate'),
+    stateHeight: nat(o.stateHeight, 'outcome.stateHeight'),
+    ...(o.stateAsOf === undefined ? {} : { stateAsOf: nat(o.stateAsOf, 'outcome.stateAsOf') }),
+  };
 }
 
 function hexId(v: unknown): string {

@@ -8,9 +8,26 @@
 // vote indices name members of its block's epoch only. So a set is trusted for a range of heights, and
 // a block outside every configured range is refused (NO_TRUSTED_SET) rather than checked against the
 // wrong set: the device never learns a new set from the nodes it is checking; operators provision it.
+//
+// A certified block carries rejected transactions too. On a chain whose state commits to every block's
+// receipts (ADR 0123) the device also checks the OUTCOME (verifyCommitOutcome): that a certified state
+// holds the block's receipts root and that its own transaction's receipt there says accepted.
 
-import { decodeBlockHeader, WireError } from '@vigil/consensus/wire';
-import { fromHex } from '../util/hex.ts';
+import {
+  decodeStateProof,
+  type OutcomeProof,
+  ProofError,
+  verifyTransactionOutcome,
+} from '@vigil/consensus/proof';
+import {
+  type BlockHeader,
+  decodeBlockHeader,
+  decodeCommitCertificate,
+  referenceVerifier,
+  type Verifier,
+  WireError,
+} from '@vigil/consensus/wire';
+import { fromHex, toHex } from '../util/hex.ts';
 import type { ProofResponse } from './api-client.ts';
 import { SdkError } from './errors.ts';
 import { type VerifiedInclusion, verifyInclusionProof } from './proof.ts';
@@ -65,6 +82,36 @@ export function trustedSetFromGenesis(genesis: unknown): TrustedValidatorSet {
   return { validators, fromHeight: 1 };
 }
 
+/** What a device takes from its chain's genesis.json: spread it into DeviceConfig. */
+export interface GenesisTrust {
+  /** Epoch 0's set (trustedSetFromGenesis). */
+  validatorSets: TrustedValidatorSet[];
+  /** Whether the chain's state commits to receipts (`consensus.receiptsRoots`, ADR 0123). */
+  requireOutcomeProof: boolean;
+}
+
+/**
+ * The trust anchor a genesis file gives a device: its validator set, and whether the chain proves
+ * outcomes. The flag is part of the chain's rules (it is in the genesis hash), so a genesis that sets
+ * it means every node of the chain can serve outcome proofs, and a device may demand them.
+ */
+export function trustFromGenesis(genesis: unknown): GenesisTrust {
+  const set = trustedSetFromGenesis(genesis);
+  const consensus = (genesis as { consensus?: unknown }).consensus;
+  const flag = (consensus as { receiptsRoots?: unknown } | null | undefined)?.receiptsRoots;
+  if (flag !== undefined && typeof flag !== 'boolean') {
+    throw new SdkError('USAGE', 'genesis consensus.receiptsRoots is not true or false');
+  }
+  return { validatorSets: [set], requireOutcomeProof: flag === true };
+}
+
+/** The sets whose height range holds `height` (more than one only where the operator made them overlap). */
+function setsAt(sets: readonly TrustedValidatorSet[], height: number): TrustedValidatorSet[] {
+  return sets.filter(
+    (s) => height >= (s.fromHeight ?? 1) && height <= (s.untilHeight ?? Number.POSITIVE_INFINITY),
+  );
+}
+
 /**
  * Verifies that `p` proves `txBytes` committed, certified by a quorum of a trusted set whose height range
  * holds the block. Throws SdkError PROOF_INVALID (problemCode: the reason, NO_TRUSTED_SET when no set
@@ -82,9 +129,7 @@ export function verifyCommitProof(
     if (e instanceof SdkError) throw new SdkError('PROOF_INVALID', e.message);
     throw e;
   }
-  const sets = opts.sets.filter(
-    (s) => height >= (s.fromHeight ?? 1) && height <= (s.untilHeight ?? Number.POSITIVE_INFINITY),
-  );
+  const sets = setsAt(opts.sets, height);
   if (sets.length === 0) {
     throw new SdkError('PROOF_INVALID', `no trusted validator set for height ${height}`, {
       problemCode: 'NO_TRUSTED_SET',
@@ -105,4 +150,98 @@ export function verifyCommitProof(
     }
   }
   throw first;
+}
+
+/**
+ * What a verified proof response says about a transaction's outcome:
+ * - `accepted` / `rejected`: the receipt, proven by a certified state (ADR 0123);
+ * - `absent`: the inclusion verified, but the node served no outcome (no certified header cites a state
+ *   that holds the block's receipts root yet, or it withholds it).
+ */
+export type VerifiedOutcome =
+  | { receipt: 'accepted'; inclusion: VerifiedInclusion; stateHeight: number }
+  | { receipt: 'rejected'; code: string; inclusion: VerifiedInclusion; stateHeight: number }
+  | { receipt: 'absent'; inclusion: VerifiedInclusion };
+
+/**
+ * verifyCommitProof, then the outcome: the receipt's path to the block's receipts root and a state
+ * proof of that root under a second certified header, each header checked against the trusted set
+ * covering ITS height (they may lie in different epochs). The receipt must name `expectedTxId`.
+ * Throws SdkError PROOF_INVALID (problemCode: RECEIPT_PROOF_INVALID, STATE_PROOF_INVALID,
+ * CERT_*, MALFORMED_PROOF, NO_TRUSTED_SET, RECEIPT_TX_MISMATCH...).
+ */
+export function verifyCommitOutcome(
+  p: ProofResponse,
+  opts: {
+    chainId: string;
+    sets: readonly TrustedValidatorSet[];
+    txBytes: Uint8Array;
+    expectedTxId: string;
+    verifier?: Verifier;
+  },
+): VerifiedOutcome {
+  const inclusion = verifyCommitProof(p, opts);
+  if (p.outcome === undefined) return { receipt: 'absent', inclusion };
+  const bad = (why: string, code: string): never => {
+    throw new SdkError('PROOF_INVALID', why, { problemCode: code });
+  };
+  if (p.receipt === undefined || p.receiptProof === undefined || p.receiptsRoot === undefined) {
+    return bad('an outcome without the receipt, its path or the receipts root', 'MALFORMED_PROOF');
+  }
+  let proof: OutcomeProof;
+  let stateHeader: BlockHeader;
+  try {
+    stateHeader = decodeBlockHeader(fromHex(p.outcome.header));
+    proof = {
+      index: p.index,
+      txProof: p.proof.map(fromHex),
+      header: inclusion.header,
+      certificate: decodeCommitCertificate(fromHex(p.certificate)),
+      receipt: fromHex(p.receipt),
+      receiptProof: p.receiptProof.map(fromHex),
+      receiptsRoot: fromHex(p.receiptsRoot),
+      stateProof: decodeStateProof(fromHex(p.outcome.stateProof)),
+      stateHeader,
+      stateCertificate: decodeCommitCertificate(fromHex(p.outcome.certificate)),
+    };
+  } catch (e) {
+    if (e instanceof WireError) return bad(e.message, e.code);
+    if (e instanceof ProofError) return bad(e.message, e.code);
+    if (e instanceof SdkError) return bad(e.message, 'MALFORMED_PROOF');
+    throw e;
+  }
+  const blockSets = setsAt(opts.sets, inclusion.height);
+  const stateSets = setsAt(opts.sets, stateHeader.height);
+  if (stateSets.length === 0) {
+    return bad(`no trusted validator set for height ${stateHeader.height}`, 'NO_TRUSTED_SET');
+  }
+  let first: ProofError | undefined;
+  // As for inclusion: where ranges overlap, any covering set's quorum will do, for each header apart.
+  for (const a of blockSets) {
+    for (const b of stateSets) {
+      let out: ReturnType<typeof verifyTransactionOutcome>;
+      try {
+        out = verifyTransactionOutcome(
+          { bytes: opts.txBytes },
+          proof,
+          (h) => (h === inclusion.height ? a.validators : b.validators),
+          opts.verifier ?? referenceVerifier,
+        );
+      } catch (e) {
+        if (!(e instanceof ProofError)) throw e;
+        first ??= e;
+        continue;
+      }
+      const { receipt, stateHeight } = out;
+      // Position binds the receipt to these bytes; the id is a second check, and a certified receipt
+      // naming another transaction (or none) at this position is a chain we must not act on.
+      if (receipt.txId === null || toHex(receipt.txId) !== opts.expectedTxId) {
+        return bad('the receipt names another transaction', 'RECEIPT_TX_MISMATCH');
+      }
+      return receipt.status === 'accepted'
+        ? { receipt: 'accepted', inclusion, stateHeight }
+        : { receipt: 'rejected', code: receipt.code, inclusion, stateHeight };
+    }
+  }
+  return bad(first!.message, first!.wireCode ?? first!.code);
 }

@@ -4,8 +4,9 @@
 //   queue; it leaves the queue only once it is known committed (or, with confirm: 'accepted', admitted
 //   to a mempool), so device crashes and node outages just delay delivery. "Known committed" means, with
 //   `validatorSets` configured, an inclusion proof of the device's own bytes under a commit certificate
-//   of a trusted set (a Byzantine node cannot make the device forget readings by claiming a commit);
-//   without it, a node's word (the start-up warning says so).
+//   of a trusted set (a Byzantine node cannot make the device forget readings by claiming a commit),
+//   and with `requireOutcomeProof` also a certified state showing the block ACCEPTED them (ADR 0123);
+//   without a set, a node's word (the start-up warning says so).
 // - No reading is duplicated: a queued transaction is resent byte for byte, so its id is the same and
 //   the node dedups it (DUPLICATE_TX counts as success). When a transaction must be re-signed (its
 //   nonce was consumed elsewhere, or it aged out of the node's timestamp window) we first ask the nodes
@@ -29,7 +30,12 @@ import { fromHex, toHex } from '../util/hex.ts';
 import { NodeClient, type NodeClientOptions, RETRYABLE_PROBLEMS, type SubmitResult } from './api-client.ts';
 import { DEFAULT_BACKOFF, type BackoffOptions, backoffDelay } from './backoff.ts';
 import { estimateSkew, isSkewBeyond } from './clock.ts';
-import { checkTrustedSets, type TrustedValidatorSet, verifyCommitProof } from './commit-trust.ts';
+import {
+  checkTrustedSets,
+  type TrustedValidatorSet,
+  verifyCommitOutcome,
+  verifyCommitProof,
+} from './commit-trust.ts';
 import { SdkError } from './errors.ts';
 import { NonceStore } from './nonce-store.ts';
 import { DurableQueue, type QueueOptions } from './queue.ts';
@@ -41,18 +47,23 @@ export const DEFAULT_ACCEPTED_SKEW_MS = 30_000;
 export type DeviceEvent =
   | { type: 'queued'; seq: number; id: string; nonce: number; readings: number }
   | { type: 'accepted'; seq: number; id: string; duplicate: boolean }
-  /** `verified`: an inclusion proof under a trusted commit certificate was checked (validatorSets). */
+  /**
+   * `verified`: an inclusion proof under a trusted commit certificate was checked (validatorSets), and
+   * with requireOutcomeProof the proof that the block accepted the transaction too.
+   */
   | { type: 'delivered'; seq: number; id: string; height?: number; verified: boolean }
   /**
    * A node said `id` committed but no configured node proved it (`error.code` COMMIT_UNVERIFIED,
-   * `error.problemCode` the first reason; `reasons` per node asked). The entry stays queued.
+   * `error.problemCode` the first reason, RECEIPT_REJECTED when a node proved the block rejected it,
+   * OUTCOME_UNAVAILABLE when no node served the outcome for OUTCOME_UNAVAILABLE_AFTER_MS; `reasons`
+   * per node asked, `detail` e.g. the receipt's code). The entry stays queued.
    */
   | {
       type: 'commitUnverified';
       seq: number;
       id: string;
       node: string;
-      reasons: { node: string; code: string }[];
+      reasons: CommitReason[];
       error: SdkError;
     }
   /** Once at open without validatorSets: commits are taken on the node's word (code NO_TRUST_ANCHOR). */
@@ -62,6 +73,13 @@ export type DeviceEvent =
   | { type: 'resigned'; count: number; reason: string; firstNonce: number }
   | { type: 'deadLetter'; seq: number; id: string; code: string }
   | { type: 'queueFull'; size: number };
+
+/** Why one node's answer did not prove a commit. */
+export interface CommitReason {
+  node: string;
+  code: string;
+  detail?: string;
+}
 
 export interface DeviceConfig {
   /** Holds queue.log, nonce.json and deadletter.jsonl. */
@@ -85,6 +103,13 @@ export interface DeviceConfig {
    * queued (event commitUnverified). Without it, commits are taken on the node's word (warned at open).
    */
   validatorSets?: readonly TrustedValidatorSet[];
+  /**
+   * The chain's state commits to receipts (genesis `consensus.receiptsRoots`, ADR 0123; trustFromGenesis
+   * reads it). Then an entry also needs the outcome proof: a certified state holding the block's
+   * receipts root, under which the transaction's receipt says `accepted`. An inclusion proof alone only
+   * shows a block carried the transaction, and blocks carry rejected ones too. Requires validatorSets.
+   */
+  requireOutcomeProof?: boolean;
   /** Most transactions per POST (application/cbor-seq). */
   batchSize?: number;
   /** Resend an accepted but not yet committed transaction after this long (mempool eviction). */
@@ -157,6 +182,18 @@ export const DEFAULT_RESIGN_AFTER_MS = 5 * 60_000;
 const MAX_PRIOR_TX_BYTES = 64 * 1024;
 /** Proof requests in flight at once while confirming commits. */
 const PROOF_CONCURRENCY = 8;
+/**
+ * While the node that claimed a commit serves a valid inclusion proof without the outcome, only it is
+ * asked (the outcome follows within a block or k, ADR 0125); after this long the other nodes are asked
+ * too, so a node that withholds outcomes delays a deletion by this much, not forever.
+ */
+export const OUTCOME_ASK_OTHERS_AFTER_MS = 5_000;
+/**
+ * After this long with no node serving the outcome (every one answering "no outcome yet"), the device
+ * says so (commitUnverified OUTCOME_UNAVAILABLE), once per such period, and keeps the entry and asking:
+ * far beyond what a live chain takes (seconds), so it means every node withholds it or the chain stopped.
+ */
+export const OUTCOME_UNAVAILABLE_AFTER_MS = 120_000;
 
 function keepPriorTxs(txs: Uint8Array[]): Uint8Array[] {
   const kept: Uint8Array[] = [];
@@ -175,10 +212,15 @@ function encodeEntry(bytes: Uint8Array, priorIds: string[], priorTxs: Uint8Array
   return encodeCanonical([1, bytes, priorIds.map(fromHex), keepPriorTxs(priorTxs)]);
 }
 
-/** Result of checking one claimed commit against the trust anchor. */
+/**
+ * Result of checking one claimed commit against the trust anchor: proven; an inclusion proven but no
+ * outcome served yet (requireOutcomeProof; not a failure, asked again later); or unverified (`rejected`
+ * when a node proved the block rejected it).
+ */
 type CommitCheck =
-  | { ok: true; height: number }
-  | { ok: false; reasons: { node: string; code: string }[]; answered: boolean };
+  | { kind: 'proven'; height: number }
+  | { kind: 'awaitingOutcome'; reasons: CommitReason[] }
+  | { kind: 'unverified'; reasons: CommitReason[]; answered: boolean; rejected?: CommitReason };
 
 export class Device {
   readonly publicKeyHex: string;
@@ -195,12 +237,21 @@ export class Device {
   private wake: (() => void) | undefined;
   private lastClockCheck = Number.NEGATIVE_INFINITY;
   private readonly trusted: TrustedValidatorSet[] | undefined;
+  /**
+   * Per transaction id whose inclusion verified but whose outcome no node served yet: since when, and
+   * when OUTCOME_UNAVAILABLE was last said. Memory only: a restart just waits afresh.
+   */
+  private readonly outcomeWaits = new Map<string, { since: number; warnedAt: number }>();
   /** Why the last flush was 'blocked' (the run loop's blocked event). */
   private blockedReason = 'no node accepted the batch';
 
   private constructor(cfg: DeviceConfig) {
     this.cfg = cfg;
     this.trusted = cfg.validatorSets === undefined ? undefined : checkTrustedSets(cfg.validatorSets);
+    if (cfg.requireOutcomeProof === true && this.trusted === undefined) {
+      // An outcome proof is only as good as the set that certifies it: without one it would prove nothing.
+      throw new SdkError('USAGE', 'requireOutcomeProof needs validatorSets (trustFromGenesis gives both)');
+    }
     this.now = cfg.now ?? Date.now;
     this.random = cfg.random ?? Math.random;
     this.publicKeyHex = toHex(cfg.signer.publicKey);
@@ -398,9 +449,11 @@ export class Device {
       for (let i = 0; i < claimed.length; i++) {
         const { e, node } = claimed[i]!;
         const c = checks[i]!;
-        if (c.ok) {
+        if (c.kind === 'proven') {
           this.deliver(e, c.height, true);
           delivered++;
+        } else if (c.kind === 'awaitingOutcome') {
+          if (this.awaitingOutcome(e, e.id, node, c)) unverified = true;
         } else {
           unverified = true;
           this.unverified(e, e.id, node, c);
@@ -421,33 +474,76 @@ export class Device {
   }
 
   /**
-   * Is transaction `id` (whose bytes the device holds) provably committed? Asks `claimant` (the node that
-   * said so) first, then every other configured node, one request each, until one serves a proof that
-   * verifies against the trusted sets with these bytes. A single faulty node can neither prove a false
-   * commit nor, while another node is honest and reachable, keep a true one from being proven.
+   * Is transaction `id` (whose bytes the device holds) provably committed (and, with
+   * requireOutcomeProof, accepted)? Asks `claimant` (the node that said so) first, then every other
+   * configured node, one request each, until one serves a proof that verifies against the trusted sets
+   * with these bytes. A single faulty node can neither prove a false commit nor, while another node is
+   * honest and reachable, keep a true one from being proven.
+   *
+   * A verified inclusion without an outcome is the normal state for a block or so after a commit: the
+   * other nodes are asked too only once the wait is longer than OUTCOME_ASK_OTHERS_AFTER_MS, so the
+   * common case costs one request per poll and a withholding claimant costs a few seconds.
    */
   private async checkCommit(id: string, bytes: Uint8Array, claimant: string): Promise<CommitCheck> {
     const order = [claimant, ...this.client.nodes.filter((n) => n !== claimant)];
-    const reasons: { node: string; code: string }[] = [];
+    const reasons: CommitReason[] = [];
+    const absent: CommitReason[] = [];
+    const now = this.now();
+    const wait = this.outcomeWaits.get(id);
+    const askOthers = wait !== undefined && now - wait.since >= OUTCOME_ASK_OTHERS_AFTER_MS;
     let answered = false;
     for (const node of order) {
+      if (absent.length > 0 && !askOthers) break;
       try {
         const p = await this.client.proof(id, { node });
         answered = true;
-        const v = verifyCommitProof(p, {
-          chainId: this.cfg.chainId,
-          sets: this.trusted!,
-          txBytes: bytes,
-          expectedTxId: id,
-        });
-        return { ok: true, height: v.height };
+        const opts = { chainId: this.cfg.chainId, sets: this.trusted!, txBytes: bytes, expectedTxId: id };
+        if (this.cfg.requireOutcomeProof !== true) {
+          return { kind: 'proven', height: verifyCommitProof(p, opts).height };
+        }
+        const v = verifyCommitOutcome(p, opts);
+        if (v.receipt === 'absent') {
+          absent.push({ node, code: 'OUTCOME_ABSENT' });
+          continue;
+        }
+        this.outcomeWaits.delete(id);
+        if (v.receipt === 'accepted') return { kind: 'proven', height: v.inclusion.height };
+        // A certified state says the block rejected it, yet a node said "committed": that node lied.
+        const rejected = { node, code: 'RECEIPT_REJECTED', detail: v.code };
+        return { kind: 'unverified', reasons: [...reasons, ...absent, rejected], answered: true, rejected };
       } catch (e) {
         if (!(e instanceof SdkError)) throw e;
         if (e.code === 'REJECTED' || e.code === 'PROOF_INVALID') answered = true;
         reasons.push({ node, code: e.problemCode ?? e.code });
       }
     }
-    return { ok: false, reasons, answered };
+    if (absent.length > 0) {
+      if (wait === undefined) this.outcomeWaits.set(id, { since: now, warnedAt: Number.NEGATIVE_INFINITY });
+      return { kind: 'awaitingOutcome', reasons: [...reasons, ...absent] };
+    }
+    return { kind: 'unverified', reasons, answered };
+  }
+
+  /**
+   * Entry `e`'s commit (as version `id`) is proven but its outcome is not served yet: keep it, quietly,
+   * unless the wait has lasted OUTCOME_UNAVAILABLE_AFTER_MS since it began or was last reported; then
+   * say so (once per period). Returns true when it reported.
+   */
+  private awaitingOutcome(e: Entry, id: string, node: string, c: { reasons: CommitReason[] }): boolean {
+    const w = this.outcomeWaits.get(id);
+    const now = this.now();
+    if (w === undefined || now - Math.max(w.since, w.warnedAt) < OUTCOME_UNAVAILABLE_AFTER_MS) return false;
+    w.warnedAt = now;
+    const error = new SdkError(
+      'COMMIT_UNVERIFIED',
+      `node ${node} says ${id} committed and its inclusion verifies, but no node has served the proof of ` +
+        `its outcome for ${Math.round((now - w.since) / 1000)} s (${formatReasons(c.reasons)}); kept queued`,
+      { problemCode: 'OUTCOME_UNAVAILABLE' },
+    );
+    this.emit({ type: 'commitUnverified', seq: e.seq, id, node, reasons: c.reasons, error });
+    this.warn(error.message);
+    this.blockedReason = 'no node served an outcome proof (commitUnverified OUTCOME_UNAVAILABLE)';
+    return true;
   }
 
   /**
@@ -461,12 +557,15 @@ export class Device {
     e: Entry,
     id: string,
     node: string,
-    c: { reasons: { node: string; code: string }[]; answered: boolean },
+    c: { reasons: CommitReason[]; answered: boolean; rejected?: CommitReason },
   ): void {
-    const first = c.reasons[0]?.code ?? 'NO_PROOF';
+    const first = c.rejected?.code ?? c.reasons[0]?.code ?? 'NO_PROOF';
     const error = new SdkError(
       'COMMIT_UNVERIFIED',
-      `node ${node} says ${id} committed, but no node proved it (${c.reasons.map((r) => `${r.node}: ${r.code}`).join('; ')}); kept queued`,
+      c.rejected
+        ? `node ${node} says ${id} committed, but node ${c.rejected.node} proved its block rejected it ` +
+            `(${c.rejected.detail}); kept queued, its status asked elsewhere`
+        : `node ${node} says ${id} committed, but no node proved it (${formatReasons(c.reasons)}); kept queued`,
       { problemCode: first },
     );
     this.emit({ type: 'commitUnverified', seq: e.seq, id, node, reasons: c.reasons, error });
@@ -594,9 +693,17 @@ export class Device {
         const bytes = this.versionBytes(p, committed.id);
         const c: CommitCheck =
           bytes === undefined
-            ? { ok: false, reasons: [{ node: committed.node, code: 'NO_TX_BYTES' }], answered: false }
+            ? {
+                kind: 'unverified',
+                reasons: [{ node: committed.node, code: 'NO_TX_BYTES' }],
+                answered: false,
+              }
             : await this.checkCommit(committed.id, bytes, committed.node);
-        if (!c.ok) {
+        if (c.kind === 'awaitingOutcome') {
+          this.awaitingOutcome(p, committed.id, committed.node, c);
+          return changed;
+        }
+        if (c.kind === 'unverified') {
           this.unverified(p, committed.id, committed.node, c);
           return changed;
         }
@@ -642,6 +749,12 @@ export class Device {
     return changed;
   }
 
+  /** An entry that left the queue needs no outcome wait for any of its versions. */
+  private forgetWaits(e: Entry): void {
+    this.outcomeWaits.delete(e.id);
+    for (const id of e.priorIds) this.outcomeWaits.delete(id);
+  }
+
   /** The bytes of version `id` of entry `e`, if the entry still holds them. */
   private versionBytes(e: Entry, id: string): Uint8Array | undefined {
     if (id === e.id) return e.bytes;
@@ -651,6 +764,7 @@ export class Device {
   private deliver(e: Entry, height: number | undefined, verified: boolean): void {
     this.queue.ack(e.seq);
     this.accepted.delete(e.id);
+    this.forgetWaits(e);
     const ev: DeviceEvent = { type: 'delivered', seq: e.seq, id: e.id, verified };
     if (height !== undefined) ev.height = height;
     this.emit(ev);
@@ -667,6 +781,7 @@ export class Device {
       closeSync(fd);
     }
     this.queue.ack(e.seq);
+    this.forgetWaits(e);
     this.emit({ type: 'deadLetter', seq: e.seq, id: e.id, code });
     this.warn(`transaction ${e.id} rejected as ${code}; kept in ${path}`);
   }
@@ -700,6 +815,10 @@ export class Device {
   private warn(msg: string): void {
     (this.cfg.log ?? console.warn)(`[vigil-device ${this.publicKeyHex.slice(0, 8)}] ${msg}`);
   }
+}
+
+function formatReasons(reasons: readonly CommitReason[]): string {
+  return reasons.map((r) => `${r.node}: ${r.code}${r.detail === undefined ? '' : ` ${r.detail}`}`).join('; ');
 }
 
 /** `f` over `items` with at most `limit` calls in flight; results in input order. */

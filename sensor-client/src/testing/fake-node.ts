@@ -5,10 +5,28 @@
 // Servers can be stopped and restarted on the same port while the ledger persists, to play an outage.
 // With `ledger.certifyWith(validators)` every block gets a real header and a quorum commit certificate
 // (the wire module's own encoders), and `/v1/transactions/:id/proof` serves RFC 6962 proofs as the node
-// does (without the bytes: they name a patient). A FakeNode built with a `lie` plays a Byzantine node
-// on the same ledger: it swallows submissions and claims them committed, with no proof or a forged one.
+// does (without the bytes: they name a patient). With `ledger.keepReceipts` the state commits to every
+// block's receipts (ADR 0123): blocks cite a real sparse-Merkle state root, proofs carry the receipt
+// and, once a later certified header cites a state that holds it, the `outcome`; `rejectNext` makes the
+// state machine reject transactions (in a block, nonce consumed). A FakeNode built with a `lie` plays a
+// Byzantine node on the same ledger: it swallows submissions and claims them committed, with no proof
+// or a forged one, or it relays them and lies about their outcome.
 
 import type { AddressInfo } from 'node:net';
+import {
+  EMPTY_SUBTREE,
+  encodeReceiptBytes,
+  encodeReceiptsRootValue,
+  encodeStateProof,
+  internalHash,
+  keyHashOf,
+  leafHash,
+  pathBit,
+  type Receipt,
+  receiptsRootKey,
+  type StateProof,
+  valueHashOf,
+} from '@vigil/consensus/proof';
 import {
   blockHash,
   type CommitVote,
@@ -19,6 +37,7 @@ import {
   makeBlock,
   merkleInclusionProof,
   merkleLeafHash,
+  merkleRoot,
   referenceVerifier,
   type Signer,
   type Transaction,
@@ -28,13 +47,15 @@ import {
 } from '@vigil/consensus/wire';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { splitCborSequence } from '../sdk/cbor-seq.ts';
-import { toHex } from '../util/hex.ts';
+import { fromHex, toHex } from '../util/hex.ts';
 
 export interface LedgerTx {
   id: string;
   tx: Transaction;
   bytes: Uint8Array;
   height: number;
+  /** Set when the state machine rejected it (ledger.rejectNext): in its block, effects not applied. */
+  code?: string;
 }
 
 /** The JSON of `GET /v1/transactions/:id/proof` (docs/api.md), without `tx` as for a patient's data. */
@@ -45,6 +66,58 @@ export interface ProofJson {
   proof: string[];
   header: string;
   certificate: string;
+  receipt?: string;
+  receiptProof?: string[];
+  receiptsRoot?: string;
+  outcome?: {
+    stateProof: string;
+    height: number;
+    header: string;
+    certificate: string;
+    stateHeight: number;
+    stateAsOf: number;
+  };
+}
+
+/** One certified block: canonical header and certificate (hex) and its state citation. */
+interface CertifiedBlock {
+  header: string;
+  certificate: string;
+  stateHeight: number;
+  txs: Uint8Array[];
+}
+
+/** A leaf of the sparse-Merkle state tree (consensus/src/proof/smt.ts). */
+interface SmtLeaf {
+  keyHash: Uint8Array;
+  valueHash: Uint8Array;
+}
+
+/** Root of the compressed sparse-Merkle subtree of `leaves` at `depth` (docs/storage.md "State tree"). */
+function smtHash(leaves: readonly SmtLeaf[], depth = 0): Uint8Array {
+  if (leaves.length === 0) return EMPTY_SUBTREE;
+  if (leaves.length === 1) return leafHash(leaves[0]!.keyHash, leaves[0]!.valueHash);
+  const left = leaves.filter((l) => pathBit(l.keyHash, depth) === 0);
+  const right = leaves.filter((l) => pathBit(l.keyHash, depth) === 1);
+  return internalHash(smtHash(left, depth + 1), smtHash(right, depth + 1));
+}
+
+/** Inclusion proof of `key` (which must be among `leaves`). */
+function smtProof(leaves: readonly SmtLeaf[], key: Uint8Array): StateProof {
+  const kh = keyHashOf(key);
+  const siblings: Uint8Array[] = [];
+  let set = leaves;
+  for (let depth = 0; set.length > 1; depth++) {
+    const bit = pathBit(kh, depth);
+    siblings.push(
+      smtHash(
+        set.filter((l) => pathBit(l.keyHash, depth) !== bit),
+        depth + 1,
+      ),
+    );
+    set = set.filter((l) => pathBit(l.keyHash, depth) === bit);
+  }
+  return { siblings, leaf: set[0] ?? null };
 }
 
 /**
@@ -60,6 +133,26 @@ export function certifiedProof(
   signers: readonly Signer[],
   voters: readonly number[] = quorumOf(signers.length),
 ): ProofJson {
+  const b = certifiedBlock(chainId, height, txs, signers, voters);
+  return {
+    leaf: toHex(merkleLeafHash(txs[index]!)),
+    index,
+    height,
+    proof: merkleInclusionProof(txs, index).map(toHex),
+    header: b.header,
+    certificate: b.certificate,
+  };
+}
+
+/** Block `height` holding `txs`, citing `state` (the state after block height - 1), certified by `voters`. */
+function certifiedBlock(
+  chainId: string,
+  height: number,
+  txs: Uint8Array[],
+  signers: readonly Signer[],
+  voters: readonly number[] = quorumOf(signers.length),
+  stateRoot: Uint8Array = ZERO_HASH,
+): CertifiedBlock {
   const block = makeBlock(
     {
       version: 1,
@@ -67,7 +160,7 @@ export function certifiedProof(
       height,
       view: 0,
       prevHash: ZERO_HASH,
-      stateRoot: ZERO_HASH,
+      stateRoot,
       stateHeight: height - 1,
       proposer: 0,
       timestamp: 1_700_000_000_000 + height,
@@ -80,12 +173,10 @@ export function certifiedProof(
     return { validator: v, signature: signers[v]!.sign(commitVoteSignBytes(chainId, vote)) };
   });
   return {
-    leaf: toHex(merkleLeafHash(txs[index]!)),
-    index,
-    height,
-    proof: merkleInclusionProof(block.txs, index).map(toHex),
     header: toHex(encodeBlockHeader(block.header)),
     certificate: toHex(encodeCommitCertificate({ height, view: 0, blockHash: hash, votes })),
+    stateHeight: height - 1,
+    txs,
   };
 }
 
@@ -96,8 +187,23 @@ function quorumOf(n: number): number[] {
 
 export class FakeLedger {
   readonly chainId: string;
-  /** Committed transactions in commit order. */
+  /** Committed transactions the state machine accepted, in commit order. */
   readonly committed: LedgerTx[] = [];
+  /** Transactions in a block but rejected by the state machine (rejectNext), in commit order. */
+  readonly rejected: LedgerTx[] = [];
+  /**
+   * ADR 0123: the state keeps every block's receipts root, and proofs carry receipts and outcomes. Set
+   * before the first commit.
+   */
+  keepReceipts = false;
+  /**
+   * With keepReceipts, when a certified header cites a block's state: 'immediate', a block without
+   * transactions follows every block (ADR 0125's idle primary); 'manual', at the next block, or when
+   * the test calls citeState().
+   */
+  citeMode: 'immediate' | 'manual' = 'immediate';
+  /** The next `count` transactions committed are rejected by the state machine with `code`. */
+  rejectNext: { code: string; count: number } | undefined;
   private readonly byId = new Map<string, LedgerTx | { pending: Transaction; bytes: Uint8Array }>();
   private readonly lastNonce = new Map<string, number>();
   private readonly pendingTxs: { id: string; tx: Transaction; bytes: Uint8Array }[] = [];
@@ -119,8 +225,14 @@ export class FakeLedger {
   readonly blockListeners = new Set<(height: number, txIds: string[]) => void>();
   /** The validator set certifying new blocks (certifyWith); none = the node serves no proofs. */
   private certifiers: readonly Signer[] | undefined;
-  /** Height -> the proof JSON of its (one-transaction) block. */
-  private readonly proofs = new Map<number, ProofJson>();
+  /** Height of the newest block. */
+  private head = 0;
+  /** Height -> the certified block (none while nobody certifies). */
+  private readonly blocks = new Map<number, CertifiedBlock>();
+  /** keepReceipts: the state's entries, by the height of the block that wrote them. */
+  private readonly stateLeaves: { height: number; leaf: SmtLeaf }[] = [];
+  /** keepReceipts: height -> [receipt bytes, receipts root] of its one transaction. */
+  private readonly receipts = new Map<number, { receipt: Uint8Array; root: Uint8Array }>();
 
   constructor(chainId: string) {
     this.chainId = chainId;
@@ -176,24 +288,94 @@ export class FakeLedger {
     this.certifiers = validators;
   }
 
-  /** The inclusion proof of a committed transaction, or undefined (not committed, or no certifiers). */
+  /** Height of the newest block (with or without transactions). */
+  get height(): number {
+    return this.head;
+  }
+
+  /**
+   * The proof of a transaction in a block (accepted or rejected), as the node serves it, or undefined
+   * (not in a block, or no certifiers). With keepReceipts: the receipt, and the outcome under the
+   * newest block once that block cites a state at or after the transaction's.
+   */
   proof(id: string): ProofJson | undefined {
     const e = this.byId.get(id);
-    return e && 'height' in e ? this.proofs.get(e.height) : undefined;
+    if (!e || !('height' in e)) return undefined;
+    const b = this.blocks.get(e.height);
+    if (!b) return undefined;
+    const p: ProofJson = {
+      leaf: toHex(merkleLeafHash(e.bytes)),
+      index: 0,
+      height: e.height,
+      proof: merkleInclusionProof(b.txs, 0).map(toHex),
+      header: b.header,
+      certificate: b.certificate,
+    };
+    const r = this.receipts.get(e.height);
+    if (!r) return p;
+    Object.assign(p, { receipt: toHex(r.receipt), receiptProof: [], receiptsRoot: toHex(r.root) });
+    const newest = this.blocks.get(this.head)!;
+    if (newest.stateHeight < e.height) return p; // no certified header cites that state yet
+    const leaves = this.stateLeaves.filter((l) => l.height <= newest.stateHeight).map((l) => l.leaf);
+    p.outcome = {
+      stateProof: toHex(encodeStateProof(smtProof(leaves, receiptsRootKey(e.height)))),
+      height: this.head,
+      header: newest.header,
+      certificate: newest.certificate,
+      stateHeight: newest.stateHeight,
+      stateAsOf: newest.stateHeight,
+    };
+    return p;
   }
 
   /** Commits every pending transaction, one block each, in admission order. */
   commitPending(): void {
     for (const p of this.pendingTxs.splice(0)) {
-      const lt: LedgerTx = { ...p, height: this.committed.length + 1 };
-      if (this.certifiers) {
-        this.proofs.set(lt.height, certifiedProof(this.chainId, lt.height, [p.bytes], 0, this.certifiers));
+      const height = this.newBlock([p.bytes]);
+      let code: string | undefined;
+      if (this.rejectNext && this.rejectNext.count > 0) {
+        this.rejectNext.count--;
+        code = this.rejectNext.code;
       }
-      this.committed.push(lt);
+      const lt: LedgerTx = { ...p, height, ...(code === undefined ? {} : { code }) };
+      if (this.keepReceipts) {
+        const txId = fromHex(p.id);
+        const r: Receipt =
+          code === undefined ? { status: 'accepted', txId } : { status: 'rejected', code, txId };
+        const receipt = encodeReceiptBytes(r);
+        const root = merkleRoot([receipt]);
+        this.receipts.set(height, { receipt, root });
+        const key = receiptsRootKey(height);
+        this.stateLeaves.push({
+          height,
+          leaf: { keyHash: keyHashOf(key), valueHash: valueHashOf(encodeReceiptsRootValue(root)) },
+        });
+      }
+      (code === undefined ? this.committed : this.rejected).push(lt);
       this.byId.set(p.id, lt);
       this.lastNonce.set(toHex(p.tx.sender), p.tx.nonce);
       for (const l of this.blockListeners) l(lt.height, [lt.id]);
+      if (this.keepReceipts && this.citeMode === 'immediate') this.citeState();
     }
+  }
+
+  /** A block without transactions that cites the newest state (ADR 0125's idle primary). */
+  citeState(): void {
+    const height = this.newBlock([]);
+    for (const l of this.blockListeners) l(height, []);
+  }
+
+  /** Appends block head + 1 holding `txs`, citing the state after the block before it. */
+  private newBlock(txs: Uint8Array[]): number {
+    const height = ++this.head;
+    if (this.certifiers) {
+      const stateRoot = this.keepReceipts ? smtHash(this.stateLeaves.map((l) => l.leaf)) : ZERO_HASH;
+      this.blocks.set(
+        height,
+        certifiedBlock(this.chainId, height, txs, this.certifiers, undefined, stateRoot),
+      );
+    }
+    return height;
   }
 
   /** Forgets the mempool (a node restart): pending transactions become unknown. */
@@ -201,10 +383,14 @@ export class FakeLedger {
     for (const p of this.pendingTxs.splice(0)) this.byId.delete(p.id);
   }
 
-  status(id: string): { id: string; status: string; height?: number } {
+  status(id: string): { id: string; status: string; height?: number; code?: string } {
     const e = this.byId.get(id);
     if (!e) return { id, status: 'unknown' };
-    if ('height' in e) return { id, status: 'committed', height: e.height };
+    if ('height' in e) {
+      return e.code === undefined
+        ? { id, status: 'committed', height: e.height }
+        : { id, status: 'rejected', height: e.height, code: e.code };
+    }
     return { id, status: 'pending' };
   }
 
@@ -262,12 +448,22 @@ const STATUS_OF: Record<string, number> = {
  * - 'strangers': a proof of a block holding the transaction, certified by a quorum of another set;
  * - 'minority': the same block certified by `colluders` only (too few of the real set);
  * - 'otherTx': the genuine proof of another, really committed, transaction.
+ * These relay submissions to the ledger and lie about outcomes (keepReceipts):
+ * - 'forgedReceipt': says `committed` for a rejected transaction and serves its proof with an
+ *   `accepted` receipt in place of the real one (with `ownRoot`, also a receipts root over it);
+ * - 'hidesRejection': says `committed` for a rejected transaction, and serves the genuine proof;
+ * - 'withholdsOutcome': honest, but never serves `outcome`.
  */
 export type Lie =
   | { kind: 'noProof' }
   | { kind: 'strangers'; signers: readonly Signer[] }
   | { kind: 'minority'; signers: readonly Signer[]; colluders: readonly number[] }
-  | { kind: 'otherTx' };
+  | { kind: 'otherTx' }
+  | { kind: 'forgedReceipt'; ownRoot?: boolean }
+  | { kind: 'hidesRejection' }
+  | { kind: 'withholdsOutcome' };
+
+const SWALLOWS: ReadonlySet<Lie['kind']> = new Set(['noProof', 'strangers', 'minority', 'otherTx']);
 
 export class FakeNode {
   readonly ledger: FakeLedger;
@@ -287,11 +483,11 @@ export class FakeNode {
 
   /** As the ledger, or, for a liar, swallow it (a valid-looking 202) and claim it committed later. */
   private admit(bytes: Uint8Array): { id: string } | { code: string; title: string } {
-    if (!this.lie) return this.ledger.admit(bytes);
+    if (!this.lie || !SWALLOWS.has(this.lie.kind)) return this.ledger.admit(bytes);
     try {
       const id = toHex(transactionId(decodeTransaction(bytes, { chainId: this.ledger.chainId })));
       if (!this.swallowed.has(id)) {
-        this.swallowed.set(id, { bytes: bytes.slice(), height: this.ledger.committed.length + 1 });
+        this.swallowed.set(id, { bytes: bytes.slice(), height: this.ledger.height + 1 });
       }
       return { id };
     } catch (e) {
@@ -301,9 +497,13 @@ export class FakeNode {
 
   private proofFor(id: string): ProofJson | undefined {
     const s = this.swallowed.get(id);
-    if (!s || !this.lie) return this.ledger.proof(id);
+    if (!s || !this.lie) return this.outcomeLie(id, this.ledger.proof(id));
     const chain = this.ledger.chainId;
     switch (this.lie.kind) {
+      case 'forgedReceipt':
+      case 'hidesRejection':
+      case 'withholdsOutcome':
+        return undefined; // they swallow nothing
       case 'noProof':
         return undefined;
       case 'strangers':
@@ -315,6 +515,29 @@ export class FakeNode {
         return other && this.ledger.proof(other.id);
       }
     }
+  }
+
+  /** The genuine proof `p` of `id`, as a node lying about outcomes serves it. */
+  private outcomeLie(id: string, p: ProofJson | undefined): ProofJson | undefined {
+    if (p === undefined) return p;
+    if (this.lie?.kind === 'withholdsOutcome') {
+      const { outcome: _, ...rest } = p;
+      return rest;
+    }
+    if (this.lie?.kind === 'forgedReceipt' && this.ledger.status(id).status === 'rejected') {
+      const forged = encodeReceiptBytes({ status: 'accepted', txId: fromHex(id) });
+      return {
+        ...p,
+        receipt: toHex(forged),
+        ...(this.lie.ownRoot ? { receiptsRoot: toHex(merkleRoot([forged])) } : {}),
+      };
+    }
+    return p;
+  }
+
+  /** Whether this node says `committed` for transactions the ledger rejected. */
+  private get hidesRejections(): boolean {
+    return this.lie?.kind === 'forgedReceipt' || this.lie?.kind === 'hidesRejection';
   }
 
   get url(): string {
@@ -359,7 +582,11 @@ export class FakeNode {
     app.get('/v1/transactions/:id', async (req) => {
       const id = (req.params as { id: string }).id;
       const s = this.swallowed.get(id);
-      return s ? { id, status: 'committed', height: s.height } : L.status(id);
+      if (s) return { id, status: 'committed', height: s.height };
+      const st = L.status(id);
+      return st.status === 'rejected' && this.hidesRejections
+        ? { id, status: 'committed', height: st.height }
+        : st;
     });
     app.get('/v1/transactions/:id/proof', async (req, reply) => {
       const id = (req.params as { id: string }).id;
@@ -370,7 +597,7 @@ export class FakeNode {
     app.get('/v1/accounts/:key', async (req) => L.account((req.params as { key: string }).key));
     app.get('/v1/status', async () => ({
       chainId: L.chainId,
-      height: L.committed.length,
+      height: L.height,
       view: 0,
       time: L.clock(),
       mempool: { size: L.mempoolSize },
