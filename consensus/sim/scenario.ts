@@ -58,6 +58,8 @@ export interface WorkloadSpec {
   startMs: number;
   /** Mean gap between submissions (uniform in [0, 2*mean)). */
   meanIntervalMs: number;
+  /** After every `everyTxs` submissions the clients go quiet for `gapMs` (bursts, ADR 0125). */
+  quietGaps?: { everyTxs: number; gapMs: number };
 }
 
 export interface CpuModel {
@@ -147,6 +149,8 @@ export interface RunResult {
   txsCommitted: number;
   /** Requests by idle primaries for a block citing the quiet chain's state (ADR 0125). */
   stateCitations: number;
+  /** At the end, a committed header cites the state after the last block with transactions (ADR 0125). */
+  quietStateCited: boolean;
   /** Highest view any correct replica reached (each view above 0 is one view change). */
   viewChanges: number;
   /** Highest epoch index any correct replica reached (ADR 0015). */

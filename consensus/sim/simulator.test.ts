@@ -76,3 +76,23 @@ t.test('unknown scenarios and bad sizes are typed errors', async (t) => {
   t.throws(() => buildScenario('no-such', 4, 1), { code: 'UNKNOWN_SCENARIO' });
   t.throws(() => buildScenario('normal', 3, 1), RangeError);
 });
+
+t.test(
+  'ADR 0125: between bursts, idle primaries cite the quiet state, through a primary crash',
+  async (t) => {
+    for (const n of [4, 7]) {
+      for (const seed of [1, 2, 3, 4, 5]) {
+        const r = runScenario(buildScenario('quiet-gaps', n, seed), seed);
+        t.same(r.violations, [], `n=${n} seed ${seed}: safe and live`);
+        t.ok(
+          r.stateCitations >= 3,
+          `n=${n} seed ${seed}: a citation in most quiet gaps (${r.stateCitations})`,
+        );
+        t.ok(r.quietStateCited, `n=${n} seed ${seed}: the last transactions' state is cited at the end`);
+      }
+    }
+    // Without quiet gaps the workload ends once: one citation, at the end.
+    const normal = runScenario(buildScenario('normal', 4, 1), 1);
+    t.ok(normal.quietStateCited);
+  },
+);

@@ -177,6 +177,9 @@ class Simulation {
   #submitted = 0;
   /** citeState events stepped (ADR 0125). */
   #citeRequests = 0;
+  /** The highest height with transactions, and the highest stateHeight cited, committed by a correct replica. */
+  #lastTxHeight = 0;
+  #maxCited = 0;
   #stopAt: number | undefined;
   #lastFaultAt = 0;
 
@@ -456,6 +459,7 @@ class Simulation {
       txsSubmitted: this.#submitted,
       txsCommitted: this.#checker.settledCount,
       stateCitations: this.#citeRequests,
+      quietStateCited: this.#maxCited >= this.#lastTxHeight,
       viewChanges: this.#maxView,
       epochs: this.#maxEpoch,
       messages: this.#messages,
@@ -766,6 +770,10 @@ class Simulation {
     inst.appliedHeight = h;
     inst.citation.applied(h, block.txs.length, block.header.stateHeight, localTime(inst.clock, this.#now));
     inst.roots.set(h, root);
+    if (node.correct) {
+      if (keys.length > 0 && h > this.#lastTxHeight) this.#lastTxHeight = h;
+      if (block.header.stateHeight > this.#maxCited) this.#maxCited = block.header.stateHeight;
+    }
     if (node.correct && !this.#agreedRoots.has(h)) {
       this.#agreedRoots.set(h, root);
       this.#agreedTxs.set(h, keys);

@@ -28,6 +28,7 @@ export function generateWorkload(
   let t = w.startMs;
   for (let i = 0; i < w.txCount; i++) {
     t += prng.range(0, 2 * w.meanIntervalMs);
+    if (w.quietGaps !== undefined && i > 0 && i % w.quietGaps.everyTxs === 0) t += w.quietGaps.gapMs;
     const c = prng.int(clients.length);
     const signer = clients[c]!;
     const tx = signTransaction(
