@@ -114,7 +114,8 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
     // VIGIL_TREE_INTERVAL as a validator reads it (ADR 0116): A/B runs of the state tree's write interval.
     const treeInterval = treeIntervalFromEnv();
     const store = await ChainStore.open(dir, treeInterval !== undefined ? { treeInterval } : {});
-    await store.initChain({ ...testGenesis(validators, chainId), stateRootInterval });
+    // As every chain Vigil's tooling creates: receipts roots in the state (ADR 0123).
+    await store.initChain({ ...testGenesis(validators, chainId), stateRootInterval, receiptsRoots: true });
     const exec = new BlockExecutor({
       store,
       handlers: counterHandlers,
@@ -241,6 +242,7 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       blocks,
       warmupBlocks,
       stateRootInterval,
+      receiptsRoots: true,
       txsPerBlock,
       signaturesVerified: verifiedSigs,
       blocksPerSecond: blocks / seconds,
