@@ -9,7 +9,7 @@ import { BodyError, decodeBody, encodeBody } from '@vigil/consensus/wire/bodies/
 import { createKeyFile, loadKeyFile } from '@vigil/sensor-client/sdk/keyfile.ts';
 import type { ApiOptions } from '../api/server.ts';
 import { ACTIONS, type Values } from './actions.ts';
-import { UsageError } from './args.ts';
+import { parseArgsMessage, UsageError } from './args.ts';
 import { CliError, ExitCode, NodeClient } from './node-client.ts';
 import { QUERIES } from './queries.ts';
 
@@ -408,10 +408,7 @@ export function reportFailure(e: unknown): number {
   const text = (code: string) =>
     err.message.startsWith(`${code}: `) ? err.message.slice(code.length + 2) : err.message;
   if (err instanceof UsageError || (err.code ?? '').startsWith('ERR_PARSE_ARGS')) {
-    // node:util's wording for an unknown option goes on about positionals; the option is what matters.
-    const unknown = /^Unknown option '([^']+)'/.exec(err.message)?.[1];
-    const message = unknown !== undefined ? `unknown option ${unknown}` : err.message;
-    console.error(`vigil: USAGE: ${message}\n\nrun 'vigil help' for every command and option`);
+    console.error(`vigil: USAGE: ${parseArgsMessage(err)}\n\nrun 'vigil help' for every command and option`);
     return ExitCode.usage;
   }
   if (err instanceof CliError) {
