@@ -200,6 +200,7 @@ t.test('failures: documented exit codes and one-line messages', async (t) => {
   t.match(r.stderr, /^vigil: UNREACHABLE: cannot reach/);
   r = await spawnVigil('register', '--key', join(keys, 'missing.json'));
   t.equal(r.code, 3, 'a missing key file: 3');
+  t.match(r.stderr, /^vigil: KEY_FILE_NOT_FOUND: .*missing\.json does not exist/, 'a stable code naming it');
   t.ok(noStack(r.stderr));
   r = await run('nonsense');
   t.equal(r.code, 2);

@@ -2,7 +2,7 @@
 // lines: each is one line `vigil: CODE: message` naming what to fix, exit 3 for configuration (docs/cli.md),
 // never a stack trace. The real binary on a real home for `start`; `run` in-process for the rest.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,28 @@ t.test('a p2p port in use: P2P_LISTEN_FAILED naming it, exit 3, no stack trace',
   t.ok(oneLine(r.stderr), r.stderr);
 });
 
+t.test("a home without genesis.json: MISSING_GENESIS, saying to copy the network's in", async (t) => {
+  const h = await home(t);
+  unlinkSync(homePaths(h.home).genesis);
+  const r = await vigil(['start', '--home', h.home]);
+  t.equal(r.code, 3, r.stderr);
+  t.match(
+    r.stderr,
+    `vigil: MISSING_GENESIS: ${homePaths(h.home).genesis} does not exist: copy the network's genesis.json into ${h.home}`,
+  );
+  t.notMatch(r.stderr, /ENOENT/);
+  t.ok(oneLine(r.stderr), r.stderr);
+});
+
+t.test('a home without its validator key: KEY_FILE_NOT_FOUND naming it, exit 3', async (t) => {
+  const h = await home(t);
+  unlinkSync(homePaths(h.home).key);
+  const r = await vigil(['start', '--home', h.home]);
+  t.equal(r.code, 3, r.stderr);
+  t.match(r.stderr, `vigil: KEY_FILE_NOT_FOUND: ${homePaths(h.home).key} does not exist`);
+  t.ok(oneLine(r.stderr), r.stderr);
+});
+
 /** `run` in-process with stdout and stderr captured. */
 async function cli(...args: string[]) {
   const out: string[] = [];
@@ -130,6 +152,23 @@ t.test('keys generate over an existing file: KEY_FILE_EXISTS, exit 3, the file k
     /^vigil: KEY_FILE_EXISTS: .*k\.json already exists; vigil never overwrites a key file/,
   );
   t.equal((await cli('keys', 'show', '--key', path)).stdout, first.stdout, 'the first key is intact');
+});
+
+t.test('a --key file that does not exist: KEY_FILE_NOT_FOUND naming the path, exit 3', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-keys-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'nokey.json');
+  for (const args of [
+    ['register', '--key', path, '--node', 'http://127.0.0.1:1'],
+    ['keys', 'show', '--key', path],
+  ]) {
+    const r = await cli(...args);
+    t.equal(r.code, 3, args[0]);
+    t.equal(
+      r.stderr,
+      `vigil: KEY_FILE_NOT_FOUND: ${path} does not exist (--key takes a key file: vigil keys generate --out FILE makes one)`,
+    );
+  }
 });
 
 t.test('a code the message already starts with is printed once', async (t) => {

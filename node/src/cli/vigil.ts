@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeTransaction, type Signer, signerFromSeed, signTransaction } from '@vigil/consensus/wire';
 import { BodyError, decodeBody, encodeBody } from '@vigil/consensus/wire/bodies/index.ts';
-import { createKeyFile, loadKeyFile } from '@vigil/sensor-client/sdk/keyfile.ts';
+import { createKeyFile, type KeyFile, loadKeyFile } from '@vigil/sensor-client/sdk/keyfile.ts';
 import type { ApiOptions } from '../api/server.ts';
 import { ACTIONS, type Values } from './actions.ts';
 import { parseArgsMessage, UsageError } from './args.ts';
@@ -59,8 +59,25 @@ function required(v: string | undefined, name: string): string {
   return v;
 }
 
+/**
+ * A key file named by an option, loaded and checked (mode 0600, format). A missing one is
+ * KEY_FILE_NOT_FOUND naming the path (exit 3), not Node's bare ENOENT.
+ */
+function readKeyFile(path: string, option: string): KeyFile {
+  try {
+    return loadKeyFile(path);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw e;
+    throw new CliError(
+      'KEY_FILE_NOT_FOUND',
+      `${path} does not exist (--${option} takes a key file: vigil keys generate --out FILE makes one)`,
+      ExitCode.config,
+    );
+  }
+}
+
 function loadSigner(path: string | undefined): Signer {
-  return signerFromSeed(loadKeyFile(required(path, 'key')).seed);
+  return signerFromSeed(readKeyFile(required(path, 'key'), 'key').seed);
 }
 
 /** API options from `start` flags: TLS, CORS origins, rate limit. */
@@ -328,7 +345,7 @@ export async function main(argv: string[]): Promise<number> {
         return ExitCode.ok;
       }
       if (sub === 'show') {
-        const k = loadKeyFile(required(values.key, 'key'));
+        const k = readKeyFile(required(values.key, 'key'), 'key');
         console.log(values.json ? JSON.stringify({ publicKey: hex(k.publicKey) }) : hex(k.publicKey));
         return ExitCode.ok;
       }
@@ -384,6 +401,9 @@ const CONFIG_CODES = [
   'INVALID_CONFIG',
   'MISSING_HOME',
   'HOME_EXISTS',
+  'MISSING_GENESIS',
+  'KEY_FILE_NOT_FOUND',
+  'KEY_FILE_EXISTS',
   'INVALID_GENESIS_FILE',
   'INVALID_GENESIS',
   'NOT_A_VALIDATOR',

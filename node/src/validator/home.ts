@@ -20,7 +20,13 @@ export interface NodeConfig {
 }
 
 export class HomeError extends Error {
-  readonly code: 'INVALID_CONFIG' | 'MISSING_HOME' | 'HOME_EXISTS';
+  readonly code:
+    | 'INVALID_CONFIG'
+    | 'MISSING_HOME'
+    | 'HOME_EXISTS'
+    | 'MISSING_GENESIS'
+    | 'KEY_FILE_NOT_FOUND'
+    | 'KEY_FILE_EXISTS';
   constructor(code: HomeError['code'], message: string) {
     super(message);
     this.name = 'HomeError';
@@ -104,7 +110,33 @@ export function initHome(home: string, config: NodeConfig, seed?: Uint8Array): K
   return key;
 }
 
+/**
+ * The home's genesis file path, once it exists. A home made by `vigil init` has none until the operator
+ * copies the network's in: said as the step to take, not as an unreadable file's ENOENT.
+ */
+export function requireGenesisFile(home: string): string {
+  const path = homePaths(home).genesis;
+  if (!existsSync(path)) {
+    throw new HomeError(
+      'MISSING_GENESIS',
+      `${path} does not exist: copy the network's genesis.json into ${home} ` +
+        '(docs/operations.md, "A validator by hand")',
+    );
+  }
+  return path;
+}
+
 /** The validator key; loadKeyFile refuses a file that group or others can read. */
 export function loadValidatorKey(home: string): KeyFile {
-  return loadKeyFile(homePaths(home).key);
+  const path = homePaths(home).key;
+  try {
+    return loadKeyFile(path);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw e;
+    // A new key would be another validator, one the genesis and the other nodes do not know.
+    throw new HomeError(
+      'KEY_FILE_NOT_FOUND',
+      `${path} does not exist: restore this validator's key file from its backup`,
+    );
+  }
 }

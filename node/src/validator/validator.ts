@@ -31,7 +31,7 @@ import { VerifyPool } from '../verify-pool/pool.ts';
 import { BlockSync, serveBlockRange, type SyncStats } from './block-sync.ts';
 import { faultLayerFromEnv, startFaultControl } from './fault-control.ts';
 import { type GenesisFile, loadGenesis, toChainGenesis, validatorKeys } from './genesis-file.ts';
-import { homePaths, loadConfig, loadValidatorKey, type NodeConfig } from './home.ts';
+import { homePaths, loadConfig, loadValidatorKey, type NodeConfig, requireGenesisFile } from './home.ts';
 import { ValidatorGate } from './validator-gate.ts';
 import { reconfigurationsInState, reconfigurationsOf } from './validator-set.ts';
 
@@ -252,7 +252,7 @@ export class Validator {
     const { home, log } = options;
     const paths = homePaths(home);
     const config = loadConfig(home);
-    const genesis = loadGenesis(paths.genesis);
+    const genesis = loadGenesis(requireGenesisFile(home));
     const key = loadValidatorKey(home);
     const validators = validatorKeys(genesis);
     // A key outside the genesis set may still run: it follows the chain and becomes a validator when
