@@ -2,7 +2,7 @@
 // lines: each is one line `vigil: CODE: message` naming what to fix, exit 3 for configuration (docs/cli.md),
 // never a stack trace. The real binary on a real home for `start`; `run` in-process for the rest.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,6 +169,50 @@ t.test('a --key file that does not exist: KEY_FILE_NOT_FOUND naming the path, ex
       `vigil: KEY_FILE_NOT_FOUND: ${path} does not exist (--key takes a key file: vigil keys generate --out FILE makes one)`,
     );
   }
+});
+
+t.test('init --key: the existing key file is checked, copied into the home, never overwritten', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-init-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'validator.json');
+  const made = await cli('keys', 'generate', '--out', path);
+  const pk = made.stdout.trim();
+  const home = join(dir, 'home');
+  const r = await cli('init', '--home', home, '--key', path);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, `validator public key ${pk}`);
+  const copy = homePaths(home).key;
+  t.equal((await cli('keys', 'show', '--key', copy)).stdout, pk, "the home's key is the one given");
+  t.equal(statSync(copy).mode & 0o777, 0o600);
+  // Another home, whose validator-key.json already holds a different key: refused, nothing changed.
+  const other = join(dir, 'other');
+  t.equal((await cli('init', '--home', other)).code, 0);
+  rmSync(homePaths(other).config);
+  const before = readFileSync(homePaths(other).key, 'utf8');
+  const clash = await cli('init', '--home', other, '--key', path);
+  t.equal(clash.code, 3);
+  t.match(clash.stderr, /^vigil: KEY_FILE_EXISTS: .*validator-key\.json already holds another key/);
+  t.equal(readFileSync(homePaths(other).key, 'utf8'), before, 'the key in the home is intact');
+  t.notOk(existsSync(homePaths(other).config), 'nothing written');
+  // A key file others may read, or none at all: refused like any --key, before the home is made.
+  chmodSync(path, 0o644);
+  const loose = await cli('init', '--home', join(dir, 'loose'), '--key', path);
+  t.equal(loose.code, 3);
+  t.match(loose.stderr, /^vigil: KEY_FILE_INSECURE: /);
+  const missing = await cli('init', '--home', join(dir, 'missing'), '--key', join(dir, 'nokey.json'));
+  t.match(missing.stderr, /^vigil: KEY_FILE_NOT_FOUND: /);
+  t.notOk(existsSync(join(dir, 'loose')) || existsSync(join(dir, 'missing')), 'no home was made');
+});
+
+t.test('init says how to join a running network: governance, not only the genesis file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-init-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await cli('init', '--home', join(dir, 'h'));
+  t.equal(r.code, 0, r.stderr);
+  const pk = /validator public key ([0-9a-f]{64})/.exec(r.stdout)?.[1];
+  t.match(r.stdout, "copy the network's genesis.json into");
+  t.match(r.stdout, `vigil propose-add-validator --public-key ${pk} --org ORG`);
+  t.match(r.stdout, /Adding or removing a validator/);
 });
 
 t.test('a code the message already starts with is printed once', async (t) => {

@@ -19,8 +19,9 @@ const USAGE = `vigil <command> [options]
 
   keys generate --out FILE          create an ed25519 key file (mode 0600)
   keys show --key FILE              print a key file's public key
-  init --home DIR [--p2p-port N] [--api-port N] [--moniker NAME]
-                                    create a node home with a fresh validator key
+  init --home DIR [--key FILE] [--p2p-port N] [--api-port N] [--moniker NAME]
+                                    create a node home with a fresh validator key, or a copy of
+                                    the existing key file --key FILE
   genesis --dir DIR --validators N [--chain-id ID] [--p2p-port N] [--api-port N]
                                     create N validator homes (DIR/node0..) sharing one genesis,
                                     one hospital organisation per validator (admin keys in DIR/keys)
@@ -359,11 +360,24 @@ export async function main(argv: string[]): Promise<number> {
         int(values['p2p-port'], 'p2p-port', 26600),
         int(values['api-port'], 'api-port', 7701),
       );
-      const key = initHome(home, cfg);
+      // An existing validator key (a rebuilt host, a key made offline) is checked like any other key
+      // file before anything is written, and copied in: the home stays one directory to back up.
+      const seed = values.key !== undefined ? readKeyFile(values.key, 'key').seed : undefined;
+      const key = initHome(home, cfg, seed);
+      const pk = hex(key.publicKey);
       console.log(
         values.json
-          ? JSON.stringify({ home, publicKey: hex(key.publicKey) })
-          : `created ${home}\nvalidator public key ${hex(key.publicKey)}\nadd it to the genesis file, then: vigil start --home ${home}`,
+          ? JSON.stringify({ home, publicKey: pk })
+          : [
+              `created ${home}`,
+              `validator public key ${pk}`,
+              `next: copy the network's genesis.json into ${home}, with this key either`,
+              "  - in the genesis file's validators (a network not started yet), or",
+              '  - proposed by an organisation admin to a running network, and approved by the others:',
+              `    vigil propose-add-validator --public-key ${pk} --org ORG`,
+              '    (docs/operations.md, "Adding or removing a validator")',
+              `then: vigil start --home ${home}`,
+            ].join('\n'),
       );
       return ExitCode.ok;
     }

@@ -100,10 +100,23 @@ export function loadConfig(home: string): NodeConfig {
   return parseConfig(doc);
 }
 
-/** Creates a home with a fresh validator key (0600) and a config; refuses to overwrite one. */
+/**
+ * Creates a home with a validator key (0600; fresh, or from `seed`) and a config; refuses to overwrite
+ * either. A key file already in the home is kept: with a `seed` of another key that is an error, raised
+ * before anything is written, since going on would start the home as a validator it was not meant to be.
+ */
 export function initHome(home: string, config: NodeConfig, seed?: Uint8Array): KeyFile {
   const paths = homePaths(home);
   if (existsSync(paths.config)) throw new HomeError('HOME_EXISTS', `${paths.config} already exists`);
+  if (seed !== undefined && existsSync(paths.key)) {
+    const held = loadKeyFile(paths.key);
+    if (Buffer.compare(held.seed, seed) !== 0) {
+      throw new HomeError(
+        'KEY_FILE_EXISTS',
+        `${paths.key} already holds another key; vigil never overwrites a key file (move it away, or leave out --key to keep it)`,
+      );
+    }
+  }
   mkdirSync(join(home, 'data'), { recursive: true, mode: 0o700 });
   const key = loadOrCreateKeyFile(paths.key, seed);
   writeFileSync(paths.config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
