@@ -2,15 +2,26 @@
 // lines: each is one line `vigil: CODE: message` naming what to fix, exit 3 for configuration (docs/cli.md),
 // never a stack trace. The real binary on a real home for `start`; `run` in-process for the rest.
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import { ChainStore } from '../store/chain-store.ts';
 import { openDb } from '../store/db.ts';
 import { StoreError } from '../store/errors.ts';
 import { freePorts } from '../testing/ports.ts';
+import { loadGenesis, toChainGenesis } from '../validator/genesis-file.ts';
 import { homePaths } from '../validator/home.ts';
 import { createNetworkHomes } from '../validator/network-homes.ts';
 import { CliError } from './node-client.ts';
@@ -18,15 +29,23 @@ import { reportFailure, run, startFailure } from './vigil.ts';
 
 const VIGIL = fileURLToPath(new URL('./vigil.ts', import.meta.url));
 
-function vigil(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stderr: string }> {
+function vigil(
+  args: string[],
+  timeoutMs = 30_000,
+  logLevel = 'silent',
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [VIGIL, ...args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, VIGIL_LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, VIGIL_LOG_LEVEL: logLevel },
     });
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (d) => {
       stderr += String(d);
+    });
+    child.stdout.on('data', (d) => {
+      stdout += String(d);
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -34,7 +53,7 @@ function vigil(args: string[], timeoutMs = 30_000): Promise<{ code: number | nul
     }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, stderr });
+      resolve({ code, stderr, stdout });
     });
   });
 }
@@ -85,6 +104,25 @@ t.test('a p2p port in use: P2P_LISTEN_FAILED naming it, exit 3, no stack trace',
   );
   t.ok(oneLine(r.stderr), r.stderr);
 });
+
+t.test(
+  'another network\'s genesis.json: GENESIS_MISMATCH, with no "not a genesis validator" before it',
+  async (t) => {
+    const h = await home(t);
+    // The home's chain is initialised from its own genesis, then another network's genesis replaces it.
+    const store = await ChainStore.open(homePaths(h.home).chainDb);
+    await store.initChain(toChainGenesis(loadGenesis(homePaths(h.home).genesis)));
+    await store.close();
+    const foreign = mkdtempSync(join(tmpdir(), 'vigil-start-errors-'));
+    t.teardown(() => rmSync(foreign, { recursive: true, force: true }));
+    const other = createNetworkHomes({ dir: foreign, validators: 1 });
+    copyFileSync(homePaths(other.homes[0]!).genesis, homePaths(h.home).genesis);
+    const r = await vigil(['start', '--home', h.home], 30_000, 'warn');
+    t.equal(r.code, 3, r.stderr);
+    t.match(r.stderr, /^vigil: GENESIS_MISMATCH: /);
+    t.notMatch(r.stdout, /not a genesis validator/, 'the real reason is the only one given');
+  },
+);
 
 t.test("a home without genesis.json: MISSING_GENESIS, saying to copy the network's in", async (t) => {
   const h = await home(t);
