@@ -9,6 +9,15 @@ export class UsageError extends CliError {
   }
 }
 
+/**
+ * node:util parseArgs' error as a usage message: its wording for an unknown option goes on about
+ * positionals, while the option is what the operator has to fix. Shared by `vigil` and `npm start`.
+ */
+export function parseArgsMessage(err: Error): string {
+  const unknown = /^Unknown option '([^']+)'/.exec(err.message)?.[1];
+  return unknown !== undefined ? `unknown option ${unknown}` : err.message;
+}
+
 export function required(v: string | undefined, name: string): string {
   if (v === undefined || v === '') throw new UsageError(`--${name} is required`);
   return v;

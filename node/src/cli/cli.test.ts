@@ -147,6 +147,13 @@ t.test('state-machine commands, queries and a verified proof', async (t) => {
   r = await run('proof', '--tx', sub.id, '--genesis', genesis, '--key', device.path);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^verified: .* certified by 1 of 1 validators \(validator set from/);
+  // Without --genesis the trust is the node's word, said in one level of parentheses.
+  r = await run('proof', '--tx', sub.id, '--key', device.path);
+  t.equal(r.code, 0, r.stderr);
+  t.match(
+    r.stdout,
+    /^verified: .* certified by 1 of 1 validators \(validator set reported by the node itself; pass --genesis FILE to check against yours\)(\n|$)/,
+  );
   // ADR 0123/0125: the outcome is proven too, once the idle primary's block cites the state after it.
   t.ok(
     await eventually(async () => {
@@ -200,6 +207,7 @@ t.test('failures: documented exit codes and one-line messages', async (t) => {
   t.match(r.stderr, /^vigil: UNREACHABLE: cannot reach/);
   r = await spawnVigil('register', '--key', join(keys, 'missing.json'));
   t.equal(r.code, 3, 'a missing key file: 3');
+  t.match(r.stderr, /^vigil: KEY_FILE_NOT_FOUND: .*missing\.json does not exist/, 'a stable code naming it');
   t.ok(noStack(r.stderr));
   r = await run('nonsense');
   t.equal(r.code, 2);

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { encodeCanonical } from '@vigil/consensus/wire';
 import { openDb } from '../store/db.ts';
@@ -10,7 +11,25 @@ import { keys } from '../store/keys.ts';
 import { createNetworkHomes } from '../validator/network-homes.ts';
 import { homePaths } from '../validator/home.ts';
 import { freePorts } from '../testing/ports.ts';
-import { runDevnet, stopChild } from './devnet.ts';
+import { keptHomes, runDevnet, stopChild } from './devnet.ts';
+
+const DEVNET = fileURLToPath(new URL('./devnet.ts', import.meta.url));
+
+/** runDevnet in-process with console.log and console.error captured. */
+async function devnet(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(' '));
+  console.error = (...a: unknown[]) => err.push(a.join(' '));
+  try {
+    const code = await runDevnet(args);
+    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
 
 t.test(
   'a devnet kept from an older database schema is refused with the way out, nothing started',
@@ -92,3 +111,71 @@ t.test('stopChild waits for the child to exit, and kills one that ignores SIGTER
   await stopChild(stubborn, 300);
   t.equal(stubborn.signalCode, 'SIGKILL', 'killed after the grace period');
 });
+
+t.test(
+  'a kept devnet refuses another --validators count, naming its own and --fresh; nothing started',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-devnet-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const [p2p, api] = await freePorts(2);
+    createNetworkHomes({ dir, validators: 4, p2pBasePort: p2p!, apiBasePort: api! });
+    t.equal(keptHomes(dir).length, 4);
+    // Three of the four homes started silently before (`peers 2/3`): one more fault halted the chain.
+    const r = await devnet(['--dir', dir, '--validators', '3', '--no-sensors']);
+    t.equal(r.code, 2, r.stderr);
+    t.match(
+      r.stderr,
+      /^npm start: USAGE: --validators 3, but the devnet kept in .* has 4 validators .*npm start -- --fresh --validators 3 starts a new chain with that many; without --validators npm start continues this one$/,
+    );
+    t.notMatch(r.stdout, /Validators starting/);
+    t.equal(await portTakenBy(api!), false, 'no validator was started');
+  },
+);
+
+t.test('usage errors: one line naming the option and --help, exit 2', async (t) => {
+  // The real script, as `npm start -- --bogus` runs it: the line and the exit code are the interface.
+  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [DEVNET, '--bogus'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    child.once('exit', (code) => resolve({ code, stderr }));
+  });
+  t.equal(r.code, 2, r.stderr);
+  t.equal(r.stderr, 'npm start: USAGE: unknown option --bogus (npm start -- --help)\n');
+  const bad = await devnet(['--validators', 'four']);
+  t.equal(bad.code, 2);
+  t.equal(
+    bad.stderr,
+    'npm start: USAGE: --validators must be an integer from 1 to 64 (got four) (npm start -- --help)',
+  );
+  const help = await devnet(['--bogus', '--help']);
+  t.equal(help.code, 0, '--help is help wherever it appears');
+  t.match(help.stdout, /--no-sensors/);
+});
+
+t.test(
+  'a kept devnet runs all its validators; --no-sensors stops without naming a sensor simulator',
+  { timeout: 120_000 },
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-devnet-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const [p2p, api] = await freePorts(2);
+    createNetworkHomes({ dir, validators: 1, p2pBasePort: p2p!, apiBasePort: api! });
+    // No --validators: the kept devnet's own count (1), not the default 4 (whose node1..3 do not exist).
+    const r = await devnet(['--dir', dir, '--no-sensors', '--duration', '1']);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /Continuing the chain in/);
+    t.match(r.stdout, /\nStopping the validators…/);
+    t.notMatch(r.stdout, /sensor simulator/i, 'no simulator ran, none is stopped');
+  },
+);
+
+function portTakenBy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(true));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+  });
+}

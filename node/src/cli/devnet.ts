@@ -15,6 +15,7 @@ import { ChainStore } from '../store/chain-store.ts';
 import { StoreError } from '../store/errors.ts';
 import { homePaths, loadConfig } from '../validator/home.ts';
 import { type NodeStatusView, ProcessNetwork } from '../testing/process-network.ts';
+import { parseArgsMessage, UsageError } from './args.ts';
 
 const SENSORS = fileURLToPath(new URL('../../../sensor-client/src/cli/sensors.ts', import.meta.url));
 
@@ -23,12 +24,47 @@ interface StatusWithCounters extends NodeStatusView {
 }
 
 function parse(argv: string[]) {
-  const { values } = parseArgs({
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(argv);
+  } catch (e) {
+    if (((e as { code?: string }).code ?? '').startsWith('ERR_PARSE_ARGS')) {
+      throw new UsageError(parseArgsMessage(e as Error));
+    }
+    throw e;
+  }
+  const a = parsed.values;
+  number(a.rate, 'rate', false);
+  return {
+    ...a,
+    // No default here: a kept devnet runs with its own count, and only an explicit one can conflict.
+    validators: a.validators === undefined ? undefined : count(a.validators, 'validators', 1, 64),
+    patients: String(count(a.patients, 'patients', 0, 10_000)),
+    duration: number(a.duration, 'duration', true),
+  };
+}
+
+function count(v: string, name: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got ${v})`);
+  return n;
+}
+
+function number(v: string, name: string, zero: boolean): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (n === 0 && !zero))
+    throw new UsageError(`--${name} must be a ${zero ? 'non-negative' : 'positive'} number (got ${v})`);
+  return n;
+}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({
     args: argv,
     options: {
       fresh: { type: 'boolean', default: false },
       dir: { type: 'string', default: 'devnet' },
-      validators: { type: 'string', default: '4' },
+      validators: { type: 'string' },
       patients: { type: 'string', default: '8' },
       rate: { type: 'string', default: '0.2' },
       'no-sensors': { type: 'boolean', default: false },
@@ -37,17 +73,18 @@ function parse(argv: string[]) {
     },
     strict: true,
   });
-  return values;
 }
 
 const USAGE = `npm start [-- options]
   --fresh            delete ./devnet and start a new chain
   --dir DIR          where the network lives (default ./devnet)
-  --validators N     validators (default 4; n = 3f+1 tolerates f faults)
+  --validators N     validators of a new devnet (default 4; n = 3f+1 tolerates f faults); a kept
+                     devnet always runs all of its own, and refuses another count without --fresh
   --patients N       virtual patients in the simulated ward (default 8)
   --rate R           vital-sign sets per patient per second (default 0.2)
   --no-sensors       validators only
-  --duration S       stop after S seconds (default: run until Ctrl-C)`;
+  --duration S       stop after S seconds (default: run until Ctrl-C)
+  --help             this text`;
 
 function line(i: number, s: StatusWithCounters | undefined, txRate: number, running: boolean): string {
   if (!running) return `node${i}  down`;
@@ -126,18 +163,52 @@ export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   });
 }
 
+/** The validator homes a kept devnet holds: node0, node1, ... for as long as each has a config. */
+export function keptHomes(dir: string): string[] {
+  const homes: string[] = [];
+  while (existsSync(homePaths(join(dir, `node${homes.length}`)).config)) {
+    homes.push(join(dir, `node${homes.length}`));
+  }
+  return homes;
+}
+
+/**
+ * `npm start` with its usage errors reported as one line, `npm start: USAGE: message (npm start --
+ * --help)`, exit 2: the same code and wording `vigil` uses (docs/cli.md), with the help npm users type.
+ */
 export async function runDevnet(argv: string[]): Promise<number> {
-  const a = parse(argv);
-  if (a.help) {
+  try {
+    return await devnet(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`npm start: USAGE: ${e.message} (npm start -- --help)`);
+    return 2;
+  }
+}
+
+async function devnet(argv: string[]): Promise<number> {
+  // `npm start -- --bogus --help` is help, as `vigil` treats --help wherever it appears.
+  if (argv.includes('--help')) {
     console.log(USAGE);
     return 0;
   }
+  const a = parse(argv);
   const dir = resolve(a.dir);
-  const validators = Number(a.validators);
   if (a.fresh && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-  let homes: string[];
-  if (existsSync(homePaths(join(dir, 'node0')).config)) {
-    homes = Array.from({ length: validators }, (_, i) => join(dir, `node${i}`));
+  let homes = keptHomes(dir);
+  if (homes.length > 0) {
+    // A kept chain's validator set is its genesis's: running fewer homes than it has left the others
+    // silently out (4 of 4 asked as 3 ran `peers 2/3`, one fault from a halt), and more cannot join it
+    // without governance. So the count is the devnet's own, and asking for another one is refused.
+    if (a.validators !== undefined && a.validators !== homes.length) {
+      // A USAGE line like the others, without the --help pointer: this one says itself what to type.
+      console.error(
+        `npm start: USAGE: --validators ${a.validators}, but the devnet kept in ${dir} has ` +
+          `${homes.length} validators (its genesis fixes the set): npm start -- --fresh --validators ` +
+          `${a.validators} starts a new chain with that many; without --validators npm start continues this one`,
+      );
+      return 2;
+    }
     const older = await olderSchema(homes[0]!);
     if (older !== undefined) {
       console.error(
@@ -149,13 +220,13 @@ export async function runDevnet(argv: string[]): Promise<number> {
   } else {
     homes = createNetworkHomes({
       dir,
-      validators,
+      validators: a.validators ?? 4,
       p2pBasePort: 26601,
       apiBasePort: 7701,
       // The ward's sensors keep blocks coming: the state tree updated every 8 blocks (ADR 0117).
       consensus: { stateRootInterval: DEVNET_STATE_ROOT_INTERVAL },
     }).homes;
-    console.log(`Created a ${validators}-validator network in ${dir}`);
+    console.log(`Created a ${homes.length}-validator network in ${dir}`);
   }
   const taken = await portsInUse(homes);
   if (taken.length > 0) {
@@ -177,7 +248,8 @@ export async function runDevnet(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const stopEverything = async () => {
-    console.log('\nStopping the sensor simulator and the validators…');
+    // Only what runs is named: with --no-sensors (or before they started) there is no simulator.
+    console.log(`\nStopping ${sensors ? 'the sensor simulator and ' : ''}the validators…`);
     if (sensors) await stopChild(sensors, 10_000);
     await net.stopAll();
     process.off('SIGINT', onSignal);
@@ -197,7 +269,7 @@ export async function runDevnet(argv: string[]): Promise<number> {
     console.error(
       ready
         ? `${dead.map((n) => `node${n.index}`).join(', ')} exited while starting; see ${dead.map((n) => join(n.home, 'node.log')).join(', ')}`
-        : 'The validators did not answer within 60 s; see the logs in devnet/node*/node.log.',
+        : `The validators did not answer within 60 s; see the logs in ${dir}/node*/node.log.`,
     );
     await stopEverything();
     return 1;
@@ -277,8 +349,7 @@ export async function runDevnet(argv: string[]): Promise<number> {
   const timer = setInterval(() => void render(), tty ? 1_000 : 5_000);
   await render();
 
-  const duration = Number(a.duration);
-  const deadline = duration > 0 ? setTimeout(() => interrupt.abort(), duration * 1000) : undefined;
+  const deadline = a.duration > 0 ? setTimeout(() => interrupt.abort(), a.duration * 1000) : undefined;
   await interrupted;
   clearTimeout(deadline);
   stopping = true;
@@ -293,7 +364,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     (code) => process.exit(code),
     (err: Error & { code?: string }) => {
       console.error(`npm start: ${err.code ? `${err.code}: ` : ''}${err.message}`);
-      process.exit(err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
+      process.exit(1);
     },
   );
 }

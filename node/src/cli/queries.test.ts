@@ -49,6 +49,7 @@ t.test('readings and alerts show physical values, as --reading takes them', asyn
   );
   const r = await QUERIES.readings!.run(e);
   t.match(r.text, /36\.8 Cel/);
+  t.match(r.text, /\n\(1 reading via grant\)$/, 'one reading, not "1 readings"');
   t.notMatch(r.text, /368/);
   const a = await QUERIES.alerts!.run(
     env(
@@ -74,7 +75,7 @@ t.test('readings and alerts show physical values, as --reading takes them', asyn
 t.test('the cursor readings suggests is an option it takes', async (t) => {
   const { e } = env({ patient, kind: 'heartRate' }, { items: [], next: 'CURSOR1', access: { via: 'self' } });
   const r = await QUERIES.readings!.run(e);
-  t.match(r.text, /more: --cursor CURSOR1/);
+  t.match(r.text, /^\(0 readings via self; more: --cursor CURSOR1\)$/);
   const next = env({ patient, kind: 'heartRate', cursor: 'CURSOR1' }, { items: [], next: null, access: {} });
   await QUERIES.readings!.run(next.e);
   t.match(next.paths[0], /[?&]cursor=CURSOR1(&|$)/);

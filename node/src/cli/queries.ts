@@ -61,6 +61,11 @@ function patientPath(v: Values, tail: string): string {
   return `/v1/patients/${p}/${tail}`;
 }
 
+/** `1 reading`, `2 readings`, `0 readings`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function query(params: Record<string, string | number | undefined>): string {
   const q = new URLSearchParams();
   for (const [k, x] of Object.entries(params)) if (x !== undefined) q.set(k, String(x));
@@ -139,7 +144,7 @@ export const QUERIES: Record<
           `${iso(x.measuredAt)}  ${physical(x.kind, x.value)} ${x.unit}${x.source ? `  from ${short(x.source)}` : ''}`,
       );
       lines.push(
-        `(${r.items.length} readings via ${r.access.via}${r.next ? `; more: --cursor ${r.next}` : ''})`,
+        `(${plural(r.items.length, 'reading')} via ${r.access.via}${r.next ? `; more: --cursor ${r.next}` : ''})`,
       );
       return { json: r, text: lines.join('\n') };
     },
@@ -215,7 +220,8 @@ export const QUERIES: Record<
       } else {
         const st = await client.get<J>('/v1/status');
         validators = st.validators.map((v: J) => fromHex(v.publicKey as string));
-        trust = 'validator set reported by the node itself (pass --genesis to check against yours)';
+        // One level of parentheses: the sentence this goes into already puts it in brackets.
+        trust = 'validator set reported by the node itself; pass --genesis FILE to check against yours';
       }
       const header = decodeBlockHeader(fromHex(p.header));
       const cert = decodeCommitCertificate(fromHex(p.certificate));

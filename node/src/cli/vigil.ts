@@ -6,10 +6,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeTransaction, type Signer, signerFromSeed, signTransaction } from '@vigil/consensus/wire';
 import { BodyError, decodeBody, encodeBody } from '@vigil/consensus/wire/bodies/index.ts';
-import { createKeyFile, loadKeyFile } from '@vigil/sensor-client/sdk/keyfile.ts';
+import { createKeyFile, type KeyFile, loadKeyFile } from '@vigil/sensor-client/sdk/keyfile.ts';
 import type { ApiOptions } from '../api/server.ts';
 import { ACTIONS, type Values } from './actions.ts';
-import { UsageError } from './args.ts';
+import { parseArgsMessage, UsageError } from './args.ts';
 import { CliError, ExitCode, NodeClient } from './node-client.ts';
 import { QUERIES } from './queries.ts';
 
@@ -19,8 +19,9 @@ const USAGE = `vigil <command> [options]
 
   keys generate --out FILE          create an ed25519 key file (mode 0600)
   keys show --key FILE              print a key file's public key
-  init --home DIR [--p2p-port N] [--api-port N] [--moniker NAME]
-                                    create a node home with a fresh validator key
+  init --home DIR [--key FILE] [--p2p-port N] [--api-port N] [--moniker NAME]
+                                    create a node home with a fresh validator key, or a copy of
+                                    the existing key file --key FILE
   genesis --dir DIR --validators N [--chain-id ID] [--p2p-port N] [--api-port N]
                                     create N validator homes (DIR/node0..) sharing one genesis,
                                     one hospital organisation per validator (admin keys in DIR/keys)
@@ -59,8 +60,25 @@ function required(v: string | undefined, name: string): string {
   return v;
 }
 
+/**
+ * A key file named by an option, loaded and checked (mode 0600, format). A missing one is
+ * KEY_FILE_NOT_FOUND naming the path (exit 3), not Node's bare ENOENT.
+ */
+function readKeyFile(path: string, option: string): KeyFile {
+  try {
+    return loadKeyFile(path);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw e;
+    throw new CliError(
+      'KEY_FILE_NOT_FOUND',
+      `${path} does not exist (--${option} takes a key file: vigil keys generate --out FILE makes one)`,
+      ExitCode.config,
+    );
+  }
+}
+
 function loadSigner(path: string | undefined): Signer {
-  return signerFromSeed(loadKeyFile(required(path, 'key')).seed);
+  return signerFromSeed(readKeyFile(required(path, 'key'), 'key').seed);
 }
 
 /** API options from `start` flags: TLS, CORS origins, rate limit. */
@@ -328,7 +346,7 @@ export async function main(argv: string[]): Promise<number> {
         return ExitCode.ok;
       }
       if (sub === 'show') {
-        const k = loadKeyFile(required(values.key, 'key'));
+        const k = readKeyFile(required(values.key, 'key'), 'key');
         console.log(values.json ? JSON.stringify({ publicKey: hex(k.publicKey) }) : hex(k.publicKey));
         return ExitCode.ok;
       }
@@ -342,11 +360,24 @@ export async function main(argv: string[]): Promise<number> {
         int(values['p2p-port'], 'p2p-port', 26600),
         int(values['api-port'], 'api-port', 7701),
       );
-      const key = initHome(home, cfg);
+      // An existing validator key (a rebuilt host, a key made offline) is checked like any other key
+      // file before anything is written, and copied in: the home stays one directory to back up.
+      const seed = values.key !== undefined ? readKeyFile(values.key, 'key').seed : undefined;
+      const key = initHome(home, cfg, seed);
+      const pk = hex(key.publicKey);
       console.log(
         values.json
-          ? JSON.stringify({ home, publicKey: hex(key.publicKey) })
-          : `created ${home}\nvalidator public key ${hex(key.publicKey)}\nadd it to the genesis file, then: vigil start --home ${home}`,
+          ? JSON.stringify({ home, publicKey: pk })
+          : [
+              `created ${home}`,
+              `validator public key ${pk}`,
+              `next: copy the network's genesis.json into ${home}, with this key either`,
+              "  - in the genesis file's validators (a network not started yet), or",
+              '  - proposed by an organisation admin to a running network, and approved by the others:',
+              `    vigil propose-add-validator --public-key ${pk} --org ORG`,
+              '    (docs/operations.md, "Adding or removing a validator")',
+              `then: vigil start --home ${home}`,
+            ].join('\n'),
       );
       return ExitCode.ok;
     }
@@ -384,6 +415,9 @@ const CONFIG_CODES = [
   'INVALID_CONFIG',
   'MISSING_HOME',
   'HOME_EXISTS',
+  'MISSING_GENESIS',
+  'KEY_FILE_NOT_FOUND',
+  'KEY_FILE_EXISTS',
   'INVALID_GENESIS_FILE',
   'INVALID_GENESIS',
   'NOT_A_VALIDATOR',
@@ -408,10 +442,7 @@ export function reportFailure(e: unknown): number {
   const text = (code: string) =>
     err.message.startsWith(`${code}: `) ? err.message.slice(code.length + 2) : err.message;
   if (err instanceof UsageError || (err.code ?? '').startsWith('ERR_PARSE_ARGS')) {
-    // node:util's wording for an unknown option goes on about positionals; the option is what matters.
-    const unknown = /^Unknown option '([^']+)'/.exec(err.message)?.[1];
-    const message = unknown !== undefined ? `unknown option ${unknown}` : err.message;
-    console.error(`vigil: USAGE: ${message}\n\nrun 'vigil help' for every command and option`);
+    console.error(`vigil: USAGE: ${parseArgsMessage(err)}\n\nrun 'vigil help' for every command and option`);
     return ExitCode.usage;
   }
   if (err instanceof CliError) {

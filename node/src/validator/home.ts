@@ -20,7 +20,13 @@ export interface NodeConfig {
 }
 
 export class HomeError extends Error {
-  readonly code: 'INVALID_CONFIG' | 'MISSING_HOME' | 'HOME_EXISTS';
+  readonly code:
+    | 'INVALID_CONFIG'
+    | 'MISSING_HOME'
+    | 'HOME_EXISTS'
+    | 'MISSING_GENESIS'
+    | 'KEY_FILE_NOT_FOUND'
+    | 'KEY_FILE_EXISTS';
   constructor(code: HomeError['code'], message: string) {
     super(message);
     this.name = 'HomeError';
@@ -94,17 +100,56 @@ export function loadConfig(home: string): NodeConfig {
   return parseConfig(doc);
 }
 
-/** Creates a home with a fresh validator key (0600) and a config; refuses to overwrite one. */
+/**
+ * Creates a home with a validator key (0600; fresh, or from `seed`) and a config; refuses to overwrite
+ * either. A key file already in the home is kept: with a `seed` of another key that is an error, raised
+ * before anything is written, since going on would start the home as a validator it was not meant to be.
+ */
 export function initHome(home: string, config: NodeConfig, seed?: Uint8Array): KeyFile {
   const paths = homePaths(home);
   if (existsSync(paths.config)) throw new HomeError('HOME_EXISTS', `${paths.config} already exists`);
+  if (seed !== undefined && existsSync(paths.key)) {
+    const held = loadKeyFile(paths.key);
+    if (Buffer.compare(held.seed, seed) !== 0) {
+      throw new HomeError(
+        'KEY_FILE_EXISTS',
+        `${paths.key} already holds another key; vigil never overwrites a key file (move it away, or leave out --key to keep it)`,
+      );
+    }
+  }
   mkdirSync(join(home, 'data'), { recursive: true, mode: 0o700 });
   const key = loadOrCreateKeyFile(paths.key, seed);
   writeFileSync(paths.config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
   return key;
 }
 
+/**
+ * The home's genesis file path, once it exists. A home made by `vigil init` has none until the operator
+ * copies the network's in: said as the step to take, not as an unreadable file's ENOENT.
+ */
+export function requireGenesisFile(home: string): string {
+  const path = homePaths(home).genesis;
+  if (!existsSync(path)) {
+    throw new HomeError(
+      'MISSING_GENESIS',
+      `${path} does not exist: copy the network's genesis.json into ${home} ` +
+        '(docs/operations.md, "A validator by hand")',
+    );
+  }
+  return path;
+}
+
 /** The validator key; loadKeyFile refuses a file that group or others can read. */
 export function loadValidatorKey(home: string): KeyFile {
-  return loadKeyFile(homePaths(home).key);
+  const path = homePaths(home).key;
+  try {
+    return loadKeyFile(path);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw e;
+    // A new key would be another validator, one the genesis and the other nodes do not know.
+    throw new HomeError(
+      'KEY_FILE_NOT_FOUND',
+      `${path} does not exist: restore this validator's key file from its backup`,
+    );
+  }
 }

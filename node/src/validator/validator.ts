@@ -31,7 +31,7 @@ import { VerifyPool } from '../verify-pool/pool.ts';
 import { BlockSync, serveBlockRange, type SyncStats } from './block-sync.ts';
 import { faultLayerFromEnv, startFaultControl } from './fault-control.ts';
 import { type GenesisFile, loadGenesis, toChainGenesis, validatorKeys } from './genesis-file.ts';
-import { homePaths, loadConfig, loadValidatorKey, type NodeConfig } from './home.ts';
+import { homePaths, loadConfig, loadValidatorKey, type NodeConfig, requireGenesisFile } from './home.ts';
 import { ValidatorGate } from './validator-gate.ts';
 import { reconfigurationsInState, reconfigurationsOf } from './validator-set.ts';
 
@@ -252,17 +252,10 @@ export class Validator {
     const { home, log } = options;
     const paths = homePaths(home);
     const config = loadConfig(home);
-    const genesis = loadGenesis(paths.genesis);
+    const genesis = loadGenesis(requireGenesisFile(home));
     const key = loadValidatorKey(home);
     const validators = validatorKeys(genesis);
-    // A key outside the genesis set may still run: it follows the chain and becomes a validator when
-    // governance adds it (ADR 0015, 0041).
     const index = validators.findIndex((v) => hex(v) === hex(key.publicKey));
-    if (index < 0)
-      log.warn(
-        { key: paths.key },
-        'not a genesis validator: following until a validator-set change adds this key',
-      );
     const chainGenesis = toChainGenesis(genesis);
     const treeInterval = treeIntervalFromEnv();
     // Each validator its own LevelDB write buffer, so validators sharing a machine do not all flush
@@ -274,6 +267,15 @@ export class Validator {
       ...(treeInterval !== undefined ? { treeInterval } : {}),
       writeBufferBytes,
     });
+    // A key outside the genesis set may still run: it follows the chain and becomes a validator when
+    // governance adds it (ADR 0015, 0041). Said only once the store took this genesis: with another
+    // network's genesis.json in the home, the warning came first and read as the cause of the
+    // GENESIS_MISMATCH that followed.
+    if (index < 0)
+      log.warn(
+        { key: paths.key },
+        'not a genesis validator: following until a validator-set change adds this key',
+      );
     const cleanup: (() => Promise<unknown>)[] = [() => store.close()];
     try {
       if (!store.head) await store.initChain(chainGenesis);
