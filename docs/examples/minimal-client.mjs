@@ -1,6 +1,6 @@
 // A minimal, independent Vigil device client, written from the published documents only:
 // docs/protocol.md (wire format), docs/state-machine.md (bodies), docs/api.md (HTTP API, signed requests),
-// docs/storage.md (proofs) and docs/vectors/wire-v1.json. It imports nothing from Vigil; its only
+// docs/storage.md (proofs, receipts roots in the state) and docs/vectors/wire-v1.json. It imports nothing from Vigil; its only
 // dependencies are @noble/ed25519, @noble/hashes and Node built-ins.
 //
 //   node docs/examples/minimal-client.mjs vectors [FILE]          check every vector, offline
@@ -324,12 +324,18 @@ export function merkleRoot(leaves) {
 
 /** RFC 9162 §2.1.3.2, with the leaf hash given. */
 export function verifyInclusion(leaf, index, size, path, root) {
-  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false;
+  const r = inclusionRoot(leaf, index, size, path);
+  return r !== null && equalBytes(r, root);
+}
+
+/** The root RFC 9162 §2.1.3.2 computes from a leaf hash and its path, or null if the path cannot be one. */
+export function inclusionRoot(leaf, index, size, path) {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return null;
   let fn = BigInt(index);
   let sn = BigInt(size - 1);
   let r = leaf;
   for (const p of path) {
-    if (sn === 0n) return false;
+    if (sn === 0n) return null;
     if ((fn & 1n) === 1n || fn === sn) {
       r = nodeHash(p, r);
       while ((fn & 1n) === 0n && fn !== 0n) {
@@ -342,7 +348,7 @@ export function verifyInclusion(leaf, index, size, path, root) {
     fn >>= 1n;
     sn >>= 1n;
   }
-  return sn === 0n && equalBytes(r, root);
+  return sn === 0n ? r : null;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -513,6 +519,119 @@ export function verifyStateProof({ chainId, answer, validators }) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Outcomes: receipts in the state (docs/protocol.md §9 "Receipts in the state", docs/api.md "Outcome",
+// docs/storage.md framework keys)
+
+/** uint64 big-endian. */
+export function u64be(n) {
+  const out = new Uint8Array(8);
+  let v = BigInt(n);
+  for (let i = 7; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/** The framework's state key of block `height`'s receipts root: 00 || "receipts/" || uint64be(height). */
+export const receiptsRootKey = (height) => concat(Uint8Array.of(0), utf8('receipts/'), u64be(height));
+
+/** A receipt's canonical CBOR: [0, txId] accepted, [1, code, txId | null] rejected. */
+export function encodeReceipt(r) {
+  return r.status === 'accepted' ? encode([0, r.txId]) : encode([1, r.code, r.txId ?? null]);
+}
+
+export function decodeReceipt(bytes) {
+  const v = decode(bytes);
+  if (Array.isArray(v) && v.length === 2 && v[0] === 0 && bytes32(v[1]))
+    return { status: 'accepted', txId: v[1] };
+  if (
+    Array.isArray(v) &&
+    v.length === 3 &&
+    v[0] === 1 &&
+    typeof v[1] === 'string' &&
+    (v[2] === null || bytes32(v[2]))
+  ) {
+    return { status: 'rejected', code: v[1], txId: v[2] };
+  }
+  fail('WRONG_TYPE', 'not a receipt');
+}
+
+/** The state entry's value: the canonical CBOR byte string (58 20 || root) of the block's receipts root. */
+export const receiptsRootValue = (root) => encode(root);
+
+/** MTH over a block's receipts (encoded), §8 with receipts as leaves. */
+export const receiptsRoot = (receipts) => merkleRoot(receipts);
+
+/** The id of an encoded transaction: SHA-256 of its signed bytes (§7). */
+export function txIdOfEncoded(bytes) {
+  return txId(decodeTransaction(bytes));
+}
+
+/**
+ * A transaction's outcome as GET /v1/transactions/{id}/proof serves it once `outcome` is present: (1) the
+ * inclusion of `tx` (txRoot of its certified block, position i); (2) the receipt's RFC 9162 path to
+ * `receiptsRoot` at the same position i, tree size txCount; (3) the sparse-Merkle proof of the state entry
+ * 00 || "receipts/" || uint64be(height) = receiptsRoot against the stateRoot of the certified header in
+ * `outcome`; (4) the receipt names this transaction. Returns {status, code?, height, index, outcomeHeight}.
+ * One validator set for both headers: enough while no validator change falls between them (a later header
+ * is certified by the set of its own height, docs/api.md).
+ */
+export function verifyTransactionOutcome({ chainId, tx, proof, validators }) {
+  const inclusion = verifyTransactionProof({ chainId, tx, proof, validators });
+  if (proof.receipt === undefined || proof.receiptProof === undefined || proof.receiptsRoot === undefined) {
+    throw new Error('RECEIPT_PROOF_INVALID: no receipt in the answer');
+  }
+  if (proof.outcome === undefined) throw new Error('STATE_PROOF_INVALID: no outcome in the answer (yet)');
+  const header = decodeBlockHeader(unhex(proof.header), chainId);
+  const receipt = unhex(proof.receipt);
+  const root = unhex(proof.receiptsRoot);
+  if (root.length !== 32) throw new Error('RECEIPT_PROOF_INVALID: receiptsRoot is not 32 bytes');
+  if (!verifyInclusion(leafHash(receipt), proof.index, header.txCount, proof.receiptProof.map(unhex), root)) {
+    throw new Error('RECEIPT_PROOF_INVALID: receipt path');
+  }
+  const o = proof.outcome;
+  const oHeader = decodeBlockHeader(unhex(o.header), chainId);
+  verifyCommitCertificate(chainId, decodeCertificate(unhex(o.certificate)), oHeader, validators);
+  if (o.height !== oHeader.height) throw new Error('STATE_PROOF_INVALID: outcome height');
+  const stateRoot = stateProofRoot(
+    unhex(o.stateProof),
+    receiptsRootKey(header.height),
+    receiptsRootValue(root),
+  );
+  if (!equalBytes(stateRoot, oHeader.stateRoot)) {
+    throw new Error('STATE_PROOF_INVALID: the receipts entry is not in the certified state');
+  }
+  const r = decodeReceipt(receipt);
+  if (r.txId === null || !equalBytes(r.txId, txIdOfEncoded(tx))) {
+    throw new Error('RECEIPT_PROOF_INVALID: the receipt names another transaction');
+  }
+  return {
+    status: r.status,
+    ...(r.code !== undefined ? { code: r.code } : {}),
+    height: inclusion.height,
+    index: inclusion.index,
+    outcomeHeight: oHeader.height,
+    stateHeight: oHeader.stateHeight,
+  };
+}
+
+/** Ask for the proof until it carries `outcome` (ADR 0125: a quiet chain certifies it within about a second). */
+export async function fetchOutcomeProof(node, id, { seed, chainId, timeoutMs = 10000 } = {}) {
+  const path = `/v1/transactions/${id}/proof`;
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    // A signed request takes a fresh nonce each time (docs/api.md, replay window).
+    const headers = seed ? signRequest({ seed, chainId, method: 'GET', path }).headers : {};
+    const p = await http(node, 'GET', path, { headers });
+    if (p.status !== 200) throw new Error(`proof ${id}: ${p.status} ${JSON.stringify(p.json)}`);
+    if (p.json.outcome !== undefined) return { proof: p.json, attempts: attempt };
+    if (Date.now() > deadline) throw new Error(`proof ${id}: no outcome after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Signed HTTP requests (docs/api.md, "Signed requests")
 
 export function canonicalRequest({
@@ -666,6 +785,65 @@ export function runVectors(file = fileURLToPath(new URL('../vectors/wire-v1.json
       }
     }
   });
+
+  // docs/protocol.md §12.5: the receipts of the example block (tx1 accepted, tx2 rejected) and their entry.
+  const R = V.receipts;
+  if (R === undefined) {
+    check('receipts: present in the vectors file', () => 'no "receipts" section');
+  } else {
+    const rs = R.receipts.map((r) => ({ ...r, txId: unhex(r.txId) }));
+    rs.forEach((r, i) => {
+      check(`receipts: ${r.status} receipt encoding`, () => expectEq(hex(encodeReceipt(r)), r.encoded));
+      check(`receipts: ${r.status} receipt decodes`, () => {
+        const d = decodeReceipt(unhex(r.encoded));
+        return expectEq(
+          `${d.status} ${d.code ?? ''} ${hex(d.txId)}`,
+          `${r.status} ${r.code ?? ''} ${hex(r.txId)}`,
+        );
+      });
+      check(`receipts: receipt ${i} names transaction ${i}`, () =>
+        expectEq(hex(r.txId), V.transactions[i].txId),
+      );
+    });
+    check('receipts: undecodable bytes', () =>
+      expectEq(
+        hex(encodeReceipt({ status: 'rejected', code: R.undecodable.code, txId: null })),
+        R.undecodable.encoded,
+      ),
+    );
+    const encoded = R.receipts.map((r) => unhex(r.encoded));
+    check('receipts: leaf hashes', () =>
+      expectEq(encoded.map((r) => hex(leafHash(r))).join(), R.leafHashes.join()),
+    );
+    check('receipts: root', () => expectEq(hex(receiptsRoot(encoded)), R.root));
+    encoded.forEach((r, i) => {
+      check(
+        `receipts: path ${i}`,
+        () =>
+          verifyInclusion(leafHash(r), i, encoded.length, R.proofs[i].map(unhex), unhex(R.root)) ||
+          'rejected',
+      );
+    });
+    check('receipts: a forged accepted receipt for tx2 fails its path', () => {
+      const forged = encodeReceipt({ status: 'accepted', txId: unhex(V.transactions[1].txId) });
+      return !verifyInclusion(leafHash(forged), 1, 2, R.proofs[1].map(unhex), unhex(R.root)) || 'accepted';
+    });
+    const E = R.stateEntry;
+    check('receipts: state key', () => expectEq(hex(receiptsRootKey(R.height)), E.key));
+    for (const k of R.keys) {
+      check(`receipts: state key of height ${k.height}`, () =>
+        expectEq(hex(receiptsRootKey(k.height)), k.key),
+      );
+    }
+    check('receipts: state value', () => expectEq(hex(receiptsRootValue(unhex(R.root))), E.value));
+    check('receipts: key and value hashes', () =>
+      expectEq(`${hex(sha256(unhex(E.key)))} ${hex(sha256(unhex(E.value)))}`, `${E.keyHash} ${E.valueHash}`),
+    );
+    check('receipts: the entry proven in a state holding only it', () => {
+      const proof = encode([1, [], [unhex(E.keyHash), unhex(E.valueHash)]]);
+      return expectEq(hex(stateProofRoot(proof, unhex(E.key), unhex(E.value))), E.leafHash);
+    });
+  }
 
   const H = V.blockHeader;
   const headerFields = {
@@ -840,7 +1018,9 @@ export function readingsBody(patient, readings) {
 
 /**
  * The device maker's flow against a running node: submit a batch of readings, wait for the commit, fetch and
- * verify the inclusion proof, then send two bad transactions and check their typed errors.
+ * verify the inclusion proof and the outcome proof (accepted), the same for a batch of three, then a reading
+ * the state machine rejects (its outcome proven rejected, forged "accepted" receipts refused), then two bad
+ * transactions refused at admission with their typed errors.
  * The device must already be bound to the patient (bindDevice, a hospital-side step).
  */
 export async function deviceFlow({ node, seed, patient, validators: pinned, log = console.log }) {
@@ -900,6 +1080,25 @@ export async function deviceFlow({ node, seed, patient, validators: pinned, log 
     `inclusion proof verified: block ${verified.height} (${verified.blockHash}), position ${verified.index}`,
   );
 
+  // Its outcome (ADR 0123): asked again until a certified header cites a state that holds the block's
+  // receipts root (ADR 0125 makes that happen on a quiet chain too).
+  const outcomes = [];
+  const proveOutcome = async (t, what, expect, signer) => {
+    const { proof, attempts } = await fetchOutcomeProof(node, hex(t.id), { seed: signer, chainId });
+    const o = verifyTransactionOutcome({ chainId, tx: t.encoded, proof, validators });
+    log(
+      `${what}: outcome ${o.status}${o.code ? ` ${o.code}` : ''} proven (block ${o.height} position ${o.index}, receipts root in the state cited by block ${o.outcomeHeight}, ${attempts} request${attempts > 1 ? 's' : ''})`,
+    );
+    if (o.status !== expect.status || o.code !== expect.code) {
+      throw new Error(
+        `${what}: proven ${o.status} ${o.code ?? ''}, expected ${expect.status} ${expect.code ?? ''}`,
+      );
+    }
+    outcomes.push({ id: hex(t.id), ...o });
+    return proof;
+  };
+  await proveOutcome(tx, 'readings', { status: 'accepted' }, seed);
+
   // The device's own state record, sm/device/<key> (docs/state-machine.md, "Key layout"), proven against the
   // stateRoot of a certified header: a signed request by the device itself (docs/api.md).
   const stateKey = concat(utf8('sm/device/'), me);
@@ -956,7 +1155,87 @@ export async function deviceFlow({ node, seed, patient, validators: pinned, log 
       `batch ${id.slice(0, 16)}…: block ${v.height}, position ${v.index} of ${decodeBlockHeader(unhex(p.json.header)).txCount}, verified`,
     );
   }
+  const batchProofs = [];
+  for (const t of batch) {
+    batchProofs.push(await proveOutcome(t, `batch ${hex(t.id).slice(0, 16)}…`, { status: 'accepted' }));
+  }
+  // The receipts root again, from the block route's txIds and receipts (docs/api.md): the client's own
+  // receipt encoding and MTH against what the proofs carry.
+  for (const height of new Set(batchProofs.map((p) => p.height))) {
+    const b = await http(node, 'GET', `/v1/blocks/${height}`);
+    const encoded = b.json.receipts.map((r, i) =>
+      encodeReceipt({
+        status: r.status,
+        code: r.code,
+        txId: b.json.txIds[i] === null ? null : unhex(b.json.txIds[i]),
+      }),
+    );
+    const want = batchProofs.find((p) => p.height === height).receiptsRoot;
+    if (hex(receiptsRoot(encoded)) !== want) throw new Error(`block ${height}: receipts root differs`);
+    log(
+      `block ${height}: receipts root recomputed from its ${encoded.length} receipts (block route) matches`,
+    );
+  }
   nonce += batch.length;
+
+  // A transaction that a block carries and the state machine rejects: a heart rate measured no later than
+  // the device's last one (READING_NOT_INCREASING, docs/state-machine.md). Admission does not read bodies,
+  // so it is committed into a block, consumes its nonce, and its receipt says rejected.
+  nonce += 1;
+  const stale0 = Date.now();
+  const notIncreasing = signTransaction(
+    {
+      chainId,
+      type: TX_TYPES.submitReadings,
+      nonce,
+      timestamp: stale0,
+      body: readingsBody(unhex(patient), [{ kind: 1, value: 79, unit: '/min', measuredAt: t0 - 900 }]),
+    },
+    seed,
+  );
+  const nr = await submit(node, notIncreasing.encoded, { wait: true });
+  log(`not increasing: ${nr.status} ${JSON.stringify(nr.json)}`);
+  if (nr.status !== 200 || nr.json.status !== 'rejected' || nr.json.code !== 'READING_NOT_INCREASING') {
+    throw new Error(`expected a rejected READING_NOT_INCREASING: ${nr.status} ${JSON.stringify(nr.json)}`);
+  }
+  const rejectedProof = await proveOutcome(
+    notIncreasing,
+    'not increasing',
+    { status: 'rejected', code: 'READING_NOT_INCREASING' },
+    seed,
+  );
+
+  // A Byzantine node's forgeries of "accepted" for it: the receipt alone (its path no longer leads to the
+  // receipts root), and the receipt with the root recomputed along the same path (the root is then not
+  // the one in the certified state).
+  const forgedReceipt = encodeReceipt({ status: 'accepted', txId: notIncreasing.id });
+  const header = decodeBlockHeader(unhex(rejectedProof.header), chainId);
+  const forgedRoot = inclusionRoot(
+    leafHash(forgedReceipt),
+    rejectedProof.index,
+    header.txCount,
+    rejectedProof.receiptProof.map(unhex),
+  );
+  const forgeries = [
+    { case: 'forged accepted receipt', proof: { ...rejectedProof, receipt: hex(forgedReceipt) } },
+    {
+      case: 'forged accepted receipt and receipts root',
+      proof: { ...rejectedProof, receipt: hex(forgedReceipt), receiptsRoot: hex(forgedRoot) },
+    },
+  ];
+  const forged = [];
+  for (const f of forgeries) {
+    let refused;
+    try {
+      verifyTransactionOutcome({ chainId, tx: notIncreasing.encoded, proof: f.proof, validators });
+      refused = 'ACCEPTED';
+    } catch (e) {
+      refused = e.message;
+    }
+    log(`${f.case}: ${refused}`);
+    forged.push({ case: f.case, refused });
+    if (refused === 'ACCEPTED') throw new Error(`${f.case} verified`);
+  }
 
   // Bad transactions: another chain, and a nonce that is already committed.
   const bad = [];
@@ -987,7 +1266,22 @@ export async function deviceFlow({ node, seed, patient, validators: pinned, log 
   const r2 = await submit(node, stale.encoded);
   log(`stale nonce: ${r2.status} ${r2.json.code}`);
   bad.push({ case: 'stale nonce', status: r2.status, code: r2.json.code, expected: 'NONCE_TOO_LOW' });
-  return { chainId, id: hex(tx.id), verified, batch: batch.map((t) => hex(t.id)), bad };
+  return {
+    chainId,
+    id: hex(tx.id),
+    verified,
+    batch: batch.map((t) => hex(t.id)),
+    outcomes: outcomes.map(({ id, status, code, height, index, outcomeHeight }) => ({
+      id,
+      status,
+      ...(code ? { code } : {}),
+      height,
+      index,
+      outcomeHeight,
+    })),
+    forged,
+    bad,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -22,6 +22,15 @@ interface FlowResult {
   id: string;
   verified: { height: number; index: number; blockHash: string };
   batch: string[];
+  outcomes: {
+    id: string;
+    status: string;
+    code?: string;
+    height: number;
+    index: number;
+    outcomeHeight: number;
+  }[];
+  forged: { case: string; refused: string }[];
   bad: { case: string; status: number; code: string; expected: string }[];
 }
 interface Client {
@@ -44,7 +53,11 @@ const client = (await import(clientUrl)) as Client;
 
 t.test('the client passes every wire-v1 vector', async (t) => {
   const results = client.runVectors();
-  t.ok(results.length >= 80, `${results.length} checks`);
+  t.ok(results.length >= 100, `${results.length} checks`);
+  t.ok(
+    results.some((r) => r.name === 'receipts: root'),
+    'the receipts vectors (docs/protocol.md §12.5) are checked',
+  );
   for (const r of results) t.ok(r.ok, r.name, r.detail ? { detail: r.detail } : {});
 });
 
@@ -71,7 +84,7 @@ async function freeRun(n: number): Promise<number> {
 }
 
 t.test(
-  'end to end: a device enrolled by the hospital submits readings and verifies their inclusion',
+  'end to end: a device enrolled by the hospital submits readings and verifies their inclusion and outcome',
   { skip: process.env.VIGIL_SPEC_E2E === '1' ? false : 'set VIGIL_SPEC_E2E=1 to run it', timeout: 120_000 },
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-spec-client-'));
@@ -169,6 +182,20 @@ t.test(
     t.equal(r.chainId, 'vigil-spec-e2e');
     t.ok(r.verified.height >= 1, `inclusion proof verified in block ${r.verified.height}`);
     t.equal(r.batch.length, 3);
+    // Outcomes (ADR 0123): the readings and each of the batch accepted, the non-increasing one rejected.
+    t.same(
+      r.outcomes.map((o) => [o.id, o.status, o.code ?? null]),
+      [
+        [r.id, 'accepted', null],
+        ...r.batch.map((id) => [id, 'accepted', null]),
+        [r.outcomes[4]?.id, 'rejected', 'READING_NOT_INCREASING'],
+      ],
+      'outcomes proven: 4 accepted, 1 rejected READING_NOT_INCREASING',
+    );
+    for (const o of r.outcomes)
+      t.ok(o.outcomeHeight > o.height, `outcome of block ${o.height} in a later state`);
+    t.equal(r.forged.length, 2);
+    for (const f of r.forged) t.not(f.refused, 'ACCEPTED', `${f.case}: refused (${f.refused})`);
     for (const b of r.bad) t.equal(b.code, b.expected, `${b.case}: ${b.status} ${b.code}`);
     t.equal(r.bad.find((b) => b.case === 'wrong chain')?.status, 400);
     t.equal(r.bad.find((b) => b.case === 'stale nonce')?.status, 400);

@@ -9,6 +9,8 @@ import { merkleInclusionProof, merkleRoot, verifyMerkleInclusion } from './merkl
 import { expectWireError } from './test-support.ts';
 import { decodeTransaction, transactionId, verifyTransactionSignature } from './transaction.ts';
 import { buildWireVectors, toJsonCbor } from './vectors.ts';
+import { decodeReceiptBytes, encodeReceiptBytes, receiptsRootKey } from '../proof/receipts.ts';
+import { verifySparseMerkleProof } from '../proof/smt.ts';
 
 t.test('the committed vectors are exactly what the code generates (format unchanged)', async (t) => {
   t.same(JSON.parse(JSON.stringify(buildWireVectors())), vectors);
@@ -99,6 +101,34 @@ t.test('Merkle root, proofs, header, block and certificate', async (t) => {
     t.equal(toHex(manual), vote.signBytes, `vote ${vote.validator}: [3, 0, 1, hash, i] sign bytes`);
     t.ok(referenceVerifier.verify(fromHex(vote.signature), manual, keys[vote.validator]!));
   }
+});
+
+t.test('receipts root and its state entry (docs/protocol.md §12.5)', async (t) => {
+  const R = vectors.receipts;
+  const txIds = vectors.transactions.map((x) => x.txId);
+  const bytes = R.receipts.map((r) => fromHex(r.encoded));
+  R.receipts.forEach((r, i) => {
+    const d = decodeReceiptBytes(bytes[i]!);
+    t.equal(d.status, r.status, `receipt ${i}: status`);
+    t.equal(d.txId && toHex(d.txId), txIds[i], `receipt ${i}: names transaction ${i}`);
+    if (d.status === 'rejected') t.equal(d.code, (r as { code?: string }).code);
+  });
+  t.equal(decodeReceiptBytes(fromHex(R.undecodable.encoded)).txId, null);
+  t.equal(toHex(merkleRoot(bytes)), R.root);
+  t.equal(R.root, toHex(sha256(Uint8Array.of(1), ...R.leafHashes.map(fromHex))));
+  bytes.forEach((b, i) => {
+    t.ok(verifyMerkleInclusion(b, i, bytes.length, R.proofs[i]!.map(fromHex), fromHex(R.root)), `path ${i}`);
+  });
+  const e = R.stateEntry;
+  t.equal(e.key, `00${toHex(new TextEncoder().encode('receipts/'))}${'0'.repeat(15)}1`);
+  t.equal(toHex(receiptsRootKey(R.height)), e.key);
+  t.equal(e.value, `5820${R.root}`);
+  for (const k of R.keys) t.equal(toHex(receiptsRootKey(k.height)), k.key, `key of height ${k.height}`);
+  // In a state holding only this entry the root is its leaf, and the proof has no siblings.
+  const proof = { siblings: [], leaf: { keyHash: fromHex(e.keyHash), valueHash: fromHex(e.valueHash) } };
+  t.ok(verifySparseMerkleProof(fromHex(e.leafHash), fromHex(e.key), fromHex(e.value), proof));
+  const forged = encodeReceiptBytes({ status: 'accepted', txId: fromHex(txIds[1]!) });
+  t.notOk(verifyMerkleInclusion(forged, 1, 2, R.proofs[1]!.map(fromHex), fromHex(R.root)), 'forged accepted');
 });
 
 t.test('malformed vectors fail with their documented error codes', async (t) => {

@@ -18,6 +18,10 @@ import { signerFromSeed } from './ed25519.ts';
 import { sha256, toHex } from './hash.ts';
 import { merkleInclusionProof, merkleLeafHash, merkleRoot } from './merkle.ts';
 import { SigningDomain, signingPayload } from './signing.ts';
+// The receipts encoding and its state key are protocol (ADR 0123) but live with the proofs; the vectors
+// file is where an independent client finds them, so the generator reaches into proof/ for them.
+import { encodeReceiptBytes, encodeReceiptsRootValue, receiptsRootKey } from '../proof/receipts.ts';
+import { keyHashOf, leafHash as stateLeafHash, valueHashOf } from '../proof/smt.ts';
 import {
   encodeTransaction,
   signTransaction,
@@ -128,6 +132,42 @@ export function buildWireVectors() {
   );
   const hash = blockHash(block.header);
   const voters = [0, 1, 2];
+
+  // docs/protocol.md §12.5: block 1's receipts if tx1 were accepted and tx2 rejected.
+  const receiptList = [
+    { status: 'accepted' as const, txId: transactionId(tx1) },
+    { status: 'rejected' as const, code: 'READING_NOT_INCREASING', txId: transactionId(tx2) },
+  ];
+  const receiptBytes = receiptList.map(encodeReceiptBytes);
+  const receiptsRoot = merkleRoot(receiptBytes);
+  const entryKey = receiptsRootKey(block.header.height);
+  const entryValue = encodeReceiptsRootValue(receiptsRoot);
+  const receipts = {
+    height: block.header.height,
+    receipts: receiptList.map((r, i) => ({
+      status: r.status,
+      ...('code' in r ? { code: r.code } : {}),
+      txId: toHex(r.txId),
+      encoded: toHex(receiptBytes[i]!),
+    })),
+    undecodable: {
+      status: 'rejected',
+      code: 'MALFORMED',
+      txId: null,
+      encoded: toHex(encodeReceiptBytes({ status: 'rejected', code: 'MALFORMED', txId: null })),
+    },
+    leafHashes: receiptBytes.map((r) => toHex(merkleLeafHash(r))),
+    root: toHex(receiptsRoot),
+    proofs: receiptBytes.map((_, i) => merkleInclusionProof(receiptBytes, i).map(toHex)),
+    stateEntry: {
+      key: toHex(entryKey),
+      value: toHex(entryValue),
+      keyHash: toHex(keyHashOf(entryKey)),
+      valueHash: toHex(valueHashOf(entryValue)),
+      leafHash: toHex(stateLeafHash(keyHashOf(entryKey), valueHashOf(entryValue))),
+    },
+    keys: [1, 256, 2 ** 32 + 5].map((height) => ({ height, key: toHex(receiptsRootKey(height)) })),
+  };
   const votes = voters.map((validator) => {
     const signBytes = commitVoteSignBytes(chainId, { view: 0, height: 1, blockHash: hash, validator });
     return { validator, signBytes, signature: validators[validator]!.sign(signBytes) };
@@ -360,6 +400,7 @@ export function buildWireVectors() {
       proofs: txs.map((_, i) => merkleInclusionProof(txs, i).map(toHex)),
       emptyRoot: toHex(merkleRoot([])),
     },
+    receipts,
     blockHeader: {
       fields: {
         version: block.header.version,
