@@ -126,7 +126,7 @@ t.test('a validator joins and another leaves, on live processes', async (t) => {
     rmSync(dir, { recursive: true, force: true });
   });
   net.startAll({ VIGIL_LOG_LEVEL: 'warn' });
-  t.ok(await net.waitReady(30_000), 'all five APIs answer');
+  t.ok(await net.waitReady(90_000), 'all five APIs answer');
   const nodes = net.nodes;
   const status = (i: number) => getJson<Status>(`${nodes[i]!.apiUrl}/v1/status`);
   t.ok(
