@@ -860,11 +860,13 @@ export class ChainStore {
   async proveReceipt(
     height: number,
     position: number,
+    /** The block's txCount when the caller has its header (saves reading the block again). */
+    txCount?: number,
   ): Promise<{ receipt: Uint8Array; proof: Uint8Array[]; root: Uint8Array } | undefined> {
     if (!this.#receiptsRoots) return undefined;
-    const block = await this.blocks.block(height);
+    const count = txCount ?? (await this.blocks.block(height))?.header.txCount;
     const receipts = await this.txs.receiptBytesOf(height);
-    if (block === undefined || receipts.length !== block.header.txCount || position >= receipts.length) {
+    if (count === undefined || receipts.length !== count || position >= receipts.length) {
       throw new StoreError('MISSING_RECORD', `receipts of block ${height}`);
     }
     return {

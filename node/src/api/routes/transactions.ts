@@ -113,8 +113,8 @@ type ItemResult = { id: string } | { id?: string; error: { code: string; title: 
  * state proof of that root (ADR 0123), for a chain that keeps them; what verifyTransactionOutcome
  * checks. The state proof is left out while no certified header cites a state that holds the root yet.
  */
-async function outcomeOf(validator: ApiContext['validator'], height: number, index: number) {
-  const r = await validator.store.proveReceipt(height, index);
+async function outcomeOf(validator: ApiContext['validator'], height: number, index: number, txCount: number) {
+  const r = await validator.store.proveReceipt(height, index, txCount);
   if (r === undefined) return {};
   const base = {
     receipt: toHex(r.receipt),
@@ -421,7 +421,7 @@ export function registerTransactionRoutes(app: FastifyInstance, ctx: ApiContext)
       }
       return {
         ...(served ? { tx: toHex(p.txBytes) } : {}),
-        ...(await outcomeOf(validator, p.height, p.index)),
+        ...(await outcomeOf(validator, p.height, p.index, p.header.txCount)),
         // The RFC 9162 leaf hash: with the path, it proves a transaction sits at `index` of the
         // certified block without showing it (verifyTransactionLeafProof); its 64-byte signature makes
         // it unguessable from the body.
