@@ -24,6 +24,13 @@ t.test('random schedules: agreement always, liveness after the faults stop', asy
       c.run(() => false, 300 + Math.floor(rnd() * 300));
       c.silenced.delete(victim);
       if (crash) c.restart(victim);
+      // A node asks its replica to cite the quiet state (ADR 0125) whenever it likes, with any target.
+      for (let i = 0; i < 4; i++) {
+        if (rnd() < 0.5) {
+          const through = c.replicas[i]!.lastCommitted + Math.floor(rnd() * 4) - 1;
+          c.step(i, { type: 'citeState', through, now: c.now });
+        }
+      }
       if (!c.agreement()) break;
     }
     c.chaos = undefined;
