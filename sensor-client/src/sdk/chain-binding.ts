@@ -66,8 +66,9 @@ export function describeChain(c: ChainRecord): string {
 }
 
 /**
- * DATA_DIR_OTHER_CHAIN for `dir`, recorded for `recorded`, met with `found` (the configuration, or the
- * chain node `node` serves). Says what to do, since the operator reads it at the bedside or in a log.
+ * DATA_DIR_OTHER_CHAIN for `dir`, recorded for `recorded`, met with `found`; `where` says who names
+ * `found` ("node X serves", "the device is configured for"). Says what to do, since the operator reads
+ * it at the bedside or in a log.
  */
 export function otherChainError(
   dir: string,
@@ -77,9 +78,9 @@ export function otherChainError(
 ): SdkError {
   return new SdkError(
     'DATA_DIR_OTHER_CHAIN',
-    `data directory ${dir} belongs to chain ${describeChain(recorded)}, but ${where} is chain ` +
-      `${describeChain(found)}; its queued readings and nonces are that chain's, so nothing is sent. ` +
-      `Use a new data directory for this chain (--data-dir), or move ${dir} away; if ${where} is the ` +
-      'wrong one, point the device at the nodes of its own chain',
+    `data directory ${dir} belongs to chain ${describeChain(recorded)}, but ${where} chain ` +
+      `${describeChain(found)}; its queued readings and nonces are the other chain's, so nothing is sent. ` +
+      `Use a new data directory for this chain (--data-dir), or move ${dir} away; if the device ` +
+      `belongs on chain ${describeChain(recorded)}, point it at that chain's nodes instead`,
   );
 }

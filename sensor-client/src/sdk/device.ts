@@ -451,7 +451,7 @@ export class Device {
     if (this.chain === undefined && !(await this.adoptQueued(served, node))) return false;
     const rec = this.chain!;
     if (rec.genesisHash !== undefined && st.genesisHash !== undefined && st.genesisHash !== rec.genesisHash) {
-      throw otherChainError(cfg.dataDir, rec, served, `node ${node}`);
+      throw otherChainError(cfg.dataDir, rec, served, `node ${node} serves`);
     }
     if (rec.genesisHash === undefined && st.genesisHash !== undefined) {
       // Trust on first use: from now on the directory is this genesis's.
