@@ -91,7 +91,11 @@ t.test('--genesis of a chain keeping receipts roots: the ward demands outcome pr
   ]);
   t.match(stdout, /commits and outcomes proven/, 'turned on from the genesis');
   t.ok(node.proofRequests.length > 0, 'proofs were asked for');
-  t.match(stdout, /done: queued (\d+), delivered \1, dead-lettered 0, still queued on disk 0/, 'and every reading delivered');
+  t.match(
+    stdout,
+    /done: queued (\d+), delivered \1, dead-lettered 0, still queued on disk 0/,
+    'and every reading delivered',
+  );
 });
 
 t.test(
