@@ -8,10 +8,12 @@ export {
   Device,
   type DeviceConfig,
   type DeviceEvent,
+  FATAL_DEVICE_CODES,
   type FlushOutcome,
   OUTCOME_ASK_OTHERS_AFTER_MS,
   OUTCOME_UNAVAILABLE_AFTER_MS,
 } from './sdk/device.ts';
+export { CHAIN_FILE, type ChainRecord, readChainRecord } from './sdk/chain-binding.ts';
 export { createKeyFile, type KeyFile, loadKeyFile, loadOrCreateKeyFile } from './sdk/keyfile.ts';
 export { NonceStore } from './sdk/nonce-store.ts';
 export {

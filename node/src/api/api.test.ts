@@ -387,6 +387,9 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
   t.type(status.mempool.size, 'number');
   t.type(status.mempool.ready, 'number');
   t.equal(status.viewActive, true, 'a single validator is never changing view');
+  // What lets a device tell two chains of the same id apart (its data directory is bound to one).
+  t.equal(status.genesisHash, toHex(validator.store.requireHead().genesisHash));
+  t.match(status.genesisHash, /^[0-9a-f]{64}$/);
 
   const block = await app.inject(`/v1/blocks/${tx.json().height}`);
   t.equal(block.statusCode, 200);

@@ -218,6 +218,13 @@ async function devnet(argv: string[]): Promise<number> {
     }
     console.log(`Continuing the chain in ${dir} (npm start -- --fresh starts over)`);
   } else {
+    // A new chain: sensor devices left from an earlier one (its validator homes gone, or an interrupted
+    // --fresh) hold that chain's queues and nonces, and would be refused (DATA_DIR_OTHER_CHAIN).
+    const oldSensors = join(dir, 'sensors');
+    if (existsSync(oldSensors)) {
+      rmSync(oldSensors, { recursive: true, force: true });
+      console.log(`Removed ${oldSensors}: the sensor devices of a chain no longer here`);
+    }
     homes = createNetworkHomes({
       dir,
       validators: a.validators ?? 4,
@@ -297,6 +304,13 @@ async function devnet(argv: string[]): Promise<number> {
     );
     sensors.stdout!.pipe(log);
     sensors.stderr!.pipe(log);
+    sensors.once('exit', (code) => {
+      // Said here too: a ward that stopped (e.g. its devices' data directory refused) is otherwise
+      // only visible in the log, while the dashboard just goes quiet.
+      if (code !== 0 && code !== null && !interrupt.signal.aborted) {
+        console.error(`The sensor simulator exited with status ${code}; see ${dir}/sensors.log`);
+      }
+    });
     console.log(
       `Sensor simulator: ${a.patients} virtual patients at ${a.rate} readings/s each (log: ${dir}/sensors.log)`,
     );

@@ -586,6 +586,9 @@ export class Validator {
     const head = this.store.requireHead();
     return {
       chainId: head.chainId,
+      // Two chains may share a chain id (every `vigil genesis` and `npm start` network is vigil-devnet);
+      // the genesis hash tells them apart, so a device can refuse a data directory made for another one.
+      genesisHash: hex(head.genesisHash),
       height: head.height,
       headHash: hex(head.headHash),
       stateRoot: hex(head.stateRoot),

@@ -91,5 +91,95 @@ t.test('--genesis of a chain keeping receipts roots: the ward demands outcome pr
   ]);
   t.match(stdout, /commits and outcomes proven/, 'turned on from the genesis');
   t.ok(node.proofRequests.length > 0, 'proofs were asked for');
-  t.match(stdout, /done: queued (\d+), delivered \1, still queued on disk 0/, 'and every reading delivered');
+  t.match(
+    stdout,
+    /done: queued (\d+), delivered \1, dead-lettered 0, still queued on disk 0/,
+    'and every reading delivered',
+  );
+});
+
+t.test(
+  'a ward directory of another chain of the same id: refused, exit 3; by default one per chain',
+  async (t) => {
+    const { promisify } = await import('node:util');
+    const { execFile } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { FakeLedger, FakeNode } = await import('../testing/fake-node.ts');
+    const { tempDir } = await import('../testing/helpers.ts');
+    const chains = [new FakeLedger('vigil-devnet'), new FakeLedger('vigil-devnet')];
+    const nodes = chains.map((l) => new FakeNode(l));
+    for (const n of nodes) await n.start();
+    t.teardown(() => Promise.all(nodes.map((n) => n.stop())));
+    const dir = tempDir(t);
+    const ward = (node: InstanceType<typeof FakeNode>, ...more: string[]) =>
+      promisify(execFile)(
+        process.execPath,
+        [
+          CLI,
+          ...['--patients', '2', '--rate', '1', '--duration', '1', '--register', '--nodes', node.url],
+          ...more,
+        ],
+        { cwd: dir },
+      );
+    const first = await ward(nodes[0]!, '--data-dir', join(dir, 'ward'));
+    t.match(first.stdout, /done: queued (\d+), delivered \1,/);
+
+    // Before the fix: exit 0 and "delivered 0", chain A's queues resent to B and its nonces waited on.
+    const err = await ward(nodes[1]!, '--data-dir', join(dir, 'ward')).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    t.ok(err, 'exits non-zero');
+    t.equal(err?.code, 3, 'a data-directory problem');
+    t.match(err?.stderr, /DATA_DIR_OTHER_CHAIN: data directory .*ward.* belongs to chain vigil-devnet/);
+    t.match(err?.stderr, chains[1]!.genesisHash!.slice(0, 16), "names the node's chain too");
+    t.equal(chains[1]!.submissions, 0, 'nothing registered or sent on the other chain');
+
+    // Without --data-dir each chain gets its own directory, named after its genesis.
+    for (const [i, node] of nodes.entries()) {
+      const { stdout } = await ward(node);
+      t.match(stdout, /done: queued (\d+), delivered \1,/, `chain ${i} delivers`);
+      t.ok(existsSync(join(dir, 'sensors-data', `vigil-devnet-${chains[i]!.genesisHash!.slice(0, 16)}`)));
+    }
+  },
+);
+
+t.test('nothing delivered because the chain refuses every reading: exit 1 with the reason', async (t) => {
+  const { promisify } = await import('node:util');
+  const { execFile } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { FakeLedger, FakeNode } = await import('../testing/fake-node.ts');
+  const { tempDir } = await import('../testing/helpers.ts');
+  const ledger = new FakeLedger('vigil-cli-test');
+  const node = new FakeNode(ledger);
+  await node.start();
+  t.teardown(() => node.stop());
+  ledger.refuseNext = { code: 'DEVICE_NOT_BOUND', count: 1_000_000 };
+  const dir = tempDir(t);
+  const err = await promisify(execFile)(process.execPath, [
+    CLI,
+    ...[
+      '--patients',
+      '1',
+      '--rate',
+      '1',
+      '--duration',
+      '1',
+      '--nodes',
+      node.url,
+      '--data-dir',
+      join(dir, 'w'),
+    ],
+  ]).then(
+    () => undefined,
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+  t.equal(err?.code, 1, 'not exit 0');
+  t.match(err?.stdout, /delivered 0, dead-lettered [1-9]/);
+  t.match(
+    err?.stderr,
+    /nothing delivered: the chain refused the readings permanently \(DEVICE_NOT_BOUND x\d+\)/,
+  );
+  t.match(err?.stderr, /--register/, 'and suggests the likely fix');
 });

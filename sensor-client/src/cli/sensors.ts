@@ -9,7 +9,7 @@ import { signerFromSeed } from '@vigil/consensus/wire';
 import { RISK_BAND_NAMES } from '@vigil/consensus/vitals/index.ts';
 import { NodeClient } from '../sdk/api-client.ts';
 import { type GenesisTrust, trustFromGenesis } from '../sdk/commit-trust.ts';
-import { Device, type DeviceEvent } from '../sdk/device.ts';
+import { Device, type DeviceEvent, FATAL_DEVICE_CODES } from '../sdk/device.ts';
 import { SdkError } from '../sdk/errors.ts';
 import { loadOrCreateKeyFile } from '../sdk/keyfile.ts';
 import { enrolDevice } from '../sdk/registration.ts';
@@ -31,7 +31,11 @@ const SPEC = {
     default: '',
     help: 'chain id (default: asked from the first node that answers)',
   },
-  dataDir: { kind: 'string', default: 'devnet/sensors', help: 'device keys, queues and nonces' },
+  dataDir: {
+    kind: 'string',
+    default: '',
+    help: 'device keys, queues and nonces (default sensors-data/<chain id>-<genesis hash>: one per chain; a directory made for another chain is refused)',
+  },
   genesis: {
     kind: 'string',
     default: '',
@@ -108,7 +112,8 @@ async function live(a: Args): Promise<void> {
     .map((s) => s.trim())
     .filter(Boolean);
   const client = new NodeClient({ nodes, maxRounds: 5 });
-  const served = (await client.status()).chainId;
+  const status = await client.status();
+  const served = status.chainId;
   if (a.chainId && a.chainId !== served) {
     throw new SdkError(
       'CHAIN_MISMATCH',
@@ -118,8 +123,11 @@ async function live(a: Args): Promise<void> {
   const chainId = served;
   const startMs = Date.now();
   const ward = cohort(a, startMs);
-  const dataDir = resolve(a.dataDir);
-  const counts = { queued: 0, delivered: 0, blocked: 0, queueFull: 0, skew: 0, unverified: 0 };
+  const dataDir = resolve(a.dataDir || defaultDataDir(chainId, status.genesisHash));
+  const counts = { queued: 0, delivered: 0, blocked: 0, queueFull: 0, skew: 0, unverified: 0, deadLetter: 0 };
+  /** Dead letters by code, and the last reason the devices were blocked: the summary's why. */
+  const deadCodes = new Map<string, number>();
+  let lastBlocked = '';
   // The genesis decides both: the validators a commit proof must be certified by, and whether the chain
   // proves outcomes (ADR 0123), so a device never forgets readings its block rejected.
   let trust: GenesisTrust | undefined;
@@ -131,10 +139,48 @@ async function live(a: Args): Promise<void> {
     }
   }
   const devices: Device[] = [];
-  for (const p of ward) {
+  const keys = ward.map((p) => {
     const dir = join(dataDir, `seed-${a.seed}`, `patient-${p.index}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const deviceKey = loadOrCreateKeyFile(join(dir, 'device.key'), p.deviceSeed);
+    return { dir, deviceKey: loadOrCreateKeyFile(join(dir, 'device.key'), p.deviceSeed) };
+  });
+  // Every device first, so that a data directory of another chain (DATA_DIR_OTHER_CHAIN) stops the ward
+  // before anything is registered or sent.
+  try {
+    for (const [i, p] of ward.entries()) {
+      devices.push(
+        Device.open({
+          dataDir: keys[i]!.dir,
+          chainId,
+          // The chain the first node serves: a directory bound to another genesis is refused at open.
+          ...(status.genesisHash === undefined ? {} : { genesisHash: status.genesisHash }),
+          patient: signerFromSeed(p.patientSeed).publicKey,
+          signer: signerFromSeed(keys[i]!.deviceKey.seed),
+          nodes,
+          ...(trust ?? {}),
+          onEvent: (e: DeviceEvent) => {
+            if (e.type === 'queued') counts.queued++;
+            else if (e.type === 'delivered') counts.delivered++;
+            else if (e.type === 'blocked') {
+              counts.blocked++;
+              lastBlocked = e.reason;
+            } else if (e.type === 'queueFull') counts.queueFull++;
+            else if (e.type === 'clockSkew') counts.skew++;
+            else if (e.type === 'commitUnverified') counts.unverified++;
+            else if (e.type === 'deadLetter') {
+              counts.deadLetter++;
+              deadCodes.set(e.code, (deadCodes.get(e.code) ?? 0) + 1);
+            }
+          },
+        }),
+      );
+    }
+  } catch (e) {
+    for (const d of devices) d.close();
+    throw e;
+  }
+  for (const [i, p] of ward.entries()) {
+    const deviceKey = keys[i]!.deviceKey;
     const patientKey = signerFromSeed(p.patientSeed);
     if (a.register) {
       const r = await enrolDevice(client, {
@@ -150,24 +196,6 @@ async function live(a: Args): Promise<void> {
         `patient ${p.index}: registerPatient ${show(r.registerPatient)}, bindDevice ${show(r.bindDevice)}`,
       );
     }
-    devices.push(
-      Device.open({
-        dataDir: dir,
-        chainId,
-        patient: patientKey.publicKey,
-        signer: signerFromSeed(deviceKey.seed),
-        nodes,
-        ...(trust ?? {}),
-        onEvent: (e: DeviceEvent) => {
-          if (e.type === 'queued') counts.queued++;
-          else if (e.type === 'delivered') counts.delivered++;
-          else if (e.type === 'blocked') counts.blocked++;
-          else if (e.type === 'queueFull') counts.queueFull++;
-          else if (e.type === 'clockSkew') counts.skew++;
-          else if (e.type === 'commitUnverified') counts.unverified++;
-        },
-      }),
-    );
   }
   console.log(
     `simulating ${ward.length} patients at ${a.rate}/s on chain ${chainId} via ${nodes.join(', ')}; ` +
@@ -209,7 +237,7 @@ async function live(a: Args): Promise<void> {
       const pending = devices.reduce((n, d) => n + d.pendingCount, 0);
       console.log(
         `t+${Math.round((Date.now() - startMs) / 1000)}s queued ${counts.queued} delivered ${counts.delivered} ` +
-          `pending ${pending} blocked ${counts.blocked} queueFull ${counts.queueFull} clockSkew ${counts.skew} unverified ${counts.unverified} | ` +
+          `pending ${pending} blocked ${counts.blocked} deadLetter ${counts.deadLetter} queueFull ${counts.queueFull} clockSkew ${counts.skew} unverified ${counts.unverified} | ` +
           `NEWS2 bands ${RISK_BAND_NAMES.map((n, i) => `${n}:${bands[i]}`).join(' ')}`,
       );
     }
@@ -223,8 +251,34 @@ async function live(a: Args): Promise<void> {
   await Promise.allSettled(loops);
   for (const d of devices) d.close();
   const left = devices.reduce((n, d) => n + d.pendingCount, 0);
-  console.log(`done: queued ${counts.queued}, delivered ${counts.delivered}, still queued on disk ${left}`);
+  console.log(
+    `done: queued ${counts.queued}, delivered ${counts.delivered}, dead-lettered ${counts.deadLetter}, ` +
+      `still queued on disk ${left}`,
+  );
   if (failure !== undefined) throw failure;
+  if (counts.queued > 0 && counts.delivered === 0) {
+    // A run that delivered nothing failed, whatever the cause: say why rather than exit 0 on "blocked N".
+    const dead = [...deadCodes].map(([c, n]) => `${c} x${n}`).join(', ');
+    throw new WardError(
+      dead !== ''
+        ? `nothing delivered: the chain refused the readings permanently (${dead}); they are kept in ` +
+            `each device's deadletter.jsonl under ${dataDir}${a.register ? '' : ' (devices not enrolled? try --register)'}`
+        : `nothing delivered: ${lastBlocked || 'no commit was confirmed'}; the readings stay queued under ${dataDir}`,
+    );
+  }
+}
+
+/** The run ended without an SDK error but achieved nothing (exit 1 with the reason). */
+class WardError extends Error {}
+
+/**
+ * One directory per chain by default, named by the chain id and (when the node serves it) the genesis
+ * hash: a ward run against another chain of the same id (the fake node, a `vigil genesis` network) gets
+ * devices of its own instead of inheriting another chain's queues and nonces.
+ */
+function defaultDataDir(chainId: string, genesisHash: string | undefined): string {
+  const name = chainId.replace(/[^A-Za-z0-9._-]/g, '_');
+  return join('sensors-data', genesisHash === undefined ? name : `${name}-${genesisHash.slice(0, 16)}`);
 }
 
 async function main(): Promise<void> {
@@ -238,6 +292,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e instanceof SdkError ? e.message : e);
-  process.exit(e instanceof SdkError && e.code === 'USAGE' ? 2 : 1);
+  console.error(e instanceof SdkError || e instanceof WardError ? e.message : e);
+  // 3: a data directory or chain problem the operator must fix (as `vigil` uses it), not a crash.
+  const code = e instanceof SdkError ? (e.code === 'USAGE' ? 2 : FATAL_DEVICE_CODES.has(e.code) ? 3 : 1) : 1;
+  process.exit(code);
 });

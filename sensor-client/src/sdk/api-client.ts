@@ -34,6 +34,11 @@ export interface TxStatusInfo {
 
 export interface NodeStatus {
   chainId: string;
+  /**
+   * The chain's genesis hash (64 hex): tells apart chains that share a chain id. Absent from nodes that
+   * predate it.
+   */
+  genesisHash?: string;
   height: number;
   view: number;
   /** The node's clock, ms. */
@@ -238,8 +243,12 @@ export class NodeClient {
 
   async status(): Promise<NodeStatus> {
     const j = await this.getJson('/v1/status');
+    if (j.genesisHash !== undefined && (typeof j.genesisHash !== 'string' || !HEX_ID.test(j.genesisHash))) {
+      throw new SdkError('MALFORMED_RESPONSE', 'genesisHash must be 64 lower-case hex digits');
+    }
     return {
       chainId: str(j.chainId, 'chainId'),
+      ...(j.genesisHash === undefined ? {} : { genesisHash: j.genesisHash as string }),
       height: nat(j.height, 'height'),
       view: nat(j.view, 'view'),
       time: nat(j.time, 'time'),

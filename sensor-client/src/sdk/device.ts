@@ -15,7 +15,7 @@
 // - Order: entries are sent oldest first and nonces increase in queue order, so the chain sees batches
 //   in measurement order.
 
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CborValue,
@@ -27,8 +27,22 @@ import {
 } from '@vigil/consensus/wire';
 import { decodeBody } from '@vigil/consensus/wire/bodies/index.ts';
 import { fromHex, toHex } from '../util/hex.ts';
-import { NodeClient, type NodeClientOptions, RETRYABLE_PROBLEMS, type SubmitResult } from './api-client.ts';
+import {
+  NodeClient,
+  type NodeClientOptions,
+  type NodeStatus,
+  RETRYABLE_PROBLEMS,
+  type SubmitResult,
+} from './api-client.ts';
 import { DEFAULT_BACKOFF, type BackoffOptions, backoffDelay } from './backoff.ts';
+import {
+  type ChainRecord,
+  describeChain,
+  isGenesisHash,
+  otherChainError,
+  readChainRecord,
+  writeChainRecord,
+} from './chain-binding.ts';
 import { estimateSkew, isSkewBeyond } from './clock.ts';
 import {
   checkTrustedSets,
@@ -82,9 +96,17 @@ export interface CommitReason {
 }
 
 export interface DeviceConfig {
-  /** Holds queue.log, nonce.json and deadletter.jsonl. */
+  /**
+   * Holds queue.log, nonce.json, deadletter.jsonl and chain.json (the chain it was made for: a
+   * directory made for another chain is refused, DATA_DIR_OTHER_CHAIN).
+   */
   dataDir: string;
   chainId: string;
+  /**
+   * The chain's genesis hash (64 hex, `/v1/status` genesisHash), provisioned with the chain id: it tells
+   * apart chains that share an id. Without it the device records the hash the first node serves.
+   */
+  genesisHash?: string;
   /** The patient this device is bound to (bindDevice). */
   patient: Uint8Array;
   signer: Signer;
@@ -145,6 +167,16 @@ interface Entry {
   /** Bytes of the most recent earlier versions (MAX_PRIOR_TX_BYTES): to verify one that committed. */
   priorTxs: Uint8Array[];
 }
+
+/**
+ * Errors after which the device must stop rather than retry: it is configured for, or its data directory
+ * belongs to, another chain than the nodes serve.
+ */
+export const FATAL_DEVICE_CODES: ReadonlySet<string> = new Set([
+  'CHAIN_MISMATCH',
+  'DATA_DIR_OTHER_CHAIN',
+  'DATA_DIR_UNBOUND',
+]);
 
 /** Codes after which resending the same bytes cannot succeed but re-signing can. */
 const RESIGN_CODES: ReadonlySet<string> = new Set(['NONCE_TOO_LOW', 'TIMESTAMP_OUT_OF_WINDOW']);
@@ -244,6 +276,10 @@ export class Device {
   private readonly outcomeWaits = new Map<string, { since: number; warnedAt: number }>();
   /** Why the last flush was 'blocked' (the run loop's blocked event). */
   private blockedReason = 'no node accepted the batch';
+  /** The chain the data directory belongs to (chain.json); undefined while a legacy one is undecided. */
+  private chain: ChainRecord | undefined;
+  /** True once a node of the recorded chain answered: nothing is sent before (chain-binding.ts). */
+  private bound = false;
 
   private constructor(cfg: DeviceConfig) {
     this.cfg = cfg;
@@ -255,9 +291,52 @@ export class Device {
     this.now = cfg.now ?? Date.now;
     this.random = cfg.random ?? Math.random;
     this.publicKeyHex = toHex(cfg.signer.publicKey);
+    if (cfg.genesisHash !== undefined && !isGenesisHash(cfg.genesisHash)) {
+      throw new SdkError('USAGE', 'genesisHash must be 64 lower-case hex digits');
+    }
     mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
-    this.queue = DurableQueue.open(join(cfg.dataDir, 'queue.log'), cfg.queue);
-    this.nonces = NonceStore.open(join(cfg.dataDir, 'nonce.json'), this.publicKeyHex);
+    // Before the queue or nonce store is touched: a directory of another chain is refused unchanged.
+    const queuePath = join(cfg.dataDir, 'queue.log');
+    const noncePath = join(cfg.dataDir, 'nonce.json');
+    const used = existsSync(queuePath) || existsSync(noncePath);
+    this.chain = readChainRecord(cfg.dataDir);
+    const configured: ChainRecord =
+      cfg.genesisHash === undefined
+        ? { chainId: cfg.chainId }
+        : { chainId: cfg.chainId, genesisHash: cfg.genesisHash };
+    if (
+      this.chain !== undefined &&
+      (this.chain.chainId !== cfg.chainId ||
+        (cfg.genesisHash !== undefined &&
+          this.chain.genesisHash !== undefined &&
+          this.chain.genesisHash !== cfg.genesisHash))
+    ) {
+      throw otherChainError(cfg.dataDir, this.chain, configured, 'the device is configured for');
+    }
+    if (this.chain === undefined && !used) {
+      // A new directory: it is this chain's from its first byte.
+      this.chain = configured;
+      writeChainRecord(cfg.dataDir, configured);
+    } else if (
+      this.chain !== undefined &&
+      this.chain.genesisHash === undefined &&
+      cfg.genesisHash !== undefined
+    ) {
+      this.chain = configured;
+      writeChainRecord(cfg.dataDir, configured);
+    }
+    this.queue = DurableQueue.open(queuePath, cfg.queue);
+    this.nonces = NonceStore.open(noncePath, this.publicKeyHex);
+    if (this.chain === undefined && this.queue.size === 0) {
+      // From before chain binding, nothing queued: adopt it. Its nonce may count another chain's
+      // transactions, and one ahead of this chain's account would wait forever (a mempool parks a
+      // nonce gap): restart it. On the same chain the first send is refused NONCE_TOO_LOW and repair()
+      // re-syncs from the account; the latest measurement times are kept (they only refuse readings
+      // older than ones already sent).
+      this.chain = configured;
+      writeChainRecord(cfg.dataDir, configured);
+      this.nonces.record(0, true);
+    }
     // A crash between queueing a signed batch and persisting its nonce leaves the queue ahead: trust it.
     // Likewise for the latest measurement time per kind (files from before it was stored have none).
     let last = this.nonces.lastAssigned;
@@ -334,9 +413,7 @@ export class Device {
     const st = await this.client.status();
     const est = estimateSkew(sentAt, this.now(), st.time);
     this.lastClockCheck = sentAt;
-    if (st.chainId !== this.cfg.chainId) {
-      throw new SdkError('CHAIN_MISMATCH', `node ${this.client.currentNode} serves chain ${st.chainId}`);
-    }
+    await this.checkChain(st, this.client.currentNode);
     const accepted = this.cfg.acceptedSkewMs ?? DEFAULT_ACCEPTED_SKEW_MS;
     if (isSkewBeyond(est, accepted)) {
       this.emit({ type: 'clockSkew', ...est, acceptedSkewMs: accepted, node: this.client.currentNode });
@@ -349,6 +426,100 @@ export class Device {
   }
 
   /**
+   * Checks that the node that served `st` is on the chain the device is configured for and its data
+   * directory belongs to, and on first contact records the chain's genesis hash (or, for a directory
+   * from before chain binding that holds queued readings, decides whether it is this chain's). Throws
+   * CHAIN_MISMATCH, DATA_DIR_OTHER_CHAIN or DATA_DIR_UNBOUND; returns false when a node must be asked
+   * again later.
+   */
+  private async checkChain(st: NodeStatus, node: string): Promise<boolean> {
+    const cfg = this.cfg;
+    if (st.chainId !== cfg.chainId) {
+      throw new SdkError('CHAIN_MISMATCH', `node ${node} serves chain ${st.chainId}, not ${cfg.chainId}`);
+    }
+    if (cfg.genesisHash !== undefined && st.genesisHash !== undefined && st.genesisHash !== cfg.genesisHash) {
+      throw new SdkError(
+        'CHAIN_MISMATCH',
+        `node ${node} serves chain ${describeChain({ chainId: st.chainId, genesisHash: st.genesisHash })}, ` +
+          `not ${describeChain({ chainId: cfg.chainId, genesisHash: cfg.genesisHash })}`,
+      );
+    }
+    const served: ChainRecord =
+      st.genesisHash === undefined
+        ? { chainId: st.chainId }
+        : { chainId: st.chainId, genesisHash: st.genesisHash };
+    if (this.chain === undefined && !(await this.adoptQueued(served, node))) return false;
+    const rec = this.chain!;
+    if (rec.genesisHash !== undefined && st.genesisHash !== undefined && st.genesisHash !== rec.genesisHash) {
+      throw otherChainError(cfg.dataDir, rec, served, `node ${node} serves`);
+    }
+    if (rec.genesisHash === undefined && st.genesisHash !== undefined) {
+      // Trust on first use: from now on the directory is this genesis's.
+      this.chain = served;
+      writeChainRecord(cfg.dataDir, served);
+    }
+    this.bound = true;
+    return true;
+  }
+
+  /**
+   * A directory from before chain binding still holding queued readings: adopt it for the chain `node`
+   * serves only on evidence that the queue was made for that chain:
+   * - the chain knows the oldest entry (committed, pending or rejected, under any of its version ids);
+   * - or the oldest entry's nonce is the one right after the account's committed nonce, which is not 0:
+   *   the queue continues this chain's history exactly (its head was sent but lost with a restarted
+   *   node's mempool, or never sent). A new account (0) proves nothing: every chain's is 0.
+   * Otherwise the readings may be another chain's: sending them here would stall on nonces this chain
+   * never saw, or deliver them to the wrong network. Returns false when the node could not be asked.
+   */
+  private async adoptQueued(served: ChainRecord, node: string): Promise<boolean> {
+    const head = this.entries(1)[0];
+    if (head !== undefined) {
+      let known = false;
+      try {
+        for (const id of [head.id, ...head.priorIds]) {
+          if ((await this.client.txStatus(id)).status !== 'unknown') {
+            known = true;
+            break;
+          }
+        }
+        if (!known) {
+          const account = await this.client.account(head.sender);
+          known = account.nonce > 0 && head.nonce === account.nonce + 1;
+        }
+      } catch {
+        return false;
+      }
+      if (!known) {
+        throw new SdkError(
+          'DATA_DIR_UNBOUND',
+          `data directory ${this.cfg.dataDir} records no chain (made before chain binding) and holds ` +
+            `${this.queue.size} queued transactions that node ${node} (chain ${describeChain(served)}) ` +
+            `does not know, so they may be another chain's; nothing is sent. If they are another chain's, ` +
+            `move ${this.cfg.dataDir} away or use a new data directory (--data-dir); if they are this ` +
+            `chain's, write ${JSON.stringify(served)} to ${join(this.cfg.dataDir, 'chain.json')}`,
+        );
+      }
+    }
+    this.chain = served;
+    writeChainRecord(this.cfg.dataDir, served);
+    return true;
+  }
+
+  /** Binds to the chain on first contact (checkChain); false when no node answered. */
+  private async ensureBound(): Promise<boolean> {
+    if (this.bound) return true;
+    let st: NodeStatus;
+    try {
+      st = await this.client.status();
+    } catch (e) {
+      if (e instanceof SdkError && FATAL_DEVICE_CODES.has(e.code)) throw e;
+      return false;
+    }
+    return this.checkChain(st, this.client.currentNode);
+  }
+
+  /**
    * One pass: sends pending transactions (oldest first) and confirms them. 'idle' = queue empty,
    * 'progress' = something was delivered, 'waiting' = sent and waiting for commit, 'blocked' = no node
    * answered or a node said "not now".
@@ -356,6 +527,11 @@ export class Device {
   async flushOnce(): Promise<FlushOutcome> {
     let entries = this.entries(this.cfg.batchSize ?? 32);
     if (entries.length === 0) return 'idle';
+    if (!(await this.ensureBound())) {
+      // Nothing is sent before a node showed it is on the directory's chain.
+      this.blockedReason = 'no node answered the chain check (/v1/status)';
+      return 'blocked';
+    }
     // Nonces order one sender's transactions only. After a key rotation the old key's queued batches
     // go (and, with confirm 'committed', commit) before the new key's are sent: otherwise a block could
     // carry the new key's later readings first, and the chain, which orders measurement times per
@@ -589,7 +765,7 @@ export class Device {
         try {
           await this.checkClock();
         } catch (e) {
-          if (e instanceof SdkError && e.code === 'CHAIN_MISMATCH') throw e;
+          if (e instanceof SdkError && FATAL_DEVICE_CODES.has(e.code)) throw e;
           this.lastClockCheck = this.now() - clockEvery + 5_000; // no node: try again soon
         }
       }

@@ -36,6 +36,21 @@ export const SdkErrorCode = {
   COMMIT_UNVERIFIED: 'COMMIT_UNVERIFIED',
   /** A node serves a different chain than the device is configured for. */
   CHAIN_MISMATCH: 'CHAIN_MISMATCH',
+  /**
+   * The device's data directory was made for another chain than the one configured or the node serves
+   * (another chain id, or the same id with another genesis hash): its queue holds transactions signed
+   * for that chain and its nonces count there, so sending them here would stall or misdeliver. Use a
+   * new data directory for this chain, or move the old one away. The message names both chains and
+   * the directory.
+   */
+  DATA_DIR_OTHER_CHAIN: 'DATA_DIR_OTHER_CHAIN',
+  /**
+   * A data directory from before chain binding (no chain.json) still holds queued readings, and no node
+   * of this chain knows the oldest of them: they may belong to another chain, so they are not sent.
+   */
+  DATA_DIR_UNBOUND: 'DATA_DIR_UNBOUND',
+  /** chain.json in the data directory is unreadable or not the expected shape. */
+  CHAIN_FILE_INVALID: 'CHAIN_FILE_INVALID',
   /** Command-line usage error. */
   USAGE: 'USAGE',
   /** The device was closed. */

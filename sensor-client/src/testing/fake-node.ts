@@ -12,6 +12,7 @@
 // Byzantine node on the same ledger: it swallows submissions and claims them committed, with no proof
 // or a forged one, or it relays them and lies about their outcome.
 
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
   EMPTY_SUBTREE,
@@ -234,8 +235,17 @@ export class FakeLedger {
   /** keepReceipts: height -> [receipt bytes, receipts root] of its one transaction. */
   private readonly receipts = new Map<number, { receipt: Uint8Array; root: Uint8Array }>();
 
-  constructor(chainId: string) {
+  /**
+   * Identifies this chain among those sharing its id, as a node's /v1/status does: every ledger is a
+   * chain of its own (its state lives in this object), so a random one unless a test fixes it.
+   * Undefined: a node from before genesisHash was served.
+   */
+  genesisHash: string | undefined;
+
+  constructor(chainId: string, opts: { genesisHash?: string | null } = {}) {
     this.chainId = chainId;
+    this.genesisHash =
+      opts.genesisHash === null ? undefined : (opts.genesisHash ?? randomBytes(32).toString('hex'));
   }
 
   /** Admission: the result for one encoded transaction. */
@@ -597,6 +607,7 @@ export class FakeNode {
     app.get('/v1/accounts/:key', async (req) => L.account((req.params as { key: string }).key));
     app.get('/v1/status', async () => ({
       chainId: L.chainId,
+      ...(L.genesisHash === undefined ? {} : { genesisHash: L.genesisHash }),
       height: L.height,
       view: 0,
       time: L.clock(),
