@@ -137,7 +137,7 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     };
   },
 
-  'quiet-gaps': (n, prng) => {
+  'quiet-gaps': (_n, prng) => {
     // The primary of view 0 crashes somewhere in the run (often in a quiet gap, when it may be proposing
     // a block without transactions) and comes back; links lose 3 % until GST.
     const at = 300 + prng.range(0, 2_500);
