@@ -616,8 +616,11 @@ export function verifyTransactionOutcome({ chainId, tx, proof, validators }) {
   };
 }
 
-/** Ask for the proof until it carries `outcome` (ADR 0125: a quiet chain certifies it within about a second). */
-export async function fetchOutcomeProof(node, id, { seed, chainId, timeoutMs = 10000 } = {}) {
+/**
+ * Ask for the proof until it carries `outcome`: the next blocks certify it on a busy chain, and on a quiet
+ * one the idle primary's blocks do after 5 s of quiet (ADR 0125), so allow 20 s.
+ */
+export async function fetchOutcomeProof(node, id, { seed, chainId, timeoutMs = 20000 } = {}) {
   const path = `/v1/transactions/${id}/proof`;
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 1; ; attempt++) {
@@ -627,7 +630,7 @@ export async function fetchOutcomeProof(node, id, { seed, chainId, timeoutMs = 1
     if (p.status !== 200) throw new Error(`proof ${id}: ${p.status} ${JSON.stringify(p.json)}`);
     if (p.json.outcome !== undefined) return { proof: p.json, attempts: attempt };
     if (Date.now() > deadline) throw new Error(`proof ${id}: no outcome after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 

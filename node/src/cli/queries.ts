@@ -248,7 +248,7 @@ export const QUERIES: Record<
       if (p.outcome === undefined) {
         return {
           json: { ...p, verified: true, outcome: null },
-          text: `${included}\noutcome: not certified yet (no certified header cites a state after block ${header.height}; ask again in a second)`,
+          text: `${included}\noutcome: not certified yet (no certified header cites a state after block ${header.height}; ask again in a few seconds)`,
         };
       }
       let receipt: Receipt;

@@ -51,6 +51,11 @@ export interface ValidatorOptions {
   fault?: FaultLayer;
   /** How often the driver gets a clock tick (ms). */
   tickMs?: number;
+  /**
+   * Quiet time before an idle primary asks for blocks citing the newest state (ADR 0125; default
+   * VIGIL_CITE_QUIET_MS or 5 s).
+   */
+  citeQuietMs?: number;
   /** When pending transactions go to the replica (default: the VIGIL_PROPOSAL_* environment, ADR 0091). */
   proposal?: ProposalBatchOptions;
   /**
@@ -428,7 +433,7 @@ export class Validator {
           ? fromEnv.blockBudgetMs
           : genesis.consensus.viewChangeTimeoutMs / 4,
       };
-      await v.#start(options.tickMs ?? 100, proposal);
+      await v.#start(options.tickMs ?? 100, proposal, options.citeQuietMs ?? citeQuietMsFromEnv());
       return v;
     } catch (e) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
@@ -436,10 +441,10 @@ export class Validator {
     }
   }
 
-  async #start(tickMs: number, proposal: ProposalBatchOptions): Promise<void> {
+  async #start(tickMs: number, proposal: ProposalBatchOptions, citeQuietMs: number): Promise<void> {
     const c = this.genesis.consensus;
     this.#citation = new StateCitation({
-      quietMs: citeQuietMsFromEnv(),
+      quietMs: citeQuietMs,
       stateRootInterval: this.store.stateRootInterval,
     });
     this.#batcher = new ProposalBatcher(proposal, {

@@ -350,7 +350,8 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
         let outcome = '';
         if (p.receipt !== undefined && p.receiptProof !== undefined && p.receiptsRoot !== undefined) {
           if (p.outcome === undefined) {
-            outcome = ' Its outcome is not certified yet (a second after its block): reopen it to check.';
+            outcome =
+              ' Its outcome is not certified yet (the next blocks certify it; on a quiet chain about 5 s after the last transaction): reopen it to check.';
           } else {
             const { receipt } = verifyTransactionOutcome(
               p.tx !== undefined ? { bytes: fromHex(p.tx) } : { leafHash: fromHex(p.leaf) },
