@@ -144,6 +144,28 @@ async function run() {
 
   const patientCtx = await browser.newContext({ viewport: DESKTOP });
   const clinicianCtx = await browser.newContext({ viewport: DESKTOP });
+  // Counts the clinician page's ResizeObservers still observing: a panel's must be disconnected when it
+  // goes, else each holds its panel and charts (an init script: the page's CSP does not apply to it).
+  await clinicianCtx.addInitScript(() => {
+    const Native = window.ResizeObserver;
+    let observing = 0;
+    Object.assign(window, { __observingResize: () => observing });
+    window.ResizeObserver = class extends Native {
+      #on = false;
+      override observe(target: Element, options?: ResizeObserverOptions) {
+        if (!this.#on) observing++;
+        this.#on = true;
+        super.observe(target, options);
+      }
+      override disconnect() {
+        if (this.#on) observing--;
+        this.#on = false;
+        super.disconnect();
+      }
+    };
+  });
+  const observingResize = (page: Page) =>
+    page.evaluate(() => (window as unknown as { __observingResize: () => number }).__observingResize());
   const pp = await open(patientCtx);
   const cp = await open(clinicianCtx);
 
@@ -381,12 +403,14 @@ async function run() {
   });
 
   await t.test('sign-out leaves nothing in the browser that names a patient', async (t) => {
+    t.ok((await observingResize(cp)) > 0, "the panels' charts follow their width");
     await cp.getByRole('button', { name: 'Sign out' }).click();
     await cp.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
     t.same(await cp.evaluate(() => Object.keys(localStorage)), [], 'localStorage empty');
     t.same(await cp.evaluate(() => Object.keys(sessionStorage)), [], 'sessionStorage empty');
     t.equal(await cp.locator('.toast').count(), 0, 'no notice naming a patient is left on screen');
     t.equal(await cp.locator('[data-patient]').count(), 0, 'no panel left');
+    t.equal(await observingResize(cp), 0, "no panel's ResizeObserver left observing");
     // The next user of this tab signs in with the same key and finds no list either.
     await signIn(cp, 'clinician', clinicianFile);
     await cp.getByText(/^No patients yet/).waitFor();
