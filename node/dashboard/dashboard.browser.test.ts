@@ -2,7 +2,8 @@
 // in-process network: sign-in with a key file and with a key made in the browser; a patient registers,
 // binds a wearable and grants a clinician access, and the clinician then sees the data; an alert
 // appears live on the clinician's panel and is acknowledged; a revoke removes access; a break-glass
-// session shows up in the patient's audit view; the operator explorer verifies an inclusion proof.
+// session shows up in the patient's audit view; the operator explorer verifies an inclusion proof; alerts
+// are caught up after a stream outage, and a gap in what the node holds is said.
 // Screenshots of every view at phone and desktop sizes are written to node/dashboard/screenshots/.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +40,8 @@ async function run() {
   // The patient's and clinician's key files: removed with the run, like every test's temp dir.
   t.teardown(() => rmSync(keys, { recursive: true, force: true }));
 
-  const node = await startTestNode();
+  // Few alerts held for resuming streams (4,096 by default), so that an outage can outlast them (ADR 0126).
+  const node = await startTestNode({ maxHeldAlerts: 4 });
   t.teardown(() => node.close());
   await node.app.listen({ host: '127.0.0.1', port: 0 });
   const addr = node.app.server.address();
@@ -267,12 +269,14 @@ async function run() {
     t.pass('acknowledged: gone from the open alerts');
   });
 
+  // A second patient and wearable, for the outage tests (their nonces continue from one to the next).
+  const other = seedOf('dash-patient-2');
+  const wearable = seedOf('dash-device-2');
+
   await t.test(
     'an alert raised while the live stream was down reaches the clinician when it is back',
     async (t) => {
       // A second patient, not in the clinician's list, who granted access (made directly on the chain).
-      const other = seedOf('dash-patient-2');
-      const wearable = seedOf('dash-device-2');
       const O = toHex(other.key);
       const now = Date.now();
       await commit(other.bytes({ type: 20, patient: other.key }));
@@ -319,6 +323,46 @@ async function run() {
       await cp.locator('.feed-down').waitFor({ state: 'hidden' });
       t.equal(await panel.count(), 1, 'one panel');
       t.equal(await notice.count(), 1, 'one notice: the alert was not shown twice');
+    },
+  );
+
+  await t.test(
+    'alerts the node no longer holds after an outage: a notice that stays until dismissed',
+    async (t) => {
+      const O = toHex(other.key);
+      await clinicianCtx.setOffline(true);
+      t.teardown(() => clinicianCtx.setOffline(false));
+      node.app.server.closeAllConnections();
+      await cp.locator('.feed-down').filter({ hasText: 'Live updates interrupted' }).waitFor();
+      // Five vital signs out of range at once (the heart rate's alert is still open): five alerts or more in
+      // one block, past the 4 this node holds, so it cannot send them all when the clinician is back.
+      await commit(
+        wearable.bytes({
+          type: 50,
+          patient: other.key,
+          readings: [
+            reading(2, 85, '%', Date.now()),
+            reading(3, 85, 'mm[Hg]', Date.now()),
+            reading(4, 130, 'mm[Hg]', Date.now()),
+            reading(5, 395, 'Cel', Date.now()),
+            reading(6, 30, '/min', Date.now()),
+          ],
+        }),
+      );
+      await clinicianCtx.setOffline(false);
+      const notice = cp.getByRole('alert').filter({ hasText: 'could not all be caught up' });
+      await notice.waitFor();
+      // The listed panels were read again: the second patient's shows the new alerts.
+      await cp
+        .locator(`section[data-patient="${O}"] .alert-item`)
+        .filter({ hasText: 'SpO₂' })
+        .first()
+        .waitFor();
+      await cp.locator('.feed-down').waitFor({ state: 'hidden' });
+      t.equal(await notice.count(), 1, 'one notice, still shown once the stream is back');
+      await notice.getByRole('button', { name: 'Dismiss' }).click();
+      await notice.waitFor({ state: 'detached' });
+      t.pass('dismissed');
     },
   );
 
