@@ -3,7 +3,8 @@
 // binds a wearable and grants a clinician access, and the clinician then sees the data; an alert
 // appears live on the clinician's panel and is acknowledged; a revoke removes access; a break-glass
 // session shows up in the patient's audit view; the operator explorer verifies an inclusion proof; alerts
-// are caught up after a stream outage, and a gap in what the node holds is said.
+// are caught up after a stream outage, and a gap in what the node holds is said; a tab left idle is signed
+// out.
 // Screenshots of every view at phone and desktop sizes are written to node/dashboard/screenshots/.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -459,6 +460,64 @@ async function run() {
     await signIn(cp, 'clinician', clinicianFile);
     await cp.getByText(/^No patients yet/).waitFor();
     t.equal(await cp.locator('[data-patient]').count(), 0, 'the list did not come back');
+  });
+
+  await t.test('a tab left idle is warned, then signed out as by the button (ADR 0127)', async (t) => {
+    // A node whose operator set a short automatic logoff (vigil start --idle-sign-out, in minutes; the
+    // API option takes ms): the dashboard reads it from the page.
+    const idleNode = await startTestNode({ dashboard: { idleSignOutMs: 10_000 } });
+    t.teardown(() => idleNode.close());
+    await idleNode.app.listen({ host: '127.0.0.1', port: 0 });
+    const a = idleNode.app.server.address();
+    const idleBase = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+    const ctx = await browser.newContext({ viewport: PHONE });
+    t.teardown(() => ctx.close());
+    const page = await open(ctx);
+    await page.goto(`${idleBase}/signin`);
+    await page.getByLabel('Open as').selectOption('clinician');
+    await page.getByLabel('Key file').setInputFiles(clinicianFile);
+    await page.waitForURL(`${idleBase}/clinician`);
+    await page.getByLabel('Add a patient by key').fill(P);
+    await page.getByRole('button', { name: 'Add patient' }).click();
+    await page.locator(`[data-patient="${P}"]`).waitFor();
+    t.same(
+      (await page.evaluate(() => Object.keys(sessionStorage))).sort(),
+      [`vigil.patients.${C}`, 'vigil.session'],
+      'signed in, with a list',
+    );
+    // Idle: the warning, with the focus on its first answer.
+    const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
+    await dialog.waitFor();
+    t.match(await dialog.textContent(), /you will be signed out in \d+ seconds?/);
+    t.equal(await page.evaluate(() => document.activeElement?.textContent), 'Stay signed in', 'focused');
+    // One size only: the warning lasts 5 s here, and the answer below must come within it.
+    await page.screenshot({ path: join(SHOTS, 'idle-warning-phone.png') });
+    // Answered from the keyboard, where the focus is. (A click ends the warning at its pointerdown, which
+    // Playwright's click, checking what is under the pointer then, reads as the button being covered.)
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'hidden' });
+    t.ok(await page.evaluate(() => sessionStorage.getItem('vigil.session') !== null), 'still signed in');
+    // Idle again. A block on the chain meanwhile reaches the page's live feed: that is not activity.
+    await dialog.waitFor();
+    const admin = idleNode.admin;
+    const r = await idleNode.app.inject({
+      method: 'POST',
+      url: '/v1/transactions?wait=commit&timeoutMs=20000',
+      headers: { 'content-type': 'application/cbor' },
+      payload: Buffer.from(admin.bytes({ type: 10, publicKey: clinician.key, licenceId: 'GMC-IDLE' })),
+    });
+    t.equal(r.json().status, 'committed');
+    await page.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'You were signed out after 10 seconds without activity' })
+      .waitFor();
+    t.same(await page.evaluate(() => Object.keys(sessionStorage)), [], 'sessionStorage empty');
+    t.same(await page.evaluate(() => Object.keys(localStorage)), [], 'localStorage empty');
+    t.equal(await page.locator('[data-patient]').count(), 0, 'no panel left');
+    t.notOk(await dialog.isVisible(), 'the warning is gone');
+    t.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0, 'nobody is signed in');
+    await shoot(page, 'idle-signed-out');
   });
 
   t.same(pageErrors, [], 'no uncaught errors and no CSP violation in any page');
