@@ -24,9 +24,11 @@ export function dashboardIsStale(): boolean {
     join(DASHBOARD_DIR, 'src'),
     join(DASHBOARD_DIR, 'index.html'),
     join(DASHBOARD_DIR, 'vite.config.ts'),
-    // Bundled from the rest of the repository: the wire format, vitals, proofs and request signing.
+    // Bundled from the rest of the repository: the wire format, vitals, proofs, request signing and the
+    // page configuration's names and bounds.
     fileURLToPath(new URL('../../consensus/src', import.meta.url)),
     fileURLToPath(new URL('../src/api/signed-request-client.ts', import.meta.url)),
+    fileURLToPath(new URL('../src/api/dashboard-config.ts', import.meta.url)),
     fileURLToPath(new URL('../../sensor-client/src/sdk', import.meta.url)),
   ];
   return sources.some((s) => existsSync(s) && newestMtime(s) > built);

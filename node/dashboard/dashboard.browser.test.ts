@@ -2,7 +2,9 @@
 // in-process network: sign-in with a key file and with a key made in the browser; a patient registers,
 // binds a wearable and grants a clinician access, and the clinician then sees the data; an alert
 // appears live on the clinician's panel and is acknowledged; a revoke removes access; a break-glass
-// session shows up in the patient's audit view; the operator explorer verifies an inclusion proof.
+// session shows up in the patient's audit view; the operator explorer verifies an inclusion proof; alerts
+// are caught up after a stream outage, and a gap in what the node holds is said; a tab left idle is signed
+// out.
 // Screenshots of every view at phone and desktop sizes are written to node/dashboard/screenshots/.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +41,8 @@ async function run() {
   // The patient's and clinician's key files: removed with the run, like every test's temp dir.
   t.teardown(() => rmSync(keys, { recursive: true, force: true }));
 
-  const node = await startTestNode();
+  // Few alerts held for resuming streams (4,096 by default), so that an outage can outlast them (ADR 0126).
+  const node = await startTestNode({ maxHeldAlerts: 4 });
   t.teardown(() => node.close());
   await node.app.listen({ host: '127.0.0.1', port: 0 });
   const addr = node.app.server.address();
@@ -144,6 +147,28 @@ async function run() {
 
   const patientCtx = await browser.newContext({ viewport: DESKTOP });
   const clinicianCtx = await browser.newContext({ viewport: DESKTOP });
+  // Counts the clinician page's ResizeObservers still observing: a panel's must be disconnected when it
+  // goes, else each holds its panel and charts (an init script: the page's CSP does not apply to it).
+  await clinicianCtx.addInitScript(() => {
+    const Native = window.ResizeObserver;
+    let observing = 0;
+    Object.assign(window, { __observingResize: () => observing });
+    window.ResizeObserver = class extends Native {
+      #on = false;
+      override observe(target: Element, options?: ResizeObserverOptions) {
+        if (!this.#on) observing++;
+        this.#on = true;
+        super.observe(target, options);
+      }
+      override disconnect() {
+        if (this.#on) observing--;
+        this.#on = false;
+        super.disconnect();
+      }
+    };
+  });
+  const observingResize = (page: Page) =>
+    page.evaluate(() => (window as unknown as { __observingResize: () => number }).__observingResize());
   const pp = await open(patientCtx);
   const cp = await open(clinicianCtx);
 
@@ -245,12 +270,14 @@ async function run() {
     t.pass('acknowledged: gone from the open alerts');
   });
 
+  // A second patient and wearable, for the outage tests (their nonces continue from one to the next).
+  const other = seedOf('dash-patient-2');
+  const wearable = seedOf('dash-device-2');
+
   await t.test(
     'an alert raised while the live stream was down reaches the clinician when it is back',
     async (t) => {
       // A second patient, not in the clinician's list, who granted access (made directly on the chain).
-      const other = seedOf('dash-patient-2');
-      const wearable = seedOf('dash-device-2');
       const O = toHex(other.key);
       const now = Date.now();
       await commit(other.bytes({ type: 20, patient: other.key }));
@@ -297,6 +324,46 @@ async function run() {
       await cp.locator('.feed-down').waitFor({ state: 'hidden' });
       t.equal(await panel.count(), 1, 'one panel');
       t.equal(await notice.count(), 1, 'one notice: the alert was not shown twice');
+    },
+  );
+
+  await t.test(
+    'alerts the node no longer holds after an outage: a notice that stays until dismissed',
+    async (t) => {
+      const O = toHex(other.key);
+      await clinicianCtx.setOffline(true);
+      t.teardown(() => clinicianCtx.setOffline(false));
+      node.app.server.closeAllConnections();
+      await cp.locator('.feed-down').filter({ hasText: 'Live updates interrupted' }).waitFor();
+      // Five vital signs out of range at once (the heart rate's alert is still open): five alerts or more in
+      // one block, past the 4 this node holds, so it cannot send them all when the clinician is back.
+      await commit(
+        wearable.bytes({
+          type: 50,
+          patient: other.key,
+          readings: [
+            reading(2, 85, '%', Date.now()),
+            reading(3, 85, 'mm[Hg]', Date.now()),
+            reading(4, 130, 'mm[Hg]', Date.now()),
+            reading(5, 395, 'Cel', Date.now()),
+            reading(6, 30, '/min', Date.now()),
+          ],
+        }),
+      );
+      await clinicianCtx.setOffline(false);
+      const notice = cp.getByRole('alert').filter({ hasText: 'could not all be caught up' });
+      await notice.waitFor();
+      // The listed panels were read again: the second patient's shows the new alerts.
+      await cp
+        .locator(`section[data-patient="${O}"] .alert-item`)
+        .filter({ hasText: 'SpO₂' })
+        .first()
+        .waitFor();
+      await cp.locator('.feed-down').waitFor({ state: 'hidden' });
+      t.equal(await notice.count(), 1, 'one notice, still shown once the stream is back');
+      await notice.getByRole('button', { name: 'Dismiss' }).click();
+      await notice.waitFor({ state: 'detached' });
+      t.pass('dismissed');
     },
   );
 
@@ -381,16 +448,76 @@ async function run() {
   });
 
   await t.test('sign-out leaves nothing in the browser that names a patient', async (t) => {
+    t.ok((await observingResize(cp)) > 0, "the panels' charts follow their width");
     await cp.getByRole('button', { name: 'Sign out' }).click();
     await cp.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
     t.same(await cp.evaluate(() => Object.keys(localStorage)), [], 'localStorage empty');
     t.same(await cp.evaluate(() => Object.keys(sessionStorage)), [], 'sessionStorage empty');
     t.equal(await cp.locator('.toast').count(), 0, 'no notice naming a patient is left on screen');
     t.equal(await cp.locator('[data-patient]').count(), 0, 'no panel left');
+    t.equal(await observingResize(cp), 0, "no panel's ResizeObserver left observing");
     // The next user of this tab signs in with the same key and finds no list either.
     await signIn(cp, 'clinician', clinicianFile);
     await cp.getByText(/^No patients yet/).waitFor();
     t.equal(await cp.locator('[data-patient]').count(), 0, 'the list did not come back');
+  });
+
+  await t.test('a tab left idle is warned, then signed out as by the button (ADR 0127)', async (t) => {
+    // A node whose operator set a short automatic logoff (vigil start --idle-sign-out, in minutes; the
+    // API option takes ms): the dashboard reads it from the page.
+    const idleNode = await startTestNode({ dashboard: { idleSignOutMs: 10_000 } });
+    t.teardown(() => idleNode.close());
+    await idleNode.app.listen({ host: '127.0.0.1', port: 0 });
+    const a = idleNode.app.server.address();
+    const idleBase = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+    const ctx = await browser.newContext({ viewport: PHONE });
+    t.teardown(() => ctx.close());
+    const page = await open(ctx);
+    await page.goto(`${idleBase}/signin`);
+    await page.getByLabel('Open as').selectOption('clinician');
+    await page.getByLabel('Key file').setInputFiles(clinicianFile);
+    await page.waitForURL(`${idleBase}/clinician`);
+    await page.getByLabel('Add a patient by key').fill(P);
+    await page.getByRole('button', { name: 'Add patient' }).click();
+    await page.locator(`[data-patient="${P}"]`).waitFor();
+    t.same(
+      (await page.evaluate(() => Object.keys(sessionStorage))).sort(),
+      [`vigil.patients.${C}`, 'vigil.session'],
+      'signed in, with a list',
+    );
+    // Idle: the warning, with the focus on its first answer.
+    const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
+    await dialog.waitFor();
+    t.match(await dialog.textContent(), /you will be signed out in \d+ seconds?/);
+    t.equal(await page.evaluate(() => document.activeElement?.textContent), 'Stay signed in', 'focused');
+    // One size only: the warning lasts 5 s here, and the answer below must come within it.
+    await page.screenshot({ path: join(SHOTS, 'idle-warning-phone.png') });
+    // Answered from the keyboard, where the focus is. (A click ends the warning at its pointerdown, which
+    // Playwright's click, checking what is under the pointer then, reads as the button being covered.)
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'hidden' });
+    t.ok(await page.evaluate(() => sessionStorage.getItem('vigil.session') !== null), 'still signed in');
+    // Idle again. A block on the chain meanwhile reaches the page's live feed: that is not activity.
+    await dialog.waitFor();
+    const admin = idleNode.admin;
+    const r = await idleNode.app.inject({
+      method: 'POST',
+      url: '/v1/transactions?wait=commit&timeoutMs=20000',
+      headers: { 'content-type': 'application/cbor' },
+      payload: Buffer.from(admin.bytes({ type: 10, publicKey: clinician.key, licenceId: 'GMC-IDLE' })),
+    });
+    t.equal(r.json().status, 'committed');
+    await page.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'You were signed out after 10 seconds without activity' })
+      .waitFor();
+    t.same(await page.evaluate(() => Object.keys(sessionStorage)), [], 'sessionStorage empty');
+    t.same(await page.evaluate(() => Object.keys(localStorage)), [], 'localStorage empty');
+    t.equal(await page.locator('[data-patient]').count(), 0, 'no panel left');
+    t.notOk(await dialog.isVisible(), 'the warning is gone');
+    t.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0, 'nobody is signed in');
+    await shoot(page, 'idle-signed-out');
   });
 
   t.same(pageErrors, [], 'no uncaught errors and no CSP violation in any page');

@@ -63,3 +63,38 @@ t.test('other refusals are not retried', async (t) => {
   t.ok(err instanceof ApiProblem && err.code === 'NO_GRANT', 'the refusal is the answer');
   t.equal(calls, 1, 'asked once');
 });
+
+t.test(
+  'submitting: true from a submission until its answer, failed or not (the idle logoff waits)',
+  async (t) => {
+    const real = globalThis.fetch;
+    const answers: (() => void)[] = [];
+    globalThis.fetch = (async (input: string) => {
+      if (String(input).startsWith('/v1/accounts/'))
+        return new Response(JSON.stringify({ nonce: 0, pendingNonce: 0 }), { status: 200 });
+      // The commit waits until the test answers it.
+      await new Promise<void>((r) => answers.push(r));
+      return new Response(JSON.stringify({ id: 'ab', status: 'rejected', code: 'NO_GRANT' }), {
+        status: 200,
+      });
+    }) as typeof fetch;
+    t.teardown(() => {
+      globalThis.fetch = real;
+    });
+    const client = new Client('c', 0);
+    t.equal(client.submitting, false);
+    const body = { type: 61, patient: new Uint8Array(32), alertSeq: 1 } as const;
+    const first = client.submit(signer, body).catch(() => 'refused');
+    const second = client.submit(signer, body).catch(() => 'refused');
+    t.equal(client.submitting, true, 'sent');
+    while (answers.length === 0) await new Promise((r) => setImmediate(r));
+    answers.shift()!();
+    t.equal(await first, 'refused');
+    t.equal(client.submitting, true, 'the second is still queued');
+    while (answers.length === 0) await new Promise((r) => setImmediate(r));
+    answers.shift()!();
+    t.equal(await second, 'refused');
+    await new Promise((r) => setImmediate(r));
+    t.equal(client.submitting, false, 'both answered');
+  },
+);

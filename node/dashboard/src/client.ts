@@ -51,6 +51,8 @@ export class Client {
   /** Node clock minus local clock, ms: signed requests must be within ±60 s of the node. */
   skewMs: number;
   private txQueue: Promise<unknown> = Promise.resolve();
+  /** Transactions submitted and not yet answered (queued or sent). */
+  private unanswered = 0;
 
   constructor(chainId: string, skewMs: number) {
     this.chainId = chainId;
@@ -123,7 +125,19 @@ export class Client {
     };
     const p = this.txQueue.then(run, run);
     this.txQueue = p.catch(() => undefined);
+    this.unanswered += 1;
+    void this.txQueue.then(() => {
+      this.unanswered -= 1;
+    });
     return p;
+  }
+
+  /**
+   * Whether a transaction from this tab is still waiting for its block: the automatic logoff waits for it
+   * (idle.ts), so that a break-glass request or a consent is not signed away before its outcome shows.
+   */
+  get submitting(): boolean {
+    return this.unanswered > 0;
   }
 }
 

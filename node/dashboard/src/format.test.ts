@@ -3,6 +3,7 @@
 import t from 'tap';
 import { describeAudit } from './audit-text.ts';
 import {
+  durationText,
   alertCause,
   bandName,
   news2Display,
@@ -123,4 +124,13 @@ t.test('open alerts: never a wrong count, never a bare time of day from another 
   const twoDays = raisedText(now - 2 * 86_400_000, now);
   t.match(twoDays, /2025/, 'another day: with its date');
   t.match(twoDays, /\(2 d ago\)$/);
+});
+
+t.test('the idle sign-out in words, for the notice after it', async (t) => {
+  t.equal(durationText(15 * 60_000), '15 minutes');
+  t.equal(durationText(60_000), '1 minute');
+  t.equal(durationText(4_000), '4 seconds');
+  t.equal(durationText(3_600_000), '1 hour');
+  t.equal(durationText(90 * 60_000), '1 hour 30 minutes');
+  t.equal(durationText(12 * 3_600_000), '12 hours');
 });

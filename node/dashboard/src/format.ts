@@ -31,6 +31,17 @@ export function ago(ms: number, now = Date.now()): string {
   return `${Math.round(s / 86_400)} d ago`;
 }
 
+/** A configured duration in words: "15 minutes", "1 hour 30 minutes", "4 seconds". */
+export function durationText(ms: number): string {
+  const unit = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return unit(s, 'second');
+  const h = Math.floor(s / 3600);
+  const m = Math.round((s % 3600) / 60);
+  if (h === 0) return unit(m, 'minute');
+  return m === 0 ? unit(h, 'hour') : `${unit(h, 'hour')} ${unit(m, 'minute')}`;
+}
+
 /**
  * When an alert was raised: the time of day alone is ambiguous for an alert left open since yesterday,
  * so another day's alert carries its date, and every one its age (which no time zone can misread).

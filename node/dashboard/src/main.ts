@@ -1,11 +1,15 @@
 // The dashboard shell: connects to the node that served it, restores the tab's session, routes between
 // the sign-in, clinician, patient and operator views (history API; the node answers index.html for each
-// path), keeps one live feed per signed-in tab and shows its state, and announces transient messages.
+// path), keeps one live feed per signed-in tab and shows its state, announces transient messages, and
+// signs out a tab left idle (ADR 0127).
 import './style.css';
+import { IDLE_SIGN_OUT_META, readIdleSignOutMs } from '../../src/api/dashboard-config.ts';
 import { Client } from './client.ts';
 import { type Child, errorBox, h, replace } from './dom.ts';
 import { type FeedState, LiveFeed } from './events.ts';
-import { clock, shortKey } from './format.ts';
+import { clock, durationText, shortKey } from './format.ts';
+import { IdleTimer } from './idle.ts';
+import { idleDialog } from './idle-dialog.ts';
 import {
   closeSession,
   openSession,
@@ -28,6 +32,18 @@ let session: Session | undefined;
 let feed: LiveFeed | undefined;
 let dispose: (() => void) | undefined;
 let offFeedState: (() => void) | undefined;
+// The node's operator sets the automatic logoff (vigil start --idle-sign-out); Vite's dev server sets
+// none, and the default applies.
+const idleSignOutMs = readIdleSignOutMs(
+  document.querySelector(`meta[name="${IDLE_SIGN_OUT_META}"]`)?.getAttribute('content'),
+);
+let idle: IdleTimer | undefined;
+/** Said on the sign-in screen after an automatic sign-out, until the next sign-in. */
+let signedOutNotice: string | undefined;
+const idleWarning = idleDialog({
+  stay: () => idle?.activity(),
+  signOut: () => signOut(),
+});
 
 function announce(text: string) {
   const t = h('p', { class: 'toast' }, text);
@@ -57,7 +73,11 @@ function startFeed() {
  * the clinician's list in Web Storage, the view's panels, the signed feed (and the alerts it remembers),
  * and the notices on screen ("New alert for patient 0ab1…").
  */
-function signOut() {
+function signOut(notice?: string) {
+  idle?.stop();
+  idle = undefined;
+  idleWarning.close();
+  signedOutNotice = notice;
   dispose?.();
   dispose = undefined;
   closeSession();
@@ -65,6 +85,28 @@ function signOut() {
   toasts.replaceChildren();
   startFeed();
   navigate('/signin');
+}
+
+/**
+ * Counts inactivity while a session is open; at the end of the warning, signs out exactly as the button
+ * does. Only input counts as activity (listeners in boot): never the live feed or what it refreshes.
+ */
+function startIdleTimer() {
+  idle?.stop();
+  idle = undefined;
+  if (!session) return;
+  idle = new IdleTimer(
+    { idleMs: idleSignOutMs, busy: () => client.submitting },
+    {
+      warn: (seconds) => idleWarning.show(seconds),
+      resume: () => idleWarning.close(),
+      signOut: () =>
+        signOut(
+          `You were signed out after ${durationText(idleSignOutMs)} without activity. This tab no longer holds your key or anything it showed.`,
+        ),
+    },
+  );
+  idle.start();
 }
 
 function header(): Child[] {
@@ -134,7 +176,7 @@ function header(): Child[] {
             {
               type: 'button',
               class: 'quiet',
-              onclick: signOut,
+              onclick: () => signOut(),
             },
             'Sign out',
           ),
@@ -155,10 +197,12 @@ function render() {
       header(),
       signInView((seed, role) => {
         session = openSession(seed, role);
+        signedOutNotice = undefined;
         startFeed();
+        startIdleTimer();
         // Keep a link's query (e.g. /clinician?patient=...) across the sign-in.
         navigate(`/${role}${location.search}`);
-      }),
+      }, signedOutNotice),
       toasts,
     );
     const select = root.querySelector<HTMLSelectElement>('select[name=role]');
@@ -203,6 +247,26 @@ async function boot() {
   session = restoreSession();
   if (!session) wipeStoredData();
   startFeed();
+  // User input is activity; a click, a key or a touch is deliberate (it ends the warning), a pointer
+  // moving or a wheel turning is not. Not `scroll`: a panel re-rendered by the live feed can move the
+  // page by itself. A pointer move counts only when the pointer moved (browsers send moves with no
+  // movement when the layout changes under a still mouse). The tab coming back into view is not activity,
+  // but its timers may have been held back while hidden: the deadline is checked at once.
+  for (const type of ['pointerdown', 'keydown', 'touchstart'])
+    window.addEventListener(type, () => idle?.activity(), { capture: true, passive: true });
+  window.addEventListener('wheel', () => idle?.activity(false), { capture: true, passive: true });
+  window.addEventListener(
+    'pointermove',
+    (e) => {
+      if (e.movementX !== 0 || e.movementY !== 0) idle?.activity(false);
+    },
+    { capture: true, passive: true },
+  );
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') idle?.check();
+  });
+  document.body.append(idleWarning.el);
+  startIdleTimer();
   window.addEventListener('popstate', render);
   render();
 }

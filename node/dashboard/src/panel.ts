@@ -74,6 +74,8 @@ export class PatientPanel {
   private loadingNow = false;
   private again = false;
   private resize: ResizeObserver | undefined;
+  /** Set by dispose: a read still in flight then draws nothing and observes nothing. */
+  private disposed = false;
   /** The access basis named by the last answer read. */
   private access: Access | undefined;
   /** The refusal on show, if any (see renderNoAccess). */
@@ -152,8 +154,20 @@ export class PatientPanel {
     return r;
   }
 
+  /**
+   * Stops observing the charts' size: a ResizeObserver holds its callback, and with it the panel, its
+   * charts and their data, until disconnected, whether or not the element is still in the page. Called
+   * when the panel is removed or its view goes (sign-out, another view).
+   */
+  dispose(): void {
+    this.disposed = true;
+    this.resize?.disconnect();
+    this.resize = undefined;
+  }
+
   /** Loads everything again; concurrent calls coalesce into one follow-up load. */
   async refresh(): Promise<void> {
+    if (this.disposed) return;
     if (this.loadingNow) {
       this.again = true;
       return;
@@ -164,7 +178,7 @@ export class PatientPanel {
     } finally {
       this.loadingNow = false;
     }
-    if (this.again) {
+    if (this.again && !this.disposed) {
       this.again = false;
       await this.refresh();
     }
@@ -221,6 +235,8 @@ export class PatientPanel {
       settle(this.get<{ items: AlertItem[] }>(`/alerts?open=true&limit=${ALERT_LIMIT + 1}`)),
       ...ALL_KINDS.map((k) => settle(this.readings(k, from, to))),
     ]);
+    // Disposed while reading (the clinician signed out or left the view): nothing more to draw.
+    if (this.disposed) return;
     const outcome = panelOutcome([news2, alerts!, ...series]);
     if (outcome.kind === 'refused') {
       this.renderNoAccess(outcome.problem);
@@ -302,6 +318,8 @@ export class PatientPanel {
     // (a phone turned sideways, a window resized).
     this.resize?.disconnect();
     requestAnimationFrame(() => {
+      // A frame after dispose must not create an observer nobody will disconnect.
+      if (this.disposed) return;
       const plots: uPlot[] = [];
       const width = () => {
         const w = charts.clientWidth || 320;

@@ -1365,6 +1365,16 @@ t.test(
     )) {
       for (const [m, op] of Object.entries(ops)) t.ok(op.summary, `${m} ${path} has a summary`);
     }
+    // The catch-up header of ADR 0126 is part of the events route's contract, not a hidden extra.
+    const events = doc.paths['/v1/events'].get as {
+      parameters: { in: string; name: string }[];
+      security: object[];
+    };
+    const headerNames = events.parameters.filter((p) => p.in === 'header').map((p) => p.name);
+    t.ok(headerNames.includes('last-event-id'), 'GET /v1/events documents Last-Event-ID');
+    // (x-vigil-signature itself is the security scheme's header, which the generator lists there only.)
+    t.ok(headerNames.includes('x-vigil-key'), 'and the optional signed-request headers');
+    t.same(events.security, [{}, { vigilSignature: [] }], 'signing is optional');
     // docs/api.md is checked against the OpenAPI document: every route is documented, nothing else is.
     const md = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
     const documented = [...md.matchAll(/^#### `(GET|POST) ([^`]+)`/gm)].map((m) => `${m[1]} ${m[2]}`);

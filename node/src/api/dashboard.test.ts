@@ -71,3 +71,27 @@ t.test('dashboard routes stay out of the OpenAPI document', async (t) => {
   );
   t.ok(paths.includes('/v1/status'), 'the API is still documented');
 });
+
+t.test(
+  "index.html carries the operator's idle sign-out for the page; a wrong one stops the node",
+  async (t) => {
+    const dist = mkdtempSync(join(tmpdir(), 'vigil-dash-'));
+    t.teardown(() => rmSync(dist, { recursive: true, force: true }));
+    writeFileSync(
+      join(dist, 'index.html'),
+      '<!doctype html><html><head><title>Vigil</title></head><body></body></html>',
+    );
+    const meta = (body: string) =>
+      /<meta name="vigil-idle-sign-out-ms" content="(\d+)">\n<\/head>/.exec(body)?.[1];
+    t.equal(meta((await (await appWith(dist)).inject('/clinician')).body), '900000', 'default: 15 min');
+    const app = Fastify({ logger: false });
+    await registerDashboard(app, { dist, idleSignOutMs: 5 * 60_000 });
+    t.teardown(() => app.close());
+    t.equal(meta((await app.inject('/')).body), '300000');
+    for (const idleSignOutMs of [0, 1_999, 12 * 3_600_000 + 1, 1.5e6 + 0.5]) {
+      await t.rejects(registerDashboard(Fastify({ logger: false }), { dist, idleSignOutMs }), {
+        code: 'DASHBOARD_IDLE_SIGN_OUT',
+      });
+    }
+  },
+);

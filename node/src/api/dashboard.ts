@@ -4,6 +4,7 @@
 //    names, so a cached file is never stale).
 //  - the client routes (/, /signin, /clinician, /patient, /operator and below): index.html with
 //    `no-cache`, so a browser always revalidates and picks up a new build at once.
+//  - index.html carries the operator's settings for the page (dashboard-config.ts) as <meta> tags.
 //  - every dashboard answer carries a Content-Security-Policy that allows this origin only: the page
 //    holds a private key in memory, so no script, style or connection may come from anywhere else.
 // When the build is missing the same routes answer a plain 503 page that says how to build it,
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { checkIdleSignOutMs, configMetaTags, DEFAULT_IDLE_SIGN_OUT_MS } from './dashboard-config.ts';
 
 export const DASHBOARD_DIST = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
 
@@ -48,6 +50,17 @@ Build it once with</p><pre>npm run build:dashboard</pre>
 export interface DashboardOptions {
   /** Directory of the built dashboard (default node/dashboard/dist). */
   dist?: string;
+  /**
+   * A signed-in tab with no pointer, keyboard or touch activity for this long is signed out, after a
+   * warning (ADR 0127). Default 15 min; 2 s to 12 h.
+   */
+  idleSignOutMs?: number;
+}
+
+/** Puts the page configuration at the end of <head> (Vite's index.html always has one). */
+export function withConfig(html: string, meta: string): string {
+  const at = html.indexOf('</head>');
+  return at < 0 ? `${meta}\n${html}` : `${html.slice(0, at)}${meta}\n${html.slice(at)}`;
 }
 
 function secure(reply: FastifyReply): FastifyReply {
@@ -62,6 +75,10 @@ export async function registerDashboard(app: FastifyInstance, options: Dashboard
   const dist = options.dist ?? DASHBOARD_DIST;
   const index = join(dist, 'index.html');
   const assets = join(dist, 'assets');
+  // Checked at start: a node must not serve a page whose automatic logoff is not what was asked for.
+  const meta = configMetaTags({
+    idleSignOutMs: checkIdleSignOutMs(options.idleSignOutMs ?? DEFAULT_IDLE_SIGN_OUT_MS),
+  });
 
   const sendIndex = async (reply: FastifyReply) => {
     secure(reply);
@@ -74,7 +91,10 @@ export async function registerDashboard(app: FastifyInstance, options: Dashboard
         .type('text/html; charset=utf-8')
         .send(MISSING_BUILD_PAGE);
     }
-    return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(html);
+    return reply
+      .header('cache-control', 'no-cache')
+      .type('text/html; charset=utf-8')
+      .send(withConfig(html, meta));
   };
 
   for (const route of CLIENT_ROUTES) {

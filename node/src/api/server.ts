@@ -52,6 +52,10 @@ export interface ApiOptions {
   trustProxy?: boolean | string[];
   /** Concurrent /v1/events streams; more get 503 UNAVAILABLE. Default 256. */
   maxEventSubscribers?: number;
+  /** The web dashboard's settings (docs/dashboard.md): its automatic logoff. */
+  dashboard?: { idleSignOutMs?: number };
+  /** Alerts held for resuming event subscribers (ADR 0126). Default 4,096; tests make a gap with fewer. */
+  maxHeldAlerts?: number;
   /** Process metrics (CPU, memory, event loop) in /metrics. Default true. */
   defaultMetrics?: boolean;
   now?: () => number;
@@ -243,10 +247,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerTransactionRoutes(app, ctx);
   registerChainRoutes(app, ctx);
   registerPatientRoutes(app, ctx);
-  registerEventRoutes(app, ctx, options.maxEventSubscribers);
+  registerEventRoutes(app, ctx, options.maxEventSubscribers, options.maxHeldAlerts);
   await registerFhirRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerDocsRoutes(app);
-  await registerDashboard(app);
+  await registerDashboard(app, { idleSignOutMs: options.dashboard?.idleSignOutMs });
   return app;
 }

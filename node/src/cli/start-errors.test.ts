@@ -171,6 +171,18 @@ t.test('usage errors carry the USAGE code; a typo names the option', async (t) =
   t.match(r.stderr, /^vigil: USAGE: --home is required/);
 });
 
+t.test('--idle-sign-out is whole minutes from 1 to 720, refused before anything starts', async (t) => {
+  for (const v of ['0', '721', '1.5', 'never']) {
+    const r = await cli('start', '--home', 'x', '--idle-sign-out', v);
+    t.equal(r.code, 2, v);
+    t.match(
+      r.stderr,
+      /^vigil: USAGE: --idle-sign-out (is minutes, from 1 to 720|must be a non-negative integer)/,
+      v,
+    );
+  }
+});
+
 t.test('--help after a command prints the help, exit 0', async (t) => {
   const r = await cli('init', '--help');
   t.equal(r.code, 0);

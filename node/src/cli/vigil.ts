@@ -26,8 +26,10 @@ const USAGE = `vigil <command> [options]
                                     create N validator homes (DIR/node0..) sharing one genesis,
                                     one hospital organisation per validator (admin keys in DIR/keys)
   start --home DIR [--tls-key PEM --tls-cert PEM] [--cors ORIGIN,...] [--rate-limit N] [--trust-proxy]
-        [--recover]                 run a validator and its API until SIGINT/SIGTERM; --recover after
-                                    its data directory was lost (it observes before it votes, ADR 0121)
+        [--idle-sign-out MIN] [--recover]
+                                    run a validator and its API until SIGINT/SIGTERM; --recover after
+                                    its data directory was lost (it observes before it votes, ADR 0121);
+                                    --idle-sign-out: the dashboard's automatic logoff (default 15, 1..720)
 
 State-machine commands sign with --key FILE and submit to --node URL (default $VIGIL_NODE or
 http://127.0.0.1:7701), waiting for the block unless --no-wait:
@@ -81,7 +83,7 @@ function loadSigner(path: string | undefined): Signer {
   return signerFromSeed(readKeyFile(required(path, 'key'), 'key').seed);
 }
 
-/** API options from `start` flags: TLS, CORS origins, rate limit. */
+/** API options from `start` flags: TLS, CORS origins, rate limit, the dashboard's idle sign-out. */
 function apiOptions(values: Values): Omit<ApiOptions, 'validator'> {
   const o: Omit<ApiOptions, 'validator'> = {};
   const key = values['tls-key'] as string | undefined;
@@ -96,6 +98,13 @@ function apiOptions(values: Values): Omit<ApiOptions, 'validator'> {
   if (rl !== undefined) {
     const max = int(rl, 'rate-limit', 0);
     o.rateLimit = max === 0 ? false : { max, timeWindowMs: 60_000 };
+  }
+  const idle = values['idle-sign-out'] as string | undefined;
+  if (idle !== undefined) {
+    // Whole minutes, and no "off": a ward workstation left signed in is what the logoff is for (ADR 0127).
+    const min = int(idle, 'idle-sign-out', 0);
+    if (min < 1 || min > 720) throw new UsageError('--idle-sign-out is minutes, from 1 to 720');
+    o.dashboard = { idleSignOutMs: min * 60_000 };
   }
   return o;
 }
@@ -271,6 +280,7 @@ export async function main(argv: string[]): Promise<number> {
       cors: str,
       'rate-limit': str,
       'trust-proxy': flag,
+      'idle-sign-out': str,
       recover: flag,
       // commands that talk to a node
       node: str,

@@ -42,6 +42,7 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     if (panels.size === 0) list.replaceChildren();
     const panel = new PatientPanel(ctx, key, 'clinician', () => {
       panels.delete(key);
+      panel.dispose();
       onScreen.unobserve(panel.el);
       scheduler.forget(key);
       panel.el.remove();
@@ -148,6 +149,7 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
       offBlock();
       offResume();
       onScreen.disconnect();
+      for (const p of panels.values()) p.dispose();
     },
   };
 }

@@ -93,6 +93,8 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
   }
 
   async function render(quiet = false) {
+    // The panel being replaced (another tab, another record) stops observing its charts.
+    panel?.dispose();
     if (tab === 'vitals') {
       panel = new PatientPanel(ctx, subject, 'self');
       replace(content, panel.el);
@@ -481,6 +483,7 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
       offBlock();
       offAlert();
       offResume();
+      panel?.dispose();
     },
   };
 }

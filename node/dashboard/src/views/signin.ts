@@ -9,7 +9,8 @@ const ROLE_LABELS: Record<Role, string> = {
   operator: 'Operator: network and blocks',
 };
 
-export function signInView(onSignIn: (seed: Uint8Array, role: Role) => void): HTMLElement {
+/** `notice`: why the last session ended, when it was not the user's doing (an automatic sign-out). */
+export function signInView(onSignIn: (seed: Uint8Array, role: Role) => void, notice?: string): HTMLElement {
   const role = h(
     'select',
     { name: 'role' },
@@ -68,6 +69,7 @@ export function signInView(onSignIn: (seed: Uint8Array, role: Role) => void): HT
     'main',
     { id: 'main', class: 'signin' },
     h('h1', null, 'Sign in to Vigil'),
+    notice && h('p', { class: 'state notice', role: 'status' }, notice),
     h(
       'p',
       null,

@@ -13,6 +13,7 @@ import { decideAccess } from '../../state-machine/index.ts';
 import type { AppliedBlock } from '../../validator/validator.ts';
 import { type ApiContext, caller, key32, recordRead } from '../context.ts';
 import { ApiError } from '../problem.ts';
+import { signedHeaders } from '../schemas.ts';
 import { type AuthenticatedCaller, isSigned } from '../signed-request.ts';
 
 export const MAX_SUBSCRIBERS = 256;
@@ -195,10 +196,26 @@ export function registerEventRoutes(
     {
       schema: {
         summary: 'Server-Sent Events: blocks for anyone; alerts the caller may see (signed subscription)',
+        // Signing is optional: unsigned subscribers receive block events only.
+        security: [{}, { vigilSignature: [] }],
         querystring: {
           type: 'object',
           properties: { patient: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
           additionalProperties: false,
+        },
+        // Documented only, never refused: an unsigned subscription sends none of the x-vigil-* headers,
+        // and a Last-Event-ID that is not a height is ignored (below), as EventSource clients may send
+        // whatever id they last saw from another server.
+        headers: {
+          type: 'object',
+          properties: {
+            ...signedHeaders.properties,
+            'last-event-id': {
+              type: 'string',
+              description:
+                'On reconnecting: the id of the last event received (a block height, or the open event\'s id). A signed subscriber is first sent the alerts held from that block on, or `event: gap` when the node no longer holds back that far (docs/api.md, "Events"). Anything but a decimal height is ignored.',
+            },
+          },
         },
         response: {
           200: { description: 'text/event-stream', type: 'string' },
