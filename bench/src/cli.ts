@@ -15,7 +15,7 @@ const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md ex
   (no name) | suite   [--quick | --extended] [--seed N] [--only sim,node,real] [--networks n4-loopback,...]
                       [--out DIR]
                       the suite; records, reports and charts under bench/results/
-  node                [--blocks 30] [--warmup 3] [--txs 1000] [--workers N] [--profile FILE]
+  node                [--blocks 30] [--warmup 3] [--txs 1000] [--workers N] [--root-interval K] [--receipts-roots 0|1] [--profile FILE]
                       one node executing blocks with signature checks vs raw ed25519 on all cores
   profile             [--n 4] [--rate 100] [--seconds 15] [--seed 1]
                       validators under --cpu-prof; CPU by area and function

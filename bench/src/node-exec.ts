@@ -80,6 +80,8 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
   const warmupBlocks = arg('warmup', 3);
   // The chain's state-root interval k (ADR 0117): the tree updated at multiples of k only.
   const stateRootInterval = arg('root-interval', 1);
+  // Receipts roots in the state (ADR 0123), as every chain Vigil's tooling creates; 0 for an A/B.
+  const receiptsRoots = arg('receipts-roots', 1) !== 0;
   const txsPerBlock = arg('txs', 1000);
   const workers = arg('workers', availableParallelism());
   const chainId = 'vigil-test';
@@ -114,8 +116,7 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
     // VIGIL_TREE_INTERVAL as a validator reads it (ADR 0116): A/B runs of the state tree's write interval.
     const treeInterval = treeIntervalFromEnv();
     const store = await ChainStore.open(dir, treeInterval !== undefined ? { treeInterval } : {});
-    // As every chain Vigil's tooling creates: receipts roots in the state (ADR 0123).
-    await store.initChain({ ...testGenesis(validators, chainId), stateRootInterval, receiptsRoots: true });
+    await store.initChain({ ...testGenesis(validators, chainId), stateRootInterval, receiptsRoots });
     const exec = new BlockExecutor({
       store,
       handlers: counterHandlers,
@@ -242,7 +243,7 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       blocks,
       warmupBlocks,
       stateRootInterval,
-      receiptsRoots: true,
+      receiptsRoots,
       txsPerBlock,
       signaturesVerified: verifiedSigs,
       blocksPerSecond: blocks / seconds,
