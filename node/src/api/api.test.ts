@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import {
   decodeStateProof,
+  outcomeProofFromJson,
   verifyStateProof,
   verifyTransactionOutcome,
   verifyTransactionProof,
@@ -448,18 +449,7 @@ t.test('readings land; blocks, status, accounts, proofs verify against the valid
   const o = (await app.inject(proofUrl)).json();
   const outcome = verifyTransactionOutcome(
     { bytes: readingsTx },
-    {
-      index: o.index,
-      txProof: o.proof.map(fromHex),
-      header: decodeBlockHeader(fromHex(o.header)),
-      certificate: decodeCommitCertificate(fromHex(o.certificate)),
-      receipt: fromHex(o.receipt),
-      receiptProof: o.receiptProof.map(fromHex),
-      receiptsRoot: fromHex(o.receiptsRoot),
-      stateProof: decodeStateProof(fromHex(o.outcome.stateProof)),
-      stateHeader: decodeBlockHeader(fromHex(o.outcome.header)),
-      stateCertificate: decodeCommitCertificate(fromHex(o.outcome.certificate)),
-    },
+    outcomeProofFromJson(o)!,
     () => validator.validators,
     referenceVerifier,
   );

@@ -1,7 +1,8 @@
 // The CLI's query commands: each fetches from a node and renders a human summary (or the raw JSON
 // with --json). Patient-data queries are signed with --key; proofs are verified locally.
 import {
-  decodeStateProof,
+  type OutcomeProofJson,
+  outcomeProofFromJson,
   type Receipt,
   verifyTransactionOutcome,
   verifyTransactionProof,
@@ -255,18 +256,7 @@ export const QUERIES: Record<
       try {
         receipt = verifyTransactionOutcome(
           { bytes: fromHex(p.tx) },
-          {
-            index: p.index,
-            txProof: p.proof.map(fromHex),
-            header,
-            certificate: cert,
-            receipt: fromHex(p.receipt),
-            receiptProof: (p.receiptProof as string[]).map(fromHex),
-            receiptsRoot: fromHex(p.receiptsRoot),
-            stateProof: decodeStateProof(fromHex(p.outcome.stateProof)),
-            stateHeader: decodeBlockHeader(fromHex(p.outcome.header)),
-            stateCertificate: decodeCommitCertificate(fromHex(p.outcome.certificate)),
-          },
+          outcomeProofFromJson(p as OutcomeProofJson)!,
           () => validators,
           referenceVerifier,
         ).receipt;

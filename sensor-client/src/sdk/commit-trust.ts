@@ -14,15 +14,14 @@
 // holds the block's receipts root and that its own transaction's receipt there says accepted.
 
 import {
-  decodeStateProof,
   type OutcomeProof,
+  outcomeProofFromJson,
   ProofError,
   verifyTransactionOutcome,
 } from '@vigil/consensus/proof';
 import {
   type BlockHeader,
   decodeBlockHeader,
-  decodeCommitCertificate,
   referenceVerifier,
   type Verifier,
   WireError,
@@ -185,25 +184,12 @@ export function verifyCommitOutcome(
   const bad = (why: string, code: string): never => {
     throw new SdkError('PROOF_INVALID', why, { problemCode: code });
   };
-  if (p.receipt === undefined || p.receiptProof === undefined || p.receiptsRoot === undefined) {
-    return bad('an outcome without the receipt, its path or the receipts root', 'MALFORMED_PROOF');
-  }
   let proof: OutcomeProof;
   let stateHeader: BlockHeader;
   try {
-    stateHeader = decodeBlockHeader(fromHex(p.outcome.header));
-    proof = {
-      index: p.index,
-      txProof: p.proof.map(fromHex),
-      header: inclusion.header,
-      certificate: decodeCommitCertificate(fromHex(p.certificate)),
-      receipt: fromHex(p.receipt),
-      receiptProof: p.receiptProof.map(fromHex),
-      receiptsRoot: fromHex(p.receiptsRoot),
-      stateProof: decodeStateProof(fromHex(p.outcome.stateProof)),
-      stateHeader,
-      stateCertificate: decodeCommitCertificate(fromHex(p.outcome.certificate)),
-    };
+    // Present: `outcome` was checked above.
+    proof = outcomeProofFromJson(p)!;
+    stateHeader = proof.stateHeader;
   } catch (e) {
     if (e instanceof WireError) return bad(e.message, e.code);
     if (e instanceof ProofError) return bad(e.message, e.code);

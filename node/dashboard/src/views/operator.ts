@@ -2,7 +2,7 @@
 // whose inclusion proofs are verified here in the browser against the validator set, and tx/s and
 // commit latency over time. Everything updates from the live feed (block events), no polling.
 import {
-  decodeStateProof,
+  outcomeProofFromJson,
   verifyTransactionLeafProof,
   verifyTransactionOutcome,
   verifyTransactionProof,
@@ -355,18 +355,7 @@ export function operatorView(feed: LiveFeed): { el: HTMLElement; dispose: () => 
           } else {
             const { receipt } = verifyTransactionOutcome(
               p.tx !== undefined ? { bytes: fromHex(p.tx) } : { leafHash: fromHex(p.leaf) },
-              {
-                index: p.index,
-                txProof: path,
-                header,
-                certificate: cert,
-                receipt: fromHex(p.receipt),
-                receiptProof: p.receiptProof.map(fromHex),
-                receiptsRoot: fromHex(p.receiptsRoot),
-                stateProof: decodeStateProof(fromHex(p.outcome.stateProof)),
-                stateHeader: decodeBlockHeader(fromHex(p.outcome.header)),
-                stateCertificate: decodeCommitCertificate(fromHex(p.outcome.certificate)),
-              },
+              outcomeProofFromJson(p)!,
               () => validators,
               referenceVerifier,
             );
