@@ -11,6 +11,7 @@ import { startTestNode } from '../api/testing/node.ts';
 import { eventually } from '../testing/ports.ts';
 import { homePaths } from '../validator/home.ts';
 import { run as runVigil } from './vigil.ts';
+import { captureConsole } from './console-capture.ts';
 
 const node = await startTestNode();
 t.teardown(() => node.close());
@@ -37,18 +38,9 @@ process.env.VIGIL_NODE = url;
  * most cases, so the suite does not pay a Node start-up per command.
  */
 async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    const code = await runVigil(args);
-    return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  const { code, out, err } = await captureConsole(() => runVigil(args));
+  const text = (lines: string[]) => lines.map((l) => `${l}\n`).join('');
+  return { code, stdout: text(out), stderr: text(err) };
 }
 
 const keys = join(node.dir, 'keys');

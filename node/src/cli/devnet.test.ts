@@ -12,23 +12,14 @@ import { createNetworkHomes } from '../validator/network-homes.ts';
 import { homePaths } from '../validator/home.ts';
 import { freePorts } from '../testing/ports.ts';
 import { keptHomes, runDevnet, stopChild } from './devnet.ts';
+import { captureConsole } from './console-capture.ts';
 
 const DEVNET = fileURLToPath(new URL('./devnet.ts', import.meta.url));
 
 /** runDevnet in-process with console.log and console.error captured. */
 async function devnet(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    const code = await runDevnet(args);
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  const { code, out, err } = await captureConsole(() => runDevnet(args));
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
 t.test(

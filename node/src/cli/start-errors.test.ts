@@ -26,6 +26,7 @@ import { homePaths } from '../validator/home.ts';
 import { createNetworkHomes } from '../validator/network-homes.ts';
 import { CliError } from './node-client.ts';
 import { reportFailure, run, startFailure } from './vigil.ts';
+import { captureConsole } from './console-capture.ts';
 
 const VIGIL = fileURLToPath(new URL('./vigil.ts', import.meta.url));
 
@@ -148,18 +149,8 @@ t.test('a home without its validator key: KEY_FILE_NOT_FOUND naming it, exit 3',
 
 /** `run` in-process with stdout and stderr captured. */
 async function cli(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    const code = await run(args);
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  const { code, out, err } = await captureConsole(() => run(args));
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
 t.test('usage errors carry the USAGE code; a typo names the option', async (t) => {
