@@ -8,14 +8,13 @@ import t from 'tap';
 import { makePatient, type Reading, sampleToReadings, sampleVitals } from '../sim/physiology.ts';
 import { Rng } from '../sim/prng.ts';
 import { FakeLedger, FakeNode, type Lie } from '../testing/fake-node.ts';
-import { committedReadings, tempDir } from '../testing/helpers.ts';
+import { committedReadings, flushUntilIdle, tempDir, unverifiedEvents } from '../testing/helpers.ts';
 import { toHex } from '../util/hex.ts';
 import { trustedSetFromGenesis, trustFromGenesis } from './commit-trust.ts';
 import {
   Device,
   type DeviceConfig,
   type DeviceEvent,
-  type FlushOutcome,
   OUTCOME_ASK_OTHERS_AFTER_MS,
   OUTCOME_UNAVAILABLE_AFTER_MS,
 } from './device.ts';
@@ -78,20 +77,9 @@ async function setup(
   return { ledger, nodes, device, events, cfg, clock };
 }
 
-async function flush(device: Device, max = 20): Promise<FlushOutcome[]> {
-  const out: FlushOutcome[] = [];
-  for (let i = 0; i < max; i++) {
-    const o = await device.flushOnce();
-    out.push(o);
-    if (o === 'idle') break;
-  }
-  return out;
-}
+const flush = flushUntilIdle;
 
-const unverified = (events: DeviceEvent[]) =>
-  events.filter(
-    (e): e is Extract<DeviceEvent, { type: 'commitUnverified' }> => e.type === 'commitUnverified',
-  );
+const unverified = unverifiedEvents;
 const delivered = (events: DeviceEvent[]) => events.filter((e) => e.type === 'delivered');
 
 t.test('an honest node serving outcomes: each entry leaves once its acceptance is proven', async (t) => {

@@ -7,10 +7,10 @@ import t from 'tap';
 import { makePatient, type Reading, sampleToReadings, sampleVitals } from '../sim/physiology.ts';
 import { Rng } from '../sim/prng.ts';
 import { FakeLedger, FakeNode, type Lie } from '../testing/fake-node.ts';
-import { committedReadings, tempDir } from '../testing/helpers.ts';
+import { committedReadings, flushUntilIdle, tempDir, unverifiedEvents } from '../testing/helpers.ts';
 import { toHex } from '../util/hex.ts';
 import { checkTrustedSets, trustedSetFromGenesis } from './commit-trust.ts';
-import { Device, type DeviceConfig, type DeviceEvent, type FlushOutcome } from './device.ts';
+import { Device, type DeviceConfig, type DeviceEvent } from './device.ts';
 import { SdkError } from './errors.ts';
 
 const CHAIN = 'vigil-test';
@@ -69,21 +69,9 @@ async function setup(
   return { ledger, nodes, device, events, logs, cfg };
 }
 
-/** Flushes until idle or `max` passes; returns the outcomes. */
-async function flush(device: Device, max = 20): Promise<FlushOutcome[]> {
-  const out: FlushOutcome[] = [];
-  for (let i = 0; i < max; i++) {
-    const o = await device.flushOnce();
-    out.push(o);
-    if (o === 'idle') break;
-  }
-  return out;
-}
+const flush = flushUntilIdle;
 
-const unverified = (events: DeviceEvent[]) =>
-  events.filter(
-    (e): e is Extract<DeviceEvent, { type: 'commitUnverified' }> => e.type === 'commitUnverified',
-  );
+const unverified = unverifiedEvents;
 
 t.test('an honest node: entries leave the queue after their proofs verify, one proof each', async (t) => {
   const { ledger, nodes, device, events, logs } = await setup(t);

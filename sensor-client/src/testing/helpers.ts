@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeBody } from '@vigil/consensus/wire/bodies/index.ts';
+import type { Device, DeviceEvent, FlushOutcome } from '../sdk/device.ts';
 import type { LedgerTx } from './fake-node.ts';
 
 /** Measurement time of batch 0 in the crash test's child device process. */
@@ -33,4 +34,22 @@ export function committedReadings(
     if (b.type !== 50) return [];
     return b.readings.map((r) => ({ kind: r.kind, value: r.value, measuredAt: r.measuredAt }));
   });
+}
+
+/** Flushes until idle or `max` passes; returns the outcomes. */
+export async function flushUntilIdle(device: Device, max = 20): Promise<FlushOutcome[]> {
+  const out: FlushOutcome[] = [];
+  for (let i = 0; i < max; i++) {
+    const o = await device.flushOnce();
+    out.push(o);
+    if (o === 'idle') break;
+  }
+  return out;
+}
+
+/** The commitUnverified events among `events`. */
+export function unverifiedEvents(events: readonly DeviceEvent[]) {
+  return events.filter(
+    (e): e is Extract<DeviceEvent, { type: 'commitUnverified' }> => e.type === 'commitUnverified',
+  );
 }
