@@ -22,7 +22,11 @@ const [dir, blockFile, range, interval] = process.argv.slice(2) as [
 const rangeSize = Number(range ?? 1);
 const store = await ChainStore.open(dir, { expectChainId: TEST_CHAIN });
 if (store.head === undefined)
-  await store.initChain({ ...testGenesis(testValidators(4)), stateRootInterval: Number(interval ?? 1) });
+  await store.initChain({
+    ...testGenesis(testValidators(4)),
+    stateRootInterval: Number(interval ?? 1),
+    receiptsRoots: true,
+  });
 const head = store.requireHead();
 // The third field: the height of the stored state tree (below the head: startup rebuilt the held tree).
 process.stdout.write(`open ${head.height} ${hex(head.stateRoot)} ${store.storedTreeHeight}\n`);
