@@ -7,8 +7,9 @@ import { type Signer, signerFromSeed } from '@vigil/consensus/wire';
 import t from 'tap';
 import { makePatient, type Reading, sampleToReadings, sampleVitals } from '../sim/physiology.ts';
 import { Rng } from '../sim/prng.ts';
-import { FakeLedger, FakeNode, type Lie } from '../testing/fake-node.ts';
+import type { Lie } from '../testing/fake-node.ts';
 import { committedReadings, flushUntilIdle, tempDir, unverifiedEvents } from '../testing/helpers.ts';
+import { type OutcomeWard, outcomeWard } from '../testing/outcome-device.ts';
 import { toHex } from '../util/hex.ts';
 import { trustedSetFromGenesis, trustFromGenesis } from './commit-trust.ts';
 import {
@@ -30,51 +31,19 @@ const successors = setOf(4);
 const keys = (s: readonly Signer[]) => s.map((v) => v.publicKey);
 const batch = (i: number): Reading[] => sampleToReadings(sampleVitals(patient, T0 + i * 1000));
 
-interface Setup {
-  ledger: FakeLedger;
-  nodes: FakeNode[];
-  device: Device;
-  events: DeviceEvent[];
-  cfg: DeviceConfig;
-  clock: { now: number };
-}
-
 /** A ledger keeping receipts roots, one node per entry of `lies`, and a device requiring outcomes. */
-async function setup(
+function setup(
   t: { teardown(fn: () => unknown): void },
   opts: { lies?: (Lie | undefined)[]; cite?: 'immediate' | 'manual'; extra?: Partial<DeviceConfig> } = {},
-): Promise<Setup> {
-  const ledger = new FakeLedger(CHAIN);
-  ledger.certifyWith(hospital);
-  ledger.keepReceipts = true;
-  ledger.citeMode = opts.cite ?? 'immediate';
-  const nodes: FakeNode[] = [];
-  for (const lie of opts.lies ?? [undefined]) {
-    const n = new FakeNode(ledger, 0, lie ? { lie } : {});
-    await n.start();
-    t.teardown(() => n.stop());
-    nodes.push(n);
-  }
-  const events: DeviceEvent[] = [];
-  const clock = { now: T0 };
-  const cfg: DeviceConfig = {
-    dataDir: tempDir(t),
+): Promise<OutcomeWard> {
+  return outcomeWard(t, {
+    ...opts,
     chainId: CHAIN,
-    patient: patientKey,
+    validators: hospital,
     signer: signerFromSeed(rng.bytes(32)),
-    nodes: nodes.map((n) => n.url),
-    backoff: { baseMs: 2, capMs: 20 },
-    client: { timeoutMs: 2_000 },
-    validatorSets: [{ validators: keys(hospital) }],
-    requireOutcomeProof: true,
-    now: () => clock.now,
-    onEvent: (e) => events.push(e),
-    log: () => {},
-    ...opts.extra,
-  };
-  const device = Device.open(cfg);
-  t.teardown(() => device.close());
-  return { ledger, nodes, device, events, cfg, clock };
+    patient: patientKey,
+    t0: T0,
+  });
 }
 
 const flush = flushUntilIdle;

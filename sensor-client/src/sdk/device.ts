@@ -6,7 +6,10 @@
 //   `validatorSets` configured, an inclusion proof of the device's own bytes under a commit certificate
 //   of a trusted set (a Byzantine node cannot make the device forget readings by claiming a commit),
 //   and with `requireOutcomeProof` also a certified state showing the block ACCEPTED them (ADR 0123);
-//   without a set, a node's word (the start-up warning says so).
+//   without a set, a node's word (the start-up warning says so). Likewise with `requireOutcomeProof` a
+//   reading is given up (dead-lettered) only when a certified state shows the block REJECTED it, or
+//   when the device's own check of its bytes confirms a node's admission refusal: a Byzantine node
+//   cannot make it give up valid readings by calling them rejected.
 // - No reading is duplicated: a queued transaction is resent byte for byte, so its id is the same and
 //   the node dedups it (DUPLICATE_TX counts as success). When a transaction must be re-signed (its
 //   nonce was consumed elsewhere, or it aged out of the node's timestamp window) we first ask the nodes
@@ -53,6 +56,7 @@ import {
 import { SdkError } from './errors.ts';
 import { NonceStore } from './nonce-store.ts';
 import { DurableQueue, type QueueOptions } from './queue.ts';
+import { refusalHolds } from './refusals.ts';
 import { buildSubmitReadings, type DeviceReading, type SignedTx, signBody } from './transactions.ts';
 
 /** Clock skew nodes accept for measurement times ahead of the block time (readingMaxFutureMs default). */
@@ -71,6 +75,11 @@ export type DeviceEvent =
    * `error.problemCode` the first reason, RECEIPT_REJECTED when a node proved the block rejected it,
    * OUTCOME_UNAVAILABLE when no node served the outcome for OUTCOME_UNAVAILABLE_AFTER_MS; `reasons`
    * per node asked, `detail` e.g. the receipt's code). The entry stays queued.
+   * With requireOutcomeProof, also a node's word against a transaction that the device did not act on
+   * (problemCode REJECTION_UNPROVEN: `rejected` that no node proved, the entry stays queued;
+   * REFUSAL_UNFOUNDED: an admission refusal its own check of the bytes contradicts, the entry stays
+   * queued; RECEIPT_ACCEPTED: `rejected`, but a node proved the block accepted it, and the entry is
+   * delivered). The device stops preferring `node` in each case.
    */
   | {
       type: 'commitUnverified';
@@ -212,6 +221,15 @@ export const DEFAULT_RESIGN_AFTER_MS = 5 * 60_000;
  * MAX_QUEUE_PAYLOAD.
  */
 const MAX_PRIOR_TX_BYTES = 64 * 1024;
+/**
+ * Receipt codes that say nothing final about the transaction id (node/src/api/routes/transactions.ts
+ * NOT_FINAL_FOR_ID, and DUPLICATE_TX): the bytes sat in a block but that execution did not consume their
+ * nonce, so the same transaction may commit, or have committed, at another position. A Byzantine
+ * primary can put a device's transaction in a block before its predecessor (NONCE_GAP) or a second time
+ * (DUPLICATE_TX), and the certified receipt of that copy must not make the device give the readings up.
+ * (NONCE_TOO_LOW is final for the id, and repair() re-signs on it, never dead-letters.)
+ */
+const NOT_FINAL_RECEIPTS: ReadonlySet<string> = new Set(['BAD_SIGNATURE', 'NONCE_GAP', 'DUPLICATE_TX']);
 /** Proof requests in flight at once while confirming commits. */
 const PROOF_CONCURRENCY = 8;
 /**
@@ -253,6 +271,28 @@ type CommitCheck =
   | { kind: 'proven'; height: number }
   | { kind: 'awaitingOutcome'; reasons: CommitReason[] }
   | { kind: 'unverified'; reasons: CommitReason[]; answered: boolean; rejected?: CommitReason };
+
+/**
+ * What the configured nodes proved about transaction `id`'s outcome (checkOutcome): accepted or (finally)
+ * rejected, by `node`, with the reasons of the nodes asked before it; an inclusion proven but no outcome
+ * served yet; or nothing (`answered` when some node answered rather than failed to).
+ */
+type OutcomeCheck =
+  | { kind: 'accepted'; height: number; node: string; reasons: CommitReason[] }
+  | { kind: 'rejected'; code: string; node: string; reasons: CommitReason[] }
+  | { kind: 'awaitingOutcome'; reasons: CommitReason[] }
+  | { kind: 'unverified'; reasons: CommitReason[]; answered: boolean };
+
+/**
+ * What a node's `rejected` comes to (settleRejection): a rejection to act on with its (proven) code,
+ * or the entry was delivered after all (proven accepted), or it waits for the outcome, or the claim
+ * was unproven (reported, the entry kept).
+ */
+type RejectionVerdict =
+  | { kind: 'final'; code: string }
+  | { kind: 'delivered' }
+  | { kind: 'waiting'; reported: boolean }
+  | { kind: 'unverified' };
 
 export class Device {
   readonly publicKeyHex: string;
@@ -583,6 +623,16 @@ export class Device {
           (TRANSIENT_CODES.has(r.code) || r.status >= 500 || r.status === 429)
         )
           return delivered > 0 ? 'progress' : 'blocked';
+        if (
+          this.cfg.requireOutcomeProof === true &&
+          !NEVER_DEAD_LETTER.has(r.code) &&
+          !refusalHolds(r.code, e.bytes, this.cfg.chainId)
+        ) {
+          // repair() would dead-letter the readings on this code, and it is one node's word: unless
+          // the device's own check of its bytes bears it out, keep them and try another node.
+          this.refusalUnfounded(e, this.client.currentNode, r);
+          return delivered > 0 ? 'progress' : 'blocked';
+        }
         // Everything after a failed transaction has a higher nonce: stop here and repair.
         return (await this.repair(e, r.code)) || delivered > 0 ? 'progress' : 'blocked';
       }
@@ -592,7 +642,7 @@ export class Device {
     // With a trust anchor the committed ones are collected and proven together afterwards, before a
     // repair, so that one slow proof does not serialise the rest.
     const claimed: { e: Entry; node: string }[] = [];
-    let then: 'wait' | 'blocked' | { e: Entry; code: string } = 'wait';
+    let then: 'wait' | 'blocked' | { e: Entry; code: string; node: string } = 'wait';
     for (const e of entries) {
       if (!this.accepted.has(e.id)) break;
       let st: Awaited<ReturnType<NodeClient['txStatus']>>;
@@ -612,8 +662,10 @@ export class Device {
       }
       if (st.status === 'unknown') this.accepted.delete(e.id); // evicted or the node restarted: resend
       if (st.status === 'rejected') {
-        this.accepted.delete(e.id);
-        then = { e, code: st.code ?? 'REJECTED' };
+        // With requireOutcomeProof the claim is proven first (settleRejection); meanwhile the entry
+        // stays accepted, as a transaction a node says is in a block needs no resending yet.
+        if (this.cfg.requireOutcomeProof !== true) this.accepted.delete(e.id);
+        then = { e, code: st.code ?? 'REJECTED', node: this.client.currentNode };
       }
       break;
     }
@@ -637,13 +689,22 @@ export class Device {
       }
     }
     if (typeof then === 'object') {
-      return (await this.repair(then.e, then.code)) || delivered > 0 ? 'progress' : 'blocked';
+      const verdict: RejectionVerdict =
+        this.cfg.requireOutcomeProof === true
+          ? await this.settleRejection(then.e, then.node, then.code)
+          : { kind: 'final', code: then.code };
+      if (verdict.kind === 'final') {
+        return (await this.repair(then.e, verdict.code)) || delivered > 0 ? 'progress' : 'blocked';
+      }
+      if (verdict.kind === 'delivered') delivered++;
+      else if (verdict.kind === 'unverified' || verdict.reported) unverified = true;
+      then = 'wait';
     }
     if (delivered > 0) return 'progress';
     if (then === 'blocked') return 'blocked';
     if (unverified) {
       // Back off rather than poll: the proof will not improve in 500 ms, and the event already told why.
-      this.blockedReason = 'a claimed commit did not verify (commitUnverified)';
+      this.blockedReason = 'a claimed commit or rejection did not verify (commitUnverified)';
       return 'blocked';
     }
     return 'waiting';
@@ -651,16 +712,34 @@ export class Device {
 
   /**
    * Is transaction `id` (whose bytes the device holds) provably committed (and, with
-   * requireOutcomeProof, accepted)? Asks `claimant` (the node that said so) first, then every other
-   * configured node, one request each, until one serves a proof that verifies against the trusted sets
-   * with these bytes. A single faulty node can neither prove a false commit nor, while another node is
-   * honest and reachable, keep a true one from being proven.
+   * requireOutcomeProof, accepted)? checkOutcome, read for a node's `committed`: a proven rejection
+   * makes it unverified (RECEIPT_REJECTED), the claimant lied about the outcome.
+   */
+  private async checkCommit(id: string, bytes: Uint8Array, claimant: string): Promise<CommitCheck> {
+    const c = await this.checkOutcome(id, bytes, claimant);
+    if (c.kind === 'accepted') return { kind: 'proven', height: c.height };
+    if (c.kind === 'rejected') {
+      // A certified state says the block rejected it, yet a node said "committed": that node lied.
+      const rejected = { node: c.node, code: 'RECEIPT_REJECTED', detail: c.code };
+      return { kind: 'unverified', reasons: [...c.reasons, rejected], answered: true, rejected };
+    }
+    return c;
+  }
+
+  /**
+   * What do the nodes prove about transaction `id`'s outcome (its bytes are `bytes`)? Asks `claimant`
+   * (the node that made a claim about it) first, then every other configured node, one request each,
+   * until one serves a proof that verifies against the trusted sets with these bytes: with
+   * requireOutcomeProof, the receipt at the transaction's position in a certified state (accepted, or
+   * rejected with a code final for the id); without it, the inclusion alone (read as accepted). A single
+   * faulty node can neither prove a false outcome nor, while another node is honest and reachable, keep
+   * a true one from being proven.
    *
    * A verified inclusion without an outcome is the normal state for a block or so after a commit: the
    * other nodes are asked too only once the wait is longer than OUTCOME_ASK_OTHERS_AFTER_MS, so the
    * common case costs one request per poll and a withholding claimant costs a few seconds.
    */
-  private async checkCommit(id: string, bytes: Uint8Array, claimant: string): Promise<CommitCheck> {
+  private async checkOutcome(id: string, bytes: Uint8Array, claimant: string): Promise<OutcomeCheck> {
     const order = [claimant, ...this.client.nodes.filter((n) => n !== claimant)];
     const reasons: CommitReason[] = [];
     const absent: CommitReason[] = [];
@@ -675,18 +754,23 @@ export class Device {
         answered = true;
         const opts = { chainId: this.cfg.chainId, sets: this.trusted!, txBytes: bytes, expectedTxId: id };
         if (this.cfg.requireOutcomeProof !== true) {
-          return { kind: 'proven', height: verifyCommitProof(p, opts).height };
+          return { kind: 'accepted', height: verifyCommitProof(p, opts).height, node, reasons };
         }
         const v = verifyCommitOutcome(p, opts);
         if (v.receipt === 'absent') {
           absent.push({ node, code: 'OUTCOME_ABSENT' });
           continue;
         }
+        if (v.receipt === 'rejected' && NOT_FINAL_RECEIPTS.has(v.code)) {
+          // True, but about a copy whose execution did not consume the nonce: ask on for the one that did.
+          reasons.push({ node, code: 'RECEIPT_NOT_FINAL', detail: v.code });
+          continue;
+        }
         this.outcomeWaits.delete(id);
-        if (v.receipt === 'accepted') return { kind: 'proven', height: v.inclusion.height };
-        // A certified state says the block rejected it, yet a node said "committed": that node lied.
-        const rejected = { node, code: 'RECEIPT_REJECTED', detail: v.code };
-        return { kind: 'unverified', reasons: [...reasons, ...absent, rejected], answered: true, rejected };
+        const before = [...reasons, ...absent];
+        return v.receipt === 'accepted'
+          ? { kind: 'accepted', height: v.inclusion.height, node, reasons: before }
+          : { kind: 'rejected', code: v.code, node, reasons: before };
       } catch (e) {
         if (!(e instanceof SdkError)) throw e;
         if (e.code === 'REJECTED' || e.code === 'PROOF_INVALID') answered = true;
@@ -701,23 +785,97 @@ export class Device {
   }
 
   /**
-   * Entry `e`'s commit (as version `id`) is proven but its outcome is not served yet: keep it, quietly,
-   * unless the wait has lasted OUTCOME_UNAVAILABLE_AFTER_MS since it began or was last reported; then
-   * say so (once per period). Returns true when it reported.
+   * Node `node` said entry `e` was rejected with `claimed` (requireOutcomeProof). Acting on that re-signs
+   * the entries after it and dead-letters the readings, so it is proven as an acceptance is
+   * (checkOutcome): the device's own bytes in a certified block, and the receipt at their position, in a
+   * certified state, rejected with a code final for the id. What a node proves decides, and the proven
+   * code is the one acted on; a word alone changes nothing but which node the device prefers.
    */
-  private awaitingOutcome(e: Entry, id: string, node: string, c: { reasons: CommitReason[] }): boolean {
+  private async settleRejection(e: Entry, node: string, claimed: string): Promise<RejectionVerdict> {
+    const c = await this.checkOutcome(e.id, e.bytes, node);
+    const claim = `was rejected (${claimed})`;
+    switch (c.kind) {
+      case 'rejected':
+        this.accepted.delete(e.id);
+        return { kind: 'final', code: c.code };
+      case 'awaitingOutcome':
+        return { kind: 'waiting', reported: this.awaitingOutcome(e, e.id, node, c, claim) };
+      case 'accepted': {
+        // Proven accepted: the readings are stored, so they leave the queue, and the claimant lied.
+        const reasons = [...c.reasons, { node: c.node, code: 'RECEIPT_ACCEPTED' }];
+        const message =
+          `node ${node} says ${e.id} ${claim}, but node ${c.node} proved its block accepted it; ` +
+          'delivered, and the claimant is no longer preferred';
+        this.report(e, e.id, node, reasons, 'RECEIPT_ACCEPTED', message);
+        this.client.avoid(node);
+        this.deliver(e, c.height, true);
+        return { kind: 'delivered' };
+      }
+      case 'unverified': {
+        const message =
+          `node ${node} says ${e.id} ${claim}, but no node proved it (${formatReasons(c.reasons)}); ` +
+          'kept queued, its status asked elsewhere';
+        this.report(e, e.id, node, c.reasons, 'REJECTION_UNPROVEN', message);
+        if (c.answered) {
+          // As for an unproven commit: the node may have swallowed the transaction, so resend it.
+          this.client.avoid(node);
+          this.accepted.delete(e.id);
+        }
+        return { kind: 'unverified' };
+      }
+    }
+  }
+
+  /**
+   * Node `node` refused entry `e` at admission with a code repair() would dead-letter on, and the
+   * device's own check of the bytes (refusalHolds) does not bear it out (requireOutcomeProof): keep
+   * the entry, say so, and send it elsewhere.
+   */
+  private refusalUnfounded(e: Entry, node: string, r: { code: string; title: string }): void {
+    const message =
+      `node ${node} refused ${e.id} as ${r.code} (${r.title}), which the device's own check of its ` +
+      'bytes does not confirm; kept queued, sent elsewhere';
+    this.report(e, e.id, node, [{ node, code: r.code, detail: r.title }], 'REFUSAL_UNFOUNDED', message);
+    this.client.avoid(node);
+    this.accepted.delete(e.id);
+    this.blockedReason = 'a node refused a submission without ground (commitUnverified REFUSAL_UNFOUNDED)';
+  }
+
+  /** Emits commitUnverified about version `id` of entry `e` and logs it. */
+  private report(
+    e: Entry,
+    id: string,
+    node: string,
+    reasons: CommitReason[],
+    problemCode: string,
+    message: string,
+  ): void {
+    const error = new SdkError('COMMIT_UNVERIFIED', message, { problemCode });
+    this.emit({ type: 'commitUnverified', seq: e.seq, id, node, reasons, error });
+    this.warn(error.message);
+  }
+
+  /**
+   * Entry `e`'s inclusion (as version `id`) is proven but its outcome is not served yet, after `node`
+   * said it `claim` (committed, or was rejected): keep it, quietly, unless the wait has lasted
+   * OUTCOME_UNAVAILABLE_AFTER_MS since it began or was last reported; then say so (once per period).
+   * Returns true when it reported.
+   */
+  private awaitingOutcome(
+    e: Entry,
+    id: string,
+    node: string,
+    c: { reasons: CommitReason[] },
+    claim = 'committed',
+  ): boolean {
     const w = this.outcomeWaits.get(id);
     const now = this.now();
     if (w === undefined || now - Math.max(w.since, w.warnedAt) < OUTCOME_UNAVAILABLE_AFTER_MS) return false;
     w.warnedAt = now;
-    const error = new SdkError(
-      'COMMIT_UNVERIFIED',
-      `node ${node} says ${id} committed and its inclusion verifies, but no node has served the proof of ` +
-        `its outcome for ${Math.round((now - w.since) / 1000)} s (${formatReasons(c.reasons)}); kept queued`,
-      { problemCode: 'OUTCOME_UNAVAILABLE' },
-    );
-    this.emit({ type: 'commitUnverified', seq: e.seq, id, node, reasons: c.reasons, error });
-    this.warn(error.message);
+    const message =
+      `node ${node} says ${id} ${claim} and its inclusion verifies, but no node has served the proof of ` +
+      `its outcome for ${Math.round((now - w.since) / 1000)} s (${formatReasons(c.reasons)}); kept queued`;
+    this.report(e, id, node, c.reasons, 'OUTCOME_UNAVAILABLE', message);
     this.blockedReason = 'no node served an outcome proof (commitUnverified OUTCOME_UNAVAILABLE)';
     return true;
   }
@@ -736,16 +894,11 @@ export class Device {
     c: { reasons: CommitReason[]; answered: boolean; rejected?: CommitReason },
   ): void {
     const first = c.rejected?.code ?? c.reasons[0]?.code ?? 'NO_PROOF';
-    const error = new SdkError(
-      'COMMIT_UNVERIFIED',
-      c.rejected
-        ? `node ${node} says ${id} committed, but node ${c.rejected.node} proved its block rejected it ` +
-            `(${c.rejected.detail}); kept queued, its status asked elsewhere`
-        : `node ${node} says ${id} committed, but no node proved it (${formatReasons(c.reasons)}); kept queued`,
-      { problemCode: first },
-    );
-    this.emit({ type: 'commitUnverified', seq: e.seq, id, node, reasons: c.reasons, error });
-    this.warn(error.message);
+    const message = c.rejected
+      ? `node ${node} says ${id} committed, but node ${c.rejected.node} proved its block rejected it ` +
+        `(${c.rejected.detail}); kept queued, its status asked elsewhere`
+      : `node ${node} says ${id} committed, but no node proved it (${formatReasons(c.reasons)}); kept queued`;
+    this.report(e, id, node, c.reasons, first, message);
     if (c.answered) {
       this.client.avoid(node);
       this.accepted.delete(e.id);

@@ -10,7 +10,8 @@
 // and, once a later certified header cites a state that holds it, the `outcome`; `rejectNext` makes the
 // state machine reject transactions (in a block, nonce consumed). A FakeNode built with a `lie` plays a
 // Byzantine node on the same ledger: it swallows submissions and claims them committed, with no proof
-// or a forged one, or it relays them and lies about their outcome.
+// or a forged one, or it relays them and lies about their outcome, or it calls them rejected (in a
+// block, or at admission) when they are not.
 
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -463,6 +464,12 @@ const STATUS_OF: Record<string, number> = {
  *   `accepted` receipt in place of the real one (with `ownRoot`, also a receipts root over it);
  * - 'hidesRejection': says `committed` for a rejected transaction, and serves the genuine proof;
  * - 'withholdsOutcome': honest, but never serves `outcome`.
+ * These say a transaction was rejected when it was not:
+ * - 'claimsRejection': status `rejected` with `code` for every transaction it is asked about that is in
+ *   a block (or, with `swallow`, that it took and never passed on), and as proof `proof`: 'genuine' (the
+ *   ledger's, which shows the truth), 'none' (404), 'forged' (the genuine one with a rejected receipt
+ *   in place of the accepted one) or 'garbage' (a header that does not decode);
+ * - 'refusesSubmissions': answers every submission with the admission refusal `code` (400), unsent.
  */
 export type Lie =
   | { kind: 'noProof' }
@@ -471,9 +478,21 @@ export type Lie =
   | { kind: 'otherTx' }
   | { kind: 'forgedReceipt'; ownRoot?: boolean }
   | { kind: 'hidesRejection' }
-  | { kind: 'withholdsOutcome' };
+  | { kind: 'withholdsOutcome' }
+  | {
+      kind: 'claimsRejection';
+      code: string;
+      proof: 'genuine' | 'none' | 'forged' | 'garbage';
+      swallow?: boolean;
+    }
+  | { kind: 'refusesSubmissions'; code: string };
 
 const SWALLOWS: ReadonlySet<Lie['kind']> = new Set(['noProof', 'strangers', 'minority', 'otherTx']);
+
+/** A proof answer whose header does not decode (a node serving garbage). */
+function garbageProof(height: number): ProofJson {
+  return { leaf: '00', index: 0, height, proof: [], header: 'ff', certificate: 'ff' };
+}
 
 export class FakeNode {
   readonly ledger: FakeLedger;
@@ -493,7 +512,11 @@ export class FakeNode {
 
   /** As the ledger, or, for a liar, swallow it (a valid-looking 202) and claim it committed later. */
   private admit(bytes: Uint8Array): { id: string } | { code: string; title: string } {
-    if (!this.lie || !SWALLOWS.has(this.lie.kind)) return this.ledger.admit(bytes);
+    if (this.lie?.kind === 'refusesSubmissions') return { code: this.lie.code, title: 'refused by a liar' };
+    const swallows =
+      this.lie !== undefined &&
+      (SWALLOWS.has(this.lie.kind) || (this.lie.kind === 'claimsRejection' && this.lie.swallow === true));
+    if (!swallows) return this.ledger.admit(bytes);
     try {
       const id = toHex(transactionId(decodeTransaction(bytes, { chainId: this.ledger.chainId })));
       if (!this.swallowed.has(id)) {
@@ -513,7 +536,10 @@ export class FakeNode {
       case 'forgedReceipt':
       case 'hidesRejection':
       case 'withholdsOutcome':
+      case 'refusesSubmissions':
         return undefined; // they swallow nothing
+      case 'claimsRejection':
+        return this.lie.proof === 'garbage' ? garbageProof(s.height) : undefined;
       case 'noProof':
         return undefined;
       case 'strangers':
@@ -530,6 +556,21 @@ export class FakeNode {
   /** The genuine proof `p` of `id`, as a node lying about outcomes serves it. */
   private outcomeLie(id: string, p: ProofJson | undefined): ProofJson | undefined {
     if (p === undefined) return p;
+    if (this.lie?.kind === 'claimsRejection') {
+      switch (this.lie.proof) {
+        case 'genuine':
+          return p;
+        case 'none':
+          return undefined;
+        case 'garbage':
+          return garbageProof(p.height);
+        case 'forged': {
+          const txId = fromHex(id);
+          const forged = encodeReceiptBytes({ status: 'rejected', code: this.lie.code, txId });
+          return { ...p, receipt: toHex(forged) };
+        }
+      }
+    }
     if (this.lie?.kind === 'withholdsOutcome') {
       const { outcome: _, ...rest } = p;
       return rest;
@@ -592,6 +633,11 @@ export class FakeNode {
     app.get('/v1/transactions/:id', async (req) => {
       const id = (req.params as { id: string }).id;
       const s = this.swallowed.get(id);
+      const lie = this.lie;
+      if (lie?.kind === 'claimsRejection') {
+        const height = s?.height ?? L.status(id).height;
+        if (height !== undefined) return { id, status: 'rejected', height, code: lie.code };
+      }
       if (s) return { id, status: 'committed', height: s.height };
       const st = L.status(id);
       return st.status === 'rejected' && this.hidesRejections
