@@ -8,7 +8,7 @@ import t from 'tap';
 import { makePatient, type Reading, sampleToReadings, sampleVitals } from '../sim/physiology.ts';
 import { Rng } from '../sim/prng.ts';
 import type { Lie } from '../testing/fake-node.ts';
-import { committedReadings, flushUntilIdle, tempDir, unverifiedEvents } from '../testing/helpers.ts';
+import { committedReadings, flushUntilIdle, tempDir, unverifiedEvents, waitFor } from '../testing/helpers.ts';
 import { type OutcomeWard, outcomeWard } from '../testing/outcome-device.ts';
 import { toHex } from '../util/hex.ts';
 import { trustedSetFromGenesis, trustFromGenesis } from './commit-trust.ts';
@@ -215,6 +215,22 @@ t.test('no node serving the outcome for longer than the bound: OUTCOME_UNAVAILAB
   t.equal(unverified(events).length, 2, 'and again after another');
   t.equal(device.pendingCount, 1);
   t.equal(ledger.committed.length, 1);
+});
+
+t.test('the run loop says why it backs off: OUTCOME_UNAVAILABLE, not a generic reason', async (t) => {
+  const { device, events, clock } = await setup(t, {
+    lies: [{ kind: 'withholdsOutcome' }, { kind: 'withholdsOutcome' }],
+  });
+  device.submitReadings(batch(0));
+  await flush(device, 2);
+  clock.now += OUTCOME_UNAVAILABLE_AFTER_MS;
+  const ac = new AbortController();
+  const running = device.run(ac.signal, { pollMs: 1 });
+  await waitFor(() => events.some((e) => e.type === 'blocked'), 'a blocked event');
+  ac.abort();
+  await running;
+  const blocked = events.find((e) => e.type === 'blocked') as Extract<DeviceEvent, { type: 'blocked' }>;
+  t.match(blocked.reason, /OUTCOME_UNAVAILABLE/);
 });
 
 t.test('an earlier signed version that committed: its acceptance is proven too', async (t) => {

@@ -187,6 +187,9 @@ export const FATAL_DEVICE_CODES: ReadonlySet<string> = new Set([
   'DATA_DIR_UNBOUND',
 ]);
 
+/** The blocked event's reason when nothing more precise was found during the flush. */
+const NO_NODE_ACCEPTED = 'no node accepted the batch';
+
 /** Codes after which resending the same bytes cannot succeed but re-signing can. */
 const RESIGN_CODES: ReadonlySet<string> = new Set(['NONCE_TOO_LOW', 'TIMESTAMP_OUT_OF_WINDOW']);
 /**
@@ -315,7 +318,7 @@ export class Device {
    */
   private readonly outcomeWaits = new Map<string, { since: number; warnedAt: number }>();
   /** Why the last flush was 'blocked' (the run loop's blocked event). */
-  private blockedReason = 'no node accepted the batch';
+  private blockedReason = NO_NODE_ACCEPTED;
   /** The chain the data directory belongs to (chain.json); undefined while a legacy one is undecided. */
   private chain: ChainRecord | undefined;
   /** True once a node of the recorded chain answered: nothing is sent before (chain-binding.ts). */
@@ -704,7 +707,10 @@ export class Device {
     if (then === 'blocked') return 'blocked';
     if (unverified) {
       // Back off rather than poll: the proof will not improve in 500 ms, and the event already told why.
-      this.blockedReason = 'a claimed commit or rejection did not verify (commitUnverified)';
+      // A more precise reason set during this flush (OUTCOME_UNAVAILABLE, REFUSAL_UNFOUNDED) stands.
+      if (this.blockedReason === NO_NODE_ACCEPTED) {
+        this.blockedReason = 'a claimed commit or rejection did not verify (commitUnverified)';
+      }
       return 'blocked';
     }
     return 'waiting';
@@ -933,7 +939,7 @@ export class Device {
         // overloaded node with full-jitter retries from 0 ms would keep it overloaded.
         delay = Math.max(backoffDelay(attempt++, backoff, this.random), this.client.retryAfterMs);
         this.emit({ type: 'blocked', reason: this.blockedReason, retryInMs: delay });
-        this.blockedReason = 'no node accepted the batch';
+        this.blockedReason = NO_NODE_ACCEPTED;
       } else {
         attempt = 0;
         delay = outcome === 'idle' ? 60_000 : pollMs;
