@@ -34,6 +34,11 @@ export interface ByzantineSpec {
 export interface CrashSpec {
   replica: number;
   atMs: number;
+  /**
+   * `atMs` counts from the workload's last submission, not from the start: a crash placed in the final
+   * quiet period, whatever the drawn submission times (ADR 0128). Restarts are then relative too.
+   */
+  afterLastSubmit?: boolean;
   /** Restart from the persisted records at this time; never restarts when absent. */
   restartAtMs?: number;
   /**
@@ -149,7 +154,11 @@ export interface RunResult {
   txsCommitted: number;
   /** Requests by idle primaries for a block citing the quiet chain's state (ADR 0125). */
   stateCitations: number;
-  /** At the end, a committed header cites the state after the last block with transactions (ADR 0125). */
+  /**
+   * At the end, a committed header cites the state after the last block with transactions (ADR 0125).
+   * Once every transaction has settled and the faults are over, a run that does not get there within
+   * CITATION_BOUND_MS fails with a liveness violation (ADR 0128).
+   */
   quietStateCited: boolean;
   /** Highest view any correct replica reached (each view above 0 is one view change). */
   viewChanges: number;
@@ -176,3 +185,10 @@ export interface RunResult {
   /** The one command that reproduces this run. */
   reproduce: string;
 }
+
+/**
+ * After every transaction has settled and the faults are over, how long the run waits for a committed
+ * header citing the last transactions' state (ADR 0128): the backups' quiet period (4 ticks), a request
+ * timeout, a view change and a block, with room for a second view change.
+ */
+export const CITATION_BOUND_MS = 5_000;

@@ -11,7 +11,7 @@
 import { maxFaulty } from '../src/pbft/quorum.ts';
 import { LAN, type LinkProfile, type NetworkConfig } from './network.ts';
 import { Prng } from './prng.ts';
-import type { Mutations, ReplicaTuning, ScenarioSpec } from './scenario.ts';
+import { CITATION_BOUND_MS, type Mutations, type ReplicaTuning, type ScenarioSpec } from './scenario.ts';
 
 export const CHAIN_ID = 'vigil-sim';
 
@@ -152,6 +152,18 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
       livenessBoundMs: 3_000,
     };
   },
+
+  'quiet-primary-crash': (_n, prng) => ({
+    // ADR 0128: the primary crashes for good in the final quiet period, around when it would cite the
+    // last transactions' state (before, while or after it proposes). Nothing is pending, so only the
+    // backups' expectation of the citation can start the view change whose primary cites.
+    description:
+      'bursts with quiet gaps; the view-0 primary crashes for good 50-350 ms after the last submission, in the final quiet period: the backups must replace it and get the state cited (ADR 0128)',
+    quietGaps: { everyTxs: 10, gapMs: 600 + prng.range(0, 400) },
+    txCount: 30,
+    crashes: [{ replica: 0, atMs: 50 + prng.range(0, 300), afterLastSubmit: true }],
+    livenessBoundMs: 3_000,
+  }),
 
   'crash-primary': (_n, prng) => ({
     description: 'the primary of view 0 crashes for good: a view change must follow',
@@ -347,15 +359,18 @@ export function buildScenario(
   const d = builder(n, new Prng(seed).fork().fork());
   const txCount = d.txCount ?? 16;
   const meanIntervalMs = d.meanIntervalMs ?? 25;
-  const lastFault = Math.max(
-    0,
-    ...(d.crashes ?? []).map((c) => c.restartAtMs ?? c.atMs),
-    ...(d.partitions ?? []).map((p) => p.healAtMs),
-  );
-  const gstMs = d.gstMs ?? lastFault;
   const gaps =
     d.quietGaps === undefined ? 0 : Math.floor((txCount - 1) / d.quietGaps.everyTxs) * d.quietGaps.gapMs;
   const workloadEnd = 5 + 2 * txCount * meanIntervalMs + gaps;
+  const lastFault = Math.max(
+    0,
+    ...(d.crashes ?? []).map(
+      // A crash relative to the last submission happens at most this long after the workload's end.
+      (c) => (c.afterLastSubmit === true ? workloadEnd : 0) + (c.restartAtMs ?? c.atMs),
+    ),
+    ...(d.partitions ?? []).map((p) => p.healAtMs),
+  );
+  const gstMs = d.gstMs ?? lastFault;
   return {
     name,
     description: d.description,
@@ -379,7 +394,8 @@ export function buildScenario(
     },
     gstMs,
     livenessBoundMs: d.livenessBoundMs,
-    maxTimeMs: Math.max(gstMs, workloadEnd) + d.livenessBoundMs + 1_000,
+    // Room for the state citation after everything settled (ADR 0128).
+    maxTimeMs: Math.max(gstMs, workloadEnd) + d.livenessBoundMs + 1_000 + CITATION_BOUND_MS,
     tickIntervalMs: 100,
     replica: TUNING,
     ...(options.mutant ? { mutant: options.mutant, mutations: Mutants[options.mutant](n) } : {}),

@@ -32,7 +32,7 @@ import { EventQueue } from './event-queue.ts';
 import { InvariantChecker, type Violation } from './invariants.ts';
 import { Network } from './network.ts';
 import { Prng } from './prng.ts';
-import type { MessageStats, RunResult, ScenarioSpec } from './scenario.ts';
+import { CITATION_BOUND_MS, type MessageStats, type RunResult, type ScenarioSpec } from './scenario.ts';
 import { generateWorkload, type WorkloadTx } from './workload.ts';
 import { StateCitation } from '../src/pbft/state-citation.ts';
 
@@ -374,15 +374,16 @@ class Simulation {
       lastSubmit = Math.max(lastSubmit, this.#txs[i]!.submitAt);
     }
     for (const c of spec.crashes) {
-      this.#queue.push(c.atMs, { kind: 'crash', node: c.replica });
-      this.#lastFaultAt = Math.max(this.#lastFaultAt, c.atMs);
+      const base = c.afterLastSubmit === true ? lastSubmit : 0;
+      this.#queue.push(base + c.atMs, { kind: 'crash', node: c.replica });
+      this.#lastFaultAt = Math.max(this.#lastFaultAt, base + c.atMs);
       if (c.restartAtMs !== undefined) {
-        this.#queue.push(c.restartAtMs, {
+        this.#queue.push(base + c.restartAtMs, {
           kind: 'restart',
           node: c.replica,
           loseRecords: c.loseRecords === true,
         });
-        this.#lastFaultAt = Math.max(this.#lastFaultAt, c.restartAtMs);
+        this.#lastFaultAt = Math.max(this.#lastFaultAt, base + c.restartAtMs);
       }
     }
     for (const p of spec.partitions) {
@@ -395,6 +396,7 @@ class Simulation {
 
     let endTime = spec.maxTimeMs;
     let nextLivenessCheck = 0;
+    let settledAt: number | undefined;
     for (;;) {
       const next = this.#queue.peekTime();
       if (next === undefined || next > spec.maxTimeMs) break;
@@ -431,8 +433,21 @@ class Simulation {
         this.#now >= quietAfter &&
         this.#submitted === this.#txs.length &&
         this.#checker.allSettled()
-      )
-        this.#stopAt = this.#now + SETTLE_MS;
+      ) {
+        // ADR 0125/0128: a run is over once the last transactions' state is certified as well; a primary
+        // that crashed or went silent in the final quiet period must be replaced and the state cited.
+        settledAt ??= this.#now;
+        if (this.#maxCited >= this.#lastTxHeight) this.#stopAt = this.#now + SETTLE_MS;
+        else if (this.#now > settledAt + CITATION_BOUND_MS) {
+          this.#violation({
+            kind: 'liveness',
+            time: this.#now,
+            detail: `the last transactions' state (height ${this.#lastTxHeight}) is not cited by a committed header ${CITATION_BOUND_MS} ms after everything settled (cited through ${this.#maxCited}; ADR 0128)`,
+          });
+          endTime = this.#now;
+          break;
+        }
+      }
     }
     this.#checker.checkLiveness(spec.gstMs, spec.livenessBoundMs, endTime);
     return this.#result(endTime);

@@ -245,8 +245,11 @@ t.test('ADR 0125: an idle primary cites the quiet chain state in blocks without 
   t.ok(citedBy(last) < last, 'nothing cites the state after the last block yet');
   const idle = () => c.queue.length === 0;
 
-  // A backup ignores it; so does the primary while transactions are pending.
+  // A backup only starts expecting it (ADR 0128: the next block, citing `last`, meets that); the primary
+  // ignores it while transactions are pending.
   c.step(1, { type: 'citeState', through: last, now: c.now });
+  t.equal(c.replicas[1]!.stats().awaitedCitation, last, 'the backup expects a citation of the quiet state');
+  t.equal(c.queue.length, 0, 'a backup proposes nothing');
   c.mempool.push(tx(99));
   c.step(0, { type: 'propose', txs: c.mempool, now: c.now });
   c.step(0, { type: 'citeState', through: last, now: c.now });
@@ -286,4 +289,81 @@ t.test('ADR 0125: an idle primary cites the quiet chain state in blocks without 
     c.replicas.every((r) => r.view === 0),
     'no view change',
   );
+});
+
+t.test(
+  'ADR 0128: backups that expect the quiet state cited replace a primary that does not cite it',
+  async (t) => {
+    const c = new Cluster(4);
+    for (let i = 0; i < 3; i++) c.submit(tx(i));
+    t.ok(
+      c.run(
+        () =>
+          c.committedTx.size === 3 &&
+          c.queue.length === 0 &&
+          c.lastApplied.every((h) => h === c.lastApplied[0]),
+      ),
+    );
+    const last = c.lastApplied[0]!;
+    // The primary crashes in the quiet period, before its node asks it to cite.
+    c.silenced.add(0);
+    const idleFor = c.now + 60_000;
+    c.run(() => c.now > idleFor); // a minute of ticks with the request timer of no backup armed
+    t.ok(
+      c.replicas.slice(1).every((r) => r.view === 0),
+      'a quiet chain alone starts no view change',
+    );
+    for (const i of [1, 2, 3]) c.step(i, { type: 'citeState', through: last, now: c.now });
+    t.ok(
+      c.run(() => [1, 2, 3].every((i) => c.replicas[i]!.view >= 1 && c.replicas[i]!.active)),
+      'the backups suspect the primary and change view',
+    );
+    const primary = [1, 2, 3].find((i) => c.replicas[i]!.isPrimary)!;
+    t.ok(primary !== undefined, 'a live replica is the new primary');
+    t.ok(
+      [1, 2, 3].every((i) => c.replicas[i]!.stats().awaitedCitation === last),
+      'the expectation outlives the view change',
+    );
+    // The new primary's node finds the state still uncited and asks it.
+    c.step(primary, { type: 'citeState', through: last, now: c.now });
+    t.ok(
+      c.run(() =>
+        [1, 2, 3].every((i) => {
+          const s = c.replicas[i]!.stats();
+          return s.citedThrough >= last;
+        }),
+      ),
+      'a committed header cites the quiet state',
+    );
+    const view = c.replicas[1]!.view;
+    const settle = c.now + 30_000;
+    c.run(() => c.now > settle);
+    t.ok(
+      [1, 2, 3].every((i) => c.replicas[i]!.view === view),
+      'met: no further view change',
+    );
+    t.ok(c.agreement());
+  },
+);
+
+t.test('ADR 0128: a backup expects nothing absurd, and forgets on a state transfer', async (t) => {
+  const c = new Cluster(4);
+  c.submit(tx(1));
+  t.ok(c.run(() => c.committedTx.size === 1 && c.queue.length === 0));
+  const last = c.lastApplied[1]!;
+  for (const through of [0, -1, 1.5, Number.NaN, last + 1 + 5000])
+    c.step(1, { type: 'citeState', through, now: c.now });
+  t.equal(c.replicas[1]!.stats().awaitedCitation, 0, 'nothing expected from a bad `through`');
+  c.step(1, { type: 'citeState', through: last, now: c.now });
+  t.equal(c.replicas[1]!.stats().awaitedCitation, last);
+  // Blocks applied by state transfer never pass the replica's commit path, so it cannot tell what
+  // their headers cite: it drops the expectation rather than suspect a primary that may have cited.
+  c.step(1, {
+    type: 'stateTransferred',
+    height: last + 4,
+    stateRoot: new Uint8Array(32).fill(7),
+    blockHash: new Uint8Array(32).fill(9),
+  });
+  t.equal(c.replicas[1]!.lastCommitted, last + 4);
+  t.equal(c.replicas[1]!.stats().awaitedCitation, 0, 'forgotten on a state transfer');
 });

@@ -127,6 +127,10 @@ export interface ReplicaStats {
   highWatermark: number;
   lastCommitted: number;
   lastExecuted: number;
+  /** The highest state height a header committed in this process cites (ADR 0125). */
+  citedThrough: number;
+  /** A backup's expected citation (ADR 0128); the citation is owed while it exceeds citedThrough. */
+  awaitedCitation: number;
   /** Messages dropped, by reason code (see DropReason). */
   dropped: Record<string, number>;
   viewChangesStarted: number;
@@ -277,6 +281,11 @@ export class Replica {
   #lastProposed = 0;
   /** The highest stateHeight a block committed in this process cites (ADR 0125). */
   #citedThrough = 0;
+  /**
+   * A backup's expectation (ADR 0128): the primary owes a block citing a state at or after this height.
+   * While it is above #citedThrough the backup is waiting, as for a request (§4.4).
+   */
+  #awaitedCitation = 0;
 
   #held = new Map<number, { message: PrePrepare; raw: Uint8Array }>();
   #future = new Map<number, { view: number; message: PbftMessage; raw: Uint8Array }[]>();
@@ -465,6 +474,8 @@ export class Replica {
       highWatermark: this.#high(),
       lastCommitted: this.#lastCommitted,
       lastExecuted: this.#lastExecuted,
+      citedThrough: this.#citedThrough,
+      awaitedCitation: this.#awaitedCitation,
       dropped: { ...this.#stats.dropped },
       viewChangesStarted: this.#stats.viewChangesStarted,
       suspicionsSent: this.#stats.suspicionsSent,
@@ -1088,9 +1099,13 @@ export class Replica {
    * state: the primary proposes one when nothing is pending or in flight and no committed header cites
    * a state at or after `through` yet. Backups check it like any block. Each such block cites a later
    * height than the last, so a fixed `through` is reached in at most `through - #citedThrough` blocks.
+   *
+   * ADR 0128: a backup's node asks too, later than the primary's. The backup then expects the citation
+   * as it expects a request to execute (§4.4): #waiting() holds, the request timer runs, and a primary
+   * that crashed or stays silent is suspected and replaced by a view change, whose primary cites.
    */
   #onCiteState(through: number) {
-    if (!this.#active || !this.isPrimary || this.id < 0) return;
+    if (!this.#active || this.id < 0) return;
     if (
       !Number.isSafeInteger(through) ||
       through <= this.#citedThrough ||
@@ -1098,6 +1113,10 @@ export class Replica {
     )
       return;
     if (this.#pendingUncommitted > 0 || this.#lastExecuted < this.#lastCommitted) return;
+    if (!this.isPrimary) {
+      if (through > this.#awaitedCitation) this.#awaitedCitation = through;
+      return;
+    }
     const h = Math.max(this.#lastProposed, this.#lastCommitted, this.#stable.height) + 1;
     if (h !== this.#lastCommitted + 1 || h > this.#high() || h > this.#knownThrough()) return;
     const parent = this.#chainPoint(h - 1);
@@ -1144,6 +1163,7 @@ export class Replica {
     // A node outside the current epoch never starts view changes: it only follows.
     if (!this.#active || this.isPrimary || this.id < 0) return false;
     if (this.#pendingUncommitted > 0) return true;
+    if (this.#awaitedCitation > this.#citedThrough) return true;
     for (const s of this.#slots.values())
       if (s.pp !== undefined && s.height > this.#lastCommitted) return true;
     return this.#held.size > 0;
@@ -1573,6 +1593,10 @@ export class Replica {
     this.#lastBlock = { hash, timestamp };
     this.#executedRoots.set(height, stateRoot);
     this.#transferTarget = undefined;
+    // The headers of the transferred blocks never pass through #commitBlock, so this replica cannot
+    // tell what they cite: drop the expectation rather than suspect a primary that may have cited
+    // (ADR 0128). The node asks again if its own record of applied headers still finds it owed.
+    this.#awaitedCitation = 0;
     this.#persist(
       RecordKey.executed,
       encodeExecutedRecord({ height, stateRoot, blockHash: hash, timestamp }),

@@ -37,7 +37,12 @@ async function startFour(t: Test, seedLabel: string): Promise<Validator[]> {
 async function startNetwork(
   t: Test,
   seedLabel: string,
-  o: { fault?: FaultLayer; consensus?: Partial<ConsensusParams> },
+  o: {
+    fault?: FaultLayer;
+    consensus?: Partial<ConsensusParams>;
+    /** Per validator index: how long it waits on a quiet chain before citing its state (ADR 0125). */
+    citeQuietMs?: (index: number) => number;
+  },
 ): Promise<{ validators: Validator[]; homes: string[]; log: pino.Logger }> {
   const dir = mkdtempSync(join(tmpdir(), `vigil-${seedLabel}-`));
   const validators: Validator[] = [];
@@ -55,8 +60,16 @@ async function startNetwork(
     ...(o.consensus ? { consensus: o.consensus } : {}),
   });
   const log = pino({ level: 'silent' });
-  for (const home of net.homes)
-    validators.push(await Validator.start({ home, log, tickMs: 20, ...(o.fault ? { fault: o.fault } : {}) }));
+  for (const [i, home] of net.homes.entries())
+    validators.push(
+      await Validator.start({
+        home,
+        log,
+        tickMs: 20,
+        ...(o.fault ? { fault: o.fault } : {}),
+        ...(o.citeQuietMs ? { citeQuietMs: o.citeQuietMs(i) } : {}),
+      }),
+    );
   // Submitting before the mesh is up also works (re-gossip on connect, view changes), just slower.
   await eventually(
     () => validators.every((v) => v.network.peers().filter((p) => p.connected).length === 3),
@@ -162,6 +175,50 @@ t.test(
       'from a backup that re-offered it',
     );
     t.equal(validators[2]!.gossip.refused.DUPLICATE_TX ?? 0, 0, 're-offers go to the primary alone');
+  },
+);
+
+t.test(
+  'ADR 0128: a primary that never cites a quiet chain state is replaced, and the next primary cites it',
+  async (t) => {
+    // Validator 0, view 0's primary, would wait an hour before citing (as if it crashed or stayed
+    // silent in the quiet period); the others cite after 150 ms and, as backups, expect it after 300 ms.
+    const { validators } = await startNetwork(t, 'quiet-primary', {
+      citeQuietMs: (i) => (i === 0 ? 3_600_000 : 150),
+    });
+    t.equal(validators[0]!.replica.isPrimary, true);
+    const tx = registration('quiet-primary-patient', Date.now());
+    const id = transactionId(tx);
+    await validators[1]!.submit(encodeTransaction(tx));
+    t.ok(
+      await eventually(
+        async () => (await Promise.all(validators.map((v) => v.store.txs.has(id)))).every(Boolean),
+        20_000,
+      ),
+      'committed',
+    );
+    const located = await validators[1]!.store.txs.get(id);
+    const txHeight = located!.height;
+    const citing = async (v: Validator): Promise<boolean> => {
+      for (let h = txHeight + 1; h <= v.store.requireHead().height; h++)
+        if ((await v.store.blocks.block(h))!.header.stateHeight >= txHeight) return true;
+      return false;
+    };
+    t.ok(
+      await eventually(async () => {
+        for (const v of validators) if (!(await citing(v))) return false;
+        return true;
+      }, 30_000),
+      'a committed header cites the state after the transaction, on every validator',
+    );
+    t.ok(
+      validators.every((v) => v.replica.view >= 1),
+      `the silent primary was replaced (views ${validators.map((v) => v.replica.view)})`,
+    );
+    t.ok(
+      validators.slice(1).some((v) => v.replica.stats().suspicionsSent >= 1),
+      'by backups whose request timer ran out while they expected the citation',
+    );
   },
 );
 
