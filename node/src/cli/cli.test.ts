@@ -136,6 +136,9 @@ t.test('state-machine commands, queries and a verified proof', async (t) => {
   r = await run('proof', '--tx', sub.id, '--genesis', genesis);
   t.not(r.code, 0, 'unsigned: withheld');
   t.match(r.stderr, /TX_WITHHELD/);
+  r = await run('proof', '--tx', sub.id, '--genesis', `${genesis}.typo`, '--key', device.path);
+  t.equal(r.code, 3, 'a genesis path with nothing there is a configuration error');
+  t.match(r.stderr, /GENESIS_FILE_NOT_FOUND: no genesis file at /);
   r = await run('proof', '--tx', sub.id, '--genesis', genesis, '--key', device.path);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^verified: .* certified by 1 of 1 validators \(validator set from/);

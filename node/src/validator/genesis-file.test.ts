@@ -1,10 +1,10 @@
 // The genesis file's consensus.stateRootInterval (ADR 0117): default 1, checked, and a chain of its own.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { genesisHash } from '../store/chain-store.ts';
-import { type GenesisFile, parseGenesis, toChainGenesis } from './genesis-file.ts';
+import { type GenesisFile, loadGenesis, parseGenesis, toChainGenesis } from './genesis-file.ts';
 import { createNetworkHomes } from './network-homes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-genesis-file-'));
@@ -39,4 +39,18 @@ t.test('out of range or not a whole number: refused', async (t) => {
       JSON.stringify(bad),
     );
   }
+});
+
+t.test('loadGenesis: a missing file and an unreadable or malformed one have their own codes', async (t) => {
+  t.throws(() => loadGenesis(join(dir, 'no-such-genesis.json')), {
+    name: 'GenesisFileError',
+    code: 'GENESIS_FILE_NOT_FOUND',
+  });
+  const notJson = join(dir, 'not-json.json');
+  writeFileSync(notJson, '{ nope');
+  t.throws(() => loadGenesis(notJson), { code: 'INVALID_GENESIS_FILE' });
+  t.throws(() => loadGenesis(dir), { code: 'INVALID_GENESIS_FILE' }, 'a directory is not a genesis file');
+  const good = join(dir, 'genesis.json');
+  writeFileSync(good, JSON.stringify(base));
+  t.equal(loadGenesis(good).chainId, base.chainId);
 });

@@ -51,10 +51,12 @@ export interface GenesisFile {
 }
 
 export class GenesisFileError extends Error {
-  readonly code = 'INVALID_GENESIS_FILE';
-  constructor(message: string) {
+  /** GENESIS_FILE_NOT_FOUND: nothing at the path (a typo, not a bad file); otherwise INVALID_GENESIS_FILE. */
+  readonly code: 'INVALID_GENESIS_FILE' | 'GENESIS_FILE_NOT_FOUND';
+  constructor(message: string, code: GenesisFileError['code'] = 'INVALID_GENESIS_FILE') {
     super(message);
     this.name = 'GenesisFileError';
+    this.code = code;
   }
 }
 
@@ -131,6 +133,8 @@ export function loadGenesis(path: string): GenesisFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new GenesisFileError(`no genesis file at ${path}`, 'GENESIS_FILE_NOT_FOUND');
     throw new GenesisFileError(`cannot read ${path}: ${(e as Error).message}`);
   }
   let doc: unknown;
