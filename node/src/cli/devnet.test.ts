@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -141,6 +142,12 @@ t.test('usage errors: one line naming the option and --help, exit 2', async (t) 
     bad.stderr,
     'npm start: USAGE: --validators must be an integer from 1 to 64 (got four) (npm start -- --help)',
   );
+  const idle = await devnet(['--idle-sign-out', '0']);
+  t.equal(idle.code, 2);
+  t.equal(
+    idle.stderr,
+    'npm start: USAGE: --idle-sign-out must be an integer from 1 to 720 (got 0) (npm start -- --help)',
+  );
   const help = await devnet(['--bogus', '--help']);
   t.equal(help.code, 0, '--help is help wherever it appears');
   t.match(help.stdout, /--no-sensors/);
@@ -155,8 +162,29 @@ t.test(
     const [p2p, api] = await freePorts(2);
     createNetworkHomes({ dir, validators: 1, p2pBasePort: p2p!, apiBasePort: api! });
     // No --validators: the kept devnet's own count (1), not the default 4 (whose node1..3 do not exist).
-    const r = await devnet(['--dir', dir, '--no-sensors', '--duration', '1']);
+    // --idle-sign-out reaches each validator's `vigil start` (its command line, read from /proc).
+    const seen = new Set<string>();
+    const watch = setInterval(() => {
+      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        try {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+          if (argv.includes('start') && argv.includes(join(dir, 'node0'))) seen.add(argv.join(' '));
+        } catch {
+          // gone between the listing and the read
+        }
+      }
+    }, 50);
+    let r: Awaited<ReturnType<typeof devnet>>;
+    try {
+      r = await devnet(['--dir', dir, '--no-sensors', '--duration', '1', '--idle-sign-out', '30']);
+    } finally {
+      clearInterval(watch);
+    }
     t.equal(r.code, 0, r.stderr);
+    t.ok(
+      [...seen].some((c) => c.endsWith(`--home ${join(dir, 'node0')} --idle-sign-out 30`)),
+      `the validator was started with it: ${[...seen].join(' | ')}`,
+    );
     t.match(r.stdout, /Continuing the chain in/);
     t.match(r.stdout, /\nStopping the validators…/);
     t.notMatch(r.stdout, /sensor simulator/i, 'no simulator ran, none is stopped');

@@ -41,6 +41,10 @@ function parse(argv: string[]) {
     validators: a.validators === undefined ? undefined : count(a.validators, 'validators', 1, 64),
     patients: String(count(a.patients, 'patients', 0, 10_000)),
     duration: number(a.duration, 'duration', true),
+    // The same range and wording as `vigil start --idle-sign-out` (ADR 0127), checked here so that a bad
+    // value is one USAGE line rather than four validators failing to start.
+    idleSignOut:
+      a['idle-sign-out'] === undefined ? undefined : count(a['idle-sign-out'], 'idle-sign-out', 1, 720),
   };
 }
 
@@ -69,6 +73,7 @@ function parseOptions(argv: string[]) {
       rate: { type: 'string', default: '0.2' },
       'no-sensors': { type: 'boolean', default: false },
       duration: { type: 'string', default: '0' },
+      'idle-sign-out': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -84,6 +89,7 @@ const USAGE = `npm start [-- options]
   --rate R           vital-sign sets per patient per second (default 0.2)
   --no-sensors       validators only
   --duration S       stop after S seconds (default: run until Ctrl-C)
+  --idle-sign-out M  the dashboards sign out an idle clinician after M minutes (default 15, 1..720)
   --help             this text`;
 
 function line(i: number, s: StatusWithCounters | undefined, txRate: number, running: boolean): string {
@@ -266,7 +272,10 @@ async function devnet(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   };
-  net.startAll({ VIGIL_LOG_LEVEL: 'info' });
+  net.startAll(
+    { VIGIL_LOG_LEVEL: 'info' },
+    a.idleSignOut === undefined ? [] : ['--idle-sign-out', String(a.idleSignOut)],
+  );
   console.log(`Validators starting; logs in ${dir}/node*/node.log`);
   const ready = await Promise.race([net.waitReady(60_000), interrupted.then(() => undefined)]);
   if (interrupt.signal.aborted) {

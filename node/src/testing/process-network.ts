@@ -45,10 +45,11 @@ export class ValidatorProcess {
     return this.#child?.pid;
   }
 
-  start(env: Record<string, string> = {}): void {
+  /** `args`: further `vigil start` options (docs/cli.md), after `--home`. */
+  start(env: Record<string, string> = {}, args: readonly string[] = []): void {
     if (this.running) return;
     this.#log ??= createWriteStream(join(this.home, 'node.log'), { flags: 'a' });
-    const child = spawn(process.execPath, [VIGIL, 'start', '--home', this.home], {
+    const child = spawn(process.execPath, [VIGIL, 'start', '--home', this.home, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'info', ...env },
     });
@@ -101,8 +102,8 @@ export class ProcessNetwork {
     this.nodes = homes.map((h, i) => new ValidatorProcess(h, i));
   }
 
-  startAll(env?: Record<string, string>): void {
-    for (const n of this.nodes) n.start(env);
+  startAll(env?: Record<string, string>, args?: readonly string[]): void {
+    for (const n of this.nodes) n.start(env, args);
   }
 
   async stopAll(): Promise<void> {
