@@ -593,6 +593,8 @@ export class FakeNode {
   readonly proofRequests: string[] = [];
   /** State proof requests answered, by key (hex). */
   readonly stateProofRequests: string[] = [];
+  /** `/v1/accounts` requests answered, by key (hex). */
+  readonly accountRequests: string[] = [];
 
   constructor(ledger: FakeLedger, port = 0, opts: { lie?: Lie } = {}) {
     this.ledger = ledger;
@@ -762,6 +764,7 @@ export class FakeNode {
       return p ?? problem(reply, 404, 'TX_NOT_FOUND', 'No committed transaction with this id');
     });
     app.get('/v1/accounts/:key', async (req) => {
+      this.accountRequests.push((req.params as { key: string }).key);
       const lie = this.lie;
       if (lie?.kind === 'claimsNonce' && lie.nonce !== undefined) {
         return { nonce: lie.nonce, pendingNonce: lie.nonce };
