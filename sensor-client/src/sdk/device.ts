@@ -1250,6 +1250,7 @@ export class Device {
     this.client.avoid(node);
     this.accepted.delete(e.id);
     this.nonceWait(e, node, code, proven);
+    if (code === 'NONCE_TOO_LOW') this.nonceWaits.get(e.seq)!.claimants.add(node);
     return undefined;
   }
 
@@ -1291,7 +1292,6 @@ export class Device {
       };
       this.nonceWaits.set(e.seq, w);
     }
-    if (claim === 'NONCE_TOO_LOW') w.claimants.add(node);
     const p = proven.best;
     this.blockedReason =
       p === undefined
