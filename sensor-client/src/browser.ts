@@ -10,10 +10,12 @@ export {
   type ProofOutcome,
   type ProofResponse,
   RETRYABLE_PROBLEMS,
+  type StateProofResponse,
   type SubmitResult,
   type TxStatus,
   type TxStatusInfo,
 } from './sdk/api-client.ts';
+export { accountNonceKeyHex, type ProvenAccountNonce, verifyAccountNonce } from './sdk/account-proof.ts';
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './sdk/backoff.ts';
 export { cborItemEnd, splitCborSequence } from './sdk/cbor-seq.ts';
 export { estimateSkew, isSkewBeyond, type SkewEstimate } from './sdk/clock.ts';
@@ -22,6 +24,7 @@ export {
   type GenesisTrust,
   type TrustedValidatorSet,
   trustedSetFromGenesis,
+  trustedSetsAt,
   trustFromGenesis,
   type VerifiedOutcome,
   verifyCommitOutcome,

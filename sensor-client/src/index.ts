@@ -10,8 +10,10 @@ export {
   type DeviceEvent,
   FATAL_DEVICE_CODES,
   type FlushOutcome,
+  NONCE_UNPROVEN_AFTER_MS,
   OUTCOME_ASK_OTHERS_AFTER_MS,
   OUTCOME_UNAVAILABLE_AFTER_MS,
+  type ProvenNonceState,
 } from './sdk/device.ts';
 export { CHAIN_FILE, type ChainRecord, readChainRecord } from './sdk/chain-binding.ts';
 export { createKeyFile, type KeyFile, loadKeyFile, loadOrCreateKeyFile } from './sdk/keyfile.ts';

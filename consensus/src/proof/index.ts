@@ -1,4 +1,5 @@
 // @vigil/consensus/proof: light-client verification of state and transaction proofs (browser-safe).
+export { accountNonceKey, decodeAccountNonce } from './accounts.ts';
 export { decodeStateProof, encodeStateProof, MAX_STATE_PROOF_BYTES, STATE_PROOF_VERSION } from './codec.ts';
 export { ProofError, ProofErrorCode } from './errors.ts';
 export { type OutcomeProofJson, outcomeProofFromJson } from './outcome-json.ts';

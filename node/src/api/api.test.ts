@@ -1242,7 +1242,7 @@ t.test(
 );
 
 t.test(
-  'a device with a trust anchor forgets readings only once their proofs, outcome included, verify against the validator set',
+  'a device with a trust anchor forgets readings only once their proofs, outcome included, verify against the validator set, and re-signs them only after a proven nonce',
   async (t) => {
     const { mkdtempSync, readFileSync: readFile, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -1272,11 +1272,15 @@ t.test(
       type: string;
       id?: string;
       verified?: boolean;
+      reason?: string;
+      firstNonce?: number;
       error?: { code: string; problemCode?: string };
     };
     // Each proof answer the device received, by transaction id: did it carry an outcome?
     const lastProof = new Map<string, boolean>();
+    const paths: string[] = [];
     const recording = (async (url: string, init: RequestInit) => {
+      paths.push(new URL(url).pathname);
       const r = await fetch(url, init);
       const m = /\/v1\/transactions\/([0-9a-f]{64})\/proof$/.exec(url);
       if (m && r.status === 200) {
@@ -1324,12 +1328,38 @@ t.test(
       'and only once the node served the proof that its block accepted it',
     );
     good.close();
+    // A restored copy of the wearable's key (a new data directory, its nonce store at 0): the node
+    // answers NONCE_TOO_LOW, and the device re-signs after the account nonce it proves from the node's
+    // /v1/proofs against the set, never after /v1/accounts (ADR 0131).
+    const { accountNonceKeyHex } = await import('@vigil/sensor-client/sdk/account-proof.ts');
+    const restoredEvents: Ev[] = [];
+    const restored = open('restored', validator.validators, restoredEvents);
+    paths.length = 0;
+    restored.submitReadings([{ kind: 1, value: 83, measuredAt: now - 500 }]);
+    await settle(restored, () => restored.pendingCount === 0);
+    t.equal(restored.pendingCount, 0, 'delivered');
+    t.match(
+      restoredEvents.filter((e) => e.type === 'resigned'),
+      [{ reason: 'NONCE_TOO_LOW', firstNonce: 3 }],
+      're-signed after the proven nonce, 2',
+    );
+    t.ok(paths.includes(`/v1/proofs/${accountNonceKeyHex(wearable.key)}`), 'proven by the real /v1/proofs');
+    t.notOk(
+      paths.some((p) => p.startsWith('/v1/accounts/')),
+      'the node was not asked for its word',
+    );
+    t.same(
+      restoredEvents.filter((e) => e.type === 'nonceUnproven'),
+      [],
+    );
+    restored.close();
     // The same chain, checked against a set the hospital never provisioned: nothing is forgotten.
     const { signerFromSeed } = await import('@vigil/consensus/wire');
     const strangers = [1, 2, 3, 4].map((i) => signerFromSeed(new Uint8Array(32).fill(i)).publicKey);
     const wrongEvents: Ev[] = [];
-    const wrong = open('wrong', strangers, wrongEvents);
-    wrong.submitReadings([{ kind: 1, value: 83, measuredAt: now - 500 }]);
+    // The restored directory, whose next nonce (4) is the chain's next: no nonce to prove.
+    const wrong = open('restored', strangers, wrongEvents);
+    wrong.submitReadings([{ kind: 1, value: 84, measuredAt: now - 250 }]);
     await settle(wrong, () => wrongEvents.some((e) => e.type === 'commitUnverified'));
     t.equal(wrong.pendingCount, 1, 'still queued');
     const ev = wrongEvents.find((e) => e.type === 'commitUnverified');

@@ -166,7 +166,8 @@ async function live(a: Args): Promise<void> {
               lastBlocked = e.reason;
             } else if (e.type === 'queueFull') counts.queueFull++;
             else if (e.type === 'clockSkew') counts.skew++;
-            else if (e.type === 'commitUnverified') counts.unverified++;
+            // Claims a device did not act on for want of proof: commits, rejections, nonces (ADR 0131).
+            else if (e.type === 'commitUnverified' || e.type === 'nonceUnproven') counts.unverified++;
             else if (e.type === 'deadLetter') {
               counts.deadLetter++;
               deadCodes.set(e.code, (deadCodes.get(e.code) ?? 0) + 1);

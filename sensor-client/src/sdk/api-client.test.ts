@@ -199,3 +199,50 @@ t.test('proof: the outcome fields (ADR 0123) are parsed strictly', async (t) => 
     await t.rejects(answer(body), { code: 'MALFORMED_RESPONSE' }, what);
   }
 });
+
+t.test('stateProof (ADR 0131): the answer is shape-checked, and `node` asks that node alone', async (t) => {
+  const full = {
+    key: '006e6f6e6365',
+    value: '03',
+    stateHeight: 4,
+    stateAsOf: 4,
+    root: 'ee',
+    proof: '01',
+    height: 5,
+    header: '0a',
+    certificate: '0b',
+    validators: ['ff'],
+  };
+  const { root: _r, validators: _v, ...kept } = full;
+  const answer = (body: unknown) => client(() => json(200, body), ['http://a']).c.stateProof(full.key);
+  t.same(await answer(full), kept, 'the node’s validators are not kept: the device has its own set');
+  t.same(await answer({ ...full, value: null }), { ...kept, value: null }, 'null: the key is absent');
+  const { stateAsOf: _a, ...noAsOf } = kept;
+  t.same(await answer({ ...full, stateAsOf: undefined }), noAsOf, 'stateAsOf is optional');
+  const hostile: [string, unknown][] = [
+    ['an array', [full]],
+    ['value missing', { ...full, value: undefined }],
+    ['value a number', { ...full, value: 3 }],
+    ['value not hex', { ...full, value: 'zz' }],
+    ['proof odd length', { ...full, proof: 'abc' }],
+    ['header missing', { ...full, header: undefined }],
+    ['certificate an object', { ...full, certificate: {} }],
+    ['key not a string', { ...full, key: 7 }],
+    ['height negative', { ...full, height: -1 }],
+    ['stateHeight fractional', { ...full, stateHeight: 1.5 }],
+    ['stateAsOf a string', { ...full, stateAsOf: '4' }],
+  ];
+  for (const [what, body] of hostile) {
+    await t.rejects(answer(body), { code: 'MALFORMED_RESPONSE' }, what);
+  }
+  await t.rejects(client(() => json(200, full)).c.stateProof('xyz'), { code: 'USAGE' }, 'a key is hex');
+  const { c, calls } = client((url) =>
+    url.startsWith('http://b') ? json(200, full) : problem(404, 'NO_CERTIFIED_STATE'),
+  );
+  await t.rejects(c.stateProof(full.key, { node: 'http://a' }), {
+    code: 'REJECTED',
+    problemCode: 'NO_CERTIFIED_STATE',
+  });
+  t.same(await c.stateProof(full.key, { node: 'http://b' }), kept);
+  t.same(calls, [`GET http://a/v1/proofs/${full.key}`, `GET http://b/v1/proofs/${full.key}`], 'no failover');
+});

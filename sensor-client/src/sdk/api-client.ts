@@ -83,6 +83,28 @@ export interface ProofOutcome {
   stateAsOf?: number;
 }
 
+/**
+ * `GET /v1/proofs/{key}` (docs/api.md): a sparse-Merkle proof of one state key (its value, or its
+ * absence) with the certified header it verifies against. The node also names the validator set
+ * (`validators`); a client that trusts only a provisioned set ignores it, so it is not kept here.
+ */
+export interface StateProofResponse {
+  /** The state key (hex), as asked. */
+  key: string;
+  /** The value (hex), or null when the proof shows the key absent. */
+  value: string | null;
+  /** Encoded state proof (hex, @vigil/consensus/proof codec). */
+  proof: string;
+  /** The block whose header (and commit certificate) the proof verifies against. */
+  height: number;
+  header: string;
+  certificate: string;
+  /** The state the header cites (the state after this block). */
+  stateHeight: number;
+  /** The state the proof was read from (stateHeight rounded down to the state-root interval, ADR 0117). */
+  stateAsOf?: number;
+}
+
 export interface NodeClientOptions {
   nodes: readonly string[];
   fetch?: typeof fetch;
@@ -281,6 +303,31 @@ export class NodeClient {
       ...(j.receiptProof === undefined ? {} : { receiptProof: hexList(j.receiptProof, 'receiptProof') }),
       ...(j.receiptsRoot === undefined ? {} : { receiptsRoot: hex(j.receiptsRoot, 'receiptsRoot') }),
       ...(j.outcome === undefined ? {} : { outcome: proofOutcome(j.outcome) }),
+    };
+  }
+
+  /**
+   * The state proof of `keyHex` (`GET /v1/proofs/{key}`), from `node` only when given (no failover: a
+   * device weighing nodes' claims wants each node's own answer). Shape-checked; verify it with the
+   * trust anchor (verifyAccountNonce for an account's nonce).
+   */
+  async stateProof(keyHex: string, opts: { node?: string } = {}): Promise<StateProofResponse> {
+    if (!HEX.test(keyHex) || keyHex.length === 0) throw new SdkError('USAGE', 'a state key is hex');
+    const path = `/v1/proofs/${keyHex.toLowerCase()}`;
+    const j = this.okJson(
+      opts.node === undefined
+        ? await this.request('GET', path)
+        : await this.requestAt(opts.node, 'GET', path),
+    );
+    return {
+      key: hex(j.key, 'key'),
+      value: j.value === null ? null : hex(j.value, 'value'),
+      proof: hex(j.proof, 'proof'),
+      height: nat(j.height, 'height'),
+      header: hex(j.header, 'header'),
+      certificate: hex(j.certificate, 'certificate'),
+      stateHeight: nat(j.stateHeight, 'stateHeight'),
+      ...(j.stateAsOf === undefined ? {} : { stateAsOf: nat(j.stateAsOf, 'stateAsOf') }),
     };
   }
 

@@ -105,7 +105,7 @@ export function trustFromGenesis(genesis: unknown): GenesisTrust {
 }
 
 /** The sets whose height range holds `height` (more than one only where the operator made them overlap). */
-function setsAt(sets: readonly TrustedValidatorSet[], height: number): TrustedValidatorSet[] {
+export function trustedSetsAt(sets: readonly TrustedValidatorSet[], height: number): TrustedValidatorSet[] {
   return sets.filter(
     (s) => height >= (s.fromHeight ?? 1) && height <= (s.untilHeight ?? Number.POSITIVE_INFINITY),
   );
@@ -128,7 +128,7 @@ export function verifyCommitProof(
     if (e instanceof SdkError) throw new SdkError('PROOF_INVALID', e.message);
     throw e;
   }
-  const sets = setsAt(opts.sets, height);
+  const sets = trustedSetsAt(opts.sets, height);
   if (sets.length === 0) {
     throw new SdkError('PROOF_INVALID', `no trusted validator set for height ${height}`, {
       problemCode: 'NO_TRUSTED_SET',
@@ -196,8 +196,8 @@ export function verifyCommitOutcome(
     if (e instanceof SdkError) return bad(e.message, 'MALFORMED_PROOF');
     throw e;
   }
-  const blockSets = setsAt(opts.sets, inclusion.height);
-  const stateSets = setsAt(opts.sets, stateHeader.height);
+  const blockSets = trustedSetsAt(opts.sets, inclusion.height);
+  const stateSets = trustedSetsAt(opts.sets, stateHeader.height);
   if (stateSets.length === 0) {
     return bad(`no trusted validator set for height ${stateHeader.height}`, 'NO_TRUSTED_SET');
   }

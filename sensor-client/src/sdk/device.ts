@@ -9,7 +9,9 @@
 //   without a set, a node's word (the start-up warning says so). Likewise with `requireOutcomeProof` a
 //   reading is given up (dead-lettered) only when a certified state shows the block REJECTED it, or
 //   when the device's own check of its bytes confirms a node's admission refusal: a Byzantine node
-//   cannot make it give up valid readings by calling them rejected.
+//   cannot make it give up valid readings by calling them rejected. Nor re-sign them under other nonces
+//   on a node's word: a nonce a node says is used, or out of reach, is weighed against the account's
+//   nonce proven by a certified state (ADR 0131).
 // - No reading is duplicated: a queued transaction is resent byte for byte, so its id is the same and
 //   the node dedups it (DUPLICATE_TX counts as success). When a transaction must be re-signed (its
 //   nonce was consumed elsewhere, or it aged out of the node's timestamp window) we first ask the nodes
@@ -37,6 +39,7 @@ import {
   RETRYABLE_PROBLEMS,
   type SubmitResult,
 } from './api-client.ts';
+import { accountNonceKeyHex, verifyAccountNonce } from './account-proof.ts';
 import { DEFAULT_BACKOFF, type BackoffOptions, backoffDelay } from './backoff.ts';
 import {
   type ChainRecord,
@@ -89,6 +92,28 @@ export type DeviceEvent =
       reasons: CommitReason[];
       error: SdkError;
     }
+  /**
+   * With requireOutcomeProof (ADR 0131): a node's claim about the device's account nonce that would
+   * make it re-sign queued readings under other nonces (`claim`: NONCE_TOO_LOW, ACCOUNT_LIMIT, or
+   * NONCE_GAP; or the code of a proven rejection whose re-sign found no proven nonce to number the rest
+   * from) and that it did not act on; the entry (`seq`, `id`, `nonce`) stays queued, same bytes, and
+   * `node` is no longer preferred. `error` is SdkError NONCE_UNPROVEN with `problemCode`:
+   * NONCE_CLAIM_FALSE (a certified state, or the entry's own proven commit, contradicts the claim: said
+   * at once), NONCE_NOT_PROVEN (proofs verify, but none shows the claim, for NONCE_UNPROVEN_AFTER_MS)
+   * or NO_NONCE_PROOF (no node served a proof that verifies, for as long; `reasons` per node).
+   * `proven`: the highest account nonce a node proved, the state it is of, and that node.
+   */
+  | {
+      type: 'nonceUnproven';
+      seq: number;
+      id: string;
+      nonce: number;
+      node: string;
+      claim: string;
+      proven?: ProvenNonceState;
+      reasons: CommitReason[];
+      error: SdkError;
+    }
   /** Once at open without validatorSets: commits are taken on the node's word (code NO_TRUST_ANCHOR). */
   | { type: 'trustWarning'; code: 'NO_TRUST_ANCHOR'; message: string }
   | { type: 'blocked'; reason: string; retryInMs: number }
@@ -96,6 +121,14 @@ export type DeviceEvent =
   | { type: 'resigned'; count: number; reason: string; firstNonce: number }
   | { type: 'deadLetter'; seq: number; id: string; code: string }
   | { type: 'queueFull'; size: number };
+
+/** An account nonce a node proved (verifyAccountNonce): a lower bound of the nonce now. */
+export interface ProvenNonceState {
+  nonce: number;
+  /** The state the certified header cites (the proof reads it, or an earlier one with k > 1). */
+  stateHeight: number;
+  node: string;
+}
 
 /** Why one node's answer did not prove a commit. */
 export interface CommitReason {
@@ -247,6 +280,15 @@ export const OUTCOME_ASK_OTHERS_AFTER_MS = 5_000;
  * far beyond what a live chain takes (seconds), so it means every node withholds it or the chain stopped.
  */
 export const OUTCOME_UNAVAILABLE_AFTER_MS = 120_000;
+/**
+ * A node's NONCE_TOO_LOW (or ACCOUNT_LIMIT) that no certified state supports is not acted on, yet may
+ * be true: the state a header cites lags the newest block (ADR 0010, 0117), by a block or k on a busy
+ * chain and by about 5 s on a quiet one (ADR 0125). After this long of such claims about one entry the
+ * device says so (nonceUnproven NONCE_NOT_PROVEN, or NO_NONCE_PROOF), once per such period, and keeps
+ * the entry and asking. The bound of outcomes, which wait for the same thing: a certified state that
+ * covers a recent block (ADR 0131).
+ */
+export const NONCE_UNPROVEN_AFTER_MS = OUTCOME_UNAVAILABLE_AFTER_MS;
 
 function keepPriorTxs(txs: Uint8Array[]): Uint8Array[] {
   const kept: Uint8Array[] = [];
@@ -297,6 +339,25 @@ type RejectionVerdict =
   | { kind: 'waiting'; reported: boolean }
   | { kind: 'unverified' };
 
+/**
+ * What the configured nodes proved about an account's nonce (provenNonce): the highest proven, if any
+ * verified, and why each other answer did not count.
+ */
+interface ProvenNonce {
+  best?: ProvenNonceState;
+  reasons: CommitReason[];
+}
+
+/** A nonce claim about entry `seq` (version `id`) not acted on, waiting for a certified state (ADR 0131). */
+interface NonceWait {
+  id: string;
+  nonce: number;
+  /** The nodes that said NONCE_TOO_LOW about `id`: refuted if `id` itself is proven committed. */
+  claimants: Set<string>;
+  since: number;
+  warnedAt: number;
+}
+
 export class Device {
   readonly publicKeyHex: string;
   readonly client: NodeClient;
@@ -317,6 +378,8 @@ export class Device {
    * when OUTCOME_UNAVAILABLE was last said. Memory only: a restart just waits afresh.
    */
   private readonly outcomeWaits = new Map<string, { since: number; warnedAt: number }>();
+  /** Per entry (seq): a nonce claim not acted on (requireOutcomeProof). Memory only, as outcomeWaits. */
+  private readonly nonceWaits = new Map<number, NonceWait>();
   /** Why the last flush was 'blocked' (the run loop's blocked event). */
   private blockedReason = NO_NODE_ACCEPTED;
   /** The chain the data directory belongs to (chain.json); undefined while a legacy one is undecided. */
@@ -609,6 +672,7 @@ export class Device {
         }
         throw e;
       }
+      const node = this.client.currentNode; // the node that answered the batch
       for (let i = 0; i < toSend.length; i++) {
         const e = toSend[i]!;
         const r = results[i]!;
@@ -624,8 +688,12 @@ export class Device {
         if (
           !NEVER_DEAD_LETTER.has(r.code) &&
           (TRANSIENT_CODES.has(r.code) || r.status >= 500 || r.status === 429)
-        )
+        ) {
+          // A gap is waited out, not re-signed; but with proofs a node saying so of a nonce the chain
+          // has reached does not keep the device waiting on it (ADR 0131).
+          if (r.code === 'NONCE_GAP' && this.cfg.requireOutcomeProof === true) await this.nonceGap(e, node);
           return delivered > 0 ? 'progress' : 'blocked';
+        }
         if (
           this.cfg.requireOutcomeProof === true &&
           !NEVER_DEAD_LETTER.has(r.code) &&
@@ -633,11 +701,11 @@ export class Device {
         ) {
           // repair() would dead-letter the readings on this code, and it is one node's word: unless
           // the device's own check of its bytes bears it out, keep them and try another node.
-          this.refusalUnfounded(e, this.client.currentNode, r);
+          this.refusalUnfounded(e, node, r);
           return delivered > 0 ? 'progress' : 'blocked';
         }
         // Everything after a failed transaction has a higher nonce: stop here and repair.
-        return (await this.repair(e, r.code)) || delivered > 0 ? 'progress' : 'blocked';
+        return (await this.repair(e, r.code, node)) || delivered > 0 ? 'progress' : 'blocked';
       }
     }
     if (!confirmCommit) return delivered > 0 ? 'progress' : 'waiting';
@@ -697,7 +765,7 @@ export class Device {
           ? await this.settleRejection(then.e, then.node, then.code)
           : { kind: 'final', code: then.code };
       if (verdict.kind === 'final') {
-        return (await this.repair(then.e, verdict.code)) || delivered > 0 ? 'progress' : 'blocked';
+        return (await this.repair(then.e, verdict.code, then.node)) || delivered > 0 ? 'progress' : 'blocked';
       }
       if (verdict.kind === 'delivered') delivered++;
       else if (verdict.kind === 'unverified' || verdict.reported) unverified = true;
@@ -1001,16 +1069,30 @@ export class Device {
   }
 
   /**
-   * The node refused entry `e` with `code`. Returns true if the queue changed (so the caller retries).
+   * Node `node` refused entry `e` with `code`. Returns true if the queue changed (so the caller retries).
    * First asks about every id each pending entry ever had: committed ones are delivered, and if any is
-   * still pending somewhere we wait rather than risk signing the same readings twice.
+   * still pending somewhere we wait rather than risk signing the same readings twice. Then re-signs the
+   * rest from the account's nonce: with requireOutcomeProof the nonce a certified state proves, and only
+   * when it supports the node's claim (ADR 0131); without it, the nonce `/v1/accounts` says.
    */
-  private async repair(e: Entry, code: string): Promise<boolean> {
+  private async repair(e: Entry, code: string, node: string): Promise<boolean> {
+    const proofMode = this.cfg.requireOutcomeProof === true;
     const stale = this.now() - e.timestamp;
     if (code === 'TIMESTAMP_OUT_OF_WINDOW' && stale < 60_000) {
       // A fresh transaction out of window means our clock is wrong, not that it waited too long.
       await this.checkClock().catch(() => undefined);
+      // Or the node's word is false: with proofs the next try goes elsewhere, so one node saying it of
+      // every fresh transaction cannot pin the device to itself (a wrong device clock makes every node
+      // say it, and clockSkew tells).
+      if (proofMode) this.client.avoid(node);
       return false;
+    }
+    let proven: ProvenNonce | undefined;
+    if (proofMode && (code === 'NONCE_TOO_LOW' || code === 'ACCOUNT_LIMIT')) {
+      // Weighed before any status query goes to the claimant: an unproven claim changes nothing but
+      // which node the device prefers.
+      proven = await this.nonceClaim(e, code, node);
+      if (proven === undefined) return false;
     }
     let changed = false;
     const pending: Entry[] = [];
@@ -1042,7 +1124,7 @@ export class Device {
           this.unverified(p, committed.id, committed.node, c);
           return changed;
         }
-        this.deliver(p, c.height, true);
+        this.deliver(p, c.height, true, committed.id);
         changed = true;
       } else if (committed) {
         this.deliver(p, committed.height, false);
@@ -1051,21 +1133,44 @@ export class Device {
     }
     if (pending.length === 0) return true;
     const head = pending[0]!;
-    if (head.seq === e.seq && !NEVER_DEAD_LETTER.has(code)) {
-      // The node says this transaction can never be valid (bad signature, malformed, unauthorised...):
-      // keep it on disk with the reason, then re-sign the rest so the nonce sequence has no gap.
-      this.deadLetter(head, code);
-      pending.shift();
-      changed = true;
+    // The node says this transaction can never be valid (bad signature, malformed, unauthorised...):
+    // keep it on disk with the reason, then re-sign the rest so the nonce sequence has no gap.
+    const dropHead = head.seq === e.seq && !NEVER_DEAD_LETTER.has(code);
+    const rest = dropHead ? pending.slice(1) : pending;
+    let base: number;
+    if (proofMode) {
+      // The rest, and the device's next nonce, follow the proven nonce, never a node's word. A stale
+      // proof (a lower bound) numbers them too low at worst: refused NONCE_TOO_LOW, proven, re-signed up.
+      if (proven === undefined || e.sender !== this.publicKeyHex) {
+        proven = await this.provenNonce(this.publicKeyHex);
+      }
+      const n = proven.best?.nonce;
+      if (code === 'TIMESTAMP_OUT_OF_WINDOW' && rest[0]?.sender === this.publicKeyHex) {
+        // Only the timestamps are stale: keep the numbering unless a proof shows it used.
+        base = Math.max(n ?? 0, rest[0].nonce - 1);
+      } else if (n === undefined) {
+        // Nothing to number them by: wait. The head is dead-lettered only together with the re-sign,
+        // or the rest would sit behind the gap it leaves.
+        this.nonceWait(head, node, code, proven);
+        return changed;
+      } else base = n;
+      if (dropHead) {
+        this.deadLetter(head, code);
+        changed = true;
+      }
+    } else {
+      if (dropHead) {
+        this.deadLetter(head, code);
+        changed = true;
+      }
+      try {
+        base = (await this.client.account(this.publicKeyHex)).nonce;
+      } catch {
+        return changed;
+      }
     }
-    let account: { nonce: number };
-    try {
-      account = await this.client.account(this.publicKeyHex);
-    } catch {
-      return changed;
-    }
-    let nonce = account.nonce;
-    for (const p of pending) {
+    let nonce = base;
+    for (const p of rest) {
       nonce++;
       const old = decodeTransaction(p.bytes, { chainId: this.cfg.chainId });
       const signed: SignedTx = signBody(this.ctx(nonce), decodeBody(old.type, old.body));
@@ -1074,20 +1179,173 @@ export class Device {
         encodeEntry(signed.bytes, [...p.priorIds, p.id].slice(-MAX_PRIOR_IDS), [...p.priorTxs, p.bytes]),
       );
       this.accepted.delete(p.id);
+      this.nonceWaits.delete(p.seq);
     }
     this.nonces.record(nonce, true);
     this.lastNonce = nonce;
-    if (pending.length > 0) {
-      this.emit({ type: 'resigned', count: pending.length, reason: code, firstNonce: account.nonce + 1 });
+    if (rest.length > 0) {
+      this.emit({ type: 'resigned', count: rest.length, reason: code, firstNonce: base + 1 });
       changed = true;
     }
     return changed;
   }
 
-  /** An entry that left the queue needs no outcome wait for any of its versions. */
+  /**
+   * What the configured nodes prove about account `keyHex`'s nonce: each node is asked for the state
+   * proof of the account record (one request each, no failover, so a liar cannot hide behind another
+   * node), each answer verified against the trusted sets (verifyAccountNonce), and the highest proven
+   * nonce kept: every proof is a lower bound of the nonce now, so the freshest honest node's counts and
+   * a stale or withheld answer cannot lower it (ADR 0131).
+   */
+  private async provenNonce(keyHex: string): Promise<ProvenNonce> {
+    const publicKey = fromHex(keyHex);
+    const key = accountNonceKeyHex(publicKey);
+    const answers = await mapLimit(
+      this.client.nodes,
+      PROOF_CONCURRENCY,
+      async (node): Promise<{ node: string; nonce?: number; stateHeight?: number; code?: string }> => {
+        try {
+          const p = await this.client.stateProof(key, { node });
+          const v = verifyAccountNonce(p, { chainId: this.cfg.chainId, sets: this.trusted!, publicKey });
+          return { node, nonce: v.nonce, stateHeight: v.stateHeight };
+        } catch (e) {
+          if (!(e instanceof SdkError)) throw e;
+          return { node, code: e.problemCode ?? e.code };
+        }
+      },
+    );
+    const out: ProvenNonce = { reasons: [] };
+    for (const a of answers) {
+      if (a.nonce === undefined) out.reasons.push({ node: a.node, code: a.code! });
+      else if (out.best === undefined || a.nonce > out.best.nonce) {
+        out.best = { nonce: a.nonce, stateHeight: a.stateHeight!, node: a.node };
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Node `node` refused entry `e` with NONCE_TOO_LOW or ACCOUNT_LIMIT (requireOutcomeProof, ADR 0131).
+   * Acting on it re-signs queued readings under other nonces, so it is weighed against the account's
+   * proven nonce P (provenNonce):
+   * - NONCE_TOO_LOW holds when P >= e.nonce: the nonce is used (repair re-signs from P, as the design
+   *   says for a key used elsewhere, or delivers an earlier version that used it);
+   * - ACCOUNT_LIMIT holds when the oldest queued entry of the account is beyond P + 1: the queue is
+   *   ahead of the chain, and repair re-syncs (its other reading, too many pending, repair's status
+   *   queries find).
+   * A claim that holds returns the proof. Otherwise nothing is re-signed: the node is no longer
+   * preferred, so the same bytes go elsewhere, and the entry waits (nonceWait) for a certified state
+   * that covers the claim, which may be true: the state a header cites lags the newest block.
+   */
+  private async nonceClaim(e: Entry, code: string, node: string): Promise<ProvenNonce | undefined> {
+    const proven = await this.provenNonce(e.sender);
+    const p = proven.best?.nonce;
+    const head = this.entries(1)[0];
+    const first = head !== undefined && head.sender === e.sender ? head.nonce : e.nonce;
+    const holds = p !== undefined && (code === 'NONCE_TOO_LOW' ? p >= e.nonce : first > p + 1);
+    if (holds) {
+      this.nonceWaits.delete(e.seq);
+      return proven;
+    }
+    this.client.avoid(node);
+    this.accepted.delete(e.id);
+    this.nonceWait(e, node, code, proven);
+    if (code === 'NONCE_TOO_LOW') this.nonceWaits.get(e.seq)!.claimants.add(node);
+    return undefined;
+  }
+
+  /**
+   * Node `node` answered entry `e` NONCE_GAP (requireOutcomeProof): nonces never go down, so a proven
+   * nonce P >= e.nonce - 1 refutes it, and the device says so at once (NONCE_CLAIM_FALSE). Either way
+   * the node is no longer preferred: a gap is waited out, and waiting on one node's word alone would
+   * let it hold the device forever.
+   */
+  private async nonceGap(e: Entry, node: string): Promise<void> {
+    this.client.avoid(node);
+    const proven = await this.provenNonce(e.sender);
+    const p = proven.best;
+    if (p === undefined || p.nonce < e.nonce - 1) return;
+    const message =
+      `node ${node} says nonce ${e.nonce} of ${e.id} is beyond the next one (NONCE_GAP), but node ${p.node} ` +
+      `proved the account's nonce is at least ${p.nonce} (state after block ${p.stateHeight}); ` +
+      'the node is no longer preferred';
+    this.nonceReport(e, node, 'NONCE_GAP', 'NONCE_CLAIM_FALSE', proven, message);
+    this.blockedReason = 'a node refuted by the proven account nonce (nonceUnproven NONCE_CLAIM_FALSE)';
+  }
+
+  /**
+   * A nonce claim `claim` by `node` about entry `e` that the proofs do not support (or, `proven.best`
+   * undefined, that no node's proof let the device check): keep the entry as it is, quietly while a
+   * certified state may still catch up, and say so once NONCE_UNPROVEN_AFTER_MS have passed since the
+   * wait began or was last reported (once per such period).
+   */
+  private nonceWait(e: Entry, node: string, claim: string, proven: ProvenNonce): void {
+    const now = this.now();
+    let w = this.nonceWaits.get(e.seq);
+    if (w === undefined || w.id !== e.id) {
+      w = {
+        id: e.id,
+        nonce: e.nonce,
+        claimants: new Set(),
+        since: now,
+        warnedAt: Number.NEGATIVE_INFINITY,
+      };
+      this.nonceWaits.set(e.seq, w);
+    }
+    const p = proven.best;
+    this.blockedReason =
+      p === undefined
+        ? `${claim} from ${node} not acted on: no node proved the account's nonce (nonceUnproven NO_NONCE_PROOF)`
+        : `${claim} from ${node} not acted on: the proven account nonce is ${p.nonce} (nonceUnproven NONCE_NOT_PROVEN)`;
+    if (now - Math.max(w.since, w.warnedAt) < NONCE_UNPROVEN_AFTER_MS) return;
+    w.warnedAt = now;
+    const secs = Math.round((now - w.since) / 1000);
+    const message =
+      p === undefined
+        ? `node ${node} answered nonce ${e.nonce} of ${e.id} ${claim}, and for ${secs} s no node served a ` +
+          `proof of the account's nonce that verifies (${formatReasons(proven.reasons)}); not re-signed, kept queued`
+        : `node ${node} answered nonce ${e.nonce} of ${e.id} ${claim}, but for ${secs} s the highest account ` +
+          `nonce a node proved is ${p.nonce} (node ${p.node}, state after block ${p.stateHeight}); not ` +
+          're-signed, kept queued, sent elsewhere';
+    this.nonceReport(
+      e,
+      node,
+      claim,
+      p === undefined ? 'NO_NONCE_PROOF' : 'NONCE_NOT_PROVEN',
+      proven,
+      message,
+    );
+  }
+
+  /** Emits nonceUnproven about entry `e` and logs it. */
+  private nonceReport(
+    e: { seq: number; id: string; nonce: number },
+    node: string,
+    claim: string,
+    problemCode: string,
+    proven: ProvenNonce | undefined,
+    message: string,
+  ): void {
+    const error = new SdkError('NONCE_UNPROVEN', message, { problemCode });
+    this.emit({
+      type: 'nonceUnproven',
+      seq: e.seq,
+      id: e.id,
+      nonce: e.nonce,
+      node,
+      claim,
+      ...(proven?.best === undefined ? {} : { proven: proven.best }),
+      reasons: proven?.reasons ?? [],
+      error,
+    });
+    this.warn(error.message);
+  }
+
+  /** An entry that left the queue needs no outcome or nonce wait for any of its versions. */
   private forgetWaits(e: Entry): void {
     this.outcomeWaits.delete(e.id);
     for (const id of e.priorIds) this.outcomeWaits.delete(id);
+    this.nonceWaits.delete(e.seq);
   }
 
   /** The bytes of version `id` of entry `e`, if the entry still holds them. */
@@ -1096,7 +1354,26 @@ export class Device {
     return e.priorTxs.find((b) => toHex(transactionId(decodeTransaction(b))) === id);
   }
 
-  private deliver(e: Entry, height: number | undefined, verified: boolean): void {
+  /** Entry `e` leaves the queue: version `provenId` is known committed (proven when `verified`). */
+  private deliver(e: Entry, height: number | undefined, verified: boolean, provenId = e.id): void {
+    const w = this.nonceWaits.get(e.seq);
+    if (verified && w !== undefined && w.id === provenId) {
+      // This very transaction committed, so its nonce was not used when nodes said NONCE_TOO_LOW of it:
+      // a node that had used it would have answered DUPLICATE_TX, and no other can commit on it.
+      for (const node of w.claimants) {
+        const message =
+          `node ${node} said nonce ${w.nonce} of ${w.id} was used (NONCE_TOO_LOW), but that transaction ` +
+          'is proven committed under it: the claim was false';
+        this.nonceReport(
+          { seq: e.seq, id: w.id, nonce: w.nonce },
+          node,
+          'NONCE_TOO_LOW',
+          'NONCE_CLAIM_FALSE',
+          undefined,
+          message,
+        );
+      }
+    }
     this.queue.ack(e.seq);
     this.accepted.delete(e.id);
     this.forgetWaits(e);

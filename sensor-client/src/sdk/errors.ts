@@ -34,6 +34,15 @@ export const SdkErrorCode = {
    * NO_TRUSTED_SET).
    */
   COMMIT_UNVERIFIED: 'COMMIT_UNVERIFIED',
+  /**
+   * With requireOutcomeProof (ADR 0131): a node's claim about the device's account nonce (NONCE_TOO_LOW,
+   * ACCOUNT_LIMIT, NONCE_GAP) that would make it re-sign queued readings, and that no certified state
+   * supports: the readings stay queued, same bytes, and go to another node. `problemCode`:
+   * NONCE_CLAIM_FALSE (a proof, or the transaction's own proven commit, contradicts it), NONCE_NOT_PROVEN
+   * (the proven nonce stayed below the claim for NONCE_UNPROVEN_AFTER_MS: every node claims it, or the
+   * chain certifies no new state), NO_NONCE_PROOF (no node served a proof that verifies, for as long).
+   */
+  NONCE_UNPROVEN: 'NONCE_UNPROVEN',
   /** A node serves a different chain than the device is configured for. */
   CHAIN_MISMATCH: 'CHAIN_MISMATCH',
   /**

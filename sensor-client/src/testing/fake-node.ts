@@ -6,16 +6,19 @@
 // With `ledger.certifyWith(validators)` every block gets a real header and a quorum commit certificate
 // (the wire module's own encoders), and `/v1/transactions/:id/proof` serves RFC 6962 proofs as the node
 // does (without the bytes: they name a patient). With `ledger.keepReceipts` the state commits to every
-// block's receipts (ADR 0123): blocks cite a real sparse-Merkle state root, proofs carry the receipt
-// and, once a later certified header cites a state that holds it, the `outcome`; `rejectNext` makes the
+// block's receipts (ADR 0123) and to every account's nonce: blocks cite a real sparse-Merkle state
+// root, proofs carry the receipt and, once a later certified header cites a state that holds it, the
+// `outcome`, and `/v1/proofs/{key}` proves an account's nonce (ADR 0131); `rejectNext` makes the
 // state machine reject transactions (in a block, nonce consumed). A FakeNode built with a `lie` plays a
 // Byzantine node on the same ledger: it swallows submissions and claims them committed, with no proof
 // or a forged one, or it relays them and lies about their outcome, or it calls them rejected (in a
-// block, or at admission) when they are not.
+// block, or at admission) when they are not, or it says their nonce is used (or out of reach) and
+// names a wrong account nonce.
 
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
+  accountNonceKey,
   EMPTY_SUBTREE,
   encodeReceiptBytes,
   encodeReceiptsRootValue,
@@ -35,6 +38,7 @@ import {
   commitVoteSignBytes,
   decodeTransaction,
   encodeBlockHeader,
+  encodeCanonical,
   encodeCommitCertificate,
   makeBlock,
   merkleInclusionProof,
@@ -79,6 +83,20 @@ export interface ProofJson {
     stateHeight: number;
     stateAsOf: number;
   };
+}
+
+/** The JSON of `GET /v1/proofs/{key}` (docs/api.md). */
+export interface StateProofJson {
+  key: string;
+  value: string | null;
+  stateHeight: number;
+  stateAsOf: number;
+  root: string;
+  proof: string;
+  height: number;
+  header: string;
+  certificate: string;
+  validators: string[];
 }
 
 /** One certified block: canonical header and certificate (hex) and its state citation. */
@@ -231,8 +249,11 @@ export class FakeLedger {
   private head = 0;
   /** Height -> the certified block (none while nobody certifies). */
   private readonly blocks = new Map<number, CertifiedBlock>();
-  /** keepReceipts: the state's entries, by the height of the block that wrote them. */
-  private readonly stateLeaves: { height: number; leaf: SmtLeaf }[] = [];
+  /**
+   * keepReceipts: every write to the state, by the height of the block that made it and the key (hex);
+   * the state after block h is each key's last write at or before h (leavesAt).
+   */
+  private readonly stateWrites: { height: number; key: string; value: Uint8Array; leaf: SmtLeaf }[] = [];
   /** keepReceipts: height -> [receipt bytes, receipts root] of its one transaction. */
   private readonly receipts = new Map<number, { receipt: Uint8Array; root: Uint8Array }>();
 
@@ -327,7 +348,7 @@ export class FakeLedger {
     Object.assign(p, { receipt: toHex(r.receipt), receiptProof: [], receiptsRoot: toHex(r.root) });
     const newest = this.blocks.get(this.head)!;
     if (newest.stateHeight < e.height) return p; // no certified header cites that state yet
-    const leaves = this.stateLeaves.filter((l) => l.height <= newest.stateHeight).map((l) => l.leaf);
+    const leaves = this.leavesAt(newest.stateHeight);
     p.outcome = {
       stateProof: toHex(encodeStateProof(smtProof(leaves, receiptsRootKey(e.height)))),
       height: this.head,
@@ -356,11 +377,9 @@ export class FakeLedger {
         const receipt = encodeReceiptBytes(r);
         const root = merkleRoot([receipt]);
         this.receipts.set(height, { receipt, root });
-        const key = receiptsRootKey(height);
-        this.stateLeaves.push({
-          height,
-          leaf: { keyHash: keyHashOf(key), valueHash: valueHashOf(encodeReceiptsRootValue(root)) },
-        });
+        this.writeState(height, receiptsRootKey(height), encodeReceiptsRootValue(root));
+        // Executed, accepted or rejected by the state machine: the nonce is consumed (docs/state-machine.md).
+        this.writeState(height, accountNonceKey(p.tx.sender), encodeCanonical(p.tx.nonce));
       }
       (code === undefined ? this.committed : this.rejected).push(lt);
       this.byId.set(p.id, lt);
@@ -380,7 +399,8 @@ export class FakeLedger {
   private newBlock(txs: Uint8Array[]): number {
     const height = ++this.head;
     if (this.certifiers) {
-      const stateRoot = this.keepReceipts ? smtHash(this.stateLeaves.map((l) => l.leaf)) : ZERO_HASH;
+      // The state after the block before this one: this block's writes come after it is made.
+      const stateRoot = this.keepReceipts ? smtHash(this.leavesAt(height - 1)) : ZERO_HASH;
       this.blocks.set(
         height,
         certifiedBlock(this.chainId, height, txs, this.certifiers, undefined, stateRoot),
@@ -420,9 +440,65 @@ export class FakeLedger {
     return n;
   }
 
-  /** Lets a test consume a nonce behind the device's back (another holder of the key). */
+  /**
+   * Lets a test consume a nonce behind the device's back (another holder of the key). With keepReceipts
+   * it is a block of its own that writes the account's nonce (its transactions are not modelled), and
+   * with citeMode 'immediate' a certified header cites that state at once.
+   */
   forceNonce(sender: string, nonce: number): void {
     this.lastNonce.set(sender, nonce);
+    if (!this.keepReceipts) return;
+    const height = this.newBlock([]);
+    this.writeState(height, accountNonceKey(fromHex(sender)), encodeCanonical(nonce));
+    if (this.citeMode === 'immediate') this.citeState();
+  }
+
+  /** Records that block `height` wrote `value` under `key`. */
+  private writeState(height: number, key: Uint8Array, value: Uint8Array): void {
+    this.stateWrites.push({
+      height,
+      key: toHex(key),
+      value,
+      leaf: { keyHash: keyHashOf(key), valueHash: valueHashOf(value) },
+    });
+  }
+
+  /** The state's leaves after block `height`: each key's last write at or before it. */
+  private leavesAt(height: number): SmtLeaf[] {
+    const latest = new Map<string, SmtLeaf>();
+    for (const w of this.stateWrites) if (w.height <= height) latest.set(w.key, w.leaf);
+    return [...latest.values()];
+  }
+
+  /** The value under `key` (hex) after block `height` (undefined: absent). */
+  private valueAt(height: number, key: string): Uint8Array | undefined {
+    let v: Uint8Array | undefined;
+    for (const w of this.stateWrites) if (w.height <= height && w.key === key) v = w.value;
+    return v;
+  }
+
+  /**
+   * `GET /v1/proofs/{key}` as the node answers it: the proof of `key` (hex) in the state the header of
+   * block `at` (default: the newest) cites, or undefined when there is no such certified block or the
+   * ledger keeps no state (keepReceipts off).
+   */
+  stateProof(key: string, at = this.head): StateProofJson | undefined {
+    const b = this.blocks.get(at);
+    if (!b || !this.keepReceipts || !this.certifiers) return undefined;
+    const leaves = this.leavesAt(b.stateHeight);
+    const value = this.valueAt(b.stateHeight, key);
+    return {
+      key,
+      value: value === undefined ? null : toHex(value),
+      stateHeight: b.stateHeight,
+      stateAsOf: b.stateHeight,
+      root: toHex(smtHash(leaves)),
+      proof: toHex(encodeStateProof(smtProof(leaves, fromHex(key)))),
+      height: at,
+      header: b.header,
+      certificate: b.certificate,
+      validators: this.certifiers.map((s) => toHex(s.publicKey)),
+    };
   }
 
   private nextNonce(sender: string): number {
@@ -470,6 +546,12 @@ const STATUS_OF: Record<string, number> = {
  *   ledger's, which shows the truth), 'none' (404), 'forged' (the genuine one with a rejected receipt
  *   in place of the accepted one) or 'garbage' (a header that does not decode);
  * - 'refusesSubmissions': answers every submission with the admission refusal `code` (400), unsent.
+ * This one lies about the device's account nonce (ADR 0131):
+ * - 'claimsNonce': answers every submission with `code` (NONCE_TOO_LOW, NONCE_GAP, ACCOUNT_LIMIT...),
+ *   unsent; `/v1/accounts` says `nonce` (when given); and `/v1/proofs` of a key serves `proof`:
+ *   'genuine' (the ledger's, which shows the truth), 'none' (404), 'garbage' (a header that does not
+ *   decode), 'stale' (a genuine proof against the first certified block, an old state) or 'forged'
+ *   (the genuine proof with `value` replaced by `nonce`).
  */
 export type Lie =
   | { kind: 'noProof' }
@@ -485,7 +567,13 @@ export type Lie =
       proof: 'genuine' | 'none' | 'forged' | 'garbage';
       swallow?: boolean;
     }
-  | { kind: 'refusesSubmissions'; code: string };
+  | { kind: 'refusesSubmissions'; code: string }
+  | {
+      kind: 'claimsNonce';
+      code: string;
+      nonce?: number;
+      proof: 'genuine' | 'none' | 'garbage' | 'stale' | 'forged';
+    };
 
 const SWALLOWS: ReadonlySet<Lie['kind']> = new Set(['noProof', 'strangers', 'minority', 'otherTx']);
 
@@ -503,6 +591,10 @@ export class FakeNode {
   private readonly swallowed = new Map<string, { bytes: Uint8Array; height: number }>();
   /** Proof requests answered, by id (to count them). */
   readonly proofRequests: string[] = [];
+  /** State proof requests answered, by key (hex). */
+  readonly stateProofRequests: string[] = [];
+  /** `/v1/accounts` requests answered, by key (hex). */
+  readonly accountRequests: string[] = [];
 
   constructor(ledger: FakeLedger, port = 0, opts: { lie?: Lie } = {}) {
     this.ledger = ledger;
@@ -512,7 +604,9 @@ export class FakeNode {
 
   /** As the ledger, or, for a liar, swallow it (a valid-looking 202) and claim it committed later. */
   private admit(bytes: Uint8Array): { id: string } | { code: string; title: string } {
-    if (this.lie?.kind === 'refusesSubmissions') return { code: this.lie.code, title: 'refused by a liar' };
+    if (this.lie?.kind === 'refusesSubmissions' || this.lie?.kind === 'claimsNonce') {
+      return { code: this.lie.code, title: 'refused by a liar' };
+    }
     const swallows =
       this.lie !== undefined &&
       (SWALLOWS.has(this.lie.kind) || (this.lie.kind === 'claimsRejection' && this.lie.swallow === true));
@@ -537,6 +631,7 @@ export class FakeNode {
       case 'hidesRejection':
       case 'withholdsOutcome':
       case 'refusesSubmissions':
+      case 'claimsNonce':
         return undefined; // they swallow nothing
       case 'claimsRejection':
         return this.lie.proof === 'garbage' ? garbageProof(s.height) : undefined;
@@ -584,6 +679,24 @@ export class FakeNode {
       };
     }
     return p;
+  }
+
+  /** `GET /v1/proofs/{key}`: the ledger's proof, or what a nonce liar serves instead. */
+  private stateProofFor(key: string): StateProofJson | undefined {
+    const p = this.ledger.stateProof(key);
+    if (this.lie?.kind !== 'claimsNonce' || p === undefined) return p;
+    switch (this.lie.proof) {
+      case 'genuine':
+        return p;
+      case 'none':
+        return undefined;
+      case 'garbage':
+        return { ...p, header: 'ff' };
+      case 'stale':
+        return this.ledger.stateProof(key, 1);
+      case 'forged':
+        return { ...p, value: toHex(encodeCanonical(this.lie.nonce ?? 1_000)) };
+    }
   }
 
   /** Whether this node says `committed` for transactions the ledger rejected. */
@@ -650,7 +763,21 @@ export class FakeNode {
       const p = this.proofFor(id);
       return p ?? problem(reply, 404, 'TX_NOT_FOUND', 'No committed transaction with this id');
     });
-    app.get('/v1/accounts/:key', async (req) => L.account((req.params as { key: string }).key));
+    app.get('/v1/accounts/:key', async (req) => {
+      this.accountRequests.push((req.params as { key: string }).key);
+      const lie = this.lie;
+      if (lie?.kind === 'claimsNonce' && lie.nonce !== undefined) {
+        return { nonce: lie.nonce, pendingNonce: lie.nonce };
+      }
+      return L.account((req.params as { key: string }).key);
+    });
+    app.get('/v1/proofs/:key', async (req, reply) => {
+      const key = (req.params as { key: string }).key;
+      if (!/^(?:[0-9a-f]{2})+$/.test(key)) return problem(reply, 400, 'MALFORMED', 'key is not hex');
+      this.stateProofRequests.push(key);
+      const p = this.stateProofFor(key);
+      return p ?? problem(reply, 404, 'NO_CERTIFIED_STATE', 'No committed block yet to verify against');
+    });
     app.get('/v1/status', async () => ({
       chainId: L.chainId,
       ...(L.genesisHash === undefined ? {} : { genesisHash: L.genesisHash }),
