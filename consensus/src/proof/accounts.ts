@@ -1,7 +1,7 @@
 // The framework's account record as a light client proves it (ADR 0131): a sender's last consumed
 // nonce is a state entry like any other, so a state proof against a certified header shows it without
 // trusting the node that serves it. A device acts on a node's "your nonce is used" only when such a
-// proof supports it. Pure: wire only; the node writes the same key and value (node/src/exec/accounts.ts,
+// proof supports it. Pure: wire only; the node builds its key with this function and writes the same value (node/src/exec/accounts.ts,
 // docs/storage.md "State keys"), and node/src/api/api.test.ts checks the two agree on a live chain.
 //
 //   key   = 0x00 || "nonce/" || publicKey(32)      (0x00: the framework's reserved key prefix)
