@@ -41,8 +41,8 @@ async function run() {
   // The patient's and clinician's key files: removed with the run, like every test's temp dir.
   t.teardown(() => rmSync(keys, { recursive: true, force: true }));
 
-  // Few alerts held for resuming streams (4,096 by default), so that an outage can outlast them (ADR 0126).
-  const node = await startTestNode({ maxHeldAlerts: 4 });
+  // Few alerts sent again to a resuming stream (4,096 by default), so that an outage can outrun them (ADR 0130).
+  const node = await startTestNode({ maxReplayedAlerts: 4 });
   t.teardown(() => node.close());
   await node.app.listen({ host: '127.0.0.1', port: 0 });
   const addr = node.app.server.address();
