@@ -32,6 +32,9 @@ export function accessEntryValue(): Uint8Array {
 
 type Scan = (prefix: Uint8Array) => AsyncIterable<{ key: Uint8Array; value: Uint8Array }>;
 
+/** The index key prefixes derivedIndexRecords derives in full (what an upgrade replaces). */
+export const DERIVED_INDEX_PREFIXES: readonly Uint8Array[] = [makeKey('access')];
+
 /**
  * The access index as the current state implies it: an entry for every grant, break-glass access and
  * guardianship in the patients' records (expired ones included, as the handlers leave them until the

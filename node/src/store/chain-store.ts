@@ -18,7 +18,7 @@ import { type BatchOp, type ChainDb, openDb, writeBatch } from './db.ts';
 import { hexKey } from '../state-tree/hex-key.ts';
 import { DeferredTreeNodes } from './deferred-tree.ts';
 import { StoreError } from './errors.ts';
-import { keys, Prefix } from './keys.ts';
+import { keys, Prefix, subRange } from './keys.ts';
 import {
   encodeBytes,
   encodeChangeList,
@@ -572,9 +572,15 @@ export class ChainStore {
     writes:
       | AsyncIterable<{ key: Uint8Array; value: Uint8Array }>
       | Iterable<{ key: Uint8Array; value: Uint8Array }>,
+    /**
+     * Index key prefixes whose records are deleted first: what `writes` derives in full, so that records
+     * left by an earlier, interrupted upgrade of a state since changed (by an older node) do not stay.
+     */
+    replace: readonly Uint8Array[] = [],
   ): Promise<number> {
     const head = this.requireHead();
     if (this.#indexedFrom !== undefined) return 0;
+    for (const prefix of replace) await this.db.clear(subRange(Prefix.index, prefix));
     let ops: BatchOp[] = [];
     let count = 0;
     for await (const w of writes) {
