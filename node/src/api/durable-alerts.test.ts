@@ -7,6 +7,7 @@
 import { toHex } from '@vigil/consensus/wire';
 import t from 'tap';
 import { makeKey, prefixEnd } from '../state-machine/keys.ts';
+import { SCHEMA_VERSION } from '../store/chain-store.ts';
 import { openDb } from '../store/db.ts';
 import { keys } from '../store/keys.ts';
 import { encodeUint } from '../store/records.ts';
@@ -285,7 +286,7 @@ t.test(
     });
     const store = node.validator.store;
     t.ok(store.indexedFrom !== undefined && store.indexedFrom > head, `indexed from ${store.indexedFrom}`);
-    t.equal(await store.meta.schemaVersion(), 7, 'upgraded to schema 7');
+    t.equal(await store.meta.schemaVersion(), SCHEMA_VERSION, 'upgraded to schema 7');
     const mine = (await signedGet(kept, '/v1/me/patients')).json();
     t.same(
       mine.items.map((i: { patient: string; via: string }) => [i.patient, i.via]),

@@ -46,6 +46,8 @@ import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './rep
  * database: blocks it applied would leave holes in the indexes that no reader could see.
  */
 export const SCHEMA_VERSION = 7;
+/** The schema that introduced `indexedFrom` and the indexes of ADR 0130 (renumber with it). */
+const INDEXED_SCHEMA = 7;
 /** Schemas this node reads. */
 const READABLE_SCHEMAS: readonly number[] = [2, 3, 4, 5, 6, 7];
 /** Index records per batch while an older database is upgraded (adoptIndexes). */
@@ -311,7 +313,7 @@ export class ChainStore {
     // The record and the schema are written in one batch (initChain, adoptIndexes): one without the
     // other is damage. Schema 6 is a chain with receipts roots; from schema 7 on every chain is at 7 and
     // records 1 or 0 (ADR 0130), so that a lost record is still told from a chain without them.
-    const expected = version >= 7 ? 'recorded' : version === 6 ? 'yes' : 'no';
+    const expected = version >= INDEXED_SCHEMA ? 'recorded' : version === 6 ? 'yes' : 'no';
     const found = receipts === undefined ? 'no' : receipts ? 'yes' : 'zero';
     if (expected === 'recorded' ? found === 'no' : expected !== found) {
       throw new StoreError(
@@ -322,7 +324,7 @@ export class ChainStore {
       );
     }
     this.#indexedFrom = await this.meta.indexedFrom();
-    if ((this.#indexedFrom !== undefined) !== version >= 7) {
+    if ((this.#indexedFrom !== undefined) !== version >= INDEXED_SCHEMA) {
       // Written in one batch with the schema, by initChain or adoptIndexes.
       throw new StoreError(
         'CORRUPT_METADATA',
