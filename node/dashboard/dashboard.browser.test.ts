@@ -3,8 +3,9 @@
 // binds a wearable and grants a clinician access, and the clinician then sees the data; an alert
 // appears live on the clinician's panel and is acknowledged; a revoke removes access; a break-glass
 // session shows up in the patient's audit view; the operator explorer verifies an inclusion proof; alerts
-// are caught up after a stream outage, and a gap in what the node holds is said; a tab left idle is signed
-// out.
+// are caught up after a stream outage, and a gap in what the node sends again is said; patients who
+// granted access are listed by themselves, at sign-in and when an alert names one not listed ("grants to
+// me", ADR 0130); a tab left idle is signed out.
 // Screenshots of every view at phone and desktop sizes are written to node/dashboard/screenshots/.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { sha256, toHex } from '@vigil/consensus/wire';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import t from 'tap';
+import { signRequest } from '../src/api/signed-request-client.ts';
 import { Actor, startTestNode } from '../src/api/testing/node.ts';
 import { DASHBOARD_DIR, ensureDashboardBuilt } from './build.ts';
 import { shortKey } from './src/format.ts';
@@ -41,8 +43,8 @@ async function run() {
   // The patient's and clinician's key files: removed with the run, like every test's temp dir.
   t.teardown(() => rmSync(keys, { recursive: true, force: true }));
 
-  // Few alerts held for resuming streams (4,096 by default), so that an outage can outlast them (ADR 0126).
-  const node = await startTestNode({ maxHeldAlerts: 4 });
+  // Few alerts sent again to a resuming stream (4,096 by default), so that an outage can outrun them (ADR 0130).
+  const node = await startTestNode({ maxReplayedAlerts: 4 });
   t.teardown(() => node.close());
   await node.app.listen({ host: '127.0.0.1', port: 0 });
   const addr = node.app.server.address();
@@ -328,7 +330,7 @@ async function run() {
   );
 
   await t.test(
-    'alerts the node no longer holds after an outage: a notice that stays until dismissed',
+    'alerts the node does not send again after an outage: a notice that stays until dismissed',
     async (t) => {
       const O = toHex(other.key);
       await clinicianCtx.setOffline(true);
@@ -367,12 +369,108 @@ async function run() {
     },
   );
 
+  await t.test(
+    'patients who granted access are listed by themselves: at sign-in, and when an alert names one not listed',
+    async (t) => {
+      // A third patient grants the clinician access on the chain; nobody tells the clinician their key.
+      const third = seedOf('dash-patient-3');
+      const T = toHex(third.key);
+      const grant = (who: Actor) =>
+        commit(
+          who.bytes({
+            type: 40,
+            patient: who.key,
+            grantee: { kind: 1, key: clinician.key },
+            scopes: ['vitals.*', 'alerts'],
+            purpose: 1,
+            expiresAt: Date.now() + 86_400_000,
+          }),
+        );
+      await commit(third.bytes({ type: 20, patient: third.key }));
+      await grant(third);
+      // And a key added by hand that grants nothing: chosen, it is kept for the session only.
+      const nobody = toHex(seedOf('dash-nobody').key);
+      await cp.getByLabel('Add a patient by key').fill(nobody);
+      await cp.getByRole('button', { name: 'Add patient' }).click();
+      await cp.locator(`section[data-patient="${nobody}"]`).waitFor();
+      // Sign out and in again: the node is asked who granted access, and the third patient is there.
+      await cp.getByRole('button', { name: 'Sign out' }).click();
+      await signIn(cp, 'clinician', clinicianFile);
+      const panel = cp.locator(`section[data-patient="${T}"]`);
+      await panel.locator('.badge.via-grant').waitFor();
+      t.equal(
+        await cp.locator(`section[data-patient="${nobody}"]`).count(),
+        0,
+        'the hand-added key did not come back',
+      );
+      const listed = (
+        await cp
+          .locator('section[data-patient]')
+          .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.patient))
+      ).sort();
+      const granted = (
+        await node.app.inject({
+          url: '/v1/me/patients',
+          headers: signRequest({
+            chainId,
+            signer: clinician.signer,
+            method: 'GET',
+            target: '/v1/me/patients',
+          }),
+        })
+      )
+        .json()
+        .items.map((i: { patient: string }) => i.patient);
+      t.same(listed, [...new Set<string>(granted)].sort(), 'exactly the patients the node says grant access');
+      t.ok(listed.includes(T), 'found through the query, not added');
+      // Found, not chosen: this tab keeps nothing of them (ADR 0124).
+      t.same(await cp.evaluate(() => Object.keys(sessionStorage)), ['vigil.session'], 'only the session');
+      await shoot(cp, 'clinician-granted');
+
+      // While signed in, a fourth patient grants access quietly, and a fifth grants it and alerts: the
+      // alert names a patient not listed, so the node is asked again, and both appear.
+      const fourth = seedOf('dash-patient-4');
+      const fifth = seedOf('dash-patient-5');
+      const fifthDevice = seedOf('dash-device-5');
+      for (const p of [fourth, fifth]) {
+        await commit(p.bytes({ type: 20, patient: p.key }));
+        await grant(p);
+      }
+      t.equal(await cp.locator(`section[data-patient="${toHex(fourth.key)}"]`).count(), 0, 'not asked yet');
+      const now = Date.now();
+      await commit(
+        fifth.bytes({
+          type: 30,
+          device: fifthDevice.key,
+          patient: fifth.key,
+          validFrom: now - 60_000,
+          validUntil: now + 86_400_000,
+        }),
+      );
+      await commit(
+        fifthDevice.bytes({ type: 50, patient: fifth.key, readings: [reading(1, 160, '/min', Date.now())] }),
+      );
+      await cp
+        .locator(`section[data-patient="${toHex(fifth.key)}"] .alert-item`)
+        .first()
+        .waitFor();
+      // Found, it is read once on screen (a ward's worth of panels is not read at once).
+      const quiet = cp.locator(`section[data-patient="${toHex(fourth.key)}"]`);
+      await quiet.waitFor({ state: 'attached' });
+      await quiet.scrollIntoViewIfNeeded();
+      await quiet.locator('.badge.via-grant').waitFor();
+      t.pass('the quiet grant was found when the alert came');
+    },
+  );
+
   await t.test('a revoke removes access; break-glass opens it and the patient sees it', async (t) => {
     await pp.getByRole('tab', { name: 'Consents' }).click();
     await pp.getByRole('button', { name: /^Revoke access of Clinician/ }).click();
     await pp.getByText('You have not granted anyone access.').waitFor();
     const panel = cp.locator(`[data-patient="${P}"]`);
-    // The clinician's panel refreshes from the live feed (no reload): access is gone.
+    // The clinician's panel refreshes from the live feed (no reload): access is gone. (Panels off screen
+    // are read when they come into view: the list is longer than the screen now.)
+    await panel.scrollIntoViewIfNeeded();
     await panel.locator('.badge.via-none').waitFor();
     await panel.getByText('This patient has not granted you access.').waitFor();
     await shoot(cp, 'clinician-no-access');
@@ -456,10 +554,27 @@ async function run() {
     t.equal(await cp.locator('.toast').count(), 0, 'no notice naming a patient is left on screen');
     t.equal(await cp.locator('[data-patient]').count(), 0, 'no panel left');
     t.equal(await observingResize(cp), 0, "no panel's ResizeObserver left observing");
-    // The next user of this tab signs in with the same key and finds no list either.
+    // The next user of this tab signs in with the same key and finds no list of the browser's: only
+    // the patients the node says grant access now (ADR 0130), read again from the node.
     await signIn(cp, 'clinician', clinicianFile);
-    await cp.getByText(/^No patients yet/).waitFor();
-    t.equal(await cp.locator('[data-patient]').count(), 0, 'the list did not come back');
+    const granted = (
+      await node.app.inject({
+        url: '/v1/me/patients',
+        headers: signRequest({ chainId, signer: clinician.signer, method: 'GET', target: '/v1/me/patients' }),
+      })
+    )
+      .json()
+      .items.map((i: { patient: string }) => i.patient);
+    const want = [...new Set<string>(granted)].sort();
+    t.ok(want.length > 0);
+    await cp.locator(`section[data-patient="${want[0]}"]`).waitFor();
+    const listed = (
+      await cp
+        .locator('section[data-patient]')
+        .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.patient))
+    ).sort();
+    t.same(listed, want, 'the list did not come back; the granted patients are asked for again');
+    t.same(await cp.evaluate(() => Object.keys(sessionStorage)), ['vigil.session']);
   });
 
   await t.test('a tab left idle is warned, then signed out as by the button (ADR 0127)', async (t) => {

@@ -16,6 +16,18 @@ export class ApiProblem extends Error {
   }
 }
 
+/** An entry of "grants to me" (GET /v1/me/patients, ADR 0130): what gives this key access to a patient. */
+export interface AccessToMe {
+  patient: string;
+  via: 'grant' | 'emergency' | 'guardian';
+  scopes: string[];
+  purpose: number | null;
+  expiresAt: number | null;
+}
+
+/** Pages of "grants to me" read at most: 20,000 entries, far beyond a clinician's patients. */
+const MAX_ACCESS_PAGES = 20;
+
 export interface CommitResult {
   id: string;
   status: 'committed' | 'rejected' | 'pending';
@@ -90,6 +102,24 @@ export class Client {
       await this.resync();
       return get();
     }
+  }
+
+  /**
+   * "Grants to me" (docs/api.md, `GET /v1/me/patients`): every entry, page by page, of what gives the
+   * signer access to a patient now (grants to them or their organisation, their break-glass accesses,
+   * guardianships). Not a read of patient data: the node records no access for it.
+   */
+  async accessToMe(signer: Signer): Promise<AccessToMe[]> {
+    const out: AccessToMe[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < MAX_ACCESS_PAGES; page++) {
+      const target: string = `/v1/me/patients?limit=1000${cursor ? `&cursor=${cursor}` : ''}`;
+      const r: { items: AccessToMe[]; next: string | null } = await this.signedGet(signer, target);
+      out.push(...r.items);
+      cursor = r.next;
+      if (cursor === null) break;
+    }
+    return out;
   }
 
   /**

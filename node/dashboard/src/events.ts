@@ -5,9 +5,11 @@
 // that goes silent (a dead network path that no TCP error reports: a laptop's Wi-Fi, a proxy) is
 // treated as dropped once nothing, not even the node's 15 s keep-alive, has arrived for IDLE_MS: else
 // the header would say "live" over values that no longer update. A reconnect names the last event id
-// seen (`Last-Event-ID`: a block's height, or the opening event's first block), and the node first sends again the alerts raised from that block on (docs/api.md
-// "Events"): they reach `onAlert` like live ones, each (patient, seq) once. When the node no longer holds
-// all of them (it restarted, or the outage was very long) it says so, and `onGap` listeners are told.
+// seen (`Last-Event-ID`: a block's height, or the opening event's first block), and the node first sends
+// again the alerts raised from that block on, from its alert index (docs/api.md "Events", ADR 0130; a
+// restart of the node loses none): they reach `onAlert` like live ones, each (patient, seq) once. When
+// it cannot send them all (more than it sends at once, or older than its index) it says so, and `onGap`
+// listeners are told.
 // Blocks are not replayed: after a reconnect, `onResume` listeners re-read what they show.
 import type { Signer } from '@vigil/consensus/wire';
 import { SseParser } from '@vigil/sensor-client/browser';
@@ -37,6 +39,8 @@ export interface AlertEvent {
 export interface GapEvent {
   from: number;
   heldFrom: number;
+  /** `limit`: more alerts than the node sends again at once; `notIndexed`: older than its alert index. */
+  reason?: 'limit' | 'notIndexed';
 }
 
 export type FeedState = 'connecting' | 'live' | 'reconnecting';

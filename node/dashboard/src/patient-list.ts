@@ -1,8 +1,8 @@
-// A clinician's list of patients, for as long as this tab's session lasts. The node has no "patients who
-// granted me access" query, so the dashboard remembers whom the clinician added or was alerted about.
-// Those keys identify health-data subjects and say whom this clinician looked at: they are kept in this
-// tab's sessionStorage (gone when the tab closes, and removed at sign-out by closeSession), never in
-// localStorage, which outlives both and is readable by the next user of a shared ward workstation.
+// The patients a clinician chose (added by key or link, or whose alert reached them), for as long as
+// this tab's session lasts; those who grant access are asked of the node instead ("grants to me", ADR
+// 0130). Those keys identify health-data subjects and say whom this clinician looked at: they are kept
+// in this tab's sessionStorage (gone when the tab closes, and removed at sign-out by closeSession), never
+// in localStorage, which outlives both and is readable by the next user of a shared ward workstation.
 // ADR 0124.
 import { STORAGE_PREFIX } from './session.ts';
 

@@ -54,8 +54,8 @@ export interface ApiOptions {
   maxEventSubscribers?: number;
   /** The web dashboard's settings (docs/dashboard.md): its automatic logoff. */
   dashboard?: { idleSignOutMs?: number };
-  /** Alerts held for resuming event subscribers (ADR 0126). Default 4,096; tests make a gap with fewer. */
-  maxHeldAlerts?: number;
+  /** Most alerts sent again to one resuming event subscriber (ADR 0130). Default 4,096; tests make a gap with fewer. */
+  maxReplayedAlerts?: number;
   /** Process metrics (CPU, memory, event loop) in /metrics. Default true. */
   defaultMetrics?: boolean;
   now?: () => number;
@@ -247,7 +247,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerTransactionRoutes(app, ctx);
   registerChainRoutes(app, ctx);
   registerPatientRoutes(app, ctx);
-  registerEventRoutes(app, ctx, options.maxEventSubscribers, options.maxHeldAlerts);
+  registerEventRoutes(app, ctx, options.maxEventSubscribers, options.maxReplayedAlerts);
   await registerFhirRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerDocsRoutes(app);

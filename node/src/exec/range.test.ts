@@ -360,8 +360,10 @@ t.test('later blocks may cite a range interior on their certificate; proofs ther
 t.test('schema: a range of two or more marks the database 3 in its batch; 2 is still read', async (t) => {
   const { chain } = await threeBlocks(t);
   const b = await openNode(t);
-  // A database written by the previous version (schema 2, no 'G' records).
+  // A database written by the previous version (schema 2, no 'G' records, nor ADR 0130's indexedFrom).
   await b.store.db.put(keys.meta('schemaVersion'), encodeUint(2));
+  await b.store.db.del(keys.meta('indexedFrom'));
+  await b.store.db.del(keys.meta('receiptsRoots'));
   await b.reopen();
   await b.exec.applyCertifiedRange(chain.slice(0, 1));
   t.equal(

@@ -1,5 +1,6 @@
 // @vigil/node/state-machine: Vigil's access-control state machine (docs/state-machine.md).
 export { type AccessBasis, type AccessDecision, DenyCode, decideAccess } from './access.ts';
+export { DERIVED_INDEX_PREFIXES, derivedIndexRecords } from './access-index.ts';
 export { RejectCode } from './codes.ts';
 export { GenesisError, type GenesisSpec, genesisState, type StateWrite } from './genesis.ts';
 export { activeValidators, governanceQuorum, validatorChangeHeight } from './handlers/governance.ts';

@@ -111,6 +111,21 @@ export const Keys = {
   openAlert: (patient: Uint8Array, cause: string) => makeKey('alertopen', patient, cause),
 } as const;
 
+/**
+ * What an entry of the access index (ADR 0130) records, in key order: a grant to a key, a grant to an
+ * organisation, a clinician's break-glass access, a guardianship. `holder` is the key named (the
+ * organisation id for kind 2).
+ */
+export const AccessKind = { keyGrant: 1, orgGrant: 2, emergency: 3, guardian: 4 } as const;
+export type AccessKind = (typeof AccessKind)[keyof typeof AccessKind];
+
+/** The expiry recorded for a guardianship, which has none: sorts after every real time. */
+export const NO_EXPIRY = Number.MAX_SAFE_INTEGER;
+
+function u32(n: number): Uint8Array {
+  return u64(n).subarray(4);
+}
+
 /** Non-merkleised index keys (IndexAccess): derived from blocks, rebuilt if lost. */
 export const IndexKeys = {
   reading: (patient: Uint8Array, kind: number, measuredAt: number, source: Uint8Array) =>
@@ -121,4 +136,29 @@ export const IndexKeys = {
   audit: (patient: Uint8Array, height: number, position: number, sub: number) =>
     makeKey('audit', patient, height, u64(position).subarray(4), new Uint8Array([sub >> 8, sub & 0xff])),
   auditPrefix: (patient: Uint8Array) => makeKey('audit', patient),
+  /**
+   * An alert raised at execution, by block height, position of its transaction and sequence (ADR 0130):
+   * the events route sends a reconnecting subscriber the alerts of the blocks it missed from here.
+   */
+  raisedAlert: (height: number, position: number, patient: Uint8Array, seq: number) =>
+    makeKey('raised', height, u32(position), patient, seq),
+  raisedFrom: (height: number) => makeKey('raised', height),
+  /**
+   * Who holds access to which patient (ADR 0130): `<kind><holder><expiresAt><patient><id>`, the id a
+   * grant's or break-glass access's (none for a guardianship). By expiry within a holder, so a scan
+   * from "now" passes over nothing expired.
+   */
+  access: (
+    kind: AccessKind,
+    holder: Uint8Array | string,
+    expiresAt: number,
+    patient: Uint8Array,
+    id?: Uint8Array,
+  ) =>
+    id === undefined
+      ? makeKey('access', Uint8Array.of(kind), holder, expiresAt, patient)
+      : makeKey('access', Uint8Array.of(kind), holder, expiresAt, patient, id),
+  accessOf: (kind: AccessKind, holder: Uint8Array | string) => makeKey('access', Uint8Array.of(kind), holder),
+  accessFrom: (kind: AccessKind, holder: Uint8Array | string, expiresAfter: number) =>
+    makeKey('access', Uint8Array.of(kind), holder, expiresAfter),
 } as const;

@@ -5,7 +5,9 @@
 //  - readings from a revoked, suspended or unbound device are rejected;
 //  - replaying any transaction fails;
 //  - every grant and break-glass access in state was created by someone entitled to create it;
-//  - two harnesses fed the same blocks end byte-identical (state and index).
+//  - two harnesses fed the same blocks end byte-identical (state and index);
+//  - "grants to me" (readAccessToMe) lists a patient exactly when the access rule lets the reader read
+//    something of theirs for some purpose, and the access index is what the state implies (ADR 0130).
 // Runs: VIGIL_PROP_RUNS (default 30 sequences of up to 40 blocks), seed VIGIL_PROP_SEED.
 
 import fc from 'fast-check';
@@ -13,8 +15,11 @@ import t from 'tap';
 import { bytesEqual, type Transaction, toHex } from '@vigil/consensus/wire';
 import { scopesCover, type TxBody } from '@vigil/consensus/wire/bodies/index.ts';
 import { readingCategory, type ReadingKind } from '@vigil/consensus/vitals/index.ts';
-import { Keys } from './keys.ts';
-import { AccessDenied, readAlerts, readReadings } from './query.ts';
+import { READING_KINDS } from '@vigil/consensus/vitals/index.ts';
+import { decideAccess } from './access.ts';
+import { derivedIndexRecords } from './access-index.ts';
+import { Keys, makeKey, prefixEnd } from './keys.ts';
+import { AccessDenied, readAccessToMe, readAlerts, readReadings } from './query.ts';
 import { Codec, readRecord } from './records.ts';
 import { Harness, type TestActor } from './testing/harness.ts';
 import { DAY, HOUR, World } from './testing/world.ts';
@@ -32,6 +37,8 @@ const seen = {
   deniedReads: 0,
   badDeviceRejected: 0,
   replays: 0,
+  listedToMe: 0,
+  accessEntries: 0,
 };
 
 interface ModelGrant {
@@ -445,6 +452,23 @@ async function runSequence(ops: OpValue[]) {
           }
         }
       }
+      // ---- "grants to me" agrees with the access rule (ADR 0130) ----
+      let allowed = false;
+      for (const purpose of [1, 2, 3]) {
+        for (const category of [...READING_KINDS.map((k) => readingCategory(k)), 'alerts']) {
+          const d = await decideAccess(w.h.view().state, reader.key, patient.key, category, purpose, at);
+          if (d.allowed && d.via !== 'self') allowed = true;
+        }
+      }
+      const listed = (
+        await readAccessToMe(w.h.view(), { key: reader.key, purpose: 1 }, { limit: 1000 }, at)
+      ).items.some((a) => bytesEqual(a.patient, patient.key));
+      if (listed !== allowed) {
+        throw new Error(
+          `grants to me ${listed ? 'lists' : 'leaves out'} a patient the rule ${allowed ? 'allows' : 'refuses'}`,
+        );
+      }
+      if (listed) seen.listedToMe++;
     }
   }
 
@@ -461,6 +485,17 @@ async function runSequence(ops: OpValue[]) {
         throw new Error('a break-glass access in state that was closed or never opened');
     }
   }
+  // ---- the access index is exactly what the state implies (what an upgraded database derives) ----
+  const scan = (prefix: Uint8Array) => w.h.state.range({ gte: prefix, lt: prefixEnd(prefix) });
+  const derived: string[] = [];
+  for await (const r of derivedIndexRecords(scan)) derived.push(toHex(r.key));
+  const access = makeKey('access');
+  const indexed: string[] = [];
+  for await (const r of w.h.index.range({ gte: access, lt: prefixEnd(access) })) indexed.push(toHex(r.key));
+  if (JSON.stringify(derived.sort()) !== JSON.stringify(indexed)) {
+    throw new Error('the access index differs from what the state implies');
+  }
+  seen.accessEntries += indexed.length;
   // ---- organisations exist exactly when a quorum of organisations approved them ----
   const stateOrgs = (await readRecord(w.h.state, Keys.orgList(), Codec.strings)) ?? [];
   if (JSON.stringify([...orgs].sort()) !== JSON.stringify(stateOrgs)) {
@@ -495,6 +530,8 @@ t.test('random transaction sequences keep the access-control invariants', async 
     `readings from suspended/revoked devices rejected: ${seen.badDeviceRejected}`,
   );
   t.ok(seen.replays > 0, `replays rejected: ${seen.replays}`);
+  t.ok(seen.listedToMe > 0, `patients listed by grants to me: ${seen.listedToMe}`);
+  t.ok(seen.accessEntries > 0, `access index entries checked against the state: ${seen.accessEntries}`);
   t.ok(seen.acceptedTypes.has(1) && seen.acceptedTypes.has(2), 'governance proposals and approvals accepted');
   t.ok(seen.orgsRegistered > 0, `organisations registered by quorum: ${seen.orgsRegistered}`);
 });

@@ -16,16 +16,21 @@ import {
   type AccessBasis,
   DenyCode,
   decideAccess,
+  grantNames,
+  isActive,
+  isGuardian,
   liveEmergencies,
   liveGrants,
   patientOrGuardian,
 } from './access.ts';
-import { IndexKeys, Keys, prefixEnd, readU64 } from './keys.ts';
+import { AccessKind, IndexKeys, Keys, makeKey, prefixEnd, readU64 } from './keys.ts';
 import {
+  type ActorRecord,
   type AlertRecord,
   Codec,
   type EmergencyRecord,
   type GrantRecord,
+  Role,
   type StateGet,
   readRecord,
 } from './records.ts';
@@ -398,6 +403,206 @@ export async function readAuditTrail(
     });
   }
   return { items, nextHeight };
+}
+
+/**
+ * Something that gives the requester access to a patient now (ADR 0130): a grant naming them or their
+ * organisation, their own open break-glass access, or a guardianship. The records are the state's.
+ */
+export type AccessToMe =
+  | { patient: Uint8Array; via: 'grant'; grant: GrantRecord }
+  | { patient: Uint8Array; via: 'emergency'; emergency: EmergencyRecord }
+  | { patient: Uint8Array; via: 'guardian' };
+
+/** A range of the requester's entries in the access index, in key order. */
+interface AccessRange {
+  kind: AccessKind;
+  prefix: Uint8Array;
+  gte: Uint8Array;
+  lt: Uint8Array;
+}
+
+/**
+ * The requester's access ranges in the index, in key order, as the access rule counts them now
+ * (docs/state-machine.md, "Access rule"): a guardianship always; grants naming their key only for an
+ * active clinician or researcher; grants to their organisation and their break-glass accesses only for
+ * an active clinician. A grant or break-glass range starts after `now`, so nothing expired is scanned.
+ */
+function accessRanges(key: Uint8Array, actor: ActorRecord | undefined, now: number): AccessRange[] {
+  const ranges: AccessRange[] = [];
+  const timed = (kind: AccessKind, holder: Uint8Array | string) => {
+    const prefix = IndexKeys.accessOf(kind, holder);
+    ranges.push({ kind, prefix, gte: IndexKeys.accessFrom(kind, holder, now + 1), lt: prefixEnd(prefix) });
+  };
+  const active = isActive(actor) && (actor.role === Role.clinician || actor.role === Role.researcher);
+  const clinician = active && actor!.role === Role.clinician;
+  if (active) timed(AccessKind.keyGrant, key);
+  if (clinician) timed(AccessKind.orgGrant, actor!.orgId);
+  if (clinician) timed(AccessKind.emergency, key);
+  const guardian = IndexKeys.accessOf(AccessKind.guardian, key);
+  ranges.push({ kind: AccessKind.guardian, prefix: guardian, gte: guardian, lt: prefixEnd(guardian) });
+  return ranges;
+}
+
+/**
+ * The entry at `key` of range `r`, decided on the state now: the record it names must still be there,
+ * unexpired and naming the requester, exactly as decideAccess would count it; a research grant counts
+ * only while the patient is opted in (decideAccess refuses research reads otherwise).
+ */
+async function accessEntry(
+  view: ReadView,
+  req: Requester,
+  actor: ActorRecord | undefined,
+  r: AccessRange,
+  key: Uint8Array,
+  now: number,
+): Promise<AccessToMe | undefined> {
+  // <prefix><expiresAt:u64><patient:32><id:32, none for a guardianship>
+  const o = r.prefix.length + 8;
+  const patient = key.slice(o, o + 32);
+  const id = key.subarray(o + 32);
+  if (patient.length !== 32) return undefined;
+  if (r.kind === AccessKind.guardian) {
+    const p = await readRecord(view.state, Keys.patient(patient), Codec.patient);
+    return p && isGuardian(p, req.key) ? { patient, via: 'guardian' } : undefined;
+  }
+  if (r.kind === AccessKind.emergency) {
+    const es = (await readRecord(view.state, Keys.emergencies(patient), Codec.emergencies)) ?? [];
+    const e = liveEmergencies(es, now).find(
+      (x) => bytesEqual(x.accessId, id) && bytesEqual(x.clinician, req.key),
+    );
+    return e ? { patient, via: 'emergency', emergency: e } : undefined;
+  }
+  const grants = (await readRecord(view.state, Keys.grants(patient), Codec.grants)) ?? [];
+  const g = liveGrants(grants, now).find((x) => bytesEqual(x.grantId, id) && grantNames(x, req.key, actor));
+  if (!g) return undefined;
+  if (g.purpose === Purpose.research) {
+    const p = await readRecord(view.state, Keys.patient(patient), Codec.patient);
+    if (!p?.researchOptIn) return undefined;
+  }
+  return { patient, via: 'grant', grant: g };
+}
+
+/**
+ * "Grants to me" (ADR 0130): what gives the requester access to a patient now, from the access index,
+ * each entry decided on the state record it names. Any signed caller may ask, about themself only: the
+ * ranges scanned are the requester's own, and a cursor outside them is BAD_CURSOR. Ordered by kind
+ * (grants to the key, to the organisation, break-glass accesses, guardianships), then by expiry. A page
+ * examines at most `limit` entries, so it may hold fewer items (an entry the state no longer backs)
+ * and still have a `next`; the patient themself is not listed.
+ */
+export async function readAccessToMe(
+  view: ReadView,
+  req: Requester,
+  q: { limit?: number; cursor?: string | null },
+  now: number,
+): Promise<{ items: AccessToMe[]; next: string | null }> {
+  const limit = q.limit ?? 100;
+  checkLimit(limit);
+  if (!Number.isSafeInteger(now) || now < 0) throw new QueryError('BAD_RANGE', 'now');
+  const actor = await readRecord(view.state, Keys.actor(req.key), Codec.actor);
+  const ranges = accessRanges(req.key, actor, now);
+  let start = 0;
+  let from: Uint8Array | undefined;
+  if (q.cursor) {
+    let c: Uint8Array;
+    try {
+      c = fromHex(q.cursor);
+    } catch {
+      throw new QueryError('BAD_CURSOR');
+    }
+    // Only inside one of the requester's own ranges: a cursor cannot widen the read to another holder.
+    start = ranges.findIndex((r) => Buffer.compare(c, r.prefix) >= 0 && Buffer.compare(c, r.lt) < 0);
+    if (start < 0) throw new QueryError('BAD_CURSOR');
+    from = Buffer.compare(c, ranges[start]!.gte) > 0 ? c : ranges[start]!.gte;
+  }
+  const items: AccessToMe[] = [];
+  let examined = 0;
+  for (let i = start; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    const gte = i === start && from ? from : r.gte;
+    for await (const { key } of view.index.range({ gte, lt: r.lt, limit: limit + 1 - examined })) {
+      if (examined === limit) return { items, next: toHex(key) };
+      examined++;
+      const item = await accessEntry(view, req, actor, r, key, now);
+      if (item) items.push(item);
+    }
+  }
+  return { items, next: null };
+}
+
+/** An alert as raised at execution, read back from the alert index (ADR 0130). */
+export interface RaisedAlert {
+  height: number;
+  /** Position in its block of the transaction that raised it. */
+  position: number;
+  txId: Uint8Array;
+  patient: Uint8Array;
+  seq: number;
+  cause: string;
+  kind: number | null;
+  value: number | null;
+  news2Total: number | null;
+  band: number | null;
+  missing: string[];
+  oldestAgeMs: number;
+}
+
+const RAISED = makeKey('raised');
+
+/**
+ * Where a replay of the alerts raised in blocks `fromHeight` to `toHeight` starts when it may send at
+ * most `max` of them: `fromHeight` when they are no more, else the block after the newest one that
+ * would have to be cut (whole blocks only: a client resumes from a block). Reads at most max + 1 keys.
+ * Not access-checked, like readRaisedAlerts.
+ */
+export async function replayStart(view: ReadView, fromHeight: number, toHeight: number, max: number) {
+  if (toHeight < fromHeight) return fromHeight;
+  let n = 0;
+  const range = {
+    gte: IndexKeys.raisedFrom(fromHeight),
+    lt: IndexKeys.raisedFrom(toHeight + 1),
+    limit: max + 1,
+    reverse: true,
+  };
+  for await (const { key } of view.index.range(range)) {
+    if (++n > max) return readU64(key, RAISED.length) + 1;
+  }
+  return fromHeight;
+}
+
+/**
+ * The alerts raised in blocks `fromHeight` to `toHeight`, oldest first (height, position, sequence),
+ * at most `limit`, from `cursor` (the `next` of the page before) on. NOT access-checked: the events
+ * route decides each for its subscriber and records the read, as it does a live alert.
+ */
+export async function readRaisedAlerts(
+  view: ReadView,
+  q: { fromHeight: number; toHeight: number; limit: number; cursor?: Uint8Array | null },
+): Promise<{ items: RaisedAlert[]; next: Uint8Array | null }> {
+  const items: RaisedAlert[] = [];
+  if (q.toHeight < q.fromHeight) return { items, next: null };
+  const gte = q.cursor ?? IndexKeys.raisedFrom(q.fromHeight);
+  const range = { gte, lt: IndexKeys.raisedFrom(q.toHeight + 1), limit: q.limit + 1 };
+  for await (const { key, value } of view.index.range(range)) {
+    if (items.length === q.limit) return { items, next: key };
+    const f = decodeCanonical(value) as unknown[];
+    items.push({
+      height: readU64(key, RAISED.length),
+      position: new DataView(key.buffer, key.byteOffset + RAISED.length + 8, 4).getUint32(0),
+      txId: f[0] as Uint8Array,
+      patient: f[1] as Uint8Array,
+      seq: f[2] as number,
+      cause: f[3] as string,
+      kind: f[4] as number | null,
+      value: f[5] as number | null,
+      news2Total: f[6] as number | null,
+      band: f[7] as number | null,
+      missing: f[8] as string[],
+      oldestAgeMs: f[9] as number,
+    });
+  }
+  return { items, next: null };
 }
 
 /** Whether a grant or break-glass access of the requester is the one a decision relied on (for the API). */

@@ -15,7 +15,7 @@ import {
   testValidators,
 } from '../exec/testing.ts';
 import { inlineBatchVerifier } from '../verify-pool/types.ts';
-import { ChainStore, genesisHash } from './chain-store.ts';
+import { ChainStore, genesisHash, SCHEMA_VERSION } from './chain-store.ts';
 import { type ChainDb, openDb } from './db.ts';
 import { keys } from './keys.ts';
 
@@ -128,6 +128,64 @@ t.test('startup checks', async (t) => {
     await db.put(key, b);
   });
   await refuses('records without a schema', 'CORRUPT_METADATA', (db) => db.del(keys.meta('schemaVersion')));
+  // ADR 0130: indexedFrom and schema 7 are written in one batch; one without the other is damage.
+  await refuses('schema 7 without indexedFrom', 'CORRUPT_METADATA', (db) => db.del(keys.meta('indexedFrom')));
+  await refuses('indexedFrom under an older schema', 'CORRUPT_METADATA', (db) =>
+    db.put(keys.meta('schemaVersion'), encodeCanonical(4)),
+  );
+  await refuses('schema 7 without receiptsRoots (0 or 1)', 'CORRUPT_METADATA', (db) =>
+    db.del(keys.meta('receiptsRoots')),
+  );
+  await refuses('indexedFrom above the head', 'CORRUPT_METADATA', (db) =>
+    db.put(keys.meta('indexedFrom'), encodeCanonical(5)),
+  );
+});
+
+t.test('a database from before schema 7 is read, and adopts the indexes once (ADR 0130)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  let store = await ChainStore.open(dir);
+  await store.initChain(testGenesis(validators));
+  t.equal(store.indexedFrom, 1, 'a new chain indexes every height');
+  t.equal(await store.meta.schemaVersion(), SCHEMA_VERSION);
+  const exec = new BlockExecutor({
+    store,
+    handlers: counterHandlers,
+    verifier: inlineBatchVerifier(referenceVerifier),
+  });
+  for (let n = 1; n <= 3; n++) {
+    const b = nextBlock(store.requireHead(), [counterTx(alice, n, 'x', n)], 1_700_000_000_000 + n);
+    await exec.applyBlock(b, certify('vigil-test', b, validators));
+  }
+  await store.close();
+  // What the previous version wrote: schema 4 (k = 1, no receipts roots), no indexedFrom, and no
+  // receiptsRoots record (schema 7 records 0).
+  const db = await openDb(dir);
+  await db.put(keys.meta('schemaVersion'), encodeCanonical(4));
+  await db.del(keys.meta('indexedFrom'));
+  await db.del(keys.meta('receiptsRoots'));
+  // A record an interrupted earlier upgrade left, of a state an older node has changed since.
+  await db.put(keys.index(new TextEncoder().encode('derived/stale')), Uint8Array.of(1));
+  await db.close();
+  store = await ChainStore.open(dir);
+  t.teardown(() => store.close());
+  t.equal(store.indexedFrom, undefined, 'read as is: its indexes are incomplete');
+  const derived = Array.from({ length: 5000 }, (_, i) => ({
+    key: new TextEncoder().encode(`derived/${String(i).padStart(5, '0')}`),
+    value: Uint8Array.of(i & 0xff),
+  }));
+  const replace = [new TextEncoder().encode('derived/')];
+  t.equal(await store.adoptIndexes(derived, replace), 5000, 'the derived records, over more than one batch');
+  t.equal(store.indexedFrom, 4, 'indexed from the height after the head');
+  t.equal(await store.adoptIndexes(derived), 0, 'once');
+  await store.close();
+  store = await ChainStore.open(dir);
+  t.equal(store.indexedFrom, 4, 'recorded');
+  t.equal(await store.meta.schemaVersion(), SCHEMA_VERSION);
+  t.equal(await store.meta.receiptsRoots(), false, 'receiptsRoots recorded, as 0');
+  let count = 0;
+  for await (const _ of store.state.scanIndex(new TextEncoder().encode('derived/'))) count++;
+  t.equal(count, 5000, 'every record written, and the stale one replaced');
 });
 
 t.test('a data directory that lost its CURRENT file is refused without a byte changed', async (t) => {

@@ -18,7 +18,7 @@ import { type BatchOp, type ChainDb, openDb, writeBatch } from './db.ts';
 import { hexKey } from '../state-tree/hex-key.ts';
 import { DeferredTreeNodes } from './deferred-tree.ts';
 import { StoreError } from './errors.ts';
-import { keys, Prefix } from './keys.ts';
+import { keys, Prefix, subRange } from './keys.ts';
 import {
   encodeBytes,
   encodeChangeList,
@@ -38,11 +38,20 @@ import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './rep
  * updated every k > 1 blocks (ADR 0117): its 'D' records carry values, and `stateRootInterval` is
  * recorded; initChain records it from the start (a chain with k = 1 stays at 4). Schema 6 is a chain
  * whose state commits to every block's receipts (ADR 0123): `receiptsRoots` is recorded, and a node
- * that would not write the entries must refuse the chain, or its state roots would differ.
+ * that would not write the entries must refuse the chain, or its state roots would differ. Schema 7
+ * (ADR 0130): the state machine's index records ('I') hold its alert and grantee indexes from the
+ * height recorded as `indexedFrom` on: 1 for a chain created at 7, which every chain now is whatever
+ * its k or receipts (those are told by their own records); the height after the head for an older
+ * database, upgraded by adoptIndexes. A node that would not write those records must refuse the
+ * database: blocks it applied would leave holes in the indexes that no reader could see.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
+/** The schema that introduced `indexedFrom` and the indexes of ADR 0130 (renumber with it). */
+const INDEXED_SCHEMA = 7;
 /** Schemas this node reads. */
-const READABLE_SCHEMAS: readonly number[] = [2, 3, 4, 5, 6];
+const READABLE_SCHEMAS: readonly number[] = [2, 3, 4, 5, 6, 7];
+/** Index records per batch while an older database is upgraded (adoptIndexes). */
+const ADOPT_BATCH = 4096;
 /** Largest state-root interval a genesis may name (ADR 0117): a proof lags at most this many blocks. */
 export const MAX_STATE_ROOT_INTERVAL = 1024;
 
@@ -181,6 +190,8 @@ export class ChainStore {
   #rootInterval = 1;
   /** ADR 0123: blocks write their receipts root into the state (recorded at initChain). */
   #receiptsRoots = false;
+  /** ADR 0130: the first height whose index records are complete; undefined before the upgrade. */
+  #indexedFrom: number | undefined;
   /**
    * State changes since the last root height, by hexKey, with their latest values (ADR 0117): what the
    * next root height's tree update adds, and what tamper-evident reads check such keys against.
@@ -257,6 +268,15 @@ export class ChainStore {
     return this.#receiptsRoots;
   }
 
+  /**
+   * The first height whose index records include every index of this schema (ADR 0130): the alert
+   * index holds the alerts of this height on, no earlier. Undefined for a database written before
+   * schema 7 until adoptIndexes has run.
+   */
+  get indexedFrom(): number | undefined {
+    return this.#indexedFrom;
+  }
+
   /** The state changes since the last root height, latest value per key (ADR 0117); empty when k = 1. */
   pendingChanges(): TreeChange[] {
     return [...this.#pending.values()];
@@ -288,14 +308,29 @@ export class ChainStore {
     if (this.#rootInterval > MAX_STATE_ROOT_INTERVAL) {
       throw new StoreError('CORRUPT_METADATA', `stateRootInterval ${this.#rootInterval} out of range`);
     }
-    this.#receiptsRoots = await this.meta.receiptsRoots();
-    if (this.#receiptsRoots !== version >= 6) {
-      // The record and the schema are written in one batch by initChain: one without the other is damage.
+    const receipts = await this.meta.receiptsRoots();
+    this.#receiptsRoots = receipts === true;
+    // The record and the schema are written in one batch (initChain, adoptIndexes): one without the
+    // other is damage. Schema 6 is a chain with receipts roots; from schema 7 on every chain is at 7 and
+    // records 1 or 0 (ADR 0130), so that a lost record is still told from a chain without them.
+    const expected = version >= INDEXED_SCHEMA ? 'recorded' : version === 6 ? 'yes' : 'no';
+    const found = receipts === undefined ? 'no' : receipts ? 'yes' : 'zero';
+    if (expected === 'recorded' ? found === 'no' : expected !== found) {
       throw new StoreError(
         'CORRUPT_METADATA',
-        this.#receiptsRoots
-          ? `receiptsRoots recorded under schema ${version}`
-          : 'schema 6 without receiptsRoots',
+        found === 'no'
+          ? `schema ${version} without receiptsRoots`
+          : `receiptsRoots ${receipts ? 1 : 0} recorded under schema ${version}`,
+      );
+    }
+    this.#indexedFrom = await this.meta.indexedFrom();
+    if ((this.#indexedFrom !== undefined) !== version >= INDEXED_SCHEMA) {
+      // Written in one batch with the schema, by initChain or adoptIndexes.
+      throw new StoreError(
+        'CORRUPT_METADATA',
+        this.#indexedFrom !== undefined
+          ? `indexedFrom recorded under schema ${version}`
+          : `schema ${version} without indexedFrom`,
       );
     }
     const head: ChainHead = {
@@ -314,6 +349,9 @@ export class ChainStore {
     }
     if (options.expectGenesisHash !== undefined && !bytesEqual(options.expectGenesisHash, head.genesisHash)) {
       throw new StoreError('GENESIS_MISMATCH', 'data directory holds a chain with another genesis');
+    }
+    if (this.#indexedFrom !== undefined && this.#indexedFrom > head.height + 1) {
+      throw new StoreError('CORRUPT_METADATA', `indexedFrom ${this.#indexedFrom} above the head`);
     }
     await this.#checkBlocks(head);
     await this.#checkState(head);
@@ -481,8 +519,9 @@ export class ChainStore {
       );
     }
     const receiptsRoots = spec.receiptsRoots === true;
-    // The oldest schema that reads this chain: 4 for k = 1, 5 for k > 1, 6 when receipts are in the state.
-    const schema = receiptsRoots ? SCHEMA_VERSION : k === 1 ? 4 : 5;
+    // The oldest schema that reads this chain: 7 for every chain, as every block writes the indexes of
+    // ADR 0130 (before it: 4 for k = 1, 5 for k > 1, 6 with receipts roots; their own records say which).
+    const schema = SCHEMA_VERSION;
     const update = await this.tree.update(
       EMPTY_SUBTREE,
       spec.state.map((w) => ({ key: w.key, value: w.value })),
@@ -497,15 +536,13 @@ export class ChainStore {
       stateRoot: update.root,
     };
     const ops: BatchOp[] = [
-      // k = 1 needs nothing schema 4 cannot read; k > 1 and receipts roots must be refused by a node that
-      // would ignore them.
+      // k > 1, receipts roots and the indexes of ADR 0130 must be refused by a node that would ignore them.
       { type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(schema) },
+      { type: 'put', key: keys.meta('indexedFrom'), value: encodeUint(1) },
       ...(k !== 1
         ? [{ type: 'put', key: keys.meta('stateRootInterval'), value: encodeUint(k) } satisfies BatchOp]
         : []),
-      ...(receiptsRoots
-        ? [{ type: 'put', key: keys.meta('receiptsRoots'), value: encodeUint(1) } satisfies BatchOp]
-        : []),
+      { type: 'put', key: keys.meta('receiptsRoots'), value: encodeUint(receiptsRoots ? 1 : 0) },
       { type: 'put', key: keys.meta('chainId'), value: encodeText(head.chainId) },
       { type: 'put', key: keys.meta('genesisHash'), value: encodeBytes(head.genesisHash) },
       { type: 'put', key: keys.meta('genesisTime'), value: encodeUint(spec.genesisTime) },
@@ -520,9 +557,53 @@ export class ChainStore {
     this.#treeHeight = 0;
     this.#rootInterval = k;
     this.#receiptsRoots = receiptsRoots;
+    this.#indexedFrom = 1;
     this.#schema = schema;
     this.state.committed(spec.state);
     return head;
+  }
+
+  /**
+   * Upgrades a database written before schema 7 (ADR 0130), before any block is applied: writes the
+   * index records `writes` (what the caller, the state machine, derives from the current state), then
+   * in a last fsynced batch `indexedFrom` = head + 1 and schema 7. The records are derived data and
+   * writing one twice is harmless, so a node stopped before the last batch writes them all again at its
+   * next start. Returns the number of records written. Nothing to do on a schema-7 database.
+   */
+  async adoptIndexes(
+    writes:
+      | AsyncIterable<{ key: Uint8Array; value: Uint8Array }>
+      | Iterable<{ key: Uint8Array; value: Uint8Array }>,
+    /**
+     * Index key prefixes whose records are deleted first: what `writes` derives in full, so that records
+     * left by an earlier, interrupted upgrade of a state since changed (by an older node) do not stay.
+     */
+    replace: readonly Uint8Array[] = [],
+  ): Promise<number> {
+    const head = this.requireHead();
+    if (this.#indexedFrom !== undefined) return 0;
+    for (const prefix of replace) await this.db.clear(subRange(Prefix.index, prefix));
+    let ops: BatchOp[] = [];
+    let count = 0;
+    for await (const w of writes) {
+      ops.push({ type: 'put', key: keys.index(w.key), value: w.value });
+      count++;
+      if (ops.length >= ADOPT_BATCH) {
+        await writeBatch(this.db, ops);
+        ops = [];
+      }
+    }
+    const from = head.height + 1;
+    ops.push(
+      { type: 'put', key: keys.meta('indexedFrom'), value: encodeUint(from) },
+      // Schema 7 records it either way (#check): 1 came with schema 6, 0 is what its absence meant.
+      { type: 'put', key: keys.meta('receiptsRoots'), value: encodeUint(this.#receiptsRoots ? 1 : 0) },
+      { type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(SCHEMA_VERSION) },
+    );
+    await writeBatch(this.db, ops);
+    this.#indexedFrom = from;
+    this.#schema = SCHEMA_VERSION;
+    return count;
   }
 
   /**

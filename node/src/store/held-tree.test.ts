@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { verifySparseMerkleProof } from '@vigil/consensus/proof/smt.ts';
 import { certify, counterKey, counterTx, nextBlock, seededSigner, TEST_CHAIN } from '../exec/testing.ts';
-import { ChainStore, treeIntervalFromEnv } from './chain-store.ts';
+import { ChainStore, SCHEMA_VERSION, treeIntervalFromEnv } from './chain-store.ts';
 import {
   applyCounterBlocks,
   type CounterChain,
@@ -59,7 +59,11 @@ t.test('same roots as a tree stored every block, a fraction of the nodes written
   t.ok(n8 * 2 < n1, `tree nodes written: ${n8} held every 8 blocks vs ${n1} every block`);
   const th = await held.store.meta.treeHeight();
   t.equal(th, 16, 'treeHeight recorded');
-  t.equal(decodeUint((await held.store.meta.raw('schemaVersion'))!, 'schema'), 4, 'schema 4 recorded');
+  t.equal(
+    decodeUint((await held.store.meta.raw('schemaVersion'))!, 'schema'),
+    SCHEMA_VERSION,
+    'schema recorded (7 for every chain since ADR 0130; it reads the D records)',
+  );
   // The head's state (held) is read and proved like a stored one.
   for (const name of names) {
     const p = await held.store.proveState(counterKey(name));

@@ -53,8 +53,16 @@ export const MetaKey = {
   treeHeight: 'treeHeight',
   /** uint: blocks per state-tree update, k (ADR 0117); absent: 1, a root of every height's state. */
   stateRootInterval: 'stateRootInterval',
-  /** uint 1: every block's receipts root is in the state (ADR 0123, schema 6); absent: it is not. */
+  /**
+   * uint 1: every block's receipts root is in the state (ADR 0123, schema 6); 0 or absent: it is not.
+   * Recorded either way from schema 7 on (ADR 0130).
+   */
   receiptsRoots: 'receiptsRoots',
+  /**
+   * uint: the first height whose index records include every index of schema 7 (ADR 0130): 1 for a
+   * chain created at schema 7, the height after the head for an older database upgraded.
+   */
+  indexedFrom: 'indexedFrom',
 } as const;
 export type MetaKey = (typeof MetaKey)[keyof typeof MetaKey];
 

@@ -33,7 +33,7 @@ import {
   testValidators,
 } from '../exec/testing.ts';
 import { inlineBatchVerifier } from '../verify-pool/types.ts';
-import { ChainStore, genesisHash } from './chain-store.ts';
+import { ChainStore, genesisHash, SCHEMA_VERSION } from './chain-store.ts';
 import { keys } from './keys.ts';
 import { encodeReceipt } from './records.ts';
 
@@ -262,7 +262,11 @@ t.test(
       'no receipt path to a root nothing certifies',
     );
     t.equal(await off.node.store.state.get(receiptsRootKey(1)), undefined);
-    t.equal(await off.node.store.meta.schemaVersion(), 4);
+    t.equal(
+      await off.node.store.meta.schemaVersion(),
+      SCHEMA_VERSION,
+      'schema 7 (ADR 0130) without the record',
+    );
 
     const on = await openChain(t, true);
     const a = await on.apply(block1);
@@ -273,7 +277,7 @@ t.test(
     );
     await on.apply([]);
     t.equal(await on.node.store.state.get(receiptsRootKey(2)), undefined, 'an empty block writes no entry');
-    t.equal(await on.node.store.meta.schemaVersion(), 6);
+    t.equal(await on.node.store.meta.schemaVersion(), SCHEMA_VERSION);
     await on.node.store.close();
     on.node.store = await ChainStore.open(on.node.dir);
     t.equal(on.node.store.receiptsRoots, true, 'recorded');

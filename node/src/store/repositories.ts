@@ -90,12 +90,25 @@ export class MetaRepository {
       return k;
     });
   }
-  /** Whether blocks write their receipts root into the state (ADR 0123): false when never recorded. */
-  async receiptsRoots(): Promise<boolean> {
-    if ((await this.raw('receiptsRoots')) === undefined) return false;
+  /**
+   * Whether blocks write their receipts root into the state (ADR 0123): 1 yes, 0 no (recorded either way
+   * from schema 7 on, ADR 0130); undefined when never recorded (before schema 7: no).
+   */
+  async receiptsRoots(): Promise<boolean | undefined> {
+    if ((await this.raw('receiptsRoots')) === undefined) return undefined;
     return this.#wrap('receiptsRoots', (x) => {
-      if (decodeUint(x, 'receiptsRoots') !== 1) throw new Error('must be 1');
-      return true;
+      const v = decodeUint(x, 'receiptsRoots');
+      if (v > 1) throw new Error('must be 0 or 1');
+      return v === 1;
+    });
+  }
+  /** The first height whose index records are complete (ADR 0130, schema 7); undefined before it. */
+  async indexedFrom(): Promise<number | undefined> {
+    if ((await this.raw('indexedFrom')) === undefined) return undefined;
+    return this.#wrap('indexedFrom', (x) => {
+      const h = decodeUint(x, 'indexedFrom');
+      if (h < 1) throw new Error('must be at least 1');
+      return h;
     });
   }
   /** The height whose state tree is stored (ADR 0116), undefined when never recorded. */

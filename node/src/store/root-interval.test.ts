@@ -10,7 +10,7 @@ import { verifySparseMerkleProof } from '@vigil/consensus/proof/smt.ts';
 import { blockHash, encodeCanonical, makeBlock } from '@vigil/consensus/wire';
 import type { CertifiedBlock } from '../exec/executor.ts';
 import { certify, counterKey, counterTx, seededSigner, TEST_CHAIN, testGenesis } from '../exec/testing.ts';
-import { ChainStore, genesisHash, rootedHeight } from './chain-store.ts';
+import { ChainStore, genesisHash, rootedHeight, SCHEMA_VERSION } from './chain-store.ts';
 import {
   applyCounterBlocks,
   type CounterChain,
@@ -96,7 +96,12 @@ t.test('the root of height h is that of h - (h mod k); the flat state is current
     'every height records the root of its last multiple of 4',
   );
   t.equal(node.store.stateRootInterval, 4);
-  t.equal(decodeUint((await node.store.meta.raw('schemaVersion'))!, 'schema'), 5, 'schema 5 recorded');
+  // Every chain is created at schema 7 (ADR 0130); k is told by its own record.
+  t.equal(
+    decodeUint((await node.store.meta.raw('schemaVersion'))!, 'schema'),
+    SCHEMA_VERSION,
+    'schema recorded',
+  );
   t.equal(decodeUint((await node.store.meta.raw('stateRootInterval'))!, 'k'), 4, 'k recorded');
   // Two blocks past the root height 20: nothing pending. Two more, and their changes are.
   await applyBlocks(node, 2);
@@ -245,7 +250,7 @@ t.test('the genesis names k: its hash, its checks', async (t) => {
     await store.close();
   }
   const node = await openNode(t, 1, 32);
-  t.equal(decodeUint((await node.store.meta.raw('schemaVersion'))!, 'schema'), 4, 'k = 1 stays at schema 4');
+  t.equal(decodeUint((await node.store.meta.raw('schemaVersion'))!, 'schema'), SCHEMA_VERSION, 'k = 1 too');
   t.equal(await node.store.meta.raw('stateRootInterval'), undefined, 'and records no k');
 });
 

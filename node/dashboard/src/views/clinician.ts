@@ -1,10 +1,13 @@
-// Clinician: the patients under my care, each with a live panel. The node has no "patients who granted
-// me access" index yet, so the list is the patients this clinician added by key (kept for this tab's
-// session only, patient-list.ts, ADR 0124) plus every patient whose alert reached this clinician's
-// signed live feed (the node pushes an alert only to callers allowed to read it). Access is decided per
-// read by the node.
+// Clinician: the patients under my care, each with a live panel. The list is every patient who gives
+// this clinician access now, asked of the node ("grants to me", GET /v1/me/patients, ADR 0130) when the
+// view opens (at sign-in), when an alert arrives for a patient not listed (a grant came since), and after
+// the live feed was interrupted; plus the patients the clinician added by key or by link, and those whose
+// alert reached the signed live feed (the node pushes an alert only to callers allowed to read it). Only
+// those the clinician chose are kept, in this tab's session (patient-list.ts, ADR 0124); the granted ones
+// are asked for again. Access is decided per read by the node.
+import { ApiProblem } from '../client.ts';
 import { errorBox, field, h, replace, empty } from '../dom.ts';
-import type { LiveFeed } from '../events.ts';
+import type { GapEvent, LiveFeed } from '../events.ts';
 import { throttle } from '../events.ts';
 import { clock } from '../format.ts';
 import { PatientPanel, type PanelContext } from '../panel.ts';
@@ -26,22 +29,41 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
       if (k) scheduler.setVisible(k, e.isIntersecting);
     }
   });
-  const save = () => savePatientList(me, panels.keys());
+  // The patients the clinician chose (by key, by link, or by their alert): kept for the session. Those
+  // found through "grants to me" are not: the node is asked again, and a revoked grant then drops out.
+  const chosen = new Set<string>();
+  // Removed by the clinician in this view: not brought back by the next "grants to me".
+  const removed = new Set<string>();
+  const save = () => savePatientList(me, chosen);
   const showEmpty = () => {
     if (panels.size === 0)
       replace(
         list,
         empty(
-          'No patients yet. Add a patient by the key they shared with you; patients whose alerts reach you appear here by themselves.',
+          'No patients yet. Patients who grant you access appear here by themselves; add another by the key they shared with you.',
         ),
       );
   };
 
-  const add = (key: string, persist = true) => {
+  /**
+   * Lists a patient. `chosen`: the clinician's own choice, kept for the session; otherwise found through
+   * "grants to me". `now`: read at once (an alert, a key typed in); otherwise when its panel is on
+   * screen, as a ward's worth of panels read at once would be hundreds of audited reads.
+   */
+  const add = (key: string, { choose = true, now = true }: { choose?: boolean; now?: boolean } = {}) => {
+    if (choose) {
+      removed.delete(key);
+      if (!chosen.has(key)) {
+        chosen.add(key);
+        save();
+      }
+    }
     if (panels.has(key)) return panels.get(key)!;
     if (panels.size === 0) list.replaceChildren();
     const panel = new PatientPanel(ctx, key, 'clinician', () => {
       panels.delete(key);
+      chosen.delete(key);
+      removed.add(key);
       panel.dispose();
       onScreen.unobserve(panel.el);
       scheduler.forget(key);
@@ -53,9 +75,41 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     panel.el.dataset.patient = key;
     list.append(panel.el);
     onScreen.observe(panel.el);
-    if (persist) save();
-    void panel.refresh();
+    if (now) void panel.refresh();
+    else scheduler.refreshAll([key]);
     return panel;
+  };
+
+  // "Grants to me": one signed request (not a read of patient data, nothing is audited). A call while
+  // one is on its way is answered by one more after it (several coalesce into that one).
+  const found = h('div', { 'aria-live': 'polite' });
+  const ask = async (): Promise<void> => {
+    try {
+      const entries = await ctx.client.accessToMe(ctx.session.signer);
+      replace(found);
+      for (const k of new Set(entries.map((e) => e.patient))) {
+        if (HEX64.test(k) && !removed.has(k)) add(k, { choose: false, now: false });
+      }
+      showEmpty();
+    } catch (e) {
+      const why = e instanceof ApiProblem ? e.message : String(e);
+      replace(found, errorBox(`Could not ask the node which patients granted you access: ${why}`));
+    }
+  };
+  let asking: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  const discover = (): Promise<void> => {
+    if (asking) {
+      queued ??= asking.then(() => {
+        queued = undefined;
+        return discover();
+      });
+      return queued;
+    }
+    asking = ask().finally(() => {
+      asking = undefined;
+    });
+    return asking;
   };
 
   const input = h('input', {
@@ -87,7 +141,7 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     h('button', { type: 'submit' }, 'Add patient'),
   );
 
-  for (const k of loadPatientList(me)) add(k, false);
+  for (const k of loadPatientList(me)) add(k);
   // A link such as /clinician?patient=<key> (npm start prints one) adds that patient.
   const linked = new URLSearchParams(location.search).get('patient')?.toLowerCase();
   if (linked && HEX64.test(linked)) {
@@ -95,6 +149,7 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     history.replaceState(null, '', location.pathname);
   }
   showEmpty();
+  void discover();
 
   // Live alerts, and after a reconnect those raised while the stream was down (the feed asks the node
   // for them and drops copies): each adds its patient if not listed, refreshes the panel at once and
@@ -102,13 +157,23 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
   const offAlert = feed.onAlert((a) => {
     const existing = panels.get(a.patient);
     if (existing) existing.onAlert(a);
-    else add(a.patient).onAlert(a);
+    else {
+      add(a.patient).onAlert(a);
+      // An alert the node let through for a patient not listed: a grant came since the list was asked
+      // for, and others may have too.
+      void discover();
+    }
   });
-  // The node could not send every alert raised during the outage (it restarted, or it was very long):
-  // say so until dismissed, as a toast would be gone before anyone looks, and read every listed panel
-  // now, on screen or not, so that their open alerts are current.
+  // The node could not send every alert raised during the outage (more than it sends again at once, or
+  // older than its alert index): say so until dismissed, as a toast would be gone before anyone looks,
+  // list every patient who grants access now, and read every listed panel now, on screen or not, so
+  // that their open alerts are current.
   const gapNotice = h('div');
-  const offGap = feed.onGap(() => {
+  const offGap = feed.onGap((g: GapEvent) => {
+    const why =
+      g.reason === 'notIndexed'
+        ? 'the node keeps alerts for reconnecting screens only since it was upgraded'
+        : 'more alerts were raised than the node sends again at once';
     replace(
       gapNotice,
       h(
@@ -117,12 +182,12 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
         h(
           'p',
           null,
-          `Alerts raised while live updates were interrupted (before ${clock(Date.now())}) could not all be caught up: the node was restarted or the interruption was long. Every patient in your list has been read again; a patient not in your list whose alert was raised then is not shown until their next alert or until you add them.`,
+          `Alerts raised while live updates were interrupted (before ${clock(Date.now())}) could not all be caught up: ${why}. Every patient who has granted you access is listed and has been read again.`,
         ),
         h('button', { type: 'button', class: 'quiet', onclick: () => replace(gapNotice) }, 'Dismiss'),
       ),
     );
-    scheduler.refreshEvery(panels.keys());
+    void discover().then(() => scheduler.refreshEvery(panels.keys()));
   });
   // Blocks change what a clinician may see (grants, revokes, new readings): refresh on the feed,
   // at most every 5 s, since each read is itself recorded on the chain (docs/api.md "Audit of reads").
@@ -130,7 +195,10 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
   const offBlock = feed.onBlock(refreshAll);
   // Block events sent while the stream was down are not replayed: re-read every panel once it is back
   // (those off screen as they come into view). Missed alerts come from the feed (above).
-  const offResume = feed.onResume(() => scheduler.refreshAll(panels.keys()));
+  const offResume = feed.onResume(() => {
+    scheduler.refreshAll(panels.keys());
+    void discover();
+  });
 
   const el = h(
     'main',
@@ -139,6 +207,7 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     gapNotice,
     form,
     status,
+    found,
     list,
   );
   return {

@@ -1,15 +1,18 @@
 // The event stream's bound on a subscriber that does not keep up, over real sockets against a stand-in
 // validator (an EventEmitter of applied blocks): the node, not the client, decides when it is dropped,
 // and a dropped subscriber's connection and buffered output are gone, not merely its slot. And a signed
-// subscriber that comes back with Last-Event-ID is sent the alerts raised while it was away, with a
-// `gap` event when the node no longer holds all of them; a block's alerts precede the next block's event.
+// subscriber that comes back with Last-Event-ID is sent the alerts raised while it was away, from the
+// alert index (ADR 0130: an in-memory index here, written as the executor writes it), also by a node
+// started afresh over the same index, with a `gap` event only for what the index cannot serve; a block's
+// alerts precede the next block's event.
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { signerFromSeed, toHex } from '@vigil/consensus/wire';
+import { type CborValue, signerFromSeed, toHex } from '@vigil/consensus/wire';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
-import { Keys } from '../../state-machine/index.ts';
-import { Codec, encodeRecordValue } from '../../state-machine/records.ts';
+import { IndexKeys, Keys } from '../../state-machine/index.ts';
+import { Codec, encodeIndexValue, encodeRecordValue } from '../../state-machine/records.ts';
+import { MemoryKv } from '../../state-machine/testing/memory-kv.ts';
 import { eventually } from '../../testing/ports.ts';
 import type { ApiContext } from '../context.ts';
 import { problemSchema } from '../problem.ts';
@@ -21,7 +24,11 @@ const TX_ID = new Uint8Array(32);
 /** Most bytes of the stream an event of a block of `txs` transactions takes. */
 const eventBytes = (txs: number) => 67 * txs + 256;
 /** An applied block whose event lists `txs` transaction ids (about 67 bytes each in the stream). */
-const block = (height: number, txs: number, events: unknown[] = []) => ({
+const block = (
+  height: number,
+  txs: number,
+  events: { txId: Uint8Array; event: { kind: string; data: unknown[] } }[] = [],
+) => ({
   height,
   blockHash: new Uint8Array(32),
   result: { events, receipts: Array.from({ length: txs }, () => ({ txId: TX_ID })) },
@@ -31,24 +38,64 @@ const PATIENT = signerFromSeed(new Uint8Array(32).fill(7));
 const PATIENT_RECORD = encodeRecordValue(
   Codec.patient.enc({ registeredBy: null, since: 0, guardians: [], researchOptIn: false }),
 );
-const alertRaised = (seq: number) => ({
+/** An alert event; `pad` makes it about that many bytes larger (a long list of missing parameters). */
+const alertRaised = (seq: number, pad = 0) => ({
   txId: TX_ID,
-  event: { kind: 'alertRaised', data: [PATIENT.publicKey, seq, 'threshold', 6, 30, null, null, [], 0] },
+  event: {
+    kind: 'alertRaised',
+    data: [PATIENT.publicKey, seq, 'threshold', 6, 30, null, null, pad > 0 ? ['x'.repeat(pad)] : [], 0],
+  },
 });
 
-async function eventServer(t: Test, maxHeldAlerts?: number) {
+/**
+ * A node over `chain` (its alert index and head, shared by the nodes a test starts: a restart is a new
+ * node over the same chain). `apply` commits a block as the executor does, its alerts in the index
+ * first, then announces it.
+ */
+interface Chain {
+  index: MemoryKv;
+  head: number;
+  /** The first height the index holds (ADR 0130); a database upgraded at height h holds from h + 1. */
+  indexedFrom: number;
+}
+const newChain = (head = 1, indexedFrom = 1): Chain => ({ index: new MemoryKv(), head, indexedFrom });
+
+async function eventServer(
+  t: Test,
+  maxReplayedAlerts?: number,
+  chain: Chain = newChain(),
+  replayDrainMs?: number,
+) {
   const events = new EventEmitter();
   const patientKey = toHex(Keys.patient(PATIENT.publicKey));
   const ctx = {
-    validator: { events, store: { requireHead: () => ({ height: 1 }) } },
+    validator: {
+      events,
+      store: { requireHead: () => ({ height: chain.head }), indexedFrom: chain.indexedFrom },
+    },
     chainId: 'events-test',
     guard: new ReplayGuard(),
-    view: { state: { get: async (k: Uint8Array) => (toHex(k) === patientKey ? PATIENT_RECORD : undefined) } },
+    view: {
+      state: { get: async (k: Uint8Array) => (toHex(k) === patientKey ? PATIENT_RECORD : undefined) },
+      index: chain.index,
+    },
+    recorder: { admits: () => true, record: () => undefined },
     now: Date.now,
   } as unknown as ApiContext;
+  const apply = (height: number, txs: number, alerts: ReturnType<typeof alertRaised>[] = []) => {
+    alerts.forEach((a, position) => {
+      const d = a.event.data as [Uint8Array, number, ...unknown[]];
+      chain.index.map.set(
+        toHex(IndexKeys.raisedAlert(height, position, d[0], d[1])),
+        encodeIndexValue([a.txId, ...d] as CborValue),
+      );
+    });
+    chain.head = height;
+    events.emit('block', block(height, txs, alerts));
+  };
   const app = Fastify({ logger: false });
   app.addSchema(problemSchema);
-  registerEventRoutes(app, ctx, 1, maxHeldAlerts);
+  registerEventRoutes(app, ctx, 1, maxReplayedAlerts, replayDrainMs);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as net.AddressInfo).port;
   const serverSockets: net.Socket[] = [];
@@ -84,7 +131,7 @@ async function eventServer(t: Test, maxHeldAlerts?: number) {
     await started;
     return { client: c, server: serverSockets[serverSockets.length - 1]!, text: () => text };
   };
-  return { events, subscribe };
+  return { events, apply, subscribe };
 }
 
 t.test('a subscriber that never reads is disconnected, its buffer bounded, its slot reusable', async (t) => {
@@ -183,61 +230,143 @@ t.test(
   },
 );
 
-/** The `event: alert` and `event: gap` records of a stream, in order, as [event, data]. */
+/** The `event: alert` and `event: gap` records of a stream, in order, as [event, data]; whole ones only. */
 const records = (text: string) =>
-  [...text.matchAll(/^event: (alert|gap)\ndata: (.*)$/gm)].map((m) => [m[1], JSON.parse(m[2]!)] as const);
+  [...text.matchAll(/^event: (alert|gap)\ndata: (.*)\n\n/gm)].map((m) => [m[1], JSON.parse(m[2]!)] as const);
 const alertSeqs = (text: string) => records(text).flatMap(([e, d]) => (e === 'alert' ? [d.seq] : []));
 
 t.test(
   'a subscriber back with Last-Event-ID gets the alerts raised from that block on, then live ones',
   async (t) => {
-    const { events, subscribe } = await eventServer(t);
-    // The node started at height 1; blocks 2..4 raise alerts while nobody is subscribed.
-    events.emit('block', block(2, 1, [alertRaised(1)]));
-    events.emit('block', block(3, 1, [alertRaised(2)]));
-    events.emit('block', block(4, 1, [alertRaised(3), alertRaised(4)]));
+    const { apply, subscribe } = await eventServer(t);
+    // The node is at height 1; blocks 2..4 raise alerts while nobody is subscribed.
+    apply(2, 1, [alertRaised(1)]);
+    apply(3, 1, [alertRaised(2)]);
+    apply(4, 2, [alertRaised(3), alertRaised(4)]);
     // The client saw block 3's event: its alerts may have been cut off behind it, so they come again.
     const s = await subscribe(true, true, { 'last-event-id': '3' });
     t.ok(await eventually(() => alertSeqs(s.text()).length >= 3, 10_000), 'the missed alerts arrived');
-    events.emit('block', block(5, 1, [alertRaised(5)]));
+    apply(5, 1, [alertRaised(5)]);
     t.ok(await eventually(() => alertSeqs(s.text()).includes(5), 10_000), 'then the live one');
     t.same(alertSeqs(s.text()), [2, 3, 4, 5], 'from block 3 on, once each, in order');
     t.same(
       records(s.text()).filter(([e]) => e === 'gap'),
       [],
-      'no gap: the node holds every alert since block 3',
+      'no gap: the index holds every alert since block 3',
     );
     const first = records(s.text())[0]![1];
     t.match(first, { height: 3, patient: toHex(PATIENT.publicKey), seq: 2, cause: 'threshold', kind: 6 });
   },
 );
 
-t.test('a return from before what the node holds is told so, then gets what it holds', async (t) => {
-  // The node holds at most 2 alerts: block 2's is gone once block 4's second arrives.
-  const { events, subscribe } = await eventServer(t, 2);
-  events.emit('block', block(2, 1, [alertRaised(1)]));
-  events.emit('block', block(3, 1, [alertRaised(2)]));
-  events.emit('block', block(4, 1, [alertRaised(3)]));
+t.test('a node started afresh over the same chain sends them too: a restart is no gap', async (t) => {
+  const chain = newChain();
+  const before = await eventServer(t, undefined, chain);
+  before.apply(2, 1, [alertRaised(1)]);
+  before.apply(3, 1, [alertRaised(2)]);
+  // The node restarts (its memory is gone, the chain's index is not) and a client seen at block 2 returns.
+  const after = await eventServer(t, undefined, chain);
+  const s = await after.subscribe(true, true, { 'last-event-id': '2' });
+  t.ok(await eventually(() => alertSeqs(s.text()).length >= 2, 10_000));
+  t.same(alertSeqs(s.text()), [1, 2]);
+  t.same(
+    records(s.text()).filter(([e]) => e === 'gap'),
+    [],
+    'no gap',
+  );
+});
+
+t.test('a gap only for what the index cannot serve: more than the limit, or before it starts', async (t) => {
+  // At most 2 alerts sent again: block 2's is left out once block 4's arrives, and said first.
+  const { apply, subscribe } = await eventServer(t, 2);
+  apply(2, 1, [alertRaised(1)]);
+  apply(3, 1, [alertRaised(2)]);
+  apply(4, 1, [alertRaised(3)]);
   const s = await subscribe(true, true, { 'last-event-id': '2' });
   t.ok(await eventually(() => alertSeqs(s.text()).length >= 2, 10_000));
-  const r = records(s.text());
-  t.same(r[0], ['gap', { from: 2, heldFrom: 3 }], 'the alerts of block 2 may be missing: said first');
+  t.same(records(s.text())[0], ['gap', { from: 2, heldFrom: 3, reason: 'limit' }], 'said first');
   t.same(alertSeqs(s.text()), [2, 3]);
-  // A node that restarted holds nothing from before its start (height 1 here, held from 2).
-  const early = await eventServer(t);
-  const e = await early.subscribe(true, true, { 'last-event-id': '1' });
-  t.ok(await eventually(() => records(e.text()).length >= 1, 10_000));
-  t.same(records(e.text())[0], ['gap', { from: 1, heldFrom: 2 }]);
+  // Whole blocks: with a limit of 2, a block of three alerts is not cut in part, it is left out.
+  const big = await eventServer(t, 2);
+  big.apply(2, 3, [alertRaised(1), alertRaised(2), alertRaised(3)]);
+  big.apply(3, 1, [alertRaised(4)]);
+  const b = await big.subscribe(true, true, { 'last-event-id': '2' });
+  t.ok(await eventually(() => alertSeqs(b.text()).length >= 1, 10_000));
+  t.same(records(b.text())[0], ['gap', { from: 2, heldFrom: 3, reason: 'limit' }]);
+  t.same(alertSeqs(b.text()), [4]);
+  // A database upgraded to the index at height 3 (ADR 0130) holds the alerts of block 4 on.
+  const chain = newChain(3, 4);
+  const upgraded = await eventServer(t, undefined, chain);
+  upgraded.apply(4, 1, [alertRaised(7)]);
+  const u = await upgraded.subscribe(true, true, { 'last-event-id': '2' });
+  t.ok(await eventually(() => alertSeqs(u.text()).length >= 1, 10_000));
+  t.same(records(u.text())[0], ['gap', { from: 2, heldFrom: 4, reason: 'notIndexed' }]);
+  t.same(alertSeqs(u.text()), [7]);
+  // Nothing missing, nothing said: a return from the opening event's id, and one from genesis.
+  const quiet = await eventServer(t);
+  quiet.apply(2, 1, [alertRaised(1)]);
+  const q = await quiet.subscribe(true, true, { 'last-event-id': '0' });
+  t.ok(await eventually(() => alertSeqs(q.text()).length >= 1, 10_000));
+  quiet.apply(3, 1, []);
+  t.ok(await eventually(() => q.text().includes('id: 3\n'), 10_000));
+  t.same(records(q.text()), [['alert', records(q.text())[0]![1]]], 'block 0 raises nothing: no gap');
 });
+
+t.test(
+  'a long replay is sent as the client reads it, in order, and live blocks wait behind it',
+  async (t) => {
+    const { apply, subscribe } = await eventServer(t);
+    // 3,000 alerts (~600 KB of events, past half the bound) over 30 blocks.
+    for (let h = 2; h <= 31; h++) {
+      apply(
+        h,
+        1,
+        Array.from({ length: 100 }, (_, i) => alertRaised((h - 2) * 100 + i + 1)),
+      );
+    }
+    const s = await subscribe(true, true, { 'last-event-id': '2' });
+    apply(32, 1, [alertRaised(3001)]);
+    t.ok(await eventually(() => alertSeqs(s.text()).length >= 3001, 20_000), 'every alert arrived');
+    t.same(
+      alertSeqs(s.text()),
+      Array.from({ length: 3001 }, (_, i) => i + 1),
+      'oldest first, once each, the live one last',
+    );
+    t.match(s.text(), /event: alert\ndata: \{"height":31,[^\n]*"seq":3000,[\s\S]*id: 32\n/);
+    t.notOk(s.server.destroyed, 'still connected');
+    // One that reads nothing holds the replay at about half the bound, and is dropped once it has read
+    // nothing for the drain period (here 300 ms), with what queued behind it.
+    // 4,000 alerts of ~4 KB: 16 MB, more than the kernel's socket buffers take.
+    const slow = await eventServer(t, undefined, newChain(), 300);
+    for (let h = 2; h <= 41; h++) {
+      slow.apply(
+        h,
+        1,
+        Array.from({ length: 100 }, (_, i) => alertRaised((h - 2) * 100 + i + 1, 4000)),
+      );
+    }
+    const stuck = await slow.subscribe(false, true, { 'last-event-id': '2' });
+    let peak = 0;
+    for (let h = 42; h <= 400 && !stuck.server.destroyed; h++) {
+      slow.apply(h, 1);
+      peak = Math.max(peak, stuck.server.writableLength);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    t.ok(stuck.server.destroyed, 'dropped');
+    // Half the bound, then at most one page (256 alerts) before the replay waits.
+    const bound = MAX_BUFFERED_BYTES / 2 + 256 * 4300;
+    t.ok(peak <= bound, `at most ${bound} bytes held for it (peak ${peak})`);
+  },
+);
 
 t.test('Last-Event-ID: nothing replayed unsigned, nor for a malformed id', async (t) => {
   // Two nodes: the stand-in takes one subscriber at a time.
   const a = await eventServer(t);
   const b = await eventServer(t);
-  for (const n of [a, b]) n.events.emit('block', block(2, 1, [alertRaised(1)]));
+  for (const n of [a, b]) n.apply(2, 1, [alertRaised(1)]);
   const anon = await a.subscribe(true, false, { 'last-event-id': '1' });
   const bad = await b.subscribe(true, true, { 'last-event-id': 'x1' });
-  for (const n of [a, b]) n.events.emit('block', block(3, 1, []));
+  for (const n of [a, b]) n.apply(3, 1, []);
   t.ok(await eventually(() => anon.text().includes('id: 3\n') && bad.text().includes('id: 3\n'), 10_000));
   t.same(records(anon.text()), [], 'an unsigned stream carries no alert and no gap');
   t.same(records(bad.text()), [], 'an id that is not a height replays nothing');

@@ -1,15 +1,15 @@
 // Server-Sent Events (WHATWG HTML §9.2): `event: block` for every applied block, to anyone (the load
 // generator and dashboards rely on it: data {"height","txIds":[hex]}); and, for a signed subscription,
 // `event: alert` for each alert raised on a patient the caller may see (the state machine's access rule
-// for category `alerts`, decided when the alert is raised), optionally filtered by ?patient=.
+// for category `alerts`, decided when the alert is sent), optionally filtered by ?patient=.
 // A signed subscriber that reconnects with `Last-Event-ID: <height>` (the id of the last event it saw: a
 // block's height, or the opening event's head + 1) is first sent the alerts raised from that block on,
-// which the node holds in memory: a clinician must not miss a critical alert because the connection
-// dropped for a moment.
+// read from the chain's alert index (ADR 0130; ADR 0126 held them in memory, lost at a restart): a
+// clinician must not miss a critical alert because the connection dropped or the node restarted.
 import { toHex } from '@vigil/consensus/wire';
 import { ALERTS_CATEGORY } from '@vigil/consensus/wire/bodies/index.ts';
 import type { FastifyInstance } from 'fastify';
-import { decideAccess } from '../../state-machine/index.ts';
+import { decideAccess, type RaisedAlert, readRaisedAlerts, replayStart } from '../../state-machine/index.ts';
 import type { AppliedBlock } from '../../validator/validator.ts';
 import { type ApiContext, caller, key32, recordRead } from '../context.ts';
 import { ApiError } from '../problem.ts';
@@ -31,21 +31,45 @@ export const MAX_SUBSCRIBERS = 256;
 export const MAX_BUFFERED_BYTES = 1 << 20;
 const HEARTBEAT_MS = 15_000;
 /**
- * Alerts held for subscribers that come back (Last-Event-ID), newest kept. Alerts are rare next to
- * blocks (one open alert per cause and patient): 4,096 cover a long outage on a large ward, in about a
- * megabyte. Older ones, and any from before this process started, are reported as a `gap`.
+ * Most alerts sent again to one reconnecting subscriber, the newest kept (ADR 0130). Each is decided
+ * against the access rule and recorded as read, like a live one, so a request's work is bounded: 4,096
+ * cover a long outage on a large ward (alerts are rare next to blocks: one open alert per cause and
+ * patient). The older ones of the outage are reported as a `gap`.
  */
-export const MAX_HELD_ALERTS = 4096;
-
+export const MAX_REPLAYED_ALERTS = 4096;
+/** Alerts read from the index at a time while replaying (the output waits for the client in between). */
+const REPLAY_PAGE = 256;
 /**
- * An alert as sent, encoded once when its block is applied. Holds copies, not the block's buffers: a
- * key decoded from a block may be a view of the whole block, which 4,096 held alerts would keep alive.
+ * How long a replay waits for the client to read what it was sent before the next page. A client that
+ * reads nothing for this long does not keep up and is dropped: else the live blocks queued behind its
+ * replay would pile up in the node for as long as it held the connection.
  */
-interface HeldAlert {
-  height: number;
+export const REPLAY_DRAIN_MS = HEARTBEAT_MS;
+
+/** An alert as sent, encoded once (a block's alerts go to every signed subscriber). */
+interface SentAlert {
   patient: Uint8Array;
   patientHex: string;
   event: string;
+}
+
+/** The `event: alert` record of an alert: the same fields live and replayed. */
+function sentAlert(a: Omit<RaisedAlert, 'position'>): SentAlert {
+  const patientHex = toHex(a.patient);
+  const data = {
+    height: a.height,
+    txId: toHex(a.txId),
+    patient: patientHex,
+    seq: a.seq,
+    cause: a.cause,
+    kind: a.kind,
+    value: a.value,
+    news2Total: a.news2Total,
+    band: a.band,
+    missing: a.missing,
+    oldestAgeMs: a.oldestAgeMs,
+  };
+  return { patient: a.patient, patientHex, event: `event: alert\ndata: ${JSON.stringify(data)}\n\n` };
 }
 
 interface Subscriber {
@@ -58,6 +82,11 @@ interface Subscriber {
   keepingUp: () => boolean;
   write: (chunk: string | Buffer) => void;
   end: () => void;
+  /**
+   * Resolves once the subscriber's unread output is at most half the bound, or it is gone: dropped when
+   * it read nothing for `replayDrainMs`.
+   */
+  drained: () => Promise<void>;
   caller: AuthenticatedCaller | undefined;
   patient: Uint8Array | undefined;
   /**
@@ -72,13 +101,10 @@ export function registerEventRoutes(
   app: FastifyInstance,
   ctx: ApiContext,
   maxSubscribers = MAX_SUBSCRIBERS,
-  maxHeldAlerts = MAX_HELD_ALERTS,
+  maxReplayedAlerts = MAX_REPLAYED_ALERTS,
+  replayDrainMs = REPLAY_DRAIN_MS,
 ): void {
   const subscribers = new Set<Subscriber>();
-  // The alerts of blocks from `heldFrom` on, oldest first: this process saw no earlier block, and an
-  // alert dropped for room moves `heldFrom` past its block.
-  const held: HeldAlert[] = [];
-  let heldFrom = ctx.validator.store.requireHead().height + 1;
   // Turns of the event loop, counted only while output is being written: what a subscriber was sent in
   // the current turn could not have been read yet.
   let turn = 0;
@@ -95,33 +121,25 @@ export function registerEventRoutes(
   };
 
   const onBlock = (b: AppliedBlock) => {
-    const alerts: HeldAlert[] = b.result.events
+    if (subscribers.size === 0) return;
+    const alerts: SentAlert[] = b.result.events
       .filter((e) => e.event.kind === 'alertRaised')
       .map((e) => {
-        const d = e.event.data as unknown[];
-        const patientHex = toHex(d[0] as Uint8Array);
-        const data = {
+        const d = e.event.data as [Uint8Array, number, string, number | null, number | null, ...unknown[]];
+        return sentAlert({
           height: b.height,
-          txId: toHex(e.txId),
-          patient: patientHex,
+          txId: e.txId,
+          patient: d[0],
           seq: d[1],
           cause: d[2],
           kind: d[3],
           value: d[4],
-          news2Total: d[5],
-          band: d[6],
-          missing: d[7],
-          oldestAgeMs: d[8],
-        };
-        const event = `event: alert\ndata: ${JSON.stringify(data)}\n\n`;
-        return { height: b.height, patient: (d[0] as Uint8Array).slice(), patientHex, event };
+          news2Total: d[5] as number | null,
+          band: d[6] as number | null,
+          missing: d[7] as string[],
+          oldestAgeMs: d[8] as number,
+        });
       });
-    held.push(...alerts);
-    if (held.length > maxHeldAlerts) {
-      const dropped = held.splice(0, held.length - maxHeldAlerts);
-      heldFrom = Math.max(heldFrom, dropped[dropped.length - 1]!.height + 1);
-    }
-    if (subscribers.size === 0) return;
     // Encoded once and shared: a socket queues and writes a reference to a Buffer, where a string is
     // copied into native memory for every socket it is written to (one copy a subscriber of the
     // largest event there is).
@@ -160,7 +178,7 @@ export function registerEventRoutes(
     s.busy = tracked;
   };
 
-  const sendAlerts = async (s: Subscriber, alerts: readonly HeldAlert[]) => {
+  const sendAlerts = async (s: Subscriber, alerts: readonly SentAlert[]) => {
     const who = s.caller!;
     const only = s.patient && toHex(s.patient);
     for (const { patient, patientHex, event } of alerts) {
@@ -178,6 +196,37 @@ export function registerEventRoutes(
       recordRead(ctx, who, patient, [ALERTS_CATEGORY], basis);
       s.write(event);
     }
+  };
+
+  /**
+   * The alerts raised from block `resumeFrom` to `head` (the head when the subscriber connected: later
+   * blocks come live, behind this), from the alert index, oldest first and a page at a time, each
+   * decided and recorded as sendAlerts does for a live one. First `event: gap` when some cannot be
+   * sent: those of blocks before the index starts (a database upgraded to it, ADR 0130), or beyond the
+   * newest `maxReplayedAlerts`. `heldFrom` is the first block whose alerts are all sent.
+   */
+  const replay = async (s: Subscriber, resumeFrom: number, head: number) => {
+    // Block 0 (genesis) raises nothing.
+    const from = Math.max(resumeFrom, 1);
+    const indexedFrom = ctx.validator.store.indexedFrom ?? head + 1;
+    const start = await replayStart(ctx.view, Math.max(from, indexedFrom), head, maxReplayedAlerts);
+    if (from < start) {
+      const reason = from < indexedFrom ? 'notIndexed' : 'limit';
+      s.write(`event: gap\ndata: ${JSON.stringify({ from: resumeFrom, heldFrom: start, reason })}\n\n`);
+    }
+    let cursor: Uint8Array | null = null;
+    do {
+      const page = await readRaisedAlerts(ctx.view, {
+        fromHeight: start,
+        toHeight: head,
+        limit: REPLAY_PAGE,
+        cursor,
+      });
+      await sendAlerts(s, page.items.map(sentAlert));
+      // A replay is up to a few MB: sent as the client reads it, not queued in the node at once.
+      await s.drained();
+      cursor = page.next;
+    } while (cursor !== null);
   };
 
   ctx.validator.events.on('block', onBlock);
@@ -213,7 +262,7 @@ export function registerEventRoutes(
             'last-event-id': {
               type: 'string',
               description:
-                'On reconnecting: the id of the last event received (a block height, or the open event\'s id). A signed subscriber is first sent the alerts held from that block on, or `event: gap` when the node no longer holds back that far (docs/api.md, "Events"). Anything but a decimal height is ignored.',
+                'On reconnecting: the id of the last event received (a block height, or the open event\'s id). A signed subscriber is first sent the alerts raised from that block on, from the node\'s alert index, after `event: gap` when some cannot be sent (before the index starts, or beyond the newest 4,096; docs/api.md, "Events"). Anything but a decimal height is ignored.',
             },
           },
         },
@@ -292,6 +341,25 @@ export function registerEventRoutes(
           subscribers.delete(s);
           if (!res.writableEnded) res.end();
         },
+        drained: () =>
+          res.destroyed || res.writableLength <= MAX_BUFFERED_BYTES / 2
+            ? Promise.resolve()
+            : new Promise<void>((resolve) => {
+                const done = () => {
+                  clearTimeout(timer);
+                  res.off('drain', done);
+                  res.off('close', done);
+                  resolve();
+                };
+                const timer = setTimeout(() => {
+                  subscribers.delete(s);
+                  res.destroy();
+                  done();
+                }, replayDrainMs);
+                timer.unref();
+                res.on('drain', done);
+                res.on('close', done);
+              }),
       };
       subscribers.add(s);
       const head = ctx.validator.store.requireHead().height;
@@ -303,12 +371,8 @@ export function registerEventRoutes(
       if (resumeFrom !== undefined) {
         // From the block of the last event seen, inclusive: the stream may have dropped between that
         // block's event and its alerts. A client drops an alert it already has by (patient, seq).
-        // Taken now, so that blocks applied from here on are sent live, behind these, and not twice.
-        if (resumeFrom < heldFrom) {
-          s.write(`event: gap\ndata: ${JSON.stringify({ from: resumeFrom, heldFrom })}\n\n`);
-        }
-        const missed = held.filter((a) => a.height >= resumeFrom);
-        if (missed.length > 0) inTurn(s, () => sendAlerts(s, missed));
+        // Up to the head now: blocks applied from here on are sent live, behind these, and not twice.
+        inTurn(s, () => replay(s, resumeFrom, head));
       }
       req.raw.on('close', () => subscribers.delete(s));
     },

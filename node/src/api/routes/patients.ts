@@ -7,6 +7,8 @@ import { type ReadingKind, readingCategory } from '@vigil/consensus/vitals/index
 import type { FastifyInstance } from 'fastify';
 import {
   type AccessBasis,
+  type AccessToMe,
+  readAccessToMe,
   readAlerts,
   readAuditTrail,
   readConsents,
@@ -45,6 +47,29 @@ export function grantJson(g: GrantRecord) {
   };
 }
 
+/** An entry of "grants to me" as JSON: the patient, how, and the scope, purpose and expiry it gives. */
+export function accessToMeJson(a: AccessToMe) {
+  const patient = toHex(a.patient);
+  switch (a.via) {
+    case 'grant':
+      return { patient, via: a.via, ...grantJson(a.grant) };
+    case 'emergency':
+      return {
+        patient,
+        via: a.via,
+        accessId: toHex(a.emergency.accessId),
+        scopes: ['*'],
+        purpose: 3,
+        expiresAt: a.emergency.expiresAt,
+        reasonCode: a.emergency.reasonCode,
+        openedAt: a.emergency.openedAt,
+      };
+    default:
+      // A guardian holds the patient's authority: every category, any purpose, until removed.
+      return { patient, via: a.via, scopes: ['*'], purpose: null, expiresAt: null };
+  }
+}
+
 /** CBOR values of audit details as JSON (bytes as hex). */
 function jsonOf(v: unknown): unknown {
   if (v instanceof Uint8Array) return toHex(v);
@@ -53,6 +78,40 @@ function jsonOf(v: unknown): unknown {
 }
 
 export function registerPatientRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get<{ Querystring: { limit?: number; cursor?: string } }>(
+    '/v1/me/patients',
+    {
+      schema: {
+        summary:
+          'Grants to me: the patients who give the caller access now, by grant, break-glass or guardianship (signed)',
+        security,
+        headers: signedHeaders,
+        querystring: {
+          type: 'object',
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            cursor: { type: 'string', maxLength: 1024 },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: anyObject('{items, next}'), ...errors },
+      },
+    },
+    async (req) => {
+      // About the caller only (ADR 0130): each entry is decided on the state as decideAccess counts it.
+      // Not recorded in an audit trail: it serves no patient's data, and each grant it lists is already
+      // in that patient's trail ("Audit of reads").
+      const who = caller(ctx, req);
+      const r = await readAccessToMe(
+        ctx.view,
+        who,
+        { limit: req.query.limit ?? 100, cursor: req.query.cursor ?? null },
+        ctx.now(),
+      );
+      return { items: r.items.map(accessToMeJson), next: r.next };
+    },
+  );
+
   app.get<{
     Params: { patient: string };
     Querystring: { kind: number; from?: number; to?: number; limit?: number; cursor?: string };

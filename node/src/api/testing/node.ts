@@ -22,11 +22,19 @@ import { type ApiOptions, buildApi } from '../server.ts';
 
 export interface TestNode {
   dir: string;
+  /** The validator's home (homePaths(home).chainDb is its chain database). */
+  home: string;
   chainId: string;
   validator: Validator;
   app: FastifyInstance;
   /** Admin of organisation hospital-0 (enrols clinicians). */
   admin: Actor;
+  /**
+   * Stops the API and the validator and starts both again on the same home: a node restart. `validator`
+   * and `app` are replaced (a new app, not listening). `whileStopped` runs in between, on the stopped
+   * node's home.
+   */
+  restart(whileStopped?: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -73,31 +81,41 @@ export async function startTestNode(api: Partial<ApiOptions> = {}): Promise<Test
     apiBasePort: 0,
     seedLabel: 'api-test',
   });
-  const validator = await Validator.start({
-    home: net.homes[0]!,
-    log: pino({ level: 'silent' }),
-    tickMs: 20,
-    // Outcome proofs of a test's last transactions within a fraction of a second (production: 5 s).
-    citeQuietMs: 250,
-  });
-  const app = await buildApi({
-    validator,
-    rateLimit: false,
-    defaultMetrics: false,
-    accessRecorder: { flushMs: 20 },
-    ...api,
-  });
+  const start = async () => {
+    const validator = await Validator.start({
+      home: net.homes[0]!,
+      log: pino({ level: 'silent' }),
+      tickMs: 20,
+      // Outcome proofs of a test's last transactions within a fraction of a second (production: 5 s).
+      citeQuietMs: 250,
+    });
+    const app = await buildApi({
+      validator,
+      rateLimit: false,
+      defaultMetrics: false,
+      accessRecorder: { flushMs: 20 },
+      ...api,
+    });
+    return { validator, app };
+  };
   const adminKey = net.adminKeys['hospital-0']!;
-  return {
+  const node: TestNode = {
     dir,
+    home: net.homes[0]!,
     chainId,
-    validator,
-    app,
+    ...(await start()),
     admin: new Actor(adminKey.seed, chainId),
+    async restart(whileStopped) {
+      await node.app.close();
+      await node.validator.stop();
+      await whileStopped?.();
+      Object.assign(node, await start());
+    },
     async close() {
-      await app.close();
-      await validator.stop();
+      await node.app.close();
+      await node.validator.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return node;
 }

@@ -6,12 +6,15 @@ import type { ExecContext } from '../../exec/types.ts';
 import { TxRejected } from '../../exec/errors.ts';
 import { decideAccess, isActive, patientOrGuardian } from '../access.ts';
 import { RejectCode } from '../codes.ts';
+import { accessEntryValue, emergencyEntry, grantEntry, guardianEntry } from '../access-index.ts';
 import { IndexKeys, Keys } from '../keys.ts';
 import type { Params } from '../params.ts';
 import {
   type ActorRecord,
   Codec,
+  type EmergencyRecord,
   encodeIndexValue,
+  type GrantRecord,
   type PatientRecord,
   Role,
   readRecord,
@@ -132,4 +135,51 @@ export async function keyInUse(env: HandlerEnv, key: Uint8Array): Promise<boolea
     (await s.get(Keys.patient(key))) !== undefined ||
     (await s.get(Keys.device(key))) !== undefined
   );
+}
+
+/**
+ * Keeps the access index (ADR 0130, access-index.ts) in step with one of a patient's records of who may
+ * read them: the entries of what left the record are deleted, those of what joined it put. Every handler
+ * that writes a patient's grants, break-glass accesses or guardians calls this with the record before and
+ * after, so the index changes in the block's batch, with the state it mirrors.
+ */
+function syncAccessIndex(ctx: ExecContext, before: Uint8Array[], after: Uint8Array[]): void {
+  const hex = (k: Uint8Array) => Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('hex');
+  const kept = new Set(after.map(hex));
+  const had = new Set(before.map(hex));
+  for (const k of before) if (!kept.has(hex(k))) ctx.index.del(k);
+  for (const k of after) if (!had.has(hex(k))) ctx.index.put(k, accessEntryValue());
+}
+
+/** The patient's grants went from `before` to `after` (expired ones pruned, one added or revoked). */
+export function indexGrants(
+  env: HandlerEnv,
+  patient: Uint8Array,
+  before: GrantRecord[],
+  after: GrantRecord[],
+) {
+  const entry = (g: GrantRecord) => grantEntry(patient, g);
+  syncAccessIndex(env.ctx, before.map(entry), after.map(entry));
+}
+
+/** The patient's break-glass accesses went from `before` to `after`. */
+export function indexEmergencies(
+  env: HandlerEnv,
+  patient: Uint8Array,
+  before: EmergencyRecord[],
+  after: EmergencyRecord[],
+) {
+  const entry = (e: EmergencyRecord) => emergencyEntry(patient, e);
+  syncAccessIndex(env.ctx, before.map(entry), after.map(entry));
+}
+
+/** The patient's guardians went from `before` to `after`. */
+export function indexGuardians(
+  env: HandlerEnv,
+  patient: Uint8Array,
+  before: Uint8Array[],
+  after: Uint8Array[],
+) {
+  const entry = (g: Uint8Array) => guardianEntry(patient, g);
+  syncAccessIndex(env.ctx, before.map(entry), after.map(entry));
 }

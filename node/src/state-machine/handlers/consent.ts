@@ -15,6 +15,8 @@ import {
   activeActor,
   audit,
   type HandlerEnv,
+  indexEmergencies,
+  indexGrants,
   reject,
   requirePatient,
   requirePatientOrGuardian,
@@ -35,7 +37,8 @@ export async function grantAccess(env: HandlerEnv, b: BodyOf<40>) {
     reject(RejectCode.UNKNOWN_ORG);
   }
   if (b.expiresAt <= now || b.expiresAt - now > env.params.maxGrantMs) reject(RejectCode.BAD_EXPIRY);
-  const grants = liveGrants((await readRecord(s, Keys.grants(b.patient), Codec.grants)) ?? [], now);
+  const stored = (await readRecord(s, Keys.grants(b.patient), Codec.grants)) ?? [];
+  const grants = liveGrants(stored, now);
   if (grants.length >= LIMITS.maxGrantsPerPatient) reject(RejectCode.TOO_MANY_GRANTS);
   grants.push({
     grantId: env.ctx.txId,
@@ -48,6 +51,7 @@ export async function grantAccess(env: HandlerEnv, b: BodyOf<40>) {
     grantedAt: now,
   });
   writeRecord(s, Keys.grants(b.patient), Codec.grants, grants);
+  indexGrants(env, b.patient, stored, grants);
   audit(env, b.patient, 0, {
     event: AuditEvent.grant,
     actor: env.sender,
@@ -61,14 +65,13 @@ export async function grantAccess(env: HandlerEnv, b: BodyOf<40>) {
 export async function revokeAccess(env: HandlerEnv, b: BodyOf<41>) {
   await requirePatientOrGuardian(env, b.patient);
   const s = env.ctx.state;
-  const grants = liveGrants(
-    (await readRecord(s, Keys.grants(b.patient), Codec.grants)) ?? [],
-    env.ctx.blockTime,
-  );
+  const stored = (await readRecord(s, Keys.grants(b.patient), Codec.grants)) ?? [];
+  const grants = liveGrants(stored, env.ctx.blockTime);
   const i = grants.findIndex((g) => bytesEqual(g.grantId, b.grantId));
   if (i < 0) reject(RejectCode.UNKNOWN_GRANT);
   const [revoked] = grants.splice(i, 1);
   writeRecord(s, Keys.grants(b.patient), Codec.grants, grants);
+  indexGrants(env, b.patient, stored, grants);
   audit(env, b.patient, 0, {
     event: AuditEvent.revoke,
     actor: env.sender,
@@ -88,10 +91,8 @@ export async function emergencyAccess(env: HandlerEnv, b: BodyOf<42>) {
   await requirePatient(env, b.patient);
   if (b.durationMs > env.params.maxEmergencyMs) reject(RejectCode.EMERGENCY_TOO_LONG);
   const now = env.ctx.blockTime;
-  const es = liveEmergencies(
-    (await readRecord(env.ctx.state, Keys.emergencies(b.patient), Codec.emergencies)) ?? [],
-    now,
-  );
+  const stored = (await readRecord(env.ctx.state, Keys.emergencies(b.patient), Codec.emergencies)) ?? [];
+  const es = liveEmergencies(stored, now);
   if (es.some((e) => bytesEqual(e.clinician, env.sender))) reject(RejectCode.EMERGENCY_ALREADY_OPEN);
   if (es.length >= LIMITS.maxEmergenciesPerPatient) reject(RejectCode.TOO_MANY_EMERGENCIES);
   const expiresAt = now + b.durationMs;
@@ -104,6 +105,7 @@ export async function emergencyAccess(env: HandlerEnv, b: BodyOf<42>) {
     expiresAt,
   });
   writeRecord(env.ctx.state, Keys.emergencies(b.patient), Codec.emergencies, es);
+  indexEmergencies(env, b.patient, stored, es);
   audit(env, b.patient, 0, {
     event: AuditEvent.emergencyOpened,
     actor: env.sender,
@@ -121,15 +123,14 @@ export async function emergencyAccess(env: HandlerEnv, b: BodyOf<42>) {
 export async function closeEmergencyAccess(env: HandlerEnv, b: BodyOf<43>) {
   await requirePatient(env, b.patient);
   const now = env.ctx.blockTime;
-  const es = liveEmergencies(
-    (await readRecord(env.ctx.state, Keys.emergencies(b.patient), Codec.emergencies)) ?? [],
-    now,
-  );
+  const stored = (await readRecord(env.ctx.state, Keys.emergencies(b.patient), Codec.emergencies)) ?? [];
+  const es = liveEmergencies(stored, now);
   const i = es.findIndex((e) => bytesEqual(e.accessId, b.accessId));
   if (i < 0) reject(RejectCode.UNKNOWN_EMERGENCY);
   if (!bytesEqual(es[i]!.clinician, env.sender)) await requirePatientOrGuardian(env, b.patient);
   es.splice(i, 1);
   writeRecord(env.ctx.state, Keys.emergencies(b.patient), Codec.emergencies, es);
+  indexEmergencies(env, b.patient, stored, es);
   audit(env, b.patient, 0, {
     event: AuditEvent.emergencyClosed,
     actor: env.sender,

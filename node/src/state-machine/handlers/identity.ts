@@ -13,6 +13,7 @@ import {
   activeActor,
   audit,
   type HandlerEnv,
+  indexGuardians,
   keyInUse,
   reject,
   requirePatient,
@@ -95,10 +96,9 @@ export async function appointGuardian(env: HandlerEnv, b: BodyOf<21>) {
   }
   if (p.guardians.some((g) => bytesEqual(g, b.guardian))) reject(RejectCode.ALREADY_GUARDIAN);
   if (p.guardians.length >= LIMITS.maxGuardians) reject(RejectCode.TOO_MANY_GUARDIANS);
-  writeRecord(env.ctx.state, Keys.patient(b.patient), Codec.patient, {
-    ...p,
-    guardians: [...p.guardians, b.guardian],
-  });
+  const guardians = [...p.guardians, b.guardian];
+  writeRecord(env.ctx.state, Keys.patient(b.patient), Codec.patient, { ...p, guardians });
+  indexGuardians(env, b.patient, p.guardians, guardians);
   audit(env, b.patient, 0, {
     event: AuditEvent.guardianAppointed,
     actor: env.sender,
@@ -114,10 +114,9 @@ export async function removeGuardian(env: HandlerEnv, b: BodyOf<22>) {
   if (!bytesEqual(b.patient, env.sender) && !bytesEqual(b.guardian, env.sender))
     reject(RejectCode.NOT_PATIENT);
   if (!p.guardians.some((g) => bytesEqual(g, b.guardian))) reject(RejectCode.NOT_GUARDIAN);
-  writeRecord(env.ctx.state, Keys.patient(b.patient), Codec.patient, {
-    ...p,
-    guardians: p.guardians.filter((g) => !bytesEqual(g, b.guardian)),
-  });
+  const guardians = p.guardians.filter((g) => !bytesEqual(g, b.guardian));
+  writeRecord(env.ctx.state, Keys.patient(b.patient), Codec.patient, { ...p, guardians });
+  indexGuardians(env, b.patient, p.guardians, guardians);
   audit(env, b.patient, 0, {
     event: AuditEvent.guardianRemoved,
     actor: env.sender,

@@ -2,7 +2,7 @@
 // pass: per-reading thresholds and NEWS2 over the patient's latest values, at execution, so every node
 // raises the same alerts at the same height.
 
-import { bytesEqual } from '@vigil/consensus/wire';
+import { bytesEqual, type CborValue } from '@vigil/consensus/wire';
 import type { BodyOf, ReadingEntry } from '@vigil/consensus/wire/bodies/index.ts';
 import {
   checkReading,
@@ -113,6 +113,20 @@ async function store(env: HandlerEnv, patient: Uint8Array, readings: ReadingEntr
   await raiseAlerts(env, patient, readings, latest);
 }
 
+/**
+ * Emits an alertRaised event and writes it to the alert index by height (ADR 0130), in the block's
+ * batch: a subscriber whose stream was down is sent it again from there, across restarts of the node.
+ * The value is the transaction id followed by the event's data.
+ */
+function raise(env: HandlerEnv, data: [Uint8Array, number, ...CborValue[]]): void {
+  const { ctx } = env;
+  ctx.emit({ kind: 'alertRaised', data });
+  ctx.index.put(
+    IndexKeys.raisedAlert(ctx.height, ctx.position, data[0], data[1]),
+    encodeIndexValue([ctx.txId, ...data]),
+  );
+}
+
 async function nextAlertSeq(env: HandlerEnv, patient: Uint8Array): Promise<number> {
   const seq = ((await readRecord(env.ctx.state, Keys.alertSeq(patient), Codec.number)) ?? 0) + 1;
   writeRecord(env.ctx.state, Keys.alertSeq(patient), Codec.number, seq);
@@ -153,10 +167,7 @@ async function raiseAlerts(
     };
     writeRecord(ctx.state, Keys.alert(patient, seq), Codec.alert, alert);
     writeRecord(ctx.state, Keys.openAlert(patient, cause), Codec.number, seq);
-    ctx.emit({
-      kind: 'alertRaised',
-      data: [patient, seq, cause, r.kind, r.value, null, null, [], alert.oldestAgeMs],
-    });
+    raise(env, [patient, seq, cause, r.kind, r.value, null, null, [], alert.oldestAgeMs]);
   }
 
   const inputs: News2Inputs = {};
@@ -190,9 +201,16 @@ async function raiseAlerts(
       ackBy: null,
       ackAt: null,
     });
-    ctx.emit({
-      kind: 'alertRaised',
-      data: [patient, seq, 'news2', null, null, score.total, score.band, score.missing, score.oldestAgeMs],
-    });
+    raise(env, [
+      patient,
+      seq,
+      'news2',
+      null,
+      null,
+      score.total,
+      score.band,
+      score.missing,
+      score.oldestAgeMs,
+    ]);
   }
 }
