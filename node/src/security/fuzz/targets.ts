@@ -333,12 +333,9 @@ export function decoderTargets(): AnyFuzzTarget[] {
       decodeNodeStatus,
       [P2PError],
     ),
-    bytesTarget(
-      'p2p/decodeCompactPrePrepare',
-      [compactSeed.bytes],
-      (b) => decodeCompactPrePrepare(b),
-      [CompactError],
-    ),
+    bytesTarget('p2p/decodeCompactPrePrepare', [compactSeed.bytes], (b) => decodeCompactPrePrepare(b), [
+      CompactError,
+    ]),
     bytesTarget(
       'p2p/decodeTxFetchRequest',
       [encodeTxFetchRequest(fetchRequest), encodeTxFetchRequest({ kind: 1, blockHash: k(4) })],
