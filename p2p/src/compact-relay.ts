@@ -47,7 +47,10 @@ export interface CompactOptions extends CompactLimits {
 
 /** Counters of the compact encoding, in net.metrics().compact. */
 export interface CompactMetrics {
-  /** Compact PRE-PREPAREs written to peers, and PRE-PREPAREs written whole to peers without support. */
+  /**
+   * Compact PRE-PREPAREs written to peers, and PRE-PREPAREs that had a compact form written whole (to
+   * peers whose stream is of the 1.0.0 version).
+   */
   sent: number;
   sentFull: number;
   /** Compact PRE-PREPAREs received and accepted by the decoder. */

@@ -544,8 +544,8 @@ export class VigilNetwork {
         retryMs: l.reconnect.baseMs,
         ...(protocol === 'consensus'
           ? {
-              onMessageSent: (m: Uint8Array, kind: number, tagged: boolean) =>
-                this.#countConsensusOut(m, kind, tagged),
+              onMessageSent: (m: Uint8Array, kind: number, tagged: boolean, twoForm: boolean) =>
+                this.#countConsensusOut(m, kind, tagged, twoForm),
               ...(this.#compact !== undefined ? { compactProtocol: Protocol.consensusCompact } : {}),
             }
           : {}),
@@ -597,13 +597,13 @@ export class VigilNetwork {
   }
 
   /** Per-kind counters of the consensus messages written, and the compact encoding's sent counters. */
-  #countConsensusOut(m: Uint8Array, messageKind: number, tagged: boolean): void {
+  #countConsensusOut(m: Uint8Array, messageKind: number, tagged: boolean, twoForm: boolean): void {
     const kind = messageKind === MessageKind.compactPrePrepare ? 'prePrepareCompact' : consensusKind(m);
     const c = this.#metrics.consensusOut[kind];
     c.messages++;
     c.bytes += m.byteLength + MESSAGE_OVERHEAD_BYTES + (tagged ? 1 : 0);
     if (kind === 'prePrepareCompact') this.#metrics.compact.sent++;
-    else if (kind === 'prePrepare' && this.#compact !== undefined) this.#metrics.compact.sentFull++;
+    else if (twoForm) this.#metrics.compact.sentFull++;
   }
 
   /** Discard a peer's queues and timers (removed from the allowed set, or node stopping). */

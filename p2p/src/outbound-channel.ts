@@ -42,8 +42,11 @@ export interface OutboundChannelOptions {
   retryMs: number;
   /** The protocol id on which a TwoFormMessage goes out compact (otherwise always full). */
   compactProtocol?: string;
-  /** Each message as written (the chosen form, its kind, whether a kind byte preceded it). */
-  onMessageSent?: (message: Uint8Array, kind: number, tagged: boolean) => void;
+  /**
+   * Each message as written: the chosen form, its kind, whether a kind byte preceded it, and whether
+   * it was a TwoFormMessage (so a whole one went to a peer without the compact id).
+   */
+  onMessageSent?: (message: Uint8Array, kind: number, tagged: boolean, twoForm: boolean) => void;
 }
 
 export class OutboundChannel {
@@ -164,7 +167,12 @@ export class OutboundChannel {
       this.#o.onFrameSent(frame.byteLength, batch.length);
       if (this.#o.onMessageSent !== undefined)
         for (let i = 0; i < batch.length; i++)
-          this.#o.onMessageSent(batch[i]!, kinds?.[i] ?? MessageKind.pbft, kinds !== undefined);
+          this.#o.onMessageSent(
+            batch[i]!,
+            kinds?.[i] ?? MessageKind.pbft,
+            kinds !== undefined,
+            !(items[i] instanceof Uint8Array),
+          );
       if (!more) {
         this.#awaitDrain(stream);
         return;
