@@ -209,7 +209,7 @@ export class CompactRelay {
       return encodeTxFetchResponse({ status: TxFetchStatus.ok, txs: req.positions.map((i) => form.txs[i]!) });
     } catch (err) {
       if (!(err instanceof CompactError)) throw err;
-      this.#refuse(peer, err);
+      this.refuse(peer, err);
       return encodeTxFetchResponse({ status: TxFetchStatus.badRequest });
     }
   }
@@ -223,7 +223,7 @@ export class CompactRelay {
       c = decodeCompactPrePrepare(bytes, this.#o);
     } catch (err) {
       if (!(err instanceof CompactError)) throw err;
-      this.#refuse(peer, err);
+      this.refuse(peer, err);
       return;
     }
     this.#metrics.received++;
@@ -312,7 +312,7 @@ export class CompactRelay {
   }
 
   #failed(peer: string, hashKey: string, what: string, err: unknown): void {
-    if (err instanceof CompactError) this.#refuse(peer, err);
+    if (err instanceof CompactError) this.refuse(peer, err);
     this.#host.log.info('compact-fetch-failed', {
       peer,
       block: hashKey,
@@ -322,7 +322,8 @@ export class CompactRelay {
     });
   }
 
-  #refuse(peer: string, err: CompactError): void {
+  /** Counts hostile or unusable input by code, and (but for an evicted block) against `peer`. */
+  refuse(peer: string, err: CompactError): void {
     const r = this.#metrics.refused;
     r[err.code] = (r[err.code] ?? 0) + 1;
     // An evicted block is no one's fault: a slow backup asked after the sender moved on.

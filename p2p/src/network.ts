@@ -782,12 +782,11 @@ export class VigilNetwork {
         if (kind === MessageKind.pbft) this.#callHandler(protocol, p, 1, () => h(p.info.key, payload));
         else if (kind === MessageKind.compactPrePrepare)
           this.#callHandler(protocol, p, 1, () => relay.receive(p.info.key, payload));
-        else {
-          const err = new CompactError(P2PErrorCode.compactMalformed, `unknown message kind ${String(kind)}`);
-          const r = this.#metrics.compact.refused;
-          r[err.code] = (r[err.code] ?? 0) + 1;
-          this.#compactOffence(p.info.key, err);
-        }
+        else
+          relay.refuse(
+            p.info.key,
+            new CompactError(P2PErrorCode.compactMalformed, `unknown message kind ${String(kind)}`),
+          );
       }
     } else {
       for (const tx of batch) {
