@@ -64,8 +64,9 @@ export interface CompactForm {
   /** The compact message: canonical CBOR (its kind byte is the framing's). */
   bytes: Uint8Array;
   blockHash: Uint8Array;
-  /** The block's transactions (views into the full message), for answering txfetch. */
+  /** The block's transactions (views into the full message), for answering txfetch, and their ids. */
   txs: Uint8Array[];
+  ids: Uint8Array[];
   /** The full message. */
   message: Uint8Array;
 }
@@ -263,7 +264,7 @@ export function compactPrePrepare(message: Uint8Array): CompactForm | undefined 
     c.header,
     c.ids,
   ] satisfies CborValue[]);
-  return { bytes, blockHash: c.blockHash, txs, message };
+  return { bytes, blockHash: c.blockHash, txs, ids: c.ids, message };
 }
 
 // ---- receiver: compact -> checked fields -> full -----------------------------------------------------

@@ -285,3 +285,20 @@ t.test('only PRE-PREPAREs with transactions get a compact form', async (t) => {
   t.equal(primary.relay.formFor(Uint8Array.of(0x85, 0x02, 0, 0, 0)), undefined);
   t.ok(compactPrePrepare(prePrepare([fakeTx(1)])));
 });
+
+t.test('transactions leave the cache once a block used them; a retransmission still rebuilds', async (t) => {
+  const { primary, backup, knows } = pair();
+  const txs = Array.from({ length: 10 }, (_, i) => fakeTx(i));
+  const later = fakeTx(50);
+  knows([...txs, later]);
+  for (const tx of txs) primary.relay.rememberTx(leafKey(tx), tx);
+  const m = prePrepare(txs);
+  const form = primary.relay.formFor(m)!;
+  t.equal(primary.relay.cachedTxs, 0, 'the primary answers for its proposal from the proposal cache');
+  backup.relay.receive('P', form.bytes);
+  t.equal(backup.relay.cachedTxs, 1, 'only the transaction no block used yet is left');
+  backup.relay.receive('P', form.bytes);
+  t.equal(backup.delivered.length, 2);
+  t.equal(hex(backup.delivered[1]!.message), hex(m), 'the retransmission, from the block kept aside');
+  t.match(backup.metrics, { rebuilt: 2, fetches: 0 });
+});

@@ -6,7 +6,9 @@
 //             many peers it goes to); its transactions stay in a bounded cache of recent proposals
 //             for txfetch.
 //   receiver  receive(peer, bytes): decode and check; rebuild from the transaction cache (every
-//             transaction this node gossiped or received by gossip); if some are missing, wait in a
+//             transaction this node gossiped or received by gossip, until a block used it: tx-cache.ts)
+//             or, for a block rebuilt moments ago (a retransmission), from its transactions kept
+//             aside; if some are missing, wait in a
 //             bounded buffer while asking the sender for them by block hash and positions, then once
 //             for the whole message; hand the rebuilt bytes to the core, which checks them as always.
 //   server    serve(request): transactions of a recent proposal by position, or the whole message.
@@ -33,6 +35,7 @@ import {
 } from './compact-codec.ts';
 import { CompactError, P2PErrorCode } from './errors.ts';
 import type { P2PLogger } from './logger.ts';
+import { TxCache } from './tx-cache.ts';
 
 export interface CompactOptions extends CompactLimits {
   /** Transactions kept for rebuilding (every one gossiped or received by gossip), by count and bytes. */
@@ -113,14 +116,18 @@ interface Pending {
   txs: (Uint8Array | undefined)[];
 }
 
-const sizeOfTx = (tx: Uint8Array) => Math.max(1, tx.byteLength);
+/** Blocks whose transactions a receiver keeps after rebuilding them: a primary retransmits only the
+ *  PRE-PREPAREs of its uncommitted heights, a window's worth at most. */
+const RECENT_BLOCKS = 16;
 
 export class CompactRelay {
   readonly #o: CompactOptions;
   readonly #host: CompactHost;
   readonly #metrics: CompactMetrics;
-  /** Leaf key -> transaction bytes. */
-  readonly #txs: LRUCache<string, Uint8Array>;
+  /** Leaf key -> transaction bytes, until a block uses the transaction. */
+  readonly #txs: TxCache;
+  /** Block hash key -> the transactions of a block rebuilt here recently (for its retransmissions). */
+  readonly #recent = new LRUCache<string, Uint8Array[]>({ max: RECENT_BLOCKS });
   /** Block hash key -> this node's compact form of its proposal. */
   readonly #proposals: LRUCache<string, CompactForm>;
   /** The last message asked for (a broadcast asks once per peer for the same bytes). */
@@ -134,11 +141,7 @@ export class CompactRelay {
     this.#o = o;
     this.#host = host;
     this.#metrics = metrics;
-    this.#txs = new LRUCache({
-      max: o.txCache.maxTxs,
-      maxSize: o.txCache.maxBytes,
-      sizeCalculation: sizeOfTx,
-    });
+    this.#txs = new TxCache(o.txCache.maxTxs, o.txCache.maxBytes);
     this.#proposals = new LRUCache({
       max: o.proposalCache.maxBlocks,
       maxSize: o.proposalCache.maxBytes,
@@ -162,7 +165,18 @@ export class CompactRelay {
 
   /** A transaction gossiped by or to this node, under its leaf key (compact-codec.ts leafKey). */
   rememberTx(key: string, tx: Uint8Array): void {
-    if (tx.byteLength <= this.#o.txCache.maxBytes) this.#txs.set(key, tx);
+    this.#txs.add(key, tx);
+  }
+
+  /** Transactions held for rebuilding now (metrics, tests). */
+  get cachedTxs(): number {
+    return this.#txs.size;
+  }
+
+  /** A block's transactions are used: out of the cache, kept aside by block for a retransmission. */
+  #used(hashKey: string, ids: readonly Uint8Array[], txs: Uint8Array[]): void {
+    for (const id of ids) this.#txs.delete(idKey(id));
+    this.#recent.set(hashKey, txs);
   }
 
   // ---- sender ----------------------------------------------------------------------------------------
@@ -176,7 +190,11 @@ export class CompactRelay {
     const form = compactPrePrepare(message);
     this.#lastMessage = message;
     this.#lastForm = form;
-    if (form !== undefined) this.#proposals.set(idKey(form.blockHash), form);
+    if (form !== undefined) {
+      this.#proposals.set(idKey(form.blockHash), form);
+      // Its own proposal's transactions are answered from the proposal cache from now on.
+      for (const id of form.ids) this.#txs.delete(idKey(id));
+    }
     return form;
   }
 
@@ -233,6 +251,13 @@ export class CompactRelay {
       this.#metrics.duplicates++;
       return;
     }
+    // A retransmission of a block rebuilt here: the same hash, so the same header, txRoot and ids.
+    const again = this.#recent.get(hashKey);
+    if (again !== undefined) {
+      this.#metrics.rebuilt++;
+      this.#host.deliver(peer, rebuildPrePrepare(c, again));
+      return;
+    }
     const txs: (Uint8Array | undefined)[] = new Array(c.ids.length);
     const missing: number[] = [];
     for (let i = 0; i < c.ids.length; i++) {
@@ -242,6 +267,7 @@ export class CompactRelay {
     }
     if (missing.length === 0) {
       this.#metrics.rebuilt++;
+      this.#used(hashKey, c.ids, txs as Uint8Array[]);
       this.#host.deliver(peer, rebuildPrePrepare(c, txs as Uint8Array[]));
       return;
     }
@@ -274,13 +300,10 @@ export class CompactRelay {
       const got = await this.#fetch(peer, req, c.ids);
       if (this.#stopped) return;
       const txs = got as Uint8Array[];
-      for (let i = 0; i < missing.length; i++) {
-        const tx = txs[i]!;
-        p.txs[missing[i]!] = tx;
-        this.rememberTx(idKey(c.ids[missing[i]!]!), tx);
-      }
+      for (let i = 0; i < missing.length; i++) p.txs[missing[i]!] = txs[i]!;
       this.#metrics.fetchedTxs += txs.length;
       this.#metrics.rebuiltAfterFetch++;
+      this.#used(hashKey, c.ids, p.txs as Uint8Array[]);
       this.#host.deliver(peer, rebuildPrePrepare(c, p.txs as Uint8Array[]));
       return;
     } catch (err) {
