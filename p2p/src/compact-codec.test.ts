@@ -1,5 +1,11 @@
 import { decodeMessage, messageLimits, verifyMessageSignature } from '@vigil/consensus/pbft';
-import { type CborValue, encodeCanonical, referenceVerifier } from '@vigil/consensus/wire';
+import {
+  type CborValue,
+  encodeCanonical,
+  merkleLeafHash,
+  merkleRoot,
+  referenceVerifier,
+} from '@vigil/consensus/wire';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import {
@@ -9,7 +15,9 @@ import {
   decodeTxFetchResponse,
   encodeTxFetchRequest,
   encodeTxFetchResponse,
+  idKey,
   leafId,
+  leafKey,
   rebuildPrePrepare,
   rootOfLeafHashes,
   TxFetchKind,
@@ -316,4 +324,23 @@ t.test('txfetch responses are checked against the ids the signed header commits 
     M.txFetchBadResponse,
     'longer than allowed',
   );
+});
+
+t.test('ids and keys are the RFC 6962 leaf hash of §8, for any transaction size', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ minLength: 65_530, maxLength: 65_600 })),
+      (tx) => {
+        const want = merkleLeafHash(tx);
+        return (
+          Buffer.from(leafId(tx)).equals(Buffer.from(want)) &&
+          Buffer.from(leafKey(tx), 'latin1').equals(Buffer.from(want)) &&
+          idKey(want) === leafKey(tx)
+        );
+      },
+    ),
+    { numRuns: 200 },
+  );
+  const ids = [fakeTx(1), fakeTx(2), fakeTx(3)].map(leafId);
+  t.same(rootOfLeafHashes(ids), merkleRoot([fakeTx(1), fakeTx(2), fakeTx(3)]));
 });

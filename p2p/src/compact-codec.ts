@@ -21,7 +21,7 @@
 // rebuild could differ from what the primary signed; computing it needs a transaction decode; and the
 // header's txRoot is the Merkle tree over exactly these leaf hashes, so a receiver checks the id list
 // against the signed header before it looks anything up (ADR 0129, "Alternatives").
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   type CborValue,
   decodeBlockHeader,
@@ -72,24 +72,52 @@ export interface CompactForm {
 }
 
 // ---- leaf hashes and the Merkle root over them (RFC 6962 §2.1, node:crypto) ------------------------
+//
+// One-shot crypto.hash over a reused scratch buffer, digests as latin1 strings (32 one-byte characters):
+// no Hash object and no off-heap Buffer per hash, as node/src/state-tree/hasher.ts found for the tree
+// (a createHash per transaction made the compact form cost ~6 µs per transaction on each side). The
+// strings are also the cache keys: a Map keyed by them needs no further conversion.
 
-const LEAF = Uint8Array.of(0x00);
-const NODE = Uint8Array.of(0x01);
+const LEAF = 0x00;
+const NODE = 0x01;
+/** 0x00 || tx for the largest transaction; 0x01 || left || right for a tree node. */
+const scratch = new Uint8Array(1 + MAX_TX_BYTES);
+
+/** The 32 bytes of a latin1 digest string. */
+function digestBytes(latin1: string): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = latin1.charCodeAt(i);
+  return out;
+}
+
+/** RFC 6962 leaf hash of a transaction as a latin1 string: the key of the gossip seen-sets and caches. */
+export function leafKey(tx: Uint8Array): string {
+  if (tx.length > MAX_TX_BYTES) {
+    const input = new Uint8Array(1 + tx.length);
+    input[0] = LEAF;
+    input.set(tx, 1);
+    return hash('sha256', input, 'binary') as string;
+  }
+  scratch[0] = LEAF;
+  scratch.set(tx, 1);
+  return hash('sha256', scratch.subarray(0, 1 + tx.length), 'binary') as string;
+}
 
 /** RFC 6962 leaf hash of a transaction: its id in compact PRE-PREPAREs. */
 export function leafId(tx: Uint8Array): Uint8Array {
-  const d = createHash('sha256').update(LEAF).update(tx).digest();
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  return digestBytes(leafKey(tx));
 }
 
-/** The same hash as a string key (base64): the key of the gossip seen-sets and the transaction cache. */
-export function leafKey(tx: Uint8Array): string {
-  return createHash('sha256').update(LEAF).update(tx).digest('base64');
-}
-
-/** The key of an id (or a block hash) in the caches. */
+/** The key of an id (or a block hash) in the caches: its bytes as a latin1 string. */
 export function idKey(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('base64');
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
+}
+
+function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  scratch[0] = NODE;
+  scratch.set(left, 1);
+  scratch.set(right, 33);
+  return digestBytes(hash('sha256', scratch.subarray(0, 65), 'binary') as string);
 }
 
 function mth(hashes: readonly Uint8Array[], lo: number, hi: number): Uint8Array {
@@ -97,12 +125,7 @@ function mth(hashes: readonly Uint8Array[], lo: number, hi: number): Uint8Array 
   if (n === 1) return hashes[lo]!;
   let k = 1;
   while (k * 2 < n) k *= 2; // largest power of two < n
-  const d = createHash('sha256')
-    .update(NODE)
-    .update(mth(hashes, lo, lo + k))
-    .update(mth(hashes, lo + k, hi))
-    .digest();
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  return nodeHash(mth(hashes, lo, lo + k), mth(hashes, lo + k, hi));
 }
 
 /** RFC 6962 Merkle Tree Hash of a list given by its leaf hashes (n >= 1). */
@@ -111,8 +134,7 @@ export function rootOfLeafHashes(ids: readonly Uint8Array[]): Uint8Array {
 }
 
 function sha256(b: Uint8Array): Uint8Array {
-  const d = createHash('sha256').update(b).digest();
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  return digestBytes(hash('sha256', b, 'binary') as string);
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
