@@ -13,7 +13,14 @@ import { parseArgs } from 'node:util';
 import { atPlannedStart, BenchNetwork } from './real/bench-network.ts';
 import { measureSync } from './real/real-bench.ts';
 import { sampleProc, sampleThreadCpu, threadCoresBetween, usageBetween } from './real/proc.ts';
-import { gcAndHeap, majorGcs, scrapeMetrics, stepTimings, trafficDelta } from './real/step-timings.ts';
+import {
+  bytesPerTransaction,
+  gcAndHeap,
+  majorGcs,
+  scrapeMetrics,
+  stepTimings,
+  trafficDelta,
+} from './real/step-timings.ts';
 import { suitePlan } from './suite-plan.ts';
 
 export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
@@ -122,6 +129,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           }),
         );
       const st = await b.net.statuses();
+      const traffic = trafficDelta(scrapes);
       console.log(
         JSON.stringify({
           rate,
@@ -134,7 +142,9 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           steps,
           majorGc: majorGcs(scrapes),
           ...gcAndHeap(scrapes),
-          traffic: trafficDelta(scrapes),
+          traffic,
+          // p2p bytes all validators sent per transaction applied, by protocol and consensus kind.
+          bytesPerTx: bytesPerTransaction(traffic) ?? null,
           // Per validator over the point (warm-up, load and drain): CPU cores busy, storage MiB/s written.
           cpuCores: usage.map((u) => (u ? Number(u.cpuCores.toFixed(2)) : null)),
           // The same CPU by kind of thread (main, LevelDB's pool, V8's GC helpers, verification workers).

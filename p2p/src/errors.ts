@@ -30,6 +30,25 @@ export const P2PErrorCode = {
   notRunning: 'P2P_NOT_RUNNING',
   /** An inbound stream closed because the same peer opened a newer one for the protocol. */
   streamSuperseded: 'P2P_STREAM_SUPERSEDED',
+  /**
+   * A compact PRE-PREPARE or a txfetch message that is not canonical CBOR of the specified shape
+   * (wrong arity: unknown or missing fields, wrong types or sizes, a header that does not decode).
+   */
+  compactMalformed: 'P2P_COMPACT_MALFORMED',
+  /** A compact PRE-PREPARE with more transaction ids than a block may hold. */
+  compactTooManyIds: 'P2P_COMPACT_TOO_MANY_IDS',
+  /** A compact PRE-PREPARE whose header does not hash to its blockHash. */
+  compactHeaderMismatch: 'P2P_COMPACT_HEADER_MISMATCH',
+  /** A compact PRE-PREPARE whose ids are not the header's txCount, or not under its txRoot. */
+  compactIdsMismatch: 'P2P_COMPACT_IDS_MISMATCH',
+  /** A txfetch request whose positions are empty, duplicated, unsorted, too many or beyond the block. */
+  txFetchBadPositions: 'P2P_TXFETCH_BAD_POSITIONS',
+  /** A txfetch response carrying a transaction other than the one the block names at that position. */
+  txFetchWrongTx: 'P2P_TXFETCH_WRONG_TX',
+  /** A txfetch response that is malformed, has the wrong count, or is not the requested message. */
+  txFetchBadResponse: 'P2P_TXFETCH_BAD_RESPONSE',
+  /** The peer no longer holds the block asked for (its proposal cache evicted it): not an offence. */
+  txFetchUnknownBlock: 'P2P_TXFETCH_UNKNOWN_BLOCK',
 } as const;
 
 export type P2PErrorCodeValue = (typeof P2PErrorCode)[keyof typeof P2PErrorCode];
@@ -54,6 +73,26 @@ export class FrameError extends P2PError {
   ) {
     super(code, message);
     this.name = 'FrameError';
+  }
+}
+
+/** What the compact PRE-PREPARE and txfetch decoders refuse (ADR 0129); see the codes above. */
+export type CompactErrorCode =
+  | typeof P2PErrorCode.compactMalformed
+  | typeof P2PErrorCode.compactTooManyIds
+  | typeof P2PErrorCode.compactHeaderMismatch
+  | typeof P2PErrorCode.compactIdsMismatch
+  | typeof P2PErrorCode.txFetchBadPositions
+  | typeof P2PErrorCode.txFetchWrongTx
+  | typeof P2PErrorCode.txFetchBadResponse
+  | typeof P2PErrorCode.txFetchUnknownBlock;
+
+/** Hostile or unusable compact PRE-PREPARE / txfetch input; every code but UNKNOWN_BLOCK is an offence. */
+export class CompactError extends P2PError {
+  declare readonly code: CompactErrorCode;
+  constructor(code: CompactErrorCode, message: string) {
+    super(code, message);
+    this.name = 'CompactError';
   }
 }
 

@@ -94,11 +94,16 @@ export function frameBytesFor(messageBytes: number): number {
   return BATCH_HEADER_BYTES + MESSAGE_OVERHEAD_BYTES + messageBytes;
 }
 
-/** Encode one frame (prefix + body) carrying `messages` (at least one). */
-export function encodeFrame(messages: readonly Uint8Array[]): Uint8Array {
+/**
+ * Encode one frame (prefix + body) carrying `messages` (at least one). With `kinds` (one per message),
+ * each message is written as its kind byte followed by its bytes, as /vigil/consensus/1.1.0 carries
+ * them (ADR 0129): the message length then counts the kind byte.
+ */
+export function encodeFrame(messages: readonly Uint8Array[], kinds?: readonly number[]): Uint8Array {
   if (messages.length === 0)
     throw new FrameError(P2PErrorCode.badBatch, 'a frame carries at least one message');
-  const bodyLength = batchBodyBytes(messages);
+  const tag = kinds === undefined ? 0 : 1;
+  const bodyLength = batchBodyBytes(messages) + tag * messages.length;
   if (bodyLength > 0xffffffff) throw new FrameError(P2PErrorCode.frameTooLarge, 'batch exceeds u32 length');
   const out = new Uint8Array(FRAME_PREFIX_BYTES + bodyLength);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
@@ -106,10 +111,13 @@ export function encodeFrame(messages: readonly Uint8Array[]): Uint8Array {
   out[4] = FRAME_VERSION;
   view.setUint32(5, messages.length);
   let at = FRAME_PREFIX_BYTES + BATCH_HEADER_BYTES;
-  for (const m of messages) {
-    view.setUint32(at, m.byteLength);
-    out.set(m, at + MESSAGE_OVERHEAD_BYTES);
-    at += MESSAGE_OVERHEAD_BYTES + m.byteLength;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    view.setUint32(at, m.byteLength + tag);
+    at += MESSAGE_OVERHEAD_BYTES;
+    if (kinds !== undefined) out[at++] = kinds[i]!;
+    out.set(m, at);
+    at += m.byteLength;
   }
   return out;
 }

@@ -10,7 +10,33 @@ export {
   encodeNodeStatus,
   SyncStatus,
 } from './codec.ts';
-export { FrameError, isP2PError, P2PError, P2PErrorCode, type P2PErrorCodeValue } from './errors.ts';
+export {
+  type CompactForm,
+  type CompactLimits,
+  type CompactPrePrepare,
+  compactPrePrepare,
+  decodeCompactPrePrepare,
+  decodeTxFetchRequest,
+  decodeTxFetchResponse,
+  encodeTxFetchRequest,
+  encodeTxFetchResponse,
+  leafId,
+  rebuildPrePrepare,
+  TxFetchKind,
+  type TxFetchRequest,
+  type TxFetchResponse,
+  TxFetchStatus,
+} from './compact-codec.ts';
+export { type CompactMetrics, type CompactOptions, emptyCompactMetrics } from './compact-relay.ts';
+export {
+  CompactError,
+  type CompactErrorCode,
+  FrameError,
+  isP2PError,
+  P2PError,
+  P2PErrorCode,
+  type P2PErrorCodeValue,
+} from './errors.ts';
 export { FaultLayer, type FaultDrop, type FaultLayerOptions, type LinkFault } from './fault.ts';
 export {
   BATCH_HEADER_BYTES,
@@ -27,6 +53,7 @@ export {
 } from './frame.ts';
 export { type Identity, identityFromSeed, keyHex, peerIdFromValidatorKey } from './identity.ts';
 export {
+  DEFAULT_COMPACT,
   DEFAULT_LIMITS,
   type LimitOverrides,
   type P2PLimits,
@@ -35,6 +62,9 @@ export {
 } from './limits.ts';
 export { type P2PLogger, silentLogger, stderrLogger } from './logger.ts';
 export {
+  CONSENSUS_KINDS,
+  type ConsensusKind,
+  consensusKind,
   DROP_REASONS,
   type DropReason,
   type P2PMetrics,

@@ -2,6 +2,7 @@
 // depending on a metrics library. Counters only grow; gauges (queues, connections) are filled in when a
 // snapshot is taken.
 
+import { type CompactMetrics, emptyCompactMetrics } from './compact-relay.ts';
 import type { ProtocolName } from './protocols.ts';
 import { PROTOCOL_NAMES } from './protocols.ts';
 
@@ -58,6 +59,33 @@ export interface ProtocolCounters {
   messagesOut: number;
 }
 
+/**
+ * Kinds of consensus message, by the PBFT type in their second byte (docs/consensus.md "Messages"), plus
+ * the compact PRE-PREPARE (ADR 0129) and anything else.
+ */
+export const CONSENSUS_KINDS = [
+  'other',
+  'prePrepare',
+  'prepare',
+  'commit',
+  'checkpoint',
+  'viewChange',
+  'newView',
+  'fetch',
+  'blockReply',
+  'suspect',
+  'prePrepareCompact',
+] as const;
+export type ConsensusKind = (typeof CONSENSUS_KINDS)[number];
+
+/** The kind of an encoded PBFT message: a one-byte CBOR array head and a type 1-9. */
+export function consensusKind(m: Uint8Array): ConsensusKind {
+  const head = m[0] ?? 0;
+  const type = m[1] ?? 0;
+  if (head >= 0x80 && head <= 0x97 && type >= 1 && type <= 9) return CONSENSUS_KINDS[type]!;
+  return 'other';
+}
+
 export interface QueueGauge {
   messages: number;
   bytes: number;
@@ -90,6 +118,13 @@ export interface P2PMetrics {
   queues: Record<string, Record<'consensus' | 'txgossip', QueueGauge>>;
   /** Gauge: messages held in the fault layer's delay lines. */
   faultPending: number;
+  /**
+   * Consensus messages written to peers by kind (the form actually sent): how many, and their bytes
+   * (payload plus its 4-byte length in the frame, and its kind byte on a 1.1.0 stream).
+   */
+  consensusOut: Record<ConsensusKind, { messages: number; bytes: number }>;
+  /** The compact PRE-PREPARE encoding's counters (ADR 0129). */
+  compact: CompactMetrics;
 }
 
 export function emptyMetrics(): P2PMetrics {
@@ -99,6 +134,8 @@ export function emptyMetrics(): P2PMetrics {
   }
   const dropped = {} as Record<DropReason, number>;
   for (const r of DROP_REASONS) dropped[r] = 0;
+  const consensusOut = {} as P2PMetrics['consensusOut'];
+  for (const k of CONSENSUS_KINDS) consensusOut[k] = { messages: 0, bytes: 0 };
   return {
     protocols,
     connections: {
@@ -116,5 +153,7 @@ export function emptyMetrics(): P2PMetrics {
     dropped,
     queues: {},
     faultPending: 0,
+    consensusOut,
+    compact: emptyCompactMetrics(),
   };
 }

@@ -7,12 +7,12 @@
 //   net.gossipTransactions(txs, fromPeer?);   net.onTransactions((from, txs) => ...);
 //   net.serveBlocks((from, req) => blocks);   await net.requestBlocks(peerKey, fromHeight, count);
 //   net.serveStatus(() => status);            await net.requestStatus(peerKey);
+//   (PRE-PREPAREs go out compact to peers that support it, and come back rebuilt: ADR 0129)
 //   net.updateAllowedPeers(newSet);           net.metrics();       net.fault.partition(...);
 //
 // Peers are named by the lower-case hex of their ed25519 public key ("peer key"); the node maps keys to
 // validator indices. See docs/p2p.md and ADR 0050.
 
-import { createHash } from 'node:crypto';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
@@ -29,7 +29,9 @@ import {
   type NodeStatus,
   SyncStatus,
 } from './codec.ts';
-import { FrameError, P2PError, P2PErrorCode } from './errors.ts';
+import { leafKey, maxTxFetchRequestBytes } from './compact-codec.ts';
+import { CompactRelay } from './compact-relay.ts';
+import { CompactError, FrameError, P2PError, P2PErrorCode } from './errors.ts';
 import { FaultLayer } from './fault.ts';
 import {
   BATCH_HEADER_BYTES,
@@ -43,10 +45,16 @@ import { type Identity, identityFromSeed, keyHex, peerIdFromValidatorKey } from 
 import { type LimitOverrides, type P2PLimits, resolveLimits } from './limits.ts';
 import { type P2PLogger, stderrLogger } from './logger.ts';
 import { LruSet } from './lru-set.ts';
-import { type DropReason, emptyMetrics, type P2PMetrics } from './metrics.ts';
-import { OutboundChannel } from './outbound-channel.ts';
+import { consensusKind, type DropReason, emptyMetrics, type P2PMetrics } from './metrics.ts';
+import { MessageKind, OutboundChannel, type OutboundMessage } from './outbound-channel.ts';
 import { PeerScores } from './peer-score.ts';
-import { Protocol, type ProtocolName, STREAMING_PROTOCOLS, type StreamingProtocol } from './protocols.ts';
+import {
+  Protocol,
+  type ProtocolName,
+  type RequestProtocol,
+  STREAMING_PROTOCOLS,
+  type StreamingProtocol,
+} from './protocols.ts';
 import type { Rng } from './random.ts';
 import { readOneFrame } from './read-frame.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -100,7 +108,7 @@ interface PeerState {
   peerId: PeerId;
   addrs: Multiaddr[];
   channels: Record<StreamingProtocol, OutboundChannel>;
-  buckets: Record<StreamingProtocol | 'request', TokenBucket>;
+  buckets: Record<StreamingProtocol | 'request' | 'txfetch', TokenBucket>;
   /** Hashes of transactions this peer has (sent to it, or received from it). */
   txSeen: LruSet<string>;
   reconnectAttempt: number;
@@ -136,6 +144,8 @@ export class VigilNetwork {
   #blockProvider: BlockProvider | undefined;
   #statusProvider: StatusProvider | undefined;
   #peerHandler: PeerEventHandler | undefined;
+  /** Compact PRE-PREPAREs (ADR 0129); undefined when limits.compact is false. */
+  readonly #compact: CompactRelay | undefined;
   #running = false;
   #stopped = false;
 
@@ -148,6 +158,24 @@ export class VigilNetwork {
     this.#rng = cfg.rng ?? Math.random;
     this.fault = cfg.fault ?? new FaultLayer();
     this.#scores = new PeerScores(limits.score, this.#now);
+    this.#compact =
+      limits.compact === false
+        ? undefined
+        : new CompactRelay(
+            limits.compact,
+            {
+              request: (peer, body, timeoutMs) => this.#txFetch(peer, body, timeoutMs),
+              deliver: (peer, message) => {
+                const p = this.#peerByKey(peer);
+                const h = this.#consensusHandler;
+                if (p !== undefined && h !== undefined && this.#running)
+                  this.#callHandler('consensus', p, 1, () => h(peer, message));
+              },
+              offence: (peer, err) => this.#compactOffence(peer, err),
+              log: this.#log,
+            },
+            this.#metrics.compact,
+          );
   }
 
   /** Build the node (not yet listening). Call start(). */
@@ -198,6 +226,14 @@ export class VigilNetwork {
     if (this.#stopped) throw new P2PError(P2PErrorCode.notRunning, 'a stopped network cannot be restarted');
     const opts = { maxInboundStreams: this.#limits.maxInboundStreams, maxOutboundStreams: 16 };
     await this.#libp2p.handle(Protocol.consensus, (s, c) => this.#acceptStream('consensus', s, c), opts);
+    if (this.#compact !== undefined) {
+      await this.#libp2p.handle(
+        Protocol.consensusCompact,
+        (s, c) => this.#acceptStream('consensus', s, c),
+        opts,
+      );
+      await this.#libp2p.handle(Protocol.txfetch, (s, c) => this.#serveTxFetch(s, c), opts);
+    }
     await this.#libp2p.handle(Protocol.txgossip, (s, c) => this.#acceptStream('txgossip', s, c), opts);
     await this.#libp2p.handle(Protocol.sync, (s, c) => this.#serveSync(s, c), opts);
     await this.#libp2p.handle(Protocol.status, (s, c) => this.#serveStatusRequest(s, c), opts);
@@ -218,6 +254,7 @@ export class VigilNetwork {
     if (!this.#running) return;
     this.#running = false;
     this.#stopped = true;
+    this.#compact?.stop();
     this.fault.cancelFrom(this.key);
     for (const p of this.#peers.values()) this.#retirePeer(p);
     await this.#libp2p.stop();
@@ -350,7 +387,10 @@ export class VigilNetwork {
   }
 
   #gossip(txs: readonly Uint8Array[], from: string | undefined, again: boolean, to?: string): void {
-    const ids = txs.map(txHash);
+    const ids = txs.map(leafKey);
+    // Every transaction this node sends or relays may be in a PRE-PREPARE it receives compact.
+    if (this.#compact !== undefined)
+      for (let i = 0; i < txs.length; i++) this.#compact.rememberTx(ids[i]!, txs[i]!);
     if (from !== undefined) {
       const src = this.#peerByKey(from);
       if (src !== undefined) for (const id of ids) src.txSeen.add(id);
@@ -432,7 +472,9 @@ export class VigilNetwork {
   // ---- internals: sending -------------------------------------------------------------------------
 
   #send(protocol: StreamingProtocol, to: string, message: Uint8Array): void {
-    if (frameBytesFor(message.byteLength) > this.#frameLimits(protocol).maxFrameBytes) {
+    // (+1: the kind byte a 1.1.0 consensus stream puts before each message.)
+    const tag = protocol === 'consensus' && this.#compact !== undefined ? 1 : 0;
+    if (frameBytesFor(message.byteLength + tag) > this.#frameLimits(protocol).maxFrameBytes) {
       // A local bug or a mis-sized limit, never the peer's fault. Sending is fire-and-forget for the
       // replica, so this is dropped and counted rather than thrown into the consensus loop.
       this.#drop('message-too-large', 1);
@@ -448,9 +490,16 @@ export class VigilNetwork {
       this.#drop('unknown-peer', 1);
       return;
     }
+    // A PRE-PREPARE with transactions is queued in both forms; the channel writes the compact one if the
+    // peer's stream negotiated it (ADR 0129). Derived once per message, however many peers it goes to.
+    let out: OutboundMessage = message;
+    if (protocol === 'consensus' && this.#compact !== undefined) {
+      const form = this.#compact.formFor(message);
+      if (form !== undefined) out = { full: message, compact: form.bytes, byteLength: message.byteLength };
+    }
     const dropped = this.fault.submit(this.key, to, () => {
       // The peer may have been removed while the message sat in a delay line.
-      if (this.#peers.get(p.peerId.toString()) === p) p.channels[protocol].enqueue(message);
+      if (this.#peers.get(p.peerId.toString()) === p) p.channels[protocol].enqueue(out);
       else this.#drop('peer-removed', 1);
     });
     if (dropped !== undefined) this.#drop(dropped, 1);
@@ -493,6 +542,13 @@ export class VigilNetwork {
         },
         log: this.#log,
         retryMs: l.reconnect.baseMs,
+        ...(protocol === 'consensus'
+          ? {
+              onMessageSent: (m: Uint8Array, kind: number, tagged: boolean, twoForm: boolean) =>
+                this.#countConsensusOut(m, kind, tagged, twoForm),
+              ...(this.#compact !== undefined ? { compactProtocol: Protocol.consensusCompact } : {}),
+            }
+          : {}),
       });
     const bucket = (r: { perSecond: number; burst: number }) =>
       new TokenBucket({ capacity: r.burst, ratePerSecond: r.perSecond, now: this.#now });
@@ -505,6 +561,7 @@ export class VigilNetwork {
         consensus: bucket(l.consensusRate),
         txgossip: bucket(l.gossipRate),
         request: bucket(l.requestRate),
+        txfetch: bucket(l.txFetchRate),
       },
       txSeen: new LruSet(l.gossipSeenPerPeer),
       reconnectAttempt: 0,
@@ -530,7 +587,23 @@ export class VigilNetwork {
   async #openStream(peerId: PeerId, protocol: StreamingProtocol): Promise<Stream> {
     const conn = this.#libp2p.getConnections(peerId).find((c) => c.status === 'open');
     if (conn === undefined) throw new P2PError(P2PErrorCode.notConnected, 'no open connection');
-    return conn.newStream(Protocol[protocol], { signal: AbortSignal.timeout(this.#limits.requestTimeoutMs) });
+    // multistream-select takes the first id the peer supports: a peer of the 1.0.0 version answers
+    // the compact id with "na" and gets every consensus message whole.
+    const ids =
+      protocol === 'consensus' && this.#compact !== undefined
+        ? [Protocol.consensusCompact, Protocol.consensus]
+        : Protocol[protocol];
+    return conn.newStream(ids, { signal: AbortSignal.timeout(this.#limits.requestTimeoutMs) });
+  }
+
+  /** Per-kind counters of the consensus messages written, and the compact encoding's sent counters. */
+  #countConsensusOut(m: Uint8Array, messageKind: number, tagged: boolean, twoForm: boolean): void {
+    const kind = messageKind === MessageKind.compactPrePrepare ? 'prePrepareCompact' : consensusKind(m);
+    const c = this.#metrics.consensusOut[kind];
+    c.messages++;
+    c.bytes += m.byteLength + MESSAGE_OVERHEAD_BYTES + (tagged ? 1 : 0);
+    if (kind === 'prePrepareCompact') this.#metrics.compact.sent++;
+    else if (twoForm) this.#metrics.compact.sentFull++;
   }
 
   /** Discard a peer's queues and timers (removed from the allowed set, or node stopping). */
@@ -660,6 +733,8 @@ export class VigilNetwork {
     });
     const counters = this.#metrics.protocols[protocol];
     const decoder = new FrameDecoder(this.#frameLimits(protocol));
+    // Compact PRE-PREPAREs are understood only on the stream id that announces them.
+    const compact = this.#compact !== undefined && stream.protocol === Protocol.consensusCompact;
     let failed = false;
     stream.addEventListener('message', (evt) => {
       // After a bad frame the stream is being torn down; data already in flight is ignored (and not
@@ -667,7 +742,7 @@ export class VigilNetwork {
       if (failed) return;
       counters.bytesIn += evt.data.byteLength;
       const { batches, error } = decoder.push(evt.data);
-      for (const batch of batches) this.#deliverBatch(protocol, p, batch);
+      for (const batch of batches) this.#deliverBatch(protocol, p, batch, compact);
       if (error !== undefined) {
         failed = true;
         this.#onInvalidFrame(p, stream, error);
@@ -675,7 +750,7 @@ export class VigilNetwork {
     });
   }
 
-  #deliverBatch(protocol: StreamingProtocol, p: PeerState, batch: Uint8Array[]): void {
+  #deliverBatch(protocol: StreamingProtocol, p: PeerState, batch: Uint8Array[], compact: boolean): void {
     const counters = this.#metrics.protocols[protocol];
     counters.framesIn++;
     counters.messagesIn += batch.length;
@@ -695,9 +770,30 @@ export class VigilNetwork {
       const h = this.#consensusHandler;
       if (h === undefined) return;
       // One throwing message must not cost the rest of the batch.
-      for (const m of batch) this.#callHandler(protocol, p, 1, () => h(p.info.key, m));
+      const relay = this.#compact;
+      for (const m of batch) {
+        if (!compact || relay === undefined) {
+          this.#callHandler(protocol, p, 1, () => h(p.info.key, m));
+          continue;
+        }
+        // /vigil/consensus/1.1.0: a kind byte, then a PBFT message or a compact PRE-PREPARE.
+        const kind = m[0];
+        const payload = m.subarray(1);
+        if (kind === MessageKind.pbft) this.#callHandler(protocol, p, 1, () => h(p.info.key, payload));
+        else if (kind === MessageKind.compactPrePrepare)
+          this.#callHandler(protocol, p, 1, () => relay.receive(p.info.key, payload));
+        else
+          relay.refuse(
+            p.info.key,
+            new CompactError(P2PErrorCode.compactMalformed, `unknown message kind ${String(kind)}`),
+          );
+      }
     } else {
-      for (const tx of batch) p.txSeen.add(txHash(tx));
+      for (const tx of batch) {
+        const key = leafKey(tx);
+        p.txSeen.add(key);
+        this.#compact?.rememberTx(key, tx);
+      }
       const h = this.#txHandler;
       if (h !== undefined) this.#callHandler(protocol, p, batch.length, () => h(p.info.key, batch));
     }
@@ -724,6 +820,13 @@ export class VigilNetwork {
     for (const c of this.#libp2p.getConnections(p.peerId)) c.abort(error);
   }
 
+  #compactOffence(peer: string, err: CompactError): void {
+    const p = this.#peerByKey(peer);
+    if (p === undefined) return;
+    this.#log.warn('compact-refused', { peer, code: err.code, error: err.message });
+    this.#penalise(p, this.#limits.score.compactPenalty, err.code);
+  }
+
   #penalise(p: PeerState, amount: number, reason: string): void {
     if (this.#scores.penalise(p.info.key, amount)) {
       this.#metrics.connections.bans++;
@@ -737,9 +840,10 @@ export class VigilNetwork {
 
   async #request(
     peer: string,
-    protocol: 'sync' | 'status',
+    protocol: RequestProtocol,
     body: Uint8Array,
     limits: FrameLimits,
+    timeoutMs: number = this.#limits.requestTimeoutMs,
   ): Promise<Uint8Array[]> {
     if (!this.#running) throw new P2PError(P2PErrorCode.notRunning, 'network is not running');
     const p = this.#peerByKey(peer);
@@ -749,7 +853,7 @@ export class VigilNetwork {
       this.#drop(blocked, 1);
       throw new P2PError(P2PErrorCode.faultInjected, `link to ${peer} is ${blocked}`);
     }
-    const signal = AbortSignal.timeout(this.#limits.requestTimeoutMs);
+    const signal = AbortSignal.timeout(timeoutMs);
     const conn = this.#libp2p.getConnections(p.peerId).find((c) => c.status === 'open');
     if (conn === undefined) throw new P2PError(P2PErrorCode.notConnected, `not connected to ${peer}`);
     let stream: Stream;
@@ -795,16 +899,17 @@ export class VigilNetwork {
 
   /** Common checks of an inbound request stream; returns the peer or undefined after aborting it. */
   async #readRequest(
-    protocol: 'sync' | 'status',
+    protocol: RequestProtocol,
     stream: Stream,
     conn: Connection,
+    limits: FrameLimits = REQUEST_FRAME_LIMITS,
   ): Promise<[PeerState, Uint8Array] | undefined> {
     const p = this.#peers.get(conn.remotePeer.toString());
     if (p === undefined || this.fault.blocked(p.info.key, this.key) !== undefined) {
       stream.abort(new P2PError(P2PErrorCode.peerNotAllowed, 'refused'));
       return undefined;
     }
-    if (p.buckets.request.take(1) < 1) {
+    if (p.buckets[protocol === 'txfetch' ? 'txfetch' : 'request'].take(1) < 1) {
       this.#drop('rate-limited', 1);
       this.#penalise(p, this.#limits.score.rateLimitPenalty, 'request-rate');
       stream.abort(new P2PError(P2PErrorCode.peerNotAllowed, 'request rate exceeded'));
@@ -814,7 +919,7 @@ export class VigilNetwork {
       const msgs = await this.#readCounted(
         protocol,
         stream,
-        REQUEST_FRAME_LIMITS,
+        limits,
         AbortSignal.timeout(this.#limits.requestTimeoutMs),
       );
       return [p, msgs[0]!];
@@ -891,11 +996,43 @@ export class VigilNetwork {
     }
     this.#reply('status', stream, [encoded]);
   }
-}
 
-/** Key of a transaction in the per-peer seen sets: SHA-256 of its encoded bytes. */
-function txHash(tx: Uint8Array): string {
-  return createHash('sha256').update(tx).digest('base64');
+  /** One txfetch round trip (compact-relay.ts): the single response message. */
+  async #txFetch(peer: string, body: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const msgs = await this.#request(
+      peer,
+      'txfetch',
+      body,
+      // A response is at most one block's transactions, or the whole PRE-PREPARE: a consensus frame.
+      { maxFrameBytes: this.#limits.maxFrameBytes, maxMessagesPerFrame: 1 },
+      timeoutMs,
+    );
+    return msgs[0]!;
+  }
+
+  async #serveTxFetch(stream: Stream, conn: Connection): Promise<void> {
+    const relay = this.#compact;
+    if (relay === undefined) {
+      stream.abort(new P2PError(P2PErrorCode.peerNotAllowed, 'txfetch is not served'));
+      return;
+    }
+    const limits = this.#limits.compact === false ? { maxTxs: 1 } : this.#limits.compact;
+    const got = await this.#readRequest('txfetch', stream, conn, {
+      maxFrameBytes: frameBytesFor(maxTxFetchRequestBytes(limits)),
+      maxMessagesPerFrame: 1,
+    });
+    if (got === undefined) return;
+    const [p, body] = got;
+    let response: Uint8Array;
+    try {
+      response = relay.serve(p.info.key, body);
+    } catch (err) {
+      this.#log.warn('txfetch-serve-threw', { error: String(err) });
+      stream.abort(new P2PError(P2PErrorCode.remoteError, 'txfetch unavailable'));
+      return;
+    }
+    this.#reply('txfetch', stream, [response]);
+  }
 }
 
 /**

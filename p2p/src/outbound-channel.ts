@@ -10,6 +10,22 @@ import { BATCH_HEADER_BYTES, encodeFrame, MESSAGE_OVERHEAD_BYTES } from './frame
 import type { P2PLogger } from './logger.ts';
 import { type QueueLimits, SendQueue } from './send-queue.ts';
 
+/**
+ * A message with two encodings (ADR 0129): `compact` (without its kind byte) for a stream whose peer
+ * negotiated the protocol id that carries it, `full` for any other. Which one goes out is decided when it is written, since
+ * only then is the stream (and so what the peer supports) known. Sized by the full form.
+ */
+export interface TwoFormMessage {
+  readonly full: Uint8Array;
+  readonly compact: Uint8Array;
+  readonly byteLength: number;
+}
+
+export type OutboundMessage = Uint8Array | TwoFormMessage;
+
+/** The kind byte before each message on /vigil/consensus/1.1.0 (ADR 0129, docs/protocol.md §13). */
+export const MessageKind = { pbft: 0, compactPrePrepare: 1 } as const;
+
 export interface OutboundChannelOptions {
   /** Protocol name for logs. */
   name: string;
@@ -24,11 +40,18 @@ export interface OutboundChannelOptions {
   log: P2PLogger;
   /** Delay before reopening a stream that failed to open while the peer is connected. */
   retryMs: number;
+  /** The protocol id on which a TwoFormMessage goes out compact (otherwise always full). */
+  compactProtocol?: string;
+  /**
+   * Each message as written: the chosen form, its kind, whether a kind byte preceded it, and whether
+   * it was a TwoFormMessage (so a whole one went to a peer without the compact id).
+   */
+  onMessageSent?: (message: Uint8Array, kind: number, tagged: boolean, twoForm: boolean) => void;
 }
 
 export class OutboundChannel {
   readonly #o: OutboundChannelOptions;
-  readonly #queue: SendQueue;
+  readonly #queue: SendQueue<OutboundMessage>;
   #stream: Stream | undefined;
   #opening = false;
   #connected = false;
@@ -55,7 +78,7 @@ export class OutboundChannel {
     return this.#stream !== undefined;
   }
 
-  enqueue(message: Uint8Array): void {
+  enqueue(message: OutboundMessage): void {
     if (this.#closed) return;
     const dropped = this.#queue.push(message);
     if (dropped > 0) this.#o.onDropped(dropped, 'queue-full');
@@ -115,13 +138,20 @@ export class OutboundChannel {
         this.#awaitDrain(stream);
         return;
       }
-      const batch = this.#queue.take(
+      // On the compact id every message carries its kind byte: 0 a PBFT message, 1 a compact
+      // PRE-PREPARE (ADR 0129); elsewhere a two-form message goes out whole.
+      const compact = this.#o.compactProtocol !== undefined && stream.protocol === this.#o.compactProtocol;
+      const items = this.#queue.take(
         this.#o.batchBytes,
-        MESSAGE_OVERHEAD_BYTES,
+        MESSAGE_OVERHEAD_BYTES + (compact ? 1 : 0),
         BATCH_HEADER_BYTES,
         this.#o.maxMessagesPerFrame,
       );
-      const frame = encodeFrame(batch);
+      const batch = items.map((m) => (m instanceof Uint8Array ? m : compact ? m.compact : m.full));
+      const kinds = compact
+        ? items.map((m) => (m instanceof Uint8Array ? MessageKind.pbft : MessageKind.compactPrePrepare))
+        : undefined;
+      const frame = encodeFrame(batch, kinds);
       let more: boolean;
       try {
         more = stream.send(frame);
@@ -135,6 +165,14 @@ export class OutboundChannel {
         return;
       }
       this.#o.onFrameSent(frame.byteLength, batch.length);
+      if (this.#o.onMessageSent !== undefined)
+        for (let i = 0; i < batch.length; i++)
+          this.#o.onMessageSent(
+            batch[i]!,
+            kinds?.[i] ?? MessageKind.pbft,
+            kinds !== undefined,
+            !(items[i] instanceof Uint8Array),
+          );
       if (!more) {
         this.#awaitDrain(stream);
         return;

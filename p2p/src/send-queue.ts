@@ -10,9 +10,14 @@ export interface QueueLimits {
   maxMessages: number;
 }
 
-export class SendQueue {
+/** What a queue holds: bytes, or anything that knows its size (outbound-channel.ts's two-form message). */
+export interface Sized {
+  readonly byteLength: number;
+}
+
+export class SendQueue<T extends Sized = Uint8Array> {
   readonly #limits: QueueLimits;
-  #items: Uint8Array[] = [];
+  #items: T[] = [];
   #head = 0;
   #bytes = 0;
 
@@ -29,7 +34,7 @@ export class SendQueue {
   }
 
   /** Append `message`; returns how many old messages were dropped to make room. */
-  push(message: Uint8Array): number {
+  push(message: T): number {
     this.#items.push(message);
     this.#bytes += message.byteLength;
     let dropped = 0;
@@ -48,13 +53,8 @@ export class SendQueue {
    * (each message costs its length plus `perMessageOverhead`) and `maxMessages`. Returns at least one
    * message when the queue is non-empty: callers guarantee every queued message fits a frame alone.
    */
-  take(
-    maxBodyBytes: number,
-    perMessageOverhead: number,
-    headerBytes: number,
-    maxMessages: number,
-  ): Uint8Array[] {
-    const out: Uint8Array[] = [];
+  take(maxBodyBytes: number, perMessageOverhead: number, headerBytes: number, maxMessages: number): T[] {
+    const out: T[] = [];
     let size = headerBytes;
     while (this.length > 0 && out.length < maxMessages) {
       const next = this.#items[this.#head]!;
@@ -75,9 +75,9 @@ export class SendQueue {
     return n;
   }
 
-  #shift(): Uint8Array {
+  #shift(): T {
     const m = this.#items[this.#head]!;
-    this.#items[this.#head] = EMPTY;
+    this.#items[this.#head] = EMPTY as unknown as T;
     this.#head++;
     this.#bytes -= m.byteLength;
     // Compact once the consumed prefix dominates, keeping shifts amortised O(1).

@@ -9,6 +9,7 @@ import {
   stepTimings,
   summariseDelta,
   trafficDelta,
+  bytesPerTransaction,
 } from './step-timings.ts';
 
 const BOUNDS = ['0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2', '5', '+Inf'];
@@ -107,6 +108,37 @@ t.test('traffic during a point: gossip outcomes, re-offers and bytes sent, all v
     reoffered: 4,
     messagesOut: { consensus: 100 },
     bytesOut: { txgossip: 250 },
+    consensusBytesOut: {},
+    compact: {},
+    executed: 0,
   });
   t.same([...parseCounter(scrape(1, 2, 3, 4), 'vigil_tx_reoffered_total')], [['', 3]]);
+});
+
+t.test('bytes per committed transaction, by protocol and consensus message kind (ADR 0129)', async (t) => {
+  const scrape = (executed: number, compactBytes: number, prePrepareBytes: number, fetched: number) =>
+    [
+      `vigil_tx_executed_total{status="accepted",code=""} ${executed}`,
+      `vigil_tx_executed_total{status="rejected",code="NONCE_GAP"} 1`,
+      `vigil_p2p_bytes_total{protocol="consensus",direction="out"} ${compactBytes + prePrepareBytes}`,
+      `vigil_p2p_bytes_total{protocol="txgossip",direction="out"} ${executed * 300}`,
+      `vigil_p2p_bytes_total{protocol="txfetch",direction="in"} 999999`,
+      `vigil_p2p_consensus_bytes_total{kind="prePrepareCompact"} ${compactBytes}`,
+      `vigil_p2p_consensus_bytes_total{kind="prePrepare"} ${prePrepareBytes}`,
+      `vigil_p2p_compact_total{event="fetchedTxs"} ${fetched}`,
+    ].join('\n');
+  // Two validators: the one that applied more transactions during the point names the count.
+  const d = trafficDelta([
+    { before: scrape(100, 0, 1_000, 0), after: scrape(1_100, 34_000, 1_000, 5) },
+    { before: scrape(100, 0, 0, 0), after: scrape(900, 0, 0, 2) },
+  ]);
+  t.equal(d.executed, 1_000);
+  t.same(d.consensusBytesOut, { prePrepareCompact: 34_000, prePrepare: 0 });
+  t.same(d.compact, { fetchedTxs: 7 });
+  t.same(bytesPerTransaction(d), {
+    total: Math.round((34_000 + 300_000 + 240_000) / 1_000),
+    byProtocol: { consensus: 34, txgossip: 540 },
+    consensusByKind: { prePrepareCompact: 34 },
+  });
+  t.equal(bytesPerTransaction({ ...d, executed: 0 }), undefined, 'nothing applied: no ratio');
 });

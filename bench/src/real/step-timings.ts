@@ -191,6 +191,14 @@ export interface TrafficDelta {
   /** Messages and payload bytes sent over p2p, by protocol. */
   messagesOut: Record<string, number>;
   bytesOut: Record<string, number>;
+  /**
+   * Bytes of the consensus messages sent, by kind (PBFT type, or `prePrepareCompact`: ADR 0129), and
+   * the compact PRE-PREPAREs' counters by event; absent from records made before them.
+   */
+  consensusBytesOut?: Record<string, number>;
+  compact?: Record<string, number>;
+  /** Transactions in the blocks applied during the point (the most any validator applied). */
+  executed?: number;
 }
 
 /**
@@ -206,6 +214,9 @@ export function trafficDelta(scrapes: readonly { before: string; after: string }
     reoffered: 0,
     messagesOut: {},
     bytesOut: {},
+    consensusBytesOut: {},
+    compact: {},
+    executed: 0,
   };
   const delta = (s: { before: string; after: string }, name: string) => {
     const before = parseCounter(s.before, name);
@@ -233,6 +244,48 @@ export function trafficDelta(scrapes: readonly { before: string; after: string }
         into[p] = (into[p] ?? 0) + d;
       }
     }
+    for (const [name, key, into] of [
+      ['vigil_p2p_consensus_bytes_total', 'kind', out.consensusBytesOut!],
+      ['vigil_p2p_compact_total', 'event', out.compact!],
+    ] as const) {
+      for (const [labels, d] of delta(s, name)) {
+        const k = label(labels, key);
+        into[k] = (into[k] ?? 0) + d;
+      }
+    }
+    let executed = 0;
+    for (const [, d] of delta(s, 'vigil_tx_executed_total')) executed += d;
+    out.executed = Math.max(out.executed!, executed);
   }
   return out;
+}
+
+export interface BytesPerTransaction {
+  /** Every p2p byte all validators sent, per transaction applied. */
+  total: number;
+  byProtocol: Record<string, number>;
+  /** The consensus protocol's bytes by message kind. */
+  consensusByKind: Record<string, number>;
+}
+
+/**
+ * What the validators sent per committed transaction during a point (ADR 0129 measures the compact
+ * PRE-PREPARE by it): bytes over the transactions applied, or undefined when none were (or the record
+ * predates the counters).
+ */
+export function bytesPerTransaction(x: TrafficDelta): BytesPerTransaction | undefined {
+  const n = x.executed ?? 0;
+  if (n <= 0) return undefined;
+  const per = (r: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(r)
+        .filter(([, b]) => b > 0)
+        .map(([k, b]) => [k, Math.round(b / n)]),
+    );
+  const total = Object.values(x.bytesOut).reduce((a, b) => a + b, 0);
+  return {
+    total: Math.round(total / n),
+    byProtocol: per(x.bytesOut),
+    consensusByKind: per(x.consensusBytesOut ?? {}),
+  };
 }

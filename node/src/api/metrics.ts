@@ -139,7 +139,7 @@ export class ApiMetrics {
       });
     perProtocol(
       'vigil_p2p_messages_total',
-      'Messages sent and received over p2p, by protocol (consensus, txgossip, sync, status) and direction',
+      'Messages sent and received over p2p, by protocol (consensus, txgossip, sync, status, txfetch) and direction',
       (c) => [c.messagesIn, c.messagesOut],
     );
     perProtocol(
@@ -147,6 +147,47 @@ export class ApiMetrics {
       'Payload bytes sent and received over p2p, by protocol and direction',
       (c) => [c.bytesIn, c.bytesOut],
     );
+    new Counter({
+      name: 'vigil_p2p_consensus_messages_total',
+      help: 'Consensus messages sent, by kind (PBFT type, or prePrepareCompact: ADR 0129)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [kind, c] of Object.entries(p2pMetrics().consensusOut)) this.inc({ kind }, c.messages);
+      },
+    });
+    new Counter({
+      name: 'vigil_p2p_consensus_bytes_total',
+      help: 'Bytes of the consensus messages sent, by kind (each with its 4-byte length and kind byte)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [kind, c] of Object.entries(p2pMetrics().consensusOut)) this.inc({ kind }, c.bytes);
+      },
+    });
+    new Counter({
+      name: 'vigil_p2p_compact_total',
+      help: 'Compact PRE-PREPAREs (ADR 0129): sent, sentFull, received, rebuilt, fetches, fetchedTxs, rebuiltAfterFetch, fullFetches, fullFetched, abandoned, duplicates, pendingOverflow, served, servedUnknown',
+      labelNames: ['event'],
+      registers,
+      collect() {
+        this.reset();
+        const { refused: _refused, ...events } = p2pMetrics().compact;
+        for (const [event, n] of Object.entries(events)) this.inc({ event }, n);
+      },
+    });
+    new Counter({
+      name: 'vigil_p2p_compact_refused_total',
+      help: 'Hostile or unusable compact PRE-PREPARE and txfetch input, by error code (ADR 0129)',
+      labelNames: ['code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [code, n] of Object.entries(p2pMetrics().compact.refused)) this.inc({ code }, n);
+      },
+    });
     new Counter({
       name: 'vigil_p2p_dropped_total',
       help: 'Messages p2p dropped, by reason (full queues, rate limits, fault layer, stale consensus...)',

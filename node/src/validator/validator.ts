@@ -65,6 +65,11 @@ export interface ValidatorOptions {
    */
   mempoolMaxTxs?: number;
   /**
+   * Compact PRE-PREPAREs with peers that support them (ADR 0129). Default: on, unless the environment
+   * says VIGIL_P2P_COMPACT=0 (an A/B of the encoding, or a node that must speak only the 1.0.0 protocol).
+   */
+  compactPrePrepare?: boolean;
+  /**
    * This validator lost its data directory (it runs on a new disk, `vigil start --recover`): follow as
    * an observer until it cannot contradict a vote it cast before (ADR 0121). A node whose chain is
    * there but whose consensus records are missing does this on its own.
@@ -416,6 +421,9 @@ export class Validator {
         },
         logger: p2pLog,
         ...(fault ? { fault } : {}),
+        ...((options.compactPrePrepare ?? process.env.VIGIL_P2P_COMPACT !== '0')
+          ? {}
+          : { limits: { compact: false as const } }),
       });
       if (fault && process.env.VIGIL_FAULT_CONTROL) {
         const port = Number(process.env.VIGIL_FAULT_CONTROL);
@@ -627,9 +635,13 @@ export class Validator {
       // Drop counters, so operators and the security tests can see hostile input being refused: the
       // replica's per-reason drops (DropReason) and p2p's invalid frames, bans and per-reason drops.
       consensus: { dropped: this.replica.stats().dropped },
-      p2p: (({ invalidFrames, connections, dropped }) => ({ invalidFrames, connections, dropped }))(
-        this.network.metrics(),
-      ),
+      // And the compact PRE-PREPAREs' counters (ADR 0129): how many were rebuilt, fetched or refused.
+      p2p: (({ invalidFrames, connections, dropped, compact }) => ({
+        invalidFrames,
+        connections,
+        dropped,
+        compact,
+      }))(this.network.metrics()),
       peers: this.network
         .peers()
         .map((p) => ({ key: p.key, role: p.role, connected: p.connected, score: p.score })),

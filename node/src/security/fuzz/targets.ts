@@ -1,6 +1,7 @@
 // Fuzz targets for every byte decoder below the HTTP layer: the wire format (canonical CBOR,
 // transactions, blocks, headers, commit certificates, transaction bodies), state proofs, PBFT
-// messages (the decoder and a whole replica), p2p frames and sync/status codecs, and the records the
+// messages (the decoder and a whole replica), p2p frames, sync/status codecs and the compact
+// PRE-PREPARE and txfetch codecs (ADR 0129), and the records the
 // node reads back from disk (state-tree nodes, receipts). Each says which typed errors it may raise.
 import {
   checkpoint,
@@ -38,15 +39,23 @@ import {
 } from '@vigil/consensus/wire';
 import { BodyError, decodeBody, encodeBody, type TxBody } from '@vigil/consensus/wire/bodies/index.ts';
 import {
+  CompactError,
+  compactPrePrepare,
   decodeBatchBody,
   decodeBlockRangeRequest,
+  decodeCompactPrePrepare,
   decodeNodeStatus,
+  decodeTxFetchRequest,
+  decodeTxFetchResponse,
   encodeBlockRangeRequest,
   encodeFrame,
   encodeNodeStatus,
+  encodeTxFetchRequest,
+  encodeTxFetchResponse,
   FrameDecoder,
   FrameError,
   P2PError,
+  type TxFetchRequest,
 } from '@vigil/p2p';
 import fc from 'fast-check';
 import { decodeTreeNode, encodeTreeNode } from '../../state-tree/node-codec.ts';
@@ -149,6 +158,11 @@ const pbftLimits = messageLimits({
 });
 
 const FRAME_LIMITS = { maxFrameBytes: 64 * 1024, maxMessagesPerFrame: 256 };
+
+// The compact form of the seed PRE-PREPARE, and the txfetch exchange about its block.
+const compactSeed = compactPrePrepare(pbftSeeds[0]!)!;
+const compactIds = decodeCompactPrePrepare(compactSeed.bytes).ids;
+const fetchRequest: TxFetchRequest = { kind: 0, blockHash: compactSeed.blockHash, positions: [1] };
 
 // ---- targets ---------------------------------------------------------------------------------------
 
@@ -318,6 +332,24 @@ export function decoderTargets(): AnyFuzzTarget[] {
       [encodeNodeStatus({ height: 9, view: 1, checkpoint: { height: 8, digest: k(7) } })],
       decodeNodeStatus,
       [P2PError],
+    ),
+    bytesTarget('p2p/decodeCompactPrePrepare', [compactSeed.bytes], (b) => decodeCompactPrePrepare(b), [
+      CompactError,
+    ]),
+    bytesTarget(
+      'p2p/decodeTxFetchRequest',
+      [encodeTxFetchRequest(fetchRequest), encodeTxFetchRequest({ kind: 1, blockHash: k(4) })],
+      (b) => decodeTxFetchRequest(b),
+      [CompactError],
+    ),
+    bytesTarget(
+      'p2p/decodeTxFetchResponse',
+      [
+        encodeTxFetchResponse({ status: 0, txs: [compactSeed.txs[1]!] }),
+        encodeTxFetchResponse({ status: 1 }),
+      ],
+      (b) => decodeTxFetchResponse(b, fetchRequest, compactIds, 1 << 20),
+      [CompactError],
     ),
     bytesTarget(
       'store/decodeTreeNode',
