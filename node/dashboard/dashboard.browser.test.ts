@@ -495,10 +495,18 @@ async function run() {
     // A block with transactions: a quiet chain also has blocks without any (ADR 0125).
     const blocks = page.locator('table', { has: page.locator('th', { hasText: 'Txs' }) }).locator('tbody tr');
     await blocks.first().waitFor();
-    const counts = await blocks.locator('td:nth-child(2)').allTextContents();
-    const row = counts.findIndex((c) => c.trim() !== '0');
-    t.ok(row >= 0, 'a recent block with transactions');
-    const height = (await blocks.nth(row).locator('button.link').textContent()) ?? '';
+    // Height and count read together, in one pass over the rows: the table re-renders as blocks arrive
+    // (an idle primary's empty ones every quiet period), so a row index read first and used later may
+    // name another block by then, perhaps one without transactions.
+    const rows = await blocks.evaluateAll((trs) =>
+      trs.map((tr) => ({
+        height: tr.querySelector('button.link')?.textContent ?? '',
+        txs: (tr as HTMLTableRowElement).cells[1]?.textContent?.trim() ?? '',
+      })),
+    );
+    const withTxs = rows.find((r) => r.txs !== '0' && r.txs !== '' && r.height !== '');
+    t.ok(withTxs !== undefined, 'a recent block with transactions');
+    const height = withTxs?.height ?? '';
     const verdict = page.locator('p.ok').filter({ hasText: 'Proof verified in this browser' });
     // Its outcome too (ADR 0123), once a certified state holds the block's receipts: reopen until then.
     let outcome = '';
