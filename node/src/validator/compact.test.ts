@@ -4,38 +4,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeBody } from '@vigil/consensus/wire/bodies/index.ts';
-import {
-  encodeTransaction,
-  sha256,
-  signerFromSeed,
-  signTransaction,
-  TxType,
-  transactionId,
-} from '@vigil/consensus/wire';
+import { encodeTransaction, transactionId } from '@vigil/consensus/wire';
 import pino from 'pino';
 import t from 'tap';
 import { eventually, freePorts } from '../testing/ports.ts';
+import { selfRegistration } from '../testing/registration.ts';
 import { createNetworkHomes } from './network-homes.ts';
 import { Validator } from './validator.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-/** A patient's self-registration (nonce 1), signed by a key derived from `label`. */
+/** A patient's self-registration (nonce 1) on this test's chain, signed by a key derived from `label`. */
 function registration(label: string, timestamp: number) {
-  const patient = signerFromSeed(sha256(new TextEncoder().encode(label)));
-  return signTransaction(
-    {
-      version: 1,
-      chainId: 'vigil-cpp',
-      type: TxType.registerPatient,
-      sender: patient.publicKey,
-      nonce: 1,
-      timestamp,
-      body: encodeBody({ type: 20, patient: patient.publicKey }),
-    },
-    patient,
-  );
+  return selfRegistration('vigil-cpp', label, timestamp);
 }
 
 t.test(

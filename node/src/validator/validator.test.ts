@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeBody } from '@vigil/consensus/wire/bodies/index.ts';
 import { decodeStateProof, verifyStateProof } from '@vigil/consensus/proof';
 import {
   decodeBlockHeader,
@@ -9,15 +8,14 @@ import {
   encodeTransaction,
   referenceVerifier,
   signerFromSeed,
-  signTransaction,
   sha256,
-  TxType,
   transactionId,
 } from '@vigil/consensus/wire';
 import { FaultLayer } from '@vigil/p2p';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { eventually, freePorts } from '../testing/ports.ts';
+import { selfRegistration } from '../testing/registration.ts';
 import type { ConsensusParams } from './genesis-file.ts';
 import { createNetworkHomes } from './network-homes.ts';
 import { ApiMetrics } from '../api/metrics.ts';
@@ -78,21 +76,9 @@ async function startNetwork(
   return { validators, homes: net.homes, log };
 }
 
-/** A patient's self-registration (nonce 1), signed by a key derived from `label`. */
+/** A patient's self-registration (nonce 1) on this test's chain, signed by a key derived from `label`. */
 function registration(label: string, timestamp: number) {
-  const patient = signerFromSeed(sha256(new TextEncoder().encode(label)));
-  return signTransaction(
-    {
-      version: 1,
-      chainId: 'vigil-it',
-      type: TxType.registerPatient,
-      sender: patient.publicKey,
-      nonce: 1,
-      timestamp,
-      body: encodeBody({ type: 20, patient: patient.publicKey }),
-    },
-    patient,
-  );
+  return selfRegistration('vigil-it', label, timestamp);
 }
 
 t.test('four in-process validators over libp2p commit transactions to identical state', async (t) => {
