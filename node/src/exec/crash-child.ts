@@ -26,6 +26,7 @@ if (store.head === undefined)
     ...testGenesis(testValidators(4)),
     stateRootInterval: Number(interval ?? 1),
     receiptsRoots: true,
+    blockEffects: true,
   });
 const head = store.requireHead();
 // The third field: the height of the stored state tree (below the head: startup rebuilt the held tree).

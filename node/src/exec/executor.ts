@@ -15,7 +15,13 @@ import {
   WireError,
 } from '@vigil/consensus/wire';
 import { bytesEqual } from '@vigil/consensus/proof/smt.ts';
-import { encodeReceiptsRootValue, receiptsRootKey } from '@vigil/consensus/proof/receipts.ts';
+import { blockEffectsKey } from '@vigil/consensus/proof/effects.ts';
+import { ProofError } from '@vigil/consensus/proof/errors.ts';
+import {
+  decodeReceiptBytes,
+  encodeReceiptsRootValue,
+  receiptsRootKey,
+} from '@vigil/consensus/proof/receipts.ts';
 import type { ChainHead, ChainStore } from '../store/chain-store.ts';
 import { rootedHeight, ChainStore as Store } from '../store/chain-store.ts';
 import type { BatchOp } from '../store/db.ts';
@@ -24,6 +30,12 @@ import { encodeBytes, encodeReceipt, encodeTxLocation, encodeUint, type Receipt 
 import type { BatchVerifier, SignatureCheck } from '../verify-pool/types.ts';
 import { decodeNonce, encodeNonce, nonceKey } from './accounts.ts';
 import { storedBlockBytes } from './block-bytes.ts';
+import {
+  decodeEffectsRecord,
+  effectsDigestValue,
+  encodeEffectsRecord,
+  syncedEffectsOf,
+} from './block-effects.ts';
 import { BlockRejected, ExecutionError, FrameworkRejection } from './block-errors.ts';
 import { TxRejected } from './errors.ts';
 import { Overlay, OverlayError, type Write } from './overlay.ts';
@@ -32,6 +44,7 @@ import { txRoot } from '../crypto/tx-root.ts';
 import { decodeTx } from './tx-envelope.ts';
 import type { ChainEvent, ExecContext, HandlerRegistry } from './types.ts';
 import { hexKey } from '../state-tree/hex-key.ts';
+import type { TreeUpdate } from '../state-tree/tree.ts';
 
 /** Transactions whose signature was already checked (the mempool's admission cache). */
 export interface VerifiedTxCache {
@@ -415,14 +428,17 @@ export class BlockExecutor {
       if (reach <= 0) return this.#applyAlone(items[0]!);
       maxBlocks = reach;
     }
+    // ADR 0133: the blocks' effects from a peer instead of their execution, when a later certified
+    // header cites the state they lead to. Anything that does not check out is executed instead.
+    const fromEffects = await this.#applyRangeFromEffects(items, options, start, maxBlocks, maxTxs);
+    if (fromEffects !== undefined) return fromEffects;
     // One overlay for the whole range: each block reads what the earlier ones wrote, and the tree and
-    // the flat state see each key once, with its last value.
+    // the flat state see each key once, with its last value. Each block runs in a layer of its own
+    // (absorbed once it is done), whose writes are that block's effects record.
     const state = new Overlay((key, id) => store.state.get(key, id));
     const index = new Overlay((key) => store.state.getIndex(key));
     const ops: BatchOp[] = [];
     const outcomes: BlockOutcome[] = [];
-    // Roots that headers in this range claim for heights inside it: never computed here, so all a later
-    // header can be checked against is what an earlier one claimed.
     const claims = new Map<number, Uint8Array>();
     const consumed = new Set<string>();
     const votes = await this.#verifyVotes(start, items.slice(0, maxBlocks));
@@ -438,13 +454,7 @@ export class BlockExecutor {
           block,
           certificate,
           txRoot(block.txs),
-          async (s, claimed) => {
-            if (s <= start.height) return this.#storedRootOk(s, claimed);
-            const earlier = claims.get(s);
-            if (earlier !== undefined) return bytesEqual(earlier, claimed);
-            claims.set(s, claimed);
-            return true;
-          },
+          this.#rangeClaims(start, claims),
           votes,
         );
       } catch (e) {
@@ -453,15 +463,15 @@ export class BlockExecutor {
         throw e;
       }
       const height = block.header.height;
+      const blockState = state.child();
+      const blockIndex = index.child();
       const { candidates } = await this.#prepare(head, block, { trustCertified: true });
-      await this.#committedIds(candidates, state, consumed);
-      const layers = { state, index, consumedIds: consumed };
+      await this.#committedIds(candidates, blockState, consumed);
+      const layers = { state: blockState, index: blockIndex, consumedIds: consumed };
       const { receipts, events } = await this.#executeAll(block, head, candidates, layers, ops);
-      ops.push(
-        { type: 'put', key: keys.block(height), value: storedBlockBytes(block) },
-        { type: 'put', key: keys.certificate(height), value: encodeCommitCertificate(certificate) },
-        { type: 'put', key: keys.blockHash(hash), value: encodeUint(height) },
-      );
+      state.absorb(blockState);
+      index.absorb(blockIndex);
+      this.#pushBlockOps(ops, block, certificate, hash);
       outcomes.push({
         height,
         blockHash: hash,
@@ -489,6 +499,49 @@ export class BlockExecutor {
       withPending(store.pendingChanges(), stateWrites),
       end,
     );
+    return this.#commitRange(start, head, outcomes, state, index, stateWrites, update, ops);
+  }
+
+  /**
+   * Whether a header in a range may claim `root` at `stateHeight`: heights up to the range's start are
+   * checked against this node's roots; roots inside the range are never computed here, so all a later
+   * header can be checked against is what an earlier one claimed (`claims`, filled as they come).
+   */
+  #rangeClaims(
+    start: ChainHead,
+    claims: Map<number, Uint8Array>,
+  ): (stateHeight: number, root: Uint8Array) => Promise<boolean> {
+    return async (s, claimed) => {
+      if (s <= start.height) return this.#storedRootOk(s, claimed);
+      const earlier = claims.get(s);
+      if (earlier !== undefined) return bytesEqual(earlier, claimed);
+      claims.set(s, claimed);
+      return true;
+    };
+  }
+
+  #pushBlockOps(ops: BatchOp[], block: Block, certificate: CommitCertificate, hash: Uint8Array): void {
+    const height = block.header.height;
+    ops.push(
+      { type: 'put', key: keys.block(height), value: storedBlockBytes(block) },
+      { type: 'put', key: keys.certificate(height), value: encodeCommitCertificate(certificate) },
+      { type: 'put', key: keys.blockHash(hash), value: encodeUint(height) },
+    );
+  }
+
+  /** Writes a range whose tree update is done, in ONE atomic batch (ADR 0115), and reports it. */
+  async #commitRange(
+    start: ChainHead,
+    head: ChainHead,
+    outcomes: BlockOutcome[],
+    state: Overlay,
+    index: Overlay,
+    stateWrites: readonly Write[],
+    update: TreeUpdate,
+    ops: BatchOp[],
+  ): Promise<RangeResult> {
+    const store = this.#o.store;
+    const end = head.height;
     for (const o of outcomes) {
       if (o.height !== end)
         ops.push({ type: 'put', key: keys.rangeInterior(o.height), value: encodeUint(end) });
@@ -515,6 +568,207 @@ export class BlockExecutor {
     outcomes[outcomes.length - 1]!.stateRoot = update.root;
     for (const o of outcomes) this.#notify(o);
     return { blocks: outcomes, height: end, stateRoot: update.root };
+  }
+
+  /**
+   * A certified range applied from its blocks' effects records (ADR 0133) instead of executing their
+   * transactions: the state and index writes, events and receipts a peer sent with each block
+   * (block-sync.ts) go where execution would have put them, and the executor writes each block's
+   * receipts root and effects digest from them as execution does. The range ends at a height whose
+   * state root a LATER certified block's header cites (correct backups prepare a block only if the root
+   * it cites is their own, ADR 0010), and nothing is written unless the tree update over these writes
+   * gives exactly that root. The root commits to the state, and the state to every block's receipts
+   * and effects digest, so a matching root means every record applied is the one execution produces.
+   *
+   * Undefined (nothing written) when the chain has no effects, a block of the range came without its
+   * record, no certified header in `items` cites a height in reach, a record does not decode, a
+   * validator-set change falls inside the range, or the root differs (`effectsRejected` counts why):
+   * the caller then executes the range.
+   */
+  async #applyRangeFromEffects(
+    items: readonly CertifiedBlock[],
+    options: RangeOptions,
+    start: ChainHead,
+    maxBlocks: number,
+    maxTxs: number,
+  ): Promise<RangeResult | undefined> {
+    const store = this.#o.store;
+    if (!store.blockEffects) return undefined;
+    const k = store.stateRootInterval;
+    const citation = this.#citedEnd(items, start, maxBlocks, maxTxs, k);
+    if (citation === undefined) return this.#effectsSkipped('noCitation');
+    const { end, root, citing } = citation;
+    const range = items.slice(0, end - start.height);
+    const records: (Uint8Array | undefined)[] = [];
+    for (const { block } of range) {
+      const record = syncedEffectsOf(block);
+      if (record === undefined && block.txs.length > 0) return this.#effectsSkipped('missing');
+      records.push(record);
+    }
+    const votes = await this.#verifyVotes(start, [...range, citing]);
+    const citingValidators = this.#o.validatorsAt?.(citing.block.header.height) ?? start.validators;
+    try {
+      verifyCommitCertificate(
+        start.chainId,
+        citing.certificate,
+        citing.block.header,
+        citingValidators,
+        votes,
+      );
+    } catch (e) {
+      if (e instanceof WireError) return this.#effectsSkipped('citation');
+      throw e;
+    }
+    const state = new Overlay((key, id) => store.state.get(key, id));
+    const index = new Overlay((key) => store.state.getIndex(key));
+    const ops: BatchOp[] = [];
+    const outcomes: BlockOutcome[] = [];
+    const claims = new Map<number, Uint8Array>();
+    let head = start;
+    for (let i = 0; i < range.length; i++) {
+      const { block, certificate } = range[i]!;
+      const hash = blockHash(block.header);
+      try {
+        await this.#checkHeader(
+          head,
+          block,
+          certificate,
+          txRoot(block.txs),
+          this.#rangeClaims(start, claims),
+          votes,
+        );
+      } catch (e) {
+        if (e instanceof BlockRejected) return this.#effectsSkipped('header');
+        throw e;
+      }
+      const blockState = state.child();
+      const blockIndex = index.child();
+      const applied = this.#applyEffects(block, records[i], blockState, blockIndex, ops);
+      if (applied === undefined) return this.#effectsSkipped('record');
+      const { receipts, events } = applied;
+      // A validator-set change ends a range (the blocks after it are certified by the new set): the
+      // executed path handles that boundary.
+      if (block.header.height < end && options.endAfter?.(events))
+        return this.#effectsSkipped('reconfiguration');
+      state.absorb(blockState);
+      index.absorb(blockIndex);
+      this.#pushBlockOps(ops, block, certificate, hash);
+      outcomes.push({
+        height: block.header.height,
+        blockHash: hash,
+        stateRoot: undefined,
+        receipts,
+        events,
+        signaturesVerified: 0,
+      });
+      head = { ...head, height: block.header.height, headHash: hash };
+    }
+    const stateWrites = state.writes();
+    const update = await store.tree.update(
+      start.stateRoot,
+      withPending(store.pendingChanges(), stateWrites),
+      end,
+    );
+    if (!bytesEqual(update.root, root)) return this.#effectsSkipped('root');
+    this.#effectsStats.ranges++;
+    this.#effectsStats.blocks += outcomes.length;
+    return this.#commitRange(start, head, outcomes, state, index, stateWrites, update, ops);
+  }
+
+  /**
+   * The highest root height in reach of the range (at most `maxBlocks` blocks, and `maxTxs` transactions
+   * unless it is the first block) whose root a later block in `items` cites, with that block. A header
+   * citing height s claims the root recorded at s, which is that of the last multiple of k at or below
+   * it (ADR 0117).
+   */
+  #citedEnd(
+    items: readonly CertifiedBlock[],
+    start: ChainHead,
+    maxBlocks: number,
+    maxTxs: number,
+    k: number,
+  ): { end: number; root: Uint8Array; citing: CertifiedBlock } | undefined {
+    // The reach: consecutive heights from the one after the head, within the limits.
+    let reach = start.height;
+    let txs = 0;
+    for (const { block } of items) {
+      const h = block.header.height;
+      if (h !== reach + 1 || h - start.height > maxBlocks) break;
+      if (reach > start.height && txs + block.txs.length > maxTxs) break;
+      txs += block.txs.length;
+      reach = h;
+    }
+    let best: { end: number; root: Uint8Array; citing: CertifiedBlock } | undefined;
+    for (const item of items) {
+      const h = item.block.header;
+      const end = rootedHeight(h.stateHeight, k);
+      if (end <= start.height || end > reach || end >= h.height) continue;
+      if (best === undefined || end > best.end) best = { end, root: h.stateRoot, citing: item };
+    }
+    return best;
+  }
+
+  /**
+   * Puts one block's effects record into its layers and the batch, as #executeAll would have: the state
+   * and index writes, the receipts ('X'), the transaction index ('T') of every transaction that consumed
+   * its nonce, the receipts root, the effects digest and the record itself. Undefined if the record does
+   * not decode or does not fit the block (the caller then executes the range).
+   */
+  #applyEffects(
+    block: Block,
+    record: Uint8Array | undefined,
+    state: Overlay,
+    index: Overlay,
+    ops: BatchOp[],
+  ): { receipts: Receipt[]; events: EmittedEvent[] } | undefined {
+    const height = block.header.height;
+    if (block.txs.length === 0 || record === undefined) {
+      return block.txs.length === 0 ? { receipts: [], events: [] } : undefined;
+    }
+    let effects: ReturnType<typeof decodeEffectsRecord>;
+    const receipts: Receipt[] = [];
+    try {
+      effects = decodeEffectsRecord(record);
+      if (effects.receipts.length !== block.txs.length) return undefined;
+      for (const bytes of effects.receipts) receipts.push(receiptOf(bytes));
+      for (const w of effects.stateWrites) {
+        if (w.value === undefined) state.del(w.key);
+        else state.put(w.key, w.value);
+      }
+      for (const w of effects.indexWrites) {
+        if (w.value === undefined) index.del(w.key);
+        else index.put(w.key, w.value);
+      }
+    } catch (e) {
+      if (e instanceof ProofError || e instanceof OverlayError) return undefined;
+      throw e;
+    }
+    const events: EmittedEvent[] = [];
+    for (const e of effects.events) {
+      const r = receipts[e.position];
+      if (r === undefined || r.status !== 'accepted') return undefined;
+      events.push({ height, position: e.position, txId: r.txId, event: { kind: e.kind, data: e.data } });
+    }
+    receipts.forEach((r, position) => {
+      ops.push({ type: 'put', key: keys.receipt(height, position), value: effects.receipts[position]! });
+      if (r.txId !== null && consumedNonce(r)) {
+        ops.push({ type: 'put', key: keys.tx(r.txId), value: encodeTxLocation(height, position) });
+      }
+    });
+    this.#commitToOutcome(height, effects.receipts, record, state, ops);
+    return { receipts, events };
+  }
+
+  #effectsStats: EffectsRangeStats = { ranges: 0, blocks: 0, skipped: {} };
+
+  /** How catch-up from effects records went (metrics): ranges and blocks applied, ranges executed instead and why. */
+  effectsRangeStats(): EffectsRangeStats {
+    return { ...this.#effectsStats, skipped: { ...this.#effectsStats.skipped } };
+  }
+
+  #effectsSkipped(why: EffectsSkip): undefined {
+    this.#effectsStats.skipped[why] = (this.#effectsStats.skipped[why] ?? 0) + 1;
+    return undefined;
   }
 
   /** A certified block applied on its own (live execution's path, signatures trusted) as a range of one. */
@@ -596,12 +850,37 @@ export class BlockExecutor {
       encoded.push(bytes);
       ops.push({ type: 'put', key: keys.receipt(height, c.position), value: bytes });
     }
-    // ADR 0123: the state commits to what was decided, so a certified state proves a transaction's
-    // outcome, not only its inclusion. A block without transactions has nothing to prove.
-    if (this.#o.store.receiptsRoots && encoded.length > 0) {
-      state.put(receiptsRootKey(height), encodeReceiptsRootValue(txRoot(encoded)));
-    }
+    // ADR 0133: the block's effects, recorded before the executor's own entries below join `state`
+    // (the block's layer), so a node catching up can apply them instead of executing the block.
+    const effects =
+      this.#o.store.blockEffects && encoded.length > 0
+        ? encodeEffectsRecord(state.writes(), index.writes(), events, encoded)
+        : undefined;
+    this.#commitToOutcome(height, encoded, effects, state, ops);
     return { receipts, events };
+  }
+
+  /**
+   * The executor's own state entries of a block with transactions: its receipts root (ADR 0123: the
+   * state commits to what was decided, so a certified state proves a transaction's outcome, not only its
+   * inclusion) and the digest of its effects record, which is stored beside the block (ADR 0133). A
+   * block without transactions has nothing to prove.
+   */
+  #commitToOutcome(
+    height: number,
+    receipts: readonly Uint8Array[],
+    effects: Uint8Array | undefined,
+    state: Overlay,
+    ops: BatchOp[],
+  ): void {
+    if (receipts.length === 0) return;
+    if (this.#o.store.receiptsRoots) {
+      state.put(receiptsRootKey(height), encodeReceiptsRootValue(txRoot(receipts)));
+    }
+    if (effects !== undefined) {
+      state.put(blockEffectsKey(height), effectsDigestValue(effects));
+      ops.push({ type: 'put', key: keys.effects(height), value: effects });
+    }
   }
 
   /** The flat state ('S') and index ('I') records of a batch's writes. */
@@ -725,6 +1004,56 @@ export class BlockExecutor {
 }
 
 const hex = hexKey;
+
+/** Why a certified range was executed instead of applied from effects records (ADR 0133). */
+export type EffectsSkip =
+  | 'noCitation'
+  | 'missing'
+  | 'citation'
+  | 'header'
+  | 'record'
+  | 'reconfiguration'
+  | 'root';
+
+export interface EffectsRangeStats {
+  /** Ranges applied from effects records, and their blocks. */
+  ranges: number;
+  blocks: number;
+  /** Ranges executed instead, by reason. */
+  skipped: Partial<Record<EffectsSkip, number>>;
+}
+
+/**
+ * Framework rejections decided before the sender's nonce is consumed (#execute): such a transaction
+ * is not in the transaction index. Every other outcome consumed its nonce and is.
+ */
+const BEFORE_NONCE: ReadonlySet<string> = new Set([
+  FrameworkRejection.MALFORMED,
+  FrameworkRejection.WRONG_CHAIN,
+  FrameworkRejection.DUPLICATE_TX,
+  FrameworkRejection.BAD_SIGNATURE,
+  FrameworkRejection.NONCE_TOO_LOW,
+  FrameworkRejection.NONCE_GAP,
+]);
+
+function consumedNonce(r: Receipt): boolean {
+  return r.status === 'accepted' || !BEFORE_NONCE.has(r.code);
+}
+
+/** A receipt from a peer's effects record: the accepted shape read directly, any other decoded. */
+function receiptOf(bytes: Uint8Array): Receipt {
+  // [0, bstr(32)]: 0x82 0x00 0x58 0x20 followed by the id, one per accepted transaction.
+  if (
+    bytes.length === 36 &&
+    bytes[0] === 0x82 &&
+    bytes[1] === 0x00 &&
+    bytes[2] === 0x58 &&
+    bytes[3] === 0x20
+  ) {
+    return { status: 'accepted', txId: bytes.subarray(4) };
+  }
+  return decodeReceiptBytes(bytes);
+}
 
 /**
  * The changes a root height's tree update applies (ADR 0117): the pending ones since the last root

@@ -164,6 +164,7 @@ t.test('a database from before schema 7 is read, and adopts the indexes once (AD
   await db.put(keys.meta('schemaVersion'), encodeCanonical(4));
   await db.del(keys.meta('indexedFrom'));
   await db.del(keys.meta('receiptsRoots'));
+  await db.del(keys.meta('blockEffects'));
   // A record an interrupted earlier upgrade left, of a state an older node has changed since.
   await db.put(keys.index(new TextEncoder().encode('derived/stale')), Uint8Array.of(1));
   await db.close();
@@ -183,9 +184,48 @@ t.test('a database from before schema 7 is read, and adopts the indexes once (AD
   t.equal(store.indexedFrom, 4, 'recorded');
   t.equal(await store.meta.schemaVersion(), SCHEMA_VERSION);
   t.equal(await store.meta.receiptsRoots(), false, 'receiptsRoots recorded, as 0');
+  t.equal(await store.meta.blockEffects(), false, 'blockEffects recorded, as 0 (ADR 0133)');
   let count = 0;
   for await (const _ of store.state.scanIndex(new TextEncoder().encode('derived/'))) count++;
   t.equal(count, 5000, 'every record written, and the stale one replaced');
+});
+
+t.test('blockEffects is recorded with schema 8 and checked at startup (ADR 0133)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  let store = await ChainStore.open(dir);
+  await t.rejects(
+    store.initChain({ ...testGenesis(validators), blockEffects: true }),
+    { code: 'INVALID_OPTION' },
+    'effects without receipts roots: a peer could not be held to its receipts',
+  );
+  await store.initChain({ ...testGenesis(validators), receiptsRoots: true, blockEffects: true });
+  t.equal(store.blockEffects, true);
+  await store.close();
+  store = await ChainStore.open(dir);
+  t.equal(store.blockEffects, true, 'read back');
+  await store.close();
+  const db = await openDb(dir);
+  await db.del(keys.meta('blockEffects'));
+  await db.close();
+  await t.rejects(ChainStore.open(dir), { code: 'CORRUPT_METADATA' }, 'schema 8 without the record');
+  const db2 = await openDb(dir);
+  await db2.put(keys.meta('schemaVersion'), encodeCanonical(7));
+  await db2.close();
+  store = await ChainStore.open(dir);
+  t.equal(store.blockEffects, false, 'a schema-7 chain is one without effects');
+  await store.close();
+  const db3 = await openDb(dir);
+  await db3.put(keys.meta('blockEffects'), encodeCanonical(1));
+  await db3.close();
+  await t.rejects(ChainStore.open(dir), { code: 'CORRUPT_METADATA' }, 'the record under schema 7');
+  t.not(
+    Buffer.from(
+      genesisHash({ ...testGenesis(validators), receiptsRoots: true, blockEffects: true }),
+    ).toString('hex'),
+    Buffer.from(genesisHash({ ...testGenesis(validators), receiptsRoots: true })).toString('hex'),
+    'the genesis hash commits to the switch',
+  );
 });
 
 t.test('a data directory that lost its CURRENT file is refused without a byte changed', async (t) => {

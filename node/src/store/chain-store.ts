@@ -43,13 +43,18 @@ import { BlockRepository, MetaRepository, StateRepository, TxIndex } from './rep
  * height recorded as `indexedFrom` on: 1 for a chain created at 7, which every chain now is whatever
  * its k or receipts (those are told by their own records); the height after the head for an older
  * database, upgraded by adoptIndexes. A node that would not write those records must refuse the
- * database: blocks it applied would leave holes in the indexes that no reader could see.
+ * database: blocks it applied would leave holes in the indexes that no reader could see. Schema 8
+ * (ADR 0133) records `blockEffects`, 1 or 0, for every chain created at 8: with 1, every block stores
+ * its effects record ('E') and writes its digest into the state, which a node that would not must
+ * refuse (its state roots would differ). A schema-7 database is read as is, as a chain without them.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
+/** The schema that introduced `blockEffects` (ADR 0133). */
+const EFFECTS_SCHEMA = 8;
 /** The schema that introduced `indexedFrom` and the indexes of ADR 0130 (renumber with it). */
 const INDEXED_SCHEMA = 7;
 /** Schemas this node reads. */
-const READABLE_SCHEMAS: readonly number[] = [2, 3, 4, 5, 6, 7];
+const READABLE_SCHEMAS: readonly number[] = [2, 3, 4, 5, 6, 7, 8];
 /** Index records per batch while an older database is upgraded (adoptIndexes). */
 const ADOPT_BATCH = 4096;
 /** Largest state-root interval a genesis may name (ADR 0117): a proof lags at most this many blocks. */
@@ -97,6 +102,12 @@ export interface GenesisSpec {
    * transaction, not only that a block carried it (ADR 0123). Default false (chains created before).
    */
   receiptsRoots?: boolean;
+  /**
+   * Every block stores its effects record and writes the record's digest into the state under
+   * blockEffectsKey(height), so a node catching up can take a certified range's effects from a peer
+   * instead of executing it (ADR 0133). Needs receiptsRoots. Default false (chains created before).
+   */
+  blockEffects?: boolean;
 }
 
 /**
@@ -104,12 +115,20 @@ export interface GenesisSpec {
  * ["vigil/genesis/v1", chainId, genesisTime, validators, [[key, value]...] sorted by key], with k
  * appended when the state-root interval is not 1 (so every chain created before ADR 0117 keeps its hash),
  * and k followed by the text "receipts" when the state commits to receipts (ADR 0123; k is then
- * appended even when it is 1, so the two extensions never read as each other).
+ * appended even when it is 1, so the two extensions never read as each other), then the text
+ * "effects" when blocks commit to their effects (ADR 0133).
  */
 export function genesisHash(spec: GenesisSpec): Uint8Array {
   const sorted = [...spec.state].sort((a, b) => Buffer.compare(a.key, b.key));
   const k = spec.stateRootInterval ?? 1;
-  const extensions = spec.receiptsRoots === true ? [k, 'receipts'] : k !== 1 ? [k] : [];
+  const extensions =
+    spec.receiptsRoots === true
+      ? spec.blockEffects === true
+        ? [k, 'receipts', 'effects']
+        : [k, 'receipts']
+      : k !== 1
+        ? [k]
+        : [];
   return sha256(
     encodeCanonical([
       'vigil/genesis/v1',
@@ -190,6 +209,8 @@ export class ChainStore {
   #rootInterval = 1;
   /** ADR 0123: blocks write their receipts root into the state (recorded at initChain). */
   #receiptsRoots = false;
+  /** ADR 0133: blocks store their effects and commit to them (recorded at initChain, schema 8). */
+  #blockEffects = false;
   /** ADR 0130: the first height whose index records are complete; undefined before the upgrade. */
   #indexedFrom: number | undefined;
   /**
@@ -268,6 +289,11 @@ export class ChainStore {
     return this.#receiptsRoots;
   }
 
+  /** Whether every block stores its effects record and commits to it in the state (ADR 0133). */
+  get blockEffects(): boolean {
+    return this.#blockEffects;
+  }
+
   /**
    * The first height whose index records include every index of this schema (ADR 0130): the alert
    * index holds the alerts of this height on, no earlier. Undefined for a database written before
@@ -323,6 +349,20 @@ export class ChainStore {
           : `receiptsRoots ${receipts ? 1 : 0} recorded under schema ${version}`,
       );
     }
+    const effects = await this.meta.blockEffects();
+    // Written with the schema by initChain: from schema 8 on always recorded, before it never.
+    if ((effects !== undefined) !== version >= EFFECTS_SCHEMA) {
+      throw new StoreError(
+        'CORRUPT_METADATA',
+        effects !== undefined
+          ? `blockEffects recorded under schema ${version}`
+          : `schema ${version} without blockEffects`,
+      );
+    }
+    if (effects === true && !this.#receiptsRoots) {
+      throw new StoreError('CORRUPT_METADATA', 'blockEffects without receiptsRoots');
+    }
+    this.#blockEffects = effects === true;
     this.#indexedFrom = await this.meta.indexedFrom();
     if ((this.#indexedFrom !== undefined) !== version >= INDEXED_SCHEMA) {
       // Written in one batch with the schema, by initChain or adoptIndexes.
@@ -519,8 +559,15 @@ export class ChainStore {
       );
     }
     const receiptsRoots = spec.receiptsRoots === true;
-    // The oldest schema that reads this chain: 7 for every chain, as every block writes the indexes of
-    // ADR 0130 (before it: 4 for k = 1, 5 for k > 1, 6 with receipts roots; their own records say which).
+    const blockEffects = spec.blockEffects === true;
+    // The digest commits to the receipts too, and a node catching up from effects writes the receipts
+    // root from them: without receipts roots a peer's receipts would go unchecked.
+    if (blockEffects && !receiptsRoots) {
+      throw new StoreError('INVALID_OPTION', 'blockEffects needs receiptsRoots (ADR 0133)');
+    }
+    // The oldest schema that reads this chain: 8 for every chain, which records blockEffects either way
+    // (ADR 0133), and every block writes the indexes of ADR 0130 (7); before those: 4 for k = 1, 5 for
+    // k > 1, 6 with receipts roots, their own records saying which.
     const schema = SCHEMA_VERSION;
     const update = await this.tree.update(
       EMPTY_SUBTREE,
@@ -543,6 +590,7 @@ export class ChainStore {
         ? [{ type: 'put', key: keys.meta('stateRootInterval'), value: encodeUint(k) } satisfies BatchOp]
         : []),
       { type: 'put', key: keys.meta('receiptsRoots'), value: encodeUint(receiptsRoots ? 1 : 0) },
+      { type: 'put', key: keys.meta('blockEffects'), value: encodeUint(blockEffects ? 1 : 0) },
       { type: 'put', key: keys.meta('chainId'), value: encodeText(head.chainId) },
       { type: 'put', key: keys.meta('genesisHash'), value: encodeBytes(head.genesisHash) },
       { type: 'put', key: keys.meta('genesisTime'), value: encodeUint(spec.genesisTime) },
@@ -557,6 +605,7 @@ export class ChainStore {
     this.#treeHeight = 0;
     this.#rootInterval = k;
     this.#receiptsRoots = receiptsRoots;
+    this.#blockEffects = blockEffects;
     this.#indexedFrom = 1;
     this.#schema = schema;
     this.state.committed(spec.state);
@@ -598,6 +647,8 @@ export class ChainStore {
       { type: 'put', key: keys.meta('indexedFrom'), value: encodeUint(from) },
       // Schema 7 records it either way (#check): 1 came with schema 6, 0 is what its absence meant.
       { type: 'put', key: keys.meta('receiptsRoots'), value: encodeUint(this.#receiptsRoots ? 1 : 0) },
+      // Schema 8 records blockEffects either way: an older chain has none (ADR 0133).
+      { type: 'put', key: keys.meta('blockEffects'), value: encodeUint(0) },
       { type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(SCHEMA_VERSION) },
     );
     await writeBatch(this.db, ops);

@@ -38,6 +38,11 @@ export const Prefix = {
   state: 0x53,
   /** Secondary index data written by handlers (IndexAccess): 'I' || key. */
   index: 0x49,
+  /**
+   * A block's effects record (ADR 0133), on chains with `blockEffects`: 'E' || u64be(height) -> the
+   * canonical record consensus/src/proof/effects.ts defines, served to nodes that catch up.
+   */
+  effects: 0x45,
 } as const;
 
 export const MetaKey = {
@@ -63,6 +68,11 @@ export const MetaKey = {
    * chain created at schema 7, the height after the head for an older database upgraded.
    */
   indexedFrom: 'indexedFrom',
+  /**
+   * uint 1: every block's effects record is stored ('E') and its digest is in the state (ADR 0133,
+   * schema 8); 0: it is not. Recorded from schema 8 on.
+   */
+  blockEffects: 'blockEffects',
 } as const;
 export type MetaKey = (typeof MetaKey)[keyof typeof MetaKey];
 
@@ -131,6 +141,7 @@ export const keys = {
   treeChanges: (height: number): Uint8Array => withPrefix(Prefix.treeChanges, u64be(height)),
   state: (key: Uint8Array): Uint8Array => withPrefix(Prefix.state, key),
   index: (key: Uint8Array): Uint8Array => withPrefix(Prefix.index, key),
+  effects: (height: number): Uint8Array => withPrefix(Prefix.effects, u64be(height)),
 };
 
 const batchKeySlab = new Slab();

@@ -102,6 +102,15 @@ export class MetaRepository {
       return v === 1;
     });
   }
+  /** Whether blocks store effects records and their digests (ADR 0133): recorded from schema 8 on. */
+  async blockEffects(): Promise<boolean | undefined> {
+    if ((await this.raw('blockEffects')) === undefined) return undefined;
+    return this.#wrap('blockEffects', (x) => {
+      const v = decodeUint(x, 'blockEffects');
+      if (v > 1) throw new Error('must be 0 or 1');
+      return v === 1;
+    });
+  }
   /** The first height whose index records are complete (ADR 0130, schema 7); undefined before it. */
   async indexedFrom(): Promise<number | undefined> {
     if ((await this.raw('indexedFrom')) === undefined) return undefined;
@@ -207,6 +216,14 @@ export class BlockRepository {
   async stateRootAt(height: number): Promise<Uint8Array | undefined> {
     const b = await getBytes(this.#db, keys.stateRoot(height));
     return b === undefined ? undefined : decodeBytes(b, `state root ${height}`, 32);
+  }
+
+  /**
+   * Block `height`'s effects record as stored (ADR 0133), undefined when absent (a chain without
+   * blockEffects). Served to peers as is: they check it through the certified state root.
+   */
+  effects(height: number): Promise<Uint8Array | undefined> {
+    return getBytes(this.#db, keys.effects(height));
   }
 
   /**

@@ -16,6 +16,7 @@ import type { BlockRangeRequest, NodeStatus } from '@vigil/p2p';
 import type { StateTransferHost } from '../driver/replica-driver.ts';
 import { txRoot } from '../crypto/tx-root.ts';
 import { rememberBlockEncoding } from '../exec/block-bytes.ts';
+import { MAX_EFFECTS_BYTES, rememberBlockEffects } from '../exec/block-effects.ts';
 import type { ChainStore } from '../store/chain-store.ts';
 
 /**
@@ -26,8 +27,8 @@ import type { ChainStore } from '../store/chain-store.ts';
 export const SYNC_BATCH = 128;
 /** A served range stops before its encoded entries exceed this (p2p's syncMaxFrameBytes is 16 MiB). */
 export const SYNC_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
-/** A synced block+certificate entry larger than this is refused (a block is at most a few MiB). */
-const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
+/** A synced entry larger than this is refused (a block is at most a few MiB, its effects as much again). */
+const MAX_ENTRY_BYTES = 16 * 1024 * 1024 + MAX_EFFECTS_BYTES;
 
 export class SyncError extends Error {
   readonly code: 'BAD_SYNC_ENTRY' | 'NO_PEER_HAS_BLOCKS';
@@ -38,9 +39,16 @@ export class SyncError extends Error {
   }
 }
 
-/** One served block: canonical CBOR [encodedBlock, encodedCertificate]. */
-export function encodeSyncEntry(blockBytes: Uint8Array, certBytes: Uint8Array): Uint8Array {
-  return encodeCanonical([blockBytes, certBytes]);
+/**
+ * One served block: canonical CBOR [encodedBlock, encodedCertificate], or [encodedBlock,
+ * encodedCertificate, effectsRecord] on a chain whose blocks store their effects (ADR 0133).
+ */
+export function encodeSyncEntry(
+  blockBytes: Uint8Array,
+  certBytes: Uint8Array,
+  effects?: Uint8Array,
+): Uint8Array {
+  return encodeCanonical(effects === undefined ? [blockBytes, certBytes] : [blockBytes, certBytes, effects]);
 }
 
 export function decodeSyncEntry(bytes: Uint8Array): CommittedBlock {
@@ -50,8 +58,11 @@ export function decodeSyncEntry(bytes: Uint8Array): CommittedBlock {
   } catch (e) {
     throw new SyncError('BAD_SYNC_ENTRY', `undecodable sync entry: ${(e as Error).message}`);
   }
-  if (!Array.isArray(v) || v.length !== 2 || !(v[0] instanceof Uint8Array) || !(v[1] instanceof Uint8Array)) {
-    throw new SyncError('BAD_SYNC_ENTRY', 'a sync entry is [block, certificate]');
+  if (!Array.isArray(v) || (v.length !== 2 && v.length !== 3) || !v.every((x) => x instanceof Uint8Array)) {
+    throw new SyncError(
+      'BAD_SYNC_ENTRY',
+      'a sync entry is [block, certificate] or [block, certificate, effects]',
+    );
   }
   try {
     // The txRoot checked with node:crypto's SHA-256: the pure-JS default was ~12 % of a catch-up's main
@@ -59,7 +70,9 @@ export function decodeSyncEntry(bytes: Uint8Array): CommittedBlock {
     const block = decodeBlock(v[0], { txRoot });
     // Stored as received: decodeBlock accepts only the canonical encoding (exec/block-bytes.ts).
     rememberBlockEncoding(block, v[0]);
-    return { block, certificate: decodeCommitCertificate(v[1]) };
+    // Only a claim until the executor has checked it through a certified state root (ADR 0133).
+    if (v.length === 3) rememberBlockEffects(block, v[2] as Uint8Array);
+    return { block, certificate: decodeCommitCertificate(v[1] as Uint8Array) };
   } catch (e) {
     throw new SyncError('BAD_SYNC_ENTRY', `bad block or certificate: ${(e as Error).message}`);
   }
@@ -77,7 +90,14 @@ export async function serveBlockRange(store: ChainStore, req: BlockRangeRequest)
     // what serving cost.
     const stored = await store.blocks.checkedBlock(h);
     if (stored?.certificateBytes === undefined) break;
-    const entry = encodeSyncEntry(stored.bytes, stored.certificateBytes);
+    // The block's effects record where the chain keeps them (ADR 0133): the peer may then apply the
+    // range without executing it. Absent for a block without transactions.
+    let effects = store.blockEffects ? await store.blocks.effects(h) : undefined;
+    // Never so large that one entry would not fit a response: the peer executes that block instead.
+    if (effects !== undefined && stored.bytes.length + effects.length > SYNC_MAX_RESPONSE_BYTES) {
+      effects = undefined;
+    }
+    const entry = encodeSyncEntry(stored.bytes, stored.certificateBytes, effects);
     // Always at least one block, however large (a block is at most MAX_BLOCK_BYTES).
     if (out.length > 0 && bytes + entry.length > SYNC_MAX_RESPONSE_BYTES) break;
     out.push(entry);

@@ -29,6 +29,12 @@ export interface ChainRules {
    * `vigil init` and the devnet write true.
    */
   receiptsRoots?: boolean;
+  /**
+   * Every block stores its effects record and commits to its digest in the state (ADR 0133), so a node
+   * catching up applies certified ranges from peers' records instead of executing them. Needs
+   * receiptsRoots. Absent in files written before it: false. `vigil init` and the devnet write true.
+   */
+  blockEffects?: boolean;
 }
 
 export const DEFAULT_CONSENSUS_PARAMS: ConsensusParams = {
@@ -109,6 +115,13 @@ export function parseGenesis(doc: unknown): GenesisFile {
       throw new GenesisFileError('consensus.receiptsRoots: true or false');
     consensus.receiptsRoots = c.receiptsRoots;
   }
+  if (c.blockEffects !== undefined) {
+    if (typeof c.blockEffects !== 'boolean')
+      throw new GenesisFileError('consensus.blockEffects: true or false');
+    if (c.blockEffects && consensus.receiptsRoots !== true)
+      throw new GenesisFileError('consensus.blockEffects needs consensus.receiptsRoots');
+    consensus.blockEffects = c.blockEffects;
+  }
   if (consensus.windowSize % consensus.checkpointInterval !== 0) {
     throw new GenesisFileError('consensus.windowSize must be a multiple of consensus.checkpointInterval');
   }
@@ -177,5 +190,6 @@ export function toChainGenesis(g: GenesisFile): ChainGenesis {
     state: genesisState(toStateGenesis(g)),
     stateRootInterval: g.consensus.stateRootInterval,
     receiptsRoots: g.consensus.receiptsRoots === true,
+    blockEffects: g.consensus.blockEffects === true,
   };
 }

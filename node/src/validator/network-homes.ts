@@ -95,7 +95,7 @@ export function createNetworkHomes(o: NetworkHomesOptions): NetworkHomes {
       orgId: `hospital-${i}`,
       publicKey: hex(k.publicKey),
     })),
-    consensus: { ...DEFAULT_CONSENSUS_PARAMS, receiptsRoots: true, ...o.consensus },
+    consensus: { ...DEFAULT_CONSENSUS_PARAMS, receiptsRoots: true, blockEffects: true, ...o.consensus },
   });
   for (let i = 0; i < homes.length; i++) {
     const config = configs[i]!;

@@ -1,0 +1,371 @@
+// Catch-up from effects records (ADR 0133): a certified range applied from the records a peer sent
+// with its blocks must leave exactly the records that executing the blocks leaves (state, index,
+// receipts, transaction index, blocks, the effects records themselves), and a record that is wrong in
+// any way must never be written: the range is then executed instead, with the same result.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import t, { type Test } from 'tap';
+import { type Block, referenceVerifier, type Signer, TxType } from '@vigil/consensus/wire';
+import { blockEffectsKey, decodeBlockEffects, encodeBlockEffects } from '@vigil/consensus/proof/effects.ts';
+import { ChainStore } from '../store/chain-store.ts';
+import { keys, Prefix, prefixRange } from '../store/keys.ts';
+import { inlineBatchVerifier } from '../verify-pool/types.ts';
+import { effectsDigestValue, encodeEffectsRecord, rememberBlockEffects } from './block-effects.ts';
+import { type BlockOutcome, BlockExecutor, type CertifiedBlock } from './executor.ts';
+import {
+  certify,
+  counterHandler,
+  counterKey,
+  counterTx,
+  nextBlock,
+  seededSigner,
+  TEST_CHAIN,
+  testGenesis,
+  testValidators,
+} from './testing.ts';
+import type { HandlerRegistry } from './types.ts';
+
+const validators = testValidators(4);
+const senders = [seededSigner(9, 1), seededSigner(9, 2), seededSigner(9, 3)];
+const T0 = 1_700_000_300_000;
+const utf8 = new TextEncoder();
+
+/** The counter handler, plus deletes: "clear" drops counter "a", "forget" an index entry of "a". */
+const handlers: HandlerRegistry = new Map([
+  [
+    TxType.submitReadings,
+    async (ctx, tx) => {
+      if (tx.body[0] === 'clear') return ctx.state.del(counterKey('a'));
+      if (tx.body[0] === 'forget') return ctx.index.del(utf8.encode(`idx/a/${ctx.height - 1}/0`));
+      await counterHandler(ctx, tx);
+    },
+  ],
+]);
+
+async function openNode(t: Test, k = 1) {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-effects-'));
+  const store = await ChainStore.open(dir);
+  await store.initChain({
+    ...testGenesis(validators),
+    stateRootInterval: k,
+    receiptsRoots: true,
+    blockEffects: true,
+  });
+  const exec = new BlockExecutor({ store, handlers, verifier: inlineBatchVerifier(referenceVerifier) });
+  t.teardown(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { store, exec };
+}
+type Node = Awaited<ReturnType<typeof openNode>>;
+
+/** Every record with one of these prefixes, hex key -> hex value. */
+async function dump(store: ChainStore, prefixes: readonly number[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const p of prefixes) {
+    for await (const [k, v] of store.db.iterator(prefixRange(p))) {
+      out.set(Buffer.from(k).toString('hex'), Buffer.from(v).toString('hex'));
+    }
+  }
+  return out;
+}
+
+/** What catch-up must leave exactly as execution does (roots and tree nodes differ only by ranges). */
+const SAME_RECORDS = [
+  Prefix.block,
+  Prefix.certificate,
+  Prefix.blockHash,
+  Prefix.tx,
+  Prefix.receipt,
+  Prefix.state,
+  Prefix.index,
+  Prefix.effects,
+];
+
+const NAMES = ['a', 'b', 'a', 'reject', 'clear', 'forget', 'huge'] as const;
+
+/** Blocks of signed counter transactions, some with stale or skipped nonces, repeats and junk. */
+function workload(seed: number, blocks: number): Uint8Array[][] {
+  const rnd = fc.sample(
+    fc.array(
+      fc.array(
+        fc.record({
+          sender: fc.nat(senders.length - 1),
+          name: fc.constantFrom(...NAMES),
+          nonce: fc.constantFrom('next', 'next', 'next', 'low', 'gap', 'repeat', 'junk'),
+          delta: fc.integer({ min: 1, max: 9 }),
+        }),
+        { maxLength: 6 },
+      ),
+      { minLength: blocks, maxLength: blocks },
+    ),
+    { seed, numRuns: 1 },
+  )[0]!;
+  const nonce = senders.map(() => 0);
+  const sent: Uint8Array[] = [];
+  return rnd.map((specs) =>
+    specs.map((s) => {
+      if (s.nonce === 'junk') return Uint8Array.of(0xff, 0x00);
+      if (s.nonce === 'repeat' && sent.length > 0) return sent[sent.length - 1]!;
+      const signer: Signer = senders[s.sender]!;
+      const n =
+        s.nonce === 'low' ? nonce[s.sender]! : s.nonce === 'gap' ? nonce[s.sender]! + 2 : ++nonce[s.sender]!;
+      const bytes = counterTx(signer, Math.max(n, 0), s.name, s.delta, { timestamp: T0 + n });
+      sent.push(bytes);
+      return bytes;
+    }),
+  );
+}
+
+/** Executes the blocks one by one on `node` (the peer that serves them) and returns the chain. */
+async function execute(
+  node: Node,
+  blocks: Uint8Array[][],
+): Promise<{ chain: CertifiedBlock[]; outcomes: BlockOutcome[] }> {
+  const chain: CertifiedBlock[] = [];
+  const outcomes: BlockOutcome[] = [];
+  for (const txs of blocks) {
+    const head = node.store.requireHead();
+    const block = nextBlock(head, txs, T0 + 1000 * (head.height + 1));
+    const certificate = certify(TEST_CHAIN, block, validators);
+    outcomes.push(await node.exec.applyBlock(block, certificate, { trustCertified: true }));
+    chain.push({ block, certificate });
+  }
+  return { chain, outcomes };
+}
+
+/**
+ * The chain as a syncing node receives it: fresh block objects (as decoded from the wire) carrying the
+ * serving node's effects records, each passed through `tamper` first.
+ */
+async function served(
+  peer: Node,
+  chain: readonly CertifiedBlock[],
+  tamper: (height: number, record: Uint8Array) => Uint8Array | undefined = (_, r) => r,
+): Promise<CertifiedBlock[]> {
+  const out: CertifiedBlock[] = [];
+  for (const { block, certificate } of chain) {
+    const copy: Block = { header: { ...block.header }, txs: [...block.txs] };
+    const record = await peer.store.blocks.effects(block.header.height);
+    if (record !== undefined) {
+      const sent = tamper(block.header.height, record);
+      if (sent !== undefined) rememberBlockEffects(copy, sent);
+    }
+    out.push({ block: copy, certificate });
+  }
+  return out;
+}
+
+async function catchUp(
+  node: Node,
+  chain: readonly CertifiedBlock[],
+  maxBlocks: number,
+): Promise<BlockOutcome[]> {
+  const outcomes: BlockOutcome[] = [];
+  let rest = chain;
+  while (rest.length > 0) {
+    const r = await node.exec.applyCertifiedRange(rest, { maxBlocks });
+    outcomes.push(...r.blocks);
+    rest = rest.slice(r.blocks.length);
+  }
+  return outcomes;
+}
+
+const plain = (o: BlockOutcome) => ({ height: o.height, receipts: o.receipts, events: o.events });
+
+async function sameAsExecution(t: Test, synced: Node, peer: Node, what: string): Promise<void> {
+  const a = peer.store.requireHead();
+  const b = synced.store.requireHead();
+  t.equal(b.height, a.height, `${what}: height`);
+  t.same(b.stateRoot, a.stateRoot, `${what}: state root`);
+  t.same(
+    await dump(synced.store, SAME_RECORDS),
+    await dump(peer.store, SAME_RECORDS),
+    `${what}: same records`,
+  );
+}
+
+t.test('every block stores its effects record and commits to its digest in the state', async (t) => {
+  const peer = await openNode(t);
+  const { chain, outcomes } = await execute(peer, workload(1, 6));
+  for (const [i, { block }] of chain.entries()) {
+    const h = block.header.height;
+    const record = await peer.store.blocks.effects(h);
+    if (block.txs.length === 0) {
+      t.equal(record, undefined, `block ${h} without transactions: no record`);
+      continue;
+    }
+    t.ok(record, `block ${h}: record stored`);
+    t.same(
+      await peer.store.state.get(blockEffectsKey(h)),
+      effectsDigestValue(record!),
+      `block ${h}: digest in the state`,
+    );
+    const decoded = decodeBlockEffects(record!, {
+      maxBytes: 1 << 24,
+      maxKeyBytes: 1024,
+      maxValueBytes: 1 << 16,
+    });
+    t.same(encodeBlockEffects(decoded), record, `block ${h}: the direct encoding is the canonical one`);
+    t.equal(decoded.receipts.length, block.txs.length, `block ${h}: a receipt per transaction`);
+    t.same(
+      decoded.events.map((e) => e.kind),
+      outcomes[i]!.events.map((e) => e.event.kind),
+      `block ${h}: the events`,
+    );
+  }
+});
+
+t.test('the direct encoder writes what the canonical encoder writes', async (t) => {
+  const w = (k: string, v?: string) => ({
+    key: utf8.encode(k),
+    value: v === undefined ? undefined : utf8.encode(v.repeat(40)),
+  });
+  const stateWrites = [w('s/1', 'x'), w('s/2'), w('s/3', 'y'.repeat(300))];
+  const indexWrites = [w('i/1', 'z'), w('i/2')];
+  const events = [{ position: 3, event: { kind: 'alertRaised', data: [utf8.encode('p'), 7, 'why', null] } }];
+  const receipts = [Uint8Array.of(0x82, 0x00, 0x41, 0x01), new Uint8Array(300)];
+  const direct = encodeEffectsRecord(stateWrites, indexWrites, events, receipts);
+  t.same(
+    direct,
+    encodeBlockEffects({
+      stateWrites,
+      indexWrites,
+      events: events.map((e) => ({ position: e.position, kind: e.event.kind, data: e.event.data })),
+      receipts,
+    }),
+  );
+  t.same(
+    encodeEffectsRecord([], [], [], []),
+    encodeBlockEffects({ stateWrites: [], indexWrites: [], events: [], receipts: [] }),
+  );
+});
+
+t.test('a range applied from effects records leaves exactly what execution leaves', async (t) => {
+  for (const [seed, k, maxBlocks] of [
+    [2, 1, 4],
+    [3, 1, 64],
+    [4, 4, 8],
+    [5, 2, 3],
+  ] as const) {
+    const peer = await openNode(t, k);
+    const { chain, outcomes } = await execute(peer, workload(seed, 14));
+    const node = await openNode(t, k);
+    const got = await catchUp(node, await served(peer, chain), maxBlocks);
+    await sameAsExecution(t, node, peer, `seed ${seed}, k ${k}`);
+    t.same(got.map(plain), outcomes.map(plain), `seed ${seed}: the same receipts and events, block by block`);
+    const stats = node.exec.effectsRangeStats();
+    t.ok(
+      stats.blocks > 0,
+      `seed ${seed}: blocks were applied from records (${stats.blocks} of ${chain.length})`,
+    );
+    t.notOk(stats.skipped.root, `seed ${seed}: no record was refused`);
+  }
+});
+
+t.test('a record that is wrong in any way is never written: the range is executed instead', async (t) => {
+  const peer = await openNode(t);
+  const { chain } = await execute(peer, workload(6, 10));
+  const withTxs = chain.filter((c) => c.block.txs.length > 0).map((c) => c.block.header.height);
+  const victim = withTxs[1]!;
+  const tampers: [string, (record: Uint8Array) => Uint8Array | undefined][] = [
+    [
+      'a flipped bit',
+      (r) => {
+        const c = Uint8Array.from(r);
+        c[Math.floor(c.length / 2)]! ^= 1;
+        return c;
+      },
+    ],
+    [
+      'a state write changed',
+      (r) => {
+        const e = decodeBlockEffects(r, { maxBytes: 1 << 24, maxKeyBytes: 1024, maxValueBytes: 1 << 16 });
+        const w = e.stateWrites.find((x) => x.value !== undefined && x.value.length > 0);
+        if (w) w.value = Uint8Array.from(w.value!, (b, i) => (i === 0 ? b ^ 0x80 : b));
+        return encodeBlockEffects(e);
+      },
+    ],
+    [
+      'an index write dropped',
+      (r) => {
+        const e = decodeBlockEffects(r, { maxBytes: 1 << 24, maxKeyBytes: 1024, maxValueBytes: 1 << 16 });
+        e.indexWrites.push({ key: utf8.encode('idx/forged'), value: Uint8Array.of(1) });
+        return encodeBlockEffects(e);
+      },
+    ],
+    [
+      'an event forged',
+      (r) => {
+        const e = decodeBlockEffects(r, { maxBytes: 1 << 24, maxKeyBytes: 1024, maxValueBytes: 1 << 16 });
+        e.events = e.events.map((ev) => ({ ...ev, data: ['forged', 1] }));
+        if (e.events.length === 0) e.stateWrites = [];
+        return encodeBlockEffects(e);
+      },
+    ],
+    [
+      'a receipt changed',
+      (r) => {
+        const e = decodeBlockEffects(r, { maxBytes: 1 << 24, maxKeyBytes: 1024, maxValueBytes: 1 << 16 });
+        e.receipts[0] = Uint8Array.of(0x83, 0x01, 0x62, 0x4e, 0x4f, 0xf6);
+        return encodeBlockEffects(e);
+      },
+    ],
+    ['not CBOR', () => Uint8Array.of(0xff)],
+    ['missing', () => undefined],
+  ];
+  for (const [what, tamper] of tampers) {
+    const node = await openNode(t);
+    await catchUp(node, await served(peer, chain, (h, r) => (h === victim ? tamper(r) : r)), 64);
+    await sameAsExecution(t, node, peer, what);
+    const stats = node.exec.effectsRangeStats();
+    const refused = Object.values(stats.skipped).reduce((a, b) => a + (b ?? 0), 0);
+    t.ok(refused > 0, `${what}: refused (${JSON.stringify(stats.skipped)})`);
+  }
+});
+
+t.test('without a later certified header citing its end, a range is executed', async (t) => {
+  const peer = await openNode(t);
+  const { chain } = await execute(peer, workload(7, 3));
+  const node = await openNode(t);
+  // Only the last block: nothing after it cites the state it leads to.
+  await catchUp(node, await served(peer, chain.slice(0, 2)), 64);
+  const last = await served(peer, chain.slice(2));
+  await node.exec.applyCertifiedRange(last);
+  await sameAsExecution(t, node, peer, 'last block');
+  t.ok((node.exec.effectsRangeStats().skipped.noCitation ?? 0) > 0, 'counted as noCitation');
+});
+
+t.test('a citing block whose certificate does not verify is not trusted', async (t) => {
+  const peer = await openNode(t);
+  const { chain } = await execute(peer, workload(8, 5));
+  const node = await openNode(t);
+  const items = await served(peer, chain);
+  const citing = items[items.length - 1]!;
+  // A header citing a forged root, "certified" by too few votes: it must not be used as the target.
+  items[items.length - 1] = {
+    block: { ...citing.block, header: { ...citing.block.header, stateRoot: new Uint8Array(32).fill(7) } },
+    certificate: { ...citing.certificate, votes: citing.certificate.votes.slice(0, 1) },
+  };
+  const r = await node.exec.applyCertifiedRange(items, { maxBlocks: 64 });
+  t.ok(r.height >= 1, 'still applied, by execution');
+  t.equal(node.exec.effectsRangeStats().blocks, 0, 'nothing from records');
+  t.same(
+    node.store.requireHead().stateRoot,
+    await peer.store.blocks.stateRootAt(r.height),
+    'the executed root',
+  );
+  t.ok((node.exec.effectsRangeStats().skipped.citation ?? 0) > 0, 'counted as citation');
+});
+
+t.test('served effects are stored under the E prefix, one record per block with transactions', async (t) => {
+  const peer = await openNode(t);
+  const { chain } = await execute(peer, workload(9, 4));
+  let n = 0;
+  for await (const _ of peer.store.db.keys(prefixRange(Prefix.effects))) n++;
+  t.equal(n, chain.filter((c) => c.block.txs.length > 0).length);
+  t.same(keys.effects(3)[0], Prefix.effects);
+});
