@@ -15,7 +15,7 @@ const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md ex
   (no name) | suite   [--quick | --extended] [--seed N] [--only sim,node,real] [--networks n4-loopback,...]
                       [--out DIR]
                       the suite; records, reports and charts under bench/results/
-  node                [--blocks 30] [--warmup 3] [--txs 1000] [--workers N] [--root-interval K] [--receipts-roots 0|1] [--profile FILE]
+  node                [--blocks 30] [--warmup 3] [--txs 1000] [--workers N] [--root-interval K] [--receipts-roots 0|1] [--block-effects 0|1] [--profile FILE]
                       one node executing blocks with signature checks vs raw ed25519 on all cores
   profile             [--n 4] [--rate 100] [--seconds 15] [--seed 1]
                       validators under --cpu-prof; CPU by area and function
@@ -23,8 +23,9 @@ const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md ex
                       [--catchup-rate 300] [--devices 64] [--seed 1] [--keep-logs DIR] [--log-level warn] [--cpu-prof DIR]
                       [--keep-chain DIR] [--samples FILE] [--node-options=FLAGS]
                       load points against one network; optional catch-up after S seconds down
-  replay              HOME [--verify] [--profile FILE] [--to HEIGHT] [--segments N]
-                      re-applies a kept home's blocks to a fresh chain (catch-up without the network)
+  replay              HOME [--verify] [--execute] [--profile FILE] [--to HEIGHT] [--segments N]
+                      re-applies a kept home's blocks to a fresh chain (catch-up without the network;
+                      from its effects records where it has them, ADR 0133, unless --execute)
   render              bench/results/<record>.json
                       re-renders a record's report and charts
   cpu-windows         FILE.cpuprofile... [--windows 5] [--limit 8]

@@ -82,6 +82,8 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
   const stateRootInterval = arg('root-interval', 1);
   // Receipts roots in the state (ADR 0123), as every chain Vigil's tooling creates; 0 for an A/B.
   const receiptsRoots = arg('receipts-roots', 1) !== 0;
+  // Effects records and their digests (ADR 0133), likewise; they need receipts roots.
+  const blockEffects = receiptsRoots && arg('block-effects', 1) !== 0;
   const txsPerBlock = arg('txs', 1000);
   const workers = arg('workers', availableParallelism());
   const chainId = 'vigil-test';
@@ -116,7 +118,12 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
     // VIGIL_TREE_INTERVAL as a validator reads it (ADR 0116): A/B runs of the state tree's write interval.
     const treeInterval = treeIntervalFromEnv();
     const store = await ChainStore.open(dir, treeInterval !== undefined ? { treeInterval } : {});
-    await store.initChain({ ...testGenesis(validators, chainId), stateRootInterval, receiptsRoots });
+    await store.initChain({
+      ...testGenesis(validators, chainId),
+      stateRootInterval,
+      receiptsRoots,
+      blockEffects,
+    });
     const exec = new BlockExecutor({
       store,
       handlers: counterHandlers,
@@ -244,6 +251,7 @@ export async function runNodeExecBench(): Promise<Record<string, unknown>> {
       warmupBlocks,
       stateRootInterval,
       receiptsRoots,
+      blockEffects,
       txsPerBlock,
       signaturesVerified: verifiedSigs,
       blocksPerSecond: blocks / seconds,

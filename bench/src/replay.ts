@@ -5,7 +5,9 @@
 // tx/s and CPU per transaction; `--verify` checks every signature on the worker pool instead. The work
 // is the real workload's (device enrolment, readings, alerts), so the CPU profile it can write names the
 // costs of catch-up without the network in the way. The replayed state root must equal the kept one at
-// every height: a replay that diverged would measure the wrong work.
+// every height: a replay that diverged would measure the wrong work. On a chain that keeps effects
+// records (ADR 0133) each block carries its record, as a peer sends it, and certified ranges are applied
+// from them; `--execute` leaves them out, so every range is executed.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -14,6 +16,7 @@ import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { fastVerifier } from '@vigil/node/crypto/fast-verifier.ts';
 import { rememberBlockEncoding } from '@vigil/node/exec/block-bytes.ts';
+import { rememberBlockEffects } from '@vigil/node/exec/block-effects.ts';
 import { BlockExecutor } from '@vigil/node/exec/executor.ts';
 import { createHandlers } from '@vigil/node/state-machine/index.ts';
 import { ChainStore, treeIntervalFromEnv } from '@vigil/node/store/chain-store.ts';
@@ -51,6 +54,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     allowPositionals: true,
     options: {
       verify: { type: 'boolean', default: false },
+      /** Execute every range even where the kept chain has effects records (before ADR 0133). */
+      execute: { type: 'boolean', default: false },
       profile: { type: 'string' },
       to: { type: 'string' },
       /** Apply block by block (before ADR 0115) instead of in certified ranges. */
@@ -95,6 +100,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       const { block, certificate } = stored;
       // As block sync has it: decoded from the bytes a peer sent, which are stored as they are.
       rememberBlockEncoding(block, stored.bytes);
+      const effects = values.execute ? undefined : await source.blocks.effects(h);
+      if (effects !== undefined) rememberBlockEffects(block, effects);
       blocks.push({ block, certificate, root });
       txs += block.txs.length;
     }
@@ -195,6 +202,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       bench: 'replay',
       signaturesChecked: values.verify,
       applied: perBlock ? 'per block' : `in ranges of at most ${rangeBlocks ?? 'the default'} blocks`,
+      /** Ranges and blocks applied from effects records, and ranges executed instead (ADR 0133). */
+      fromEffects: executor.effectsRangeStats(),
       blocks: blocks.length,
       transactions: txs,
       seconds,

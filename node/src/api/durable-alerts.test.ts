@@ -281,6 +281,8 @@ t.test(
         await db.clear({ gte: p, lt: prefixEnd(p) });
       }
       await db.del(keys.meta('indexedFrom'));
+      // Schema 6 had no effects records either (ADR 0133): this single-validator chain goes on without.
+      await db.del(keys.meta('blockEffects'));
       await db.put(keys.meta('schemaVersion'), encodeUint(6));
       await db.close();
     });

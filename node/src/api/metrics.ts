@@ -237,6 +237,27 @@ export class ApiMetrics {
       'Of vigil_sync_seconds_total, the time spent applying the fetched blocks',
       (s) => s.applySeconds,
     );
+    // ADR 0133: certified ranges applied from peers' effects records instead of executed.
+    new Counter({
+      name: 'vigil_sync_effects_blocks_total',
+      help: "Blocks block sync applied from peers' effects records instead of executing them (ADR 0133)",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(validator.effectsStats().blocks);
+      },
+    });
+    new Counter({
+      name: 'vigil_sync_effects_refused_total',
+      help: 'Certified ranges executed instead of applied from effects records, by reason (ADR 0133)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(validator.effectsStats().skipped))
+          this.inc({ reason }, n ?? 0);
+      },
+    });
     new Counter({
       name: 'vigil_tx_reoffered_total',
       help: 'Pending transactions offered to the peers again because they were not committed in time',

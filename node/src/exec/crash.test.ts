@@ -49,7 +49,12 @@ t.test('SIGKILL at random moments: restart at the last durable height with the r
     const ref = await ChainStore.open(join(base, `reference-${k}`));
     t.teardown(() => ref.close());
     // Receipts roots in the state (ADR 0123), as every chain the tooling creates: one more entry per block.
-    await ref.initChain({ ...testGenesis(validators), stateRootInterval: k, receiptsRoots: true });
+    await ref.initChain({
+      ...testGenesis(validators),
+      stateRootInterval: k,
+      receiptsRoots: true,
+      blockEffects: true,
+    });
     const roots = [hex(ref.requireHead().stateRoot)];
     const refExec = new BlockExecutor({
       store: ref,

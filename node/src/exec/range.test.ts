@@ -364,6 +364,7 @@ t.test('schema: a range of two or more marks the database 3 in its batch; 2 is s
   await b.store.db.put(keys.meta('schemaVersion'), encodeUint(2));
   await b.store.db.del(keys.meta('indexedFrom'));
   await b.store.db.del(keys.meta('receiptsRoots'));
+  await b.store.db.del(keys.meta('blockEffects'));
   await b.reopen();
   await b.exec.applyCertifiedRange(chain.slice(0, 1));
   t.equal(

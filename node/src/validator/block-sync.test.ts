@@ -2,6 +2,7 @@ import { makeTestBlock, tx } from '@vigil/consensus/pbft/testkit.ts';
 import { encodeBlock, encodeCanonical, encodeCommitCertificate } from '@vigil/consensus/wire';
 import fc from 'fast-check';
 import t from 'tap';
+import { syncedEffectsOf } from '../exec/block-effects.ts';
 import {
   BlockSync,
   decodeSyncEntry,
@@ -24,7 +25,14 @@ t.test('decodeSyncEntry turns any hostile bytes into SyncError, never anything e
     }),
     { numRuns: 2_000 },
   );
-  for (const v of [[], [new Uint8Array(1)], [1, 2], [new Uint8Array(3), new Uint8Array(4)]]) {
+  for (const v of [
+    [],
+    [new Uint8Array(1)],
+    [1, 2],
+    [new Uint8Array(3), new Uint8Array(4)],
+    [new Uint8Array(3), new Uint8Array(4), 5],
+    [new Uint8Array(3), new Uint8Array(4), new Uint8Array(5), new Uint8Array(6)],
+  ]) {
     t.throws(() => decodeSyncEntry(encodeCanonical(v as never)), { code: 'BAD_SYNC_ENTRY' });
   }
   t.end();
@@ -158,3 +166,50 @@ t.test('a served range stops at the response byte bound but always holds one blo
   const one = await serveBlockRange(store, { fromHeight: 3, count: 100 });
   t.equal(one.length, 1);
 });
+
+t.test(
+  'effects records travel with their blocks (ADR 0133), unless one would not fit a response',
+  async (t) => {
+    const small = makeTestBlock(4, 0, 1, undefined, [tx(1)]);
+    const large = makeTestBlock(4, 0, 2, { hash: small.hash, timestamp: small.block.header.timestamp }, [
+      tx(2),
+    ]);
+    const blocks = new Map([
+      [1, small],
+      [2, large],
+    ]);
+    const records = new Map([
+      [1, Uint8Array.of(0x84, 0x80, 0x80, 0x80, 0x80)],
+      [2, new Uint8Array(SYNC_MAX_RESPONSE_BYTES)],
+    ]);
+    const store = {
+      blockEffects: true,
+      requireHead: () => ({ height: 2 }),
+      blocks: {
+        effects: async (h: number) => records.get(h),
+        checkedBlock: async (h: number) => {
+          const b = blocks.get(h)!;
+          const certificate = { height: h, view: 0, blockHash: b.hash, votes: [] };
+          return {
+            block: b.block,
+            bytes: encodeBlock(b.block),
+            certificate,
+            certificateBytes: encodeCommitCertificate(certificate),
+          };
+        },
+      },
+    } as unknown as Parameters<typeof serveBlockRange>[0];
+    const served = await serveBlockRange(store, { fromHeight: 1, count: 2 });
+    t.equal(served.length, 2);
+    const [first, second] = served.map(decodeSyncEntry);
+    t.same(syncedEffectsOf(first!.block), records.get(1), 'the record arrives with its block');
+    t.equal(syncedEffectsOf(second!.block), undefined, 'too large to send: the peer executes that block');
+    const plain = decodeSyncEntry(
+      encodeSyncEntry(
+        encodeBlock(small.block),
+        encodeCommitCertificate({ height: 1, view: 0, blockHash: small.hash, votes: [] }),
+      ),
+    );
+    t.equal(syncedEffectsOf(plain.block), undefined, 'an entry of two elements carries none');
+  },
+);

@@ -252,6 +252,15 @@ t.test(
       await new ApiMetrics(back).registry.metrics(),
       new RegExp(`vigil_sync_transactions_total ${sync.transactions}\n`),
     );
+    // The devnet's genesis keeps effects records (ADR 0133): the peers sent them with the blocks, and
+    // the gap's certified ranges were applied from them, not executed.
+    const effects = back.effectsStats();
+    t.ok(effects.blocks > 0, `blocks applied from peers' effects records: ${JSON.stringify(effects)}`);
+    t.notOk(effects.skipped.root, 'no record was refused');
+    t.match(
+      await new ApiMetrics(back).registry.metrics(),
+      new RegExp(`vigil_sync_effects_blocks_total ${effects.blocks}\n`),
+    );
 
     // The proof route finds a block whose cited state this node materialised, and the proof verifies
     // against that block's header and certificate alone. When block sync applied the whole gap as one

@@ -20,7 +20,12 @@ import { StateCitation } from '@vigil/consensus/pbft/state-citation.ts';
 import { citeQuietMsFromEnv } from '../driver/cite-quiet-env.ts';
 import { ReplicaDriver } from '../driver/replica-driver.ts';
 import { decodeNonce, nonceKey } from '../exec/accounts.ts';
-import { type BlockOutcome, type BlockResult, BlockExecutor } from '../exec/executor.ts';
+import {
+  type BlockOutcome,
+  type BlockResult,
+  BlockExecutor,
+  type EffectsRangeStats,
+} from '../exec/executor.ts';
 import { type DecodedTx, decodeTx } from '../exec/tx-envelope.ts';
 import { Mempool, MempoolRejected } from '../mempool/mempool.ts';
 import { createHandlers, DERIVED_INDEX_PREFIXES, derivedIndexRecords } from '../state-machine/index.ts';
@@ -119,6 +124,7 @@ export class Validator {
   readonly #records: ConsensusRecordStore;
   readonly #pool: VerifyPool;
   readonly #sync: BlockSync;
+  readonly #executor: BlockExecutor;
   readonly #gate: ValidatorGate;
   readonly #log: Logger;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
@@ -172,6 +178,7 @@ export class Validator {
     this.validators = parts.validators;
     this.#log = parts.log;
     const executor = parts.executor;
+    this.#executor = executor;
     this.#gate = new ValidatorGate(parts.replica, parts.network, parts.config, parts.log);
     this.driver = new ReplicaDriver({
       replica: parts.replica,
@@ -577,6 +584,11 @@ export class Validator {
   /** What block sync applied and how long it ran (vigil_sync_* in /metrics). */
   syncStats(): SyncStats {
     return this.#sync.stats();
+  }
+
+  /** Certified ranges applied from peers' effects records, and those executed instead (ADR 0133). */
+  effectsStats(): EffectsRangeStats {
+    return this.#executor.effectsRangeStats();
   }
 
   #catchUp(): void {
