@@ -499,7 +499,7 @@ export class BlockExecutor {
       withPending(store.pendingChanges(), stateWrites),
       end,
     );
-    return this.#commitRange(start, head, outcomes, state, index, stateWrites, update, ops);
+    return this.#commitRange(start, head, outcomes, index, stateWrites, update, ops);
   }
 
   /**
@@ -534,7 +534,6 @@ export class BlockExecutor {
     start: ChainHead,
     head: ChainHead,
     outcomes: BlockOutcome[],
-    state: Overlay,
     index: Overlay,
     stateWrites: readonly Write[],
     update: TreeUpdate,
@@ -672,7 +671,7 @@ export class BlockExecutor {
     if (!bytesEqual(update.root, root)) return this.#effectsSkipped('root');
     this.#effectsStats.ranges++;
     this.#effectsStats.blocks += outcomes.length;
-    return this.#commitRange(start, head, outcomes, state, index, stateWrites, update, ops);
+    return this.#commitRange(start, head, outcomes, index, stateWrites, update, ops);
   }
 
   /**
