@@ -10,14 +10,15 @@
 //   key   = 0x00 || "effects/" || uint64be(h)        (0x00: the framework's reserved key prefix)
 //   value = canonical CBOR byte string of SHA-256("vigil/effects/v1" || E)
 // where E is the block's effects record, canonical CBOR
-//   [stateWrites, indexWrites, events, receipts]
+//   [stateWrites, indexWrites, receipts, events]
 //   stateWrites = [[key: bstr, value: bstr | null] ...]  the block's state writes, nonces and handlers'
 //                  (not the receipts-root and effects entries), each key once, in the order each key
 //                  was first written in the block; null: deleted
 //   indexWrites = [[key: bstr, value: bstr | null] ...]  the handlers' index writes, the same way
-//   events      = [[position: uint, kind: tstr, data] ...]  events of accepted transactions, in order
 //   receipts    = [receipt: bstr ...]  the encoded receipt of every transaction, in position order
 //                  (receipts.ts), the same bytes the receipts root is computed over
+//   events      = [[position: uint, kind: tstr, data] ...]  events of accepted transactions, in order
+// (events last: everything before them is byte strings, which a node reads without a generic decoder)
 
 import { decodeCanonical, encodeCanonical, WireError } from '../wire/index.ts';
 import { ProofError } from './errors.ts';
@@ -88,8 +89,8 @@ export function encodeBlockEffects(e: BlockEffects): Uint8Array {
   return encodeCanonical([
     writes(e.stateWrites),
     writes(e.indexWrites),
-    e.events.map((ev) => [ev.position, ev.kind, ev.data as never]),
     e.receipts,
+    e.events.map((ev) => [ev.position, ev.kind, ev.data as never]),
   ] as never);
 }
 
@@ -121,8 +122,8 @@ export function decodeBlockEffects(bytes: Uint8Array, limits: EffectsLimits): Bl
     throw e;
   }
   if (!Array.isArray(v) || v.length !== 4)
-    throw malformed('not [stateWrites, indexWrites, events, receipts]');
-  const [s, i, ev, r] = v as unknown[];
+    throw malformed('not [stateWrites, indexWrites, receipts, events]');
+  const [s, i, r, ev] = v as unknown[];
   const events = (() => {
     if (!Array.isArray(ev)) throw malformed('events is not an array');
     return ev.map((e): EffectsEvent => {

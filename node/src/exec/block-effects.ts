@@ -1,17 +1,21 @@
 // A block's effects record (consensus/src/proof/effects.ts, ADR 0133), written directly on the
 // executor's hot path, its digest hashed with node:crypto, and the record a synced block arrived with.
-// The generic canonical encoder runs a validating pass per item; a block's record holds several items
-// per transaction, so the byte strings are framed here and only the (rare) events go through it.
-// block-effects.test.ts checks byte equality with encodeBlockEffects.
+// The generic canonical encoder and decoder run per item (the decoder copying every byte string), and a
+// block's record holds several items per transaction: the byte strings are framed and read here, as
+// views into the record, and only the (rare) events go through the generic code.
+// block-effects.test.ts checks that both agree with consensus/src/proof/effects.ts byte for byte and on
+// what they refuse.
 import { createHash } from 'node:crypto';
 import type { Block } from '@vigil/consensus/wire';
-import { encodeCanonical } from '@vigil/consensus/wire';
+import { decodeCanonical, encodeCanonical, WireError } from '@vigil/consensus/wire';
 import {
   type BlockEffects,
-  decodeBlockEffects,
   EFFECTS_DOMAIN,
+  type EffectsEvent,
+  type EffectsWrite,
   encodeEffectsDigestValue,
 } from '@vigil/consensus/proof/effects.ts';
+import { ProofError } from '@vigil/consensus/proof/errors.ts';
 import { headLength, writeHead } from '../store/cbor-direct.ts';
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES, type Write } from './overlay.ts';
 import type { ChainEvent } from './types.ts';
@@ -46,7 +50,7 @@ function writeWrites(out: Uint8Array, o: number, list: readonly Write[]): number
 }
 
 /**
- * The canonical record [stateWrites, indexWrites, events, receipts]. The writes are the overlays' (each
+ * The canonical record [stateWrites, indexWrites, receipts, events]. The writes are the overlays' (each
  * key once, in first-written order); `receipts` the encoded receipts in position order.
  */
 export function encodeEffectsRecord(
@@ -63,10 +67,9 @@ export function encodeEffectsRecord(
   out[0] = 0x84;
   let o = writeWrites(out, 1, stateWrites);
   o = writeWrites(out, o, indexWrites);
-  out.set(eventBytes, o);
-  o += eventBytes.length;
   o = writeHead(out, o, 4, receipts.length);
   for (const r of receipts) o = bytesAt(out, o, r);
+  out.set(eventBytes, o);
   return out;
 }
 
@@ -76,13 +79,105 @@ export function effectsDigestValue(record: Uint8Array): Uint8Array {
   return encodeEffectsDigestValue(new Uint8Array(digest.buffer, digest.byteOffset, digest.length));
 }
 
-/** Decodes a record from a peer within the executor's own write limits. */
+function malformed(message: string): ProofError {
+  return new ProofError('MALFORMED_PROOF', `block effects: ${message}`);
+}
+
+/** A reader of canonical CBOR heads over one record (RFC 8949 §4.2.1: shortest form, definite). */
+class Reader {
+  o = 0;
+  readonly b: Uint8Array;
+  constructor(b: Uint8Array) {
+    this.b = b;
+  }
+
+  /** The argument of a head of major type `major` (or, for null, -1 where `nullable`). */
+  head(major: number, what: string, nullable = false): number {
+    const b = this.b;
+    if (this.o >= b.length) throw malformed(`${what}: truncated`);
+    const first = b[this.o++]!;
+    if (nullable && first === 0xf6) return -1;
+    if (first >> 5 !== major) throw malformed(`${what}: wrong type`);
+    const info = first & 0x1f;
+    if (info < 24) return info;
+    const len = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+    if (len === 0) throw malformed(`${what}: indefinite or reserved length`);
+    if (this.o + len > b.length) throw malformed(`${what}: truncated`);
+    let n = 0;
+    for (let i = 0; i < len; i++) n = n * 256 + b[this.o + i]!;
+    this.o += len;
+    const min = len === 1 ? 24 : len === 2 ? 0x100 : len === 4 ? 0x10000 : 0x1_0000_0000;
+    if (n < min) throw malformed(`${what}: not the shortest head`);
+    if (!Number.isSafeInteger(n)) throw malformed(`${what}: length out of range`);
+    return n;
+  }
+
+  /** A byte string, as a view into the record (undefined for null where `nullable`). */
+  bytes(what: string, max: number, nullable = false): Uint8Array | undefined {
+    const n = this.head(2, what, nullable);
+    if (n < 0) return undefined;
+    if (n > max) throw malformed(`${what}: ${n} bytes`);
+    if (this.o + n > this.b.length) throw malformed(`${what}: truncated`);
+    const v = this.b.subarray(this.o, this.o + n);
+    this.o += n;
+    return v;
+  }
+
+  /** `copy`: keys and values copied out of the record (they outlive it in caches), else views. */
+  writes(what: string, copy: boolean): EffectsWrite[] {
+    const n = this.head(4, what);
+    if (n > this.b.length) throw malformed(`${what}: ${n} entries`);
+    const out: EffectsWrite[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      if (this.head(4, what) !== 2) throw malformed(`${what}: an entry is [key, value | null]`);
+      const key = this.bytes(`${what} key`, MAX_KEY_BYTES)!;
+      if (key.length === 0) throw malformed(`${what}: empty key`);
+      const value = this.bytes(`${what} value`, MAX_VALUE_BYTES, true);
+      out[i] = copy ? { key: key.slice(), value: value?.slice() } : { key, value };
+    }
+    return out;
+  }
+}
+
+/**
+ * Decodes a record from a peer within the executor's own write limits: what consensus's
+ * decodeBlockEffects accepts, and the same values, but byte strings are views into `bytes` (which the
+ * caller keeps unchanged) and only the events go through the generic decoder.
+ */
 export function decodeEffectsRecord(bytes: Uint8Array): BlockEffects {
-  return decodeBlockEffects(bytes, {
-    maxBytes: MAX_EFFECTS_BYTES,
-    maxKeyBytes: MAX_KEY_BYTES,
-    maxValueBytes: MAX_VALUE_BYTES,
+  if (bytes.length > MAX_EFFECTS_BYTES) throw malformed(`${bytes.length} bytes`);
+  const r = new Reader(bytes);
+  if (r.head(4, 'record') !== 4) throw malformed('not [stateWrites, indexWrites, receipts, events]');
+  // State values stay in the read cache and the pending tree changes after the batch: copied, so that
+  // they do not keep whole records alive. Index writes and receipts only go into the batch.
+  const stateWrites = r.writes('stateWrites', true);
+  const indexWrites = r.writes('indexWrites', false);
+  const count = r.head(4, 'receipts');
+  if (count > bytes.length) throw malformed(`receipts: ${count} entries`);
+  const receipts: Uint8Array[] = new Array(count);
+  for (let i = 0; i < count; i++) receipts[i] = r.bytes('receipt', bytes.length)!;
+  let ev: unknown;
+  try {
+    // The rest is exactly one item: the events.
+    ev = decodeCanonical(bytes.subarray(r.o), { maxBytes: MAX_EFFECTS_BYTES });
+  } catch (e) {
+    if (e instanceof WireError) throw malformed(`events: ${e.message}`);
+    throw e;
+  }
+  if (!Array.isArray(ev)) throw malformed('events is not an array');
+  const events = ev.map((e): EffectsEvent => {
+    if (
+      !Array.isArray(e) ||
+      e.length !== 3 ||
+      typeof e[0] !== 'number' ||
+      !Number.isSafeInteger(e[0]) ||
+      e[0] < 0 ||
+      typeof e[1] !== 'string'
+    )
+      throw malformed('an event is [position, kind, data]');
+    return { position: e[0], kind: e[1], data: e[2] };
   });
+  return { stateWrites, indexWrites, receipts, events };
 }
 
 const synced = new WeakMap<Block, Uint8Array>();
