@@ -8,6 +8,7 @@ import {
   encodeUintDirect,
   encodeSimpleDirect,
   encodeUintPairDirect,
+  readByteStringArrayDirect,
 } from './cbor-direct.ts';
 import { encodeReceipt, encodeTxLocation, encodeUint } from './records.ts';
 
@@ -153,3 +154,41 @@ t.test(
     t.same(encodeSimpleDirect([[[[[[[[1]]]]]]]]), encodeCanonical([[[[[[[[1]]]]]]]]));
   },
 );
+
+t.test('readByteStringArrayDirect accepts exactly what decodeCanonical reads as such an array', (t) => {
+  const asArray = (b: Uint8Array): string[] | undefined => {
+    try {
+      const v = decodeCanonical(b);
+      if (!Array.isArray(v) || v.length > 3 || !v.every((x) => x instanceof Uint8Array)) return undefined;
+      return v.map((x) => Buffer.from(x as Uint8Array).toString('hex'));
+    } catch {
+      return undefined;
+    }
+  };
+  const direct = (b: Uint8Array) =>
+    readByteStringArrayDirect(b, 3)?.map((x) => Buffer.from(x).toString('hex'));
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 4 }),
+      fc.nat(),
+      fc.integer({ min: 0, max: 255 }),
+      fc.constantFrom('same', 'flip', 'cut', 'extra'),
+      (items, at, x, how) => {
+        const good = encodeCanonical(items);
+        const b = Uint8Array.from(good);
+        const i = at % b.length;
+        const mutated =
+          how === 'flip'
+            ? (b.fill(b[i]! ^ x, i, i + 1), b)
+            : how === 'cut'
+              ? b.subarray(0, i)
+              : how === 'extra'
+                ? Uint8Array.of(...b, x)
+                : b;
+        t.same(direct(mutated), asArray(mutated));
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  t.end();
+});

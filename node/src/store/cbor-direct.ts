@@ -202,3 +202,36 @@ export function encodeSimpleDirect(
   writeSimple(out, 0, v);
   return out;
 }
+
+/**
+ * The items of `b` when it is exactly a canonical CBOR array of at most `maxItems` byte strings, as
+ * views into `b` (no copies); undefined for anything else, including a non-shortest head, an
+ * indefinite length or bytes after the array: what decodeCanonical accepts for that shape.
+ */
+export function readByteStringArrayDirect(b: Uint8Array, maxItems: number): Uint8Array[] | undefined {
+  let o = 0;
+  const head = (major: number): number | undefined => {
+    if (o >= b.length) return undefined;
+    const first = b[o++]!;
+    if (first >> 5 !== major) return undefined;
+    const info = first & 0x1f;
+    if (info < 24) return info;
+    const len = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+    if (len === 0 || o + len > b.length) return undefined;
+    let n = 0;
+    for (let i = 0; i < len; i++) n = n * 256 + b[o + i]!;
+    o += len;
+    const min = len === 1 ? 24 : len === 2 ? 0x100 : len === 4 ? 0x10000 : 0x1_0000_0000;
+    return n < min || !Number.isSafeInteger(n) ? undefined : n;
+  };
+  const count = head(4);
+  if (count === undefined || count > maxItems) return undefined;
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = head(2);
+    if (n === undefined || o + n > b.length) return undefined;
+    out.push(b.subarray(o, o + n));
+    o += n;
+  }
+  return o === b.length ? out : undefined;
+}

@@ -5,16 +5,11 @@
 // The same path serves the replica's state-transfer requests (PBFT §4.3: fetch up to a stable
 // checkpoint proven by 2f+1 CHECKPOINT messages).
 import type { CommittedBlock, StateTransferRequest } from '@vigil/consensus/pbft';
-import {
-  type CborValue,
-  decodeBlock,
-  decodeCanonical,
-  decodeCommitCertificate,
-  encodeCanonical,
-} from '@vigil/consensus/wire';
+import { decodeBlock, decodeCommitCertificate, encodeCanonical } from '@vigil/consensus/wire';
 import type { BlockRangeRequest, NodeStatus } from '@vigil/p2p';
 import type { StateTransferHost } from '../driver/replica-driver.ts';
 import { txRoot } from '../crypto/tx-root.ts';
+import { readByteStringArrayDirect } from '../store/cbor-direct.ts';
 import { rememberBlockEncoding } from '../exec/block-bytes.ts';
 import { MAX_EFFECTS_BYTES, rememberBlockEffects } from '../exec/block-effects.ts';
 import type { ChainStore } from '../store/chain-store.ts';
@@ -52,27 +47,28 @@ export function encodeSyncEntry(
 }
 
 export function decodeSyncEntry(bytes: Uint8Array): CommittedBlock {
-  let v: CborValue;
-  try {
-    v = decodeCanonical(bytes, { maxBytes: MAX_ENTRY_BYTES });
-  } catch (e) {
-    throw new SyncError('BAD_SYNC_ENTRY', `undecodable sync entry: ${(e as Error).message}`);
+  if (bytes.length > MAX_ENTRY_BYTES) {
+    throw new SyncError('BAD_SYNC_ENTRY', `a sync entry of ${bytes.length} bytes`);
   }
-  if (!Array.isArray(v) || (v.length !== 2 && v.length !== 3) || !v.every((x) => x instanceof Uint8Array)) {
+  // Read directly (an entry is a few byte strings; the generic decoder walked the whole entry item by
+  // item), and copied out: the entry may be a view into a whole response frame, which a kept block
+  // must not pin.
+  const v = readByteStringArrayDirect(bytes, 3)?.map((x) => x.slice());
+  if (v === undefined || v.length < 2) {
     throw new SyncError(
       'BAD_SYNC_ENTRY',
-      'a sync entry is [block, certificate] or [block, certificate, effects]',
+      'a sync entry is canonical CBOR [block, certificate] or [block, certificate, effects]',
     );
   }
   try {
     // The txRoot checked with node:crypto's SHA-256: the pure-JS default was ~12 % of a catch-up's main
     // thread in the sync window's profile.
-    const block = decodeBlock(v[0], { txRoot });
+    const block = decodeBlock(v[0]!, { txRoot });
     // Stored as received: decodeBlock accepts only the canonical encoding (exec/block-bytes.ts).
-    rememberBlockEncoding(block, v[0]);
+    rememberBlockEncoding(block, v[0]!);
     // Only a claim until the executor has checked it through a certified state root (ADR 0133).
-    if (v.length === 3) rememberBlockEffects(block, v[2] as Uint8Array);
-    return { block, certificate: decodeCommitCertificate(v[1] as Uint8Array) };
+    if (v.length === 3) rememberBlockEffects(block, v[2]!);
+    return { block, certificate: decodeCommitCertificate(v[1]!) };
   } catch (e) {
     throw new SyncError('BAD_SYNC_ENTRY', `bad block or certificate: ${(e as Error).message}`);
   }
