@@ -2,7 +2,7 @@
 // a failure that revokes nothing, and a question asked again when the soonest expiry passes.
 import t from 'tap';
 import type { AccessToMe } from './client.ts';
-import { type GrantsChange, GrantsToMe } from './grants-to-me.ts';
+import { type GrantsAnswer, GrantsToMe } from './grants-to-me.ts';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -26,7 +26,7 @@ const guardian = (patient: string): AccessToMe => ({
 function harness(keep?: (e: AccessToMe) => boolean) {
   let answer: AccessToMe[] | Error = [];
   let asked = 0;
-  const changes: GrantsChange[] = [];
+  const changes: GrantsAnswer[] = [];
   const errors: (string | undefined)[] = [];
   const timers: { fn: () => void; ms: number; cleared: boolean }[] = [];
   let now = 1_000_000;
@@ -38,7 +38,7 @@ function harness(keep?: (e: AccessToMe) => boolean) {
       return answer;
     },
     keep,
-    onChange: (c) => changes.push({ ...c, listed: new Set(c.listed) }),
+    onAnswer: (c) => changes.push({ ...c, listed: new Set(c.listed) }),
     onError: (e) => errors.push(e),
     now: () => now,
     setTimer: (fn, ms) => {
@@ -77,8 +77,12 @@ t.test('the first answer lists everyone; later ones say who joined and whose acc
   t.same(h.changes.at(-1)?.added, [C]);
   t.same(h.changes.at(-1)?.ended, [A], 'revoked: no longer listed');
   t.notOk(h.g.has(A));
+  const before = Date.now();
   await h.g.check();
-  t.equal(h.changes.length, 2, 'an unchanged answer tells nothing');
+  t.equal(h.changes.length, 3, 'every answer is told');
+  t.same(h.changes.at(-1)?.added, [], 'an unchanged answer: nobody joined');
+  t.same(h.changes.at(-1)?.ended, [], 'nobody left');
+  t.ok(h.changes.at(-1)!.askedAt >= before, 'when it was asked');
   h.answer([grant(A), grant(B), grant(C)]);
   await h.g.check();
   t.same(h.changes.at(-1)?.added, [A], 'access given again: joined again');
@@ -105,7 +109,7 @@ t.test('a failure revokes nothing and is said until an answer comes again', asyn
   h.answer(new Error('offline'));
   await h.g.check();
   t.ok(h.g.has(A), 'still listed');
-  t.equal(h.changes.length, 1, 'no change told');
+  t.equal(h.changes.length, 1, 'no answer told');
   t.match(h.errors, [/Could not ask the node which patients granted you access: Error: offline/]);
   h.answer([grant(A)]);
   await h.g.check();

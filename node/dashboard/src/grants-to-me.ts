@@ -1,7 +1,8 @@
 // "Grants to me" followed while a view is open (GET /v1/me/patients, ADR 0130, ADR 0132): the set of
 // patients who give the signed-in key access now, asked of the node again when something may have changed
-// it, and told to the view as changes: who joined, whose access ended (listed at the last answer, not at
-// this one). Shared by the clinician view (its list of patients) and the patient view (a guardian's
+// it, and told to the view with each answer: who joined, whose access ended (listed at the answer before,
+// not at this one), and when the question was sent, so that a view can tell what it read before the
+// answer (no longer allowed) from what it read after (a grant newer than the answer). Shared by the clinician view (its list of patients) and the patient view (a guardian's
 // wards). DOM-free, unit-tested.
 //
 // When it asks: whenever the view says so (it opens, the live feed brings a block or is back after an
@@ -21,13 +22,15 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 /** Asked again this long after the soonest expiry by the node's clock: the node decides at its own now. */
 const EXPIRY_MARGIN_MS = 1_000;
 
-export interface GrantsChange {
+export interface GrantsAnswer {
   /** Every patient listed now. */
   listed: ReadonlySet<string>;
   /** Listed now and not at the answer before (at the first answer: every patient). */
   added: string[];
   /** Listed at the answer before and not now: their access ended (revoked, removed, expired, suspended). */
   ended: string[];
+  /** When the question was sent (Date.now()): the answer is the node's state from then on. */
+  askedAt: number;
 }
 
 export interface GrantsToMeOptions {
@@ -35,8 +38,8 @@ export interface GrantsToMeOptions {
   ask: () => Promise<AccessToMe[]>;
   /** Which entries count (a guardian's view: guardianships only); every entry by default. */
   keep?: (e: AccessToMe) => boolean;
-  /** Told after each answer that changed the set, and after the first answer whatever it holds. */
-  onChange: (c: GrantsChange) => void;
+  /** Told every answer (the first one too, whatever it holds). */
+  onAnswer: (a: GrantsAnswer) => void;
   /**
    * Told what to say when asking failed (the set is left as it was), and `undefined` once an answer
    * came again.
@@ -54,7 +57,6 @@ export class GrantsToMe {
   readonly #setTimer: (fn: () => void, ms: number) => unknown;
   readonly #clearTimer: (t: unknown) => void;
   #listed = new Set<string>();
-  #answered = false;
   #failing = false;
   #asking: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
@@ -106,6 +108,7 @@ export class GrantsToMe {
 
   async #ask(): Promise<void> {
     let entries: AccessToMe[];
+    const askedAt = Date.now();
     try {
       entries = await this.#o.ask();
     } catch (e) {
@@ -124,11 +127,9 @@ export class GrantsToMe {
     const next = new Set(kept.map((e) => e.patient));
     const added = [...next].filter((k) => !this.#listed.has(k));
     const ended = [...this.#listed].filter((k) => !next.has(k));
-    const first = !this.#answered;
-    this.#answered = true;
     this.#listed = next;
     this.#watchExpiry(kept);
-    if (first || added.length > 0 || ended.length > 0) this.#o.onChange({ listed: next, added, ended });
+    this.#o.onAnswer({ listed: next, added, ended, askedAt });
   }
 
   /** Asks again once the soonest expiry among the entries kept has passed. */

@@ -87,6 +87,8 @@ export class PatientPanel {
   private ended = false;
   /** Bumped by endAccess: a read begun before draws nothing. */
   private generation = 0;
+  /** When the read whose data is on show began (Date.now()); undefined when none is shown. */
+  private dataReadAt: number | undefined;
 
   constructor(ctx: PanelContext, patient: string, mode: PanelMode, onRemove?: () => void) {
     this.ctx = ctx;
@@ -179,6 +181,15 @@ export class PatientPanel {
   }
 
   /**
+   * When the read whose patient data is on show began, or undefined when the panel shows none (loading,
+   * refused, failed, ended): a "grants to me" answer to a question asked later, without this patient,
+   * means that data may no longer be shown.
+   */
+  get shownDataReadAt(): number | undefined {
+    return this.dataReadAt;
+  }
+
+  /**
    * Access ended ("grants to me" no longer lists the patient, ADR 0132): drops everything shown of the
    * patient (values, charts, alerts, a read still in flight) and says so. Nothing is read until
    * accessReturned; a clinician is still offered break-glass.
@@ -191,6 +202,7 @@ export class PatientPanel {
     this.purpose = 1;
     this.access = undefined;
     this.shownRefusal = undefined;
+    this.dataReadAt = undefined;
     this.resize?.disconnect();
     this.resize = undefined;
     this.badge.className = 'badge via-none ended';
@@ -281,6 +293,7 @@ export class PatientPanel {
 
   private async load(): Promise<void> {
     const generation = this.generation;
+    const startedAt = Date.now();
     // NEWS2 first: it settles the purpose (treatment, or emergency under an open break-glass).
     this.access = undefined;
     const news2 = await settle(this.news2WithAccess());
@@ -295,16 +308,19 @@ export class PatientPanel {
     if (this.disposed || generation !== this.generation) return;
     const outcome = panelOutcome([news2, alerts!, ...series]);
     if (outcome.kind === 'refused') {
+      this.dataReadAt = undefined;
       this.renderNoAccess(outcome.problem);
       return;
     }
     if (outcome.kind === 'failed') {
+      this.dataReadAt = undefined;
       this.badge.className = 'badge via-none';
       replace(this.badge, 'not loaded');
       this.shownRefusal = undefined;
       replace(this.body, errorBox(`Could not load this patient: ${partError(outcome.error)}`));
       return;
     }
+    this.dataReadAt = startedAt;
     this.render(news2, alerts!, series, from, to);
   }
 

@@ -84,14 +84,21 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
 
   // "Grants to me": one signed request (not a read of patient data, nothing is audited), coalesced while
   // one is on its way. A patient it lists is added (read when on screen); one it no longer lists has
-  // their panel cleared, and read again once listed again.
+  // their panel cleared, and read again once listed again. Cleared: a patient listed at the answer
+  // before, and any panel showing data read before this question was sent (a patient added by key whose
+  // grant was revoked before the list was asked again); not data read after it (a grant newer than the
+  // answer), nor a patient never listed whose panel says why it has no access.
   const found = h('div', { 'aria-live': 'polite' });
   const grants = new GrantsToMe({
     ask: () => ctx.client.accessToMe(ctx.session.signer),
     now: () => ctx.client.now(),
     onError: (text) => (text ? replace(found, errorBox(text)) : replace(found)),
-    onChange: ({ added, ended }) => {
-      for (const k of ended) panels.get(k)?.endAccess(Date.now());
+    onAnswer: ({ listed, added, ended, askedAt }) => {
+      for (const [k, panel] of panels) {
+        if (listed.has(k) || panel.accessEnded) continue;
+        const readAt = panel.shownDataReadAt;
+        if (readAt !== undefined ? readAt < askedAt : ended.includes(k)) panel.endAccess(Date.now());
+      }
       for (const k of added) {
         const panel = panels.get(k);
         if (panel?.accessEnded) {
