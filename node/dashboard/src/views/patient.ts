@@ -146,7 +146,9 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
     keep: (e) => e.via === 'guardian',
     now: () => ctx.client.now(),
     onError: (text) => (text ? replace(found, errorBox(text)) : replace(found)),
-    onChange: ({ added, ended: gone }) => {
+    onAnswer: ({ added, ended: gone }) => {
+      // Unchanged: nothing redrawn (a ward's button may have the focus).
+      if (added.length === 0 && gone.length === 0) return;
       for (const k of gone) {
         ended.set(k, Date.now());
         // Forms half filled in for that record go with it.
