@@ -207,16 +207,12 @@ export class PatientPanel {
     this.resize = undefined;
     this.badge.className = 'badge via-none ended';
     replace(this.badge, 'access ended');
-    const whose =
-      this.mode === 'self'
-        ? 'You are no longer a guardian of this patient, so their record is not shown.'
-        : 'This patient no longer grants you access (revoked, expired, or your account suspended).';
     replace(
       this.body,
       h(
         'p',
         { class: 'state error access-ended', role: 'alert' },
-        `Access ended (${clock(at)}). ${whose} What was shown has been cleared; it comes back if access is given again.`,
+        `Access ended (${clock(at)}). This patient no longer grants you access (revoked, expired, or your account suspended). What was shown has been cleared; it comes back if access is given again.`,
       ),
       this.mode === 'clinician' && this.breakGlassForm(),
     );
@@ -252,6 +248,8 @@ export class PatientPanel {
 
   /** An alert pushed on the live feed for this patient. */
   onAlert(a: AlertEvent): void {
+    // After sign-out (the view disposed, a question still answered late): no notice naming a patient.
+    if (this.disposed) return;
     this.ctx.announce(
       `New alert for ${this.mode === 'self' && a.patient === this.ctx.session.key ? 'you' : `patient ${shortKey(a.patient)}`}: ${alertCause(a.cause, a.kind, a.band)}`,
     );

@@ -554,10 +554,12 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
   // Live: when blocks arrive (throttled: the charts need not redraw more than once per 3 s), ask who
   // this key is a guardian of (a removal clears the record at once, without reading it), then refresh the
   // open tab; at once on an alert for this record.
+  let disposed = false;
   const refresh = throttle(
     () =>
       void grants.check().then(() => {
-        if (ended.has(subject)) return;
+        // Signed out meanwhile (a throttled call may still come): nothing is read with the old key.
+        if (disposed || ended.has(subject)) return;
         if (tab === 'vitals') void panel?.refresh();
         else if (!content.querySelector('form :focus')) void render(true);
       }),
@@ -587,6 +589,7 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
   return {
     el,
     dispose: () => {
+      disposed = true;
       offBlock();
       offAlert();
       offResume();
