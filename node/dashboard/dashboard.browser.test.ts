@@ -4,13 +4,15 @@
 // appears live on the clinician's panel and is acknowledged; a revoke removes access; a break-glass
 // session shows up in the patient's audit view; the operator explorer verifies an inclusion proof; alerts
 // are caught up after a stream outage, and a gap in what the node sends again is said; patients who
-// granted access are listed by themselves, at sign-in and when an alert names one not listed ("grants to
-// me", ADR 0130); a tab left idle is signed out.
+// granted access are listed by themselves, at sign-in, on a grant's block and when an alert names one not
+// listed ("grants to me", ADR 0130); a revoked grant clears its panel, off screen too, and a grant again
+// brings it back; a guardian is offered their wards, and a removal clears the record shown (ADR 0132); a
+// tab left idle is signed out.
 // Screenshots of every view at phone and desktop sizes are written to node/dashboard/screenshots/.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sha256, toHex } from '@vigil/consensus/wire';
+import { fromHex, sha256, toHex } from '@vigil/consensus/wire';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import t from 'tap';
 import { signRequest } from '../src/api/signed-request-client.ts';
@@ -69,7 +71,8 @@ async function run() {
   const clinicianFile = seedFile('clinician', 'dash-clinician');
   const patientFile = seedFile('patient', 'dash-patient');
 
-  const commit = async (bytes: Uint8Array) => {
+  /** Commits a transaction; its id (a grant's id is its transaction's). */
+  const commit = async (bytes: Uint8Array): Promise<string> => {
     const r = await node.app.inject({
       method: 'POST',
       url: '/v1/transactions?wait=commit&timeoutMs=20000',
@@ -77,6 +80,7 @@ async function run() {
       payload: Buffer.from(bytes),
     });
     if (r.statusCode !== 200 || r.json().status !== 'committed') throw new Error(`not committed: ${r.body}`);
+    return r.json().id as string;
   };
   await commit(node.admin.bytes({ type: 10, publicKey: clinician.key, licenceId: 'GMC-DASH' }));
 
@@ -279,7 +283,8 @@ async function run() {
   await t.test(
     'an alert raised while the live stream was down reaches the clinician when it is back',
     async (t) => {
-      // A second patient, not in the clinician's list, who granted access (made directly on the chain).
+      // A second patient, not in the clinician's list, who grants access while the clinician is offline
+      // (made directly on the chain; online, the block would list them at once).
       const O = toHex(other.key);
       const now = Date.now();
       await commit(other.bytes({ type: 20, patient: other.key }));
@@ -292,6 +297,12 @@ async function run() {
           validUntil: now + 86_400_000,
         }),
       );
+      // The clinician's network drops, and the live stream with it: offline stops new requests only,
+      // so the node's open connections are cut too (the patient's page reconnects at once).
+      await clinicianCtx.setOffline(true);
+      t.teardown(() => clinicianCtx.setOffline(false));
+      node.app.server.closeAllConnections();
+      await cp.locator('.feed-down').filter({ hasText: 'Live updates interrupted' }).waitFor();
       await commit(
         other.bytes({
           type: 40,
@@ -302,12 +313,6 @@ async function run() {
           expiresAt: now + 86_400_000,
         }),
       );
-      // The clinician's network drops, and the live stream with it: offline stops new requests only,
-      // so the node's open connections are cut too (the patient's page reconnects at once).
-      await clinicianCtx.setOffline(true);
-      t.teardown(() => clinicianCtx.setOffline(false));
-      node.app.server.closeAllConnections();
-      await cp.locator('.feed-down').filter({ hasText: 'Live updates interrupted' }).waitFor();
       // Meanwhile the second patient's wearable reports a heart rate above the threshold.
       await commit(
         wearable.bytes({ type: 50, patient: other.key, readings: [reading(1, 155, '/min', Date.now())] }),
@@ -370,7 +375,7 @@ async function run() {
   );
 
   await t.test(
-    'patients who granted access are listed by themselves: at sign-in, and when an alert names one not listed',
+    'patients who granted access are listed by themselves: at sign-in, on a grant, and on an alert naming one not listed',
     async (t) => {
       // A third patient grants the clinician access on the chain; nobody tells the clinician their key.
       const third = seedOf('dash-patient-3');
@@ -427,8 +432,8 @@ async function run() {
       t.same(await cp.evaluate(() => Object.keys(sessionStorage)), ['vigil.session'], 'only the session');
       await shoot(cp, 'clinician-granted');
 
-      // While signed in, a fourth patient grants access quietly, and a fifth grants it and alerts: the
-      // alert names a patient not listed, so the node is asked again, and both appear.
+      // While signed in, a fourth patient grants access quietly: the block that commits the grant has the
+      // node asked again (ADR 0132), and the patient appears. A fifth grants it and alerts: listed too.
       const fourth = seedOf('dash-patient-4');
       const fifth = seedOf('dash-patient-5');
       const fifthDevice = seedOf('dash-device-5');
@@ -436,7 +441,12 @@ async function run() {
         await commit(p.bytes({ type: 20, patient: p.key }));
         await grant(p);
       }
-      t.equal(await cp.locator(`section[data-patient="${toHex(fourth.key)}"]`).count(), 0, 'not asked yet');
+      // Found, it is read once on screen (a ward's worth of panels is not read at once).
+      const quiet = cp.locator(`section[data-patient="${toHex(fourth.key)}"]`);
+      await quiet.waitFor({ state: 'attached' });
+      await quiet.scrollIntoViewIfNeeded();
+      await quiet.locator('.badge.via-grant').waitFor();
+      t.pass('the quiet grant was found on its block, with no alert');
       const now = Date.now();
       await commit(
         fifth.bytes({
@@ -454,12 +464,138 @@ async function run() {
         .locator(`section[data-patient="${toHex(fifth.key)}"] .alert-item`)
         .first()
         .waitFor();
-      // Found, it is read once on screen (a ward's worth of panels is not read at once).
-      const quiet = cp.locator(`section[data-patient="${toHex(fourth.key)}"]`);
-      await quiet.waitFor({ state: 'attached' });
-      await quiet.scrollIntoViewIfNeeded();
-      await quiet.locator('.badge.via-grant').waitFor();
-      t.pass('the quiet grant was found when the alert came');
+      t.pass('the alerting one is listed with its alert');
+    },
+  );
+
+  // A patient with a wearable and an hour of normal readings, made on the chain: their key, and their
+  // wearable (its nonces continue in the caller).
+  const withReadings = async (label: string) => {
+    const who = seedOf(label);
+    const wearable = seedOf(`${label}-device`);
+    const now = Date.now();
+    await commit(who.bytes({ type: 20, patient: who.key }));
+    await commit(
+      who.bytes({
+        type: 30,
+        device: wearable.key,
+        patient: who.key,
+        validFrom: now - 3_600_000,
+        validUntil: now + 86_400_000,
+      }),
+    );
+    await commit(wearable.bytes({ type: 50, patient: who.key, readings: normalSet(now - 60_000) }));
+    return { who, wearable, key: toHex(who.key) };
+  };
+
+  await t.test(
+    'a revoked grant clears the panel, off screen too, and says access ended; granted again, it reads again',
+    async (t) => {
+      const { who: sixth, key: S } = await withReadings('dash-patient-6');
+      const grantSixth = () =>
+        commit(
+          sixth.bytes({
+            type: 40,
+            patient: sixth.key,
+            grantee: { kind: 1, key: clinician.key },
+            scopes: ['vitals.*', 'alerts'],
+            purpose: 1,
+            expiresAt: Date.now() + 86_400_000,
+          }),
+        );
+      const grantId = await grantSixth();
+      // Added by key, so that it is listed whether or not the block's question found it first.
+      await cp.getByLabel('Add a patient by key').fill(S);
+      await cp.getByRole('button', { name: 'Add patient' }).click();
+      const panel = cp.locator(`section[data-patient="${S}"]`);
+      await panel.scrollIntoViewIfNeeded();
+      await panel.locator('.tile[data-kind="1"] .tile-value').filter({ hasText: '72 /min' }).waitFor();
+      // Off screen: the last of a long list on a phone, the page scrolled to its top. A block refreshes
+      // only the panels on screen (refresh-scheduler.ts), so before ADR 0132 this one kept its values.
+      await cp.setViewportSize(PHONE);
+      t.teardown(() => cp.setViewportSize(DESKTOP));
+      await cp.evaluate(() => window.scrollTo(0, 0));
+      t.ok(
+        await panel.evaluate((el) => el.getBoundingClientRect().top > window.innerHeight),
+        'the panel is off screen',
+      );
+      await commit(sixth.bytes({ type: 41, patient: sixth.key, grantId: fromHex(grantId) }));
+      const shown = panel.locator('.tile, .chart, .news2, .alert-item');
+      let left = await shown.count();
+      for (const until = Date.now() + WAIT; left > 0 && Date.now() < until; left = await shown.count())
+        await cp.waitForTimeout(200);
+      t.equal(left, 0, 'nothing of the revoked patient is left, though the panel is off screen');
+      await panel.locator('.access-ended').filter({ hasText: 'Access ended' }).waitFor({ state: 'attached' });
+      t.match(await panel.locator('.badge').textContent(), /access ended/);
+      t.ok(
+        await panel.evaluate((el) => el.getBoundingClientRect().top > window.innerHeight),
+        'cleared while still off screen',
+      );
+      await panel.scrollIntoViewIfNeeded();
+      await shoot(cp, 'clinician-access-ended');
+      // Granted again: the panel reads again, without a reload.
+      await grantSixth();
+      await panel.scrollIntoViewIfNeeded();
+      await panel.locator('.badge.via-grant').waitFor();
+      await panel.locator('.tile[data-kind="1"] .tile-value').filter({ hasText: '72 /min' }).waitFor();
+      t.equal(await panel.locator('.access-ended').count(), 0, 'access ended is no longer said');
+    },
+  );
+
+  await t.test(
+    'a guardian is offered the records they look after; removed, the one shown is cleared, and comes back when appointed again',
+    async (t) => {
+      const { who: ward, key: W } = await withReadings('dash-ward');
+      const guardian = seedOf('dash-guardian');
+      const guardianFile = seedFile('guardian', 'dash-guardian');
+      await commit(ward.bytes({ type: 21, patient: ward.key, guardian: guardian.key }));
+      const ctx = await browser.newContext({ viewport: DESKTOP });
+      t.teardown(() => ctx.close());
+      const gp = await open(ctx);
+      await signIn(gp, 'patient', guardianFile);
+      // Nobody typed the ward's key: the node lists the guardianship ("grants to me").
+      const wards = gp.getByRole('navigation', { name: 'Records you look after' });
+      const button = wards.locator(`button[data-ward="${W}"]`);
+      await button.waitFor();
+      t.equal(await button.textContent(), `Patient ${shortKey(W)}`);
+      await button.click();
+      t.equal(await button.getAttribute('aria-pressed'), 'true');
+      const record = gp.locator(`section[data-patient="${W}"]`);
+      await record.locator('.badge.via-guardian').waitFor();
+      await record.locator('.tile[data-kind="1"] .tile-value').filter({ hasText: '72 /min' }).waitFor();
+      t.match(
+        await record.locator('h2').first().textContent(),
+        `Patient ${shortKey(W)}`,
+        "the ward's, not 'My'",
+      );
+      // The list of wards names patients: it lives in the view only, not in Web Storage (ADR 0124).
+      t.same(await gp.evaluate(() => Object.keys(sessionStorage)), ['vigil.session'], 'only the session');
+      t.equal(await gp.evaluate(() => localStorage.length), 0);
+      await shoot(gp, 'guardian');
+      // The ward removes the guardian: the record on screen is cleared and says access ended.
+      await commit(ward.bytes({ type: 22, patient: ward.key, guardian: guardian.key }));
+      const ended = gp.locator('.access-ended').filter({ hasText: 'Access ended' });
+      await ended.waitFor();
+      t.match(await ended.textContent(), /no longer a guardian of patient/);
+      t.equal(await gp.locator('.tile, .chart, .news2').count(), 0, 'nothing of the record is left');
+      t.equal(await button.count(), 0, 'no longer offered');
+      // Another tab of the record reads nothing either.
+      await gp.getByRole('tab', { name: 'Consents' }).click();
+      await ended.waitFor();
+      t.equal(await gp.getByRole('heading', { name: 'Who may see my data' }).count(), 0);
+      await shoot(gp, 'guardian-access-ended');
+      // Appointed again: offered again, and the open record reads again without a reload.
+      await commit(ward.bytes({ type: 21, patient: ward.key, guardian: guardian.key }));
+      await button.waitFor();
+      await gp.getByRole('heading', { name: 'Who may see my data' }).waitFor();
+      await gp.getByRole('tab', { name: 'My vitals' }).click();
+      await record.locator('.tile[data-kind="1"] .tile-value').filter({ hasText: '72 /min' }).waitFor();
+      t.equal(await ended.count(), 0, 'access ended is no longer said');
+      // Sign-out leaves nothing naming the ward.
+      await gp.getByRole('button', { name: 'Sign out' }).click();
+      await gp.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
+      t.equal(await gp.locator('[data-ward], [data-patient]').count(), 0, 'no ward left on screen');
+      t.same(await gp.evaluate(() => Object.keys(sessionStorage)), [], 'sessionStorage empty');
     },
   );
 
@@ -472,7 +608,9 @@ async function run() {
     // are read when they come into view: the list is longer than the screen now.)
     await panel.scrollIntoViewIfNeeded();
     await panel.locator('.badge.via-none').waitFor();
-    await panel.getByText('This patient has not granted you access.').waitFor();
+    // "Grants to me" no longer lists the patient: the panel is cleared and says so (ADR 0132), and
+    // break-glass is still offered.
+    await panel.getByText(/Access ended .*This patient no longer grants you access/).waitFor();
     await shoot(cp, 'clinician-no-access');
     await panel.getByLabel('Reason', { exact: true }).fill('Collapsed on the ward, unresponsive');
     await panel.getByRole('button', { name: 'Open emergency access' }).click();

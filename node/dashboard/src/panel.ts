@@ -1,7 +1,9 @@
 // The live panel of one patient, shared by the clinician view (one per patient under care) and the
 // patient's own "My vitals": latest values, NEWS2 with its risk colour and missing parameters, a chart
 // per vital sign over the chosen window with the alert thresholds as bands, open alerts (a clinician can
-// acknowledge them), and, for a clinician without access, the break-glass flow with its reason.
+// acknowledge them), and, for a clinician without access, the break-glass flow with its reason. When the
+// view learns from "grants to me" that access ended (ADR 0132), the panel drops what it showed and says so
+// until the view tells it access is back.
 import { EMERGENCY_REASON_CODES } from '@vigil/consensus/wire/bodies/index.ts';
 import { fromHex } from '@vigil/consensus/wire';
 import type uPlot from 'uplot';
@@ -12,6 +14,7 @@ import type { AlertEvent } from './events.ts';
 import {
   ALERT_LIMIT,
   alertCause,
+  clock,
   KIND_LABELS,
   type News2Score,
   news2Display,
@@ -80,6 +83,12 @@ export class PatientPanel {
   private access: Access | undefined;
   /** The refusal on show, if any (see renderNoAccess). */
   private shownRefusal: string | undefined;
+  /** Access ended (endAccess): nothing is read or drawn until accessReturned or a break-glass. */
+  private ended = false;
+  /** Bumped by endAccess: a read begun before draws nothing. */
+  private generation = 0;
+  /** When the read whose data is on show began (Date.now()); undefined when none is shown. */
+  private dataReadAt: number | undefined;
 
   constructor(ctx: PanelContext, patient: string, mode: PanelMode, onRemove?: () => void) {
     this.ctx = ctx;
@@ -88,7 +97,8 @@ export class PatientPanel {
     const titleId = uid('panel');
     this.badge = h('span', { class: 'badge' }, 'checking access…');
     this.body = h('div', { class: 'panel-body' }, loading('Loading this patient…'));
-    const title = mode === 'self' ? 'My vitals' : `Patient ${shortKey(patient)}`;
+    const title =
+      mode === 'self' && patient === ctx.session.key ? 'My vitals' : `Patient ${shortKey(patient)}`;
     this.el = h(
       'section',
       { class: 'panel', 'aria-labelledby': titleId, 'data-patient': patient },
@@ -165,9 +175,61 @@ export class PatientPanel {
     this.resize = undefined;
   }
 
+  /** Whether the panel shows that access ended (endAccess), and reads nothing. */
+  get accessEnded(): boolean {
+    return this.ended;
+  }
+
+  /**
+   * When the read whose patient data is on show began, or undefined when the panel shows none (loading,
+   * refused, failed, ended): a "grants to me" answer to a question asked later, without this patient,
+   * means that data may no longer be shown.
+   */
+  get shownDataReadAt(): number | undefined {
+    return this.dataReadAt;
+  }
+
+  /**
+   * Access ended ("grants to me" no longer lists the patient, ADR 0132): drops everything shown of the
+   * patient (values, charts, alerts, a read still in flight) and says so. Nothing is read until
+   * accessReturned; a clinician is still offered break-glass.
+   */
+  endAccess(at: number): void {
+    if (this.disposed) return;
+    this.ended = true;
+    this.generation += 1;
+    this.again = false;
+    this.purpose = 1;
+    this.access = undefined;
+    this.shownRefusal = undefined;
+    this.dataReadAt = undefined;
+    this.resize?.disconnect();
+    this.resize = undefined;
+    this.badge.className = 'badge via-none ended';
+    replace(this.badge, 'access ended');
+    replace(
+      this.body,
+      h(
+        'p',
+        { class: 'state error access-ended', role: 'alert' },
+        `Access ended (${clock(at)}). This patient no longer grants you access (revoked, expired, or your account suspended). What was shown has been cleared; it comes back if access is given again.`,
+      ),
+      this.mode === 'clinician' && this.breakGlassForm(),
+    );
+  }
+
+  /** Access is back ("grants to me" lists the patient again): the next refresh reads as before. */
+  accessReturned(): void {
+    if (this.disposed || !this.ended) return;
+    this.ended = false;
+    this.badge.className = 'badge';
+    replace(this.badge, 'checking access…');
+    replace(this.body, loading('Access given again: loading this patient…'));
+  }
+
   /** Loads everything again; concurrent calls coalesce into one follow-up load. */
   async refresh(): Promise<void> {
-    if (this.disposed) return;
+    if (this.disposed || this.ended) return;
     if (this.loadingNow) {
       this.again = true;
       return;
@@ -178,7 +240,7 @@ export class PatientPanel {
     } finally {
       this.loadingNow = false;
     }
-    if (this.again && !this.disposed) {
+    if (this.again && !this.disposed && !this.ended) {
       this.again = false;
       await this.refresh();
     }
@@ -186,8 +248,10 @@ export class PatientPanel {
 
   /** An alert pushed on the live feed for this patient. */
   onAlert(a: AlertEvent): void {
+    // After sign-out (the view disposed, a question still answered late): no notice naming a patient.
+    if (this.disposed) return;
     this.ctx.announce(
-      `New alert for ${this.mode === 'self' ? 'you' : `patient ${shortKey(a.patient)}`}: ${alertCause(a.cause, a.kind, a.band)}`,
+      `New alert for ${this.mode === 'self' && a.patient === this.ctx.session.key ? 'you' : `patient ${shortKey(a.patient)}`}: ${alertCause(a.cause, a.kind, a.band)}`,
     );
     void this.refresh();
   }
@@ -226,6 +290,8 @@ export class PatientPanel {
   }
 
   private async load(): Promise<void> {
+    const generation = this.generation;
+    const startedAt = Date.now();
     // NEWS2 first: it settles the purpose (treatment, or emergency under an open break-glass).
     this.access = undefined;
     const news2 = await settle(this.news2WithAccess());
@@ -235,20 +301,24 @@ export class PatientPanel {
       settle(this.get<{ items: AlertItem[] }>(`/alerts?open=true&limit=${ALERT_LIMIT + 1}`)),
       ...ALL_KINDS.map((k) => settle(this.readings(k, from, to))),
     ]);
-    // Disposed while reading (the clinician signed out or left the view): nothing more to draw.
-    if (this.disposed) return;
+    // Disposed while reading (the clinician signed out or left the view), or access ended meanwhile:
+    // nothing more to draw.
+    if (this.disposed || generation !== this.generation) return;
     const outcome = panelOutcome([news2, alerts!, ...series]);
     if (outcome.kind === 'refused') {
+      this.dataReadAt = undefined;
       this.renderNoAccess(outcome.problem);
       return;
     }
     if (outcome.kind === 'failed') {
+      this.dataReadAt = undefined;
       this.badge.className = 'badge via-none';
       replace(this.badge, 'not loaded');
       this.shownRefusal = undefined;
       replace(this.body, errorBox(`Could not load this patient: ${partError(outcome.error)}`));
       return;
     }
+    this.dataReadAt = startedAt;
     this.render(news2, alerts!, series, from, to);
   }
 
@@ -317,9 +387,11 @@ export class PatientPanel {
     // Charts need their container's width: draw once the panel is laid out, and resize them with it
     // (a phone turned sideways, a window resized).
     this.resize?.disconnect();
+    const generation = this.generation;
     requestAnimationFrame(() => {
-      // A frame after dispose must not create an observer nobody will disconnect.
-      if (this.disposed) return;
+      // A frame after dispose must not create an observer nobody will disconnect (nor one after the
+      // panel was cleared: access ended).
+      if (this.disposed || generation !== this.generation) return;
       const plots: uPlot[] = [];
       const width = () => {
         const w = charts.clientWidth || 320;
@@ -530,6 +602,8 @@ export class PatientPanel {
               durationMs: Number(hours.value) * 3_600_000,
             });
             this.purpose = 3;
+            // Open: the panel reads again, even if "grants to me" has not listed the access yet.
+            this.ended = false;
             this.ctx.announce('Emergency access opened; the patient will see it in their audit trail.');
             await this.refresh();
           } catch (e) {

@@ -1,15 +1,17 @@
 // Clinician: the patients under my care, each with a live panel. The list is every patient who gives
 // this clinician access now, asked of the node ("grants to me", GET /v1/me/patients, ADR 0130) when the
-// view opens (at sign-in), when an alert arrives for a patient not listed (a grant came since), and after
-// the live feed was interrupted; plus the patients the clinician added by key or by link, and those whose
-// alert reached the signed live feed (the node pushes an alert only to callers allowed to read it). Only
-// those the clinician chose are kept, in this tab's session (patient-list.ts, ADR 0124); the granted ones
-// are asked for again. Access is decided per read by the node.
-import { ApiProblem } from '../client.ts';
+// view opens (at sign-in), on the live feed's blocks (a grant or a revoke is a transaction), when an
+// alert arrives for a patient not listed, after the live feed was interrupted, and when a listed grant
+// expires (grants-to-me.ts, ADR 0132); plus the patients the clinician added by key or by link, and
+// those whose alert reached the signed live feed (the node pushes an alert only to callers allowed to
+// read it). A patient who drops out of that list has their panel cleared ("access ended") until they are
+// listed again. Only those the clinician chose are kept, in this tab's session (patient-list.ts, ADR
+// 0124); the granted ones are asked for again. Access is decided per read by the node.
 import { errorBox, field, h, replace, empty } from '../dom.ts';
 import type { GapEvent, LiveFeed } from '../events.ts';
 import { throttle } from '../events.ts';
 import { clock } from '../format.ts';
+import { GrantsToMe } from '../grants-to-me.ts';
 import { PatientPanel, type PanelContext } from '../panel.ts';
 import { loadPatientList, savePatientList } from '../patient-list.ts';
 import { RefreshScheduler } from '../refresh-scheduler.ts';
@@ -80,37 +82,35 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     return panel;
   };
 
-  // "Grants to me": one signed request (not a read of patient data, nothing is audited). A call while
-  // one is on its way is answered by one more after it (several coalesce into that one).
+  // "Grants to me": one signed request (not a read of patient data, nothing is audited), coalesced while
+  // one is on its way. A patient it lists is added (read when on screen); one it no longer lists has
+  // their panel cleared, and read again once listed again. Cleared: a patient listed at the answer
+  // before, and any panel showing data read before this question was sent (a patient added by key whose
+  // grant was revoked before the list was asked again); not data read after it (a grant newer than the
+  // answer), nor a patient never listed whose panel says why it has no access.
   const found = h('div', { 'aria-live': 'polite' });
-  const ask = async (): Promise<void> => {
-    try {
-      const entries = await ctx.client.accessToMe(ctx.session.signer);
-      replace(found);
-      for (const k of new Set(entries.map((e) => e.patient))) {
-        if (HEX64.test(k) && !removed.has(k)) add(k, { choose: false, now: false });
+  const grants = new GrantsToMe({
+    ask: () => ctx.client.accessToMe(ctx.session.signer),
+    now: () => ctx.client.now(),
+    onError: (text) => (text ? replace(found, errorBox(text)) : replace(found)),
+    onAnswer: ({ listed, added, ended, askedAt }) => {
+      for (const [k, panel] of panels) {
+        if (listed.has(k) || panel.accessEnded) continue;
+        const readAt = panel.shownDataReadAt;
+        if (readAt !== undefined ? readAt < askedAt : ended.includes(k)) panel.endAccess(Date.now());
+      }
+      for (const k of added) {
+        const panel = panels.get(k);
+        if (panel?.accessEnded) {
+          panel.accessReturned();
+          scheduler.refreshAll([k]);
+        } else if (!panel && !removed.has(k)) add(k, { choose: false, now: false });
       }
       showEmpty();
-    } catch (e) {
-      const why = e instanceof ApiProblem ? e.message : String(e);
-      replace(found, errorBox(`Could not ask the node which patients granted you access: ${why}`));
-    }
-  };
-  let asking: Promise<void> | undefined;
-  let queued: Promise<void> | undefined;
-  const discover = (): Promise<void> => {
-    if (asking) {
-      queued ??= asking.then(() => {
-        queued = undefined;
-        return discover();
-      });
-      return queued;
-    }
-    asking = ask().finally(() => {
-      asking = undefined;
-    });
-    return asking;
-  };
+    },
+  });
+  /** The panels that read on a refresh: not those whose access ended. */
+  const readable = () => [...panels.keys()].filter((k) => !panels.get(k)!.accessEnded);
 
   const input = h('input', {
     type: 'text',
@@ -149,19 +149,22 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
     history.replaceState(null, '', location.pathname);
   }
   showEmpty();
-  void discover();
+  void grants.check();
 
   // Live alerts, and after a reconnect those raised while the stream was down (the feed asks the node
   // for them and drops copies): each adds its patient if not listed, refreshes the panel at once and
   // shows a notice.
   const offAlert = feed.onAlert((a) => {
     const existing = panels.get(a.patient);
-    if (existing) existing.onAlert(a);
+    if (existing?.accessEnded) {
+      // The node let an alert through: access is back. The list says so, and the panel reads again.
+      void grants.check().then(() => existing.onAlert(a));
+    } else if (existing) existing.onAlert(a);
     else {
       add(a.patient).onAlert(a);
       // An alert the node let through for a patient not listed: a grant came since the list was asked
       // for, and others may have too.
-      void discover();
+      void grants.check();
     }
   });
   // The node could not send every alert raised during the outage (more than it sends again at once, or
@@ -187,18 +190,16 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
         h('button', { type: 'button', class: 'quiet', onclick: () => replace(gapNotice) }, 'Dismiss'),
       ),
     );
-    void discover().then(() => scheduler.refreshEvery(panels.keys()));
+    void grants.check().then(() => scheduler.refreshEvery(readable()));
   });
-  // Blocks change what a clinician may see (grants, revokes, new readings): refresh on the feed,
-  // at most every 5 s, since each read is itself recorded on the chain (docs/api.md "Audit of reads").
-  const refreshAll = throttle(() => scheduler.refreshAll(panels.keys()), 5_000);
-  const offBlock = feed.onBlock(refreshAll);
-  // Block events sent while the stream was down are not replayed: re-read every panel once it is back
-  // (those off screen as they come into view). Missed alerts come from the feed (above).
-  const offResume = feed.onResume(() => {
-    scheduler.refreshAll(panels.keys());
-    void discover();
-  });
+  // Blocks change what a clinician may see (grants, revokes, new readings): on the feed, at most every
+  // 5 s, ask who grants access (a revoke clears its panel without reading it), then refresh the panels
+  // still readable, since each read is itself recorded on the chain (docs/api.md "Audit of reads").
+  const refreshAll = () => void grants.check().then(() => scheduler.refreshAll(readable()));
+  const offBlock = feed.onBlock(throttle(refreshAll, 5_000));
+  // Block events sent while the stream was down are not replayed: once it is back, ask again and re-read
+  // every panel (those off screen as they come into view). Missed alerts come from the feed (above).
+  const offResume = feed.onResume(refreshAll);
 
   const el = h(
     'main',
@@ -218,6 +219,7 @@ export function clinicianView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElem
       offBlock();
       offResume();
       onScreen.disconnect();
+      grants.dispose();
       for (const p of panels.values()) p.dispose();
     },
   };

@@ -1,5 +1,9 @@
 // Patient or guardian: own vitals and alerts, consents (grant, revoke, scope, purpose, expiry), devices
-// (bind, suspend, revoke) and "who looked at my record", the audit trail in plain language.
+// (bind, suspend, revoke) and "who looked at my record", the audit trail in plain language. A guardian
+// is offered the records they look after: the patients "grants to me" (GET /v1/me/patients, ADR 0130)
+// lists as having appointed them, asked again on the live feed's blocks (grants-to-me.ts, ADR 0132). A
+// ward who removes the guardian drops out of that list, and the record on screen, if theirs, is cleared
+// and says access ended, until they are listed again.
 import { fromHex } from '@vigil/consensus/wire';
 import { SCOPES } from '@vigil/consensus/wire/bodies/index.ts';
 import { ApiProblem } from '../client.ts';
@@ -7,7 +11,16 @@ import { empty, errorBox, field, h, loading, replace, uid } from '../dom.ts';
 import type { LiveFeed } from '../events.ts';
 import { throttle } from '../events.ts';
 import { type AuditItem, describeAudit } from '../audit-text.ts';
-import { categoryLabel, categoryList, PURPOSE_LABELS, REQUEST_ERRORS, shortKey, time } from '../format.ts';
+import {
+  categoryLabel,
+  categoryList,
+  clock,
+  PURPOSE_LABELS,
+  REQUEST_ERRORS,
+  shortKey,
+  time,
+} from '../format.ts';
+import { GrantsToMe } from '../grants-to-me.ts';
 import { type PanelContext, PatientPanel } from '../panel.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -95,6 +108,11 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
   async function render(quiet = false) {
     // The panel being replaced (another tab, another record) stops observing its charts.
     panel?.dispose();
+    if (ended.has(subject)) {
+      panel = undefined;
+      replace(content, endedBox(subject, ended.get(subject)!));
+      return;
+    }
     if (tab === 'vitals') {
       panel = new PatientPanel(ctx, subject, 'self');
       replace(content, panel.el);
@@ -114,6 +132,81 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
         replace(content, errorBox(problemText(e)));
       }
     }
+  }
+
+  // The wards: patients who have this key as a guardian now ("grants to me", guardianships only: the
+  // tabs other than vitals are the patient's and their guardians' alone, so a clinician's grants belong
+  // in the clinician view). In memory only, like the rest of the view (ADR 0124).
+  const wards = h('nav', { class: 'wards', 'aria-label': 'Records you look after' });
+  const found = h('div', { 'aria-live': 'polite' });
+  /** Wards listed before and not now, with when that was seen: their record is not shown. */
+  const ended = new Map<string, number>();
+  const grants = new GrantsToMe({
+    ask: () => ctx.client.accessToMe(ctx.session.signer),
+    keep: (e) => e.via === 'guardian',
+    now: () => ctx.client.now(),
+    onError: (text) => (text ? replace(found, errorBox(text)) : replace(found)),
+    onAnswer: ({ added, ended: gone }) => {
+      // Unchanged: nothing redrawn (a ward's button may have the focus).
+      if (added.length === 0 && gone.length === 0) return;
+      for (const k of gone) {
+        ended.set(k, Date.now());
+        // Forms half filled in for that record go with it.
+        for (const f of [...forms.keys()]) if (f.startsWith(`${k}:`)) forms.delete(f);
+      }
+      for (const k of added) ended.delete(k);
+      renderWards();
+      if (gone.includes(subject) || added.includes(subject)) void render();
+    },
+  });
+
+  function open(k: string) {
+    subject = k;
+    whose.value = '';
+    renderWards();
+    void render();
+  }
+
+  function renderWards() {
+    const listed = [...grants.listed];
+    if (listed.length === 0 && ended.size === 0) {
+      replace(wards);
+      return;
+    }
+    const button = (k: string, label: string) =>
+      h(
+        'li',
+        null,
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'quiet',
+            'data-ward': k === me ? undefined : k,
+            'aria-pressed': String(subject === k),
+            onclick: () => open(k),
+          },
+          label,
+        ),
+      );
+    replace(
+      wards,
+      h('h2', null, 'Records you look after'),
+      h(
+        'ul',
+        { class: 'ward-list' },
+        button(me, 'My own record'),
+        listed.map((k) => button(k, `Patient ${shortKey(k)}`)),
+      ),
+    );
+  }
+
+  function endedBox(k: string, at: number): HTMLElement {
+    return h(
+      'p',
+      { class: 'state error access-ended', role: 'alert' },
+      `Access ended (${clock(at)}): you are no longer a guardian of patient ${shortKey(k)}. What was shown of their record has been cleared; it comes back if they appoint you again.`,
+    );
   }
 
   function registerBox(): HTMLElement {
@@ -448,22 +541,35 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
         const k = whose.value.trim().toLowerCase();
         if (k && !HEX64.test(k)) return ctx.announce('A patient key is 64 hexadecimal characters.');
         subject = k || me;
+        renderWards();
         void render();
+        // A record whose access ended is shown as such until the node lists it again: ask now.
+        if (ended.has(subject)) void grants.check();
       },
     },
     field('Record of (guardians: the patient’s key)', whose),
     h('button', { type: 'submit' }, 'Open'),
   );
 
-  // Live: refresh the open tab when blocks arrive (throttled; own reads are not audited, but the
-  // charts need not redraw more than once per 3 s) and at once on an alert for this record.
-  const refresh = throttle(() => {
-    if (tab === 'vitals') void panel?.refresh();
-    else if (!content.querySelector('form :focus')) void render(true);
-  }, 3_000);
+  // Live: when blocks arrive (throttled: the charts need not redraw more than once per 3 s), ask who
+  // this key is a guardian of (a removal clears the record at once, without reading it), then refresh the
+  // open tab; at once on an alert for this record.
+  let disposed = false;
+  const refresh = throttle(
+    () =>
+      void grants.check().then(() => {
+        // Signed out meanwhile (a throttled call may still come): nothing is read with the old key.
+        if (disposed || ended.has(subject)) return;
+        if (tab === 'vitals') void panel?.refresh();
+        else if (!content.querySelector('form :focus')) void render(true);
+      }),
+    3_000,
+  );
   const offBlock = feed.onBlock(refresh);
   const offAlert = feed.onAlert((a) => {
-    if (a.patient === subject) panel?.onAlert(a);
+    // The node let an alert through for a ward shown as ended: they appointed this key again.
+    if (ended.has(a.patient)) void grants.check();
+    else if (a.patient === subject) panel?.onAlert(a);
   });
   // Events sent while the stream was down are not replayed: re-read once it is back.
   const offResume = feed.onResume(refresh);
@@ -472,17 +578,22 @@ export function patientView(ctx: PanelContext, feed: LiveFeed): { el: HTMLElemen
     'main',
     { id: 'main', class: 'view' },
     h('h1', null, 'My record'),
+    wards,
+    found,
     whoseForm,
     tabList,
     content,
   );
   select('vitals');
+  void grants.check();
   return {
     el,
     dispose: () => {
+      disposed = true;
       offBlock();
       offAlert();
       offResume();
+      grants.dispose();
       panel?.dispose();
     },
   };
