@@ -25,8 +25,14 @@ import {
 import type { ChainHead, ChainStore } from '../store/chain-store.ts';
 import { rootedHeight, ChainStore as Store } from '../store/chain-store.ts';
 import type { BatchOp } from '../store/db.ts';
-import { batchKey, keys, Prefix } from '../store/keys.ts';
-import { encodeBytes, encodeReceipt, encodeTxLocation, encodeUint, type Receipt } from '../store/records.ts';
+import { batchKey, batchKeys, keys, Prefix } from '../store/keys.ts';
+import {
+  encodeBytes,
+  encodeReceipt,
+  encodeTxLocationForBatch,
+  encodeUint,
+  type Receipt,
+} from '../store/records.ts';
 import type { BatchVerifier, SignatureCheck } from '../verify-pool/types.ts';
 import { decodeNonce, encodeNonce, nonceKey } from './accounts.ts';
 import { storedBlockBytes } from './block-bytes.ts';
@@ -640,17 +646,15 @@ export class BlockExecutor {
         if (e instanceof BlockRejected) return this.#effectsSkipped('header');
         throw e;
       }
-      const blockState = state.child();
-      const blockIndex = index.child();
-      const applied = this.#applyEffects(block, records[i], blockState, blockIndex, ops);
+      // Straight into the range's overlay: the record is the block's own, so no per-block layer is
+      // needed to take it from (as execution does).
+      const applied = this.#applyEffects(block, records[i], state, ops);
       if (applied === undefined) return this.#effectsSkipped('record');
       const { receipts, events } = applied;
       // A validator-set change ends a range (the blocks after it are certified by the new set): the
       // executed path handles that boundary.
       if (block.header.height < end && options.endAfter?.(events))
         return this.#effectsSkipped('reconfiguration');
-      state.absorb(blockState);
-      index.absorb(blockIndex);
       this.#pushBlockOps(ops, block, certificate, hash);
       outcomes.push({
         height: block.header.height,
@@ -708,16 +712,17 @@ export class BlockExecutor {
   }
 
   /**
-   * Puts one block's effects record into its layers and the batch, as #executeAll would have: the state
-   * and index writes, the receipts ('X'), the transaction index ('T') of every transaction that consumed
-   * its nonce, the receipts root, the effects digest and the record itself. Undefined if the record does
-   * not decode or does not fit the block (the caller then executes the range).
+   * Puts one block's effects record into the range's state overlay and the batch, as #executeAll would
+   * have: the state writes; the index writes ('I', straight into the batch: nothing in the range reads
+   * them, and of two writes of one key the later op wins, as the overlay's last value would); the
+   * receipts ('X'), the transaction index ('T') of every transaction that consumed its nonce, the
+   * receipts root, the effects digest and the record itself. Undefined if the record does not decode
+   * or does not fit the block (the caller then executes the range).
    */
   #applyEffects(
     block: Block,
     record: Uint8Array | undefined,
     state: Overlay,
-    index: Overlay,
     ops: BatchOp[],
   ): { receipts: Receipt[]; events: EmittedEvent[] } | undefined {
     const height = block.header.height;
@@ -735,8 +740,9 @@ export class BlockExecutor {
         else state.put(w.key, w.value);
       }
       for (const w of effects.indexWrites) {
-        if (w.value === undefined) index.del(w.key);
-        else index.put(w.key, w.value);
+        // The decoder holds keys and values to the overlay's limits.
+        const key = batchKey(Prefix.index, w.key);
+        ops.push(w.value === undefined ? { type: 'del', key } : { type: 'put', key, value: w.value });
       }
     } catch (e) {
       if (e instanceof ProofError || e instanceof OverlayError) return undefined;
@@ -749,9 +755,13 @@ export class BlockExecutor {
       events.push({ height, position: e.position, txId: r.txId, event: { kind: e.kind, data: e.data } });
     }
     receipts.forEach((r, position) => {
-      ops.push({ type: 'put', key: keys.receipt(height, position), value: effects.receipts[position]! });
+      ops.push({ type: 'put', key: batchKeys.receipt(height, position), value: effects.receipts[position]! });
       if (r.txId !== null && consumedNonce(r)) {
-        ops.push({ type: 'put', key: keys.tx(r.txId), value: encodeTxLocation(height, position) });
+        ops.push({
+          type: 'put',
+          key: batchKeys.tx(r.txId),
+          value: encodeTxLocationForBatch(height, position),
+        });
       }
     });
     this.#commitToOutcome(height, effects.receipts, record, state, ops);
@@ -847,7 +857,7 @@ export class BlockExecutor {
       receipts.push(receipt);
       const bytes = encodeReceipt(receipt);
       encoded.push(bytes);
-      ops.push({ type: 'put', key: keys.receipt(height, c.position), value: bytes });
+      ops.push({ type: 'put', key: batchKeys.receipt(height, c.position), value: bytes });
     }
     // ADR 0133: the block's effects, recorded before the executor's own entries below join `state`
     // (the block's layer), so a node catching up can apply them instead of executing the block.
@@ -967,7 +977,7 @@ export class BlockExecutor {
     // From here the nonce is consumed whatever the handler decides, so the tx cannot be replayed.
     state.put(nk, encodeNonce(tx.nonce));
     consumedIds.add(idHex);
-    ops.push({ type: 'put', key: keys.tx(txId), value: encodeTxLocation(height, c.position) });
+    ops.push({ type: 'put', key: batchKeys.tx(txId), value: encodeTxLocationForBatch(height, c.position) });
 
     const handler = this.#o.handlers.get(tx.type);
     if (handler === undefined) return reject(FrameworkRejection.NO_HANDLER);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { keys, Prefix, readU64be } from './keys.ts';
+import { batchKeys, keys, Prefix, readU64be } from './keys.ts';
+import { encodeTxLocation, encodeTxLocationForBatch } from './records.ts';
 
 /** The reference: DataView's BigInt writer. */
 function bigintU64be(n: number): Uint8Array {
@@ -38,4 +39,19 @@ t.test('tree node keys: N, version, hash; one version before another whatever th
   t.same(a.subarray(9), low);
   t.ok(Buffer.compare(a, keys.treeNode(8, high)) < 0, 'version orders first');
   t.throws(() => keys.treeNode(-1, low), RangeError);
+});
+
+t.test('batchKeys are the same bytes as keys, carved from the batch slab', (t) => {
+  for (const [h, p] of [
+    [0, 0],
+    [1, 2],
+    [2 ** 40 + 5, 70_000],
+    [Number.MAX_SAFE_INTEGER, 0xffffffff],
+  ] as const) {
+    t.same(batchKeys.receipt(h, p), keys.receipt(h, p), `receipt ${h}/${p}`);
+  }
+  const id = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
+  t.same(batchKeys.tx(id), keys.tx(id));
+  t.same(encodeTxLocationForBatch(123_456, 789), encodeTxLocation(123_456, 789));
+  t.end();
 });

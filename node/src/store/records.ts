@@ -4,6 +4,7 @@
 import { type CborValue, decodeCanonical, encodeCanonical } from '@vigil/consensus/wire';
 import { encodeTaggedBytesDirect, encodeUintDirect, encodeUintPairDirect } from './cbor-direct.ts';
 import { StoreError } from './errors.ts';
+import { Slab } from './slab.ts';
 
 /** The result of one transaction in a block (its encoding is part of the protocol: ADR 0123). */
 export type { Receipt } from '@vigil/consensus/proof/receipts.ts';
@@ -48,6 +49,16 @@ export function decodeReceipt(bytes: Uint8Array): Receipt {
 /** Transaction index entry: [height, position]. */
 export function encodeTxLocation(height: number, position: number): Uint8Array {
   return encodeUintPairDirect(height, position);
+}
+
+const locationSlab = new Slab();
+
+/** encodeTxLocation carved from a slab, for a value that only goes into a batch (store/slab.ts). */
+export function encodeTxLocationForBatch(height: number, position: number): Uint8Array {
+  const plain = encodeUintPairDirect(height, position);
+  const out = locationSlab.alloc(plain.length);
+  out.set(plain);
+  return out;
 }
 
 export function decodeTxLocation(bytes: Uint8Array): { height: number; position: number } {
