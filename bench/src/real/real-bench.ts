@@ -148,7 +148,18 @@ export interface SyncResult {
    * time of the block-sync runs that applied blocks (peer statuses, fetches, application) and what they
    * applied. Absent in records before 2026-12-05 08:50.
    */
-  nodeSync?: { seconds: number; applySeconds?: number; blocks: number; transactions: number } | null;
+  nodeSync?: {
+    seconds: number;
+    applySeconds?: number;
+    blocks: number;
+    transactions: number;
+    /**
+     * Of `blocks`, those applied from peers' effects records instead of executed (ADR 0133), and the
+     * certified ranges executed instead, by reason. Absent in records before 2026-12-06 07:10.
+     */
+    effectsBlocks?: number;
+    effectsRefused?: Record<string, number>;
+  } | null;
   /** nodeSync's blocks and transactions per second (before 2026-12-05 08:50: gap / fromFirstProgressMs). */
   blocksPerSec: number | null;
   txPerSec: number | null;
@@ -507,6 +518,13 @@ export async function measureSync(b: BenchNetwork, node: number, cfg: RealConfig
         applySeconds: read('vigil_sync_apply_seconds_total'),
         blocks: read('vigil_sync_blocks_total'),
         transactions: read('vigil_sync_transactions_total'),
+        effectsBlocks: read('vigil_sync_effects_blocks_total'),
+        effectsRefused: Object.fromEntries(
+          [...parseCounter(text, 'vigil_sync_effects_refused_total')].map(([labels, n]) => [
+            /reason="([^"]*)"/.exec(labels)?.[1] ?? labels,
+            n,
+          ]),
+        ),
       };
     } catch {
       nodeSync = null;
