@@ -20,6 +20,12 @@ import type { ChainStore } from '../store/chain-store.ts';
  * not by round trips (issue 9; certified blocks skip per-transaction signature checks, ADR 0031).
  */
 export const SYNC_BATCH = 128;
+/**
+ * Blocks in a catch-up's FIRST request: nothing is applied until it arrives, and with effects records
+ * (ADR 0133) a full batch is several MiB to send, decrypt and decode; the requests after it are
+ * fetched while the one before applies.
+ */
+export const SYNC_FIRST_BATCH = 32;
 /** A served range stops before its encoded entries exceed this (p2p's syncMaxFrameBytes is 16 MiB). */
 export const SYNC_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** A synced entry larger than this is refused (a block is at most a few MiB, its effects as much again). */
@@ -205,7 +211,7 @@ export class BlockSync implements StateTransferHost {
       const candidates = ahead.filter((s) => s.height >= from);
       if (candidates.length === 0) return undefined;
       const peer = candidates[turn++ % candidates.length]!.peer;
-      const count = Math.min(SYNC_BATCH, goal - from + 1);
+      const count = Math.min(turn === 1 ? SYNC_FIRST_BATCH : SYNC_BATCH, goal - from + 1);
       const result = this.#o.peers.requestBlocks(peer, from, count).catch((e: unknown) => toError(e));
       return { from, peer, result };
     };
