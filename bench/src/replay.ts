@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { fastVerifier } from '@vigil/node/crypto/fast-verifier.ts';
-import { rememberBlockEncoding } from '@vigil/node/exec/block-bytes.ts';
+import { rememberBlockEncoding, rememberTxRootChecked } from '@vigil/node/exec/block-bytes.ts';
 import { rememberBlockEffects } from '@vigil/node/exec/block-effects.ts';
 import { BlockExecutor } from '@vigil/node/exec/executor.ts';
 import { createHandlers } from '@vigil/node/state-machine/index.ts';
@@ -100,6 +100,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       const { block, certificate } = stored;
       // As block sync has it: decoded from the bytes a peer sent, which are stored as they are.
       rememberBlockEncoding(block, stored.bytes);
+      rememberTxRootChecked(block);
       const effects = values.execute ? undefined : await source.blocks.effects(h);
       if (effects !== undefined) rememberBlockEffects(block, effects);
       blocks.push({ block, certificate, root });

@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { decodeBlock, encodeBlock, makeBlock, MAX_TX_BYTES } from '@vigil/consensus/wire';
-import { encodeCheckedBlock, rememberBlockEncoding, storedBlockBytes } from './block-bytes.ts';
+import {
+  checkedTxRoot,
+  encodeCheckedBlock,
+  rememberBlockEncoding,
+  rememberTxRootChecked,
+  storedBlockBytes,
+} from './block-bytes.ts';
+import { txRoot } from '../crypto/tx-root.ts';
 
 const header = {
   version: 1 as const,
@@ -68,4 +75,28 @@ t.test('a block decoded from its canonical bytes is stored as those bytes, other
   );
   const other = makeBlock(header, [Uint8Array.of(1)]);
   t.same(storedBlockBytes(other), encodeBlock(other), 'a block nobody decoded is encoded');
+});
+
+t.test('checkedTxRoot takes the header root only for a block whose decoding checked it', (t) => {
+  const txs = [Uint8Array.of(1, 2, 3), Uint8Array.of(4)];
+  const block = makeBlock(
+    {
+      version: 1,
+      chainId: 'c',
+      height: 1,
+      view: 0,
+      prevHash: new Uint8Array(32),
+      stateRoot: new Uint8Array(32),
+      stateHeight: 0,
+      proposer: 0,
+      timestamp: 1,
+    },
+    txs,
+  );
+  // A header that lies about its transactions: computed, so the executor's comparison catches it.
+  const lying = { ...block, header: { ...block.header, txRoot: new Uint8Array(32).fill(9) } };
+  t.same(checkedTxRoot(lying), txRoot(txs), 'not remembered: computed from the transactions');
+  rememberTxRootChecked(block);
+  t.equal(checkedTxRoot(block), block.header.txRoot, 'remembered: the header root, not hashed again');
+  t.end();
 });

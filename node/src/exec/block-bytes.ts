@@ -11,6 +11,7 @@ import {
   WireError,
 } from '@vigil/consensus/wire';
 import { headLength, writeHead } from '../store/cbor-direct.ts';
+import { txRoot } from '../crypto/tx-root.ts';
 
 /**
  * encodeBlock(block) for a block whose txCount and txRoot the caller has checked against its
@@ -54,4 +55,21 @@ export function rememberBlockEncoding(block: Block, bytes: Uint8Array): void {
 /** What the executor stores for a checked block: the bytes it was decoded from, else encoded now. */
 export function storedBlockBytes(block: Block): Uint8Array {
   return encodings.get(block) ?? encodeCheckedBlock(block);
+}
+
+const txRootChecked = new WeakSet<Block>();
+
+/**
+ * Records that decoding checked `block`'s header txRoot against its transactions (wire decodeBlock with
+ * the `txRoot` option, as block sync decodes what peers send): the executor then takes the header's
+ * root instead of hashing every transaction again (two SHA-256 per transaction, ~10 % of a catch-up
+ * range applied from effects records).
+ */
+export function rememberTxRootChecked(block: Block): void {
+  txRootChecked.add(block);
+}
+
+/** The root of the block's transactions: the header's when decoding checked it, else computed. */
+export function checkedTxRoot(block: Block): Uint8Array {
+  return txRootChecked.has(block) ? block.header.txRoot : txRoot(block.txs);
 }

@@ -35,7 +35,7 @@ import {
 } from '../store/records.ts';
 import type { BatchVerifier, SignatureCheck } from '../verify-pool/types.ts';
 import { decodeNonce, encodeNonce, nonceKey } from './accounts.ts';
-import { storedBlockBytes } from './block-bytes.ts';
+import { checkedTxRoot, storedBlockBytes } from './block-bytes.ts';
 import {
   decodeEffectsRecord,
   effectsDigestValue,
@@ -459,7 +459,7 @@ export class BlockExecutor {
           head,
           block,
           certificate,
-          txRoot(block.txs),
+          checkedTxRoot(block),
           this.#rangeClaims(start, claims),
           votes,
         );
@@ -638,7 +638,7 @@ export class BlockExecutor {
           head,
           block,
           certificate,
-          txRoot(block.txs),
+          checkedTxRoot(block),
           this.#rangeClaims(start, claims),
           votes,
         );

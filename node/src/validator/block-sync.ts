@@ -10,7 +10,7 @@ import type { BlockRangeRequest, NodeStatus } from '@vigil/p2p';
 import type { StateTransferHost } from '../driver/replica-driver.ts';
 import { txRoot } from '../crypto/tx-root.ts';
 import { readByteStringArrayDirect } from '../store/cbor-direct.ts';
-import { rememberBlockEncoding } from '../exec/block-bytes.ts';
+import { rememberBlockEncoding, rememberTxRootChecked } from '../exec/block-bytes.ts';
 import { MAX_EFFECTS_BYTES, rememberBlockEffects } from '../exec/block-effects.ts';
 import type { ChainStore } from '../store/chain-store.ts';
 
@@ -72,6 +72,7 @@ export function decodeSyncEntry(bytes: Uint8Array): CommittedBlock {
     const block = decodeBlock(v[0]!, { txRoot });
     // Stored as received: decodeBlock accepts only the canonical encoding (exec/block-bytes.ts).
     rememberBlockEncoding(block, v[0]!);
+    rememberTxRootChecked(block);
     // Only a claim until the executor has checked it through a certified state root (ADR 0133).
     if (v.length === 3) rememberBlockEffects(block, v[2]!);
     return { block, certificate: decodeCommitCertificate(v[1]!) };
