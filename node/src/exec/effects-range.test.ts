@@ -7,12 +7,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
-import { type Block, referenceVerifier, type Signer, TxType } from '@vigil/consensus/wire';
+import {
+  type Block,
+  encodeCommitCertificate,
+  referenceVerifier,
+  type Signer,
+  TxType,
+} from '@vigil/consensus/wire';
 import { blockEffectsKey, decodeBlockEffects, encodeBlockEffects } from '@vigil/consensus/proof/effects.ts';
 import { ChainStore } from '../store/chain-store.ts';
 import { keys, Prefix, prefixRange } from '../store/keys.ts';
 import { inlineBatchVerifier } from '../verify-pool/types.ts';
-import { effectsDigestValue, encodeEffectsRecord, rememberBlockEffects } from './block-effects.ts';
+import { BlockSync, decodeSyncEntry, encodeSyncEntry, serveBlockRange } from '../validator/block-sync.ts';
+import { storedBlockBytes } from './block-bytes.ts';
+import {
+  effectsDigestValue,
+  encodeEffectsRecord,
+  rememberBlockEffects,
+  syncedEffectsOf,
+} from './block-effects.ts';
 import { type BlockOutcome, BlockExecutor, type CertifiedBlock } from './executor.ts';
 import {
   certify,
@@ -369,3 +382,64 @@ t.test('served effects are stored under the E prefix, one record per block with 
   t.equal(n, chain.filter((c) => c.block.txs.length > 0).length);
   t.same(keys.effects(3)[0], Prefix.effects);
 });
+
+t.test(
+  'block sync end to end: served entries carry records; a lying peer costs work, never state',
+  async (t) => {
+    const peer = await openNode(t);
+    const { chain } = await execute(peer, workload(10, 40));
+    const target = peer.store.requireHead().height;
+    const node = await openNode(t);
+    let lies = 0;
+    const sync = new BlockSync({
+      peers: {
+        connected: () => ['honest', 'liar'],
+        requestStatus: async () => ({
+          height: target,
+          view: 0,
+          checkpoint: { height: 0, digest: new Uint8Array(32) },
+        }),
+        requestBlocks: async (p, fromHeight, count) => {
+          const entries = await serveBlockRange(peer.store, { fromHeight, count });
+          if (p !== 'liar') return entries;
+          // The liar re-encodes every entry with its record's first state write changed.
+          return entries.map((bytes) => {
+            const { block, certificate } = decodeSyncEntry(bytes);
+            const record = syncedEffectsOf(block);
+            if (record === undefined) return bytes;
+            const e = decodeBlockEffects(record, {
+              maxBytes: 1 << 24,
+              maxKeyBytes: 1024,
+              maxValueBytes: 1 << 16,
+            });
+            const w = e.stateWrites.find((x) => x.value !== undefined && x.value.length > 0);
+            if (w === undefined) return bytes;
+            w.value = Uint8Array.from(w.value!, (b, i) => (i === 0 ? b ^ 1 : b));
+            lies++;
+            return encodeSyncEntry(
+              storedBlockBytes(block),
+              encodeCommitCertificate(certificate),
+              encodeBlockEffects(e),
+            );
+          });
+        },
+      },
+      appliedHeight: () => node.store.requireHead().height,
+      apply: async (blocks) => {
+        let rest = blocks.filter((b) => b.block.header.height > node.store.requireHead().height);
+        while (rest.length > 0) {
+          const r = await node.exec.applyCertifiedRange(rest);
+          rest = rest.slice(r.blocks.length);
+        }
+        return node.store.requireHead().height;
+      },
+    });
+    t.equal(await sync.catchUp(), target, 'caught up');
+    t.ok(lies > 0, `the liar served ${lies} tampered records`);
+    await sameAsExecution(t, node, peer, 'after a lying peer');
+    const stats = node.exec.effectsRangeStats();
+    t.ok(stats.blocks > 0, `ranges from the honest peer's records: ${JSON.stringify(stats)}`);
+    t.ok((stats.skipped.root ?? 0) > 0, "the liar's ranges refused and executed");
+    t.equal(chain.length, target);
+  },
+);
