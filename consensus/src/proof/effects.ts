@@ -22,6 +22,7 @@
 
 import { decodeCanonical, encodeCanonical, WireError } from '../wire/index.ts';
 import { ProofError } from './errors.ts';
+import { blockEntryKey } from './receipts.ts';
 
 const EFFECTS_TAG = new TextEncoder().encode('effects/');
 /** Domain separation of the digest (ADR 0133). */
@@ -29,14 +30,7 @@ export const EFFECTS_DOMAIN = new TextEncoder().encode('vigil/effects/v1');
 
 /** State key of block `height`'s effects digest: 0x00 || "effects/" || uint64be(height). */
 export function blockEffectsKey(height: number): Uint8Array {
-  if (!Number.isSafeInteger(height) || height < 1) {
-    throw new RangeError(`blockEffectsKey: height ${height} is not a block height`);
-  }
-  const k = new Uint8Array(1 + EFFECTS_TAG.length + 8);
-  k[0] = 0x00;
-  k.set(EFFECTS_TAG, 1);
-  new DataView(k.buffer).setBigUint64(1 + EFFECTS_TAG.length, BigInt(height));
-  return k;
+  return blockEntryKey(EFFECTS_TAG, height, 'blockEffectsKey');
 }
 
 /** The bytes whose SHA-256 is the effects digest: the domain tag followed by the record. */
@@ -112,6 +106,23 @@ function decodeWrites(v: unknown, what: string, limits: EffectsLimits): EffectsW
   });
 }
 
+/** The events element of a decoded record: [[position, kind, data] ...], MALFORMED_PROOF otherwise. */
+export function effectsEvents(ev: unknown): EffectsEvent[] {
+  if (!Array.isArray(ev)) throw malformed('events is not an array');
+  return ev.map((e): EffectsEvent => {
+    if (
+      !Array.isArray(e) ||
+      e.length !== 3 ||
+      typeof e[0] !== 'number' ||
+      !Number.isSafeInteger(e[0]) ||
+      e[0] < 0 ||
+      typeof e[1] !== 'string'
+    )
+      throw malformed('an event is [position, kind, data]');
+    return { position: e[0], kind: e[1], data: e[2] };
+  });
+}
+
 /** Decodes a record from a peer: canonical CBOR of exactly the shape above, within `limits`. */
 export function decodeBlockEffects(bytes: Uint8Array, limits: EffectsLimits): BlockEffects {
   let v: unknown;
@@ -124,21 +135,7 @@ export function decodeBlockEffects(bytes: Uint8Array, limits: EffectsLimits): Bl
   if (!Array.isArray(v) || v.length !== 4)
     throw malformed('not [stateWrites, indexWrites, receipts, events]');
   const [s, i, r, ev] = v as unknown[];
-  const events = (() => {
-    if (!Array.isArray(ev)) throw malformed('events is not an array');
-    return ev.map((e): EffectsEvent => {
-      if (
-        !Array.isArray(e) ||
-        e.length !== 3 ||
-        typeof e[0] !== 'number' ||
-        !Number.isSafeInteger(e[0]) ||
-        e[0] < 0 ||
-        typeof e[1] !== 'string'
-      )
-        throw malformed('an event is [position, kind, data]');
-      return { position: e[0], kind: e[1], data: e[2] };
-    });
-  })();
+  const events = effectsEvents(ev);
   if (!Array.isArray(r) || !r.every((x) => x instanceof Uint8Array)) throw malformed('receipts are bytes');
   return {
     stateWrites: decodeWrites(s, 'stateWrites', limits),

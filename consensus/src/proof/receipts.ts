@@ -23,16 +23,24 @@ export type Receipt =
   /** `txId` is null when the bytes did not decode into a transaction at all. */
   | { status: 'rejected'; code: string; txId: Uint8Array | null };
 
+/**
+ * A framework state key of one block: 0x00 || tag || uint64be(height) (the receipts root here, the
+ * effects digest in effects.ts). RangeError for a height that is not a block's.
+ */
+export function blockEntryKey(tag: Uint8Array, height: number, what: string): Uint8Array {
+  if (!Number.isSafeInteger(height) || height < 1) {
+    throw new RangeError(`${what}: height ${height} is not a block height`);
+  }
+  const k = new Uint8Array(1 + tag.length + 8);
+  k[0] = 0x00;
+  k.set(tag, 1);
+  new DataView(k.buffer).setBigUint64(1 + tag.length, BigInt(height));
+  return k;
+}
+
 /** State key of block `height`'s receipts root: 0x00 || "receipts/" || uint64be(height). */
 export function receiptsRootKey(height: number): Uint8Array {
-  if (!Number.isSafeInteger(height) || height < 1) {
-    throw new RangeError(`receiptsRootKey: height ${height} is not a block height`);
-  }
-  const k = new Uint8Array(1 + RECEIPTS_TAG.length + 8);
-  k[0] = 0x00;
-  k.set(RECEIPTS_TAG, 1);
-  new DataView(k.buffer).setBigUint64(1 + RECEIPTS_TAG.length, BigInt(height));
-  return k;
+  return blockEntryKey(RECEIPTS_TAG, height, 'receiptsRootKey');
 }
 
 /** The state value under receiptsRootKey: the root as a canonical CBOR byte string. */

@@ -11,7 +11,7 @@ import { decodeCanonical, encodeCanonical, WireError } from '@vigil/consensus/wi
 import {
   type BlockEffects,
   EFFECTS_DOMAIN,
-  type EffectsEvent,
+  effectsEvents,
   type EffectsWrite,
   encodeEffectsDigestValue,
 } from '@vigil/consensus/proof/effects.ts';
@@ -164,19 +164,7 @@ export function decodeEffectsRecord(bytes: Uint8Array): BlockEffects {
     if (e instanceof WireError) throw malformed(`events: ${e.message}`);
     throw e;
   }
-  if (!Array.isArray(ev)) throw malformed('events is not an array');
-  const events = ev.map((e): EffectsEvent => {
-    if (
-      !Array.isArray(e) ||
-      e.length !== 3 ||
-      typeof e[0] !== 'number' ||
-      !Number.isSafeInteger(e[0]) ||
-      e[0] < 0 ||
-      typeof e[1] !== 'string'
-    )
-      throw malformed('an event is [position, kind, data]');
-    return { position: e[0], kind: e[1], data: e[2] };
-  });
+  const events = effectsEvents(ev);
   return { stateWrites, indexWrites, receipts, events };
 }
 

@@ -29,6 +29,7 @@ import {
 import { type BlockOutcome, BlockExecutor, type CertifiedBlock } from './executor.ts';
 import {
   certify,
+  dumpRecords,
   counterHandler,
   counterKey,
   counterTx,
@@ -74,17 +75,6 @@ async function openNode(t: Test, k = 1) {
   return { store, exec };
 }
 type Node = Awaited<ReturnType<typeof openNode>>;
-
-/** Every record with one of these prefixes, hex key -> hex value. */
-async function dump(store: ChainStore, prefixes: readonly number[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const p of prefixes) {
-    for await (const [k, v] of store.db.iterator(prefixRange(p))) {
-      out.set(Buffer.from(k).toString('hex'), Buffer.from(v).toString('hex'));
-    }
-  }
-  return out;
-}
 
 /** What catch-up must leave exactly as execution does (roots and tree nodes differ only by ranges). */
 const SAME_RECORDS = [
@@ -195,8 +185,8 @@ async function sameAsExecution(t: Test, synced: Node, peer: Node, what: string):
   t.equal(b.height, a.height, `${what}: height`);
   t.same(b.stateRoot, a.stateRoot, `${what}: state root`);
   t.same(
-    await dump(synced.store, SAME_RECORDS),
-    await dump(peer.store, SAME_RECORDS),
+    await dumpRecords(synced.store, SAME_RECORDS),
+    await dumpRecords(peer.store, SAME_RECORDS),
     `${what}: same records`,
   );
 }

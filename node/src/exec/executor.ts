@@ -454,19 +454,11 @@ export class BlockExecutor {
       if (outcomes.length >= maxBlocks) break;
       if (outcomes.length > 0 && txs + block.txs.length > maxTxs) break;
       const hash = blockHash(block.header);
-      try {
-        await this.#checkHeader(
-          head,
-          block,
-          certificate,
-          checkedTxRoot(block),
-          this.#rangeClaims(start, claims),
-          votes,
-        );
-      } catch (e) {
+      const rejected = await this.#checkRangeHeader(head, block, certificate, start, claims, votes);
+      if (rejected !== undefined) {
         // Not the first: end the range here; the next call meets this block first and throws.
-        if (e instanceof BlockRejected && outcomes.length > 0) break;
-        throw e;
+        if (outcomes.length > 0) break;
+        throw rejected;
       }
       const height = block.header.height;
       const blockState = state.child();
@@ -506,6 +498,31 @@ export class BlockExecutor {
       end,
     );
     return this.#commitRange(start, head, outcomes, index, stateWrites, update, ops);
+  }
+
+  /** #checkHeader for a block of a certified range: the rejection returned, not thrown. */
+  async #checkRangeHeader(
+    head: ChainHead,
+    block: Block,
+    certificate: CommitCertificate,
+    start: ChainHead,
+    claims: Map<number, Uint8Array>,
+    votes: Verifier,
+  ): Promise<BlockRejected | undefined> {
+    try {
+      await this.#checkHeader(
+        head,
+        block,
+        certificate,
+        checkedTxRoot(block),
+        this.#rangeClaims(start, claims),
+        votes,
+      );
+      return undefined;
+    } catch (e) {
+      if (e instanceof BlockRejected) return e;
+      throw e;
+    }
   }
 
   /**
@@ -633,19 +650,8 @@ export class BlockExecutor {
     for (let i = 0; i < range.length; i++) {
       const { block, certificate } = range[i]!;
       const hash = blockHash(block.header);
-      try {
-        await this.#checkHeader(
-          head,
-          block,
-          certificate,
-          checkedTxRoot(block),
-          this.#rangeClaims(start, claims),
-          votes,
-        );
-      } catch (e) {
-        if (e instanceof BlockRejected) return this.#effectsSkipped('header');
-        throw e;
-      }
+      if ((await this.#checkRangeHeader(head, block, certificate, start, claims, votes)) !== undefined)
+        return this.#effectsSkipped('header');
       // Straight into the range's overlay: the record is the block's own, so no per-block layer is
       // needed to take it from (as execution does).
       const applied = this.#applyEffects(block, records[i], state, ops);

@@ -9,13 +9,14 @@ import t, { type Test } from 'tap';
 import { type Block, type CommitCertificate, makeBlock, type Signer } from '@vigil/consensus/wire';
 import { verifySparseMerkleProof } from '@vigil/consensus/proof/smt.ts';
 import { ChainStore } from '../store/chain-store.ts';
-import { keys, Prefix, prefixRange } from '../store/keys.ts';
+import { keys, Prefix } from '../store/keys.ts';
 import { decodeUint, encodeUint } from '../store/records.ts';
 import { inlineBatchVerifier } from '../verify-pool/types.ts';
 import { referenceVerifier } from '@vigil/consensus/wire';
 import { type BlockOutcome, BlockExecutor, type CertifiedBlock } from './executor.ts';
 import {
   certify,
+  dumpRecords,
   counterHandler,
   counterKey,
   counterTx,
@@ -66,17 +67,6 @@ async function openNode(t: Test, receiptsRoots = false) {
     await rm(dir, { recursive: true, force: true });
   });
   return node;
-}
-
-/** Every record with one of these prefixes, hex key -> hex value. */
-async function dump(store: ChainStore, prefixes: readonly number[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const p of prefixes) {
-    for await (const [k, v] of store.db.iterator(prefixRange(p))) {
-      out.set(Buffer.from(k).toString('hex'), Buffer.from(v).toString('hex'));
-    }
-  }
-  return out;
 }
 
 /** Records a range must leave exactly as block-by-block application does. */
@@ -209,7 +199,11 @@ t.test('a range leaves what block-by-block application leaves, roots only at ran
         t.same(hb.headHash, ha.headHash);
         t.same(hb.stateRoot, ha.stateRoot, 'same state root at the end');
         t.same(got.outcomes.map(plain), ref.outcomes.map(plain), 'same receipts and events, block by block');
-        t.same(await dump(b.store, SAME_RECORDS), await dump(a.store, SAME_RECORDS), 'same records');
+        t.same(
+          await dumpRecords(b.store, SAME_RECORDS),
+          await dumpRecords(a.store, SAME_RECORDS),
+          'same records',
+        );
         for (const range of got.ranges) {
           const end = range[range.length - 1]!;
           t.same(

@@ -16,7 +16,8 @@ import {
   signTransaction,
   TxType,
 } from '@vigil/consensus/wire';
-import type { ChainHead, GenesisSpec } from '../store/chain-store.ts';
+import type { ChainHead, ChainStore, GenesisSpec } from '../store/chain-store.ts';
+import { prefixRange } from '../store/keys.ts';
 import { TxRejected } from './errors.ts';
 import type { HandlerRegistry, TxHandler } from './types.ts';
 
@@ -149,4 +150,18 @@ export function counterTx(
       signer,
     ),
   );
+}
+
+/** Every record of `store` with one of these key prefixes, hex key -> hex value (tests compare stores). */
+export async function dumpRecords(
+  store: ChainStore,
+  prefixes: readonly number[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const p of prefixes) {
+    for await (const [k, v] of store.db.iterator(prefixRange(p))) {
+      out.set(Buffer.from(k).toString('hex'), Buffer.from(v).toString('hex'));
+    }
+  }
+  return out;
 }
