@@ -28,14 +28,12 @@ import {
 } from './block-effects.ts';
 import { type BlockOutcome, BlockExecutor, type CertifiedBlock } from './executor.ts';
 import {
-  certify,
   dumpRecords,
+  executeChain,
   counterHandler,
   counterKey,
   counterTx,
-  nextBlock,
   seededSigner,
-  TEST_CHAIN,
   testGenesis,
   testValidators,
 } from './testing.ts';
@@ -124,20 +122,8 @@ function workload(seed: number, blocks: number): Uint8Array[][] {
 }
 
 /** Executes the blocks one by one on `node` (the peer that serves them) and returns the chain. */
-async function execute(
-  node: Node,
-  blocks: Uint8Array[][],
-): Promise<{ chain: CertifiedBlock[]; outcomes: BlockOutcome[] }> {
-  const chain: CertifiedBlock[] = [];
-  const outcomes: BlockOutcome[] = [];
-  for (const txs of blocks) {
-    const head = node.store.requireHead();
-    const block = nextBlock(head, txs, T0 + 1000 * (head.height + 1));
-    const certificate = certify(TEST_CHAIN, block, validators);
-    outcomes.push(await node.exec.applyBlock(block, certificate, { trustCertified: true }));
-    chain.push({ block, certificate });
-  }
-  return { chain, outcomes };
+function execute(node: Node, blocks: Uint8Array[][]) {
+  return executeChain(node.exec, node.store, blocks, validators, (h) => T0 + 1000 * h);
 }
 
 /**

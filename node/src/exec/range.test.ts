@@ -17,10 +17,10 @@ import { type BlockOutcome, BlockExecutor, type CertifiedBlock } from './executo
 import {
   certify,
   dumpRecords,
+  executeChain,
   counterHandler,
   counterKey,
   counterTx,
-  nextBlock,
   seededSigner,
   TEST_CHAIN,
   testGenesis,
@@ -143,20 +143,8 @@ function materialise(blocks: TxSpec[][]): Uint8Array[][] {
 }
 
 /** Applies each block on its own and returns the certified chain with each block's outcome. */
-async function reference(
-  node: Awaited<ReturnType<typeof openNode>>,
-  blocks: Uint8Array[][],
-): Promise<{ chain: CertifiedBlock[]; outcomes: BlockOutcome[] }> {
-  const chain: CertifiedBlock[] = [];
-  const outcomes: BlockOutcome[] = [];
-  for (const txs of blocks) {
-    const head = node.store.requireHead();
-    const block = nextBlock(head, txs, T0 + 1000 * (head.height + 1));
-    const certificate = certify(TEST_CHAIN, block, validators);
-    outcomes.push(await node.exec.applyBlock(block, certificate, { trustCertified: true }));
-    chain.push({ block, certificate });
-  }
-  return { chain, outcomes };
+function reference(node: Awaited<ReturnType<typeof openNode>>, blocks: Uint8Array[][]) {
+  return executeChain(node.exec, node.store, blocks, validators, (h) => T0 + 1000 * h);
 }
 
 /** Applies `chain` in ranges of at most the given sizes (cycled) and returns the ranges' heights. */

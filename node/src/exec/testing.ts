@@ -20,6 +20,7 @@ import type { ChainHead, ChainStore, GenesisSpec } from '../store/chain-store.ts
 import { prefixRange } from '../store/keys.ts';
 import { TxRejected } from './errors.ts';
 import type { HandlerRegistry, TxHandler } from './types.ts';
+import type { BlockExecutor, BlockOutcome, CertifiedBlock } from './executor.ts';
 
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
@@ -164,4 +165,27 @@ export async function dumpRecords(
     }
   }
   return out;
+}
+
+/**
+ * Applies each list of transactions as the next block on its own (live execution's path, signatures
+ * trusted), certified by `validators`, and returns the chain with each block's outcome.
+ */
+export async function executeChain(
+  exec: BlockExecutor,
+  store: ChainStore,
+  blocks: readonly Uint8Array[][],
+  validators: Signer[],
+  timeOf: (height: number) => number,
+): Promise<{ chain: CertifiedBlock[]; outcomes: BlockOutcome[] }> {
+  const chain: CertifiedBlock[] = [];
+  const outcomes: BlockOutcome[] = [];
+  for (const txs of blocks) {
+    const head = store.requireHead();
+    const block = nextBlock(head, [...txs], timeOf(head.height + 1));
+    const certificate = certify(head.chainId, block, validators);
+    outcomes.push(await exec.applyBlock(block, certificate, { trustCertified: true }));
+    chain.push({ block, certificate });
+  }
+  return { chain, outcomes };
 }
