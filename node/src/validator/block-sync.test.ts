@@ -134,19 +134,19 @@ t.test('catchUp fetches large ranges, the next while the previous applies, in or
   t.equal(sync.stats().runs, 1, 'a run that applied nothing is not counted');
 });
 
-t.test('a served range stops at the response byte bound but always holds one block', async (t) => {
-  const big = Array.from({ length: 40 }, (_, i) => new Uint8Array(60_000).fill(i));
-  const heights = 3;
-  const blocks = new Map<number, ReturnType<typeof makeTestBlock>>();
-  let parent: { hash: Uint8Array; timestamp: number } | undefined;
-  for (let h = 1; h <= heights; h++) {
-    const b = makeTestBlock(4, 0, h, parent, big); // ~2.4 MB each
-    parent = { hash: b.hash, timestamp: b.block.header.timestamp };
-    blocks.set(h, b);
-  }
-  const store = {
-    requireHead: () => ({ height: heights }),
+/**
+ * The part of a ChainStore that serveBlockRange reads, over test blocks with empty certificates, and
+ * with effects records (ADR 0133) when `records` is given.
+ */
+function servingStore(
+  blocks: Map<number, ReturnType<typeof makeTestBlock>>,
+  records?: Map<number, Uint8Array>,
+): Parameters<typeof serveBlockRange>[0] {
+  return {
+    blockEffects: records !== undefined,
+    requireHead: () => ({ height: Math.max(...blocks.keys()) }),
     blocks: {
+      effects: async (h: number) => records?.get(h),
       checkedBlock: async (h: number) => {
         const b = blocks.get(h);
         if (b === undefined) return undefined;
@@ -160,6 +160,19 @@ t.test('a served range stops at the response byte bound but always holds one blo
       },
     },
   } as unknown as Parameters<typeof serveBlockRange>[0];
+}
+
+t.test('a served range stops at the response byte bound but always holds one block', async (t) => {
+  const big = Array.from({ length: 40 }, (_, i) => new Uint8Array(60_000).fill(i));
+  const heights = 3;
+  const blocks = new Map<number, ReturnType<typeof makeTestBlock>>();
+  let parent: { hash: Uint8Array; timestamp: number } | undefined;
+  for (let h = 1; h <= heights; h++) {
+    const b = makeTestBlock(4, 0, h, parent, big); // ~2.4 MB each
+    parent = { hash: b.hash, timestamp: b.block.header.timestamp };
+    blocks.set(h, b);
+  }
+  const store = servingStore(blocks);
   const served = await serveBlockRange(store, { fromHeight: 1, count: 100 });
   const total = served.reduce((n, e) => n + e.length, 0);
   t.ok(served.length >= 1 && total <= SYNC_MAX_RESPONSE_BYTES, `${served.length} blocks, ${total} bytes`);
@@ -183,23 +196,7 @@ t.test(
       [1, Uint8Array.of(0x84, 0x80, 0x80, 0x80, 0x80)],
       [2, new Uint8Array(SYNC_MAX_RESPONSE_BYTES)],
     ]);
-    const store = {
-      blockEffects: true,
-      requireHead: () => ({ height: 2 }),
-      blocks: {
-        effects: async (h: number) => records.get(h),
-        checkedBlock: async (h: number) => {
-          const b = blocks.get(h)!;
-          const certificate = { height: h, view: 0, blockHash: b.hash, votes: [] };
-          return {
-            block: b.block,
-            bytes: encodeBlock(b.block),
-            certificate,
-            certificateBytes: encodeCommitCertificate(certificate),
-          };
-        },
-      },
-    } as unknown as Parameters<typeof serveBlockRange>[0];
+    const store = servingStore(blocks, records);
     const served = await serveBlockRange(store, { fromHeight: 1, count: 2 });
     t.equal(served.length, 2);
     const [first, second] = served.map(decodeSyncEntry);
