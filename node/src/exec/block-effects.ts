@@ -6,7 +6,7 @@
 // block-effects.test.ts checks that both agree with consensus/src/proof/effects.ts byte for byte and on
 // what they refuse.
 import { createHash } from 'node:crypto';
-import type { Block } from '@vigil/consensus/wire';
+import type { Block, CommitCertificate } from '@vigil/consensus/wire';
 import { decodeCanonical, encodeCanonical, WireError } from '@vigil/consensus/wire';
 import {
   type BlockEffects,
@@ -181,4 +181,22 @@ export function rememberBlockEffects(block: Block, record: Uint8Array): void {
 
 export function syncedEffectsOf(block: Block): Uint8Array | undefined {
   return synced.get(block);
+}
+
+const later = new WeakMap<Block, readonly { block: Block; certificate: CommitCertificate }[]>();
+
+/**
+ * Certified blocks that follow `block` but are applied in a later call (block sync holds back what no
+ * header of its batch cites yet): the executor may read their headers' citations for a range ending at
+ * or before `block`. Only headers are read from them, after their certificates verify.
+ */
+export function rememberLaterBlocks(
+  block: Block,
+  blocks: readonly { block: Block; certificate: CommitCertificate }[],
+): void {
+  later.set(block, blocks);
+}
+
+export function laterBlocksOf(block: Block): readonly { block: Block; certificate: CommitCertificate }[] {
+  return later.get(block) ?? [];
 }

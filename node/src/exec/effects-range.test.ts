@@ -401,6 +401,8 @@ t.test(
         },
       },
       appliedHeight: () => node.store.requireHead().height,
+      // As the validator has it: the newest root the batch's headers cite (k = 1 here).
+      citedThrough: (blocks) => Math.max(...blocks.map((b) => b.block.header.stateHeight)),
       apply: async (blocks) => {
         let rest = blocks.filter((b) => b.block.header.height > node.store.requireHead().height);
         while (rest.length > 0) {
@@ -416,6 +418,10 @@ t.test(
     const stats = node.exec.effectsRangeStats();
     t.ok(stats.blocks > 0, `ranges from the honest peer's records: ${JSON.stringify(stats)}`);
     t.ok((stats.skipped.root ?? 0) > 0, "the liar's ranges refused and executed");
+    t.ok(
+      (stats.skipped.noCitation ?? 0) <= 1,
+      'held blocks were cited by the next batch: only the tip lacks a citation',
+    );
     t.equal(chain.length, target);
   },
 );

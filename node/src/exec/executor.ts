@@ -40,6 +40,7 @@ import {
   decodeEffectsRecord,
   effectsDigestValue,
   encodeEffectsRecord,
+  laterBlocksOf,
   syncedEffectsOf,
 } from './block-effects.ts';
 import { BlockRejected, ExecutionError, FrameworkRejection } from './block-errors.ts';
@@ -708,7 +709,10 @@ export class BlockExecutor {
       reach = h;
     }
     let best: { end: number; root: Uint8Array; citing: CertifiedBlock } | undefined;
-    for (const item of items) {
+    // Blocks block sync holds for its next call cite this range's heights too.
+    const last = items[items.length - 1];
+    const later = last === undefined ? [] : laterBlocksOf(last.block);
+    for (const item of later.length === 0 ? items : [...items, ...later]) {
       const h = item.block.header;
       const end = rootedHeight(h.stateHeight, k);
       if (end <= start.height || end > reach || end >= h.height) continue;

@@ -2,7 +2,7 @@ import { makeTestBlock, tx } from '@vigil/consensus/pbft/testkit.ts';
 import { encodeBlock, encodeCanonical, encodeCommitCertificate } from '@vigil/consensus/wire';
 import fc from 'fast-check';
 import t from 'tap';
-import { syncedEffectsOf } from '../exec/block-effects.ts';
+import { laterBlocksOf, syncedEffectsOf } from '../exec/block-effects.ts';
 import {
   BlockSync,
   decodeSyncEntry,
@@ -209,5 +209,58 @@ t.test(
       ),
     );
     t.equal(syncedEffectsOf(plain.block), undefined, 'an entry of two elements carries none');
+  },
+);
+
+t.test(
+  'blocks no header of their batch cites wait for the next batch, which carries their citations',
+  async (t) => {
+    const entries: Uint8Array[] = [];
+    let parent: { hash: Uint8Array; timestamp: number } | undefined;
+    for (let h = 1; h <= 200; h++) {
+      const b = makeTestBlock(4, 0, h, parent, [tx(h)]);
+      parent = { hash: b.hash, timestamp: b.block.header.timestamp };
+      const cert = { height: h, view: 0, blockHash: b.hash, votes: [] };
+      entries.push(encodeSyncEntry(encodeBlock(b.block), encodeCommitCertificate(cert)));
+    }
+    let applied = 0;
+    const batches: { from: number; to: number; later: number[] }[] = [];
+    const sync = new BlockSync({
+      peers: {
+        connected: () => ['a'],
+        requestStatus: async () => ({
+          height: 200,
+          view: 0,
+          checkpoint: { height: 0, digest: new Uint8Array(32) },
+        }),
+        requestBlocks: async (_p, from, count) => entries.slice(from - 1, from - 1 + count),
+      },
+      appliedHeight: () => applied,
+      apply: async (blocks) => {
+        for (const b of blocks) {
+          if (b.block.header.height !== applied + 1) throw new Error('out of order');
+          applied++;
+        }
+        const last = blocks[blocks.length - 1]!.block;
+        batches.push({
+          from: blocks[0]!.block.header.height,
+          to: applied,
+          later: laterBlocksOf(last).map((b) => b.block.header.height),
+        });
+        return applied;
+      },
+      // As if each batch's newest three blocks were not yet cited by any header in it.
+      citedThrough: (blocks) => blocks[blocks.length - 1]!.block.header.height - 3,
+    });
+    t.equal(await sync.catchUp(), 200, 'everything applied, in order');
+    const first = SYNC_FIRST_BATCH;
+    t.same(
+      batches[0],
+      { from: 1, to: first - 3, later: [first - 2, first - 1, first] },
+      'the first batch holds back its last three',
+    );
+    t.same(batches[1]!.from, first - 2, 'and the next batch starts with them');
+    t.same(batches[batches.length - 1]!.to, 200, 'at the goal nothing is held');
+    t.same(batches[batches.length - 1]!.later, [], 'with nothing after it to cite');
   },
 );

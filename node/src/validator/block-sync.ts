@@ -11,7 +11,7 @@ import type { StateTransferHost } from '../driver/replica-driver.ts';
 import { txRoot } from '../crypto/tx-root.ts';
 import { readByteStringArrayDirect } from '../store/cbor-direct.ts';
 import { rememberBlockEncoding, rememberTxRootChecked } from '../exec/block-bytes.ts';
-import { MAX_EFFECTS_BYTES, rememberBlockEffects } from '../exec/block-effects.ts';
+import { MAX_EFFECTS_BYTES, rememberBlockEffects, rememberLaterBlocks } from '../exec/block-effects.ts';
 import type { ChainStore } from '../store/chain-store.ts';
 
 /**
@@ -121,6 +121,12 @@ export interface BlockSyncOptions {
   appliedHeight: () => number;
   /** Applies certified blocks in order (ReplicaDriver.syncBlocks); resolves with the applied height. */
   apply: (blocks: CommittedBlock[]) => Promise<number>;
+  /**
+   * The highest height a certified range of these blocks can be applied through from effects records:
+   * the last root their headers cite (ADR 0133). Blocks after it are held for the next batch while
+   * more are to be fetched. Absent: every fetched block is applied at once.
+   */
+  citedThrough?: (blocks: readonly CommittedBlock[]) => number | undefined;
   log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -216,25 +222,58 @@ export class BlockSync implements StateTransferHost {
       const result = this.#o.peers.requestBlocks(peer, from, count).catch((e: unknown) => toError(e));
       return { from, peer, result };
     };
+    // Fetched blocks held back for the next batch (citedThrough): decoded and in order from the
+    // applied height + 1.
+    let held: CommittedBlock[] = [];
     while (this.#o.appliedHeight() < goal) {
       const candidates = ahead.filter((s) => s.height > this.#o.appliedHeight());
       if (candidates.length === 0 || failures > candidates.length * 3) {
         throw new SyncError('NO_PEER_HAS_BLOCKS', `no peer served blocks above ${this.#o.appliedHeight()}`);
       }
-      const from = this.#o.appliedHeight() + 1;
-      const range = prefetched?.from === from ? prefetched : fetchRange(from);
-      prefetched = undefined;
-      if (range === undefined) continue;
-      try {
-        const entries = await range.result;
-        if (entries instanceof Error) throw entries;
-        const blocks = entries.map(decodeSyncEntry);
-        if (blocks.length === 0 || blocks[0]!.block.header.height !== from) {
+      const from = this.#o.appliedHeight() + 1 + held.length;
+      let blocks: CommittedBlock[];
+      let range: { from: number; peer: string; result: Promise<Uint8Array[] | Error> } | undefined;
+      if (from > goal) {
+        // Everything up to the goal is fetched: the held blocks go now, cited or not.
+        blocks = held;
+        held = [];
+      } else {
+        range = prefetched?.from === from ? prefetched : fetchRange(from);
+        prefetched = undefined;
+        if (range === undefined) continue;
+        try {
+          const entries = await range.result;
+          if (entries instanceof Error) throw entries;
+          const fetched = entries.map(decodeSyncEntry);
+          if (fetched.length === 0 || fetched[0]!.block.header.height !== from) {
+            failures++;
+            held = [];
+            continue;
+          }
+          const next = from + fetched.length;
+          if (next <= goal) prefetched = fetchRange(next);
+          blocks = held.concat(fetched);
+          held = [];
+          // ADR 0133: blocks after the last root these headers cite could only be executed now; with
+          // more to fetch they wait for the next batch, whose headers cite them.
+          const cited = next <= goal ? this.#o.citedThrough?.(blocks) : undefined;
+          if (cited !== undefined) {
+            const cut = blocks.findIndex((b) => b.block.header.height > cited);
+            if (cut > 0) {
+              held = blocks.slice(cut);
+              blocks = blocks.slice(0, cut);
+              // Their headers are the citations of the blocks applied now.
+              rememberLaterBlocks(blocks[blocks.length - 1]!.block, held);
+            }
+          }
+        } catch (err) {
           failures++;
+          held = [];
+          this.#o.log?.warn({ peer: range.peer, from, err: String(err) }, 'block sync from peer failed');
           continue;
         }
-        const next = from + blocks.length;
-        if (next <= goal) prefetched = fetchRange(next);
+      }
+      try {
         const before = this.#o.appliedHeight();
         const applyStarted = performance.now();
         try {
@@ -252,9 +291,12 @@ export class BlockSync implements StateTransferHost {
           }
         }
         if (this.#o.appliedHeight() <= before) failures++;
+        // Held blocks follow the last one given: if that one was not applied, fetch them again.
+        if (this.#o.appliedHeight() !== blocks[blocks.length - 1]!.block.header.height) held = [];
       } catch (err) {
         failures++;
-        this.#o.log?.warn({ peer: range.peer, from, err: String(err) }, 'block sync from peer failed');
+        held = [];
+        this.#o.log?.warn({ peer: range?.peer, from, err: String(err) }, 'block sync from peer failed');
       }
     }
     return this.#o.appliedHeight();

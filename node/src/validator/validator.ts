@@ -30,7 +30,7 @@ import { type DecodedTx, decodeTx } from '../exec/tx-envelope.ts';
 import { Mempool, MempoolRejected } from '../mempool/mempool.ts';
 import { createHandlers, DERIVED_INDEX_PREFIXES, derivedIndexRecords } from '../state-machine/index.ts';
 import { writeBufferBytesFor } from '../store/write-buffer.ts';
-import { ChainStore, genesisHash, treeIntervalFromEnv } from '../store/chain-store.ts';
+import { ChainStore, genesisHash, rootedHeight, treeIntervalFromEnv } from '../store/chain-store.ts';
 import { txRoot } from '../crypto/tx-root.ts';
 import { VerifyPool } from '../verify-pool/pool.ts';
 import { BlockSync, serveBlockRange, type SyncStats } from './block-sync.ts';
@@ -261,6 +261,18 @@ export class Validator {
       },
       appliedHeight: () => this.store.requireHead().height,
       apply: (blocks) => this.driver.syncBlocks(blocks),
+      // ADR 0133: on a chain with effects records, a range can be applied from them only up to a root a
+      // later header cites; blocks after the last one cited wait for the next fetched batch.
+      citedThrough: (blocks) => {
+        if (!this.store.blockEffects) return undefined;
+        const k = this.store.stateRootInterval;
+        let cited = 0;
+        for (const b of blocks) {
+          const s = rootedHeight(b.block.header.stateHeight, k);
+          if (s > cited) cited = s;
+        }
+        return cited;
+      },
       log: parts.log,
     });
   }
