@@ -605,7 +605,7 @@ export class BlockExecutor {
    *
    * Undefined (nothing written) when the chain has no effects, a block of the range came without its
    * record, no certified header in `items` cites a height in reach, a record does not decode, a
-   * validator-set change falls inside the range, or the root differs (`effectsRejected` counts why):
+   * validator-set change falls inside the range, or the root differs (effectsRangeStats counts why):
    * the caller then executes the range.
    */
   async #applyRangeFromEffects(
