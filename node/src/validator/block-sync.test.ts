@@ -264,3 +264,39 @@ t.test(
     t.same(batches[batches.length - 1]!.later, [], 'with nothing after it to cite');
   },
 );
+
+t.test('held blocks are applied when no peer has more, even below a higher target', async (t) => {
+  const entries: Uint8Array[] = [];
+  let parent: { hash: Uint8Array; timestamp: number } | undefined;
+  for (let h = 1; h <= 100; h++) {
+    const b = makeTestBlock(4, 0, h, parent, [tx(h)]);
+    parent = { hash: b.hash, timestamp: b.block.header.timestamp };
+    const cert = { height: h, view: 0, blockHash: b.hash, votes: [] };
+    entries.push(encodeSyncEntry(encodeBlock(b.block), encodeCommitCertificate(cert)));
+  }
+  let applied = 0;
+  const sync = new BlockSync({
+    peers: {
+      connected: () => ['a'],
+      requestStatus: async () => ({
+        height: 100,
+        view: 0,
+        checkpoint: { height: 0, digest: new Uint8Array(32) },
+      }),
+      requestBlocks: async (_p, from, count) => entries.slice(from - 1, from - 1 + count),
+    },
+    appliedHeight: () => applied,
+    apply: async (blocks) => {
+      for (const b of blocks) {
+        if (b.block.header.height !== applied + 1) throw new Error('out of order');
+        applied++;
+      }
+      return applied;
+    },
+    citedThrough: (blocks) => blocks[blocks.length - 1]!.block.header.height - 3,
+  });
+  // A state transfer to a height no peer has reached: everything the peers have is applied, held
+  // blocks included, and the catch-up ends with a typed error instead of waiting for more.
+  await t.rejects(sync.catchUp(150), { code: 'NO_PEER_HAS_BLOCKS' });
+  t.equal(applied, 100, 'every block the peer had, the held ones too');
+});

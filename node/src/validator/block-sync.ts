@@ -233,13 +233,16 @@ export class BlockSync implements StateTransferHost {
       const from = this.#o.appliedHeight() + 1 + held.length;
       let blocks: CommittedBlock[];
       let range: { from: number; peer: string; result: Promise<Uint8Array[] | Error> } | undefined;
-      if (from > goal) {
-        // Everything up to the goal is fetched: the held blocks go now, cited or not.
+      if (from <= goal) {
+        range = prefetched?.from === from ? prefetched : fetchRange(from);
+        prefetched = undefined;
+      }
+      if (range === undefined && held.length > 0) {
+        // Everything up to the goal is fetched, or no peer reported a height beyond the held blocks:
+        // they go now, cited or not.
         blocks = held;
         held = [];
       } else {
-        range = prefetched?.from === from ? prefetched : fetchRange(from);
-        prefetched = undefined;
         if (range === undefined) continue;
         try {
           const entries = await range.result;
