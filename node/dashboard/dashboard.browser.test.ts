@@ -446,7 +446,11 @@ async function run() {
       await quiet.waitFor({ state: 'attached' });
       await quiet.scrollIntoViewIfNeeded();
       await quiet.locator('.badge.via-grant').waitFor();
-      t.pass('the quiet grant was found on its block, with no alert');
+      t.equal(
+        await quiet.locator('.alert-item').count(),
+        0,
+        'the quiet grant was found on its block, with no alert',
+      );
       const now = Date.now();
       await commit(
         fifth.bytes({
@@ -460,11 +464,9 @@ async function run() {
       await commit(
         fifthDevice.bytes({ type: 50, patient: fifth.key, readings: [reading(1, 160, '/min', Date.now())] }),
       );
-      await cp
-        .locator(`section[data-patient="${toHex(fifth.key)}"] .alert-item`)
-        .first()
-        .waitFor();
-      t.pass('the alerting one is listed with its alert');
+      const alerting = cp.locator(`section[data-patient="${toHex(fifth.key)}"] .alert-item`);
+      await alerting.first().waitFor();
+      t.ok((await alerting.count()) >= 1, 'the alerting one is listed with its alert');
     },
   );
 
