@@ -1,4 +1,5 @@
 import { makeTestBlock, tx } from '@vigil/consensus/pbft/testkit.ts';
+import type { CommittedBlock } from '@vigil/consensus/pbft';
 import { encodeBlock, encodeCanonical, encodeCommitCertificate } from '@vigil/consensus/wire';
 import fc from 'fast-check';
 import t from 'tap';
@@ -13,6 +14,53 @@ import {
   SyncError,
   serveBlockRange,
 } from './block-sync.ts';
+
+/** Sync entries of `count` chained test blocks of one transaction each, certified by `votes`. */
+function chainEntries(
+  count: number,
+  votes: { validator: number; signature: Uint8Array }[] = [],
+): Uint8Array[] {
+  const entries: Uint8Array[] = [];
+  let parent: { hash: Uint8Array; timestamp: number } | undefined;
+  for (let h = 1; h <= count; h++) {
+    const b = makeTestBlock(4, 0, h, parent, [tx(h)]);
+    parent = { hash: b.hash, timestamp: b.block.header.timestamp };
+    const cert = { height: h, view: 0, blockHash: b.hash, votes };
+    entries.push(encodeSyncEntry(encodeBlock(b.block), encodeCommitCertificate(cert)));
+  }
+  return entries;
+}
+
+/** A BlockSync over one peer that serves `entries` and an apply that counts blocks in order. */
+function countingSync(
+  entries: Uint8Array[],
+  citedThrough: (blocks: readonly CommittedBlock[]) => number | undefined,
+  onBatch: (blocks: readonly CommittedBlock[], applied: number) => void = () => {},
+): { sync: BlockSync; applied: () => number } {
+  let applied = 0;
+  const sync = new BlockSync({
+    peers: {
+      connected: () => ['a'],
+      requestStatus: async () => ({
+        height: entries.length,
+        view: 0,
+        checkpoint: { height: 0, digest: new Uint8Array(32) },
+      }),
+      requestBlocks: async (_p, from, count) => entries.slice(from - 1, from - 1 + count),
+    },
+    appliedHeight: () => applied,
+    apply: async (blocks) => {
+      for (const b of blocks) {
+        if (b.block.header.height !== applied + 1) throw new Error('out of order');
+        applied++;
+      }
+      onBatch(blocks, applied);
+      return applied;
+    },
+    citedThrough,
+  });
+  return { sync, applied: () => applied };
+}
 
 t.test('decodeSyncEntry turns any hostile bytes into SyncError, never anything else', (t) => {
   fc.assert(
@@ -79,19 +127,7 @@ t.test('catchUp gives up with a typed error when no peer serves decodable blocks
 
 t.test('catchUp fetches large ranges, the next while the previous applies, in order', async (t) => {
   // 300 chained blocks with (unchecked here) certificates: the driver verifies them, not BlockSync.
-  const entries: Uint8Array[] = [];
-  let parent: { hash: Uint8Array; timestamp: number } | undefined;
-  for (let h = 1; h <= 300; h++) {
-    const b = makeTestBlock(4, 0, h, parent, [tx(h)]);
-    parent = { hash: b.hash, timestamp: b.block.header.timestamp };
-    const cert = {
-      height: h,
-      view: 0,
-      blockHash: b.hash,
-      votes: [{ validator: 0, signature: new Uint8Array(64) }],
-    };
-    entries.push(encodeSyncEntry(encodeBlock(b.block), encodeCommitCertificate(cert)));
-  }
+  const entries = chainEntries(300, [{ validator: 0, signature: new Uint8Array(64) }]);
   let applied = 0;
   let rangesApplied = 0;
   const requests: { from: number; count: number; rangesApplied: number }[] = [];
@@ -215,43 +251,18 @@ t.test(
 t.test(
   'blocks no header of their batch cites wait for the next batch, which carries their citations',
   async (t) => {
-    const entries: Uint8Array[] = [];
-    let parent: { hash: Uint8Array; timestamp: number } | undefined;
-    for (let h = 1; h <= 200; h++) {
-      const b = makeTestBlock(4, 0, h, parent, [tx(h)]);
-      parent = { hash: b.hash, timestamp: b.block.header.timestamp };
-      const cert = { height: h, view: 0, blockHash: b.hash, votes: [] };
-      entries.push(encodeSyncEntry(encodeBlock(b.block), encodeCommitCertificate(cert)));
-    }
-    let applied = 0;
     const batches: { from: number; to: number; later: number[] }[] = [];
-    const sync = new BlockSync({
-      peers: {
-        connected: () => ['a'],
-        requestStatus: async () => ({
-          height: 200,
-          view: 0,
-          checkpoint: { height: 0, digest: new Uint8Array(32) },
-        }),
-        requestBlocks: async (_p, from, count) => entries.slice(from - 1, from - 1 + count),
-      },
-      appliedHeight: () => applied,
-      apply: async (blocks) => {
-        for (const b of blocks) {
-          if (b.block.header.height !== applied + 1) throw new Error('out of order');
-          applied++;
-        }
-        const last = blocks[blocks.length - 1]!.block;
+    const { sync } = countingSync(
+      chainEntries(200),
+      // As if each batch's newest three blocks were not yet cited by any header in it.
+      (blocks) => blocks[blocks.length - 1]!.block.header.height - 3,
+      (blocks, applied) =>
         batches.push({
           from: blocks[0]!.block.header.height,
           to: applied,
-          later: laterBlocksOf(last).map((b) => b.block.header.height),
-        });
-        return applied;
-      },
-      // As if each batch's newest three blocks were not yet cited by any header in it.
-      citedThrough: (blocks) => blocks[blocks.length - 1]!.block.header.height - 3,
-    });
+          later: laterBlocksOf(blocks[blocks.length - 1]!.block).map((b) => b.block.header.height),
+        }),
+    );
     t.equal(await sync.catchUp(), 200, 'everything applied, in order');
     const first = SYNC_FIRST_BATCH;
     t.same(
@@ -266,37 +277,12 @@ t.test(
 );
 
 t.test('held blocks are applied when no peer has more, even below a higher target', async (t) => {
-  const entries: Uint8Array[] = [];
-  let parent: { hash: Uint8Array; timestamp: number } | undefined;
-  for (let h = 1; h <= 100; h++) {
-    const b = makeTestBlock(4, 0, h, parent, [tx(h)]);
-    parent = { hash: b.hash, timestamp: b.block.header.timestamp };
-    const cert = { height: h, view: 0, blockHash: b.hash, votes: [] };
-    entries.push(encodeSyncEntry(encodeBlock(b.block), encodeCommitCertificate(cert)));
-  }
-  let applied = 0;
-  const sync = new BlockSync({
-    peers: {
-      connected: () => ['a'],
-      requestStatus: async () => ({
-        height: 100,
-        view: 0,
-        checkpoint: { height: 0, digest: new Uint8Array(32) },
-      }),
-      requestBlocks: async (_p, from, count) => entries.slice(from - 1, from - 1 + count),
-    },
-    appliedHeight: () => applied,
-    apply: async (blocks) => {
-      for (const b of blocks) {
-        if (b.block.header.height !== applied + 1) throw new Error('out of order');
-        applied++;
-      }
-      return applied;
-    },
-    citedThrough: (blocks) => blocks[blocks.length - 1]!.block.header.height - 3,
-  });
+  const { sync, applied } = countingSync(
+    chainEntries(100),
+    (blocks) => blocks[blocks.length - 1]!.block.header.height - 3,
+  );
   // A state transfer to a height no peer has reached: everything the peers have is applied, held
   // blocks included, and the catch-up ends with a typed error instead of waiting for more.
   await t.rejects(sync.catchUp(150), { code: 'NO_PEER_HAS_BLOCKS' });
-  t.equal(applied, 100, 'every block the peer had, the held ones too');
+  t.equal(applied(), 100, 'every block the peer had, the held ones too');
 });
