@@ -3,8 +3,20 @@
 // refused, for random records and for every single-byte corruption of them.
 import fc from 'fast-check';
 import t from 'tap';
-import { type BlockEffects, decodeBlockEffects, encodeBlockEffects } from '@vigil/consensus/proof/effects.ts';
-import { decodeEffectsRecord, encodeEffectsRecord, MAX_EFFECTS_BYTES } from './block-effects.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import {
+  type BlockEffects,
+  decodeBlockEffects,
+  effectsDigestInput,
+  encodeBlockEffects,
+  encodeEffectsDigestValue,
+} from '@vigil/consensus/proof/effects.ts';
+import {
+  decodeEffectsRecord,
+  effectsDigestValue,
+  encodeEffectsRecord,
+  MAX_EFFECTS_BYTES,
+} from './block-effects.ts';
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './overlay.ts';
 
 const limits = { maxBytes: MAX_EFFECTS_BYTES, maxKeyBytes: MAX_KEY_BYTES, maxValueBytes: MAX_VALUE_BYTES };
@@ -101,3 +113,16 @@ t.test('state writes are copied out of the record; index writes and receipts are
   t.equal(d.receipts[0]!.buffer, bytes.buffer);
   t.end();
 });
+
+t.test(
+  'the digest hashed with node:crypto is SHA-256 of the reference input, as a client computes it',
+  (t) => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (record) => {
+        t.same(effectsDigestValue(record), encodeEffectsDigestValue(sha256(effectsDigestInput(record))));
+      }),
+      { numRuns: 200 },
+    );
+    t.end();
+  },
+);
