@@ -2,7 +2,7 @@
 // killed primary do not stop the others; restarted nodes catch up to the same state root; a key that
 // is not in genesis cannot connect; a validator-keyed peer sending garbage is dropped harmlessly. The
 // chain updates its state root every 3 blocks (ADR 0117), so all of it also runs with roots that lag.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noise } from '@chainsafe/libp2p-noise';
@@ -120,7 +120,24 @@ t.test('validators as processes: commit, crash, view change, catch-up, gating', 
       200,
     );
     t.ok(ok, `${label}: every transaction committed on every running validator`);
+    if (!ok) await explain(ids);
     return ids;
+  }
+  /** On a failed step: what each running validator says, and its log's tail (the test is rare to fail). */
+  async function explain(ids: string[]) {
+    for (const n of live()) {
+      const s = await n.status();
+      const missing: string[] = [];
+      for (const id of ids) if (!(await committedOn(n.apiUrl, id))) missing.push(id.slice(0, 12));
+      t.comment(
+        `validator ${n.index}: ${s === undefined ? 'no status' : `height ${s.height} view ${s.view}${s.viewActive ? '' : ' (changing)'} primary ${s.primary} mempool ${s.mempool.size}/${s.mempool.ready} ready, peers ${s.peers.filter((p) => p.connected).length}`}; not committed here: ${missing.join(' ') || 'none'}`,
+      );
+      let log: string[] = [];
+      try {
+        log = readFileSync(join(n.home, 'node.log'), 'utf8').trimEnd().split('\n').slice(-20);
+      } catch {}
+      for (const line of log) t.comment(`  ${n.index}| ${line}`);
+    }
   }
   async function converged(label: string) {
     const ok = await eventually(
