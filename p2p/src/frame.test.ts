@@ -48,6 +48,63 @@ t.test('any batches split into any chunks decode to the same messages', async (t
   );
 });
 
+t.test('a chunk list is read piece by piece, never concatenated, with the same result', async (t) => {
+  const message = fc.uint8Array({ maxLength: 64 });
+  const batch = fc.array(message, { minLength: 1, maxLength: 8 });
+  fc.assert(
+    fc.property(fc.array(batch, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(30)), (batches, cuts) => {
+      const bytes = Buffer.concat(batches.map((b) => encodeFrame(b)));
+      // Pieces of the stream, delivered as one list-like chunk (libp2p's Uint8ArrayList) per pair.
+      const pieces: Uint8Array[] = [];
+      let at = 0;
+      for (const c of cuts) {
+        pieces.push(bytes.subarray(at, Math.min(bytes.length, at + c)));
+        at = Math.min(bytes.length, at + c);
+      }
+      pieces.push(bytes.subarray(at));
+      const d = new FrameDecoder(limits);
+      const got: Uint8Array[][] = [];
+      for (let i = 0; i < pieces.length; i += 2) {
+        const list = pieces.slice(i, i + 2);
+        const r = d.push({
+          byteLength: list.reduce((n, p) => n + p.byteLength, 0),
+          subarray: () => {
+            throw new Error('the list was concatenated');
+          },
+          [Symbol.iterator]: () => list[Symbol.iterator](),
+        });
+        if (r.error) throw r.error;
+        got.push(...r.batches);
+      }
+      return (
+        d.bufferedBytes === 0 &&
+        JSON.stringify(got.map((b) => b.map((m) => [...m]))) ===
+          JSON.stringify(batches.map((b) => b.map((m) => [...m])))
+      );
+    }),
+    { numRuns: runs },
+  );
+});
+
+t.test('messages are copies unless the reader asks for views into the body', async (t) => {
+  const messages = [Uint8Array.of(1, 2, 3), Uint8Array.of(4), new Uint8Array(0)];
+  const body = encodeFrame(messages).subarray(4);
+  const copies = decodeBatchBody(body, limits);
+  const views = decodeBatchBody(body, limits, { messageViews: true });
+  t.same(copies, messages);
+  t.same(views, messages);
+  t.ok(
+    copies.every((m) => m.buffer !== body.buffer),
+    'copies share no memory with the frame',
+  );
+  t.ok(
+    views.every((m) => m.buffer === body.buffer),
+    'views are into the frame',
+  );
+  const [viewed] = new FrameDecoder(limits, { messageViews: true }).push(encodeFrame(messages)).batches;
+  t.same(viewed, messages, 'the decoder passes the option on');
+});
+
 t.test('an oversize length prefix is refused before any body byte arrives', async (t) => {
   const d = new FrameDecoder({ maxFrameBytes: 100, maxMessagesPerFrame: 10 });
   const r = d.push(Uint8Array.of(0, 0, 0, 101));

@@ -24,8 +24,18 @@ export const MESSAGE_OVERHEAD_BYTES = 4;
 /** The smallest valid body: header plus one empty message. */
 export const MIN_BODY_BYTES = BATCH_HEADER_BYTES + MESSAGE_OVERHEAD_BYTES;
 
-/** What a libp2p stream 'message' event carries: a Uint8Array or a Uint8ArrayList (any version). */
-export type ByteChunk = Uint8Array | { readonly byteLength: number; subarray(): Uint8Array };
+/**
+ * What a libp2p stream 'message' event carries: a Uint8Array or a Uint8ArrayList (any version). A list
+ * is read piece by piece when it can be iterated: its `subarray()` concatenates the pieces, a copy of
+ * every byte that a frame body spanning them pays again when it is assembled.
+ */
+export type ByteChunk =
+  | Uint8Array
+  | {
+      readonly byteLength: number;
+      subarray(): Uint8Array;
+      [Symbol.iterator]?: () => Iterator<Uint8Array>;
+    };
 
 /** A FIFO of received chunks, read without copying until a frame body must be assembled. */
 class ChunkBuffer {
@@ -122,8 +132,22 @@ export function encodeFrame(messages: readonly Uint8Array[], kinds?: readonly nu
   return out;
 }
 
-/** Decode one frame body into its messages (each a fresh copy the caller owns). */
-export function decodeBatchBody(body: Uint8Array, limits: FrameLimits): Uint8Array[] {
+export interface DecodeOptions {
+  /**
+   * Messages as views into the frame body instead of copies. Only for a reader that copies out what it
+   * keeps (block sync's entries, each decoded and copied at once): a kept view pins the whole frame, up
+   * to its maxFrameBytes, and the body may itself be a view into the transport's buffer.
+   */
+  messageViews?: boolean;
+}
+
+/** Decode one frame body into its messages (each a fresh copy the caller owns, unless `messageViews`). */
+export function decodeBatchBody(
+  body: Uint8Array,
+  limits: FrameLimits,
+  options: DecodeOptions = {},
+): Uint8Array[] {
+  const views = options.messageViews === true;
   if (body.byteLength < MIN_BODY_BYTES) {
     throw new FrameError(P2PErrorCode.badBatch, `batch body of ${body.byteLength} bytes is too short`);
   }
@@ -155,7 +179,7 @@ export function decodeBatchBody(body: Uint8Array, limits: FrameLimits): Uint8Arr
     at += MESSAGE_OVERHEAD_BYTES;
     if (len > body.byteLength - at)
       throw new FrameError(P2PErrorCode.badBatch, `message ${i} runs past the body`);
-    messages[i] = body.slice(at, at + len);
+    messages[i] = views ? body.subarray(at, at + len) : body.slice(at, at + len);
     at += len;
   }
   if (at !== body.byteLength) {
@@ -174,16 +198,18 @@ export function decodeBatchBody(body: Uint8Array, limits: FrameLimits): Uint8Arr
  */
 export class FrameDecoder {
   readonly #limits: FrameLimits;
+  readonly #options: DecodeOptions;
   readonly #buffer = new ChunkBuffer();
   /** Body length of the frame being assembled, once its prefix is read. */
   #pending: number | undefined;
   #failed: FrameError | undefined;
 
-  constructor(limits: FrameLimits) {
+  constructor(limits: FrameLimits, options: DecodeOptions = {}) {
     if (!(limits.maxFrameBytes >= MIN_BODY_BYTES) || limits.maxFrameBytes > 0xffffffff) {
       throw new RangeError(`maxFrameBytes must be in ${MIN_BODY_BYTES}..2^32-1`);
     }
     this.#limits = limits;
+    this.#options = options;
   }
 
   /** Bytes buffered but not yet decoded (bounded by maxFrameBytes + 4). */
@@ -197,7 +223,10 @@ export class FrameDecoder {
    */
   push(chunk: ByteChunk): { batches: Uint8Array[][]; error?: FrameError } {
     if (this.#failed !== undefined) return { batches: [], error: this.#failed };
-    this.#buffer.append(chunk instanceof Uint8Array ? chunk : chunk.subarray());
+    if (chunk instanceof Uint8Array) this.#buffer.append(chunk);
+    else if (chunk[Symbol.iterator] !== undefined)
+      for (const piece of chunk as Iterable<Uint8Array>) this.#buffer.append(piece);
+    else this.#buffer.append(chunk.subarray());
     const batches: Uint8Array[][] = [];
     try {
       for (;;) {
@@ -222,7 +251,7 @@ export class FrameDecoder {
         if (this.#buffer.byteLength < this.#pending) break;
         const body = this.#buffer.take(this.#pending);
         this.#pending = undefined;
-        batches.push(decodeBatchBody(body, this.#limits));
+        batches.push(decodeBatchBody(body, this.#limits, this.#options));
       }
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;

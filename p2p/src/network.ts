@@ -35,6 +35,7 @@ import { CompactError, FrameError, P2PError, P2PErrorCode } from './errors.ts';
 import { FaultLayer } from './fault.ts';
 import {
   BATCH_HEADER_BYTES,
+  type DecodeOptions,
   encodeFrame,
   FrameDecoder,
   type FrameLimits,
@@ -427,12 +428,18 @@ export class VigilNetwork {
   /**
    * Ask `peer` for up to `count` blocks from `fromHeight`. The answer may be shorter (the peer's chain
    * ends, or one frame's worth); it is untrusted bytes: the node verifies every block and certificate.
+   * The entries are views into the one response frame (megabytes during a catch-up, where copying each
+   * entry out of it was a fifth of the syncing node's main thread): copy out what is kept.
    */
   async requestBlocks(peer: string, fromHeight: number, count: number): Promise<Uint8Array[]> {
-    const msgs = await this.#request(peer, 'sync', encodeBlockRangeRequest({ fromHeight, count }), {
-      maxFrameBytes: this.#limits.syncMaxFrameBytes,
-      maxMessagesPerFrame: this.#limits.syncMaxBlocks + 1,
-    });
+    const msgs = await this.#request(
+      peer,
+      'sync',
+      encodeBlockRangeRequest({ fromHeight, count }),
+      { maxFrameBytes: this.#limits.syncMaxFrameBytes, maxMessagesPerFrame: this.#limits.syncMaxBlocks + 1 },
+      undefined,
+      { messageViews: true },
+    );
     const head = msgs[0]!;
     if (head.byteLength !== 1 || head[0] !== SyncStatus.ok) {
       throw new P2PError(P2PErrorCode.remoteError, 'peer could not serve the block range');
@@ -844,6 +851,7 @@ export class VigilNetwork {
     body: Uint8Array,
     limits: FrameLimits,
     timeoutMs: number = this.#limits.requestTimeoutMs,
+    decode: DecodeOptions = {},
   ): Promise<Uint8Array[]> {
     if (!this.#running) throw new P2PError(P2PErrorCode.notRunning, 'network is not running');
     const p = this.#peerByKey(peer);
@@ -867,7 +875,7 @@ export class VigilNetwork {
       const frame = encodeFrame([body]);
       stream.send(frame);
       this.#countOut(protocol, frame.byteLength, 1);
-      const msgs = await this.#readCounted(protocol, stream, limits, signal);
+      const msgs = await this.#readCounted(protocol, stream, limits, signal, decode);
       await stream.close().catch(() => {});
       return msgs;
     } catch (err) {
@@ -881,8 +889,9 @@ export class VigilNetwork {
     stream: Stream,
     limits: FrameLimits,
     signal: AbortSignal,
+    decode: DecodeOptions = {},
   ): Promise<Uint8Array[]> {
-    const msgs = await readOneFrame(stream, limits, signal);
+    const msgs = await readOneFrame(stream, limits, signal, decode);
     const c = this.#metrics.protocols[protocol];
     c.framesIn++;
     c.messagesIn += msgs.length;

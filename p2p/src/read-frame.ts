@@ -3,15 +3,16 @@
 
 import type { Stream, StreamMessageEvent } from '@libp2p/interface';
 import { P2PError, P2PErrorCode } from './errors.ts';
-import { FrameDecoder, type FrameLimits } from './frame.ts';
+import { type DecodeOptions, FrameDecoder, type FrameLimits } from './frame.ts';
 
 export function readOneFrame(
   stream: Stream,
   limits: FrameLimits,
   signal: AbortSignal,
+  options: DecodeOptions = {},
 ): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
-    const decoder = new FrameDecoder(limits);
+    const decoder = new FrameDecoder(limits, options);
     const cleanup = () => {
       stream.removeEventListener('message', onMessage);
       stream.removeEventListener('close', onClosed);
