@@ -96,6 +96,61 @@ t.test(
   },
 );
 
+t.test('ADR 0134: a replica restarted in a view the others left joins theirs and votes again', async (t) => {
+  const c = new Cluster(4);
+  for (let i = 0; i < 5; i++) c.submit(tx(i));
+  t.ok(
+    c.run(() => c.committedTx.size === 5 && c.queue.length === 0),
+    'view 0 commits',
+  );
+  c.silenced.add(0);
+  for (let i = 5; i < 12; i++) c.submit(tx(i));
+  t.ok(
+    c.run(
+      () =>
+        [1, 2, 3].every((i) => c.replicas[i]!.view === 1 && c.replicas[i]!.active) &&
+        c.committedTx.size === 12 &&
+        c.queue.length === 0,
+    ),
+    'the primary is down: view 1',
+  );
+  c.silenced.delete(0);
+  c.restart(0);
+  t.ok(c.replicas[0]!.view === 0 && c.replicas[0]!.active, 'restored in view 0, which nobody else runs');
+  for (let i = 12; i < 16; i++) c.submit(tx(i));
+  t.ok(
+    c.run(
+      () =>
+        c.committedTx.size === 16 &&
+        c.queue.length === 0 &&
+        c.lastApplied[0] === c.lastApplied[1] &&
+        c.replicas[0]!.view === 1 &&
+        c.replicas[0]!.active,
+    ),
+    'on the traffic of view 1 it joins view 1, with nothing stalled',
+  );
+  t.equal(c.replicas[0]!.stats().laterViewsJoined, 1);
+  // It votes again: with replica 3 down, replicas 0, 1 and 2 are a quorum of view 1 as it stands.
+  const started = c.replicas.map((r) => r.stats().viewChangesStarted);
+  c.silenced.add(3);
+  for (let i = 16; i < 24; i++) c.submit(tx(i));
+  t.ok(
+    c.run(() => c.committedTx.size === 24 && c.queue.length === 0),
+    'commits go on without replica 3',
+  );
+  t.same(
+    c.replicas.map((r) => r.view),
+    [1, 1, 1, 1],
+    'still view 1',
+  );
+  t.same(
+    c.replicas.map((r) => r.stats().viewChangesStarted),
+    started,
+    'no further view change',
+  );
+  t.ok(c.agreement(), 'agreement');
+});
+
 t.test('real ed25519 signatures end to end (wire signerFromSeed + referenceVerifier)', async (t) => {
   const signers = [1, 2, 3, 4].map((i) => signerFromSeed(new Uint8Array(32).fill(i)));
   const c = new Cluster(4, {}, testGroup(4, { signers, verifier: referenceVerifier }));

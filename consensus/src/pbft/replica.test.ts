@@ -889,3 +889,35 @@ t.test('ADR 0112: SUSPECT drops: forged, repeated, stale, future, own echo', asy
   feed(r, 3, suspect(g, 3, 0).bytes);
   t.equal(dropped(r, DropReason.staleView), 1, 'a suspicion of a view it has left');
 });
+
+t.test('ADR 0134: f + 1 replicas running a later view pull a replica there, one does not', async (t) => {
+  const r = replica(3);
+  r.step({ type: 'tick', now: 1000 });
+  const b = makeTestBlock(4, 0, 1, undefined, [tx(1)]);
+  // One replica's word (it could be faulty): buffered, no view change.
+  let ready = feed(r, 1, prepare(g, 1, 3, 1, b.hash).bytes);
+  t.ok(r.view === 0 && r.active, 'one sender of view 3 moves nothing');
+  t.same(sent(ready, MessageType.viewChange), []);
+  // The same sender again, a later view: still one replica.
+  feed(r, 1, prepare(g, 1, 5, 1, b.hash).bytes);
+  t.ok(r.view === 0 && r.active, 'nor two views from the same sender');
+  // A forged signature counts for nothing.
+  const forged = prepare(g, 2, 4, 1, b.hash).bytes.slice();
+  forged[forged.length - 1]! ^= 1;
+  feed(r, 2, forged);
+  t.ok(r.view === 0 && r.active, 'nor a message that does not verify');
+  // A second replica at view 4: f + 1 = 2 run view 4 or later (replica 1 is at 5).
+  ready = feed(r, 2, prepare(g, 2, 4, 1, b.hash).bytes);
+  t.ok(r.view === 4 && !r.active, 'it leaves for view 4, the latest view two replicas run');
+  const [vc] = sent(ready, MessageType.viewChange);
+  t.equal(
+    vc?.type === MessageType.viewChange ? vc.newView : undefined,
+    4,
+    'and asks for it with VIEW-CHANGE',
+  );
+  t.equal(r.stats().laterViewsJoined, 1);
+  // Messages of the view it is changing to are buffered for the NEW-VIEW, not counted again.
+  feed(r, 0, prepare(g, 0, 4, 1, b.hash).bytes);
+  t.equal(r.view, 4, 'no further move');
+  t.equal(r.stats().laterViewsJoined, 1);
+});

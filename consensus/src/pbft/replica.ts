@@ -139,6 +139,8 @@ export interface ReplicaStats {
   newViewsInstalled: number;
   /** NEW-VIEWs this primary re-sent to a replica still asking for its view with a VIEW-CHANGE. */
   newViewsServed: number;
+  /** View changes this replica started to join a later view that f + 1 others run (ADR 0134). */
+  laterViewsJoined: number;
   stableCheckpoints: number;
   /** Stable proofs adopted short of their epoch's quorum while lagging, since completed (ADR 0015). */
   stableProofsCompleted: number;
@@ -289,6 +291,11 @@ export class Replica {
 
   #held = new Map<number, { message: PrePrepare; raw: Uint8Array }>();
   #future = new Map<number, { view: number; message: PbftMessage; raw: Uint8Array }[]>();
+  /**
+   * Per replica, the latest view above this replica's of a normal-case message from it that verified
+   * (ADR 0134): f + 1 of them show that a correct replica runs that view.
+   */
+  #laterViews = new Map<number, number>();
   #viewChanges = new Map<number, CheckedViewChange>();
   #ownViewChange: Uint8Array | undefined;
   #checkpointVotes = new Map<number, Map<number, { message: Checkpoint; raw: Uint8Array }>>();
@@ -338,6 +345,7 @@ export class Replica {
     suspicionsSent: 0,
     newViewsInstalled: 0,
     newViewsServed: 0,
+    laterViewsJoined: 0,
     stableCheckpoints: 0,
     stableProofsCompleted: 0,
     blocksCommitted: 0,
@@ -481,6 +489,7 @@ export class Replica {
       suspicionsSent: this.#stats.suspicionsSent,
       newViewsInstalled: this.#stats.newViewsInstalled,
       newViewsServed: this.#stats.newViewsServed,
+      laterViewsJoined: this.#stats.laterViewsJoined,
       stableCheckpoints: this.#stats.stableCheckpoints,
       stableProofsCompleted: this.#stats.stableProofsCompleted,
       blocksCommitted: this.#stats.blocksCommitted,
@@ -692,6 +701,33 @@ export class Replica {
     if (buf.length >= FUTURE_PER_PEER_FACTOR * this.#ctx.windowSize) return this.#drop(DropReason.futureView);
     if (!this.#verify(m)) return;
     buf.push({ view: m.view, message: m, raw });
+    if (m.view > this.#view && m.view > (this.#laterViews.get(m.replica) ?? -1)) {
+      this.#laterViews.set(m.replica, m.view);
+      this.#joinLaterView();
+    }
+  }
+
+  /**
+   * ADR 0134: a replica that missed a view change (it was down, or restarted from records of an older
+   * view) runs its old view, where nobody else does: it would not vote again until the next view change,
+   * and every quorum meanwhile needs all the others. Normal-case messages of a later view from f + 1
+   * replicas show that at least one correct replica is active there, which only a valid NEW-VIEW makes it
+   * (§4.4), so the view is no invention of the f faulty ones. The replica then leaves for the latest view
+   * that f + 1 run and sends its VIEW-CHANGE for it; that view's primary answers with its NEW-VIEW
+   * (#serveNewView) and the buffered messages replay once it is installed. Moving to a later view is
+   * always safe (§4.5.2 does it on f + 1 VIEW-CHANGEs); the f + 1 bound only keeps the faulty from
+   * pulling a replica out of a working view.
+   */
+  #joinLaterView() {
+    if (this.id < 0) return;
+    const views: number[] = [];
+    for (const v of this.#laterViews.values()) if (v > this.#view) views.push(v);
+    const f = this.#ctx.f;
+    if (views.length < f + 1) return;
+    views.sort((a, b) => b - a);
+    const target = views[f]!;
+    this.#stats.laterViewsJoined++;
+    this.#startViewChange(target);
   }
 
   #onPrePrepare(m: PrePrepare, raw: Uint8Array) {
@@ -1948,6 +1984,7 @@ export class Replica {
   }
 
   #replayFuture() {
+    for (const [r, v] of [...this.#laterViews]) if (v <= this.#view) this.#laterViews.delete(r);
     const replay: { message: PbftMessage; raw: Uint8Array }[] = [];
     for (const [r, buf] of [...this.#future]) {
       const keep = buf.filter((e) => e.view > this.#view);
@@ -2139,6 +2176,7 @@ export class Replica {
     }
     this.#held.clear();
     this.#future.clear();
+    this.#laterViews.clear();
     this.#viewChanges.clear();
     // Indices name other validators in the new epoch: suspicions of the old one mean nothing there.
     this.#suspicions.clear();
