@@ -9,8 +9,9 @@ import {
   decodeSyncEntry,
   encodeSyncEntry,
   SYNC_BATCH,
-  SYNC_FIRST_BATCH,
+  SYNC_IN_FLIGHT,
   SYNC_MAX_RESPONSE_BYTES,
+  SYNC_RANGE,
   SyncError,
   serveBlockRange,
 } from './block-sync.ts';
@@ -125,49 +126,126 @@ t.test('catchUp gives up with a typed error when no peer serves decodable blocks
   );
 });
 
-t.test('catchUp fetches large ranges, the next while the previous applies, in order', async (t) => {
+/**
+ * Peers serving `entries` with a turn of the event loop per answer (at most `cap` blocks per answer),
+ * recording each request and how many were in flight when it was made.
+ */
+function servingPeers(entries: Uint8Array[], names: string[], cap = Number.POSITIVE_INFINITY) {
+  const requests: { peer: string; from: number; count: number; inFlight: number; applied: number }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const state = { applied: 0 };
+  const peers = {
+    connected: () => names,
+    requestStatus: async () => ({
+      height: entries.length,
+      view: 0,
+      checkpoint: { height: 0, digest: new Uint8Array(32) },
+    }),
+    requestBlocks: async (peer: string, from: number, count: number) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      requests.push({ peer, from, count, inFlight, applied: state.applied });
+      await new Promise<void>((r) => setImmediate(r));
+      inFlight--;
+      return entries.slice(from - 1, from - 1 + Math.min(count, cap));
+    },
+  };
+  return { peers, requests, maxInFlight: () => maxInFlight, state };
+}
+
+t.test('catchUp keeps ranges in flight to peers in turn and applies them in order', async (t) => {
   // 300 chained blocks with (unchecked here) certificates: the driver verifies them, not BlockSync.
   const entries = chainEntries(300, [{ validator: 0, signature: new Uint8Array(64) }]);
-  let applied = 0;
-  let rangesApplied = 0;
-  const requests: { from: number; count: number; rangesApplied: number }[] = [];
+  const serving = servingPeers(entries, ['a', 'b', 'c']);
+  const batches: number[] = [];
   const sync = new BlockSync({
-    peers: {
-      connected: () => ['a', 'b'],
-      requestStatus: async () => ({
-        height: 300,
-        view: 0,
-        checkpoint: { height: 0, digest: new Uint8Array(32) },
-      }),
-      requestBlocks: async (_p, from, count) => {
-        requests.push({ from, count, rangesApplied });
-        return entries.slice(from - 1, from - 1 + count);
-      },
-    },
-    appliedHeight: () => applied,
+    peers: serving.peers,
+    appliedHeight: () => serving.state.applied,
     apply: async (blocks) => {
       for (const b of blocks) {
-        if (b.block.header.height !== applied + 1) throw new Error('out of order');
-        applied++;
+        if (b.block.header.height !== serving.state.applied + 1) throw new Error('out of order');
+        serving.state.applied++;
       }
+      batches.push(blocks.length);
       await new Promise<void>((r) => setImmediate(r));
-      rangesApplied++;
-      return applied;
+      return serving.state.applied;
     },
   });
   t.equal(await sync.catchUp(), 300);
+  const { requests } = serving;
   t.same(
-    requests.map((r) => r.from),
-    [1, 1 + SYNC_FIRST_BATCH, 1 + SYNC_FIRST_BATCH + SYNC_BATCH, 1 + SYNC_FIRST_BATCH + 2 * SYNC_BATCH],
-    'a small first range (nothing applies until it arrives), then full ones, each where the last ended',
+    requests.map((r) => [r.from, r.count]),
+    Array.from({ length: Math.ceil(300 / SYNC_RANGE) }, (_, i) => [
+      1 + i * SYNC_RANGE,
+      Math.min(SYNC_RANGE, 300 - i * SYNC_RANGE),
+    ]),
+    'each height asked for once, in ranges of SYNC_RANGE',
   );
-  t.equal(requests[1]!.rangesApplied, 0, 'the second range was requested before the first finished applying');
+  t.equal(serving.maxInFlight(), SYNC_IN_FLIGHT, `up to ${SYNC_IN_FLIGHT} ranges in flight at once`);
+  t.same(
+    requests.slice(0, 3).map((r) => r.peer),
+    ['a', 'b', 'c'],
+    'to the peers in turn',
+  );
+  t.equal(requests[SYNC_IN_FLIGHT]!.applied, 0, 'more ranges are asked for before the first applies');
+  t.ok(
+    batches.every((n) => n <= SYNC_BATCH),
+    `ranges that arrived together apply together, at most SYNC_BATCH (${batches.join(', ')})`,
+  );
   const stats = sync.stats();
   t.match(stats, { runs: 1, blocks: 300, transactions: 300 }, 'it counted what it applied');
   t.ok(stats.seconds > 0, 'and how long the run took');
   t.ok(stats.applySeconds > 0 && stats.applySeconds <= stats.seconds, 'of which applying');
   t.equal(await sync.catchUp(), 300);
   t.equal(sync.stats().runs, 1, 'a run that applied nothing is not counted');
+});
+
+t.test('short answers: the rest of a range is asked for before the ranges after it', async (t) => {
+  const entries = chainEntries(100);
+  const serving = servingPeers(entries, ['a', 'b'], 10);
+  const sync = new BlockSync({
+    peers: serving.peers,
+    appliedHeight: () => serving.state.applied,
+    apply: async (blocks) => {
+      for (const b of blocks) {
+        if (b.block.header.height !== serving.state.applied + 1) throw new Error('out of order');
+        serving.state.applied++;
+      }
+      return serving.state.applied;
+    },
+  });
+  t.equal(await sync.catchUp(), 100, 'everything applied, in order');
+  const asked = new Map<number, number>();
+  for (const r of serving.requests) asked.set(r.from, (asked.get(r.from) ?? 0) + 1);
+  t.ok(
+    [...asked.values()].every((n) => n === 1),
+    'no range asked for twice',
+  );
+  t.ok(
+    serving.requests.some((r) => r.from === 11 && r.count === SYNC_RANGE - 10),
+    'the rest of the first range was asked for',
+  );
+});
+
+t.test('a peer that answers with garbage is passed over; the others finish', async (t) => {
+  const entries = chainEntries(120);
+  const serving = servingPeers(entries, ['good', 'bad']);
+  const honest = serving.peers.requestBlocks;
+  serving.peers.requestBlocks = async (peer, from, count) =>
+    peer === 'bad' ? [new Uint8Array([1, 2, 3])] : honest(peer, from, count);
+  const sync = new BlockSync({
+    peers: serving.peers,
+    appliedHeight: () => serving.state.applied,
+    apply: async (blocks) => {
+      for (const b of blocks) {
+        if (b.block.header.height !== serving.state.applied + 1) throw new Error('out of order');
+        serving.state.applied++;
+      }
+      return serving.state.applied;
+    },
+  });
+  t.equal(await sync.catchUp(), 120, 'everything applied from the good peer');
 });
 
 /**
@@ -264,7 +342,7 @@ t.test(
         }),
     );
     t.equal(await sync.catchUp(), 200, 'everything applied, in order');
-    const first = SYNC_FIRST_BATCH;
+    const first = batches[0]!.to + 3;
     t.same(
       batches[0],
       { from: 1, to: first - 3, later: [first - 2, first - 1, first] },
