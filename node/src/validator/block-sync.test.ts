@@ -151,29 +151,30 @@ function servingPeers(entries: Uint8Array[], names: string[], cap = Number.POSIT
       return entries.slice(from - 1, from - 1 + Math.min(count, cap));
     },
   };
-  return { peers, requests, maxInFlight: () => maxInFlight, state };
+  const batches: number[] = [];
+  /** The driver's part: applies in height order (throws otherwise), a turn of the event loop each. */
+  const apply = async (blocks: readonly CommittedBlock[]) => {
+    for (const b of blocks) {
+      if (b.block.header.height !== state.applied + 1) throw new Error('out of order');
+      state.applied++;
+    }
+    batches.push(blocks.length);
+    await new Promise<void>((r) => setImmediate(r));
+    return state.applied;
+  };
+  const warnings: object[] = [];
+  const log = { info: () => {}, warn: (o: object) => warnings.push(o) };
+  const sync = () => new BlockSync({ peers, appliedHeight: () => state.applied, apply, log });
+  return { peers, requests, maxInFlight: () => maxInFlight, state, batches, sync, warnings };
 }
 
 t.test('catchUp keeps ranges in flight to peers in turn and applies them in order', async (t) => {
   // 300 chained blocks with (unchecked here) certificates: the driver verifies them, not BlockSync.
   const entries = chainEntries(300, [{ validator: 0, signature: new Uint8Array(64) }]);
   const serving = servingPeers(entries, ['a', 'b', 'c']);
-  const batches: number[] = [];
-  const sync = new BlockSync({
-    peers: serving.peers,
-    appliedHeight: () => serving.state.applied,
-    apply: async (blocks) => {
-      for (const b of blocks) {
-        if (b.block.header.height !== serving.state.applied + 1) throw new Error('out of order');
-        serving.state.applied++;
-      }
-      batches.push(blocks.length);
-      await new Promise<void>((r) => setImmediate(r));
-      return serving.state.applied;
-    },
-  });
+  const sync = serving.sync();
   t.equal(await sync.catchUp(), 300);
-  const { requests } = serving;
+  const { requests, batches } = serving;
   t.same(
     requests.map((r) => [r.from, r.count]),
     Array.from({ length: Math.ceil(300 / SYNC_RANGE) }, (_, i) => [
@@ -204,18 +205,7 @@ t.test('catchUp keeps ranges in flight to peers in turn and applies them in orde
 t.test('short answers: the rest of a range is asked for before the ranges after it', async (t) => {
   const entries = chainEntries(100);
   const serving = servingPeers(entries, ['a', 'b'], 10);
-  const sync = new BlockSync({
-    peers: serving.peers,
-    appliedHeight: () => serving.state.applied,
-    apply: async (blocks) => {
-      for (const b of blocks) {
-        if (b.block.header.height !== serving.state.applied + 1) throw new Error('out of order');
-        serving.state.applied++;
-      }
-      return serving.state.applied;
-    },
-  });
-  t.equal(await sync.catchUp(), 100, 'everything applied, in order');
+  t.equal(await serving.sync().catchUp(), 100, 'everything applied, in order');
   const asked = new Map<number, number>();
   for (const r of serving.requests) asked.set(r.from, (asked.get(r.from) ?? 0) + 1);
   t.ok(
@@ -232,20 +222,15 @@ t.test('a peer that answers with garbage is passed over; the others finish', asy
   const entries = chainEntries(120);
   const serving = servingPeers(entries, ['good', 'bad']);
   const honest = serving.peers.requestBlocks;
-  serving.peers.requestBlocks = async (peer, from, count) =>
-    peer === 'bad' ? [new Uint8Array([1, 2, 3])] : honest(peer, from, count);
-  const sync = new BlockSync({
-    peers: serving.peers,
-    appliedHeight: () => serving.state.applied,
-    apply: async (blocks) => {
-      for (const b of blocks) {
-        if (b.block.header.height !== serving.state.applied + 1) throw new Error('out of order');
-        serving.state.applied++;
-      }
-      return serving.state.applied;
-    },
-  });
-  t.equal(await sync.catchUp(), 120, 'everything applied from the good peer');
+  let badAskedAfterFailure = 0;
+  serving.peers.requestBlocks = async (peer, from, count) => {
+    if (peer !== 'bad') return honest(peer, from, count);
+    if (serving.warnings.length > 0) badAskedAfterFailure++;
+    return [new Uint8Array([1, 2, 3])];
+  };
+  t.equal(await serving.sync().catchUp(), 120, 'everything applied from the good peer');
+  t.ok(serving.warnings.length >= 1, 'the garbage was noticed');
+  t.equal(badAskedAfterFailure, 0, 'the peer that served garbage was not asked again');
 });
 
 /**
