@@ -88,6 +88,30 @@ t.test('decodeSyncEntry turns any hostile bytes into SyncError, never anything e
   t.end();
 });
 
+t.test('an entry read as a view into a larger response decodes as its copy does', (t) => {
+  // requestBlocks hands entries over as views into the response frame (p2p messageViews).
+  const [entry] = chainEntries(1, [{ validator: 0, signature: new Uint8Array(64).fill(7) }]);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }), (before, after) => {
+      const frame = new Uint8Array(before.length + entry!.length + after.length);
+      frame.set(before);
+      frame.set(entry!, before.length);
+      frame.set(after, before.length + entry!.length);
+      const view = frame.subarray(before.length, before.length + entry!.length);
+      const fromView = decodeSyncEntry(view);
+      const fromCopy = decodeSyncEntry(entry!.slice());
+      // What it keeps is copied out: the frame may be reused or freed.
+      frame.fill(0xee);
+      return (
+        JSON.stringify(fromView, (_k, x) => (x instanceof Uint8Array ? [...x] : x)) ===
+        JSON.stringify(fromCopy, (_k, x) => (x instanceof Uint8Array ? [...x] : x))
+      );
+    }),
+    { numRuns: 200 },
+  );
+  t.end();
+});
+
 // The successful path (a restarted validator catching up from real peers) is exercised end to end in
 // node/src/testing/process-network.test.ts; here, peers that only serve garbage.
 t.test('catchUp gives up with a typed error when no peer serves decodable blocks', async (t) => {
