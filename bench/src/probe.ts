@@ -50,6 +50,8 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       'node-options': { type: 'string' },
       /** The chain's state-root interval k (ADR 0117): an A/B of the tree updated every k blocks. */
       'root-interval': { type: 'string' },
+      /** 0: a chain without effects records (ADR 0133), for A/B; default 1. */
+      'block-effects': { type: 'string' },
     },
     strict: true,
   });
@@ -60,6 +62,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     seed: Number(values.seed),
     viewChangeTimeoutMs: 1_000,
     ...(values['root-interval'] !== undefined ? { stateRootInterval: Number(values['root-interval']) } : {}),
+    ...(values['block-effects'] !== undefined ? { blockEffects: values['block-effects'] !== '0' } : {}),
     env: {
       VIGIL_LOG_LEVEL: values['log-level'],
       ...(values['cpu-prof'] !== undefined || values['node-options'] !== undefined

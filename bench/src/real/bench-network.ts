@@ -30,6 +30,8 @@ export interface BenchNetworkOptions {
   viewChangeTimeoutMs?: number;
   /** The chain's state-root interval k (ADR 0117); default BENCH_STATE_ROOT_INTERVAL. */
   stateRootInterval?: number;
+  /** Blocks store and commit to their effects records (ADR 0133); default true, as `vigil genesis`. */
+  blockEffects?: boolean;
   seed: number;
   /** Extra environment for validator processes (e.g. NODE_OPTIONS=--cpu-prof). */
   env?: Record<string, string>;
@@ -130,6 +132,7 @@ export class BenchNetwork {
       consensus: {
         ...(o.viewChangeTimeoutMs !== undefined ? { viewChangeTimeoutMs: o.viewChangeTimeoutMs } : {}),
         stateRootInterval: o.stateRootInterval ?? BENCH_STATE_ROOT_INTERVAL,
+        ...(o.blockEffects !== undefined ? { blockEffects: o.blockEffects } : {}),
       },
     });
     const env: Record<string, string> = { VIGIL_LOG_LEVEL: 'warn', ...(o.env ?? {}) };
