@@ -2,6 +2,7 @@
 // not prom-client's global one, so several nodes (tests, benchmarks) can live in one process.
 // Commit latency is measured from a transaction's admission through this API to the applied block that
 // carries it: what a client of this node experiences.
+import type { ReplicaStats } from '@vigil/consensus/pbft';
 import { toHex } from '@vigil/consensus/wire';
 import type { ProtocolCounters } from '@vigil/p2p';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -9,6 +10,20 @@ import type { SyncStats } from '../validator/block-sync.ts';
 import type { AppliedBlock, TimedStep, Validator } from '../validator/validator.ts';
 
 /** Admission times kept at most this long (a transaction that never commits is forgotten). */
+/** Replica.stats() counters exported as vigil_pbft_events_total{event}. */
+const PBFT_EVENTS = [
+  'viewChangesStarted',
+  'suspicionsSent',
+  'newViewsInstalled',
+  'newViewsServed',
+  'laterViewsJoined',
+  'stableCheckpoints',
+  'stateTransfersRequested',
+  'fetchesSent',
+  'blocksProposed',
+  'blocksCommitted',
+] as const satisfies readonly (keyof ReplicaStats)[];
+
 const PENDING_TTL_MS = 10 * 60_000;
 const MAX_PENDING = 200_000;
 
@@ -256,6 +271,29 @@ export class ApiMetrics {
         this.reset();
         for (const [reason, n] of Object.entries(validator.effectsStats().skipped))
           this.inc({ reason }, n ?? 0);
+      },
+    });
+    // The PBFT core's own account (Replica.stats): how views change, and what it refused and why.
+    new Counter({
+      name: 'vigil_pbft_events_total',
+      help: 'PBFT events of this replica since start, by event: viewChangesStarted, suspicionsSent (ADR 0112), newViewsInstalled, newViewsServed, laterViewsJoined (ADR 0134), stableCheckpoints, stateTransfersRequested, fetchesSent, blocksProposed, blocksCommitted',
+      labelNames: ['event'],
+      registers,
+      collect() {
+        const r = validator.replica.stats();
+        this.reset();
+        for (const event of PBFT_EVENTS) this.inc({ event }, r[event]);
+      },
+    });
+    new Counter({
+      name: 'vigil_pbft_dropped_total',
+      help: 'Consensus messages the PBFT core refused, by reason (STALE_VIEW, BAD_SIGNATURE, EQUIVOCATION, ...: docs/consensus.md)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const dropped = validator.replica.stats().dropped;
+        this.reset();
+        for (const [reason, n] of Object.entries(dropped)) this.inc({ reason }, n);
       },
     });
     new Counter({

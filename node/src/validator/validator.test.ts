@@ -129,6 +129,13 @@ t.test('four in-process validators over libp2p commit transactions to identical 
   );
   t.match(text, /vigil_tx_reoffered_total \d+/);
   t.match(text, /vigil_p2p_dropped_total\{reason="queue-full"\} 0/);
+  // The PBFT core's own counters (the network is idle here: nothing changes between the two reads).
+  const pbft = validators[1]!.replica.stats();
+  t.match(text, new RegExp(`vigil_pbft_events_total\\{event="blocksCommitted"\\} ${pbft.blocksCommitted}\n`));
+  t.match(text, /vigil_pbft_events_total\{event="laterViewsJoined"\} 0\n/);
+  t.match(text, /# TYPE vigil_pbft_dropped_total counter/);
+  for (const [reason, n] of Object.entries(pbft.dropped))
+    t.match(text, new RegExp(`vigil_pbft_dropped_total\\{reason="${reason}"\\} ${n}\n`));
 });
 
 t.test(
