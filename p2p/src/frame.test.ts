@@ -48,7 +48,7 @@ t.test('any batches split into any chunks decode to the same messages', async (t
   );
 });
 
-t.test('a chunk list is read piece by piece, never concatenated, with the same result', async (t) => {
+t.test('a chunk list is read piece by piece, never concatenated, with the same result', async () => {
   const message = fc.uint8Array({ maxLength: 64 });
   const batch = fc.array(message, { minLength: 1, maxLength: 8 });
   fc.assert(
