@@ -226,6 +226,23 @@ t.test('catchUp keeps ranges in flight to peers in turn and applies them in orde
   t.equal(sync.stats().runs, 1, 'a run that applied nothing is not counted');
 });
 
+t.test("ranges that arrived together apply together, never with another peer's", async (t) => {
+  const entries = chainEntries(200);
+  const one = servingPeers(entries, ['a']);
+  t.equal(await one.sync().catchUp(), 200);
+  t.ok(
+    one.batches.some((n) => n > SYNC_RANGE),
+    `one peer: arrived ranges merged (${one.batches.join(', ')})`,
+  );
+  // Two peers in turn: each batch is one peer's range, so each holds at most SYNC_RANGE blocks.
+  const two = servingPeers(entries, ['a', 'b']);
+  t.equal(await two.sync().catchUp(), 200);
+  t.ok(
+    two.batches.every((n) => n <= SYNC_RANGE),
+    `two peers: no batch mixes them (${two.batches.join(', ')})`,
+  );
+});
+
 t.test('short answers: the rest of a range is asked for before the ranges after it', async (t) => {
   const entries = chainEntries(100);
   const serving = servingPeers(entries, ['a', 'b'], 10);

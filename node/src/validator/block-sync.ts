@@ -294,8 +294,14 @@ export class BlockSync implements StateTransferHost {
           const rest = request(from + fetched.length, first.count - fetched.length);
           if (rest !== undefined) inFlight.unshift(rest);
         } else {
-          // Ranges that arrived while this one was awaited or applied go with it, up to SYNC_BATCH.
-          while (inFlight[0]?.arrived === true && fetched.length + inFlight[0].count <= SYNC_BATCH) {
+          // Ranges of the same peer that arrived while this one was awaited or applied go with it, up to
+          // SYNC_BATCH. Never another peer's: one range with a bad record makes the executor execute the
+          // whole batch (ADR 0133), so a faulty peer's range must not take an honest one's along.
+          while (
+            inFlight[0]?.arrived === true &&
+            inFlight[0].peer === first.peer &&
+            fetched.length + inFlight[0].count <= SYNC_BATCH
+          ) {
             const next = inFlight[0];
             const more = await this.#arrived(next, from + fetched.length).catch(() => undefined);
             // Not whole or not decodable: left for the next turn, which fails it properly.
