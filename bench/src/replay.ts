@@ -8,8 +8,8 @@
 // every height: a replay that diverged would measure the wrong work. On a chain that keeps effects
 // records (ADR 0133) each block carries its record, as a peer sends it, and certified ranges are applied
 // from them; `--execute` leaves them out, so every range is executed.
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
@@ -83,7 +83,11 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
     throw new BenchError('USAGE', 'replay needs the home a probe kept (--keep-chain DIR)');
   const paths = homePaths(home);
   const genesis = loadGenesis(paths.genesis);
-  const source = await ChainStore.open(paths.chainDb, { expectChainId: genesis.chainId });
+  // A validator's home keeps the effects records in a store of their own (ADR 0135).
+  const source = await ChainStore.open(paths.chainDb, {
+    expectChainId: genesis.chainId,
+    ...(existsSync(paths.effectsDb) ? { effectsPath: paths.effectsDb } : {}),
+  });
   const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-replay-'));
   const pool = new VerifyPool({ size: availableParallelism() });
   let target: ChainStore | undefined;

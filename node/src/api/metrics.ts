@@ -273,6 +273,15 @@ export class ApiMetrics {
           this.inc({ reason }, n ?? 0);
       },
     });
+    new Counter({
+      name: 'vigil_effects_writes_lost_total',
+      help: 'Effects records whose write to their own store failed (ADR 0135): served as absent, so peers execute those blocks',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(validator.store.effectsWritesLost);
+      },
+    });
     // The PBFT core's own account (Replica.stats): how views change, and what it refused and why.
     new Counter({
       name: 'vigil_pbft_events_total',

@@ -2,7 +2,7 @@
 // with its blocks must leave exactly the records that executing the blocks leaves (state, index,
 // receipts, transaction index, blocks, the effects records themselves), and a record that is wrong in
 // any way must never be written: the range is then executed instead, with the same result.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -56,11 +56,12 @@ const handlers: HandlerRegistry = new Map([
   ],
 ]);
 
-async function openNode(t: Test, k = 1) {
+async function openNode(t: Test, k = 1, opts: { effectsApart?: boolean; chainId?: string } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-effects-'));
-  const store = await ChainStore.open(dir);
+  const effectsPath = opts.effectsApart === true ? join(dir, 'effects') : undefined;
+  const store = await ChainStore.open(join(dir, 'chain'), effectsPath !== undefined ? { effectsPath } : {});
   await store.initChain({
-    ...testGenesis(validators),
+    ...testGenesis(validators, opts.chainId),
     stateRootInterval: k,
     receiptsRoots: true,
     blockEffects: true,
@@ -70,7 +71,7 @@ async function openNode(t: Test, k = 1) {
     await store.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return { store, exec };
+  return { store, exec, dir };
 }
 type Node = Awaited<ReturnType<typeof openNode>>;
 
@@ -423,5 +424,84 @@ t.test(
       'held blocks were cited by the next batch: only the tip lacks a citation',
     );
     t.equal(chain.length, target);
+  },
+);
+
+t.test(
+  'ADR 0135: records in a store of their own, none in the chain database; served and applied alike',
+  async (t) => {
+    const work = workload(11, 12);
+    const inline = await openNode(t);
+    const { chain } = await execute(inline, work);
+    const peer = await openNode(t, 1, { effectsApart: true });
+    await execute(peer, work);
+    await peer.store.effectsFlushed();
+    let inMain = 0;
+    for await (const _ of peer.store.db.keys(prefixRange(Prefix.effects))) inMain++;
+    t.equal(inMain, 0, 'no record in the chain database');
+    for (const { block } of chain) {
+      const h = block.header.height;
+      t.same(
+        await peer.store.blocks.effects(h),
+        await inline.store.blocks.effects(h),
+        `block ${h}: the same record`,
+      );
+    }
+    t.same(peer.store.requireHead().stateRoot, inline.store.requireHead().stateRoot, 'the same state root');
+    // A node catching up from it, keeping its own records apart too.
+    const node = await openNode(t, 1, { effectsApart: true });
+    await catchUp(node, await served(peer, chain), 64);
+    await node.store.effectsFlushed();
+    await sameAsExecution(t, node, peer, 'synced from records kept apart');
+    t.ok(node.exec.effectsRangeStats().blocks > 0, 'ranges were applied from the records');
+    for (const { block } of chain) {
+      const h = block.header.height;
+      t.same(
+        await node.store.blocks.effects(h),
+        await peer.store.blocks.effects(h),
+        `block ${h}: record kept by the synced node`,
+      );
+    }
+    t.equal(peer.store.effectsWritesLost + node.store.effectsWritesLost, 0, 'no write lost');
+  },
+);
+
+t.test(
+  'ADR 0135: the store outlives restarts, forgets another chain, and its loss costs only records',
+  async (t) => {
+    const peer = await openNode(t, 1, { effectsApart: true });
+    const { chain } = await execute(peer, workload(12, 6));
+    const h = chain.find((c) => c.block.txs.length > 0)!.block.header.height;
+    const record = await peer.store.blocks.effects(h);
+    t.ok(record, 'a record');
+    await peer.store.close();
+    const chainDir = join(peer.dir, 'chain');
+    const effectsPath = join(peer.dir, 'effects');
+    let again = await ChainStore.open(chainDir, { effectsPath });
+    t.same(await again.blocks.effects(h), record, 'read again after a restart');
+    await again.close();
+    // The directory is lost: the node opens, without the records (peers then execute those blocks).
+    await rm(effectsPath, { recursive: true, force: true });
+    again = await ChainStore.open(chainDir, { effectsPath });
+    t.equal(await again.blocks.effects(h), undefined, 'a lost store: the record is absent, nothing fails');
+    t.equal(again.requireHead().height, chain.length, 'the chain itself is intact');
+    await again.close();
+    // Records of another chain in the directory are dropped when a chain store binds it.
+    const other = await openNode(t, 1, { effectsApart: true, chainId: 'vigil-other' });
+    await execute(other, workload(12, 6));
+    await other.store.close();
+    await rm(effectsPath, { recursive: true, force: true });
+    await cp(join(other.dir, 'effects'), effectsPath, { recursive: true });
+    again = await ChainStore.open(chainDir, { effectsPath });
+    t.equal(await again.blocks.effects(h), undefined, "another chain's records are not served");
+    await again.close();
+    // Records written in the chain database before the store existed are still served.
+    const legacy = await openNode(t);
+    await execute(legacy, workload(12, 6));
+    const old = await legacy.store.blocks.effects(h);
+    await legacy.store.close();
+    again = await ChainStore.open(join(legacy.dir, 'chain'), { effectsPath: join(legacy.dir, 'effects') });
+    t.same(await again.blocks.effects(h), old, 'a record kept in the chain database is read from there');
+    await again.close();
   },
 );

@@ -17,6 +17,7 @@ import { type CreatedNode, SparseMerkleTree, type TreeChange, type TreeUpdate } 
 import { type BatchOp, type ChainDb, openDb, writeBatch } from './db.ts';
 import { hexKey } from '../state-tree/hex-key.ts';
 import { DeferredTreeNodes } from './deferred-tree.ts';
+import { EffectsStore } from './effects-store.ts';
 import { StoreError } from './errors.ts';
 import { keys, Prefix, subRange } from './keys.ts';
 import {
@@ -168,6 +169,11 @@ export interface OpenOptions {
   treeInterval?: number;
   /** LevelDB's write buffer (bytes; ADR 0118): validators sharing a machine each take their own. */
   writeBufferBytes?: number;
+  /**
+   * ADR 0135: a LevelDB of its own for the blocks' effects records (ADR 0133), created if absent. Without
+   * it they are written in this database, as before; records already here are read either way.
+   */
+  effectsPath?: string;
 }
 
 /**
@@ -222,6 +228,8 @@ export class ChainStore {
   #commits = 0;
   #head: ChainHead | undefined;
   #closed = false;
+  /** ADR 0135: where new effects records go, when the node keeps them apart. */
+  #effects: EffectsStore | undefined;
   /** The block batch being written, if any (close() lets it finish before storing the held tree). */
   #writing: Promise<unknown> | undefined;
   /** The schema recorded in the database (initChain records SCHEMA_VERSION). */
@@ -232,7 +240,7 @@ export class ChainStore {
   private constructor(db: ChainDb, options: OpenOptions) {
     this.db = db;
     this.meta = new MetaRepository(db);
-    this.blocks = new BlockRepository(db);
+    this.blocks = new BlockRepository(db, (h) => this.#effects?.get(h));
     this.txs = new TxIndex(db);
     this.state = new StateRepository(db);
     this.#deferred = new DeferredTreeNodes(this.state);
@@ -256,11 +264,18 @@ export class ChainStore {
       path,
       options.writeBufferBytes !== undefined ? { writeBufferBytes: options.writeBufferBytes } : {},
     );
+    let effects: EffectsStore | undefined;
     try {
       const store = new ChainStore(db, options);
       store.#head = await store.#check(options);
+      if (options.effectsPath !== undefined) {
+        effects = await EffectsStore.open(options.effectsPath);
+        if (store.#head !== undefined) await effects.bind(store.#head.genesisHash);
+        store.#effects = effects;
+      }
       return store;
     } catch (e) {
+      await effects?.close();
       await db.close();
       throw e;
     }
@@ -601,6 +616,7 @@ export class ChainStore {
       ...spec.state.map((w): BatchOp => ({ type: 'put', key: keys.state(w.key), value: w.value })),
     ];
     await writeBatch(this.db, ops);
+    await this.#effects?.bind(head.genesisHash);
     this.#head = head;
     this.#treeHeight = 0;
     this.#rootInterval = k;
@@ -804,10 +820,19 @@ export class ChainStore {
     if (schema > this.#schema) {
       ops.push({ type: 'put', key: keys.meta('schemaVersion'), value: encodeUint(schema) });
     }
+    // ADR 0135: the effects records go to their own store once the block is durable (a cache for block
+    // sync: the digest in this batch is what commits to each).
+    const records: BatchOp[] = [];
+    if (this.#effects !== undefined) {
+      const rest: BatchOp[] = [];
+      for (const op of ops) (op.key[0] === Prefix.effects ? records : rest).push(op);
+      ops = rest;
+    }
     const t0 = performance.now();
     const written = writeBatch(this.db, ops);
     this.#writing = written.catch(() => undefined);
     await written;
+    if (records.length > 0) this.#effects?.write(records);
     const ms = performance.now() - t0;
     this.#commits++;
     if (schema > this.#schema) this.#schema = schema;
@@ -1040,6 +1065,17 @@ export class ChainStore {
       // Nothing is lost: the 'D' records are still there, and the next start rebuilds the held tree.
     } finally {
       await this.db.close();
+      await this.#effects?.close();
     }
+  }
+
+  /** ADR 0135: effects records whose write to their own store failed (served as absent). */
+  get effectsWritesLost(): number {
+    return this.#effects?.writesLost ?? 0;
+  }
+
+  /** Resolves when the effects records of every committed block have been handed to their store. */
+  effectsFlushed(): Promise<void> {
+    return this.#effects?.flushed() ?? Promise.resolve();
   }
 }

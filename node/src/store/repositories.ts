@@ -129,8 +129,14 @@ export class MetaRepository {
 
 export class BlockRepository {
   readonly #db: ChainDb;
-  constructor(db: ChainDb) {
+  /** ADR 0135: the effects records' own store, when the node keeps them apart. */
+  readonly #effectsApart: (height: number) => Promise<Uint8Array | undefined> | undefined;
+  constructor(
+    db: ChainDb,
+    effectsApart: (height: number) => Promise<Uint8Array | undefined> | undefined = () => undefined,
+  ) {
     this.#db = db;
+    this.#effectsApart = effectsApart;
   }
 
   rawBlock(height: number): Promise<Uint8Array | undefined> {
@@ -216,10 +222,12 @@ export class BlockRepository {
 
   /**
    * Block `height`'s effects record as stored (ADR 0133), undefined when absent (a chain without
-   * blockEffects). Served to peers as is: they check it through the certified state root.
+   * blockEffects, or a record lost from its own store, ADR 0135). Served to peers as is: they check it
+   * through the certified state root. Read from the records' own store first, then from the chain
+   * database (where they were written before ADR 0135, or without a store of their own).
    */
-  effects(height: number): Promise<Uint8Array | undefined> {
-    return getBytes(this.#db, keys.effects(height));
+  async effects(height: number): Promise<Uint8Array | undefined> {
+    return (await this.#effectsApart(height)) ?? getBytes(this.#db, keys.effects(height));
   }
 
   /**

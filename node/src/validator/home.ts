@@ -4,6 +4,7 @@
 //   <home>/validator-key.json the validator's ed25519 seed, mode 0600 (the node refuses a looser mode)
 //   <home>/data/chain         LevelDB: blocks, state tree, indexes (docs/storage.md)
 //   <home>/data/consensus     LevelDB: the PBFT replica's durable records
+//   <home>/data/effects       LevelDB: the blocks' effects records served to syncing peers (ADR 0135)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type KeyFile, loadKeyFile, loadOrCreateKeyFile } from '@vigil/sensor-client/sdk/keyfile.ts';
@@ -40,6 +41,7 @@ export const homePaths = (home: string) => ({
   key: join(home, 'validator-key.json'),
   chainDb: join(home, 'data', 'chain'),
   consensusDb: join(home, 'data', 'consensus'),
+  effectsDb: join(home, 'data', 'effects'),
 });
 
 export function defaultConfig(moniker: string, p2pPort: number, apiPort: number): NodeConfig {

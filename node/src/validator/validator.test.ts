@@ -134,6 +134,7 @@ t.test('four in-process validators over libp2p commit transactions to identical 
   t.match(text, new RegExp(`vigil_pbft_events_total\\{event="blocksCommitted"\\} ${pbft.blocksCommitted}\n`));
   t.match(text, /vigil_pbft_events_total\{event="laterViewsJoined"\} 0\n/);
   t.match(text, /# TYPE vigil_pbft_dropped_total counter/);
+  t.match(text, /vigil_effects_writes_lost_total 0\n/);
   for (const [reason, n] of Object.entries(pbft.dropped))
     t.match(text, new RegExp(`vigil_pbft_dropped_total\\{reason="${reason}"\\} ${n}\n`));
 });

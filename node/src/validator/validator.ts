@@ -295,6 +295,7 @@ export class Validator {
       expectGenesisHash: genesisHash(chainGenesis),
       ...(treeInterval !== undefined ? { treeInterval } : {}),
       writeBufferBytes,
+      effectsPath: paths.effectsDb,
     });
     // A key outside the genesis set may still run: it follows the chain and becomes a validator when
     // governance adds it (ADR 0015, 0041). Said only once the store took this genesis: with another
