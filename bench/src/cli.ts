@@ -22,6 +22,7 @@ const USAGE = `usage: npm run bench -- [name] [options]   (docs/benchmarks.md ex
   probe               [--n 4] [--points 200,400] [--seconds 10] [--latency MS] [--loss 0.01] [--catchup S]
                       [--catchup-rate 300] [--devices 64] [--seed 1] [--keep-logs DIR] [--log-level warn] [--cpu-prof DIR]
                       [--keep-chain DIR] [--samples FILE] [--node-options=FLAGS] [--root-interval K] [--block-effects 0|1]
+                      [--receipts-roots 0|1]
                       load points against one network; optional catch-up after S seconds down
   replay              HOME [--verify] [--execute] [--profile FILE] [--to HEIGHT] [--segments N]
                       re-applies a kept home's blocks to a fresh chain (catch-up without the network;

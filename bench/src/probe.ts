@@ -10,6 +10,7 @@
 import { copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BenchError } from './errors.ts';
 import { atPlannedStart, BenchNetwork } from './real/bench-network.ts';
 import { measureSync } from './real/real-bench.ts';
 import { sampleProc, sampleThreadCpu, threadCoresBetween, usageBetween } from './real/proc.ts';
@@ -52,17 +53,26 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
       'root-interval': { type: 'string' },
       /** 0: a chain without effects records (ADR 0133), for A/B; default 1. */
       'block-effects': { type: 'string' },
+      /** 0: a chain whose blocks write no receipts root to the state (ADR 0123; needs --block-effects 0), for A/B. */
+      'receipts-roots': { type: 'string' },
     },
     strict: true,
   });
   const latencyMs = Number(values.latency);
   const loss = Number(values.loss);
+  // ADR 0133: the effects digest commits to the receipts, so a chain records effects only with receipts roots.
+  if (values['receipts-roots'] === '0' && values['block-effects'] !== '0')
+    throw new BenchError(
+      'USAGE',
+      '--receipts-roots 0 needs --block-effects 0 (effects records commit to the receipts)',
+    );
   const b = await BenchNetwork.start({
     n: Number(values.n),
     seed: Number(values.seed),
     viewChangeTimeoutMs: 1_000,
     ...(values['root-interval'] !== undefined ? { stateRootInterval: Number(values['root-interval']) } : {}),
     ...(values['block-effects'] !== undefined ? { blockEffects: values['block-effects'] !== '0' } : {}),
+    ...(values['receipts-roots'] !== undefined ? { receiptsRoots: values['receipts-roots'] !== '0' } : {}),
     env: {
       VIGIL_LOG_LEVEL: values['log-level'],
       ...(values['cpu-prof'] !== undefined || values['node-options'] !== undefined

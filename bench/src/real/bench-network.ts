@@ -32,6 +32,8 @@ export interface BenchNetworkOptions {
   stateRootInterval?: number;
   /** Blocks store and commit to their effects records (ADR 0133); default true, as `vigil genesis`. */
   blockEffects?: boolean;
+  /** Blocks write their receipts root to the state (ADR 0123); default true, as `vigil genesis`. */
+  receiptsRoots?: boolean;
   seed: number;
   /** Extra environment for validator processes (e.g. NODE_OPTIONS=--cpu-prof). */
   env?: Record<string, string>;
@@ -133,6 +135,7 @@ export class BenchNetwork {
         ...(o.viewChangeTimeoutMs !== undefined ? { viewChangeTimeoutMs: o.viewChangeTimeoutMs } : {}),
         stateRootInterval: o.stateRootInterval ?? BENCH_STATE_ROOT_INTERVAL,
         ...(o.blockEffects !== undefined ? { blockEffects: o.blockEffects } : {}),
+        ...(o.receiptsRoots !== undefined ? { receiptsRoots: o.receiptsRoots } : {}),
       },
     });
     const env: Record<string, string> = { VIGIL_LOG_LEVEL: 'warn', ...(o.env ?? {}) };
