@@ -111,6 +111,63 @@ t.test('property: the reference verifier answers what each construction determin
   t.pass('reference verifier matches every constructed expectation');
 });
 
+t.test('property: the byte pre-check is exactly steps 1-5 computed on numbers', async (t) => {
+  const { n: L, p: P } = ed.Point.CURVE();
+  const le = (b: Uint8Array) => b.reduceRight((x, v) => (x << 8n) | BigInt(v), 0n);
+  const mask = (1n << 255n) - 1n;
+  const smallY = SMALL_ORDER_Y_ENCODINGS.map(le);
+  // Steps 2-5 as the rule states them (RFC 8032 §5.1.3, §5.1.7), on BigInts.
+  const byNumbers = (sig: Uint8Array, key: Uint8Array) =>
+    le(sig.subarray(32)) < L &&
+    (le(key) & mask) < P &&
+    !smallY.includes(le(key) & mask) &&
+    !smallY.includes(le(sig.subarray(0, 32)) & mask);
+  const bytesOf = (x: bigint) => {
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = Number((x >> BigInt(8 * i)) & 0xffn);
+    return out;
+  };
+  // The boundaries of each comparison, with and without the sign bit, and each small-order y.
+  const near = [0n, 1n, L - 1n, L, L + 1n, P - 1n, P, P + 1n, (1n << 255n) - 1n, (1n << 256n) - 1n];
+  const edges = [
+    ...near,
+    ...near.map((x) => x ^ (1n << 255n)),
+    ...smallY,
+    ...smallY.map((y) => y | (1n << 255n)),
+  ]
+    .filter((x) => x >= 0n && x < 1n << 256n)
+    .map(bytesOf);
+  const honest = honestSignature(testKey(new Uint8Array(32).fill(5)), new Uint8Array([1]));
+  let cases = 0;
+  for (const r of [honest.subarray(0, 32), ...edges])
+    for (const s of [honest.subarray(32), ...edges])
+      for (const key of [testKey(new Uint8Array(32).fill(5)).publicKey, ...edges]) {
+        const sig = new Uint8Array(64);
+        sig.set(r, 0);
+        sig.set(s, 32);
+        if (ed25519Precheck(sig, key) !== byNumbers(sig, key)) t.fail(`differs: ${toHex(sig)} ${toHex(key)}`);
+        cases++;
+      }
+  // Random bytes, and numbers near the limits that differ from them in low bytes only.
+  const arbNear = fc
+    .tuple(fc.constantFrom(...near, ...smallY), fc.bigInt({ min: -65_536n, max: 65_536n }), fc.boolean())
+    .map(([x, d, sign]) => {
+      const v = (x + d + (1n << 256n)) % (1n << 256n);
+      return bytesOf(sign ? v ^ (1n << 255n) : v);
+    });
+  const arb32 = fc.oneof(fc.uint8Array({ minLength: 32, maxLength: 32 }), arbNear);
+  fc.assert(
+    fc.property(arb32, arb32, arb32, (r, s, key) => {
+      const sig = new Uint8Array(64);
+      sig.set(r, 0);
+      sig.set(s, 32);
+      return ed25519Precheck(sig, key) === byNumbers(sig, key);
+    }),
+    { numRuns: propertyRuns(2_000) },
+  );
+  t.ok(cases > 10_000, `${cases} boundary combinations agree`);
+});
+
 t.test('property: the per-key multiplication table computes exactly [k]A', async (t) => {
   const { n: L } = ed.Point.CURVE();
   const points = [
