@@ -21,6 +21,7 @@ import {
   scrapeMetrics,
   stepTimings,
   trafficDelta,
+  applyPhaseSeconds,
 } from './real/step-timings.ts';
 import { suitePlan } from './suite-plan.ts';
 
@@ -153,6 +154,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
           p99: Math.round(r.latencyMs.p99 ?? -1),
           rejected: r.submitted.rejected,
           steps,
+          applyPhaseSeconds: applyPhaseSeconds(scrapes),
           majorGc: majorGcs(scrapes),
           ...gcAndHeap(scrapes),
           traffic,

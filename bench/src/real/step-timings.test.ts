@@ -10,6 +10,7 @@ import {
   summariseDelta,
   trafficDelta,
   bytesPerTransaction,
+  applyPhaseSeconds,
 } from './step-timings.ts';
 
 const BOUNDS = ['0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2', '5', '+Inf'];
@@ -142,3 +143,25 @@ t.test('bytes per committed transaction, by protocol and consensus message kind 
   });
   t.equal(bytesPerTransaction({ ...d, executed: 0 }), undefined, 'nothing applied: no ratio');
 });
+
+t.test(
+  'seconds per phase of block application over a point, all validators; a silent one adds nothing',
+  async (t) => {
+    const sums = (w: number, e: number) =>
+      [
+        'vigil_block_apply_phase_seconds_sum{phase="wait"} ' + w,
+        'vigil_block_apply_phase_seconds_sum{phase="execute"} ' + e,
+        'vigil_block_apply_phase_seconds_count{phase="execute"} 99',
+        'vigil_block_apply_seconds_sum 1000',
+      ].join('\n');
+    t.same(
+      applyPhaseSeconds([
+        { before: sums(1, 10), after: sums(1.5, 12.25) },
+        { before: sums(0, 0), after: sums(0.25, 3) },
+        { before: sums(0, 0), after: '' },
+      ]),
+      { wait: 0.75, execute: 5.25 },
+    );
+    t.same(applyPhaseSeconds([{ before: '', after: '' }]), {}, 'nodes without the metric: nothing');
+  },
+);

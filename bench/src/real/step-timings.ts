@@ -181,6 +181,28 @@ export function parseCounter(text: string, name: string): Map<string, number> {
   return out;
 }
 
+/**
+ * Seconds the validators spent in each phase of applying blocks during one point (the executor's
+ * vigil_block_apply_phase_seconds: wait, check, prepare, execute, tree, write), all validators
+ * together: where a slow block application's wall-clock time went. Empty from nodes without it.
+ */
+export function applyPhaseSeconds(
+  scrapes: readonly { before: string; after: string }[],
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  const name = 'vigil_block_apply_phase_seconds_sum';
+  for (const s of scrapes) {
+    if (s.before === '' || s.after === '') continue;
+    const before = parseCounter(s.before, name);
+    for (const [labels, v] of parseCounter(s.after, name)) {
+      const phase = /phase="([^"]*)"/.exec(labels)?.[1];
+      if (phase === undefined) continue;
+      out[phase] = Math.round(((out[phase] ?? 0) + v - (before.get(labels) ?? 0)) * 1000) / 1000;
+    }
+  }
+  return out;
+}
+
 export interface TrafficDelta {
   /** Transactions received by gossip, all validators; of them admitted, and refused by code. */
   gossipReceived: number;

@@ -1193,6 +1193,13 @@ t.test(
     t.match(metrics, /vigil_block_apply_seconds_count [1-9]/);
     t.match(metrics, /vigil_block_write_seconds_count [1-9]/);
     t.match(metrics, /vigil_consensus_persist_seconds_count [1-9]/);
+    // ...and each phase of applying a block (executor ApplyPhases).
+    for (const phase of ['wait', 'check', 'prepare', 'execute', 'tree', 'write'])
+      t.match(
+        metrics,
+        new RegExp(`vigil_block_apply_phase_seconds_count\\{phase="${phase}"\\} [1-9]`),
+        phase,
+      );
   },
 );
 

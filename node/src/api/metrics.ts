@@ -40,6 +40,8 @@ export class ApiMetrics {
   readonly #admitted = new Map<string, number>();
   #lastView: number;
   readonly stepDuration: Record<TimedStep, Histogram>;
+  /** Wall-clock seconds of each phase of applying a committed block (executor ApplyPhases). */
+  readonly applyPhase: Histogram<'phase'>;
   readonly #onBlock: (b: AppliedBlock) => void;
   readonly #onTiming: (step: TimedStep, ms: number) => void;
   readonly #validator: Validator;
@@ -337,6 +339,13 @@ export class ApiMetrics {
         'Fsync of PBFT records that must be durable before the messages that depend on them are sent',
       ),
     };
+    this.applyPhase = new Histogram({
+      name: 'vigil_block_apply_phase_seconds',
+      help: 'Applying one committed block, by phase: wait (behind the blocks before it), check, prepare (decoding, signatures, committed ids), execute, tree (state-tree update, batch built), write (fsynced batch)',
+      labelNames: ['phase'],
+      buckets: stepBuckets,
+      registers,
+    });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'vigil_process_' });
     this.#lastView = validator.replica.view;
     this.#onBlock = (b) => this.#block(b);
@@ -369,6 +378,9 @@ export class ApiMetrics {
   #block(b: AppliedBlock): void {
     const now = Date.now();
     this.#observeView();
+    const phases = b.result.phases;
+    if (phases !== undefined)
+      for (const [phase, ms] of Object.entries(phases)) this.applyPhase.observe({ phase }, ms / 1000);
     for (const r of b.result.receipts) {
       this.txCommitted.inc({ status: r.status, code: r.status === 'rejected' ? r.code : '' });
       if (r.txId === null || this.#admitted.size === 0) continue;

@@ -271,6 +271,23 @@ t.test(
   },
 );
 
+t.test('applyBlock says where its wall-clock time went, phase by phase', async (t) => {
+  const { exec, store } = await setup(t);
+  const block = nextBlock(store.requireHead(), [counterTx(alice, 1, 'a', 1)], T0 + 1000);
+  const t0 = performance.now();
+  const r = await exec.applyBlock(block, certify(store.requireHead().chainId, block, validators));
+  const elapsed = performance.now() - t0;
+  const p = r.phases!;
+  t.same(Object.keys(p), ['wait', 'check', 'prepare', 'execute', 'tree', 'write']);
+  t.ok(
+    Object.values(p).every((ms) => ms >= 0),
+    'no phase is negative',
+  );
+  const sum = Object.values(p).reduce((a, b) => a + b, 0);
+  t.ok(sum <= elapsed + 1, `the phases (${sum.toFixed(2)} ms) fit in the call (${elapsed.toFixed(2)} ms)`);
+  t.ok(p.write > 0 && p.execute > 0, 'the batch write and the execution take time');
+});
+
 t.test('the same blocks on two stores give the same roots', async (t) => {
   const a = await setup(t);
   const b = await setup(t);

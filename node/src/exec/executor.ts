@@ -75,6 +75,27 @@ export interface BlockResult {
   events: EmittedEvent[];
   /** How many signatures were actually verified for this block (not skipped). */
   signaturesVerified: number;
+  /** Where the wall-clock time of applying it went (applyBlock only). */
+  phases?: ApplyPhases;
+}
+
+/**
+ * Wall-clock milliseconds of one applyBlock call by phase (vigil_block_apply_phase_seconds): a block
+ * application that takes long without costing more CPU is waiting, and these say on what.
+ */
+export interface ApplyPhases {
+  /** Queued behind the blocks before it (applyBlock calls are serialised). */
+  wait: number;
+  /** Header and commit certificate checks. */
+  check: number;
+  /** Decoding and signature checks, or waiting for those started by preverify, and committed-id reads. */
+  prepare: number;
+  /** Running the transactions (state and index reads included). */
+  execute: number;
+  /** The state-tree update (at multiples of k only, ADR 0117) and building the batch. */
+  tree: number;
+  /** The atomic fsynced batch write and the store's head update. */
+  write: number;
 }
 
 /**
@@ -183,7 +204,8 @@ export class BlockExecutor {
    * Throws BlockRejected (nothing written) or ExecutionError (nothing written).
    */
   applyBlock(block: Block, certificate: CommitCertificate, options: ApplyOptions = {}): Promise<BlockResult> {
-    const run = this.#queue.then(() => this.#apply(block, certificate, options));
+    const called = performance.now();
+    const run = this.#queue.then(() => this.#apply(block, certificate, options, called));
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -355,7 +377,13 @@ export class BlockExecutor {
     return { candidates, verified: toCheck.length };
   }
 
-  async #apply(block: Block, certificate: CommitCertificate, options: ApplyOptions): Promise<BlockResult> {
+  async #apply(
+    block: Block,
+    certificate: CommitCertificate,
+    options: ApplyOptions,
+    called: number,
+  ): Promise<BlockResult> {
+    const t0 = performance.now();
     const store = this.#o.store;
     const head = store.requireHead();
     const hash = blockHash(block.header);
@@ -363,17 +391,20 @@ export class BlockExecutor {
     const early = this.#preverified.get(id);
     this.#preverified.delete(id);
     await this.#checkHeader(head, block, certificate, this.#rootOf(block, early));
+    const t1 = performance.now();
     const height = block.header.height;
     const { candidates, verified } = await (options.trustCertified || early === undefined
       ? this.#prepare(head, block, options)
       : early.work);
     const committedIds = await this.#committedIds(candidates);
+    const t2 = performance.now();
 
     const state = new Overlay((key, id) => store.state.get(key, id));
     const index = new Overlay((key) => store.state.getIndex(key));
     const ops: BatchOp[] = [];
     const layers = { state, index, consumedIds: committedIds };
     const { receipts, events } = await this.#executeAll(block, head, candidates, layers, ops);
+    const t3 = performance.now();
 
     const stateWrites = state.writes();
     // The tree is updated at multiples of k only (ADR 0117): a block between them records the previous
@@ -397,6 +428,7 @@ export class BlockExecutor {
     );
     for (const op of tree.ops) ops.push(op);
     this.#pushStateOps(ops, stateWrites, index);
+    const t4 = performance.now();
     await store.commit(
       ops,
       { ...head, height, headHash: hash, stateRoot: update.root },
@@ -404,6 +436,7 @@ export class BlockExecutor {
       tree.schema,
       tree,
     );
+    const t5 = performance.now();
     // Only once durable: the cache must never name a root the store does not have.
     this.#recentRoots.set(height, update.root);
     if (this.#recentRoots.size > RECENT_ROOTS) this.#recentRoots.delete(height - RECENT_ROOTS);
@@ -415,6 +448,14 @@ export class BlockExecutor {
       receipts,
       events,
       signaturesVerified: verified,
+      phases: {
+        wait: t0 - called,
+        check: t1 - t0,
+        prepare: t2 - t1,
+        execute: t3 - t2,
+        tree: t4 - t3,
+        write: t5 - t4,
+      },
     };
     this.#notify(result);
     return result;
@@ -792,7 +833,7 @@ export class BlockExecutor {
 
   /** A certified block applied on its own (live execution's path, signatures trusted) as a range of one. */
   async #applyAlone(item: CertifiedBlock): Promise<RangeResult> {
-    const r = await this.#apply(item.block, item.certificate, { trustCertified: true });
+    const r = await this.#apply(item.block, item.certificate, { trustCertified: true }, performance.now());
     return { blocks: [r], height: r.height, stateRoot: r.stateRoot };
   }
 
