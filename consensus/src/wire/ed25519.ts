@@ -79,8 +79,8 @@ export function ed25519Precheck(signature: Uint8Array, publicKey: Uint8Array): b
   // receives passes here, and three 32-byte BigInt conversions were ~1 % of a validator's CPU (issue 9).
   if (!leLessThan(signature, 32, L_BYTES, 0xff)) return false;
   if (!leLessThan(publicKey, 0, P_BYTES, 0x7f)) return false;
-  if (isSmallOrderY(publicKey, 0)) return false;
-  return !isSmallOrderY(signature, 0);
+  if (isSmallOrderY(publicKey)) return false;
+  return !isSmallOrderY(signature);
 }
 
 function leBytes(x: bigint): Uint8Array {
@@ -108,11 +108,11 @@ function leLessThan(b: Uint8Array, at: number, limit: Uint8Array, topMask: numbe
   }
 }
 
-/** Whether the point encoding at `b[at..at+32]` has a small-order y (sign bit ignored). */
-function isSmallOrderY(b: Uint8Array, at: number): boolean {
+/** Whether the point encoding in `b[0..32]` has a small-order y (sign bit ignored). */
+function isSmallOrderY(b: Uint8Array): boolean {
   for (const e of SMALL_ORDER_Y_ENCODINGS) {
-    let same = (b[at + 31]! & 0x7f) === e[31];
-    for (let i = 0; same && i < 31; i++) same = b[at + i] === e[i];
+    let same = (b[31]! & 0x7f) === e[31];
+    for (let i = 0; same && i < 31; i++) same = b[i] === e[i];
     if (same) return true;
   }
   return false;
